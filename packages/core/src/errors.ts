@@ -1,0 +1,140 @@
+/**
+ * Error classes with stable codes. The HTTP edge maps `BatonError.status` and
+ * `code` to `{error: {code, message, details?}}` in one place.
+ */
+export const ErrorCodes = {
+  VALIDATION: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  SESSION_NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  WORKER_NOT_FOUND: 404,
+  ROLLOUT_NOT_FOUND: 404,
+  CHECKPOINT_NOT_FOUND: 404,
+  EFFECT_NOT_FOUND: 404,
+  WAIT_NOT_FOUND: 404,
+  SESSION_BUSY: 409,
+  SEQUENCE_CONFLICT: 409,
+  CONFLICT: 409,
+  LEASE_LOST: 409,
+  IDEMPOTENCY_CONFLICT: 409,
+  VERSION_CONFLICT: 409,
+  ROLLOUT_ACTIVE: 409,
+  ROLLOUT_STATE: 409,
+  SESSION_CLOSED: 409,
+  SESSION_QUARANTINED: 409,
+  WAIT_RESOLVED: 409,
+  PREFLIGHT_FAILED: 422,
+  MIGRATION_FAILED: 422,
+  STATE_INVALID: 422,
+  PAYLOAD_TOO_LARGE: 413,
+  CHECKPOINT_TOO_LARGE: 413,
+  CHECKPOINT_CORRUPT: 500,
+  NO_WORKER: 503,
+  WORKER_ERROR: 502,
+  TURN_TIMEOUT: 504,
+  STORE_UNAVAILABLE: 503,
+  UNREACHABLE: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class BatonError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BatonError';
+    this.code = code;
+    this.status = ErrorCodes[code];
+    this.details = details;
+  }
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export class ValidationError extends BatonError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('VALIDATION', message, details);
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends BatonError {
+  constructor(
+    code:
+      | 'NOT_FOUND'
+      | 'SESSION_NOT_FOUND'
+      | 'VERSION_NOT_FOUND'
+      | 'WORKER_NOT_FOUND'
+      | 'ROLLOUT_NOT_FOUND'
+      | 'CHECKPOINT_NOT_FOUND'
+      | 'EFFECT_NOT_FOUND'
+      | 'WAIT_NOT_FOUND',
+    message: string,
+    details?: Record<string, unknown>,
+  ) {
+    super(code, message, details);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** A live lease is held by someone else. `retryAfterMs` says when it expires at the latest. */
+export class SessionBusyError extends BatonError {
+  readonly retryAfterMs: number;
+  constructor(sessionId: string, retryAfterMs: number) {
+    super('SESSION_BUSY', `session ${sessionId} is running a turn`, { sessionId, retryAfterMs });
+    this.name = 'SessionBusyError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Compare-and-set on a checkpoint sequence failed: the writer is stale. */
+export class SequenceConflictError extends BatonError {
+  constructor(sessionId: string, expectedSeq: number, actualSeq: number) {
+    super('SEQUENCE_CONFLICT', `session ${sessionId}: expected seq ${expectedSeq}, store has ${actualSeq}`, {
+      sessionId,
+      expectedSeq,
+      actualSeq,
+    });
+    this.name = 'SequenceConflictError';
+  }
+}
+
+/** A stored checkpoint body does not match its SHA-256. Never loaded. */
+export class CheckpointCorruptError extends BatonError {
+  constructor(sessionId: string, seq: number, expectedHash: string, actualHash: string) {
+    super('CHECKPOINT_CORRUPT', `checkpoint ${sessionId}#${seq} failed its hash check`, {
+      sessionId,
+      seq,
+      expectedHash,
+      actualHash,
+    });
+    this.name = 'CheckpointCorruptError';
+  }
+}
+
+export class MigrationError extends BatonError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('MIGRATION_FAILED', message, details);
+    this.name = 'MigrationError';
+  }
+}
+
+export function isBatonError(e: unknown): e is BatonError {
+  return e instanceof BatonError;
+}
+
+/** Rebuild a BatonError from its wire form `{code, message, details}` (unknown codes become INTERNAL). */
+export function errorFromWire(body: unknown, fallbackMessage = 'request failed'): BatonError {
+  const err = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })?.error;
+  const code = err?.code && err.code in ErrorCodes ? (err.code as ErrorCode) : 'INTERNAL';
+  const e = new BatonError(code, err?.message ?? fallbackMessage, err?.details);
+  return e;
+}

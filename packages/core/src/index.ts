@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './clock';
+export * from './hash';
+export * from './types';
+export * from './protocol';

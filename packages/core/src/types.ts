@@ -1,0 +1,271 @@
+/** Domain types shared by every layer. Persisted shapes here are versioned by the store's DDL migrations. */
+
+export type SessionStatus = 'idle' | 'running' | 'waiting' | 'migrating' | 'completed' | 'failed' | 'quarantined';
+export const SESSION_STATUSES: readonly SessionStatus[] = [
+  'idle',
+  'running',
+  'waiting',
+  'migrating',
+  'completed',
+  'failed',
+  'quarantined',
+];
+/** Statuses from which a session never runs again. */
+export const TERMINAL_SESSION_STATUSES: readonly SessionStatus[] = ['completed', 'failed', 'quarantined'];
+
+/** An immutable release of an agent. `identity` is a hash over everything that changes behaviour. */
+export interface VersionRecord {
+  agent: string;
+  label: string;
+  schemaVersion: number;
+  modelId: string;
+  promptHash: string;
+  toolManifestHash: string;
+  codeHash: string;
+  /** sha256 over (agent, label, schemaVersion, modelId, promptHash, toolManifestHash, codeHash) */
+  identity: string;
+  /** Schema versions this version's migrations accept as input (`up` from each), besides its own. */
+  acceptsSchemas: number[];
+  /** Schema versions it can migrate down to (`down` migrations). */
+  downSchemas: number[];
+  createdAt: number;
+  metadata: Record<string, unknown>;
+}
+
+export type WorkerHealth = 'healthy' | 'unhealthy' | 'draining';
+
+export interface WorkerRecord {
+  id: string;
+  agent: string;
+  version: string;
+  /** Base URL of an HTTP worker, or null for an in-process worker. */
+  url: string | null;
+  health: WorkerHealth;
+  registeredAt: number;
+  lastSeenAt: number;
+}
+
+export interface SessionRecord {
+  id: string;
+  agent: string;
+  tenant: string | null;
+  /** Label of the version the session is pinned to. */
+  version: string;
+  status: SessionStatus;
+  /** Sequence number of the latest committed checkpoint; 0 before the first. */
+  seq: number;
+  /** sha256 of the session token; the token itself is returned once, at creation. */
+  tokenHash: string;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  /** Why the session is quarantined or failed, when it is. */
+  reason: string | null;
+  createdAt: number;
+  updatedAt: number;
+  metadata: Record<string, unknown>;
+}
+
+/** A serializable pending callback: data, never a closure. */
+export interface Wait {
+  token: string;
+  name: string;
+  /** Epoch ms after which the wait times out. */
+  deadline: number;
+  /** JSON Schema the callback payload must satisfy, or null. */
+  schema: Record<string, unknown> | null;
+  createdAt: number;
+}
+
+export interface WaitRecord extends Wait {
+  sessionId: string;
+  status: 'pending' | 'resolved' | 'expired';
+}
+
+export interface HistoryEntry {
+  role: 'user' | 'agent' | 'tool' | 'system' | 'callback';
+  content: unknown;
+  turnId: string;
+  at: number;
+}
+
+/** The full state of a session at a boundary. */
+export interface CheckpointBody {
+  state: unknown;
+  history: HistoryEntry[];
+  /** The working context: the exact prompt state a model saw. */
+  context: unknown;
+  waits: Wait[];
+  memory?: unknown;
+}
+
+export interface CheckpointMeta {
+  sessionId: string;
+  seq: number;
+  schemaVersion: number;
+  /** Label of the version that wrote it. */
+  writtenBy: string;
+  /** sha256 hex of the stored body bytes. */
+  hash: string;
+  size: number;
+  createdAt: number;
+}
+
+export interface Checkpoint<B = CheckpointBody> extends CheckpointMeta {
+  body: B;
+}
+
+export type ContextPolicy = 'carry' | 'rebuild';
+
+export interface MigrationRecord {
+  sessionId: string;
+  /** Seq of the checkpoint the migration wrote (0 when it failed). */
+  seq: number;
+  fromVersion: string;
+  toVersion: string;
+  fromSchema: number;
+  toSchema: number;
+  contextPolicy: ContextPolicy;
+  rolloutId: string | null;
+  status: 'ok' | 'failed';
+  error: string | null;
+  at: number;
+}
+
+export type EffectStatus = 'intent' | 'committed' | 'failed' | 'compensated';
+
+export interface EffectRecord {
+  id: string;
+  idempotencyKey: string;
+  sessionId: string;
+  agent: string;
+  version: string;
+  rolloutId: string | null;
+  turnId: string;
+  name: string;
+  args: unknown;
+  status: EffectStatus;
+  result: unknown;
+  error: string | null;
+  /** Name of the compensating action, if the agent declared one. */
+  compensation: string | null;
+  compensationResult: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Per-turn telemetry, recorded automatically by the SDK plus custom metrics. */
+export interface TurnTelemetry {
+  latencyMs: number;
+  toolCalls: Record<string, number>;
+  reasoningSteps: number;
+  tokensIn: number;
+  tokensOut: number;
+  /** Fraction of the model's context window used, 0..1. */
+  contextUtilization: number;
+  metrics: Record<string, number>;
+  signals: string[];
+  error?: string;
+}
+
+export interface TurnTelemetryRecord extends TurnTelemetry {
+  sessionId: string;
+  agent: string;
+  version: string;
+  turnId: string;
+  seq: number;
+  at: number;
+}
+
+/** Per-(session, version) aggregate of turn telemetry and user signals: the unit of analysis for gates. */
+export interface SessionAggregate {
+  sessionId: string;
+  agent: string;
+  version: string;
+  /** When the session was created (for age-matched cohorts). */
+  sessionStartedAt: number;
+  firstAt: number;
+  lastAt: number;
+  turns: number;
+  errors: number;
+  toolCalls: number;
+  toolMix: Record<string, number>;
+  reasoningSteps: number;
+  tokensIn: number;
+  tokensOut: number;
+  latencyMsSum: number;
+  latencyMsMax: number;
+  contextUtilizationMax: number;
+  /** Custom and eval metrics: sum and count per name. */
+  metrics: Record<string, { sum: number; count: number }>;
+  /** Counts of agent-reported signals and user feedback by kind. */
+  signals: Record<string, number>;
+  /** True once the session ended (completed/failed); otherwise the aggregate is censored. */
+  completed: boolean;
+}
+
+export type FeedbackSignal = 'thumbs_up' | 'thumbs_down' | 'escalation' | 'clarification';
+
+/** Routing table of one agent: new sessions go to `candidate` with probability weight/100. */
+export interface RouteRecord {
+  agent: string;
+  stable: string;
+  candidate: string | null;
+  /** 0..100 */
+  weight: number;
+  rolloutId: string | null;
+  updatedAt: number;
+}
+
+export type RolloutPhase =
+  | 'pending'
+  | 'preflight'
+  | 'progressing'
+  | 'paused'
+  | 'promoted'
+  | 'aborted'
+  | 'failed';
+
+export const TERMINAL_ROLLOUT_PHASES: readonly RolloutPhase[] = ['promoted', 'aborted', 'failed'];
+
+export interface RolloutRecord {
+  id: string;
+  agent: string;
+  from: string;
+  to: string;
+  spec: unknown;
+  phase: RolloutPhase;
+  step: number;
+  /** Controller state (opaque to the store). */
+  state: unknown;
+  /** Incremented on every update; updates compare-and-set on it. */
+  rev: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface DecisionInput {
+  kind: string;
+  message: string;
+  evidence?: unknown;
+}
+
+export interface Decision extends DecisionInput {
+  rolloutId: string;
+  seq: number;
+  at: number;
+}
+
+export type Verdict = 'pass' | 'inconclusive' | 'nodata' | 'fail';
+/** Worst-first order: a set of verdicts is as bad as its worst. */
+const VERDICT_RANK: Record<Verdict, number> = { pass: 0, nodata: 1, inconclusive: 2, fail: 3 };
+export function worstVerdict(vs: Iterable<Verdict>): Verdict {
+  let worst: Verdict = 'pass';
+  for (const v of vs) if (VERDICT_RANK[v] > VERDICT_RANK[worst]) worst = v;
+  return worst;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `cursor` for the next page; null at the end. */
+  nextCursor: string | null;
+}

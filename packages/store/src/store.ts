@@ -1,0 +1,232 @@
+/**
+ * The store interface: one interface, several backends (SQLite, PostgreSQL).
+ * Only `openStore` (the factory) knows the backend kind. Every backend passes the
+ * conformance suite in `test/conformance.case.ts`.
+ *
+ * All methods that take an expectation (expectedSeq, expected rev, lease owner) compare-and-set:
+ * a stale writer gets a typed error and nothing is changed.
+ */
+import type {
+  Checkpoint,
+  CheckpointBody,
+  CheckpointMeta,
+  Decision,
+  DecisionInput,
+  EffectIntentInput,
+  EffectRecord,
+  EffectStatus,
+  MigrationRecord,
+  Page,
+  RolloutPhase,
+  RolloutRecord,
+  RouteRecord,
+  SessionAggregate,
+  SessionRecord,
+  SessionStatus,
+  TurnTelemetryRecord,
+  VersionRecord,
+  Wait,
+  WaitRecord,
+  WorkerRecord,
+} from '@baton/core';
+
+export interface Lease {
+  sessionId: string;
+  owner: string;
+  expiresAt: number;
+}
+
+export interface CreateSessionInput {
+  id?: string;
+  agent: string;
+  version: string;
+  tenant?: string | null;
+  tokenHash: string;
+  metadata?: Record<string, unknown>;
+  status?: SessionStatus;
+}
+
+export interface ListSessionsQuery {
+  agent?: string;
+  version?: string;
+  status?: SessionStatus | SessionStatus[];
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface SessionPatch {
+  status?: SessionStatus;
+  version?: string;
+  reason?: string | null;
+}
+
+export interface SessionExpectation {
+  status?: SessionStatus | SessionStatus[];
+  version?: string;
+  seq?: number;
+}
+
+export interface AppendCheckpointInput<B = CheckpointBody> {
+  sessionId: string;
+  /** The seq this checkpoint builds on (the session's current seq); the new one gets expectedSeq + 1. */
+  expectedSeq: number;
+  schemaVersion: number;
+  writtenBy: string;
+  body: B;
+  /** Applied to the session in the same transaction. */
+  session?: SessionPatch;
+  /** Replace the session's pending waits (in the same transaction). Omit to leave them alone. */
+  waits?: Wait[];
+  /** Recorded in the same transaction, with `seq` filled in. */
+  migration?: Omit<MigrationRecord, 'seq' | 'sessionId' | 'status' | 'error'>;
+  /** Store the turn's result for idempotent retries, in the same transaction. */
+  turnResult?: { key: string; result: unknown };
+  /** Require that this owner holds the session's lease, and release it on commit. */
+  leaseOwner?: string;
+  /** Record the turn's telemetry in the same transaction (seq filled in). */
+  telemetry?: Omit<TurnTelemetryRecord, 'seq'>;
+  /** Wait tokens resolved by this turn (marked resolved with the payload). */
+  resolvedWaits?: string[];
+}
+
+export interface ListEffectsQuery {
+  sessionId?: string;
+  agent?: string;
+  version?: string;
+  rolloutId?: string;
+  status?: EffectStatus | EffectStatus[];
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface CreateRolloutInput {
+  id?: string;
+  agent: string;
+  from: string;
+  to: string;
+  spec: unknown;
+  phase: RolloutPhase;
+  state: unknown;
+}
+
+export interface RolloutPatch {
+  phase?: RolloutPhase;
+  step?: number;
+  state?: unknown;
+}
+
+export interface TelemetryQuery {
+  agent: string;
+  version?: string;
+  /** Only sessions created at or after (epoch ms). */
+  startedFrom?: number;
+  /** Only sessions created before (epoch ms). */
+  startedTo?: number;
+  limit?: number;
+}
+
+export interface TurnTelemetryQuery {
+  agent: string;
+  version?: string;
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+export interface StoreOptions {
+  /** Largest checkpoint body in bytes (serialized). Default 8 MiB. */
+  maxCheckpointBytes?: number;
+  /** Injected clock's now(); defaults to Date.now. */
+  now?: () => number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  close(): Promise<void>;
+
+  // versions and workers
+  registerVersion(v: Omit<VersionRecord, 'createdAt'>): Promise<VersionRecord>;
+  getVersion(agent: string, label: string): Promise<VersionRecord>;
+  listVersions(agent?: string): Promise<VersionRecord[]>;
+  registerWorker(w: Omit<WorkerRecord, 'registeredAt' | 'lastSeenAt'>): Promise<WorkerRecord>;
+  updateWorker(id: string, patch: { health?: WorkerRecord['health']; seen?: boolean }): Promise<WorkerRecord>;
+  removeWorker(id: string): Promise<void>;
+  listWorkers(q?: { agent?: string; version?: string }): Promise<WorkerRecord[]>;
+
+  // routes
+  getRoute(agent: string): Promise<RouteRecord | null>;
+  setRoute(r: Omit<RouteRecord, 'updatedAt'>): Promise<RouteRecord>;
+
+  // sessions
+  createSession(input: CreateSessionInput): Promise<SessionRecord>;
+  getSession(id: string): Promise<SessionRecord>;
+  listSessions(q: ListSessionsQuery): Promise<Page<SessionRecord>>;
+  countSessions(q: { agent?: string; version?: string }): Promise<Record<string, Record<SessionStatus, number>>>;
+  /** Compare-and-set update. Throws CONFLICT when the expectation does not hold. */
+  updateSession(id: string, expect: SessionExpectation, patch: SessionPatch): Promise<SessionRecord>;
+  quarantineSession(id: string, reason: string): Promise<SessionRecord>;
+  acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease>;
+  renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
+  releaseLease(lease: Lease): Promise<void>;
+
+  // checkpoints
+  appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta>;
+  getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null>;
+  getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>>;
+  listCheckpoints(sessionId: string, q?: { limit?: number; beforeSeq?: number }): Promise<CheckpointMeta[]>;
+  /** Delete all but the latest `keep` checkpoints of the session; returns how many were deleted. */
+  compactCheckpoints(sessionId: string, keep: number): Promise<number>;
+  listMigrations(q: { sessionId?: string; rolloutId?: string; status?: 'ok' | 'failed'; limit?: number }): Promise<
+    MigrationRecord[]
+  >;
+  recordMigrationFailure(r: Omit<MigrationRecord, 'seq' | 'status'>): Promise<void>;
+
+  // waits
+  getWait(token: string): Promise<WaitRecord>;
+  listWaits(q: { sessionId?: string; status?: WaitRecord['status']; dueBefore?: number; limit?: number }): Promise<
+    WaitRecord[]
+  >;
+
+  // step journal (discarded when a turn commits)
+  listSteps(sessionId: string, turnId: string): Promise<Array<{ index: number; name: string; result: unknown }>>;
+  putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown): Promise<void>;
+
+  // idempotent turn results
+  getTurnResult(sessionId: string, key: string): Promise<unknown | undefined>;
+  putTurnResult(sessionId: string, key: string, result: unknown): Promise<void>;
+
+  // effects ledger
+  recordEffectIntent(
+    input: EffectIntentInput & { rolloutId?: string | null },
+  ): Promise<{ effect: EffectRecord; existing: boolean }>;
+  commitEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord>;
+  failEffect(idempotencyKey: string, error: string): Promise<EffectRecord>;
+  compensateEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord>;
+  getEffect(idempotencyKey: string): Promise<EffectRecord>;
+  listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>>;
+
+  // rollouts
+  createRollout(input: CreateRolloutInput): Promise<RolloutRecord>;
+  getRollout(id: string): Promise<RolloutRecord>;
+  listRollouts(q?: { agent?: string; phase?: RolloutPhase | RolloutPhase[] }): Promise<RolloutRecord[]>;
+  /** Compare-and-set on `rev`; appends `decisions` in the same transaction. */
+  updateRollout(id: string, expectedRev: number, patch: RolloutPatch, decisions?: DecisionInput[]): Promise<RolloutRecord>;
+  appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision>;
+  listDecisions(rolloutId: string, q?: { afterSeq?: number; limit?: number }): Promise<Decision[]>;
+
+  // telemetry
+  recordTurnTelemetry(t: TurnTelemetryRecord): Promise<void>;
+  /** Add custom/eval metrics and signal counts to a session's aggregate for a version. */
+  recordSessionMetrics(
+    sessionId: string,
+    version: string,
+    m: { metrics?: Record<string, number>; signals?: Record<string, number> },
+  ): Promise<void>;
+  markSessionCompleted(sessionId: string): Promise<void>;
+  listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]>;
+  listTurnTelemetry(q: TurnTelemetryQuery): Promise<TurnTelemetryRecord[]>;
+
+  // leader locks (controller election)
+  acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLock(name: string, owner: string): Promise<void>;
+}
