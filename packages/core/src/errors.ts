@@ -45,7 +45,12 @@ export class BatonError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: Record<string, unknown> | undefined;
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'BatonError';
     this.code = code;
@@ -133,7 +138,8 @@ export function isBatonError(e: unknown): e is BatonError {
 
 /** Rebuild a BatonError from its wire form `{code, message, details}` (unknown codes become INTERNAL). */
 export function errorFromWire(body: unknown, fallbackMessage = 'request failed'): BatonError {
-  const err = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })?.error;
+  const err = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })
+    ?.error;
   const code = err?.code && err.code in ErrorCodes ? (err.code as ErrorCode) : 'INTERNAL';
   const e = new BatonError(code, err?.message ?? fallbackMessage, err?.details);
   return e;

@@ -1,6 +1,7 @@
 /** Domain types shared by every layer. Persisted shapes here are versioned by the store's DDL migrations. */
 
-export type SessionStatus = 'idle' | 'running' | 'waiting' | 'migrating' | 'completed' | 'failed' | 'quarantined';
+export type SessionStatus =
+  'idle' | 'running' | 'waiting' | 'migrating' | 'completed' | 'failed' | 'quarantined';
 export const SESSION_STATUSES: readonly SessionStatus[] = [
   'idle',
   'running',
@@ -217,13 +218,7 @@ export interface RouteRecord {
 }
 
 export type RolloutPhase =
-  | 'pending'
-  | 'preflight'
-  | 'progressing'
-  | 'paused'
-  | 'promoted'
-  | 'aborted'
-  | 'failed';
+  'pending' | 'preflight' | 'progressing' | 'paused' | 'promoted' | 'aborted' | 'failed';
 
 export const TERMINAL_ROLLOUT_PHASES: readonly RolloutPhase[] = ['promoted', 'aborted', 'failed'];
 

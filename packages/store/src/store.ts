@@ -161,7 +161,10 @@ export interface Store {
   createSession(input: CreateSessionInput): Promise<SessionRecord>;
   getSession(id: string): Promise<SessionRecord>;
   listSessions(q: ListSessionsQuery): Promise<Page<SessionRecord>>;
-  countSessions(q: { agent?: string; version?: string }): Promise<Record<string, Record<SessionStatus, number>>>;
+  countSessions(q: {
+    agent?: string;
+    version?: string;
+  }): Promise<Record<string, Record<SessionStatus, number>>>;
   /** Compare-and-set update. Throws CONFLICT when the expectation does not hold. */
   updateSession(id: string, expect: SessionExpectation, patch: SessionPatch): Promise<SessionRecord>;
   quarantineSession(id: string, reason: string): Promise<SessionRecord>;
@@ -176,19 +179,28 @@ export interface Store {
   listCheckpoints(sessionId: string, q?: { limit?: number; beforeSeq?: number }): Promise<CheckpointMeta[]>;
   /** Delete all but the latest `keep` checkpoints of the session; returns how many were deleted. */
   compactCheckpoints(sessionId: string, keep: number): Promise<number>;
-  listMigrations(q: { sessionId?: string; rolloutId?: string; status?: 'ok' | 'failed'; limit?: number }): Promise<
-    MigrationRecord[]
-  >;
+  listMigrations(q: {
+    sessionId?: string;
+    rolloutId?: string;
+    status?: 'ok' | 'failed';
+    limit?: number;
+  }): Promise<MigrationRecord[]>;
   recordMigrationFailure(r: Omit<MigrationRecord, 'seq' | 'status'>): Promise<void>;
 
   // waits
   getWait(token: string): Promise<WaitRecord>;
-  listWaits(q: { sessionId?: string; status?: WaitRecord['status']; dueBefore?: number; limit?: number }): Promise<
-    WaitRecord[]
-  >;
+  listWaits(q: {
+    sessionId?: string;
+    status?: WaitRecord['status'];
+    dueBefore?: number;
+    limit?: number;
+  }): Promise<WaitRecord[]>;
 
   // step journal (discarded when a turn commits)
-  listSteps(sessionId: string, turnId: string): Promise<Array<{ index: number; name: string; result: unknown }>>;
+  listSteps(
+    sessionId: string,
+    turnId: string,
+  ): Promise<Array<{ index: number; name: string; result: unknown }>>;
   putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown): Promise<void>;
 
   // idempotent turn results
@@ -210,7 +222,12 @@ export interface Store {
   getRollout(id: string): Promise<RolloutRecord>;
   listRollouts(q?: { agent?: string; phase?: RolloutPhase | RolloutPhase[] }): Promise<RolloutRecord[]>;
   /** Compare-and-set on `rev`; appends `decisions` in the same transaction. */
-  updateRollout(id: string, expectedRev: number, patch: RolloutPatch, decisions?: DecisionInput[]): Promise<RolloutRecord>;
+  updateRollout(
+    id: string,
+    expectedRev: number,
+    patch: RolloutPatch,
+    decisions?: DecisionInput[],
+  ): Promise<RolloutRecord>;
   appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision>;
   listDecisions(rolloutId: string, q?: { afterSeq?: number; limit?: number }): Promise<Decision[]>;
 
