@@ -44,3 +44,9 @@ export function newId(prefix: string, nowMs: number = Date.now()): string {
 export function randomToken(bytes = 24): string {
   return randomBytes(bytes).toString('base64url');
 }
+
+/** A deterministic bucket in [0, 100) for a key (e.g. a session id), with two decimals of resolution. */
+export function bucketOf(key: string, salt = ''): number {
+  const d = createHash('sha256').update(salt).update(key).digest();
+  return (d.readUInt32BE(0) % 10000) / 100;
+}

@@ -3,3 +3,4 @@ export * from './clock';
 export * from './hash';
 export * from './types';
 export * from './protocol';
+export * from './gates';

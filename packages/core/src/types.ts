@@ -206,13 +206,33 @@ export interface SessionAggregate {
 
 export type FeedbackSignal = 'thumbs_up' | 'thumbs_down' | 'escalation' | 'clarification';
 
-/** Routing table of one agent: new sessions go to `candidate` with probability weight/100. */
+export type MigrationPolicy = 'at-boundary' | 'finish-on-origin' | 'max-age';
+
+/**
+ * Which pinned sessions move at their next boundary: sessions on `from` whose bucket
+ * (`bucketOf(sessionId)`) is below `percent` migrate to `to`, subject to `policy`.
+ * Used for fill (blue → green) and for reverse fill after an abort (green → blue).
+ */
+export interface MoveRule {
+  from: string;
+  to: string;
+  /** 0..100 */
+  percent: number;
+  policy: MigrationPolicy;
+  /** For `max-age`: sessions older than this finish on `from`. */
+  maxAgeMs: number | null;
+  /** For `finish-on-origin`: once the drain deadline passed, open sessions move at their next boundary. */
+  deadlinePassed: boolean;
+}
+
+/** Routing table of one agent: new sessions go to `candidate` when `bucketOf(sessionId) < weight`. */
 export interface RouteRecord {
   agent: string;
   stable: string;
   candidate: string | null;
   /** 0..100 */
   weight: number;
+  move: MoveRule | null;
   rolloutId: string | null;
   updatedAt: number;
 }
