@@ -34,6 +34,12 @@ export const ErrorCodes = {
   NO_WORKER: 503,
   WORKER_ERROR: 502,
   TURN_TIMEOUT: 504,
+  /** The agent's turn handler threw; nothing was committed and the turn may be retried. */
+  TURN_FAILED: 500,
+  /** An effect's `run` threw (or a retry replays that recorded failure). */
+  EFFECT_FAILED: 500,
+  /** An effect's intent was recorded but never committed or failed (crash mid-run); not re-run unless declared idempotent. */
+  EFFECT_IN_DOUBT: 409,
   STORE_UNAVAILABLE: 503,
   UNREACHABLE: 503,
   INTERNAL: 500,
