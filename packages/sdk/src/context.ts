@@ -1,0 +1,77 @@
+/** The context a turn handler receives. */
+import type { z } from 'zod';
+import type { HistoryEntry, TurnInput, TurnRequest, Wait } from '@baton/core';
+
+export interface WaitOptions {
+  /** Milliseconds from now until the wait times out (the session then resumes with `input.kind === 'timeout'`). */
+  timeout: number;
+  /** Payload schema; sent as JSON Schema with the wait, and checked again when the callback resumes the turn. */
+  schema?: z.ZodType;
+}
+
+export interface EffectOptions {
+  /** Name of the compensating action (recorded in the ledger; run by the operator's compensation tooling). */
+  compensate?: string;
+  /**
+   * Declares `run` safe to execute twice (e.g. it passes its own idempotency key downstream).
+   * Only then does a retry re-run an effect whose earlier attempt crashed between intent and commit.
+   */
+  idempotent?: boolean;
+}
+
+export interface ModelUsage {
+  tokensIn?: number;
+  tokensOut?: number;
+  /** Fraction of the model's context window used, 0..1. */
+  contextUtilization?: number;
+}
+
+export interface TurnContext<S> {
+  /** A mutable copy of the session state; validated against the schema when the turn ends. */
+  state: S;
+  /** The conversation so far, including entries appended by this turn. */
+  readonly history: readonly HistoryEntry[];
+  /** The working context (exact prompt state); carried into the checkpoint. */
+  context: unknown;
+  /** Free-form memory carried into the checkpoint. */
+  memory: unknown;
+  readonly input: TurnInput;
+  readonly session: TurnRequest['session'];
+  readonly turnId: string;
+  /** Epoch ms by which the turn must finish. */
+  readonly deadline: number;
+  /** Aborted when the deadline passes; effects and steps refuse to start afterwards. */
+  readonly abortSignal: AbortSignal;
+  /** Current time from the worker's clock. */
+  now(): number;
+
+  /** Sets the turn's output (a non-undefined return value of the handler takes precedence). */
+  reply(output: unknown): void;
+  /** Appends an entry to the session history (user input and the output are appended automatically). */
+  note(role: HistoryEntry['role'], content: unknown): void;
+  /** Registers a pending wait; the turn ends in `waiting`. Returns the serializable wait. */
+  waitFor(name: string, opts: WaitOptions): Wait;
+  /** The callback payload of the current input, validated against `schema` when given. */
+  payload<T = unknown>(schema?: z.ZodType<T>): T;
+  /** A side effect through the effects ledger; exactly-once across retries of the turn. */
+  effect<T>(
+    name: string,
+    args: unknown,
+    run: (args: any) => T | Promise<T>,
+    opts?: EffectOptions,
+  ): Promise<T>;
+  /** A journaled save point: a retry of the turn returns the journaled result without running `run`. */
+  step<T>(name: string, run: () => T | Promise<T>): Promise<T>;
+  /** A read-only tool call, counted in telemetry by name. */
+  tool<T>(name: string, run: () => T | Promise<T>): Promise<T>;
+  /** Agent-reported signal, e.g. `clarification` or `escalation`. */
+  signal(kind: 'clarification' | 'escalation' | (string & {})): void;
+  model: { record(usage: ModelUsage): void };
+  reasoningStep(n?: number): void;
+  /** A custom numeric metric for this turn (last value wins). */
+  metric(name: string, value: number): void;
+  /** Ends the session after this turn (status `completed`). */
+  complete(): void;
+  /** Ends the session as `failed` after this turn (committed, unlike a thrown error). */
+  fail(reason: string): void;
+}

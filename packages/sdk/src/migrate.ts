@@ -1,0 +1,144 @@
+/**
+ * `migrateCheckpoint`: moves a checkpoint body from one state schema version to another
+ * with the agent's migration chain, validates it, migrates its pending waits and applies the
+ * context policy. Pure: nothing is stored, so `dryRun` and a real run compute the same thing.
+ */
+import type { z } from 'zod';
+import { z as zod } from 'zod';
+import { BatonError, ValidationError } from '@baton/core';
+import type { CheckpointBody, ContextPolicy, MigrateRequest, MigrateResponse, Wait } from '@baton/core';
+import type { AgentDefinition, MigrationFn } from './agent';
+import { issuePath } from './turn';
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function failed(msg: string, path?: string): MigrateResponse {
+  return path === undefined
+    ? { ok: false, error: { code: 'MIGRATION_FAILED', message: msg } }
+    : { ok: false, error: { code: 'MIGRATION_FAILED', message: msg, path } };
+}
+
+function invalid(err: z.ZodError, what: string): MigrateResponse {
+  const first = err.issues[0];
+  return {
+    ok: false,
+    error: {
+      code: 'STATE_INVALID',
+      message: `${what}: ${first ? `${first.path.map(String).join('.') || '(root)'}: ${first.message}` : 'invalid'}`,
+      path: issuePath(err),
+    },
+  };
+}
+
+function schemaFor<S>(agent: AgentDefinition<S>, version: number): z.ZodType | undefined {
+  if (version === agent.schemaVersion) return agent.state;
+  return agent.migrations?.schemas?.[version];
+}
+
+/**
+ * Migrate `req.checkpoint` to `req.targetSchemaVersion`.
+ *
+ * - up (`target > from`): `up[from]`, `up[from+1]`, … `up[target-1]`;
+ * - down (`target < from`): `down[from-1]`, … `down[target]`;
+ * - same schema: the state is only validated (a version change without a schema change).
+ *
+ * The result is validated against the target schema when the agent knows it (its own, or
+ * `migrations.schemas[target]`). When the session moves onto this agent (`req.session.version`
+ * is another label) and the agent's context policy is `rebuild`, the working context is rebuilt
+ * with `rebuildContext(history, state)`; otherwise it is carried. Pending waits keep their token
+ * and deadline; their payload schema becomes the one this agent declares for the wait's name.
+ */
+export async function migrateCheckpoint<S>(
+  agent: AgentDefinition<S>,
+  req: MigrateRequest,
+): Promise<MigrateResponse> {
+  if (!req || typeof req !== 'object' || !req.checkpoint || !req.session)
+    throw new ValidationError('migrate request needs a session and a checkpoint');
+  if (req.session.agent !== agent.name)
+    throw new BatonError(
+      'VERSION_CONFLICT',
+      `this worker serves agent ${agent.name}, not ${req.session.agent}`,
+    );
+  const from = req.checkpoint.schemaVersion;
+  const to = req.targetSchemaVersion;
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 1 || to < 1)
+    throw new ValidationError('schema versions must be integers >= 1', { from, to });
+
+  const body = structuredClone(req.checkpoint.body) as CheckpointBody;
+  const history = body.history ?? [];
+  let state: unknown = body.state;
+
+  const source = schemaFor(agent, from);
+  if (source) {
+    const r = source.safeParse(state);
+    if (!r.success)
+      return invalid(r.error, `checkpoint #${req.checkpoint.seq} state does not match schema ${from}`);
+    state = r.data;
+  }
+
+  const chain: Array<{ fn: MigrationFn | undefined; from: number; to: number; dir: 'up' | 'down' }> = [];
+  if (to > from)
+    for (let s = from; s < to; s++)
+      chain.push({ fn: agent.migrations?.up?.[s], from: s, to: s + 1, dir: 'up' });
+  else
+    for (let s = from; s > to; s--)
+      chain.push({ fn: agent.migrations?.down?.[s - 1], from: s, to: s - 1, dir: 'down' });
+  const missing = chain.find((c) => typeof c.fn !== 'function');
+  if (missing)
+    return failed(
+      `${agent.name}@${agent.version} has no ${missing.dir} migration ${missing.from}→${missing.to} ` +
+        `(needed to go from schema ${from} to ${to}; it accepts ${JSON.stringify(agent.acceptsSchemas())} up and ${JSON.stringify(agent.downSchemas())} down)`,
+    );
+  for (const c of chain) {
+    try {
+      state = await c.fn!(state, {
+        sessionId: req.session.id,
+        from: c.from,
+        to: c.to,
+        history,
+        context: body.context,
+      });
+    } catch (e) {
+      return failed(
+        `${c.dir} migration ${c.from}→${c.to} of ${agent.name}@${agent.version} threw: ${message(e)}`,
+      );
+    }
+    if (state === undefined) return failed(`${c.dir} migration ${c.from}→${c.to} returned no state`);
+  }
+
+  const target = schemaFor(agent, to);
+  if (target) {
+    const r = target.safeParse(state);
+    if (!r.success) return invalid(r.error, `migrated state does not match schema ${to}`);
+    state = r.data;
+  }
+
+  let context = body.context;
+  let contextPolicy: ContextPolicy = 'carry';
+  const arriving = to === agent.schemaVersion && req.session.version !== agent.version;
+  if (arriving && agent.contextPolicy === 'rebuild' && agent.rebuildContext) {
+    try {
+      context = await agent.rebuildContext(history, state as S);
+    } catch (e) {
+      return failed(`rebuildContext of ${agent.name}@${agent.version} threw: ${message(e)}`);
+    }
+    contextPolicy = 'rebuild';
+  }
+
+  const waits: Wait[] = (body.waits ?? []).map((w) => {
+    const s = to === agent.schemaVersion ? agent.waits?.[w.name] : undefined;
+    return s
+      ? { ...w, schema: zod.toJSONSchema(s, { unrepresentable: 'any' }) as Record<string, unknown> }
+      : { ...w };
+  });
+
+  let out: CheckpointBody;
+  try {
+    out = JSON.parse(JSON.stringify({ ...body, state, context: context ?? null, waits })) as CheckpointBody;
+  } catch (e) {
+    return failed(`migrated checkpoint is not serializable: ${message(e)}`);
+  }
+  return { ok: true, body: out, schemaVersion: to, contextPolicy };
+}

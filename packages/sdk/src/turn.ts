@@ -1,0 +1,549 @@
+/**
+ * `runTurn`: one turn of an agent on a checkpoint. Pure apart from the ledger calls made by
+ * `effect` and `step`: it returns the next state and output, or throws a BatonError and the
+ * caller commits nothing.
+ */
+import { z } from 'zod';
+import { BatonError, MigrationError, ValidationError, randomToken, systemClock } from '@baton/core';
+import type {
+  Clock,
+  EffectRecord,
+  HistoryEntry,
+  LedgerClient,
+  TurnInput,
+  TurnOutcome,
+  TurnRequest,
+  TurnResponse,
+  TurnTelemetry,
+  Wait,
+} from '@baton/core';
+import type { AgentDefinition } from './agent';
+import type { EffectOptions, ModelUsage, TurnContext, WaitOptions } from './context';
+
+export interface RunTurnOptions {
+  /** Aborts the turn (e.g. the router gave up on it). */
+  signal?: AbortSignal;
+}
+
+interface Counters {
+  toolCalls: Record<string, number>;
+  reasoningSteps: number;
+  tokensIn: number;
+  tokensOut: number;
+}
+
+/** What a journaled step stores besides its value, so a replay reports the same telemetry and call indexes. */
+interface StepRecord {
+  v?: unknown;
+  /** Telemetry produced while the step ran. */
+  t: Counters;
+  /** Effects and nested steps called inside the step. */
+  e: number;
+  s: number;
+  ctxu: number;
+}
+
+function toJson<T>(v: T): T {
+  if (v === undefined) return v;
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function issuePath(err: z.ZodError): string {
+  const first = err.issues[0];
+  return first ? first.path.map(String).join('.') : '';
+}
+
+function describeIssues(err: z.ZodError): string {
+  return err.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+export function stateInvalid(err: z.ZodError, what: string): BatonError {
+  return new BatonError('STATE_INVALID', `${what}: ${describeIssues(err)}`, {
+    path: issuePath(err),
+    issues: err.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+  });
+}
+
+function inputEntry(input: TurnInput, turnId: string, at: number): HistoryEntry {
+  switch (input.kind) {
+    case 'message':
+      return { role: 'user', content: input.message, turnId, at };
+    case 'callback':
+      return {
+        role: 'callback',
+        content: { name: input.name, token: input.token, payload: input.payload },
+        turnId,
+        at,
+      };
+    case 'timeout':
+      return { role: 'system', content: { timeout: input.name, token: input.token }, turnId, at };
+  }
+}
+
+function checkInput(input: unknown): asserts input is TurnInput {
+  const i = input as { kind?: unknown; token?: unknown; name?: unknown } | null;
+  if (!i || typeof i !== 'object') throw new ValidationError('turn input must be an object');
+  if (i.kind === 'message') return;
+  if (i.kind === 'callback' || i.kind === 'timeout') {
+    if (typeof i.token !== 'string' || typeof i.name !== 'string')
+      throw new ValidationError(`${i.kind} input needs a token and a name`);
+    return;
+  }
+  throw new ValidationError(`unknown turn input kind ${String(i.kind)}`);
+}
+
+class Turn<S> implements TurnContext<S> {
+  state: S;
+  context: unknown;
+  memory: unknown;
+  readonly abortSignal: AbortSignal;
+  readonly model: { record(usage: ModelUsage): void };
+  output: unknown = undefined;
+  readonly appended: HistoryEntry[] = [];
+  readonly newWaits: Wait[] = [];
+  readonly counters: Counters = { toolCalls: {}, reasoningSteps: 0, tokensIn: 0, tokensOut: 0 };
+  contextUtilization = 0;
+  readonly metrics: Record<string, number> = {};
+  readonly signals: string[] = [];
+  ending: { status: 'completed' } | { status: 'failed'; reason: string } | null = null;
+  /** An error the handler must not swallow (an effect in doubt, a nondeterministic replay). */
+  fatal: BatonError | null = null;
+  private effectIndex = 0;
+  private stepIndex = 0;
+  private journal: Promise<Map<number, { name: string; result: unknown }>> | null = null;
+
+  constructor(
+    private readonly agent: AgentDefinition<S>,
+    private readonly req: TurnRequest,
+    private readonly ledger: LedgerClient,
+    private readonly clock: Clock,
+    private readonly priorHistory: readonly HistoryEntry[],
+    state: S,
+    context: unknown,
+    memory: unknown,
+    abortSignal: AbortSignal,
+  ) {
+    this.state = state;
+    this.context = context;
+    this.memory = memory;
+    this.abortSignal = abortSignal;
+    this.model = {
+      record: (u: ModelUsage) => {
+        if (u.tokensIn) this.counters.tokensIn += u.tokensIn;
+        if (u.tokensOut) this.counters.tokensOut += u.tokensOut;
+        if (u.contextUtilization !== undefined)
+          this.contextUtilization = Math.max(this.contextUtilization, u.contextUtilization);
+      },
+    };
+  }
+
+  get history(): readonly HistoryEntry[] {
+    return this.appended.length === 0 ? this.priorHistory : [...this.priorHistory, ...this.appended];
+  }
+  get input(): TurnInput {
+    return this.req.input;
+  }
+  get session(): TurnRequest['session'] {
+    return this.req.session;
+  }
+  get turnId(): string {
+    return this.req.turnId;
+  }
+  get deadline(): number {
+    return this.req.deadline;
+  }
+  now(): number {
+    return this.clock.now();
+  }
+
+  reply(output: unknown): void {
+    this.output = output;
+  }
+
+  note(role: HistoryEntry['role'], content: unknown): void {
+    this.appended.push({ role, content, turnId: this.req.turnId, at: this.clock.now() });
+  }
+
+  waitFor(name: string, opts: WaitOptions): Wait {
+    if (!name) throw new ValidationError('a wait needs a name');
+    if (!Number.isFinite(opts.timeout) || opts.timeout <= 0)
+      throw new ValidationError(`wait ${name}: timeout must be a positive number of ms`);
+    const schema = opts.schema ?? this.agent.waits?.[name];
+    const now = this.clock.now();
+    const wait: Wait = {
+      token: randomToken(),
+      name,
+      deadline: now + Math.round(opts.timeout),
+      schema: schema ? (z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<string, unknown>) : null,
+      createdAt: now,
+    };
+    this.newWaits.push(wait);
+    return { ...wait };
+  }
+
+  payload<T = unknown>(schema?: z.ZodType<T>): T {
+    const input = this.req.input;
+    if (input.kind !== 'callback') throw new ValidationError(`turn input is a ${input.kind}, not a callback`);
+    if (!schema) return input.payload as T;
+    const r = schema.safeParse(input.payload);
+    if (!r.success)
+      throw new ValidationError(`callback payload for ${input.name} is invalid: ${describeIssues(r.error)}`, {
+        path: issuePath(r.error),
+      });
+    return r.data;
+  }
+
+  private count(name: string): void {
+    this.counters.toolCalls[name] = (this.counters.toolCalls[name] ?? 0) + 1;
+  }
+
+  private checkAlive(what: string): void {
+    if (this.fatal) throw this.fatal;
+    if (this.abortSignal.aborted)
+      throw new BatonError('TURN_TIMEOUT', `${what} not started: the turn was aborted`);
+  }
+
+  private setFatal(e: BatonError): BatonError {
+    this.fatal ??= e;
+    return e;
+  }
+
+  async tool<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+    this.checkAlive(`tool ${name}`);
+    this.count(name);
+    return run();
+  }
+
+  async effect<T>(
+    name: string,
+    args: unknown,
+    run: (args: any) => T | Promise<T>,
+    opts: EffectOptions = {},
+  ): Promise<T> {
+    const index = this.effectIndex++;
+    this.checkAlive(`effect ${name}`);
+    this.count(name);
+    const key = `${this.req.session.id}:${this.req.turnId}:${index}`;
+    const { effect, existing } = await this.ledger.intent({
+      idempotencyKey: key,
+      sessionId: this.req.session.id,
+      agent: this.agent.name,
+      version: this.agent.version,
+      turnId: this.req.turnId,
+      name,
+      args: toJson(args) ?? null,
+      compensation: opts.compensate ?? null,
+    });
+    if (existing) {
+      if (effect.name !== name)
+        throw this.setFatal(
+          new BatonError(
+            'TURN_FAILED',
+            `effect #${index} of turn ${this.req.turnId} was ${effect.name} in an earlier attempt, now ${name}: the turn is not deterministic`,
+            { idempotencyKey: key, recorded: effect.name, called: name },
+          ),
+        );
+      const replay = this.replay<T>(effect, index, opts);
+      if (replay.done) return replay.value;
+    }
+    let result: T;
+    try {
+      result = await run(args);
+    } catch (e) {
+      await this.ledger.fail(key, message(e));
+      throw new BatonError(
+        'EFFECT_FAILED',
+        `effect ${name} failed: ${message(e)}`,
+        { idempotencyKey: key },
+        { cause: e },
+      );
+    }
+    const stored = toJson(result);
+    await this.ledger.commit(key, stored ?? null);
+    return stored;
+  }
+
+  private replay<T>(
+    effect: EffectRecord,
+    index: number,
+    opts: EffectOptions,
+  ): { done: true; value: T } | { done: false } {
+    switch (effect.status) {
+      case 'committed':
+      case 'compensated':
+        // It ran; a compensation later does not un-run it. Hand back what it returned.
+        return { done: true, value: effect.result as T };
+      case 'failed':
+        // Replay the recorded failure: a retry sees the same outcome as the first attempt.
+        throw new BatonError(
+          'EFFECT_FAILED',
+          `effect ${effect.name} failed: ${effect.error ?? 'unknown error'}`,
+          {
+            idempotencyKey: effect.idempotencyKey,
+            replayed: true,
+          },
+        );
+      case 'intent':
+        if (opts.idempotent) return { done: false };
+        throw this.setFatal(
+          new BatonError(
+            'EFFECT_IN_DOUBT',
+            `effect ${effect.name} (#${index}) was started by an earlier attempt of this turn and never completed; ` +
+              'it may or may not have happened, so it is not run again. Resolve it in the effects ledger, ' +
+              'or declare the effect idempotent.',
+            { idempotencyKey: effect.idempotencyKey, name: effect.name },
+          ),
+        );
+    }
+  }
+
+  async step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
+    const index = this.stepIndex++;
+    this.checkAlive(`step ${name}`);
+    this.journal ??= this.ledger
+      .steps(this.req.session.id, this.req.turnId)
+      .then((rows) => new Map(rows.map((r) => [r.index, { name: r.name, result: r.result }])));
+    const journaled = (await this.journal).get(index);
+    if (journaled) {
+      if (journaled.name !== name)
+        throw this.setFatal(
+          new BatonError(
+            'TURN_FAILED',
+            `step #${index} of turn ${this.req.turnId} was ${journaled.name} in an earlier attempt, now ${name}: the turn is not deterministic`,
+            { recorded: journaled.name, called: name },
+          ),
+        );
+      const rec = journaled.result as StepRecord;
+      for (const [tool, n] of Object.entries(rec.t.toolCalls))
+        this.counters.toolCalls[tool] = (this.counters.toolCalls[tool] ?? 0) + n;
+      this.counters.reasoningSteps += rec.t.reasoningSteps;
+      this.counters.tokensIn += rec.t.tokensIn;
+      this.counters.tokensOut += rec.t.tokensOut;
+      this.contextUtilization = Math.max(this.contextUtilization, rec.ctxu);
+      this.effectIndex += rec.e;
+      this.stepIndex += rec.s;
+      return rec.v as T;
+    }
+    const before: Counters = { ...this.counters, toolCalls: { ...this.counters.toolCalls } };
+    const e0 = this.effectIndex;
+    const s0 = this.stepIndex;
+    const value = toJson(await run());
+    const toolCalls: Record<string, number> = {};
+    for (const [tool, n] of Object.entries(this.counters.toolCalls)) {
+      const d = n - (before.toolCalls[tool] ?? 0);
+      if (d > 0) toolCalls[tool] = d;
+    }
+    const rec: StepRecord = {
+      v: value,
+      t: {
+        toolCalls,
+        reasoningSteps: this.counters.reasoningSteps - before.reasoningSteps,
+        tokensIn: this.counters.tokensIn - before.tokensIn,
+        tokensOut: this.counters.tokensOut - before.tokensOut,
+      },
+      e: this.effectIndex - e0,
+      s: this.stepIndex - s0,
+      ctxu: this.contextUtilization,
+    };
+    await this.ledger.putStep(this.req.session.id, this.req.turnId, index, name, rec);
+    return value;
+  }
+
+  signal(kind: string): void {
+    this.signals.push(kind);
+  }
+  reasoningStep(n = 1): void {
+    this.counters.reasoningSteps += n;
+  }
+  metric(name: string, value: number): void {
+    if (!Number.isFinite(value)) throw new ValidationError(`metric ${name} must be a finite number`);
+    this.metrics[name] = value;
+  }
+  complete(): void {
+    this.ending = { status: 'completed' };
+  }
+  fail(reason: string): void {
+    this.ending = { status: 'failed', reason };
+  }
+
+  telemetry(latencyMs: number, error?: string): TurnTelemetry {
+    const t: TurnTelemetry = {
+      latencyMs,
+      toolCalls: { ...this.counters.toolCalls },
+      reasoningSteps: this.counters.reasoningSteps,
+      tokensIn: this.counters.tokensIn,
+      tokensOut: this.counters.tokensOut,
+      contextUtilization: this.contextUtilization,
+      metrics: { ...this.metrics },
+      signals: [...this.signals],
+    };
+    if (error !== undefined) t.error = error;
+    return t;
+  }
+}
+
+/**
+ * Runs one turn. Throws a BatonError when the turn fails (nothing is to be committed):
+ * `VERSION_CONFLICT` (wrong agent/version), `MIGRATION_FAILED` (checkpoint of another schema
+ * version: migrate first), `STATE_INVALID`, `VALIDATION` (bad input or callback payload),
+ * `TURN_TIMEOUT`, `EFFECT_IN_DOUBT`, `EFFECT_FAILED`, `TURN_FAILED` (the handler threw).
+ * A thrown error carries the attempt's telemetry in `details.telemetry`.
+ */
+export async function runTurn<S>(
+  agent: AgentDefinition<S>,
+  req: TurnRequest,
+  ledger: LedgerClient,
+  clock: Clock = systemClock,
+  opts: RunTurnOptions = {},
+): Promise<TurnResponse> {
+  const started = clock.now();
+  if (!req || typeof req !== 'object' || !req.session)
+    throw new ValidationError('turn request needs a session');
+  if (typeof req.turnId !== 'string' || req.turnId.length === 0)
+    throw new ValidationError('turnId is required');
+  if (req.session.agent !== agent.name || req.session.version !== agent.version)
+    throw new BatonError(
+      'VERSION_CONFLICT',
+      `this worker serves ${agent.name}@${agent.version}, the session is pinned to ${req.session.agent}@${req.session.version}`,
+      { serves: `${agent.name}@${agent.version}`, session: `${req.session.agent}@${req.session.version}` },
+    );
+  checkInput(req.input);
+  const cp = req.checkpoint;
+  if (cp && cp.schemaVersion !== agent.schemaVersion)
+    throw new MigrationError(
+      `checkpoint #${cp.seq} has state schema ${cp.schemaVersion}, ${agent.name}@${agent.version} runs schema ${agent.schemaVersion}: migrate first`,
+      { fromSchema: cp.schemaVersion, toSchema: agent.schemaVersion },
+    );
+  let state: S;
+  if (cp) {
+    const parsed = agent.state.safeParse(structuredClone(cp.body.state));
+    if (!parsed.success)
+      throw stateInvalid(
+        parsed.error,
+        `checkpoint #${cp.seq} state does not match schema ${agent.schemaVersion}`,
+      );
+    state = parsed.data;
+  } else {
+    state = agent.initialState();
+  }
+  const history = cp?.body.history ?? [];
+  let waits: Wait[] = cp?.body.waits ?? [];
+  const input = req.input;
+  if (input.kind === 'callback' || input.kind === 'timeout') {
+    waits = waits.filter((w) => w.token !== input.token);
+    const schema = agent.waits?.[input.name];
+    if (input.kind === 'callback' && schema) {
+      const r = schema.safeParse(input.payload);
+      if (!r.success)
+        throw new ValidationError(
+          `callback payload for ${input.name} is invalid: ${describeIssues(r.error)}`,
+          {
+            path: issuePath(r.error),
+          },
+        );
+    }
+  }
+  const remaining = req.deadline - started;
+  if (!(remaining > 0))
+    throw new BatonError('TURN_TIMEOUT', `turn ${req.turnId}: the deadline has already passed`);
+
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort(opts.signal?.reason);
+  if (opts.signal?.aborted)
+    throw new BatonError('TURN_TIMEOUT', `turn ${req.turnId} was aborted before it started`);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const ctx = new Turn<S>(
+    agent,
+    req,
+    ledger,
+    clock,
+    history,
+    state,
+    structuredClone(cp?.body.context ?? null),
+    cp?.body.memory === undefined ? undefined : structuredClone(cp.body.memory),
+    ac.signal,
+  );
+  ctx.appended.push(inputEntry(input, req.turnId, started));
+
+  let timer: NodeJS.Timeout | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort(new Error('deadline'));
+      reject(new BatonError('TURN_TIMEOUT', `turn ${req.turnId} did not finish before its deadline`));
+    }, remaining);
+    ac.signal.addEventListener(
+      'abort',
+      () => reject(new BatonError('TURN_TIMEOUT', `turn ${req.turnId} was aborted`)),
+      { once: true },
+    );
+  });
+  stop.catch(() => undefined);
+  let returned: unknown;
+  try {
+    returned = await Promise.race([Promise.resolve().then(() => agent.turn(ctx, input)), stop]);
+    if (ctx.fatal) throw ctx.fatal;
+  } catch (e) {
+    const err =
+      ctx.fatal ??
+      (e instanceof BatonError
+        ? e
+        : new BatonError(
+            'TURN_FAILED',
+            `${agent.name}@${agent.version} turn failed: ${message(e)}`,
+            undefined,
+            { cause: e },
+          ));
+    const details = { ...(err.details ?? {}), telemetry: ctx.telemetry(clock.now() - started, err.code) };
+    throw new BatonError(err.code, err.message, details, { cause: err.cause ?? e });
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (!ac.signal.aborted) ac.abort(new Error('turn finished'));
+  }
+
+  const output = returned !== undefined ? returned : ctx.output;
+  const parsed = agent.state.safeParse(ctx.state);
+  if (!parsed.success) {
+    const err = stateInvalid(
+      parsed.error,
+      `state after turn ${req.turnId} does not match schema ${agent.schemaVersion}`,
+    );
+    throw new BatonError(err.code, err.message, {
+      ...err.details,
+      telemetry: ctx.telemetry(clock.now() - started, 'STATE_INVALID'),
+    });
+  }
+  if (output !== undefined)
+    ctx.appended.push({ role: 'agent', content: output, turnId: req.turnId, at: clock.now() });
+
+  let status: TurnOutcome;
+  let pending = [...waits, ...ctx.newWaits];
+  if (ctx.ending) {
+    status = ctx.ending.status;
+    pending = [];
+  } else status = pending.length > 0 ? 'waiting' : 'idle';
+  const telemetry = ctx.telemetry(
+    clock.now() - started,
+    ctx.ending?.status === 'failed' ? ctx.ending.reason : undefined,
+  );
+  const res: TurnResponse = {
+    state: toJson(parsed.data),
+    context: toJson(ctx.context) ?? null,
+    history: toJson(ctx.appended),
+    output: toJson(output) ?? null,
+    status,
+    waits: pending,
+    telemetry,
+    schemaVersion: agent.schemaVersion,
+  };
+  if (ctx.memory !== undefined) res.memory = toJson(ctx.memory);
+  return res;
+}
