@@ -15,3 +15,5 @@ export type { RunTurnOptions } from './turn';
 export { migrateCheckpoint } from './migrate';
 export { InProcessWorker } from './worker';
 export type { InProcessWorkerOptions } from './worker';
+export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
+export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { BatonError, MigrationError, ValidationError, randomToken, systemClock } from '@baton/core';
 import type {
+  CheckpointBody,
   Clock,
   EffectRecord,
   HistoryEntry,
@@ -415,7 +416,16 @@ export async function runTurn<S>(
       { serves: `${agent.name}@${agent.version}`, session: `${req.session.agent}@${req.session.version}` },
     );
   checkInput(req.input);
+  if (typeof req.deadline !== 'number' || !Number.isFinite(req.deadline))
+    throw new ValidationError('deadline must be epoch milliseconds');
   const cp = req.checkpoint;
+  if (cp !== null && cp !== undefined) {
+    const b = (cp as { body?: Partial<CheckpointBody> }).body;
+    if (!Number.isInteger(cp.schemaVersion) || !b || typeof b !== 'object')
+      throw new ValidationError('checkpoint needs a schemaVersion and a body');
+    if (!Array.isArray(b.history) || !Array.isArray(b.waits))
+      throw new ValidationError('checkpoint body needs history and waits arrays');
+  }
   if (cp && cp.schemaVersion !== agent.schemaVersion)
     throw new MigrationError(
       `checkpoint #${cp.seq} has state schema ${cp.schemaVersion}, ${agent.name}@${agent.version} runs schema ${agent.schemaVersion}: migrate first`,

@@ -1,0 +1,344 @@
+/**
+ * The worker protocol over HTTP (docs/worker-protocol.md): `serveWorker` serves one agent
+ * version, `httpWorkerClient` calls such a server, `httpLedgerClient` reaches the effects
+ * ledger and step journal through the Baton server's worker endpoints.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BatonError, ValidationError, errorFromWire, newId, systemClock } from '@baton/core';
+import type {
+  Clock,
+  EffectIntentInput,
+  EffectRecord,
+  LedgerClient,
+  MigrateRequest,
+  MigrateResponse,
+  TurnRequest,
+  TurnResponse,
+  WorkerClient,
+  WorkerHealthResponse,
+} from '@baton/core';
+import type { AgentDefinition } from './agent';
+import { InProcessWorker } from './worker';
+
+export interface ServeWorkerOptions {
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  ledger: LedgerClient;
+  /** When set, `/v1/turn` and `/v1/migrate` require `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Maximum request body in bytes (default 16 MiB). */
+  bodyLimit?: number;
+  clock?: Clock;
+  id?: string;
+}
+
+export interface ServedWorker {
+  url: string;
+  port: number;
+  server: Server;
+  worker: InProcessWorker<any>;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const data = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(data),
+  });
+  res.end(data);
+}
+
+function sendError(res: ServerResponse, e: unknown): void {
+  const err =
+    e instanceof BatonError
+      ? e
+      : new BatonError('INTERNAL', e instanceof Error ? e.message : String(e), undefined, { cause: e });
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  send(res, err.status, { error: err.toJSON() });
+}
+
+function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      reject(new BatonError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { limit }));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        reject(new BatonError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`, { limit }));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+      failed = true;
+    });
+    req.on('end', () => {
+      if (failed) return;
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        resolve(text.length === 0 ? {} : JSON.parse(text));
+      } catch {
+        reject(new ValidationError('request body is not valid JSON'));
+      }
+    });
+  });
+}
+
+/** Serve one agent version over HTTP. Resolves once the server listens. */
+export async function serveWorker<S>(
+  agent: AgentDefinition<S>,
+  opts: ServeWorkerOptions,
+): Promise<ServedWorker> {
+  const clock = opts.clock ?? systemClock;
+  const worker = new InProcessWorker(agent, opts.ledger, { clock, ...(opts.id ? { id: opts.id } : {}) });
+  const limit = opts.bodyLimit ?? 16 * 1024 * 1024;
+  let closing = false;
+
+  const authorized = (req: IncomingMessage): boolean =>
+    opts.token === undefined || req.headers.authorization === `Bearer ${opts.token}`;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/v1/health') {
+      const h = await worker.health();
+      const body = { ...h, ok: h.ok && !closing };
+      send(res, body.ok ? 200 : 503, body);
+      return;
+    }
+    if (req.method === 'POST' && (path === '/v1/turn' || path === '/v1/migrate')) {
+      if (!authorized(req)) throw new BatonError('UNAUTHORIZED', 'missing or wrong worker bearer token');
+      if (closing) throw new BatonError('NO_WORKER', 'worker is shutting down');
+      const body = await readJson(req, limit);
+      if (path === '/v1/migrate') {
+        send(res, 200, await worker.migrate(body as MigrateRequest));
+        return;
+      }
+      const ac = new AbortController();
+      const onClose = (): void => {
+        if (!res.writableEnded) ac.abort(new Error('client went away'));
+      };
+      res.on('close', onClose);
+      try {
+        send(res, 200, await worker.turn(body as TurnRequest, ac.signal));
+      } finally {
+        res.off('close', onClose);
+      }
+      return;
+    }
+    throw new BatonError('NOT_FOUND', `no route ${req.method ?? ''} ${path ?? ''}`);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => sendError(res, e));
+  });
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 61_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    port: addr.port,
+    server,
+    worker,
+    close: async () => {
+      closing = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await worker.close();
+    },
+  };
+}
+
+function trimSlash(u: string): string {
+  return u.endsWith('/') ? u.slice(0, -1) : u;
+}
+
+async function parse(res: Response): Promise<unknown> {
+  const text = await res.text();
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return {
+      error: { code: 'INTERNAL', message: `non-JSON response (${res.status}): ${text.slice(0, 200)}` },
+    };
+  }
+}
+
+const RETRYABLE = new Set([502, 503, 504]);
+
+export interface HttpLedgerOptions {
+  /** Attempts per call on network errors and 502/503/504 (default 4). Every ledger call is idempotent. */
+  attempts?: number;
+  /** Per-request timeout in ms (default 10 000). */
+  timeoutMs?: number;
+}
+
+/** A LedgerClient over the Baton server's `/v1/worker/*` endpoints, authenticated with a worker token. */
+export function httpLedgerClient(
+  baseUrl: string,
+  workerToken: string,
+  opts: HttpLedgerOptions = {},
+): LedgerClient {
+  const base = trimSlash(baseUrl);
+  const attempts = Math.max(1, opts.attempts ?? 4);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
+    let last: unknown;
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 4 ** (i - 1))));
+      let res: Response;
+      try {
+        res = await fetch(`${base}${path}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${workerToken}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (e) {
+        last = new BatonError(
+          'UNREACHABLE',
+          `ledger ${method} ${path}: ${e instanceof Error ? e.message : String(e)}`,
+          undefined,
+          {
+            cause: e,
+          },
+        );
+        continue;
+      }
+      const parsed = await parse(res);
+      if (res.ok) return parsed;
+      last = errorFromWire(parsed, `ledger ${method} ${path} failed with ${res.status}`);
+      if (!RETRYABLE.has(res.status)) break;
+    }
+    throw last;
+  };
+  return {
+    async intent(input: EffectIntentInput) {
+      return (await call('POST', '/v1/worker/effects/intent', input)) as {
+        effect: EffectRecord;
+        existing: boolean;
+      };
+    },
+    async commit(idempotencyKey: string, result: unknown) {
+      const r = (await call('POST', '/v1/worker/effects/commit', { idempotencyKey, result })) as {
+        effect: EffectRecord;
+      };
+      return r.effect;
+    },
+    async fail(idempotencyKey: string, error: string) {
+      const r = (await call('POST', '/v1/worker/effects/fail', { idempotencyKey, error })) as {
+        effect: EffectRecord;
+      };
+      return r.effect;
+    },
+    async steps(sessionId: string, turnId: string) {
+      const q = new URLSearchParams({ sessionId, turnId });
+      const r = (await call('GET', `/v1/worker/steps?${q.toString()}`)) as {
+        steps: Array<{ index: number; name: string; result: unknown }>;
+      };
+      return r.steps;
+    },
+    async putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown) {
+      await call('POST', '/v1/worker/steps', { sessionId, turnId, index, name, result });
+    },
+  };
+}
+
+export interface HttpWorkerClientOptions {
+  id?: string;
+  /** Sent as `Authorization: Bearer <token>` when the worker requires one. */
+  token?: string;
+  /** Timeout for migrate and health calls in ms (default 30 000); turns use the caller's signal. */
+  timeoutMs?: number;
+}
+
+/** A WorkerClient for a worker speaking the HTTP protocol (any language). Errors come back as BatonErrors. */
+export function httpWorkerClient(baseUrl: string, opts: HttpWorkerClientOptions = {}): WorkerClient {
+  const base = trimSlash(baseUrl);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const post = async (path: string, body: unknown, signal: AbortSignal): Promise<unknown> => {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        },
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (e) {
+      if (signal.aborted)
+        throw new BatonError('TURN_TIMEOUT', `worker ${base}${path}: aborted`, undefined, { cause: e });
+      throw new BatonError(
+        'UNREACHABLE',
+        `worker ${base}${path}: ${e instanceof Error ? e.message : String(e)}`,
+        undefined,
+        {
+          cause: e,
+        },
+      );
+    }
+    const parsed = await parse(res);
+    if (!res.ok) throw errorFromWire(parsed, `worker ${path} failed with ${res.status}`);
+    return parsed;
+  };
+  return {
+    id: opts.id ?? newId('wrk'),
+    async turn(req: TurnRequest, signal?: AbortSignal) {
+      return (await post('/v1/turn', req, signal ?? new AbortController().signal)) as TurnResponse;
+    },
+    async migrate(req: MigrateRequest) {
+      return (await post('/v1/migrate', req, AbortSignal.timeout(timeoutMs))) as MigrateResponse;
+    },
+    async health() {
+      let res: Response;
+      try {
+        res = await fetch(`${base}/v1/health`, { signal: AbortSignal.timeout(timeoutMs) });
+      } catch (e) {
+        throw new BatonError(
+          'UNREACHABLE',
+          `worker ${base}: ${e instanceof Error ? e.message : String(e)}`,
+          undefined,
+          {
+            cause: e,
+          },
+        );
+      }
+      const parsed = await parse(res);
+      if (res.status === 200 || res.status === 503) return parsed as WorkerHealthResponse;
+      throw errorFromWire(parsed, `worker health failed with ${res.status}`);
+    },
+  };
+}

@@ -1,0 +1,229 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { BatonError } from '@baton/core';
+import type { TurnRequest } from '@baton/core';
+import { defineAgent, httpLedgerClient, httpWorkerClient, serveWorker } from '../src/index';
+import type { ServedWorker } from '../src/index';
+import { MapLedger } from './ledger';
+
+/**
+ * The ledger side of the protocol (the Baton server's worker endpoints), served over a Map so
+ * the SDK's HTTP client is exercised against real HTTP. The store-backed ledger is tested by the server.
+ */
+async function ledgerServer(
+  ledger: MapLedger,
+  token: string,
+): Promise<{ url: string; server: Server; hits: string[] }> {
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        hits.push(`${req.method} ${url.pathname}`);
+        const reply = (status: number, body?: unknown): void => {
+          res.writeHead(status, { 'content-type': 'application/json' });
+          res.end(body === undefined ? '' : JSON.stringify(body));
+        };
+        if (req.headers.authorization !== `Bearer ${token}`) {
+          reply(401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
+          return;
+        }
+        const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+        try {
+          switch (`${req.method} ${url.pathname}`) {
+            case 'POST /v1/worker/effects/intent':
+              return reply(200, await ledger.intent(body));
+            case 'POST /v1/worker/effects/commit':
+              return reply(200, { effect: await ledger.commit(body.idempotencyKey, body.result) });
+            case 'POST /v1/worker/effects/fail':
+              return reply(200, { effect: await ledger.fail(body.idempotencyKey, body.error) });
+            case 'GET /v1/worker/steps':
+              return reply(200, {
+                steps: await ledger.steps(
+                  url.searchParams.get('sessionId')!,
+                  url.searchParams.get('turnId')!,
+                ),
+              });
+            case 'POST /v1/worker/steps':
+              await ledger.putStep(body.sessionId, body.turnId, body.index, body.name, body.result);
+              return reply(204);
+            default:
+              return reply(404, { error: { code: 'NOT_FOUND', message: 'no route' } });
+          }
+        } catch (e) {
+          reply(500, { error: { code: 'INTERNAL', message: String(e) } });
+        }
+      })();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits };
+}
+
+const state = z.object({ sent: z.number().int() });
+let emails = 0;
+const agent = defineAgent({
+  name: 'mailer',
+  version: 'v1',
+  schemaVersion: 1,
+  state,
+  initialState: () => ({ sent: 0 }),
+  modelId: 'sim',
+  migrations: { schemas: {} },
+  turn: async (ctx, input) => {
+    if (input.kind === 'message' && input.message === 'corrupt') {
+      (ctx.state as { sent: unknown }).sent = 'x';
+      return;
+    }
+    const summary = await ctx.step('summarize', () => ({ words: 3 }));
+    const r = await ctx.effect('email', { to: 'u@example.com' }, () => ({ id: ++emails }), {
+      compensate: 'send_correction_email',
+    });
+    ctx.state.sent += 1;
+    if (input.kind === 'message' && input.message === 'crash-after-email') throw new Error('crashed');
+    return { summary, email: r };
+  },
+});
+
+let ledger: MapLedger;
+let ledgerSrv: Awaited<ReturnType<typeof ledgerServer>>;
+let served: ServedWorker;
+
+function turnReq(turnId: string, message: unknown): TurnRequest {
+  return {
+    session: { id: 'ses_h', agent: 'mailer', version: 'v1', tenant: 't1' },
+    checkpoint: null,
+    input: { kind: 'message', message },
+    turnId,
+    deadline: Date.now() + 30_000,
+  };
+}
+
+beforeAll(async () => {
+  ledger = new MapLedger();
+  ledgerSrv = await ledgerServer(ledger, 'wtok');
+  served = await serveWorker(agent, {
+    port: 0,
+    ledger: httpLedgerClient(ledgerSrv.url, 'wtok'),
+    token: 'router-secret',
+    bodyLimit: 64 * 1024,
+  });
+});
+
+afterAll(async () => {
+  await served.close();
+  await new Promise((r) => ledgerSrv.server.close(r));
+});
+
+describe('serveWorker over 127.0.0.1', () => {
+  it('answers health with the version identity', async () => {
+    const res = await fetch(`${served.url}/v1/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      ok: true,
+      agent: 'mailer',
+      version: 'v1',
+      identity: agent.identity,
+      schemaVersion: 1,
+      inflight: 0,
+    });
+  });
+
+  it('runs turns whose effects and steps go through the HTTP ledger, once across retries', async () => {
+    const client = httpWorkerClient(served.url, { token: 'router-secret' });
+    const before = emails;
+    const err = await client.turn(turnReq('t1', 'crash-after-email')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BatonError);
+    expect((err as BatonError).code).toBe('TURN_FAILED');
+    expect((err as BatonError).details?.telemetry).toMatchObject({ toolCalls: { email: 1 } });
+    expect(emails).toBe(before + 1);
+    expect(ledger.effects.get('ses_h:t1:0')).toMatchObject({
+      status: 'committed',
+      agent: 'mailer',
+      version: 'v1',
+    });
+
+    const ok = await client.turn(turnReq('t1', 'retry'));
+    expect(emails).toBe(before + 1);
+    expect(ok.output).toEqual({ summary: { words: 3 }, email: { id: before + 1 } });
+    expect(ok.state).toEqual({ sent: 1 });
+    expect(ledgerSrv.hits).toContain('GET /v1/worker/steps');
+    expect(ledgerSrv.hits).toContain('POST /v1/worker/steps');
+    expect(ledgerSrv.hits).toContain('POST /v1/worker/effects/commit');
+  });
+
+  it('returns typed errors as {error:{code,message}}', async () => {
+    const post = (path: string, body: string, auth = 'Bearer router-secret') =>
+      fetch(`${served.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: auth },
+        body,
+      });
+    const invalid = await post('/v1/turn', JSON.stringify(turnReq('t9', 'corrupt')));
+    expect(invalid.status).toBe(422);
+    expect(await invalid.json()).toMatchObject({
+      error: { code: 'STATE_INVALID', message: expect.any(String) },
+    });
+
+    const unauth = await post('/v1/turn', JSON.stringify(turnReq('t9', 'x')), 'Bearer nope');
+    expect(unauth.status).toBe(401);
+    expect(((await unauth.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
+
+    const badJson = await post('/v1/turn', '{nope');
+    expect(badJson.status).toBe(400);
+    expect(((await badJson.json()) as { error: { code: string } }).error.code).toBe('VALIDATION');
+
+    const big = await post('/v1/turn', JSON.stringify({ pad: 'x'.repeat(70 * 1024) }));
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+
+    const wrong = await post(
+      '/v1/turn',
+      JSON.stringify({ ...turnReq('t9', 'x'), session: { id: 's', agent: 'other', version: 'v1' } }),
+    );
+    expect(wrong.status).toBe(409);
+
+    const missing = await fetch(`${served.url}/v1/nothing`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
+  it('migrates over HTTP and reports a missing path as data', async () => {
+    const client = httpWorkerClient(served.url, { token: 'router-secret' });
+    const ok = await client.migrate({
+      session: { id: 's', agent: 'mailer', version: 'v0' },
+      checkpoint: {
+        seq: 3,
+        schemaVersion: 1,
+        body: { state: { sent: 2 }, history: [], context: null, waits: [] },
+      },
+      targetSchemaVersion: 1,
+      dryRun: true,
+    });
+    expect(ok).toMatchObject({ ok: true, schemaVersion: 1, body: { state: { sent: 2 } } });
+    const none = await client.migrate({
+      session: { id: 's', agent: 'mailer', version: 'v0' },
+      checkpoint: {
+        seq: 3,
+        schemaVersion: 1,
+        body: { state: { sent: 2 }, history: [], context: null, waits: [] },
+      },
+      targetSchemaVersion: 2,
+      dryRun: true,
+    });
+    expect(none).toMatchObject({ ok: false, error: { code: 'MIGRATION_FAILED' } });
+  });
+
+  it('surfaces a ledger that rejects the worker token as UNAUTHORIZED', async () => {
+    const bad = httpLedgerClient(ledgerSrv.url, 'wrong', { attempts: 1 });
+    const err = await bad.steps('s', 't').catch((e: unknown) => e);
+    expect((err as BatonError).code).toBe('UNAUTHORIZED');
+    const down = httpLedgerClient('http://127.0.0.1:1', 'x', { attempts: 2 });
+    expect(((await down.steps('s', 't').catch((e: unknown) => e)) as BatonError).code).toBe('UNREACHABLE');
+  });
+});
