@@ -1,1 +1,10 @@
-export {};
+export * from './app';
+export * from './auth';
+export * from './context';
+export * from './http-errors';
+export * from './http-worker';
+export * from './ledger';
+export * from './metrics';
+export * from './migration';
+export * from './pool';
+export * from './router';

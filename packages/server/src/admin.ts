@@ -1,0 +1,157 @@
+/** Admin endpoints (bearer token with the `admin` scope) and the unauthenticated probes. */
+import { SESSION_STATUSES, type SessionStatus } from '@baton/core';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ServerContext } from './context';
+import { parse } from './validation';
+
+const name = z.string().min(1).max(200);
+const manifest = z.object({
+  agent: name,
+  label: name,
+  schemaVersion: z.number().int().min(0),
+  modelId: z.string().max(500),
+  promptHash: z.string().max(200),
+  toolManifestHash: z.string().max(200),
+  codeHash: z.string().max(200),
+  identity: z.string().min(1).max(200),
+  acceptsSchemas: z.array(z.number().int().min(0)).default([]),
+  downSchemas: z.array(z.number().int().min(0)).default([]),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+const workerBody = z.object({ url: z.string().min(1).max(2000), manifest: manifest.optional() }).strict();
+const limit = z.coerce.number().int().min(1).max(1000).optional();
+const statusList = z
+  .string()
+  .transform((s) => s.split(',').filter(Boolean))
+  .pipe(z.array(z.enum(SESSION_STATUSES as [SessionStatus, ...SessionStatus[]])))
+  .optional();
+const sessionsQuery = z.object({
+  agent: name.optional(),
+  version: name.optional(),
+  status: statusList,
+  cursor: z.string().max(500).optional(),
+  limit,
+});
+const effectsQuery = z.object({
+  agent: name.optional(),
+  version: name.optional(),
+  rollout: name.optional(),
+  session: name.optional(),
+  status: z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(['intent', 'committed', 'failed', 'compensated'])))
+    .optional(),
+  cursor: z.string().max(500).optional(),
+  limit,
+});
+const checkpointsQuery = z.object({ limit, beforeSeq: z.coerce.number().int().min(1).optional() });
+
+export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { store, auth } = ctx;
+  const admin = async (req: { headers: { authorization?: string } }): Promise<void> => {
+    auth.require(req.headers.authorization, 'admin');
+  };
+
+  app.post('/v1/versions', { onRequest: admin }, async (req, reply) => {
+    const m = parse(manifest, req.body);
+    const v = await store.registerVersion({ ...m, metadata: m.metadata ?? {} });
+    ctx.versions.remember(v);
+    if ((await store.getRoute(v.agent)) === null) {
+      await store.setRoute({
+        agent: v.agent,
+        stable: v.label,
+        candidate: null,
+        weight: 0,
+        move: null,
+        rolloutId: null,
+      });
+    }
+    return reply.code(201).send(v);
+  });
+  app.get<{ Querystring: { agent?: string } }>('/v1/versions', { onRequest: admin }, async (req) => {
+    const q = parse(z.object({ agent: name.optional() }), req.query, 'query');
+    return { items: await store.listVersions(q.agent) };
+  });
+
+  app.post('/v1/workers', { onRequest: admin }, async (req, reply) => {
+    const b = parse(workerBody, req.body);
+    const rec = await ctx.pool.addRemote(b.url, b.manifest ? { ...b.manifest } : undefined);
+    return reply.code(201).send(rec);
+  });
+  app.get('/v1/workers', { onRequest: admin }, async (req) => {
+    const q = parse(z.object({ agent: name.optional(), version: name.optional() }), req.query, 'query');
+    const recs = await store.listWorkers(q);
+    return {
+      items: recs.map((r) => {
+        const live = ctx.pool.get(r.id);
+        return live ? { ...r, outstanding: live.outstanding } : r;
+      }),
+    };
+  });
+  app.delete<{ Params: { id: string } }>('/v1/workers/:id', { onRequest: admin }, async (req, reply) => {
+    await ctx.pool.remove(req.params.id);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/sessions', { onRequest: admin }, async (req) => {
+    const q = parse(sessionsQuery, req.query, 'query');
+    const page = await store.listSessions({
+      agent: q.agent,
+      version: q.version,
+      status: q.status && q.status.length > 0 ? q.status : undefined,
+      cursor: q.cursor ?? null,
+      limit: q.limit ?? 100,
+    });
+    return {
+      items: page.items.map(({ tokenHash: _t, ...s }) => s),
+      nextCursor: page.nextCursor,
+    };
+  });
+  app.get<{ Params: { id: string } }>('/v1/sessions/:id/checkpoints', { onRequest: admin }, async (req) => {
+    const q = parse(checkpointsQuery, req.query, 'query');
+    await store.getSession(req.params.id);
+    const items = await store.listCheckpoints(req.params.id, {
+      limit: q.limit ?? 100,
+      beforeSeq: q.beforeSeq,
+    });
+    return { items };
+  });
+  app.get<{ Params: { id: string; seq: string } }>(
+    '/v1/sessions/:id/checkpoints/:seq',
+    { onRequest: admin },
+    async (req) => {
+      const seq = parse(z.coerce.number().int().min(1), req.params.seq, 'seq');
+      return store.getCheckpoint(req.params.id, seq);
+    },
+  );
+  app.get('/v1/effects', { onRequest: admin }, async (req) => {
+    const q = parse(effectsQuery, req.query, 'query');
+    return store.listEffects({
+      agent: q.agent,
+      version: q.version,
+      rolloutId: q.rollout,
+      sessionId: q.session,
+      status: q.status && q.status.length > 0 ? q.status : undefined,
+      cursor: q.cursor ?? null,
+      limit: q.limit ?? 100,
+    });
+  });
+
+  app.get('/metrics', { onRequest: admin }, async (_req, reply) => {
+    const text = await ctx.metrics.registry.metrics();
+    return reply.header('content-type', ctx.metrics.registry.contentType).send(text);
+  });
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await store.listVersions();
+      return { ok: true, store: store.kind };
+    } catch (e) {
+      return reply.code(503).send({
+        error: { code: 'STORE_UNAVAILABLE', message: e instanceof Error ? e.message : 'store unreachable' },
+      });
+    }
+  });
+}

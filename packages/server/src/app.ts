@@ -1,0 +1,122 @@
+/**
+ * The HTTP server: fastify with one error mapping, auth helpers, metrics, the worker pool and the
+ * router. Other modules (the rollout controller) add routes through `opts.routes`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { newId, systemClock, type Clock } from '@baton/core';
+import type { Store } from '@baton/store';
+import { registerAdminRoutes } from './admin';
+import { createAuth, type TokenConfig } from './auth';
+import { DEFAULT_LIMITS, VersionCache, type Limits, type ServerContext } from './context';
+import { toWireError } from './http-errors';
+import { createMetrics } from './metrics';
+import { WorkerPool } from './pool';
+import { Router } from './router';
+import { registerTrafficRoutes } from './traffic';
+import { registerWorkerRoutes } from './worker-api';
+
+export type RouteRegistrar = (app: FastifyInstance, ctx: ServerContext) => void;
+
+export interface CreateServerOptions {
+  store: Store;
+  clock?: Clock;
+  tokens: TokenConfig;
+  limits?: Partial<Limits>;
+  /** A pino logger (or fastify logger options); default: errors only, to stderr. Request logging is off. */
+  logger?: FastifyBaseLogger | boolean | Record<string, unknown>;
+  routes?: RouteRegistrar[];
+  /** Token the router presents to remote workers (defaults to the first worker token). */
+  workerCallToken?: string;
+}
+
+export interface BatonServer {
+  app: FastifyInstance;
+  ctx: ServerContext;
+  router: Router;
+  pool: WorkerPool;
+  /** Listen on `host:port` (port 0 picks a free one); resolves to the base URL. */
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+function isLoggerInstance(l: unknown): l is FastifyBaseLogger {
+  return typeof l === 'object' && l !== null && typeof (l as { child?: unknown }).child === 'function';
+}
+
+export function createServer(opts: CreateServerOptions): BatonServer {
+  const clock = opts.clock ?? systemClock;
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const auth = createAuth(opts.tokens);
+  const logger = opts.logger ?? { level: 'error' };
+  const app = Fastify({
+    ...(isLoggerInstance(logger)
+      ? { loggerInstance: logger }
+      : { logger: logger as boolean | Record<string, unknown> }),
+    disableRequestLogging: true,
+    bodyLimit: limits.bodyBytes,
+    return503OnClosing: true,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+  });
+
+  const store = opts.store;
+  const versions = new VersionCache(store);
+  const metrics = createMetrics(store);
+  const pool = new WorkerPool({
+    store,
+    clock,
+    versions,
+    workerToken: opts.workerCallToken ?? opts.tokens.worker[0],
+    healthIntervalMs: limits.healthIntervalMs,
+    migrateTimeoutMs: limits.migrateTimeoutMs,
+    onError: (e, what) => app.log.warn({ err: e }, `worker pool: ${what} failed`),
+  });
+  const ctx = {
+    store,
+    clock,
+    instanceId: newId('rtr', clock.now()),
+    limits,
+    auth,
+    metrics,
+    pool,
+    versions,
+    log: app.log,
+  } as Omit<ServerContext, 'router'> as ServerContext;
+  const router = new Router(ctx);
+  ctx.router = router;
+
+  app.setErrorHandler((err, req, reply) => {
+    const w = toWireError(err);
+    if (w.internal) req.log.error({ err }, 'unhandled error');
+    if (w.retryAfterSeconds !== undefined) void reply.header('retry-after', String(w.retryAfterSeconds));
+    return reply.code(w.status).send(w.body);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+  );
+
+  registerTrafficRoutes(app, ctx);
+  registerWorkerRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  for (const r of opts.routes ?? []) r(app, ctx);
+
+  let started = false;
+  return {
+    app,
+    ctx,
+    router,
+    pool,
+    async listen(port, host = '127.0.0.1') {
+      await pool.syncFromStore();
+      pool.start();
+      started = true;
+      return app.listen({ port, host });
+    },
+    async close() {
+      await app.close();
+      if (started || pool.entries().length > 0) await pool.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/** What the server's modules share: store, clock, pool, router, metrics, auth and limits. */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Clock, VersionRecord } from '@baton/core';
+import type { Store } from '@baton/store';
+import type { Auth } from './auth';
+import type { Metrics } from './metrics';
+import type { WorkerPool } from './pool';
+import type { Router } from './router';
+
+export interface Limits {
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  bodyBytes: number;
+  /** How long a worker may take for one turn (default 30 s). */
+  turnTimeoutMs: number;
+  /** Lease time beyond the turn deadline, so a crashed router's lease still expires (default 5 s). */
+  leaseMarginMs: number;
+  /** How long a callback waits for a busy session before answering SESSION_BUSY (default 10 s). */
+  callbackBusyWaitMs: number;
+  /** Worker health-check period (default 5 s; 0 disables the timer). */
+  healthIntervalMs: number;
+  /** How long a worker may take to answer a migration (default 30 s). */
+  migrateTimeoutMs: number;
+  /** Cache an agent's routing table this long (default 0: read it on every turn). */
+  routeCacheMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  bodyBytes: 1024 * 1024,
+  turnTimeoutMs: 30_000,
+  leaseMarginMs: 5_000,
+  callbackBusyWaitMs: 10_000,
+  healthIntervalMs: 5_000,
+  migrateTimeoutMs: 30_000,
+  routeCacheMs: 0,
+};
+
+export interface ServerContext {
+  store: Store;
+  clock: Clock;
+  /** Unique per server instance; lease owners are derived from it. */
+  instanceId: string;
+  limits: Limits;
+  auth: Auth;
+  metrics: Metrics;
+  pool: WorkerPool;
+  router: Router;
+  versions: VersionCache;
+  log: FastifyBaseLogger;
+}
+
+/** Versions are immutable once registered, so they are cached forever. */
+export class VersionCache {
+  private readonly cache = new Map<string, VersionRecord>();
+  constructor(private readonly store: Store) {}
+  async get(agent: string, label: string): Promise<VersionRecord> {
+    const k = `${agent}\0${label}`;
+    const hit = this.cache.get(k);
+    if (hit) return hit;
+    const v = await this.store.getVersion(agent, label);
+    this.cache.set(k, v);
+    return v;
+  }
+  remember(v: VersionRecord): void {
+    this.cache.set(`${v.agent}\0${v.label}`, v);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Session migration through the target version's worker (migration code is the candidate's code).
+ * Success: one appendCheckpoint that moves the session to the target version with the migrated body,
+ * waits and the migration record. Failure: the session stays on its origin version and the reason is
+ * recorded (invariant 5).
+ */
+import {
+  BatonError,
+  CheckpointCorruptError,
+  SessionBusyError,
+  TERMINAL_SESSION_STATUSES,
+  type MigrateResponse,
+  type SessionRecord,
+} from '@baton/core';
+import type { ServerContext } from './context';
+
+export interface MigrateSessionInput {
+  sessionId: string;
+  /** Target version label. */
+  to: string;
+  rolloutId: string | null;
+  /** Set when the caller already holds the session's lease (the lease is then left held). */
+  leaseOwner?: string;
+  /** Ask the worker for a dry run and write nothing. */
+  dryRun?: boolean;
+  /** The session record when the caller just read it (saves a read). */
+  session?: SessionRecord;
+}
+
+export type MigrateSessionResult =
+  | { ok: true; seq: number; from: string; to: string; fromSchema: number; toSchema: number }
+  | { ok: false; reason: string; code: string };
+
+/** Lease owners of migrations start with this prefix; the session view shows them as `migrating`. */
+export const MIGRATION_LEASE_PREFIX = 'migrate:';
+
+let counter = 0;
+
+export async function migrateSession(
+  ctx: Pick<ServerContext, 'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics'>,
+  input: MigrateSessionInput,
+): Promise<MigrateSessionResult> {
+  const { store } = ctx;
+  const session = input.session ?? (await store.getSession(input.sessionId));
+  if (TERMINAL_SESSION_STATUSES.includes(session.status)) {
+    return { ok: false, code: 'SESSION_CLOSED', reason: `session is ${session.status}` };
+  }
+  if (session.version === input.to) {
+    return { ok: false, code: 'CONFLICT', reason: `session is already on ${input.to}` };
+  }
+  const target = await ctx.versions.get(session.agent, input.to);
+
+  const ownLease = input.leaseOwner === undefined && !input.dryRun;
+  const owner = input.leaseOwner ?? `${MIGRATION_LEASE_PREFIX}${ctx.instanceId}:${++counter}`;
+  let lease = null;
+  if (ownLease) {
+    try {
+      lease = await store.acquireLease(
+        session.id,
+        owner,
+        ctx.limits.migrateTimeoutMs + ctx.limits.leaseMarginMs,
+      );
+    } catch (e) {
+      if (e instanceof SessionBusyError)
+        return { ok: false, code: 'SESSION_BUSY', reason: 'session is busy' };
+      throw e;
+    }
+  }
+  try {
+    // Re-read under the lease: a turn may have committed or moved the session meanwhile.
+    const cur = ownLease ? await store.getSession(session.id) : session;
+    if (cur.version === input.to) {
+      return { ok: false, code: 'CONFLICT', reason: `session is already on ${input.to}` };
+    }
+    if (TERMINAL_SESSION_STATUSES.includes(cur.status)) {
+      return { ok: false, code: 'SESSION_CLOSED', reason: `session is ${cur.status}` };
+    }
+    let cp;
+    try {
+      cp = await store.getLatestCheckpoint(cur.id);
+    } catch (e) {
+      if (e instanceof CheckpointCorruptError) {
+        if (!input.dryRun) await store.quarantineSession(cur.id, `corrupt checkpoint: ${e.message}`);
+        return { ok: false, code: 'CHECKPOINT_CORRUPT', reason: e.message };
+      }
+      throw e;
+    }
+    if (cp === null) {
+      // Never ran a turn: nothing to migrate, only the pin moves.
+      if (input.dryRun)
+        return okResult(cur.seq, cur.version, input.to, target.schemaVersion, target.schemaVersion);
+      await store.updateSession(cur.id, { seq: cur.seq, version: cur.version }, { version: input.to });
+      ctx.metrics.migrations.labels(cur.agent, cur.version, input.to, 'ok').inc();
+      return okResult(cur.seq, cur.version, input.to, target.schemaVersion, target.schemaVersion);
+    }
+    const fromSchema = cp.schemaVersion;
+    if (cp.schemaVersion !== target.schemaVersion && !target.acceptsSchemas.includes(cp.schemaVersion)) {
+      return fail(
+        ctx,
+        cur,
+        input,
+        fromSchema,
+        target.schemaVersion,
+        'MIGRATION_FAILED',
+        `${cur.agent}@${input.to} (schema ${target.schemaVersion}) has no migration from schema ${cp.schemaVersion}`,
+      );
+    }
+    let answer: MigrateResponse;
+    try {
+      const worker = ctx.pool.pick(cur.agent, input.to);
+      worker.outstanding++;
+      try {
+        answer = await worker.client.migrate({
+          session: { id: cur.id, agent: cur.agent, version: cur.version },
+          checkpoint: { seq: cp.seq, schemaVersion: cp.schemaVersion, body: cp.body },
+          targetSchemaVersion: target.schemaVersion,
+          dryRun: input.dryRun === true,
+        });
+      } finally {
+        worker.outstanding--;
+      }
+    } catch (e) {
+      const code = e instanceof BatonError ? e.code : 'WORKER_ERROR';
+      const msg = e instanceof Error ? e.message : String(e);
+      return fail(ctx, cur, input, fromSchema, target.schemaVersion, code, msg);
+    }
+    if (!answer.ok) {
+      const where = answer.error.path ? ` at ${answer.error.path}` : '';
+      return fail(
+        ctx,
+        cur,
+        input,
+        fromSchema,
+        target.schemaVersion,
+        answer.error.code,
+        `${answer.error.message}${where}`,
+      );
+    }
+    if (input.dryRun) return okResult(cp.seq, cur.version, input.to, fromSchema, answer.schemaVersion);
+    const meta = await store.appendCheckpoint({
+      sessionId: cur.id,
+      expectedSeq: cp.seq,
+      schemaVersion: answer.schemaVersion,
+      writtenBy: input.to,
+      body: answer.body,
+      session: { version: input.to, status: cur.status === 'waiting' ? 'waiting' : settledStatus(cur) },
+      waits: answer.body.waits ?? [],
+      migration: {
+        fromVersion: cur.version,
+        toVersion: input.to,
+        fromSchema: cp.schemaVersion,
+        toSchema: answer.schemaVersion,
+        contextPolicy: answer.contextPolicy,
+        rolloutId: input.rolloutId,
+        at: ctx.clock.now(),
+      },
+      ...(ownLease ? { leaseOwner: owner } : {}),
+    });
+    lease = null; // released by the commit
+    ctx.metrics.migrations.labels(cur.agent, cur.version, input.to, 'ok').inc();
+    return okResult(meta.seq, cur.version, input.to, fromSchema, answer.schemaVersion);
+  } finally {
+    if (lease) await store.releaseLease(lease).catch(() => undefined);
+  }
+}
+
+function settledStatus(s: SessionRecord): SessionRecord['status'] {
+  return s.status === 'running' || s.status === 'migrating' ? 'idle' : s.status;
+}
+
+function okResult(
+  seq: number,
+  from: string,
+  to: string,
+  fromSchema: number,
+  toSchema: number,
+): MigrateSessionResult {
+  return { ok: true, seq, from, to, fromSchema, toSchema };
+}
+
+async function fail(
+  ctx: Pick<ServerContext, 'store' | 'clock' | 'metrics'>,
+  s: SessionRecord,
+  input: MigrateSessionInput,
+  fromSchema: number,
+  toSchema: number,
+  code: string,
+  reason: string,
+): Promise<MigrateSessionResult> {
+  if (!input.dryRun) {
+    await ctx.store.recordMigrationFailure({
+      sessionId: s.id,
+      fromVersion: s.version,
+      toVersion: input.to,
+      fromSchema,
+      toSchema,
+      contextPolicy: 'carry',
+      rolloutId: input.rolloutId,
+      error: `${code}: ${reason}`,
+      at: ctx.clock.now(),
+    });
+    ctx.metrics.migrations.labels(s.agent, s.version, input.to, 'failed').inc();
+  }
+  return { ok: false, code, reason };
+}

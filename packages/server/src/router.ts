@@ -1,0 +1,498 @@
+/**
+ * The router: the traffic half of HTTP API v1. Creates sessions (version by the agent's routing table,
+ * deterministic per session id), runs turns under the session lease (migrating first when the route
+ * says the session is due to move), commits each turn with ONE compare-and-set appendCheckpoint,
+ * resumes waiting sessions on callbacks and wait deadlines.
+ *
+ * Hot path store round trips per turn: getSession, getTurnResult, acquireLease (write),
+ * getTurnResult, getSession, getRoute, getLatestCheckpoint, appendCheckpoint (write).
+ */
+import {
+  BatonError,
+  CheckpointCorruptError,
+  SessionBusyError,
+  TERMINAL_SESSION_STATUSES,
+  bucketOf,
+  canonicalJson,
+  newId,
+  randomToken,
+  sha256Hex,
+  type CheckpointBody,
+  type FeedbackSignal,
+  type MigrationRecord,
+  type MoveRule,
+  type RouteRecord,
+  type SessionRecord,
+  type SessionStatus,
+  type TurnInput,
+  type TurnRequest,
+  type TurnResponse,
+  type Wait,
+} from '@baton/core';
+import type { Lease } from '@baton/store';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { isTransportError } from './http-worker';
+import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
+import type { ServerContext } from './context';
+import type { PoolEntry } from './pool';
+
+export interface PublicWait {
+  token: string;
+  name: string;
+  deadline: number;
+  schema: Record<string, unknown> | null;
+}
+
+/** The response of a turn; stored with the checkpoint so a retried key returns it unchanged. */
+export interface TurnResult {
+  turnId: string;
+  output: unknown;
+  version: string;
+  seq: number;
+  status: SessionStatus;
+  waits: PublicWait[];
+  migrated?: { from: string; to: string; seq: number };
+}
+
+export type TurnEvent =
+  | { event: 'started'; data: { sessionId: string; turnId: string; version: string } }
+  | { event: 'migrated'; data: { from: string; to: string; seq: number } }
+  | { event: 'output'; data: { output: unknown } }
+  | { event: 'done'; data: TurnResult }
+  | { event: 'error'; data: { error: { code: string; message: string; details?: Record<string, unknown> } } };
+
+export interface TurnOptions {
+  /** The session record when the caller just read it (saves a read). */
+  session?: SessionRecord;
+  /** Wait tokens this turn resolves (callbacks, timeouts). */
+  resolvedWaits?: string[];
+  onEvent?: (ev: TurnEvent) => void;
+}
+
+export interface SessionView {
+  sessionId: string;
+  agent: string;
+  tenant: string | null;
+  version: string;
+  status: SessionStatus;
+  seq: number;
+  reason: string | null;
+  waits: PublicWait[];
+  migrations: MigrationRecord[];
+  createdAt: number;
+  updatedAt: number;
+  metadata: Record<string, unknown>;
+}
+
+/** `turnId` is deterministic from (session, idempotency key): a retry finds its effects and steps. */
+export function turnIdOf(sessionId: string, key: string): string {
+  return `turn_${sha256Hex(`${sessionId}\0${key}`).slice(0, 32)}`;
+}
+
+/** Whether `route.move` applies to this session now (pure). */
+export function moveDue(route: RouteRecord | null, s: SessionRecord, now: number): MoveRule | null {
+  const m = route?.move;
+  if (!m || s.version !== m.from || m.to === m.from) return null;
+  if (!(bucketOf(s.id) < m.percent)) return null;
+  switch (m.policy) {
+    case 'at-boundary':
+      return m;
+    case 'finish-on-origin':
+      return m.deadlinePassed ? m : null;
+    case 'max-age':
+      return m.maxAgeMs === null || now - s.createdAt < m.maxAgeMs ? m : null;
+    default:
+      return null;
+  }
+}
+
+/** The version a new session with this id is pinned to (pure). */
+export function versionFor(route: RouteRecord, sessionId: string): string {
+  return route.candidate !== null && bucketOf(sessionId) < route.weight ? route.candidate : route.stable;
+}
+
+function publicWait(w: Wait): PublicWait {
+  return { token: w.token, name: w.name, deadline: w.deadline, schema: w.schema };
+}
+
+function closedError(s: SessionRecord): BatonError {
+  if (s.status === 'quarantined') {
+    return new BatonError('SESSION_QUARANTINED', `session ${s.id} is quarantined`, {
+      sessionId: s.id,
+      reason: s.reason,
+    });
+  }
+  return new BatonError('SESSION_CLOSED', `session ${s.id} is ${s.status}`, {
+    sessionId: s.id,
+    status: s.status,
+  });
+}
+
+const OUTCOMES = new Set(['idle', 'waiting', 'completed', 'failed']);
+
+function checkResponse(r: TurnResponse, workerId: string): void {
+  if (
+    r === null ||
+    typeof r !== 'object' ||
+    !OUTCOMES.has(r.status) ||
+    !Array.isArray(r.waits) ||
+    !Array.isArray(r.history) ||
+    typeof r.schemaVersion !== 'number' ||
+    r.telemetry === null ||
+    typeof r.telemetry !== 'object'
+  ) {
+    throw new BatonError('WORKER_ERROR', `worker ${workerId} sent a malformed turn response`, { workerId });
+  }
+}
+
+export class Router {
+  private readonly inflight = new Map<string, Promise<TurnResult>>();
+  private readonly routes = new Map<string, { route: RouteRecord | null; at: number }>();
+  private readonly ajv = new Ajv({ allErrors: true, strict: false });
+  private readonly validators = new Map<string, ValidateFunction>();
+  private seqNo = 0;
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  // ---- sessions ---------------------------------------------------------------------------------
+
+  async createSession(
+    agent: string,
+    opts: { tenant?: string | null; metadata?: Record<string, unknown> } = {},
+  ): Promise<{ sessionId: string; sessionToken: string; version: string }> {
+    const route = await this.ctx.store.getRoute(agent);
+    if (!route) throw new BatonError('NOT_FOUND', `unknown agent ${agent}`, { agent });
+    const id = newId('ses', this.ctx.clock.now());
+    const version = versionFor(route, id);
+    const token = randomToken();
+    await this.ctx.store.createSession({
+      id,
+      agent,
+      version,
+      tenant: opts.tenant ?? null,
+      tokenHash: sha256Hex(token),
+      metadata: opts.metadata ?? {},
+    });
+    return { sessionId: id, sessionToken: token, version };
+  }
+
+  async view(s: SessionRecord): Promise<SessionView> {
+    const [waits, migrations] = await Promise.all([
+      this.ctx.store.listWaits({ sessionId: s.id, status: 'pending' }),
+      this.ctx.store.listMigrations({ sessionId: s.id }),
+    ]);
+    let status = s.status;
+    if (s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > this.ctx.clock.now()) {
+      if (!TERMINAL_SESSION_STATUSES.includes(status)) {
+        status = s.leaseOwner.startsWith(MIGRATION_LEASE_PREFIX) ? 'migrating' : 'running';
+      }
+    }
+    return {
+      sessionId: s.id,
+      agent: s.agent,
+      tenant: s.tenant,
+      version: s.version,
+      status,
+      seq: s.seq,
+      reason: s.reason,
+      waits: waits.map(publicWait),
+      migrations,
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+      metadata: s.metadata,
+    };
+  }
+
+  async feedback(s: SessionRecord, signal: FeedbackSignal, value?: unknown): Promise<void> {
+    const metrics =
+      typeof value === 'number' && Number.isFinite(value) ? { [`feedback.${signal}`]: value } : undefined;
+    await this.ctx.store.recordSessionMetrics(s.id, s.version, {
+      signals: { [signal]: 1 },
+      ...(metrics ? { metrics } : {}),
+    });
+  }
+
+  /** End a session: status `completed` under the lease; idempotent for an already completed session. */
+  async end(s: SessionRecord): Promise<SessionView> {
+    const { store } = this.ctx;
+    if (s.status === 'completed') return this.view(s);
+    if (TERMINAL_SESSION_STATUSES.includes(s.status)) throw closedError(s);
+    const lease = await store.acquireLease(s.id, `${this.ctx.instanceId}:end:${++this.seqNo}`, 10_000);
+    let cur: SessionRecord;
+    try {
+      cur = await store.getSession(s.id);
+      if (cur.status !== 'completed') {
+        if (TERMINAL_SESSION_STATUSES.includes(cur.status)) throw closedError(cur);
+        cur = await store.updateSession(s.id, { seq: cur.seq, status: cur.status }, { status: 'completed' });
+      }
+    } finally {
+      await store.releaseLease(lease).catch(() => undefined);
+    }
+    await store.markSessionCompleted(s.id);
+    return this.view(await store.getSession(s.id));
+  }
+
+  // ---- turns ------------------------------------------------------------------------------------
+
+  /**
+   * Run one turn. A key already committed returns the stored result; a concurrent duplicate on this
+   * router instance shares the running turn; a concurrent turn elsewhere gets SESSION_BUSY.
+   */
+  turn(sessionId: string, input: TurnInput, key: string, opts: TurnOptions = {}): Promise<TurnResult> {
+    const fk = `${sessionId}\0${key}`;
+    const running = this.inflight.get(fk);
+    if (running) {
+      if (!opts.onEvent) return running;
+      const emit = opts.onEvent;
+      return running.then((r) => {
+        emit({ event: 'done', data: r });
+        return r;
+      });
+    }
+    const p = this.runTurn(sessionId, input, key, opts).finally(() => this.inflight.delete(fk));
+    this.inflight.set(fk, p);
+    return p;
+  }
+
+  private async runTurn(
+    sessionId: string,
+    input: TurnInput,
+    key: string,
+    opts: TurnOptions,
+  ): Promise<TurnResult> {
+    const { store, clock, limits, metrics } = this.ctx;
+    const emit = opts.onEvent;
+    const t0 = performance.now();
+    let session = opts.session ?? (await store.getSession(sessionId));
+    const prior = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
+    if (prior !== undefined) return this.replayed(session, prior, emit);
+    if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
+
+    const turnId = turnIdOf(sessionId, key);
+    const owner = `${this.ctx.instanceId}:${turnId}`;
+    const lease: Lease = await store.acquireLease(
+      sessionId,
+      owner,
+      limits.turnTimeoutMs + limits.leaseMarginMs,
+    );
+    let held = true;
+    try {
+      const again = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
+      if (again !== undefined) return this.replayed(session, again, emit);
+      session = await store.getSession(sessionId);
+      if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
+      emit?.({ event: 'started', data: { sessionId, turnId, version: session.version } });
+
+      let migrated: TurnResult['migrated'];
+      const route = await this.route(session.agent);
+      const move = moveDue(route, session, clock.now());
+      if (move) {
+        const r = await migrateSession(this.ctx, {
+          sessionId,
+          to: move.to,
+          rolloutId: route?.rolloutId ?? null,
+          leaseOwner: owner,
+          session,
+        });
+        if (r.ok) {
+          migrated = { from: r.from, to: r.to, seq: r.seq };
+          session = { ...session, version: r.to, seq: r.seq };
+          emit?.({ event: 'migrated', data: migrated });
+        }
+      }
+
+      let cp;
+      try {
+        cp = await store.getLatestCheckpoint(sessionId);
+      } catch (e) {
+        if (e instanceof CheckpointCorruptError) {
+          const reason = `corrupt checkpoint: ${e.message}`;
+          await store.quarantineSession(sessionId, reason);
+          throw new BatonError('SESSION_QUARANTINED', `session ${sessionId} is quarantined`, {
+            sessionId,
+            reason,
+          });
+        }
+        throw e;
+      }
+
+      const worker = this.ctx.pool.pick(session.agent, session.version);
+      const req: TurnRequest = {
+        session: { id: sessionId, agent: session.agent, version: session.version, tenant: session.tenant },
+        checkpoint: cp ? { seq: cp.seq, schemaVersion: cp.schemaVersion, body: cp.body } : null,
+        input,
+        turnId,
+        deadline: clock.now() + limits.turnTimeoutMs,
+      };
+      const resp = await this.dispatch(worker, req);
+      checkResponse(resp, worker.id);
+
+      const expectedSeq = cp ? cp.seq : session.seq;
+      const status: SessionStatus = resp.status;
+      const result: TurnResult = {
+        turnId,
+        output: resp.output,
+        version: session.version,
+        seq: expectedSeq + 1,
+        status,
+        waits: resp.waits.map(publicWait),
+      };
+      if (migrated) result.migrated = migrated;
+      const body: CheckpointBody = {
+        state: resp.state,
+        history: cp ? cp.body.history.concat(resp.history) : resp.history,
+        context: resp.context,
+        waits: resp.waits,
+      };
+      if (resp.memory !== undefined) body.memory = resp.memory;
+      const now = clock.now();
+      await store.appendCheckpoint({
+        sessionId,
+        expectedSeq,
+        schemaVersion: resp.schemaVersion,
+        writtenBy: session.version,
+        body,
+        session: { status },
+        waits: resp.waits,
+        turnResult: { key, result },
+        leaseOwner: owner,
+        telemetry: {
+          ...resp.telemetry,
+          latencyMs:
+            typeof resp.telemetry.latencyMs === 'number' ? resp.telemetry.latencyMs : performance.now() - t0,
+          sessionId,
+          agent: session.agent,
+          version: session.version,
+          turnId,
+          at: now,
+        },
+        ...(opts.resolvedWaits && opts.resolvedWaits.length > 0 ? { resolvedWaits: opts.resolvedWaits } : {}),
+      });
+      held = false;
+      if (status === 'completed' || status === 'failed') {
+        await store.markSessionCompleted(sessionId).catch((e: unknown) => this.ctx.log.error(e));
+      }
+      metrics.observeTurn(session.agent, session.version, status, (performance.now() - t0) / 1000);
+      if (emit) {
+        emit({ event: 'output', data: { output: resp.output } });
+        emit({ event: 'done', data: result });
+      }
+      return result;
+    } catch (e) {
+      metrics.observeTurn(session.agent, session.version, 'error', null);
+      throw e;
+    } finally {
+      if (held) await store.releaseLease(lease).catch(() => undefined);
+    }
+  }
+
+  private replayed(s: SessionRecord, r: TurnResult, emit: TurnOptions['onEvent']): TurnResult {
+    this.ctx.metrics.observeTurn(s.agent, r.version, 'replayed', null);
+    emit?.({ event: 'done', data: r });
+    return r;
+  }
+
+  private async dispatch(entry: PoolEntry, req: TurnRequest): Promise<TurnResponse> {
+    const ms = Math.max(1, req.deadline - this.ctx.clock.now());
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        ac.abort();
+        reject(
+          new BatonError('TURN_TIMEOUT', `worker ${entry.id} did not finish the turn within ${ms} ms`, {
+            workerId: entry.id,
+          }),
+        );
+      }, ms);
+    });
+    entry.outstanding++;
+    try {
+      return await Promise.race([entry.client.turn(req, ac.signal), timeout]);
+    } catch (e) {
+      if (isTransportError(e)) this.ctx.pool.markUnhealthy(entry);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      entry.outstanding--;
+    }
+  }
+
+  private async route(agent: string): Promise<RouteRecord | null> {
+    const ttl = this.ctx.limits.routeCacheMs;
+    if (ttl <= 0) return this.ctx.store.getRoute(agent);
+    const now = this.ctx.clock.now();
+    const hit = this.routes.get(agent);
+    if (hit && now - hit.at < ttl) return hit.route;
+    const route = await this.ctx.store.getRoute(agent);
+    this.routes.set(agent, { route, at: now });
+    return route;
+  }
+
+  // ---- callbacks and wait deadlines ---------------------------------------------------------------
+
+  /** Validate a callback payload against the wait's JSON schema (compiled once per schema). */
+  validatePayload(schema: Record<string, unknown> | null, payload: unknown): void {
+    if (schema === null) return;
+    const k = canonicalJson(schema);
+    let v = this.validators.get(k);
+    if (!v) {
+      try {
+        v = this.ajv.compile(schema);
+      } catch (e) {
+        throw new BatonError('INTERNAL', `the wait's schema does not compile: ${(e as Error).message}`);
+      }
+      this.validators.set(k, v);
+    }
+    if (!v(payload)) {
+      throw new BatonError('VALIDATION', 'callback payload does not match the wait schema', {
+        issues: (v.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message ?? 'invalid' })),
+      });
+    }
+  }
+
+  /**
+   * Resume the session waiting on `token` with `payload`, on whatever version owns it now. A busy
+   * session (a turn or migration in flight) is retried for `callbackBusyWaitMs`, then SESSION_BUSY.
+   */
+  async callback(token: string, payload: unknown, onEvent?: TurnOptions['onEvent']): Promise<TurnResult> {
+    const { store, clock, limits } = this.ctx;
+    const w = await store.getWait(token);
+    if (w.status !== 'pending') {
+      throw new BatonError('WAIT_RESOLVED', `wait ${w.name} is already ${w.status}`, { status: w.status });
+    }
+    this.validatePayload(w.schema, payload);
+    const input: TurnInput = { kind: 'callback', token, name: w.name, payload };
+    return this.retryBusy(clock.now() + limits.callbackBusyWaitMs, () =>
+      this.turn(w.sessionId, input, `callback:${token}`, {
+        resolvedWaits: [token],
+        ...(onEvent ? { onEvent } : {}),
+      }),
+    );
+  }
+
+  /**
+   * Run the `timeout` turn of a pending wait whose deadline passed. Returns null when the wait is not
+   * pending or not yet due. Throws SESSION_BUSY when a turn is in flight (call again later).
+   */
+  async expireWait(token: string): Promise<TurnResult | null> {
+    const w = await this.ctx.store.getWait(token);
+    if (w.status !== 'pending' || w.deadline > this.ctx.clock.now()) return null;
+    return this.turn(w.sessionId, { kind: 'timeout', token, name: w.name }, `timeout:${token}`, {
+      resolvedWaits: [token],
+    });
+  }
+
+  private async retryBusy<T>(until: number, fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof SessionBusyError)) throw e;
+        const now = this.ctx.clock.now();
+        if (now >= until) throw e;
+        await this.ctx.clock.sleep(Math.min(Math.max(10, e.retryAfterMs), 100, until - now));
+      }
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/** HTTP routes of the traffic API (bearer token with the `traffic` scope, plus the session token). */
+import { BatonError, randomToken, type SessionRecord } from '@baton/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { ServerContext } from './context';
+import { toWireError } from './http-errors';
+import type { TurnEvent, TurnResult } from './router';
+import { header, parse } from './validation';
+
+const createBody = z
+  .object({
+    tenant: z.string().max(200).nullable().optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+const turnBody = z.object({ input: z.unknown() }).strict();
+const feedbackBody = z
+  .object({
+    signal: z.enum(['thumbs_up', 'thumbs_down', 'escalation', 'clarification']),
+    value: z.unknown().optional(),
+  })
+  .strict();
+const callbackBody = z.object({ payload: z.unknown() }).strict();
+const KEY_RE = /^[\x21-\x7e]{1,200}$/;
+
+type IdParams = { Params: { id: string } };
+
+function wantsStream(req: FastifyRequest): boolean {
+  const a = req.headers.accept;
+  return typeof a === 'string' && a.includes('text/event-stream');
+}
+
+/** Run `fn`, streaming its events as SSE once the first one arrives; errors before that are plain JSON. */
+async function streamed(
+  reply: FastifyReply,
+  fn: (emit: (ev: TurnEvent) => void) => Promise<TurnResult>,
+): Promise<FastifyReply> {
+  let started = false;
+  const emit = (ev: TurnEvent): void => {
+    if (!started) {
+      started = true;
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+    }
+    reply.raw.write(`event: ${ev.event}\ndata: ${JSON.stringify(ev.data)}\n\n`);
+  };
+  try {
+    await fn(emit);
+  } catch (e) {
+    if (!started) throw e;
+    emit({ event: 'error', data: toWireError(e).body });
+  }
+  reply.raw.end();
+  return reply;
+}
+
+export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const { auth, store, router } = ctx;
+
+  /** Bearer `traffic` (or `admin`, for reads) and the session's token. */
+  async function sessionFor(req: FastifyRequest<IdParams>, adminMayRead = false): Promise<SessionRecord> {
+    const scope = auth.require(
+      req.headers.authorization,
+      ...(adminMayRead ? (['traffic', 'admin'] as const) : (['traffic'] as const)),
+    );
+    const s = await store.getSession(req.params.id);
+    if (scope !== 'admin') auth.checkSessionToken(s.tokenHash, req.headers['x-session-token']);
+    return s;
+  }
+
+  app.post<{ Params: { agent: string } }>('/v1/agents/:agent/sessions', async (req, reply) => {
+    auth.require(req.headers.authorization, 'traffic');
+    const body = parse(createBody, req.body ?? {});
+    const out = await router.createSession(req.params.agent, body);
+    return reply.code(201).send(out);
+  });
+
+  app.post<IdParams>('/v1/sessions/:id/turns', async (req, reply) => {
+    const session = await sessionFor(req);
+    const body = parse(turnBody, req.body);
+    if (body.input === undefined) throw new BatonError('VALIDATION', 'input is required');
+    const given = header(req.headers['idempotency-key']);
+    if (given !== undefined && !KEY_RE.test(given)) {
+      throw new BatonError('VALIDATION', 'Idempotency-Key must be 1-200 visible ASCII characters');
+    }
+    const key = given ?? `gen:${randomToken(16)}`;
+    const input = { kind: 'message', message: body.input } as const;
+    if (wantsStream(req)) {
+      return streamed(reply, (onEvent) => router.turn(session.id, input, key, { session, onEvent }));
+    }
+    return router.turn(session.id, input, key, { session });
+  });
+
+  app.get<IdParams>('/v1/sessions/:id', async (req) => {
+    const s = await sessionFor(req, true);
+    return router.view(s);
+  });
+
+  app.post<IdParams>('/v1/sessions/:id/feedback', async (req, reply) => {
+    const s = await sessionFor(req);
+    const body = parse(feedbackBody, req.body);
+    await router.feedback(s, body.signal, body.value);
+    return reply.code(204).send();
+  });
+
+  app.post<IdParams>('/v1/sessions/:id/end', async (req) => {
+    const s = await sessionFor(req);
+    return router.end(s);
+  });
+
+  app.post<{ Params: { token: string } }>('/v1/callbacks/:token', async (req, reply) => {
+    auth.require(req.headers.authorization, 'traffic');
+    const body = parse(callbackBody, req.body);
+    if (wantsStream(req)) {
+      return streamed(reply, (onEvent) => router.callback(req.params.token, body.payload, onEvent));
+    }
+    return router.callback(req.params.token, body.payload);
+  });
+}

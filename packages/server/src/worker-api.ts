@@ -1,0 +1,57 @@
+/** The ledger API for remote workers (bearer token with the `worker` scope). Same semantics as StoreLedgerClient. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ServerContext } from './context';
+import { StoreLedgerClient } from './ledger';
+import { parse } from './validation';
+
+const str = z.string().min(1).max(500);
+const intentBody = z.object({
+  idempotencyKey: str,
+  sessionId: str,
+  agent: str,
+  version: str,
+  turnId: str,
+  name: str,
+  args: z.unknown(),
+  compensation: z.string().max(500).nullable().default(null),
+});
+const commitBody = z.object({ idempotencyKey: str, result: z.unknown() });
+const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000) });
+const stepsQuery = z.object({ sessionId: str, turnId: str });
+const putStepBody = z.object({
+  sessionId: str,
+  turnId: str,
+  index: z.number().int().min(0),
+  name: z.string().max(500),
+  result: z.unknown(),
+});
+
+export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const ledger = new StoreLedgerClient(ctx.store);
+  app.addHook('onRequest', async (req) => {
+    if (req.url.startsWith('/v1/worker/')) ctx.auth.require(req.headers.authorization, 'worker');
+  });
+
+  app.post('/v1/worker/effects/intent', async (req) => {
+    const b = parse(intentBody, req.body);
+    return ledger.intent({ ...b, compensation: b.compensation ?? null });
+  });
+  app.post('/v1/worker/effects/commit', async (req) => {
+    const b = parse(commitBody, req.body);
+    return { effect: await ledger.commit(b.idempotencyKey, b.result) };
+  });
+  app.post('/v1/worker/effects/fail', async (req) => {
+    const b = parse(failBody, req.body);
+    return { effect: await ledger.fail(b.idempotencyKey, b.error) };
+  });
+  app.get('/v1/worker/steps', async (req) => {
+    const q = parse(stepsQuery, req.query, 'query');
+    return { steps: await ledger.steps(q.sessionId, q.turnId) };
+  });
+  app.post('/v1/worker/steps', async (req, reply) => {
+    const b = parse(putStepBody, req.body);
+    await ledger.putStep(b.sessionId, b.turnId, b.index, b.name, b.result);
+    return reply.code(204).send();
+  });
+}
