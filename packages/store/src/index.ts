@@ -1,1 +1,3 @@
 export * from './store';
+export { openStore } from './factory';
+export type { OpenStoreOptions } from './factory';

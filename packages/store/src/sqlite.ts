@@ -1,0 +1,1195 @@
+/**
+ * SQLite backend (better-sqlite3). One file, WAL, `synchronous=NORMAL` by default (`FULL` as an
+ * option), a busy timeout, `BEGIN IMMEDIATE` for write transactions and statements prepared once.
+ * The driver is synchronous, so every method runs to completion before its promise settles.
+ */
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import {
+  BatonError,
+  CheckpointCorruptError,
+  NotFoundError,
+  SequenceConflictError,
+  SessionBusyError,
+  ValidationError,
+  newId,
+  sha256Hex,
+} from '@baton/core';
+import type {
+  Checkpoint,
+  CheckpointBody,
+  CheckpointMeta,
+  Decision,
+  DecisionInput,
+  EffectIntentInput,
+  EffectRecord,
+  MigrationRecord,
+  Page,
+  RolloutPhase,
+  RolloutRecord,
+  RouteRecord,
+  SessionAggregate,
+  SessionRecord,
+  SessionStatus,
+  TurnTelemetryRecord,
+  VersionRecord,
+  Wait,
+  WaitRecord,
+  WorkerRecord,
+} from '@baton/core';
+import type {
+  AppendCheckpointInput,
+  CreateRolloutInput,
+  CreateSessionInput,
+  Lease,
+  ListEffectsQuery,
+  ListSessionsQuery,
+  RolloutPatch,
+  SessionExpectation,
+  SessionPatch,
+  Store,
+  StoreOptions,
+  TelemetryQuery,
+  TurnTelemetryQuery,
+} from './store';
+import {
+  DEFAULT_MAX_CHECKPOINT_BYTES,
+  EFFECT_TRANSITIONS,
+  aggregateFromRow,
+  asArray,
+  checkpointMeta,
+  decisionFromRow,
+  effectConflict,
+  effectFromRow,
+  emptyCounts,
+  encodeBody,
+  jsonText,
+  mergeCounts,
+  mergeMetrics,
+  metricsDelta,
+  migrationFromRow,
+  pageLimit,
+  parseJson,
+  rolloutFromRow,
+  routeFromRow,
+  sessionFromRow,
+  telemetryFromRow,
+  toPage,
+  turnDelta,
+  versionFromRow,
+  waitFromRow,
+  workerFromRow,
+  effectNotFound,
+  leaseLost,
+  rolloutNotFound,
+  sessionConflict,
+  sessionNotFound,
+} from './common';
+import type { AggregateDelta, EffectOp, Row } from './common';
+
+export interface SqliteStoreOptions extends StoreOptions {
+  /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How long a writer waits for another connection's write lock. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Fault injection for crash tests: called inside a write transaction just before it commits. */
+  hooks?: { beforeCommit?: (op: string) => void };
+}
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** The store's own schema, in order. Never edit an applied migration; append a new one. */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE versions (
+  agent TEXT NOT NULL, label TEXT NOT NULL, schema_version INTEGER NOT NULL, model_id TEXT NOT NULL,
+  prompt_hash TEXT NOT NULL, tool_manifest_hash TEXT NOT NULL, code_hash TEXT NOT NULL, identity TEXT NOT NULL,
+  accepts_schemas TEXT NOT NULL, down_schemas TEXT NOT NULL, created_at INTEGER NOT NULL, metadata TEXT NOT NULL,
+  PRIMARY KEY (agent, label)
+);
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY, agent TEXT NOT NULL, version TEXT NOT NULL, url TEXT, health TEXT NOT NULL,
+  registered_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL
+);
+CREATE TABLE routes (
+  agent TEXT PRIMARY KEY, stable TEXT NOT NULL, candidate TEXT, weight REAL NOT NULL, move TEXT,
+  rollout_id TEXT, updated_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY, agent TEXT NOT NULL, tenant TEXT, version TEXT NOT NULL, status TEXT NOT NULL,
+  seq INTEGER NOT NULL DEFAULT 0, token_hash TEXT NOT NULL, lease_owner TEXT, lease_expires_at INTEGER,
+  reason TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, metadata TEXT NOT NULL
+);
+CREATE INDEX sessions_agent_version_status ON sessions (agent, version, status);
+CREATE TABLE checkpoints (
+  session_id TEXT NOT NULL, seq INTEGER NOT NULL, schema_version INTEGER NOT NULL, written_by TEXT NOT NULL,
+  hash TEXT NOT NULL, size INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE migrations (
+  id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER NOT NULL, from_version TEXT NOT NULL,
+  to_version TEXT NOT NULL, from_schema INTEGER NOT NULL, to_schema INTEGER NOT NULL,
+  context_policy TEXT NOT NULL, rollout_id TEXT, status TEXT NOT NULL, error TEXT, at INTEGER NOT NULL
+);
+CREATE INDEX migrations_session ON migrations (session_id);
+CREATE INDEX migrations_rollout ON migrations (rollout_id);
+CREATE TABLE waits (
+  token TEXT PRIMARY KEY, session_id TEXT NOT NULL, name TEXT NOT NULL, deadline INTEGER NOT NULL,
+  schema TEXT, created_at INTEGER NOT NULL, status TEXT NOT NULL
+);
+CREATE INDEX waits_session ON waits (session_id, status);
+CREATE INDEX waits_due ON waits (status, deadline);
+CREATE TABLE steps (
+  session_id TEXT NOT NULL, turn_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, result TEXT,
+  PRIMARY KEY (session_id, turn_id, idx)
+);
+CREATE TABLE turn_results (
+  session_id TEXT NOT NULL, key TEXT NOT NULL, result TEXT, created_at INTEGER NOT NULL,
+  PRIMARY KEY (session_id, key)
+);
+CREATE TABLE effects (
+  id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL, agent TEXT NOT NULL,
+  version TEXT NOT NULL, rollout_id TEXT, turn_id TEXT NOT NULL, name TEXT NOT NULL, args TEXT,
+  status TEXT NOT NULL, result TEXT, error TEXT, compensation TEXT, compensation_result TEXT,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE INDEX effects_session ON effects (session_id);
+CREATE INDEX effects_agent_version ON effects (agent, version);
+CREATE INDEX effects_rollout ON effects (rollout_id);
+CREATE TABLE rollouts (
+  id TEXT PRIMARY KEY, agent TEXT NOT NULL, from_version TEXT NOT NULL, to_version TEXT NOT NULL, spec TEXT,
+  phase TEXT NOT NULL, step INTEGER NOT NULL, state TEXT, rev INTEGER NOT NULL, decision_seq INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE INDEX rollouts_agent ON rollouts (agent);
+CREATE TABLE decisions (
+  rollout_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, evidence TEXT,
+  at INTEGER NOT NULL, PRIMARY KEY (rollout_id, seq)
+);
+CREATE TABLE turn_telemetry (
+  id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, agent TEXT NOT NULL, version TEXT NOT NULL,
+  turn_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, latency_ms REAL NOT NULL,
+  tool_calls TEXT NOT NULL, reasoning_steps INTEGER NOT NULL, tokens_in INTEGER NOT NULL,
+  tokens_out INTEGER NOT NULL, context_utilization REAL NOT NULL, metrics TEXT NOT NULL, signals TEXT NOT NULL,
+  error TEXT
+);
+CREATE INDEX turn_telemetry_agent_version_at ON turn_telemetry (agent, version, at);
+CREATE TABLE session_aggregates (
+  session_id TEXT NOT NULL, version TEXT NOT NULL, agent TEXT NOT NULL, session_started_at INTEGER NOT NULL,
+  first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, turns INTEGER NOT NULL, errors INTEGER NOT NULL,
+  tool_calls INTEGER NOT NULL, tool_mix TEXT NOT NULL, reasoning_steps INTEGER NOT NULL,
+  tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, latency_ms_sum REAL NOT NULL,
+  latency_ms_max REAL NOT NULL, context_utilization_max REAL NOT NULL, metrics TEXT NOT NULL,
+  signals TEXT NOT NULL, completed INTEGER NOT NULL, PRIMARY KEY (session_id, version)
+);
+CREATE INDEX session_aggregates_cohort ON session_aggregates (agent, version, session_started_at);
+CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+`,
+  },
+];
+
+function sqlitePath(target: string): string {
+  return target.startsWith('sqlite:') ? target.slice('sqlite:'.length) : target;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Db;
+  private readonly now: () => number;
+  private readonly maxBytes: number;
+  private readonly hooks: SqliteStoreOptions['hooks'];
+  private readonly stmts = new Map<string, Statement>();
+  private closed = false;
+
+  constructor(target: string, opts: SqliteStoreOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.maxBytes = opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES;
+    this.hooks = opts.hooks;
+    const path = sqlitePath(target);
+    this.db = new Database(path);
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+    if (path !== ':memory:' && path !== '') this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    this.migrate();
+  }
+
+  private migrate(): void {
+    const run = this.db.transaction(() => {
+      this.db.exec(
+        'CREATE TABLE IF NOT EXISTS baton_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+      );
+      const row = this.db.prepare('SELECT max(version) AS v FROM baton_schema_migrations').get() as {
+        v: number | null;
+      };
+      const current = row.v ?? 0;
+      for (const m of SQLITE_MIGRATIONS) {
+        if (m.version <= current) continue;
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO baton_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+      }
+    });
+    run.immediate();
+  }
+
+  /** Prepared once per SQL text, reused afterwards. */
+  private st(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private readonly numbered = new Map<string, { stmt: Statement; order: number[] }>();
+
+  /** Like `st`, for SQL with numbered parameters (`?1`, `?2`, reused freely): binds them positionally. */
+  private nst(sql: string): {
+    all: (...a: unknown[]) => unknown[];
+    get: (...a: unknown[]) => unknown;
+    run: (...a: unknown[]) => Database.RunResult;
+  } {
+    let n = this.numbered.get(sql);
+    if (!n) {
+      const order: number[] = [];
+      const text = sql.replace(/\?(\d+)/g, (_m, d: string) => {
+        order.push(Number(d) - 1);
+        return '?';
+      });
+      n = { stmt: this.db.prepare(text), order };
+      this.numbered.set(sql, n);
+    }
+    const { stmt, order } = n;
+    const bind = (a: unknown[]) => order.map((i) => a[i]);
+    return {
+      all: (...a) => stmt.all(...bind(a)),
+      get: (...a) => stmt.get(...bind(a)),
+      run: (...a) => stmt.run(...bind(a)),
+    };
+  }
+
+  /** A write transaction (`BEGIN IMMEDIATE`). */
+  private write<T>(op: string, fn: () => T): T {
+    const hooks = this.hooks;
+    const t = this.db.transaction(() => {
+      const out = fn();
+      hooks?.beforeCommit?.(op);
+      return out;
+    });
+    return t.immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  // ---------- versions and workers ----------
+
+  async registerVersion(v: Omit<VersionRecord, 'createdAt'>): Promise<VersionRecord> {
+    return this.write('registerVersion', () => {
+      const existing = this.st('SELECT * FROM versions WHERE agent = ? AND label = ?').get(
+        v.agent,
+        v.label,
+      ) as Row | undefined;
+      if (existing) {
+        const rec = versionFromRow(existing);
+        if (rec.identity !== v.identity) {
+          throw new BatonError(
+            'VERSION_CONFLICT',
+            `version ${v.agent}/${v.label} is already registered with a different identity`,
+            { agent: v.agent, label: v.label, identity: rec.identity, requested: v.identity },
+          );
+        }
+        return rec;
+      }
+      const row = this.st(
+        `INSERT INTO versions (agent, label, schema_version, model_id, prompt_hash, tool_manifest_hash, code_hash,
+           identity, accepts_schemas, down_schemas, created_at, metadata)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      ).get(
+        v.agent,
+        v.label,
+        v.schemaVersion,
+        v.modelId,
+        v.promptHash,
+        v.toolManifestHash,
+        v.codeHash,
+        v.identity,
+        JSON.stringify(v.acceptsSchemas ?? []),
+        JSON.stringify(v.downSchemas ?? []),
+        this.now(),
+        JSON.stringify(v.metadata ?? {}),
+      ) as Row;
+      return versionFromRow(row);
+    });
+  }
+
+  async getVersion(agent: string, label: string): Promise<VersionRecord> {
+    const row = this.st('SELECT * FROM versions WHERE agent = ? AND label = ?').get(agent, label) as
+      Row | undefined;
+    if (!row)
+      throw new NotFoundError('VERSION_NOT_FOUND', `version ${agent}/${label} not found`, { agent, label });
+    return versionFromRow(row);
+  }
+
+  async listVersions(agent?: string): Promise<VersionRecord[]> {
+    const rows =
+      agent === undefined
+        ? this.st('SELECT * FROM versions ORDER BY agent, created_at, label').all()
+        : this.st('SELECT * FROM versions WHERE agent = ? ORDER BY created_at, label').all(agent);
+    return (rows as Row[]).map(versionFromRow);
+  }
+
+  async registerWorker(w: Omit<WorkerRecord, 'registeredAt' | 'lastSeenAt'>): Promise<WorkerRecord> {
+    const now = this.now();
+    const row = this.st(
+      `INSERT INTO workers (id, agent, version, url, health, registered_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, version = excluded.version, url = excluded.url,
+         health = excluded.health, last_seen_at = excluded.last_seen_at
+       RETURNING *`,
+    ).get(w.id, w.agent, w.version, w.url ?? null, w.health, now, now) as Row;
+    return workerFromRow(row);
+  }
+
+  async updateWorker(
+    id: string,
+    patch: { health?: WorkerRecord['health']; seen?: boolean },
+  ): Promise<WorkerRecord> {
+    const row = this.st(
+      `UPDATE workers SET health = coalesce(?, health), last_seen_at = CASE WHEN ? THEN ? ELSE last_seen_at END
+       WHERE id = ? RETURNING *`,
+    ).get(patch.health ?? null, patch.seen ? 1 : 0, this.now(), id) as Row | undefined;
+    if (!row) throw new NotFoundError('WORKER_NOT_FOUND', `worker ${id} not found`, { id });
+    return workerFromRow(row);
+  }
+
+  async removeWorker(id: string): Promise<void> {
+    const r = this.st('DELETE FROM workers WHERE id = ?').run(id);
+    if (r.changes === 0) throw new NotFoundError('WORKER_NOT_FOUND', `worker ${id} not found`, { id });
+  }
+
+  async listWorkers(q: { agent?: string; version?: string } = {}): Promise<WorkerRecord[]> {
+    const rows = this.nst(
+      `SELECT * FROM workers WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR version = ?2) ORDER BY registered_at, id`,
+    ).all(q.agent ?? null, q.version ?? null) as Row[];
+    return rows.map(workerFromRow);
+  }
+
+  // ---------- routes ----------
+
+  async getRoute(agent: string): Promise<RouteRecord | null> {
+    const row = this.st('SELECT * FROM routes WHERE agent = ?').get(agent) as Row | undefined;
+    return row ? routeFromRow(row) : null;
+  }
+
+  async setRoute(r: Omit<RouteRecord, 'updatedAt'>): Promise<RouteRecord> {
+    if (!(r.weight >= 0 && r.weight <= 100)) throw new ValidationError('route weight must be within 0..100');
+    const row = this.st(
+      `INSERT INTO routes (agent, stable, candidate, weight, move, rollout_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (agent) DO UPDATE SET stable = excluded.stable, candidate = excluded.candidate,
+         weight = excluded.weight, move = excluded.move, rollout_id = excluded.rollout_id, updated_at = excluded.updated_at
+       RETURNING *`,
+    ).get(
+      r.agent,
+      r.stable,
+      r.candidate ?? null,
+      r.weight,
+      r.move ? JSON.stringify(r.move) : null,
+      r.rolloutId ?? null,
+      this.now(),
+    ) as Row;
+    return routeFromRow(row);
+  }
+
+  // ---------- sessions ----------
+
+  async createSession(input: CreateSessionInput): Promise<SessionRecord> {
+    const now = this.now();
+    const id = input.id ?? newId('s', now);
+    try {
+      const row = this.st(
+        `INSERT INTO sessions (id, agent, tenant, version, status, seq, token_hash, created_at, updated_at, metadata)
+         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING *`,
+      ).get(
+        id,
+        input.agent,
+        input.tenant ?? null,
+        input.version,
+        input.status ?? 'idle',
+        input.tokenHash,
+        now,
+        now,
+        JSON.stringify(input.metadata ?? {}),
+      ) as Row;
+      return sessionFromRow(row);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new BatonError('CONFLICT', `session ${id} already exists`, { sessionId: id });
+      }
+      throw e;
+    }
+  }
+
+  async getSession(id: string): Promise<SessionRecord> {
+    const row = this.st('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw sessionNotFound(id);
+    return sessionFromRow(row);
+  }
+
+  async listSessions(q: ListSessionsQuery): Promise<Page<SessionRecord>> {
+    const limit = pageLimit(q.limit);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.agent !== undefined) {
+      where.push('agent = ?');
+      args.push(q.agent);
+    }
+    if (q.version !== undefined) {
+      where.push('version = ?');
+      args.push(q.version);
+    }
+    const statuses = asArray(q.status);
+    if (statuses) {
+      if (statuses.length === 0) return { items: [], nextCursor: null };
+      where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+      args.push(...statuses);
+    }
+    if (q.cursor) {
+      where.push('id > ?');
+      args.push(q.cursor);
+    }
+    const sql = `SELECT * FROM sessions${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
+    const rows = this.st(sql).all(...args, limit + 1) as Row[];
+    return toPage(rows.map(sessionFromRow), limit);
+  }
+
+  async countSessions(q: {
+    agent?: string;
+    version?: string;
+  }): Promise<Record<string, Record<SessionStatus, number>>> {
+    const rows = this.nst(
+      `SELECT version, status, count(*) AS n FROM sessions
+       WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR version = ?2) GROUP BY version, status`,
+    ).all(q.agent ?? null, q.version ?? null) as Array<{ version: string; status: SessionStatus; n: number }>;
+    const out: Record<string, Record<SessionStatus, number>> = {};
+    for (const r of rows) {
+      const byStatus = (out[r.version] ??= emptyCounts());
+      byStatus[r.status] = Number(r.n);
+    }
+    return out;
+  }
+
+  async updateSession(id: string, expect: SessionExpectation, patch: SessionPatch): Promise<SessionRecord> {
+    return this.write('updateSession', () => {
+      const cur = this.st('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
+      if (!cur) throw sessionNotFound(id);
+      const s = sessionFromRow(cur);
+      const statuses = asArray(expect.status);
+      if (
+        (statuses && !statuses.includes(s.status)) ||
+        (expect.version !== undefined && expect.version !== s.version) ||
+        (expect.seq !== undefined && expect.seq !== s.seq)
+      ) {
+        throw sessionConflict(id, expect, s);
+      }
+      const row = this.st(
+        `UPDATE sessions SET status = ?, version = ?, reason = ?, updated_at = ? WHERE id = ? RETURNING *`,
+      ).get(
+        patch.status ?? s.status,
+        patch.version ?? s.version,
+        patch.reason === undefined ? s.reason : patch.reason,
+        this.now(),
+        id,
+      ) as Row;
+      return sessionFromRow(row);
+    });
+  }
+
+  async quarantineSession(id: string, reason: string): Promise<SessionRecord> {
+    const row = this.st(
+      `UPDATE sessions SET status = 'quarantined', reason = ?, updated_at = ? WHERE id = ? RETURNING *`,
+    ).get(reason, this.now(), id) as Row | undefined;
+    if (!row) throw sessionNotFound(id);
+    return sessionFromRow(row);
+  }
+
+  async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease> {
+    const now = this.now();
+    const expiresAt = now + ttlMs;
+    const r = this.nst(
+      `UPDATE sessions SET lease_owner = ?1, lease_expires_at = ?2
+       WHERE id = ?3 AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_expires_at <= ?4)`,
+    ).run(owner, expiresAt, sessionId, now);
+    if (r.changes === 1) return { sessionId, owner, expiresAt };
+    const cur = this.st('SELECT lease_owner, lease_expires_at FROM sessions WHERE id = ?').get(sessionId) as
+      Row | undefined;
+    if (!cur) throw sessionNotFound(sessionId);
+    throw new SessionBusyError(sessionId, Math.max(0, Number(cur.lease_expires_at) - now));
+  }
+
+  async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
+    const expiresAt = this.now() + ttlMs;
+    const r = this.st('UPDATE sessions SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(
+      expiresAt,
+      lease.sessionId,
+      lease.owner,
+    );
+    if (r.changes === 1) return { sessionId: lease.sessionId, owner: lease.owner, expiresAt };
+    const cur = this.st('SELECT lease_owner FROM sessions WHERE id = ?').get(lease.sessionId) as
+      Row | undefined;
+    if (!cur) throw sessionNotFound(lease.sessionId);
+    throw leaseLost(lease.sessionId, lease.owner, cur.lease_owner as string | null);
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    this.st(
+      'UPDATE sessions SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?',
+    ).run(lease.sessionId, lease.owner);
+  }
+
+  // ---------- checkpoints ----------
+
+  async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
+    const enc = encodeBody(input.body, this.maxBytes, input.sessionId);
+    if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
+      throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
+    }
+    return this.write('appendCheckpoint', () => {
+      const now = this.now();
+      const p = input.session;
+      const sets = ['seq = seq + 1', 'updated_at = ?'];
+      const args: unknown[] = [now];
+      if (p?.status !== undefined) {
+        sets.push('status = ?');
+        args.push(p.status);
+      }
+      if (p?.version !== undefined) {
+        sets.push('version = ?');
+        args.push(p.version);
+      }
+      if (p?.reason !== undefined) {
+        sets.push('reason = ?');
+        args.push(p.reason);
+      }
+      let where = 'id = ? AND seq = ?';
+      args.push(input.sessionId, input.expectedSeq);
+      if (input.leaseOwner !== undefined) {
+        sets.push('lease_owner = NULL', 'lease_expires_at = NULL');
+        where += ' AND lease_owner = ?';
+        args.push(input.leaseOwner);
+      }
+      const upd = this.st(
+        `UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`,
+      ).get(...args) as { seq: number; created_at: number } | undefined;
+      if (!upd) {
+        const cur = this.st('SELECT seq, lease_owner FROM sessions WHERE id = ?').get(input.sessionId) as
+          Row | undefined;
+        if (!cur) throw sessionNotFound(input.sessionId);
+        if (Number(cur.seq) !== input.expectedSeq) {
+          throw new SequenceConflictError(input.sessionId, input.expectedSeq, Number(cur.seq));
+        }
+        throw leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner as string | null);
+      }
+      const seq = upd.seq;
+      this.st(
+        `INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(input.sessionId, seq, input.schemaVersion, input.writtenBy, enc.hash, enc.size, now, enc.text);
+      if (input.resolvedWaits && input.resolvedWaits.length > 0) {
+        const st = this.st(`UPDATE waits SET status = 'resolved' WHERE token = ? AND session_id = ?`);
+        for (const t of input.resolvedWaits) st.run(t, input.sessionId);
+      }
+      if (input.waits) this.replaceWaits(input.sessionId, input.waits, input.resolvedWaits ?? []);
+      if (input.migration) {
+        const m = input.migration;
+        this.insertMigration({ ...m, sessionId: input.sessionId, seq, status: 'ok', error: null });
+      }
+      if (input.turnResult) {
+        this.st(
+          'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        ).run(input.sessionId, input.turnResult.key, jsonText(input.turnResult.result), now);
+      }
+      this.st('DELETE FROM steps WHERE session_id = ?').run(input.sessionId);
+      if (input.telemetry) {
+        this.insertTelemetry({ ...input.telemetry, seq }, upd.created_at);
+      }
+      return {
+        sessionId: input.sessionId,
+        seq,
+        schemaVersion: input.schemaVersion,
+        writtenBy: input.writtenBy,
+        hash: enc.hash,
+        size: enc.size,
+        createdAt: now,
+      };
+    });
+  }
+
+  private replaceWaits(sessionId: string, waits: Wait[], resolved: string[]): void {
+    const keep = new Set(waits.map((w) => w.token));
+    const pending = this.st(`SELECT token FROM waits WHERE session_id = ? AND status = 'pending'`).all(
+      sessionId,
+    ) as Array<{ token: string }>;
+    const del = this.st('DELETE FROM waits WHERE token = ?');
+    for (const p of pending) if (!keep.has(p.token)) del.run(p.token);
+    const ins = this.st(
+      `INSERT INTO waits (token, session_id, name, deadline, schema, created_at, status)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending')
+       ON CONFLICT (token) DO UPDATE SET name = excluded.name, deadline = excluded.deadline, schema = excluded.schema,
+         status = 'pending'
+       WHERE waits.session_id = excluded.session_id AND waits.status = 'pending'`,
+    );
+    const resolvedSet = new Set(resolved);
+    for (const w of waits) {
+      if (resolvedSet.has(w.token)) continue;
+      ins.run(
+        w.token,
+        sessionId,
+        w.name,
+        w.deadline,
+        w.schema ? JSON.stringify(w.schema) : null,
+        w.createdAt,
+      );
+    }
+  }
+
+  private insertMigration(m: MigrationRecord): void {
+    this.st(
+      `INSERT INTO migrations (session_id, seq, from_version, to_version, from_schema, to_schema, context_policy,
+         rollout_id, status, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      m.sessionId,
+      m.seq,
+      m.fromVersion,
+      m.toVersion,
+      m.fromSchema,
+      m.toSchema,
+      m.contextPolicy,
+      m.rolloutId ?? null,
+      m.status,
+      m.error ?? null,
+      m.at,
+    );
+  }
+
+  private insertTelemetry(t: TurnTelemetryRecord, sessionStartedAt: number): void {
+    this.st(
+      `INSERT INTO turn_telemetry (session_id, agent, version, turn_id, seq, at, latency_ms, tool_calls, reasoning_steps,
+         tokens_in, tokens_out, context_utilization, metrics, signals, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      t.sessionId,
+      t.agent,
+      t.version,
+      t.turnId,
+      t.seq,
+      t.at,
+      t.latencyMs ?? 0,
+      JSON.stringify(t.toolCalls ?? {}),
+      t.reasoningSteps ?? 0,
+      t.tokensIn ?? 0,
+      t.tokensOut ?? 0,
+      t.contextUtilization ?? 0,
+      JSON.stringify(t.metrics ?? {}),
+      JSON.stringify(t.signals ?? []),
+      t.error ?? null,
+    );
+    this.applyDelta(t.sessionId, t.version, t.agent, sessionStartedAt, t.at, turnDelta(t));
+  }
+
+  /** Read-modify-write of a session aggregate; callers run it inside a write transaction. */
+  private applyDelta(
+    sessionId: string,
+    version: string,
+    agent: string,
+    sessionStartedAt: number,
+    at: number,
+    d: AggregateDelta,
+  ): void {
+    const cur = this.st('SELECT * FROM session_aggregates WHERE session_id = ? AND version = ?').get(
+      sessionId,
+      version,
+    ) as Row | undefined;
+    const a: SessionAggregate = cur
+      ? aggregateFromRow(cur)
+      : {
+          sessionId,
+          agent,
+          version,
+          sessionStartedAt,
+          firstAt: at,
+          lastAt: at,
+          turns: 0,
+          errors: 0,
+          toolCalls: 0,
+          toolMix: {},
+          reasoningSteps: 0,
+          tokensIn: 0,
+          tokensOut: 0,
+          latencyMsSum: 0,
+          latencyMsMax: 0,
+          contextUtilizationMax: 0,
+          metrics: {},
+          signals: {},
+          completed: false,
+        };
+    this.st(
+      `INSERT OR REPLACE INTO session_aggregates (session_id, version, agent, session_started_at, first_at, last_at,
+         turns, errors, tool_calls, tool_mix, reasoning_steps, tokens_in, tokens_out, latency_ms_sum, latency_ms_max,
+         context_utilization_max, metrics, signals, completed)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      sessionId,
+      version,
+      a.agent,
+      a.sessionStartedAt,
+      Math.min(a.firstAt, at),
+      Math.max(a.lastAt, at),
+      a.turns + d.turns,
+      a.errors + d.errors,
+      a.toolCalls + d.toolCalls,
+      JSON.stringify(mergeCounts(a.toolMix, d.toolMix)),
+      a.reasoningSteps + d.reasoningSteps,
+      a.tokensIn + d.tokensIn,
+      a.tokensOut + d.tokensOut,
+      a.latencyMsSum + d.latencyMs,
+      Math.max(a.latencyMsMax, d.latencyMs),
+      Math.max(a.contextUtilizationMax, d.contextUtilization),
+      JSON.stringify(mergeMetrics(a.metrics, d.metrics)),
+      JSON.stringify(mergeCounts(a.signals, d.signals)),
+      a.completed ? 1 : 0,
+    );
+  }
+
+  private toCheckpoint<B>(r: Row): Checkpoint<B> {
+    const meta = checkpointMeta(r);
+    const text = r.body as string;
+    const actual = sha256Hex(text);
+    if (actual !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, actual);
+    return { ...meta, body: JSON.parse(text) as B };
+  }
+
+  async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {
+    const row = this.st(
+      `SELECT s.id AS sid, c.* FROM sessions s LEFT JOIN checkpoints c ON c.session_id = s.id AND c.seq = s.seq
+       WHERE s.id = ?`,
+    ).get(sessionId) as Row | undefined;
+    if (!row) throw sessionNotFound(sessionId);
+    if (row.session_id === null) return null;
+    return this.toCheckpoint<B>(row);
+  }
+
+  async getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>> {
+    const row = this.st(
+      `SELECT s.id AS sid, c.* FROM sessions s LEFT JOIN checkpoints c ON c.session_id = s.id AND c.seq = ?
+       WHERE s.id = ?`,
+    ).get(seq, sessionId) as Row | undefined;
+    if (!row) throw sessionNotFound(sessionId);
+    if (row.session_id === null) {
+      throw new NotFoundError('CHECKPOINT_NOT_FOUND', `checkpoint ${sessionId}#${seq} not found`, {
+        sessionId,
+        seq,
+      });
+    }
+    return this.toCheckpoint<B>(row);
+  }
+
+  async listCheckpoints(
+    sessionId: string,
+    q: { limit?: number; beforeSeq?: number } = {},
+  ): Promise<CheckpointMeta[]> {
+    await this.getSession(sessionId);
+    const rows = this.st(
+      `SELECT session_id, seq, schema_version, written_by, hash, size, created_at FROM checkpoints
+       WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+    ).all(sessionId, q.beforeSeq ?? Number.MAX_SAFE_INTEGER, pageLimit(q.limit)) as Row[];
+    return rows.map(checkpointMeta);
+  }
+
+  async compactCheckpoints(sessionId: string, keep: number): Promise<number> {
+    if (!Number.isInteger(keep) || keep < 1) throw new ValidationError('keep must be an integer >= 1');
+    return this.write('compactCheckpoints', () => {
+      const s = this.st('SELECT seq FROM sessions WHERE id = ?').get(sessionId) as
+        { seq: number } | undefined;
+      if (!s) throw sessionNotFound(sessionId);
+      return this.st('DELETE FROM checkpoints WHERE session_id = ? AND seq <= ?').run(sessionId, s.seq - keep)
+        .changes;
+    });
+  }
+
+  async listMigrations(q: {
+    sessionId?: string;
+    rolloutId?: string;
+    status?: 'ok' | 'failed';
+    limit?: number;
+  }): Promise<MigrationRecord[]> {
+    const rows = this.nst(
+      `SELECT * FROM migrations WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR rollout_id = ?2)
+         AND (?3 IS NULL OR status = ?3) ORDER BY id LIMIT ?4`,
+    ).all(q.sessionId ?? null, q.rolloutId ?? null, q.status ?? null, pageLimit(q.limit)) as Row[];
+    return rows.map(migrationFromRow);
+  }
+
+  async recordMigrationFailure(r: Omit<MigrationRecord, 'seq' | 'status'>): Promise<void> {
+    this.insertMigration({ ...r, seq: 0, status: 'failed', error: r.error ?? null });
+  }
+
+  // ---------- waits ----------
+
+  async getWait(token: string): Promise<WaitRecord> {
+    const row = this.st('SELECT * FROM waits WHERE token = ?').get(token) as Row | undefined;
+    if (!row) throw new NotFoundError('WAIT_NOT_FOUND', `wait ${token} not found`, { token });
+    return waitFromRow(row);
+  }
+
+  async listWaits(q: {
+    sessionId?: string;
+    status?: WaitRecord['status'];
+    dueBefore?: number;
+    limit?: number;
+  }): Promise<WaitRecord[]> {
+    const status = q.status ?? (q.dueBefore !== undefined ? 'pending' : null);
+    const rows = this.nst(
+      `SELECT * FROM waits WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR status = ?2)
+         AND (?3 IS NULL OR deadline < ?3) ORDER BY deadline, token LIMIT ?4`,
+    ).all(q.sessionId ?? null, status, q.dueBefore ?? null, pageLimit(q.limit)) as Row[];
+    return rows.map(waitFromRow);
+  }
+
+  // ---------- step journal ----------
+
+  async listSteps(
+    sessionId: string,
+    turnId: string,
+  ): Promise<Array<{ index: number; name: string; result: unknown }>> {
+    const rows = this.st(
+      'SELECT idx, name, result FROM steps WHERE session_id = ? AND turn_id = ? ORDER BY idx',
+    ).all(sessionId, turnId) as Row[];
+    return rows.map((r) => ({ index: Number(r.idx), name: r.name as string, result: parseJson(r.result) }));
+  }
+
+  async putStep(
+    sessionId: string,
+    turnId: string,
+    index: number,
+    name: string,
+    result: unknown,
+  ): Promise<void> {
+    this.st(
+      `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
+    ).run(sessionId, turnId, index, name, jsonText(result));
+  }
+
+  // ---------- turn results ----------
+
+  async getTurnResult(sessionId: string, key: string): Promise<unknown | undefined> {
+    const row = this.st('SELECT result FROM turn_results WHERE session_id = ? AND key = ?').get(
+      sessionId,
+      key,
+    ) as Row | undefined;
+    return row ? parseJson(row.result) : undefined;
+  }
+
+  async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
+    this.st(
+      'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+    ).run(sessionId, key, jsonText(result), this.now());
+  }
+
+  // ---------- effects ----------
+
+  async recordEffectIntent(
+    input: EffectIntentInput & { rolloutId?: string | null },
+  ): Promise<{ effect: EffectRecord; existing: boolean }> {
+    const now = this.now();
+    const row = this.st(
+      `INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args, status,
+         compensation, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?)
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+    ).get(
+      newId('e', now),
+      input.idempotencyKey,
+      input.sessionId,
+      input.agent,
+      input.version,
+      input.rolloutId ?? null,
+      input.turnId,
+      input.name,
+      jsonText(input.args),
+      input.compensation ?? null,
+      now,
+      now,
+    ) as Row | undefined;
+    if (row) return { effect: effectFromRow(row), existing: false };
+    return { effect: await this.getEffect(input.idempotencyKey), existing: true };
+  }
+
+  private transition(key: string, op: EffectOp, value: unknown): EffectRecord {
+    const { from, to } = EFFECT_TRANSITIONS[op];
+    const col = op === 'fail' ? 'error' : op === 'commit' ? 'result' : 'compensation_result';
+    const v = op === 'fail' ? String(value) : jsonText(value);
+    const row = this.st(
+      `UPDATE effects SET status = ?, ${col} = ?, updated_at = ? WHERE idempotency_key = ? AND status = ? RETURNING *`,
+    ).get(to, v, this.now(), key, from) as Row | undefined;
+    if (row) return effectFromRow(row);
+    const cur = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(key) as Row | undefined;
+    if (!cur) throw effectNotFound(key);
+    const e = effectFromRow(cur);
+    if (e.status === to) return e;
+    throw effectConflict(key, op, e.status);
+  }
+
+  async commitEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
+    return this.transition(idempotencyKey, 'commit', result);
+  }
+
+  async failEffect(idempotencyKey: string, error: string): Promise<EffectRecord> {
+    return this.transition(idempotencyKey, 'fail', error);
+  }
+
+  async compensateEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
+    return this.transition(idempotencyKey, 'compensate', result);
+  }
+
+  async getEffect(idempotencyKey: string): Promise<EffectRecord> {
+    const row = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(idempotencyKey) as
+      Row | undefined;
+    if (!row) throw effectNotFound(idempotencyKey);
+    return effectFromRow(row);
+  }
+
+  async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
+    const limit = pageLimit(q.limit);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (col: string, v: string | undefined) => {
+      if (v === undefined) return;
+      where.push(`${col} = ?`);
+      args.push(v);
+    };
+    add('session_id', q.sessionId);
+    add('agent', q.agent);
+    add('version', q.version);
+    add('rollout_id', q.rolloutId);
+    const statuses = asArray(q.status);
+    if (statuses) {
+      if (statuses.length === 0) return { items: [], nextCursor: null };
+      where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
+      args.push(...statuses);
+    }
+    if (q.cursor) {
+      where.push('id > ?');
+      args.push(q.cursor);
+    }
+    const sql = `SELECT * FROM effects${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
+    const rows = this.st(sql).all(...args, limit + 1) as Row[];
+    return toPage(rows.map(effectFromRow), limit);
+  }
+
+  // ---------- rollouts ----------
+
+  async createRollout(input: CreateRolloutInput): Promise<RolloutRecord> {
+    const now = this.now();
+    const row = this.st(
+      `INSERT INTO rollouts (id, agent, from_version, to_version, spec, phase, step, state, rev, decision_seq,
+         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, 0, ?, ?) RETURNING *`,
+    ).get(
+      input.id ?? newId('r', now),
+      input.agent,
+      input.from,
+      input.to,
+      jsonText(input.spec),
+      input.phase,
+      jsonText(input.state),
+      now,
+      now,
+    ) as Row;
+    return rolloutFromRow(row);
+  }
+
+  async getRollout(id: string): Promise<RolloutRecord> {
+    const row = this.st('SELECT * FROM rollouts WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw rolloutNotFound(id);
+    return rolloutFromRow(row);
+  }
+
+  async listRollouts(
+    q: { agent?: string; phase?: RolloutPhase | RolloutPhase[] } = {},
+  ): Promise<RolloutRecord[]> {
+    const phases = asArray(q.phase);
+    if (phases && phases.length === 0) return [];
+    const args: unknown[] = [];
+    const where: string[] = [];
+    if (q.agent !== undefined) {
+      where.push('agent = ?');
+      args.push(q.agent);
+    }
+    if (phases) {
+      where.push(`phase IN (${phases.map(() => '?').join(', ')})`);
+      args.push(...phases);
+    }
+    const rows = this.st(
+      `SELECT * FROM rollouts${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id`,
+    ).all(...args) as Row[];
+    return rows.map(rolloutFromRow);
+  }
+
+  async updateRollout(
+    id: string,
+    expectedRev: number,
+    patch: RolloutPatch,
+    decisions: DecisionInput[] = [],
+  ): Promise<RolloutRecord> {
+    return this.write('updateRollout', () => {
+      const now = this.now();
+      const row = this.st(
+        `UPDATE rollouts SET phase = coalesce(?, phase), step = coalesce(?, step),
+           state = CASE WHEN ? THEN ? ELSE state END, rev = rev + 1, decision_seq = decision_seq + ?, updated_at = ?
+         WHERE id = ? AND rev = ? RETURNING *`,
+      ).get(
+        patch.phase ?? null,
+        patch.step ?? null,
+        patch.state !== undefined ? 1 : 0,
+        jsonText(patch.state),
+        decisions.length,
+        now,
+        id,
+        expectedRev,
+      ) as Row | undefined;
+      if (!row) {
+        const cur = this.st('SELECT rev FROM rollouts WHERE id = ?').get(id) as Row | undefined;
+        if (!cur) throw rolloutNotFound(id);
+        throw new BatonError(
+          'CONFLICT',
+          `rollout ${id}: expected rev ${expectedRev}, store has ${Number(cur.rev)}`,
+          {
+            rolloutId: id,
+            expectedRev,
+            actualRev: Number(cur.rev),
+          },
+        );
+      }
+      const last = Number(row.decision_seq);
+      this.insertDecisions(id, last - decisions.length, decisions, now);
+      return rolloutFromRow(row);
+    });
+  }
+
+  private insertDecisions(rolloutId: string, afterSeq: number, ds: DecisionInput[], at: number): Decision[] {
+    const st = this.st(
+      'INSERT INTO decisions (rollout_id, seq, kind, message, evidence, at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    return ds.map((d, i) => {
+      const seq = afterSeq + i + 1;
+      st.run(rolloutId, seq, d.kind, d.message, jsonText(d.evidence), at);
+      const out: Decision = { rolloutId, seq, kind: d.kind, message: d.message, at };
+      if (d.evidence !== undefined) out.evidence = d.evidence;
+      return out;
+    });
+  }
+
+  async appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision> {
+    return this.write('appendDecision', () => {
+      const row = this.st(
+        'UPDATE rollouts SET decision_seq = decision_seq + 1 WHERE id = ? RETURNING decision_seq',
+      ).get(rolloutId) as Row | undefined;
+      if (!row) throw rolloutNotFound(rolloutId);
+      return this.insertDecisions(rolloutId, Number(row.decision_seq) - 1, [d], this.now())[0]!;
+    });
+  }
+
+  async listDecisions(rolloutId: string, q: { afterSeq?: number; limit?: number } = {}): Promise<Decision[]> {
+    const rows = this.st('SELECT * FROM decisions WHERE rollout_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(
+      rolloutId,
+      q.afterSeq ?? 0,
+      pageLimit(q.limit ?? 1000),
+    ) as Row[];
+    return rows.map(decisionFromRow);
+  }
+
+  // ---------- telemetry ----------
+
+  async recordTurnTelemetry(t: TurnTelemetryRecord): Promise<void> {
+    this.write('recordTurnTelemetry', () => {
+      const s = this.st('SELECT created_at FROM sessions WHERE id = ?').get(t.sessionId) as Row | undefined;
+      if (!s) throw sessionNotFound(t.sessionId);
+      this.insertTelemetry(t, Number(s.created_at));
+    });
+  }
+
+  async recordSessionMetrics(
+    sessionId: string,
+    version: string,
+    m: { metrics?: Record<string, number>; signals?: Record<string, number> },
+  ): Promise<void> {
+    this.write('recordSessionMetrics', () => {
+      const s = this.st('SELECT agent, created_at FROM sessions WHERE id = ?').get(sessionId) as
+        Row | undefined;
+      if (!s) throw sessionNotFound(sessionId);
+      this.applyDelta(
+        sessionId,
+        version,
+        s.agent as string,
+        Number(s.created_at),
+        this.now(),
+        metricsDelta(m),
+      );
+    });
+  }
+
+  async markSessionCompleted(sessionId: string): Promise<void> {
+    this.st('UPDATE session_aggregates SET completed = 1 WHERE session_id = ?').run(sessionId);
+  }
+
+  async listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {
+    const rows = this.nst(
+      `SELECT * FROM session_aggregates WHERE agent = ?1 AND (?2 IS NULL OR version = ?2)
+         AND (?3 IS NULL OR session_started_at >= ?3) AND (?4 IS NULL OR session_started_at < ?4)
+       ORDER BY session_started_at, session_id, version LIMIT ?5`,
+    ).all(
+      q.agent,
+      q.version ?? null,
+      q.startedFrom ?? null,
+      q.startedTo ?? null,
+      q.limit ?? 1_000_000,
+    ) as Row[];
+    return rows.map(aggregateFromRow);
+  }
+
+  async listTurnTelemetry(q: TurnTelemetryQuery): Promise<TurnTelemetryRecord[]> {
+    const rows = this.nst(
+      `SELECT * FROM turn_telemetry WHERE agent = ?1 AND (?2 IS NULL OR version = ?2)
+         AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4) ORDER BY at, id LIMIT ?5`,
+    ).all(q.agent, q.version ?? null, q.from ?? null, q.to ?? null, q.limit ?? 1_000_000) as Row[];
+    return rows.map(telemetryFromRow);
+  }
+
+  // ---------- leader locks ----------
+
+  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    const r = this.nst(
+      `INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE locks.owner = excluded.owner OR locks.expires_at <= ?4`,
+    ).run(name, owner, now + ttlMs, now);
+    return r.changes === 1;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    this.st('DELETE FROM locks WHERE name = ? AND owner = ?').run(name, owner);
+  }
+}
