@@ -1,0 +1,91 @@
+/** `baton serve` and `baton worker`: option definitions; the work is in ../serve and ../worker (loaded lazily). */
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { DEFAULT_SERVER } from '../config';
+import { action } from '../program';
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the router, rollout controller and admin API in one process')
+    .option('--store <target>', 'SQLite file or postgres:// URL [env BATON_STORE] (default ./baton.db)')
+    .option('--host <host>', 'address to listen on [env BATON_HOST] (default 127.0.0.1)')
+    .option('--port <port>', 'port to listen on; 0 picks a free one [env BATON_PORT] (default 7070)')
+    .option('--config <file>', 'config file, JSON or YAML [env BATON_CONFIG]')
+    .option('--traffic-token <token>', 'bearer token for clients [env BATON_TRAFFIC_TOKEN]')
+    .option('--admin-token <token>', 'bearer token for admin commands [env BATON_ADMIN_TOKEN]')
+    .option('--worker-token <token>', 'bearer token for remote workers [env BATON_WORKER_TOKEN]')
+    .option(
+      '--tokens-file <file>',
+      'where generated tokens are kept [env BATON_TOKENS_FILE] (default <store file>.tokens.json)',
+    )
+    .option(
+      '--shutdown-timeout <duration>',
+      'on SIGTERM/SIGINT, let in-flight turns finish this long [env BATON_SHUTDOWN_TIMEOUT] (default 30s)',
+    )
+    .option(
+      '--agent <module>',
+      'serve an agent module in-process (repeatable; module#export) [env BATON_AGENTS]',
+      collect,
+    )
+    .option('--json', 'print one JSON line with the URL (and generated tokens) when ready')
+    .addHelpText(
+      'after',
+      `
+Precedence: flags > environment (BATON_*) > config file > defaults.
+Tokens: when none are configured, traffic/admin/worker tokens are generated on first start,
+written to the tokens file (mode 0600) and printed once; later starts reuse them.
+On SIGTERM/SIGINT the server stops taking new turns, lets in-flight turns finish within the
+shutdown timeout, releases leases and exits 0.
+
+Examples:
+  $ baton serve
+  $ baton serve --port 8080 --store ./data/baton.db
+  $ baton serve --store postgres://postgres@127.0.0.1:5432/baton
+  $ BATON_PORT=0 baton serve --json --agent @baton/example-support-agent#v1`,
+    )
+    .action(
+      action(async (flags: Record<string, unknown>) => {
+        const { runServe } = await import('../serve');
+        return runServe(flags);
+      }),
+    );
+
+  program
+    .command('worker')
+    .description('serve an agent version (built with the SDK) over HTTP and register it with a server')
+    .requiredOption(
+      '--agent <module>',
+      'agent module: a file (.ts/.js) or package name, optionally module#export',
+    )
+    .option('--export <name>', 'named export of the module holding the agent')
+    .addOption(
+      new Option('--server <url>', 'Baton server to register with')
+        .env('BATON_SERVER')
+        .default(DEFAULT_SERVER),
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', '0')
+    .option('--url <url>', 'URL the server reaches this worker at (default http://<host>:<port>)')
+    .option('--token <token>', 'admin token used to register [env BATON_ADMIN_TOKEN]')
+    .option('--worker-token <token>', 'worker token for the effects ledger [env BATON_WORKER_TOKEN]')
+    .option('--no-register', 'serve without registering')
+    .option('--json', 'print one JSON line with the worker URL and id when ready')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ baton worker --agent ./agents/support-v2.ts --port 7101
+  $ baton worker --agent @baton/example-support-agent --export v2 --server http://127.0.0.1:7070`,
+    )
+    .action(
+      action(async (flags: Record<string, unknown>) => {
+        const { runWorker } = await import('../worker');
+        return runWorker(flags as unknown as Parameters<typeof runWorker>[0]);
+      }),
+    );
+}

@@ -1,0 +1,138 @@
+/** `baton sessions list|show|history` and `baton effects list`. */
+import type { Command } from 'commander';
+import { fmtTime, printJson, printTable } from '../output';
+import { action, adminOptions, clientFrom } from '../program';
+import type { AdminOptions } from '../program';
+
+type ListOpts = AdminOptions & {
+  agent?: string;
+  versionLabel?: string;
+  status?: string;
+  limit?: string;
+  cursor?: string;
+};
+
+function compact(v: unknown, max = 80): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  if (s === undefined) return '';
+  return s.length > max ? s.slice(0, max - 1) + '…' : s;
+}
+
+export function registerSessions(program: Command): void {
+  const sessions = program.command('sessions').description('inspect sessions');
+
+  adminOptions(sessions.command('list'))
+    .description('list sessions (newest pages first page by page with --cursor)')
+    .option('--agent <name>', 'filter by agent')
+    .option('--version-label <label>', 'filter by pinned version')
+    .option(
+      '--status <status>',
+      'filter by status (idle, running, waiting, migrating, completed, failed, quarantined)',
+    )
+    .option('--limit <n>', 'page size', '50')
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ baton sessions list --agent support --status waiting\n  $ baton sessions list --version-label v1 --json',
+    )
+    .action(
+      action(async (opts: ListOpts) => {
+        const client = await clientFrom(opts);
+        const q: Parameters<typeof client.listSessions>[0] = { limit: Number(opts.limit ?? 50) };
+        if (opts.agent) q.agent = opts.agent;
+        if (opts.versionLabel) q.version = opts.versionLabel;
+        if (opts.status) q.status = opts.status;
+        if (opts.cursor) q.cursor = opts.cursor;
+        const page = await client.listSessions(q);
+        if (opts.json) return printJson({ sessions: page.items, nextCursor: page.nextCursor });
+        printTable(
+          page.items.map((s) => ({ ...s, updated: fmtTime(s.updatedAt) })),
+          ['id', 'agent', 'version', 'status', 'seq', 'updated'],
+        );
+        if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
+      }),
+    );
+
+  adminOptions(sessions.command('show'))
+    .description('show one session: status, version, seq, waits, migrations')
+    .argument('<id>', 'session id')
+    .action(
+      action(async (id: string, opts: AdminOptions) => {
+        const client = await clientFrom(opts);
+        const s = await client.getSession(id);
+        if (opts.json) return printJson(s);
+        const session = ((s.session as Record<string, unknown> | undefined) ?? s) as Record<string, unknown>;
+        const lines = [
+          `session   ${String(session.id ?? id)}`,
+          `agent     ${String(session.agent ?? '-')}`,
+          `version   ${String(session.version ?? '-')}`,
+          `status    ${String(session.status ?? '-')}`,
+          `seq       ${String(session.seq ?? '-')}`,
+        ];
+        if (session.createdAt) lines.push(`created   ${fmtTime(session.createdAt)}`);
+        if (session.reason) lines.push(`reason    ${String(session.reason)}`);
+        const waits = (s.waits as Array<Record<string, unknown>> | undefined) ?? [];
+        lines.push(`waits     ${waits.length === 0 ? '(none)' : ''}`);
+        for (const w of waits)
+          lines.push(`  ${String(w.name)}  token ${String(w.token)}  deadline ${fmtTime(w.deadline)}`);
+        const migs = (s.migrations as Array<Record<string, unknown>> | undefined) ?? [];
+        lines.push(`migrations${migs.length === 0 ? ' (none)' : ''}`);
+        for (const m of migs)
+          lines.push(
+            `  ${String(m.fromVersion)} -> ${String(m.toVersion)}  schema ${String(m.fromSchema)}->${String(m.toSchema)}  ${String(m.status)}  seq ${String(m.seq)}  context ${String(m.contextPolicy)}  ${fmtTime(m.at)}${m.error ? `  ${String(m.error)}` : ''}`,
+          );
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+
+  adminOptions(sessions.command('history'))
+    .description('show the conversation history of a session (from its latest checkpoint)')
+    .argument('<id>', 'session id')
+    .action(
+      action(async (id: string, opts: AdminOptions) => {
+        const client = await clientFrom(opts);
+        const h = await client.sessionHistory(id);
+        if (opts.json) return printJson(h);
+        const entries = (Array.isArray(h) ? h : ((h.history as unknown[]) ?? [])) as Array<
+          Record<string, unknown>
+        >;
+        if (entries.length === 0) return void process.stdout.write('(no history)\n');
+        for (const e of entries)
+          process.stdout.write(`${fmtTime(e.at)}  ${String(e.role).padEnd(8)} ${compact(e.content, 120)}\n`);
+      }),
+    );
+
+  const effects = program.command('effects').description('query the effects ledger');
+  adminOptions(effects.command('list'))
+    .description('list side effects recorded in the ledger')
+    .option('--agent <name>', 'filter by agent')
+    .option('--version-label <label>', 'filter by version')
+    .option('--rollout <id>', 'filter by rollout')
+    .option('--session <id>', 'filter by session')
+    .option('--status <status>', 'intent, committed, failed or compensated')
+    .option('--limit <n>', 'page size', '50')
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ baton effects list --version-label v3 --status committed\n  $ baton effects list --rollout ro_... --json',
+    )
+    .action(
+      action(async (opts: ListOpts & { rollout?: string; session?: string }) => {
+        const client = await clientFrom(opts);
+        const q: Parameters<typeof client.listEffects>[0] = { limit: Number(opts.limit ?? 50) };
+        if (opts.agent) q.agent = opts.agent;
+        if (opts.versionLabel) q.version = opts.versionLabel;
+        if (opts.rollout) q.rollout = opts.rollout;
+        if (opts.session) q.session = opts.session;
+        if (opts.status) q.status = opts.status;
+        if (opts.cursor) q.cursor = opts.cursor;
+        const page = await client.listEffects(q);
+        if (opts.json) return printJson({ effects: page.items, nextCursor: page.nextCursor });
+        printTable(
+          page.items.map((e) => ({ ...e, args: compact(e.args, 40), at: fmtTime(e.createdAt) })),
+          ['id', 'sessionId', 'version', 'name', 'status', 'compensation', 'args', 'at'],
+        );
+        if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
+      }),
+    );
+}

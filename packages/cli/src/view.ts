@@ -1,0 +1,206 @@
+/**
+ * Rendering a rollout's status for people: the live view of `rollout watch` (and of the demo)
+ * and the one-line summaries printed when stdout is not a terminal.
+ */
+import type { Decision, GateResult } from '@baton/core';
+import type { RolloutStatus } from './client';
+import { bar, fmtDuration } from './output';
+
+const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
+const paint = (code: string, s: string): string => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const bold = (s: string): string => paint('1', s);
+export const dim = (s: string): string => paint('2', s);
+export const red = (s: string): string => paint('31', s);
+export const green = (s: string): string => paint('32', s);
+export const yellow = (s: string): string => paint('33', s);
+export const cyan = (s: string): string => paint('36', s);
+
+export function phaseColor(phase: string): string {
+  if (phase === 'promoted') return green(phase);
+  if (phase === 'aborted' || phase === 'failed') return red(phase);
+  if (phase === 'paused') return yellow(phase);
+  return cyan(phase);
+}
+
+export function verdictColor(v: string): string {
+  if (v === 'pass') return green(v);
+  if (v === 'fail') return red(v);
+  return yellow(v);
+}
+
+const STATUS_ORDER = ['idle', 'running', 'waiting', 'migrating', 'completed', 'failed', 'quarantined'];
+
+function num(v: unknown, digits = 3): string {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '-';
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && a < 0.001) return v.toExponential(2);
+  return v.toFixed(digits);
+}
+
+export function weightsOf(s: RolloutStatus): Record<string, number> {
+  if (s.weights && Object.keys(s.weights).length > 0) return s.weights;
+  return {};
+}
+
+function stepsOf(s: RolloutStatus): number | undefined {
+  if (typeof s.steps === 'number') return s.steps;
+  const spec = s.spec as { steps?: unknown[] } | undefined;
+  return Array.isArray(spec?.steps) ? spec.steps.length : undefined;
+}
+
+export function gateLine(g: GateResult): string {
+  const e = g.evidence ?? ({} as GateResult['evidence']);
+  const parts = [
+    `${(g.name ?? e.metric ?? '?').padEnd(24)} ${verdictColor(g.verdict).padEnd(useColor() ? 21 : 12)}`,
+    `${e.test ?? ''}`,
+    `n=${num(e.nBlue)}/${num(e.nGreen)}`,
+  ];
+  if (e.pValue !== undefined) parts.push(`p=${num(e.pValue, 4)}`);
+  if (e.effect !== undefined) parts.push(`effect=${num(e.effect)}`);
+  if (e.threshold !== undefined) parts.push(`limit=${num(e.threshold)}`);
+  if (g.critical) parts.push('critical');
+  if (e.reason) parts.push(dim(String(e.reason)));
+  return parts.join('  ');
+}
+
+export function decisionLine(d: Decision, origin?: number): string {
+  const t =
+    origin !== undefined ? `+${fmtDuration(d.at - origin)}` : new Date(d.at).toISOString().slice(11, 19);
+  return `${dim(t.padStart(8))}  ${d.kind.padEnd(14)} ${d.message}`;
+}
+
+/** Drain progress of the blue version: (moved or finished) / total. */
+export function drainFraction(s: RolloutStatus): number | undefined {
+  const d = s.drain;
+  if (!d) return undefined;
+  if (typeof d.progress === 'number') return d.progress;
+  if (typeof d.total === 'number' && typeof d.remaining === 'number' && d.total > 0)
+    return 1 - d.remaining / d.total;
+  return undefined;
+}
+
+/** The full live view as lines. */
+export function renderRollout(
+  s: RolloutStatus,
+  opts: { title?: string; decisions?: number; now?: number } = {},
+): string[] {
+  const out: string[] = [];
+  const steps = stepsOf(s);
+  out.push(
+    bold(opts.title ?? `rollout ${s.id}`) +
+      `  ${s.agent} ${s.from} -> ${s.to}  phase ${phaseColor(s.phase)}  step ${s.step + (s.phase === 'promoted' ? 0 : 1)}${steps !== undefined ? `/${steps}` : ''}`,
+  );
+  const w = weightsOf(s);
+  if (Object.keys(w).length > 0) {
+    out.push(
+      'weights   ' +
+        Object.entries(w)
+          .map(([v, p]) => `${v} ${bar(p / 100, 20)} ${num(p, 1)}%`)
+          .join('   '),
+    );
+  }
+  const sessions = s.sessions ?? {};
+  const versions = Object.keys(sessions);
+  if (versions.length > 0) {
+    out.push(
+      'sessions  ' +
+        dim(['version'.padEnd(8), ...STATUS_ORDER.map((x) => x.padStart(9)), 'total'.padStart(7)].join(' ')),
+    );
+    for (const v of versions) {
+      const row = sessions[v] ?? {};
+      const total = Object.values(row).reduce<number>((a, b) => a + (b ?? 0), 0);
+      out.push(
+        '          ' +
+          [
+            v.padEnd(8),
+            ...STATUS_ORDER.map((x) => String(row[x as keyof typeof row] ?? 0).padStart(9)),
+            String(total).padStart(7),
+          ].join(' '),
+      );
+    }
+  }
+  const frac = drainFraction(s);
+  if (frac !== undefined && s.drain) {
+    const d = s.drain;
+    const detail: string[] = [];
+    if (typeof d.remaining === 'number') detail.push(`${d.remaining} open on ${s.from}`);
+    for (const k of ['idle', 'running', 'waiting'] as const)
+      if (typeof d[k] === 'number') detail.push(`${k} ${d[k]}`);
+    if (typeof d.deadline === 'number' && opts.now)
+      detail.push(`deadline in ${fmtDuration(d.deadline - opts.now)}`);
+    out.push(`drain     ${bar(frac, 30)} ${(frac * 100).toFixed(0)}%  ${dim(detail.join(', '))}`);
+  }
+  const gates = s.gates ?? [];
+  if (gates.length > 0) {
+    out.push('gates');
+    for (const g of gates) out.push('  ' + gateLine(g));
+  }
+  const decisions = s.decisions ?? [];
+  if (decisions.length > 0) {
+    out.push('decisions');
+    for (const d of decisions.slice(-(opts.decisions ?? 6))) out.push('  ' + decisionLine(d, s.createdAt));
+  }
+  return out;
+}
+
+/** One line for logs when stdout is not a terminal. */
+export function summaryLine(s: RolloutStatus): string {
+  const w = Object.entries(weightsOf(s))
+    .map(([v, p]) => `${v}=${num(p, 1)}%`)
+    .join(' ');
+  const sess = Object.entries(s.sessions ?? {})
+    .map(([v, row]) => `${v}:${Object.values(row ?? {}).reduce<number>((a, b) => a + (b ?? 0), 0)}`)
+    .join(' ');
+  const frac = drainFraction(s);
+  return [
+    `rollout ${s.id}`,
+    `phase=${s.phase}`,
+    `step=${s.step}`,
+    w && `weights[${w}]`,
+    sess && `sessions[${sess}]`,
+    frac !== undefined ? `drain=${(frac * 100).toFixed(0)}%` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+/** Redraws a block of lines in place on a TTY. */
+export class LiveBlock {
+  private lines = 0;
+  constructor(private readonly stream: NodeJS.WriteStream = process.stdout) {}
+  draw(lines: string[]): void {
+    const cols = this.stream.columns ?? 120;
+    const clipped = lines.map((l) => clip(l, cols));
+    let s = '';
+    if (this.lines > 0) s += `\x1b[${this.lines}F`;
+    s += '\x1b[J' + clipped.join('\n') + '\n';
+    this.stream.write(s);
+    this.lines = clipped.length;
+  }
+  /** Forget the block so the next draw starts below it. */
+  release(): void {
+    this.lines = 0;
+  }
+}
+
+/** Clip a line to `cols` visible characters (ANSI escapes do not count). */
+function clip(line: string, cols: number): string {
+  let visible = 0;
+  let out = '';
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === '\x1b') {
+      // eslint-disable-next-line no-control-regex
+      const m = /^\x1b\[[0-9;]*[A-Za-z]/.exec(line.slice(i));
+      if (m) {
+        out += m[0];
+        i += m[0].length - 1;
+        continue;
+      }
+    }
+    if (visible >= cols - 1) break;
+    out += line[i];
+    visible++;
+  }
+  return out + (useColor() ? '\x1b[0m' : '');
+}
