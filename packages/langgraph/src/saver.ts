@@ -1,0 +1,248 @@
+/**
+ * A LangGraph checkpoint saver backed by Baton's store (`store.graph`), on SQLite or PostgreSQL.
+ *
+ * Values go through the saver's serializer (`this.serde`) as in LangGraph's own savers; the
+ * checkpoint document (without channel values) and the metadata are stored as JSON. Channel
+ * values are stored per (channel, version), so a put only writes the channels in `newVersions`.
+ */
+import type { RunnableConfig } from '@langchain/core/runnables';
+import {
+  BaseCheckpointSaver,
+  TASKS,
+  WRITES_IDX_MAP,
+  maxChannelVersion,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointListOptions,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type PendingWrite,
+  type SerializerProtocol,
+} from '@langchain/langgraph-checkpoint';
+import { ValidationError } from '@baton/core';
+import type { GraphBlob, GraphCheckpointRow, GraphCheckpointStore, GraphWrite } from '@baton/store';
+
+export interface BatonCheckpointSaverOptions {
+  serde?: SerializerProtocol;
+  /**
+   * Entries merged into the metadata of every checkpoint this saver writes (e.g. the graph
+   * version that wrote it). Explicit metadata from LangGraph wins on a key clash.
+   */
+  stamp?: Record<string, unknown>;
+}
+
+/** Anything that carries a graph checkpoint store: a Baton `Store` with `graph`, or the graph store itself. */
+export type GraphStoreSource = GraphCheckpointStore | { graph?: GraphCheckpointStore };
+
+function isGraphStore(s: GraphStoreSource): s is GraphCheckpointStore {
+  return (
+    typeof (s as GraphCheckpointStore).put === 'function' &&
+    typeof (s as GraphCheckpointStore).get === 'function'
+  );
+}
+
+export function graphStoreOf(source: GraphStoreSource): GraphCheckpointStore {
+  if (isGraphStore(source)) return source;
+  if (source.graph) return source.graph;
+  throw new ValidationError('this store has no LangGraph checkpoint storage (store.graph)');
+}
+
+const dec = new TextDecoder();
+
+export class BatonCheckpointSaver extends BaseCheckpointSaver {
+  readonly graphStore: GraphCheckpointStore;
+  private readonly stamp: Record<string, unknown>;
+
+  constructor(source: GraphStoreSource, options: BatonCheckpointSaverOptions = {}) {
+    super(options.serde);
+    this.graphStore = graphStoreOf(source);
+    this.stamp = options.stamp ?? {};
+  }
+
+  /** A saver on the same storage that stamps `stamp` into the metadata of what it writes. */
+  withStamp(stamp: Record<string, unknown>): BatonCheckpointSaver {
+    return new BatonCheckpointSaver(this.graphStore, {
+      serde: this.serde,
+      stamp: { ...this.stamp, ...stamp },
+    });
+  }
+
+  private async loadBlobs(blobs: GraphBlob[]): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const b of blobs) {
+      if (b.type === 'empty' || b.value === null) continue;
+      out[b.channel] = await this.serde.loadsTyped(b.type, b.value);
+    }
+    return out;
+  }
+
+  private async loadWrites(writes: GraphWrite[]): Promise<CheckpointPendingWrite[]> {
+    return Promise.all(
+      writes.map(async (w): Promise<CheckpointPendingWrite> => [
+        w.taskId,
+        w.channel,
+        await this.serde.loadsTyped(w.type, w.value),
+      ]),
+    );
+  }
+
+  private async loadMetadata(metadata: Record<string, unknown>): Promise<CheckpointMetadata> {
+    // Round-trip through the serializer so serialized LangChain objects are revived.
+    const [type, bytes] = await this.serde.dumpsTyped(metadata);
+    return (await this.serde.loadsTyped(type, bytes)) as CheckpointMetadata;
+  }
+
+  private async dumpMetadata(metadata: CheckpointMetadata): Promise<Record<string, unknown>> {
+    const [, bytes] = await this.serde.dumpsTyped({ ...this.stamp, ...metadata });
+    return JSON.parse(dec.decode(bytes).replace(/\0/g, '')) as Record<string, unknown>;
+  }
+
+  /** Checkpoints written before format v4 kept pending sends as writes on the parent. */
+  private async migratePendingSends(rows: GraphCheckpointRow[], checkpoints: Checkpoint[]): Promise<void> {
+    const old = rows
+      .map((row, i) => ({ row, cp: checkpoints[i]! }))
+      .filter(({ cp, row }) => cp.v < 4 && row.parentId !== null);
+    if (old.length === 0) return;
+    const byThread = new Map<string, typeof old>();
+    for (const o of old) byThread.set(o.row.threadId, [...(byThread.get(o.row.threadId) ?? []), o]);
+    for (const [threadId, group] of byThread) {
+      const sends = await this.graphStore.listChannelWrites(
+        threadId,
+        [...new Set(group.map((g) => g.row.parentId!))],
+        TASKS,
+      );
+      for (const { row, cp } of group) {
+        const mine = sends.filter((s) => s.checkpointId === row.parentId);
+        if (mine.length === 0) continue;
+        const values = await Promise.all(mine.map((s) => this.serde.loadsTyped(s.type, s.value)));
+        cp.channel_values[TASKS] = values;
+        const versions = Object.values(cp.channel_versions);
+        cp.channel_versions[TASKS] =
+          versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
+      }
+    }
+  }
+
+  private async toTuples(rows: GraphCheckpointRow[]): Promise<CheckpointTuple[]> {
+    const checkpoints = await Promise.all(
+      rows.map(
+        async (row): Promise<Checkpoint> =>
+          ({
+            ...row.checkpoint,
+            channel_versions: (row.checkpoint.channel_versions as Checkpoint['channel_versions']) ?? {},
+            versions_seen: (row.checkpoint.versions_seen as Checkpoint['versions_seen']) ?? {},
+            channel_values: await this.loadBlobs(row.blobs),
+          }) as Checkpoint,
+      ),
+    );
+    await this.migratePendingSends(rows, checkpoints);
+    return Promise.all(
+      rows.map(async (row, i): Promise<CheckpointTuple> => {
+        const tuple: CheckpointTuple = {
+          config: {
+            configurable: { thread_id: row.threadId, checkpoint_ns: row.ns, checkpoint_id: row.checkpointId },
+          },
+          checkpoint: checkpoints[i]!,
+          metadata: await this.loadMetadata(row.metadata),
+          pendingWrites: await this.loadWrites(row.writes),
+        };
+        if (row.parentId !== null)
+          tuple.parentConfig = {
+            configurable: { thread_id: row.threadId, checkpoint_ns: row.ns, checkpoint_id: row.parentId },
+          };
+        return tuple;
+      }),
+    );
+  }
+
+  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    const c = config.configurable ?? {};
+    const threadId = c.thread_id as string | undefined;
+    if (threadId === undefined || threadId === null) return undefined;
+    const ns = (c.checkpoint_ns as string | undefined) ?? '';
+    const id = (c.checkpoint_id as string | undefined) || undefined;
+    const row = await this.graphStore.get(String(threadId), ns, id);
+    if (!row) return undefined;
+    const [tuple] = await this.toTuples([row]);
+    return tuple;
+  }
+
+  async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
+    const c = config.configurable ?? {};
+    const { filter, before, limit } = options;
+    const beforeId = before?.configurable?.checkpoint_id as string | undefined;
+    const rows = await this.graphStore.list({
+      threadId: c.thread_id != null ? String(c.thread_id) : undefined,
+      ns: c.checkpoint_ns != null ? String(c.checkpoint_ns) : undefined,
+      checkpointId: c.checkpoint_id ? String(c.checkpoint_id) : undefined,
+      beforeId: beforeId ?? undefined,
+      metadata: filter && Object.keys(filter).length > 0 ? filter : undefined,
+      limit: limit !== undefined ? Math.trunc(limit) : undefined,
+    });
+    for (const tuple of await this.toTuples(rows)) yield tuple;
+  }
+
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
+    if (config.configurable === undefined) throw new ValidationError('put: config.configurable is missing');
+    const { thread_id, checkpoint_ns, checkpoint_id } = config.configurable as Record<string, unknown>;
+    if (thread_id === undefined || thread_id === null || thread_id === '')
+      throw new ValidationError('put: config.configurable.thread_id is missing');
+    const threadId = String(thread_id);
+    const ns = (checkpoint_ns as string | undefined) ?? '';
+    const values = checkpoint.channel_values as Record<string, unknown>;
+    const blobs = await Promise.all(
+      Object.entries(newVersions).map(async ([channel, version]): Promise<GraphBlob> => {
+        if (!(channel in values)) return { channel, version: String(version), type: 'empty', value: null };
+        const [type, value] = await this.serde.dumpsTyped(values[channel]);
+        return { channel, version: String(version), type, value };
+      }),
+    );
+    const doc: Record<string, unknown> = { ...checkpoint };
+    delete doc.channel_values;
+    await this.graphStore.put(
+      {
+        threadId,
+        ns,
+        checkpointId: checkpoint.id,
+        parentId: (checkpoint_id as string | undefined) || null,
+        checkpoint: doc,
+        metadata: await this.dumpMetadata(metadata),
+      },
+      blobs,
+    );
+    return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+  }
+
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string): Promise<void> {
+    const c = config.configurable ?? {};
+    if (c.thread_id === undefined || c.thread_id === null)
+      throw new ValidationError('putWrites: config.configurable.thread_id is missing');
+    if (!c.checkpoint_id)
+      throw new ValidationError('putWrites: config.configurable.checkpoint_id is missing');
+    const dumped = await Promise.all(
+      writes.map(async ([channel, value], idx): Promise<GraphWrite> => {
+        const [type, bytes] = await this.serde.dumpsTyped(value);
+        return { taskId, idx: WRITES_IDX_MAP[channel] ?? idx, channel, type, value: bytes };
+      }),
+    );
+    await this.graphStore.putWrites(
+      {
+        threadId: String(c.thread_id),
+        ns: (c.checkpoint_ns as string | undefined) ?? '',
+        checkpointId: String(c.checkpoint_id),
+      },
+      dumped,
+      writes.every(([channel]) => channel in WRITES_IDX_MAP),
+    );
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    await this.graphStore.deleteThread(threadId);
+  }
+}

@@ -1,0 +1,27 @@
+import type { GraphCheckpointStore } from '@baton/store';
+
+/** Delete every thread the graph store holds (used between conformance tests). */
+export async function wipeGraphStore(graph: GraphCheckpointStore): Promise<void> {
+  for (;;) {
+    const threads = await graph.listThreads({ limit: 500 });
+    if (threads.length === 0) return;
+    for (const t of threads) await graph.deleteThread(t.threadId);
+  }
+}
+
+/**
+ * The PostgreSQL URL for tests, from BATON_TEST_PG_URL. Without it the PostgreSQL tests skip
+ * (with a visible warning), except under CI=true, where a missing URL is an error.
+ */
+export function pgUrl(): string | undefined {
+  const url = process.env.BATON_TEST_PG_URL;
+  if (url) return url;
+  if (process.env.CI === 'true') throw new Error('BATON_TEST_PG_URL must be set when CI=true');
+  console.warn('BATON_TEST_PG_URL is not set: skipping the PostgreSQL tests');
+  return undefined;
+}
+
+/** A schema name unique to this run. */
+export function uniqueSchema(prefix: string): string {
+  return `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,296 @@
+/** LangGraph checkpoint storage on PostgreSQL (pg), beside the Store's own tables. */
+import type pg from 'pg';
+import { ValidationError } from '@baton/core';
+import type {
+  GraphBlob,
+  GraphCheckpointKey,
+  GraphCheckpointRecord,
+  GraphCheckpointRow,
+  GraphCheckpointStore,
+  GraphListQuery,
+  GraphThreadSummary,
+  GraphWrite,
+} from './graph';
+
+function tables(schema: string | undefined) {
+  const q = (t: string) => (schema ? `"${schema.replace(/"/g, '""')}".${t}` : t);
+  return {
+    migrations: q('baton_graph_migrations'),
+    checkpoints: q('baton_graph_checkpoints'),
+    blobs: q('baton_graph_blobs'),
+    writes: q('baton_graph_writes'),
+  };
+}
+
+/** Versioned DDL; the position in the list is the version. Append only. */
+export function postgresGraphMigrations(schema?: string): string[] {
+  const t = tables(schema);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${t.checkpoints} (
+       thread_id TEXT COLLATE "C" NOT NULL,
+       checkpoint_ns TEXT COLLATE "C" NOT NULL DEFAULT '',
+       checkpoint_id TEXT COLLATE "C" NOT NULL,
+       parent_checkpoint_id TEXT COLLATE "C",
+       checkpoint JSONB NOT NULL,
+       metadata JSONB NOT NULL DEFAULT '{}',
+       PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+     )`,
+    `CREATE TABLE IF NOT EXISTS ${t.blobs} (
+       thread_id TEXT COLLATE "C" NOT NULL,
+       checkpoint_ns TEXT COLLATE "C" NOT NULL DEFAULT '',
+       channel TEXT COLLATE "C" NOT NULL,
+       version TEXT COLLATE "C" NOT NULL,
+       type TEXT NOT NULL,
+       blob BYTEA,
+       PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+     )`,
+    `CREATE TABLE IF NOT EXISTS ${t.writes} (
+       thread_id TEXT COLLATE "C" NOT NULL,
+       checkpoint_ns TEXT COLLATE "C" NOT NULL DEFAULT '',
+       checkpoint_id TEXT COLLATE "C" NOT NULL,
+       task_id TEXT COLLATE "C" NOT NULL,
+       idx INTEGER NOT NULL,
+       channel TEXT COLLATE "C" NOT NULL,
+       type TEXT NOT NULL,
+       blob BYTEA NOT NULL,
+       PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+     )`,
+  ];
+}
+
+type Row = Record<string, unknown>;
+const dec = new TextDecoder();
+
+function buf(v: Uint8Array | null): Buffer | null {
+  if (v === null) return null;
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+export interface PostgresGraphOptions {
+  /** Schema holding the tables (created when missing); default: the connection's search_path. */
+  schema?: string;
+}
+
+export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
+  private readonly t: ReturnType<typeof tables>;
+  private ready: Promise<void> | null = null;
+  private readonly selectSql: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: PostgresGraphOptions = {},
+  ) {
+    this.t = tables(options.schema);
+    this.selectSql = `SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id, cp.checkpoint, cp.metadata,
+        (SELECT array_agg(array[bl.channel::bytea, bl.version::bytea, bl.type::bytea, bl.blob])
+           FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
+           JOIN ${this.t.blobs} bl
+             ON bl.thread_id = cp.thread_id AND bl.checkpoint_ns = cp.checkpoint_ns
+            AND bl.channel = v.key AND bl.version = v.value) AS blobs,
+        (SELECT array_agg(array[cw.task_id::bytea, cw.idx::text::bytea, cw.channel::bytea, cw.type::bytea, cw.blob]
+                          ORDER BY cw.task_id, cw.idx)
+           FROM ${this.t.writes} cw
+          WHERE cw.thread_id = cp.thread_id AND cw.checkpoint_ns = cp.checkpoint_ns
+            AND cw.checkpoint_id = cp.checkpoint_id) AS writes
+      FROM ${this.t.checkpoints} cp`;
+  }
+
+  /** Apply pending migrations (idempotent, safe across processes; runs on first use). */
+  migrate(): Promise<void> {
+    this.ready ??= this.runMigrations().catch((e: unknown) => {
+      this.ready = null;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  private async runMigrations(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('baton_graph_migrations'))`);
+      if (this.options.schema)
+        await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.options.schema.replace(/"/g, '""')}"`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (v INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+      );
+      const r = await client.query<{ v: number | null }>(`SELECT MAX(v) AS v FROM ${this.t.migrations}`);
+      const current = r.rows[0]?.v ?? -1;
+      const list = postgresGraphMigrations(this.options.schema);
+      for (let v = current + 1; v < list.length; v++) {
+        await client.query(list[v]!);
+        await client.query(`INSERT INTO ${this.t.migrations} (v, applied_at) VALUES ($1, $2)`, [
+          v,
+          Date.now(),
+        ]);
+      }
+      await client.query('COMMIT');
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+
+  async put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {
+    await this.migrate();
+    // One statement (atomic, one round trip): the blobs through a data-modifying CTE, then the checkpoint.
+    await this.pool.query(
+      `WITH b AS (
+         INSERT INTO ${this.t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
+         SELECT $1, $2, x.c, x.v, x.t, x.b FROM unnest($7::text[], $8::text[], $9::text[], $10::bytea[]) AS x(c, v, t, b)
+         ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
+       )
+       INSERT INTO ${this.t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)
+       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
+       DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`,
+      [
+        record.threadId,
+        record.ns,
+        record.checkpointId,
+        record.parentId,
+        JSON.stringify(record.checkpoint),
+        JSON.stringify(record.metadata),
+        blobs.map((b) => b.channel),
+        blobs.map((b) => b.version),
+        blobs.map((b) => b.type),
+        blobs.map((b) => buf(b.value)),
+      ],
+    );
+  }
+
+  async putWrites(key: GraphCheckpointKey, writes: GraphWrite[], overwrite: boolean): Promise<void> {
+    await this.migrate();
+    if (writes.length === 0) return;
+    const conflict = overwrite
+      ? `DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob`
+      : `DO NOTHING`;
+    await this.pool.query(
+      `INSERT INTO ${this.t.writes} (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
+       SELECT $1, $2, $3, x.task, x.idx, x.c, x.t, x.b
+         FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[]) AS x(task, idx, c, t, b)
+       ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) ${conflict}`,
+      [
+        key.threadId,
+        key.ns,
+        key.checkpointId,
+        writes.map((w) => w.taskId),
+        writes.map((w) => w.idx),
+        writes.map((w) => w.channel),
+        writes.map((w) => w.type),
+        writes.map((w) => buf(w.value)),
+      ],
+    );
+  }
+
+  private hydrate(row: Row): GraphCheckpointRow {
+    const blobs = ((row.blobs as Buffer[][] | null) ?? []).map(([c, v, t, b]): GraphBlob => ({
+      channel: dec.decode(c),
+      version: dec.decode(v),
+      type: dec.decode(t),
+      value: b ?? null,
+    }));
+    const writes = ((row.writes as Buffer[][] | null) ?? []).map(([task, idx, c, t, b]): GraphWrite => ({
+      taskId: dec.decode(task),
+      idx: Number(dec.decode(idx)),
+      channel: dec.decode(c),
+      type: dec.decode(t),
+      value: b!,
+    }));
+    return {
+      threadId: row.thread_id as string,
+      ns: row.checkpoint_ns as string,
+      checkpointId: row.checkpoint_id as string,
+      parentId: (row.parent_checkpoint_id as string | null) ?? null,
+      checkpoint: row.checkpoint as Record<string, unknown>,
+      metadata: row.metadata as Record<string, unknown>,
+      blobs,
+      writes,
+    };
+  }
+
+  async get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
+    await this.migrate();
+    const r =
+      checkpointId === undefined
+        ? await this.pool.query(
+            `${this.selectSql} WHERE cp.thread_id = $1 AND cp.checkpoint_ns = $2 ORDER BY cp.checkpoint_id DESC LIMIT 1`,
+            [threadId, ns],
+          )
+        : await this.pool.query(
+            `${this.selectSql} WHERE cp.thread_id = $1 AND cp.checkpoint_ns = $2 AND cp.checkpoint_id = $3`,
+            [threadId, ns, checkpointId],
+          );
+    const row = r.rows[0] as Row | undefined;
+    return row ? this.hydrate(row) : null;
+  }
+
+  async list(q: GraphListQuery): Promise<GraphCheckpointRow[]> {
+    await this.migrate();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      args.push(v);
+      where.push(sql.replace('?', `$${args.length}`));
+    };
+    if (q.threadId !== undefined) add('cp.thread_id = ?', q.threadId);
+    if (q.ns !== undefined) add('cp.checkpoint_ns = ?', q.ns);
+    if (q.checkpointId !== undefined) add('cp.checkpoint_id = ?', q.checkpointId);
+    if (q.beforeId !== undefined) add('cp.checkpoint_id < ?', q.beforeId);
+    const filter = Object.fromEntries(Object.entries(q.metadata ?? {}).filter(([, v]) => v !== undefined));
+    if (Object.keys(filter).length > 0) add('cp.metadata @> ?::jsonb', JSON.stringify(filter));
+    let sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY cp.checkpoint_id DESC`;
+    if (q.limit !== undefined) {
+      if (!Number.isInteger(q.limit) || q.limit < 0)
+        throw new ValidationError('limit must be a non-negative integer');
+      sql += ` LIMIT ${q.limit}`;
+    }
+    const r = await this.pool.query(sql, args);
+    return (r.rows as Row[]).map((row) => this.hydrate(row));
+  }
+
+  async listChannelWrites(
+    threadId: string,
+    checkpointIds: string[],
+    channel: string,
+  ): Promise<Array<{ checkpointId: string; type: string; value: Uint8Array }>> {
+    await this.migrate();
+    if (checkpointIds.length === 0) return [];
+    const r = await this.pool.query(
+      `SELECT checkpoint_id, type, blob FROM ${this.t.writes}
+        WHERE thread_id = $1 AND channel = $2 AND checkpoint_id = ANY($3::text[])
+        ORDER BY checkpoint_id, task_id, idx`,
+      [threadId, channel, checkpointIds],
+    );
+    return (r.rows as Row[]).map((row) => ({
+      checkpointId: row.checkpoint_id as string,
+      type: row.type as string,
+      value: row.blob as Buffer,
+    }));
+  }
+
+  async deleteThread(threadId: string): Promise<void> {
+    await this.migrate();
+    await this.pool.query(
+      `WITH a AS (DELETE FROM ${this.t.blobs} WHERE thread_id = $1),
+            b AS (DELETE FROM ${this.t.writes} WHERE thread_id = $1)
+       DELETE FROM ${this.t.checkpoints} WHERE thread_id = $1`,
+      [threadId],
+    );
+  }
+
+  async listThreads(q: { afterThreadId?: string; limit?: number } = {}): Promise<GraphThreadSummary[]> {
+    await this.migrate();
+    const r = await this.pool.query(
+      `SELECT thread_id, COUNT(*)::int AS n FROM ${this.t.checkpoints} WHERE thread_id > $1
+        GROUP BY thread_id ORDER BY thread_id LIMIT $2`,
+      [q.afterThreadId ?? '', q.limit ?? 1000],
+    );
+    return (r.rows as Row[]).map((row) => ({
+      threadId: row.thread_id as string,
+      checkpoints: Number(row.n),
+    }));
+  }
+}

@@ -1,0 +1,292 @@
+/** LangGraph checkpoint storage on SQLite (better-sqlite3), beside the Store's own tables. */
+import type Database from 'better-sqlite3';
+import { ValidationError } from '@baton/core';
+import type {
+  GraphBlob,
+  GraphCheckpointKey,
+  GraphCheckpointRecord,
+  GraphCheckpointRow,
+  GraphCheckpointStore,
+  GraphListQuery,
+  GraphThreadSummary,
+  GraphWrite,
+} from './graph';
+
+/** Versioned DDL; the position in the list is the version. Append only. */
+export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE IF NOT EXISTS baton_graph_checkpoints (
+     thread_id TEXT NOT NULL,
+     checkpoint_ns TEXT NOT NULL DEFAULT '',
+     checkpoint_id TEXT NOT NULL,
+     parent_checkpoint_id TEXT,
+     checkpoint TEXT NOT NULL,
+     metadata TEXT NOT NULL DEFAULT '{}',
+     PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+   ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS baton_graph_blobs (
+     thread_id TEXT NOT NULL,
+     checkpoint_ns TEXT NOT NULL DEFAULT '',
+     channel TEXT NOT NULL,
+     version TEXT NOT NULL,
+     type TEXT NOT NULL,
+     blob BLOB,
+     PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
+   ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS baton_graph_writes (
+     thread_id TEXT NOT NULL,
+     checkpoint_ns TEXT NOT NULL DEFAULT '',
+     checkpoint_id TEXT NOT NULL,
+     task_id TEXT NOT NULL,
+     idx INTEGER NOT NULL,
+     channel TEXT NOT NULL,
+     type TEXT NOT NULL,
+     blob BLOB NOT NULL,
+     PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+   ) WITHOUT ROWID`,
+];
+
+type Row = Record<string, unknown>;
+
+function jsonPath(key: string): string {
+  return `$."${key.replace(/"/g, '""')}"`;
+}
+
+export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
+  private ready = false;
+  private stmts!: ReturnType<SqliteGraphCheckpointStore['prepare']>;
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Apply pending migrations (idempotent; runs on first use). */
+  migrate(): void {
+    if (this.ready) return;
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS baton_graph_migrations (v INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+    );
+    const apply = this.db.transaction(() => {
+      const row = this.db.prepare('SELECT MAX(v) AS v FROM baton_graph_migrations').get() as {
+        v: number | null;
+      };
+      const current = row.v ?? -1;
+      for (let v = current + 1; v < SQLITE_GRAPH_MIGRATIONS.length; v++) {
+        this.db.exec(SQLITE_GRAPH_MIGRATIONS[v]!);
+        this.db
+          .prepare('INSERT INTO baton_graph_migrations (v, applied_at) VALUES (?, ?)')
+          .run(v, Date.now());
+      }
+    });
+    apply.immediate();
+    this.stmts = this.prepare();
+    this.ready = true;
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      putBlob: db.prepare(
+        `INSERT INTO baton_graph_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      putCheckpoint: db.prepare(
+        `INSERT INTO baton_graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
+         DO UPDATE SET checkpoint = excluded.checkpoint, metadata = excluded.metadata`,
+      ),
+      upsertWrite: db.prepare(
+        `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+         DO UPDATE SET channel = excluded.channel, type = excluded.type, blob = excluded.blob`,
+      ),
+      insertWrite: db.prepare(
+        `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      getById: db.prepare(
+        `SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?`,
+      ),
+      getLatest: db.prepare(
+        `SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ?
+         ORDER BY checkpoint_id DESC LIMIT 1`,
+      ),
+      blobs: db.prepare(
+        `SELECT bl.channel, bl.version, bl.type, bl.blob
+           FROM json_each(?) AS v
+           JOIN baton_graph_blobs bl
+             ON bl.thread_id = ? AND bl.checkpoint_ns = ? AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`,
+      ),
+      writes: db.prepare(
+        `SELECT task_id, idx, channel, type, blob FROM baton_graph_writes
+          WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?
+          ORDER BY task_id, idx`,
+      ),
+      delCheckpoints: db.prepare('DELETE FROM baton_graph_checkpoints WHERE thread_id = ?'),
+      delBlobs: db.prepare('DELETE FROM baton_graph_blobs WHERE thread_id = ?'),
+      delWrites: db.prepare('DELETE FROM baton_graph_writes WHERE thread_id = ?'),
+      threads: db.prepare(
+        `SELECT thread_id, COUNT(*) AS n FROM baton_graph_checkpoints WHERE thread_id > ?
+          GROUP BY thread_id ORDER BY thread_id LIMIT ?`,
+      ),
+    };
+  }
+
+  private s() {
+    this.migrate();
+    return this.stmts;
+  }
+
+  put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {
+    const s = this.s();
+    const tx = this.db.transaction(() => {
+      for (const b of blobs) s.putBlob.run(record.threadId, record.ns, b.channel, b.version, b.type, b.value);
+      s.putCheckpoint.run(
+        record.threadId,
+        record.ns,
+        record.checkpointId,
+        record.parentId,
+        JSON.stringify(record.checkpoint),
+        JSON.stringify(record.metadata),
+      );
+    });
+    tx();
+    return Promise.resolve();
+  }
+
+  putWrites(key: GraphCheckpointKey, writes: GraphWrite[], overwrite: boolean): Promise<void> {
+    const s = this.s();
+    const stmt = overwrite ? s.upsertWrite : s.insertWrite;
+    const tx = this.db.transaction(() => {
+      for (const w of writes)
+        stmt.run(key.threadId, key.ns, key.checkpointId, w.taskId, w.idx, w.channel, w.type, w.value);
+    });
+    tx();
+    return Promise.resolve();
+  }
+
+  private hydrate(row: Row): GraphCheckpointRow {
+    const s = this.stmts;
+    const threadId = row.thread_id as string;
+    const ns = row.checkpoint_ns as string;
+    const checkpoint = JSON.parse(row.checkpoint as string) as Record<string, unknown>;
+    const versions = JSON.stringify(checkpoint.channel_versions ?? {});
+    const blobs = (s.blobs.all(versions, threadId, ns) as Row[]).map((b) => ({
+      channel: b.channel as string,
+      version: b.version as string,
+      type: b.type as string,
+      value: (b.blob as Uint8Array | null) ?? null,
+    }));
+    const writes = (s.writes.all(threadId, ns, row.checkpoint_id) as Row[]).map((w) => ({
+      taskId: w.task_id as string,
+      idx: Number(w.idx),
+      channel: w.channel as string,
+      type: w.type as string,
+      value: w.blob as Uint8Array,
+    }));
+    return {
+      threadId,
+      ns,
+      checkpointId: row.checkpoint_id as string,
+      parentId: (row.parent_checkpoint_id as string | null) ?? null,
+      checkpoint,
+      metadata: JSON.parse(row.metadata as string) as Record<string, unknown>,
+      blobs,
+      writes,
+    };
+  }
+
+  get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
+    const s = this.s();
+    const row = (
+      checkpointId === undefined ? s.getLatest.get(threadId, ns) : s.getById.get(threadId, ns, checkpointId)
+    ) as Row | undefined;
+    return Promise.resolve(row ? this.hydrate(row) : null);
+  }
+
+  list(q: GraphListQuery): Promise<GraphCheckpointRow[]> {
+    this.s();
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.threadId !== undefined) {
+      where.push('thread_id = ?');
+      args.push(q.threadId);
+    }
+    if (q.ns !== undefined) {
+      where.push('checkpoint_ns = ?');
+      args.push(q.ns);
+    }
+    if (q.checkpointId !== undefined) {
+      where.push('checkpoint_id = ?');
+      args.push(q.checkpointId);
+    }
+    if (q.beforeId !== undefined) {
+      where.push('checkpoint_id < ?');
+      args.push(q.beforeId);
+    }
+    for (const [key, value] of Object.entries(q.metadata ?? {})) {
+      const path = jsonPath(key);
+      if (value === null) {
+        where.push(`json_type(metadata, ?) = 'null'`);
+        args.push(path);
+      } else if (typeof value === 'boolean') {
+        where.push(`json_type(metadata, ?) = ?`);
+        args.push(path, value ? 'true' : 'false');
+      } else if (typeof value === 'string' || typeof value === 'number') {
+        where.push(`json_extract(metadata, ?) = ?`);
+        args.push(path, value);
+      } else if (value === undefined) {
+        continue;
+      } else {
+        where.push(`json_extract(metadata, ?) = json(?)`);
+        args.push(path, JSON.stringify(value));
+      }
+    }
+    let sql = `SELECT * FROM baton_graph_checkpoints${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY checkpoint_id DESC`;
+    if (q.limit !== undefined) {
+      if (!Number.isInteger(q.limit) || q.limit < 0)
+        throw new ValidationError('limit must be a non-negative integer');
+      sql += ` LIMIT ${q.limit}`;
+    }
+    const rows = this.db.prepare(sql).all(...args) as Row[];
+    return Promise.resolve(rows.map((r) => this.hydrate(r)));
+  }
+
+  listChannelWrites(
+    threadId: string,
+    checkpointIds: string[],
+    channel: string,
+  ): Promise<Array<{ checkpointId: string; type: string; value: Uint8Array }>> {
+    this.s();
+    if (checkpointIds.length === 0) return Promise.resolve([]);
+    const rows = this.db
+      .prepare(
+        `SELECT checkpoint_id, type, blob FROM baton_graph_writes
+          WHERE thread_id = ? AND channel = ? AND checkpoint_id IN (SELECT value FROM json_each(?))
+          ORDER BY checkpoint_id, task_id, idx`,
+      )
+      .all(threadId, channel, JSON.stringify(checkpointIds)) as Row[];
+    return Promise.resolve(
+      rows.map((r) => ({
+        checkpointId: r.checkpoint_id as string,
+        type: r.type as string,
+        value: r.blob as Uint8Array,
+      })),
+    );
+  }
+
+  deleteThread(threadId: string): Promise<void> {
+    const s = this.s();
+    this.db.transaction(() => {
+      s.delBlobs.run(threadId);
+      s.delCheckpoints.run(threadId);
+      s.delWrites.run(threadId);
+    })();
+    return Promise.resolve();
+  }
+
+  listThreads(q: { afterThreadId?: string; limit?: number } = {}): Promise<GraphThreadSummary[]> {
+    const s = this.s();
+    const rows = s.threads.all(q.afterThreadId ?? '', q.limit ?? 1000) as Row[];
+    return Promise.resolve(rows.map((r) => ({ threadId: r.thread_id as string, checkpoints: Number(r.n) })));
+  }
+}
