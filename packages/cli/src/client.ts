@@ -227,8 +227,16 @@ export class BatonClient {
   getSession(id: string): Promise<Record<string, unknown>> {
     return this.request('GET', `/v1/sessions/${encodeURIComponent(id)}`);
   }
-  sessionHistory(id: string): Promise<Record<string, unknown>> {
-    return this.request('GET', `/v1/sessions/${encodeURIComponent(id)}/history`);
+  /** History from the latest checkpoint (`GET /v1/sessions/{id}` then `/checkpoints/{seq}`). */
+  async sessionHistory(id: string): Promise<{ sessionId: string; seq: number; history: unknown[] }> {
+    const view = await this.request<{ seq?: number }>('GET', `/v1/sessions/${encodeURIComponent(id)}`);
+    const seq = typeof view.seq === 'number' ? view.seq : 0;
+    if (seq === 0) return { sessionId: id, seq: 0, history: [] };
+    const cp = await this.request<{ body?: { history?: unknown[] } }>(
+      'GET',
+      `/v1/sessions/${encodeURIComponent(id)}/checkpoints/${seq}`,
+    );
+    return { sessionId: id, seq, history: cp.body?.history ?? [] };
   }
   listEffects(q: {
     agent?: string;
@@ -261,6 +269,21 @@ export class BatonClient {
       body: { input },
       headers: { 'idempotency-key': idempotencyKey, 'x-session-token': sessionToken },
     });
+  }
+  feedback(sessionId: string, sessionToken: string, signal: string, value?: unknown): Promise<void> {
+    return this.request('POST', `/v1/sessions/${encodeURIComponent(sessionId)}/feedback`, {
+      body: value === undefined ? { signal } : { signal, value },
+      headers: { 'x-session-token': sessionToken },
+    });
+  }
+  endSession(sessionId: string, sessionToken: string): Promise<unknown> {
+    return this.request('POST', `/v1/sessions/${encodeURIComponent(sessionId)}/end`, {
+      body: {},
+      headers: { 'x-session-token': sessionToken },
+    });
+  }
+  callback(token: string, payload: unknown): Promise<TurnResult> {
+    return this.request('POST', `/v1/callbacks/${encodeURIComponent(token)}`, { body: { payload } });
   }
 }
 

@@ -49,7 +49,7 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   if (flags.register) {
     try {
       await client.registerVersion(agent.manifest() as unknown as Record<string, unknown>);
-      const w = await client.registerWorker({ agent: agent.name, version: agent.version, url });
+      const w = await client.registerWorker({ url, manifest: agent.manifest() });
       workerId = w.id;
     } catch (e) {
       await running.close();

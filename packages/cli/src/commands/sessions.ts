@@ -63,7 +63,7 @@ export function registerSessions(program: Command): void {
         if (opts.json) return printJson(s);
         const session = ((s.session as Record<string, unknown> | undefined) ?? s) as Record<string, unknown>;
         const lines = [
-          `session   ${String(session.id ?? id)}`,
+          `session   ${String(session.sessionId ?? session.id ?? id)}`,
           `agent     ${String(session.agent ?? '-')}`,
           `version   ${String(session.version ?? '-')}`,
           `status    ${String(session.status ?? '-')}`,
