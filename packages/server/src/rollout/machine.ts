@@ -140,7 +140,9 @@ export type RolloutEvent =
   | { type: 'pause'; reason?: string; by?: string }
   | { type: 'resume'; by?: string }
   | { type: 'promote'; by?: string }
-  | { type: 'abort'; reason?: string; by?: string };
+  | { type: 'abort'; reason?: string; by?: string }
+  /** A newer rollout of the same agent takes over the route: a finished rollout stops draining. */
+  | { type: 'supersede'; by: string };
 
 export interface TransitionResult {
   state: RolloutState;
@@ -733,6 +735,16 @@ export function transition(state: RolloutState, event: RolloutEvent, now: number
       if (s.phase === 'promoted' || s.phase === 'aborted' || s.phase === 'failed')
         return reject(s, `cannot abort a rollout in phase ${s.phase}`);
       abort(tx, now, event.reason ?? 'aborted by hand', event.by);
+      return tx.result();
+    case 'supersede':
+      if (s.phase !== 'promoted' && s.phase !== 'aborted')
+        return reject(s, `cannot supersede a rollout in phase ${s.phase}`);
+      if (s.stage === 'done') return tx.result();
+      tx.set({ stage: 'done', doneAt: now });
+      tx.decide('superseded', `rollout ${event.by} takes over the route; this one stops here`, {
+        by: event.by,
+        snapshot: s.drain.snapshot,
+      });
       return tx.result();
   }
 }

@@ -1,0 +1,389 @@
+/**
+ * The rollout controller: a reconcile loop that feeds the state machine (`machine.ts`) with
+ * ticks and with the results of the actions it performs (`ops.ts`). Rollout state and the
+ * append-only decision log live in the store and are updated with compare-and-set on `rev`
+ * (state first, then actions), so a controller killed at any point resumes the same rollout
+ * where it was: every action is idempotent and a tick re-emits whatever is still pending.
+ *
+ * One controller leads (a lock in the store, renewed every tick); the others stand by.
+ * The leader also fires the deadlines of pending waits.
+ */
+import { BatonError, newId, SessionBusyError, type GateEvaluator, type RolloutRecord } from '@baton/core';
+import type { Store } from '@baton/store';
+import { evaluateGate } from '../analysis';
+import type { ServerContext } from '../context';
+import {
+  fromPersisted,
+  toPersisted,
+  transition,
+  type Action,
+  type RolloutEvent,
+  type RolloutState,
+  type TransitionResult,
+} from './machine';
+import { rolloutMetrics, type RolloutMetrics } from './metrics';
+import {
+  applyRoute,
+  buildAbortReport,
+  eagerBatch,
+  evaluateGates,
+  mapLimit,
+  observeDrain,
+  runPreflight,
+  type OpsContext,
+} from './ops';
+import { validateSpec } from './spec';
+
+export const CONTROLLER_LOCK = 'controller';
+
+/** Largest abort report kept inline in the decision log (the full report is served by the API). */
+const REPORT_INLINE_EFFECTS = 500;
+
+export interface ControllerOptions {
+  /** Leader-lock owner name; a restarted controller with the same name takes its lock back at once. */
+  owner?: string;
+  /** Time between two reconcile passes (default 1 s). */
+  intervalMs?: number;
+  /** Leader lock time to live (default 10 s); renewed every pass and between eager batches. */
+  lockTtlMs?: number;
+  /** The gate evaluator (default: the statistical judge of `analysis`). */
+  evaluate?: GateEvaluator;
+  /** Migrations in flight at once during an eager batch (default 8). */
+  eagerConcurrency?: number;
+  /** Time one pass may spend on eager batches (default: intervalMs, at least 250 ms). */
+  eagerBudgetMs?: number;
+  /** A session whose eager migration failed is retried after this long (default 60 s). */
+  failureBackoffMs?: number;
+  /** Due waits fired per pass (default 200). */
+  waitsPerPass?: number;
+  onError?: (e: unknown, what: string) => void;
+}
+
+export interface LoadedRollout {
+  rec: RolloutRecord;
+  state: RolloutState;
+}
+
+export function loadState(rec: RolloutRecord): RolloutState {
+  return fromPersisted(validateSpec(rec.spec), rec.state);
+}
+
+export async function loadRollout(store: Store, id: string): Promise<LoadedRollout> {
+  const rec = await store.getRollout(id);
+  return { rec, state: loadState(rec) };
+}
+
+/** Persist a transition (CAS on rev). Returns the new record; unchanged when nothing changed. */
+export async function commitTransition(
+  store: Store,
+  cur: LoadedRollout,
+  r: TransitionResult,
+): Promise<LoadedRollout> {
+  const before = JSON.stringify(toPersisted(cur.state));
+  const after = JSON.stringify(toPersisted(r.state));
+  if (before === after && r.decisions.length === 0) return cur;
+  const rec = await store.updateRollout(
+    cur.rec.id,
+    cur.rec.rev,
+    { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
+    r.decisions,
+  );
+  return { rec, state: r.state };
+}
+
+/**
+ * Apply one event to a stored rollout, retrying on concurrent updates. Commands that the
+ * current phase does not allow throw ROLLOUT_STATE and change nothing.
+ */
+export async function applyEvent(
+  store: Store,
+  id: string,
+  event: RolloutEvent,
+  now: () => number,
+): Promise<{ loaded: LoadedRollout; result: TransitionResult }> {
+  for (let attempt = 0; ; attempt++) {
+    const cur = await loadRollout(store, id);
+    const result = transition(cur.state, event, now());
+    if (result.rejected)
+      throw new BatonError('ROLLOUT_STATE', result.rejected.message, {
+        rolloutId: id,
+        phase: cur.state.phase,
+      });
+    try {
+      const loaded = await commitTransition(store, cur, result);
+      return { loaded, result };
+    } catch (e) {
+      if (e instanceof BatonError && e.code === 'CONFLICT' && attempt < 10) continue;
+      throw e;
+    }
+  }
+}
+
+export class RolloutController {
+  readonly owner: string;
+  private readonly intervalMs: number;
+  private readonly lockTtlMs: number;
+  private readonly evaluate: GateEvaluator;
+  private readonly eagerConcurrency: number;
+  private readonly eagerBudgetMs: number;
+  private readonly failureBackoffMs: number;
+  private readonly waitsPerPass: number;
+  private readonly metrics: RolloutMetrics;
+  /** Sessions whose eager migration failed, per rollout: retried after a backoff. */
+  private readonly failed = new Map<string, Map<string, { reason: string; until: number }>>();
+  /** Where the previous eager scan stopped, per rollout (scans resume after it, then wrap around). */
+  private readonly cursors = new Map<string, string | null>();
+  private leader = false;
+  private stopped = true;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private passing: Promise<void> | null = null;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly opts: ControllerOptions = {},
+  ) {
+    this.owner = opts.owner ?? newId('ctl', ctx.clock.now());
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.lockTtlMs = opts.lockTtlMs ?? 10_000;
+    this.evaluate = opts.evaluate ?? evaluateGate;
+    this.eagerConcurrency = opts.eagerConcurrency ?? 8;
+    this.eagerBudgetMs = opts.eagerBudgetMs ?? Math.max(250, this.intervalMs);
+    this.failureBackoffMs = opts.failureBackoffMs ?? 60_000;
+    this.waitsPerPass = opts.waitsPerPass ?? 200;
+    this.metrics = rolloutMetrics(ctx.metrics.registry, ctx.store);
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  /** Stop after the pass in flight, and give up leadership. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    this.loop = null;
+    if (this.leader) {
+      this.leader = false;
+      await this.ctx.store.releaseLock(CONTROLLER_LOCK, this.owner).catch(() => undefined);
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      await this.pass().catch((e: unknown) => this.error(e, 'reconcile pass'));
+      if (this.stopped) break;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.ctx.clock.sleep(this.intervalMs).then(resolve, resolve);
+      });
+      this.wake = null;
+    }
+  }
+
+  /** One reconcile pass: take (or renew) the leader lock, fire due waits, reconcile active rollouts. */
+  pass(): Promise<void> {
+    if (this.passing) return this.passing;
+    this.passing = this.doPass().finally(() => {
+      this.passing = null;
+    });
+    return this.passing;
+  }
+
+  private async renew(): Promise<boolean> {
+    this.leader = await this.ctx.store.acquireLock(CONTROLLER_LOCK, this.owner, this.lockTtlMs);
+    return this.leader;
+  }
+
+  private async doPass(): Promise<void> {
+    if (!(await this.renew())) return;
+    await this.fireWaits().catch((e: unknown) => this.error(e, 'firing wait deadlines'));
+    const all = await this.ctx.store.listRollouts();
+    for (const rec of all) {
+      if (this.stopped || !this.leader) return;
+      const stage = (rec.state as { stage?: string } | null)?.stage;
+      if (stage === 'done') continue;
+      await this.reconcile(rec.id).catch((e: unknown) => {
+        if (e instanceof BatonError && e.code === 'CONFLICT') return; // someone else moved it; next pass
+        this.error(e, `rollout ${rec.id}`);
+      });
+    }
+  }
+
+  /** Fire the `timeout` turn of every pending wait whose deadline passed. */
+  private async fireWaits(): Promise<number> {
+    const due = await this.ctx.store.listWaits({
+      status: 'pending',
+      dueBefore: this.ctx.clock.now(),
+      limit: this.waitsPerPass,
+    });
+    let fired = 0;
+    await mapLimit(due, 4, async (w) => {
+      try {
+        if (await this.ctx.router.expireWait(w.token)) fired++;
+      } catch (e) {
+        if (e instanceof SessionBusyError) return; // a turn is in flight; next pass
+        if (e instanceof BatonError && (e.code === 'WAIT_RESOLVED' || e.code === 'SESSION_CLOSED')) return;
+        this.error(e, `wait ${w.token}`);
+      }
+    });
+    return fired;
+  }
+
+  /** Reconcile one rollout: tick, perform the actions, feed their results back, until quiet. */
+  async reconcile(id: string): Promise<void> {
+    let cur = await loadRollout(this.ctx.store, id);
+    const queue: RolloutEvent[] = [{ type: 'tick' }];
+    for (let n = 0; queue.length > 0 && n < 64; n++) {
+      if (this.stopped && n > 0) return;
+      const ev = queue.shift()!;
+      const r = transition(cur.state, ev, this.ctx.clock.now());
+      if (r.rejected) continue;
+      cur = await commitTransition(this.ctx.store, cur, r);
+      if (r.decisions.some((d) => d.kind.startsWith('gates-') || d.kind === 'step-nodata'))
+        this.metrics.countVerdicts(id, cur.state.lastVerdicts?.results ?? []);
+      for (const a of r.actions) {
+        if (!this.leader) return;
+        const evs = await this.perform(cur, a);
+        queue.push(...evs);
+      }
+    }
+  }
+
+  private ops(): OpsContext {
+    return this.ctx;
+  }
+
+  private failedFor(id: string): Map<string, { reason: string; until: number }> {
+    let m = this.failed.get(id);
+    if (!m) this.failed.set(id, (m = new Map()));
+    return m;
+  }
+
+  private async perform(cur: LoadedRollout, a: Action): Promise<RolloutEvent[]> {
+    const { rec, state } = cur;
+    const ctx = this.ops();
+    switch (a.type) {
+      case 'set-route':
+        await applyRoute(ctx.store, rec.id, a.route);
+        return [];
+      case 'run-preflight': {
+        const result = await runPreflight(ctx, {
+          agent: state.agent,
+          from: state.blue,
+          to: state.green,
+          sample: a.sample,
+          rolloutId: rec.id,
+        });
+        return [{ type: 'preflight-result', result }];
+      }
+      case 'eager-migrate': {
+        const failed = this.failedFor(rec.id);
+        const started = Date.now();
+        let migrated = 0;
+        let nFailed = 0;
+        const failures: Array<{ sessionId: string; reason: string }> = [];
+        let after = this.cursors.get(rec.id) ?? null;
+        let wrapped = after === null;
+        for (;;) {
+          const now = ctx.clock.now();
+          const res = await eagerBatch(ctx, {
+            agent: state.agent,
+            rolloutId: rec.id,
+            from: a.from,
+            to: a.to,
+            percent: a.percent,
+            policy: a.policy,
+            maxAgeMs: a.maxAgeMs,
+            deadlinePassed: a.deadlinePassed,
+            batch: a.batch,
+            concurrency: this.eagerConcurrency,
+            skip: (sid) => (failed.get(sid)?.until ?? 0) > now,
+            after,
+          });
+          after = res.next;
+          this.cursors.set(rec.id, after);
+          migrated += res.migrated;
+          nFailed += res.failed;
+          for (const f of res.failures) {
+            failed.set(f.sessionId, { reason: f.reason, until: now + this.failureBackoffMs });
+            failures.push(f);
+          }
+          this.metrics.eager.labels(state.agent, a.from, a.to, 'ok').inc(res.migrated);
+          this.metrics.eager.labels(state.agent, a.from, a.to, 'failed').inc(res.failed);
+          if (!res.more) {
+            if (wrapped) break;
+            wrapped = true; // the scan started mid-way: go round once more from the start
+            continue;
+          }
+          if (this.stopped || Date.now() - started >= this.eagerBudgetMs) break;
+          if (!(await this.renew())) break;
+        }
+        return migrated + nFailed > 0 ? [{ type: 'eager-result', migrated, failed: nFailed, failures }] : [];
+      }
+      case 'evaluate-gates': {
+        const run = await evaluateGates(ctx, {
+          agent: state.agent,
+          blue: state.blue,
+          green: state.green,
+          windowStart: a.windowStart,
+          windowEnd: a.windowEnd,
+          gates: state.spec.gates,
+          evaluate: this.evaluate,
+        });
+        return [{ type: 'gates-evaluated', step: a.step, ...run }];
+      }
+      case 'observe-drain': {
+        const failedMap = this.failedFor(rec.id);
+        const failedList = [...failedMap.entries()].map(([sessionId, f]) => ({
+          sessionId,
+          reason: f.reason,
+        }));
+        const snapshot = await observeDrain(ctx, state.agent, a.origin, failedList);
+        // forget failures of sessions that left the origin since
+        if (failedMap.size > 0) {
+          for (const sid of [...failedMap.keys()]) {
+            const s = await ctx.store.getSession(sid).catch(() => null);
+            if (!s || s.version !== a.origin) failedMap.delete(sid);
+          }
+        }
+        return [{ type: 'drain-progress', snapshot }];
+      }
+      case 'mark-stuck':
+        this.ctx.log.warn(
+          { rolloutId: rec.id, sessions: a.sessionIds },
+          'drain deadline: sessions stuck on the origin version',
+        );
+        return [];
+      case 'compensation-report': {
+        const report = await buildAbortReport(ctx, {
+          agent: state.agent,
+          version: state.green,
+          rolloutId: rec.id,
+        });
+        const inline =
+          report.effects.length > REPORT_INLINE_EFFECTS
+            ? { ...report, effects: report.effects.slice(0, REPORT_INLINE_EFFECTS), truncated: true }
+            : report;
+        return [{ type: 'compensation-report', report: inline }];
+      }
+    }
+  }
+
+  private error(e: unknown, what: string): void {
+    if (this.opts.onError) this.opts.onError(e, what);
+    else this.ctx.log.error({ err: e }, `rollout controller: ${what}`);
+  }
+}

@@ -1,0 +1,461 @@
+/**
+ * The I/O half of the rollout controller: each function performs one kind of action of the
+ * state machine against the store and the workers, idempotently, and returns what it saw.
+ */
+import {
+  bucketOf,
+  TERMINAL_SESSION_STATUSES,
+  type EffectRecord,
+  type GateEvaluator,
+  type GateResult,
+  type GateSpec,
+  type MigrationPolicy,
+  type RouteRecord,
+  type SessionAggregate,
+  type SessionRecord,
+  type SessionStatus,
+} from '@baton/core';
+import type { Store } from '@baton/store';
+import type { ServerContext } from '../context';
+import { migrateSession } from '../migration';
+import type { DesiredRoute, DrainSnapshot, PreflightSummary } from './machine';
+import { gateName } from './spec';
+
+export type OpsContext = Pick<
+  ServerContext,
+  'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics'
+>;
+
+const OPEN: SessionStatus[] = ['idle', 'running', 'waiting', 'migrating'];
+
+/** Run `fn` over `items` with at most `n` in flight. */
+export async function mapLimit<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(n, items.length) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i]!);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}
+
+/** Every session of `agent` on `version` with one of `statuses`, page by page. */
+export async function* sessionsOn(
+  store: Store,
+  agent: string,
+  version: string,
+  statuses: SessionStatus[],
+  pageSize = 1000,
+): AsyncGenerator<SessionRecord> {
+  let cursor: string | null = null;
+  for (;;) {
+    const page = await store.listSessions({ agent, version, status: statuses, limit: pageSize, cursor });
+    for (const s of page.items) yield s;
+    if (!page.nextCursor) return;
+    cursor = page.nextCursor;
+  }
+}
+
+// ---- routes ---------------------------------------------------------------------------------
+
+function sameRoute(a: RouteRecord | null, b: Omit<RouteRecord, 'updatedAt'>): boolean {
+  if (!a) return false;
+  return (
+    a.stable === b.stable &&
+    a.candidate === b.candidate &&
+    a.weight === b.weight &&
+    a.rolloutId === b.rolloutId &&
+    JSON.stringify(a.move) === JSON.stringify(b.move)
+  );
+}
+
+/** Write the route unless it already is what the rollout wants. Returns whether it wrote. */
+export async function applyRoute(
+  store: Store,
+  rolloutId: string,
+  route: Omit<DesiredRoute, 'rolloutId'>,
+): Promise<boolean> {
+  const want: Omit<RouteRecord, 'updatedAt'> = {
+    agent: route.agent,
+    stable: route.stable,
+    candidate: route.candidate,
+    weight: route.weight,
+    move: route.move
+      ? {
+          from: route.move.from,
+          to: route.move.to,
+          percent: route.move.percent,
+          policy: route.move.policy,
+          maxAgeMs: route.move.maxAgeMs,
+          deadlinePassed: route.move.deadlinePassed,
+        }
+      : null,
+    rolloutId,
+  };
+  const cur = await store.getRoute(route.agent);
+  if (sameRoute(cur, want)) return false;
+  await store.setRoute(want);
+  return true;
+}
+
+// ---- pre-flight -----------------------------------------------------------------------------
+
+export interface PreflightInput {
+  agent: string;
+  from: string;
+  to: string;
+  /** Dry-run at most this many sessions (an even sample by session bucket); null = all. */
+  sample: number | null;
+  rolloutId?: string | null;
+  concurrency?: number;
+}
+
+/**
+ * Dry-run the candidate's migrations over the live checkpoints of `from` (or a sample).
+ * Writes nothing. `ok` is false when any checked session fails to migrate.
+ */
+export async function runPreflight(ctx: OpsContext, input: PreflightInput): Promise<PreflightSummary> {
+  // unknown versions are a clear error (VERSION_NOT_FOUND), not a failed pre-flight
+  await ctx.versions.get(input.agent, input.from);
+  await ctx.versions.get(input.agent, input.to);
+  const all: SessionRecord[] = [];
+  for await (const s of sessionsOn(ctx.store, input.agent, input.from, OPEN)) all.push(s);
+  let chosen = all;
+  if (input.sample !== null && input.sample < all.length) {
+    // an even, deterministic sample: order by bucket, take every k-th
+    const sorted = [...all].sort((a, b) => bucketOf(a.id, 'preflight') - bucketOf(b.id, 'preflight'));
+    const k = sorted.length / input.sample;
+    chosen = Array.from({ length: input.sample }, (_, i) => sorted[Math.floor(i * k)]!);
+  }
+  const failures: Array<{ sessionId: string; error: string }> = [];
+  await mapLimit(chosen, input.concurrency ?? 8, async (s) => {
+    try {
+      const r = await migrateSession(ctx, {
+        sessionId: s.id,
+        to: input.to,
+        rolloutId: input.rolloutId ?? null,
+        dryRun: true,
+        session: s,
+      });
+      if (!r.ok && r.code !== 'CONFLICT' && r.code !== 'SESSION_CLOSED')
+        failures.push({ sessionId: s.id, error: `${r.code}: ${r.reason}` });
+    } catch (e) {
+      failures.push({ sessionId: s.id, error: e instanceof Error ? e.message : String(e) });
+    }
+  });
+  failures.sort((a, b) => (a.sessionId < b.sessionId ? -1 : a.sessionId > b.sessionId ? 1 : 0));
+  return {
+    ok: failures.length === 0,
+    at: ctx.clock.now(),
+    checked: chosen.length,
+    total: all.length,
+    failures,
+  };
+}
+
+// ---- eager migration ------------------------------------------------------------------------
+
+export interface EagerInput {
+  agent: string;
+  rolloutId: string;
+  from: string;
+  to: string;
+  percent: number;
+  policy: MigrationPolicy;
+  maxAgeMs: number | null;
+  deadlinePassed: boolean;
+  batch: number;
+  concurrency?: number;
+  /** Sessions to leave alone this time (e.g. recently failed), by id. */
+  skip?: (sessionId: string) => boolean;
+  /** Resume the scan after this session id (from the previous batch's `next`). */
+  after?: string | null;
+}
+
+export interface EagerResult {
+  /** Sessions this batch took. */
+  candidates: number;
+  migrated: number;
+  failed: number;
+  /** Sessions skipped: busy (live lease), closed or moved meanwhile. */
+  skipped: number;
+  failures: Array<{ sessionId: string; reason: string }>;
+  /** True when the batch was full: more due sessions may remain after `next`. */
+  more: boolean;
+  /** Where the next batch's scan resumes (null: from the start). */
+  next: string | null;
+}
+
+/** Whether the move rule makes this session due now (mirrors the router's lazy decision). */
+export function dueToMove(
+  s: SessionRecord,
+  m: { percent: number; policy: MigrationPolicy; maxAgeMs: number | null; deadlinePassed: boolean },
+  now: number,
+): boolean {
+  if (!(bucketOf(s.id) < m.percent)) return false;
+  switch (m.policy) {
+    case 'at-boundary':
+      return true;
+    case 'finish-on-origin':
+      return m.deadlinePassed;
+    case 'max-age':
+      return m.maxAgeMs === null || now - s.createdAt < m.maxAgeMs;
+  }
+}
+
+/**
+ * One eager batch: idle and waiting sessions on `from` that are due to move, without a live
+ * lease, migrated through `to`'s workers. Re-running it is harmless: moved sessions are no
+ * longer on `from`, and `migrateSession` takes the session's lease and re-reads under it.
+ */
+export async function eagerBatch(ctx: OpsContext, input: EagerInput): Promise<EagerResult> {
+  const now = ctx.clock.now();
+  const picked: SessionRecord[] = [];
+  let cursor: string | null = input.after ?? null;
+  let full = false;
+  scan: for (;;) {
+    const page = await ctx.store.listSessions({
+      agent: input.agent,
+      version: input.from,
+      status: ['idle', 'waiting'],
+      limit: Math.min(1000, Math.max(100, input.batch * 2)),
+      cursor,
+    });
+    for (const s of page.items) {
+      cursor = s.id;
+      if (!dueToMove(s, input, now)) continue;
+      if (s.leaseExpiresAt !== null && s.leaseExpiresAt > now) continue; // mid-turn or migrating
+      if (input.skip?.(s.id)) continue;
+      picked.push(s);
+      if (picked.length >= input.batch) {
+        full = true;
+        break scan;
+      }
+    }
+    if (!page.nextCursor) break;
+    cursor = page.nextCursor;
+  }
+  const res: EagerResult = {
+    candidates: picked.length,
+    migrated: 0,
+    failed: 0,
+    skipped: 0,
+    failures: [],
+    more: full,
+    next: full ? cursor : null,
+  };
+  await mapLimit(picked, input.concurrency ?? 8, async (s) => {
+    try {
+      const r = await migrateSession(ctx, {
+        sessionId: s.id,
+        to: input.to,
+        rolloutId: input.rolloutId,
+        session: s,
+      });
+      if (r.ok) res.migrated++;
+      else if (r.code === 'SESSION_BUSY' || r.code === 'CONFLICT' || r.code === 'SESSION_CLOSED')
+        res.skipped++;
+      else {
+        res.failed++;
+        res.failures.push({ sessionId: s.id, reason: `${r.code}: ${r.reason}` });
+      }
+    } catch (e) {
+      res.failed++;
+      res.failures.push({ sessionId: s.id, reason: e instanceof Error ? e.message : String(e) });
+    }
+  });
+  return res;
+}
+
+// ---- drain ----------------------------------------------------------------------------------
+
+/** Where the sessions still on `origin` are: idle at a boundary, mid-turn, waiting (with deadlines). */
+export async function observeDrain(
+  ctx: OpsContext,
+  agent: string,
+  origin: string,
+  failed: Array<{ sessionId: string; reason: string }> = [],
+): Promise<DrainSnapshot> {
+  const counts = (await ctx.store.countSessions({ agent, version: origin }))[origin];
+  const byStatus: Partial<Record<SessionStatus, number>> = {};
+  let remaining = 0;
+  for (const st of OPEN) {
+    const n = counts?.[st] ?? 0;
+    if (n > 0) byStatus[st] = n;
+    remaining += n;
+  }
+  for (const st of TERMINAL_SESSION_STATUSES) {
+    const n = counts?.[st] ?? 0;
+    if (n > 0) byStatus[st] = n;
+  }
+  const running: string[] = [];
+  if ((byStatus.running ?? 0) + (byStatus.migrating ?? 0) > 0) {
+    const page = await ctx.store.listSessions({
+      agent,
+      version: origin,
+      status: ['running', 'migrating'],
+      limit: 100,
+    });
+    for (const s of page.items) running.push(s.id);
+  }
+  let nextDeadline: number | null = null;
+  const waitingCount = byStatus.waiting ?? 0;
+  if (waitingCount > 0 && waitingCount <= 50) {
+    const page = await ctx.store.listSessions({ agent, version: origin, status: 'waiting', limit: 50 });
+    for (const s of page.items) {
+      const ws = await ctx.store.listWaits({ sessionId: s.id, status: 'pending' });
+      for (const w of ws) if (nextDeadline === null || w.deadline < nextDeadline) nextDeadline = w.deadline;
+    }
+  }
+  return { remaining, byStatus, running, waiting: { count: waitingCount, nextDeadline }, failed };
+}
+
+// ---- verification ---------------------------------------------------------------------------
+
+export interface GateRun {
+  nBlue: number;
+  nGreen: number;
+  results: GateResult[];
+}
+
+/**
+ * Evaluate the gates on per-session aggregates: green = sessions that started on green in the
+ * window; blue = the age-matched cohort (sessions that started on blue in the same window).
+ * A session that started on blue and moved to green during the window belongs to neither arm.
+ */
+export async function evaluateGates(
+  ctx: Pick<OpsContext, 'store'>,
+  input: {
+    agent: string;
+    blue: string;
+    green: string;
+    windowStart: number;
+    windowEnd: number;
+    gates: GateSpec[];
+    evaluate: GateEvaluator;
+  },
+): Promise<GateRun> {
+  const q = { agent: input.agent, startedFrom: input.windowStart, startedTo: input.windowEnd + 1 };
+  const [blueAll, greenAll] = await Promise.all([
+    ctx.store.listSessionAggregates({ ...q, version: input.blue }),
+    ctx.store.listSessionAggregates({ ...q, version: input.green }),
+  ]);
+  const blueIds = new Set(blueAll.map((a) => a.sessionId));
+  const greenIds = new Set(greenAll.map((a) => a.sessionId));
+  const blue: SessionAggregate[] = blueAll.filter((a) => !greenIds.has(a.sessionId));
+  const green: SessionAggregate[] = greenAll.filter((a) => !blueIds.has(a.sessionId));
+  const results = input.gates.map((spec): GateResult => {
+    try {
+      return input.evaluate({ spec, blue, green });
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      return {
+        name: gateName(spec),
+        verdict: 'inconclusive',
+        critical: spec.critical === true,
+        evidence: {
+          test: spec.test,
+          metric: spec.metric,
+          nBlue: blue.length,
+          nGreen: green.length,
+          blue: {},
+          green: {},
+          threshold: NaN,
+          tolerance: spec.tolerance,
+          direction: spec.direction ?? 'higher-is-better',
+          reason: `evaluator error: ${reason}`,
+        },
+      };
+    }
+  });
+  return { nBlue: blue.length, nGreen: green.length, results };
+}
+
+// ---- abort report ---------------------------------------------------------------------------
+
+export interface AbortReportEffect {
+  id: string;
+  idempotencyKey: string;
+  sessionId: string;
+  turnId: string;
+  name: string;
+  args: unknown;
+  status: EffectRecord['status'];
+  result: unknown;
+  /** Name of the compensating action, or null when the agent declared none. */
+  compensation: string | null;
+  /** `done` once compensated; `pending` when one is declared but not run; `none` without one. */
+  compensationStatus: 'done' | 'pending' | 'none';
+  compensationResult: unknown;
+  at: number;
+}
+
+export interface AbortReport {
+  agent: string;
+  version: string;
+  rolloutId: string;
+  at: number;
+  totals: {
+    effects: number;
+    committed: number;
+    compensated: number;
+    pendingCompensation: number;
+    noCompensation: number;
+  };
+  effects: AbortReportEffect[];
+}
+
+/** Every effect `version` committed (or compensated), with its compensation status, read from the ledger. */
+export async function buildAbortReport(
+  ctx: Pick<OpsContext, 'store' | 'clock'>,
+  input: { agent: string; version: string; rolloutId: string },
+): Promise<AbortReport> {
+  const effects: AbortReportEffect[] = [];
+  let cursor: string | null = null;
+  for (;;) {
+    const page = await ctx.store.listEffects({
+      agent: input.agent,
+      version: input.version,
+      status: ['committed', 'compensated'],
+      limit: 1000,
+      cursor,
+    });
+    for (const e of page.items) {
+      effects.push({
+        id: e.id,
+        idempotencyKey: e.idempotencyKey,
+        sessionId: e.sessionId,
+        turnId: e.turnId,
+        name: e.name,
+        args: e.args,
+        status: e.status,
+        result: e.result,
+        compensation: e.compensation,
+        compensationStatus: e.status === 'compensated' ? 'done' : e.compensation ? 'pending' : 'none',
+        compensationResult: e.compensationResult,
+        at: e.createdAt,
+      });
+    }
+    if (!page.nextCursor) break;
+    cursor = page.nextCursor;
+  }
+  const count = (f: (e: AbortReportEffect) => boolean) => effects.filter(f).length;
+  return {
+    agent: input.agent,
+    version: input.version,
+    rolloutId: input.rolloutId,
+    at: ctx.clock.now(),
+    totals: {
+      effects: effects.length,
+      committed: count((e) => e.status === 'committed'),
+      compensated: count((e) => e.compensationStatus === 'done'),
+      pendingCompensation: count((e) => e.compensationStatus === 'pending'),
+      noCompensation: count((e) => e.compensationStatus === 'none'),
+    },
+    effects,
+  };
+}
