@@ -2,7 +2,7 @@
  * The HTTP server: fastify with one error mapping, auth helpers, metrics, the worker pool and the
  * router. Other modules (the rollout controller) add routes through `opts.routes`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { newId, systemClock, type Clock } from '@baton/core';
 import type { Store } from '@baton/store';
 import { registerAdminRoutes } from './admin';
@@ -52,7 +52,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     ...(isLoggerInstance(logger)
       ? { loggerInstance: logger }
       : { logger: logger as boolean | Record<string, unknown> }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyBytes,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,

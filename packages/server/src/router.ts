@@ -30,7 +30,8 @@ import {
   type Wait,
 } from '@baton/core';
 import type { Lease } from '@baton/store';
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv } from 'ajv';
 import { isTransportError } from './http-worker';
 import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
 import type { ServerContext } from './context';
@@ -149,6 +150,7 @@ export class Router {
   private readonly inflight = new Map<string, Promise<TurnResult>>();
   private readonly routes = new Map<string, { route: RouteRecord | null; at: number }>();
   private readonly ajv = new Ajv({ allErrors: true, strict: false });
+  private readonly ajv2020 = new Ajv2020({ allErrors: true, strict: false });
   private readonly validators = new Map<string, ValidateFunction>();
   private seqNo = 0;
 
@@ -438,7 +440,10 @@ export class Router {
     let v = this.validators.get(k);
     if (!v) {
       try {
-        v = this.ajv.compile(schema);
+        const draft = typeof schema.$schema === 'string' ? schema.$schema : '';
+        v = (draft.includes('2020-12') || draft.includes('2019-09') ? this.ajv2020 : this.ajv).compile(
+          schema,
+        );
       } catch (e) {
         throw new BatonError('INTERNAL', `the wait's schema does not compile: ${(e as Error).message}`);
       }
