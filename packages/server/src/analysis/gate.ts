@@ -29,7 +29,12 @@ import {
   type Direction,
   type Tolerance,
 } from './tolerance';
-import { mean, summarize } from './stats/describe';
+import { mean, summarize, variance } from './stats/describe';
+import { hodgesLehmann, mannWhitneyU } from './stats/mannWhitney';
+import { phiInv } from './stats/normal';
+import { twoProportionTest } from './stats/proportion';
+import { chiSquareHomogeneity, mergeSparse, OTHER, totalVariation } from './stats/chiSquare';
+import { SequentialJudge } from './stats/msprt';
 
 export const DEFAULT_MIN_SAMPLES = 20;
 export const DEFAULT_ALPHA = 0.05;
@@ -189,19 +194,221 @@ export function fmt(x: number): string {
   return a !== 0 && (a < 1e-3 || a >= 1e6) ? x.toExponential(3) : String(Math.round(x * 1e4) / 1e4);
 }
 
+/**
+ * `mann-whitney` (distributions; Kayenta style: significance from the rank test, magnitude in
+ * the metric's units). With s = +1 when an increase is bad (−1 otherwise), δ the margin from
+ * the tolerance, d = mean_green − mean_blue:
+ * - fail: the one-sided Mann-Whitney test (tie-corrected, continuity-corrected normal
+ *   approximation; exact for small untied samples) says green is stochastically worse at
+ *   level α, and the estimated effect is beyond the margin (s·d > δ);
+ * - pass: not fail, and the worse end of the (1 − 2α) confidence interval of d (Welch
+ *   standard error, normal quantile) is within the margin: s·(bad end) ≤ δ;
+ * - inconclusive otherwise; nodata below minSamples in either arm.
+ * The effect is judged on the mean difference, not on the Hodges-Lehmann shift, because
+ * per-session metrics are often discrete (scores on a 5-point scale, tool-call counts):
+ * there the median of pairwise differences stays 0 under real regressions of the mean. The
+ * HL shift and its distribution-free CI are reported in `green.hlShift/hlLow/hlHigh`.
+ */
+function mannWhitneyGate(p: Prepared, b: MetricSamples, g: MetricSamples, ev: GateEvidence): GateResult {
+  const s = badSign(p.direction);
+  const x = b.values;
+  const y = g.values;
+  const mb = mean(x);
+  const margin = marginOf(p.tol, mb);
+  ev.threshold = s * margin;
+  const mw = mannWhitneyU(y, x, { alternative: s === 1 ? 'greater' : 'less' });
+  ev.statistic = mw.u1;
+  ev.pValue = mw.pValue;
+  const d = mean(y) - mb;
+  ev.effect = d;
+  const ci = meanDiffCi(x, y, 1 - 2 * p.alpha);
+  ev.ci = ci;
+  const hl = hodgesLehmann(x, y, 1 - 2 * p.alpha);
+  Object.assign(ev.green, { hlShift: hl.estimate, hlLow: hl.ci[0], hlHigh: hl.ci[1] });
+  const worse = s === 1 ? 'greater' : 'smaller';
+  if (mw.pValue < p.alpha && s * d > margin) {
+    ev.reason = `green is significantly ${worse} (Mann-Whitney U=${fmt(mw.u1)}, one-sided p=${fmt(mw.pValue)} < ${p.alpha}) and its effect ${fmt(d)} is beyond the tolerated ${fmt(s * margin)}`;
+    return result(p, 'fail', ev);
+  }
+  const badEnd = s === 1 ? ci[1] : ci[0];
+  if (s * badEnd <= margin) {
+    ev.reason = `the ${pct(1 - 2 * p.alpha)} CI of the effect [${fmt(ci[0])}, ${fmt(ci[1])}] is within the tolerated ${fmt(s * margin)}`;
+    return result(p, 'pass', ev);
+  }
+  ev.reason = `undecided: one-sided p=${fmt(mw.pValue)}, effect ${fmt(d)}, CI [${fmt(ci[0])}, ${fmt(ci[1])}] reaches beyond the tolerated ${fmt(s * margin)}`;
+  return result(p, 'inconclusive', ev);
+}
+
+/** (level) two-sided normal CI of mean(y) − mean(x) with the Welch standard error. */
+function meanDiffCi(x: readonly number[], y: readonly number[], level: number): [number, number] {
+  const d = mean(y) - mean(x);
+  const se = Math.sqrt(variance(x) / x.length + variance(y) / y.length);
+  const z = phiInv(1 - (1 - level) / 2);
+  return [d - z * se, d + z * se];
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
+
+/**
+ * `proportion` (rates of 0/1 per-session metrics such as session.thumbs_down). d = rate_green − rate_blue.
+ * - fail: the pooled two-proportion z-test says green's rate is significantly worse (one-sided
+ *   p < α) and d is beyond the margin;
+ * - pass: not fail, and the worse end of Newcombe's (1 − 2α) hybrid score interval for d is
+ *   within the margin;
+ * - inconclusive otherwise. Tolerances: `+2pp` (0.02 absolute), `+20%` (of blue's rate) or a number.
+ */
+function proportionGate(p: Prepared, b: MetricSamples, g: MetricSamples, ev: GateEvidence): GateResult {
+  const s = badSign(p.direction);
+  const x1 = b.values.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
+  const x2 = g.values.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
+  const n1 = b.values.length;
+  const n2 = g.values.length;
+  const t = twoProportionTest(x1, n1, x2, n2, {
+    alternative: s === 1 ? 'greater' : 'less',
+    level: 1 - 2 * p.alpha,
+  });
+  const margin = marginOf(p.tol, t.p1);
+  ev.threshold = s * margin;
+  ev.statistic = t.z;
+  ev.pValue = t.pValue;
+  ev.effect = t.diff;
+  ev.ci = t.ci;
+  ev.blue = { ...ev.blue, rate: t.p1, events: x1 };
+  ev.green = { ...ev.green, rate: t.p2, events: x2 };
+  if (t.pValue < p.alpha && s * t.diff > margin) {
+    ev.reason = `green's rate ${fmt(t.p2)} vs blue's ${fmt(t.p1)}: z=${fmt(t.z)}, one-sided p=${fmt(t.pValue)} < ${p.alpha}, difference beyond the tolerated ${fmt(s * margin)}`;
+    return result(p, 'fail', ev);
+  }
+  const badEnd = s === 1 ? t.ci[1] : t.ci[0];
+  if (s * badEnd <= margin) {
+    ev.reason = `the ${pct(1 - 2 * p.alpha)} CI of the rate difference [${fmt(t.ci[0])}, ${fmt(t.ci[1])}] is within the tolerated ${fmt(s * margin)}`;
+    return result(p, 'pass', ev);
+  }
+  ev.reason = `undecided: difference ${fmt(t.diff)}, one-sided p=${fmt(t.pValue)}, CI [${fmt(t.ci[0])}, ${fmt(t.ci[1])}] reaches beyond the tolerated ${fmt(s * margin)}`;
+  return result(p, 'inconclusive', ev);
+}
+
+/**
+ * `chi-square` (session.tool_mix). Each session with tool calls contributes weight 1 spread
+ * over its tools (so sessions, not calls, are the unit); categories too sparse for the test
+ * (expected < 5) are merged into `(other)`. Effect = total variation distance between the
+ * two mixes (0..1); the tolerance bounds it (`0.1`, `10pp` and `10%` all mean 0.1).
+ * - fail: homogeneity rejected (p < α) and the distance exceeds the tolerance;
+ * - pass: otherwise, when the test could run (at least two categories after merging);
+ * - inconclusive: fewer than two categories left after merging sparse ones (unless both
+ *   arms used exactly one and the same tool, which passes).
+ */
+function chiSquareGate(p: Prepared, blue: SessionAggregate[], green: SessionAggregate[]): GateResult {
+  const opts = { censoring: p.spec.censoring, weighting: 'sessions' as const };
+  const b = categoricalSamples(p.spec.metric, blue, opts);
+  const g = categoricalSamples(p.spec.metric, green, opts);
+  const tolerance =
+    p.tol.kind === 'absolute' ? p.tol.value : p.tol.kind === 'relative' ? p.tol.value : p.tol.value / 100;
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, v) => a + v, 0);
+  const ev: GateEvidence = {
+    test: p.test,
+    metric: p.spec.metric,
+    nBlue: Math.round(sum(b.counts)),
+    nGreen: Math.round(sum(g.counts)),
+    blue: { sessions: b.sessions, ...b.counts, openIncluded: b.openIncluded, openExcluded: b.openExcluded },
+    green: { sessions: g.sessions, ...g.counts, openIncluded: g.openIncluded, openExcluded: g.openExcluded },
+    threshold: tolerance,
+    tolerance: p.spec.tolerance,
+    direction: 'lower-is-better',
+    censored: { blue: b.censored, green: g.censored },
+  };
+  if (ev.nBlue < p.minSamples || ev.nGreen < p.minSamples) {
+    ev.reason = `fewer than ${p.minSamples} sessions with tool calls (blue ${ev.nBlue}, green ${ev.nGreen})`;
+    return result(p, 'nodata', ev);
+  }
+  const table = mergeSparse(b.counts, g.counts);
+  const names = new Set([...Object.keys(b.counts), ...Object.keys(g.counts)]);
+  if (table.categories.length < 2) {
+    if (names.size === 1) {
+      ev.effect = 0;
+      ev.reason = 'both arms used a single, identical tool';
+      return result(p, 'pass', ev);
+    }
+    ev.reason = `too sparse for a chi-square test: every category merged into ${OTHER}`;
+    return result(p, 'inconclusive', ev);
+  }
+  const chi = chiSquareHomogeneity(table.a, table.b);
+  const tv = totalVariation(table.a, table.b);
+  ev.statistic = chi.statistic;
+  ev.pValue = chi.pValue;
+  ev.effect = tv;
+  const mergedNote = table.merged.length > 0 ? `; merged into ${OTHER}: ${table.merged.join(', ')}` : '';
+  if (chi.pValue < p.alpha && tv > tolerance) {
+    ev.reason = `tool mix differs: chi²=${fmt(chi.statistic)} (df ${chi.df}), p=${fmt(chi.pValue)} < ${p.alpha}, total variation ${fmt(tv)} > ${fmt(tolerance)}${mergedNote}`;
+    return result(p, 'fail', ev);
+  }
+  ev.reason = `tool mix ${chi.pValue < p.alpha ? 'differs significantly but by' : 'shows no significant difference;'} total variation ${fmt(tv)} (tolerated ${fmt(tolerance)}), chi²=${fmt(chi.statistic)} (df ${chi.df}), p=${fmt(chi.pValue)}${mergedNote}`;
+  return result(p, 'pass', ev);
+}
+
+/**
+ * `msprt` (sequential; means, or rates for 0/1 metrics). One look of a `SequentialJudge` over
+ * all data so far; see msprt.ts for the rule. The p-values are always valid, so the gate
+ * may be evaluated at every reconcile and acted on at its first `fail` or `pass` without
+ * inflating false alarms. `pValue` is the fail test's; the pass test's is in the reason.
+ */
+function msprtGate(
+  p: Prepared,
+  b: MetricSamples,
+  g: MetricSamples,
+  ev: GateEvidence,
+  kind: 'mean' | 'proportion',
+): GateResult {
+  const s = badSign(p.direction);
+  const judge = new SequentialJudge({
+    kind,
+    badSign: s,
+    margin: (blueMean) => marginOf(p.tol, blueMean),
+    alpha: p.alpha,
+    tau: p.spec.tau,
+    minSamples: p.minSamples,
+  });
+  judge.observeMany('blue', kind === 'proportion' ? b.values.map((v) => (v > 0 ? 1 : 0)) : b.values);
+  judge.observeMany('green', kind === 'proportion' ? g.values.map((v) => (v > 0 ? 1 : 0)) : g.values);
+  const st = judge.look();
+  ev.threshold = st.theta0;
+  ev.effect = st.diff;
+  ev.ci = st.ci;
+  ev.pValue = st.pFail;
+  ev.statistic = st.diff / Math.sqrt(st.variance);
+  const head = `d=${fmt(st.diff)} (z=${fmt(ev.statistic)}), always-valid p(worse)=${fmt(st.pFail)}, p(within tolerance)=${fmt(st.pPass)}, tau=${fmt(st.tau)}`;
+  if (st.decision === 'fail') {
+    ev.reason = `${head}: green is significantly worse and beyond the tolerated ${fmt(st.theta0)}`;
+    return result(p, 'fail', ev);
+  }
+  if (st.decision === 'pass') {
+    ev.reason = `${head}: green is shown within the tolerated ${fmt(st.theta0)}`;
+    return result(p, 'pass', ev);
+  }
+  ev.reason = `${head}: keep collecting`;
+  return result(p, 'inconclusive', ev);
+}
+
 /** The gate evaluator the rollout controller calls. Throws VALIDATION for an invalid spec. */
 export const evaluateGate: GateEvaluator = (input: GateInput): GateResult => {
   const p = prepareGate(input.spec as AnalysisGateSpec);
+  if (p.test === 'threshold') return thresholdGate(p, input.blue, input.green);
+  if (p.test === 'chi-square') return chiSquareGate(p, input.blue, input.green);
+  const b = metricSamples(p.spec.metric, input.blue, { censoring: p.spec.censoring });
+  const g = metricSamples(p.spec.metric, input.green, { censoring: p.spec.censoring });
+  const ev = baseEvidence(p, b, g);
+  if (b.values.length < p.minSamples || g.values.length < p.minSamples) {
+    ev.reason = `fewer than ${p.minSamples} sessions (blue ${b.values.length}, green ${g.values.length})`;
+    return result(p, 'nodata', ev);
+  }
   switch (p.test) {
-    case 'threshold':
-      return thresholdGate(p, input.blue, input.green);
-    default: {
-      const b = metricSamples(p.spec.metric, input.blue, { censoring: p.spec.censoring });
-      const g = metricSamples(p.spec.metric, input.green, { censoring: p.spec.censoring });
-      const ev = baseEvidence(p, b, g);
-      ev.reason = `test '${p.test}' is not available yet`;
-      void categoricalSamples;
-      return result(p, 'inconclusive', ev);
-    }
+    case 'mann-whitney':
+      return mannWhitneyGate(p, b, g, ev);
+    case 'proportion':
+      return proportionGate(p, b, g, ev);
+    case 'msprt':
+      return msprtGate(p, b, g, ev, metricKind(p.spec.metric) === 'proportion' ? 'proportion' : 'mean');
   }
 };

@@ -4,3 +4,7 @@ export * from './tolerance';
 export * from './gate';
 export * from './stats/describe';
 export * from './stats/normal';
+export * from './stats/mannWhitney';
+export * from './stats/proportion';
+export * from './stats/chiSquare';
+export * from './stats/msprt';

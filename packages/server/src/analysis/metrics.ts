@@ -151,8 +151,17 @@ export function metricSamples(
 export function categoricalSamples(
   metric: string,
   aggs: readonly SessionAggregate[],
-  opts: { censoring?: CensoringPolicy } = {},
+  opts: {
+    censoring?: CensoringPolicy;
+    /**
+     * `calls` (default): raw call counts. `sessions`: each session with at least one call
+     * contributes a total weight of 1, spread over its tools in proportion to its calls,
+     * so the counts sum to the number of sessions (the unit of analysis).
+     */
+    weighting?: 'calls' | 'sessions';
+  } = {},
 ): CategoricalSamples {
+  const bySession = opts.weighting === 'sessions';
   if (metric !== 'session.tool_mix') {
     throw new ValidationError(`metric '${metric}' is not categorical`, { metric });
   }
@@ -170,8 +179,11 @@ export function categoricalSamples(
       openIncluded++;
     }
     sessions++;
+    let total = 0;
+    for (const n of Object.values(a.toolMix)) if (n > 0) total += n;
+    if (total === 0) continue;
     for (const [tool, n] of Object.entries(a.toolMix)) {
-      if (n > 0) counts[tool] = (counts[tool] ?? 0) + n;
+      if (n > 0) counts[tool] = (counts[tool] ?? 0) + (bySession ? n / total : n);
     }
   }
   return { counts, sessions, censored: openIncluded + openExcluded, openIncluded, openExcluded };
