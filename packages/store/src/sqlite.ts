@@ -52,6 +52,7 @@ import type {
   TelemetryQuery,
   TurnTelemetryQuery,
 } from './store';
+import { SqliteGraphCheckpointStore } from './graph-sqlite';
 import {
   DEFAULT_MAX_CHECKPOINT_BYTES,
   EFFECT_TRANSITIONS,
@@ -286,6 +287,13 @@ export class SqliteStore implements Store {
       return out;
     });
     return t.immediate();
+  }
+
+  private graphStore: SqliteGraphCheckpointStore | undefined;
+
+  /** LangGraph checkpoint tables on the same database (their own migrations, applied on first use). */
+  get graph(): SqliteGraphCheckpointStore {
+    return (this.graphStore ??= new SqliteGraphCheckpointStore(this.db));
   }
 
   async close(): Promise<void> {

@@ -29,6 +29,7 @@ import type {
   WaitRecord,
   WorkerRecord,
 } from '@baton/core';
+import type { GraphCheckpointStore } from './graph';
 
 export interface Lease {
   sessionId: string;
@@ -142,6 +143,8 @@ export interface StoreOptions {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** LangGraph checkpoint storage on the same database (optional; see graph.ts). */
+  readonly graph?: GraphCheckpointStore;
   close(): Promise<void>;
 
   // versions and workers
