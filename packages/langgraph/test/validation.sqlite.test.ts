@@ -1,30 +1,30 @@
 /**
  * LangGraph's own checkpointer conformance suite (@langchain/langgraph-checkpoint-validation),
- * run unfiltered against BatonCheckpointSaver on a SQLite store file.
+ * run unfiltered against BatonCheckpointSaver on a Baton SQLite store file (`store.graph`).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { validate } from '@langchain/langgraph-checkpoint-validation';
-import { SqliteGraphCheckpointStore } from '@baton/store';
+import { openStore } from '@baton/store';
+import type { GraphCheckpointStore, Store } from '@baton/store';
 import { BatonCheckpointSaver } from '../src/saver';
 import { wipeGraphStore } from './helpers';
 
 let dir: string;
-let db: Database.Database;
-let graph: SqliteGraphCheckpointStore;
+let store: Store;
+let graph: GraphCheckpointStore;
 
 validate<BatonCheckpointSaver>({
   checkpointerName: '@baton/langgraph (sqlite)',
-  beforeAll() {
+  async beforeAll() {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-lg-validate-'));
-    db = new Database(path.join(dir, 'store.db'));
-    db.pragma('journal_mode = WAL');
-    graph = new SqliteGraphCheckpointStore(db);
+    store = await openStore(path.join(dir, 'store.db'));
+    if (!store.graph) throw new Error('the SQLite store has no graph sub-store');
+    graph = store.graph;
   },
-  afterAll() {
-    db.close();
+  async afterAll() {
+    await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   },
   createCheckpointer: () => new BatonCheckpointSaver(graph),
