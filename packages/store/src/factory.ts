@@ -1,17 +1,26 @@
 /** The one place that knows backend kinds: picks SQLite or PostgreSQL from the target string. */
-import { ValidationError } from '@baton/core';
 import type { Store } from './store';
 import { SqliteStore } from './sqlite';
 import type { SqliteStoreOptions } from './sqlite';
+import type { PostgresStoreOptions } from './postgres';
 
-export type OpenStoreOptions = SqliteStoreOptions;
+/** Options of either backend; each ignores the other's. */
+export type OpenStoreOptions = SqliteStoreOptions &
+  Omit<PostgresStoreOptions, 'hooks'> & {
+    hooks?: { beforeCommit?: (op: string) => void | Promise<void> };
+  };
 
 /**
  * `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite:<path>`, `:memory:` or a plain file path → SQLite.
  */
 export async function openStore(target: string, opts: OpenStoreOptions = {}): Promise<Store> {
   if (/^postgres(ql)?:\/\//i.test(target)) {
-    throw new ValidationError('the PostgreSQL backend is not available yet');
+    const { PostgresStore } = await import('./postgres');
+    return PostgresStore.open(target, opts);
   }
-  return new SqliteStore(target, opts);
+  const { hooks, ...rest } = opts;
+  const sqliteOpts: SqliteStoreOptions = { ...rest };
+  const before = hooks?.beforeCommit;
+  if (before) sqliteOpts.hooks = { beforeCommit: (op) => void before(op) };
+  return new SqliteStore(target, sqliteOpts);
 }

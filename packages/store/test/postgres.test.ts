@@ -1,0 +1,39 @@
+import pg from 'pg';
+import { describe, it } from 'vitest';
+import { PostgresStore } from '../src/postgres';
+import { storeConformance } from './conformance.case';
+
+const url = process.env.BATON_TEST_PG_URL;
+
+if (!url) {
+  if (process.env.CI === 'true') {
+    describe('store conformance: postgres', () => {
+      it('needs BATON_TEST_PG_URL under CI', () => {
+        throw new Error('BATON_TEST_PG_URL is not set, and CI=true requires the PostgreSQL conformance run');
+      });
+    });
+  } else {
+    console.warn('skipping the PostgreSQL store conformance suite: BATON_TEST_PG_URL is not set');
+    describe.skip('store conformance: postgres (BATON_TEST_PG_URL not set)', () => {
+      it('skipped', () => {});
+    });
+  }
+} else {
+  storeConformance('postgres', () => {
+    const schema = `baton_test_${process.pid}_${Date.now().toString(36)}`;
+    const raw = new pg.Pool({ connectionString: url, max: 2, options: `-c search_path=${schema}` });
+    return {
+      open: (opts) => PostgresStore.open(url, { ...opts, schema, poolSize: 4 }),
+      rawQuery: async (sql) => (await raw.query(sql)).rows as Array<Record<string, unknown>>,
+      rawExec: async (sql) => {
+        await raw.query(sql);
+      },
+      childTarget: url,
+      childOptions: { schema, poolSize: 2 },
+      teardown: async () => {
+        await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await raw.end();
+      },
+    };
+  });
+}
