@@ -6,7 +6,9 @@
  * - `U1` is the statistic of the first sample `x`: R1 − n1(n1+1)/2, with mid-ranks for ties;
  * - `alternative: 'greater'` means x is stochastically greater than y;
  * - `method: 'auto'` uses the exact null distribution when there are no ties and one sample
- *   has at most 8 values, the normal approximation otherwise;
+ *   has at most 8 values (and, unlike SciPy, the other at most 100, to bound the cost of the
+ *   exact distribution; the normal approximation is accurate there), the normal
+ *   approximation otherwise;
  * - the normal approximation uses the tie-corrected variance
  *   σ² = n1·n2/12 · ((n+1) − Σ(t³−t)/(n(n−1))) and a continuity correction of 0.5.
  */
@@ -99,6 +101,10 @@ export function exactUDistribution(m: number, n: number): Float64Array {
   return p;
 }
 
+function smallEnoughForExact(n1: number, n2: number): boolean {
+  return Math.min(n1, n2) <= 8 && Math.max(n1, n2) <= 100;
+}
+
 /** P(U ≥ u) under the exact null (sizes m, n, no ties). */
 function exactSf(u: number, m: number, n: number): number {
   const p = exactUDistribution(m, n);
@@ -121,7 +127,7 @@ export function mannWhitneyU(
   const u1 = r1 - (n1 * (n1 + 1)) / 2;
   const u2 = n1 * n2 - u1;
   let method = opts.method ?? 'auto';
-  if (method === 'auto') method = tieTerm === 0 && Math.min(n1, n2) <= 8 ? 'exact' : 'asymptotic';
+  if (method === 'auto') method = tieTerm === 0 && smallEnoughForExact(n1, n2) ? 'exact' : 'asymptotic';
   const [u, factor] =
     alternative === 'greater' ? [u1, 1] : alternative === 'less' ? [u2, 1] : [Math.max(u1, u2), 2];
   let p: number;
@@ -209,10 +215,13 @@ export interface HodgesLehmann {
 /**
  * Hodges-Lehmann estimate of the shift of y relative to x and its distribution-free
  * confidence interval [D(k), D(N+1−k)] over the sorted pairwise differences D.
- * k is the largest integer with P(U ≤ k − 1) ≤ (1 − level)/2 under the null: exact when
- * there are no ties and one sample has at most 8 values, otherwise from the normal
- * approximation with tie-corrected variance and continuity correction,
- * k = floor(n1·n2/2 − z·σ + 0.5) (Hollander & Wolfe, Nonparametric Statistical Methods, §4.3).
+ * k is the largest integer with P(U ≤ k − 1) ≤ (1 − level)/2 under the null: exact when one
+ * sample has at most 8 values (the other at most 100), otherwise from the normal approximation with continuity
+ * correction, k = floor(n1·n2/2 − z·σ + 0.5), σ² = n1·n2·(n1+n2+1)/12 (Hollander & Wolfe,
+ * Nonparametric Statistical Methods, §4.3). k depends on the sample sizes only, not on ties:
+ * ties between the samples change with the shift being tested, so a tie correction taken
+ * from the observed samples would make the interval depend on where the data sit; without
+ * it the interval is shift-equivariant and, with ties, conservative.
  */
 export function hodgesLehmann(x: readonly number[], y: readonly number[], level = 0.95): HodgesLehmann {
   const n1 = x.length;
@@ -226,10 +235,9 @@ export function hodgesLehmann(x: readonly number[], y: readonly number[], level 
       ? kthPairwiseDiff(xs, ys, (N + 1) / 2)
       : (kthPairwiseDiff(xs, ys, N / 2) + kthPairwiseDiff(xs, ys, N / 2 + 1)) / 2;
   const gamma = (1 - level) / 2;
-  const { tieTerm } = rankSum(x, y);
   let k: number;
   let achieved: number;
-  if (tieTerm === 0 && Math.min(n1, n2) <= 8) {
+  if (smallEnoughForExact(n1, n2)) {
     const p = exactUDistribution(n1, n2);
     let cdf = 0;
     k = 0; // P(U ≤ k − 1) ≤ γ for the largest such k
@@ -240,7 +248,7 @@ export function hodgesLehmann(x: readonly number[], y: readonly number[], level 
     achieved = 1 - 2 * cdf;
   } else {
     const n = n1 + n2;
-    const s = Math.sqrt((N / 12) * (n + 1 - tieTerm / (n * (n - 1))));
+    const s = Math.sqrt((N / 12) * (n + 1));
     const z = phiInv(1 - gamma);
     k = Math.floor(N / 2 - z * s + 0.5);
     achieved = level;
