@@ -8,3 +8,5 @@ export * from './metrics';
 export * from './migration';
 export * from './pool';
 export * from './router';
+export * from './rollout';
+export * from './baton';

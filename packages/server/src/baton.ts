@@ -1,0 +1,150 @@
+/**
+ * The composition root: store + HTTP server (router, admin API, rollout API) + rollout controller
+ * (reconcile loop, eager migrator, wait deadlines) in one process. `baton serve` and `baton demo`
+ * call `startBaton`; tests use it to run the whole thing on loopback.
+ */
+import { randomToken, systemClock, type Clock, type VersionManifest, type WorkerClient } from '@baton/core';
+import { openStore, type OpenStoreOptions, type Store } from '@baton/store';
+import { createServer, type BatonServer, type CreateServerOptions, type RouteRegistrar } from './app';
+import type { TokenConfig } from './auth';
+import type { Limits, ServerContext } from './context';
+import { StoreLedgerClient } from './ledger';
+import { RolloutController, type ControllerOptions } from './rollout/controller';
+import { rolloutRoutes } from './rollout/api';
+
+/** An in-process worker with the manifest of the version it serves. */
+export interface InProcessAgent {
+  client: WorkerClient;
+  manifest: VersionManifest;
+}
+
+/** An agent definition from `@baton/sdk` (`defineAgent`): served by an in-process worker. */
+export interface AgentDefinitionLike {
+  manifest(): VersionManifest;
+}
+
+export interface StartBatonOptions {
+  /** A store, or a target for `openStore` (`./baton.db`, `sqlite:…`, `postgres://…`). */
+  store: Store | string;
+  storeOptions?: OpenStoreOptions;
+  /** Port to listen on (0 picks a free one; default 0). */
+  port?: number;
+  host?: string;
+  /** Bearer tokens by scope; missing scopes get one random token each (see `tokens` on the handle). */
+  tokens?: Partial<TokenConfig>;
+  /** In-process agents: `{client, manifest}` pairs or `defineAgent` definitions. */
+  agents?: Array<InProcessAgent | AgentDefinitionLike>;
+  /** Run the rollout controller here (default true), with options. */
+  controller?: boolean | ControllerOptions;
+  clock?: Clock;
+  limits?: Partial<Limits>;
+  logger?: CreateServerOptions['logger'];
+  routes?: RouteRegistrar[];
+}
+
+export interface RunningBaton {
+  /** Base URL, e.g. `http://127.0.0.1:7070`. */
+  url: string;
+  port: number;
+  store: Store;
+  server: BatonServer;
+  ctx: ServerContext;
+  controller: RolloutController | null;
+  tokens: TokenConfig;
+  /**
+   * Graceful shutdown: stop the controller (releasing its leader lock), stop accepting requests,
+   * let in-flight turns finish within `deadlineMs` (default 10 s; then connections are cut and
+   * their leases simply expire), close the workers and, if `startBaton` opened it, the store.
+   */
+  close(opts?: { deadlineMs?: number }): Promise<void>;
+}
+
+function isInProcessAgent(a: InProcessAgent | AgentDefinitionLike): a is InProcessAgent {
+  return typeof (a as InProcessAgent).client === 'object' && (a as InProcessAgent).manifest !== undefined;
+}
+
+async function workerFor(a: AgentDefinitionLike, store: Store, clock: Clock): Promise<InProcessAgent> {
+  const sdk = (await import('@baton/sdk')) as {
+    InProcessWorker: new (def: unknown, ledger: StoreLedgerClient, opts: { clock: Clock }) => WorkerClient;
+  };
+  return {
+    client: new sdk.InProcessWorker(a, new StoreLedgerClient(store), { clock }),
+    manifest: a.manifest(),
+  };
+}
+
+export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton> {
+  const clock = opts.clock ?? systemClock;
+  const ownStore = typeof opts.store === 'string';
+  const store =
+    typeof opts.store === 'string'
+      ? await openStore(opts.store, { now: () => clock.now(), ...opts.storeOptions })
+      : opts.store;
+  const tokens: TokenConfig = {
+    traffic: opts.tokens?.traffic?.length ? opts.tokens.traffic : [randomToken()],
+    admin: opts.tokens?.admin?.length ? opts.tokens.admin : [randomToken()],
+    worker: opts.tokens?.worker?.length ? opts.tokens.worker : [randomToken()],
+  };
+  let server: BatonServer | null = null;
+  let controller: RolloutController | null = null;
+  try {
+    server = createServer({
+      store,
+      clock,
+      tokens,
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+      routes: [rolloutRoutes(), ...(opts.routes ?? [])],
+    });
+    for (const a of opts.agents ?? []) {
+      const agent = isInProcessAgent(a) ? a : await workerFor(a, store, clock);
+      await server.pool.addInProcess(agent.client, agent.manifest);
+    }
+    const url = await server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+    const port = Number(new URL(url).port);
+    if (opts.controller !== false) {
+      controller = new RolloutController(
+        server.ctx,
+        typeof opts.controller === 'object' ? opts.controller : {},
+      );
+      controller.start();
+    }
+    const srv = server;
+    const ctl = controller;
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      port,
+      store,
+      server: srv,
+      ctx: srv.ctx,
+      controller: ctl,
+      tokens,
+      close(o = {}) {
+        closing ??= (async () => {
+          await ctl?.stop();
+          const deadline = o.deadlineMs ?? 10_000;
+          let timer: NodeJS.Timeout | undefined;
+          const cut = new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              srv.app.server.closeAllConnections();
+              resolve();
+            }, deadline);
+            timer.unref();
+          });
+          const closed = srv.close();
+          await Promise.race([closed, cut]);
+          await closed;
+          clearTimeout(timer);
+          if (ownStore) await store.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (e) {
+    await controller?.stop().catch(() => undefined);
+    await server?.close().catch(() => undefined);
+    if (ownStore) await store.close().catch(() => undefined);
+    throw e;
+  }
+}

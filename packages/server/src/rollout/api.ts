@@ -1,0 +1,528 @@
+/**
+ * Rollout admin API (bearer token with the `admin` scope), registered through
+ * `createServer({routes: [rolloutRoutes()]})`:
+ *
+ *   POST /v1/rollouts                       spec (JSON or YAML) → pre-flight → 201 rollout status
+ *   POST /v1/rollouts?dryRun=true           pre-flight only (nothing stored)
+ *   GET  /v1/rollouts                       ?agent=&phase=
+ *   GET  /v1/rollouts/{id}                  status: phase, step, weights, drain, sessions, gates, decisions
+ *   GET  /v1/rollouts/{id}/decisions        ?afterSeq=&limit=
+ *   GET  /v1/rollouts/{id}/report           effects committed by the candidate, with compensations
+ *   POST /v1/rollouts/{id}/promote|pause|resume|abort   {reason?, by?}
+ *   POST /v1/rollouts/{id}/compensate       {dryRun = true, effects?: ids, note?}
+ *   POST /v1/migrate/check                  spec (JSON or YAML) → pre-flight summary (200, ok true/false)
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import {
+  BatonError,
+  TERMINAL_ROLLOUT_PHASES,
+  type Decision,
+  type GateResult,
+  type RolloutPhase,
+  type RolloutRecord,
+  type SessionStatus,
+  type VersionRecord,
+} from '@baton/core';
+import type { ServerContext } from '../context';
+import { parse } from '../validation';
+import { applyEvent, loadState } from './controller';
+import {
+  desiredRoute,
+  initialState,
+  transition,
+  toPersisted,
+  type RolloutEvent,
+  type RolloutState,
+} from './machine';
+import { drainProgress } from './metrics';
+import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
+import { parseSpec, type RolloutSpec } from './spec';
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
+
+const commandBody = z
+  .object({ reason: z.string().max(2000).optional(), by: z.string().max(200).optional() })
+  .strict()
+  .nullish();
+const compensateBody = z
+  .object({
+    dryRun: z.boolean().default(true),
+    effects: z.array(z.string().min(1).max(500)).max(10_000).optional(),
+    note: z.string().max(2000).optional(),
+    by: z.string().max(200).optional(),
+  })
+  .strict();
+const listQuery = z.object({
+  agent: z.string().min(1).max(200).optional(),
+  phase: z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(['pending', 'preflight', 'progressing', 'paused', 'promoted', 'aborted', 'failed'])))
+    .optional(),
+});
+const decisionsQuery = z.object({
+  afterSeq: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+const dryRunQuery = z.object({
+  dryRun: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((v) => v === 'true' || v === '1')
+    .optional(),
+});
+
+export interface RolloutStatusView {
+  id: string;
+  agent: string;
+  from: string;
+  to: string;
+  phase: RolloutPhase;
+  stage: RolloutState['stage'];
+  step: number;
+  steps: number;
+  weights: { fill: number; migrate: number };
+  route: unknown;
+  preflight: RolloutState['preflight'];
+  paused: { at: number; reason: string | null } | null;
+  abort: RolloutState['abort'];
+  drain: {
+    startedAt: number | null;
+    deadline: number | null;
+    deadlinePassed: boolean;
+    total: number | null;
+    remaining: number | null;
+    progress: number;
+    idle: number;
+    running: number;
+    waiting: number;
+    migrating: number;
+    nextWaitDeadline: number | null;
+    runningSessions: string[];
+    stuck: string[];
+    failed: Array<{ sessionId: string; reason: string }>;
+    observedAt: number | null;
+    completedAt: number | null;
+  };
+  migrations: RolloutState['migrations'];
+  /** Sessions by version and status. */
+  sessions: Record<string, Partial<Record<SessionStatus, number>>>;
+  /** The last gate verdicts of the current step, with their evidence. */
+  gates: GateResult[];
+  lastVerdicts: RolloutState['lastVerdicts'];
+  decisions: Decision[];
+  spec: RolloutSpec;
+  rev: number;
+  createdAt: number;
+  updatedAt: number;
+  doneAt: number | null;
+}
+
+async function recentDecisions(ctx: ServerContext, id: string, n: number): Promise<Decision[]> {
+  let after = 0;
+  let keep: Decision[] = [];
+  for (;;) {
+    const page = await ctx.store.listDecisions(id, { afterSeq: after, limit: 1000 });
+    keep = keep.concat(page).slice(-n);
+    if (page.length < 1000) return keep;
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+/** The status view of a rollout (what `GET /v1/rollouts/{id}` returns). */
+export async function rolloutStatus(
+  ctx: ServerContext,
+  rec: RolloutRecord,
+  opts: { decisions?: number } = {},
+): Promise<RolloutStatusView> {
+  const s = loadState(rec);
+  const [route, counts, decisions] = await Promise.all([
+    ctx.store.getRoute(rec.agent),
+    ctx.store.countSessions({ agent: rec.agent }),
+    recentDecisions(ctx, rec.id, opts.decisions ?? 20),
+  ]);
+  const snap = s.drain.snapshot;
+  const by = snap?.byStatus ?? {};
+  return {
+    id: rec.id,
+    agent: rec.agent,
+    from: rec.from,
+    to: rec.to,
+    phase: s.phase,
+    stage: s.stage,
+    step: s.step,
+    steps: s.spec.steps.length,
+    weights: { fill: s.fill, migrate: s.migrate },
+    route,
+    preflight: s.preflight,
+    paused: s.pausedAt !== null ? { at: s.pausedAt, reason: s.pauseReason } : null,
+    abort: s.abort,
+    drain: {
+      startedAt: s.drain.startedAt,
+      deadline: s.drain.deadline,
+      deadlinePassed: s.drain.deadlinePassed,
+      total: s.drain.initial,
+      remaining: snap?.remaining ?? null,
+      progress: drainProgress(s),
+      idle: by.idle ?? 0,
+      running: by.running ?? 0,
+      waiting: by.waiting ?? 0,
+      migrating: by.migrating ?? 0,
+      nextWaitDeadline: snap?.waiting.nextDeadline ?? null,
+      runningSessions: snap?.running ?? [],
+      stuck: s.drain.stuck,
+      failed: snap?.failed ?? [],
+      observedAt: s.drain.snapshotAt,
+      completedAt: s.drain.completedAt,
+    },
+    migrations: s.migrations,
+    sessions: counts,
+    gates: s.lastVerdicts?.results ?? [],
+    lastVerdicts: s.lastVerdicts,
+    decisions,
+    spec: s.spec,
+    rev: rec.rev,
+    createdAt: rec.createdAt,
+    updatedAt: rec.updatedAt,
+    doneAt: s.doneAt,
+  };
+}
+
+/** Whether `green` can move its sessions back to `blue` (same schema, or a down migration to it). */
+export function reversible(blue: VersionRecord, green: VersionRecord): boolean {
+  return blue.schemaVersion === green.schemaVersion || green.downSchemas.includes(blue.schemaVersion);
+}
+
+/** Resolve the spec's versions: `from` defaults to the agent's stable route. */
+async function resolveVersions(
+  ctx: ServerContext,
+  spec: RolloutSpec,
+): Promise<{ blue: VersionRecord; green: VersionRecord }> {
+  let from = spec.from;
+  const route = await ctx.store.getRoute(spec.agent);
+  if (from === null) {
+    if (!route)
+      throw new BatonError('VALIDATION', `from: agent ${spec.agent} has no stable version yet; name one`, {
+        path: 'from',
+      });
+    from = route.stable;
+  } else if (route && route.stable !== from && route.candidate !== from) {
+    throw new BatonError(
+      'VALIDATION',
+      `from: ${spec.agent}'s stable version is ${route.stable}, not ${from}`,
+      {
+        path: 'from',
+        stable: route.stable,
+      },
+    );
+  }
+  if (from === spec.to)
+    throw new BatonError('VALIDATION', `to: ${spec.to} is already the stable version`, { path: 'to' });
+  const [blue, green] = await Promise.all([
+    ctx.versions.get(spec.agent, from),
+    ctx.versions.get(spec.agent, spec.to),
+  ]);
+  return { blue, green };
+}
+
+function preflightError(
+  p: { checked: number; total: number; failures: Array<{ sessionId: string; error: string }> },
+  to: string,
+): BatonError {
+  return new BatonError(
+    'PREFLIGHT_FAILED',
+    `pre-flight: ${p.failures.length} of ${p.checked} checkpoint(s) fail to migrate to ${to}; nothing moved`,
+    {
+      checked: p.checked,
+      total: p.total,
+      failed: p.failures.length,
+      sessionIds: p.failures.map((f) => f.sessionId),
+      failures: p.failures.slice(0, 1000),
+    },
+  );
+}
+
+/**
+ * Create a rollout: validate, refuse while another is active, run the pre-flight (refuse with
+ * PREFLIGHT_FAILED, storing nothing, when a checkpoint fails), store it and take its first step.
+ */
+export async function createRollout(
+  ctx: ServerContext,
+  specInput: unknown,
+  opts: { dryRun?: boolean } = {},
+): Promise<{ created: RolloutRecord | null; preflight: RolloutState['preflight']; spec: RolloutSpec }> {
+  const spec = parseSpec(specInput);
+  const { blue, green } = await resolveVersions(ctx, spec);
+  const existing = await ctx.store.listRollouts({ agent: spec.agent });
+  const active = existing.find((r) => !TERMINAL_ROLLOUT_PHASES.includes(r.phase));
+  if (active)
+    throw new BatonError('ROLLOUT_ACTIVE', `rollout ${active.id} of ${spec.agent} is ${active.phase}`, {
+      rolloutId: active.id,
+      phase: active.phase,
+    });
+  let preflight: RolloutState['preflight'] = null;
+  if (spec.preflight.enabled || opts.dryRun) {
+    preflight = await runPreflight(ctx, {
+      agent: spec.agent,
+      from: blue.label,
+      to: green.label,
+      sample: spec.preflight.sample,
+    });
+    if (!preflight.ok) throw preflightError(preflight, green.label);
+  }
+  if (opts.dryRun) return { created: null, preflight, spec };
+
+  const state = initialState({
+    spec,
+    agent: spec.agent,
+    blue: blue.label,
+    green: green.label,
+    reversible: reversible(blue, green),
+    preflight,
+  });
+  const rec = await ctx.store.createRollout({
+    agent: spec.agent,
+    from: blue.label,
+    to: green.label,
+    spec,
+    phase: 'pending',
+    state: toPersisted(state),
+  });
+  // finished rollouts of this agent that were still draining stop touching the route
+  for (const old of existing) {
+    if ((old.state as { stage?: string } | null)?.stage === 'done') continue;
+    await applyEvent(ctx.store, old.id, { type: 'supersede', by: rec.id }, () => ctx.clock.now()).catch(
+      () => undefined,
+    );
+  }
+  // take the first step now (the controller would on its next pass)
+  const r = transition(state, { type: 'start' }, ctx.clock.now());
+  const updated = await ctx.store.updateRollout(
+    rec.id,
+    rec.rev,
+    { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
+    [
+      {
+        kind: 'created',
+        message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
+        evidence: { spec, reversible: state.reversible },
+      },
+      ...r.decisions,
+    ],
+  );
+  const route = desiredRoute(r.state);
+  if (route) await applyRoute(ctx.store, rec.id, route);
+  return { created: updated, preflight, spec };
+}
+
+/** Apply a command (pause, resume, promote, abort) and put the route in place at once. */
+export async function commandRollout(
+  ctx: ServerContext,
+  id: string,
+  event: RolloutEvent,
+): Promise<RolloutRecord> {
+  const { loaded } = await applyEvent(ctx.store, id, event, () => ctx.clock.now());
+  const route = desiredRoute(loaded.state);
+  if (route && loaded.state.stage !== 'done') await applyRoute(ctx.store, id, route);
+  return loaded.rec;
+}
+
+export interface CompensationPlan {
+  rolloutId: string;
+  dryRun: boolean;
+  effects: Array<{
+    id: string;
+    idempotencyKey: string;
+    sessionId: string;
+    name: string;
+    compensation: string;
+    args: unknown;
+    result: unknown;
+  }>;
+  recorded: number;
+}
+
+/**
+ * The compensations of the candidate's committed effects. A dry run lists them; otherwise each
+ * is recorded as compensated (the compensating action itself is run by the operator's tooling).
+ */
+export async function compensate(
+  ctx: ServerContext,
+  id: string,
+  opts: { dryRun: boolean; effects?: string[]; note?: string; by?: string },
+): Promise<CompensationPlan> {
+  const rec = await ctx.store.getRollout(id);
+  const report = await buildAbortReport(ctx, { agent: rec.agent, version: rec.to, rolloutId: id });
+  const wanted = opts.effects ? new Set(opts.effects) : null;
+  if (wanted) {
+    const known = new Set(report.effects.map((e) => e.id));
+    const unknown = [...wanted].filter((x) => !known.has(x));
+    if (unknown.length)
+      throw new BatonError(
+        'VALIDATION',
+        `effects: not committed effects of ${rec.to}: ${unknown.slice(0, 10).join(', ')}`,
+        {
+          path: 'effects',
+          unknown,
+        },
+      );
+  }
+  const todo = report.effects.filter(
+    (e) => e.compensationStatus === 'pending' && e.compensation !== null && (!wanted || wanted.has(e.id)),
+  );
+  const plan: CompensationPlan = {
+    rolloutId: id,
+    dryRun: opts.dryRun,
+    effects: todo.map((e) => ({
+      id: e.id,
+      idempotencyKey: e.idempotencyKey,
+      sessionId: e.sessionId,
+      name: e.name,
+      compensation: e.compensation!,
+      args: e.args,
+      result: e.result,
+    })),
+    recorded: 0,
+  };
+  if (opts.dryRun) return plan;
+  for (const e of todo) {
+    await ctx.store.compensateEffect(e.idempotencyKey, {
+      compensation: e.compensation,
+      note: opts.note ?? null,
+      by: opts.by ?? null,
+      at: ctx.clock.now(),
+    });
+    plan.recorded++;
+  }
+  await ctx.store.appendDecision(id, {
+    kind: 'compensations-recorded',
+    message: `${plan.recorded} compensation(s) of ${rec.to}'s effects recorded`,
+    evidence: { effects: todo.map((e) => e.id), note: opts.note ?? null, by: opts.by ?? null },
+  });
+  return plan;
+}
+
+function specBody(req: FastifyRequest): unknown {
+  const b = req.body;
+  if (b === undefined || b === null || (typeof b === 'string' && b.trim() === ''))
+    throw new BatonError('VALIDATION', 'rollout spec: request body is empty', { path: '' });
+  return b;
+}
+
+/** The route registrar for `createServer({routes})`. */
+export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => void {
+  return (app, ctx) => {
+    const admin = async (req: { headers: { authorization?: string } }): Promise<void> => {
+      ctx.auth.require(req.headers.authorization, 'admin');
+    };
+    for (const t of YAML_TYPES) {
+      if (!app.hasContentTypeParser(t))
+        app.addContentTypeParser(t, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    }
+
+    app.post('/v1/rollouts', { onRequest: admin }, async (req, reply) => {
+      const q = parse(dryRunQuery, req.query, 'query');
+      const out = await createRollout(ctx, specBody(req), { dryRun: q.dryRun === true });
+      if (!out.created)
+        return reply.code(200).send({ dryRun: true, ok: true, preflight: out.preflight, spec: out.spec });
+      return reply.code(201).send(await rolloutStatus(ctx, out.created));
+    });
+
+    app.post('/v1/migrate/check', { onRequest: admin }, async (req) => {
+      const spec = parseSpec(specBody(req));
+      const { blue, green } = await resolveVersions(ctx, spec);
+      const p = await runPreflight(ctx, {
+        agent: spec.agent,
+        from: blue.label,
+        to: green.label,
+        sample: spec.preflight.sample,
+      });
+      return { agent: spec.agent, from: blue.label, to: green.label, ...p };
+    });
+    app.post('/v1/rollouts/preflight', { onRequest: admin }, async (req) => {
+      const spec = parseSpec(specBody(req));
+      const { blue, green } = await resolveVersions(ctx, spec);
+      const p = await runPreflight(ctx, {
+        agent: spec.agent,
+        from: blue.label,
+        to: green.label,
+        sample: spec.preflight.sample,
+      });
+      return { agent: spec.agent, from: blue.label, to: green.label, ...p };
+    });
+
+    app.get('/v1/rollouts', { onRequest: admin }, async (req) => {
+      const q = parse(listQuery, req.query, 'query');
+      const recs = await ctx.store.listRollouts({
+        ...(q.agent ? { agent: q.agent } : {}),
+        ...(q.phase ? { phase: q.phase } : {}),
+      });
+      const items = recs.map((rec) => {
+        const s = loadState(rec);
+        return {
+          id: rec.id,
+          agent: rec.agent,
+          from: rec.from,
+          to: rec.to,
+          phase: s.phase,
+          stage: s.stage,
+          step: s.step,
+          steps: s.spec.steps.length,
+          weights: { fill: s.fill, migrate: s.migrate },
+          drain: { remaining: s.drain.snapshot?.remaining ?? null, progress: drainProgress(s) },
+          createdAt: rec.createdAt,
+          updatedAt: rec.updatedAt,
+        };
+      });
+      return { items };
+    });
+
+    app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: admin }, async (req) => {
+      return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id));
+    });
+
+    app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: admin }, async (req) => {
+      const q = parse(decisionsQuery, req.query, 'query');
+      await ctx.store.getRollout(req.params.id);
+      const items = await ctx.store.listDecisions(req.params.id, {
+        ...(q.afterSeq !== undefined ? { afterSeq: q.afterSeq } : {}),
+        limit: q.limit ?? 1000,
+      });
+      return { items };
+    });
+
+    app.get<{ Params: { id: string } }>(
+      '/v1/rollouts/:id/report',
+      { onRequest: admin },
+      async (req): Promise<AbortReport> => {
+        const rec = await ctx.store.getRollout(req.params.id);
+        return buildAbortReport(ctx, { agent: rec.agent, version: rec.to, rolloutId: rec.id });
+      },
+    );
+
+    for (const cmd of ['promote', 'pause', 'resume', 'abort'] as const) {
+      app.post<{ Params: { id: string } }>(`/v1/rollouts/:id/${cmd}`, { onRequest: admin }, async (req) => {
+        const b = parse(commandBody, req.body) ?? {};
+        const by = b.by;
+        const event: RolloutEvent =
+          cmd === 'pause'
+            ? { type: 'pause', reason: b.reason ?? 'paused by hand', ...(by ? { by } : {}) }
+            : cmd === 'abort'
+              ? { type: 'abort', reason: b.reason ?? 'aborted by hand', ...(by ? { by } : {}) }
+              : { type: cmd, ...(by ? { by } : {}) };
+        const rec = await commandRollout(ctx, req.params.id, event);
+        return rolloutStatus(ctx, rec);
+      });
+    }
+
+    app.post<{ Params: { id: string } }>('/v1/rollouts/:id/compensate', { onRequest: admin }, async (req) => {
+      const b = parse(compensateBody, req.body ?? {});
+      return compensate(ctx, req.params.id, {
+        dryRun: b.dryRun,
+        ...(b.effects ? { effects: b.effects } : {}),
+        ...(b.note ? { note: b.note } : {}),
+        ...(b.by ? { by: b.by } : {}),
+      });
+    });
+  };
+}

@@ -1,0 +1,7 @@
+/** The rollout controller: spec, state machine, reconcile loop, actions, API and metrics. */
+export * from './spec';
+export * from './machine';
+export * from './ops';
+export * from './controller';
+export * from './api';
+export * from './metrics';
