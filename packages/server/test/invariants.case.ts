@@ -82,7 +82,9 @@ export async function invariantCase(target: StoreTarget): Promise<void> {
       // invariant 1: present, one version, gap-free sequence
       expect(rec.version).toBe('v1');
       expect(rec.seq).toBe(n);
-      const seqs = (await store.listCheckpoints(s.id, { limit: 100 })).map((c) => c.seq).sort((x, y) => x - y);
+      const seqs = (await store.listCheckpoints(s.id, { limit: 100 }))
+        .map((c) => c.seq)
+        .sort((x, y) => x - y);
       expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i + 1));
       // no turn applied twice
       const cp = await store.getLatestCheckpoint(s.id);
