@@ -53,6 +53,7 @@ import type {
   TelemetryQuery,
   TurnTelemetryQuery,
 } from './store';
+import { PostgresGraphCheckpointStore } from './graph-postgres';
 import {
   DEFAULT_MAX_CHECKPOINT_BYTES,
   EFFECT_TRANSITIONS,
@@ -281,10 +282,13 @@ export class PostgresStore implements Store {
   private readonly now: () => number;
   private readonly maxBytes: number;
   private readonly hooks: PostgresStoreOptions['hooks'];
+  private readonly schema: string | undefined;
   private closed = false;
+  private graphStore: PostgresGraphCheckpointStore | undefined;
 
   private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
     this.pool = pool;
+    this.schema = opts.schema;
     this.now = opts.now ?? Date.now;
     this.maxBytes = opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES;
     this.hooks = opts.hooks;
@@ -340,6 +344,14 @@ export class PostgresStore implements Store {
     } finally {
       c.release();
     }
+  }
+
+  /** LangGraph checkpoint tables on the same database and schema (their own migrations, applied on first use). */
+  get graph(): PostgresGraphCheckpointStore {
+    return (this.graphStore ??= new PostgresGraphCheckpointStore(
+      this.pool,
+      this.schema === undefined ? {} : { schema: this.schema },
+    ));
   }
 
   async close(): Promise<void> {
