@@ -1,0 +1,84 @@
+/**
+ * A LedgerClient over plain Maps, for the SDK's own unit tests only. The ledger is the SDK's
+ * external collaborator; the product's effect-once guarantee is proven against the real store.
+ */
+import { BatonError } from '@baton/core';
+import type { EffectIntentInput, EffectRecord, LedgerClient } from '@baton/core';
+
+export class MapLedger implements LedgerClient {
+  readonly effects = new Map<string, EffectRecord>();
+  readonly journal = new Map<string, Map<number, { name: string; result: unknown }>>();
+  calls = 0;
+  /** When set, the next `commit` throws (simulates a crash between run and commit). */
+  crashOnCommit = false;
+
+  async intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }> {
+    this.calls++;
+    const found = this.effects.get(input.idempotencyKey);
+    if (found) return { effect: structuredClone(found), existing: true };
+    const effect: EffectRecord = {
+      id: `eff_${this.effects.size}`,
+      idempotencyKey: input.idempotencyKey,
+      sessionId: input.sessionId,
+      agent: input.agent,
+      version: input.version,
+      rolloutId: null,
+      turnId: input.turnId,
+      name: input.name,
+      args: input.args,
+      status: 'intent',
+      result: null,
+      error: null,
+      compensation: input.compensation,
+      compensationResult: null,
+      createdAt: 0,
+      updatedAt: 0,
+    };
+    this.effects.set(input.idempotencyKey, effect);
+    return { effect: structuredClone(effect), existing: false };
+  }
+  private get(key: string): EffectRecord {
+    const e = this.effects.get(key);
+    if (!e) throw new BatonError('EFFECT_NOT_FOUND', key);
+    return e;
+  }
+  async commit(key: string, result: unknown): Promise<EffectRecord> {
+    this.calls++;
+    if (this.crashOnCommit) {
+      this.crashOnCommit = false;
+      throw new Error('worker crashed before commit');
+    }
+    const e = this.get(key);
+    e.status = 'committed';
+    e.result = structuredClone(result);
+    return structuredClone(e);
+  }
+  async fail(key: string, error: string): Promise<EffectRecord> {
+    this.calls++;
+    const e = this.get(key);
+    e.status = 'failed';
+    e.error = error;
+    return structuredClone(e);
+  }
+  async steps(
+    sessionId: string,
+    turnId: string,
+  ): Promise<Array<{ index: number; name: string; result: unknown }>> {
+    this.calls++;
+    const m = this.journal.get(`${sessionId}:${turnId}`) ?? new Map();
+    return [...m.entries()].map(([index, v]) => ({ index, name: v.name, result: structuredClone(v.result) }));
+  }
+  async putStep(
+    sessionId: string,
+    turnId: string,
+    index: number,
+    name: string,
+    result: unknown,
+  ): Promise<void> {
+    this.calls++;
+    const k = `${sessionId}:${turnId}`;
+    let m = this.journal.get(k);
+    if (!m) this.journal.set(k, (m = new Map()));
+    if (!m.has(index)) m.set(index, { name, result: structuredClone(result) });
+  }
+}
