@@ -1,1 +1,13 @@
-export {};
+export { BatonCheckpointSaver, graphStoreOf } from './saver';
+export type { BatonCheckpointSaverOptions, GraphStoreSource } from './saver';
+export { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, LangGraphPointer, langGraphAgent } from './worker';
+export type {
+  ChannelMigration,
+  CompiledGraphLike,
+  GraphBuilderLike,
+  LangGraphAgent,
+  LangGraphAgentSpec,
+  MigrateThreadResult,
+  PreflightResult,
+  ThreadInspection,
+} from './worker';
