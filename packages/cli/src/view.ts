@@ -38,9 +38,20 @@ function num(v: unknown, digits = 3): string {
   return v.toFixed(digits);
 }
 
+/** Share of new sessions per version, in %. The server reports `{fill, migrate}`; older shapes map version → %. */
 export function weightsOf(s: RolloutStatus): Record<string, number> {
-  if (s.weights && Object.keys(s.weights).length > 0) return s.weights;
-  return {};
+  const w = s.weights as Record<string, number> | undefined;
+  if (!w) return {};
+  if (typeof w.fill === 'number') {
+    if (s.from === s.to) return { [s.to]: 100 };
+    return { [s.from]: 100 - w.fill, [s.to]: w.fill };
+  }
+  return w;
+}
+
+function migratePercent(s: RolloutStatus): number | undefined {
+  const w = s.weights as Record<string, number> | undefined;
+  return typeof w?.migrate === 'number' ? w.migrate : undefined;
 }
 
 function stepsOf(s: RolloutStatus): number | undefined {
@@ -89,17 +100,30 @@ export function renderRollout(
   const steps = stepsOf(s);
   out.push(
     bold(opts.title ?? `rollout ${s.id}`) +
-      `  ${s.agent} ${s.from} -> ${s.to}  phase ${phaseColor(s.phase)}  step ${s.step + (s.phase === 'promoted' ? 0 : 1)}${steps !== undefined ? `/${steps}` : ''}`,
+      `  ${s.agent} ${s.from} -> ${s.to}  phase ${phaseColor(s.phase)}  step ${Math.max(0, s.step + 1)}${steps !== undefined ? `/${steps}` : ''}${typeof s.stage === 'string' ? ` (${s.stage})` : ''}`,
   );
   const w = weightsOf(s);
   if (Object.keys(w).length > 0) {
     out.push(
-      'weights   ' +
+      'new       ' +
         Object.entries(w)
           .map(([v, p]) => `${v} ${bar(p / 100, 20)} ${num(p, 1)}%`)
           .join('   '),
     );
   }
+  const mig = migratePercent(s);
+  const m = s.migrations as { done?: number; failed?: number } | undefined;
+  if (mig !== undefined || m) {
+    const parts: string[] = [];
+    if (mig !== undefined) parts.push(`${num(mig, 1)}% of ${s.from} sessions move at their boundary`);
+    if (m) parts.push(`migrated ${m.done ?? 0}${m.failed ? `, ${red(`failed ${m.failed}`)}` : ''}`);
+    out.push('in-flight ' + parts.join('; '));
+  }
+  const paused = s.paused as { reason?: string | null } | null | undefined;
+  if (s.phase === 'paused' && paused) out.push(yellow(`paused: ${paused.reason ?? ''}`));
+  const abort = s.abort as { reason?: string; reverse?: boolean } | null | undefined;
+  if (abort)
+    out.push(red(`aborted: ${abort.reason ?? ''}${abort.reverse ? ' (green sessions move back)' : ''}`));
   const sessions = s.sessions ?? {};
   const versions = Object.keys(sessions);
   if (versions.length > 0) {
@@ -148,6 +172,7 @@ export function renderRollout(
 export function summaryLine(s: RolloutStatus): string {
   const w = Object.entries(weightsOf(s))
     .map(([v, p]) => `${v}=${num(p, 1)}%`)
+    .concat(migratePercent(s) !== undefined ? [`migrate=${num(migratePercent(s), 1)}%`] : [])
     .join(' ');
   const sess = Object.entries(s.sessions ?? {})
     .map(([v, row]) => `${v}:${Object.values(row ?? {}).reduce<number>((a, b) => a + (b ?? 0), 0)}`)
