@@ -5,7 +5,11 @@ import type { HistoryEntry, TurnInput, TurnRequest, Wait } from '@baton/core';
 export interface WaitOptions {
   /** Milliseconds from now until the wait times out (the session then resumes with `input.kind === 'timeout'`). */
   timeout: number;
-  /** Payload schema; sent as JSON Schema with the wait, and checked again when the callback resumes the turn. */
+  /**
+   * Payload schema; stored as JSON Schema with the wait (the router checks callbacks against it)
+   * and checked again before the resumed turn runs (the agent's `waits[name]` schema if declared,
+   * else the stored JSON Schema).
+   */
   schema?: z.ZodType;
 }
 

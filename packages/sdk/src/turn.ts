@@ -4,7 +4,14 @@
  * caller commits nothing.
  */
 import { z } from 'zod';
-import { BatonError, MigrationError, ValidationError, randomToken, systemClock } from '@baton/core';
+import {
+  BatonError,
+  MigrationError,
+  NotFoundError,
+  ValidationError,
+  randomToken,
+  systemClock,
+} from '@baton/core';
 import type {
   CheckpointBody,
   Clock,
@@ -70,6 +77,16 @@ export function stateInvalid(err: z.ZodError, what: string): BatonError {
     path: issuePath(err),
     issues: err.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
   });
+}
+
+/** The zod form of a wait's stored JSON Schema, when it can be converted. */
+function fromJsonSchema(schema: Record<string, unknown> | null): z.ZodType | undefined {
+  if (!schema) return undefined;
+  try {
+    return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    return undefined;
+  }
 }
 
 function inputEntry(input: TurnInput, turnId: string, at: number): HistoryEntry {
@@ -447,19 +464,27 @@ export async function runTurn<S>(
   let waits: Wait[] = cp?.body.waits ?? [];
   const input = req.input;
   if (input.kind === 'callback' || input.kind === 'timeout') {
+    const pending = waits.find((w) => w.token === input.token);
+    if (!pending)
+      throw new NotFoundError(
+        'WAIT_NOT_FOUND',
+        `session ${req.session.id} has no pending wait with this token (answered, expired or never created)`,
+        { name: input.name },
+      );
     waits = waits.filter((w) => w.token !== input.token);
-    const schema = agent.waits?.[input.name];
+    const schema = agent.waits?.[pending.name] ?? fromJsonSchema(pending.schema);
     if (input.kind === 'callback' && schema) {
       const r = schema.safeParse(input.payload);
       if (!r.success)
         throw new ValidationError(
-          `callback payload for ${input.name} is invalid: ${describeIssues(r.error)}`,
+          `callback payload for ${pending.name} is invalid: ${describeIssues(r.error)}`,
           {
             path: issuePath(r.error),
           },
         );
     }
   }
+
   const remaining = req.deadline - started;
   if (!(remaining > 0))
     throw new BatonError('TURN_TIMEOUT', `turn ${req.turnId}: the deadline has already passed`);

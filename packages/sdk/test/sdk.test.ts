@@ -461,6 +461,52 @@ describe('waits', () => {
   });
 });
 
+describe('waits declared only at the call site', () => {
+  const inline = defineAgent(
+    spec({
+      turn: async (ctx, input) => {
+        if (input.kind === 'message') {
+          ctx.waitFor('docs', {
+            timeout: 1000,
+            schema: z.object({ url: z.string().startsWith('https://') }),
+          });
+          return 'send the document';
+        }
+        return ctx.payload();
+      },
+    }),
+  );
+
+  it('validates the payload on resume against the JSON Schema stored with the wait', async () => {
+    const first = await runTurn(inline, req(), new MapLedger(), clock);
+    const w = first.waits[0]!;
+    const cp = JSON.parse(JSON.stringify(cpFrom(first, null, 1)));
+    const cb = (payload: unknown) =>
+      req({
+        checkpoint: cp,
+        turnId: 'turn_2',
+        input: { kind: 'callback', token: w.token, name: 'docs', payload },
+      });
+    expect(await code(runTurn(inline, cb({ url: 'ftp://x' }), new MapLedger(), clock))).toBe('VALIDATION');
+    expect((await runTurn(inline, cb({ url: 'https://x' }), new MapLedger(), clock)).output).toEqual({
+      url: 'https://x',
+    });
+  });
+
+  it('refuses a callback or timeout for a token that is not pending', async () => {
+    const first = await runTurn(inline, req(), new MapLedger(), clock);
+    const cp = cpFrom(first, null, 1);
+    const stray = req({
+      checkpoint: cp,
+      turnId: 'turn_2',
+      input: { kind: 'callback', token: 'not-a-token', name: 'docs', payload: { url: 'https://x' } },
+    });
+    expect(await code(runTurn(inline, stray, new MapLedger(), clock))).toBe('WAIT_NOT_FOUND');
+    const timeout = req({ turnId: 'turn_3', input: { kind: 'timeout', token: 'nope', name: 'docs' } });
+    expect(await code(runTurn(inline, timeout, new MapLedger(), clock))).toBe('WAIT_NOT_FOUND');
+  });
+});
+
 describe('migrateCheckpoint', () => {
   const s1 = z.object({ orderId: z.string().nullable() });
   const s2 = z.object({ orderIds: z.array(z.string()) });
