@@ -14,7 +14,8 @@ export const AGENT = 'support-lg';
 /** A customer message: the graph input of a new request. */
 export const SupportMessage = z.object({
   customer: z.string().min(1),
-  order: z.string().min(1),
+  /** The order the request is about; omitted on a follow-up about the same order. */
+  order: z.string().min(1).optional(),
   request: z.string().min(1),
 });
 export type SupportMessage = z.infer<typeof SupportMessage>;
@@ -38,7 +39,7 @@ export function supportV1(store: GraphStoreSource): LangGraphAgent {
     store,
     input: (m) => {
       const msg = SupportMessage.parse(m);
-      return { customer: msg.customer, orderId: msg.order, request: msg.request };
+      return { customer: msg.customer, request: msg.request, ...(msg.order ? { orderId: msg.order } : {}) };
     },
     output,
     waits: { approval: approvalPayload },
@@ -54,7 +55,7 @@ export function supportV2(store: GraphStoreSource): LangGraphAgent {
     migrations: [{ from: 'v1', rename: { orderId: 'orderRef' } }],
     input: (m) => {
       const msg = SupportMessage.parse(m);
-      return { customer: msg.customer, orderRef: msg.order, request: msg.request };
+      return { customer: msg.customer, request: msg.request, ...(msg.order ? { orderRef: msg.order } : {}) };
     },
     output,
     waits: { approval: approvalPayload },
