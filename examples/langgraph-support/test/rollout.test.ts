@@ -201,7 +201,7 @@ describe('LangGraph drain-and-fill through Baton', () => {
       expect(values.orderRef).toBe(t.order);
       expect('orderId' in values).toBe(false);
       expect(values.surveySent).toBe(true);
-      expect(snap.metadata?.[GRAPH_VERSION_KEY as never]).toBe('v2');
+      expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v2');
       const history = [];
       for await (const c of v2.saver.list({ configurable: { thread_id: t.sessionId } })) history.push(c);
       const bridge = history.filter(
@@ -264,7 +264,7 @@ describe('LangGraph drain-and-fill through Baton', () => {
     // refused means untouched: the threads are still v1 threads, interrupted at approval
     for (const t of threads) {
       const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
-      expect(snap.metadata?.[GRAPH_VERSION_KEY as never]).toBe('v1');
+      expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1');
       expect(snap.next).toEqual(t.refund ? ['approval'] : []);
       const s = await store.getSession(t.sessionId);
       expect(s.version).toBe('v1');

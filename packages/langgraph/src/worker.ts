@@ -55,6 +55,7 @@ export interface CompiledGraphLike {
     values: unknown;
     next: readonly string[];
     config: RunnableConfig;
+    metadata?: Record<string, unknown>;
     tasks: ReadonlyArray<{
       id: string;
       name: string;
