@@ -1,31 +1,32 @@
 /**
  * LangGraph's own checkpointer conformance suite (@langchain/langgraph-checkpoint-validation),
- * run unfiltered against BatonCheckpointSaver on PostgreSQL (a fresh schema per run).
+ * run unfiltered against BatonCheckpointSaver on a Baton PostgreSQL store (`store.graph`),
+ * in a fresh schema per run.
  */
-import pg from 'pg';
 import { describe } from 'vitest';
 import { validate } from '@langchain/langgraph-checkpoint-validation';
-import { PostgresGraphCheckpointStore } from '@baton/store';
+import { openStore } from '@baton/store';
+import type { GraphCheckpointStore, Store } from '@baton/store';
 import { BatonCheckpointSaver } from '../src/saver';
-import { pgUrl, uniqueSchema, wipeGraphStore } from './helpers';
+import { dropSchema, pgUrl, uniqueSchema, wipeGraphStore } from './helpers';
 
 const url = pgUrl();
 
 describe.skipIf(!url)('postgres', () => {
-  let pool: pg.Pool;
-  let graph: PostgresGraphCheckpointStore;
+  let store: Store;
+  let graph: GraphCheckpointStore;
   const schema = uniqueSchema('lg_validate');
 
   validate<BatonCheckpointSaver>({
     checkpointerName: '@baton/langgraph (postgres)',
     async beforeAll() {
-      pool = new pg.Pool({ connectionString: url, max: 4 });
-      graph = new PostgresGraphCheckpointStore(pool, { schema });
-      await graph.migrate();
+      store = await openStore(url!, { schema });
+      if (!store.graph) throw new Error('the PostgreSQL store has no graph sub-store');
+      graph = store.graph;
     },
     async afterAll() {
-      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await pool.end();
+      await store.close();
+      await dropSchema(url!, schema);
     },
     createCheckpointer: () => new BatonCheckpointSaver(graph),
     destroyCheckpointer: (saver) => wipeGraphStore(saver.graphStore),
