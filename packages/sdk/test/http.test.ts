@@ -227,3 +227,62 @@ describe('serveWorker over 127.0.0.1', () => {
     expect(((await down.steps('s', 't').catch((e: unknown) => e)) as BatonError).code).toBe('UNREACHABLE');
   });
 });
+
+describe('serveWorker lifecycle', () => {
+  it('aborts a turn whose caller went away: no effect starts afterwards; close() runs the close hook', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered = false;
+    let aborted = false;
+    let after: string | null = null;
+    let ran = 0;
+    const events: string[] = [];
+    const slow = defineAgent({
+      name: 'slow',
+      version: 'v1',
+      schemaVersion: 1,
+      state: z.object({}),
+      initialState: () => ({}),
+      modelId: 'sim',
+      hooks: { open: () => void events.push('open'), close: () => void events.push('close') },
+      turn: async (ctx) => {
+        entered = true;
+        ctx.abortSignal.addEventListener('abort', () => (aborted = true));
+        await gate;
+        try {
+          await ctx.effect('email', {}, () => ran++);
+          after = 'ran';
+        } catch (e) {
+          after = (e as BatonError).code;
+        }
+      },
+    });
+    const local = new MapLedger();
+    const w = await serveWorker(slow, { port: 0, ledger: local });
+    try {
+      const ac = new AbortController();
+      const pending = fetch(`${w.url}/v1/turn`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          ...turnReq('t1', 'x'),
+          session: { id: 's', agent: 'slow', version: 'v1', tenant: null },
+        }),
+        signal: ac.signal,
+      }).catch((e: unknown) => e);
+      while (!entered) await new Promise((r) => setTimeout(r, 5));
+      ac.abort();
+      await pending;
+      while (!aborted) await new Promise((r) => setTimeout(r, 5));
+      release();
+      while (after === null) await new Promise((r) => setTimeout(r, 5));
+      expect(after).toBe('TURN_TIMEOUT');
+      expect(ran).toBe(0);
+      expect(local.effects.size).toBe(0);
+    } finally {
+      release();
+      await w.close();
+    }
+    expect(events).toEqual(['open', 'close']);
+  });
+});
