@@ -2,7 +2,7 @@
  * Pieces shared by the backends: row mapping, checkpoint encoding, effect transitions,
  * aggregate merging. Columns use snake_case; JSON is stored as text in both backends.
  */
-import { BatonError, NotFoundError, ValidationError, sha256Hex } from '@baton/core';
+import { BatonError, CheckpointCorruptError, NotFoundError, ValidationError, sha256Hex } from '@baton/core';
 import type {
   Decision,
   EffectRecord,
@@ -78,7 +78,10 @@ export function asArray<T>(v: T | T[] | undefined): T[] | undefined {
 // ---------- checkpoints ----------
 
 export interface EncodedBody {
+  /** The serialized JSON. */
   text: string;
+  /** Its UTF-8 bytes: what is stored (SQLite) or sent (PostgreSQL), and what the hash covers. */
+  bytes: Buffer;
   size: number;
   hash: string;
 }
@@ -87,15 +90,26 @@ export interface EncodedBody {
 export function encodeBody(body: unknown, maxBytes: number, sessionId: string): EncodedBody {
   const text = JSON.stringify(body);
   if (text === undefined) throw new ValidationError('checkpoint body is not serializable', { sessionId });
-  const size = Buffer.byteLength(text, 'utf8');
-  if (size > maxBytes) {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > maxBytes) {
     throw new BatonError(
       'CHECKPOINT_TOO_LARGE',
-      `checkpoint of ${size} bytes exceeds the limit of ${maxBytes} bytes`,
-      { sessionId, size, limit: maxBytes },
+      `checkpoint of ${bytes.length} bytes exceeds the limit of ${maxBytes} bytes`,
+      { sessionId, size: bytes.length, limit: maxBytes },
     );
   }
-  return { text, size, hash: sha256Hex(text) };
+  return { text, bytes, size: bytes.length, hash: sha256Hex(bytes) };
+}
+
+/**
+ * Verify a stored body against its hash and parse it. `raw` is the stored value as the driver
+ * returns it: bytes (SQLite BLOB) or text (PostgreSQL, or a value written as text by other tools).
+ */
+export function decodeBody<B>(meta: CheckpointMeta, raw: unknown): B {
+  const actual = sha256Hex(raw as string | Uint8Array);
+  if (actual !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, actual);
+  const text = typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8');
+  return JSON.parse(text) as B;
 }
 
 export function checkpointMeta(r: Row): CheckpointMeta {

@@ -9,13 +9,11 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import {
   BatonError,
-  CheckpointCorruptError,
   NotFoundError,
   SequenceConflictError,
   SessionBusyError,
   ValidationError,
   newId,
-  sha256Hex,
 } from '@baton/core';
 import type {
   Checkpoint,
@@ -60,6 +58,7 @@ import {
   aggregateFromRow,
   asArray,
   checkpointMeta,
+  decodeBody,
   decisionFromRow,
   effectConflict,
   effectFromRow,
@@ -203,6 +202,17 @@ CREATE FUNCTION baton_merge_metrics(a TEXT, b TEXT) RETURNS TEXT LANGUAGE sql IM
     FROM (SELECT * FROM jsonb_each(a::jsonb) UNION ALL SELECT * FROM jsonb_each(b::jsonb)) x
     GROUP BY key) y
 $f$;
+`,
+  },
+  {
+    version: 2,
+    name: 'checkpoint bodies compressed with lz4 where the server supports it',
+    sql: `
+DO $d$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+    ALTER TABLE checkpoints ALTER COLUMN body SET COMPRESSION lz4;
+  END IF;
+END $d$;
 `,
   },
 ];
@@ -755,10 +765,7 @@ export class PostgresStore implements Store {
 
   private toCheckpoint<B>(r: Row): Checkpoint<B> {
     const meta = checkpointMeta(r);
-    const text = r.body as string;
-    const actual = sha256Hex(text);
-    if (actual !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, actual);
-    return { ...meta, body: JSON.parse(text) as B };
+    return { ...meta, body: decodeBody<B>(meta, r.body) };
   }
 
   async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {

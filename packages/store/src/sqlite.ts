@@ -7,13 +7,11 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import {
   BatonError,
-  CheckpointCorruptError,
   NotFoundError,
   SequenceConflictError,
   SessionBusyError,
   ValidationError,
   newId,
-  sha256Hex,
 } from '@baton/core';
 import type {
   Checkpoint,
@@ -59,6 +57,7 @@ import {
   aggregateFromRow,
   asArray,
   checkpointMeta,
+  decodeBody,
   decisionFromRow,
   effectConflict,
   effectFromRow,
@@ -131,7 +130,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_agent_version_status ON sessions (agent, version, status);
 CREATE TABLE checkpoints (
   session_id TEXT NOT NULL, seq INTEGER NOT NULL, schema_version INTEGER NOT NULL, written_by TEXT NOT NULL,
-  hash TEXT NOT NULL, size INTEGER NOT NULL, created_at INTEGER NOT NULL, body TEXT NOT NULL,
+  hash TEXT NOT NULL, size INTEGER NOT NULL, created_at INTEGER NOT NULL, body BLOB NOT NULL,
   PRIMARY KEY (session_id, seq)
 );
 CREATE TABLE migrations (
@@ -613,7 +612,7 @@ export class SqliteStore implements Store {
       this.st(
         `INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(input.sessionId, seq, input.schemaVersion, input.writtenBy, enc.hash, enc.size, now, enc.text);
+      ).run(input.sessionId, seq, input.schemaVersion, input.writtenBy, enc.hash, enc.size, now, enc.bytes);
       if (input.resolvedWaits && input.resolvedWaits.length > 0) {
         const st = this.st(`UPDATE waits SET status = 'resolved' WHERE token = ? AND session_id = ?`);
         for (const t of input.resolvedWaits) st.run(t, input.sessionId);
@@ -782,10 +781,7 @@ export class SqliteStore implements Store {
 
   private toCheckpoint<B>(r: Row): Checkpoint<B> {
     const meta = checkpointMeta(r);
-    const text = r.body as string;
-    const actual = sha256Hex(text);
-    if (actual !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, actual);
-    return { ...meta, body: JSON.parse(text) as B };
+    return { ...meta, body: decodeBody<B>(meta, r.body) };
   }
 
   async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {
