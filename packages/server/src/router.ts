@@ -129,6 +129,9 @@ function closedError(s: SessionRecord): BatonError {
   });
 }
 
+/** How long past the deadline the router waits before giving up on a worker that ignores it. */
+const DEADLINE_GRACE_MS = 250;
+
 const OUTCOMES = new Set(['idle', 'waiting', 'completed', 'failed']);
 
 function checkResponse(r: TurnResponse, workerId: string): void {
@@ -394,13 +397,15 @@ export class Router {
     return r;
   }
 
+  /**
+   * Send the turn to the worker, bounded by the turn deadline. Workers enforce the deadline themselves
+   * (the SDK aborts the handler; the HTTP client times out); the timer here is the router's backstop.
+   */
   private async dispatch(entry: PoolEntry, req: TurnRequest): Promise<TurnResponse> {
-    const ms = Math.max(1, req.deadline - this.ctx.clock.now());
-    const ac = new AbortController();
+    const ms = Math.max(1, req.deadline - this.ctx.clock.now()) + DEADLINE_GRACE_MS;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        ac.abort();
         reject(
           new BatonError('TURN_TIMEOUT', `worker ${entry.id} did not finish the turn within ${ms} ms`, {
             workerId: entry.id,
@@ -410,7 +415,7 @@ export class Router {
     });
     entry.outstanding++;
     try {
-      return await Promise.race([entry.client.turn(req, ac.signal), timeout]);
+      return await Promise.race([entry.client.turn(req), timeout]);
     } catch (e) {
       if (isTransportError(e)) this.ctx.pool.markUnhealthy(entry);
       throw e;
