@@ -94,7 +94,23 @@ export async function migrateSession(
       return okResult(cur.seq, cur.version, input.to, target.schemaVersion, target.schemaVersion);
     }
     const fromSchema = cp.schemaVersion;
+    // Reverse fill: when the target cannot read this schema but the origin version ships a down
+    // migration to the target's schema, the origin's workers run it (down migrations are its code).
+    let runOn = input.to;
     if (cp.schemaVersion !== target.schemaVersion && !target.acceptsSchemas.includes(cp.schemaVersion)) {
+      const origin = await ctx.versions.get(cur.agent, cur.version).catch(() => null);
+      if (
+        origin &&
+        origin.schemaVersion === cp.schemaVersion &&
+        origin.downSchemas.includes(target.schemaVersion)
+      )
+        runOn = cur.version;
+    }
+    if (
+      runOn === input.to &&
+      cp.schemaVersion !== target.schemaVersion &&
+      !target.acceptsSchemas.includes(cp.schemaVersion)
+    ) {
       return fail(
         ctx,
         cur,
@@ -107,7 +123,7 @@ export async function migrateSession(
     }
     let answer: MigrateResponse;
     try {
-      const worker = ctx.pool.pick(cur.agent, input.to);
+      const worker = ctx.pool.pick(cur.agent, runOn);
       worker.outstanding++;
       try {
         answer = await worker.client.migrate({
