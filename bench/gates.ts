@@ -1,0 +1,326 @@
+/**
+ * `npm run bench -- gates [--quick]`: seeded simulation of the statistical judge.
+ *
+ * Per-session eval scores (the unit of analysis is the session):
+ * - a session has T turns, T = 1 + Poisson(2) capped at 8;
+ * - each session has a latent quality p ~ Beta(κμ, κ(1−μ)) with κ = 4 (sessions differ a lot,
+ *   turns of one session are correlated);
+ * - each turn is scored on a 5-point scale {0, .25, .5, .75, 1}: Binomial(4, p)/4;
+ * - the session's `eval.resolution` is the mean of its turn scores (as the store aggregates
+ *   it: sum/count), so values are bounded in [0, 1] with many ties (a third of the sessions
+ *   have one turn, hence one of 5 values).
+ * Blue: μ = 0.75. "10% drop": green μ = 0.675.
+ *
+ * Gate: `{metric: 'eval.resolution', test: 'mann-whitney', tolerance: '-2%', alpha: 0.05}`
+ * evaluated through `evaluateGate` on SessionAggregates; a `fail` verdict aborts the rollout.
+ *
+ * Scenarios (each ≥ 1,000 seeded rollouts):
+ * (a) A/A at the step's fixed horizon (300 sessions per arm): false-abort rate.
+ * (b) a 10% drop at the same horizon: detection rate.
+ * (c) sequential vs fixed horizon. n_fix = the smallest per-arm horizon (grid of 10) at which
+ *     the fixed-horizon Mann-Whitney gate detects the 10% drop ≥ 80% of the time (by simulation).
+ *     The sequential judge (mSPRT, same α = 0.05, same tolerance) looks after every 10 sessions
+ *     per arm, up to 3·n_fix, and stops at its first decision. It runs on the 10% drop (the
+ *     effect n_fix was sized for) and on a clear regression (a 20% drop) — the regression
+ *     a fixed-horizon plan sized for 10% still waits n_fix for. Its realized false-alarm rate is
+ *     measured under the same continuous monitoring in A/A.
+ * (d) peeking: the fixed-horizon gate evaluated after every 10 sessions per arm (as a
+ *     controller polling it would) — the false-abort inflation the sequential judge avoids.
+ */
+import { atLeast, atMost, percentile, round, type BenchFn } from './lib';
+import type { SessionAggregate } from '../packages/core/src/index';
+import {
+  evaluateGate,
+  SequentialJudge,
+  mannWhitneyU,
+  mean,
+  marginOf,
+  parseTolerance,
+} from '../packages/server/src/analysis/index';
+
+type Rng = () => number;
+
+function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function normal(r: Rng): number {
+  let u = 0;
+  while (u === 0) u = r();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r());
+}
+
+/** Marsaglia-Tsang gamma sampler. */
+function gamma(r: Rng, k: number): number {
+  if (k < 1) return gamma(r, k + 1) * Math.pow(r(), 1 / k);
+  const d = k - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = normal(r);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = r();
+    if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+  }
+}
+
+function beta(r: Rng, a: number, b: number): number {
+  const x = gamma(r, a);
+  return x / (x + gamma(r, b));
+}
+
+function poisson(r: Rng, lambda: number): number {
+  const l = Math.exp(-lambda);
+  let k = 0;
+  let p = 1;
+  do {
+    k++;
+    p *= r();
+  } while (p > l);
+  return k - 1;
+}
+
+const KAPPA = 4;
+const BLUE_MU = 0.75;
+
+/** One session's eval score (mean of its turns' 5-point scores). */
+function sessionScore(r: Rng, mu: number): { sum: number; count: number } {
+  const turns = Math.min(8, 1 + poisson(r, 2));
+  const p = beta(r, KAPPA * mu, KAPPA * (1 - mu));
+  let sum = 0;
+  for (let t = 0; t < turns; t++) {
+    let k = 0;
+    for (let i = 0; i < 4; i++) if (r() < p) k++;
+    sum += k / 4;
+  }
+  return { sum, count: turns };
+}
+
+let sid = 0;
+function aggregates(r: Rng, n: number, mu: number, version: string): SessionAggregate[] {
+  return Array.from({ length: n }, () => {
+    const m = sessionScore(r, mu);
+    return {
+      sessionId: `s${++sid}`,
+      agent: 'support',
+      version,
+      sessionStartedAt: 0,
+      firstAt: 0,
+      lastAt: 0,
+      turns: m.count,
+      errors: 0,
+      toolCalls: 0,
+      toolMix: {},
+      reasoningSteps: 0,
+      tokensIn: 0,
+      tokensOut: 0,
+      latencyMsSum: 0,
+      latencyMsMax: 0,
+      contextUtilizationMax: 0,
+      metrics: { 'eval.resolution': m },
+      signals: {},
+      completed: true,
+    };
+  });
+}
+
+const ALPHA = 0.05;
+const TOLERANCE = '-2%';
+const GATE = {
+  metric: 'eval.resolution',
+  test: 'mann-whitney' as const,
+  tolerance: TOLERANCE,
+  alpha: ALPHA,
+  critical: true,
+};
+const DROP = 0.9; // green μ = 0.9 · blue μ
+/** Sessions per arm at which the step's gate is evaluated in (a) and (b). */
+const STEP_SESSIONS = 300;
+
+/** Fraction of `reps` fixed-horizon rollouts (n sessions per arm) that the gate aborts. */
+function fixedAbortRate(
+  seed: number,
+  reps: number,
+  n: number,
+  greenMu: number,
+): { fail: number; pass: number } {
+  const r = mulberry32(seed);
+  let fail = 0;
+  let pass = 0;
+  for (let i = 0; i < reps; i++) {
+    const res = evaluateGate({
+      spec: GATE,
+      blue: aggregates(r, n, BLUE_MU, 'v1'),
+      green: aggregates(r, n, greenMu, 'v2'),
+    });
+    if (res.verdict === 'fail') fail++;
+    if (res.verdict === 'pass') pass++;
+  }
+  return { fail: fail / reps, pass: pass / reps };
+}
+
+/** Same rule as the gate (one-sided MW at α and mean effect beyond the margin), on raw values, for many looks. */
+function fixedRuleFails(blue: number[], green: number[]): boolean {
+  const mb = mean(blue);
+  const margin = marginOf(parseTolerance(TOLERANCE), mb);
+  const d = mean(green) - mb;
+  if (!(-d > margin)) return false;
+  return mannWhitneyU(green, blue, { alternative: 'less' }).pValue < ALPHA / 2;
+}
+
+interface SeqOutcome {
+  decision: 'fail' | 'pass' | 'continue';
+  n: number;
+}
+
+function sequentialRun(r: Rng, greenMu: number, maxN: number, every: number): SeqOutcome {
+  const judge = new SequentialJudge({
+    kind: 'mean',
+    badSign: -1,
+    margin: (blueMean) => marginOf(parseTolerance(TOLERANCE), blueMean),
+    alpha: ALPHA,
+    minSamples: 20,
+  });
+  for (let n = 1; n <= maxN; n++) {
+    const b = sessionScore(r, BLUE_MU);
+    const g = sessionScore(r, greenMu);
+    judge.observe('blue', b.sum / b.count);
+    judge.observe('green', g.sum / g.count);
+    if (n % every === 0 && judge.look().decision !== 'continue') return { decision: judge.decision, n };
+  }
+  return { decision: 'continue', n: maxN };
+}
+
+function summarizeSeq(outs: SeqOutcome[]): {
+  fail: number;
+  pass: number;
+  undecided: number;
+  meanN: number;
+  medianN: number;
+  p90N: number;
+} {
+  const ns = outs.map((o) => o.n).sort((a, b) => a - b);
+  return {
+    fail: outs.filter((o) => o.decision === 'fail').length / outs.length,
+    pass: outs.filter((o) => o.decision === 'pass').length / outs.length,
+    undecided: outs.filter((o) => o.decision === 'continue').length / outs.length,
+    meanN: mean(ns),
+    medianN: percentile(ns, 50),
+    p90N: percentile(ns, 90),
+  };
+}
+
+const bench: BenchFn = async (args) => {
+  const quick = args.includes('--quick');
+  const R = quick ? 300 : 1000; // rollouts per scenario
+  const started = Date.now();
+  const figures: Record<string, number | string> = {};
+
+  // n_fix: smallest per-arm horizon (multiple of 10) with ≥ 80% detection of the 10% drop.
+  const greenMu = BLUE_MU * DROP;
+  const powerAt = new Map<number, number>();
+  const power = (n: number) => {
+    if (!powerAt.has(n)) powerAt.set(n, fixedAbortRate(7000 + n, R, n, greenMu).fail);
+    return powerAt.get(n)!;
+  };
+  let lo = 10;
+  let hi = 640;
+  while (power(hi) < 0.8) hi *= 2;
+  while (hi - lo > 10) {
+    const mid = Math.round((lo + hi) / 20) * 10;
+    if (power(mid) >= 0.8) hi = mid;
+    else lo = mid;
+  }
+  const nFix = hi;
+
+  // Fixed horizon of the rollout step for (a) and (b): the step's `verify.minSessions`.
+  const nStep = STEP_SESSIONS;
+
+  const aa = fixedAbortRate(1, R, nStep, BLUE_MU);
+  const drop = fixedAbortRate(2, R, nStep, greenMu);
+  const aaFix = fixedAbortRate(3, R, nFix, BLUE_MU);
+
+  // (c) sequential judge, looking every 10 sessions per arm up to 3·n_fix.
+  const every = 10;
+  const maxN = 3 * nFix;
+  const seqRun = (seed: number, mu: number) => {
+    const r = mulberry32(seed);
+    return summarizeSeq(Array.from({ length: R }, () => sequentialRun(r, mu, maxN, every)));
+  };
+  const seqAA = seqRun(11, BLUE_MU);
+  const seq10 = seqRun(12, greenMu);
+  const seq20 = seqRun(13, BLUE_MU * 0.8);
+
+  // (d) peeking at the fixed-horizon gate every 10 sessions per arm up to n_step, in A/A.
+  const peekR = mulberry32(21);
+  let peekAborts = 0;
+  for (let i = 0; i < R; i++) {
+    const blue: number[] = [];
+    const green: number[] = [];
+    for (let n = 1; n <= nStep; n++) {
+      const b = sessionScore(peekR, BLUE_MU);
+      const g = sessionScore(peekR, BLUE_MU);
+      blue.push(b.sum / b.count);
+      green.push(g.sum / g.count);
+      if (n % every === 0 && n >= 20 && fixedRuleFails(blue, green)) {
+        peekAborts++;
+        break;
+      }
+    }
+  }
+
+  figures['rollouts per scenario'] = R;
+  figures['per-session score: blue mean (μ)'] = BLUE_MU;
+  figures['gate'] = `mann-whitney, tolerance ${TOLERANCE}, alpha ${ALPHA}`;
+  figures['step horizon for (a), (b) (sessions/arm)'] = nStep;
+  figures['(a) A/A false-abort rate'] = aa.fail;
+  figures['(a) A/A pass rate'] = aa.pass;
+  figures['(b) 10% drop detection rate'] = drop.fail;
+  figures['(c) n_fix: fixed-horizon MW sessions/arm for 80% power (10% drop)'] = nFix;
+  figures['(c) fixed-horizon power at n_fix'] = power(nFix);
+  figures['(c) fixed-horizon A/A false-alarm rate at n_fix'] = aaFix.fail;
+  figures['(c) sequential A/A false-alarm rate (looks every 10, up to 3·n_fix)'] = seqAA.fail;
+  figures['(c) sequential A/A: passed early'] = seqAA.pass;
+  figures['(c) sequential A/A: mean sessions/arm at decision'] = seqAA.meanN;
+  figures['(c) sequential 10% drop: detection rate'] = seq10.fail;
+  figures['(c) sequential 10% drop: mean sessions/arm at decision'] = seq10.meanN;
+  figures['(c) sequential 10% drop: median sessions/arm at decision'] = seq10.medianN;
+  figures['(c) sequential 10% drop: mean / n_fix'] = seq10.meanN / nFix;
+  figures['(c) sequential 20% drop: detection rate'] = seq20.fail;
+  figures['(c) sequential 20% drop: mean sessions/arm at decision'] = seq20.meanN;
+  figures['(c) sequential 20% drop: median sessions/arm at decision'] = seq20.medianN;
+  figures['(c) sequential 20% drop: p90 sessions/arm at decision'] = seq20.p90N;
+  figures['(c) sequential 20% drop: mean / n_fix'] = seq20.meanN / nFix;
+  figures['(d) A/A false-abort rate when the fixed gate is polled every 10 sessions'] = peekAborts / R;
+  figures['runtime s'] = round((Date.now() - started) / 1000, 1);
+
+  const targets = [
+    atMost('(a) A/A false-abort rate', aa.fail, 0.05),
+    atLeast('(b) 10% drop detected', drop.fail, 0.95),
+    atMost(
+      '(c) sequential mean sessions at decision / n_fix, clear regression (20% drop)',
+      seq20.meanN / nFix,
+      0.6,
+    ),
+    atMost(
+      '(c) sequential mean sessions at decision / n_fix, at the effect n_fix is sized for (10% drop)',
+      seq10.meanN / nFix,
+      0.6,
+    ),
+    atMost('(c) sequential false-alarm rate, continuous monitoring', seqAA.fail, 0.05),
+  ];
+  return { figures, targets };
+};
+
+export default bench;
