@@ -1,0 +1,362 @@
+/**
+ * The LangGraph adapter against one store backend: turns, interrupts as waits, the graph version
+ * stamp, per-channel migrations (rename, transform, drop; multi-step chains), and the pre-flight
+ * refusals (not quiescent, removed node, no migration path, a throwing transform).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Annotation, END, START, StateGraph, interrupt } from '@langchain/langgraph';
+import type { LedgerClient, TurnRequest, TurnResponse } from '@baton/core';
+import type { Store } from '@baton/store';
+import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, langGraphAgent } from '../src/index';
+import type { ChannelMigration, LangGraphAgent } from '../src/index';
+
+const S1 = Annotation.Root({
+  orderId: Annotation<string>,
+  note: Annotation<string>,
+  scratch: Annotation<string>,
+  steps: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  answer: Annotation<string>,
+});
+
+function graphV1() {
+  return new StateGraph(S1)
+    .addNode('intake', (s) => ({ scratch: `tmp:${s.orderId}`, steps: ['intake'] }))
+    .addNode('approve', () => {
+      const ok = interrupt<{ name: string }, { ok: boolean }>({ name: 'approval' });
+      return { answer: ok.ok ? 'yes' : 'no', steps: ['approve'] };
+    })
+    .addEdge(START, 'intake')
+    .addEdge('intake', 'approve')
+    .addEdge('approve', END);
+}
+
+const S2 = Annotation.Root({
+  orderIds: Annotation<string[]>,
+  note: Annotation<string>,
+  steps: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  answer: Annotation<string>,
+  shipped: Annotation<boolean>,
+});
+
+function graphV2() {
+  return new StateGraph(S2)
+    .addNode('intake', () => ({ steps: ['intake'] }))
+    .addNode('approve', () => {
+      const ok = interrupt<{ name: string }, { ok: boolean }>({ name: 'approval' });
+      return { answer: ok.ok ? 'yes' : 'no', steps: ['approve'] };
+    })
+    .addNode('ship', () => ({ shipped: true, steps: ['ship'] }))
+    .addEdge(START, 'intake')
+    .addEdge('intake', 'approve')
+    .addEdge('approve', 'ship')
+    .addEdge('ship', END);
+}
+
+const S3 = Annotation.Root({
+  orderIds: Annotation<string[]>,
+  memo: Annotation<string>,
+  steps: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  answer: Annotation<string>,
+  shipped: Annotation<boolean>,
+});
+
+function graphV3() {
+  return new StateGraph(S3)
+    .addNode('intake', () => ({ steps: ['intake'] }))
+    .addNode('approve', () => {
+      const ok = interrupt<{ name: string }, { ok: boolean }>({ name: 'approval' });
+      return { answer: ok.ok ? 'yes' : 'no', steps: ['approve'] };
+    })
+    .addNode('ship', (s) => ({ shipped: true, steps: [`ship:${s.memo}`] }))
+    .addEdge(START, 'intake')
+    .addEdge('intake', 'approve')
+    .addEdge('approve', 'ship')
+    .addEdge('ship', END);
+}
+
+/** v1 → v2: orderId → orderIds (a list), scratch dropped. */
+const toV2: ChannelMigration = {
+  from: 'v1',
+  rename: { orderId: 'orderIds' },
+  transform: { orderIds: (v) => (typeof v === 'string' ? [v] : v) },
+  drop: ['scratch'],
+};
+/** v2 → v3: note → memo, upper-cased. */
+const toV3: ChannelMigration = {
+  from: 'v2',
+  rename: { note: 'memo' },
+  transform: { memo: (v) => String(v ?? '').toUpperCase() },
+};
+
+const noLedger: LedgerClient = {
+  intent: () => Promise.reject(new Error('no effects here')),
+  commit: () => Promise.reject(new Error('no effects here')),
+  fail: () => Promise.reject(new Error('no effects here')),
+  steps: () => Promise.resolve([]),
+  putStep: () => Promise.resolve(),
+};
+
+export function workerCases(
+  name: string,
+  open: () => Promise<{ store: Store; close(): Promise<void> }>,
+): void {
+  describe(`LangGraph adapter (${name})`, () => {
+    let store: Store;
+    let close: () => Promise<void>;
+    let v1: LangGraphAgent;
+    let v2: LangGraphAgent;
+    let v3: LangGraphAgent;
+    let seq = 0;
+    const agent = `lg-case-${Date.now().toString(36)}`;
+
+    beforeAll(async () => {
+      ({ store, close } = await open());
+      v1 = langGraphAgent({ name: agent, version: 'v1', graph: graphV1(), store });
+      v2 = langGraphAgent({ name: agent, version: 'v2', graph: graphV2(), store, migrations: [toV2] });
+      v3 = langGraphAgent({ name: agent, version: 'v3', graph: graphV3(), store, migrations: [toV2, toV3] });
+    });
+    afterAll(async () => {
+      await close();
+    });
+
+    const newThread = () => `thr-${name}-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
+
+    async function turn(
+      a: LangGraphAgent,
+      threadId: string,
+      input: TurnRequest['input'],
+      prev: { res: TurnResponse; schemaVersion: number } | null,
+    ): Promise<TurnResponse> {
+      return a.worker(noLedger).turn({
+        session: { id: threadId, agent, version: a.version, tenant: null },
+        checkpoint: prev
+          ? {
+              seq: 1,
+              schemaVersion: prev.schemaVersion,
+              body: {
+                state: prev.res.state,
+                history: prev.res.history,
+                context: prev.res.context,
+                waits: prev.res.waits,
+              },
+            }
+          : null,
+        input,
+        turnId: `t-${++seq}`,
+        deadline: Date.now() + 30_000,
+      });
+    }
+
+    async function interruptedOnV1(): Promise<{ threadId: string; res: TurnResponse }> {
+      const threadId = newThread();
+      const res = await turn(
+        v1,
+        threadId,
+        { kind: 'message', message: { orderId: 'o-7', note: 'fragile' } },
+        null,
+      );
+      return { threadId, res };
+    }
+
+    test('an interrupt ends the turn as a Baton wait; the callback resumes the graph on the same version', async () => {
+      const { threadId, res } = await interruptedOnV1();
+      expect(res.status).toBe('waiting');
+      expect(res.waits).toHaveLength(1);
+      expect(res.waits[0]!.name).toBe('approval');
+      expect(res.state).toMatchObject({ threadId, graphVersion: 'v1', next: ['approve'] });
+      const done = await turn(
+        v1,
+        threadId,
+        { kind: 'callback', token: res.waits[0]!.token, name: 'approval', payload: { ok: true } },
+        { res, schemaVersion: 1 },
+      );
+      expect(done.status).toBe('idle');
+      expect(done.waits).toEqual([]);
+      const snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      expect(snap.values).toMatchObject({ answer: 'yes', steps: ['intake', 'approve'] });
+    });
+
+    test('a timeout resumes the interrupt with the onTimeout value', async () => {
+      const v1t = langGraphAgent({
+        name: agent,
+        version: 'v1',
+        graph: graphV1(),
+        store,
+        onTimeout: () => ({ ok: false }),
+      });
+      const { threadId, res } = await interruptedOnV1();
+      const done = await turn(
+        v1t,
+        threadId,
+        { kind: 'timeout', token: res.waits[0]!.token, name: 'approval' },
+        { res, schemaVersion: 1 },
+      );
+      expect(done.status).toBe('idle');
+      const snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      expect((snap.values as Record<string, unknown>).answer).toBe('no');
+    });
+
+    test('every checkpoint a version writes carries its graph version', async () => {
+      const { threadId } = await interruptedOnV1();
+      const all = [];
+      for await (const t of v1.saver.list({ configurable: { thread_id: threadId } })) all.push(t);
+      expect(all.length).toBeGreaterThan(1);
+      for (const t of all) expect((t.metadata as Record<string, unknown>)[GRAPH_VERSION_KEY]).toBe('v1');
+    });
+
+    test('migration renames, transforms and drops channels, then the thread resumes on the new graph', async () => {
+      const { threadId, res } = await interruptedOnV1();
+      expect(await v2.inspect(threadId)).toMatchObject({
+        graphVersion: 'v1',
+        next: ['approve'],
+        quiescent: true,
+        interrupted: true,
+      });
+      const migrated = await v2.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'v1' },
+        checkpoint: {
+          seq: 1,
+          schemaVersion: 1,
+          body: { state: res.state, history: res.history, context: res.context, waits: res.waits },
+        },
+        targetSchemaVersion: 2,
+        dryRun: false,
+      });
+      expect(migrated.ok).toBe(true);
+      if (!migrated.ok) return;
+      // Baton's migration is the pre-flight; the graph's channels move at the first turn on v2
+      expect((await v2.inspect(threadId)).graphVersion).toBe('v1');
+      const done = await turn(
+        v2,
+        threadId,
+        { kind: 'callback', token: res.waits[0]!.token, name: 'approval', payload: { ok: true } },
+        { res: { ...res, state: migrated.body.state }, schemaVersion: 2 },
+      );
+      expect(done.status).toBe('idle');
+      const snap = await v2.graph.getState({ configurable: { thread_id: threadId } });
+      const values = snap.values as Record<string, unknown>;
+      expect(values.orderIds).toEqual(['o-7']);
+      expect(values.note).toBe('fragile');
+      expect('orderId' in values).toBe(false);
+      expect('scratch' in values).toBe(false);
+      expect(values).toMatchObject({ answer: 'yes', shipped: true, steps: ['intake', 'approve', 'ship'] });
+      const bridge = [];
+      for await (const t of v2.saver.list(
+        { configurable: { thread_id: threadId } },
+        { filter: { [MIGRATED_FROM_KEY]: 'v1' } },
+      ))
+        bridge.push(t);
+      expect(bridge).toHaveLength(1);
+      // only the channels the migration changed were written at new versions
+      const before = await v1.saver.getTuple({
+        configurable: {
+          thread_id: threadId,
+          checkpoint_id: bridge[0]!.parentConfig!.configurable!.checkpoint_id,
+        },
+      });
+      const after = bridge[0]!.checkpoint.channel_versions;
+      expect(after.note).toBe(before!.checkpoint.channel_versions.note);
+      expect(after.steps).toBe(before!.checkpoint.channel_versions.steps);
+      expect(after.orderIds).not.toBeUndefined();
+      expect(after.scratch).toBeUndefined();
+      expect(after.orderId).toBeUndefined();
+    });
+
+    test('migrateThread chains steps (v1 → v2 → v3) and is a no-op on a thread already there', async () => {
+      const { threadId } = await interruptedOnV1();
+      const r = await v3.migrateThread(threadId);
+      expect(r).toMatchObject({ migrated: true, from: 'v1', to: 'v3' });
+      const snap = await v3.graph.getState({ configurable: { thread_id: threadId } });
+      expect(snap.values).toMatchObject({ orderIds: ['o-7'], memo: 'FRAGILE' });
+      expect(snap.next).toEqual(['approve']);
+      expect(await v3.migrateThread(threadId)).toMatchObject({ migrated: false, from: 'v3', to: 'v3' });
+    });
+
+    test('pre-flight refuses a thread that is not at a quiescent checkpoint', async () => {
+      const { threadId, res } = await interruptedOnV1();
+      const tuple = await v1.saver.getTuple({ configurable: { thread_id: threadId } });
+      await v1.saver.putWrites(tuple!.config, [['note', 'half-done']], 'task-in-flight');
+      const pf = await v2.preflight(threadId);
+      expect(pf.ok).toBe(false);
+      if (!pf.ok)
+        expect(pf.reason).toMatch(
+          /is not at a quiescent checkpoint: 1 pending write\(s\) from task\(s\) task-in-flight on note/,
+        );
+      const m = await v2.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'v1' },
+        checkpoint: {
+          seq: 1,
+          schemaVersion: 1,
+          body: { state: res.state, history: res.history, context: res.context, waits: res.waits },
+        },
+        targetSchemaVersion: 2,
+        dryRun: true,
+      });
+      expect(m.ok).toBe(false);
+      if (!m.ok) {
+        expect(m.error.code).toBe('MIGRATION_FAILED');
+        expect(m.error.message).toMatch(/not at a quiescent checkpoint/);
+      }
+      await expect(v2.migrateThread(threadId)).rejects.toMatchObject({ code: 'MIGRATION_FAILED' });
+      expect((await v2.inspect(threadId)).graphVersion).toBe('v1');
+    });
+
+    test('pre-flight refuses a thread interrupted at a node the new graph lacks', async () => {
+      const noApprove = langGraphAgent({
+        name: agent,
+        version: 'v2b',
+        graph: new StateGraph(S2)
+          .addNode('intake', () => ({}))
+          .addEdge(START, 'intake')
+          .addEdge('intake', END),
+        store,
+        migrations: [toV2],
+      });
+      const { threadId } = await interruptedOnV1();
+      expect(await noApprove.preflight(threadId)).toEqual({
+        ok: false,
+        reason: `thread ${threadId} is interrupted at node 'approve' of graph v1, which graph v2b no longer has`,
+      });
+      await expect(noApprove.migrateThread(threadId)).rejects.toMatchObject({ code: 'MIGRATION_FAILED' });
+    });
+
+    test('pre-flight refuses a thread without a migration path, and a transform that throws', async () => {
+      const { threadId } = await interruptedOnV1();
+      const noPath = langGraphAgent({ name: agent, version: 'v9', graph: graphV2(), store });
+      const pf = await noPath.preflight(threadId);
+      expect(pf).toEqual({
+        ok: false,
+        reason: `graph ${agent}@v9 has no channel migration from graph version v1`,
+      });
+      const broken = langGraphAgent({
+        name: agent,
+        version: 'v8',
+        graph: graphV2(),
+        store,
+        migrations: [
+          {
+            from: 'v1',
+            transform: {
+              orderIds: () => {
+                throw new Error('bad order');
+              },
+            },
+          },
+        ],
+      });
+      const b = await broken.preflight(threadId);
+      expect(b.ok).toBe(false);
+      if (!b.ok) expect(b.reason).toMatch(/bad order/);
+      expect((await v1.inspect(threadId)).graphVersion).toBe('v1');
+    });
+
+    test('bad specs are refused', () => {
+      expect(() =>
+        langGraphAgent({ name: agent, version: 'v2', graph: graphV2(), store, migrations: [toV2, toV2] }),
+      ).toThrow(/two channel migrations from v1/);
+      expect(() =>
+        langGraphAgent({ name: agent, version: 'v1', graph: graphV1(), store, migrations: [{ from: 'v1' }] }),
+      ).toThrow(/cannot start at v1/);
+    });
+  });
+}
