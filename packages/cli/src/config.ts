@@ -187,17 +187,27 @@ export async function ensureTokens(
 }
 
 /** The admin token for CLI commands: `--token`, `BATON_ADMIN_TOKEN`, else `./baton.db.tokens.json` if present. */
-export async function adminTokenFrom(
+export function adminTokenFrom(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  return tokenFrom('admin', flag, env);
+}
+
+/** A token of `kind`: the flag, `BATON_<KIND>_TOKEN`, else the local tokens file `./baton.db.tokens.json` if present. */
+export async function tokenFrom(
+  kind: keyof Tokens,
   flag: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
   if (flag) return flag;
-  if (env.BATON_ADMIN_TOKEN) return env.BATON_ADMIN_TOKEN;
-  const local = path.resolve('baton.db.tokens.json');
+  const fromEnv = env[`BATON_${kind.toUpperCase()}_TOKEN`];
+  if (fromEnv) return fromEnv;
+  const local = path.resolve(env.BATON_TOKENS_FILE ?? 'baton.db.tokens.json');
   if (existsSync(local)) {
     try {
       const t = JSON.parse(await readFile(local, 'utf8')) as Partial<Tokens>;
-      return t.admin;
+      return t[kind];
     } catch {
       return undefined;
     }

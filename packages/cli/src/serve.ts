@@ -1,44 +1,13 @@
 /** `baton serve`: router + controller + admin API in one process (`startBaton`). */
 import { BatonError } from '@baton/core';
-import type { Store } from '@baton/store';
+import { startBaton } from '@baton/server';
+import type { RunningBaton } from '@baton/server';
 import { ensureTokens, resolveServeConfig } from './config';
 import type { ServeFlags, Tokens } from './config';
+
+export type { RunningBaton };
 import { loadAgent } from './agents';
 import type { AgentDefinition } from '@baton/sdk';
-
-/** What the server package's `startBaton` returns, as far as the CLI uses it. */
-export interface RunningBaton {
-  url: string;
-  close(opts?: { deadlineMs?: number }): Promise<void>;
-}
-
-export interface StartBatonOptions {
-  store: Store;
-  port: number;
-  host: string;
-  tokens?: Tokens;
-  agents?: AgentDefinition[];
-  controller: boolean | Record<string, unknown>;
-  [k: string]: unknown;
-}
-
-export type StartBaton = (o: StartBatonOptions) => Promise<RunningBaton>;
-
-export async function serverApi(): Promise<{
-  startBaton: StartBaton;
-  openStore: (t: string) => Promise<Store>;
-}> {
-  const server = (await import('@baton/server')) as Record<string, unknown>;
-  const store = (await import('@baton/store')) as Record<string, unknown>;
-  if (typeof server.startBaton !== 'function')
-    throw new BatonError('INTERNAL', '@baton/server does not export startBaton');
-  if (typeof store.openStore !== 'function')
-    throw new BatonError('INTERNAL', '@baton/store does not export openStore');
-  return {
-    startBaton: server.startBaton as StartBaton,
-    openStore: store.openStore as (t: string) => Promise<Store>,
-  };
-}
 
 export function redactTarget(t: string): string {
   return t.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
@@ -49,26 +18,25 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
   const { tokens, generated } = await ensureTokens(cfg);
   const agents: AgentDefinition[] = [];
   for (const a of cfg.agents) agents.push(await loadAgent(a));
-  const { startBaton, openStore } = await serverApi();
-  let store: Store;
-  try {
-    store = await openStore(cfg.store);
-  } catch (e) {
-    if (e instanceof BatonError) throw e;
-    throw new BatonError(
-      'STORE_UNAVAILABLE',
-      `cannot open store ${redactTarget(cfg.store)}: ${(e as Error).message}`,
-    );
-  }
   let baton: RunningBaton;
   try {
-    baton = await startBaton({ store, port: cfg.port, host: cfg.host, tokens, agents, controller: true });
+    baton = await startBaton({
+      store: cfg.store,
+      port: cfg.port,
+      host: cfg.host,
+      tokens: { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] },
+      agents,
+      controller: true,
+    });
   } catch (e) {
-    await store.close();
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE')
       throw new BatonError('CONFLICT', `port ${cfg.port} on ${cfg.host} is already in use`);
-    throw e;
+    if (e instanceof BatonError) throw e;
+    throw new BatonError(
+      'STORE_UNAVAILABLE',
+      `cannot start on store ${redactTarget(cfg.store)}: ${(e as Error).message}`,
+    );
   }
   const shown: Partial<Tokens> = {};
   for (const k of generated) shown[k] = tokens[k];
@@ -102,19 +70,16 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
       stopping = true;
       if (!flags.json)
         process.stdout.write(`${sig}: draining in-flight turns (up to ${cfg.shutdownTimeoutMs} ms)…\n`);
-      baton
-        .close({ deadlineMs: cfg.shutdownTimeoutMs })
-        .then(() => store.close())
-        .then(
-          () => {
-            if (!flags.json) process.stdout.write('baton stopped\n');
-            resolve(0);
-          },
-          (e: unknown) => {
-            process.stderr.write(`error INTERNAL: shutdown: ${(e as Error).message}\n`);
-            resolve(1);
-          },
-        );
+      baton.close({ deadlineMs: cfg.shutdownTimeoutMs }).then(
+        () => {
+          if (!flags.json) process.stdout.write('baton stopped\n');
+          resolve(0);
+        },
+        (e: unknown) => {
+          process.stderr.write(`error INTERNAL: shutdown: ${(e as Error).message}\n`);
+          resolve(1);
+        },
+      );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

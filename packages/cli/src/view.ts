@@ -40,6 +40,11 @@ function num(v: unknown, digits = 3): string {
 
 /** Share of new sessions per version, in %. The server reports `{fill, migrate}`; older shapes map version → %. */
 export function weightsOf(s: RolloutStatus): Record<string, number> {
+  const route = s.route as { stable?: string; candidate?: string | null; weight?: number } | null | undefined;
+  if (route && typeof route.stable === 'string' && typeof route.weight === 'number') {
+    if (!route.candidate || route.candidate === route.stable) return { [route.stable]: 100 };
+    return { [route.stable]: 100 - route.weight, [route.candidate]: route.weight };
+  }
   const w = s.weights as Record<string, number> | undefined;
   if (!w) return {};
   if (typeof w.fill === 'number') {

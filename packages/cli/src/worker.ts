@@ -1,21 +1,9 @@
 /** `baton worker`: serve one agent version over HTTP (SDK `serveWorker`) and register it with a server. */
 import { BatonError } from '@baton/core';
-import type { LedgerClient } from '@baton/core';
-import type { AgentDefinition } from '@baton/sdk';
+import { httpLedgerClient, serveWorker } from '@baton/sdk';
 import { loadAgent } from './agents';
 import { BatonClient } from './client';
-import { adminTokenFrom } from './config';
-
-interface RunningWorker {
-  url: string;
-  close(): Promise<void>;
-}
-
-type ServeWorker = (
-  agent: AgentDefinition,
-  o: { port: number; host?: string; ledger: LedgerClient },
-) => Promise<RunningWorker>;
-type HttpLedgerClient = (url: string, token: string) => LedgerClient;
+import { tokenFrom } from './config';
 
 export interface WorkerFlags {
   agent: string;
@@ -32,23 +20,22 @@ export interface WorkerFlags {
 
 export async function runWorker(flags: WorkerFlags): Promise<number> {
   const agent = await loadAgent(flags.agent, flags.export);
-  const sdk = (await import('@baton/sdk')) as Record<string, unknown>;
-  if (typeof sdk.serveWorker !== 'function' || typeof sdk.httpLedgerClient !== 'function')
-    throw new BatonError('INTERNAL', '@baton/sdk does not export serveWorker/httpLedgerClient');
-  const serveWorker = sdk.serveWorker as ServeWorker;
-  const httpLedgerClient = sdk.httpLedgerClient as HttpLedgerClient;
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new BatonError('VALIDATION', `--port: invalid port ${flags.port}`);
-  const workerToken = flags.workerToken ?? process.env.BATON_WORKER_TOKEN ?? '';
-  const client = new BatonClient({ server: flags.server, token: await adminTokenFrom(flags.token) });
+  const workerToken = await tokenFrom('worker', flags.workerToken);
+  if (!workerToken)
+    throw new BatonError(
+      'UNAUTHORIZED',
+      'a worker token is needed for the effects ledger (--worker-token or BATON_WORKER_TOKEN)',
+    );
+  const client = new BatonClient({ server: flags.server, token: await tokenFrom('admin', flags.token) });
   const ledger = httpLedgerClient(client.server, workerToken);
-  const running = await serveWorker(agent, { port, host: flags.host, ledger });
+  const running = await serveWorker(agent, { port, host: flags.host, ledger, token: workerToken });
   const url = flags.url ?? running.url;
   let workerId: string | null = null;
   if (flags.register) {
     try {
-      await client.registerVersion(agent.manifest() as unknown as Record<string, unknown>);
       const w = await client.registerWorker({ url, manifest: agent.manifest() });
       workerId = w.id;
     } catch (e) {
@@ -64,10 +51,11 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
     );
   return new Promise<number>((resolve) => {
     const stop = (): void => {
-      running.close().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
+      const done = (code: number) => () => resolve(code);
+      const unregister = workerId
+        ? client.request('DELETE', `/v1/workers/${encodeURIComponent(workerId)}`).catch(() => undefined)
+        : Promise.resolve();
+      void unregister.then(() => running.close()).then(done(0), done(1));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

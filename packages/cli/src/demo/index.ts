@@ -19,8 +19,9 @@ import { BatonClient } from '../client';
 import type { RolloutStatus } from '../client';
 import { CliError, ExitCode } from '../exit';
 import { fmtDuration } from '../output';
-import { serverApi } from '../serve';
-import type { RunningBaton } from '../serve';
+import { startBaton } from '@baton/server';
+import type { RunningBaton } from '@baton/server';
+import { openStore } from '@baton/store';
 import { LiveBlock, bold, dim, gateLine, green, red, renderRollout, summaryLine, yellow } from '../view';
 import { NaiveFleet } from './naive';
 import { BatonTransport } from './transport';
@@ -351,6 +352,7 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
     duplicatedEffects: effects.duplicates(),
     turns: st.turns,
     turnErrors: st.turnErrors,
+    userErrors: Object.fromEntries(st.errors),
     retries: st.retries,
     drainTimeMs: drainMs,
     rolloutTimeMs: drainDoneAt - t0,
@@ -459,15 +461,13 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
     abortDecision: abortDecision ?? null,
     greenEffectsCommitted: committed.items.length + (committed.nextCursor ? '+' : ''),
     greenEffectsByName: byName,
-    greenEffects: committed.items
-      .slice(0, 20)
-      .map((e) => ({
-        id: e.id,
-        name: e.name,
-        sessionId: e.sessionId,
-        compensation: e.compensation,
-        status: e.status,
-      })),
+    greenEffects: committed.items.slice(0, 20).map((e) => ({
+      id: e.id,
+      name: e.name,
+      sessionId: e.sessionId,
+      compensation: e.compensation,
+      status: e.status,
+    })),
     abortReport,
     effectsExecuted: effects.total(),
     duplicatedEffects: effects.duplicates(),
@@ -571,7 +571,6 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   try {
     out.line(bold(`Baton demo${o.quick ? ' (quick)' : ''}`) + dim(` — store ${path.join(dir, 'baton.db')}`));
     if (which.has('1') || which.has('2')) {
-      const { startBaton, openStore } = await serverApi();
       store = await openStore(path.join(dir, 'baton.db'));
       const effects = new EffectCounter();
       const regressed = 'v3-wrong';
@@ -581,11 +580,12 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         supportAgent(regressed, { onEffect: effects.sink(regressed) }),
       ];
       const tokens = { traffic: randomToken(), admin: randomToken(), worker: randomToken() };
+      const tokenConfig = { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] };
       baton = await startBaton({
         store,
         port: 0,
         host: '127.0.0.1',
-        tokens,
+        tokens: tokenConfig,
         agents,
         controller: { intervalMs: profile.controllerMs },
       });
