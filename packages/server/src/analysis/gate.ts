@@ -145,7 +145,12 @@ function baseEvidence(p: Prepared, b: MetricSamples, g: MetricSamples): GateEvid
     nGreen: g.values.length,
     blue: { ...summarize(b.values), openIncluded: b.openIncluded, openExcluded: b.openExcluded },
     green: { ...summarize(g.values), openIncluded: g.openIncluded, openExcluded: g.openExcluded },
-    threshold: NaN,
+    // The signed margin; refined by each test. Unknown (NaN) only for a relative tolerance
+    // while blue has no data yet.
+    threshold:
+      p.tol.kind !== 'relative' || b.values.length > 0
+        ? badSign(p.direction) * marginOf(p.tol, b.values.length > 0 ? mean(b.values) : 0)
+        : NaN,
     tolerance: p.spec.tolerance,
     direction: p.direction,
     censored: { blue: b.censored, green: g.censored },
@@ -198,11 +203,12 @@ export function fmt(x: number): string {
  * `mann-whitney` (distributions; Kayenta style: significance from the rank test, magnitude in
  * the metric's units). With s = +1 when an increase is bad (−1 otherwise), δ the margin from
  * the tolerance, d = mean_green − mean_blue:
- * - fail: the one-sided Mann-Whitney test (tie-corrected, continuity-corrected normal
- *   approximation; exact for small untied samples) says green is stochastically worse at
- *   level α, and the estimated effect is beyond the margin (s·d > δ);
- * - pass: not fail, and the worse end of the (1 − 2α) confidence interval of d (Welch
- *   standard error, normal quantile) is within the margin: s·(bad end) ≤ δ;
+ * - fail: the two-sided Mann-Whitney test (tie-corrected, continuity-corrected normal
+ *   approximation; exact for small untied samples) rejects at level α with green on the
+ *   worse side (i.e. the one-sided test in the bad direction at α/2), and the estimated
+ *   effect is beyond the margin (s·d > δ);
+ * - pass: not fail, and the worse end of the two-sided (1 − α) confidence interval of d
+ *   (Welch standard error, normal quantile) is within the margin: s·(bad end) ≤ δ;
  * - inconclusive otherwise; nodata below minSamples in either arm.
  * The effect is judged on the mean difference, not on the Hodges-Lehmann shift, because
  * per-session metrics are often discrete (scores on a 5-point scale, tool-call counts):
@@ -216,26 +222,28 @@ function mannWhitneyGate(p: Prepared, b: MetricSamples, g: MetricSamples, ev: Ga
   const mb = mean(x);
   const margin = marginOf(p.tol, mb);
   ev.threshold = s * margin;
-  const mw = mannWhitneyU(y, x, { alternative: s === 1 ? 'greater' : 'less' });
+  const mw = mannWhitneyU(y, x);
+  // Green's U above n1·n2/2 means green tends to be larger.
+  const greenWorse = s * (mw.u1 - (x.length * y.length) / 2) > 0;
   ev.statistic = mw.u1;
   ev.pValue = mw.pValue;
   const d = mean(y) - mb;
   ev.effect = d;
-  const ci = meanDiffCi(x, y, 1 - 2 * p.alpha);
+  const ci = meanDiffCi(x, y, 1 - p.alpha);
   ev.ci = ci;
-  const hl = hodgesLehmann(x, y, 1 - 2 * p.alpha);
+  const hl = hodgesLehmann(x, y, 1 - p.alpha);
   Object.assign(ev.green, { hlShift: hl.estimate, hlLow: hl.ci[0], hlHigh: hl.ci[1] });
   const worse = s === 1 ? 'greater' : 'smaller';
-  if (mw.pValue < p.alpha && s * d > margin) {
-    ev.reason = `green is significantly ${worse} (Mann-Whitney U=${fmt(mw.u1)}, one-sided p=${fmt(mw.pValue)} < ${p.alpha}) and its effect ${fmt(d)} is beyond the tolerated ${fmt(s * margin)}`;
+  if (mw.pValue < p.alpha && greenWorse && s * d > margin) {
+    ev.reason = `green is significantly ${worse} (Mann-Whitney U=${fmt(mw.u1)}, two-sided p=${fmt(mw.pValue)} < ${p.alpha}) and its effect ${fmt(d)} is beyond the tolerated ${fmt(s * margin)}`;
     return result(p, 'fail', ev);
   }
   const badEnd = s === 1 ? ci[1] : ci[0];
   if (s * badEnd <= margin) {
-    ev.reason = `the ${pct(1 - 2 * p.alpha)} CI of the effect [${fmt(ci[0])}, ${fmt(ci[1])}] is within the tolerated ${fmt(s * margin)}`;
+    ev.reason = `the ${pct(1 - p.alpha)} CI of the effect [${fmt(ci[0])}, ${fmt(ci[1])}] is within the tolerated ${fmt(s * margin)}`;
     return result(p, 'pass', ev);
   }
-  ev.reason = `undecided: one-sided p=${fmt(mw.pValue)}, effect ${fmt(d)}, CI [${fmt(ci[0])}, ${fmt(ci[1])}] reaches beyond the tolerated ${fmt(s * margin)}`;
+  ev.reason = `undecided: two-sided p=${fmt(mw.pValue)}, effect ${fmt(d)}, CI [${fmt(ci[0])}, ${fmt(ci[1])}] reaches beyond the tolerated ${fmt(s * margin)}`;
   return result(p, 'inconclusive', ev);
 }
 
@@ -253,9 +261,9 @@ function pct(x: number): string {
 
 /**
  * `proportion` (rates of 0/1 per-session metrics such as session.thumbs_down). d = rate_green − rate_blue.
- * - fail: the pooled two-proportion z-test says green's rate is significantly worse (one-sided
- *   p < α) and d is beyond the margin;
- * - pass: not fail, and the worse end of Newcombe's (1 − 2α) hybrid score interval for d is
+ * - fail: the pooled two-proportion z-test rejects at level α (two-sided) with green's rate
+ *   on the worse side, and d is beyond the margin;
+ * - pass: not fail, and the worse end of Newcombe's (1 − α) hybrid score interval for d is
  *   within the margin;
  * - inconclusive otherwise. Tolerances: `+2pp` (0.02 absolute), `+20%` (of blue's rate) or a number.
  */
@@ -265,10 +273,7 @@ function proportionGate(p: Prepared, b: MetricSamples, g: MetricSamples, ev: Gat
   const x2 = g.values.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
   const n1 = b.values.length;
   const n2 = g.values.length;
-  const t = twoProportionTest(x1, n1, x2, n2, {
-    alternative: s === 1 ? 'greater' : 'less',
-    level: 1 - 2 * p.alpha,
-  });
+  const t = twoProportionTest(x1, n1, x2, n2, { level: 1 - p.alpha });
   const margin = marginOf(p.tol, t.p1);
   ev.threshold = s * margin;
   ev.statistic = t.z;
@@ -278,15 +283,15 @@ function proportionGate(p: Prepared, b: MetricSamples, g: MetricSamples, ev: Gat
   ev.blue = { ...ev.blue, rate: t.p1, events: x1 };
   ev.green = { ...ev.green, rate: t.p2, events: x2 };
   if (t.pValue < p.alpha && s * t.diff > margin) {
-    ev.reason = `green's rate ${fmt(t.p2)} vs blue's ${fmt(t.p1)}: z=${fmt(t.z)}, one-sided p=${fmt(t.pValue)} < ${p.alpha}, difference beyond the tolerated ${fmt(s * margin)}`;
+    ev.reason = `green's rate ${fmt(t.p2)} vs blue's ${fmt(t.p1)}: z=${fmt(t.z)}, two-sided p=${fmt(t.pValue)} < ${p.alpha}, difference beyond the tolerated ${fmt(s * margin)}`;
     return result(p, 'fail', ev);
   }
   const badEnd = s === 1 ? t.ci[1] : t.ci[0];
   if (s * badEnd <= margin) {
-    ev.reason = `the ${pct(1 - 2 * p.alpha)} CI of the rate difference [${fmt(t.ci[0])}, ${fmt(t.ci[1])}] is within the tolerated ${fmt(s * margin)}`;
+    ev.reason = `the ${pct(1 - p.alpha)} CI of the rate difference [${fmt(t.ci[0])}, ${fmt(t.ci[1])}] is within the tolerated ${fmt(s * margin)}`;
     return result(p, 'pass', ev);
   }
-  ev.reason = `undecided: difference ${fmt(t.diff)}, one-sided p=${fmt(t.pValue)}, CI [${fmt(t.ci[0])}, ${fmt(t.ci[1])}] reaches beyond the tolerated ${fmt(s * margin)}`;
+  ev.reason = `undecided: difference ${fmt(t.diff)}, two-sided p=${fmt(t.pValue)}, CI [${fmt(t.ci[0])}, ${fmt(t.ci[1])}] reaches beyond the tolerated ${fmt(s * margin)}`;
   return result(p, 'inconclusive', ev);
 }
 

@@ -209,3 +209,47 @@ describe('msprt gate and SequentialJudge', () => {
     expect(judge.look().nBlue).toBe(0);
   });
 });
+
+describe('evidence and invariants shared by the tests', () => {
+  it('reports the signed margin even when there is too little data', () => {
+    const r = evaluateGate({
+      spec: { metric: 'session.thumbs_down', test: 'proportion', tolerance: '+2pp' },
+      blue: [agg()],
+      green: [],
+    });
+    expect(r.verdict).toBe('nodata');
+    expect(r.evidence.threshold).toBeCloseTo(0.02, 12);
+    expect(r.evidence.nGreen).toBe(0);
+  });
+
+  it('never fails green against an identical copy of blue', () => {
+    for (const test of ['mann-whitney', 'msprt', 'threshold'] as const) {
+      for (let seed = 0; seed < 20; seed++) {
+        const s = scores(seed, 60, 0.7);
+        const r = evaluateGate({
+          spec: { metric: 'eval.q', test, tolerance: '-1%' },
+          blue: evalAggs('q', s),
+          green: evalAggs('q', s, 'v2'),
+        });
+        expect(r.verdict).not.toBe('fail');
+      }
+    }
+  });
+
+  it('the sequential judge passes a clearly better green early', () => {
+    const judge = new SequentialJudge({ kind: 'proportion', badSign: 1, margin: 0.02, alpha: 0.05 });
+    const r = rng(42);
+    let n = 0;
+    while (judge.decision === 'continue' && n < 5000) {
+      judge.observe('blue', r() < 0.2 ? 1 : 0);
+      judge.observe('green', r() < 0.05 ? 1 : 0);
+      n++;
+      if (n % 10 === 0) judge.look();
+    }
+    expect(judge.decision).toBe('pass');
+    expect(n).toBeLessThan(1000);
+    const st = judge.look();
+    expect(st.pPass).toBeLessThanOrEqual(0.025);
+    expect(st.ci[1]).toBeLessThan(0.02);
+  });
+});

@@ -19,12 +19,14 @@
  * which is a nonnegative supermartingale under every θ on the other side of θ0, so the
  * one-sided always-valid p-value also controls the error for the composite null.
  *
- * Decision rule of the `SequentialJudge` (s = +1 when an increase is bad, −1 otherwise; δ the margin):
+ * Decision rule of the `SequentialJudge` (s = +1 when an increase is bad, −1 otherwise; δ the
+ * margin). Each direction gets α/2, so the two together are a two-sided level-α procedure, as
+ * the fixed-horizon gates:
  * - fail: the one-sided always-valid p-value of "green is no worse than blue" (θ0 = 0,
- *   alternatives on the bad side) is ≤ α, and the current estimate is worse than the
+ *   alternatives on the bad side) is ≤ α/2, and the current estimate is worse than the
  *   margin (s·d > δ) — significance and magnitude, as the fixed-horizon tests;
  * - pass: the one-sided always-valid p-value of "green is worse by the margin" (θ0 = s·δ,
- *   alternatives on the good side) is ≤ α — green is shown to be within tolerance;
+ *   alternatives on the good side) is ≤ α/2 — green is shown to be within tolerance;
  * - otherwise continue. Decisions are sticky.
  * The variance is a plug-in estimate, so the guarantees are asymptotic (as in the paper's
  * two-sample setting); `minSamples` keeps the first looks from deciding on a noisy variance.
@@ -198,8 +200,8 @@ export class SequentialJudge {
       const r = Math.sqrt(Math.max(0, r2));
       this.ciLo = Math.max(this.ciLo, diff - r);
       this.ciHi = Math.min(this.ciHi, diff + r);
-      if (this.pFail <= this.alpha && s * diff > Math.max(0, margin)) this.decided = 'fail';
-      else if (this.pPass <= this.alpha) this.decided = 'pass';
+      if (this.pFail <= this.alpha / 2 && s * diff > Math.max(0, margin)) this.decided = 'fail';
+      else if (this.pPass <= this.alpha / 2) this.decided = 'pass';
     }
     this.last = {
       decision: this.decided,
