@@ -15,12 +15,13 @@ export function parseDocument(text: string, source: string): unknown {
     }
   }
   try {
-    return parseYaml(text, { prettyErrors: false });
+    return parseYaml(text);
   } catch (e) {
     if (e instanceof YAMLParseError) {
       const pos = e.linePos?.[0];
       const where = pos ? `:${pos.line}:${pos.col}` : '';
-      throw new ValidationError(`${source}${where}: ${e.message.split('\n')[0]}`);
+      const msg = (e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      throw new ValidationError(`${source}${where}: ${msg}`);
     }
     throw new ValidationError(`${source}: ${(e as Error).message}`);
   }

@@ -1,0 +1,304 @@
+/**
+ * The CLI as a user drives it: `baton serve` in a child process on a temporary SQLite file and a
+ * free port (with the example agent's v1 and v2 served in-process), admin commands as further
+ * child processes, traffic over real HTTP.
+ */
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cleanEnv, run, serve, waitFor } from './helpers';
+import type { Served } from './helpers';
+
+let dir: string;
+let server: Served;
+let url: string;
+let env: Record<string, string>;
+let traffic: string;
+
+const LONG_STEP = `agent: support
+to: v2
+steps:
+  - fill: 20
+    verify: { minSessions: 100000, minDuration: 1h, maxDuration: 2h, interval: 1s }
+  - fill: 100
+    migrate: 100
+`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function newSession(): Promise<{ sessionId: string; sessionToken: string }> {
+  const res = await fetch(`${url}/v1/agents/support/sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${traffic}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  expect(res.status).toBe(201);
+  const s = (await res.json()) as { sessionId: string; sessionToken: string };
+  const t = await fetch(`${url}/v1/sessions/${s.sessionId}/turns`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${traffic}`,
+      'x-session-token': s.sessionToken,
+      'content-type': 'application/json',
+      'idempotency-key': 'k1',
+    },
+    body: JSON.stringify({ input: 'Where is my order B-2041?' }),
+  });
+  expect(t.status).toBe(200);
+  return s;
+}
+
+function oneErrorLine(stderr: string, code: string): void {
+  const lines = stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(new RegExp(`^error ${code}: \\S`));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'baton-cli-'));
+  server = await serve([
+    '--store',
+    path.join(dir, 'baton.db'),
+    '--agent',
+    '@baton/example-support-agent#v1',
+    '--agent',
+    '@baton/example-support-agent#v2',
+    '--shutdown-timeout',
+    '5s',
+  ]);
+  url = server.ready.url as string;
+  const tokens = server.ready.generatedTokens as Record<string, string>;
+  traffic = tokens.traffic!;
+  env = { BATON_SERVER: url, BATON_ADMIN_TOKEN: tokens.admin! };
+});
+
+afterAll(async () => {
+  if (server) {
+    const code = await server.stop();
+    expect(code).toBe(0);
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('baton serve', () => {
+  it('generates tokens on first start, keeps them in a 0600 file next to the SQLite file', async () => {
+    const tokens = server.ready.generatedTokens as Record<string, string>;
+    expect(Object.keys(tokens).sort()).toEqual(['admin', 'traffic', 'worker']);
+    expect(server.ready.tokensFile).toBe(path.join(dir, 'baton.db.tokens.json'));
+    const st = await stat(server.ready.tokensFile as string);
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(server.ready.agents).toEqual(['support@v1', 'support@v2']);
+  });
+
+  it('reuses the stored tokens on the next start and prints none', async () => {
+    const other = await serve(['--store', path.join(dir, 'baton.db')]);
+    try {
+      expect(other.ready.generatedTokens).toEqual({});
+      const r = await run(['versions', 'list', '--json'], { env: { ...env, BATON_SERVER: other.ready.url } });
+      expect(r.code).toBe(0);
+    } finally {
+      expect(await other.stop()).toBe(0);
+    }
+  });
+
+  it('refuses a bad port with a one-line usage error', async () => {
+    const r = await run(['serve', '--port', '70000', '--store', path.join(dir, 'x.db')]);
+    expect(r.code).toBe(2);
+    oneErrorLine(r.stderr, 'VALIDATION');
+  });
+});
+
+describe('errors and exit codes', () => {
+  it('unknown commands and options are usage errors (exit 2, one line)', async () => {
+    const r = await run(['rollout', 'frobnicate', 'x']);
+    expect(r.code).toBe(2);
+    oneErrorLine(r.stderr, 'USAGE');
+    const r2 = await run(['sessions', 'list', '--bogus']);
+    expect(r2.code).toBe(2);
+    oneErrorLine(r2.stderr, 'USAGE');
+  });
+
+  it('--help documents examples and exits 0', async () => {
+    const r = await run(['rollout', 'start', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toContain('--json');
+  });
+
+  it('an unreachable server gives one line naming the URL and exit 5', async () => {
+    const port = await freePort();
+    const r = await run(['rollout', 'status', 'r_x', '--server', `http://127.0.0.1:${port}`], {
+      env: { BATON_ADMIN_TOKEN: 'x' },
+    });
+    expect(r.code).toBe(5);
+    oneErrorLine(r.stderr, 'UNREACHABLE');
+    expect(r.stderr).toContain(`http://127.0.0.1:${port}`);
+  });
+
+  it('a wrong token is exit 6', async () => {
+    const r = await run(['versions', 'list'], { env: { ...env, BATON_ADMIN_TOKEN: 'wrong' }, cwd: dir });
+    expect(r.code).toBe(6);
+    oneErrorLine(r.stderr, 'UNAUTHORIZED');
+  });
+
+  it('an invalid spec names the offending field (exit 2) and starts nothing', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    await writeFile(file, 'agent: support\nto: v2\nsteps:\n  - fill: 10\n  - fill: 120\n');
+    const r = await run(['rollout', 'start', file], { env });
+    expect(r.code).toBe(2);
+    oneErrorLine(r.stderr, 'VALIDATION');
+    expect(r.stderr).toContain('steps[1].fill: must be between 0 and 100');
+    const list = await run(['rollout', 'list', '--json'], { env });
+    expect(JSON.parse(list.stdout).rollouts).toEqual([]);
+  });
+
+  it('a YAML syntax error points at the line (exit 2); a missing file is exit 3', async () => {
+    const file = path.join(dir, 'broken.yaml');
+    await writeFile(file, 'agent: support\nsteps: [\n');
+    const r = await run(['rollout', 'start', file], { env });
+    expect(r.code).toBe(2);
+    oneErrorLine(r.stderr, 'VALIDATION');
+    expect(r.stderr).toMatch(/broken\.yaml:\d+:\d+/);
+    const m = await run(['rollout', 'start', path.join(dir, 'nope.yaml')], { env });
+    expect(m.code).toBe(3);
+    oneErrorLine(m.stderr, 'NOT_FOUND');
+  });
+
+  it('an unknown rollout is exit 3', async () => {
+    const r = await run(['rollout', 'status', 'r_doesnotexist'], { env });
+    expect(r.code).toBe(3);
+    oneErrorLine(r.stderr, 'ROLLOUT_NOT_FOUND');
+  });
+});
+
+describe('admin commands', () => {
+  it('versions list --json shows the in-process versions', async () => {
+    const r = await run(['versions', 'list', '--json'], { env });
+    expect(r.code).toBe(0);
+    const labels = (JSON.parse(r.stdout).versions as Array<{ label: string }>).map((v) => v.label).sort();
+    expect(labels).toEqual(['v1', 'v2']);
+  });
+
+  it('sessions list/show/history and effects list read what traffic wrote', async () => {
+    const s = await newSession();
+    const list = await run(['sessions', 'list', '--json', '--agent', 'support'], { env });
+    expect(list.code).toBe(0);
+    const ids = (JSON.parse(list.stdout).sessions as Array<{ id: string }>).map((x) => x.id);
+    expect(ids).toContain(s.sessionId);
+    const show = await run(['sessions', 'show', s.sessionId, '--json'], { env });
+    expect(show.code).toBe(0);
+    const view = JSON.parse(show.stdout);
+    expect(view.sessionId).toBe(s.sessionId);
+    expect(view.seq).toBe(1);
+    const hist = await run(['sessions', 'history', s.sessionId], { env });
+    expect(hist.code).toBe(0);
+    expect(hist.stdout).toContain('Where is my order B-2041?');
+    const eff = await run(['effects', 'list', '--json', '--session', s.sessionId], { env });
+    expect(eff.code).toBe(0);
+    expect(Array.isArray(JSON.parse(eff.stdout).effects)).toBe(true);
+    const missing = await run(['sessions', 'show', 'ses_nope'], { env });
+    expect(missing.code).toBe(3);
+  });
+
+  it('migrate check dry-runs the migrations of live blue sessions', async () => {
+    const file = path.join(dir, 'check.yaml');
+    await writeFile(file, LONG_STEP);
+    const r = await run(['migrate', 'check', file, '--json'], { env });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.ok).toBe(true);
+    expect(out.checked).toBeGreaterThan(0);
+  });
+});
+
+describe('rollout start, watch, pause, resume, abort', () => {
+  it('drives a rollout through its phases while `rollout watch` follows it (non-TTY)', async () => {
+    for (let i = 0; i < 3; i++) await newSession();
+    const file = path.join(dir, 'rollout.yaml');
+    await writeFile(file, LONG_STEP);
+    const started = await run(['rollout', 'start', file, '--json'], { env });
+    expect(started.code).toBe(0);
+    const ro = JSON.parse(started.stdout) as { id: string; phase: string; from: string; to: string };
+    expect(ro.from).toBe('v1');
+    expect(ro.to).toBe('v2');
+
+    // a second rollout of the same agent is a conflict
+    const again = await run(['rollout', 'start', file], { env });
+    expect(again.code).toBe(4);
+
+    // watch in a child process whose stdout is a pipe
+    const watcher = spawn(process.execPath, [BIN, 'rollout', 'watch', ro.id, '--interval', '200ms'], {
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let watchOut = '';
+    watcher.stdout.on('data', (d: Buffer) => (watchOut += d.toString()));
+    const watchExit = new Promise<number | null>((r) => watcher.on('exit', (c) => r(c)));
+
+    await waitFor(async () => {
+      const st = JSON.parse((await run(['rollout', 'status', ro.id, '--json'], { env })).stdout);
+      return st.phase === 'progressing';
+    });
+    const paused = await run(['rollout', 'pause', ro.id, '--reason', 'looking at the gates', '--json'], {
+      env,
+    });
+    expect(paused.code).toBe(0);
+    expect(JSON.parse(paused.stdout).phase).toBe('paused');
+    const twice = await run(['rollout', 'pause', ro.id], { env });
+    expect(twice.code).toBe(4);
+    oneErrorLine(twice.stderr, 'ROLLOUT_STATE');
+
+    const resumed = await run(['rollout', 'resume', ro.id], { env });
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('progressing');
+
+    const human = await run(['rollout', 'status', ro.id], { env });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain('phase progressing');
+    expect(human.stdout).toMatch(/v1 \[#+-*\] 80%/);
+
+    const aborted = await run(['rollout', 'abort', ro.id, '--reason', 'test abort'], { env });
+    expect(aborted.code).toBe(0);
+    expect(await watchExit).toBe(10);
+    expect(watchOut).toContain('phase=progressing');
+    expect(watchOut).toMatch(/decision .*paused/);
+    expect(watchOut).toMatch(/decision .*resumed/);
+    expect(watchOut).toContain(`rollout ${ro.id} aborted`);
+
+    const fin = JSON.parse((await run(['rollout', 'status', ro.id, '--json'], { env })).stdout);
+    expect(fin.phase).toBe('aborted');
+    expect((fin.decisions as Array<{ kind: string }>).map((d) => d.kind)).toEqual(
+      expect.arrayContaining(['paused', 'resumed', 'aborted']),
+    );
+  });
+
+  it('start --watch exits 0 once the rollout is promoted', async () => {
+    const file = path.join(dir, 'quick.json');
+    await writeFile(
+      file,
+      JSON.stringify({ agent: 'support', to: 'v2', steps: [{ fill: 100, migrate: 100 }] }),
+    );
+    const r = await run(['rollout', 'start', file, '--watch', '--interval', '200ms'], {
+      env,
+      timeoutMs: 45_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/rollout r_\S+ promoted/);
+    const list = JSON.parse(
+      (await run(['rollout', 'list', '--json', '--phase', 'promoted'], { env })).stdout,
+    );
+    expect(list.rollouts).toHaveLength(1);
+  });
+});

@@ -1,0 +1,170 @@
+/** Configuration precedence of `baton serve`, token files, and the exit-code/error-line contract. */
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatonError } from '@baton/core';
+import { ensureTokens, resolveServeConfig } from '../src/config';
+import { CliError, ExitCode, exitCodeFor, formatError } from '../src/exit';
+import { renderRollout, summaryLine } from '../src/view';
+import type { RolloutStatus } from '../src/client';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'baton-cfg-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('serve configuration', () => {
+  it('flags beat environment, environment beats the config file, the file beats defaults', async () => {
+    const file = path.join(dir, 'baton.config.yaml');
+    await writeFile(
+      file,
+      'port: 7100\nhost: 0.0.0.0\nstore: ./from-file.db\nshutdownTimeout: 45s\ntokens: { admin: file-admin }\n',
+    );
+    const fromFile = await resolveServeConfig({ config: file }, {});
+    expect(fromFile.port).toBe(7100);
+    expect(fromFile.host).toBe('0.0.0.0');
+    expect(fromFile.store).toBe('./from-file.db');
+    expect(fromFile.shutdownTimeoutMs).toBe(45_000);
+    expect(fromFile.tokens.admin).toBe('file-admin');
+    expect(fromFile.sources.port).toBe('file');
+
+    const fromEnv = await resolveServeConfig(
+      { config: file },
+      { BATON_PORT: '7200', BATON_ADMIN_TOKEN: 'env-admin' },
+    );
+    expect(fromEnv.port).toBe(7200);
+    expect(fromEnv.sources.port).toBe('env');
+    expect(fromEnv.tokens.admin).toBe('env-admin');
+    expect(fromEnv.host).toBe('0.0.0.0');
+
+    const fromFlag = await resolveServeConfig(
+      { config: file, port: '7300', adminToken: 'flag-admin' },
+      { BATON_PORT: '7200' },
+    );
+    expect(fromFlag.port).toBe(7300);
+    expect(fromFlag.sources.port).toBe('flag');
+    expect(fromFlag.tokens.admin).toBe('flag-admin');
+
+    const defaults = await resolveServeConfig({}, {});
+    expect(defaults).toMatchObject({
+      port: 7070,
+      host: '127.0.0.1',
+      store: './baton.db',
+      shutdownTimeoutMs: 30_000,
+    });
+    expect(defaults.tokensFile).toBe(path.resolve('baton.db.tokens.json'));
+  });
+
+  it('the config file may be named by BATON_CONFIG and must not carry unknown settings', async () => {
+    const file = path.join(dir, 'c.json');
+    await writeFile(file, JSON.stringify({ port: 7400 }));
+    expect((await resolveServeConfig({}, { BATON_CONFIG: file })).port).toBe(7400);
+    const bad = path.join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ prot: 1 }));
+    await expect(resolveServeConfig({ config: bad }, {})).rejects.toThrow(/unknown setting "prot"/);
+  });
+
+  it('rejects invalid ports and durations with VALIDATION', async () => {
+    await expect(resolveServeConfig({ port: 'abc' }, {})).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(resolveServeConfig({ shutdownTimeout: 'soon' }, {})).rejects.toMatchObject({
+      code: 'VALIDATION',
+    });
+  });
+
+  it('a postgres store keeps its tokens in ./baton.tokens.json, a SQLite store next to the file', async () => {
+    const pg = await resolveServeConfig({ store: 'postgres://u:p@127.0.0.1/db' }, {});
+    expect(pg.tokensFile).toBe(path.resolve('baton.tokens.json'));
+    const lite = await resolveServeConfig({ store: path.join(dir, 'data.db') }, {});
+    expect(lite.tokensFile).toBe(path.join(dir, 'data.db.tokens.json'));
+  });
+
+  it('generates missing tokens once, writes them 0600, and reuses them', async () => {
+    const cfg = await resolveServeConfig({ store: path.join(dir, 't.db'), trafficToken: 'given' }, {});
+    const first = await ensureTokens(cfg);
+    expect(first.generated.sort()).toEqual(['admin', 'worker']);
+    expect(first.tokens.traffic).toBe('given');
+    expect((await stat(cfg.tokensFile)).mode & 0o777).toBe(0o600);
+    const saved = JSON.parse(await readFile(cfg.tokensFile, 'utf8'));
+    expect(saved.traffic).toBeUndefined();
+    const second = await ensureTokens(cfg);
+    expect(second.generated).toEqual([]);
+    expect(second.tokens).toEqual(first.tokens);
+  });
+});
+
+describe('exit codes and error lines', () => {
+  it('maps error classes to distinct exit codes', () => {
+    expect(exitCodeFor(new BatonError('VALIDATION', 'x'))).toBe(ExitCode.USAGE);
+    expect(exitCodeFor(new BatonError('PREFLIGHT_FAILED', 'x'))).toBe(ExitCode.USAGE);
+    expect(exitCodeFor(new BatonError('ROLLOUT_NOT_FOUND', 'x'))).toBe(ExitCode.NOT_FOUND);
+    expect(exitCodeFor(new BatonError('ROLLOUT_STATE', 'x'))).toBe(ExitCode.CONFLICT);
+    expect(exitCodeFor(new BatonError('UNREACHABLE', 'x'))).toBe(ExitCode.UNREACHABLE);
+    expect(exitCodeFor(new BatonError('UNAUTHORIZED', 'x'))).toBe(ExitCode.AUTH);
+    expect(exitCodeFor(new BatonError('INTERNAL', 'x'))).toBe(ExitCode.OTHER);
+    expect(exitCodeFor(new Error('boom'))).toBe(ExitCode.OTHER);
+    expect(exitCodeFor(new CliError('TIMEOUT', 'x', 7))).toBe(7);
+  });
+
+  it('prints one line even for multi-line messages', () => {
+    expect(formatError(new BatonError('VALIDATION', 'a\n  b'))).toBe('error VALIDATION: a; b');
+    expect(formatError(new Error('x'))).toBe('error INTERNAL: x');
+  });
+});
+
+describe('rollout view', () => {
+  const status: RolloutStatus = {
+    id: 'r_1',
+    agent: 'support',
+    from: 'v1',
+    to: 'v2',
+    phase: 'progressing',
+    step: 1,
+    steps: 3,
+    weights: { fill: 25, migrate: 10 } as unknown as Record<string, number>,
+    sessions: { v1: { idle: 3, waiting: 2 }, v2: { idle: 1 } },
+    drain: { total: 10, remaining: 4, progress: 0.6, idle: 3, running: 0, waiting: 1 },
+    gates: [
+      {
+        name: 'thumbs',
+        verdict: 'fail',
+        critical: true,
+        evidence: {
+          test: 'proportion',
+          metric: 'session.thumbs_down',
+          nBlue: 50,
+          nGreen: 30,
+          blue: {},
+          green: {},
+          pValue: 0.004,
+          effect: 0.2,
+          threshold: 0.05,
+          tolerance: '+5pp',
+          direction: 'lower-is-better',
+        },
+      },
+    ],
+    decisions: [{ rolloutId: 'r_1', seq: 1, at: 1000, kind: 'created', message: 'rollout created' }],
+  };
+
+  it('renders phase, step, weights, sessions, drain, gates and decisions', () => {
+    const text = renderRollout(status).join('\n');
+    expect(text).toContain('phase progressing');
+    expect(text).toContain('step 2/3');
+    expect(text).toMatch(/v1 \[#{15}-{5}\] 75%/);
+    expect(text).toMatch(/v2 \[#{5}-{15}\] 25%/);
+    expect(text).toContain('10% of v1 sessions move at their boundary');
+    expect(text).toMatch(/drain +\[#{18}-{12}\] 60%/);
+    expect(text).toMatch(/thumbs +fail +proportion +n=50\/30 +p=0\.0040/);
+    expect(text).toContain('rollout created');
+  });
+
+  it('summarises in one line for logs', () => {
+    expect(summaryLine(status)).toBe(
+      'rollout r_1 phase=progressing step=1 weights[v1=75% v2=25% migrate=10%] sessions[v1:5 v2:1] drain=60%',
+    );
+  });
+});
