@@ -1,9 +1,11 @@
 /**
  * `npm run bench -- turns [seconds]`: turns per second and added latency through the router.
  *
- * - router: fastify + an in-process no-op worker + SQLite with durable commits (synchronous=FULL);
- * - baseline: a bare Node `http` reverse proxy in front of the same no-op agent served over HTTP
- *   (`serveWorker`, in its own process);
+ * - router (own process): fastify + an in-process no-op worker + a SQLite file with durable commits
+ *   (synchronous=FULL, the target), and again with synchronous=NORMAL (durable against process
+ *   crashes, not power loss) for comparison;
+ * - baseline: a bare Node `http` reverse proxy (own process) in front of the same no-op agent served
+ *   over HTTP (`serveWorker`, own process);
  * - load: 50 concurrent clients over keep-alive HTTP (undici), in a separate process so the
  *   client's CPU does not count against the server. Each client holds one session at a time and
  *   moves to a fresh session every TURNS_PER_SESSION turns (a conversation's length), so checkpoint
@@ -14,7 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
@@ -190,7 +192,7 @@ async function createSessions(
   return { created: ids.length, ids };
 }
 
-// ---- the no-op worker served over HTTP (child process) -----------------------------------------------
+// ---- servers (child processes) ---------------------------------------------------------------------
 
 async function workerProcess(): Promise<void> {
   const served = await serveWorker(noop, {
@@ -202,28 +204,8 @@ async function workerProcess(): Promise<void> {
   process.send!({ url: served.url });
 }
 
-// ---- the bench (parent) --------------------------------------------------------------------------
-
-function child(arg: string): Promise<{ proc: ChildProcess; first: any }> {
-  const proc = fork(fileURLToPath(import.meta.url), [arg], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('message', (first) => resolve({ proc, first }));
-    proc.once('exit', (code) => reject(new Error(`${arg} process exited with ${code}`)));
-  });
-}
-
-function ask<T>(proc: ChildProcess, msg: LoadRun | CreateRun): Promise<T> {
-  return new Promise((resolve, reject) => {
-    proc.once('message', (r: any) => (r && r.error ? reject(new Error(r.error)) : resolve(r as T)));
-    proc.send(msg);
-  });
-}
-
 /** A bare reverse proxy: forwards each request to `upstream` over keep-alive and pipes the answer back. */
-function startProxy(upstream: string): Promise<{ url: string; close(): Promise<void> }> {
+async function proxyProcess(upstream: string): Promise<void> {
   const up = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
   const server = http.createServer((req, res) => {
@@ -241,106 +223,166 @@ function startProxy(upstream: string): Promise<{ url: string; close(): Promise<v
     req.pipe(preq);
   });
   server.keepAliveTimeout = 65_000;
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as AddressInfo).port;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-            agent.destroy();
-          }),
-      });
-    });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
+/** The router: fastify, an in-process no-op worker, SQLite in a temp dir. Answers `rss` queries. */
+async function routerProcess(sync: 'FULL' | 'NORMAL'): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-bench-turns-'));
+  const store = await openStore(join(dir, 'baton.db'), { synchronous: sync });
+  const server = createServer({ store, tokens: TOKENS, logger: false });
+  await server.pool.addInProcess(new InProcessWorker(noop, new StoreLedgerClient(store)), noop.manifest());
+  const url = await server.listen(0);
+  process.on('message', (m: { cmd: string }) => {
+    if (m.cmd === 'rss') process.send!({ rss: process.memoryUsage().rss });
   });
+  process.on('disconnect', () => {
+    void server
+      .close()
+      .then(() => store.close())
+      .finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(0);
+      });
+  });
+  process.send!({ url });
+}
+
+// ---- the bench (parent) --------------------------------------------------------------------------
+
+function child(...args: string[]): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = fork(fileURLToPath(import.meta.url), args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('message', (first: { url?: string }) => resolve({ proc, url: first.url ?? '' }));
+    proc.once('exit', (code) => reject(new Error(`${args[0]} process exited with ${code}`)));
+  });
+}
+
+function ask<T>(proc: ChildProcess, msg: LoadRun | CreateRun | { cmd: 'rss' }): Promise<T> {
+  return new Promise((resolve, reject) => {
+    proc.once('message', (r: any) => (r && r.error ? reject(new Error(r.error)) : resolve(r as T)));
+    proc.send(msg);
+  });
+}
+
+async function stopChild(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.disconnect();
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function routerRun(
+  load: ChildProcess,
+  sync: 'FULL' | 'NORMAL',
+  warmupMs: number,
+  durationMs: number,
+  measureMemory: boolean,
+): Promise<{ result: LoadResult; rssBefore: number; rssAfter: number }> {
+  const router = await child('router', sync);
+  try {
+    // enough sessions for every client to move on after TURNS_PER_SESSION turns
+    const needed = Math.ceil((((warmupMs + durationMs) / 1000 + 2) * 6000) / TURNS_PER_SESSION) + CONCURRENCY;
+    const { ids } = await ask<{ ids: Array<{ id: string; token: string }> }>(load, {
+      cmd: 'create',
+      url: router.url,
+      count: needed,
+    });
+    const result = await ask<LoadResult>(load, {
+      cmd: 'load',
+      target: { kind: 'router', url: router.url, sessions: ids },
+      warmupMs,
+      durationMs,
+    });
+    let rssBefore = NaN;
+    let rssAfter = NaN;
+    if (measureMemory) {
+      rssBefore = (await ask<{ rss: number }>(router.proc, { cmd: 'rss' })).rss;
+      await ask(load, { cmd: 'create', url: router.url, count: MEMORY_SESSIONS });
+      rssAfter = (await ask<{ rss: number }>(router.proc, { cmd: 'rss' })).rss;
+    }
+    return { result, rssBefore, rssAfter };
+  } finally {
+    await stopChild(router.proc);
+  }
 }
 
 const bench: BenchFn = async (args) => {
   const seconds = Number(args[0] ?? 6);
   const durationMs = seconds * 1000;
   const warmupMs = 1500;
-  const dir = mkdtempSync(join(tmpdir(), 'baton-bench-turns-'));
-  const store = await openStore(join(dir, 'baton.db'), {
-    synchronous: (process.env.BATON_BENCH_SYNC as 'FULL' | 'NORMAL' | undefined) ?? 'FULL',
-  });
-  const server = createServer({ store, tokens: TOKENS, logger: false });
-  await server.pool.addInProcess(new InProcessWorker(noop, new StoreLedgerClient(store)), noop.manifest());
-  const routerUrl = await server.listen(0);
   const load = await child('loadgen');
-  const worker = await child('worker');
-  const proxy = await startProxy((worker.first as { url: string }).url);
   try {
-    // enough sessions for every client to move on after TURNS_PER_SESSION turns
-    const needed = Math.ceil(((seconds + warmupMs / 1000 + 2) * 8000) / TURNS_PER_SESSION) + CONCURRENCY;
-    const { ids } = await ask<{ ids: Array<{ id: string; token: string }> }>(load.proc, {
-      cmd: 'create',
-      url: routerUrl,
-      count: needed,
-    });
-
-    const viaProxy = await ask<LoadResult>(load.proc, {
-      cmd: 'load',
-      target: { kind: 'proxy', url: proxy.url },
-      warmupMs,
-      durationMs,
-    });
-    const viaRouter = await ask<LoadResult>(load.proc, {
-      cmd: 'load',
-      target: { kind: 'router', url: routerUrl, sessions: ids },
-      warmupMs,
-      durationMs,
-    });
-    if (viaRouter.errors > 0 || viaProxy.errors > 0) {
-      console.error('errors:', viaRouter.firstError ?? viaProxy.firstError);
+    const worker = await child('worker');
+    const proxy = await child('proxy', worker.url);
+    let viaProxy: LoadResult;
+    try {
+      viaProxy = await ask<LoadResult>(load.proc, {
+        cmd: 'load',
+        target: { kind: 'proxy', url: proxy.url },
+        warmupMs,
+        durationMs,
+      });
+    } finally {
+      proxy.proc.kill();
+      worker.proc.kill();
     }
-    const routerRate = viaRouter.ok / viaRouter.seconds;
+    const full = await routerRun(load.proc, 'FULL', warmupMs, durationMs, true);
+    const normal = await routerRun(load.proc, 'NORMAL', warmupMs, durationMs, false);
+    for (const [what, r] of [
+      ['proxy', viaProxy],
+      ['router FULL', full.result],
+      ['router NORMAL', normal.result],
+    ] as const) {
+      if (r.errors > 0) console.error(`${what}: ${r.errors} errors, first: ${r.firstError}`);
+    }
     const proxyRate = viaProxy.ok / viaProxy.seconds;
-
-    const rssBefore = process.memoryUsage().rss;
-    await ask(load.proc, { cmd: 'create', url: routerUrl, count: MEMORY_SESSIONS });
-    const rssAfter = process.memoryUsage().rss;
-
+    const fullRate = full.result.ok / full.result.seconds;
+    const normalRate = normal.result.ok / normal.result.seconds;
+    const mb = (b: number): number => round(b / 2 ** 20, 1);
     return {
       figures: {
-        'router turns/s': round(routerRate, 0),
-        'router p50 ms': round(viaRouter.p50, 2),
-        'router p99 ms': round(viaRouter.p99, 2),
-        'router errors': viaRouter.errors,
+        'router turns/s (synchronous=FULL)': round(fullRate, 0),
+        'router p50 / p99 ms (FULL)': `${round(full.result.p50, 2)} / ${round(full.result.p99, 2)}`,
+        'router turns/s (synchronous=NORMAL)': round(normalRate, 0),
+        'router p50 / p99 ms (NORMAL)': `${round(normal.result.p50, 2)} / ${round(normal.result.p99, 2)}`,
         'bare proxy requests/s': round(proxyRate, 0),
-        'bare proxy p50 ms': round(viaProxy.p50, 2),
-        'bare proxy p99 ms': round(viaProxy.p99, 2),
-        'bare proxy errors': viaProxy.errors,
-        'router / proxy rate': round(routerRate / proxyRate, 3),
-        'added p50 ms': round(viaRouter.p50 - viaProxy.p50, 2),
-        'added p99 ms': round(viaRouter.p99 - viaProxy.p99, 2),
+        'bare proxy p50 / p99 ms': `${round(viaProxy.p50, 2)} / ${round(viaProxy.p99, 2)}`,
+        'router / proxy rate (FULL)': round(fullRate / proxyRate, 3),
+        'router / proxy rate (NORMAL)': round(normalRate / proxyRate, 3),
+        'added p50 / p99 ms (FULL)': `${round(full.result.p50 - viaProxy.p50, 2)} / ${round(full.result.p99 - viaProxy.p99, 2)}`,
+        'added p50 / p99 ms (NORMAL)': `${round(normal.result.p50 - viaProxy.p50, 2)} / ${round(normal.result.p99 - viaProxy.p99, 2)}`,
+        errors: viaProxy.errors + full.result.errors + normal.result.errors,
         'concurrent clients': CONCURRENCY,
         'turns per session': TURNS_PER_SESSION,
-        'seconds measured': seconds,
-        'sqlite synchronous': 'FULL',
-        'router RSS MB before 10k sessions': round(rssBefore / 2 ** 20, 1),
-        'router RSS MB after 10k sessions': round(rssAfter / 2 ** 20, 1),
+        'seconds measured per run': seconds,
+        'router RSS MB before 10k sessions': mb(full.rssBefore),
+        'router RSS MB after 10k sessions': mb(full.rssAfter),
+        'load average (1 min) at end': round(loadavg()[0]!, 2),
       },
       targets: [
-        atLeast('router turns/s', routerRate, 3000),
-        atLeast('router rate / bare proxy rate', routerRate / proxyRate, 0.3),
-        atMost('router RSS after 10,000 sessions (MB)', rssAfter / 2 ** 20, 200),
+        atLeast('router turns/s (durable commits, synchronous=FULL)', fullRate, 3000),
+        atLeast('router rate / bare proxy rate (FULL)', fullRate / proxyRate, 0.3),
+        atMost('router RSS after 10,000 sessions (MB)', full.rssAfter / 2 ** 20, 200),
       ],
     };
   } finally {
     load.proc.kill();
-    worker.proc.kill();
-    await proxy.close();
-    await server.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 };
 
 export default bench;
 
 const role = process.argv[2];
-if (process.argv[1] === fileURLToPath(import.meta.url) && (role === 'loadgen' || role === 'worker')) {
-  await (role === 'loadgen' ? loadgen() : workerProcess());
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (role === 'loadgen') await loadgen();
+  else if (role === 'worker') await workerProcess();
+  else if (role === 'proxy') await proxyProcess(process.argv[3]!);
+  else if (role === 'router') await routerProcess(process.argv[3] === 'NORMAL' ? 'NORMAL' : 'FULL');
 }
