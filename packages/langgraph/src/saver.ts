@@ -88,9 +88,8 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
   }
 
   private async loadMetadata(metadata: Record<string, unknown>): Promise<CheckpointMetadata> {
-    // Round-trip through the serializer so serialized LangChain objects are revived.
-    const [type, bytes] = await this.serde.dumpsTyped(metadata);
-    return (await this.serde.loadsTyped(type, bytes)) as CheckpointMetadata;
+    // Through the serializer, so serialized LangChain objects are revived.
+    return (await this.serde.loadsTyped('json', JSON.stringify(metadata))) as CheckpointMetadata;
   }
 
   private async dumpMetadata(metadata: CheckpointMetadata): Promise<Record<string, unknown>> {

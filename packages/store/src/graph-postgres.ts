@@ -1,6 +1,6 @@
 /** LangGraph checkpoint storage on PostgreSQL (pg), beside the Store's own tables. */
 import type pg from 'pg';
-import { ValidationError } from '@baton/core';
+import { ValidationError, sha256Hex } from '@baton/core';
 import type {
   GraphBlob,
   GraphCheckpointKey,
@@ -75,6 +75,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
   private readonly t: ReturnType<typeof tables>;
   private ready: Promise<void> | null = null;
   private readonly selectSql: string;
+  private readonly names = new Map<string, string>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -93,6 +94,16 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
           WHERE cw.thread_id = cp.thread_id AND cw.checkpoint_ns = cp.checkpoint_ns
             AND cw.checkpoint_id = cp.checkpoint_id) AS writes
       FROM ${this.t.checkpoints} cp`;
+  }
+
+  /** A named (server-side prepared) statement: parsed and planned once per connection. */
+  private run(text: string, values: unknown[]): Promise<pg.QueryResult> {
+    let name = this.names.get(text);
+    if (name === undefined) {
+      name = `baton_graph_${sha256Hex(text).slice(0, 16)}`;
+      this.names.set(text, name);
+    }
+    return this.pool.query({ name, text, values });
   }
 
   /** Apply pending migrations (idempotent, safe across processes; runs on first use). */
@@ -136,7 +147,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
   async put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {
     await this.migrate();
     // One statement (atomic, one round trip): the blobs through a data-modifying CTE, then the checkpoint.
-    await this.pool.query(
+    await this.run(
       `WITH b AS (
          INSERT INTO ${this.t.blobs} (thread_id, checkpoint_ns, channel, version, type, blob)
          SELECT $1, $2, x.c, x.v, x.t, x.b FROM unnest($7::text[], $8::text[], $9::text[], $10::bytea[]) AS x(c, v, t, b)
@@ -167,7 +178,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
     const conflict = overwrite
       ? `DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, blob = EXCLUDED.blob`
       : `DO NOTHING`;
-    await this.pool.query(
+    await this.run(
       `INSERT INTO ${this.t.writes} (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
        SELECT $1, $2, $3, x.task, x.idx, x.c, x.t, x.b
          FROM unnest($4::text[], $5::int[], $6::text[], $7::text[], $8::bytea[]) AS x(task, idx, c, t, b)
@@ -215,11 +226,11 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
     await this.migrate();
     const r =
       checkpointId === undefined
-        ? await this.pool.query(
+        ? await this.run(
             `${this.selectSql} WHERE cp.thread_id = $1 AND cp.checkpoint_ns = $2 ORDER BY cp.checkpoint_id DESC LIMIT 1`,
             [threadId, ns],
           )
-        : await this.pool.query(
+        : await this.run(
             `${this.selectSql} WHERE cp.thread_id = $1 AND cp.checkpoint_ns = $2 AND cp.checkpoint_id = $3`,
             [threadId, ns, checkpointId],
           );

@@ -22,7 +22,7 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
      checkpoint TEXT NOT NULL,
      metadata TEXT NOT NULL DEFAULT '{}',
      PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
-   ) WITHOUT ROWID`,
+   )`,
   `CREATE TABLE IF NOT EXISTS baton_graph_blobs (
      thread_id TEXT NOT NULL,
      checkpoint_ns TEXT NOT NULL DEFAULT '',
@@ -31,7 +31,7 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
      type TEXT NOT NULL,
      blob BLOB,
      PRIMARY KEY (thread_id, checkpoint_ns, channel, version)
-   ) WITHOUT ROWID`,
+   )`,
   `CREATE TABLE IF NOT EXISTS baton_graph_writes (
      thread_id TEXT NOT NULL,
      checkpoint_ns TEXT NOT NULL DEFAULT '',
@@ -42,7 +42,7 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
      type TEXT NOT NULL,
      blob BLOB NOT NULL,
      PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
-   ) WITHOUT ROWID`,
+   )`,
 ];
 
 type Row = Record<string, unknown>;
@@ -113,7 +113,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
            FROM json_each(?) AS v
-           JOIN baton_graph_blobs bl
+           CROSS JOIN baton_graph_blobs bl
              ON bl.thread_id = ? AND bl.checkpoint_ns = ? AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`,
       ),
       writes: db.prepare(

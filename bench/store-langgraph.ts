@@ -1,0 +1,277 @@
+/**
+ * `npm run bench -- store-langgraph [--quick]`: Baton's LangGraph checkpoint saver
+ * (`BatonCheckpointSaver` on `store.graph`) against LangGraph's own savers
+ * (`@langchain/langgraph-checkpoint-sqlite`, `-postgres`) on the same put/getTuple workload.
+ *
+ * - Workload: graph threads of STEPS super-steps each. A checkpoint has six channels: a growing
+ *   message list (one ~300 B message per step), a ~4 KB working document written once, a
+ *   counter, a status, a route and a scratch value; each step changes three of them (messages,
+ *   counter, status), as a LangGraph node does, and `newVersions` names exactly those.
+ * - put: every step of every thread, in order (a thread's steps are sequential, as in a graph run).
+ * - getTuple: the latest checkpoint of a thread (what a graph run loads first), over all threads.
+ * - Same serializer (LangGraph's default) for all; durable commits: SQLite in WAL with
+ *   `synchronous=FULL` for both contenders, PostgreSQL with `synchronous_commit=on`.
+ * - SQLite is driven by one caller; PostgreSQL by 8 concurrent callers (8 threads at a time).
+ * - Rounds are interleaved across contenders; each figure is the median of the rounds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
+import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
+import { uuid6, type BaseCheckpointSaver, type Checkpoint } from '@langchain/langgraph-checkpoint';
+import { openStore } from '@baton/store';
+import type { Store } from '@baton/store';
+import { BatonCheckpointSaver } from '@baton/langgraph';
+import { atLeast, round, table, type BenchFn, type Target } from './lib';
+
+const WORDS =
+  'the customer asked about their order refund shipping invoice account password reset agent replied with steps to verify identity and escalate ticket priority'.split(
+    ' ',
+  );
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function sentence(r: () => number, bytes: number): string {
+  const out: string[] = [];
+  let n = 0;
+  while (n < bytes) {
+    const w = WORDS[Math.floor(r() * WORDS.length)]!;
+    out.push(w);
+    n += w.length + 1;
+  }
+  return out.join(' ');
+}
+
+interface Step {
+  checkpoint: Checkpoint;
+  newVersions: Record<string, number>;
+}
+
+/** The STEPS checkpoints of one thread, precomputed so every contender gets the same objects. */
+function threadSteps(seed: number, steps: number): Step[] {
+  const r = rng(seed);
+  const doc = { title: sentence(r, 40), body: sentence(r, 4000) };
+  const messages: Array<{ role: string; content: string }> = [];
+  const out: Step[] = [];
+  const versions: Record<string, number> = {};
+  for (let s = 0; s < steps; s++) {
+    messages.push({ role: s % 2 ? 'ai' : 'human', content: sentence(r, 300) });
+    const changed =
+      s === 0
+        ? ['messages', 'doc', 'counter', 'status', 'route', 'scratch']
+        : ['messages', 'counter', 'status'];
+    for (const c of changed) versions[c] = s + 1;
+    out.push({
+      checkpoint: {
+        v: 4,
+        id: uuid6(-1),
+        ts: new Date(1_700_000_000_000 + s * 1000).toISOString(),
+        channel_values: {
+          messages: [...messages],
+          doc,
+          counter: s,
+          status: s % 3 === 0 ? 'thinking' : 'answering',
+          route: 'support',
+          scratch: { seed },
+        },
+        channel_versions: { ...versions },
+        versions_seen: { agent: { messages: s } },
+      },
+      newVersions: Object.fromEntries(changed.map((c) => [c, versions[c]!])),
+    });
+  }
+  return out;
+}
+
+async function putThread(saver: BaseCheckpointSaver, threadId: string, steps: Step[]): Promise<void> {
+  let config = { configurable: { thread_id: threadId, checkpoint_ns: '' } } as {
+    configurable: Record<string, unknown>;
+  };
+  for (const [i, st] of steps.entries()) {
+    config = (await saver.put(
+      config,
+      st.checkpoint,
+      { source: 'loop', step: i, parents: {} },
+      st.newVersions,
+    )) as typeof config;
+  }
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+interface Contender {
+  backend: 'sqlite' | 'postgres';
+  name: 'baton' | 'langgraph';
+  saver: BaseCheckpointSaver;
+  close(): Promise<void>;
+}
+
+async function measure(
+  c: Contender,
+  threads: Step[][],
+  round_: number,
+  concurrency: number,
+  reads: number,
+): Promise<{ putPerSec: number; getPerSec: number }> {
+  const ids = threads.map((_, i) => `r${round_}-t${i}`);
+  const puts = threads.reduce((a, t) => a + t.length, 0);
+  const t0 = performance.now();
+  await mapLimit(
+    ids.map((id, i) => ({ id, steps: threads[i]! })),
+    concurrency,
+    (x) => putThread(c.saver, x.id, x.steps),
+  );
+  const t1 = performance.now();
+  const order = Array.from({ length: reads }, (_, i) => ids[i % ids.length]!);
+  let checked = 0;
+  await mapLimit(order, concurrency, async (id) => {
+    const t = await c.saver.getTuple({ configurable: { thread_id: id, checkpoint_ns: '' } });
+    if (!t) throw new Error(`${c.backend}/${c.name}: thread ${id} lost`);
+    if ((t.checkpoint.channel_values as { counter?: number }).counter !== threads[0]!.length - 1)
+      throw new Error(`${c.backend}/${c.name}: thread ${id} read back a wrong checkpoint`);
+    checked++;
+  });
+  const t2 = performance.now();
+  if (checked !== reads) throw new Error('not every read was checked');
+  return { putPerSec: (puts * 1000) / (t1 - t0), getPerSec: (reads * 1000) / (t2 - t1) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const bench: BenchFn = async (args) => {
+  const quick = args.includes('--quick');
+  const rounds = quick ? 1 : 3;
+  const threadCount = quick ? 16 : 32;
+  const steps = 20;
+  const reads = quick ? 400 : 1000;
+  const pgUrl = process.env.BATON_BENCH_PG_URL ?? process.env.BATON_TEST_PG_URL;
+  const dir = mkdtempSync(join(tmpdir(), 'baton-bench-lg-'));
+  const schemaTag = `${process.pid}_${Date.now().toString(36)}`;
+  const contenders: Contender[] = [];
+  const stores: Store[] = [];
+  try {
+    const bstore = await openStore(join(dir, 'baton.db'), { synchronous: 'FULL' });
+    stores.push(bstore);
+    contenders.push({
+      backend: 'sqlite',
+      name: 'baton',
+      saver: new BatonCheckpointSaver(bstore),
+      close: async () => undefined,
+    });
+    const ldb = new Database(join(dir, 'langgraph.db'));
+    ldb.pragma('journal_mode = WAL');
+    ldb.pragma('synchronous = FULL');
+    contenders.push({
+      backend: 'sqlite',
+      name: 'langgraph',
+      saver: new SqliteSaver(ldb),
+      close: async () => {
+        ldb.close();
+      },
+    });
+    let pgSchemas: string[] = [];
+    if (pgUrl) {
+      const bschema = `bench_lg_baton_${schemaTag}`;
+      const lschema = `bench_lg_lang_${schemaTag}`;
+      pgSchemas = [bschema, lschema];
+      const pstore = await openStore(pgUrl, { schema: bschema, poolSize: 8 });
+      stores.push(pstore);
+      contenders.push({
+        backend: 'postgres',
+        name: 'baton',
+        saver: new BatonCheckpointSaver(pstore),
+        close: async () => undefined,
+      });
+      const lpool = new pg.Pool({ connectionString: pgUrl, max: 8 });
+      const lsaver = new PostgresSaver(lpool, undefined, { schema: lschema });
+      await lsaver.setup();
+      contenders.push({
+        backend: 'postgres',
+        name: 'langgraph',
+        saver: lsaver,
+        close: () => lpool.end(),
+      });
+    } else {
+      console.warn('BATON_BENCH_PG_URL / BATON_TEST_PG_URL not set: PostgreSQL contenders skipped');
+    }
+
+    const threads = Array.from({ length: threadCount }, (_, i) => threadSteps(i + 1, steps));
+    // warm-up (prepared statements, lazy migrations), not measured
+    for (const c of contenders) await measure(c, threads.slice(0, 2), -1, 1, 10);
+
+    const samples = new Map<string, { put: number[]; get: number[] }>();
+    for (let r = 0; r < rounds; r++) {
+      for (const c of r % 2 ? [...contenders].reverse() : contenders) {
+        const m = await measure(c, threads, r, c.backend === 'postgres' ? 8 : 1, reads);
+        const key = `${c.backend}/${c.name}`;
+        const s = samples.get(key) ?? { put: [], get: [] };
+        s.put.push(m.putPerSec);
+        s.get.push(m.getPerSec);
+        samples.set(key, s);
+      }
+    }
+
+    const figures: Record<string, number | string> = {
+      workload: `${threadCount} threads x ${steps} steps, 6 channels (3 change per step), ${reads} getTuple, ${rounds} round(s)`,
+    };
+    const rows: Array<Record<string, unknown>> = [];
+    const targets: Target[] = [];
+    for (const backend of ['sqlite', 'postgres'] as const) {
+      const b = samples.get(`${backend}/baton`);
+      const l = samples.get(`${backend}/langgraph`);
+      if (!b || !l) continue;
+      const bp = median(b.put);
+      const bg = median(b.get);
+      const lp = median(l.put);
+      const lg = median(l.get);
+      figures[`${backend} baton put/s`] = round(bp, 1);
+      figures[`${backend} langgraph put/s`] = round(lp, 1);
+      figures[`${backend} baton getTuple/s`] = round(bg, 1);
+      figures[`${backend} langgraph getTuple/s`] = round(lg, 1);
+      figures[`${backend} put ratio (baton / langgraph)`] = round(bp / lp);
+      figures[`${backend} getTuple ratio (baton / langgraph)`] = round(bg / lg);
+      rows.push(
+        { backend, contender: 'baton', 'put/s': round(bp, 1), 'getTuple/s': round(bg, 1) },
+        { backend, contender: 'langgraph', 'put/s': round(lp, 1), 'getTuple/s': round(lg, 1) },
+      );
+      const who = backend === 'sqlite' ? 'SqliteSaver' : 'PostgresSaver';
+      targets.push(atLeast(`${backend}: Baton saver put / LangGraph ${who} put`, bp / lp, 1, 'x'));
+      targets.push(atLeast(`${backend}: Baton saver getTuple / LangGraph ${who} getTuple`, bg / lg, 1, 'x'));
+    }
+    console.log(`\n${table(rows)}`);
+
+    for (const c of contenders) await c.close();
+    for (const s of stores) await s.close();
+    if (pgUrl && pgSchemas.length) {
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      for (const s of pgSchemas) await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+      await client.end();
+    }
+    return { figures, targets };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+export default bench;
