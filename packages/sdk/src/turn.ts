@@ -51,6 +51,9 @@ interface StepRecord {
   ctxu: number;
 }
 
+/** setTimeout fires at once for delays above 2^31-1 ms; longer deadlines are capped to it (~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function toJson<T>(v: T): T {
   if (v === undefined) return v;
   return JSON.parse(JSON.stringify(v)) as T;
@@ -510,10 +513,13 @@ export async function runTurn<S>(
 
   let timer: NodeJS.Timeout | undefined;
   const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      ac.abort(new Error('deadline'));
-      reject(new BatonError('TURN_TIMEOUT', `turn ${req.turnId} did not finish before its deadline`));
-    }, remaining);
+    timer = setTimeout(
+      () => {
+        ac.abort(new Error('deadline'));
+        reject(new BatonError('TURN_TIMEOUT', `turn ${req.turnId} did not finish before its deadline`));
+      },
+      Math.min(remaining, MAX_TIMER_MS),
+    );
     ac.signal.addEventListener(
       'abort',
       () => reject(new BatonError('TURN_TIMEOUT', `turn ${req.turnId} was aborted`)),
@@ -523,7 +529,10 @@ export async function runTurn<S>(
   stop.catch(() => undefined);
   let returned: unknown;
   try {
-    returned = await Promise.race([Promise.resolve().then(() => agent.turn(ctx, input)), stop]);
+    const handler = Promise.resolve().then(() => agent.turn(ctx, input));
+    // after a timeout the handler may still settle; its late failure must not become an unhandled rejection
+    handler.catch(() => undefined);
+    returned = await Promise.race([handler, stop]);
     if (ctx.fatal) throw ctx.fatal;
   } catch (e) {
     const err =

@@ -218,6 +218,29 @@ describe('runTurn', () => {
     );
   });
 
+  it('survives a handler that fails after its deadline, and deadlines beyond the timer range', async () => {
+    let fail: (e: Error) => void = () => undefined;
+    const late = defineAgent(spec({ turn: () => new Promise((_, reject) => (fail = reject)) }));
+    const real = { now: () => Date.now(), sleep: async () => undefined };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      expect(await code(runTurn(late, req({ deadline: Date.now() + 20 }), new MapLedger(), real))).toBe(
+        'TURN_TIMEOUT',
+      );
+      fail(new Error('late failure'));
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    const slow = defineAgent(spec({ turn: () => new Promise((r) => setTimeout(() => r('done'), 30)) }));
+    const far = await runTurn(slow, req({ deadline: Date.now() + 40 * 86_400_000 }), new MapLedger(), real);
+    expect(far.output).toBe('done');
+    expect(far.status).toBe('idle');
+  });
+
   it('ends the session with complete() and fail()', async () => {
     const done = defineAgent(spec({ turn: (ctx) => ctx.complete() }));
     expect((await runTurn(done, req(), new MapLedger(), clock)).status).toBe('completed');
