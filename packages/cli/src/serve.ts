@@ -1,6 +1,5 @@
 /** `baton serve`: router + controller + admin API in one process (`startBaton`). */
 import { BatonError } from '@baton/core';
-import { startBaton } from '@baton/server';
 import type { RunningBaton } from '@baton/server';
 import { ensureTokens, resolveServeConfig } from './config';
 import type { ServeFlags, Tokens } from './config';
@@ -18,6 +17,8 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
   const { tokens, generated } = await ensureTokens(cfg);
   const agents: AgentDefinition[] = [];
   for (const a of cfg.agents) agents.push(await loadAgent(a));
+  // the server package is loaded only once the configuration is known to be valid
+  const { startBaton } = await import('@baton/server');
   let baton: RunningBaton;
   try {
     baton = await startBaton({

@@ -89,6 +89,14 @@ function profileOf(o: DemoOptions): Profile {
       };
 }
 
+function f3(x: number, d = 3): string {
+  return Number.isFinite(x)
+    ? Math.abs(x) < 10 ** -d && x !== 0
+      ? x.toExponential(2)
+      : x.toFixed(d)
+    : String(x);
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Counts every effect the agent code actually executed, by (session, turn, name, args). */
@@ -482,9 +490,16 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
   if (gate) {
     out.line(`  failing gate   ${gateLine(gate)}`);
     const e = gate.evidence;
+    const arm = (a: Record<string, number>): string =>
+      a.rate !== undefined
+        ? `rate ${f3(a.rate)}`
+        : a.mean !== undefined
+          ? `mean ${f3(a.mean)}`
+          : JSON.stringify(a);
     out.line(
-      `  evidence       blue ${JSON.stringify(e.blue)} vs green ${JSON.stringify(e.green)}; ` +
-        `samples ${e.nBlue}/${e.nGreen}, p-value ${e.pValue ?? '-'}, effect ${e.effect ?? '-'}${e.ci ? ` [${e.ci.map((x) => x.toFixed(3)).join(', ')}]` : ''}, limit ${e.threshold}`,
+      `  evidence       ${e.test} on ${e.metric}: blue ${arm(e.blue)} (n=${e.nBlue}) vs green ${arm(e.green)} (n=${e.nGreen}); ` +
+        `p-value ${e.pValue !== undefined ? f3(e.pValue, 4) : '-'}, effect ${e.effect !== undefined ? f3(e.effect) : '-'}` +
+        `${e.ci ? ` [${f3(e.ci[0])}, ${f3(e.ci[1])}]` : ''}, limit ${f3(e.threshold)}`,
     );
   }
   out.line(`  after abort    new sessions go back to v2; sessions already on ${regressed} stay pinned there`);
