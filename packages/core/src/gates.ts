@@ -27,6 +27,13 @@ export interface GateSpec {
   alpha?: number;
   /** For `threshold`: the absolute limit green's mean must respect. */
   threshold?: number;
+  /**
+   * Open sessions: `partial` (default) uses their partial aggregates (except for
+   * `session.turns`, which only completed sessions report); `completed` excludes them.
+   */
+  censoring?: 'partial' | 'completed';
+  /** For `msprt`: the mixing standard deviation τ, in the metric's units. */
+  tau?: number;
 }
 
 export interface GateEvidence {

@@ -41,15 +41,8 @@ export const DEFAULT_ALPHA = 0.05;
 
 const TESTS: readonly GateTestName[] = ['threshold', 'mann-whitney', 'proportion', 'chi-square', 'msprt'];
 
-/** Gate options beyond the core GateSpec that the analysis understands. */
-export interface GateOptions {
-  /** Which open sessions count (see metrics.ts). Default `partial`. */
-  censoring?: CensoringPolicy;
-  /** mSPRT mixing standard deviation τ in the metric's units (default: see msprt.ts). */
-  tau?: number;
-}
-
-export type AnalysisGateSpec = GateSpec & GateOptions;
+/** The core GateSpec; `censoring` (see metrics.ts) and `tau` (see msprt.ts) are read here. */
+export type AnalysisGateSpec = GateSpec & { censoring?: CensoringPolicy };
 
 interface Prepared {
   spec: AnalysisGateSpec;
@@ -105,8 +98,8 @@ export function prepareGate(spec: AnalysisGateSpec): Prepared {
     throw new ValidationError(`gate '${spec.metric}': minSamples must be a positive integer`, { minSamples });
   }
   const alpha = spec.alpha ?? DEFAULT_ALPHA;
-  if (!(alpha > 0 && alpha < 0.5)) {
-    throw new ValidationError(`gate '${spec.metric}': alpha must be in (0, 0.5)`, { alpha });
+  if (!(alpha > 0 && alpha < 1)) {
+    throw new ValidationError(`gate '${spec.metric}': alpha must be in (0, 1)`, { alpha });
   }
   if (spec.threshold !== undefined && !Number.isFinite(spec.threshold)) {
     throw new ValidationError(`gate '${spec.metric}': threshold must be a finite number`, {
@@ -398,7 +391,7 @@ function msprtGate(
 
 /** The gate evaluator the rollout controller calls. Throws VALIDATION for an invalid spec. */
 export const evaluateGate: GateEvaluator = (input: GateInput): GateResult => {
-  const p = prepareGate(input.spec as AnalysisGateSpec);
+  const p = prepareGate(input.spec);
   if (p.test === 'threshold') return thresholdGate(p, input.blue, input.green);
   if (p.test === 'chi-square') return chiSquareGate(p, input.blue, input.green);
   const b = metricSamples(p.spec.metric, input.blue, { censoring: p.spec.censoring });

@@ -1,7 +1,7 @@
 /** Verdicts and evidence of each gate test on session aggregates. */
 import { describe, expect, it } from 'vitest';
 import type { SessionAggregate } from '@baton/core';
-import { evaluateGate, SequentialJudge } from '../../src/analysis';
+import { evaluateGate, prepareGate, SequentialJudge } from '../../src/analysis';
 import { agg, evalAggs, rng } from './helpers';
 
 /** Per-session eval scores on a 5-point scale (0, .25, …, 1), mean ≈ `m`. */
@@ -251,5 +251,43 @@ describe('evidence and invariants shared by the tests', () => {
     const st = judge.look();
     expect(st.pPass).toBeLessThanOrEqual(0.025);
     expect(st.ci[1]).toBeLessThan(0.02);
+  });
+});
+
+describe('gate spec options', () => {
+  it('censoring: completed drops open sessions from the sample', () => {
+    const open = (v: string) =>
+      Array.from({ length: 30 }, () => agg({ version: v, completed: false, turns: 2, toolCalls: 3 }));
+    const done = (v: string) => Array.from({ length: 30 }, () => agg({ version: v, turns: 2, toolCalls: 3 }));
+    const spec = { metric: 'session.tool_calls', test: 'mann-whitney' as const, tolerance: '+20%' };
+    const partial = evaluateGate({
+      spec,
+      blue: [...open('v1'), ...done('v1')],
+      green: [...open('v2'), ...done('v2')],
+    });
+    expect(partial.evidence.nBlue).toBe(60);
+    expect(partial.evidence.blue.openIncluded).toBe(30);
+    const strict = evaluateGate({
+      spec: { ...spec, censoring: 'completed' },
+      blue: [...open('v1'), ...done('v1')],
+      green: [...open('v2'), ...done('v2')],
+    });
+    expect(strict.evidence.nBlue).toBe(30);
+    expect(strict.evidence.censored).toEqual({ blue: 30, green: 30 });
+    expect(strict.evidence.blue.openExcluded).toBe(30);
+  });
+
+  it('rejects unknown metrics and invalid options with VALIDATION', () => {
+    const base = { metric: 'eval.q', test: 'msprt' as const, tolerance: '-2%' };
+    for (const spec of [
+      { ...base, metric: 'session.unknown' },
+      { ...base, tau: 0 },
+      { ...base, censoring: 'sometimes' as unknown as 'partial' },
+      { ...base, alpha: 1.5 },
+      { ...base, minSamples: 0 },
+      { ...base, test: 'bayes' as unknown as 'msprt' },
+    ]) {
+      expect(() => prepareGate(spec)).toThrow(expect.objectContaining({ code: 'VALIDATION' }));
+    }
   });
 });
