@@ -47,6 +47,26 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
 
 type Row = Record<string, unknown>;
 
+/**
+ * One checkpoint with its channel blobs in a single statement: one result row per blob (or one
+ * row with NULL blob columns when it names none), plus the count of its pending writes.
+ */
+function oneCheckpoint(tail: string): string {
+  return `WITH cp AS (
+      SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ${tail}
+    )
+    SELECT cp.*,
+      (SELECT COUNT(*) FROM baton_graph_writes w
+        WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
+          AND w.checkpoint_id = cp.checkpoint_id) AS n_writes,
+      bl.channel AS b_channel, bl.version AS b_version, bl.type AS b_type, bl.blob AS b_blob
+    FROM cp
+    LEFT JOIN json_each(cp.checkpoint, '$.channel_versions') AS v
+    LEFT JOIN baton_graph_blobs bl
+      ON bl.thread_id = cp.thread_id AND bl.checkpoint_ns = cp.checkpoint_ns
+     AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`;
+}
+
 function jsonPath(key: string): string {
   return `$."${key.replace(/"/g, '""')}"`;
 }
@@ -103,16 +123,11 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
         `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
-      getById: db.prepare(
-        `SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?`,
-      ),
-      getLatest: db.prepare(
-        `SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ?
-         ORDER BY checkpoint_id DESC LIMIT 1`,
-      ),
+      getById: db.prepare(oneCheckpoint('AND checkpoint_id = ?')),
+      getLatest: db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')),
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
-           FROM json_each(?) AS v
+           FROM json_each(?, '$.channel_versions') AS v
            CROSS JOIN baton_graph_blobs bl
              ON bl.thread_id = ? AND bl.checkpoint_ns = ? AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`,
       ),
@@ -164,43 +179,59 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return Promise.resolve();
   }
 
-  private hydrate(row: Row): GraphCheckpointRow {
-    const s = this.stmts;
+  private toRow(row: Row, blobs: GraphBlob[], hasWrites: boolean): GraphCheckpointRow {
     const threadId = row.thread_id as string;
     const ns = row.checkpoint_ns as string;
-    const checkpoint = JSON.parse(row.checkpoint as string) as Record<string, unknown>;
-    const versions = JSON.stringify(checkpoint.channel_versions ?? {});
-    const blobs = (s.blobs.all(versions, threadId, ns) as Row[]).map((b) => ({
-      channel: b.channel as string,
-      version: b.version as string,
-      type: b.type as string,
-      value: (b.blob as Uint8Array | null) ?? null,
-    }));
-    const writes = (s.writes.all(threadId, ns, row.checkpoint_id) as Row[]).map((w) => ({
-      taskId: w.task_id as string,
-      idx: Number(w.idx),
-      channel: w.channel as string,
-      type: w.type as string,
-      value: w.blob as Uint8Array,
-    }));
+    const writes = hasWrites
+      ? (this.stmts.writes.all(threadId, ns, row.checkpoint_id) as Row[]).map((w) => ({
+          taskId: w.task_id as string,
+          idx: Number(w.idx),
+          channel: w.channel as string,
+          type: w.type as string,
+          value: w.blob as Uint8Array,
+        }))
+      : [];
     return {
       threadId,
       ns,
       checkpointId: row.checkpoint_id as string,
       parentId: (row.parent_checkpoint_id as string | null) ?? null,
-      checkpoint,
+      checkpoint: JSON.parse(row.checkpoint as string) as Record<string, unknown>,
       metadata: JSON.parse(row.metadata as string) as Record<string, unknown>,
       blobs,
       writes,
     };
   }
 
+  private hydrate(row: Row): GraphCheckpointRow {
+    const blobs = (this.stmts.blobs.all(row.checkpoint, row.thread_id, row.checkpoint_ns) as Row[]).map(
+      (b) => ({
+        channel: b.channel as string,
+        version: b.version as string,
+        type: b.type as string,
+        value: (b.blob as Uint8Array | null) ?? null,
+      }),
+    );
+    return this.toRow(row, blobs, true);
+  }
+
   get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
     const s = this.s();
-    const row = (
-      checkpointId === undefined ? s.getLatest.get(threadId, ns) : s.getById.get(threadId, ns, checkpointId)
-    ) as Row | undefined;
-    return Promise.resolve(row ? this.hydrate(row) : null);
+    const rows = (
+      checkpointId === undefined ? s.getLatest.all(threadId, ns) : s.getById.all(threadId, ns, checkpointId)
+    ) as Row[];
+    const first = rows[0];
+    if (!first) return Promise.resolve(null);
+    const blobs: GraphBlob[] = [];
+    for (const r of rows)
+      if (r.b_channel !== null && r.b_channel !== undefined)
+        blobs.push({
+          channel: r.b_channel as string,
+          version: r.b_version as string,
+          type: r.b_type as string,
+          value: (r.b_blob as Uint8Array | null) ?? null,
+        });
+    return Promise.resolve(this.toRow(first, blobs, Number(first.n_writes) > 0));
   }
 
   list(q: GraphListQuery): Promise<GraphCheckpointRow[]> {
