@@ -134,6 +134,12 @@ async function finalState(store: Store, id: string): Promise<Final> {
   return { phase: rec.phase, stage: st.stage, versions, kinds: decisions.map((d) => d.kind) };
 }
 
+async function movedCount(store: Store): Promise<number> {
+  const onV2: Record<string, number> =
+    (await store.countSessions({ agent: 'support', version: 'v2' })).v2 ?? {};
+  return Object.values(onV2).reduce((a, b) => a + b, 0);
+}
+
 async function isDone(store: Store, id: string): Promise<boolean> {
   const rec = await store.getRollout(id);
   return (rec.state as { stage: string }).stage === 'done';
@@ -183,17 +189,14 @@ describe('controller crash', () => {
         await until(
           'progress',
           async () => {
-            const counts = (await store.countSessions({ agent: 'support', version: 'v2' })).v2 ?? {};
-            const moved = Object.values(counts).reduce((a, b) => a + b, 0);
-            return moved >= target || (await isDone(store, run.rolloutId)) || null;
+            return (await movedCount(store)) >= target || (await isDone(store, run.rolloutId)) || null;
           },
           10_000,
           2,
         ).catch(() => true);
       }
       const rec = await store.getRollout(run.rolloutId);
-      const onV2 = (await store.countSessions({ agent: 'support', version: 'v2' })).v2 ?? {};
-      const moved = Object.values(onV2).reduce((a, b) => a + b, 0);
+      const moved = await movedCount(store);
       moments.push(`${rec.phase}/step${(rec.state as { step: number }).step}/rev${rec.rev}/moved${moved}`);
       log(`kill ${k} at ${moments[moments.length - 1]}`);
       await kill(child);
