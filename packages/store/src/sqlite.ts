@@ -206,6 +206,8 @@ export class SqliteStore implements Store {
   private readonly maxBytes: number;
   private readonly hooks: SqliteStoreOptions['hooks'];
   private readonly stmts = new Map<string, Statement>();
+  /** One transaction wrapper, created once: runs its argument inside the transaction. */
+  private readonly txRun: Database.Transaction<(fn: () => unknown) => unknown>;
   private closed = false;
 
   constructor(target: string, opts: SqliteStoreOptions = {}) {
@@ -217,6 +219,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     if (path !== ':memory:' && path !== '') this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    this.txRun = this.db.transaction((fn: () => unknown) => fn());
     this.migrate();
   }
 
@@ -279,13 +282,13 @@ export class SqliteStore implements Store {
 
   /** A write transaction (`BEGIN IMMEDIATE`). */
   private write<T>(op: string, fn: () => T): T {
-    const hooks = this.hooks;
-    const t = this.db.transaction(() => {
+    const before = this.hooks?.beforeCommit;
+    if (!before) return this.txRun.immediate(fn) as T;
+    return this.txRun.immediate(() => {
       const out = fn();
-      hooks?.beforeCommit?.(op);
+      before(op);
       return out;
-    });
-    return t.immediate();
+    }) as T;
   }
 
   private graphStore: SqliteGraphCheckpointStore | undefined;
@@ -567,6 +570,27 @@ export class SqliteStore implements Store {
 
   // ---------- checkpoints ----------
 
+  private readonly casStatements: Array<Statement | undefined> = [];
+
+  /** The seq compare-and-set of an append, one prepared statement per shape of the session patch. */
+  private casStatement(mask: number): Statement {
+    let st = this.casStatements[mask];
+    if (!st) {
+      const sets = ['seq = seq + 1', 'updated_at = ?'];
+      if (mask & 1) sets.push('status = ?');
+      if (mask & 2) sets.push('version = ?');
+      if (mask & 4) sets.push('reason = ?');
+      let where = 'id = ? AND seq = ?';
+      if (mask & 8) {
+        sets.push('lease_owner = NULL', 'lease_expires_at = NULL');
+        where += ' AND lease_owner = ?';
+      }
+      st = this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`);
+      this.casStatements[mask] = st;
+    }
+    return st;
+  }
+
   async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
     const enc = encodeBody(input.body, this.maxBytes, input.sessionId);
     if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
@@ -575,30 +599,26 @@ export class SqliteStore implements Store {
     return this.write('appendCheckpoint', () => {
       const now = this.now();
       const p = input.session;
-      const sets = ['seq = seq + 1', 'updated_at = ?'];
       const args: unknown[] = [now];
+      let mask = 0;
       if (p?.status !== undefined) {
-        sets.push('status = ?');
+        mask |= 1;
         args.push(p.status);
       }
       if (p?.version !== undefined) {
-        sets.push('version = ?');
+        mask |= 2;
         args.push(p.version);
       }
       if (p?.reason !== undefined) {
-        sets.push('reason = ?');
+        mask |= 4;
         args.push(p.reason);
       }
-      let where = 'id = ? AND seq = ?';
       args.push(input.sessionId, input.expectedSeq);
       if (input.leaseOwner !== undefined) {
-        sets.push('lease_owner = NULL', 'lease_expires_at = NULL');
-        where += ' AND lease_owner = ?';
+        mask |= 8;
         args.push(input.leaseOwner);
       }
-      const upd = this.st(
-        `UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`,
-      ).get(...args) as { seq: number; created_at: number } | undefined;
+      const upd = this.casStatement(mask).get(...args) as { seq: number; created_at: number } | undefined;
       if (!upd) {
         const cur = this.st('SELECT seq, lease_owner FROM sessions WHERE id = ?').get(input.sessionId) as
           Row | undefined;
