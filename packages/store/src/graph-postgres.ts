@@ -85,9 +85,12 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
     this.selectSql = `SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id, cp.checkpoint, cp.metadata,
         (SELECT array_agg(array[bl.channel::bytea, bl.version::bytea, bl.type::bytea, bl.blob])
            FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
-           JOIN ${this.t.blobs} bl
-             ON bl.thread_id = cp.thread_id AND bl.checkpoint_ns = cp.checkpoint_ns
-            AND bl.channel = v.key AND bl.version = v.value) AS blobs,
+           CROSS JOIN LATERAL (
+             SELECT b.channel, b.version, b.type, b.blob FROM ${this.t.blobs} b
+              WHERE b.thread_id = cp.thread_id AND b.checkpoint_ns = cp.checkpoint_ns
+                AND b.channel = v.key AND b.version = v.value
+              LIMIT 1 -- one primary-key lookup per channel, however long the thread's history
+           ) bl) AS blobs,
         (SELECT array_agg(array[cw.task_id::bytea, cw.idx::text::bytea, cw.channel::bytea, cw.type::bytea, cw.blob]
                           ORDER BY cw.task_id, cw.idx)
            FROM ${this.t.writes} cw
