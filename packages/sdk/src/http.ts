@@ -21,6 +21,7 @@ import type {
 } from '@baton/core';
 import type { AgentDefinition } from './agent';
 import { InProcessWorker } from './worker';
+import { parseMigrateRequest, parseTurnRequest } from './wire';
 
 export interface ServeWorkerOptions {
   /** 0 picks a free port. */
@@ -127,7 +128,7 @@ export async function serveWorker<S>(
       if (closing) throw new BatonError('NO_WORKER', 'worker is shutting down');
       const body = await readJson(req, limit);
       if (path === '/v1/migrate') {
-        send(res, 200, await worker.migrate(body as MigrateRequest));
+        send(res, 200, await worker.migrate(parseMigrateRequest(body)));
         return;
       }
       const ac = new AbortController();
@@ -136,7 +137,7 @@ export async function serveWorker<S>(
       };
       res.on('close', onClose);
       try {
-        send(res, 200, await worker.turn(body as TurnRequest, ac.signal));
+        send(res, 200, await worker.turn(parseTurnRequest(body), ac.signal));
       } finally {
         res.off('close', onClose);
       }

@@ -17,3 +17,4 @@ export { InProcessWorker } from './worker';
 export type { InProcessWorkerOptions } from './worker';
 export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
 export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';
+export { migrateRequestSchema, parseMigrateRequest, parseTurnRequest, turnRequestSchema } from './wire';

@@ -188,6 +188,20 @@ describe('serveWorker over 127.0.0.1', () => {
     );
     expect(wrong.status).toBe(409);
 
+    const malformed = await post(
+      '/v1/turn',
+      JSON.stringify({ ...turnReq('t9', 'x'), input: { kind: 'callback', name: 'approval' } }),
+    );
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({
+      error: { code: 'VALIDATION', details: { path: 'input.token' } },
+    });
+    const badMigrate = await post(
+      '/v1/migrate',
+      JSON.stringify({ session: { id: 's', agent: 'mailer', version: 'v1' } }),
+    );
+    expect(badMigrate.status).toBe(400);
+
     const missing = await fetch(`${served.url}/v1/nothing`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
