@@ -85,7 +85,9 @@ export class WorkerPool {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new BatonError('VALIDATION', `worker URL must be http(s): ${url}`);
     }
-    const workerId = id ?? newId('wrk', this.opts.clock.now());
+    // Registering the same URL again re-probes it and keeps its id.
+    const known = [...this.byId.values()].find((e) => e.url === parsed.origin);
+    const workerId = id ?? known?.id ?? newId('wrk', this.opts.clock.now());
     const client = new HttpWorkerClient(parsed.origin, {
       id: workerId,
       token: this.opts.workerToken,
@@ -270,6 +272,10 @@ export class WorkerPool {
     if (old) {
       const list = this.byVersion.get(key(old.agent, old.version));
       if (list) list.splice(list.indexOf(old), 1);
+      // in-flight requests finish on the old client; it closes once they did
+      if (old.client !== e.client) {
+        old.client.close?.().catch((err: unknown) => this.opts.onError?.(err, 'close replaced worker client'));
+      }
     }
     this.byId.set(e.id, e);
     const k = key(e.agent, e.version);

@@ -19,6 +19,7 @@ import {
   startServer,
   stopServer,
   TOKENS,
+  ADMIN,
   type Running,
 } from './fixtures/harness';
 
@@ -89,7 +90,15 @@ describe('worker crash mid-turn', () => {
       expect(busy.body.status).toBe('running');
 
       const w2 = await spawnWorker(r.url, { BATON_TEST_BLOCK: '0', BATON_TEST_EFFECT_FILE: effectFile });
-      await r.server.pool.addRemote(w2.url, w2.manifest);
+      // the second worker is registered over the admin API; registering the URL again keeps its id
+      const reg = await call(r.http, 'POST', '/v1/workers', {
+        headers: ADMIN,
+        body: { url: w2.url, manifest: w2.manifest },
+      });
+      expect(reg.status).toBe(201);
+      expect(reg.body).toMatchObject({ agent: 'counter', version: 'v1', url: w2.url, health: 'healthy' });
+      const again = await call(r.http, 'POST', '/v1/workers', { headers: ADMIN, body: { url: w2.url } });
+      expect(again.body.id).toBe(reg.body.id);
       w1.child.kill('SIGKILL');
       const failed = await first;
       expect(failed.status).toBe(502);
