@@ -17,6 +17,8 @@ export interface Tokens {
 
 export interface ServeConfig {
   store: string;
+  /** PostgreSQL schema holding Baton's tables (created when missing); null = the connection's default. */
+  storeSchema: string | null;
   host: string;
   port: number;
   tokens: Partial<Tokens>;
@@ -31,6 +33,7 @@ export interface ServeConfig {
 
 export interface ServeFlags {
   store?: string;
+  storeSchema?: string;
   host?: string;
   port?: string;
   trafficToken?: string;
@@ -74,6 +77,7 @@ export function parseDurationMs(v: string | number, source: string): number {
 
 type FileConfig = {
   store?: string;
+  storeSchema?: string;
   host?: string;
   port?: number | string;
   tokens?: Partial<Tokens>;
@@ -90,7 +94,16 @@ export async function resolveServeConfig(
   let file: FileConfig = {};
   if (configPath) {
     const doc = (await readDocument(configPath)) as Record<string, unknown>;
-    const known = new Set(['store', 'host', 'port', 'tokens', 'tokensFile', 'shutdownTimeout', 'agents']);
+    const known = new Set([
+      'store',
+      'storeSchema',
+      'host',
+      'port',
+      'tokens',
+      'tokensFile',
+      'shutdownTimeout',
+      'agents',
+    ]);
     for (const k of Object.keys(doc))
       if (!known.has(k)) throw new ValidationError(`${configPath}: unknown setting "${k}"`);
     file = doc as FileConfig;
@@ -115,6 +128,13 @@ export async function resolveServeConfig(
     return def;
   }
   const store = pick('store', flags.store, env.BATON_STORE, file.store, './baton.db');
+  const storeSchema = pick<string | null>(
+    'storeSchema',
+    flags.storeSchema,
+    env.BATON_STORE_SCHEMA,
+    file.storeSchema,
+    null,
+  );
   const host = pick('host', flags.host, env.BATON_HOST, file.host, '127.0.0.1');
   const portRaw = pick<string | number>('port', flags.port, env.BATON_PORT, file.port, DEFAULT_PORT);
   const port = parsePort(portRaw, `port (${sources.port})`);
@@ -148,7 +168,7 @@ export async function resolveServeConfig(
     file.agents,
     [],
   );
-  return { store, host, port, tokens, tokensFile, shutdownTimeoutMs, agents, sources };
+  return { store, storeSchema, host, port, tokens, tokensFile, shutdownTimeoutMs, agents, sources };
 }
 
 /**

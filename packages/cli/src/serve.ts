@@ -23,6 +23,7 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
   try {
     baton = await startBaton({
       store: cfg.store,
+      ...(cfg.storeSchema ? { storeOptions: { schema: cfg.storeSchema } } : {}),
       port: cfg.port,
       host: cfg.host,
       tokens: { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] },

@@ -13,6 +13,10 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description('run the router, rollout controller and admin API in one process')
     .option('--store <target>', 'SQLite file or postgres:// URL [env BATON_STORE] (default ./baton.db)')
+    .option(
+      '--store-schema <name>',
+      'PostgreSQL schema for the tables, created when missing [env BATON_STORE_SCHEMA]',
+    )
     .option('--host <host>', 'address to listen on [env BATON_HOST] (default 127.0.0.1)')
     .option('--port <port>', 'port to listen on; 0 picks a free one [env BATON_PORT] (default 7070)')
     .option('--config <file>', 'config file, JSON or YAML [env BATON_CONFIG]')
@@ -45,7 +49,7 @@ shutdown timeout, releases leases and exits 0.
 Examples:
   $ baton serve
   $ baton serve --port 8080 --store ./data/baton.db
-  $ baton serve --store postgres://postgres@127.0.0.1:5432/baton
+  $ baton serve --store postgres://postgres@127.0.0.1:5432/baton --store-schema baton
   $ BATON_PORT=0 baton serve --json --agent @baton/example-support-agent#v1`,
     )
     .action(
