@@ -46,6 +46,12 @@ const effectsQuery = z.object({
   cursor: z.string().max(500).optional(),
   limit,
 });
+const migrationsQuery = z.object({
+  session: name.optional(),
+  rollout: name.optional(),
+  status: z.enum(['ok', 'failed']).optional(),
+  limit,
+});
 const checkpointsQuery = z.object({ limit, beforeSeq: z.coerce.number().int().min(1).optional() });
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -137,6 +143,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       cursor: q.cursor ?? null,
       limit: q.limit ?? 100,
     });
+  });
+
+  app.get('/v1/migrations', { onRequest: admin }, async (req) => {
+    const q = parse(migrationsQuery, req.query, 'query');
+    const items = await store.listMigrations({
+      sessionId: q.session,
+      rolloutId: q.rollout,
+      status: q.status,
+      limit: q.limit ?? 100,
+    });
+    return { items };
   });
 
   app.get('/metrics', { onRequest: admin }, async (_req, reply) => {

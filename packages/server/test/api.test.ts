@@ -164,6 +164,9 @@ describe('traffic API', () => {
     expect(twice.status).toBe(409);
     expect(twice.body.error.code).toBe('WAIT_RESOLVED');
 
+    const listed = await call(r.http, 'GET', `/v1/migrations?session=${s.id}`, { headers: ADMIN });
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0]).toMatchObject({ sessionId: s.id, toVersion: 'v2', contextPolicy: 'carry' });
     const view = await call(r.http, 'GET', `/v1/sessions/${s.id}`, { headers: s.headers });
     expect(view.body.migrations).toHaveLength(1);
     expect(view.body.migrations[0]).toMatchObject({ fromVersion: 'v1', toVersion: 'v2', status: 'ok' });
