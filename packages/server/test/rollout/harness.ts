@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   sha256Hex,
+  type Clock,
   canonicalJson,
   type TurnRequest,
   type TurnResponse,
@@ -76,15 +77,17 @@ export async function startTestBaton(opts: {
   controller?: boolean | ControllerOptions;
   turnDelayMs?: () => number;
   dir?: string;
+  clock?: Clock;
 }): Promise<TestBaton> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'baton-rollout-'));
   const file = join(dir, 'baton.db');
-  const store = await openStore(file);
+  const clock = opts.clock;
+  const store = await openStore(file, clock ? { now: () => clock.now() } : {});
   const effects = new EffectCounter();
   const ledger = new StoreLedgerClient(store);
   const agents = opts.versions.map((label) => {
     const def = supportAgent(label, { onEffect: effects.sink });
-    const inner = new InProcessWorker(def, ledger);
+    const inner = new InProcessWorker(def, ledger, clock ? { clock } : {});
     const client = opts.turnDelayMs ? new SlowWorker(inner, opts.turnDelayMs) : inner;
     return { client, manifest: def.manifest() };
   });
@@ -94,6 +97,7 @@ export async function startTestBaton(opts: {
     agents,
     controller: opts.controller ?? { intervalMs: 50 },
     limits: { healthIntervalMs: 0 },
+    ...(clock ? { clock } : {}),
   });
   const api = new Api(baton.url);
   return {
