@@ -18,3 +18,5 @@ export type { InProcessWorkerOptions } from './worker';
 export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
 export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';
 export { migrateRequestSchema, parseMigrateRequest, parseTurnRequest, turnRequestSchema } from './wire';
+export { checkWorkerConformance } from './conformance';
+export type { ConformanceOptions, ConformanceResult } from './conformance';
