@@ -30,6 +30,7 @@ import {
   type Wait,
 } from '@baton/core';
 import type { Lease } from '@baton/store';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { Ajv } from 'ajv';
 import { isTransportError } from './http-worker';
@@ -466,14 +467,14 @@ export class Router {
    * session (a turn or migration in flight) is retried for `callbackBusyWaitMs`, then SESSION_BUSY.
    */
   async callback(token: string, payload: unknown, onEvent?: TurnOptions['onEvent']): Promise<TurnResult> {
-    const { store, clock, limits } = this.ctx;
+    const { store, limits } = this.ctx;
     const w = await store.getWait(token);
     if (w.status !== 'pending') {
       throw new BatonError('WAIT_RESOLVED', `wait ${w.name} is already ${w.status}`, { status: w.status });
     }
     this.validatePayload(w.schema, payload);
     const input: TurnInput = { kind: 'callback', token, name: w.name, payload };
-    return this.retryBusy(clock.now() + limits.callbackBusyWaitMs, () =>
+    return this.retryBusy(limits.callbackBusyWaitMs, () =>
       this.turn(w.sessionId, input, `callback:${token}`, {
         resolvedWaits: [token],
         ...(onEvent ? { onEvent } : {}),
@@ -493,15 +494,20 @@ export class Router {
     });
   }
 
-  private async retryBusy<T>(until: number, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Retry `fn` while the session is busy, for up to `waitMs` of real time. Real time, not the injected
+   * clock: this waits for another request that is actually running to finish.
+   */
+  private async retryBusy<T>(waitMs: number, fn: () => Promise<T>): Promise<T> {
+    const until = performance.now() + waitMs;
     for (;;) {
       try {
         return await fn();
       } catch (e) {
         if (!(e instanceof SessionBusyError)) throw e;
-        const now = this.ctx.clock.now();
-        if (now >= until) throw e;
-        await this.ctx.clock.sleep(Math.min(Math.max(10, e.retryAfterMs), 100, until - now));
+        const left = until - performance.now();
+        if (left <= 0) throw e;
+        await sleep(Math.min(Math.max(10, e.retryAfterMs), 100, left));
       }
     }
   }

@@ -172,6 +172,28 @@ describe('traffic API', () => {
     expect(view.body.migrations[0]).toMatchObject({ fromVersion: 'v1', toVersion: 'v2', status: 'ok' });
   });
 
+  it('a callback on a busy session waits for the lease, then resumes it', async () => {
+    const s = await newSession(r.http, 'counter');
+    const w = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {
+      headers: s.headers,
+      body: { input: { wait: true } },
+    });
+    const token = w.body.waits[0].token as string;
+    // another router is busy with the session (e.g. migrating it) for a moment
+    const lease = await store.acquireLease(s.id, 'other-router', 5_000);
+    setTimeout(() => void store.releaseLease(lease), 200);
+    const cb = await call(r.http, 'POST', `/v1/callbacks/${token}`, {
+      headers: TRAFFIC,
+      body: { payload: { approved: false } },
+    });
+    expect(cb.status).toBe(200);
+    expect(cb.body).toMatchObject({
+      seq: 2,
+      status: 'idle',
+      output: { resumed: 'approval', approved: false },
+    });
+  });
+
   it('migrates at the boundary when the route moves the session', async () => {
     const s = await newSession(r.http, 'counter');
     await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, { headers: s.headers, body: { input: {} } });
