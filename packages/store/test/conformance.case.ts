@@ -850,6 +850,47 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         await expectCode(store.getLatestCheckpoint(s.id), 'CHECKPOINT_CORRUPT');
       });
 
+      it('records failed migrations without touching the session', async () => {
+        const s = await newSession();
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(1),
+        });
+        const before = await store.getSession(s.id);
+        const rollout = u('r');
+        await store.recordMigrationFailure({
+          sessionId: s.id,
+          fromVersion: 'v1',
+          toVersion: 'v2',
+          fromSchema: 1,
+          toSchema: 2,
+          contextPolicy: 'carry',
+          rolloutId: rollout,
+          error: 'state.slots: required',
+          at: t,
+        });
+        expect(await store.listMigrations({ rolloutId: rollout, status: 'failed' })).toEqual([
+          {
+            sessionId: s.id,
+            seq: 0,
+            fromVersion: 'v1',
+            toVersion: 'v2',
+            fromSchema: 1,
+            toSchema: 2,
+            contextPolicy: 'carry',
+            rolloutId: rollout,
+            status: 'failed',
+            error: 'state.slots: required',
+            at: t,
+          },
+        ]);
+        expect(await store.listMigrations({ rolloutId: rollout, status: 'ok' })).toEqual([]);
+        expect(await store.getSession(s.id)).toEqual(before);
+      });
+
       it('compaction keeps the last K without holes', async () => {
         const s = await newSession();
         for (let i = 0; i < 6; i++) {
@@ -1028,6 +1069,26 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.compensateEffect(key, { again: true })).toEqual(comp);
         const again = await store.recordEffectIntent(intent(key, s.id, agent));
         expect(again).toEqual({ effect: comp, existing: true });
+      });
+
+      it('two handles recording the same intent at once: one record, exactly one is new', async () => {
+        const other = await h.open({ now });
+        try {
+          const agent = u('agent');
+          const s = await newSession(agent);
+          for (let i = 0; i < 5; i++) {
+            const key = u('race');
+            const [a, b] = await Promise.all([
+              store.recordEffectIntent(intent(key, s.id, agent)),
+              other.recordEffectIntent(intent(key, s.id, agent)),
+            ]);
+            expect([a.existing, b.existing].sort()).toEqual([false, true]);
+            expect(a.effect.id).toBe(b.effect.id);
+          }
+          expect((await store.listEffects({ sessionId: s.id })).items.length).toBe(5);
+        } finally {
+          await other.close();
+        }
       });
 
       it('fail and the state checks; EFFECT_NOT_FOUND', async () => {
