@@ -1,6 +1,12 @@
 export { BatonCheckpointSaver, graphStoreOf } from './saver';
 export type { BatonCheckpointSaverOptions, GraphStoreSource } from './saver';
-export { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, LangGraphPointer, langGraphAgent } from './worker';
+export {
+  GRAPH_VERSION_KEY,
+  MIGRATED_FROM_KEY,
+  TURN_ID_KEY,
+  LangGraphPointer,
+  langGraphAgent,
+} from './worker';
 export type {
   ChannelMigration,
   CompiledGraphLike,

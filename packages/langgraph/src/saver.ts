@@ -30,6 +30,8 @@ export interface BatonCheckpointSaverOptions {
    * version that wrote it). Explicit metadata from LangGraph wins on a key clash.
    */
   stamp?: Record<string, unknown>;
+  /** Called at every put: entries merged into the metadata after `stamp` (e.g. the running turn's id). */
+  dynamicStamp?: () => Record<string, unknown> | undefined;
 }
 
 /** Anything that carries a graph checkpoint store: a Baton `Store` with `graph`, or the graph store itself. */
@@ -53,11 +55,13 @@ const dec = new TextDecoder();
 export class BatonCheckpointSaver extends BaseCheckpointSaver {
   readonly graphStore: GraphCheckpointStore;
   private readonly stamp: Record<string, unknown>;
+  private readonly dynamicStamp: (() => Record<string, unknown> | undefined) | undefined;
 
   constructor(source: GraphStoreSource, options: BatonCheckpointSaverOptions = {}) {
     super(options.serde);
     this.graphStore = graphStoreOf(source);
     this.stamp = options.stamp ?? {};
+    this.dynamicStamp = options.dynamicStamp;
   }
 
   /** A saver on the same storage that stamps `stamp` into the metadata of what it writes. */
@@ -65,6 +69,7 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     return new BatonCheckpointSaver(this.graphStore, {
       serde: this.serde,
       stamp: { ...this.stamp, ...stamp },
+      ...(this.dynamicStamp ? { dynamicStamp: this.dynamicStamp } : {}),
     });
   }
 
@@ -93,7 +98,7 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
   }
 
   private async dumpMetadata(metadata: CheckpointMetadata): Promise<Record<string, unknown>> {
-    const [, bytes] = await this.serde.dumpsTyped({ ...this.stamp, ...metadata });
+    const [, bytes] = await this.serde.dumpsTyped({ ...this.stamp, ...this.dynamicStamp?.(), ...metadata });
     return JSON.parse(dec.decode(bytes).replace(/\0/g, '')) as Record<string, unknown>;
   }
 

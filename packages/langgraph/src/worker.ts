@@ -14,6 +14,7 @@
  * The Baton checkpoint holds a pointer to the thread (`LangGraphPointer`); the graph state itself
  * lives in the store's graph tables, written by `BatonCheckpointSaver`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
 import { Command } from '@langchain/langgraph';
 import type { RunnableConfig } from '@langchain/core/runnables';
@@ -34,7 +35,13 @@ export const GRAPH_VERSION_KEY = 'baton_graph_version';
 /** Metadata key of a checkpoint written by a channel migration: the graph version it came from. */
 export const MIGRATED_FROM_KEY = 'baton_migrated_from';
 
+/** Metadata key of the Baton turn whose graph run wrote the checkpoint. */
+export const TURN_ID_KEY = 'baton_turn_id';
+
 const INTERRUPT_CHANNEL = '__interrupt__';
+
+/** The Baton turn a graph run belongs to, for the checkpoints it writes. */
+const turnScope = new AsyncLocalStorage<{ turnId: string }>();
 
 /** One step of a state migration between two graph versions, per channel (state key). */
 export interface ChannelMigration {
@@ -193,7 +200,13 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     seenFrom.add(m.from);
   }
   const schemaVersion = spec.schemaVersion ?? migrations.length + 1;
-  const saver = new BatonCheckpointSaver(spec.store, { stamp: { [GRAPH_VERSION_KEY]: spec.version } });
+  const saver = new BatonCheckpointSaver(spec.store, {
+    stamp: { [GRAPH_VERSION_KEY]: spec.version },
+    dynamicStamp: () => {
+      const t = turnScope.getStore();
+      return t ? { [TURN_ID_KEY]: t.turnId } : undefined;
+    },
+  });
   const graph = spec.graph.compile({ checkpointer: saver }) as CompiledGraphLike;
   const nodeNames = new Set(Object.keys(graph.nodes));
   const timeout = spec.waitTimeoutMs ?? 24 * 60 * 60 * 1000;
@@ -394,7 +407,17 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
       arg = new Command({ resume: open.length > 1 ? { [hit.id]: value } : value });
       remaining = open.filter((i) => i !== hit);
     }
-    await graph.invoke(arg, config);
+    const run = (input: unknown) => turnScope.run({ turnId: ctx.turnId }, () => graph.invoke(input, config));
+    const latest = await saver.getTuple(config);
+    if ((latest?.metadata as Record<string, unknown> | undefined)?.[TURN_ID_KEY] === ctx.turnId) {
+      // A retry of a turn whose graph run already wrote checkpoints: never feed the input twice.
+      // Finish the run if it stopped between steps; otherwise report where it ended.
+      const before = await graph.getState(config);
+      const stopped = before.tasks.some((t) => t.interrupts.length > 0);
+      if (before.next.length > 0 && !stopped) await run(null);
+    } else {
+      await run(arg);
+    }
     const snap = await graph.getState(config);
     const interrupts = snap.tasks.flatMap((t) =>
       t.interrupts.map((it, k) => ({ id: it.id ?? `${t.id}:${k}`, value: it.value })),

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Annotation, END, START, StateGraph, interrupt } from '@langchain/langgraph';
 import type { LedgerClient, TurnRequest, TurnResponse } from '@baton/core';
 import type { Store } from '@baton/store';
-import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, langGraphAgent } from '../src/index';
+import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, TURN_ID_KEY, langGraphAgent } from '../src/index';
 import type { ChannelMigration, LangGraphAgent } from '../src/index';
 
 const S1 = Annotation.Root({
@@ -126,6 +126,7 @@ export function workerCases(
       threadId: string,
       input: TurnRequest['input'],
       prev: { res: TurnResponse; schemaVersion: number } | null,
+      turnId = `t-${++seq}`,
     ): Promise<TurnResponse> {
       return a.worker(noLedger).turn({
         session: { id: threadId, agent, version: a.version, tenant: null },
@@ -142,7 +143,7 @@ export function workerCases(
             }
           : null,
         input,
-        turnId: `t-${++seq}`,
+        turnId,
         deadline: Date.now() + 30_000,
       });
     }
@@ -202,6 +203,33 @@ export function workerCases(
       for await (const t of v1.saver.list({ configurable: { thread_id: threadId } })) all.push(t);
       expect(all.length).toBeGreaterThan(1);
       for (const t of all) expect((t.metadata as Record<string, unknown>)[GRAPH_VERSION_KEY]).toBe('v1');
+    });
+
+    test('a retried turn (same turn id) never feeds its input to the graph twice', async () => {
+      const threadId = newThread();
+      const message = { kind: 'message' as const, message: { orderId: 'o-9', note: 'n' } };
+      const first = await turn(v1, threadId, message, null, 'turn-a');
+      // the router lost the first answer and retries the turn from the same Baton checkpoint
+      const again = await turn(v1, threadId, message, null, 'turn-a');
+      expect(again.status).toBe('waiting');
+      expect(again.state).toMatchObject({ next: ['approve'] });
+      let snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      expect((snap.values as Record<string, unknown>).steps).toEqual(['intake']);
+      expect((snap.metadata as Record<string, unknown>)[TURN_ID_KEY]).toBe('turn-a');
+
+      const cb = {
+        kind: 'callback' as const,
+        token: first.waits[0]!.token,
+        name: 'approval',
+        payload: { ok: true },
+      };
+      const resumed = await turn(v1, threadId, cb, { res: first, schemaVersion: 1 }, 'turn-b');
+      const retried = await turn(v1, threadId, cb, { res: first, schemaVersion: 1 }, 'turn-b');
+      expect(resumed.status).toBe('idle');
+      expect(retried.status).toBe('idle');
+      expect(retried.output).toEqual(resumed.output);
+      snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      expect((snap.values as Record<string, unknown>).steps).toEqual(['intake', 'approve']);
     });
 
     test('migration renames, transforms and drops channels, then the thread resumes on the new graph', async () => {
