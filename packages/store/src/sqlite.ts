@@ -37,6 +37,7 @@ import type {
 } from '@baton/core';
 import type {
   AppendCheckpointInput,
+  AppendCheckpointsResult,
   CreateRolloutInput,
   CreateSessionInput,
   Lease,
@@ -585,6 +586,7 @@ export class SqliteStore implements Store {
         sets.push('lease_owner = NULL', 'lease_expires_at = NULL');
         where += ' AND lease_owner = ?';
       }
+      if (mask & 16) where += ' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)';
       st = this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`);
       this.casStatements[mask] = st;
     }
@@ -596,7 +598,50 @@ export class SqliteStore implements Store {
     if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
       throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
     }
-    return this.write('appendCheckpoint', () => {
+    return this.write('appendCheckpoint', () => this.appendInTx(input, enc, false));
+  }
+
+  async appendCheckpoints<B = CheckpointBody>(
+    inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
+  ): Promise<AppendCheckpointsResult[]> {
+    const encoded = inputs.map((input) => {
+      try {
+        if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
+          throw new ValidationError('expectedSeq must be a non-negative integer', {
+            sessionId: input.sessionId,
+          });
+        }
+        return encodeBody(input.body, this.maxBytes, input.sessionId);
+      } catch (e) {
+        if (e instanceof BatonError) return e;
+        throw e;
+      }
+    });
+    if (inputs.length === 0) return [];
+    return this.write('appendCheckpoints', () =>
+      inputs.map((input, i): AppendCheckpointsResult => {
+        const enc = encoded[i]!;
+        if (enc instanceof BatonError) return { ok: false, error: enc };
+        try {
+          // a savepoint per item: a refused item leaves nothing behind
+          const meta = this.db.transaction(() =>
+            this.appendInTx(input, enc, input.requireNoLease === true),
+          )();
+          return { ok: true, meta };
+        } catch (e) {
+          if (e instanceof BatonError) return { ok: false, error: e };
+          throw e;
+        }
+      }),
+    );
+  }
+
+  private appendInTx<B>(
+    input: AppendCheckpointInput<B>,
+    enc: ReturnType<typeof encodeBody>,
+    requireNoLease: boolean,
+  ): CheckpointMeta {
+    {
       const now = this.now();
       const p = input.session;
       const args: unknown[] = [now];
@@ -618,13 +663,21 @@ export class SqliteStore implements Store {
         mask |= 8;
         args.push(input.leaseOwner);
       }
+      if (requireNoLease) {
+        mask |= 16;
+        args.push(now);
+      }
       const upd = this.casStatement(mask).get(...args) as { seq: number; created_at: number } | undefined;
       if (!upd) {
-        const cur = this.st('SELECT seq, lease_owner FROM sessions WHERE id = ?').get(input.sessionId) as
-          Row | undefined;
+        const cur = this.st('SELECT seq, lease_owner, lease_expires_at FROM sessions WHERE id = ?').get(
+          input.sessionId,
+        ) as Row | undefined;
         if (!cur) throw sessionNotFound(input.sessionId);
         if (Number(cur.seq) !== input.expectedSeq) {
           throw new SequenceConflictError(input.sessionId, input.expectedSeq, Number(cur.seq));
+        }
+        if (requireNoLease && cur.lease_expires_at !== null && Number(cur.lease_expires_at) > now) {
+          throw new SessionBusyError(input.sessionId, Math.max(0, Number(cur.lease_expires_at) - now));
         }
         throw leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner as string | null);
       }
@@ -660,7 +713,7 @@ export class SqliteStore implements Store {
         size: enc.size,
         createdAt: now,
       };
-    });
+    }
   }
 
   private replaceWaits(sessionId: string, waits: Wait[], resolved: string[]): void {

@@ -7,6 +7,7 @@
  * a stale writer gets a typed error and nothing is changed.
  */
 import type {
+  BatonError,
   Checkpoint,
   CheckpointBody,
   CheckpointMeta,
@@ -89,6 +90,9 @@ export interface AppendCheckpointInput<B = CheckpointBody> {
   /** Wait tokens resolved by this turn (marked resolved with the payload). */
   resolvedWaits?: string[];
 }
+
+/** One item's outcome in `appendCheckpoints`. */
+export type AppendCheckpointsResult = { ok: true; meta: CheckpointMeta } | { ok: false; error: BatonError };
 
 export interface ListEffectsQuery {
   sessionId?: string;
@@ -177,6 +181,15 @@ export interface Store {
 
   // checkpoints
   appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta>;
+  /**
+   * Optional: several appends in one transaction, each applied or refused on its own (a refused
+   * item changes nothing and does not affect the others). With `requireNoLease`, an item is refused
+   * with SESSION_BUSY while its session holds a live lease. The eager migrator uses it to commit a
+   * batch of migrations at once; callers fall back to `appendCheckpoint` when a backend lacks it.
+   */
+  appendCheckpoints?<B = CheckpointBody>(
+    inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
+  ): Promise<AppendCheckpointsResult[]>;
   getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null>;
   getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>>;
   listCheckpoints(sessionId: string, q?: { limit?: number; beforeSeq?: number }): Promise<CheckpointMeta[]>;

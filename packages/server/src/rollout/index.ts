@@ -2,6 +2,7 @@
 export * from './spec';
 export * from './machine';
 export * from './ops';
+export * from './batch';
 export * from './controller';
 export * from './api';
 export * from './metrics';

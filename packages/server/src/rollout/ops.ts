@@ -16,32 +16,15 @@ import {
   type SessionStatus,
 } from '@baton/core';
 import type { Store } from '@baton/store';
-import type { ServerContext } from '../context';
 import { migrateSession } from '../migration';
+import { migrateBatch } from './batch';
+import { mapLimit, type OpsContext } from './util';
+
+export { mapLimit, type OpsContext } from './util';
 import type { DesiredRoute, DrainSnapshot, PreflightSummary } from './machine';
 import { gateName } from './spec';
 
-export type OpsContext = Pick<
-  ServerContext,
-  'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics'
->;
-
 const OPEN: SessionStatus[] = ['idle', 'running', 'waiting', 'migrating'];
-
-/** Run `fn` over `items` with at most `n` in flight. */
-export async function mapLimit<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(n, items.length) }, async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= items.length) return;
-      out[i] = await fn(items[i]!);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
 
 /** Every session of `agent` on `version` with one of `statuses`, page by page. */
 export async function* sessionsOn(
@@ -174,6 +157,8 @@ export interface EagerInput {
   skip?: (sessionId: string) => boolean;
   /** Resume the scan after this session id (from the previous batch's `next`). */
   after?: string | null;
+  /** Commit the batch in one store transaction when the backend can (default true). */
+  batched?: boolean;
 }
 
 export interface EagerResult {
@@ -248,6 +233,14 @@ export async function eagerBatch(ctx: OpsContext, input: EagerInput): Promise<Ea
     more: full,
     next: full ? cursor : null,
   };
+  if (input.batched !== false) {
+    const b = await migrateBatch(ctx, picked, {
+      to: input.to,
+      rolloutId: input.rolloutId,
+      ...(input.concurrency !== undefined ? { concurrency: input.concurrency } : {}),
+    });
+    return { ...res, migrated: b.migrated, failed: b.failed, skipped: b.skipped, failures: b.failures };
+  }
   await mapLimit(picked, input.concurrency ?? 8, async (s) => {
     try {
       const r = await migrateSession(ctx, {

@@ -173,6 +173,39 @@ describe('rollout controller', () => {
     expect(after.remaining).toBe(1);
   });
 
+  it('the batched store path applies or refuses each append on its own, in one transaction', async () => {
+    const t = await baton({ versions: ['v1', 'v2'], controller: false });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = await t.api.createSession();
+      await t.api.turn(s, 'k0', `Where is my order F-${1000 + i}?`);
+      ids.push(s.id);
+    }
+    await t.store.acquireLease(ids[1]!, 'a-router', 60_000);
+    const cps = await Promise.all(ids.map((id) => t.store.getLatestCheckpoint<CheckpointBody>(id)));
+    const item = (i: number, expectedSeq: number) => ({
+      sessionId: ids[i]!,
+      expectedSeq,
+      schemaVersion: 1,
+      writtenBy: 'v1',
+      body: cps[i]!.body,
+      requireNoLease: true,
+    });
+    const results = await t.store.appendCheckpoints!([
+      item(0, cps[0]!.seq),
+      item(1, cps[1]!.seq),
+      item(2, 99),
+    ]);
+    expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual([
+      'ok',
+      'SESSION_BUSY',
+      'SEQUENCE_CONFLICT',
+    ]);
+    expect((await t.store.getSession(ids[0]!)).seq).toBe(cps[0]!.seq + 1);
+    expect((await t.store.getSession(ids[1]!)).seq).toBe(cps[1]!.seq);
+    expect((await t.store.getSession(ids[2]!)).seq).toBe(cps[2]!.seq);
+  });
+
   it('setting a route is idempotent', async () => {
     const t = await baton({ versions: ['v1', 'v2'], controller: false });
     const route = { agent: 'support', stable: 'v1', candidate: 'v2', weight: 10, move: null };
