@@ -252,8 +252,14 @@ async function routerProcess(sync: 'FULL' | 'NORMAL'): Promise<void> {
 // ---- the bench (parent) --------------------------------------------------------------------------
 
 function child(...args: string[]): Promise<{ proc: ChildProcess; url: string }> {
+  // BATON_BENCH_PROFILE=<dir> writes a CPU profile of the router process there.
+  const prof = process.env.BATON_BENCH_PROFILE;
   const proc = fork(fileURLToPath(import.meta.url), args, {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(prof && args[0] === 'router' ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
