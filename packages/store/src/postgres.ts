@@ -101,7 +101,12 @@ interface Migration {
   sql: string;
 }
 
-/** The store's own schema, in order. Never edit an applied migration; append a new one. */
+/**
+ * The store's own schema, in order. Never edit an applied migration; append a new one.
+ * Ids used for keyset paging (`sessions.id`, `effects.id`) compare bytewise (`COLLATE "C"`), so
+ * queries match other tables' `session_id` columns against the parameter, never against
+ * `sessions.id`: a join across the two collations could not use the indexes.
+ */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -769,22 +774,23 @@ export class PostgresStore implements Store {
   }
 
   async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {
+    // One backward index scan; only a session without checkpoints needs a second query.
     const rows = await this.q(
-      `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at, c.body
-       FROM sessions s LEFT JOIN checkpoints c ON c.session_id = s.id AND c.seq = s.seq WHERE s.id = $1`,
+      `SELECT session_id, seq, schema_version, written_by, hash, size, created_at, body
+       FROM checkpoints WHERE session_id = $1 ORDER BY seq DESC LIMIT 1`,
       [sessionId],
       true,
     );
     const row = rows[0];
-    if (!row) throw sessionNotFound(sessionId);
-    if (row.session_id === null) return null;
-    return this.toCheckpoint<B>(row);
+    if (row) return this.toCheckpoint<B>(row);
+    await this.getSession(sessionId);
+    return null;
   }
 
   async getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>> {
     const rows = await this.q(
       `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at, c.body
-       FROM sessions s LEFT JOIN checkpoints c ON c.session_id = s.id AND c.seq = $2 WHERE s.id = $1`,
+       FROM sessions s LEFT JOIN checkpoints c ON c.session_id = $1 AND c.seq = $2 WHERE s.id = $1`,
       [sessionId, seq],
       true,
     );
@@ -806,7 +812,7 @@ export class PostgresStore implements Store {
     const rows = await this.q(
       `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at
        FROM sessions s LEFT JOIN LATERAL (
-         SELECT * FROM checkpoints WHERE session_id = s.id AND seq < $2 ORDER BY seq DESC LIMIT $3) c ON true
+         SELECT * FROM checkpoints WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) c ON true
        WHERE s.id = $1`,
       [sessionId, q.beforeSeq ?? 2147483647, pageLimit(q.limit)],
     );
@@ -818,7 +824,7 @@ export class PostgresStore implements Store {
     if (!Number.isInteger(keep) || keep < 1) throw new ValidationError('keep must be an integer >= 1');
     const rows = await this.q<{ found: boolean; n: string }>(
       `WITH d AS (DELETE FROM checkpoints c USING sessions s
-         WHERE s.id = $1 AND c.session_id = s.id AND c.seq <= s.seq - $2 RETURNING 1)
+         WHERE s.id = $1 AND c.session_id = $1 AND c.seq <= s.seq - $2 RETURNING 1)
        SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1) AS found, (SELECT count(*) FROM d) AS n`,
       [sessionId, keep],
     );
