@@ -3,8 +3,10 @@
  * sessions with ~10 KB checkpoints on v1 (schema 1) in a SQLite file; the rollout controller's
  * eager migrator moves them to v2 (schema 2, a real `up` migration) through an in-process v2
  * worker, batch after batch, exactly as the controller does at `migrate: 100`.
- * Each migration: lease, read + hash-check the checkpoint, the worker's migrate + schema
- * validation, one transaction appending the new checkpoint + migration record + releasing the lease.
+ * Batched path (default): read + hash-check each checkpoint, the worker's migrate + schema
+ * validation, then one transaction appending the whole batch (compare-and-set on each session's
+ * seq, refusing sessions with a live lease). `npm run bench -- migrate 10000 200 8 single` measures
+ * the per-session path instead (`migrateSession`: lease, re-read, migrate, append + release).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -76,6 +78,8 @@ const bench: BenchFn = async (args) => {
   const n = Number(args[0] ?? 10_000);
   const batch = Number(args[1] ?? 200);
   const concurrency = Number(args[2] ?? 8);
+  /** `single` measures the per-session path (lease + append per session) instead of the batched one. */
+  const batched = args[3] !== 'single';
   const dir = mkdtempSync(join(tmpdir(), 'baton-bench-migrate-'));
   const store = await openStore(join(dir, 'baton.db'));
   try {
@@ -125,6 +129,7 @@ const bench: BenchFn = async (args) => {
         batch,
         concurrency,
         after,
+        batched,
       });
       batches++;
       migrated += r.migrated;
@@ -143,6 +148,7 @@ const bench: BenchFn = async (args) => {
       figures: {
         sessions: n,
         'checkpoint bytes (mean)': Math.round(bytes / n),
+        path: batched ? 'batched (one transaction per batch)' : 'per session (migrateSession)',
         batch,
         concurrency,
         batches,
