@@ -50,6 +50,8 @@ interface Profile {
   verify2: { minSessions: number; minDuration: string; maxDuration: string; interval: string };
   minSamples: number;
   cutAfterMs: number;
+  /** Simulated model latency of a turn in the naive scenario, ms. */
+  naiveLatencyMs: [number, number];
   drainDeadline: string;
 }
 
@@ -63,28 +65,30 @@ function profileOf(o: DemoOptions): Profile {
         users,
         minTurns: 3,
         maxTurns: 6,
-        thinkMs: [40, 160],
-        approvalMs: [300, 1200],
+        thinkMs: [80, 300],
+        approvalMs: [400, 1500],
         warmupMs: 2500,
         controllerMs: 200,
         verify1: { minSessions: 20, minDuration: '2s', maxDuration: '10s', interval: '500ms' },
         verify2: { minSessions: 30, minDuration: '1s', maxDuration: '15s', interval: '500ms' },
         minSamples: 20,
         cutAfterMs: 2500,
+        naiveLatencyMs: [50, 400],
         drainDeadline: '30s',
       }
     : {
         users,
         minTurns: 3,
         maxTurns: 12,
-        thinkMs: [300, 1500],
-        approvalMs: [3000, 12_000],
+        thinkMs: [800, 3500],
+        approvalMs: [4000, 15_000],
         warmupMs: 10_000,
         controllerMs: 500,
-        verify1: { minSessions: 60, minDuration: '15s', maxDuration: '60s', interval: '2s' },
+        verify1: { minSessions: 40, minDuration: '15s', maxDuration: '60s', interval: '2s' },
         verify2: { minSessions: 60, minDuration: '5s', maxDuration: '90s', interval: '2s' },
         minSamples: 40,
         cutAfterMs: 10_000,
+        naiveLatencyMs: [300, 2500],
         drainDeadline: '3m',
       };
 }
@@ -182,7 +186,15 @@ async function follow(
   let lastPrint = 0;
   const seen = new Set<number>();
   for (;;) {
-    const s = await admin.getRollout(id);
+    let s: RolloutStatus;
+    try {
+      s = await admin.getRollout(id);
+    } catch (e) {
+      // a busy server may answer a status poll late; keep following until the overall timeout
+      if (!(e instanceof BatonError && e.code === 'UNREACHABLE') || Date.now() - started > opts.timeoutMs)
+        throw e;
+      continue;
+    }
     if (block) {
       block.draw([
         ...renderRollout(s, { title: opts.title, now: Date.now(), decisions: 6 }),
@@ -467,7 +479,8 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
     evidence: gate?.evidence ?? null,
     gates: fin.gates ?? [],
     abortDecision: abortDecision ?? null,
-    greenEffectsCommitted: committed.items.length + (committed.nextCursor ? '+' : ''),
+    greenEffectsCommitted: committed.items.length,
+    greenEffectsMore: committed.nextCursor !== null,
     greenEffectsByName: byName,
     greenEffects: committed.items.slice(0, 20).map((e) => ({
       id: e.id,
@@ -504,7 +517,7 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
   }
   out.line(`  after abort    new sessions go back to v2; sessions already on ${regressed} stay pinned there`);
   out.line(
-    `  ${regressed} committed ${report.greenEffectsCommitted} effect(s): ${
+    `  ${regressed} committed ${report.greenEffectsCommitted}${report.greenEffectsMore ? '+' : ''} effect(s): ${
       Object.entries(byName)
         .map(([k, v]) => `${k} ×${v}`)
         .join(', ') || 'none'
@@ -528,7 +541,7 @@ async function scenario3(out: Out, profile: Profile, seed: string): Promise<Reco
   const effects = new EffectCounter();
   const v1 = supportAgent('v1', { onEffect: effects.sink('v1') });
   const v2 = supportAgent('v2', { onEffect: effects.sink('v2') });
-  const fleet = new NaiveFleet(v1, v2, [20, 200], seeded(`naive:${seed}`));
+  const fleet = new NaiveFleet(v1, v2, profile.naiveLatencyMs, seeded(`naive:${seed}`));
   const pop = new Population(fleet, { ...popOptions(profile, `${seed}:s1`), maxRetries: 3 });
   pop.start();
   await sleep(profile.cutAfterMs);
@@ -620,7 +633,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         out,
         store,
         baton,
-        admin: new BatonClient({ server: baton.url, token: tokens.admin }),
+        admin: new BatonClient({ server: baton.url, token: tokens.admin, timeoutMs: 120_000 }),
         trafficToken: tokens.traffic,
         effects,
         profile,
