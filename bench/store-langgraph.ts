@@ -12,7 +12,9 @@
  * - Same serializer (LangGraph's default) for all; durable commits: SQLite in WAL with
  *   `synchronous=FULL` for both contenders, PostgreSQL with `synchronous_commit=on`.
  * - SQLite is driven by one caller; PostgreSQL by 8 concurrent callers (8 threads at a time).
- * - Rounds are interleaved across contenders; each figure is the median of the rounds.
+ * - The two contenders of a backend are interleaved chunk by chunk (a few threads' puts, a batch
+ *   of reads), so both see the same machine and disk conditions; each figure is the median of
+ *   the rounds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,34 +124,48 @@ interface Contender {
   close(): Promise<void>;
 }
 
-async function measure(
-  c: Contender,
+/**
+ * One round for the two contenders of a backend, interleaved at a fine grain so both see the
+ * same machine and disk conditions: the threads are put in chunks (`concurrency` threads at a
+ * time), alternating contenders chunk by chunk, and the reads likewise. Returns ops/s of each.
+ */
+async function measurePair(
+  pair: [Contender, Contender],
   threads: Step[][],
   round_: number,
   concurrency: number,
   reads: number,
-): Promise<{ putPerSec: number; getPerSec: number }> {
+): Promise<Array<{ putPerSec: number; getPerSec: number }>> {
+  const putMs = [0, 0];
+  const getMs = [0, 0];
   const ids = threads.map((_, i) => `r${round_}-t${i}`);
   const puts = threads.reduce((a, t) => a + t.length, 0);
-  const t0 = performance.now();
-  await mapLimit(
-    ids.map((id, i) => ({ id, steps: threads[i]! })),
-    concurrency,
-    (x) => putThread(c.saver, x.id, x.steps),
-  );
-  const t1 = performance.now();
+  for (let i = 0, k = 0; i < threads.length; i += concurrency, k++) {
+    const chunk = ids.slice(i, i + concurrency).map((id, j) => ({ id, steps: threads[i + j]! }));
+    for (const which of k % 2 ? [1, 0] : [0, 1]) {
+      const t0 = performance.now();
+      await Promise.all(chunk.map((x) => putThread(pair[which]!.saver, x.id, x.steps)));
+      putMs[which]! += performance.now() - t0;
+    }
+  }
   const order = Array.from({ length: reads }, (_, i) => ids[i % ids.length]!);
-  let checked = 0;
-  await mapLimit(order, concurrency, async (id) => {
-    const t = await c.saver.getTuple({ configurable: { thread_id: id, checkpoint_ns: '' } });
-    if (!t) throw new Error(`${c.backend}/${c.name}: thread ${id} lost`);
-    if ((t.checkpoint.channel_values as { counter?: number }).counter !== threads[0]!.length - 1)
-      throw new Error(`${c.backend}/${c.name}: thread ${id} read back a wrong checkpoint`);
-    checked++;
-  });
-  const t2 = performance.now();
-  if (checked !== reads) throw new Error('not every read was checked');
-  return { putPerSec: (puts * 1000) / (t1 - t0), getPerSec: (reads * 1000) / (t2 - t1) };
+  const lastCounter = threads[0]!.length - 1;
+  const batch = Math.max(concurrency, 25);
+  for (let i = 0, k = 0; i < order.length; i += batch, k++) {
+    const chunk = order.slice(i, i + batch);
+    for (const which of k % 2 ? [1, 0] : [0, 1]) {
+      const c = pair[which]!;
+      const t0 = performance.now();
+      await mapLimit(chunk, concurrency, async (id) => {
+        const t = await c.saver.getTuple({ configurable: { thread_id: id, checkpoint_ns: '' } });
+        if (!t) throw new Error(`${c.backend}/${c.name}: thread ${id} lost`);
+        if ((t.checkpoint.channel_values as { counter?: number }).counter !== lastCounter)
+          throw new Error(`${c.backend}/${c.name}: thread ${id} read back a wrong checkpoint`);
+      });
+      getMs[which]! += performance.now() - t0;
+    }
+  }
+  return [0, 1].map((w) => ({ putPerSec: (puts * 1000) / putMs[w]!, getPerSec: (reads * 1000) / getMs[w]! }));
 }
 
 function median(xs: number[]): number {
@@ -160,7 +176,7 @@ function median(xs: number[]): number {
 
 const bench: BenchFn = async (args) => {
   const quick = args.includes('--quick');
-  const rounds = quick ? 1 : 3;
+  const rounds = quick ? 1 : 5;
   const threadCount = quick ? 16 : 32;
   const steps = 20;
   const reads = quick ? 400 : 1000;
@@ -216,18 +232,26 @@ const bench: BenchFn = async (args) => {
     }
 
     const threads = Array.from({ length: threadCount }, (_, i) => threadSteps(i + 1, steps));
+    const pairs: Array<[Contender, Contender]> = [];
+    for (const backend of ['sqlite', 'postgres'] as const) {
+      const b = contenders.find((c) => c.backend === backend && c.name === 'baton');
+      const l = contenders.find((c) => c.backend === backend && c.name === 'langgraph');
+      if (b && l) pairs.push([b, l]);
+    }
     // warm-up (prepared statements, lazy migrations), not measured
-    for (const c of contenders) await measure(c, threads.slice(0, 2), -1, 1, 10);
+    for (const p of pairs) await measurePair(p, threads.slice(0, 2), -1, 1, 10);
 
     const samples = new Map<string, { put: number[]; get: number[] }>();
     for (let r = 0; r < rounds; r++) {
-      for (const c of r % 2 ? [...contenders].reverse() : contenders) {
-        const m = await measure(c, threads, r, c.backend === 'postgres' ? 8 : 1, reads);
-        const key = `${c.backend}/${c.name}`;
-        const s = samples.get(key) ?? { put: [], get: [] };
-        s.put.push(m.putPerSec);
-        s.get.push(m.getPerSec);
-        samples.set(key, s);
+      for (const p of pairs) {
+        const m = await measurePair(p, threads, r, p[0].backend === 'postgres' ? 8 : 1, reads);
+        p.forEach((c, i) => {
+          const key = `${c.backend}/${c.name}`;
+          const s = samples.get(key) ?? { put: [], get: [] };
+          s.put.push(m[i]!.putPerSec);
+          s.get.push(m[i]!.getPerSec);
+          samples.set(key, s);
+        });
       }
     }
 
