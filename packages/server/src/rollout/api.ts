@@ -92,6 +92,8 @@ export interface RolloutStatusView {
     deadlinePassed: boolean;
     total: number | null;
     remaining: number | null;
+    /** Sessions that left the origin since the drain started (total − remaining). */
+    moved: number | null;
     progress: number;
     idle: number;
     running: number;
@@ -163,6 +165,7 @@ export async function rolloutStatus(
       deadlinePassed: s.drain.deadlinePassed,
       total: s.drain.initial,
       remaining: snap?.remaining ?? null,
+      moved: s.drain.initial !== null && snap ? Math.max(0, s.drain.initial - snap.remaining) : null,
       progress: drainProgress(s),
       idle: by.idle ?? 0,
       running: by.running ?? 0,

@@ -78,11 +78,13 @@ export async function startTestBaton(opts: {
   turnDelayMs?: () => number;
   dir?: string;
   clock?: Clock;
+  /** Another store (e.g. PostgreSQL) instead of a SQLite file in a temp dir; closed by `close()`. */
+  store?: Store;
 }): Promise<TestBaton> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'baton-rollout-'));
   const file = join(dir, 'baton.db');
   const clock = opts.clock;
-  const store = await openStore(file, clock ? { now: () => clock.now() } : {});
+  const store = opts.store ?? (await openStore(file, clock ? { now: () => clock.now() } : {}));
   const effects = new EffectCounter();
   const ledger = new StoreLedgerClient(store);
   const agents = opts.versions.map((label) => {
