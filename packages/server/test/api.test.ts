@@ -92,6 +92,35 @@ describe('traffic API', () => {
     expect(events[2]!.data).toMatchObject({ seq: 1, status: 'idle', version: 'v1' });
   });
 
+  it('a failing turn commits nothing, releases the lease and streams an error event', async () => {
+    const s = await newSession(r.http, 'counter');
+    const failed = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {
+      headers: { ...s.headers, 'idempotency-key': 'f1' },
+      body: { input: { fail: true, effect: false } },
+    });
+    expect(failed.status).toBe(500);
+    expect(failed.body.error.code).toBe('TURN_FAILED');
+    expect(await store.getSession(s.id)).toMatchObject({ seq: 0, leaseOwner: null });
+
+    const res = await r.http.request({
+      method: 'POST',
+      path: `/v1/sessions/${s.id}/turns`,
+      headers: { ...s.headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ input: { fail: true, effect: false } }),
+    });
+    const text = await res.body.text();
+    expect(text).toMatch(/^event: started\n/);
+    expect(text).toMatch(/event: error\ndata: \{"error":\{"code":"TURN_FAILED"/);
+    expect(text).not.toMatch(/event: done/);
+
+    // the same key, retried without the failure, now runs and commits seq 1
+    const ok = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {
+      headers: { ...s.headers, 'idempotency-key': 'f1' },
+      body: { input: { effect: false } },
+    });
+    expect(ok.body).toMatchObject({ seq: 1, output: { count: 1 } });
+  });
+
   it('records feedback and ends a session', async () => {
     const s = await newSession(r.http, 'counter');
     await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, { headers: s.headers, body: { input: {} } });
