@@ -84,7 +84,7 @@ function profileOf(o: DemoOptions): Profile {
         approvalMs: [4000, 15_000],
         warmupMs: 10_000,
         controllerMs: 500,
-        verify1: { minSessions: 40, minDuration: '15s', maxDuration: '60s', interval: '2s' },
+        verify1: { minSessions: 60, minDuration: '15s', maxDuration: '60s', interval: '2s' },
         verify2: { minSessions: 60, minDuration: '5s', maxDuration: '90s', interval: '2s' },
         minSamples: 40,
         cutAfterMs: 10_000,
