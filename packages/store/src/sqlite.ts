@@ -857,14 +857,33 @@ export class SqliteStore implements Store {
     return { ...meta, body: decodeBody<B>(meta, r.body) };
   }
 
+  private latestStmt: Statement | undefined;
+
   async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {
-    const row = this.st(
-      `SELECT s.id AS sid, c.* FROM sessions s LEFT JOIN checkpoints c ON c.session_id = s.id AND c.seq = s.seq
-       WHERE s.id = ?`,
-    ).get(sessionId) as Row | undefined;
-    if (!row) throw sessionNotFound(sessionId);
-    if (row.session_id === null) return null;
-    return this.toCheckpoint<B>(row);
+    // One backward index probe returning a plain array (no per-row object); only a session
+    // without checkpoints needs a second query.
+    this.latestStmt ??= this.db
+      .prepare(
+        `SELECT seq, schema_version, written_by, hash, size, created_at, body FROM checkpoints
+         WHERE session_id = ? ORDER BY seq DESC LIMIT 1`,
+      )
+      .raw(true);
+    const r = this.latestStmt.get(sessionId) as
+      [number, number, string, string, number, number, Buffer | string] | undefined;
+    if (!r) {
+      await this.getSession(sessionId);
+      return null;
+    }
+    const meta: CheckpointMeta = {
+      sessionId,
+      seq: r[0],
+      schemaVersion: r[1],
+      writtenBy: r[2],
+      hash: r[3],
+      size: r[4],
+      createdAt: r[5],
+    };
+    return { ...meta, body: decodeBody<B>(meta, r[6]) };
   }
 
   async getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>> {
