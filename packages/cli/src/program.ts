@@ -80,14 +80,10 @@ export async function runCli(program: Command, argv: string[]): Promise<number> 
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      // help and version print and exit 0; every other commander error is a usage error
-      if (
-        e.code === 'commander.helpDisplayed' ||
-        e.code === 'commander.help' ||
-        e.code === 'commander.version'
-      )
-        return 0;
-      if (e.exitCode === 0) return 0;
+      // --help and --version exit 0; help shown because a subcommand is missing, and every
+      // other commander error, is a usage error
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      if (e.code !== 'commander.help' && e.exitCode === 0) return 0;
       return ExitCode.USAGE;
     }
     process.stderr.write(formatError(e) + '\n');

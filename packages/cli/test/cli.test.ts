@@ -169,6 +169,10 @@ describe('errors and exit codes', () => {
     const r2 = await run(['sessions', 'list', '--bogus']);
     expect(r2.code).toBe(2);
     oneErrorLine(r2.stderr, 'USAGE');
+    // a group without its subcommand prints its help on stderr and is a usage error too
+    const r3 = await run(['rollout']);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('Usage: baton rollout');
   });
 
   it('--help documents examples and exits 0', async () => {
