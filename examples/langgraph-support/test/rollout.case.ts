@@ -5,12 +5,8 @@
  * carrying the old value. And: the pre-flight refuses threads interrupted at a node that the
  * candidate graph removed.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { END, START, StateGraph } from '@langchain/langgraph';
-import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { startBaton } from '@baton/server';
 import type { RunningBaton } from '@baton/server';
@@ -19,21 +15,8 @@ import { AGENT, StateV2, supportV1, supportV2 } from '../src/index';
 
 const N = 100;
 
-let dir: string;
 let store: Store;
 let baton: RunningBaton | null = null;
-
-beforeEach(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-lg-e2e-'));
-  store = await openStore(path.join(dir, 'baton.db'));
-});
-
-afterEach(async () => {
-  await baton?.close({ deadlineMs: 2000 });
-  baton = null;
-  await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
 
 async function call(
   method: string,
@@ -124,150 +107,169 @@ async function waitFor(what: string, cond: () => Promise<boolean>, ms = 40_000):
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe('LangGraph drain-and-fill through Baton', () => {
-  test('100 threads on v1 (60 interrupted mid-approval) roll out to v2 and resume there with orderId → orderRef', async () => {
-    const v1 = supportV1(store);
-    const v2 = supportV2(store);
-    baton = await startBaton({
-      store,
-      agents: [v1.definition, v2.definition],
-      controller: { intervalMs: 100 },
+/** What a test file provides: a fresh store on its backend, and how to dispose of it. */
+export type OpenStore = () => Promise<{ store: Store; dispose(): Promise<void> }>;
+
+export function rolloutCases(backend: string, open: OpenStore): void {
+  describe(`LangGraph drain-and-fill through Baton (${backend})`, () => {
+    let dispose: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, dispose } = await open());
     });
-    const b = baton;
-    const admin = b.tokens.admin[0]!;
-    const traffic = b.tokens.traffic[0]!;
 
-    const threads = await openThreads(b, N, (i) => i % 5 < 3);
-    expect(threads.filter((t) => t.refund)).toHaveLength(60);
-    for (const t of threads) {
-      const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
-      expect((snap.values as Record<string, unknown>).orderId).toBe(t.order);
-      expect(snap.next).toEqual(t.refund ? ['approval'] : []);
-    }
-
-    const spec = {
-      agent: AGENT,
-      from: 'v1',
-      to: 'v2',
-      migration: { policy: 'at-boundary', eager: true, batch: 200 },
-      steps: [{ fill: 100, migrate: 100 }],
-    };
-    const created = await call('POST', `${b.url}/v1/rollouts`, admin, spec);
-    expect(created.status).toBe(201);
-    const rolloutId = created.body.id as string;
-
-    // the eager migrator moves idle and waiting sessions onto v2 (each passes the LangGraph pre-flight)
-    await waitFor('every session on v2', async () => {
-      const counts = await store.countSessions({ agent: AGENT });
-      const onV1 = Object.values(counts.v1 ?? {}).reduce((a, n) => a + n, 0);
-      return onV1 === 0;
+    afterEach(async () => {
+      await baton?.close({ deadlineMs: 2000 });
+      baton = null;
+      await dispose();
     });
-    const migrations = await store.listMigrations({ rolloutId, status: 'ok', limit: 1000 });
-    expect(new Set(migrations.map((m) => m.sessionId)).size).toBe(N);
-    expect(await store.listMigrations({ rolloutId, status: 'failed', limit: 1000 })).toEqual([]);
 
-    // every thread resumes on v2: callbacks for the interrupted ones, a message for the others
-    await inBatches(threads, 10, async (t) => {
-      if (t.refund) {
-        const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
-          payload: { approved: true, by: 'ops' },
-        });
-        expect(r.status).toBe(200);
-        expect(r.body.version).toBe('v2');
-        expect(r.body.status).toBe('idle');
-        expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
-      } else {
-        const r = await call(
-          'POST',
-          `${b.url}/v1/sessions/${t.sessionId}/turns`,
-          traffic,
-          { input: { customer: `c${t.i}`, request: 'any news?' } },
-          { 'x-session-token': t.sessionToken, 'idempotency-key': `second-${t.i}` },
+    test('100 threads on v1 (60 interrupted mid-approval) roll out to v2 and resume there with orderId → orderRef', async () => {
+      const v1 = supportV1(store);
+      const v2 = supportV2(store);
+      baton = await startBaton({
+        store,
+        agents: [v1.definition, v2.definition],
+        controller: { intervalMs: 100 },
+      });
+      const b = baton;
+      const admin = b.tokens.admin[0]!;
+      const traffic = b.tokens.traffic[0]!;
+
+      const threads = await openThreads(b, N, (i) => i % 5 < 3);
+      expect(threads.filter((t) => t.refund)).toHaveLength(60);
+      for (const t of threads) {
+        const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
+        expect((snap.values as Record<string, unknown>).orderId).toBe(t.order);
+        expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+      }
+
+      const spec = {
+        agent: AGENT,
+        from: 'v1',
+        to: 'v2',
+        migration: { policy: 'at-boundary', eager: true, batch: 200 },
+        steps: [{ fill: 100, migrate: 100 }],
+      };
+      const created = await call('POST', `${b.url}/v1/rollouts`, admin, spec);
+      expect(created.status).toBe(201);
+      const rolloutId = created.body.id as string;
+
+      // the eager migrator moves idle and waiting sessions onto v2 (each passes the LangGraph pre-flight)
+      await waitFor('every session on v2', async () => {
+        const counts = await store.countSessions({ agent: AGENT });
+        const onV1 = Object.values(counts.v1 ?? {}).reduce((a, n) => a + n, 0);
+        return onV1 === 0;
+      });
+      const migrations = await store.listMigrations({ rolloutId, status: 'ok', limit: 1000 });
+      expect(new Set(migrations.map((m) => m.sessionId)).size).toBe(N);
+      expect(await store.listMigrations({ rolloutId, status: 'failed', limit: 1000 })).toEqual([]);
+
+      // every thread resumes on v2: callbacks for the interrupted ones, a message for the others
+      await inBatches(threads, 10, async (t) => {
+        if (t.refund) {
+          const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
+            payload: { approved: true, by: 'ops' },
+          });
+          expect(r.status).toBe(200);
+          expect(r.body.version).toBe('v2');
+          expect(r.body.status).toBe('idle');
+          expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
+        } else {
+          const r = await call(
+            'POST',
+            `${b.url}/v1/sessions/${t.sessionId}/turns`,
+            traffic,
+            { input: { customer: `c${t.i}`, request: 'any news?' } },
+            { 'x-session-token': t.sessionToken, 'idempotency-key': `second-${t.i}` },
+          );
+          expect(r.status).toBe(200);
+          expect(r.body.version).toBe('v2');
+          expect(r.body.output.reply).toBe(
+            `Thanks c${t.i}, we answered your question about order ${t.order}.`,
+          );
+        }
+      });
+
+      // none lost: every session exists, on v2, with its thread migrated and carrying the old value
+      for (const t of threads) {
+        const s = await call('GET', `${b.url}/v1/sessions/${t.sessionId}`, admin);
+        expect(s.status).toBe(200);
+        expect(s.body.version).toBe('v2');
+        expect(s.body.status).toBe('idle');
+        const snap = await v2.graph.getState({ configurable: { thread_id: t.sessionId } });
+        const values = snap.values as Record<string, unknown>;
+        expect(values.orderRef).toBe(t.order);
+        expect('orderId' in values).toBe(false);
+        expect(values.surveySent).toBe(true);
+        expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v2');
+        const history = [];
+        for await (const c of v2.saver.list({ configurable: { thread_id: t.sessionId } })) history.push(c);
+        const bridge = history.filter(
+          (c) => (c.metadata as Record<string, unknown>)[MIGRATED_FROM_KEY] === 'v1',
         );
-        expect(r.status).toBe(200);
-        expect(r.body.version).toBe('v2');
-        expect(r.body.output.reply).toBe(`Thanks c${t.i}, we answered your question about order ${t.order}.`);
+        expect(bridge).toHaveLength(1);
+        if (t.refund) expect(values.log).toEqual(['triage:refund', 'approval:yes', 'resolve', 'survey']);
+      }
+      const counts = await store.countSessions({ agent: AGENT });
+      expect(Object.values(counts.v2 ?? {}).reduce((a, n) => a + n, 0)).toBe(N);
+    });
+
+    test('the pre-flight refuses threads interrupted at a node the new graph no longer has', async () => {
+      const v1 = supportV1(store);
+      // v3: like v2, without the approval step
+      const v3 = langGraphAgent({
+        name: AGENT,
+        version: 'v3',
+        graph: new StateGraph(StateV2)
+          .addNode('triage', (s) => ({
+            category: /refund/.test(s.request) ? 'refund' : 'question',
+            log: ['triage'],
+          }))
+          .addNode('resolve', (s) => ({ reply: `Handled order ${s.orderRef}.`, log: ['resolve'] }))
+          .addEdge(START, 'triage')
+          .addEdge('triage', 'resolve')
+          .addEdge('resolve', END),
+        store,
+        migrations: [{ from: 'v1', rename: { orderId: 'orderRef' } }],
+      });
+      baton = await startBaton({ store, agents: [v1.definition, v3.definition], controller: false });
+      const b = baton;
+      const admin = b.tokens.admin[0]!;
+      const threads = await openThreads(b, 6, (i) => i < 4);
+
+      const direct = await v3.preflight(threads[0]!.sessionId);
+      expect(direct).toEqual({
+        ok: false,
+        reason: `thread ${threads[0]!.sessionId} is interrupted at node 'approval' of graph v1, which graph v3 no longer has`,
+      });
+      expect(await v3.preflight(threads[5]!.sessionId)).toEqual({ ok: true, from: 'v1', to: 'v3' });
+
+      const spec = { agent: AGENT, from: 'v1', to: 'v3', steps: [{ fill: 100, migrate: 100 }] };
+      const check = await call('POST', `${b.url}/v1/migrate/check`, admin, spec);
+      expect(check.status).toBe(200);
+      expect(check.body.ok).toBe(false);
+      expect(check.body.checked).toBe(6);
+      const failed = (check.body.failures as Array<{ sessionId: string; error: string }>).map(
+        (f) => f.sessionId,
+      );
+      expect(failed.sort()).toEqual(
+        threads
+          .filter((t) => t.refund)
+          .map((t) => t.sessionId)
+          .sort(),
+      );
+      for (const f of check.body.failures as Array<{ error: string }>)
+        expect(f.error).toMatch(/interrupted at node 'approval' of graph v1, which graph v3 no longer has/);
+
+      // refused means untouched: the threads are still v1 threads, interrupted at approval
+      for (const t of threads) {
+        const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
+        expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1');
+        expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+        const s = await store.getSession(t.sessionId);
+        expect(s.version).toBe('v1');
       }
     });
-
-    // none lost: every session exists, on v2, with its thread migrated and carrying the old value
-    for (const t of threads) {
-      const s = await call('GET', `${b.url}/v1/sessions/${t.sessionId}`, admin);
-      expect(s.status).toBe(200);
-      expect(s.body.version).toBe('v2');
-      expect(s.body.status).toBe('idle');
-      const snap = await v2.graph.getState({ configurable: { thread_id: t.sessionId } });
-      const values = snap.values as Record<string, unknown>;
-      expect(values.orderRef).toBe(t.order);
-      expect('orderId' in values).toBe(false);
-      expect(values.surveySent).toBe(true);
-      expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v2');
-      const history = [];
-      for await (const c of v2.saver.list({ configurable: { thread_id: t.sessionId } })) history.push(c);
-      const bridge = history.filter(
-        (c) => (c.metadata as Record<string, unknown>)[MIGRATED_FROM_KEY] === 'v1',
-      );
-      expect(bridge).toHaveLength(1);
-      if (t.refund) expect(values.log).toEqual(['triage:refund', 'approval:yes', 'resolve', 'survey']);
-    }
-    const counts = await store.countSessions({ agent: AGENT });
-    expect(Object.values(counts.v2 ?? {}).reduce((a, n) => a + n, 0)).toBe(N);
   });
-
-  test('the pre-flight refuses threads interrupted at a node the new graph no longer has', async () => {
-    const v1 = supportV1(store);
-    // v3: like v2, without the approval step
-    const v3 = langGraphAgent({
-      name: AGENT,
-      version: 'v3',
-      graph: new StateGraph(StateV2)
-        .addNode('triage', (s) => ({
-          category: /refund/.test(s.request) ? 'refund' : 'question',
-          log: ['triage'],
-        }))
-        .addNode('resolve', (s) => ({ reply: `Handled order ${s.orderRef}.`, log: ['resolve'] }))
-        .addEdge(START, 'triage')
-        .addEdge('triage', 'resolve')
-        .addEdge('resolve', END),
-      store,
-      migrations: [{ from: 'v1', rename: { orderId: 'orderRef' } }],
-    });
-    baton = await startBaton({ store, agents: [v1.definition, v3.definition], controller: false });
-    const b = baton;
-    const admin = b.tokens.admin[0]!;
-    const threads = await openThreads(b, 6, (i) => i < 4);
-
-    const direct = await v3.preflight(threads[0]!.sessionId);
-    expect(direct).toEqual({
-      ok: false,
-      reason: `thread ${threads[0]!.sessionId} is interrupted at node 'approval' of graph v1, which graph v3 no longer has`,
-    });
-    expect(await v3.preflight(threads[5]!.sessionId)).toEqual({ ok: true, from: 'v1', to: 'v3' });
-
-    const spec = { agent: AGENT, from: 'v1', to: 'v3', steps: [{ fill: 100, migrate: 100 }] };
-    const check = await call('POST', `${b.url}/v1/migrate/check`, admin, spec);
-    expect(check.status).toBe(200);
-    expect(check.body.ok).toBe(false);
-    expect(check.body.checked).toBe(6);
-    const failed = (check.body.failures as Array<{ sessionId: string; error: string }>).map(
-      (f) => f.sessionId,
-    );
-    expect(failed.sort()).toEqual(
-      threads
-        .filter((t) => t.refund)
-        .map((t) => t.sessionId)
-        .sort(),
-    );
-    for (const f of check.body.failures as Array<{ error: string }>)
-      expect(f.error).toMatch(/interrupted at node 'approval' of graph v1, which graph v3 no longer has/);
-
-    // refused means untouched: the threads are still v1 threads, interrupted at approval
-    for (const t of threads) {
-      const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
-      expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1');
-      expect(snap.next).toEqual(t.refund ? ['approval'] : []);
-      const s = await store.getSession(t.sessionId);
-      expect(s.version).toBe('v1');
-    }
-  });
-});
+}
