@@ -1,7 +1,7 @@
 /** The gate contract shared by the rollout controller and the analysis (statistical judge). */
 import type { SessionAggregate, Verdict } from './types';
 
-export type GateTestName = 'threshold' | 'mann-whitney' | 'proportion' | 'chi-square' | 'msprt';
+export type GateTestName = 'threshold' | 'mann-whitney' | 'proportion' | 'chi-square' | 'msprt' | 'sprt';
 
 /** What too little data leads to once a step reached its maximum duration. */
 export type NoDataRule = 'extend' | 'pause' | 'abort' | 'pass';
@@ -55,6 +55,8 @@ export interface GateEvidence {
   direction: 'higher-is-better' | 'lower-is-better';
   /** Sessions still open, excluded or treated as censored. */
   censored?: { blue: number; green: number };
+  /** `sprt`: Wald's boundaries on the log-likelihood ratio (`statistic`), the truncation and the decision's sample. */
+  sequential?: { lower: number; upper: number; nMax: number; nAtDecision?: number };
   reason?: string;
 }
 

@@ -39,10 +39,28 @@ import { SequentialJudge } from './stats/msprt';
 export const DEFAULT_MIN_SAMPLES = 20;
 export const DEFAULT_ALPHA = 0.05;
 
-const TESTS: readonly GateTestName[] = ['threshold', 'mann-whitney', 'proportion', 'chi-square', 'msprt'];
+const TESTS: readonly GateTestName[] = [
+  'threshold',
+  'mann-whitney',
+  'proportion',
+  'chi-square',
+  'msprt',
+  'sprt',
+];
 
-/** The core GateSpec; `censoring` (see metrics.ts) and `tau` (see msprt.ts) are read here. */
-export type AnalysisGateSpec = GateSpec & { censoring?: CensoringPolicy };
+/** Default power of `sprt` at its margin. */
+export const DEFAULT_SPRT_POWER = 0.8;
+
+/**
+ * The core GateSpec; `censoring` (see metrics.ts) and `tau` (see msprt.ts) are read here, and
+ * for `sprt` (see sprt.ts) `power` (1 − β at the margin, default 0.8) and `maxSamples`
+ * (truncation, sessions per arm; default twice the fixed-horizon n at the current variance).
+ */
+export type AnalysisGateSpec = GateSpec & {
+  censoring?: CensoringPolicy;
+  power?: number;
+  maxSamples?: number;
+};
 
 interface Prepared {
   spec: AnalysisGateSpec;
@@ -113,6 +131,24 @@ export function prepareGate(spec: AnalysisGateSpec): Prepared {
   }
   if (spec.tau !== undefined && !(spec.tau > 0 && Number.isFinite(spec.tau))) {
     throw new ValidationError(`gate '${spec.metric}': tau must be a positive number`, { tau: spec.tau });
+  }
+  if (spec.power !== undefined && !(spec.power > 0 && spec.power < 1 && spec.power > alpha / 2)) {
+    throw new ValidationError(`gate '${spec.metric}': power must be in (alpha/2, 1)`, { power: spec.power });
+  }
+  if (
+    spec.maxSamples !== undefined &&
+    !(Number.isInteger(spec.maxSamples) && spec.maxSamples >= minSamples)
+  ) {
+    throw new ValidationError(`gate '${spec.metric}': maxSamples must be an integer >= minSamples`, {
+      maxSamples: spec.maxSamples,
+      minSamples,
+    });
+  }
+  if (spec.test === 'sprt' && tol.value === 0) {
+    throw new ValidationError(
+      `gate '${spec.metric}': test 'sprt' needs a nonzero tolerance (its alternative: the regression to catch)`,
+      { tolerance: spec.tolerance },
+    );
   }
   return {
     spec,
@@ -389,6 +425,62 @@ function msprtGate(
   return result(p, 'inconclusive', ev);
 }
 
+/**
+ * `sprt` (sequential; means, or rates for 0/1 metrics): Wald's SPRT of H0 "green is no worse"
+ * (θ = 0) against H1 "green is worse by the margin" (θ = s·δ), the margin being the regression
+ * to catch. One look of a `SequentialJudge` in `sprt` mode over all data so far (see sprt.ts):
+ * - fail: log Λ ≥ log((1 − β)/(α/2)) — false-fail rate ≤ α/2 when green equals blue;
+ * - pass: log Λ ≤ log(β/(1 − α/2)) — a regression of the full margin passes with probability ≤ β;
+ * - inconclusive: between the boundaries (keep collecting), or truncated at `maxSamples`.
+ * `statistic` is log Λ, `pValue` the always-valid p-value against H0 (min over looks of 1/Λ).
+ */
+function sprtGate(
+  p: Prepared,
+  b: MetricSamples,
+  g: MetricSamples,
+  ev: GateEvidence,
+  kind: 'mean' | 'proportion',
+): GateResult {
+  const s = badSign(p.direction);
+  const judge = new SequentialJudge({
+    kind,
+    mode: 'sprt',
+    badSign: s,
+    margin: (blueMean) => marginOf(p.tol, blueMean),
+    alpha: p.alpha,
+    power: p.spec.power ?? DEFAULT_SPRT_POWER,
+    maxSamples: p.spec.maxSamples,
+    minSamples: p.minSamples,
+  });
+  judge.observeMany('blue', kind === 'proportion' ? b.values.map((v) => (v > 0 ? 1 : 0)) : b.values);
+  judge.observeMany('green', kind === 'proportion' ? g.values.map((v) => (v > 0 ? 1 : 0)) : g.values);
+  const st = judge.look();
+  ev.threshold = st.theta0;
+  ev.effect = st.diff;
+  ev.statistic = st.logLR;
+  ev.pValue = st.pFail;
+  ev.sequential = { lower: st.lower!, upper: st.upper!, nMax: st.nMax!, nAtDecision: st.nAtDecision };
+  const head = `d=${fmt(st.diff)}, log LR=${fmt(st.logLR!)} (H1: d=${fmt(st.theta0)}), boundaries pass <= ${fmt(st.lower!)}, fail >= ${fmt(st.upper!)}`;
+  if (st.theta0 === 0) {
+    ev.reason = `the margin is 0 (relative tolerance of a zero blue mean): the SPRT cannot separate H0 from H1`;
+    return result(p, 'inconclusive', ev);
+  }
+  switch (st.decision) {
+    case 'fail':
+      ev.reason = `${head}: green is worse (always-valid p=${fmt(st.pFail)} against no worse)`;
+      return result(p, 'fail', ev);
+    case 'pass':
+      ev.reason = `${head}: the data favour no regression over a regression of ${fmt(st.theta0)}`;
+      return result(p, 'pass', ev);
+    case 'truncated':
+      ev.reason = `${head}: truncated at ${fmt(st.nMax!)} sessions per arm without a decision`;
+      return result(p, 'inconclusive', ev);
+    default:
+      ev.reason = `${head}: keep collecting (truncation at ${fmt(st.nMax!)} sessions per arm)`;
+      return result(p, 'inconclusive', ev);
+  }
+}
+
 /** The gate evaluator the rollout controller calls. Throws VALIDATION for an invalid spec. */
 export const evaluateGate: GateEvaluator = (input: GateInput): GateResult => {
   const p = prepareGate(input.spec);
@@ -408,5 +500,7 @@ export const evaluateGate: GateEvaluator = (input: GateInput): GateResult => {
       return proportionGate(p, b, g, ev);
     case 'msprt':
       return msprtGate(p, b, g, ev, metricKind(p.spec.metric) === 'proportion' ? 'proportion' : 'mean');
+    case 'sprt':
+      return sprtGate(p, b, g, ev, metricKind(p.spec.metric) === 'proportion' ? 'proportion' : 'mean');
   }
 };

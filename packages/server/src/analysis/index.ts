@@ -8,3 +8,4 @@ export * from './stats/mannWhitney';
 export * from './stats/proportion';
 export * from './stats/chiSquare';
 export * from './stats/msprt';
+export * from './stats/sprt';

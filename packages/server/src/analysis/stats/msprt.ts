@@ -30,9 +30,14 @@
  * - otherwise continue. Decisions are sticky.
  * The variance is a plug-in estimate, so the guarantees are asymptotic (as in the paper's
  * two-sample setting); `minSamples` keeps the first looks from deciding on a noisy variance.
+ *
+ * The same judge runs Wald's SPRT (`mode: 'sprt'`, see sprt.ts): the mixture collapses to a
+ * point mass at the margin, which then names the regression to catch; it decides sooner at
+ * that effect, at the price of a stated power instead of a guarantee over all effects.
  */
 import { ValidationError } from '@baton/core';
 import { phi } from './normal';
+import { fixedHorizonN, sprtBoundaries, sprtLogLR } from './sprt';
 
 /** log Λ of the two-sided normal mixture. */
 export function logMixtureLR(d: number, v: number, theta0: number, tau2: number): number {
@@ -60,10 +65,21 @@ export function pFromLogLR(logLR: number): number {
   return logLR <= 0 ? 1 : Math.exp(-logLR);
 }
 
-export type SequentialDecision = 'fail' | 'pass' | 'continue';
+/** `truncated`: the SPRT reached its maximum sample without a decision (only in `sprt` mode). */
+export type SequentialDecision = 'fail' | 'pass' | 'continue' | 'truncated';
 
 export interface SequentialConfig {
   kind: 'mean' | 'proportion';
+  /**
+   * `msprt` (default): normal mixture over all effects, always-valid p-values, the rule above.
+   * `sprt`: Wald's SPRT of θ = 0 against θ = badSign·margin (sprt.ts): the margin is the
+   * regression to catch; fail error α/2, pass error β = 1 − power.
+   */
+  mode?: 'msprt' | 'sprt';
+  /** `sprt`: power 1 − β at the margin (default 0.8). */
+  power?: number;
+  /** `sprt`: truncation, sessions per arm (default 2 × the fixed-horizon n for the same α/2, β, margin). */
+  maxSamples?: number;
   /** +1 when an increase of green over blue is bad, −1 when a decrease is bad. */
   badSign: 1 | -1;
   /** Tolerated worsening (≥ 0) in the metric's units, or a function of blue's current mean. */
@@ -91,8 +107,18 @@ export interface SequentialState {
   pFail: number;
   /** Always-valid p-value against "green is worse than the margin" (small = pass). */
   pPass: number;
-  /** Always-valid (1 − alpha) confidence interval for θ at this look (intersection over looks). */
+  /** Always-valid (1 − alpha) confidence interval for θ at this look (intersection over looks); msprt only. */
   ci: [number, number];
+  mode: 'msprt' | 'sprt';
+  /** `sprt`: log Λ of this look (H1: θ = theta0 against H0: θ = 0). */
+  logLR?: number;
+  /** `sprt`: Wald's boundaries on log Λ: pass at or below `lower`, fail at or above `upper`. */
+  lower?: number;
+  upper?: number;
+  /** `sprt`: the truncation (sessions per arm) in force at this look. */
+  nMax?: number;
+  /** Sessions per arm (the smaller arm) when the decision was taken; undefined while undecided. */
+  nAtDecision?: number;
 }
 
 /**
@@ -134,13 +160,28 @@ export class SequentialJudge {
   private ciLo = -Infinity;
   private ciHi = Infinity;
   private decided: SequentialDecision = 'continue';
+  private nAtDecision: number | undefined;
   private last: SequentialState | undefined;
+  private readonly mode: 'msprt' | 'sprt';
+  private readonly beta: number;
 
   constructor(private readonly cfg: SequentialConfig) {
     this.alpha = cfg.alpha ?? 0.05;
     this.minSamples = cfg.minSamples ?? 10;
+    this.mode = cfg.mode ?? 'msprt';
+    this.beta = 1 - (cfg.power ?? 0.8);
     if (!(this.alpha > 0 && this.alpha < 1)) throw new ValidationError('alpha must be in (0, 1)');
     if (cfg.tau !== undefined && !(cfg.tau > 0)) throw new ValidationError('tau must be positive');
+    if (this.mode !== 'msprt' && this.mode !== 'sprt') {
+      throw new ValidationError(`unknown sequential mode '${String(this.mode)}'`);
+    }
+    if (this.mode === 'sprt') {
+      // Validates α/2 and β (each in (0, 1), sum below 1).
+      sprtBoundaries(this.alpha / 2, this.beta);
+      if (cfg.maxSamples !== undefined && !(Number.isInteger(cfg.maxSamples) && cfg.maxSamples >= 1)) {
+        throw new ValidationError('maxSamples must be a positive integer');
+      }
+    }
   }
 
   observe(arm: 'blue' | 'green', value: number): void {
@@ -170,6 +211,7 @@ export class SequentialJudge {
   }
 
   look(): SequentialState {
+    if (this.mode === 'sprt') return this.lookSprt();
     const b = this.blue;
     const g = this.green;
     const margin = typeof this.cfg.margin === 'function' ? this.cfg.margin(b.mean) : this.cfg.margin;
@@ -202,6 +244,7 @@ export class SequentialJudge {
       this.ciHi = Math.min(this.ciHi, diff + r);
       if (this.pFail <= this.alpha / 2 && s * diff > Math.max(0, margin)) this.decided = 'fail';
       else if (this.pPass <= this.alpha / 2) this.decided = 'pass';
+      if (this.decided !== 'continue') this.nAtDecision = Math.min(b.n, g.n);
     }
     this.last = {
       decision: this.decided,
@@ -216,6 +259,77 @@ export class SequentialJudge {
       pFail: this.pFail,
       pPass: this.pPass,
       ci: [this.ciLo, this.ciHi],
+      mode: 'msprt',
+      nAtDecision: this.nAtDecision,
+    };
+    return this.last;
+  }
+
+  /**
+   * One look of Wald's SPRT (sprt.ts): H0 θ = 0 against H1 θ = badSign·margin, fail error α/2
+   * (each direction gets α/2, as in the other gates), pass error β, pooled plug-in variance,
+   * truncated at `maxSamples` (or twice the fixed-horizon n at the current variance).
+   */
+  private lookSprt(): SequentialState {
+    const b = this.blue;
+    const g = this.green;
+    const margin = Math.max(
+      0,
+      typeof this.cfg.margin === 'function' ? this.cfg.margin(b.mean) : this.cfg.margin,
+    );
+    const s = this.cfg.badSign;
+    const a = this.alpha / 2;
+    const { lower, upper } = sprtBoundaries(a, this.beta);
+    const diff = g.mean - b.mean;
+    let sigma2: number;
+    if (this.cfg.kind === 'proportion') {
+      const p = (b.mean * b.n + g.mean * g.n + 1) / (b.n + g.n + 2);
+      sigma2 = p * (1 - p);
+    } else {
+      sigma2 = b.n + g.n > 2 ? (b.m2 + g.m2) / (b.n + g.n - 2) : NaN;
+    }
+    const scale = Math.max(Math.abs(b.mean), Math.abs(g.mean), 1);
+    if (sigma2 === 0) sigma2 = 1e-18 * scale * scale;
+    const v = b.n > 0 && g.n > 0 ? sigma2 * (1 / b.n + 1 / g.n) : Infinity;
+    const nMax =
+      this.cfg.maxSamples ??
+      (margin > 0 && Number.isFinite(sigma2)
+        ? Math.ceil(2 * fixedHorizonN(a, this.beta, sigma2, margin))
+        : Infinity);
+    const logLR = margin > 0 && Number.isFinite(v) ? sprtLogLR(diff, v, margin, s) : 0;
+    if (
+      this.decided === 'continue' &&
+      margin > 0 &&
+      b.n >= this.minSamples &&
+      g.n >= this.minSamples &&
+      Number.isFinite(v)
+    ) {
+      this.pFail = Math.min(this.pFail, pFromLogLR(logLR));
+      this.pPass = Math.min(this.pPass, pFromLogLR(-logLR));
+      if (logLR >= upper) this.decided = 'fail';
+      else if (logLR <= lower) this.decided = 'pass';
+      else if (Math.min(b.n, g.n) >= nMax) this.decided = 'truncated';
+      if (this.decided !== 'continue') this.nAtDecision = Math.min(b.n, g.n);
+    }
+    this.last = {
+      decision: this.decided,
+      nBlue: b.n,
+      nGreen: g.n,
+      meanBlue: b.n > 0 ? b.mean : NaN,
+      meanGreen: g.n > 0 ? g.mean : NaN,
+      diff,
+      variance: v,
+      theta0: s * margin,
+      tau: 0,
+      pFail: this.pFail,
+      pPass: this.pPass,
+      ci: [-Infinity, Infinity],
+      mode: 'sprt',
+      logLR,
+      lower,
+      upper,
+      nMax,
+      nAtDecision: this.nAtDecision,
     };
     return this.last;
   }
