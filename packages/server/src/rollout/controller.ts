@@ -29,6 +29,7 @@ import {
   evaluateGates,
   mapLimit,
   observeDrain,
+  positionsOf,
   runPreflight,
   type OpsContext,
 } from './ops';
@@ -368,11 +369,18 @@ export class RolloutController {
         );
         return [];
       case 'compensation-report': {
-        const report = await buildAbortReport(ctx, {
+        // turns in flight on green when the abort came may still commit effects: wait for them
+        // (at most one turn timeout), so the report lists every effect green committed
+        const busy = await positionsOf(ctx, state.agent, state.green);
+        const inFlight = busy.running + busy.migrating;
+        const waited = ctx.clock.now() - (state.abort?.at ?? 0);
+        if (inFlight > 0 && waited < ctx.limits.turnTimeoutMs + ctx.limits.leaseMarginMs) return [];
+        const full = await buildAbortReport(ctx, {
           agent: state.agent,
           version: state.green,
           rolloutId: rec.id,
         });
+        const report = { ...full, inFlightAtReport: inFlight };
         const inline =
           report.effects.length > REPORT_INLINE_EFFECTS
             ? { ...report, effects: report.effects.slice(0, REPORT_INLINE_EFFECTS), truncated: true }

@@ -16,7 +16,7 @@ import {
   type SessionStatus,
 } from '@baton/core';
 import type { Store } from '@baton/store';
-import { migrateSession } from '../migration';
+import { MIGRATION_LEASE_PREFIX, migrateSession } from '../migration';
 import { migrateBatch } from './batch';
 import { mapLimit, type OpsContext } from './util';
 
@@ -266,6 +266,42 @@ export async function eagerBatch(ctx: OpsContext, input: EagerInput): Promise<Ea
 
 // ---- drain ----------------------------------------------------------------------------------
 
+/** Open sessions of a version by position, from their leases (a live lease = a turn or migration in flight). */
+export interface Positions {
+  idle: number;
+  waiting: number;
+  /** Mid-turn: a live lease held by a router. */
+  running: number;
+  /** A live lease held by a migration. */
+  migrating: number;
+  /** Ids of the sessions mid-turn or migrating (bounded). */
+  busyIds: string[];
+  /** Waiting sessions (bounded) for wait-deadline lookups. */
+  waitingIds: string[];
+}
+
+/** Scan the open sessions of `version` (page by page) and place each by its status and lease. */
+export async function positionsOf(
+  ctx: Pick<OpsContext, 'store' | 'clock'>,
+  agent: string,
+  version: string,
+): Promise<Positions> {
+  const now = ctx.clock.now();
+  const p: Positions = { idle: 0, waiting: 0, running: 0, migrating: 0, busyIds: [], waitingIds: [] };
+  for await (const s of sessionsOn(ctx.store, agent, version, OPEN)) {
+    const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
+    if (live || s.status === 'running' || s.status === 'migrating') {
+      if (s.status === 'migrating' || s.leaseOwner?.startsWith(MIGRATION_LEASE_PREFIX)) p.migrating++;
+      else p.running++;
+      if (p.busyIds.length < 100) p.busyIds.push(s.id);
+    } else if (s.status === 'waiting') {
+      p.waiting++;
+      if (p.waitingIds.length < 50) p.waitingIds.push(s.id);
+    } else p.idle++;
+  }
+  return p;
+}
+
 /** Where the sessions still on `origin` are: idle at a boundary, mid-turn, waiting (with deadlines). */
 export async function observeDrain(
   ctx: OpsContext,
@@ -274,37 +310,23 @@ export async function observeDrain(
   failed: Array<{ sessionId: string; reason: string }> = [],
 ): Promise<DrainSnapshot> {
   const counts = (await ctx.store.countSessions({ agent, version: origin }))[origin];
+  const pos = await positionsOf(ctx, agent, origin);
   const byStatus: Partial<Record<SessionStatus, number>> = {};
-  let remaining = 0;
-  for (const st of OPEN) {
-    const n = counts?.[st] ?? 0;
-    if (n > 0) byStatus[st] = n;
-    remaining += n;
-  }
+  if (pos.idle > 0) byStatus.idle = pos.idle;
+  if (pos.running > 0) byStatus.running = pos.running;
+  if (pos.waiting > 0) byStatus.waiting = pos.waiting;
+  if (pos.migrating > 0) byStatus.migrating = pos.migrating;
   for (const st of TERMINAL_SESSION_STATUSES) {
     const n = counts?.[st] ?? 0;
     if (n > 0) byStatus[st] = n;
   }
-  const running: string[] = [];
-  if ((byStatus.running ?? 0) + (byStatus.migrating ?? 0) > 0) {
-    const page = await ctx.store.listSessions({
-      agent,
-      version: origin,
-      status: ['running', 'migrating'],
-      limit: 100,
-    });
-    for (const s of page.items) running.push(s.id);
-  }
+  const remaining = pos.idle + pos.running + pos.waiting + pos.migrating;
   let nextDeadline: number | null = null;
-  const waitingCount = byStatus.waiting ?? 0;
-  if (waitingCount > 0 && waitingCount <= 50) {
-    const page = await ctx.store.listSessions({ agent, version: origin, status: 'waiting', limit: 50 });
-    for (const s of page.items) {
-      const ws = await ctx.store.listWaits({ sessionId: s.id, status: 'pending' });
-      for (const w of ws) if (nextDeadline === null || w.deadline < nextDeadline) nextDeadline = w.deadline;
-    }
+  for (const id of pos.waitingIds) {
+    const ws = await ctx.store.listWaits({ sessionId: id, status: 'pending' });
+    for (const w of ws) if (nextDeadline === null || w.deadline < nextDeadline) nextDeadline = w.deadline;
   }
-  return { remaining, byStatus, running, waiting: { count: waitingCount, nextDeadline }, failed };
+  return { remaining, byStatus, running: pos.busyIds, waiting: { count: pos.waiting, nextDeadline }, failed };
 }
 
 // ---- verification ---------------------------------------------------------------------------

@@ -135,7 +135,8 @@ describe('rollout controller', () => {
     // one session mid-turn: its lease is live
     await t.store.acquireLease(ids[0]!, 'some-router', 60_000);
     const before = await observeDrain(t.baton.ctx, 'support', 'v1');
-    expect(before).toMatchObject({ remaining: 12, byStatus: { idle: 9, waiting: 3 } });
+    expect(before).toMatchObject({ remaining: 12, byStatus: { idle: 8, running: 1, waiting: 3 } });
+    expect(before.running).toEqual([ids[0]]);
     expect(before.waiting.nextDeadline).toBeGreaterThan(Date.now());
     const input = {
       agent: 'support',

@@ -258,6 +258,7 @@ onNoData: pass
     expect(kinds.slice(-2)).toEqual(['promoted', 'drain-complete']);
     expect(kinds.filter((k: string) => k === 'gates-passed').length).toBe(2);
     expect(turnsDuring).toBeGreaterThan(50);
-    expect(sawRunning || turnsDuring > 0).toBe(true);
+    // the drain saw sessions mid-turn on blue while the traffic ran
+    expect(sawRunning).toBe(true);
   });
 });
