@@ -161,7 +161,7 @@ describe('baton worker', () => {
   });
 });
 
-describe('errors and exit codes', () => {
+describe.concurrent('errors and exit codes', () => {
   it('unknown commands and options are usage errors (exit 2, one line)', async () => {
     const r = await run(['rollout', 'frobnicate', 'x']);
     expect(r.code).toBe(2);
