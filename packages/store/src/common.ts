@@ -70,6 +70,13 @@ export function toPage<T extends { id: string }>(
   return { items: rows, nextCursor: null };
 }
 
+/** Lease and lock durations must be positive, finite milliseconds. */
+export function checkTtl(ttlMs: number): void {
+  if (!(typeof ttlMs === 'number' && Number.isFinite(ttlMs) && ttlMs > 0)) {
+    throw new ValidationError('ttlMs must be a positive number of milliseconds', { ttlMs });
+  }
+}
+
 export function asArray<T>(v: T | T[] | undefined): T[] | undefined {
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v : [v];

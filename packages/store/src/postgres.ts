@@ -57,6 +57,7 @@ import {
   EFFECT_TRANSITIONS,
   aggregateFromRow,
   asArray,
+  checkTtl,
   checkpointMeta,
   decodeBody,
   decisionFromRow,
@@ -287,6 +288,30 @@ function stmtName(sql: string): string {
   return 'baton_' + createHash('sha1').update(sql).digest('hex').slice(0, 24);
 }
 
+/**
+ * Connection-level failures (refused, reset, server shutting down, too many clients) become
+ * `STORE_UNAVAILABLE` so callers can retry or answer 503; everything else passes through.
+ */
+export function storeError(e: unknown): unknown {
+  if (e instanceof BatonError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  const connection =
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
+    code.startsWith('08') || // connection exception
+    code.startsWith('57P') || // operator intervention: admin/crash shutdown, cannot connect now
+    code === '53300' || // too many connections
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(
+      (e as Error)?.message ?? '',
+    );
+  if (!connection) return e;
+  return new BatonError(
+    'STORE_UNAVAILABLE',
+    `the PostgreSQL store is unavailable: ${(e as Error).message}`,
+    { code },
+    { cause: e },
+  );
+}
+
 function isUniqueViolation(e: unknown): boolean {
   return (e as { code?: string }).code === '23505';
 }
@@ -326,8 +351,8 @@ export class PostgresStore implements Store {
     try {
       await store.migrate(schema);
     } catch (e) {
-      await pool.end();
-      throw e;
+      await pool.end().catch(() => {});
+      throw storeError(e);
     }
     return store;
   }
@@ -381,15 +406,21 @@ export class PostgresStore implements Store {
     values: unknown[] = [],
     prepare = false,
   ): Promise<R[]> {
-    const res = await this.pool.query<R>(
-      prepare ? { name: stmtName(sql), text: sql, values } : { text: sql, values },
-    );
-    return res.rows;
+    try {
+      const res = await this.pool.query<R>(
+        prepare ? { name: stmtName(sql), text: sql, values } : { text: sql, values },
+      );
+      return res.rows;
+    } catch (e) {
+      throw storeError(e);
+    }
   }
 
   /** A transaction on one connection; the fault-injection hook runs just before COMMIT. */
   private async tx<T>(op: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
+    const c = await this.pool.connect().catch((e: unknown) => {
+      throw storeError(e);
+    });
     try {
       await c.query('BEGIN');
       const out = await fn(c);
@@ -398,7 +429,7 @@ export class PostgresStore implements Store {
       return out;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
-      throw e;
+      throw storeError(e);
     } finally {
       c.release();
     }
@@ -622,6 +653,7 @@ export class PostgresStore implements Store {
   }
 
   async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease> {
+    checkTtl(ttlMs);
     const now = this.now();
     const expiresAt = now + ttlMs;
     // One round trip: the update, plus the current holder when it did not apply.
@@ -650,6 +682,7 @@ export class PostgresStore implements Store {
   }
 
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
+    checkTtl(ttlMs);
     const expiresAt = this.now() + ttlMs;
     const rows = await this.q(
       'UPDATE sessions SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 RETURNING id',
@@ -742,8 +775,13 @@ export class PostgresStore implements Store {
       );
     }
     const sql = `WITH ${ctes.join(',\n')} SELECT seq FROM c`;
-    const run = async (c: pg.Pool | PoolClient) =>
-      (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
+    const run = async (c: pg.Pool | PoolClient) => {
+      try {
+        return (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
+      } catch (e) {
+        throw storeError(e);
+      }
+    };
     const rows = this.hooks?.beforeCommit ? await this.tx('appendCheckpoint', run) : await run(this.pool);
     if (!rows[0]) {
       const cur = await this.q<{ seq: number; lease_owner: string | null }>(
@@ -1178,6 +1216,7 @@ export class PostgresStore implements Store {
   // ---------- leader locks ----------
 
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    checkTtl(ttlMs);
     const now = this.now();
     const rows = await this.q(
       `INSERT INTO locks (name, owner, expires_at) VALUES ($1, $2, $3)

@@ -57,6 +57,7 @@ import {
   EFFECT_TRANSITIONS,
   aggregateFromRow,
   asArray,
+  checkTtl,
   checkpointMeta,
   decodeBody,
   decisionFromRow,
@@ -284,12 +285,27 @@ export class SqliteStore implements Store {
   /** A write transaction (`BEGIN IMMEDIATE`). */
   private write<T>(op: string, fn: () => T): T {
     const before = this.hooks?.beforeCommit;
-    if (!before) return this.txRun.immediate(fn) as T;
-    return this.txRun.immediate(() => {
-      const out = fn();
-      before(op);
-      return out;
-    }) as T;
+    try {
+      if (!before) return this.txRun.immediate(fn) as T;
+      return this.txRun.immediate(() => {
+        const out = fn();
+        before(op);
+        return out;
+      }) as T;
+    } catch (e) {
+      // Another connection held the write lock for longer than the busy timeout.
+      if (String((e as { code?: string }).code).startsWith('SQLITE_BUSY')) {
+        throw new BatonError(
+          'STORE_UNAVAILABLE',
+          'the SQLite store is busy: another writer holds the lock',
+          {
+            op,
+          },
+          { cause: e },
+        );
+      }
+      throw e;
+    }
   }
 
   private graphStore: SqliteGraphCheckpointStore | undefined;
@@ -536,6 +552,7 @@ export class SqliteStore implements Store {
   }
 
   async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease> {
+    checkTtl(ttlMs);
     const now = this.now();
     const expiresAt = now + ttlMs;
     const r = this.nst(
@@ -550,6 +567,7 @@ export class SqliteStore implements Store {
   }
 
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
+    checkTtl(ttlMs);
     const expiresAt = this.now() + ttlMs;
     const r = this.st('UPDATE sessions SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(
       expiresAt,
@@ -1276,6 +1294,7 @@ export class SqliteStore implements Store {
   // ---------- leader locks ----------
 
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    checkTtl(ttlMs);
     const now = this.now();
     const r = this.nst(
       `INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)

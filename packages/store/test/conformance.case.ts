@@ -426,6 +426,9 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(renewed.expiresAt).toBe(t + 10_000);
         await store.releaseLease(b);
         expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
+        await expectCode(store.acquireLease(s.id, 'router-c', 0), 'VALIDATION');
+        await expectCode(store.acquireLease(s.id, 'router-c', Number.NaN), 'VALIDATION');
+        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
         await store.acquireLease(s.id, 'router-c', 1000);
         await expectCode(
           store.renewLease({ sessionId: u('missing'), owner: 'x', expiresAt: 0 }, 10),
