@@ -3,7 +3,8 @@
  *
  * - router (own process): fastify + an in-process no-op worker + a SQLite file with durable commits
  *   (synchronous=FULL, the target), and again with synchronous=NORMAL (durable against process
- *   crashes, not power loss) for comparison;
+ *   crashes, not power loss) for comparison, and as two router processes sharing one SQLite file
+ *   (routers are stateless; clients split between them as behind an L4 balancer);
  * - baseline: a bare Node `http` reverse proxy (own process) in front of the same no-op agent served
  *   over HTTP (`serveWorker`, own process);
  * - load: 50 concurrent clients over keep-alive HTTP (undici), in a separate process so the
@@ -45,12 +46,13 @@ const noop = defineAgent({
 
 interface LoadRouter {
   kind: 'router';
-  url: string;
+  /** Routers sharing one store; client `c` talks to `urls[c % urls.length]`. */
+  urls: string[];
   sessions: Array<{ id: string; token: string }>;
 }
 interface LoadProxy {
   kind: 'proxy';
-  url: string;
+  urls: string[];
 }
 interface LoadRun {
   cmd: 'load';
@@ -65,6 +67,8 @@ interface CreateRun {
 }
 interface LoadResult {
   ok: number;
+  /** Successful requests including warm-up and drain (for CPU per request). */
+  total: number;
   errors: number;
   seconds: number;
   p50: number;
@@ -86,9 +90,17 @@ async function loadgen(): Promise<void> {
 }
 
 async function runLoad(m: LoadRun): Promise<LoadResult> {
-  const pool = new Pool(m.target.url, { connections: CONCURRENCY, pipelining: 1, keepAliveTimeout: 60_000 });
+  const pools = m.target.urls.map(
+    (u) =>
+      new Pool(u, {
+        connections: Math.ceil(CONCURRENCY / m.target.urls.length),
+        pipelining: 1,
+        keepAliveTimeout: 60_000,
+      }),
+  );
   const lat: number[] = [];
   let ok = 0;
+  let total = 0;
   let errors = 0;
   let firstError: string | null = null;
   let measuring = false;
@@ -97,6 +109,7 @@ async function runLoad(m: LoadRun): Promise<LoadResult> {
   const t = m.target;
   const client = async (c: number): Promise<void> => {
     let turn = 0;
+    const pool = pools[c % pools.length]!;
     let session = t.kind === 'router' ? t.sessions[nextSession++] : null;
     while (!stop) {
       if (t.kind === 'router' && turn > 0 && turn % TURNS_PER_SESSION === 0) {
@@ -142,6 +155,7 @@ async function runLoad(m: LoadRun): Promise<LoadResult> {
         text = String(e);
       }
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (status === 200) total++;
       if (!measuring) continue;
       if (status === 200) {
         ok++;
@@ -161,9 +175,9 @@ async function runLoad(m: LoadRun): Promise<LoadResult> {
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   stop = true;
   await Promise.all(clients);
-  await pool.close();
+  await Promise.all(pools.map((p) => p.close()));
   lat.sort((a, b) => a - b);
-  return { ok, errors, seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), firstError };
+  return { ok, total, errors, seconds, p50: percentile(lat, 50), p99: percentile(lat, 99), firstError };
 }
 
 async function createSessions(
@@ -227,24 +241,24 @@ async function proxyProcess(upstream: string): Promise<void> {
   process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 }
 
-/** The router: fastify, an in-process no-op worker, SQLite in a temp dir. Answers `rss` queries. */
-async function routerProcess(sync: 'FULL' | 'NORMAL'): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-bench-turns-'));
-  const store = await openStore(join(dir, 'baton.db'), { synchronous: sync });
+/** A router: fastify, an in-process no-op worker, the SQLite file `file`. Answers `rss` queries. */
+async function routerProcess(sync: 'FULL' | 'NORMAL', file: string): Promise<void> {
+  const store = await openStore(file, { synchronous: sync });
   const server = createServer({ store, tokens: TOKENS, logger: false });
   await server.pool.addInProcess(new InProcessWorker(noop, new StoreLedgerClient(store)), noop.manifest());
   const url = await server.listen(0);
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'rss') process.send!({ rss: process.memoryUsage().rss });
+    if (m.cmd === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!({ cpuUs: u.user + u.system });
+    }
   });
   process.on('disconnect', () => {
     void server
       .close()
       .then(() => store.close())
-      .finally(() => {
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      });
+      .finally(() => process.exit(0));
   });
   process.send!({ url });
 }
@@ -268,7 +282,7 @@ function child(...args: string[]): Promise<{ proc: ChildProcess; url: string }> 
   });
 }
 
-function ask<T>(proc: ChildProcess, msg: LoadRun | CreateRun | { cmd: 'rss' }): Promise<T> {
+function ask<T>(proc: ChildProcess, msg: LoadRun | CreateRun | { cmd: 'rss' | 'cpu' }): Promise<T> {
   return new Promise((resolve, reject) => {
     proc.once('message', (r: any) => (r && r.error ? reject(new Error(r.error)) : resolve(r as T)));
     proc.send(msg);
@@ -290,8 +304,14 @@ async function routerRun(
   warmupMs: number,
   durationMs: number,
   measureMemory: boolean,
-): Promise<{ result: LoadResult; rssBefore: number; rssAfter: number }> {
-  const router = await child('router', sync);
+  routerCount = 1,
+): Promise<{ result: LoadResult; rssBefore: number; rssAfter: number; cpuUsPerTurn: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-bench-turns-'));
+  const file = join(dir, 'baton.db');
+  // one after the other: the first creates the schema
+  const routers = [await child('router', sync, file)];
+  for (let i = 1; i < routerCount; i++) routers.push(await child('router', sync, file));
+  const router = routers[0]!;
   try {
     // enough sessions for every client to move on after TURNS_PER_SESSION turns
     const needed = Math.ceil((((warmupMs + durationMs) / 1000 + 2) * 6000) / TURNS_PER_SESSION) + CONCURRENCY;
@@ -300,12 +320,20 @@ async function routerRun(
       url: router.url,
       count: needed,
     });
+    const cpu = async (): Promise<number> => {
+      let sum = 0;
+      for (const x of routers) sum += (await ask<{ cpuUs: number }>(x.proc, { cmd: 'cpu' })).cpuUs;
+      return sum;
+    };
+    const cpu0 = await cpu();
     const result = await ask<LoadResult>(load, {
       cmd: 'load',
-      target: { kind: 'router', url: router.url, sessions: ids },
+      target: { kind: 'router', urls: routers.map((x) => x.url), sessions: ids },
       warmupMs,
       durationMs,
     });
+    const cpuUsed = (await cpu()) - cpu0;
+    const perTurn = cpuUsed / Math.max(1, result.total);
     let rssBefore = NaN;
     let rssAfter = NaN;
     if (measureMemory) {
@@ -313,9 +341,10 @@ async function routerRun(
       await ask(load, { cmd: 'create', url: router.url, count: MEMORY_SESSIONS });
       rssAfter = (await ask<{ rss: number }>(router.proc, { cmd: 'rss' })).rss;
     }
-    return { result, rssBefore, rssAfter };
+    return { result, rssBefore, rssAfter, cpuUsPerTurn: perTurn };
   } finally {
-    await stopChild(router.proc);
+    for (const x of routers) await stopChild(x.proc);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -331,7 +360,7 @@ const bench: BenchFn = async (args) => {
     try {
       viaProxy = await ask<LoadResult>(load.proc, {
         cmd: 'load',
-        target: { kind: 'proxy', url: proxy.url },
+        target: { kind: 'proxy', urls: [proxy.url] },
         warmupMs,
         durationMs,
       });
@@ -341,16 +370,19 @@ const bench: BenchFn = async (args) => {
     }
     const full = await routerRun(load.proc, 'FULL', warmupMs, durationMs, true);
     const normal = await routerRun(load.proc, 'NORMAL', warmupMs, durationMs, false);
+    const normal2 = await routerRun(load.proc, 'NORMAL', warmupMs, durationMs, false, 2);
     for (const [what, r] of [
       ['proxy', viaProxy],
       ['router FULL', full.result],
       ['router NORMAL', normal.result],
+      ['2 routers NORMAL', normal2.result],
     ] as const) {
       if (r.errors > 0) console.error(`${what}: ${r.errors} errors, first: ${r.firstError}`);
     }
     const proxyRate = viaProxy.ok / viaProxy.seconds;
     const fullRate = full.result.ok / full.result.seconds;
     const normalRate = normal.result.ok / normal.result.seconds;
+    const normal2Rate = normal2.result.ok / normal2.result.seconds;
     const mb = (b: number): number => round(b / 2 ** 20, 1);
     return {
       figures: {
@@ -358,13 +390,18 @@ const bench: BenchFn = async (args) => {
         'router p50 / p99 ms (FULL)': `${round(full.result.p50, 2)} / ${round(full.result.p99, 2)}`,
         'router turns/s (synchronous=NORMAL)': round(normalRate, 0),
         'router p50 / p99 ms (NORMAL)': `${round(normal.result.p50, 2)} / ${round(normal.result.p99, 2)}`,
+        'router CPU µs per turn (FULL)': round(full.cpuUsPerTurn, 0),
+        'router CPU µs per turn (NORMAL)': round(normal.cpuUsPerTurn, 0),
+        'router CPU µs per turn (2 routers, NORMAL)': round(normal2.cpuUsPerTurn, 0),
+        '2 router processes, one SQLite file: turns/s (NORMAL)': round(normal2Rate, 0),
+        '2 router processes: p50 / p99 ms (NORMAL)': `${round(normal2.result.p50, 2)} / ${round(normal2.result.p99, 2)}`,
         'bare proxy requests/s': round(proxyRate, 0),
         'bare proxy p50 / p99 ms': `${round(viaProxy.p50, 2)} / ${round(viaProxy.p99, 2)}`,
         'router / proxy rate (FULL)': round(fullRate / proxyRate, 3),
         'router / proxy rate (NORMAL)': round(normalRate / proxyRate, 3),
         'added p50 / p99 ms (FULL)': `${round(full.result.p50 - viaProxy.p50, 2)} / ${round(full.result.p99 - viaProxy.p99, 2)}`,
         'added p50 / p99 ms (NORMAL)': `${round(normal.result.p50 - viaProxy.p50, 2)} / ${round(normal.result.p99 - viaProxy.p99, 2)}`,
-        errors: viaProxy.errors + full.result.errors + normal.result.errors,
+        errors: viaProxy.errors + full.result.errors + normal.result.errors + normal2.result.errors,
         'concurrent clients': CONCURRENCY,
         'turns per session': TURNS_PER_SESSION,
         'seconds measured per run': seconds,
@@ -377,6 +414,7 @@ const bench: BenchFn = async (args) => {
         atLeast('router rate / bare proxy rate (FULL)', fullRate / proxyRate, 0.3),
         atLeast('router turns/s (synchronous=NORMAL, the store default)', normalRate, 3000),
         atLeast('router rate / bare proxy rate (NORMAL)', normalRate / proxyRate, 0.3),
+        atLeast('2 router processes turns/s (NORMAL)', normal2Rate, 3000),
         atMost('router RSS after 10,000 sessions (MB)', full.rssAfter / 2 ** 20, 200),
       ],
     };
@@ -392,5 +430,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (role === 'loadgen') await loadgen();
   else if (role === 'worker') await workerProcess();
   else if (role === 'proxy') await proxyProcess(process.argv[3]!);
-  else if (role === 'router') await routerProcess(process.argv[3] === 'NORMAL' ? 'NORMAL' : 'FULL');
+  else if (role === 'router') {
+    await routerProcess(process.argv[3] === 'NORMAL' ? 'NORMAL' : 'FULL', process.argv[4]!);
+  }
 }
