@@ -48,21 +48,24 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
 type Row = Record<string, unknown>;
 
 /**
- * One checkpoint with its channel blobs in a single statement: one result row per blob (or one
- * row with NULL blob columns when it names none), plus the count of its pending writes.
+ * One checkpoint with its channel blobs in a single statement, as raw rows: first
+ * `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending write count]`, then one
+ * `[channel, version, type, blob, NULL]` per blob the checkpoint names (a primary-key lookup each).
  */
 function oneCheckpoint(tail: string): string {
-  return `WITH cp AS (
+  return `WITH cp AS MATERIALIZED (
       SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ${tail}
     )
-    SELECT cp.*,
+    SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
       (SELECT COUNT(*) FROM baton_graph_writes w
         WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
-          AND w.checkpoint_id = cp.checkpoint_id) AS n_writes,
-      bl.channel AS b_channel, bl.version AS b_version, bl.type AS b_type, bl.blob AS b_blob
+          AND w.checkpoint_id = cp.checkpoint_id)
     FROM cp
-    LEFT JOIN json_each(cp.checkpoint, '$.channel_versions') AS v
-    LEFT JOIN baton_graph_blobs bl
+    UNION ALL
+    SELECT bl.channel, bl.version, bl.type, bl.blob, NULL
+    FROM cp
+    CROSS JOIN json_each(cp.checkpoint, '$.channel_versions') AS v
+    CROSS JOIN baton_graph_blobs bl
       ON bl.thread_id = cp.thread_id AND bl.checkpoint_ns = cp.checkpoint_ns
      AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`;
 }
@@ -123,8 +126,8 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
         `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
-      getById: db.prepare(oneCheckpoint('AND checkpoint_id = ?')),
-      getLatest: db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')),
+      getById: db.prepare(oneCheckpoint('AND checkpoint_id = ?')).raw(true),
+      getLatest: db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true),
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
            FROM json_each(?, '$.channel_versions') AS v
@@ -219,19 +222,29 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     const s = this.s();
     const rows = (
       checkpointId === undefined ? s.getLatest.all(threadId, ns) : s.getById.all(threadId, ns, checkpointId)
-    ) as Row[];
-    const first = rows[0];
+    ) as unknown[][];
+    // the checkpoint row is the one with a (non-NULL) pending write count
+    const first = rows.find((r) => r[4] !== null);
     if (!first) return Promise.resolve(null);
     const blobs: GraphBlob[] = [];
-    for (const r of rows)
-      if (r.b_channel !== null && r.b_channel !== undefined)
-        blobs.push({
-          channel: r.b_channel as string,
-          version: r.b_version as string,
-          type: r.b_type as string,
-          value: (r.b_blob as Uint8Array | null) ?? null,
-        });
-    return Promise.resolve(this.toRow(first, blobs, Number(first.n_writes) > 0));
+    for (const r of rows) {
+      if (r === first) continue;
+      blobs.push({
+        channel: r[0] as string,
+        version: r[1] as string,
+        type: r[2] as string,
+        value: (r[3] as Uint8Array | null) ?? null,
+      });
+    }
+    const row: Row = {
+      thread_id: threadId,
+      checkpoint_ns: ns,
+      checkpoint_id: first[0],
+      parent_checkpoint_id: first[1],
+      checkpoint: first[2],
+      metadata: first[3],
+    };
+    return Promise.resolve(this.toRow(row, blobs, Number(first[4]) > 0));
   }
 
   list(q: GraphListQuery): Promise<GraphCheckpointRow[]> {
