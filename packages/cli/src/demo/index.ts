@@ -8,6 +8,7 @@
  *  2. v2 → v3 (regressed): the gates catch it at the canary step and abort forward;
  *  3. for contrast, a naive instant cutover of the same traffic with no checkpoints (simulated).
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -596,6 +597,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   let baton: RunningBaton | null = null;
   let store: Store | null = null;
   const started = Date.now();
+  // Ctrl-C: remove the temporary store before leaving (unless --keep)
+  const onSigint = (): void => {
+    if (!o.keep) rmSync(dir, { recursive: true, force: true });
+    process.stderr.write('\ninterrupted; temporary files removed\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigint);
   try {
     out.line(bold(`Baton demo${o.quick ? ' (quick)' : ''}`) + dim(` — store ${path.join(dir, 'baton.db')}`));
     if (which.has('1') || which.has('2')) {
@@ -648,6 +657,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
     if (which.has('3')) reports.push(await scenario3(out, profile, seed));
   } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
     if (baton) await baton.close({ deadlineMs: 5000 }).catch(() => undefined);
     if (store) await store.close().catch(() => undefined);
     if (o.keep) out.line(dim(`kept ${dir}`));
