@@ -38,6 +38,7 @@ import type {
 } from '@baton/core';
 import type {
   AppendCheckpointInput,
+  AppendCheckpointsResult,
   CreateRolloutInput,
   CreateSessionInput,
   Lease,
@@ -85,7 +86,7 @@ import {
   waitFromRow,
   workerFromRow,
 } from './common';
-import type { AggregateDelta, EffectOp, Row } from './common';
+import type { AggregateDelta, EffectOp, EncodedBody, Row } from './common';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */
@@ -270,6 +271,29 @@ function telemetryInsert(
       ${p(t.tokensIn ?? 0)}::bigint, ${p(t.tokensOut ?? 0)}::bigint, ${p(t.contextUtilization ?? 0)}::float8,
       ${p(JSON.stringify(t.metrics ?? {}))}, ${p(JSON.stringify(t.signals ?? []))}, ${p(t.error ?? null)}
     ${from}`;
+}
+
+function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): void {
+  if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
+    throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
+  }
+}
+
+function appendedMeta(
+  input: AppendCheckpointInput<unknown>,
+  enc: EncodedBody,
+  seq: number,
+  now: number,
+): CheckpointMeta {
+  return {
+    sessionId: input.sessionId,
+    seq,
+    schemaVersion: input.schemaVersion,
+    writtenBy: input.writtenBy,
+    hash: enc.hash,
+    size: enc.size,
+    createdAt: now,
+  };
 }
 
 /** Builds a parameter list: `p(value)` appends the value and returns its placeholder. */
@@ -706,10 +730,91 @@ export class PostgresStore implements Store {
 
   async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
     const enc = encodeBody(input.body, this.maxBytes, input.sessionId);
-    if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
-      throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
-    }
+    checkExpectedSeq(input);
     const now = this.now();
+    const { sql, values } = this.appendStatement(input, enc, now, false);
+    const run = async (c: pg.Pool | PoolClient) => {
+      try {
+        return (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
+      } catch (e) {
+        throw storeError(e);
+      }
+    };
+    const rows = this.hooks?.beforeCommit ? await this.tx('appendCheckpoint', run) : await run(this.pool);
+    if (!rows[0]) throw await this.appendRefusal(this.pool, input, now, false);
+    return appendedMeta(input, enc, rows[0].seq, now);
+  }
+
+  /**
+   * Several appends in one transaction, each applied or refused on its own. A refused item matches
+   * no row in its statement, so it writes nothing and leaves the transaction usable for the rest.
+   */
+  async appendCheckpoints<B = CheckpointBody>(
+    inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
+  ): Promise<AppendCheckpointsResult[]> {
+    const encoded = inputs.map((input) => {
+      try {
+        checkExpectedSeq(input);
+        return encodeBody(input.body, this.maxBytes, input.sessionId);
+      } catch (e) {
+        if (e instanceof BatonError) return e;
+        throw e;
+      }
+    });
+    if (inputs.length === 0) return [];
+    const now = this.now();
+    return this.tx('appendCheckpoints', async (c) => {
+      const out: AppendCheckpointsResult[] = [];
+      for (const [i, input] of inputs.entries()) {
+        const enc = encoded[i]!;
+        if (enc instanceof BatonError) {
+          out.push({ ok: false, error: enc });
+          continue;
+        }
+        const noLease = input.requireNoLease === true;
+        const { sql, values } = this.appendStatement(input, enc, now, noLease);
+        const rows = (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
+        if (rows[0]) out.push({ ok: true, meta: appendedMeta(input, enc, rows[0].seq, now) });
+        else out.push({ ok: false, error: await this.appendRefusal(c, input, now, noLease) });
+      }
+      return out;
+    });
+  }
+
+  /** Why an append matched no row: unknown session, stale seq, a live lease, or a lost lease. */
+  private async appendRefusal(
+    c: pg.Pool | PoolClient,
+    input: AppendCheckpointInput<unknown>,
+    now: number,
+    requireNoLease: boolean,
+  ): Promise<BatonError> {
+    let cur: { seq: number; lease_owner: string | null; lease_expires_at: string | null } | undefined;
+    try {
+      cur = (
+        await c.query<{ seq: number; lease_owner: string | null; lease_expires_at: string | null }>({
+          name: 'baton_append_refusal',
+          text: 'SELECT seq, lease_owner, lease_expires_at FROM sessions WHERE id = $1',
+          values: [input.sessionId],
+        })
+      ).rows[0];
+    } catch (e) {
+      throw storeError(e);
+    }
+    if (!cur) return sessionNotFound(input.sessionId);
+    if (cur.seq !== input.expectedSeq)
+      return new SequenceConflictError(input.sessionId, input.expectedSeq, cur.seq);
+    const exp = cur.lease_expires_at === null ? null : Number(cur.lease_expires_at);
+    if (requireNoLease && exp !== null && exp > now) return new SessionBusyError(input.sessionId, exp - now);
+    return leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner);
+  }
+
+  /** The single statement of an append: seq compare-and-set plus every write of the turn commit. */
+  private appendStatement(
+    input: AppendCheckpointInput<unknown>,
+    enc: EncodedBody,
+    now: number,
+    requireNoLease: boolean,
+  ): { sql: string; values: unknown[] } {
     const { p, values } = params();
     const sid = p(input.sessionId);
     const nowP = p(now);
@@ -723,6 +828,7 @@ export class PostgresStore implements Store {
       sets.push('lease_owner = NULL', 'lease_expires_at = NULL');
       where += ` AND lease_owner = ${p(input.leaseOwner)}`;
     }
+    if (requireNoLease) where += ` AND (lease_expires_at IS NULL OR lease_expires_at <= ${nowP})`;
     const ctes = [
       `s AS (UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at)`,
       `c AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body)
@@ -774,36 +880,7 @@ export class PostgresStore implements Store {
         `ta AS (${aggregateUpsert(p, sid, p(t.version), p(t.agent), 's.created_at', t.at, turnDelta(t), 'FROM s')})`,
       );
     }
-    const sql = `WITH ${ctes.join(',\n')} SELECT seq FROM c`;
-    const run = async (c: pg.Pool | PoolClient) => {
-      try {
-        return (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
-      } catch (e) {
-        throw storeError(e);
-      }
-    };
-    const rows = this.hooks?.beforeCommit ? await this.tx('appendCheckpoint', run) : await run(this.pool);
-    if (!rows[0]) {
-      const cur = await this.q<{ seq: number; lease_owner: string | null }>(
-        'SELECT seq, lease_owner FROM sessions WHERE id = $1',
-        [input.sessionId],
-        true,
-      );
-      if (!cur[0]) throw sessionNotFound(input.sessionId);
-      if (cur[0].seq !== input.expectedSeq) {
-        throw new SequenceConflictError(input.sessionId, input.expectedSeq, cur[0].seq);
-      }
-      throw leaseLost(input.sessionId, input.leaseOwner ?? '', cur[0].lease_owner);
-    }
-    return {
-      sessionId: input.sessionId,
-      seq: rows[0].seq,
-      schemaVersion: input.schemaVersion,
-      writtenBy: input.writtenBy,
-      hash: enc.hash,
-      size: enc.size,
-      createdAt: now,
-    };
+    return { sql: `WITH ${ctes.join(',\n')} SELECT seq FROM c`, values };
   }
 
   private toCheckpoint<B>(r: Row): Checkpoint<B> {

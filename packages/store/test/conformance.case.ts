@@ -853,6 +853,74 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         await expectCode(store.getLatestCheckpoint(s.id), 'CHECKPOINT_CORRUPT');
       });
 
+      it('appendCheckpoints applies or refuses each item on its own, in one transaction', async () => {
+        expect(store.appendCheckpoints).toBeTypeOf('function');
+        const ok = await newSession();
+        const stale = await newSession();
+        const busy = await newSession();
+        const leased = await newSession();
+        for (const s of [stale, busy, leased]) {
+          await store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 0,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: body(1),
+          });
+        }
+        await store.acquireLease(busy.id, 'router', 30_000);
+        const expiredLease = await store.acquireLease(leased.id, 'router', 1000);
+        t += 2000; // the lease on `leased` has expired: a no-lease batch may move it
+        const before = {
+          stale: await snapshot(store, stale.id),
+          busy: await snapshot(store, busy.id),
+        };
+        const item = (sessionId: string, expectedSeq: number) => ({
+          sessionId,
+          expectedSeq,
+          schemaVersion: 2,
+          writtenBy: 'v2',
+          body: body(50 + expectedSeq),
+          session: { version: 'v2' },
+          migration: {
+            fromVersion: 'v1',
+            toVersion: 'v2',
+            fromSchema: 1,
+            toSchema: 2,
+            contextPolicy: 'carry' as const,
+            rolloutId: null,
+            at: t,
+          },
+          requireNoLease: true,
+        });
+        const results = await store.appendCheckpoints!([
+          item(ok.id, 0),
+          item(stale.id, 0),
+          item(u('missing'), 0),
+          item(busy.id, 1),
+          item(leased.id, 1),
+        ]);
+        expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual([
+          'ok',
+          'SEQUENCE_CONFLICT',
+          'SESSION_NOT_FOUND',
+          'SESSION_BUSY',
+          'ok',
+        ]);
+        expect(results[0]).toMatchObject({ ok: true, meta: { sessionId: ok.id, seq: 1, writtenBy: 'v2' } });
+        expect(await store.getSession(ok.id)).toMatchObject({ seq: 1, version: 'v2' });
+        expect((await store.getLatestCheckpoint(ok.id))!.body).toEqual(body(50));
+        expect((await store.listMigrations({ sessionId: ok.id })).map((m) => m.seq)).toEqual([1]);
+        expect(await store.getSession(leased.id)).toMatchObject({
+          seq: 2,
+          version: 'v2',
+          leaseOwner: expiredLease.owner,
+        });
+        expect(await snapshot(store, stale.id)).toEqual(before.stale);
+        expect(await snapshot(store, busy.id)).toEqual(before.busy);
+        expect(await store.appendCheckpoints!([])).toEqual([]);
+      });
+
       it('records failed migrations without touching the session', async () => {
         const s = await newSession();
         await store.appendCheckpoint({
