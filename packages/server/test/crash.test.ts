@@ -115,8 +115,11 @@ describe('worker crash mid-turn', () => {
       const after = await t.store.listEffects({ sessionId: s.id });
       expect(after.items).toHaveLength(1);
       expect(after.items[0]!.status).toBe('committed');
+      // health checks keep the dead worker out and the live one in
+      await r.server.pool.checkHealth();
       const workers = await t.store.listWorkers({ agent: 'counter' });
       expect(workers.find((w) => w.url === w1.url)?.health).toBe('unhealthy');
+      expect(workers.find((w) => w.url === w2.url)?.health).toBe('healthy');
     } finally {
       if (r) await stopServer(r);
       await t.cleanup();
