@@ -34,7 +34,11 @@ describe('rollout end to end', () => {
     t = await startTestBaton({
       versions: ['v1', 'v2'],
       controller: { intervalMs: 40, eagerConcurrency: 4 },
-      turnDelayMs: () => 2 + Math.random() * 25,
+      // turns take 2-27 ms; a turn whose message says "[slow]" takes 4 s (mid-turn through a step)
+      turnDelayMs: (req) =>
+        req.input.kind === 'message' && String(req.input.message).includes('[slow]')
+          ? 1500
+          : 2 + Math.random() * 25,
     });
     const { api, store, effects } = t;
     const tracked: Tracked[] = [];
@@ -122,6 +126,18 @@ describe('rollout end to end', () => {
     const callbacks = callbackLoop();
     await new Promise((r) => setTimeout(r, 100));
 
+    // ten sessions mid-turn (slow turns) while the rollout starts
+    const slow = tracked.filter((s) => !s.busy && s.wait === null && before.has(s.id)).slice(0, 10);
+    for (const s of slow) s.busy = true;
+    const slowTurns = slow.map(async (s) => {
+      const msg = `[slow] Is order ${s.order} on its way?`;
+      const r = await api.turn(s, `${s.id}:${s.sent.length}`, msg);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      s.sent.push(msg);
+      s.busy = false;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+
     // --- the rollout, in three steps
     const created = await api.req('POST', '/v1/rollouts', {
       headers: { authorization: 'Bearer admin-token' },
@@ -158,6 +174,17 @@ onNoData: pass
 
     // drain progress is visible while it runs
     let sawRunning = false;
+    const midTurnSeen = await until(
+      'mid-turn sessions in the drain status',
+      async () => {
+        const r = await api.admin('GET', `/v1/rollouts/${id}`);
+        const running: string[] = r.body.drain.runningSessions ?? [];
+        return slow.some((s) => running.includes(s.id)) ? running : null;
+      },
+      10_000,
+    );
+    expect(midTurnSeen.length).toBeGreaterThan(0);
+    await Promise.all(slowTurns);
     const promoted = await until(
       'promotion',
       async () => {

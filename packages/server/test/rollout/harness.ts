@@ -45,13 +45,13 @@ export class EffectCounter {
 export class SlowWorker implements WorkerClient {
   constructor(
     private readonly inner: WorkerClient,
-    private readonly delayMs: () => number,
+    private readonly delayMs: (req: TurnRequest) => number,
   ) {}
   get id(): string {
     return this.inner.id;
   }
   async turn(req: TurnRequest, signal?: AbortSignal): Promise<TurnResponse> {
-    await new Promise((r) => setTimeout(r, this.delayMs()));
+    await new Promise((r) => setTimeout(r, this.delayMs(req)));
     return this.inner.turn(req, signal);
   }
   migrate(req: MigrateRequest): Promise<MigrateResponse> {
@@ -75,7 +75,7 @@ export interface TestBaton {
 export async function startTestBaton(opts: {
   versions: VersionLabel[];
   controller?: boolean | ControllerOptions;
-  turnDelayMs?: () => number;
+  turnDelayMs?: (req: TurnRequest) => number;
   dir?: string;
   clock?: Clock;
   /** Another store (e.g. PostgreSQL) instead of a SQLite file in a temp dir; closed by `close()`. */
