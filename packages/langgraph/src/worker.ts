@@ -211,8 +211,12 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
   const nodeNames = new Set(Object.keys(graph.nodes));
   const timeout = spec.waitTimeoutMs ?? 24 * 60 * 60 * 1000;
 
-  /** The steps from graph version `from` to this one. */
+  /**
+   * The steps from graph version `from` to this one. A version that declares no migrations at
+   * all keeps the state as it is (a graph change without a state change).
+   */
   function plan(from: string): ChannelMigration[] {
+    if (migrations.length === 0) return [];
     const i = migrations.findIndex((m) => m.from === from);
     if (i < 0)
       throw new MigrationError(

@@ -348,13 +348,77 @@ export function workerCases(
       await expect(noApprove.migrateThread(threadId)).rejects.toMatchObject({ code: 'MIGRATION_FAILED' });
     });
 
+    test('a version that changes nodes but not state moves threads as they are, with the same checks', async () => {
+      // v1 plus a node after `approve`; no migrations; schemaVersion set so Baton runs the pre-flight
+      const v1b = langGraphAgent({
+        name: agent,
+        version: 'v1b',
+        schemaVersion: 2,
+        graph: graphV1()
+          .addNode('audit', () => ({ steps: ['audit'] }))
+          .addEdge('approve', 'audit')
+          .addEdge('audit', END),
+        store,
+      });
+      const { threadId, res } = await interruptedOnV1();
+      expect(await v1b.preflight(threadId)).toEqual({ ok: true, from: 'v1', to: 'v1b' });
+      const m = await v1b.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'v1' },
+        checkpoint: {
+          seq: 1,
+          schemaVersion: 1,
+          body: { state: res.state, history: res.history, context: res.context, waits: res.waits },
+        },
+        targetSchemaVersion: 2,
+        dryRun: false,
+      });
+      expect(m.ok).toBe(true);
+      if (!m.ok) return;
+      const done = await turn(
+        v1b,
+        threadId,
+        { kind: 'callback', token: res.waits[0]!.token, name: 'approval', payload: { ok: false } },
+        { res: { ...res, state: m.body.state }, schemaVersion: 2 },
+      );
+      expect(done.status).toBe('idle');
+      const snap = await v1b.graph.getState({ configurable: { thread_id: threadId } });
+      expect(snap.values).toMatchObject({
+        orderId: 'o-7',
+        answer: 'no',
+        steps: ['intake', 'approve', 'audit'],
+      });
+      expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1b');
+
+      const noApprove = langGraphAgent({
+        name: agent,
+        version: 'v1c',
+        schemaVersion: 2,
+        graph: new StateGraph(S1)
+          .addNode('intake', () => ({}))
+          .addEdge(START, 'intake')
+          .addEdge('intake', END),
+        store,
+      });
+      const other = await interruptedOnV1();
+      const pf = await noApprove.preflight(other.threadId);
+      expect(pf.ok).toBe(false);
+      if (!pf.ok)
+        expect(pf.reason).toMatch(/interrupted at node 'approve' of graph v1, which graph v1c no longer has/);
+    });
+
     test('pre-flight refuses a thread without a migration path, and a transform that throws', async () => {
       const { threadId } = await interruptedOnV1();
-      const noPath = langGraphAgent({ name: agent, version: 'v9', graph: graphV2(), store });
+      const noPath = langGraphAgent({
+        name: agent,
+        version: 'v9',
+        graph: graphV3(),
+        store,
+        migrations: [toV3],
+      });
       const pf = await noPath.preflight(threadId);
       expect(pf).toEqual({
         ok: false,
-        reason: `graph ${agent}@v9 has no channel migration from graph version v1`,
+        reason: `graph ${agent}@v9 has no channel migration from graph version v1 (it migrates from v2)`,
       });
       const broken = langGraphAgent({
         name: agent,
