@@ -205,6 +205,11 @@ export class WorkerPool {
     return best;
   }
 
+  /** Whether a healthy worker serves the version. */
+  has(agent: string, version: string): boolean {
+    return this.byVersion.get(key(agent, version))?.some((e) => e.healthy) ?? false;
+  }
+
   entries(): PoolEntry[] {
     return [...this.byId.values()];
   }

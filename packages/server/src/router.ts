@@ -29,7 +29,7 @@ import {
   type TurnResponse,
   type Wait,
 } from '@baton/core';
-import type { Lease } from '@baton/store';
+import type { AppendCheckpointInput, Lease } from '@baton/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { Ajv } from 'ajv';
@@ -290,9 +290,28 @@ export class Router {
       emit?.({ event: 'started', data: { sessionId, turnId, version: session.version } });
 
       let migrated: TurnResult['migrated'];
+      /** A session without state moves with its first turn: the migration is recorded in its commit. */
+      let pinMove: AppendCheckpointInput['migration'];
       const route = await this.route(session.agent);
       const move = moveDue(route, session, clock.now());
-      if (move) {
+      if (move && session.seq === 0 && this.ctx.pool.has(session.agent, move.to)) {
+        const [origin, target] = await Promise.all([
+          this.ctx.versions.get(session.agent, session.version),
+          this.ctx.versions.get(session.agent, move.to),
+        ]);
+        pinMove = {
+          fromVersion: session.version,
+          toVersion: move.to,
+          fromSchema: origin.schemaVersion,
+          toSchema: target.schemaVersion,
+          contextPolicy: 'carry',
+          rolloutId: route?.rolloutId ?? null,
+          at: clock.now(),
+        };
+        migrated = { from: session.version, to: move.to, seq: 1 };
+        session = { ...session, version: move.to };
+        emit?.({ event: 'migrated', data: migrated });
+      } else if (move) {
         const r = await migrateSession(this.ctx, {
           sessionId,
           to: move.to,
@@ -358,7 +377,8 @@ export class Router {
         schemaVersion: resp.schemaVersion,
         writtenBy: session.version,
         body,
-        session: { status },
+        session: pinMove ? { status, version: session.version } : { status },
+        ...(pinMove ? { migration: pinMove } : {}),
         waits: resp.waits,
         turnResult: { key, result },
         leaseOwner: owner,

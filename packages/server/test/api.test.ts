@@ -225,6 +225,7 @@ describe('traffic API', () => {
 
   it('migrates at the boundary when the route moves the session', async () => {
     const s = await newSession(r.http, 'counter');
+    const fresh = await newSession(r.http, 'counter');
     await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, { headers: s.headers, body: { input: {} } });
     const route = await store.getRoute('counter');
     await store.setRoute({
@@ -250,6 +251,30 @@ describe('traffic API', () => {
       expect(t.body.output).toEqual({ count: 2, version: 'v2' });
       const cps = await store.listCheckpoints(s.id);
       expect(cps.map((c) => c.seq).sort((a, b) => a - b)).toEqual([1, 2, 3]);
+
+      // a session without state moves with its first turn, recorded in the same commit
+      const first = await call(r.http, 'POST', `/v1/sessions/${fresh.id}/turns`, {
+        headers: fresh.headers,
+        body: { input: { text: 'hello' } },
+      });
+      expect(first.body).toMatchObject({ version: 'v2', seq: 1, migrated: { from: 'v1', to: 'v2', seq: 1 } });
+      expect(await store.getSession(fresh.id)).toMatchObject({ version: 'v2', seq: 1 });
+      expect(await store.getLatestCheckpoint(fresh.id)).toMatchObject({
+        seq: 1,
+        schemaVersion: 2,
+        writtenBy: 'v2',
+      });
+      const migs = await store.listMigrations({ sessionId: fresh.id });
+      expect(migs).toEqual([
+        expect.objectContaining({
+          seq: 1,
+          fromVersion: 'v1',
+          toVersion: 'v2',
+          fromSchema: 1,
+          toSchema: 2,
+          status: 'ok',
+        }),
+      ]);
     } finally {
       await store.setRoute({ ...route!, candidate: null, weight: 0, move: null });
     }
