@@ -72,7 +72,13 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
       stopping = true;
       if (!flags.json)
         process.stdout.write(`${sig}: draining in-flight turns (up to ${cfg.shutdownTimeoutMs} ms)…\n`);
-      baton.close({ deadlineMs: cfg.shutdownTimeoutMs }).then(
+      // connections that finished their last request are closed as soon as they are idle, so
+      // keep-alive clients do not hold the shutdown until the deadline
+      const http = baton.server.app.server;
+      const idle = setInterval(() => http.closeIdleConnections(), 100);
+      idle.unref();
+      const closing = baton.close({ deadlineMs: cfg.shutdownTimeoutMs }).finally(() => clearInterval(idle));
+      closing.then(
         () => {
           if (!flags.json) process.stdout.write('baton stopped\n');
           resolve(0);
