@@ -136,6 +136,8 @@ export class RolloutController {
   private readonly cursors = new Map<string, string | null>();
   private leader = false;
   private stopped = true;
+  /** Set by `stop()`: passes in flight wind down early. */
+  private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private passing: Promise<void> | null = null;
@@ -166,13 +168,22 @@ export class RolloutController {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.stopping = false;
     this.loop = this.run();
   }
 
   /** Stop after the pass in flight, and give up leadership. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped) {
+      // passes driven by hand (without start) still release the lock
+      if (this.leader) {
+        this.leader = false;
+        await this.ctx.store.releaseLock(CONTROLLER_LOCK, this.owner).catch(() => undefined);
+      }
+      return;
+    }
     this.stopped = true;
+    this.stopping = true;
     this.wake?.();
     await this.loop;
     this.loop = null;
@@ -213,7 +224,7 @@ export class RolloutController {
     await this.fireWaits().catch((e: unknown) => this.error(e, 'firing wait deadlines'));
     const all = await this.ctx.store.listRollouts();
     for (const rec of all) {
-      if (this.stopped || !this.leader) return;
+      if (this.stopping || !this.leader) return;
       const stage = (rec.state as { stage?: string } | null)?.stage;
       if (stage === 'done') continue;
       await this.reconcile(rec.id).catch((e: unknown) => {
@@ -248,7 +259,7 @@ export class RolloutController {
     let cur = await loadRollout(this.ctx.store, id);
     const queue: RolloutEvent[] = [{ type: 'tick' }];
     for (let n = 0; queue.length > 0 && n < 64; n++) {
-      if (this.stopped && n > 0) return;
+      if (this.stopping && n > 0) return;
       const ev = queue.shift()!;
       const r = transition(cur.state, ev, this.ctx.clock.now());
       if (r.rejected) continue;
@@ -329,7 +340,7 @@ export class RolloutController {
             wrapped = true; // the scan started mid-way: go round once more from the start
             continue;
           }
-          if (this.stopped || Date.now() - started >= this.eagerBudgetMs) break;
+          if (this.stopping || Date.now() - started >= this.eagerBudgetMs) break;
           if (!(await this.renew())) break;
         }
         return migrated + nFailed > 0 ? [{ type: 'eager-result', migrated, failed: nFailed, failures }] : [];

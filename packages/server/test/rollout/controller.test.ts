@@ -207,6 +207,100 @@ describe('rollout controller', () => {
     expect((await t.store.getSession(ids[2]!)).seq).toBe(cps[2]!.seq);
   });
 
+  it('drain deadline: mark-stuck names the sessions still mid-turn and never touches their turn', async () => {
+    const clock = new SimulatedClock(Date.UTC(2026, 0, 1));
+    const t = await baton({ versions: ['v1', 'v2'], controller: false, clock });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = await t.api.createSession();
+      await t.api.turn(s, 'k0', `Where is my order J-${1000 + i}?`);
+      ids.push(s.id);
+    }
+    // two sessions are mid-turn for a long time (a router holds their leases)
+    await t.store.acquireLease(ids[0]!, 'router-x', 3_600_000);
+    await t.store.acquireLease(ids[1]!, 'router-x', 3_600_000);
+    const r = await t.api.admin('POST', '/v1/rollouts', {
+      agent: 'support',
+      to: 'v2',
+      drain: { deadline: '1m', onDeadline: 'mark-stuck' },
+      steps: [{ fill: 100, migrate: 100 }],
+    });
+    expect(r.status).toBe(201);
+    const id = r.body.id as string;
+    const ctl = new RolloutController(t.baton.ctx, {
+      owner: 'ctl',
+      intervalMs: 1000,
+      onError: (e, what) => console.error(what, e),
+    });
+    for (let i = 0; i < 4; i++) await ctl.pass();
+    let st = (await t.api.admin('GET', `/v1/rollouts/${id}`)).body;
+    expect(st.phase).toBe('promoted');
+    expect(st.stage).toBe('draining');
+    expect(st.drain).toMatchObject({ remaining: 2, running: 2 });
+    expect([...st.drain.runningSessions].sort()).toEqual([ids[0], ids[1]].sort());
+    await clock.advance(61_000);
+    await ctl.pass();
+    st = (await t.api.admin('GET', `/v1/rollouts/${id}`)).body;
+    expect(st.stage).toBe('done');
+    const ds = (await t.api.admin('GET', `/v1/rollouts/${id}/decisions`)).body.items as Array<{
+      kind: string;
+      evidence: any;
+    }>;
+    const stuck = ds.find((d) => d.kind === 'sessions-stuck')!;
+    expect([...stuck.evidence.sessions].sort()).toEqual([ids[0], ids[1]].sort());
+    // their turns were never touched: still on v1, lease intact; the route still moves them later
+    for (const sid of ids.slice(0, 2)) {
+      const s = await t.store.getSession(sid);
+      expect(s.version).toBe('v1');
+      expect(s.leaseOwner).toBe('router-x');
+    }
+    expect((await t.store.getRoute('support'))!.move).toMatchObject({ from: 'v1', to: 'v2', percent: 100 });
+    await ctl.stop();
+  });
+
+  it('drain deadline: wait records the deadline and keeps draining', async () => {
+    const clock = new SimulatedClock(Date.UTC(2026, 0, 1));
+    const t = await baton({ versions: ['v1', 'v2'], controller: false, clock });
+    const s = await t.api.createSession();
+    await t.api.turn(s, 'k0', 'Where is my order J-2000?');
+    const lease = await t.store.acquireLease(s.id, 'router-x', 3_600_000);
+    const r = await t.api.admin('POST', '/v1/rollouts', {
+      agent: 'support',
+      to: 'v2',
+      drain: { deadline: '1m', onDeadline: 'wait' },
+      steps: [{ fill: 100, migrate: 100 }],
+    });
+    const id = r.body.id as string;
+    const ctl = new RolloutController(t.baton.ctx, { owner: 'ctl', intervalMs: 1000 });
+    for (let i = 0; i < 3; i++) await ctl.pass();
+    await clock.advance(61_000);
+    await ctl.pass();
+    let st = (await t.api.admin('GET', `/v1/rollouts/${id}`)).body;
+    expect(st.stage).toBe('draining');
+    expect(st.drain.deadlinePassed).toBe(true);
+    // the turn ends: the session is moved and the drain completes
+    await t.store.releaseLease(lease);
+    await ctl.pass();
+    await ctl.pass();
+    st = (await t.api.admin('GET', `/v1/rollouts/${id}`)).body;
+    expect(st.stage).toBe('done');
+    expect((await t.store.getSession(s.id)).version).toBe('v2');
+    const kinds = (await t.api.admin('GET', `/v1/rollouts/${id}/decisions`)).body.items.map(
+      (d: any) => d.kind,
+    );
+    expect(kinds).toEqual([
+      'created',
+      'preflight-passed',
+      'step-started',
+      'drain-started',
+      'promoted',
+      'drain-deadline',
+      'drain-waiting',
+      'drain-complete',
+    ]);
+    await ctl.stop();
+  });
+
   it('setting a route is idempotent', async () => {
     const t = await baton({ versions: ['v1', 'v2'], controller: false });
     const route = { agent: 'support', stable: 'v1', candidate: 'v2', weight: 10, move: null };
