@@ -8,6 +8,17 @@ export type { RunningBaton };
 import { loadAgent } from './agents';
 import type { AgentDefinition } from '@baton/sdk';
 
+/**
+ * `baton.close` with a deadline; meanwhile connections that finished their last request are
+ * closed as soon as they are idle, so keep-alive clients do not hold the shutdown until the deadline.
+ */
+export function closeGracefully(baton: RunningBaton, deadlineMs: number): Promise<void> {
+  const http = baton.server.app.server;
+  const idle = setInterval(() => http.closeIdleConnections(), 100);
+  idle.unref();
+  return baton.close({ deadlineMs }).finally(() => clearInterval(idle));
+}
+
 export function redactTarget(t: string): string {
   return t.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
@@ -72,12 +83,7 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
       stopping = true;
       if (!flags.json)
         process.stdout.write(`${sig}: draining in-flight turns (up to ${cfg.shutdownTimeoutMs} ms)…\n`);
-      // connections that finished their last request are closed as soon as they are idle, so
-      // keep-alive clients do not hold the shutdown until the deadline
-      const http = baton.server.app.server;
-      const idle = setInterval(() => http.closeIdleConnections(), 100);
-      idle.unref();
-      const closing = baton.close({ deadlineMs: cfg.shutdownTimeoutMs }).finally(() => clearInterval(idle));
+      const closing = closeGracefully(baton, cfg.shutdownTimeoutMs);
       closing.then(
         () => {
           if (!flags.json) process.stdout.write('baton stopped\n');

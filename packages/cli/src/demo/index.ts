@@ -23,6 +23,7 @@ import { fmtDuration } from '../output';
 import { startBaton } from '@baton/server';
 import type { RunningBaton } from '@baton/server';
 import { openStore } from '@baton/store';
+import { closeGracefully } from '../serve';
 import { LiveBlock, bold, dim, gateLine, green, red, renderRollout, summaryLine, yellow } from '../view';
 import { NaiveFleet } from './naive';
 import { BatonTransport } from './transport';
@@ -659,7 +660,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
-    if (baton) await baton.close({ deadlineMs: 5000 }).catch(() => undefined);
+    if (baton) await closeGracefully(baton, 5000).catch(() => undefined);
     if (store) await store.close().catch(() => undefined);
     if (o.keep) out.line(dim(`kept ${dir}`));
     else await rm(dir, { recursive: true, force: true });
