@@ -15,7 +15,7 @@ import { openStore, type Store } from '@baton/store';
 import { allSessions, until } from './harness';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const IDLE = 120;
+const IDLE = 220;
 const WAITING = 20;
 const KILLS = 20;
 
@@ -180,12 +180,12 @@ describe('controller crash', () => {
     const moments: string[] = [];
     for (let k = 0; k < KILLS && !(await isDone(store, run.rolloutId)); k++) {
       const child = await spawnController(run.file);
-      if (k < 6) {
+      if (k < 3) {
         // early moments: pre-flight record, first step, first verification
-        await new Promise((r) => setTimeout(r, [0, 5, 15, 30, 60, 100][k]));
+        await new Promise((r) => setTimeout(r, [0, 10, 40][k]));
       } else {
         // later moments: while the eager migrator moves sessions, at spread-out progress points
-        const target = Math.round(((k - 5) * (IDLE + WAITING)) / (KILLS - 5));
+        const target = Math.round(((k - 2) * (IDLE + WAITING)) / (KILLS - 1));
         await until(
           'progress',
           async () => {
