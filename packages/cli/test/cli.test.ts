@@ -37,7 +37,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function newSession(): Promise<{ sessionId: string; sessionToken: string }> {
+async function newSession(order = 'B-2041'): Promise<{ sessionId: string; sessionToken: string }> {
   const res = await fetch(`${url}/v1/agents/support/sessions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${traffic}`, 'content-type': 'application/json' },
@@ -53,7 +53,7 @@ async function newSession(): Promise<{ sessionId: string; sessionToken: string }
       'content-type': 'application/json',
       'idempotency-key': 'k1',
     },
-    body: JSON.stringify({ input: 'Where is my order B-2041?' }),
+    body: JSON.stringify({ input: `Where is my order ${order}?` }),
   });
   expect(t.status).toBe(200);
   return s;
@@ -74,6 +74,8 @@ beforeAll(async () => {
     '@baton/example-support-agent#v1',
     '--agent',
     '@baton/example-support-agent#v2',
+    '--agent',
+    '@baton/example-support-agent#v2Broken',
     '--shutdown-timeout',
     '5s',
   ]);
@@ -98,7 +100,7 @@ describe('baton serve', () => {
     expect(server.ready.tokensFile).toBe(path.join(dir, 'baton.db.tokens.json'));
     const st = await stat(server.ready.tokensFile as string);
     expect(st.mode & 0o777).toBe(0o600);
-    expect(server.ready.agents).toEqual(['support@v1', 'support@v2']);
+    expect(server.ready.agents).toEqual(['support@v1', 'support@v2', 'support@v2-broken']);
   });
 
   it('reuses the stored tokens on the next start and prints none', async () => {
@@ -255,6 +257,26 @@ describe('admin commands', () => {
     expect(Array.isArray(JSON.parse(eff.stdout).effects)).toBe(true);
     const missing = await run(['sessions', 'show', 'ses_nope'], { env });
     expect(missing.code).toBe(3);
+  });
+
+  it('a candidate whose migration fails some checkpoints is refused by the pre-flight, naming them', async () => {
+    const bad = await newSession('C-1007');
+    const file = path.join(dir, 'broken.json');
+    await writeFile(
+      file,
+      JSON.stringify({ agent: 'support', to: 'v2-broken', steps: [{ fill: 100, migrate: 100 }] }),
+    );
+    const check = await run(['migrate', 'check', file], { env });
+    expect(check.code).toBe(2);
+    oneErrorLine(check.stderr, 'PREFLIGHT_FAILED');
+    expect(check.stdout).toContain(bad.sessionId);
+    const start = await run(['rollout', 'start', file], { env });
+    expect(start.code).toBe(2);
+    oneErrorLine(start.stderr, 'PREFLIGHT_FAILED');
+    const list = await run(['rollout', 'list', '--json', '--phase', 'progressing'], { env });
+    expect(JSON.parse(list.stdout).rollouts).toEqual([]);
+    const show = JSON.parse((await run(['sessions', 'show', bad.sessionId, '--json'], { env })).stdout);
+    expect(show.version).toBe('v1');
   });
 
   it('migrate check dry-runs the migrations of live blue sessions', async () => {

@@ -246,10 +246,9 @@ Examples:
               );
         }
         if (failedCount > 0 || r.ok === false) {
-          if (!opts.json)
-            process.stderr.write(
-              `error PREFLIGHT_FAILED: ${failedCount} checkpoint(s) would fail to migrate\n`,
-            );
+          process.stderr.write(
+            `error PREFLIGHT_FAILED: ${failedCount} checkpoint(s) would fail to migrate\n`,
+          );
           return ExitCode.USAGE;
         }
       }),
