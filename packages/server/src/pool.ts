@@ -279,7 +279,9 @@ export class WorkerPool {
       if (list) list.splice(list.indexOf(old), 1);
       // in-flight requests finish on the old client; it closes once they did
       if (old.client !== e.client) {
-        old.client.close?.().catch((err: unknown) => this.opts.onError?.(err, 'close replaced worker client'));
+        old.client
+          .close?.()
+          .catch((err: unknown) => this.opts.onError?.(err, 'close replaced worker client'));
       }
     }
     this.byId.set(e.id, e);
