@@ -176,6 +176,7 @@ export class RolloutController {
   async stop(): Promise<void> {
     if (this.stopped) {
       // passes driven by hand (without start) still release the lock
+      await this.passing?.catch(() => undefined);
       if (this.leader) {
         this.leader = false;
         await this.ctx.store.releaseLock(CONTROLLER_LOCK, this.owner).catch(() => undefined);
