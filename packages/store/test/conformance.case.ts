@@ -819,6 +819,53 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         }
       });
 
+      it('two processes racing for the same lease and seq: exactly one of each wins', async () => {
+        const s = await newSession();
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(0),
+        });
+        const startAt = Date.now() + 2500;
+        const run = (owner: string) =>
+          new Promise<{ lease: string; append: string }>((resolve, reject) => {
+            const child = spawn(
+              process.execPath,
+              [
+                '--import',
+                'tsx',
+                join(here, 'race-child.ts'),
+                h.childTarget,
+                JSON.stringify(h.childOptions),
+                s.id,
+                '1',
+                owner,
+                String(startAt),
+              ],
+              { stdio: ['ignore', 'pipe', 'pipe'], cwd: join(here, '..') },
+            );
+            let out = '';
+            let err = '';
+            child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+            child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+            child.on('exit', (code) => {
+              if (code === 0) resolve(JSON.parse(out.trim()) as { lease: string; append: string });
+              else reject(new Error(`race child ${owner} exited with ${code}: ${err}`));
+            });
+          });
+        const [a, b] = await Promise.all([run('proc-a'), run('proc-b')]);
+        expect([a.lease, b.lease].sort()).toEqual(['SESSION_BUSY', 'ok']);
+        expect([a.append, b.append].sort()).toEqual(['SEQUENCE_CONFLICT', 'ok']);
+        const after = await store.getSession(s.id);
+        expect(after.seq).toBe(2);
+        expect(after.leaseOwner).toBe(a.lease === 'ok' ? 'proc-a' : 'proc-b');
+        const latest = await store.getLatestCheckpoint(s.id);
+        expect(latest!.writtenBy).toBe(a.append === 'ok' ? 'proc-a' : 'proc-b');
+        expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([2, 1]);
+      });
+
       it('detects a body corrupted in the database; the caller can quarantine; nothing else changes', async () => {
         const s = await newSession();
         await store.appendCheckpoint({
