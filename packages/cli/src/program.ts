@@ -68,7 +68,7 @@ Examples:
   $ baton serve                          # router + controller + admin API on ./baton.db, port 7070
   $ baton demo --quick                   # the whole product in one process tree, < 1 min
   $ baton rollout start rollout.yaml     # start a drain-and-fill rollout
-  $ baton rollout watch ro_...           # live view until promoted or aborted`,
+  $ baton rollout watch r_...           # live view until promoted or aborted`,
     );
   for (const r of registrars) r(program);
   return program;

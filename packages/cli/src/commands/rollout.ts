@@ -141,6 +141,10 @@ Examples:
 
   adminOptions(rollout.command('list'))
     .description('list rollouts')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ baton rollout list\n  $ baton rollout list --agent support --phase progressing,paused --json',
+    )
     .option('--agent <name>', 'filter by agent')
     .option('--phase <phase>', 'filter by phase')
     .action(
@@ -160,6 +164,10 @@ Examples:
 
   adminOptions(rollout.command('status'))
     .description('show a rollout: phase, step, weights, sessions, drain, gates, decisions')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ baton rollout status r_01hx...\n  $ baton rollout status r_01hx... --json | jq .gates',
+    )
     .argument('<id>', 'rollout id')
     .action(
       action(async (id: string, opts: AdminOptions) => {
@@ -183,8 +191,8 @@ new gate verdict and decision. --json prints one status object per line (NDJSON)
 Exit code: 0 promoted, 10 aborted, 11 failed.
 
 Examples:
-  $ baton rollout watch ro_01hx...
-  $ baton rollout watch ro_01hx... --json | jq -c '{phase, step}'`,
+  $ baton rollout watch r_01hx...
+  $ baton rollout watch r_01hx... --json | jq -c '{phase, step}'`,
     )
     .action(
       action(async (id: string, opts: WatchFlags) => {
@@ -205,7 +213,7 @@ Examples:
       .description(desc)
       .argument('<id>', 'rollout id')
       .option('--reason <text>', 'recorded in the decision log')
-      .addHelpText('after', `\nExample:\n  $ baton rollout ${verb} ro_01hx... --reason "checked by hand"`)
+      .addHelpText('after', `\nExample:\n  $ baton rollout ${verb} r_01hx... --reason "checked by hand"`)
       .action(
         action(async (id: string, opts: AdminOptions & { reason?: string }) => {
           const client = await clientFrom(opts);

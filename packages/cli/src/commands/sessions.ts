@@ -22,7 +22,7 @@ export function registerSessions(program: Command): void {
   const sessions = program.command('sessions').description('inspect sessions');
 
   adminOptions(sessions.command('list'))
-    .description('list sessions (newest pages first page by page with --cursor)')
+    .description('list sessions, a page at a time (continue with --cursor)')
     .option('--agent <name>', 'filter by agent')
     .option('--version-label <label>', 'filter by pinned version')
     .option(
@@ -55,6 +55,10 @@ export function registerSessions(program: Command): void {
 
   adminOptions(sessions.command('show'))
     .description('show one session: status, version, seq, waits, migrations')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ baton sessions show ses_01hx...\n  $ baton sessions show ses_01hx... --json | jq .migrations',
+    )
     .argument('<id>', 'session id')
     .action(
       action(async (id: string, opts: AdminOptions) => {
@@ -87,6 +91,7 @@ export function registerSessions(program: Command): void {
 
   adminOptions(sessions.command('history'))
     .description('show the conversation history of a session (from its latest checkpoint)')
+    .addHelpText('after', '\nExample:\n  $ baton sessions history ses_01hx...')
     .argument('<id>', 'session id')
     .action(
       action(async (id: string, opts: AdminOptions) => {
@@ -114,7 +119,7 @@ export function registerSessions(program: Command): void {
     .option('--cursor <cursor>', 'continue after a previous page')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ baton effects list --version-label v3 --status committed\n  $ baton effects list --rollout ro_... --json',
+      '\nExamples:\n  $ baton effects list --version-label v3 --status committed\n  $ baton effects list --rollout r_... --json',
     )
     .action(
       action(async (opts: ListOpts & { rollout?: string; session?: string }) => {

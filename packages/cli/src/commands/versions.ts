@@ -58,6 +58,7 @@ export function registerVersions(program: Command): void {
   const workers = program.command('workers').description('list registered workers');
   adminOptions(workers.command('list'))
     .description('list workers with their health')
+    .addHelpText('after', '\nExample:\n  $ baton workers list --agent support')
     .option('--agent <name>', 'only workers of this agent')
     .option('--version-label <label>', 'only workers of this version')
     .action(
