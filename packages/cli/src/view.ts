@@ -132,19 +132,32 @@ export function renderRollout(
   const sessions = s.sessions ?? {};
   const versions = Object.keys(sessions);
   if (versions.length > 0) {
+    const OPEN = ['idle', 'running', 'waiting', 'migrating'];
+    const openOf = (v: string): number =>
+      OPEN.reduce((a, st) => a + ((sessions[v] ?? {})[st as keyof (typeof sessions)[string]] ?? 0), 0);
+    const allOpen = versions.reduce((a, v) => a + openOf(v), 0);
     out.push(
       'sessions  ' +
-        dim(['version'.padEnd(8), ...STATUS_ORDER.map((x) => x.padStart(9)), 'total'.padStart(7)].join(' ')),
+        dim(
+          [
+            'version'.padEnd(10),
+            ...STATUS_ORDER.map((x) => x.padStart(9)),
+            'total'.padStart(7),
+            '  open sessions',
+          ].join(' '),
+        ),
     );
     for (const v of versions) {
       const row = sessions[v] ?? {};
       const total = Object.values(row).reduce<number>((a, b) => a + (b ?? 0), 0);
+      const open = openOf(v);
       out.push(
         '          ' +
           [
-            v.padEnd(8),
+            v.padEnd(10),
             ...STATUS_ORDER.map((x) => String(row[x as keyof typeof row] ?? 0).padStart(9)),
             String(total).padStart(7),
+            ` ${bar(allOpen > 0 ? open / allOpen : 0, 16)} ${open}`,
           ].join(' '),
       );
     }
