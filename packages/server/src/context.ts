@@ -22,6 +22,11 @@ export interface Limits {
   migrateTimeoutMs: number;
   /** Cache an agent's routing table this long (default 0: read it on every turn). */
   routeCacheMs: number;
+  /**
+   * Commit the turns that finish in the same event-loop turn in one store transaction (default
+   * true; needs a backend with `appendCheckpoints`, otherwise one transaction per turn).
+   */
+  groupCommit: boolean;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -32,6 +37,7 @@ export const DEFAULT_LIMITS: Limits = {
   healthIntervalMs: 5_000,
   migrateTimeoutMs: 30_000,
   routeCacheMs: 0,
+  groupCommit: true,
 };
 
 export interface ServerContext {

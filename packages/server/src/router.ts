@@ -33,6 +33,7 @@ import type { AppendCheckpointInput, Lease } from '@baton/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { Ajv } from 'ajv';
+import { CommitBatcher } from './commit';
 import { isTransportError } from './http-worker';
 import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
 import type { ServerContext } from './context';
@@ -157,8 +158,11 @@ export class Router {
   private readonly ajv2020 = new Ajv2020({ allErrors: true, strict: false });
   private readonly validators = new Map<string, ValidateFunction>();
   private seqNo = 0;
+  private readonly commits: CommitBatcher;
 
-  constructor(private readonly ctx: ServerContext) {}
+  constructor(private readonly ctx: ServerContext) {
+    this.commits = new CommitBatcher(ctx.store, 256, ctx.limits.groupCommit);
+  }
 
   // ---- sessions ---------------------------------------------------------------------------------
 
@@ -371,7 +375,7 @@ export class Router {
       };
       if (resp.memory !== undefined) body.memory = resp.memory;
       const now = clock.now();
-      await store.appendCheckpoint({
+      await this.commits.commit({
         sessionId,
         expectedSeq,
         schemaVersion: resp.schemaVersion,

@@ -1,0 +1,67 @@
+/** Group commit over a real SQLite file: concurrent commits share one transaction, each refused alone. */
+import { describe, expect, it } from 'vitest';
+import { SequenceConflictError } from '@baton/core';
+import type { AppendCheckpointInput } from '@baton/store';
+import { CommitBatcher } from '../src/commit';
+import { sqliteTarget } from './fixtures/harness';
+
+function append(sessionId: string, expectedSeq: number): AppendCheckpointInput {
+  return {
+    sessionId,
+    expectedSeq,
+    schemaVersion: 1,
+    writtenBy: 'v1',
+    body: { state: { n: expectedSeq + 1 }, history: [], context: null, waits: [] },
+    session: { status: 'idle' },
+  };
+}
+
+describe('CommitBatcher', () => {
+  it('commits concurrent appends in one batch; a stale one is refused without affecting the rest', async () => {
+    const t = await sqliteTarget.open();
+    try {
+      const { store } = t;
+      expect(typeof store.appendCheckpoints).toBe('function');
+      await store.registerVersion({
+        agent: 'a',
+        label: 'v1',
+        schemaVersion: 1,
+        modelId: 'm',
+        promptHash: 'p',
+        toolManifestHash: 't',
+        codeHash: 'c',
+        identity: 'i',
+        acceptsSchemas: [],
+        downSchemas: [],
+        metadata: {},
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++)
+        ids.push((await store.createSession({ agent: 'a', version: 'v1', tokenHash: 'h' })).id);
+      const sizes: number[] = [];
+      const original = store.appendCheckpoints!.bind(store);
+      store.appendCheckpoints = (inputs) => {
+        sizes.push(inputs.length);
+        return original(inputs);
+      };
+      const batcher = new CommitBatcher(store);
+      const results = await Promise.allSettled(
+        ids.map((id, i) => batcher.commit(append(id, i === 7 ? 5 : 0))),
+      );
+      expect(sizes).toEqual([20]);
+      results.forEach((r, i) => {
+        if (i === 7) {
+          expect(r.status).toBe('rejected');
+          expect((r as PromiseRejectedResult).reason).toBeInstanceOf(SequenceConflictError);
+        } else {
+          expect(r).toMatchObject({ status: 'fulfilled', value: { seq: 1, sessionId: ids[i] } });
+        }
+      });
+      expect((await store.getSession(ids[7]!)).seq).toBe(0);
+      expect(await store.listCheckpoints(ids[7]!)).toEqual([]);
+      expect((await store.getSession(ids[3]!)).seq).toBe(1);
+    } finally {
+      await t.cleanup();
+    }
+  });
+});
