@@ -429,6 +429,8 @@ export async function buildAbortReport(
   ctx: Pick<OpsContext, 'store' | 'clock'>,
   input: { agent: string; version: string; rolloutId: string },
 ): Promise<AbortReport> {
+  // the report covers what the ledger held at this instant (taken before reading it)
+  const at = ctx.clock.now();
   const effects: AbortReportEffect[] = [];
   let cursor: string | null = null;
   for (;;) {
@@ -463,7 +465,7 @@ export async function buildAbortReport(
     agent: input.agent,
     version: input.version,
     rolloutId: input.rolloutId,
-    at: ctx.clock.now(),
+    at,
     totals: {
       effects: effects.length,
       committed: count((e) => e.status === 'committed'),
