@@ -321,6 +321,10 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
   const drainDoneAt = Date.now();
   // the drain is over: no session may remain open on v1
   const atDrain = await allSessions(store, AGENT_NAME);
+  const openByVersionAfterDrain: Record<string, number> = {};
+  for (const s of atDrain)
+    if (!(TERMINAL_SESSION_STATUSES as readonly string[]).includes(s.status))
+      openByVersionAfterDrain[s.version] = (openByVersionAfterDrain[s.version] ?? 0) + 1;
   const openOnBlue = atDrain.filter(
     (s) => s.version === 'v1' && !(TERMINAL_SESSION_STATUSES as readonly string[]).includes(s.status),
   ).length;
@@ -361,6 +365,7 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
     onGreen: onV2,
     finishedOnBlue,
     openOnBlueAfterDrain: openOnBlue,
+    openByVersionAfterDrain,
     everySessionOnGreen: openOnBlue === 0 && lost === 0 && onV2 + finishedOnBlue === st.sessions.size,
     lost,
     quarantined,
@@ -387,7 +392,13 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
   out.line(`  migrated to v2            ${report.migrated} (eager in batches + lazily at the next turn)`);
   out.line(`  now on v2                 ${report.onGreen}`);
   out.line(`  finished on blue (v1)     ${report.finishedOnBlue} (ended before their move came)`);
-  out.line(`  open on v1 after drain    ${report.openOnBlueAfterDrain}`);
+  out.line(
+    `  open on v1 after drain    ${report.openOnBlueAfterDrain} (open sessions then: ${
+      Object.entries(openByVersionAfterDrain)
+        .map(([v, n]) => `${v} ${n}`)
+        .join(', ') || 'none'
+    })`,
+  );
   out.line(
     `  lost                      ${report.lost === 0 ? green('0') : red(String(report.lost))}  (context lost: ${report.contextLosses}, sequence gaps: ${gaps}, quarantined: ${quarantined})`,
   );
