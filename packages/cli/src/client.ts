@@ -8,7 +8,6 @@ import type {
   Decision,
   EffectRecord,
   GateResult,
-  MigrationRecord,
   Page,
   RolloutPhase,
   SessionRecord,
@@ -251,12 +250,6 @@ export class BatonClient {
       asPage<EffectRecord>(r, 'effects'),
     );
   }
-  listMigrations(q: { session?: string; rollout?: string }): Promise<MigrationRecord[]> {
-    return this.request<unknown>('GET', '/v1/migrations', { query: q }).then((r) =>
-      unwrapList<MigrationRecord>(r, 'migrations'),
-    );
-  }
-
   // --- traffic ---
   createSession(
     agent: string,

@@ -16,7 +16,6 @@ import type { Transport, TurnOutcome } from './users';
 
 /** A ledger that records nothing: every intent is new, so a retry runs the effect again. */
 export class NoLedger implements LedgerClient {
-  readonly executions = new Map<string, number>();
   async intent(
     input: Parameters<LedgerClient['intent']>[0],
   ): Promise<{ effect: EffectRecord; existing: boolean }> {
@@ -44,7 +43,6 @@ export class NoLedger implements LedgerClient {
     };
   }
   async commit(key: string, result: unknown): Promise<EffectRecord> {
-    this.executions.set(key, (this.executions.get(key) ?? 0) + 1);
     const r = await this.intent({
       idempotencyKey: key,
       sessionId: '',
@@ -74,17 +72,6 @@ export class NoLedger implements LedgerClient {
     return [];
   }
   async putStep(): Promise<void> {}
-  /** Effects executed more than once (executions beyond the first, summed). */
-  duplicates(): number {
-    let n = 0;
-    for (const c of this.executions.values()) n += Math.max(0, c - 1);
-    return n;
-  }
-  total(): number {
-    let n = 0;
-    for (const c of this.executions.values()) n += c;
-    return n;
-  }
 }
 
 interface Held {

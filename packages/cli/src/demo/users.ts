@@ -109,14 +109,10 @@ export class Population {
   private readonly rnd: () => number;
 
   constructor(
-    private transport: Transport,
+    private readonly transport: Transport,
     private readonly o: PopulationOptions,
   ) {
     this.rnd = seeded(`population:${o.seed}`);
-  }
-
-  setTransport(t: Transport): void {
-    this.transport = t;
   }
 
   private between([a, b]: [number, number]): number {
@@ -285,10 +281,5 @@ export class Population {
     }
     if (rec) rec.done = true;
     this.stats.finished++;
-  }
-
-  /** Random draw exposed for the scenarios (seeded). */
-  random(): number {
-    return this.rnd();
   }
 }
