@@ -279,7 +279,24 @@ describe('admin commands', () => {
     expect(show.version).toBe('v1');
   });
 
+  it('versions register posts a manifest file; specs can come from stdin', async () => {
+    const file = path.join(dir, 'manifest.yaml');
+    await writeFile(
+      file,
+      'agent: other\nlabel: o1\nschemaVersion: 1\nmodelId: m\npromptHash: p\ntoolManifestHash: t\ncodeHash: c\nidentity: id-o1\n',
+    );
+    const reg = await run(['versions', 'register', file, '--json'], { env });
+    expect(reg.code).toBe(0);
+    expect(JSON.parse(reg.stdout)).toMatchObject({ agent: 'other', label: 'o1', identity: 'id-o1' });
+    const list = JSON.parse((await run(['versions', 'list', '--agent', 'other', '--json'], { env })).stdout);
+    expect(list.versions.map((v: { label: string }) => v.label)).toEqual(['o1']);
+    const fromStdin = await run(['migrate', 'check', '-', '--json'], { env, input: LONG_STEP });
+    expect(fromStdin.code).toBe(0);
+    expect(JSON.parse(fromStdin.stdout).to).toBe('v2');
+  });
+
   it('migrate check dry-runs the migrations of live blue sessions', async () => {
+    await newSession();
     const file = path.join(dir, 'check.yaml');
     await writeFile(file, LONG_STEP);
     const r = await run(['migrate', 'check', file, '--json'], { env });
