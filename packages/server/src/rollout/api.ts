@@ -154,7 +154,8 @@ export async function rolloutStatus(
     stage: s.stage,
     step: s.step,
     steps: s.spec.steps.length,
-    weights: { fill: s.fill, migrate: s.migrate },
+    // After an abort no new session goes to green, whatever the last step's weights were.
+    weights: { fill: s.phase === 'aborted' ? 0 : s.fill, migrate: s.migrate },
     route,
     preflight: s.preflight,
     paused: s.pausedAt !== null ? { at: s.pausedAt, reason: s.pauseReason } : null,
