@@ -34,6 +34,10 @@ export interface GateSpec {
   censoring?: 'partial' | 'completed';
   /** For `msprt`: the mixing standard deviation τ, in the metric's units. */
   tau?: number;
+  /** For `sprt`: the power 1 − β at the margin (default 0.8). */
+  power?: number;
+  /** For `sprt`: truncation, in sessions per arm (default twice the fixed-horizon n). */
+  maxSamples?: number;
 }
 
 export interface GateEvidence {

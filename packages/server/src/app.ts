@@ -9,6 +9,8 @@ import { registerAdminRoutes } from './admin';
 import { createAuth, type TokenConfig } from './auth';
 import { DEFAULT_LIMITS, VersionCache, type Limits, type ServerContext } from './context';
 import { toWireError } from './http-errors';
+import { EvaluationRunner } from './evaluators/runner';
+import type { Evaluator } from './evaluators/types';
 import { createMetrics } from './metrics';
 import { WorkerPool } from './pool';
 import { Router } from './router';
@@ -27,6 +29,18 @@ export interface CreateServerOptions {
   routes?: RouteRegistrar[];
   /** Token the router presents to remote workers (defaults to the first worker token). */
   workerCallToken?: string;
+  /** Evaluators the router runs, after the commit, on a sample of committed turns. */
+  evaluators?: EvaluatorOptions;
+}
+
+export interface EvaluatorOptions {
+  evaluators: Evaluator[];
+  /** Fraction of committed turns evaluated, 0..1 (default 1), deterministic per turn id. */
+  sampleRate?: number;
+  /** Evaluations in flight at most (default 4). */
+  concurrency?: number;
+  /** Turns waiting at most; more are dropped and counted (default 10 000). */
+  maxQueue?: number;
 }
 
 export interface BatonServer {
@@ -81,7 +95,19 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     pool,
     versions,
     log: app.log,
+    evaluations: null,
   } as Omit<ServerContext, 'router'> as ServerContext;
+  if (opts.evaluators && opts.evaluators.evaluators.length > 0) {
+    const e = opts.evaluators;
+    ctx.evaluations = new EvaluationRunner({
+      evaluators: e.evaluators,
+      sink: store,
+      ...(e.sampleRate !== undefined ? { sampleRate: e.sampleRate } : {}),
+      ...(e.concurrency !== undefined ? { concurrency: e.concurrency } : {}),
+      ...(e.maxQueue !== undefined ? { maxQueue: e.maxQueue } : {}),
+      onSinkError: (err) => app.log.warn({ err }, 'evaluations: recording a result failed'),
+    });
+  }
   const router = new Router(ctx);
   ctx.router = router;
 

@@ -5,9 +5,16 @@
  */
 import { randomToken, systemClock, type Clock, type VersionManifest, type WorkerClient } from '@baton/core';
 import { openStore, type OpenStoreOptions, type Store } from '@baton/store';
-import { createServer, type BatonServer, type CreateServerOptions, type RouteRegistrar } from './app';
+import {
+  createServer,
+  type BatonServer,
+  type CreateServerOptions,
+  type EvaluatorOptions,
+  type RouteRegistrar,
+} from './app';
 import type { TokenConfig } from './auth';
 import type { Limits, ServerContext } from './context';
+import type { EvaluationRunner } from './evaluators/runner';
 import { StoreLedgerClient } from './ledger';
 import { RolloutController, type ControllerOptions } from './rollout/controller';
 import { rolloutRoutes } from './rollout/api';
@@ -40,6 +47,13 @@ export interface StartBatonOptions {
   limits?: Partial<Limits>;
   logger?: CreateServerOptions['logger'];
   routes?: RouteRegistrar[];
+  /**
+   * Evaluators on the traffic path: after each turn's commit the router offers the turn (input,
+   * output, session, version) to an `EvaluationRunner`, which samples it (`sampleRate`), runs the
+   * evaluators in the background (`concurrency`) and records scores as `eval.<name>` and
+   * failures as `evalerr.<name>` in the session's aggregate. A full queue drops turns (counted).
+   */
+  evaluators?: EvaluatorOptions;
 }
 
 export interface RunningBaton {
@@ -50,11 +64,14 @@ export interface RunningBaton {
   server: BatonServer;
   ctx: ServerContext;
   controller: RolloutController | null;
+  /** The evaluation runner (`opts.evaluators`), or null: `drain()`, `stats()`. */
+  evaluations: EvaluationRunner | null;
   tokens: TokenConfig;
   /**
    * Graceful shutdown: stop the controller (releasing its leader lock), stop accepting requests,
    * let in-flight turns finish within `deadlineMs` (default 10 s; then connections are cut and
-   * their leases simply expire), close the workers and, if `startBaton` opened it, the store.
+   * their leases simply expire), close the workers, let queued evaluations finish (within the
+   * same deadline) and, if `startBaton` opened it, the store.
    */
   close(opts?: { deadlineMs?: number }): Promise<void>;
 }
@@ -95,6 +112,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
       routes: [rolloutRoutes(), ...(opts.routes ?? [])],
+      ...(opts.evaluators ? { evaluators: opts.evaluators } : {}),
     });
     for (const a of opts.agents ?? []) {
       const agent = isInProcessAgent(a) ? a : await workerFor(a, store, clock);
@@ -119,6 +137,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
       server: srv,
       ctx: srv.ctx,
       controller: ctl,
+      evaluations: srv.ctx.evaluations,
       tokens,
       close(o = {}) {
         closing ??= (async () => {
@@ -135,6 +154,9 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
           const closed = srv.close();
           await Promise.race([closed, cut]);
           await closed;
+          // evaluations of turns already committed finish (within the deadline) before the store closes
+          const evals = srv.ctx.evaluations;
+          if (evals) await Promise.race([evals.drain(), cut]);
           clearTimeout(timer);
           if (ownStore) await store.close();
         })();

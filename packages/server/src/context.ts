@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Clock, VersionRecord } from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Auth } from './auth';
+import type { EvaluationRunner } from './evaluators/runner';
 import type { Metrics } from './metrics';
 import type { WorkerPool } from './pool';
 import type { Router } from './router';
@@ -52,6 +53,8 @@ export interface ServerContext {
   router: Router;
   versions: VersionCache;
   log: FastifyBaseLogger;
+  /** Evaluators run on a sample of committed turns (their scores become `eval.<name>`), or null. */
+  evaluations: EvaluationRunner | null;
 }
 
 /** Versions are immutable once registered, so they are cached forever. */

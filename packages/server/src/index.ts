@@ -10,3 +10,4 @@ export * from './pool';
 export * from './router';
 export * from './rollout';
 export * from './baton';
+export * from './evaluators';

@@ -399,6 +399,7 @@ export class Router {
         ...(opts.resolvedWaits && opts.resolvedWaits.length > 0 ? { resolvedWaits: opts.resolvedWaits } : {}),
       });
       held = false;
+      this.evaluate(session, turnId, input, resp.output);
       if (status === 'completed' || status === 'failed') {
         await store.markSessionCompleted(sessionId).catch((e: unknown) => this.ctx.log.error(e));
       }
@@ -413,6 +414,27 @@ export class Router {
       throw e;
     } finally {
       if (held) await store.releaseLease(lease).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Hand a committed turn to the evaluators (sampled, queued, run in the background; a full queue
+   * drops it and counts the drop). Runs after the commit released the lease; never throws.
+   */
+  private evaluate(session: SessionRecord, turnId: string, input: TurnInput, output: unknown): void {
+    const runner = this.ctx.evaluations;
+    if (!runner) return;
+    try {
+      runner.submit({
+        sessionId: session.id,
+        version: session.version,
+        turnId,
+        input,
+        output,
+        metadata: { agent: session.agent },
+      });
+    } catch (e) {
+      this.ctx.log.warn({ err: e }, 'evaluations: submitting a turn failed');
     }
   }
 

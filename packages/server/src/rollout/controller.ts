@@ -66,7 +66,7 @@ export interface LoadedRollout {
 }
 
 export function loadState(rec: RolloutRecord): RolloutState {
-  return fromPersisted(validateSpec(rec.spec), rec.state);
+  return fromPersisted(validateSpec(rec.spec, { stored: true }), rec.state);
 }
 
 export async function loadRollout(store: Store, id: string): Promise<LoadedRollout> {

@@ -545,6 +545,11 @@ function preflightMessage(p: PreflightSummary, s: RolloutState): string {
     : `pre-flight: ${p.failures.length} of ${p.checked} checkpoint(s) fail to migrate to ${s.green}; nothing moved`;
 }
 
+/** Sequential tests (`msprt`, `sprt`) give always-valid verdicts: they may be acted on at any look. */
+export function isSequential(r: GateResult): boolean {
+  return r.evidence.test === 'msprt' || r.evidence.test === 'sprt';
+}
+
 function onGates(tx: Tx, ev: Extract<RolloutEvent, { type: 'gates-evaluated' }>, now: number): void {
   const s = tx.s;
   if (s.phase !== 'progressing' || s.stage !== 'steps' || ev.step !== s.step) return; // stale
@@ -566,7 +571,12 @@ function onGates(tx: Tx, ev: Extract<RolloutEvent, { type: 'gates-evaluated' }>,
     window: { from: s.trafficStartedAt, to: now },
     gates: ev.results,
   };
-  const criticalFail = ev.results.filter((r) => r.verdict === 'fail' && r.critical);
+  const enough = ev.nGreen >= verify.minSessions;
+  // A fixed-horizon test holds its error rate for one look; looked at on every pass, its `fail`
+  // would abort far more A/A rollouts than alpha says. So its `fail` counts only once the step
+  // has its minSessions; before that only a sequential test (always-valid) may stop the step.
+  const actionable = (r: GateResult) => r.verdict === 'fail' && (enough || isSequential(r));
+  const criticalFail = ev.results.filter((r) => r.critical && actionable(r));
   const otherFail = ev.results.filter((r) => r.verdict === 'fail' && !r.critical);
   const elapsed = stepElapsed(s, now);
   const maxDuration = verify.maxDuration * (1 + s.stepExtensions);
@@ -577,7 +587,15 @@ function onGates(tx: Tx, ev: Extract<RolloutEvent, { type: 'gates-evaluated' }>,
     else pause(tx, now, `critical gate(s) failed: ${names}`);
     return;
   }
-  const enough = ev.nGreen >= verify.minSessions;
+  if (!enough) {
+    const early = ev.results.filter((r) => r.verdict === 'fail');
+    if (early.length > 0)
+      tx.decide(
+        'gates-fail-deferred',
+        `gate(s) ${early.map((r) => r.name).join(', ')} fail with ${ev.nGreen} of ${verify.minSessions} green sessions: not acted on before minSessions (only critical sequential gates stop a step early)`,
+        evidence,
+      );
+  }
   if (enough && otherFail.length > 0) {
     const names = otherFail.map((r) => r.name).join(', ');
     tx.decide('gates-failed', `non-critical gate(s) failed: ${names}; paused for a human`, evidence);

@@ -5,8 +5,9 @@
  */
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { ValidationError } from '@baton/core';
+import { BatonError, ValidationError } from '@baton/core';
 import type { GateSpec, MigrationPolicy, NoDataRule } from '@baton/core';
+import { prepareGate } from '../analysis/gate';
 
 export type DrainDeadlinePolicy = 'wait' | 'mark-stuck';
 
@@ -91,12 +92,16 @@ const label = z
 
 const TOLERANCE = /^[+-]?\d+(?:\.\d+)?(?:%|pp)?$/;
 
+const GATE_TESTS = ['threshold', 'mann-whitney', 'proportion', 'chi-square', 'msprt', 'sprt'] as const;
+
+const positive = z
+  .number()
+  .refine((n) => n > 0 && Number.isFinite(n), { message: 'must be a positive number' });
+
 const gateSchema = z.strictObject({
   name: z.string().min(1).optional(),
   metric: label,
-  test: z.enum(['threshold', 'mann-whitney', 'proportion', 'chi-square', 'msprt'], {
-    error: 'must be one of threshold, mann-whitney, proportion, chi-square, msprt',
-  }),
+  test: z.enum(GATE_TESTS, { error: `must be one of ${GATE_TESTS.join(', ')}` }),
   tolerance: z.union([
     z.number(),
     z.string().regex(TOLERANCE, { message: 'must be a number, a relative change like +20%, or +2pp' }),
@@ -109,7 +114,59 @@ const gateSchema = z.strictObject({
     .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
     .optional(),
   threshold: z.number().optional(),
+  censoring: z.enum(['partial', 'completed'], { error: 'must be partial or completed' }).optional(),
+  tau: positive.optional(),
+  power: z
+    .number()
+    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
+    .optional(),
+  maxSamples: z.number().int().min(1, { message: 'must be >= 1' }).optional(),
 });
+
+/**
+ * The gate field an analysis VALIDATION error is about, from the keys of its details (most
+ * specific first: a direction that contradicts the tolerance is the direction's fault).
+ */
+const GATE_FIELDS = [
+  'maxSamples',
+  'power',
+  'tau',
+  'censoring',
+  'threshold',
+  'alpha',
+  'minSamples',
+  'direction',
+  'tolerance',
+  'test',
+  'metric',
+] as const;
+
+function gateField(details: Record<string, unknown> | undefined): string | undefined {
+  return GATE_FIELDS.find((f) => details !== undefined && f in details);
+}
+
+/**
+ * Each gate through the analysis's own validation (`prepareGate`): unknown metrics, a test that
+ * does not fit the metric, tolerances the judge cannot read, an unsigned tolerance without a
+ * direction, … are refused when the rollout is created rather than showing up as an
+ * `inconclusive` verdict at every look.
+ */
+function checkGates(spec: RolloutSpec): void {
+  spec.gates.forEach((g, i) => {
+    try {
+      prepareGate(g);
+    } catch (e) {
+      if (!(e instanceof BatonError) || e.code !== 'VALIDATION') throw e;
+      const field = gateField(e.details);
+      const path = field ? `gates[${i}].${field}` : `gates[${i}]`;
+      throw new ValidationError(`${path}: ${e.message}`, {
+        path,
+        issues: [{ path, message: e.message }],
+        ...(e.details ? { analysis: e.details } : {}),
+      });
+    }
+  });
+}
 
 const verifySchema = z.strictObject({
   minSessions: z.number().int().min(0, { message: 'must be >= 0' }).default(20),
@@ -230,12 +287,20 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return v;
 }
 
-/** Validate an already-parsed object. Throws `VALIDATION` naming the first offending field. */
-export function validateSpec(input: unknown): RolloutSpec {
+/**
+ * Validate an already-parsed object. Throws `VALIDATION` naming the first offending field.
+ * `stored: true` (a spec read back from the store) checks the schema only, so a rollout stored
+ * before the analysis refused some gate still loads (such a gate evaluates as `inconclusive`).
+ */
+export function validateSpec(input: unknown, opts: { stored?: boolean } = {}): RolloutSpec {
   if (input === null || typeof input !== 'object' || Array.isArray(input))
     throw new ValidationError('rollout spec: must be an object', { path: '' });
   const r = specSchema.safeParse(input);
-  if (r.success) return r.data as RolloutSpec;
+  if (r.success) {
+    const spec = r.data as RolloutSpec;
+    if (!opts.stored) checkGates(spec);
+    return spec;
+  }
   const issues = r.error.issues.map((i) => {
     const path = formatPath(i.path);
     let message = i.message;

@@ -17,6 +17,7 @@ import { openStore, type Store } from '@baton/store';
 import { InProcessWorker } from '@baton/sdk';
 import { supportAgent, orderFacts, REFUND_LIMIT, type VersionLabel } from '@baton/example-support-agent';
 import { startBaton, type RunningBaton } from '../../src/baton';
+import type { EvaluatorOptions } from '../../src/app';
 import { StoreLedgerClient } from '../../src/ledger';
 import type { ControllerOptions } from '../../src/rollout/controller';
 
@@ -80,6 +81,8 @@ export async function startTestBaton(opts: {
   clock?: Clock;
   /** Another store (e.g. PostgreSQL) instead of a SQLite file in a temp dir; closed by `close()`. */
   store?: Store;
+  /** Evaluators run by the router on committed turns. */
+  evaluators?: EvaluatorOptions;
 }): Promise<TestBaton> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'baton-rollout-'));
   const file = join(dir, 'baton.db');
@@ -100,6 +103,7 @@ export async function startTestBaton(opts: {
     controller: opts.controller ?? { intervalMs: 50 },
     limits: { healthIntervalMs: 0 },
     ...(clock ? { clock } : {}),
+    ...(opts.evaluators ? { evaluators: opts.evaluators } : {}),
   });
   const api = new Api(baton.url);
   return {
@@ -163,6 +167,12 @@ export class Api {
       }
       return r;
     }
+  }
+  async feedback(s: { id: string; token: string }, signal: string): Promise<Reply> {
+    return this.req('POST', `/v1/sessions/${s.id}/feedback`, {
+      headers: { ...TRAFFIC, 'x-session-token': s.token },
+      body: { signal },
+    });
   }
   async callback(token: string, payload: unknown): Promise<Reply> {
     for (let i = 0; ; i++) {

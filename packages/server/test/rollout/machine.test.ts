@@ -212,6 +212,55 @@ describe('rollout machine', () => {
     expect(transition(rep.state, { type: 'compensation-report', report: {} }, T0 + 30).decisions).toEqual([]);
   });
 
+  it('a fixed-horizon fail before minSessions is recorded, not acted on; at minSessions it aborts', () => {
+    // minSessions is 5 in step 1; a threshold or Mann-Whitney verdict holds its error rate for one look
+    for (const test of ['threshold', 'mann-whitney', 'proportion', 'chi-square'] as const) {
+      const failing = { ...gate('fail'), evidence: { ...gate('fail').evidence, test } };
+      const early = transition(
+        started(),
+        { type: 'gates-evaluated', step: 0, nBlue: 8, nGreen: 4, results: [failing] },
+        T0 + 10,
+      );
+      expect(early.state.phase, test).toBe('progressing');
+      expect(early.state.step).toBe(0);
+      expect(early.decisions.map((d) => d.kind)).toEqual(['gates-fail-deferred']);
+      expect(early.decisions[0]!.message).toMatch(/4 of 5 green sessions: not acted on/);
+      expect((early.decisions[0]!.evidence as { gates: GateResult[] }).gates[0]!.verdict).toBe('fail');
+      expect(early.state.lastVerdicts!.results[0]!.verdict).toBe('fail');
+      expect(early.actions).toEqual([]);
+      // the next look, once the step reached minSessions, acts on the same verdict
+      const later = transition(
+        early.state,
+        { type: 'gates-evaluated', step: 0, nBlue: 9, nGreen: 5, results: [failing] },
+        T0 + 20_000,
+      );
+      expect(later.state.phase, test).toBe('aborted');
+      expect(later.decisions.map((d) => d.kind)).toEqual(['gates-failed', 'aborted']);
+    }
+  });
+
+  it('a sequential (msprt, sprt) critical fail stops the step before minSessions', () => {
+    for (const test of ['msprt', 'sprt'] as const) {
+      const failing = { ...gate('fail'), evidence: { ...gate('fail').evidence, test } };
+      const g = transition(
+        started(),
+        { type: 'gates-evaluated', step: 0, nBlue: 3, nGreen: 2, results: [failing] },
+        T0 + 10,
+      );
+      expect(g.state.phase, test).toBe('aborted');
+      expect(g.decisions.map((d) => d.kind)).toEqual(['gates-failed', 'aborted']);
+    }
+    // a non-critical sequential fail waits for minSessions, like any non-critical gate
+    const soft = { ...gate('fail', false), evidence: { ...gate('fail').evidence, test: 'msprt' as const } };
+    const g = transition(
+      started(),
+      { type: 'gates-evaluated', step: 0, nBlue: 3, nGreen: 2, results: [soft] },
+      T0 + 10,
+    );
+    expect(g.state.phase).toBe('progressing');
+    expect(g.decisions.map((d) => d.kind)).toEqual(['gates-fail-deferred']);
+  });
+
   it('abort with reverse moves green sessions back and finishes when green is empty', () => {
     const s = started({ onAbort: { greenSessions: 'reverse' } });
     const a = transition(s, { type: 'abort', reason: 'by hand', by: 'ops' }, T0 + 10);

@@ -182,8 +182,8 @@ async function gateBreach(reverse: boolean): Promise<void> {
     return r.body.phase === 'aborted' ? r.body : null;
   });
   const green = fresh.filter((s) => s.version === 'v3-chatty');
-  // a critical failure stops the step early, once the judge has its minimum sample
-  expect(green.length).toBeGreaterThanOrEqual(5);
+  // a fixed-horizon (Mann-Whitney) failure is acted on once the step has its minSessions
+  expect(green.length).toBeGreaterThanOrEqual(8);
 
   // the gate failure is recorded with its evidence
   const decisions = (await api.admin('GET', `/v1/rollouts/${id}/decisions`)).body.items as Array<{

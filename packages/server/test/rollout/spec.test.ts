@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatonError } from '@baton/core';
-import { formatDuration, parseDuration, parseSpec } from '../../src/rollout/spec';
+import { formatDuration, parseDuration, parseSpec, validateSpec } from '../../src/rollout/spec';
 
 function errorOf(input: unknown): BatonError {
   try {
@@ -147,6 +147,129 @@ describe('rollout spec', () => {
       expect(e.message).toMatch(msg);
       expect(e.message.startsWith(`${path}: `)).toBe(true);
     }
+  });
+
+  it('accepts every gate test and option the analysis supports', () => {
+    const s = parseSpec({
+      agent: 'a',
+      to: 'b',
+      steps: [{ fill: 5 }],
+      gates: [
+        { metric: 'eval.resolution', test: 'threshold', tolerance: -0.1, threshold: 0.5 },
+        {
+          name: 'tools',
+          metric: 'session.tool_calls',
+          test: 'mann-whitney',
+          tolerance: '+20%',
+          censoring: 'completed',
+          alpha: 0.01,
+          minSamples: 30,
+          critical: true,
+        },
+        { metric: 'session.thumbs_down', test: 'proportion', tolerance: '+2pp' },
+        { metric: 'session.tool_mix', test: 'chi-square', tolerance: '10pp' },
+        { name: 'seq', metric: 'eval.resolution', test: 'msprt', tolerance: '-2%', tau: 0.05 },
+        {
+          name: 'wald',
+          metric: 'session.latency_ms',
+          test: 'sprt',
+          tolerance: 50,
+          direction: 'lower-is-better',
+          power: 0.9,
+          maxSamples: 400,
+        },
+      ],
+    });
+    expect(s.gates.map((g) => g.test)).toEqual([
+      'threshold',
+      'mann-whitney',
+      'proportion',
+      'chi-square',
+      'msprt',
+      'sprt',
+    ]);
+    expect(s.gates[1]).toMatchObject({ censoring: 'completed', alpha: 0.01, minSamples: 30 });
+    expect(s.gates[4]!.tau).toBe(0.05);
+    expect(s.gates[5]).toMatchObject({ power: 0.9, maxSamples: 400 });
+  });
+
+  it("refuses a gate the analysis cannot evaluate, pointing at the gate's field", () => {
+    const ok = { metric: 'eval.resolution', test: 'mann-whitney', tolerance: '-2%' };
+    const withGate = (g: Record<string, unknown>) => ({
+      agent: 'a',
+      to: 'b',
+      steps: [{ fill: 5 }],
+      gates: [ok, { ...ok, name: 'second' }, { name: 'third', ...g }],
+    });
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [
+        { metric: 'session.tool_cals', test: 'mann-whitney', tolerance: '+20%' },
+        'metric',
+        /unknown gate metric/,
+      ],
+      [{ metric: 'eval.', test: 'threshold', tolerance: 1 }, 'metric', /unknown gate metric/],
+      [{ metric: 'session.tool_calls', test: 'proportion', tolerance: '+2pp' }, 'metric', /0\/1 metric/],
+      [{ metric: 'session.tool_calls', test: 'chi-square', tolerance: 0.1 }, 'metric', /categorical/],
+      [{ metric: 'session.tool_mix', test: 'mann-whitney', tolerance: 0.1 }, 'test', /chi-square/],
+      [
+        { metric: 'session.tool_calls', test: 'mann-whitney', tolerance: '20%' },
+        'tolerance',
+        /needs a direction/,
+      ],
+      [
+        { metric: 'session.thumbs_down', test: 'proportion', tolerance: '+200pp' },
+        'tolerance',
+        /at most 100/,
+      ],
+      [
+        {
+          metric: 'session.tool_calls',
+          test: 'mann-whitney',
+          tolerance: '+20%',
+          direction: 'higher-is-better',
+        },
+        'direction',
+        /says lower-is-better but direction is higher-is-better/,
+      ],
+      [{ metric: 'eval.resolution', test: 'sprt', tolerance: '-0%' }, 'tolerance', /nonzero tolerance/],
+      [{ metric: 'eval.resolution', test: 'sprt', tolerance: '-5%', power: 0.01 }, 'power', /power/],
+      [
+        { metric: 'eval.resolution', test: 'sprt', tolerance: '-5%', minSamples: 50, maxSamples: 20 },
+        'maxSamples',
+        />= minSamples/,
+      ],
+    ];
+    for (const [gate, field, msg] of cases) {
+      const e = errorOf(withGate(gate));
+      const path = `gates[2].${field}`;
+      expect(e.code, JSON.stringify(gate)).toBe('VALIDATION');
+      expect(e.details?.path, JSON.stringify(gate)).toBe(path);
+      expect(e.message, JSON.stringify(gate)).toMatch(msg);
+      expect(e.message.startsWith(`${path}: `)).toBe(true);
+    }
+    // schema-level checks of the new options
+    const schema: Array<[Record<string, unknown>, string]> = [
+      [{ ...ok, censoring: 'sometimes' }, 'censoring'],
+      [{ ...ok, test: 'msprt', tau: 0 }, 'tau'],
+      [{ ...ok, test: 'sprt', power: 1 }, 'power'],
+      [{ ...ok, test: 'sprt', maxSamples: 2.5 }, 'maxSamples'],
+      [{ ...ok, tests: 'sprt' }, ''],
+    ];
+    for (const [gate, field] of schema) {
+      const e = errorOf(withGate(gate));
+      expect(e.details?.path, JSON.stringify(gate)).toBe(field ? `gates[2].${field}` : 'gates[2]');
+    }
+  });
+
+  it('a spec read back from the store skips the analysis check (an old rollout still loads)', () => {
+    const old = {
+      agent: 'a',
+      to: 'b',
+      steps: [{ fill: 5 }],
+      gates: [{ metric: 'session.tool_cals', test: 'mann-whitney', tolerance: '+20%' }],
+    };
+    expect(errorOf(old).details?.path).toBe('gates[0].metric');
+    expect(validateSpec(old, { stored: true }).gates[0]!.metric).toBe('session.tool_cals');
   });
 
   it('rejects text that is neither JSON nor YAML, and non-objects', () => {
