@@ -152,6 +152,8 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
             timer.unref();
           });
           const closed = srv.close();
+          // idle keep-alive connections would otherwise hold the close until the deadline
+          srv.app.server.closeIdleConnections();
           await Promise.race([closed, cut]);
           await closed;
           // evaluations of turns already committed finish (within the deadline) before the store closes
