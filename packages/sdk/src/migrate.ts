@@ -134,9 +134,12 @@ export async function migrateCheckpoint<S>(
       : { ...w };
   });
 
-  let out: CheckpointBody;
+  // `body` is already a private copy of the request's, so the result shares nothing with the request;
+  // what is checked here is only that it serializes (the store serializes it again when it is written,
+  // and a worker over HTTP sends it as JSON), without a second parse of the whole body.
+  const out: CheckpointBody = { ...body, state, context: context ?? null, waits };
   try {
-    out = JSON.parse(JSON.stringify({ ...body, state, context: context ?? null, waits })) as CheckpointBody;
+    if (JSON.stringify(out) === undefined) return failed('migrated checkpoint is not serializable');
   } catch (e) {
     return failed(`migrated checkpoint is not serializable: ${message(e)}`);
   }

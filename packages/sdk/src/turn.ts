@@ -51,6 +51,9 @@ interface StepRecord {
   ctxu: number;
 }
 
+/** The abort reason handed to the handler's signal when its turn is over (one object, not one per turn). */
+const TURN_FINISHED: Error = Object.freeze(new Error('turn finished'));
+
 /** setTimeout fires at once for delays above 2^31-1 ms; longer deadlines are capped to it (~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -512,6 +515,7 @@ export async function runTurn<S>(
   ctx.appended.push(inputEntry(input, req.turnId, started));
 
   let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
   const stop = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => {
@@ -520,11 +524,8 @@ export async function runTurn<S>(
       },
       Math.min(remaining, MAX_TIMER_MS),
     );
-    ac.signal.addEventListener(
-      'abort',
-      () => reject(new BatonError('TURN_TIMEOUT', `turn ${req.turnId} was aborted`)),
-      { once: true },
-    );
+    onStop = () => reject(new BatonError('TURN_TIMEOUT', `turn ${req.turnId} was aborted`));
+    ac.signal.addEventListener('abort', onStop, { once: true });
   });
   stop.catch(() => undefined);
   let returned: unknown;
@@ -550,7 +551,9 @@ export async function runTurn<S>(
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
-    if (!ac.signal.aborted) ac.abort(new Error('turn finished'));
+    // the race is settled: no TURN_TIMEOUT error is built for a turn that simply finished
+    ac.signal.removeEventListener('abort', onStop!);
+    if (!ac.signal.aborted) ac.abort(TURN_FINISHED);
   }
 
   const output = returned !== undefined ? returned : ctx.output;
@@ -578,16 +581,24 @@ export async function runTurn<S>(
     clock.now() - started,
     ctx.ending?.status === 'failed' ? ctx.ending.reason : undefined,
   );
+  // one JSON round trip for everything the handler produced (detached, plain JSON)
+  const plain = toJson({
+    state: parsed.data,
+    context: ctx.context,
+    history: ctx.appended,
+    output,
+    memory: ctx.memory,
+  }) as { state: unknown; context?: unknown; history: HistoryEntry[]; output?: unknown; memory?: unknown };
   const res: TurnResponse = {
-    state: toJson(parsed.data),
-    context: toJson(ctx.context) ?? null,
-    history: toJson(ctx.appended),
-    output: toJson(output) ?? null,
+    state: plain.state,
+    context: plain.context ?? null,
+    history: plain.history,
+    output: plain.output ?? null,
     status,
     waits: pending,
     telemetry,
     schemaVersion: agent.schemaVersion,
   };
-  if (ctx.memory !== undefined) res.memory = toJson(ctx.memory);
+  if (ctx.memory !== undefined) res.memory = plain.memory;
   return res;
 }

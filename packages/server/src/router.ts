@@ -4,8 +4,10 @@
  * says the session is due to move), commits each turn with ONE compare-and-set appendCheckpoint,
  * resumes waiting sessions on callbacks and wait deadlines.
  *
- * Hot path store round trips per turn: getSession, getTurnResult, acquireLease (write),
- * getTurnResult, getSession, getRoute, getLatestCheckpoint, appendCheckpoint (write).
+ * Hot path store calls per turn: getSession (authentication), beginTurn (one write transaction:
+ * stored result, lease, session, latest checkpoint; grouped like the commits), appendCheckpoint
+ * (group commit). Backends without `beginTurn` get getTurnResult, acquireLease, getTurnResult,
+ * getSession and getLatestCheckpoint.
  */
 import {
   BatonError,
@@ -17,6 +19,7 @@ import {
   newId,
   randomToken,
   sha256Hex,
+  type Checkpoint,
   type CheckpointBody,
   type FeedbackSignal,
   type MigrationRecord,
@@ -33,7 +36,7 @@ import type { AppendCheckpointInput, Lease } from '@baton/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { Ajv } from 'ajv';
-import { CommitBatcher } from './commit';
+import { BeginBatcher, CommitBatcher } from './commit';
 import { isTransportError } from './http-worker';
 import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
 import type { ServerContext } from './context';
@@ -159,9 +162,11 @@ export class Router {
   private readonly validators = new Map<string, ValidateFunction>();
   private seqNo = 0;
   private readonly commits: CommitBatcher;
+  private readonly begins: BeginBatcher;
 
   constructor(private readonly ctx: ServerContext) {
     this.commits = new CommitBatcher(ctx.store, 256, ctx.limits.groupCommit);
+    this.begins = new BeginBatcher(ctx.store, 256, ctx.limits.groupCommit);
   }
 
   // ---- sessions ---------------------------------------------------------------------------------
@@ -273,24 +278,39 @@ export class Router {
     const { store, clock, limits, metrics } = this.ctx;
     const emit = opts.onEvent;
     const t0 = performance.now();
-    let session = opts.session ?? (await store.getSession(sessionId));
-    const prior = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
-    if (prior !== undefined) return this.replayed(session, prior, emit);
-    if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
-
     const turnId = turnIdOf(sessionId, key);
     const owner = `${this.ctx.instanceId}:${turnId}`;
-    const lease: Lease = await store.acquireLease(
-      sessionId,
-      owner,
-      limits.turnTimeoutMs + limits.leaseMarginMs,
-    );
+    const ttl = limits.turnTimeoutMs + limits.leaseMarginMs;
+    let session: SessionRecord;
+    let lease: Lease;
+    /** The latest checkpoint read under the lease by `beginTurn` (undefined: read it below). */
+    let read: Checkpoint | null | CheckpointCorruptError | undefined;
+    if (store.beginTurn) {
+      // one store call: stored result, lease, session and latest checkpoint
+      const b = await this.begins.begin({ sessionId, key, owner, ttlMs: ttl });
+      if (b.kind === 'replayed') {
+        const s = opts.session ?? (await store.getSession(sessionId));
+        return this.replayed(s, b.result as TurnResult, emit);
+      }
+      if (b.kind === 'closed') throw closedError(b.session);
+      session = b.session;
+      lease = b.lease;
+      read = b.checkpointError ?? b.checkpoint;
+    } else {
+      session = opts.session ?? (await store.getSession(sessionId));
+      const prior = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
+      if (prior !== undefined) return this.replayed(session, prior, emit);
+      if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
+      lease = await store.acquireLease(sessionId, owner, ttl);
+    }
     let held = true;
     try {
-      const again = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
-      if (again !== undefined) return this.replayed(session, again, emit);
-      session = await store.getSession(sessionId);
-      if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
+      if (read === undefined) {
+        const again = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
+        if (again !== undefined) return this.replayed(session, again, emit);
+        session = await store.getSession(sessionId);
+        if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
+      }
       emit?.({ event: 'started', data: { sessionId, turnId, version: session.version } });
 
       let migrated: TurnResult['migrated'];
@@ -327,12 +347,14 @@ export class Router {
           migrated = { from: r.from, to: r.to, seq: r.seq };
           session = { ...session, version: r.to, seq: r.seq };
           emit?.({ event: 'migrated', data: migrated });
+          read = undefined; // a new checkpoint was written: read it
         }
       }
 
-      let cp;
+      let cp: Checkpoint | null;
       try {
-        cp = await store.getLatestCheckpoint(sessionId);
+        if (read instanceof CheckpointCorruptError) throw read;
+        cp = read !== undefined ? read : await store.getLatestCheckpoint(sessionId);
       } catch (e) {
         if (e instanceof CheckpointCorruptError) {
           const reason = `corrupt checkpoint: ${e.message}`;

@@ -9,9 +9,11 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import {
   BatonError,
+  CheckpointCorruptError,
   NotFoundError,
   SequenceConflictError,
   SessionBusyError,
+  TERMINAL_SESSION_STATUSES,
   ValidationError,
   newId,
 } from '@baton/core';
@@ -39,6 +41,7 @@ import type {
 import type {
   AppendCheckpointInput,
   AppendCheckpointsResult,
+  BeginTurnResult,
   CreateRolloutInput,
   CreateSessionInput,
   Lease,
@@ -703,6 +706,73 @@ export class PostgresStore implements Store {
       throw new SessionBusyError(sessionId, cur.leaseExpiresAt - now);
     }
     throw new SessionBusyError(sessionId, exp - now);
+  }
+
+  async beginTurn<B = CheckpointBody>(
+    sessionId: string,
+    key: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<BeginTurnResult<B>> {
+    checkTtl(ttlMs);
+    const prior = await this.getTurnResult(sessionId, key);
+    if (prior !== undefined) return { kind: 'replayed', result: prior };
+    const lease = await this.acquireLease(sessionId, owner, ttlMs);
+    let row: Row | undefined;
+    try {
+      // Under the lease, one round trip: the session, a result committed since, the latest checkpoint.
+      const rows = await this.q(
+        `SELECT s.*, tr.result AS tr_result, c.seq AS c_seq, c.schema_version AS c_schema_version,
+           c.written_by AS c_written_by, c.hash AS c_hash, c.size AS c_size, c.created_at AS c_created_at,
+           c.body AS c_body
+         FROM sessions s
+         LEFT JOIN turn_results tr ON tr.session_id = s.id AND tr.key = $2
+         LEFT JOIN LATERAL (SELECT seq, schema_version, written_by, hash, size, created_at, body
+           FROM checkpoints WHERE session_id = s.id ORDER BY seq DESC LIMIT 1) c ON true
+         WHERE s.id = $1`,
+        [sessionId, key],
+        true,
+      );
+      row = rows[0];
+      if (!row) throw sessionNotFound(sessionId);
+    } catch (e) {
+      await this.releaseLease(lease).catch(() => undefined);
+      throw e;
+    }
+    const session = sessionFromRow(row);
+    if (row.tr_result !== null && row.tr_result !== undefined) {
+      await this.releaseLease(lease);
+      return { kind: 'replayed', result: parseJson(row.tr_result) };
+    }
+    if (TERMINAL_SESSION_STATUSES.includes(session.status)) {
+      await this.releaseLease(lease);
+      return { kind: 'closed', session };
+    }
+    if (row.c_seq === null || row.c_seq === undefined) {
+      return { kind: 'started', lease, session, checkpoint: null };
+    }
+    const meta = checkpointMeta({
+      session_id: sessionId,
+      seq: row.c_seq,
+      schema_version: row.c_schema_version,
+      written_by: row.c_written_by,
+      hash: row.c_hash,
+      size: row.c_size,
+      created_at: row.c_created_at,
+    });
+    try {
+      return {
+        kind: 'started',
+        lease,
+        session,
+        checkpoint: { ...meta, body: decodeBody<B>(meta, row.c_body) },
+      };
+    } catch (e) {
+      if (e instanceof CheckpointCorruptError) {
+        return { kind: 'started', lease, session, checkpoint: null, checkpointError: e };
+      }
+      throw e;
+    }
   }
 
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {

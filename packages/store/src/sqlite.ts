@@ -7,9 +7,11 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import {
   BatonError,
+  CheckpointCorruptError,
   NotFoundError,
   SequenceConflictError,
   SessionBusyError,
+  TERMINAL_SESSION_STATUSES,
   ValidationError,
   newId,
 } from '@baton/core';
@@ -38,6 +40,9 @@ import type {
 import type {
   AppendCheckpointInput,
   AppendCheckpointsResult,
+  BeginTurnInput,
+  BeginTurnResult,
+  BeginTurnsResult,
   CreateRolloutInput,
   CreateSessionInput,
   Lease,
@@ -196,6 +201,22 @@ CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEG
 `,
   },
 ];
+
+/** What `beginTurn` reads inside its transaction; the body is decoded after the commit. */
+type BeginRead =
+  | { kind: 'replayed'; result: unknown }
+  | { kind: 'closed'; session: SessionRecord }
+  | {
+      kind: 'read';
+      session: SessionRecord;
+      lease: Lease;
+      raw: [number, number, string, string, number, number, Buffer | string] | undefined;
+    };
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
 
 function sqlitePath(target: string): string {
   return target.startsWith('sqlite:') ? target.slice('sqlite:'.length) : target;
@@ -587,6 +608,117 @@ export class SqliteStore implements Store {
     ).run(lease.sessionId, lease.owner);
   }
 
+  private latestRawStmt: Statement | undefined;
+
+  /** The latest checkpoint row as an array (meta columns, then the stored body), without decoding. */
+  private latestRaw(
+    sessionId: string,
+  ): [number, number, string, string, number, number, Buffer | string] | undefined {
+    this.latestRawStmt ??= this.db
+      .prepare(
+        `SELECT seq, schema_version, written_by, hash, size, created_at, body FROM checkpoints
+         WHERE session_id = ? ORDER BY seq DESC LIMIT 1`,
+      )
+      .raw(true);
+    return this.latestRawStmt.get(sessionId) as
+      [number, number, string, string, number, number, Buffer | string] | undefined;
+  }
+
+  /** The part of `beginTurn` that runs inside the write transaction (throws before any write). */
+  private beginInTx(sessionId: string, key: string, owner: string, ttlMs: number): BeginRead {
+    const prior = this.st('SELECT result FROM turn_results WHERE session_id = ? AND key = ?').get(
+      sessionId,
+      key,
+    ) as Row | undefined;
+    if (prior) return { kind: 'replayed', result: parseJson(prior.result) };
+    const row = this.st('SELECT * FROM sessions WHERE id = ?').get(sessionId) as Row | undefined;
+    if (!row) throw sessionNotFound(sessionId);
+    const session = sessionFromRow(row);
+    if (TERMINAL_SESSION_STATUSES.includes(session.status)) return { kind: 'closed', session };
+    const now = this.now();
+    if (
+      session.leaseOwner !== null &&
+      session.leaseOwner !== owner &&
+      !(session.leaseExpiresAt !== null && session.leaseExpiresAt <= now)
+    ) {
+      throw new SessionBusyError(sessionId, Math.max(0, (session.leaseExpiresAt ?? 0) - now));
+    }
+    const expiresAt = now + ttlMs;
+    this.st('UPDATE sessions SET lease_owner = ?, lease_expires_at = ? WHERE id = ?').run(
+      owner,
+      expiresAt,
+      sessionId,
+    );
+    session.leaseOwner = owner;
+    session.leaseExpiresAt = expiresAt;
+    return { kind: 'read', session, lease: { sessionId, owner, expiresAt }, raw: this.latestRaw(sessionId) };
+  }
+
+  /** The part of `beginTurn` after the commit: hash-check and parse the checkpoint read. */
+  private beginDone<B>(r: BeginRead): BeginTurnResult<B> {
+    if (r.kind !== 'read') return r;
+    const { session, lease, raw } = r;
+    if (!raw) return { kind: 'started', lease, session, checkpoint: null };
+    const meta: CheckpointMeta = {
+      sessionId: lease.sessionId,
+      seq: raw[0],
+      schemaVersion: raw[1],
+      writtenBy: raw[2],
+      hash: raw[3],
+      size: raw[4],
+      createdAt: raw[5],
+    };
+    try {
+      return { kind: 'started', lease, session, checkpoint: { ...meta, body: decodeBody<B>(meta, raw[6]) } };
+    } catch (e) {
+      if (e instanceof CheckpointCorruptError) {
+        return { kind: 'started', lease, session, checkpoint: null, checkpointError: e };
+      }
+      throw e;
+    }
+  }
+
+  async beginTurn<B = CheckpointBody>(
+    sessionId: string,
+    key: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<BeginTurnResult<B>> {
+    checkTtl(ttlMs);
+    // One write transaction: result lookup, session read, lease, latest checkpoint read.
+    return this.beginDone<B>(this.write('beginTurn', () => this.beginInTx(sessionId, key, owner, ttlMs)));
+  }
+
+  async beginTurns<B = CheckpointBody>(items: BeginTurnInput[]): Promise<BeginTurnsResult<B>[]> {
+    const checked = items.map((it): BatonError | null => {
+      try {
+        checkTtl(it.ttlMs);
+        return null;
+      } catch (e) {
+        if (e instanceof BatonError) return e;
+        throw e;
+      }
+    });
+    if (items.length === 0) return [];
+    // One write transaction (one commit, one fsync with synchronous=FULL) for all of them; an item
+    // refused (SESSION_BUSY, SESSION_NOT_FOUND) throws before it writes anything.
+    const reads = this.write('beginTurns', () =>
+      items.map((it, i): BeginRead | BatonError => {
+        const bad = checked[i];
+        if (bad) return bad;
+        try {
+          return this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs);
+        } catch (e) {
+          if (e instanceof BatonError) return e;
+          throw e;
+        }
+      }),
+    );
+    return reads.map((r): BeginTurnsResult<B> =>
+      r instanceof BatonError ? { kind: 'error', error: r } : this.beginDone<B>(r),
+    );
+  }
+
   // ---------- checkpoints ----------
 
   private readonly casStatements: Array<Statement | undefined> = [];
@@ -642,9 +774,9 @@ export class SqliteStore implements Store {
         if (enc instanceof BatonError) return { ok: false, error: enc };
         try {
           // a savepoint per item: a refused item leaves nothing behind
-          const meta = this.db.transaction(() =>
+          const meta = this.txRun(() =>
             this.appendInTx(input, enc, input.requireNoLease === true),
-          )();
+          ) as CheckpointMeta;
           return { ok: true, meta };
         } catch (e) {
           if (e instanceof BatonError) return { ok: false, error: e };
@@ -735,6 +867,11 @@ export class SqliteStore implements Store {
   }
 
   private replaceWaits(sessionId: string, waits: Wait[], resolved: string[]): void {
+    if (waits.length === 0) {
+      // the common case (no pending waits after the turn): one statement
+      this.st(`DELETE FROM waits WHERE session_id = ? AND status = 'pending'`).run(sessionId);
+      return;
+    }
     const keep = new Set(waits.map((w) => w.token));
     const pending = this.st(`SELECT token FROM waits WHERE session_id = ? AND status = 'pending'`).all(
       sessionId,
@@ -815,6 +952,40 @@ export class SqliteStore implements Store {
     at: number,
     d: AggregateDelta,
   ): void {
+    if (isEmpty(d.toolMix) && isEmpty(d.metrics) && isEmpty(d.signals)) {
+      // Nothing to merge into the JSON maps: one upsert doing the arithmetic in SQL.
+      this.st(
+        `INSERT INTO session_aggregates (session_id, version, agent, session_started_at, first_at, last_at,
+           turns, errors, tool_calls, tool_mix, reasoning_steps, tokens_in, tokens_out, latency_ms_sum, latency_ms_max,
+           context_utilization_max, metrics, signals, completed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, '{}', '{}', 0)
+         ON CONFLICT (session_id, version) DO UPDATE SET
+           first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at),
+           turns = turns + excluded.turns, errors = errors + excluded.errors,
+           tool_calls = tool_calls + excluded.tool_calls, reasoning_steps = reasoning_steps + excluded.reasoning_steps,
+           tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+           latency_ms_sum = latency_ms_sum + excluded.latency_ms_sum,
+           latency_ms_max = max(latency_ms_max, excluded.latency_ms_max),
+           context_utilization_max = max(context_utilization_max, excluded.context_utilization_max)`,
+      ).run(
+        sessionId,
+        version,
+        agent,
+        sessionStartedAt,
+        at,
+        at,
+        d.turns,
+        d.errors,
+        d.toolCalls,
+        d.reasoningSteps,
+        d.tokensIn,
+        d.tokensOut,
+        d.latencyMs,
+        Math.max(0, d.latencyMs),
+        Math.max(0, d.contextUtilization),
+      );
+      return;
+    }
     const cur = this.st('SELECT * FROM session_aggregates WHERE session_id = ? AND version = ?').get(
       sessionId,
       version,
@@ -875,19 +1046,10 @@ export class SqliteStore implements Store {
     return { ...meta, body: decodeBody<B>(meta, r.body) };
   }
 
-  private latestStmt: Statement | undefined;
-
   async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {
     // One backward index probe returning a plain array (no per-row object); only a session
     // without checkpoints needs a second query.
-    this.latestStmt ??= this.db
-      .prepare(
-        `SELECT seq, schema_version, written_by, hash, size, created_at, body FROM checkpoints
-         WHERE session_id = ? ORDER BY seq DESC LIMIT 1`,
-      )
-      .raw(true);
-    const r = this.latestStmt.get(sessionId) as
-      [number, number, string, string, number, number, Buffer | string] | undefined;
+    const r = this.latestRaw(sessionId);
     if (!r) {
       await this.getSession(sessionId);
       return null;

@@ -9,6 +9,7 @@
 import type {
   BatonError,
   Checkpoint,
+  CheckpointCorruptError,
   CheckpointBody,
   CheckpointMeta,
   Decision,
@@ -90,6 +91,35 @@ export interface AppendCheckpointInput<B = CheckpointBody> {
   /** Wait tokens resolved by this turn (marked resolved with the payload). */
   resolvedWaits?: string[];
 }
+
+/**
+ * The outcome of `beginTurn`: the stored result of a key already committed (`replayed`, no lease
+ * taken), a session in a terminal status (`closed`, no lease taken), or the lease taken (`started`)
+ * with the session and its latest checkpoint as read under the lease. A latest checkpoint that
+ * fails its hash check is reported in `checkpointError` (the lease is held; the caller quarantines
+ * the session and releases it), never returned as `checkpoint`.
+ */
+export type BeginTurnResult<B = CheckpointBody> =
+  | { kind: 'replayed'; result: unknown }
+  | { kind: 'closed'; session: SessionRecord }
+  | {
+      kind: 'started';
+      lease: Lease;
+      session: SessionRecord;
+      checkpoint: Checkpoint<B> | null;
+      checkpointError?: CheckpointCorruptError;
+    };
+
+/** One item of `beginTurns`: the arguments of one `beginTurn` call. */
+export interface BeginTurnInput {
+  sessionId: string;
+  key: string;
+  owner: string;
+  ttlMs: number;
+}
+
+/** One item's outcome in `beginTurns`: what `beginTurn` returns, or the error it throws. */
+export type BeginTurnsResult<B = CheckpointBody> = BeginTurnResult<B> | { kind: 'error'; error: BatonError };
 
 /** One item's outcome in `appendCheckpoints`. */
 export type AppendCheckpointsResult = { ok: true; meta: CheckpointMeta } | { ok: false; error: BatonError };
@@ -178,6 +208,25 @@ export interface Store {
   acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease>;
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
   releaseLease(lease: Lease): Promise<void>;
+  /**
+   * Optional: the start of a turn in one call — `getTurnResult(sessionId, key)`, then (when no
+   * result is stored and the session is not terminal) `acquireLease(sessionId, owner, ttlMs)`, the
+   * session and its latest checkpoint read under the lease. Throws SESSION_NOT_FOUND and
+   * SESSION_BUSY as `acquireLease` does. Callers fall back to the separate calls when a backend
+   * lacks it.
+   */
+  beginTurn?<B = CheckpointBody>(
+    sessionId: string,
+    key: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<BeginTurnResult<B>>;
+  /**
+   * Optional: several `beginTurn` calls in one write transaction (one commit), each answered or
+   * refused on its own (a refused item changes nothing and does not affect the others). The router
+   * uses it to batch the turn starts that arrive together, as it batches their commits.
+   */
+  beginTurns?<B = CheckpointBody>(items: BeginTurnInput[]): Promise<BeginTurnsResult<B>[]>;
 
   // checkpoints
   appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta>;

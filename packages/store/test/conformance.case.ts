@@ -436,6 +436,107 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         );
       });
 
+      it('beginTurn: stored result, lease, session and latest checkpoint in one call', async () => {
+        if (!store.beginTurn) return;
+        const s = await newSession();
+        // no checkpoint yet: the lease is taken, the session read under it
+        const first = await store.beginTurn(s.id, 'k1', 'router-a', 30_000);
+        expect(first.kind).toBe('started');
+        if (first.kind !== 'started') return;
+        expect(first.lease).toEqual({ sessionId: s.id, owner: 'router-a', expiresAt: t + 30_000 });
+        expect(first.session).toMatchObject({ id: s.id, seq: 0, leaseOwner: 'router-a' });
+        expect(first.checkpoint).toBeNull();
+        expect(first.checkpointError).toBeUndefined();
+        // busy for another owner, and a refused call changes nothing
+        t += 1000;
+        const busy = await expectCode(store.beginTurn(s.id, 'k2', 'router-b', 30_000), 'SESSION_BUSY');
+        expect(busy.details).toMatchObject({ sessionId: s.id, retryAfterMs: 29_000 });
+        expect(await store.getSession(s.id)).toMatchObject({
+          leaseOwner: 'router-a',
+          leaseExpiresAt: t - 1000 + 30_000,
+        });
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(1),
+          turnResult: { key: 'k1', result: { out: 1 } },
+          leaseOwner: 'router-a',
+        });
+        // a committed key replays its result without taking the lease
+        expect(await store.beginTurn(s.id, 'k1', 'router-b', 30_000)).toEqual({
+          kind: 'replayed',
+          result: { out: 1 },
+        });
+        expect((await store.getSession(s.id)).leaseOwner).toBeNull();
+        const next = await store.beginTurn(s.id, 'k2', 'router-b', 30_000);
+        expect(next.kind).toBe('started');
+        if (next.kind !== 'started') return;
+        expect(next.session).toMatchObject({ seq: 1, leaseOwner: 'router-b' });
+        expect(next.checkpoint).toMatchObject({ seq: 1, schemaVersion: 1, writtenBy: 'v1', body: body(1) });
+        await store.releaseLease(next.lease);
+        // a corrupt latest checkpoint is reported with the lease held, never returned as data
+        await h.rawExec(
+          `UPDATE checkpoints SET body = '{"state":"tampered"}' WHERE session_id = '${s.id}' AND seq = 1`,
+        );
+        const bad = await store.beginTurn(s.id, 'k3', 'router-c', 30_000);
+        expect(bad.kind).toBe('started');
+        if (bad.kind !== 'started') return;
+        expect(bad.checkpoint).toBeNull();
+        expect(bad.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
+        expect((await store.getSession(s.id)).leaseOwner).toBe('router-c');
+        await store.quarantineSession(s.id, 'corrupt');
+        await store.releaseLease(bad.lease);
+        // a terminal session: closed, no lease taken
+        const closed = await store.beginTurn(s.id, 'k4', 'router-d', 30_000);
+        expect(closed).toMatchObject({ kind: 'closed', session: { id: s.id, status: 'quarantined' } });
+        expect((await store.getSession(s.id)).leaseOwner).toBeNull();
+        await expectCode(store.beginTurn(u('missing'), 'k', 'o', 1000), 'SESSION_NOT_FOUND');
+        await expectCode(store.beginTurn(s.id, 'k', 'o', 0), 'VALIDATION');
+      });
+
+      it('beginTurns answers or refuses each item on its own, in one transaction', async () => {
+        if (!store.beginTurns) return;
+        const free = await newSession();
+        const busy = await newSession();
+        const done = await newSession();
+        await store.acquireLease(busy.id, 'other', 30_000);
+        await store.appendCheckpoint({
+          sessionId: done.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(1),
+          turnResult: { key: 'k', result: 'stored' },
+        });
+        const missing = u('missing');
+        const rs = await store.beginTurns([
+          { sessionId: free.id, key: 'k', owner: 'r1', ttlMs: 30_000 },
+          { sessionId: busy.id, key: 'k', owner: 'r2', ttlMs: 30_000 },
+          { sessionId: done.id, key: 'k', owner: 'r3', ttlMs: 30_000 },
+          { sessionId: missing, key: 'k', owner: 'r4', ttlMs: 30_000 },
+          { sessionId: free.id, key: 'k2', owner: 'r5', ttlMs: 30_000 }, // the first item holds it now
+          { sessionId: done.id, key: 'k2', owner: 'r6', ttlMs: 0 },
+          { sessionId: done.id, key: 'k3', owner: 'r7', ttlMs: 30_000 },
+        ]);
+        expect(rs.map((r) => (r.kind === 'error' ? r.error.code : r.kind))).toEqual([
+          'started',
+          'SESSION_BUSY',
+          'replayed',
+          'SESSION_NOT_FOUND',
+          'SESSION_BUSY',
+          'VALIDATION',
+          'started',
+        ]);
+        expect(rs[2]).toEqual({ kind: 'replayed', result: 'stored' });
+        expect(rs[6]).toMatchObject({ kind: 'started', checkpoint: { seq: 1, body: body(1) } });
+        expect((await store.getSession(free.id)).leaseOwner).toBe('r1');
+        expect((await store.getSession(busy.id)).leaseOwner).toBe('other');
+        expect((await store.getSession(done.id)).leaseOwner).toBe('r7');
+        expect(await store.beginTurns([])).toEqual([]);
+      });
+
       it('two handles racing for one lease: exactly one wins', async () => {
         const other = await h.open({ now });
         try {
