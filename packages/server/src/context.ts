@@ -24,8 +24,9 @@ export interface Limits {
   /** Cache an agent's routing table this long (default 0: read it on every turn). */
   routeCacheMs: number;
   /**
-   * Commit the turns that finish in the same event-loop turn in one store transaction (default
-   * true; needs a backend with `appendCheckpoints`, otherwise one transaction per turn).
+   * Commit the turns that finish in the same event-loop turn in one store transaction, and start
+   * the turns that arrive in the same event-loop turn in one (default true; needs a backend with
+   * `appendCheckpoints` / `beginTurns`, otherwise one transaction per turn and per start).
    */
   groupCommit: boolean;
 }
