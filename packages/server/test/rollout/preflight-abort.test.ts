@@ -200,6 +200,8 @@ async function gateBreach(reverse: boolean): Promise<void> {
   expect(g.evidence.effect).toBeGreaterThan(0);
   expect(kinds).toContain('aborted');
   expect(aborted.abort.reverse).toBe(reverse);
+  // the status reports what the route does: no new session goes to green any more
+  expect(aborted.weights.fill).toBe(0);
 
   // new sessions return to blue
   for (let i = 0; i < 10; i++) expect((await api.createSession()).version).toBe('v1');
