@@ -487,7 +487,8 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
     phase: fin.phase,
     aborted: fin.phase === 'aborted',
     abortedAtStep: fin.step,
-    fill: (fin.weights as Record<string, number> | undefined)?.fill ?? null,
+    // the canary weight the regression was caught at (after the abort the route sends 0% to green)
+    fill: spec.steps[fin.step]?.fill ?? null,
     gate: gate?.name ?? null,
     evidence: gate?.evidence ?? null,
     gates: fin.gates ?? [],
