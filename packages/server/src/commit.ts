@@ -1,33 +1,38 @@
 /**
- * Group commit: the turn commits that arrive in the same event-loop turn are written with one
- * `appendCheckpoints` call (one transaction, one fsync), each applied or refused on its own.
- * Backends without `appendCheckpoints` get one `appendCheckpoint` per commit.
+ * Group commit. The store writes that arrive in the same event-loop turn go to the store in one
+ * batched call (one transaction, one fsync), each answered or refused on its own:
+ * - turn commits (`appendCheckpoint` → `appendCheckpoints`);
+ * - turn starts (`beginTurn`: stored result, lease, session, latest checkpoint → `beginTurns`), so
+ *   the lease writes share a commit as the turn commits do.
+ * Backends without the batched method (or with grouping disabled) get one call per item.
  */
 import type { CheckpointMeta } from '@baton/core';
 import type { AppendCheckpointInput, BeginTurnInput, BeginTurnResult, Store } from '@baton/store';
 
-interface Pending {
-  input: AppendCheckpointInput;
-  resolve(meta: CheckpointMeta): void;
+/** One item's answer from a batched call: a value, or the error that refused it. */
+type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+interface Pending<I, R> {
+  input: I;
+  resolve(r: R): void;
   reject(e: unknown): void;
 }
 
-export class CommitBatcher {
-  private queue: Pending[] = [];
+/** Queues items until the event loop turns, then hands them to `many` in batches of at most `maxBatch`. */
+class Batcher<I, R> {
+  private queue: Array<Pending<I, R>> = [];
   private scheduled = false;
 
   constructor(
-    private readonly store: Store,
-    /** Largest batch per transaction. */
-    private readonly maxBatch = 256,
-    private readonly enabled = true,
+    private readonly one: (input: I) => Promise<R>,
+    /** Null when the backend has no batched call or grouping is disabled. */
+    private readonly many: ((inputs: I[]) => Promise<Array<Outcome<R>>>) | null,
+    private readonly maxBatch: number,
   ) {}
 
-  commit(input: AppendCheckpointInput): Promise<CheckpointMeta> {
-    if (!this.enabled || typeof this.store.appendCheckpoints !== 'function') {
-      return this.store.appendCheckpoint(input);
-    }
-    return new Promise<CheckpointMeta>((resolve, reject) => {
+  submit(input: I): Promise<R> {
+    if (!this.many) return this.one(input);
+    return new Promise<R>((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
@@ -41,15 +46,15 @@ export class CommitBatcher {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       if (batch.length === 1) {
-        const one = batch[0]!;
-        await this.store.appendCheckpoint(one.input).then(one.resolve, one.reject);
+        const p = batch[0]!;
+        await this.one(p.input).then(p.resolve, p.reject);
         continue;
       }
       try {
-        const results = await this.store.appendCheckpoints!(batch.map((b) => b.input));
+        const results = await this.many!(batch.map((b) => b.input));
         results.forEach((r, i) => {
           const p = batch[i]!;
-          if (r.ok) p.resolve(r.meta);
+          if (r.ok) p.resolve(r.value);
           else p.reject(r.error);
         });
       } catch (e) {
@@ -59,60 +64,46 @@ export class CommitBatcher {
   }
 }
 
-interface PendingBegin {
-  input: BeginTurnInput;
-  resolve(r: BeginTurnResult): void;
-  reject(e: unknown): void;
-}
+export class CommitBatcher {
+  private readonly batcher: Batcher<AppendCheckpointInput, CheckpointMeta>;
 
-/**
- * Group begin: the turn starts (`beginTurn`: stored result, lease, session, latest checkpoint) that
- * arrive in the same event-loop turn go to the store in one `beginTurns` transaction, so the lease
- * writes share a commit (and its fsync) as the turn commits do. Each is answered or refused on its
- * own. Backends without `beginTurns` get one `beginTurn` per call.
- */
-export class BeginBatcher {
-  private queue: PendingBegin[] = [];
-  private scheduled = false;
-
-  constructor(
-    private readonly store: Store,
-    private readonly maxBatch = 256,
-    private readonly enabled = true,
-  ) {}
-
-  begin(input: BeginTurnInput): Promise<BeginTurnResult> {
-    if (!this.enabled || typeof this.store.beginTurns !== 'function') {
-      return this.store.beginTurn!(input.sessionId, input.key, input.owner, input.ttlMs);
-    }
-    return new Promise<BeginTurnResult>((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
+  constructor(store: Store, /** Largest batch per transaction. */ maxBatch = 256, enabled = true) {
+    const many = store.appendCheckpoints?.bind(store);
+    this.batcher = new Batcher(
+      (input) => store.appendCheckpoint(input),
+      enabled && many
+        ? async (inputs) =>
+            (await many(inputs)).map((r) =>
+              r.ok ? { ok: true, value: r.meta } : { ok: false, error: r.error },
+            )
+        : null,
+      maxBatch,
+    );
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      if (batch.length === 1) {
-        const { input: i, resolve, reject } = batch[0]!;
-        await this.store.beginTurn!(i.sessionId, i.key, i.owner, i.ttlMs).then(resolve, reject);
-        continue;
-      }
-      try {
-        const results = await this.store.beginTurns!(batch.map((b) => b.input));
-        results.forEach((r, i) => {
-          const p = batch[i]!;
-          if (r.kind === 'error') p.reject(r.error);
-          else p.resolve(r);
-        });
-      } catch (e) {
-        for (const p of batch) p.reject(e);
-      }
-    }
+  commit(input: AppendCheckpointInput): Promise<CheckpointMeta> {
+    return this.batcher.submit(input);
+  }
+}
+
+export class BeginBatcher {
+  private readonly batcher: Batcher<BeginTurnInput, BeginTurnResult>;
+
+  constructor(store: Store, maxBatch = 256, enabled = true) {
+    const many = store.beginTurns?.bind(store);
+    this.batcher = new Batcher(
+      (i) => store.beginTurn!(i.sessionId, i.key, i.owner, i.ttlMs),
+      enabled && many
+        ? async (inputs) =>
+            (await many(inputs)).map((r) =>
+              r.kind === 'error' ? { ok: false, error: r.error } : { ok: true, value: r },
+            )
+        : null,
+      maxBatch,
+    );
+  }
+
+  begin(input: BeginTurnInput): Promise<BeginTurnResult> {
+    return this.batcher.submit(input);
   }
 }
