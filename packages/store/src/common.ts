@@ -21,7 +21,7 @@ import type {
 } from '@baton/core';
 import { SESSION_STATUSES } from '@baton/core';
 import type { CheckpointMeta } from '@baton/core';
-import type { SessionExpectation } from './store';
+import type { AppendCheckpointInput, SessionExpectation } from './store';
 
 export const DEFAULT_MAX_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_PAGE = 100;
@@ -117,6 +117,30 @@ export function decodeBody<B>(meta: CheckpointMeta, raw: unknown): B {
   if (actual !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, actual);
   const text = typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8');
   return JSON.parse(text) as B;
+}
+
+export function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): void {
+  if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
+    throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
+  }
+}
+
+/** The meta of a checkpoint just appended from `input`. */
+export function appendedMeta(
+  input: AppendCheckpointInput<unknown>,
+  enc: EncodedBody,
+  seq: number,
+  now: number,
+): CheckpointMeta {
+  return {
+    sessionId: input.sessionId,
+    seq,
+    schemaVersion: input.schemaVersion,
+    writtenBy: input.writtenBy,
+    hash: enc.hash,
+    size: enc.size,
+    createdAt: now,
+  };
 }
 
 export function checkpointMeta(r: Row): CheckpointMeta {
@@ -423,6 +447,13 @@ export function effectConflict(key: string, op: EffectOp, status: EffectStatus):
 
 export function sessionNotFound(id: string): NotFoundError {
   return new NotFoundError('SESSION_NOT_FOUND', `session ${id} not found`, { sessionId: id });
+}
+
+export function checkpointNotFound(sessionId: string, seq: number): NotFoundError {
+  return new NotFoundError('CHECKPOINT_NOT_FOUND', `checkpoint ${sessionId}#${seq} not found`, {
+    sessionId,
+    seq,
+  });
 }
 
 export function effectNotFound(key: string): NotFoundError {

@@ -60,9 +60,12 @@ import {
   DEFAULT_MAX_CHECKPOINT_BYTES,
   EFFECT_TRANSITIONS,
   aggregateFromRow,
+  appendedMeta,
   asArray,
+  checkExpectedSeq,
   checkTtl,
   checkpointMeta,
+  checkpointNotFound,
   decodeBody,
   decisionFromRow,
   effectConflict,
@@ -274,29 +277,6 @@ function telemetryInsert(
       ${p(t.tokensIn ?? 0)}::bigint, ${p(t.tokensOut ?? 0)}::bigint, ${p(t.contextUtilization ?? 0)}::float8,
       ${p(JSON.stringify(t.metrics ?? {}))}, ${p(JSON.stringify(t.signals ?? []))}, ${p(t.error ?? null)}
     ${from}`;
-}
-
-function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): void {
-  if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
-    throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
-  }
-}
-
-function appendedMeta(
-  input: AppendCheckpointInput<unknown>,
-  enc: EncodedBody,
-  seq: number,
-  now: number,
-): CheckpointMeta {
-  return {
-    sessionId: input.sessionId,
-    seq,
-    schemaVersion: input.schemaVersion,
-    writtenBy: input.writtenBy,
-    hash: enc.hash,
-    size: enc.size,
-    createdAt: now,
-  };
 }
 
 /** Builds a parameter list: `p(value)` appends the value and returns its placeholder. */
@@ -981,12 +961,7 @@ export class PostgresStore implements Store {
     );
     const row = rows[0];
     if (!row) throw sessionNotFound(sessionId);
-    if (row.session_id === null) {
-      throw new NotFoundError('CHECKPOINT_NOT_FOUND', `checkpoint ${sessionId}#${seq} not found`, {
-        sessionId,
-        seq,
-      });
-    }
+    if (row.session_id === null) throw checkpointNotFound(sessionId, seq);
     return this.toCheckpoint<B>(row);
   }
 

@@ -61,9 +61,12 @@ import {
   DEFAULT_MAX_CHECKPOINT_BYTES,
   EFFECT_TRANSITIONS,
   aggregateFromRow,
+  appendedMeta,
   asArray,
+  checkExpectedSeq,
   checkTtl,
   checkpointMeta,
+  checkpointNotFound,
   decodeBody,
   decisionFromRow,
   effectConflict,
@@ -92,7 +95,7 @@ import {
   sessionConflict,
   sessionNotFound,
 } from './common';
-import type { AggregateDelta, EffectOp, Row } from './common';
+import type { AggregateDelta, EffectOp, EncodedBody, Row } from './common';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
@@ -745,9 +748,7 @@ export class SqliteStore implements Store {
 
   async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
     const enc = encodeBody(input.body, this.maxBytes, input.sessionId);
-    if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
-      throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
-    }
+    checkExpectedSeq(input);
     return this.write('appendCheckpoint', () => this.appendInTx(input, enc, false));
   }
 
@@ -756,11 +757,7 @@ export class SqliteStore implements Store {
   ): Promise<AppendCheckpointsResult[]> {
     const encoded = inputs.map((input) => {
       try {
-        if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
-          throw new ValidationError('expectedSeq must be a non-negative integer', {
-            sessionId: input.sessionId,
-          });
-        }
+        checkExpectedSeq(input);
         return encodeBody(input.body, this.maxBytes, input.sessionId);
       } catch (e) {
         if (e instanceof BatonError) return e;
@@ -788,7 +785,7 @@ export class SqliteStore implements Store {
 
   private appendInTx<B>(
     input: AppendCheckpointInput<B>,
-    enc: ReturnType<typeof encodeBody>,
+    enc: EncodedBody,
     requireNoLease: boolean,
   ): CheckpointMeta {
     {
@@ -854,15 +851,7 @@ export class SqliteStore implements Store {
       if (input.telemetry) {
         this.insertTelemetry({ ...input.telemetry, seq }, upd.created_at);
       }
-      return {
-        sessionId: input.sessionId,
-        seq,
-        schemaVersion: input.schemaVersion,
-        writtenBy: input.writtenBy,
-        hash: enc.hash,
-        size: enc.size,
-        createdAt: now,
-      };
+      return appendedMeta(input, enc, seq, now);
     }
   }
 
@@ -1072,12 +1061,7 @@ export class SqliteStore implements Store {
        WHERE s.id = ?`,
     ).get(seq, sessionId) as Row | undefined;
     if (!row) throw sessionNotFound(sessionId);
-    if (row.session_id === null) {
-      throw new NotFoundError('CHECKPOINT_NOT_FOUND', `checkpoint ${sessionId}#${seq} not found`, {
-        sessionId,
-        seq,
-      });
-    }
+    if (row.session_id === null) throw checkpointNotFound(sessionId, seq);
     return this.toCheckpoint<B>(row);
   }
 
