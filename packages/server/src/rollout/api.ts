@@ -432,7 +432,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       return reply.code(201).send(await rolloutStatus(ctx, out.created));
     });
 
-    app.post('/v1/migrate/check', { onRequest: admin }, async (req) => {
+    const preflight = async (req: FastifyRequest) => {
       const spec = parseSpec(specBody(req));
       const { blue, green } = await resolveVersions(ctx, spec);
       const p = await runPreflight(ctx, {
@@ -442,18 +442,9 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
         sample: spec.preflight.sample,
       });
       return { agent: spec.agent, from: blue.label, to: green.label, ...p };
-    });
-    app.post('/v1/rollouts/preflight', { onRequest: admin }, async (req) => {
-      const spec = parseSpec(specBody(req));
-      const { blue, green } = await resolveVersions(ctx, spec);
-      const p = await runPreflight(ctx, {
-        agent: spec.agent,
-        from: blue.label,
-        to: green.label,
-        sample: spec.preflight.sample,
-      });
-      return { agent: spec.agent, from: blue.label, to: green.label, ...p };
-    });
+    };
+    app.post('/v1/migrate/check', { onRequest: admin }, preflight);
+    app.post('/v1/rollouts/preflight', { onRequest: admin }, preflight);
 
     app.get('/v1/rollouts', { onRequest: admin }, async (req) => {
       const q = parse(listQuery, req.query, 'query');
