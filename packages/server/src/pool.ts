@@ -88,12 +88,7 @@ export class WorkerPool {
     // Registering the same URL again re-probes it and keeps its id.
     const known = [...this.byId.values()].find((e) => e.url === parsed.origin);
     const workerId = id ?? known?.id ?? newId('wrk', this.opts.clock.now());
-    const client = new HttpWorkerClient(parsed.origin, {
-      id: workerId,
-      token: this.opts.workerToken,
-      migrateTimeoutMs: this.opts.migrateTimeoutMs,
-      now: () => this.opts.clock.now(),
-    });
+    const client = this.httpClient(parsed.origin, workerId);
     try {
       let h: WorkerHealthResponse;
       try {
@@ -152,17 +147,21 @@ export class WorkerPool {
     }
   }
 
+  private httpClient(url: string, id: string): HttpWorkerClient {
+    return new HttpWorkerClient(url, {
+      id,
+      token: this.opts.workerToken,
+      migrateTimeoutMs: this.opts.migrateTimeoutMs,
+      now: () => this.opts.clock.now(),
+    });
+  }
+
   /** Pick up remote workers registered in the store by another router or admin. */
   async syncFromStore(): Promise<void> {
     const recs = await this.opts.store.listWorkers();
     for (const r of recs) {
       if (r.url === null || this.byId.has(r.id)) continue;
-      const client = new HttpWorkerClient(r.url, {
-        id: r.id,
-        token: this.opts.workerToken,
-        migrateTimeoutMs: this.opts.migrateTimeoutMs,
-        now: () => this.opts.clock.now(),
-      });
+      const client = this.httpClient(r.url, r.id);
       this.insert({
         id: r.id,
         agent: r.agent,
