@@ -82,6 +82,16 @@ export function asArray<T>(v: T | T[] | undefined): T[] | undefined {
   return Array.isArray(v) ? v : [v];
 }
 
+/** `fn()`, or the `BatonError` it throws (anything else propagates): one item's outcome in a batch. */
+export function batonErrorOr<T>(fn: () => T): T | BatonError {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof BatonError) return e;
+    throw e;
+  }
+}
+
 // ---------- checkpoints ----------
 
 export interface EncodedBody {
@@ -119,7 +129,7 @@ export function decodeBody<B>(meta: CheckpointMeta, raw: unknown): B {
   return JSON.parse(text) as B;
 }
 
-export function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): void {
+function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): void {
   if (!Number.isInteger(input.expectedSeq) || input.expectedSeq < 0) {
     throw new ValidationError('expectedSeq must be a non-negative integer', { sessionId: input.sessionId });
   }
@@ -141,6 +151,13 @@ export function appendedMeta(
     size: enc.size,
     createdAt: now,
   };
+}
+
+/** An append's input checks, in order: the body (size limit first), then `expectedSeq`. */
+export function encodeAppend(input: AppendCheckpointInput<unknown>, maxBytes: number): EncodedBody {
+  const enc = encodeBody(input.body, maxBytes, input.sessionId);
+  checkExpectedSeq(input);
+  return enc;
 }
 
 export function checkpointMeta(r: Row): CheckpointMeta {

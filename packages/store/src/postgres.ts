@@ -62,7 +62,7 @@ import {
   aggregateFromRow,
   appendedMeta,
   asArray,
-  checkExpectedSeq,
+  batonErrorOr,
   checkTtl,
   checkpointMeta,
   checkpointNotFound,
@@ -72,7 +72,7 @@ import {
   effectFromRow,
   effectNotFound,
   emptyCounts,
-  encodeBody,
+  encodeAppend,
   jsonText,
   leaseLost,
   metricsDelta,
@@ -779,8 +779,7 @@ export class PostgresStore implements Store {
   // ---------- checkpoints ----------
 
   async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
-    const enc = encodeBody(input.body, this.maxBytes, input.sessionId);
-    checkExpectedSeq(input);
+    const enc = encodeAppend(input, this.maxBytes);
     const now = this.now();
     const { sql, values } = this.appendStatement(input, enc, now, false);
     const run = async (c: pg.Pool | PoolClient) => {
@@ -802,15 +801,7 @@ export class PostgresStore implements Store {
   async appendCheckpoints<B = CheckpointBody>(
     inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
   ): Promise<AppendCheckpointsResult[]> {
-    const encoded = inputs.map((input) => {
-      try {
-        checkExpectedSeq(input);
-        return encodeBody(input.body, this.maxBytes, input.sessionId);
-      } catch (e) {
-        if (e instanceof BatonError) return e;
-        throw e;
-      }
-    });
+    const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.maxBytes)));
     if (inputs.length === 0) return [];
     const now = this.now();
     return this.tx('appendCheckpoints', async (c) => {

@@ -63,7 +63,7 @@ import {
   aggregateFromRow,
   appendedMeta,
   asArray,
-  checkExpectedSeq,
+  batonErrorOr,
   checkTtl,
   checkpointMeta,
   checkpointNotFound,
@@ -72,7 +72,7 @@ import {
   effectConflict,
   effectFromRow,
   emptyCounts,
-  encodeBody,
+  encodeAppend,
   jsonText,
   mergeCounts,
   mergeMetrics,
@@ -693,29 +693,20 @@ export class SqliteStore implements Store {
   }
 
   async beginTurns<B = CheckpointBody>(items: BeginTurnInput[]): Promise<BeginTurnsResult<B>[]> {
-    const checked = items.map((it): BatonError | null => {
-      try {
+    const checked = items.map((it) =>
+      batonErrorOr(() => {
         checkTtl(it.ttlMs);
         return null;
-      } catch (e) {
-        if (e instanceof BatonError) return e;
-        throw e;
-      }
-    });
+      }),
+    );
     if (items.length === 0) return [];
     // One write transaction (one commit, one fsync with synchronous=FULL) for all of them; an item
     // refused (SESSION_BUSY, SESSION_NOT_FOUND) throws before it writes anything.
     const reads = this.write('beginTurns', () =>
-      items.map((it, i): BeginRead | BatonError => {
-        const bad = checked[i];
-        if (bad) return bad;
-        try {
-          return this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs);
-        } catch (e) {
-          if (e instanceof BatonError) return e;
-          throw e;
-        }
-      }),
+      items.map(
+        (it, i): BeginRead | BatonError =>
+          checked[i] ?? batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs)),
+      ),
     );
     return reads.map((r): BeginTurnsResult<B> =>
       r instanceof BatonError ? { kind: 'error', error: r } : this.beginDone<B>(r),
@@ -747,38 +738,25 @@ export class SqliteStore implements Store {
   }
 
   async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
-    const enc = encodeBody(input.body, this.maxBytes, input.sessionId);
-    checkExpectedSeq(input);
+    const enc = encodeAppend(input, this.maxBytes);
     return this.write('appendCheckpoint', () => this.appendInTx(input, enc, false));
   }
 
   async appendCheckpoints<B = CheckpointBody>(
     inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
   ): Promise<AppendCheckpointsResult[]> {
-    const encoded = inputs.map((input) => {
-      try {
-        checkExpectedSeq(input);
-        return encodeBody(input.body, this.maxBytes, input.sessionId);
-      } catch (e) {
-        if (e instanceof BatonError) return e;
-        throw e;
-      }
-    });
+    const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.maxBytes)));
     if (inputs.length === 0) return [];
     return this.write('appendCheckpoints', () =>
       inputs.map((input, i): AppendCheckpointsResult => {
         const enc = encoded[i]!;
         if (enc instanceof BatonError) return { ok: false, error: enc };
-        try {
-          // a savepoint per item: a refused item leaves nothing behind
-          const meta = this.txRun(() =>
-            this.appendInTx(input, enc, input.requireNoLease === true),
-          ) as CheckpointMeta;
-          return { ok: true, meta };
-        } catch (e) {
-          if (e instanceof BatonError) return { ok: false, error: e };
-          throw e;
-        }
+        // a savepoint per item: a refused item leaves nothing behind
+        const meta = batonErrorOr(
+          () =>
+            this.txRun(() => this.appendInTx(input, enc, input.requireNoLease === true)) as CheckpointMeta,
+        );
+        return meta instanceof BatonError ? { ok: false, error: meta } : { ok: true, meta };
       }),
     );
   }
