@@ -9,64 +9,65 @@
  * effect that runs again shows up as a duplicate.
  */
 import { BatonError, sha256Hex, newId } from '@baton/core';
-import type { CheckpointBody, EffectRecord, LedgerClient, TurnInput, TurnResponse } from '@baton/core';
+import type {
+  CheckpointBody,
+  EffectIntentInput,
+  EffectRecord,
+  LedgerClient,
+  TurnInput,
+  TurnResponse,
+} from '@baton/core';
 import { InProcessWorker } from '@baton/sdk';
 import type { AgentDefinition } from '@baton/sdk';
 import type { Transport, TurnOutcome } from './users';
 
+/** A fresh record for `input`, as a ledger that remembers nothing would return it. */
+function effectRecord(input: EffectIntentInput): EffectRecord {
+  const now = Date.now();
+  return {
+    id: newId('eff', now),
+    idempotencyKey: input.idempotencyKey,
+    sessionId: input.sessionId,
+    agent: input.agent,
+    version: input.version,
+    rolloutId: null,
+    turnId: input.turnId,
+    name: input.name,
+    args: input.args,
+    status: 'intent',
+    result: null,
+    error: null,
+    compensation: input.compensation,
+    compensationResult: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** The record for an outcome reported by key alone: nothing is known about its intent. */
+function unknownIntent(key: string): EffectRecord {
+  return effectRecord({
+    idempotencyKey: key,
+    sessionId: '',
+    agent: '',
+    version: '',
+    turnId: '',
+    name: '',
+    args: null,
+    compensation: null,
+  });
+}
+
 /** A ledger that records nothing: every intent is new, so a retry runs the effect again. */
 export class NoLedger implements LedgerClient {
-  async intent(
-    input: Parameters<LedgerClient['intent']>[0],
-  ): Promise<{ effect: EffectRecord; existing: boolean }> {
-    const now = Date.now();
-    return {
-      existing: false,
-      effect: {
-        id: newId('eff', now),
-        idempotencyKey: input.idempotencyKey,
-        sessionId: input.sessionId,
-        agent: input.agent,
-        version: input.version,
-        rolloutId: null,
-        turnId: input.turnId,
-        name: input.name,
-        args: input.args,
-        status: 'intent',
-        result: null,
-        error: null,
-        compensation: input.compensation,
-        compensationResult: null,
-        createdAt: now,
-        updatedAt: now,
-      },
-    };
+  async intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }> {
+    return { existing: false, effect: effectRecord(input) };
   }
   async commit(key: string, result: unknown): Promise<EffectRecord> {
-    const r = await this.intent({
-      idempotencyKey: key,
-      sessionId: '',
-      agent: '',
-      version: '',
-      turnId: '',
-      name: '',
-      args: null,
-      compensation: null,
-    });
-    return { ...r.effect, status: 'committed', result };
+    return { ...unknownIntent(key), status: 'committed', result };
   }
   async fail(key: string, error: string): Promise<EffectRecord> {
-    const r = await this.intent({
-      idempotencyKey: key,
-      sessionId: '',
-      agent: '',
-      version: '',
-      turnId: '',
-      name: '',
-      args: null,
-      compensation: null,
-    });
-    return { ...r.effect, status: 'failed', error };
+    return { ...unknownIntent(key), status: 'failed', error };
   }
   async steps(): Promise<Array<{ index: number; name: string; result: unknown }>> {
     return [];
