@@ -18,6 +18,17 @@ function compact(v: unknown, max = 80): string {
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
+/** The filters and page position shared by the list commands; the client drops empty ones. */
+function pageQuery(opts: ListOpts) {
+  return {
+    limit: Number(opts.limit ?? 50),
+    agent: opts.agent,
+    version: opts.versionLabel,
+    status: opts.status,
+    cursor: opts.cursor,
+  };
+}
+
 export function registerSessions(program: Command): void {
   const sessions = program.command('sessions').description('inspect sessions');
 
@@ -38,12 +49,7 @@ export function registerSessions(program: Command): void {
     .action(
       action(async (opts: ListOpts) => {
         const client = await clientFrom(opts);
-        const q: Parameters<typeof client.listSessions>[0] = { limit: Number(opts.limit ?? 50) };
-        if (opts.agent) q.agent = opts.agent;
-        if (opts.versionLabel) q.version = opts.versionLabel;
-        if (opts.status) q.status = opts.status;
-        if (opts.cursor) q.cursor = opts.cursor;
-        const page = await client.listSessions(q);
+        const page = await client.listSessions(pageQuery(opts));
         if (opts.json) return printJson({ sessions: page.items, nextCursor: page.nextCursor });
         printTable(
           page.items.map((s) => ({ ...s, updated: fmtTime(s.updatedAt) })),
@@ -124,14 +130,11 @@ export function registerSessions(program: Command): void {
     .action(
       action(async (opts: ListOpts & { rollout?: string; session?: string }) => {
         const client = await clientFrom(opts);
-        const q: Parameters<typeof client.listEffects>[0] = { limit: Number(opts.limit ?? 50) };
-        if (opts.agent) q.agent = opts.agent;
-        if (opts.versionLabel) q.version = opts.versionLabel;
-        if (opts.rollout) q.rollout = opts.rollout;
-        if (opts.session) q.session = opts.session;
-        if (opts.status) q.status = opts.status;
-        if (opts.cursor) q.cursor = opts.cursor;
-        const page = await client.listEffects(q);
+        const page = await client.listEffects({
+          ...pageQuery(opts),
+          rollout: opts.rollout,
+          session: opts.session,
+        });
         if (opts.json) return printJson({ effects: page.items, nextCursor: page.nextCursor });
         printTable(
           page.items.map((e) => ({ ...e, args: compact(e.args, 40), at: fmtTime(e.createdAt) })),
