@@ -37,6 +37,15 @@ export function atMost(what: string, value: number, max: number, unit = ''): Tar
   return { what, value: round(value), target: `<= ${max}${unit}`, met: value <= max };
 }
 
+/** A seeded pseudo-random generator in [0, 1), so runs compare the same workload. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
 export function round(x: number, digits = 3): number {
   if (!Number.isFinite(x)) return x;
   const f = 10 ** digits;

@@ -28,20 +28,12 @@ import { uuid6, type BaseCheckpointSaver, type Checkpoint } from '@langchain/lan
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { BatonCheckpointSaver } from '@baton/langgraph';
-import { atLeast, round, table, type BenchFn, type Target } from './lib';
+import { atLeast, rng, round, table, type BenchFn, type Target } from './lib';
 
 const WORDS =
   'the customer asked about their order refund shipping invoice account password reset agent replied with steps to verify identity and escalate ticket priority'.split(
     ' ',
   );
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function sentence(r: () => number, bytes: number): string {
   const out: string[] = [];

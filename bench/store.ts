@@ -27,7 +27,7 @@ import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import type { CheckpointBody } from '@baton/core';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
-import { atLeast, round, table, type BenchFn, type Target } from './lib';
+import { atLeast, rng, round, table, type BenchFn, type Target } from './lib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -37,14 +37,6 @@ const WORDS =
   'the customer asked about their order refund shipping invoice account password reset agent replied with steps to verify identity and escalate ticket priority tool search result found three matching records email sent confirmation number pending approval from billing team'.split(
     ' ',
   );
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** A checkpoint body whose JSON is about `bytes` long: a conversation history plus some state. */
 function makeBody(bytes: number): CheckpointBody {
