@@ -34,6 +34,40 @@ function categoryOf(request: string): 'refund' | 'question' {
   return /refund|money back/i.test(request) ? 'refund' : 'question';
 }
 
+/** What the nodes both versions share read; the order reference is passed in, named per version. */
+interface Ticket {
+  customer: string;
+  request: string;
+  category: string;
+  amount: number;
+  approved: boolean | null;
+}
+
+function triage(s: Ticket) {
+  const category = categoryOf(s.request);
+  return { category, amount: amountOf(s.request), approved: null, log: [`triage:${category}`] };
+}
+
+function approval(s: Ticket, order: string) {
+  const answer = interrupt<ApprovalRequest, ApprovalAnswer>({
+    name: 'approval',
+    orderRef: order,
+    amount: s.amount,
+    question: `Refund ${s.amount} on order ${order} for ${s.customer}?`,
+  });
+  return { approved: answer.approved === true, log: [`approval:${answer.approved ? 'yes' : 'no'}`] };
+}
+
+function resolve(s: Ticket, order: string) {
+  const reply =
+    s.category !== 'refund'
+      ? `Thanks ${s.customer}, we answered your question about order ${order}.`
+      : s.approved
+        ? `Refund of ${s.amount} issued for order ${order}.`
+        : `Refund for order ${order} was declined.`;
+  return { reply, log: ['resolve'] };
+}
+
 // ---------- v1 ----------
 
 export const StateV1 = Annotation.Root({
@@ -49,28 +83,9 @@ export const StateV1 = Annotation.Root({
 
 export function buildV1() {
   return new StateGraph(StateV1)
-    .addNode('triage', (s) => {
-      const category = categoryOf(s.request);
-      return { category, amount: amountOf(s.request), approved: null, log: [`triage:${category}`] };
-    })
-    .addNode('approval', (s) => {
-      const answer = interrupt<ApprovalRequest, ApprovalAnswer>({
-        name: 'approval',
-        orderRef: s.orderId,
-        amount: s.amount,
-        question: `Refund ${s.amount} on order ${s.orderId} for ${s.customer}?`,
-      });
-      return { approved: answer.approved === true, log: [`approval:${answer.approved ? 'yes' : 'no'}`] };
-    })
-    .addNode('resolve', (s) => {
-      const reply =
-        s.category !== 'refund'
-          ? `Thanks ${s.customer}, we answered your question about order ${s.orderId}.`
-          : s.approved
-            ? `Refund of ${s.amount} issued for order ${s.orderId}.`
-            : `Refund for order ${s.orderId} was declined.`;
-      return { reply, log: ['resolve'] };
-    })
+    .addNode('triage', triage)
+    .addNode('approval', (s) => approval(s, s.orderId))
+    .addNode('resolve', (s) => resolve(s, s.orderId))
     .addEdge(START, 'triage')
     .addConditionalEdges('triage', (s) => (s.category === 'refund' ? 'approval' : 'resolve'), [
       'approval',
@@ -96,28 +111,9 @@ export const StateV2 = Annotation.Root({
 
 export function buildV2() {
   return new StateGraph(StateV2)
-    .addNode('triage', (s) => {
-      const category = categoryOf(s.request);
-      return { category, amount: amountOf(s.request), approved: null, log: [`triage:${category}`] };
-    })
-    .addNode('approval', (s) => {
-      const answer = interrupt<ApprovalRequest, ApprovalAnswer>({
-        name: 'approval',
-        orderRef: s.orderRef,
-        amount: s.amount,
-        question: `Refund ${s.amount} on order ${s.orderRef} for ${s.customer}?`,
-      });
-      return { approved: answer.approved === true, log: [`approval:${answer.approved ? 'yes' : 'no'}`] };
-    })
-    .addNode('resolve', (s) => {
-      const reply =
-        s.category !== 'refund'
-          ? `Thanks ${s.customer}, we answered your question about order ${s.orderRef}.`
-          : s.approved
-            ? `Refund of ${s.amount} issued for order ${s.orderRef}.`
-            : `Refund for order ${s.orderRef} was declined.`;
-      return { reply, log: ['resolve'] };
-    })
+    .addNode('triage', triage)
+    .addNode('approval', (s) => approval(s, s.orderRef))
+    .addNode('resolve', (s) => resolve(s, s.orderRef))
     .addNode('survey', () => ({ surveySent: true, log: ['survey'] }))
     .addEdge(START, 'triage')
     .addConditionalEdges('triage', (s) => (s.category === 'refund' ? 'approval' : 'resolve'), [
