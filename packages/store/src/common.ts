@@ -21,7 +21,7 @@ import type {
 } from '@baton/core';
 import { SESSION_STATUSES } from '@baton/core';
 import type { CheckpointMeta } from '@baton/core';
-import type { AppendCheckpointInput, SessionExpectation } from './store';
+import type { AppendCheckpointInput, BeginTurnResult, Lease, SessionExpectation } from './store';
 
 export const DEFAULT_MAX_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_PAGE = 100;
@@ -158,6 +158,23 @@ export function encodeAppend(input: AppendCheckpointInput<unknown>, maxBytes: nu
   const enc = encodeBody(input.body, maxBytes, input.sessionId);
   checkExpectedSeq(input);
   return enc;
+}
+
+/** A started turn with its checkpoint decoded, or with `checkpointError` when the stored body fails its hash. */
+export function startedTurn<B>(
+  lease: Lease,
+  session: SessionRecord,
+  meta: CheckpointMeta,
+  raw: unknown,
+): BeginTurnResult<B> {
+  try {
+    return { kind: 'started', lease, session, checkpoint: { ...meta, body: decodeBody<B>(meta, raw) } };
+  } catch (e) {
+    if (e instanceof CheckpointCorruptError) {
+      return { kind: 'started', lease, session, checkpoint: null, checkpointError: e };
+    }
+    throw e;
+  }
 }
 
 export function checkpointMeta(r: Row): CheckpointMeta {

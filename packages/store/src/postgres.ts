@@ -9,7 +9,6 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import {
   BatonError,
-  CheckpointCorruptError,
   NotFoundError,
   SequenceConflictError,
   SessionBusyError,
@@ -85,6 +84,7 @@ import {
   sessionConflict,
   sessionFromRow,
   sessionNotFound,
+  startedTurn,
   telemetryFromRow,
   toPage,
   turnDelta,
@@ -740,19 +740,7 @@ export class PostgresStore implements Store {
       size: row.c_size,
       created_at: row.c_created_at,
     });
-    try {
-      return {
-        kind: 'started',
-        lease,
-        session,
-        checkpoint: { ...meta, body: decodeBody<B>(meta, row.c_body) },
-      };
-    } catch (e) {
-      if (e instanceof CheckpointCorruptError) {
-        return { kind: 'started', lease, session, checkpoint: null, checkpointError: e };
-      }
-      throw e;
-    }
+    return startedTurn<B>(lease, session, meta, row.c_body);
   }
 
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {

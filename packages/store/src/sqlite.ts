@@ -7,7 +7,6 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import {
   BatonError,
-  CheckpointCorruptError,
   NotFoundError,
   SequenceConflictError,
   SessionBusyError,
@@ -94,6 +93,7 @@ import {
   rolloutNotFound,
   sessionConflict,
   sessionNotFound,
+  startedTurn,
 } from './common';
 import type { AggregateDelta, EffectOp, EncodedBody, Row } from './common';
 
@@ -213,8 +213,23 @@ type BeginRead =
       kind: 'read';
       session: SessionRecord;
       lease: Lease;
-      raw: [number, number, string, string, number, number, Buffer | string] | undefined;
+      raw: LatestRaw | undefined;
     };
+
+/** The latest checkpoint row as `latestRaw` reads it: meta columns, then the stored body. */
+type LatestRaw = [number, number, string, string, number, number, Buffer | string];
+
+function rawMeta(sessionId: string, r: LatestRaw): CheckpointMeta {
+  return {
+    sessionId,
+    seq: r[0],
+    schemaVersion: r[1],
+    writtenBy: r[2],
+    hash: r[3],
+    size: r[4],
+    createdAt: r[5],
+  };
+}
 
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
@@ -614,17 +629,14 @@ export class SqliteStore implements Store {
   private latestRawStmt: Statement | undefined;
 
   /** The latest checkpoint row as an array (meta columns, then the stored body), without decoding. */
-  private latestRaw(
-    sessionId: string,
-  ): [number, number, string, string, number, number, Buffer | string] | undefined {
+  private latestRaw(sessionId: string): LatestRaw | undefined {
     this.latestRawStmt ??= this.db
       .prepare(
         `SELECT seq, schema_version, written_by, hash, size, created_at, body FROM checkpoints
          WHERE session_id = ? ORDER BY seq DESC LIMIT 1`,
       )
       .raw(true);
-    return this.latestRawStmt.get(sessionId) as
-      [number, number, string, string, number, number, Buffer | string] | undefined;
+    return this.latestRawStmt.get(sessionId) as LatestRaw | undefined;
   }
 
   /** The part of `beginTurn` that runs inside the write transaction (throws before any write). */
@@ -662,23 +674,7 @@ export class SqliteStore implements Store {
     if (r.kind !== 'read') return r;
     const { session, lease, raw } = r;
     if (!raw) return { kind: 'started', lease, session, checkpoint: null };
-    const meta: CheckpointMeta = {
-      sessionId: lease.sessionId,
-      seq: raw[0],
-      schemaVersion: raw[1],
-      writtenBy: raw[2],
-      hash: raw[3],
-      size: raw[4],
-      createdAt: raw[5],
-    };
-    try {
-      return { kind: 'started', lease, session, checkpoint: { ...meta, body: decodeBody<B>(meta, raw[6]) } };
-    } catch (e) {
-      if (e instanceof CheckpointCorruptError) {
-        return { kind: 'started', lease, session, checkpoint: null, checkpointError: e };
-      }
-      throw e;
-    }
+    return startedTurn<B>(lease, session, rawMeta(lease.sessionId, raw), raw[6]);
   }
 
   async beginTurn<B = CheckpointBody>(
@@ -1021,15 +1017,7 @@ export class SqliteStore implements Store {
       await this.getSession(sessionId);
       return null;
     }
-    const meta: CheckpointMeta = {
-      sessionId,
-      seq: r[0],
-      schemaVersion: r[1],
-      writtenBy: r[2],
-      hash: r[3],
-      size: r[4],
-      createdAt: r[5],
-    };
+    const meta = rawMeta(sessionId, r);
     return { ...meta, body: decodeBody<B>(meta, r[6]) };
   }
 
