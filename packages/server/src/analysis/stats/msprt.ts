@@ -334,8 +334,3 @@ export class SequentialJudge {
     return this.last;
   }
 }
-
-/** Two-sided always-valid p-value of one look at H0: θ = θ0 (normal mixture). */
-export function msprtPValue(d: number, v: number, theta0: number, tau: number): number {
-  return pFromLogLR(logMixtureLR(d, v, theta0, tau * tau));
-}
