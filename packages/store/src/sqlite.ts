@@ -762,71 +762,69 @@ export class SqliteStore implements Store {
     enc: EncodedBody,
     requireNoLease: boolean,
   ): CheckpointMeta {
-    {
-      const now = this.now();
-      const p = input.session;
-      const args: unknown[] = [now];
-      let mask = 0;
-      if (p?.status !== undefined) {
-        mask |= 1;
-        args.push(p.status);
-      }
-      if (p?.version !== undefined) {
-        mask |= 2;
-        args.push(p.version);
-      }
-      if (p?.reason !== undefined) {
-        mask |= 4;
-        args.push(p.reason);
-      }
-      args.push(input.sessionId, input.expectedSeq);
-      if (input.leaseOwner !== undefined) {
-        mask |= 8;
-        args.push(input.leaseOwner);
-      }
-      if (requireNoLease) {
-        mask |= 16;
-        args.push(now);
-      }
-      const upd = this.casStatement(mask).get(...args) as { seq: number; created_at: number } | undefined;
-      if (!upd) {
-        const cur = this.st('SELECT seq, lease_owner, lease_expires_at FROM sessions WHERE id = ?').get(
-          input.sessionId,
-        ) as Row | undefined;
-        if (!cur) throw sessionNotFound(input.sessionId);
-        if (Number(cur.seq) !== input.expectedSeq) {
-          throw new SequenceConflictError(input.sessionId, input.expectedSeq, Number(cur.seq));
-        }
-        if (requireNoLease && cur.lease_expires_at !== null && Number(cur.lease_expires_at) > now) {
-          throw new SessionBusyError(input.sessionId, Math.max(0, Number(cur.lease_expires_at) - now));
-        }
-        throw leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner as string | null);
-      }
-      const seq = upd.seq;
-      this.st(
-        `INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(input.sessionId, seq, input.schemaVersion, input.writtenBy, enc.hash, enc.size, now, enc.bytes);
-      if (input.resolvedWaits && input.resolvedWaits.length > 0) {
-        const st = this.st(`UPDATE waits SET status = 'resolved' WHERE token = ? AND session_id = ?`);
-        for (const t of input.resolvedWaits) st.run(t, input.sessionId);
-      }
-      if (input.waits) this.replaceWaits(input.sessionId, input.waits, input.resolvedWaits ?? []);
-      if (input.migration) {
-        const m = input.migration;
-        this.insertMigration({ ...m, sessionId: input.sessionId, seq, status: 'ok', error: null });
-      }
-      if (input.turnResult) {
-        this.st(
-          'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        ).run(input.sessionId, input.turnResult.key, jsonText(input.turnResult.result), now);
-      }
-      this.st('DELETE FROM steps WHERE session_id = ?').run(input.sessionId);
-      if (input.telemetry) {
-        this.insertTelemetry({ ...input.telemetry, seq }, upd.created_at);
-      }
-      return appendedMeta(input, enc, seq, now);
+    const now = this.now();
+    const p = input.session;
+    const args: unknown[] = [now];
+    let mask = 0;
+    if (p?.status !== undefined) {
+      mask |= 1;
+      args.push(p.status);
     }
+    if (p?.version !== undefined) {
+      mask |= 2;
+      args.push(p.version);
+    }
+    if (p?.reason !== undefined) {
+      mask |= 4;
+      args.push(p.reason);
+    }
+    args.push(input.sessionId, input.expectedSeq);
+    if (input.leaseOwner !== undefined) {
+      mask |= 8;
+      args.push(input.leaseOwner);
+    }
+    if (requireNoLease) {
+      mask |= 16;
+      args.push(now);
+    }
+    const upd = this.casStatement(mask).get(...args) as { seq: number; created_at: number } | undefined;
+    if (!upd) {
+      const cur = this.st('SELECT seq, lease_owner, lease_expires_at FROM sessions WHERE id = ?').get(
+        input.sessionId,
+      ) as Row | undefined;
+      if (!cur) throw sessionNotFound(input.sessionId);
+      if (Number(cur.seq) !== input.expectedSeq) {
+        throw new SequenceConflictError(input.sessionId, input.expectedSeq, Number(cur.seq));
+      }
+      if (requireNoLease && cur.lease_expires_at !== null && Number(cur.lease_expires_at) > now) {
+        throw new SessionBusyError(input.sessionId, Math.max(0, Number(cur.lease_expires_at) - now));
+      }
+      throw leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner as string | null);
+    }
+    const seq = upd.seq;
+    this.st(
+      `INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(input.sessionId, seq, input.schemaVersion, input.writtenBy, enc.hash, enc.size, now, enc.bytes);
+    if (input.resolvedWaits && input.resolvedWaits.length > 0) {
+      const st = this.st(`UPDATE waits SET status = 'resolved' WHERE token = ? AND session_id = ?`);
+      for (const t of input.resolvedWaits) st.run(t, input.sessionId);
+    }
+    if (input.waits) this.replaceWaits(input.sessionId, input.waits, input.resolvedWaits ?? []);
+    if (input.migration) {
+      const m = input.migration;
+      this.insertMigration({ ...m, sessionId: input.sessionId, seq, status: 'ok', error: null });
+    }
+    if (input.turnResult) {
+      this.st(
+        'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ).run(input.sessionId, input.turnResult.key, jsonText(input.turnResult.result), now);
+    }
+    this.st('DELETE FROM steps WHERE session_id = ?').run(input.sessionId);
+    if (input.telemetry) {
+      this.insertTelemetry({ ...input.telemetry, seq }, upd.created_at);
+    }
+    return appendedMeta(input, enc, seq, now);
   }
 
   private replaceWaits(sessionId: string, waits: Wait[], resolved: string[]): void {
