@@ -10,21 +10,27 @@ import type { Store } from '@baton/store';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, TURN_ID_KEY, langGraphAgent } from '../src/index';
 import type { ChannelMigration, LangGraphAgent } from '../src/index';
 
+/** The node names each step appends, in order. */
+const stepsChannel = () => Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] });
+
+/** The node every graph version shares: it waits on an `approval` interrupt. */
+function approve() {
+  const ok = interrupt<{ name: string }, { ok: boolean }>({ name: 'approval' });
+  return { answer: ok.ok ? 'yes' : 'no', steps: ['approve'] };
+}
+
 const S1 = Annotation.Root({
   orderId: Annotation<string>,
   note: Annotation<string>,
   scratch: Annotation<string>,
-  steps: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  steps: stepsChannel(),
   answer: Annotation<string>,
 });
 
 function graphV1() {
   return new StateGraph(S1)
     .addNode('intake', (s) => ({ scratch: `tmp:${s.orderId}`, steps: ['intake'] }))
-    .addNode('approve', () => {
-      const ok = interrupt<{ name: string }, { ok: boolean }>({ name: 'approval' });
-      return { answer: ok.ok ? 'yes' : 'no', steps: ['approve'] };
-    })
+    .addNode('approve', approve)
     .addEdge(START, 'intake')
     .addEdge('intake', 'approve')
     .addEdge('approve', END);
@@ -33,7 +39,7 @@ function graphV1() {
 const S2 = Annotation.Root({
   orderIds: Annotation<string[]>,
   note: Annotation<string>,
-  steps: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  steps: stepsChannel(),
   answer: Annotation<string>,
   shipped: Annotation<boolean>,
 });
@@ -41,10 +47,7 @@ const S2 = Annotation.Root({
 function graphV2() {
   return new StateGraph(S2)
     .addNode('intake', () => ({ steps: ['intake'] }))
-    .addNode('approve', () => {
-      const ok = interrupt<{ name: string }, { ok: boolean }>({ name: 'approval' });
-      return { answer: ok.ok ? 'yes' : 'no', steps: ['approve'] };
-    })
+    .addNode('approve', approve)
     .addNode('ship', () => ({ shipped: true, steps: ['ship'] }))
     .addEdge(START, 'intake')
     .addEdge('intake', 'approve')
@@ -55,7 +58,7 @@ function graphV2() {
 const S3 = Annotation.Root({
   orderIds: Annotation<string[]>,
   memo: Annotation<string>,
-  steps: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+  steps: stepsChannel(),
   answer: Annotation<string>,
   shipped: Annotation<boolean>,
 });
@@ -63,10 +66,7 @@ const S3 = Annotation.Root({
 function graphV3() {
   return new StateGraph(S3)
     .addNode('intake', () => ({ steps: ['intake'] }))
-    .addNode('approve', () => {
-      const ok = interrupt<{ name: string }, { ok: boolean }>({ name: 'approval' });
-      return { answer: ok.ok ? 'yes' : 'no', steps: ['approve'] };
-    })
+    .addNode('approve', approve)
     .addNode('ship', (s) => ({ shipped: true, steps: [`ship:${s.memo}`] }))
     .addEdge(START, 'intake')
     .addEdge('intake', 'approve')
