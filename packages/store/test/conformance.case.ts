@@ -105,6 +105,17 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       return store.createSession({ agent, version, tokenHash: sha256Hex('tok'), ...extra });
     }
 
+    /** Append `body(n)` as a plain schema-1 checkpoint written by v1. */
+    function appendV1(sessionId: string, expectedSeq: number, n: number, via: Store = store) {
+      return via.appendCheckpoint({
+        sessionId,
+        expectedSeq,
+        schemaVersion: 1,
+        writtenBy: 'v1',
+        body: body(n),
+      });
+    }
+
     /** Everything a checkpoint write may touch for a session, read through the API. */
     async function snapshot(s: Store, sessionId: string) {
       const session = await s.getSession(sessionId);
@@ -568,15 +579,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const metas = [];
         for (let i = 0; i < 3; i++) {
           t += 100;
-          metas.push(
-            await store.appendCheckpoint({
-              sessionId: s.id,
-              expectedSeq: i,
-              schemaVersion: 1,
-              writtenBy: 'v1',
-              body: body(i),
-            }),
-          );
+          metas.push(await appendV1(s.id, i, i));
         }
         expect(metas.map((m) => m.seq)).toEqual([1, 2, 3]);
         const text = JSON.stringify(body(2));
@@ -634,13 +637,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const limited = await h.open({ now, maxCheckpointBytes: 4096 });
         try {
           const s = await newSession();
-          await store.appendCheckpoint({
-            sessionId: s.id,
-            expectedSeq: 0,
-            schemaVersion: 1,
-            writtenBy: 'v1',
-            body: body(0),
-          });
+          await appendV1(s.id, 0, 0);
           await store.putStep(s.id, 'turn-x', 0, 'step', { ok: 1 });
           const before = await snapshot(store, s.id);
           const everything = {
@@ -881,13 +878,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         try {
           for (let i = 0; i < 5; i++) {
             const s = await newSession();
-            await store.appendCheckpoint({
-              sessionId: s.id,
-              expectedSeq: 0,
-              schemaVersion: 1,
-              writtenBy: 'v1',
-              body: body(0),
-            });
+            await appendV1(s.id, 0, 0);
             const results = await Promise.allSettled([
               store.appendCheckpoint({
                 sessionId: s.id,
@@ -922,13 +913,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
 
       it('two processes racing for the same lease and seq: exactly one of each wins', async () => {
         const s = await newSession();
-        await store.appendCheckpoint({
-          sessionId: s.id,
-          expectedSeq: 0,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          body: body(0),
-        });
+        await appendV1(s.id, 0, 0);
         const startAt = Date.now() + 2500;
         const run = (owner: string) =>
           new Promise<{ lease: string; append: string }>((resolve, reject) => {
@@ -969,20 +954,8 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
 
       it('detects a body corrupted in the database; the caller can quarantine; nothing else changes', async () => {
         const s = await newSession();
-        await store.appendCheckpoint({
-          sessionId: s.id,
-          expectedSeq: 0,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          body: body(1),
-        });
-        const m2 = await store.appendCheckpoint({
-          sessionId: s.id,
-          expectedSeq: 1,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          body: body(2),
-        });
+        await appendV1(s.id, 0, 1);
+        const m2 = await appendV1(s.id, 1, 2);
         await h.rawExec(
           `UPDATE checkpoints SET body = '{"state":"tampered"}' WHERE session_id = '${s.id}' AND seq = 2`,
         );
@@ -1008,13 +981,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const busy = await newSession();
         const leased = await newSession();
         for (const s of [stale, busy, leased]) {
-          await store.appendCheckpoint({
-            sessionId: s.id,
-            expectedSeq: 0,
-            schemaVersion: 1,
-            writtenBy: 'v1',
-            body: body(1),
-          });
+          await appendV1(s.id, 0, 1);
         }
         await store.acquireLease(busy.id, 'router', 30_000);
         const expiredLease = await store.acquireLease(leased.id, 'router', 1000);
@@ -1071,13 +1038,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
 
       it('records failed migrations without touching the session', async () => {
         const s = await newSession();
-        await store.appendCheckpoint({
-          sessionId: s.id,
-          expectedSeq: 0,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          body: body(1),
-        });
+        await appendV1(s.id, 0, 1);
         const before = await store.getSession(s.id);
         const rollout = u('r');
         await store.recordMigrationFailure({
@@ -1113,25 +1074,13 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       it('compaction keeps the last K without holes', async () => {
         const s = await newSession();
         for (let i = 0; i < 6; i++) {
-          await store.appendCheckpoint({
-            sessionId: s.id,
-            expectedSeq: i,
-            schemaVersion: 1,
-            writtenBy: 'v1',
-            body: body(i),
-          });
+          await appendV1(s.id, i, i);
         }
         expect(await store.compactCheckpoints(s.id, 3)).toBe(3);
         expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([6, 5, 4]);
         expect(await store.compactCheckpoints(s.id, 3)).toBe(0);
         await expectCode(store.getCheckpoint(s.id, 3), 'CHECKPOINT_NOT_FOUND');
-        await store.appendCheckpoint({
-          sessionId: s.id,
-          expectedSeq: 6,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          body: body(7),
-        });
+        await appendV1(s.id, 6, 7);
         expect(await store.compactCheckpoints(s.id, 1)).toBe(3);
         expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([7]);
         expect((await store.getLatestCheckpoint(s.id))!.body).toEqual(body(7));
@@ -1141,13 +1090,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
 
       it('an append interrupted by a killed process leaves the previous checkpoint intact', async () => {
         const s = await newSession();
-        const m1 = await store.appendCheckpoint({
-          sessionId: s.id,
-          expectedSeq: 0,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          body: body(1),
-        });
+        const m1 = await appendV1(s.id, 0, 1);
         const child = spawn(
           process.execPath,
           [
@@ -1193,13 +1136,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           expect((await fresh.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([1]);
           expect(await fresh.getTurnResult(s.id, 'crash-key')).toBeUndefined();
           // and the store is writable again
-          const m2 = await fresh.appendCheckpoint({
-            sessionId: s.id,
-            expectedSeq: 1,
-            schemaVersion: 1,
-            writtenBy: 'v1',
-            body: body(2),
-          });
+          const m2 = await appendV1(s.id, 1, 2, fresh);
           expect(m2.seq).toBe(2);
         } finally {
           await fresh.close();
