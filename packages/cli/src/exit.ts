@@ -25,8 +25,6 @@ export const ExitCode = {
   INVARIANT: 12,
 } as const;
 
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
-
 /** A CLI-level error with a code printed as is (e.g. `USAGE`) and an explicit exit code. */
 export class CliError extends Error {
   constructor(
