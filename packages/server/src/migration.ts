@@ -9,8 +9,10 @@ import {
   CheckpointCorruptError,
   SessionBusyError,
   TERMINAL_SESSION_STATUSES,
+  type Checkpoint,
   type MigrateResponse,
   type SessionRecord,
+  type VersionRecord,
 } from '@baton/core';
 import type { ServerContext } from './context';
 
@@ -94,23 +96,9 @@ export async function migrateSession(
       return okResult(cur.seq, cur.version, input.to, target.schemaVersion, target.schemaVersion);
     }
     const fromSchema = cp.schemaVersion;
-    // Reverse fill: when the target cannot read this schema but the origin version ships a down
-    // migration to the target's schema, the origin's workers run it (down migrations are its code).
-    let runOn = input.to;
-    if (cp.schemaVersion !== target.schemaVersion && !target.acceptsSchemas.includes(cp.schemaVersion)) {
-      const origin = await ctx.versions.get(cur.agent, cur.version).catch(() => null);
-      if (
-        origin &&
-        origin.schemaVersion === cp.schemaVersion &&
-        origin.downSchemas.includes(target.schemaVersion)
-      )
-        runOn = cur.version;
-    }
-    if (
-      runOn === input.to &&
-      cp.schemaVersion !== target.schemaVersion &&
-      !target.acceptsSchemas.includes(cp.schemaVersion)
-    ) {
+    // the target's workers run the migration, or for a reverse fill the origin's
+    const runOn = await migrationRunner(ctx, cur, cp.schemaVersion, target);
+    if (runOn === null) {
       return fail(
         ctx,
         cur,
@@ -121,36 +109,9 @@ export async function migrateSession(
         `${cur.agent}@${input.to} (schema ${target.schemaVersion}) has no migration from schema ${cp.schemaVersion}`,
       );
     }
-    let answer: MigrateResponse;
-    try {
-      const worker = ctx.pool.pick(cur.agent, runOn);
-      worker.outstanding++;
-      try {
-        answer = await worker.client.migrate({
-          session: { id: cur.id, agent: cur.agent, version: cur.version },
-          checkpoint: { seq: cp.seq, schemaVersion: cp.schemaVersion, body: cp.body },
-          targetSchemaVersion: target.schemaVersion,
-          dryRun: input.dryRun === true,
-        });
-      } finally {
-        worker.outstanding--;
-      }
-    } catch (e) {
-      const code = e instanceof BatonError ? e.code : 'WORKER_ERROR';
-      const msg = e instanceof Error ? e.message : String(e);
-      return fail(ctx, cur, input, fromSchema, target.schemaVersion, code, msg);
-    }
+    const answer = await runMigration(ctx, runOn, cur, cp, target.schemaVersion, input.dryRun === true);
     if (!answer.ok) {
-      const where = answer.error.path ? ` at ${answer.error.path}` : '';
-      return fail(
-        ctx,
-        cur,
-        input,
-        fromSchema,
-        target.schemaVersion,
-        answer.error.code,
-        `${answer.error.message}${where}`,
-      );
+      return fail(ctx, cur, input, fromSchema, target.schemaVersion, answer.code, answer.reason);
     }
     if (input.dryRun) return okResult(cp.seq, cur.version, input.to, fromSchema, answer.schemaVersion);
     const meta = await store.appendCheckpoint({
@@ -178,6 +139,62 @@ export async function migrateSession(
   } finally {
     if (lease) await store.releaseLease(lease).catch(() => undefined);
   }
+}
+
+/**
+ * Which version's workers run the migration of a checkpoint of `session` (schema `fromSchema`) to
+ * `target`: the target's, whose `up` migrations read it; or, for a reverse fill, the origin's when
+ * the target cannot read it but the origin ships a `down` migration to the target's schema
+ * (down migrations are its code). Null when neither can.
+ */
+export async function migrationRunner(
+  ctx: Pick<ServerContext, 'versions'>,
+  session: SessionRecord,
+  fromSchema: number,
+  target: VersionRecord,
+): Promise<string | null> {
+  if (fromSchema === target.schemaVersion || target.acceptsSchemas.includes(fromSchema)) return target.label;
+  const origin = await ctx.versions.get(session.agent, session.version).catch(() => null);
+  if (origin && origin.schemaVersion === fromSchema && origin.downSchemas.includes(target.schemaVersion))
+    return session.version;
+  return null;
+}
+
+/** Ask a worker of `runOn` to migrate `cp`; a worker that fails or refuses comes back as `{code, reason}`. */
+export async function runMigration(
+  ctx: Pick<ServerContext, 'pool'>,
+  runOn: string,
+  session: SessionRecord,
+  cp: Checkpoint,
+  targetSchemaVersion: number,
+  dryRun: boolean,
+): Promise<Extract<MigrateResponse, { ok: true }> | { ok: false; code: string; reason: string }> {
+  let answer: MigrateResponse;
+  try {
+    const worker = ctx.pool.pick(session.agent, runOn);
+    worker.outstanding++;
+    try {
+      answer = await worker.client.migrate({
+        session: { id: session.id, agent: session.agent, version: session.version },
+        checkpoint: { seq: cp.seq, schemaVersion: cp.schemaVersion, body: cp.body },
+        targetSchemaVersion,
+        dryRun,
+      });
+    } finally {
+      worker.outstanding--;
+    }
+  } catch (e) {
+    return {
+      ok: false,
+      code: e instanceof BatonError ? e.code : 'WORKER_ERROR',
+      reason: e instanceof Error ? e.message : String(e),
+    };
+  }
+  if (!answer.ok) {
+    const where = answer.error.path ? ` at ${answer.error.path}` : '';
+    return { ok: false, code: answer.error.code, reason: `${answer.error.message}${where}` };
+  }
+  return answer;
 }
 
 function settledStatus(s: SessionRecord): SessionRecord['status'] {

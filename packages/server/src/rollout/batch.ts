@@ -12,15 +12,13 @@
  * go through `migrateSession`.
  */
 import {
-  BatonError,
   CheckpointCorruptError,
   type Checkpoint,
   type CheckpointBody,
-  type MigrateResponse,
   type SessionRecord,
 } from '@baton/core';
 import type { AppendCheckpointInput } from '@baton/store';
-import { migrateSession } from '../migration';
+import { migrateSession, migrationRunner, runMigration } from '../migration';
 import { mapLimit, type OpsContext } from './util';
 
 export interface BatchOutcome {
@@ -108,51 +106,19 @@ export async function migrateBatch(
       return;
     }
     // which version's workers run the migration: the target's `up`, or the origin's `down`
-    let runOn = input.to;
-    if (cp.schemaVersion !== target.schemaVersion && !target.acceptsSchemas.includes(cp.schemaVersion)) {
-      const origin = await ctx.versions.get(agent, s.version).catch(() => null);
-      if (
-        origin &&
-        origin.schemaVersion === cp.schemaVersion &&
-        origin.downSchemas.includes(target.schemaVersion)
-      )
-        runOn = s.version;
-      else {
-        await fail(
-          s,
-          cp.schemaVersion,
-          'MIGRATION_FAILED',
-          `${agent}@${input.to} (schema ${target.schemaVersion}) has no migration from schema ${cp.schemaVersion}`,
-        );
-        return;
-      }
-    }
-    let answer: MigrateResponse;
-    try {
-      const worker = ctx.pool.pick(agent, runOn);
-      worker.outstanding++;
-      try {
-        answer = await worker.client.migrate({
-          session: { id: s.id, agent, version: s.version },
-          checkpoint: { seq: cp.seq, schemaVersion: cp.schemaVersion, body: cp.body },
-          targetSchemaVersion: target.schemaVersion,
-          dryRun: false,
-        });
-      } finally {
-        worker.outstanding--;
-      }
-    } catch (e) {
+    const runOn = await migrationRunner(ctx, s, cp.schemaVersion, target);
+    if (runOn === null) {
       await fail(
         s,
         cp.schemaVersion,
-        e instanceof BatonError ? e.code : 'WORKER_ERROR',
-        e instanceof Error ? e.message : String(e),
+        'MIGRATION_FAILED',
+        `${agent}@${input.to} (schema ${target.schemaVersion}) has no migration from schema ${cp.schemaVersion}`,
       );
       return;
     }
+    const answer = await runMigration(ctx, runOn, s, cp, target.schemaVersion, false);
     if (!answer.ok) {
-      const where = answer.error.path ? ` at ${answer.error.path}` : '';
-      await fail(s, cp.schemaVersion, answer.error.code, `${answer.error.message}${where}`);
+      await fail(s, cp.schemaVersion, answer.code, answer.reason);
       return;
     }
     const body: CheckpointBody = answer.body;
