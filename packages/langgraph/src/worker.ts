@@ -97,7 +97,7 @@ export interface LangGraphAgentSpec {
   build?: string;
   /** Graph input for a message turn (default: the message itself, which must be a state update). */
   input?(message: unknown): unknown;
-  /** The turn's output from the graph state after the turn (default: the state values). */
+  /** The turn's output from the graph state after the turn (default: `{ values, next, interrupts }`). */
   output?(values: Record<string, unknown>, info: { next: readonly string[]; interrupts: unknown[] }): unknown;
   /** Name of the Baton wait for an interrupt (default: `value.name` when a string, else `interrupt`). */
   waitName?(value: unknown): string;
