@@ -236,6 +236,31 @@ function isEmpty(o: object): boolean {
   return true;
 }
 
+/** A `WHERE` built from optional filters, in the order they are added; `sql` is empty without any. */
+class Filters {
+  private readonly clauses: string[] = [];
+  readonly args: unknown[] = [];
+
+  /** `col = v`, left out when `v` is undefined. */
+  eq(col: string, v: unknown): void {
+    if (v !== undefined) this.add(`${col} = ?`, v);
+  }
+
+  /** `col IN (…)`, left out when `vs` is undefined. */
+  in(col: string, vs: readonly unknown[] | undefined): void {
+    if (vs) this.add(`${col} IN (${vs.map(() => '?').join(', ')})`, ...vs);
+  }
+
+  add(clause: string, ...args: unknown[]): void {
+    this.clauses.push(clause);
+    this.args.push(...args);
+  }
+
+  get sql(): string {
+    return this.clauses.length ? ' WHERE ' + this.clauses.join(' AND ') : '';
+  }
+}
+
 function sqlitePath(target: string): string {
   return target.startsWith('sqlite:') ? target.slice('sqlite:'.length) : target;
 }
@@ -515,28 +540,17 @@ export class SqliteStore implements Store {
 
   async listSessions(q: ListSessionsQuery): Promise<Page<SessionRecord>> {
     const limit = pageLimit(q.limit);
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.agent !== undefined) {
-      where.push('agent = ?');
-      args.push(q.agent);
-    }
-    if (q.version !== undefined) {
-      where.push('version = ?');
-      args.push(q.version);
-    }
     const statuses = asArray(q.status);
-    if (statuses) {
-      if (statuses.length === 0) return { items: [], nextCursor: null };
-      where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
-      args.push(...statuses);
-    }
-    if (q.cursor) {
-      where.push('id > ?');
-      args.push(q.cursor);
-    }
-    const sql = `SELECT * FROM sessions${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
-    const rows = this.st(sql).all(...args, limit + 1) as Row[];
+    if (statuses && statuses.length === 0) return { items: [], nextCursor: null };
+    const f = new Filters();
+    f.eq('agent', q.agent);
+    f.eq('version', q.version);
+    f.in('status', statuses);
+    if (q.cursor) f.add('id > ?', q.cursor);
+    const rows = this.st(`SELECT * FROM sessions${f.sql} ORDER BY id LIMIT ?`).all(
+      ...f.args,
+      limit + 1,
+    ) as Row[];
     return toPage(rows.map(sessionFromRow), limit);
   }
 
@@ -1197,29 +1211,19 @@ export class SqliteStore implements Store {
 
   async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
     const limit = pageLimit(q.limit);
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const add = (col: string, v: string | undefined) => {
-      if (v === undefined) return;
-      where.push(`${col} = ?`);
-      args.push(v);
-    };
-    add('session_id', q.sessionId);
-    add('agent', q.agent);
-    add('version', q.version);
-    add('rollout_id', q.rolloutId);
     const statuses = asArray(q.status);
-    if (statuses) {
-      if (statuses.length === 0) return { items: [], nextCursor: null };
-      where.push(`status IN (${statuses.map(() => '?').join(', ')})`);
-      args.push(...statuses);
-    }
-    if (q.cursor) {
-      where.push('id > ?');
-      args.push(q.cursor);
-    }
-    const sql = `SELECT * FROM effects${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id LIMIT ?`;
-    const rows = this.st(sql).all(...args, limit + 1) as Row[];
+    if (statuses && statuses.length === 0) return { items: [], nextCursor: null };
+    const f = new Filters();
+    f.eq('session_id', q.sessionId);
+    f.eq('agent', q.agent);
+    f.eq('version', q.version);
+    f.eq('rollout_id', q.rolloutId);
+    f.in('status', statuses);
+    if (q.cursor) f.add('id > ?', q.cursor);
+    const rows = this.st(`SELECT * FROM effects${f.sql} ORDER BY id LIMIT ?`).all(
+      ...f.args,
+      limit + 1,
+    ) as Row[];
     return toPage(rows.map(effectFromRow), limit);
   }
 
@@ -1255,19 +1259,10 @@ export class SqliteStore implements Store {
   ): Promise<RolloutRecord[]> {
     const phases = asArray(q.phase);
     if (phases && phases.length === 0) return [];
-    const args: unknown[] = [];
-    const where: string[] = [];
-    if (q.agent !== undefined) {
-      where.push('agent = ?');
-      args.push(q.agent);
-    }
-    if (phases) {
-      where.push(`phase IN (${phases.map(() => '?').join(', ')})`);
-      args.push(...phases);
-    }
-    const rows = this.st(
-      `SELECT * FROM rollouts${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id`,
-    ).all(...args) as Row[];
+    const f = new Filters();
+    f.eq('agent', q.agent);
+    f.in('phase', phases);
+    const rows = this.st(`SELECT * FROM rollouts${f.sql} ORDER BY created_at, id`).all(...f.args) as Row[];
     return rows.map(rolloutFromRow);
   }
 
