@@ -108,9 +108,11 @@ function numberedFns(m: Record<number, MigrationFn> | undefined): Record<string,
   return out;
 }
 
-function chainFrom(from: number, to: number, fns: Record<number, MigrationFn> | undefined): boolean {
-  for (let s = from; s < to; s++) if (typeof fns?.[s] !== 'function') return false;
-  return true;
+/** The schemas below `to` linked to `to` without a gap by `fns` (`fns[s]` links s and s + 1), ascending. */
+function chainedSchemas(to: number, fns: Record<number, MigrationFn> | undefined): number[] {
+  const out: number[] = [];
+  for (let s = to - 1; s >= 1 && typeof fns?.[s] === 'function'; s--) out.unshift(s);
+  return out;
 }
 
 /** Hashes of a spec, as in the VersionRecord. */
@@ -141,16 +143,6 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
       codeHash,
     }),
   );
-  const accepts: number[] = [];
-  for (let s = spec.schemaVersion - 1; s >= 1; s--) {
-    if (chainFrom(s, spec.schemaVersion, spec.migrations?.up)) accepts.push(s);
-    else break;
-  }
-  const downs: number[] = [];
-  for (let s = spec.schemaVersion - 1; s >= 1; s--) {
-    if (chainFrom(s, spec.schemaVersion, spec.migrations?.down)) downs.push(s);
-    else break;
-  }
   return {
     agent: spec.name,
     label: spec.version,
@@ -160,8 +152,8 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
     toolManifestHash,
     codeHash,
     identity,
-    acceptsSchemas: accepts.sort((a, b) => a - b),
-    downSchemas: downs.sort((a, b) => a - b),
+    acceptsSchemas: chainedSchemas(spec.schemaVersion, spec.migrations?.up),
+    downSchemas: chainedSchemas(spec.schemaVersion, spec.migrations?.down),
   };
 }
 
