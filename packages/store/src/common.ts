@@ -479,6 +479,52 @@ export function effectConflict(key: string, op: EffectOp, status: EffectStatus):
 
 // ---------- errors shared by the backends ----------
 
+export function versionNotFound(agent: string, label: string): NotFoundError {
+  return new NotFoundError('VERSION_NOT_FOUND', `version ${agent}/${label} not found`, { agent, label });
+}
+
+/** `rec` is registered under `v`'s agent and label; a different identity there is a conflict. */
+export function checkSameVersion(
+  v: Pick<VersionRecord, 'agent' | 'label' | 'identity'>,
+  rec: VersionRecord,
+): void {
+  if (rec.identity !== v.identity) {
+    throw new BatonError(
+      'VERSION_CONFLICT',
+      `version ${v.agent}/${v.label} is already registered with a different identity`,
+      { agent: v.agent, label: v.label, identity: rec.identity, requested: v.identity },
+    );
+  }
+}
+
+export function workerNotFound(id: string): NotFoundError {
+  return new NotFoundError('WORKER_NOT_FOUND', `worker ${id} not found`, { id });
+}
+
+export function waitNotFound(token: string): NotFoundError {
+  return new NotFoundError('WAIT_NOT_FOUND', `wait ${token} not found`, { token });
+}
+
+export function sessionExists(id: string): BatonError {
+  return new BatonError('CONFLICT', `session ${id} already exists`, { sessionId: id });
+}
+
+export function rolloutRevConflict(id: string, expectedRev: number, actualRev: number): BatonError {
+  return new BatonError('CONFLICT', `rollout ${id}: expected rev ${expectedRev}, store has ${actualRev}`, {
+    rolloutId: id,
+    expectedRev,
+    actualRev,
+  });
+}
+
+export function checkRouteWeight(weight: number): void {
+  if (!(weight >= 0 && weight <= 100)) throw new ValidationError('route weight must be within 0..100');
+}
+
+export function checkKeep(keep: number): void {
+  if (!Number.isInteger(keep) || keep < 1) throw new ValidationError('keep must be an integer >= 1');
+}
+
 export function sessionNotFound(id: string): NotFoundError {
   return new NotFoundError('SESSION_NOT_FOUND', `session ${id} not found`, { sessionId: id });
 }

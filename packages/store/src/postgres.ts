@@ -9,7 +9,6 @@ import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import {
   BatonError,
-  NotFoundError,
   SequenceConflictError,
   SessionBusyError,
   TERMINAL_SESSION_STATUSES,
@@ -62,6 +61,9 @@ import {
   appendedMeta,
   asArray,
   batonErrorOr,
+  checkKeep,
+  checkRouteWeight,
+  checkSameVersion,
   checkTtl,
   checkpointMeta,
   checkpointNotFound,
@@ -80,8 +82,10 @@ import {
   parseJson,
   rolloutFromRow,
   rolloutNotFound,
+  rolloutRevConflict,
   routeFromRow,
   sessionConflict,
+  sessionExists,
   sessionFromRow,
   sessionNotFound,
   startedTurn,
@@ -89,8 +93,11 @@ import {
   toPage,
   turnDelta,
   versionFromRow,
+  versionNotFound,
   waitFromRow,
+  waitNotFound,
   workerFromRow,
+  workerNotFound,
 } from './common';
 import type { AggregateDelta, EffectOp, EncodedBody, Row } from './common';
 
@@ -467,20 +474,13 @@ export class PostgresStore implements Store {
     );
     if (rows[0]) return versionFromRow(rows[0]);
     const rec = await this.getVersion(v.agent, v.label);
-    if (rec.identity !== v.identity) {
-      throw new BatonError(
-        'VERSION_CONFLICT',
-        `version ${v.agent}/${v.label} is already registered with a different identity`,
-        { agent: v.agent, label: v.label, identity: rec.identity, requested: v.identity },
-      );
-    }
+    checkSameVersion(v, rec);
     return rec;
   }
 
   async getVersion(agent: string, label: string): Promise<VersionRecord> {
     const rows = await this.q('SELECT * FROM versions WHERE agent = $1 AND label = $2', [agent, label], true);
-    if (!rows[0])
-      throw new NotFoundError('VERSION_NOT_FOUND', `version ${agent}/${label} not found`, { agent, label });
+    if (!rows[0]) throw versionNotFound(agent, label);
     return versionFromRow(rows[0]);
   }
 
@@ -514,13 +514,13 @@ export class PostgresStore implements Store {
        WHERE id = $4 RETURNING *`,
       [patch.health ?? null, patch.seen === true, this.now(), id],
     );
-    if (!rows[0]) throw new NotFoundError('WORKER_NOT_FOUND', `worker ${id} not found`, { id });
+    if (!rows[0]) throw workerNotFound(id);
     return workerFromRow(rows[0]);
   }
 
   async removeWorker(id: string): Promise<void> {
     const rows = await this.q('DELETE FROM workers WHERE id = $1 RETURNING id', [id]);
-    if (rows.length === 0) throw new NotFoundError('WORKER_NOT_FOUND', `worker ${id} not found`, { id });
+    if (rows.length === 0) throw workerNotFound(id);
   }
 
   async listWorkers(q: { agent?: string; version?: string } = {}): Promise<WorkerRecord[]> {
@@ -540,7 +540,7 @@ export class PostgresStore implements Store {
   }
 
   async setRoute(r: Omit<RouteRecord, 'updatedAt'>): Promise<RouteRecord> {
-    if (!(r.weight >= 0 && r.weight <= 100)) throw new ValidationError('route weight must be within 0..100');
+    checkRouteWeight(r.weight);
     const rows = await this.q(
       `INSERT INTO routes (agent, stable, candidate, weight, move, rollout_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (agent) DO UPDATE SET stable = excluded.stable, candidate = excluded.candidate,
@@ -582,8 +582,7 @@ export class PostgresStore implements Store {
       );
       return sessionFromRow(rows[0]!);
     } catch (e) {
-      if (isUniqueViolation(e))
-        throw new BatonError('CONFLICT', `session ${id} already exists`, { sessionId: id });
+      if (isUniqueViolation(e)) throw sessionExists(id);
       throw e;
     }
   }
@@ -960,7 +959,7 @@ export class PostgresStore implements Store {
   }
 
   async compactCheckpoints(sessionId: string, keep: number): Promise<number> {
-    if (!Number.isInteger(keep) || keep < 1) throw new ValidationError('keep must be an integer >= 1');
+    checkKeep(keep);
     const rows = await this.q<{ found: boolean; n: string }>(
       `WITH d AS (DELETE FROM checkpoints c USING sessions s
          WHERE s.id = $1 AND c.session_id = $1 AND c.seq <= s.seq - $2 RETURNING 1)
@@ -1007,7 +1006,7 @@ export class PostgresStore implements Store {
 
   async getWait(token: string): Promise<WaitRecord> {
     const rows = await this.q('SELECT * FROM waits WHERE token = $1', [token], true);
-    if (!rows[0]) throw new NotFoundError('WAIT_NOT_FOUND', `wait ${token} not found`, { token });
+    if (!rows[0]) throw waitNotFound(token);
     return waitFromRow(rows[0]);
   }
 
@@ -1229,11 +1228,7 @@ export class PostgresStore implements Store {
     const rows = await this.q(sql, values);
     if (rows[0]) return rolloutFromRow(rows[0]);
     const cur = await this.getRollout(id);
-    throw new BatonError('CONFLICT', `rollout ${id}: expected rev ${expectedRev}, store has ${cur.rev}`, {
-      rolloutId: id,
-      expectedRev,
-      actualRev: cur.rev,
-    });
+    throw rolloutRevConflict(id, expectedRev, cur.rev);
   }
 
   async appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision> {

@@ -7,11 +7,9 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import {
   BatonError,
-  NotFoundError,
   SequenceConflictError,
   SessionBusyError,
   TERMINAL_SESSION_STATUSES,
-  ValidationError,
   newId,
 } from '@baton/core';
 import type {
@@ -63,6 +61,9 @@ import {
   appendedMeta,
   asArray,
   batonErrorOr,
+  checkKeep,
+  checkRouteWeight,
+  checkSameVersion,
   checkTtl,
   checkpointMeta,
   checkpointNotFound,
@@ -86,12 +87,17 @@ import {
   toPage,
   turnDelta,
   versionFromRow,
+  versionNotFound,
   waitFromRow,
+  waitNotFound,
   workerFromRow,
+  workerNotFound,
   effectNotFound,
   leaseLost,
   rolloutNotFound,
+  rolloutRevConflict,
   sessionConflict,
+  sessionExists,
   sessionNotFound,
   startedTurn,
 } from './common';
@@ -395,13 +401,7 @@ export class SqliteStore implements Store {
       ) as Row | undefined;
       if (existing) {
         const rec = versionFromRow(existing);
-        if (rec.identity !== v.identity) {
-          throw new BatonError(
-            'VERSION_CONFLICT',
-            `version ${v.agent}/${v.label} is already registered with a different identity`,
-            { agent: v.agent, label: v.label, identity: rec.identity, requested: v.identity },
-          );
-        }
+        checkSameVersion(v, rec);
         return rec;
       }
       const row = this.st(
@@ -429,8 +429,7 @@ export class SqliteStore implements Store {
   async getVersion(agent: string, label: string): Promise<VersionRecord> {
     const row = this.st('SELECT * FROM versions WHERE agent = ? AND label = ?').get(agent, label) as
       Row | undefined;
-    if (!row)
-      throw new NotFoundError('VERSION_NOT_FOUND', `version ${agent}/${label} not found`, { agent, label });
+    if (!row) throw versionNotFound(agent, label);
     return versionFromRow(row);
   }
 
@@ -461,13 +460,13 @@ export class SqliteStore implements Store {
       `UPDATE workers SET health = coalesce(?, health), last_seen_at = CASE WHEN ? THEN ? ELSE last_seen_at END
        WHERE id = ? RETURNING *`,
     ).get(patch.health ?? null, patch.seen ? 1 : 0, this.now(), id) as Row | undefined;
-    if (!row) throw new NotFoundError('WORKER_NOT_FOUND', `worker ${id} not found`, { id });
+    if (!row) throw workerNotFound(id);
     return workerFromRow(row);
   }
 
   async removeWorker(id: string): Promise<void> {
     const r = this.st('DELETE FROM workers WHERE id = ?').run(id);
-    if (r.changes === 0) throw new NotFoundError('WORKER_NOT_FOUND', `worker ${id} not found`, { id });
+    if (r.changes === 0) throw workerNotFound(id);
   }
 
   async listWorkers(q: { agent?: string; version?: string } = {}): Promise<WorkerRecord[]> {
@@ -485,7 +484,7 @@ export class SqliteStore implements Store {
   }
 
   async setRoute(r: Omit<RouteRecord, 'updatedAt'>): Promise<RouteRecord> {
-    if (!(r.weight >= 0 && r.weight <= 100)) throw new ValidationError('route weight must be within 0..100');
+    checkRouteWeight(r.weight);
     const row = this.st(
       `INSERT INTO routes (agent, stable, candidate, weight, move, rollout_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (agent) DO UPDATE SET stable = excluded.stable, candidate = excluded.candidate,
@@ -526,7 +525,7 @@ export class SqliteStore implements Store {
       return sessionFromRow(row);
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new BatonError('CONFLICT', `session ${id} already exists`, { sessionId: id });
+        throw sessionExists(id);
       }
       throw e;
     }
@@ -1056,7 +1055,7 @@ export class SqliteStore implements Store {
   }
 
   async compactCheckpoints(sessionId: string, keep: number): Promise<number> {
-    if (!Number.isInteger(keep) || keep < 1) throw new ValidationError('keep must be an integer >= 1');
+    checkKeep(keep);
     return this.write('compactCheckpoints', () => {
       const s = this.st('SELECT seq FROM sessions WHERE id = ?').get(sessionId) as
         { seq: number } | undefined;
@@ -1087,7 +1086,7 @@ export class SqliteStore implements Store {
 
   async getWait(token: string): Promise<WaitRecord> {
     const row = this.st('SELECT * FROM waits WHERE token = ?').get(token) as Row | undefined;
-    if (!row) throw new NotFoundError('WAIT_NOT_FOUND', `wait ${token} not found`, { token });
+    if (!row) throw waitNotFound(token);
     return waitFromRow(row);
   }
 
@@ -1291,15 +1290,7 @@ export class SqliteStore implements Store {
       if (!row) {
         const cur = this.st('SELECT rev FROM rollouts WHERE id = ?').get(id) as Row | undefined;
         if (!cur) throw rolloutNotFound(id);
-        throw new BatonError(
-          'CONFLICT',
-          `rollout ${id}: expected rev ${expectedRev}, store has ${Number(cur.rev)}`,
-          {
-            rolloutId: id,
-            expectedRev,
-            actualRev: Number(cur.rev),
-          },
-        );
+        throw rolloutRevConflict(id, expectedRev, Number(cur.rev));
       }
       const last = Number(row.decision_seq);
       this.insertDecisions(id, last - decisions.length, decisions, now);
