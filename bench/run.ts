@@ -11,7 +11,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const [name, ...args] = process.argv.slice(2);
 
 async function main(): Promise<void> {
-  if (!name || !/^[a-z0-9-]+$/.test(name) || !existsSync(join(here, `${name}.ts`))) {
+  if (
+    !name ||
+    !/^[a-z0-9-]+$/.test(name) ||
+    ['lib', 'run'].includes(name) ||
+    !existsSync(join(here, `${name}.ts`))
+  ) {
     console.error(`usage: npm run bench -- NAME   (NAME is a file bench/NAME.ts; got ${name ?? 'nothing'})`);
     process.exit(2);
   }
