@@ -180,6 +180,13 @@ function trimSlash(u: string): string {
   return u.endsWith('/') ? u.slice(0, -1) : u;
 }
 
+/** A request that got no answer (network error or timeout). */
+function unreachable(where: string, e: unknown): BatonError {
+  return new BatonError('UNREACHABLE', `${where}: ${e instanceof Error ? e.message : String(e)}`, undefined, {
+    cause: e,
+  });
+}
+
 async function parse(res: Response): Promise<unknown> {
   const text = await res.text();
   if (text.length === 0) return undefined;
@@ -226,14 +233,7 @@ export function httpLedgerClient(
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (e) {
-        last = new BatonError(
-          'UNREACHABLE',
-          `ledger ${method} ${path}: ${e instanceof Error ? e.message : String(e)}`,
-          undefined,
-          {
-            cause: e,
-          },
-        );
+        last = unreachable(`ledger ${method} ${path}`, e);
         continue;
       }
       const parsed = await parse(res);
@@ -302,14 +302,7 @@ export function httpWorkerClient(baseUrl: string, opts: HttpWorkerClientOptions 
     } catch (e) {
       if (signal.aborted)
         throw new BatonError('TURN_TIMEOUT', `worker ${base}${path}: aborted`, undefined, { cause: e });
-      throw new BatonError(
-        'UNREACHABLE',
-        `worker ${base}${path}: ${e instanceof Error ? e.message : String(e)}`,
-        undefined,
-        {
-          cause: e,
-        },
-      );
+      throw unreachable(`worker ${base}${path}`, e);
     }
     const parsed = await parse(res);
     if (!res.ok) throw errorFromWire(parsed, `worker ${path} failed with ${res.status}`);
@@ -328,14 +321,7 @@ export function httpWorkerClient(baseUrl: string, opts: HttpWorkerClientOptions 
       try {
         res = await fetch(`${base}/v1/health`, { signal: AbortSignal.timeout(timeoutMs) });
       } catch (e) {
-        throw new BatonError(
-          'UNREACHABLE',
-          `worker ${base}: ${e instanceof Error ? e.message : String(e)}`,
-          undefined,
-          {
-            cause: e,
-          },
-        );
+        throw unreachable(`worker ${base}`, e);
       }
       const parsed = await parse(res);
       if (res.status === 200 || res.status === 503) return parsed as WorkerHealthResponse;
