@@ -24,8 +24,8 @@ import type { CheckpointMeta } from '@baton/core';
 import type { AppendCheckpointInput, BeginTurnResult, Lease, SessionExpectation } from './store';
 
 export const DEFAULT_MAX_CHECKPOINT_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_PAGE = 100;
-export const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
 
 export type Row = Record<string, unknown>;
 
@@ -104,7 +104,7 @@ export interface EncodedBody {
 }
 
 /** Serialize a checkpoint body, enforcing the size limit before anything else happens. */
-export function encodeBody(body: unknown, maxBytes: number, sessionId: string): EncodedBody {
+function encodeBody(body: unknown, maxBytes: number, sessionId: string): EncodedBody {
   const text = JSON.stringify(body);
   if (text === undefined) throw new ValidationError('checkpoint body is not serializable', { sessionId });
   const bytes = Buffer.from(text, 'utf8');

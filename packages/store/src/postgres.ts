@@ -306,7 +306,7 @@ function stmtName(sql: string): string {
  * Connection-level failures (refused, reset, server shutting down, too many clients) become
  * `STORE_UNAVAILABLE` so callers can retry or answer 503; everything else passes through.
  */
-export function storeError(e: unknown): unknown {
+function storeError(e: unknown): unknown {
   if (e instanceof BatonError) return e;
   const code = (e as { code?: string }).code ?? '';
   const connection =
