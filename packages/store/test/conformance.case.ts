@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonError, newId, sha256Hex } from '@baton/core';
-import type { CheckpointBody, SessionRecord, TurnTelemetryRecord, Wait } from '@baton/core';
+import type { CheckpointBody, MigrationRecord, SessionRecord, TurnTelemetryRecord, Wait } from '@baton/core';
 import type { Store, StoreOptions } from '../src/store';
 
 export interface Harness {
@@ -114,6 +114,20 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         writtenBy: 'v1',
         body: body(n),
       });
+    }
+
+    /** The v1 → v2 (schema 1 → 2) migration an append records, at the current time. */
+    function v1ToV2(over: Partial<Pick<MigrationRecord, 'contextPolicy' | 'rolloutId'>> = {}) {
+      return {
+        fromVersion: 'v1',
+        toVersion: 'v2',
+        fromSchema: 1,
+        toSchema: 2,
+        contextPolicy: 'carry' as MigrationRecord['contextPolicy'],
+        rolloutId: null as string | null,
+        at: t,
+        ...over,
+      };
     }
 
     /** Everything a checkpoint write may touch for a session, read through the API. */
@@ -646,15 +660,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             writtenBy: 'v2',
             session: { status: 'waiting' as const, version: 'v2' },
             waits: [{ token: u('tok'), name: 'cb', deadline: t + 1000, schema: null, createdAt: t }],
-            migration: {
-              fromVersion: 'v1',
-              toVersion: 'v2',
-              fromSchema: 1,
-              toSchema: 2,
-              contextPolicy: 'carry' as const,
-              rolloutId: null,
-              at: t,
-            },
+            migration: v1ToV2(),
             turnResult: { key: 'key-x', result: { out: 1 } },
             telemetry: telemetry(s.id, s.agent, 'v2', t),
           };
@@ -771,15 +777,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           session: { status: 'idle', version: 'v2' },
           resolvedWaits: [w1.token],
           waits: [w2, w3],
-          migration: {
-            fromVersion: 'v1',
-            toVersion: 'v2',
-            fromSchema: 1,
-            toSchema: 2,
-            contextPolicy: 'rebuild',
-            rolloutId: 'r-1',
-            at: t,
-          },
+          migration: v1ToV2({ contextPolicy: 'rebuild', rolloutId: 'r-1' }),
           telemetry: telemetry(s.id, agent, 'v2', t, { error: 'boom', signals: [] }),
         });
         expect(m2).toMatchObject({ seq: 2, schemaVersion: 2, writtenBy: 'v2' });
@@ -997,15 +995,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           writtenBy: 'v2',
           body: body(50 + expectedSeq),
           session: { version: 'v2' },
-          migration: {
-            fromVersion: 'v1',
-            toVersion: 'v2',
-            fromSchema: 1,
-            toSchema: 2,
-            contextPolicy: 'carry' as const,
-            rolloutId: null,
-            at: t,
-          },
+          migration: v1ToV2(),
           requireNoLease: true,
         });
         const results = await store.appendCheckpoints!([
