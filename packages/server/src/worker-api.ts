@@ -35,7 +35,7 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
 
   app.post('/v1/worker/effects/intent', async (req) => {
     const b = parse(intentBody, req.body);
-    return ledger.intent({ ...b, compensation: b.compensation ?? null });
+    return ledger.intent(b);
   });
   app.post('/v1/worker/effects/commit', async (req) => {
     const b = parse(commitBody, req.body);
