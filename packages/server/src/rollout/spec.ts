@@ -1,5 +1,5 @@
 /**
- * The rollout spec (DESIGN §5): parsed from JSON or YAML, validated with zod into a typed
+ * The rollout spec (docs/rollouts.md): parsed from JSON or YAML, validated with zod into a typed
  * `RolloutSpec` with every default filled in. Errors are `VALIDATION` with `details.path`
  * pointing at the offending field, e.g. `steps[1].fill: must be between 0 and 100`.
  */
