@@ -130,6 +130,15 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       };
     }
 
+    /** Run a child script of this folder under tsx on the suite's database: target, options, then `args`. */
+    function spawnChild(script: string, ...args: string[]) {
+      return spawn(
+        process.execPath,
+        ['--import', 'tsx', join(here, script), h.childTarget, JSON.stringify(h.childOptions), ...args],
+        { stdio: ['ignore', 'pipe', 'pipe'], cwd: join(here, '..') },
+      );
+    }
+
     /** Everything a checkpoint write may touch for a session, read through the API. */
     async function snapshot(s: Store, sessionId: string) {
       const session = await s.getSession(sessionId);
@@ -915,21 +924,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const startAt = Date.now() + 2500;
         const run = (owner: string) =>
           new Promise<{ lease: string; append: string }>((resolve, reject) => {
-            const child = spawn(
-              process.execPath,
-              [
-                '--import',
-                'tsx',
-                join(here, 'race-child.ts'),
-                h.childTarget,
-                JSON.stringify(h.childOptions),
-                s.id,
-                '1',
-                owner,
-                String(startAt),
-              ],
-              { stdio: ['ignore', 'pipe', 'pipe'], cwd: join(here, '..') },
-            );
+            const child = spawnChild('race-child.ts', s.id, '1', owner, String(startAt));
             let out = '';
             let err = '';
             child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -1081,19 +1076,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       it('an append interrupted by a killed process leaves the previous checkpoint intact', async () => {
         const s = await newSession();
         const m1 = await appendV1(s.id, 0, 1);
-        const child = spawn(
-          process.execPath,
-          [
-            '--import',
-            'tsx',
-            join(here, 'crash-child.ts'),
-            h.childTarget,
-            JSON.stringify(h.childOptions),
-            s.id,
-            '1',
-          ],
-          { stdio: ['ignore', 'pipe', 'pipe'], cwd: join(here, '..') },
-        );
+        const child = spawnChild('crash-child.ts', s.id, '1');
         let err = '';
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
         const exited = new Promise<number | null>((resolve) =>
