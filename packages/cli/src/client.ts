@@ -8,6 +8,7 @@ import type {
   Decision,
   EffectRecord,
   GateResult,
+  HistoryPage,
   Page,
   RolloutPhase,
   SessionRecord,
@@ -226,16 +227,14 @@ export class BatonClient {
   getSession(id: string): Promise<Record<string, unknown>> {
     return this.request('GET', `/v1/sessions/${encodeURIComponent(id)}`);
   }
-  /** History from the latest checkpoint (`GET /v1/sessions/{id}` then `/checkpoints/{seq}`). */
-  async sessionHistory(id: string): Promise<{ sessionId: string; seq: number; history: unknown[] }> {
-    const view = await this.request<{ seq?: number }>('GET', `/v1/sessions/${encodeURIComponent(id)}`);
-    const seq = typeof view.seq === 'number' ? view.seq : 0;
-    if (seq === 0) return { sessionId: id, seq: 0, history: [] };
-    const cp = await this.request<{ body?: { history?: unknown[] } }>(
-      'GET',
-      `/v1/sessions/${encodeURIComponent(id)}/checkpoints/${seq}`,
-    );
-    return { sessionId: id, seq, history: cp.body?.history ?? [] };
+  /** One page of a session's history log (`GET /v1/sessions/{id}/history`), ascending. */
+  sessionHistory(id: string, q: { before?: number; limit?: number } = {}): Promise<HistoryPage> {
+    return this.request('GET', `/v1/sessions/${encodeURIComponent(id)}/history`, {
+      query: {
+        ...(q.before !== undefined ? { before: String(q.before) } : {}),
+        ...(q.limit !== undefined ? { limit: String(q.limit) } : {}),
+      },
+    });
   }
   listEffects(q: {
     agent?: string;

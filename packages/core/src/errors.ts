@@ -6,6 +6,8 @@ export const ErrorCodes = {
   VALIDATION: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  /** A turn capability that is malformed, not for this session, expired, or revoked (turn committed, lease lost). */
+  CAPABILITY_INVALID: 403,
   NOT_FOUND: 404,
   SESSION_NOT_FOUND: 404,
   VERSION_NOT_FOUND: 404,
@@ -120,13 +122,21 @@ export class SequenceConflictError extends BatonError {
 
 /** A stored checkpoint body does not match its SHA-256. Never loaded. */
 export class CheckpointCorruptError extends BatonError {
-  constructor(sessionId: string, seq: number, expectedHash: string, actualHash: string) {
-    super('CHECKPOINT_CORRUPT', `checkpoint ${sessionId}#${seq} failed its hash check`, {
-      sessionId,
-      seq,
-      expectedHash,
-      actualHash,
-    });
+  /**
+   * `part` names what failed when it is not the checkpoint's manifest: `state`, `context`,
+   * `memory`, or `history[<index>]` for an entry of the history log (then `seq` is the checkpoint
+   * the read started from).
+   */
+  constructor(sessionId: string, seq: number, expectedHash: string, actualHash: string, part?: string) {
+    super(
+      'CHECKPOINT_CORRUPT',
+      part === undefined
+        ? `checkpoint ${sessionId}#${seq} failed its hash check`
+        : `checkpoint ${sessionId}#${seq}: ${part} failed its hash check`,
+      part === undefined
+        ? { sessionId, seq, expectedHash, actualHash }
+        : { sessionId, seq, part, expectedHash, actualHash },
+    );
     this.name = 'CheckpointCorruptError';
   }
 }

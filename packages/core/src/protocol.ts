@@ -2,21 +2,67 @@
  * The worker protocol (HTTP or in-process). See docs/worker-protocol.md.
  * The router sends a TurnRequest; the worker answers with a TurnResponse.
  */
-import type { CheckpointBody, ContextPolicy, EffectRecord, HistoryEntry, TurnTelemetry, Wait } from './types';
+import type { HistoryPage, HistoryPolicy, HistoryQuery } from './history';
+import type {
+  CheckpointBody,
+  CheckpointPart,
+  ContextPolicy,
+  EffectRecord,
+  HistoryEntry,
+  PartHashes,
+  StoredHistoryEntry,
+  TurnTelemetry,
+  Wait,
+} from './types';
+
+/**
+ * The worker protocol version this code speaks. Protocol 2 sends a bounded history window and
+ * part hashes instead of the whole history; a worker that reports no `protocol` speaks 1, and the
+ * router keeps speaking 1 to it (`TurnRequestV1`, `MigrateRequestV1`).
+ */
+export const WORKER_PROTOCOL = 2;
+export type WorkerProtocol = 1 | 2;
+
+/** Header a worker sends its turn capability in, on every call back to the router. */
+export const CAPABILITY_HEADER = 'baton-capability';
 
 export type TurnInput =
   | { kind: 'message'; message: unknown }
   | { kind: 'callback'; token: string; name: string; payload: unknown }
   | { kind: 'timeout'; token: string; name: string };
 
+/** The latest checkpoint as a protocol-2 worker receives it: the body's parts and their hashes. */
+export interface CheckpointView extends CheckpointBody {
+  seq: number;
+  schemaVersion: number;
+  /** What each part hashes to: a worker that leaves a part unchanged answers with this hash. */
+  hashes: PartHashes;
+  /** Entries in the session's history log (the request's `history` holds the newest of them). */
+  historyLength: number;
+}
+
 export interface TurnRequest {
+  protocol: 2;
   session: { id: string; agent: string; version: string; tenant: string | null };
   /** The latest checkpoint, or null for a session's first turn. */
-  checkpoint: { seq: number; schemaVersion: number; body: CheckpointBody } | null;
+  checkpoint: CheckpointView | null;
+  /** The newest history entries (the version's window), oldest first. Older ones: page them. */
+  history: StoredHistoryEntry[];
   input: TurnInput;
   /** Stable across retries of the same turn (derived from the idempotency key). */
   turnId: string;
   /** Epoch ms by which the worker must answer. */
+  deadline: number;
+  /** The turn capability: presented on every call back to the router (history, ledger, steps). */
+  capability: string;
+}
+
+/** Protocol 1 (workers built with the first SDK): the whole body, with `history`, in one object. */
+export interface TurnRequestV1 {
+  session: TurnRequest['session'];
+  checkpoint: { seq: number; schemaVersion: number; body: CheckpointBody & { history: HistoryEntry[] } } | null;
+  input: TurnInput;
+  turnId: string;
   deadline: number;
 }
 
@@ -25,9 +71,14 @@ export type TurnOutcome = 'idle' | 'waiting' | 'completed' | 'failed';
 export interface TurnResponse {
   state: unknown;
   context: unknown;
-  /** Entries appended by this turn (the router appends them to the checkpoint's history). */
+  /** Entries appended by this turn (the router appends them to the session's history log). */
   history: HistoryEntry[];
   memory?: unknown;
+  /**
+   * Protocol 2: parts the turn did not change, each with the hash it was received with. Their values
+   * above are then ignored (and may be left out); the router never rewrites them.
+   */
+  unchanged?: Partial<Record<CheckpointPart, string>>;
   output: unknown;
   status: TurnOutcome;
   waits: Wait[];
@@ -35,15 +86,37 @@ export interface TurnResponse {
   schemaVersion: number;
 }
 
+/**
+ * Protocol 2: the checkpoint without any history (history never moves in a migration); migrations
+ * and `rebuildContext` page the history they need through the ledger client with the capability.
+ */
 export interface MigrateRequest {
+  protocol: 2;
   session: { id: string; agent: string; version: string };
-  checkpoint: { seq: number; schemaVersion: number; body: CheckpointBody };
+  checkpoint: CheckpointView;
+  targetSchemaVersion: number;
+  dryRun: boolean;
+  capability: string;
+}
+
+/** Protocol 1: the whole body with the history (the router sends the origin version's window). */
+export interface MigrateRequestV1 {
+  session: MigrateRequest['session'];
+  checkpoint: { seq: number; schemaVersion: number; body: CheckpointBody & { history: HistoryEntry[] } };
   targetSchemaVersion: number;
   dryRun: boolean;
 }
 
 export type MigrateResponse =
-  | { ok: true; body: CheckpointBody; schemaVersion: number; contextPolicy: ContextPolicy }
+  | {
+      ok: true;
+      /** The migrated body (a protocol-1 worker also sends back a `history`, which the router ignores). */
+      body: CheckpointBody;
+      schemaVersion: number;
+      contextPolicy: ContextPolicy;
+      /** Protocol 2: parts the migration left unchanged, with their received hashes. */
+      unchanged?: Partial<Record<CheckpointPart, string>>;
+    }
   | { ok: false; error: { code: 'MIGRATION_FAILED' | 'STATE_INVALID'; message: string; path?: string } };
 
 export interface WorkerHealthResponse {
@@ -53,6 +126,8 @@ export interface WorkerHealthResponse {
   identity: string;
   schemaVersion: number;
   inflight: number;
+  /** The worker protocol it speaks; absent means 1. */
+  protocol?: number;
 }
 
 /** Registration data a worker reports about the version it serves. */
@@ -67,6 +142,8 @@ export interface VersionManifest {
   identity: string;
   acceptsSchemas: number[];
   downSchemas: number[];
+  /** The history window its turns need and its history retention (defaults apply when absent). */
+  history?: HistoryPolicy;
 }
 
 export interface EffectIntentInput {
@@ -92,13 +169,21 @@ export interface LedgerClient {
   /** Completed steps of an in-flight turn, by index. */
   steps(sessionId: string, turnId: string): Promise<Array<{ index: number; name: string; result: unknown }>>;
   putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown): Promise<void>;
+  /**
+   * Protocol 2: one page of the session's history (ascending), read with the turn capability of the
+   * turn or migration in progress. Refused once the capability is revoked (the turn committed or
+   * its lease was lost).
+   */
+  history?(capability: string, sessionId: string, q: HistoryQuery): Promise<HistoryPage>;
 }
 
 /** What the router calls; an HTTP client and an in-process worker both implement it. */
 export interface WorkerClient {
   readonly id: string;
-  turn(req: TurnRequest, signal?: AbortSignal): Promise<TurnResponse>;
-  migrate(req: MigrateRequest): Promise<MigrateResponse>;
+  /** The protocol the worker speaks, when known without asking (in-process workers); else see health(). */
+  readonly protocol?: WorkerProtocol;
+  turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal): Promise<TurnResponse>;
+  migrate(req: MigrateRequest | MigrateRequestV1): Promise<MigrateResponse>;
   health(): Promise<WorkerHealthResponse>;
   close?(): Promise<void>;
 }

@@ -59,6 +59,8 @@ export interface SessionRecord {
   tokenHash: string;
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
+  /** Incremented every time a lease is taken: names one lease among the retries of one turn. */
+  leaseEpoch: number;
   /** Why the session is quarantined or failed, when it is. */
   reason: string | null;
   createdAt: number;
@@ -89,14 +91,33 @@ export interface HistoryEntry {
   at: number;
 }
 
-/** The full state of a session at a boundary. */
+/** A history entry as the log holds it: its position in the session's append-only log (from 0). */
+export interface StoredHistoryEntry extends HistoryEntry {
+  index: number;
+}
+
+/**
+ * The state of a session at a boundary. The conversation history is NOT part of it: it lives in
+ * the session's append-only history log, and a checkpoint records only its length and the head of
+ * the log's hash chain (`CheckpointMeta.historyLength`, `historyHead`).
+ */
 export interface CheckpointBody {
   state: unknown;
-  history: HistoryEntry[];
   /** The working context: the exact prompt state a model saw. */
   context: unknown;
   waits: Wait[];
   memory?: unknown;
+}
+
+/** The parts of a checkpoint body stored by content hash (unchanged parts are never rewritten). */
+export type CheckpointPart = 'state' | 'context' | 'memory';
+export const CHECKPOINT_PARTS: readonly CheckpointPart[] = ['state', 'context', 'memory'];
+
+/** sha256 hex of each part's stored bytes (the JSON text); `memory` is null when the body has none. */
+export interface PartHashes {
+  state: string;
+  context: string;
+  memory: string | null;
 }
 
 export interface CheckpointMeta {
@@ -105,10 +126,19 @@ export interface CheckpointMeta {
   schemaVersion: number;
   /** Label of the version that wrote it. */
   writtenBy: string;
-  /** sha256 hex of the stored body bytes. */
+  /**
+   * sha256 hex over the checkpoint's manifest: its parts' hashes, its waits, the history length and
+   * the head of the history hash chain (see `checkpointHash` in the store). Verified on every read.
+   */
   hash: string;
+  /** Bytes of the body's parts and waits (what a full rewrite would write). */
   size: number;
   createdAt: number;
+  parts: PartHashes;
+  /** Number of history entries the session had when this checkpoint was written. */
+  historyLength: number;
+  /** Hash-chain head over those entries (`HISTORY_GENESIS` when there are none). */
+  historyHead: string;
 }
 
 export interface Checkpoint<B = CheckpointBody> extends CheckpointMeta {

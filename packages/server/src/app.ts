@@ -14,6 +14,7 @@ import type { Evaluator } from './evaluators/types';
 import { createMetrics } from './metrics';
 import { WorkerPool } from './pool';
 import { Router } from './router';
+import { Capabilities } from './capability';
 import { registerTrafficRoutes } from './traffic';
 import { registerWorkerRoutes } from './worker-api';
 
@@ -96,6 +97,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     versions,
     log: app.log,
     evaluations: null,
+    capabilities: new Capabilities(store, clock),
   } as Omit<ServerContext, 'router'> as ServerContext;
   if (opts.evaluators && opts.evaluators.evaluators.length > 0) {
     const e = opts.evaluators;

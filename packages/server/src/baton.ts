@@ -16,6 +16,7 @@ import type { TokenConfig } from './auth';
 import type { Limits, ServerContext } from './context';
 import type { EvaluationRunner } from './evaluators/runner';
 import { StoreLedgerClient } from './ledger';
+import { Capabilities } from './capability';
 import { RolloutController, type ControllerOptions } from './rollout/controller';
 import { rolloutRoutes } from './rollout/api';
 
@@ -85,7 +86,7 @@ async function workerFor(a: AgentDefinitionLike, store: Store, clock: Clock): Pr
     InProcessWorker: new (def: unknown, ledger: StoreLedgerClient, opts: { clock: Clock }) => WorkerClient;
   };
   return {
-    client: new sdk.InProcessWorker(a, new StoreLedgerClient(store), { clock }),
+    client: new sdk.InProcessWorker(a, new StoreLedgerClient(store, new Capabilities(store, clock)), { clock }),
     manifest: a.manifest(),
   };
 }

@@ -1,6 +1,8 @@
 /** What the server's modules share: store, clock, pool, router, metrics, auth and limits. */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Clock, VersionRecord } from '@baton/core';
+import { windowOf } from '@baton/core';
+import type { Clock, HistoryPolicy, HistoryRetention, HistoryWindow, VersionRecord } from '@baton/core';
+import type { Capabilities } from './capability';
 import type { Store } from '@baton/store';
 import type { Auth } from './auth';
 import type { EvaluationRunner } from './evaluators/runner';
@@ -29,6 +31,11 @@ export interface Limits {
    * `appendCheckpoints` / `beginTurns`, otherwise one transaction per turn and per start).
    */
   groupCommit: boolean;
+  /**
+   * History retention for every agent version on this server, overriding what the versions
+   * declare (null: each version's own policy; a version without one keeps its whole history).
+   */
+  historyRetention: HistoryRetention | null;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -40,6 +47,7 @@ export const DEFAULT_LIMITS: Limits = {
   migrateTimeoutMs: 30_000,
   routeCacheMs: 0,
   groupCommit: true,
+  historyRetention: null,
 };
 
 export interface ServerContext {
@@ -56,6 +64,23 @@ export interface ServerContext {
   log: FastifyBaseLogger;
   /** Evaluators run on a sample of committed turns (their scores become `eval.<name>`), or null. */
   evaluations: EvaluationRunner | null;
+  /** Issues and checks turn capabilities. */
+  capabilities: Capabilities;
+}
+
+/** The history policy a version declared in its manifest (kept in the version's metadata). */
+export function historyPolicyOf(v: VersionRecord): HistoryPolicy | undefined {
+  return (v.metadata as { history?: HistoryPolicy }).history;
+}
+
+/** The window of history a version's workers receive with each turn. */
+export function historyWindowOf(v: VersionRecord): HistoryWindow {
+  return windowOf(historyPolicyOf(v));
+}
+
+/** The retention applied when a version's turns commit: the server's override, else the version's. */
+export function retentionOf(v: VersionRecord, limits: Limits): HistoryRetention | undefined {
+  return limits.historyRetention ?? historyPolicyOf(v)?.retention ?? undefined;
 }
 
 /** Versions are immutable once registered, so they are cached forever. */

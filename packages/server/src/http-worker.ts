@@ -4,8 +4,10 @@ import {
   BatonError,
   errorFromWire,
   type MigrateRequest,
+  type MigrateRequestV1,
   type MigrateResponse,
   type TurnRequest,
+  type TurnRequestV1,
   type TurnResponse,
   type WorkerClient,
   type WorkerHealthResponse,
@@ -60,12 +62,12 @@ export class HttpWorkerClient implements WorkerClient {
     this.now = opts.now ?? Date.now;
   }
 
-  async turn(req: TurnRequest, signal?: AbortSignal): Promise<TurnResponse> {
+  async turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal): Promise<TurnResponse> {
     const timeout = Math.max(1, req.deadline - this.now());
     return (await this.call('POST', '/v1/turn', req, timeout, signal)) as TurnResponse;
   }
 
-  async migrate(req: MigrateRequest): Promise<MigrateResponse> {
+  async migrate(req: MigrateRequest | MigrateRequestV1): Promise<MigrateResponse> {
     return (await this.call('POST', '/v1/migrate', req, this.migrateTimeoutMs)) as MigrateResponse;
   }
 

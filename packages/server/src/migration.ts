@@ -14,7 +14,9 @@ import {
   type SessionRecord,
   type VersionRecord,
 } from '@baton/core';
-import type { ServerContext } from './context';
+import { historyWindowOf, type ServerContext } from './context';
+import type { Lease } from '@baton/store';
+import { migrateRequestFor, unchangedParts } from './wire';
 
 export interface MigrateSessionInput {
   sessionId: string;
@@ -23,6 +25,8 @@ export interface MigrateSessionInput {
   rolloutId: string | null;
   /** Set when the caller already holds the session's lease (the lease is then left held). */
   leaseOwner?: string;
+  /** The epoch of that lease (the worker's capability is bound to it). */
+  leaseEpoch?: number;
   /** Ask the worker for a dry run and write nothing. */
   dryRun?: boolean;
   /** The session record when the caller just read it (saves a read). */
@@ -38,8 +42,13 @@ export const MIGRATION_LEASE_PREFIX = 'migrate:';
 
 let counter = 0;
 
+type MigrateContext = Pick<
+  ServerContext,
+  'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics' | 'capabilities'
+>;
+
 export async function migrateSession(
-  ctx: Pick<ServerContext, 'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics'>,
+  ctx: MigrateContext,
   input: MigrateSessionInput,
 ): Promise<MigrateSessionResult> {
   const { store } = ctx;
@@ -54,7 +63,7 @@ export async function migrateSession(
 
   const ownLease = input.leaseOwner === undefined && !input.dryRun;
   const owner = input.leaseOwner ?? `${MIGRATION_LEASE_PREFIX}${ctx.instanceId}:${++counter}`;
-  let lease = null;
+  let lease: Lease | null = null;
   if (ownLease) {
     try {
       lease = await store.acquireLease(
@@ -109,7 +118,9 @@ export async function migrateSession(
         `${cur.agent}@${input.to} (schema ${target.schemaVersion}) has no migration from schema ${cp.schemaVersion}`,
       );
     }
-    const answer = await runMigration(ctx, runOn, cur, cp, target.schemaVersion, input.dryRun === true);
+    // the capability the worker pages history with: under the lease when one is held
+    const epoch = input.dryRun ? null : (lease?.epoch ?? input.leaseEpoch ?? null);
+    const answer = await runMigration(ctx, runOn, cur, cp, target.schemaVersion, input.dryRun === true, epoch);
     if (!answer.ok) {
       return fail(ctx, cur, input, fromSchema, target.schemaVersion, answer.code, answer.reason);
     }
@@ -120,6 +131,7 @@ export async function migrateSession(
       schemaVersion: answer.schemaVersion,
       writtenBy: input.to,
       body: answer.body,
+      ...(answer.unchanged ? { unchanged: answer.unchanged } : {}),
       session: { version: input.to, status: cur.status === 'waiting' ? 'waiting' : settledStatus(cur) },
       waits: answer.body.waits ?? [],
       migration: {
@@ -160,26 +172,50 @@ export async function migrationRunner(
   return null;
 }
 
-/** Ask a worker of `runOn` to migrate `cp`; a worker that fails or refuses comes back as `{code, reason}`. */
+/**
+ * Ask a worker of `runOn` to migrate `cp`; a worker that fails or refuses comes back as
+ * `{code, reason}`. `epoch` is the lease the migration runs under (null: none, the capability is
+ * read-only). A protocol-1 worker gets the origin version's history window in the body; the
+ * history a worker sends back is ignored (history never moves in a migration).
+ */
 export async function runMigration(
-  ctx: Pick<ServerContext, 'pool'>,
+  ctx: Pick<ServerContext, 'pool' | 'store' | 'versions' | 'capabilities' | 'limits'>,
   runOn: string,
   session: SessionRecord,
   cp: Checkpoint,
   targetSchemaVersion: number,
   dryRun: boolean,
+  epoch: number | null = null,
 ): Promise<Extract<MigrateResponse, { ok: true }> | { ok: false; code: string; reason: string }> {
   let answer: MigrateResponse;
+  let workerId = '';
   try {
     const worker = ctx.pool.pick(session.agent, runOn);
+    workerId = worker.id;
     worker.outstanding++;
     try {
-      answer = await worker.client.migrate({
-        session: { id: session.id, agent: session.agent, version: session.version },
-        checkpoint: { seq: cp.seq, schemaVersion: cp.schemaVersion, body: cp.body },
-        targetSchemaVersion,
-        dryRun,
-      });
+      const callId = `migrate_${cp.seq}_${targetSchemaVersion}`;
+      const req = await migrateRequestFor(
+        await ctx.pool.protocolOf(worker),
+        {
+          session: { id: session.id, agent: session.agent, version: session.version },
+          checkpoint: cp,
+          targetSchemaVersion,
+          dryRun,
+          capability: await ctx.capabilities.issue(
+            session.id,
+            callId,
+            epoch,
+            ctx.limits.migrateTimeoutMs + ctx.limits.leaseMarginMs,
+          ),
+        },
+        async () => {
+          const w = historyWindowOf(await ctx.versions.get(session.agent, session.version));
+          return (await ctx.store.readHistory(session.id, { limit: Math.max(1, w.entries), maxBytes: w.bytes }))
+            .entries;
+        },
+      );
+      answer = await worker.client.migrate(req);
     } finally {
       worker.outstanding--;
     }
@@ -194,7 +230,21 @@ export async function runMigration(
     const where = answer.error.path ? ` at ${answer.error.path}` : '';
     return { ok: false, code: answer.error.code, reason: `${answer.error.message}${where}` };
   }
-  return answer;
+  const { history: _ignored, ...rest } = answer.body as typeof answer.body & { history?: unknown };
+  const body = { ...rest, waits: rest.waits ?? [] };
+  let unchanged;
+  try {
+    unchanged = unchangedParts(answer.unchanged, cp, workerId);
+  } catch (e) {
+    return { ok: false, code: 'WORKER_ERROR', reason: (e as Error).message };
+  }
+  return {
+    ok: true,
+    body,
+    schemaVersion: answer.schemaVersion,
+    contextPolicy: answer.contextPolicy,
+    ...(unchanged ? { unchanged } : {}),
+  };
 }
 
 function settledStatus(s: SessionRecord): SessionRecord['status'] {

@@ -9,6 +9,7 @@ import {
   type VersionManifest,
   type WorkerClient,
   type WorkerHealthResponse,
+  type WorkerProtocol,
   type WorkerRecord,
 } from '@baton/core';
 import type { Store } from '@baton/store';
@@ -23,6 +24,13 @@ export interface PoolEntry {
   readonly url: string | null;
   healthy: boolean;
   outstanding: number;
+  /** The worker protocol it speaks; null until its health answer told (see `WorkerPool.protocolOf`). */
+  protocol: WorkerProtocol | null;
+}
+
+/** The protocol a health answer reports (a worker that reports none speaks protocol 1). */
+export function protocolOfHealth(h: WorkerHealthResponse): WorkerProtocol {
+  return h.protocol === 2 ? 2 : 1;
 }
 
 export interface WorkerPoolOptions {
@@ -66,6 +74,7 @@ export class WorkerPool {
       url: null,
       healthy: true,
       outstanding: 0,
+      protocol: client.protocol ?? null,
     });
     return rec;
   }
@@ -139,6 +148,7 @@ export class WorkerPool {
         url: parsed.origin,
         healthy: true,
         outstanding: 0,
+        protocol: protocolOfHealth(h),
       });
       return rec;
     } catch (e) {
@@ -170,6 +180,7 @@ export class WorkerPool {
         url: r.url,
         healthy: r.health === 'healthy',
         outstanding: 0,
+        protocol: null,
       });
     }
   }
@@ -204,6 +215,12 @@ export class WorkerPool {
     return best;
   }
 
+  /** The protocol a worker speaks, asking its health endpoint once when not yet known. */
+  async protocolOf(e: PoolEntry): Promise<WorkerProtocol> {
+    if (e.protocol === null) e.protocol = protocolOfHealth(await e.client.health());
+    return e.protocol;
+  }
+
   /** Whether a healthy worker serves the version. */
   has(agent: string, version: string): boolean {
     return this.byVersion.get(key(agent, version))?.some((e) => e.healthy) ?? false;
@@ -236,6 +253,7 @@ export class WorkerPool {
           try {
             const h = await e.client.health();
             ok = h.ok !== false && h.agent === e.agent && h.version === e.version;
+            if (ok) e.protocol = protocolOfHealth(h);
           } catch {
             ok = false;
           }
@@ -302,7 +320,7 @@ export class WorkerPool {
       identity: m.identity,
       acceptsSchemas: m.acceptsSchemas,
       downSchemas: m.downSchemas,
-      metadata: {},
+      metadata: m.history ? { history: m.history } : {},
     });
     this.opts.versions.remember(v);
     // The first version of an agent becomes its stable route, so sessions can be created right away.

@@ -22,6 +22,9 @@ import {
   type Checkpoint,
   type CheckpointBody,
   type FeedbackSignal,
+  type HistoryWindow,
+  type StoredHistoryEntry,
+  DEFAULT_HISTORY_WINDOW,
   type MigrationRecord,
   type MoveRule,
   type RouteRecord,
@@ -29,6 +32,7 @@ import {
   type SessionStatus,
   type TurnInput,
   type TurnRequest,
+  type TurnRequestV1,
   type TurnResponse,
   type Wait,
 } from '@baton/core';
@@ -39,8 +43,9 @@ import { Ajv } from 'ajv';
 import { BeginBatcher, CommitBatcher } from './commit';
 import { isTransportError } from './http-worker';
 import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
-import type { ServerContext } from './context';
+import { historyWindowOf, retentionOf, type ServerContext } from './context';
 import type { PoolEntry } from './pool';
+import { turnRequestFor, unchangedParts } from './wire';
 
 export interface PublicWait {
   token: string;
@@ -285,9 +290,15 @@ export class Router {
     let lease: Lease;
     /** The latest checkpoint read under the lease by `beginTurn` (undefined: read it below). */
     let read: Checkpoint | null | CheckpointCorruptError | undefined;
+    /** The history entries read with it, and the window they were read for. */
+    let window: { entries: StoredHistoryEntry[]; for: HistoryWindow } | undefined;
+    // the window of the version the caller's session record names (a guess for callbacks)
+    const guess = opts.session
+      ? await this.windowFor(opts.session.agent, opts.session.version)
+      : DEFAULT_HISTORY_WINDOW;
     if (store.beginTurn) {
-      // one store call: stored result, lease, session and latest checkpoint
-      const b = await this.begins.begin({ sessionId, key, owner, ttlMs: ttl });
+      // one store call: stored result, lease, session, latest checkpoint and history window
+      const b = await this.begins.begin({ sessionId, key, owner, ttlMs: ttl, window: guess });
       if (b.kind === 'replayed') {
         const s = opts.session ?? (await store.getSession(sessionId));
         return this.replayed(s, b.result as TurnResult, emit);
@@ -296,6 +307,7 @@ export class Router {
       session = b.session;
       lease = b.lease;
       read = b.checkpointError ?? b.checkpoint;
+      window = { entries: b.history, for: guess };
     } else {
       session = opts.session ?? (await store.getSession(sessionId));
       const prior = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
@@ -341,6 +353,7 @@ export class Router {
           to: move.to,
           rolloutId: route?.rolloutId ?? null,
           leaseOwner: owner,
+          leaseEpoch: lease.epoch,
           session,
         });
         if (r.ok) {
@@ -352,9 +365,12 @@ export class Router {
       }
 
       let cp: Checkpoint | null;
+      let history: StoredHistoryEntry[];
       try {
         if (read instanceof CheckpointCorruptError) throw read;
         cp = read !== undefined ? read : await store.getLatestCheckpoint(sessionId);
+        // a migration appends no history, so the window read before it is still the session's
+        history = await this.window(sessionId, cp, window, await this.windowFor(session.agent, session.version));
       } catch (e) {
         if (e instanceof CheckpointCorruptError) {
           const reason = `corrupt checkpoint: ${e.message}`;
@@ -368,15 +384,18 @@ export class Router {
       }
 
       const worker = this.ctx.pool.pick(session.agent, session.version);
-      const req: TurnRequest = {
+      const req = turnRequestFor(await this.ctx.pool.protocolOf(worker), {
         session: { id: sessionId, agent: session.agent, version: session.version, tenant: session.tenant },
-        checkpoint: cp ? { seq: cp.seq, schemaVersion: cp.schemaVersion, body: cp.body } : null,
+        checkpoint: cp,
+        window: history,
         input,
         turnId,
         deadline: clock.now() + limits.turnTimeoutMs,
-      };
+        capability: await this.ctx.capabilities.issue(sessionId, turnId, lease.epoch, ttl),
+      });
       const resp = await this.dispatch(worker, req);
       checkResponse(resp, worker.id);
+      const unchanged = unchangedParts(resp.unchanged, cp, worker.id);
 
       const expectedSeq = cp ? cp.seq : session.seq;
       const status: SessionStatus = resp.status;
@@ -389,20 +408,19 @@ export class Router {
         waits: resp.waits.map(publicWait),
       };
       if (migrated) result.migrated = migrated;
-      const body: CheckpointBody = {
-        state: resp.state,
-        history: cp ? cp.body.history.concat(resp.history) : resp.history,
-        context: resp.context,
-        waits: resp.waits,
-      };
+      const body: CheckpointBody = { state: resp.state, context: resp.context, waits: resp.waits };
       if (resp.memory !== undefined) body.memory = resp.memory;
       const now = clock.now();
+      const retention = retentionOf(await this.ctx.versions.get(session.agent, session.version), limits);
       await this.commits.commit({
         sessionId,
         expectedSeq,
         schemaVersion: resp.schemaVersion,
         writtenBy: session.version,
         body,
+        ...(unchanged ? { unchanged } : {}),
+        history: resp.history,
+        ...(retention ? { retention } : {}),
         session: pinMove ? { status, version: session.version } : { status },
         ...(pinMove ? { migration: pinMove } : {}),
         waits: resp.waits,
@@ -470,7 +488,7 @@ export class Router {
    * Send the turn to the worker, bounded by the turn deadline. Workers enforce the deadline themselves
    * (the SDK aborts the handler; the HTTP client times out); the timer here is the router's backstop.
    */
-  private async dispatch(entry: PoolEntry, req: TurnRequest): Promise<TurnResponse> {
+  private async dispatch(entry: PoolEntry, req: TurnRequest | TurnRequestV1): Promise<TurnResponse> {
     const ms = Math.max(1, req.deadline - this.ctx.clock.now()) + DEADLINE_GRACE_MS;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -492,6 +510,31 @@ export class Router {
       clearTimeout(timer);
       entry.outstanding--;
     }
+  }
+
+  /** The history window a version's workers receive. */
+  private async windowFor(agent: string, version: string): Promise<HistoryWindow> {
+    try {
+      return historyWindowOf(await this.ctx.versions.get(agent, version));
+    } catch {
+      return DEFAULT_HISTORY_WINDOW;
+    }
+  }
+
+  /**
+   * The newest history entries within window `w`: those read with the checkpoint when they were
+   * read for that window, else read now (a callback's session on a version with its own window).
+   */
+  private async window(
+    sessionId: string,
+    cp: Checkpoint | null,
+    have: { entries: StoredHistoryEntry[]; for: HistoryWindow } | undefined,
+    w: HistoryWindow,
+  ): Promise<StoredHistoryEntry[]> {
+    if (!cp || cp.historyLength === 0 || w.entries === 0) return [];
+    if (have && have.for.entries === w.entries && have.for.bytes === w.bytes) return have.entries;
+    const page = await this.ctx.store.readHistory(sessionId, { limit: w.entries, maxBytes: w.bytes });
+    return page.entries;
   }
 
   private async route(agent: string): Promise<RouteRecord | null> {

@@ -3,6 +3,7 @@ import { BatonError, randomToken, type SessionRecord } from '@baton/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { ServerContext } from './context';
+import { readHistoryChecked } from './history';
 import { toWireError } from './http-errors';
 import type { TurnEvent, TurnResult } from './router';
 import { header, parse } from './validation';
@@ -21,6 +22,17 @@ const feedbackBody = z
   })
   .strict();
 const callbackBody = z.object({ payload: z.unknown() }).strict();
+/** A decimal integer in a query string (no signs, spaces, exponents or hex). */
+const queryInt = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be a decimal integer')
+  .transform(Number);
+const historyQuery = z
+  .object({
+    before: queryInt.optional(),
+    limit: queryInt.pipe(z.number().min(1).max(1000)).optional(),
+  })
+  .strict();
 const KEY_RE = /^[\x21-\x7e]{1,200}$/;
 
 type IdParams = { Params: { id: string } };
@@ -99,6 +111,16 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
   app.get<IdParams>('/v1/sessions/:id', async (req) => {
     const s = await sessionFor(req, true);
     return router.view(s);
+  });
+
+  /** The session's history log, a page at a time (ascending; `before` exclusive). */
+  app.get<IdParams>('/v1/sessions/:id/history', async (req) => {
+    const s = await sessionFor(req, true);
+    const q = parse(historyQuery, req.query, 'query');
+    return readHistoryChecked(store, s.id, {
+      ...(q.before !== undefined ? { before: q.before } : {}),
+      limit: q.limit ?? 100,
+    });
   });
 
   app.post<IdParams>('/v1/sessions/:id/feedback', async (req, reply) => {

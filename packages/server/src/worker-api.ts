@@ -1,6 +1,7 @@
 /** The ledger API for remote workers (bearer token with the `worker` scope). Same semantics as StoreLedgerClient. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { CAPABILITY_HEADER } from '@baton/core';
 import type { ServerContext } from './context';
 import { StoreLedgerClient } from './ledger';
 import { parse } from './validation';
@@ -19,6 +20,11 @@ const intentBody = z.object({
 const commitBody = z.object({ idempotencyKey: str, result: z.unknown() });
 const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000) });
 const stepsQuery = z.object({ sessionId: str, turnId: str });
+const historyQuery = z.object({
+  sessionId: str,
+  before: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
 const putStepBody = z.object({
   sessionId: str,
   turnId: str,
@@ -28,7 +34,7 @@ const putStepBody = z.object({
 });
 
 export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const ledger = new StoreLedgerClient(ctx.store);
+  const ledger = new StoreLedgerClient(ctx.store, ctx.capabilities);
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/v1/worker/')) ctx.auth.require(req.headers.authorization, 'worker');
   });
@@ -48,6 +54,14 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
   app.get('/v1/worker/steps', async (req) => {
     const q = parse(stepsQuery, req.query, 'query');
     return { steps: await ledger.steps(q.sessionId, q.turnId) };
+  });
+  app.get('/v1/worker/history', async (req) => {
+    const q = parse(historyQuery, req.query, 'query');
+    const cap = req.headers[CAPABILITY_HEADER];
+    return ledger.history(typeof cap === 'string' ? cap : '', q.sessionId, {
+      ...(q.before !== undefined ? { before: q.before } : {}),
+      ...(q.limit !== undefined ? { limit: q.limit } : {}),
+    });
   });
   app.post('/v1/worker/steps', async (req, reply) => {
     const b = parse(putStepBody, req.body);

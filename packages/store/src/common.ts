@@ -2,7 +2,28 @@
  * Pieces shared by the backends: row mapping, checkpoint encoding, effect transitions,
  * aggregate merging. Columns use snake_case; JSON is stored as text in both backends.
  */
-import { BatonError, CheckpointCorruptError, NotFoundError, ValidationError, sha256Hex } from '@baton/core';
+import {
+  BatonError,
+  CHECKPOINT_PARTS,
+  CheckpointCorruptError,
+  HISTORY_GENESIS,
+  NotFoundError,
+  ValidationError,
+  historyChain,
+  historyEntryText,
+  sha256Hex,
+} from '@baton/core';
+import type {
+  Checkpoint,
+  CheckpointBody,
+  CheckpointPart,
+  HistoryEntry,
+  HistoryQuery,
+  HistoryRetention,
+  PartHashes,
+  StoredHistoryEntry,
+  Wait,
+} from '@baton/core';
 import type {
   Decision,
   EffectRecord,
@@ -94,28 +115,282 @@ export function batonErrorOr<T>(fn: () => T): T | BatonError {
 
 // ---------- checkpoints ----------
 
-export interface EncodedBody {
-  /** The serialized JSON. */
-  text: string;
-  /** Its UTF-8 bytes: what is stored (SQLite) or sent (PostgreSQL), and what the hash covers. */
-  bytes: Buffer;
-  size: number;
-  hash: string;
+export const DEFAULT_MAX_HISTORY_ENTRY_BYTES = 1024 * 1024;
+export const DEFAULT_KEEP_CHECKPOINTS = 10;
+
+/** Checkpoint row formats: 1 = the whole body (history included) in one blob; 2 = manifest + parts. */
+export const FORMAT_LEGACY = 1;
+export const FORMAT_PARTS = 2;
+
+/** Size limits an append is held to. */
+export interface AppendLimits {
+  maxCheckpointBytes: number;
+  maxHistoryEntryBytes: number;
 }
 
-/** Serialize a checkpoint body, enforcing the size limit before anything else happens. */
-function encodeBody(body: unknown, maxBytes: number, sessionId: string): EncodedBody {
-  const text = JSON.stringify(body);
-  if (text === undefined) throw new ValidationError('checkpoint body is not serializable', { sessionId });
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length > maxBytes) {
-    throw new BatonError(
-      'CHECKPOINT_TOO_LARGE',
-      `checkpoint of ${bytes.length} bytes exceeds the limit of ${maxBytes} bytes`,
-      { sessionId, size: bytes.length, limit: maxBytes },
+export interface EncodedPart {
+  part: CheckpointPart;
+  hash: string;
+  bytes: Buffer;
+}
+
+export interface EncodedEntry {
+  role: HistoryEntry['role'];
+  turnId: string;
+  at: number;
+  hash: string;
+  bytes: Buffer;
+}
+
+/** An append's input serialized and size-checked before its transaction (no chain yet). */
+export interface EncodedAppend {
+  /** Parts to write (the changed ones), with their hashes. */
+  parts: EncodedPart[];
+  /** Hashes of the parts the caller declared unchanged. */
+  unchanged: Partial<Record<CheckpointPart, string>>;
+  /** Whether the body has a memory part (unchanged or written). */
+  hasMemory: boolean;
+  waitsText: string;
+  waitsHash: string;
+  entries: EncodedEntry[];
+  /** Bytes of parts + waits (the checkpoint's logical size, unchanged parts counted by `finishAppend`). */
+  written: number;
+}
+
+/** What an append needs of the checkpoint it builds on (read in its transaction). */
+export interface PreviousCheckpoint {
+  parts: PartHashes;
+  partSizes: Record<CheckpointPart, number>;
+  historyLength: number;
+  historyHead: string;
+}
+
+/** An append ready to be written: the new checkpoint's meta and its history rows with index and chain. */
+export interface FinishedAppend {
+  meta: CheckpointMeta;
+  entries: Array<EncodedEntry & { index: number; chain: string }>;
+}
+
+function tooLarge(sessionId: string, message: string, details: Record<string, unknown>): BatonError {
+  return new BatonError('CHECKPOINT_TOO_LARGE', message, { sessionId, ...details });
+}
+
+function jsonBytes(v: unknown, what: string, sessionId: string): Buffer {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v === undefined ? null : v);
+  } catch (e) {
+    throw new ValidationError(`checkpoint ${what} is not serializable: ${(e as Error).message}`, {
+      sessionId,
+      part: what,
+    });
+  }
+  if (text === undefined) throw new ValidationError(`checkpoint ${what} is not serializable`, { sessionId, part: what });
+  return Buffer.from(text, 'utf8');
+}
+
+/**
+ * Serialize an append's parts, waits and history entries and enforce the size limits, before
+ * anything is written: each entry at most `maxHistoryEntryBytes`, and what the append rewrites
+ * (changed parts + waits + new entries) at most `maxCheckpointBytes`. Then `expectedSeq`.
+ */
+export function encodeAppend(input: AppendCheckpointInput, limits: AppendLimits): EncodedAppend {
+  const sid = input.sessionId;
+  const unchanged = input.unchanged ?? {};
+  const parts: EncodedPart[] = [];
+  const sizes: Record<string, number> = {};
+  let total = 0;
+  for (const part of CHECKPOINT_PARTS) {
+    if (unchanged[part] !== undefined) continue;
+    const v = input.body[part];
+    if (part === 'memory' && v === undefined) continue;
+    const bytes = jsonBytes(v, part, sid);
+    parts.push({ part, hash: sha256Hex(bytes), bytes });
+    sizes[part] = bytes.length;
+    total += bytes.length;
+  }
+  const waitsBytes = jsonBytes(input.body.waits ?? [], 'waits', sid);
+  sizes.waits = waitsBytes.length;
+  total += waitsBytes.length;
+  const written = total;
+  const entries: EncodedEntry[] = [];
+  let historyBytes = 0;
+  (input.history ?? []).forEach((e, i) => {
+    let text: string;
+    try {
+      text = historyEntryText(e);
+    } catch (err) {
+      throw new ValidationError(`history entry ${i} of this turn is not serializable: ${(err as Error).message}`, {
+        sessionId: sid,
+      });
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length > limits.maxHistoryEntryBytes) {
+      throw tooLarge(
+        sid,
+        `history entry ${i} of this turn (${e.role}) is ${bytes.length} bytes: over the limit of ${limits.maxHistoryEntryBytes} bytes by ${bytes.length - limits.maxHistoryEntryBytes}`,
+        { part: `history[${i}]`, size: bytes.length, limit: limits.maxHistoryEntryBytes },
+      );
+    }
+    historyBytes += bytes.length;
+    entries.push({ role: e.role, turnId: e.turnId, at: e.at, hash: sha256Hex(bytes), bytes });
+  });
+  sizes.history = historyBytes;
+  total += historyBytes;
+  if (total > limits.maxCheckpointBytes) {
+    const biggest = Object.entries(sizes).sort((a, b) => b[1] - a[1])[0]!;
+    throw tooLarge(
+      sid,
+      `checkpoint write of ${total} bytes is over the limit of ${limits.maxCheckpointBytes} bytes by ${total - limits.maxCheckpointBytes}; the largest part is ${biggest[0]} (${biggest[1]} bytes)`,
+      { part: biggest[0], size: total, limit: limits.maxCheckpointBytes, parts: sizes },
     );
   }
-  return { text, bytes, size: bytes.length, hash: sha256Hex(bytes) };
+  checkExpectedSeq(input);
+  const hasMemory = unchanged.memory !== undefined || input.body.memory !== undefined;
+  return { parts, unchanged, hasMemory, waitsText: waitsBytes.toString('utf8'), waitsHash: sha256Hex(waitsBytes), entries, written };
+}
+
+/** The hash over a format-2 checkpoint's manifest (what its `hash` column holds). */
+export function checkpointHash(
+  parts: PartHashes,
+  historyLength: number,
+  historyHead: string,
+  waitsHash: string,
+): string {
+  return sha256Hex(
+    `baton-checkpoint/2\n${parts.state}\n${parts.context}\n${parts.memory ?? '-'}\n${historyLength}\n${historyHead}\n${waitsHash}`,
+  );
+}
+
+/**
+ * Complete an append against the checkpoint it builds on (null for a session's first): carry the
+ * unchanged parts (their hashes must be the previous checkpoint's, else the caller's view is
+ * stale), number and chain the new history entries, and hash the new manifest.
+ */
+export function finishAppend(
+  input: AppendCheckpointInput,
+  enc: EncodedAppend,
+  prev: PreviousCheckpoint | null,
+  seq: number,
+  now: number,
+): FinishedAppend {
+  const hashes: PartHashes = { state: '', context: '', memory: null };
+  let size = enc.written;
+  for (const p of enc.parts) hashes[p.part] = p.hash;
+  for (const part of CHECKPOINT_PARTS) {
+    const h = enc.unchanged[part];
+    if (h === undefined) continue;
+    if (!prev || prev.parts[part] !== h) {
+      throw new BatonError(
+        'SEQUENCE_CONFLICT',
+        `session ${input.sessionId}: the ${part} declared unchanged is not the one of checkpoint #${input.expectedSeq}`,
+        { sessionId: input.sessionId, expectedSeq: input.expectedSeq, part, hash: h },
+      );
+    }
+    hashes[part] = h;
+    size += prev.partSizes[part];
+  }
+  if (!enc.hasMemory) hashes.memory = null;
+  let length = prev?.historyLength ?? 0;
+  let head = prev?.historyHead ?? HISTORY_GENESIS;
+  const entries = enc.entries.map((e) => {
+    head = historyChain(head, e.hash);
+    return { ...e, index: length++, chain: head };
+  });
+  const hash = checkpointHash(hashes, length, head, enc.waitsHash);
+  return {
+    meta: {
+      sessionId: input.sessionId,
+      seq,
+      schemaVersion: input.schemaVersion,
+      writtenBy: input.writtenBy,
+      hash,
+      size,
+      createdAt: now,
+      parts: hashes,
+      historyLength: length,
+      historyHead: head,
+    },
+    entries,
+  };
+}
+
+/** Parse a stored JSON value (bytes or text) after checking it against `hash`. */
+function verifiedJson(raw: unknown, hash: string, corrupt: (actual: string) => Error): unknown {
+  const actual = sha256Hex(raw as string | Uint8Array);
+  if (actual !== hash) throw corrupt(actual);
+  return JSON.parse(typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8'));
+}
+
+/** A stored checkpoint row's columns as both backends read them. */
+export interface CheckpointRow {
+  meta: CheckpointMeta;
+  format: number;
+  /** Format 2: the waits JSON; format 1: the whole body. */
+  body: unknown;
+}
+
+/**
+ * Verify and decode a checkpoint: format 2 from its manifest columns, waits and part bytes (`parts`
+ * by hash); format 1 (written before the history log existed) from its one blob, history dropped.
+ */
+export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>): Checkpoint {
+  const { meta } = row;
+  if (row.format === FORMAT_LEGACY) {
+    const body = decodeBody<CheckpointBody & { history?: HistoryEntry[] }>(meta, row.body);
+    const { history: _history, ...rest } = body;
+    return { ...meta, body: { ...rest, waits: rest.waits ?? [] } };
+  }
+  const waitsHash = sha256Hex(row.body as string | Uint8Array);
+  const expected = checkpointHash(meta.parts, meta.historyLength, meta.historyHead, waitsHash);
+  if (expected !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, expected);
+  const waits = JSON.parse(typeof row.body === 'string' ? row.body : (row.body as Buffer).toString('utf8')) as Wait[];
+  const body: CheckpointBody = { state: null, context: null, waits };
+  for (const part of CHECKPOINT_PARTS) {
+    const h = meta.parts[part];
+    if (h === null) continue;
+    const raw = parts.get(h);
+    const corrupt = (actual: string) => new CheckpointCorruptError(meta.sessionId, meta.seq, h, actual, part);
+    if (raw === undefined) throw corrupt('missing');
+    body[part] = verifiedJson(raw, h, corrupt);
+  }
+  return { ...meta, body };
+}
+
+/** A stored history row as both backends read it. */
+export interface HistoryRow {
+  index: number;
+  hash: string;
+  chain: string;
+  body: unknown;
+}
+
+/**
+ * Verify history rows (ascending, contiguous) and decode them: each entry's bytes against its hash,
+ * and each chain link against the one before (`prevChain`: the chain before the first row, or null
+ * when unknown). `head`, when given, must be the last row's chain.
+ */
+export function decodeHistory(
+  sessionId: string,
+  seq: number,
+  rows: HistoryRow[],
+  prevChain: string | null,
+  head?: string,
+): StoredHistoryEntry[] {
+  let prev = prevChain;
+  return rows.map((r, i) => {
+    const where = `history[${r.index}]`;
+    const e = verifiedJson(r.body, r.hash, (a) => new CheckpointCorruptError(sessionId, seq, r.hash, a, where)) as HistoryEntry;
+    if (prev !== null) {
+      const want = historyChain(prev, r.hash);
+      if (want !== r.chain) throw new CheckpointCorruptError(sessionId, seq, r.chain, want, `${where} chain`);
+    }
+    if (head !== undefined && i === rows.length - 1 && r.chain !== head) {
+      throw new CheckpointCorruptError(sessionId, seq, head, r.chain, 'history head');
+    }
+    prev = r.chain;
+    return { index: r.index, role: e.role, content: e.content, turnId: e.turnId, at: e.at };
+  });
 }
 
 /**
@@ -135,46 +410,58 @@ function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): vo
   }
 }
 
-/** The meta of a checkpoint just appended from `input`. */
-export function appendedMeta(
-  input: AppendCheckpointInput<unknown>,
-  enc: EncodedBody,
-  seq: number,
-  now: number,
-): CheckpointMeta {
-  return {
-    sessionId: input.sessionId,
-    seq,
-    schemaVersion: input.schemaVersion,
-    writtenBy: input.writtenBy,
-    hash: enc.hash,
-    size: enc.size,
-    createdAt: now,
-  };
+/** A history page request's checks and defaults. */
+export function historyQuery(q: HistoryQuery | undefined): { before: number | null; limit: number; maxBytes: number } {
+  const before = q?.before;
+  if (before !== undefined && (!Number.isInteger(before) || before < 0)) {
+    throw new ValidationError('before must be a non-negative integer', { before });
+  }
+  const limit = q?.limit ?? DEFAULT_PAGE;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    throw new ValidationError(`limit must be an integer from 1 to ${MAX_PAGE}`, { limit });
+  }
+  const maxBytes = q?.maxBytes ?? Number.MAX_SAFE_INTEGER;
+  if (!(typeof maxBytes === 'number' && maxBytes >= 0)) throw new ValidationError('maxBytes must be >= 0');
+  return { before: before ?? null, limit, maxBytes };
 }
 
-/** An append's input checks, in order: the body (size limit first), then `expectedSeq`. */
-export function encodeAppend(input: AppendCheckpointInput<unknown>, maxBytes: number): EncodedBody {
-  const enc = encodeBody(input.body, maxBytes, input.sessionId);
-  checkExpectedSeq(input);
-  return enc;
+/** Drop the oldest rows until the rest fit in `maxBytes` (rows ascending, with their sizes). */
+export function fitBytes<R extends { size: number }>(rows: R[], maxBytes: number): R[] {
+  let total = 0;
+  let from = rows.length;
+  while (from > 0 && total + rows[from - 1]!.size <= maxBytes) {
+    total += rows[from - 1]!.size;
+    from--;
+  }
+  return from === 0 ? rows : rows.slice(from);
 }
 
-/** A started turn with its checkpoint decoded, or with `checkpointError` when the stored body fails its hash. */
-export function startedTurn<B>(
+/** A started turn with its checkpoint and window decoded, or with `checkpointError` when a hash check fails. */
+export function startedTurn(
   lease: Lease,
   session: SessionRecord,
-  meta: CheckpointMeta,
-  raw: unknown,
-): BeginTurnResult<B> {
+  decode: () => { checkpoint: Checkpoint | null; history: StoredHistoryEntry[] },
+): BeginTurnResult {
   try {
-    return { kind: 'started', lease, session, checkpoint: { ...meta, body: decodeBody<B>(meta, raw) } };
+    return { kind: 'started', lease, session, ...decode() };
   } catch (e) {
     if (e instanceof CheckpointCorruptError) {
-      return { kind: 'started', lease, session, checkpoint: null, checkpointError: e };
+      return { kind: 'started', lease, session, checkpoint: null, history: [], checkpointError: e };
     }
     throw e;
   }
+}
+
+/** The session's history retention to apply after an append, as `history` row deletions. */
+export function retentionCut(
+  r: HistoryRetention | undefined,
+  length: number,
+  now: number,
+): { beforeIndex: number | null; olderThan: number | null } {
+  if (!r) return { beforeIndex: null, olderThan: null };
+  const beforeIndex = r.maxEntries !== undefined && length > r.maxEntries ? length - r.maxEntries : null;
+  const olderThan = r.maxAgeMs !== undefined ? now - r.maxAgeMs : null;
+  return { beforeIndex, olderThan };
 }
 
 export function checkpointMeta(r: Row): CheckpointMeta {
@@ -186,6 +473,13 @@ export function checkpointMeta(r: Row): CheckpointMeta {
     hash: r.hash as string,
     size: num(r.size),
     createdAt: num(r.created_at),
+    parts: {
+      state: (r.state_hash as string | null) ?? '',
+      context: (r.context_hash as string | null) ?? '',
+      memory: strOrNull(r.memory_hash),
+    },
+    historyLength: num(r.history_length ?? 0),
+    historyHead: (r.history_head as string | null) ?? HISTORY_GENESIS,
   };
 }
 
@@ -202,6 +496,7 @@ export function sessionFromRow(r: Row): SessionRecord {
     tokenHash: r.token_hash as string,
     leaseOwner: strOrNull(r.lease_owner),
     leaseExpiresAt: numOrNull(r.lease_expires_at),
+    leaseEpoch: num(r.lease_epoch ?? 0),
     reason: strOrNull(r.reason),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),

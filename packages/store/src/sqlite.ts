@@ -3,6 +3,7 @@
  * option), a busy timeout, `BEGIN IMMEDIATE` for write transactions and statements prepared once.
  * The driver is synchronous, so every method runs to completion before its promise settles.
  */
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import {
@@ -14,8 +15,10 @@ import {
 } from '@baton/core';
 import type {
   Checkpoint,
-  CheckpointBody,
   CheckpointMeta,
+  HistoryPage,
+  HistoryQuery,
+  HistoryWindow,
   Decision,
   DecisionInput,
   EffectIntentInput,
@@ -54,11 +57,13 @@ import type {
   TurnTelemetryQuery,
 } from './store';
 import { SqliteGraphCheckpointStore } from './graph-sqlite';
+import { SQLITE_LOG_MIGRATION, SqliteLog } from './sqlite-log';
 import {
+  DEFAULT_KEEP_CHECKPOINTS,
   DEFAULT_MAX_CHECKPOINT_BYTES,
+  DEFAULT_MAX_HISTORY_ENTRY_BYTES,
   EFFECT_TRANSITIONS,
   aggregateFromRow,
-  appendedMeta,
   asArray,
   batonErrorOr,
   checkKeep,
@@ -67,7 +72,6 @@ import {
   checkTtl,
   checkpointMeta,
   checkpointNotFound,
-  decodeBody,
   decisionFromRow,
   effectConflict,
   effectFromRow,
@@ -101,7 +105,7 @@ import {
   sessionNotFound,
   startedTurn,
 } from './common';
-import type { AggregateDelta, EffectOp, EncodedBody, Row } from './common';
+import type { AggregateDelta, AppendLimits, EffectOp, EncodedAppend, Row } from './common';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
@@ -209,33 +213,17 @@ CREATE INDEX session_aggregates_cohort ON session_aggregates (agent, version, se
 CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
 `,
   },
+  { version: 2, name: 'history log, checkpoint parts, lease epochs', sql: SQLITE_LOG_MIGRATION },
 ];
 
-/** What `beginTurn` reads inside its transaction; the body is decoded after the commit. */
+/** The first migration whose data upgrade moves legacy checkpoint bodies into the history log. */
+const LOG_VERSION = 2;
+
+/** What `beginTurn` does inside its transaction. */
 type BeginRead =
   | { kind: 'replayed'; result: unknown }
   | { kind: 'closed'; session: SessionRecord }
-  | {
-      kind: 'read';
-      session: SessionRecord;
-      lease: Lease;
-      raw: LatestRaw | undefined;
-    };
-
-/** The latest checkpoint row as `latestRaw` reads it: meta columns, then the stored body. */
-type LatestRaw = [number, number, string, string, number, number, Buffer | string];
-
-function rawMeta(sessionId: string, r: LatestRaw): CheckpointMeta {
-  return {
-    sessionId,
-    seq: r[0],
-    schemaVersion: r[1],
-    writtenBy: r[2],
-    hash: r[3],
-    size: r[4],
-    createdAt: r[5],
-  };
-}
+  | BeginTurnResult;
 
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
@@ -275,7 +263,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Db;
   private readonly now: () => number;
-  private readonly maxBytes: number;
+  private readonly limits: AppendLimits;
+  private readonly log: SqliteLog;
   private readonly hooks: SqliteStoreOptions['hooks'];
   private readonly stmts = new Map<string, Statement>();
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
@@ -284,7 +273,11 @@ export class SqliteStore implements Store {
 
   constructor(target: string, opts: SqliteStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
-    this.maxBytes = opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES;
+    this.limits = {
+      maxCheckpointBytes: opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
+      maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
+    };
+    this.log = new SqliteLog((sql) => this.st(sql), opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS);
     this.hooks = opts.hooks;
     const path = sqlitePath(target);
     this.db = new Database(path);
@@ -310,6 +303,7 @@ export class SqliteStore implements Store {
         this.db
           .prepare('INSERT INTO baton_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(m.version, m.name, Date.now());
+        if (m.version === LOG_VERSION) this.log.upgradeLegacy();
       }
     });
     run.immediate();
@@ -608,10 +602,10 @@ export class SqliteStore implements Store {
     const now = this.now();
     const expiresAt = now + ttlMs;
     const r = this.nst(
-      `UPDATE sessions SET lease_owner = ?1, lease_expires_at = ?2
-       WHERE id = ?3 AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_expires_at <= ?4)`,
-    ).run(owner, expiresAt, sessionId, now);
-    if (r.changes === 1) return { sessionId, owner, expiresAt };
+      `UPDATE sessions SET lease_owner = ?1, lease_expires_at = ?2, lease_epoch = lease_epoch + 1
+       WHERE id = ?3 AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_expires_at <= ?4) RETURNING lease_epoch`,
+    ).get(owner, expiresAt, sessionId, now) as { lease_epoch: number } | undefined;
+    if (r) return { sessionId, owner, expiresAt, epoch: r.lease_epoch };
     const cur = this.st('SELECT lease_owner, lease_expires_at FROM sessions WHERE id = ?').get(sessionId) as
       Row | undefined;
     if (!cur) throw sessionNotFound(sessionId);
@@ -626,7 +620,7 @@ export class SqliteStore implements Store {
       lease.sessionId,
       lease.owner,
     );
-    if (r.changes === 1) return { sessionId: lease.sessionId, owner: lease.owner, expiresAt };
+    if (r.changes === 1) return { ...lease, expiresAt };
     const cur = this.st('SELECT lease_owner FROM sessions WHERE id = ?').get(lease.sessionId) as
       Row | undefined;
     if (!cur) throw sessionNotFound(lease.sessionId);
@@ -639,21 +633,14 @@ export class SqliteStore implements Store {
     ).run(lease.sessionId, lease.owner);
   }
 
-  private latestRawStmt: Statement | undefined;
-
-  /** The latest checkpoint row as an array (meta columns, then the stored body), without decoding. */
-  private latestRaw(sessionId: string): LatestRaw | undefined {
-    this.latestRawStmt ??= this.db
-      .prepare(
-        `SELECT seq, schema_version, written_by, hash, size, created_at, body FROM checkpoints
-         WHERE session_id = ? ORDER BY seq DESC LIMIT 1`,
-      )
-      .raw(true);
-    return this.latestRawStmt.get(sessionId) as LatestRaw | undefined;
-  }
-
   /** The part of `beginTurn` that runs inside the write transaction (throws before any write). */
-  private beginInTx(sessionId: string, key: string, owner: string, ttlMs: number): BeginRead {
+  private beginInTx(
+    sessionId: string,
+    key: string,
+    owner: string,
+    ttlMs: number,
+    window: HistoryWindow | undefined,
+  ): BeginRead {
     const prior = this.st('SELECT result FROM turn_results WHERE session_id = ? AND key = ?').get(
       sessionId,
       key,
@@ -672,36 +659,37 @@ export class SqliteStore implements Store {
       throw new SessionBusyError(sessionId, Math.max(0, (session.leaseExpiresAt ?? 0) - now));
     }
     const expiresAt = now + ttlMs;
-    this.st('UPDATE sessions SET lease_owner = ?, lease_expires_at = ? WHERE id = ?').run(
+    this.st('UPDATE sessions SET lease_owner = ?, lease_expires_at = ?, lease_epoch = ? WHERE id = ?').run(
       owner,
       expiresAt,
+      session.leaseEpoch + 1,
       sessionId,
     );
     session.leaseOwner = owner;
     session.leaseExpiresAt = expiresAt;
-    return { kind: 'read', session, lease: { sessionId, owner, expiresAt }, raw: this.latestRaw(sessionId) };
+    session.leaseEpoch += 1;
+    const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
+    return startedTurn(lease, session, () => {
+      const r = this.log.row(sessionId, 'latest');
+      if (!r) return { checkpoint: null, history: [] };
+      const checkpoint = this.log.decode(r);
+      return { checkpoint, history: window ? this.log.window(checkpoint, window) : [] };
+    });
   }
 
-  /** The part of `beginTurn` after the commit: hash-check and parse the checkpoint read. */
-  private beginDone<B>(r: BeginRead): BeginTurnResult<B> {
-    if (r.kind !== 'read') return r;
-    const { session, lease, raw } = r;
-    if (!raw) return { kind: 'started', lease, session, checkpoint: null };
-    return startedTurn<B>(lease, session, rawMeta(lease.sessionId, raw), raw[6]);
-  }
-
-  async beginTurn<B = CheckpointBody>(
+  async beginTurn(
     sessionId: string,
     key: string,
     owner: string,
     ttlMs: number,
-  ): Promise<BeginTurnResult<B>> {
+    window?: HistoryWindow,
+  ): Promise<BeginTurnResult> {
     checkTtl(ttlMs);
-    // One write transaction: result lookup, session read, lease, latest checkpoint read.
-    return this.beginDone<B>(this.write('beginTurn', () => this.beginInTx(sessionId, key, owner, ttlMs)));
+    // One write transaction: result lookup, session read, lease, latest checkpoint and window read.
+    return this.write('beginTurn', () => this.beginInTx(sessionId, key, owner, ttlMs, window));
   }
 
-  async beginTurns<B = CheckpointBody>(items: BeginTurnInput[]): Promise<BeginTurnsResult<B>[]> {
+  async beginTurns(items: BeginTurnInput[]): Promise<BeginTurnsResult[]> {
     const checked = items.map((it) =>
       batonErrorOr(() => {
         checkTtl(it.ttlMs);
@@ -714,12 +702,10 @@ export class SqliteStore implements Store {
     const reads = this.write('beginTurns', () =>
       items.map(
         (it, i): BeginRead | BatonError =>
-          checked[i] ?? batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs)),
+          checked[i] ?? batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs, it.window)),
       ),
     );
-    return reads.map((r): BeginTurnsResult<B> =>
-      r instanceof BatonError ? { kind: 'error', error: r } : this.beginDone<B>(r),
-    );
+    return reads.map((r): BeginTurnsResult => (r instanceof BatonError ? { kind: 'error', error: r } : r));
   }
 
   // ---------- checkpoints ----------
@@ -746,15 +732,15 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
-    const enc = encodeAppend(input, this.maxBytes);
+  async appendCheckpoint(input: AppendCheckpointInput): Promise<CheckpointMeta> {
+    const enc = encodeAppend(input, this.limits);
     return this.write('appendCheckpoint', () => this.appendInTx(input, enc, false));
   }
 
-  async appendCheckpoints<B = CheckpointBody>(
-    inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
+  async appendCheckpoints(
+    inputs: Array<AppendCheckpointInput & { requireNoLease?: boolean }>,
   ): Promise<AppendCheckpointsResult[]> {
-    const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.maxBytes)));
+    const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.limits)));
     if (inputs.length === 0) return [];
     return this.write('appendCheckpoints', () =>
       inputs.map((input, i): AppendCheckpointsResult => {
@@ -770,11 +756,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  private appendInTx<B>(
-    input: AppendCheckpointInput<B>,
-    enc: EncodedBody,
-    requireNoLease: boolean,
-  ): CheckpointMeta {
+  private appendInTx(input: AppendCheckpointInput, enc: EncodedAppend, requireNoLease: boolean): CheckpointMeta {
     const now = this.now();
     const p = input.session;
     const args: unknown[] = [now];
@@ -815,10 +797,7 @@ export class SqliteStore implements Store {
       throw leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner as string | null);
     }
     const seq = upd.seq;
-    this.st(
-      `INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(input.sessionId, seq, input.schemaVersion, input.writtenBy, enc.hash, enc.size, now, enc.bytes);
+    const meta = this.log.write(input, enc, seq, now);
     if (input.resolvedWaits && input.resolvedWaits.length > 0) {
       const st = this.st(`UPDATE waits SET status = 'resolved' WHERE token = ? AND session_id = ?`);
       for (const t of input.resolvedWaits) st.run(t, input.sessionId);
@@ -837,7 +816,7 @@ export class SqliteStore implements Store {
     if (input.telemetry) {
       this.insertTelemetry({ ...input.telemetry, seq }, upd.created_at);
     }
-    return appendedMeta(input, enc, seq, now);
+    return meta;
   }
 
   private replaceWaits(sessionId: string, waits: Wait[], resolved: string[]): void {
@@ -1015,31 +994,24 @@ export class SqliteStore implements Store {
     );
   }
 
-  private toCheckpoint<B>(r: Row): Checkpoint<B> {
-    const meta = checkpointMeta(r);
-    return { ...meta, body: decodeBody<B>(meta, r.body) };
-  }
-
-  async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {
-    // One backward index probe returning a plain array (no per-row object); only a session
-    // without checkpoints needs a second query.
-    const r = this.latestRaw(sessionId);
+  async getLatestCheckpoint(sessionId: string): Promise<Checkpoint | null> {
+    const r = this.read(() => this.log.row(sessionId, 'latest'));
     if (!r) {
       await this.getSession(sessionId);
       return null;
     }
-    const meta = rawMeta(sessionId, r);
-    return { ...meta, body: decodeBody<B>(meta, r[6]) };
+    return this.log.decode(r);
   }
 
-  async getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>> {
-    const row = this.st(
-      `SELECT s.id AS sid, c.* FROM sessions s LEFT JOIN checkpoints c ON c.session_id = s.id AND c.seq = ?
-       WHERE s.id = ?`,
-    ).get(seq, sessionId) as Row | undefined;
-    if (!row) throw sessionNotFound(sessionId);
-    if (row.session_id === null) throw checkpointNotFound(sessionId, seq);
-    return this.toCheckpoint<B>(row);
+  async getCheckpoint(sessionId: string, seq: number): Promise<Checkpoint> {
+    return this.read(() => {
+      const r = this.log.row(sessionId, seq);
+      if (!r) {
+        if (!this.st('SELECT 1 FROM sessions WHERE id = ?').get(sessionId)) throw sessionNotFound(sessionId);
+        throw checkpointNotFound(sessionId, seq);
+      }
+      return this.log.decode(r);
+    });
   }
 
   async listCheckpoints(
@@ -1048,7 +1020,8 @@ export class SqliteStore implements Store {
   ): Promise<CheckpointMeta[]> {
     await this.getSession(sessionId);
     const rows = this.st(
-      `SELECT session_id, seq, schema_version, written_by, hash, size, created_at FROM checkpoints
+      `SELECT session_id, seq, schema_version, written_by, hash, size, created_at, state_hash, context_hash,
+         memory_hash, history_length, history_head FROM checkpoints
        WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
     ).all(sessionId, q.beforeSeq ?? Number.MAX_SAFE_INTEGER, pageLimit(q.limit)) as Row[];
     return rows.map(checkpointMeta);
@@ -1060,8 +1033,32 @@ export class SqliteStore implements Store {
       const s = this.st('SELECT seq FROM sessions WHERE id = ?').get(sessionId) as
         { seq: number } | undefined;
       if (!s) throw sessionNotFound(sessionId);
-      return this.st('DELETE FROM checkpoints WHERE session_id = ? AND seq <= ?').run(sessionId, s.seq - keep)
-        .changes;
+      return this.log.compact(sessionId, s.seq, keep);
+    });
+  }
+
+  async readHistory(sessionId: string, q?: HistoryQuery): Promise<HistoryPage> {
+    return this.read(() => {
+      if (!this.st('SELECT 1 FROM sessions WHERE id = ?').get(sessionId)) throw sessionNotFound(sessionId);
+      const r = this.log.row(sessionId, 'latest');
+      return this.log.page(sessionId, r ? checkpointMeta(r) : null, q);
+    });
+  }
+
+  /** A read transaction: several statements see one snapshot. */
+  private read<T>(fn: () => T): T {
+    return this.txRun.deferred(fn) as T;
+  }
+
+  async sharedSecret(name: string): Promise<Buffer> {
+    return this.write('sharedSecret', () => {
+      this.st('INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(
+        name,
+        randomBytes(32).toString('hex'),
+        this.now(),
+      );
+      const r = this.st('SELECT value FROM secrets WHERE name = ?').get(name) as { value: string };
+      return Buffer.from(r.value, 'hex');
     });
   }
 

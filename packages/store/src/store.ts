@@ -12,6 +12,13 @@ import type {
   CheckpointCorruptError,
   CheckpointBody,
   CheckpointMeta,
+  CheckpointPart,
+  HistoryEntry,
+  HistoryPage,
+  HistoryQuery,
+  HistoryRetention,
+  HistoryWindow,
+  StoredHistoryEntry,
   Decision,
   DecisionInput,
   EffectIntentInput,
@@ -37,6 +44,8 @@ export interface Lease {
   sessionId: string;
   owner: string;
   expiresAt: number;
+  /** The session's lease epoch for this lease (incremented by every acquisition). */
+  epoch: number;
 }
 
 export interface CreateSessionInput {
@@ -69,13 +78,24 @@ export interface SessionExpectation {
   seq?: number;
 }
 
-export interface AppendCheckpointInput<B = CheckpointBody> {
+export interface AppendCheckpointInput {
   sessionId: string;
   /** The seq this checkpoint builds on (the session's current seq); the new one gets expectedSeq + 1. */
   expectedSeq: number;
   schemaVersion: number;
   writtenBy: string;
-  body: B;
+  /** The body's parts and waits. A part listed in `unchanged` is not read from here (leave it null). */
+  body: CheckpointBody;
+  /**
+   * Parts that did not change since checkpoint `expectedSeq`, each with the hash the caller read:
+   * carried by hash, never serialized or written again. A hash that is not the previous
+   * checkpoint's is refused (SEQUENCE_CONFLICT: the caller's view is stale).
+   */
+  unchanged?: Partial<Record<CheckpointPart, string>>;
+  /** Entries this turn appends to the history log, in order; written in the same transaction. */
+  history?: HistoryEntry[];
+  /** Trim the history log in the same transaction (a marker records what was removed). */
+  retention?: HistoryRetention;
   /** Applied to the session in the same transaction. */
   session?: SessionPatch;
   /** Replace the session's pending waits (in the same transaction). Omit to leave them alone. */
@@ -99,14 +119,16 @@ export interface AppendCheckpointInput<B = CheckpointBody> {
  * fails its hash check is reported in `checkpointError` (the lease is held; the caller quarantines
  * the session and releases it), never returned as `checkpoint`.
  */
-export type BeginTurnResult<B = CheckpointBody> =
+export type BeginTurnResult =
   | { kind: 'replayed'; result: unknown }
   | { kind: 'closed'; session: SessionRecord }
   | {
       kind: 'started';
       lease: Lease;
       session: SessionRecord;
-      checkpoint: Checkpoint<B> | null;
+      checkpoint: Checkpoint | null;
+      /** The newest history entries within the requested window, oldest first, hash-checked. */
+      history: StoredHistoryEntry[];
       checkpointError?: CheckpointCorruptError;
     };
 
@@ -116,10 +138,12 @@ export interface BeginTurnInput {
   key: string;
   owner: string;
   ttlMs: number;
+  /** Which history entries to read with the checkpoint (default: none). */
+  window?: HistoryWindow;
 }
 
 /** One item's outcome in `beginTurns`: what `beginTurn` returns, or the error it throws. */
-export type BeginTurnsResult<B = CheckpointBody> = BeginTurnResult<B> | { kind: 'error'; error: BatonError };
+export type BeginTurnsResult = BeginTurnResult | { kind: 'error'; error: BatonError };
 
 /** One item's outcome in `appendCheckpoints`. */
 export type AppendCheckpointsResult = { ok: true; meta: CheckpointMeta } | { ok: false; error: BatonError };
@@ -169,8 +193,19 @@ export interface TurnTelemetryQuery {
 }
 
 export interface StoreOptions {
-  /** Largest checkpoint body in bytes (serialized). Default 8 MiB. */
+  /**
+   * Largest write of one checkpoint in bytes: the parts it rewrites (state, context, memory; not
+   * the unchanged ones), its waits and the history entries it appends. Default 8 MiB. The length
+   * of a session is not limited.
+   */
   maxCheckpointBytes?: number;
+  /** Largest history entry in bytes (its stored JSON text). Default 1 MiB. */
+  maxHistoryEntryBytes?: number;
+  /**
+   * Checkpoints kept per session: every append deletes the older ones, except those on both sides
+   * of a migration (kept forever). Default 10.
+   */
+  keepCheckpoints?: number;
   /** Injected clock's now(); defaults to Date.now. */
   now?: () => number;
 }
@@ -215,35 +250,48 @@ export interface Store {
    * SESSION_BUSY as `acquireLease` does. Callers fall back to the separate calls when a backend
    * lacks it.
    */
-  beginTurn?<B = CheckpointBody>(
+  beginTurn?(
     sessionId: string,
     key: string,
     owner: string,
     ttlMs: number,
-  ): Promise<BeginTurnResult<B>>;
+    window?: HistoryWindow,
+  ): Promise<BeginTurnResult>;
   /**
    * Optional: several `beginTurn` calls in one write transaction (one commit), each answered or
    * refused on its own (a refused item changes nothing and does not affect the others). The router
    * uses it to batch the turn starts that arrive together, as it batches their commits.
    */
-  beginTurns?<B = CheckpointBody>(items: BeginTurnInput[]): Promise<BeginTurnsResult<B>[]>;
+  beginTurns?(items: BeginTurnInput[]): Promise<BeginTurnsResult[]>;
 
   // checkpoints
-  appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta>;
+  appendCheckpoint(input: AppendCheckpointInput): Promise<CheckpointMeta>;
   /**
    * Optional: several appends in one transaction, each applied or refused on its own (a refused
    * item changes nothing and does not affect the others). With `requireNoLease`, an item is refused
    * with SESSION_BUSY while its session holds a live lease. The eager migrator uses it to commit a
    * batch of migrations at once; callers fall back to `appendCheckpoint` when a backend lacks it.
    */
-  appendCheckpoints?<B = CheckpointBody>(
-    inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
+  appendCheckpoints?(
+    inputs: Array<AppendCheckpointInput & { requireNoLease?: boolean }>,
   ): Promise<AppendCheckpointsResult[]>;
-  getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null>;
-  getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>>;
+  /** The latest checkpoint, every part hash-checked (CHECKPOINT_CORRUPT otherwise); null before the first. */
+  getLatestCheckpoint(sessionId: string): Promise<Checkpoint | null>;
+  getCheckpoint(sessionId: string, seq: number): Promise<Checkpoint>;
   listCheckpoints(sessionId: string, q?: { limit?: number; beforeSeq?: number }): Promise<CheckpointMeta[]>;
-  /** Delete all but the latest `keep` checkpoints of the session; returns how many were deleted. */
+  /**
+   * Delete all but the latest `keep` checkpoints of the session, except the checkpoints on both
+   * sides of a migration; returns how many were deleted. Never touches the history log.
+   */
   compactCheckpoints(sessionId: string, keep: number): Promise<number>;
+
+  // history log
+  /**
+   * One page of the session's history in ascending index order: the newest `limit` entries with
+   * index below `before` (and within `maxBytes`). Every entry is hash-checked, and the chain
+   * between them; a corrupt entry throws CHECKPOINT_CORRUPT (part `history[<index>]`).
+   */
+  readHistory(sessionId: string, q?: HistoryQuery): Promise<HistoryPage>;
   listMigrations(q: {
     sessionId?: string;
     rolloutId?: string;
@@ -311,4 +359,10 @@ export interface Store {
   // leader locks (controller election)
   acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
+
+  /**
+   * A random secret shared by every process on this store (created on first use, then stable):
+   * the key routers sign turn capabilities with.
+   */
+  sharedSecret(name: string): Promise<Buffer>;
 }

@@ -1,5 +1,6 @@
 /** `baton sessions list|show|history` and `baton effects list`. */
 import type { Command } from 'commander';
+import { BatonError, type HistoryPage } from '@baton/core';
 import { fmtTime, printJson, printTable } from '../output';
 import { action, adminOptions, clientFrom } from '../program';
 import type { AdminOptions } from '../program';
@@ -96,20 +97,43 @@ export function registerSessions(program: Command): void {
     );
 
   adminOptions(sessions.command('history'))
-    .description('show the conversation history of a session (from its latest checkpoint)')
-    .addHelpText('after', '\nExample:\n  $ baton sessions history ses_01hx...')
+    .description('show the conversation history of a session, a page at a time (newest page first)')
+    .option('--limit <n>', 'entries per page (1-1000)', '100')
+    .option('--before <index>', 'only entries with a lower index (page back with the hint printed)')
+    .option('--all', 'every entry, oldest first (pages through the whole log)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ baton sessions history ses_01hx...\n  $ baton sessions history ses_01hx... --before 4200\n  $ baton sessions history ses_01hx... --all --json',
+    )
     .argument('<id>', 'session id')
     .action(
-      action(async (id: string, opts: AdminOptions) => {
+      action(async (id: string, opts: AdminOptions & { limit: string; before?: string; all?: boolean }) => {
         const client = await clientFrom(opts);
-        const h = await client.sessionHistory(id);
-        if (opts.json) return printJson(h);
-        const entries = (Array.isArray(h) ? h : ((h.history as unknown[]) ?? [])) as Array<
-          Record<string, unknown>
-        >;
-        if (entries.length === 0) return void process.stdout.write('(no history)\n');
-        for (const e of entries)
-          process.stdout.write(`${fmtTime(e.at)}  ${String(e.role).padEnd(8)} ${compact(e.content, 120)}\n`);
+        const limit = intOption(opts.limit, '--limit');
+        if (opts.all) {
+          const first = await client.sessionHistory(id, { limit: 1 });
+          const entries: HistoryPage['entries'] = [];
+          const floor = first.trimmed?.before ?? 0;
+          for (let to = Math.min(first.total, floor + 1000); ; to = Math.min(first.total, to + 1000)) {
+            const page = await client.sessionHistory(id, { before: to, limit: 1000 });
+            if (opts.json) entries.push(...page.entries);
+            else printEntries(page.entries);
+            if (to >= first.total) break;
+          }
+          if (opts.json) return printJson({ sessionId: id, total: first.total, trimmed: first.trimmed, entries });
+          if (first.total === 0) process.stdout.write('(no history)\n');
+          return;
+        }
+        const before = opts.before === undefined ? undefined : intOption(opts.before, '--before');
+        const page = await client.sessionHistory(id, { limit, ...(before !== undefined ? { before } : {}) });
+        if (opts.json) return printJson(page);
+        if (page.trimmed && page.nextBefore === null && page.trimmed.before > 0)
+          process.stdout.write(
+            `(${page.trimmed.before} earlier entries removed at ${fmtTime(page.trimmed.at)}: ${page.trimmed.reason})\n`,
+          );
+        if (page.entries.length === 0) return void process.stdout.write('(no history)\n');
+        printEntries(page.entries);
+        if (page.nextBefore !== null) process.stdout.write(`older: --before ${page.nextBefore}\n`);
       }),
     );
 
@@ -143,4 +167,16 @@ export function registerSessions(program: Command): void {
         if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
       }),
     );
+}
+
+function printEntries(entries: HistoryPage['entries']): void {
+  for (const e of entries)
+    process.stdout.write(
+      `${String(e.index).padStart(6)}  ${fmtTime(e.at)}  ${String(e.role).padEnd(8)} ${compact(e.content, 120)}\n`,
+    );
+}
+
+function intOption(v: string, name: string): number {
+  if (!/^\d{1,15}$/.test(v)) throw new BatonError('VALIDATION', `${name} must be a non-negative integer, got ${v}`);
+  return Number(v);
 }

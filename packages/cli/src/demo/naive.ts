@@ -11,6 +11,7 @@
 import { BatonError, sha256Hex, newId } from '@baton/core';
 import type {
   CheckpointBody,
+  StoredHistoryEntry,
   EffectIntentInput,
   EffectRecord,
   LedgerClient,
@@ -75,10 +76,16 @@ export class NoLedger implements LedgerClient {
   async putStep(): Promise<void> {}
 }
 
+/** What a naive instance keeps of a session in its own memory: the last state and the whole history. */
 interface Held {
   seq: number;
   schemaVersion: number;
   body: CheckpointBody;
+  history: StoredHistoryEntry[];
+}
+
+function partHash(v: unknown): string {
+  return sha256Hex(JSON.stringify(v === undefined ? null : v));
 }
 
 class Instance {
@@ -145,11 +152,24 @@ export class NaiveFleet implements Transport {
     if (held === null && this.startedBeforeCut.has(sessionId)) this.sessionsWithoutState.add(sessionId);
     const turnId = `turn_${sha256Hex(`${sessionId}\0${key}`).slice(0, 32)}`;
     const res: TurnResponse = await inst.worker.turn({
+      protocol: 2,
       session: { id: sessionId, agent: inst.agent.name, version: inst.agent.version, tenant: null },
-      checkpoint: held,
+      checkpoint: held && {
+        seq: held.seq,
+        schemaVersion: held.schemaVersion,
+        ...held.body,
+        hashes: {
+          state: partHash(held.body.state),
+          context: partHash(held.body.context),
+          memory: held.body.memory === undefined ? null : partHash(held.body.memory),
+        },
+        historyLength: held.history.length,
+      },
+      history: held?.history.slice(-100) ?? [],
       input,
       turnId,
       deadline: Date.now() + 30_000,
+      capability: '',
     });
     // the model's reply travels back; if the instance is terminated meanwhile, the response is lost
     await sleep(this.latency() / 2);
@@ -157,14 +177,17 @@ export class NaiveFleet implements Transport {
       this.turnsCutInFlight++;
       throw new BatonError('UNREACHABLE', `connection to ${inst.name} reset mid-turn`);
     }
+    const kept = (part: 'state' | 'context' | 'memory'): unknown =>
+      res.unchanged?.[part] !== undefined ? held?.body[part] : res[part];
     const body: CheckpointBody = {
-      state: res.state,
-      history: [...(held?.body.history ?? []), ...res.history],
-      context: res.context,
+      state: kept('state'),
+      context: kept('context'),
       waits: res.waits,
-      memory: res.memory,
+      memory: kept('memory'),
     };
-    inst.sessions.set(sessionId, { seq: (held?.seq ?? 0) + 1, schemaVersion: res.schemaVersion, body });
+    const history = [...(held?.history ?? [])];
+    for (const e of res.history) history.push({ ...e, index: history.length });
+    inst.sessions.set(sessionId, { seq: (held?.seq ?? 0) + 1, schemaVersion: res.schemaVersion, body, history });
     for (const w of res.waits) inst.waits.set(w.token, { sessionId, name: w.name });
     return { output: res.output, status: res.status, version: inst.agent.version, waits: res.waits };
   }

@@ -128,6 +128,7 @@ export async function migrateBatch(
       schemaVersion: answer.schemaVersion,
       writtenBy: input.to,
       body,
+      ...(answer.unchanged ? { unchanged: answer.unchanged } : {}),
       session: { version: input.to, status: s.status },
       waits: body.waits ?? [],
       migration: {

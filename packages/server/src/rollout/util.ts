@@ -4,7 +4,7 @@ import type { ServerContext } from '../context';
 /** What the rollout actions need from the server context. */
 export type OpsContext = Pick<
   ServerContext,
-  'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics'
+  'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics' | 'capabilities'
 >;
 
 /** Run `fn` over `items` with at most `n` in flight. */

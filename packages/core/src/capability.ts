@@ -1,0 +1,52 @@
+/**
+ * The turn capability: one token per dispatched turn (and per migrate call) naming the session,
+ * the call and the lease epoch it runs under. The router signs it with a secret every router of
+ * the store shares, so any router of a fleet can check it; the worker presents it on every call
+ * back (history paging, and the ledger, journal and graph calls as they bind to it). It is
+ * revoked when the turn commits or its lease is lost: a check compares `epoch` with the session's
+ * live lease. A capability without an epoch (dry-run and batched migrations, which hold no lease)
+ * is read-only and lives until `expiresAt`.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface TurnCapability {
+  sessionId: string;
+  /** The turn id, or the id of the migrate call. */
+  turnId: string;
+  /** The lease epoch the call runs under; null for calls that hold no lease (read-only). */
+  epoch: number | null;
+  expiresAt: number;
+}
+
+function mac(payload: string, key: Uint8Array): string {
+  return createHmac('sha256', key).update(payload).digest('base64url');
+}
+
+export function signCapability(cap: TurnCapability, key: Uint8Array): string {
+  const payload = Buffer.from(
+    JSON.stringify([cap.sessionId, cap.turnId, cap.epoch, cap.expiresAt]),
+    'utf8',
+  ).toString('base64url');
+  return `${payload}.${mac(payload, key)}`;
+}
+
+/** The capability a token carries, or null when it is malformed or not signed with `key`. */
+export function openCapability(token: string, key: Uint8Array): TurnCapability | null {
+  if (typeof token !== 'string' || token.length > 2048) return null;
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  const payload = token.slice(0, dot);
+  const want = Buffer.from(mac(payload, key));
+  const got = Buffer.from(token.slice(dot + 1));
+  if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
+  try {
+    const v = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
+    if (!Array.isArray(v) || v.length !== 4) return null;
+    const [sessionId, turnId, epoch, expiresAt] = v as unknown[];
+    if (typeof sessionId !== 'string' || typeof turnId !== 'string' || typeof expiresAt !== 'number') return null;
+    if (epoch !== null && typeof epoch !== 'number') return null;
+    return { sessionId, turnId, epoch, expiresAt };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Turn capabilities (see `@baton/core` capability.ts): issued with every turn and migrate call
+ * the router dispatches, checked on every call a worker makes back. Signed with a secret kept in
+ * the store, so every router of a fleet accepts the capabilities any of them issued.
+ */
+import { BatonError, openCapability, signCapability, type TurnCapability } from '@baton/core';
+import type { Clock } from '@baton/core';
+import type { Store } from '@baton/store';
+
+const SECRET_NAME = 'turn-capability';
+
+function invalid(reason: string, sessionId?: string): BatonError {
+  return new BatonError('CAPABILITY_INVALID', `turn capability refused: ${reason}`, {
+    reason,
+    ...(sessionId ? { sessionId } : {}),
+  });
+}
+
+export class Capabilities {
+  private key: Promise<Buffer> | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  private secret(): Promise<Buffer> {
+    this.key ??= this.store.sharedSecret(SECRET_NAME).catch((e: unknown) => {
+      this.key = null;
+      throw e;
+    });
+    return this.key;
+  }
+
+  /** A capability for one call: `epoch` is the lease it runs under (null: read-only, no lease). */
+  async issue(sessionId: string, turnId: string, epoch: number | null, ttlMs: number): Promise<string> {
+    return signCapability({ sessionId, turnId, epoch, expiresAt: this.clock.now() + ttlMs }, await this.secret());
+  }
+
+  /**
+   * The capability `token` grants for `sessionId`, or CAPABILITY_INVALID: malformed or forged, for
+   * another session, expired, or revoked — its lease epoch is no longer the session's live lease
+   * (the turn committed and released it, or the lease expired or was taken over).
+   */
+  async verify(token: string | undefined, sessionId: string): Promise<TurnCapability> {
+    if (!token) throw invalid('missing (send it in the baton-capability header)', sessionId);
+    const cap = openCapability(token, await this.secret());
+    if (!cap) throw invalid('malformed or not issued by this store', sessionId);
+    if (cap.sessionId !== sessionId) throw invalid('issued for another session', sessionId);
+    const now = this.clock.now();
+    if (cap.expiresAt <= now) throw invalid('expired', sessionId);
+    if (cap.epoch !== null) {
+      const s = await this.store.getSession(sessionId);
+      const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
+      if (!live || s.leaseEpoch !== cap.epoch) throw invalid('revoked: the turn committed or its lease was lost', sessionId);
+    }
+    return cap;
+  }
+}
