@@ -11,3 +11,6 @@ export * from './router';
 export * from './rollout';
 export * from './baton';
 export * from './evaluators';
+export * from './capability';
+export * from './history';
+export * from './wire';

@@ -61,8 +61,8 @@ describe('traffic API', () => {
     const view = await call(r.http, 'GET', `/v1/sessions/${s.id}`, { headers: s.headers });
     expect(view.status).toBe(200);
     expect(view.body).toMatchObject({ sessionId: s.id, version: 'v1', seq: 2, status: 'idle', waits: [] });
-    const cp = await store.getLatestCheckpoint(s.id);
-    expect(cp?.body.history.filter((h) => h.role === 'user').map((h) => h.content)).toEqual([
+    const page = await store.readHistory(s.id);
+    expect(page.entries.filter((h) => h.role === 'user').map((h) => h.content)).toEqual([
       { text: 'hello' },
       { text: 'second' },
     ]);

@@ -11,7 +11,7 @@ function append(sessionId: string, expectedSeq: number): AppendCheckpointInput {
     expectedSeq,
     schemaVersion: 1,
     writtenBy: 'v1',
-    body: { state: { n: expectedSeq + 1 }, history: [], context: null, waits: [] },
+    body: { state: { n: expectedSeq + 1 }, context: null, waits: [] },
     session: { status: 'idle' },
   };
 }

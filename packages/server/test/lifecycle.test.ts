@@ -65,14 +65,15 @@ describe('corrupt checkpoints', () => {
     await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, { headers: s.headers, body: { input: {} } });
     const db = new Database(file);
     try {
-      const row = db.prepare('SELECT body FROM checkpoints WHERE session_id = ? AND seq = 1').get(s.id) as {
-        body: Buffer | string;
-      };
+      // the state part of checkpoint #1, stored by its hash
+      const row = db
+        .prepare(
+          `SELECT p.id, p.body FROM checkpoints c JOIN checkpoint_parts p
+             ON p.session_id = c.session_id AND p.hash = c.state_hash WHERE c.session_id = ? AND c.seq = 1`,
+        )
+        .get(s.id) as { id: number; body: Buffer };
       const text = Buffer.from(row.body).toString('utf8').replace('"count":1', '"count":9');
-      db.prepare('UPDATE checkpoints SET body = ? WHERE session_id = ? AND seq = 1').run(
-        typeof row.body === 'string' ? text : Buffer.from(text, 'utf8'),
-        s.id,
-      );
+      db.prepare('UPDATE checkpoint_parts SET body = ? WHERE id = ?').run(Buffer.from(text, 'utf8'), row.id);
     } finally {
       db.close();
     }

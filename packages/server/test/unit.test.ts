@@ -17,6 +17,7 @@ function session(id: string, over: Partial<SessionRecord> = {}): SessionRecord {
     tokenHash: 'x',
     leaseOwner: null,
     leaseExpiresAt: null,
+    leaseEpoch: 0,
     reason: null,
     createdAt: 1_000,
     updatedAt: 1_000,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   sha256Hex,
+  systemClock,
   type Clock,
   canonicalJson,
   type TurnRequest,
@@ -19,6 +20,7 @@ import { supportAgent, orderFacts, REFUND_LIMIT, type VersionLabel } from '@bato
 import { startBaton, type RunningBaton } from '../../src/baton';
 import type { EvaluatorOptions } from '../../src/app';
 import { StoreLedgerClient } from '../../src/ledger';
+import { Capabilities } from '../../src/capability';
 import type { ControllerOptions } from '../../src/rollout/controller';
 
 export const TOKENS = { traffic: ['traffic-token'], admin: ['admin-token'], worker: ['worker-token'] };
@@ -89,7 +91,7 @@ export async function startTestBaton(opts: {
   const clock = opts.clock;
   const store = opts.store ?? (await openStore(file, clock ? { now: () => clock.now() } : {}));
   const effects = new EffectCounter();
-  const ledger = new StoreLedgerClient(store);
+  const ledger = new StoreLedgerClient(store, new Capabilities(store, clock ?? systemClock));
   const agents = opts.versions.map((label) => {
     const def = supportAgent(label, { onEffect: effects.sink });
     const inner = new InProcessWorker(def, ledger, clock ? { clock } : {});
