@@ -1,0 +1,137 @@
+/**
+ * Backward compatibility: blue's workers still run the previous SDK (protocol 1) while the router
+ * speaks protocol 2 to green. The worker here is that release's SDK, bundled unchanged
+ * (fixtures/sdk-protocol1.mjs), served over real HTTP and registered like any remote worker.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Pool } from 'undici';
+import { z } from 'zod';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LedgerClient, VersionManifest } from '@baton/core';
+import { openStore, type Store } from '@baton/store';
+import { createServer } from '../src/app';
+import { migrateSession } from '../src/migration';
+import { ADMIN, TOKENS, call, newSession, type Running } from './fixtures/harness';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** The parts of the previous SDK this test uses (the bundle has no type declarations). */
+interface OldSdk {
+  defineAgent(spec: Record<string, unknown>): { manifest(): VersionManifest };
+  serveWorker(
+    agent: unknown,
+    opts: { port: number; host?: string; ledger: LedgerClient },
+  ): Promise<{ url: string; close(): Promise<void> }>;
+  httpLedgerClient(baseUrl: string, token: string): LedgerClient;
+}
+
+type Ctx = { state: { n: number; seen?: number }; history: unknown[] };
+
+let dir: string;
+let store: Store;
+let r: Running;
+const stops: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  const old = (await import(pathToFileURL(join(here, 'fixtures', 'sdk-protocol1.mjs')).href)) as OldSdk;
+  dir = mkdtempSync(join(tmpdir(), 'baton-protocol1-'));
+  store = await openStore(join(dir, 'baton.db'));
+  const server = createServer({ store, tokens: TOKENS, logger: false, limits: { healthIntervalMs: 0 } });
+  const url = await server.listen(0);
+  r = { server, url, http: new Pool(url, { connections: 8 }) };
+  const ledger = old.httpLedgerClient(url, 'worker-token');
+  // v1 and v2 both built with the previous SDK; v2's up migration reads the history it is given
+  const v1 = old.defineAgent({
+    name: 'legacy',
+    version: 'v1',
+    schemaVersion: 1,
+    state: z.object({ n: z.number() }),
+    initialState: () => ({ n: 0 }),
+    modelId: 'none',
+    turn: async (ctx: Ctx) => {
+      ctx.state.n += 1;
+      return { n: ctx.state.n, sawHistory: ctx.history.length };
+    },
+  });
+  const v2 = old.defineAgent({
+    name: 'legacy',
+    version: 'v2',
+    schemaVersion: 2,
+    state: z.object({ n: z.number(), seen: z.number() }),
+    initialState: () => ({ n: 0, seen: 0 }),
+    modelId: 'none',
+    migrations: {
+      up: { 1: (s: { n: number }, m: { history: unknown[] }) => ({ n: s.n, seen: m.history.length }) },
+    },
+    turn: async (ctx: Ctx) => {
+      ctx.state.n += 1;
+      return { n: ctx.state.n, sawHistory: ctx.history.length };
+    },
+  });
+  for (const def of [v1, v2]) {
+    const w = await old.serveWorker(def, { port: 0, host: '127.0.0.1', ledger });
+    stops.push(() => w.close());
+    const reg = await call(r.http, 'POST', '/v1/workers', {
+      headers: ADMIN,
+      body: { url: w.url, manifest: def.manifest() },
+    });
+    if (reg.status !== 201 && reg.status !== 200) throw new Error(`register: ${JSON.stringify(reg.body)}`);
+  }
+});
+
+afterAll(async () => {
+  for (const s of stops) await s();
+  await r.http.close();
+  await r.server.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a protocol-1 worker (the previous SDK)', () => {
+  it('is recognised as protocol 1 and serves turns with the history window in the body', async () => {
+    const s = await newSession(r.http, 'legacy');
+    let last: { n: number; sawHistory: number } | undefined;
+    for (let i = 0; i < 60; i++) {
+      const t = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {
+        headers: s.headers,
+        body: { input: { i } },
+      });
+      expect(t.status).toBe(200);
+      expect(t.body.seq).toBe(i + 1);
+      last = t.body.output;
+    }
+    for (const e of r.server.pool.entries()) expect(e.protocol).toBe(1);
+    // 59 turns before the last: 118 entries in the log, of which the default window (100) was
+    // sent; the old SDK's ctx.history also holds this turn's message
+    expect(last).toEqual({ n: 60, sawHistory: 101 });
+    const page = await store.readHistory(s.id, { limit: 1000 });
+    expect(page.total).toBe(120);
+    expect(page.entries.filter((e) => e.role === 'user').map((e) => (e.content as { i: number }).i)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i),
+    );
+  });
+
+  it('migrates through a protocol-1 worker: the window goes in the body, its history answer is ignored', async () => {
+    const s = await newSession(r.http, 'legacy');
+    for (let i = 0; i < 3; i++) {
+      await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {
+        headers: s.headers,
+        body: { input: { i } },
+      });
+    }
+    const m = await migrateSession(r.server.ctx, { sessionId: s.id, to: 'v2', rolloutId: null });
+    expect(m).toMatchObject({ ok: true, from: 'v1', to: 'v2', seq: 4 });
+    const cp = await store.getLatestCheckpoint(s.id);
+    expect(cp!.body.state).toEqual({ n: 3, seen: 6 });
+    expect(cp!.historyLength).toBe(6);
+    expect((await store.readHistory(s.id)).total).toBe(6);
+    const t = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {
+      headers: s.headers,
+      body: { input: {} },
+    });
+    expect(t.body).toMatchObject({ version: 'v2', seq: 5, output: { n: 4, sawHistory: 7 } }); // 6 entries + this turn's message
+  });
+});
