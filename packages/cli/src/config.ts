@@ -27,6 +27,10 @@ export interface ServeConfig {
   shutdownTimeoutMs: number;
   /** Agent modules served in-process: `module[#export]`. */
   agents: string[];
+  /** Checkpoints kept per session (older ones are compacted; migration boundaries are kept). */
+  keepCheckpoints: number;
+  /** History retention for every agent version, overriding what versions declare; null: theirs. */
+  historyRetention: { maxEntries?: number; maxAgeMs?: number } | null;
   /** Where each setting came from, for `--print-config`. */
   sources: Record<string, 'flag' | 'env' | 'file' | 'default'>;
 }
@@ -43,6 +47,9 @@ export interface ServeFlags {
   shutdownTimeout?: string;
   agent?: string[];
   config?: string;
+  keepCheckpoints?: string;
+  historyMaxEntries?: string;
+  historyMaxAge?: string;
 }
 
 export const DEFAULT_PORT = 7070;
@@ -65,14 +72,15 @@ function parsePort(v: string | number, source: string): number {
   return n;
 }
 
-/** Parses `500`, `500ms`, `30s`, `2m`. */
+/** Parses `500`, `500ms`, `30s`, `2m`, `4h`, `30d`. */
 export function parseDurationMs(v: string | number, source: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(v));
-  if (!m) throw new ValidationError(`${source}: invalid duration ${JSON.stringify(v)} (e.g. 500ms, 30s, 2m)`);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(String(v));
+  if (!m) throw new ValidationError(`${source}: invalid duration ${JSON.stringify(v)} (e.g. 500ms, 30s, 2m, 30d)`);
   const n = Number(m[1]);
   const unit = m[2] ?? 'ms';
-  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  const ms = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return n * ms;
 }
 
 type FileConfig = {
@@ -84,7 +92,16 @@ type FileConfig = {
   tokensFile?: string;
   shutdownTimeout?: number | string;
   agents?: string[];
+  keepCheckpoints?: number | string;
+  historyRetention?: { maxEntries?: number | string; maxAge?: number | string };
 };
+
+function positiveInt(v: string | number, source: string): number {
+  const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1)
+    throw new ValidationError(`${source}: must be a positive integer, got ${v}`);
+  return n;
+}
 
 export async function resolveServeConfig(
   flags: ServeFlags,
@@ -103,6 +120,8 @@ export async function resolveServeConfig(
       'tokensFile',
       'shutdownTimeout',
       'agents',
+      'keepCheckpoints',
+      'historyRetention',
     ]);
     for (const k of Object.keys(doc))
       if (!known.has(k)) throw new ValidationError(`${configPath}: unknown setting "${k}"`);
@@ -168,7 +187,57 @@ export async function resolveServeConfig(
     file.agents,
     [],
   );
-  return { store, storeSchema, host, port, tokens, tokensFile, shutdownTimeoutMs, agents, sources };
+  const keepRaw = pick<string | number>(
+    'keepCheckpoints',
+    flags.keepCheckpoints,
+    env.BATON_KEEP_CHECKPOINTS,
+    file.keepCheckpoints,
+    10,
+  );
+  const keepCheckpoints = positiveInt(keepRaw, `keep checkpoints (${sources.keepCheckpoints})`);
+  const maxEntries = pick<string | number | undefined>(
+    'historyRetention.maxEntries',
+    flags.historyMaxEntries,
+    env.BATON_HISTORY_MAX_ENTRIES,
+    file.historyRetention?.maxEntries,
+    undefined,
+  );
+  const maxAge = pick<string | number | undefined>(
+    'historyRetention.maxAge',
+    flags.historyMaxAge,
+    env.BATON_HISTORY_MAX_AGE,
+    file.historyRetention?.maxAge,
+    undefined,
+  );
+  const historyRetention =
+    maxEntries === undefined && maxAge === undefined
+      ? null
+      : {
+          ...(maxEntries !== undefined
+            ? {
+                maxEntries: positiveInt(
+                  maxEntries,
+                  `history max entries (${sources['historyRetention.maxEntries']})`,
+                ),
+              }
+            : {}),
+          ...(maxAge !== undefined
+            ? { maxAgeMs: parseDurationMs(maxAge, `history max age (${sources['historyRetention.maxAge']})`) }
+            : {}),
+        };
+  return {
+    store,
+    storeSchema,
+    host,
+    port,
+    tokens,
+    tokensFile,
+    shutdownTimeoutMs,
+    agents,
+    keepCheckpoints,
+    historyRetention,
+    sources,
+  };
 }
 
 /**

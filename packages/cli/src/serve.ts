@@ -34,7 +34,11 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
   try {
     baton = await startBaton({
       store: cfg.store,
-      ...(cfg.storeSchema ? { storeOptions: { schema: cfg.storeSchema } } : {}),
+      storeOptions: {
+        keepCheckpoints: cfg.keepCheckpoints,
+        ...(cfg.storeSchema ? { schema: cfg.storeSchema } : {}),
+      },
+      ...(cfg.historyRetention ? { limits: { historyRetention: cfg.historyRetention } } : {}),
       port: cfg.port,
       host: cfg.host,
       tokens: { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] },

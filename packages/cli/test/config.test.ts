@@ -18,6 +18,30 @@ afterAll(async () => {
 });
 
 describe('serve configuration', () => {
+  it('reads compaction and history retention, flags over environment over the file, and refuses bad values', async () => {
+    const file = path.join(dir, 'history.yaml');
+    await writeFile(file, 'keepCheckpoints: 4\nhistoryRetention: { maxEntries: 5000, maxAge: 30d }\n');
+    const fromFile = await resolveServeConfig({ config: file }, {});
+    expect(fromFile.keepCheckpoints).toBe(4);
+    expect(fromFile.historyRetention).toEqual({ maxEntries: 5000, maxAgeMs: 30 * 86_400_000 });
+    const fromEnv = await resolveServeConfig({ config: file }, { BATON_HISTORY_MAX_ENTRIES: '200' });
+    expect(fromEnv.historyRetention).toEqual({ maxEntries: 200, maxAgeMs: 30 * 86_400_000 });
+    const fromFlag = await resolveServeConfig(
+      { config: file, keepCheckpoints: '12', historyMaxEntries: '50' },
+      { BATON_HISTORY_MAX_ENTRIES: '200', BATON_KEEP_CHECKPOINTS: '3' },
+    );
+    expect(fromFlag.keepCheckpoints).toBe(12);
+    expect(fromFlag.historyRetention?.maxEntries).toBe(50);
+    const defaults = await resolveServeConfig({}, {});
+    expect(defaults.keepCheckpoints).toBe(10);
+    expect(defaults.historyRetention).toBeNull();
+    await expect(resolveServeConfig({ keepCheckpoints: '0' }, {})).rejects.toThrow(
+      /keep checkpoints.*positive integer/,
+    );
+    await expect(resolveServeConfig({ historyMaxEntries: '1e3' }, {})).rejects.toThrow(/history max entries/);
+    await expect(resolveServeConfig({ historyMaxAge: 'soon' }, {})).rejects.toThrow(/invalid duration/);
+  });
+
   it('flags beat environment, environment beats the config file, the file beats defaults', async () => {
     const file = path.join(dir, 'baton.config.yaml');
     await writeFile(

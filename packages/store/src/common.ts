@@ -185,7 +185,8 @@ function jsonBytes(v: unknown, what: string, sessionId: string): Buffer {
       part: what,
     });
   }
-  if (text === undefined) throw new ValidationError(`checkpoint ${what} is not serializable`, { sessionId, part: what });
+  if (text === undefined)
+    throw new ValidationError(`checkpoint ${what} is not serializable`, { sessionId, part: what });
   return Buffer.from(text, 'utf8');
 }
 
@@ -220,9 +221,12 @@ export function encodeAppend(input: AppendCheckpointInput, limits: AppendLimits)
     try {
       text = historyEntryText(e);
     } catch (err) {
-      throw new ValidationError(`history entry ${i} of this turn is not serializable: ${(err as Error).message}`, {
-        sessionId: sid,
-      });
+      throw new ValidationError(
+        `history entry ${i} of this turn is not serializable: ${(err as Error).message}`,
+        {
+          sessionId: sid,
+        },
+      );
     }
     const bytes = Buffer.from(text, 'utf8');
     if (bytes.length > limits.maxHistoryEntryBytes) {
@@ -247,7 +251,15 @@ export function encodeAppend(input: AppendCheckpointInput, limits: AppendLimits)
   }
   checkExpectedSeq(input);
   const hasMemory = unchanged.memory !== undefined || input.body.memory !== undefined;
-  return { parts, unchanged, hasMemory, waitsText: waitsBytes.toString('utf8'), waitsHash: sha256Hex(waitsBytes), entries, written };
+  return {
+    parts,
+    unchanged,
+    hasMemory,
+    waitsText: waitsBytes.toString('utf8'),
+    waitsHash: sha256Hex(waitsBytes),
+    entries,
+    written,
+  };
 }
 
 /** The hash over a format-2 checkpoint's manifest (what its `hash` column holds). */
@@ -344,7 +356,9 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
   const waitsHash = sha256Hex(row.body as string | Uint8Array);
   const expected = checkpointHash(meta.parts, meta.historyLength, meta.historyHead, waitsHash);
   if (expected !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, expected);
-  const waits = JSON.parse(typeof row.body === 'string' ? row.body : (row.body as Buffer).toString('utf8')) as Wait[];
+  const waits = JSON.parse(
+    typeof row.body === 'string' ? row.body : (row.body as Buffer).toString('utf8'),
+  ) as Wait[];
   const body: CheckpointBody = { state: null, context: null, waits };
   for (const part of CHECKPOINT_PARTS) {
     const h = meta.parts[part];
@@ -380,7 +394,11 @@ export function decodeHistory(
   let prev = prevChain;
   return rows.map((r, i) => {
     const where = `history[${r.index}]`;
-    const e = verifiedJson(r.body, r.hash, (a) => new CheckpointCorruptError(sessionId, seq, r.hash, a, where)) as HistoryEntry;
+    const e = verifiedJson(
+      r.body,
+      r.hash,
+      (a) => new CheckpointCorruptError(sessionId, seq, r.hash, a, where),
+    ) as HistoryEntry;
     if (prev !== null) {
       const want = historyChain(prev, r.hash);
       if (want !== r.chain) throw new CheckpointCorruptError(sessionId, seq, r.chain, want, `${where} chain`);
@@ -411,7 +429,11 @@ function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): vo
 }
 
 /** A history page request's checks and defaults. */
-export function historyQuery(q: HistoryQuery | undefined): { before: number | null; limit: number; maxBytes: number } {
+export function historyQuery(q: HistoryQuery | undefined): {
+  before: number | null;
+  limit: number;
+  maxBytes: number;
+} {
   const before = q?.before;
   if (before !== undefined && (!Number.isInteger(before) || before < 0)) {
     throw new ValidationError('before must be a non-negative integer', { before });

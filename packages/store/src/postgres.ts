@@ -1,10 +1,14 @@
 /**
  * PostgreSQL backend (`pg` Pool). Hot paths are one round trip: a checkpoint append is a single
  * statement whose data-modifying CTEs do the compare-and-set on the session's seq and every write
- * that belongs to the same turn commit; only when it matches no row does a follow-up query tell a
- * stale writer from an unknown session. Frequently used statements are prepared per connection.
+ * that belongs to the same turn commit (parts, history entries, retention, compaction: see
+ * `pg-history.ts`); it is finished (`finishAppend`) against the previous checkpoint this process
+ * last wrote or read, which the statement guards by hash, so only a cold or stale cache costs one
+ * extra read. When the statement matches no row, a follow-up query tells a stale writer from an
+ * unknown session. `beginTurn` is one statement too. Frequently used statements are prepared per
+ * connection.
  */
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import {
@@ -17,12 +21,14 @@ import {
 } from '@baton/core';
 import type {
   Checkpoint,
-  CheckpointBody,
   CheckpointMeta,
   Decision,
   DecisionInput,
   EffectIntentInput,
   EffectRecord,
+  HistoryPage,
+  HistoryQuery,
+  HistoryWindow,
   MigrationRecord,
   Page,
   RolloutPhase,
@@ -39,7 +45,9 @@ import type {
 import type {
   AppendCheckpointInput,
   AppendCheckpointsResult,
+  BeginTurnInput,
   BeginTurnResult,
+  BeginTurnsResult,
   CreateRolloutInput,
   CreateSessionInput,
   Lease,
@@ -55,10 +63,11 @@ import type {
 } from './store';
 import { PostgresGraphCheckpointStore } from './graph-postgres';
 import {
+  DEFAULT_KEEP_CHECKPOINTS,
   DEFAULT_MAX_CHECKPOINT_BYTES,
+  DEFAULT_MAX_HISTORY_ENTRY_BYTES,
   EFFECT_TRANSITIONS,
   aggregateFromRow,
-  appendedMeta,
   asArray,
   batonErrorOr,
   checkKeep,
@@ -67,13 +76,14 @@ import {
   checkTtl,
   checkpointMeta,
   checkpointNotFound,
-  decodeBody,
   decisionFromRow,
   effectConflict,
   effectFromRow,
   effectNotFound,
   emptyCounts,
   encodeAppend,
+  finishAppend,
+  historyQuery,
   jsonText,
   leaseLost,
   metricsDelta,
@@ -99,7 +109,36 @@ import {
   workerFromRow,
   workerNotFound,
 } from './common';
-import type { AggregateDelta, EffectOp, EncodedBody, Row } from './common';
+import type {
+  AggregateDelta,
+  AppendLimits,
+  EffectOp,
+  EncodedAppend,
+  PreviousCheckpoint,
+  Row,
+} from './common';
+import {
+  COMPACT_SQL,
+  CP_SELECT,
+  PG_LOG_MIGRATION,
+  PREV_SQL,
+  PrevCache,
+  TRIM_SELECT,
+  appendedPrev,
+  beginTurnSql,
+  cpJoins,
+  decodeCpRow,
+  latestSql,
+  logCtes,
+  params,
+  prevFromRow,
+  sliceJoin,
+  stmtName,
+  trimOf,
+  upgradeLegacy,
+  verifySlice,
+} from './pg-history';
+import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */
@@ -114,6 +153,8 @@ interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** Data upgrade run right after `sql`, in the same locked transaction. */
+  after?: (c: PoolClient) => Promise<unknown>;
 }
 
 /**
@@ -235,6 +276,12 @@ DO $d$ BEGIN
 END $d$;
 `,
   },
+  {
+    version: 3,
+    name: 'history log, checkpoint parts, lease epochs',
+    sql: PG_LOG_MIGRATION,
+    after: upgradeLegacy,
+  },
 ];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -286,22 +333,6 @@ function telemetryInsert(
     ${from}`;
 }
 
-/** Builds a parameter list: `p(value)` appends the value and returns its placeholder. */
-function params(): { p: (v: unknown) => string; values: unknown[] } {
-  const values: unknown[] = [];
-  return {
-    values,
-    p: (v: unknown) => {
-      values.push(v);
-      return `$${values.length}`;
-    },
-  };
-}
-
-function stmtName(sql: string): string {
-  return 'baton_' + createHash('sha1').update(sql).digest('hex').slice(0, 24);
-}
-
 /**
  * Connection-level failures (refused, reset, server shutting down, too many clients) become
  * `STORE_UNAVAILABLE` so callers can retry or answer 503; everything else passes through.
@@ -334,7 +365,10 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
   private readonly now: () => number;
-  private readonly maxBytes: number;
+  private readonly limits: AppendLimits;
+  private readonly keep: number;
+  /** The latest checkpoint this process wrote or read, per recent session: an append's `prev`. */
+  private readonly prevs = new PrevCache();
   private readonly hooks: PostgresStoreOptions['hooks'];
   private readonly schema: string | undefined;
   private closed = false;
@@ -344,7 +378,11 @@ export class PostgresStore implements Store {
     this.pool = pool;
     this.schema = opts.schema;
     this.now = opts.now ?? Date.now;
-    this.maxBytes = opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES;
+    this.limits = {
+      maxCheckpointBytes: opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
+      maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
+    };
+    this.keep = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
     this.hooks = opts.hooks;
   }
 
@@ -354,6 +392,7 @@ export class PostgresStore implements Store {
     if (schema !== undefined && !IDENT.test(schema)) {
       throw new ValidationError(`invalid schema name ${JSON.stringify(schema)}`);
     }
+    if (opts.keepCheckpoints !== undefined) checkKeep(opts.keepCheckpoints);
     const pool = new pg.Pool({
       connectionString: url,
       max: opts.poolSize ?? 10,
@@ -385,6 +424,7 @@ export class PostgresStore implements Store {
       for (const m of POSTGRES_MIGRATIONS) {
         if (m.version <= current) continue;
         await c.query(m.sql);
+        if (m.after) await m.after(c);
         await c.query('INSERT INTO baton_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
           m.version,
           m.name,
@@ -663,18 +703,18 @@ export class PostgresStore implements Store {
     const now = this.now();
     const expiresAt = now + ttlMs;
     // One round trip: the update, plus the current holder when it did not apply.
-    const rows = await this.q<{ ok: boolean; lease_expires_at: string | null; found: boolean }>(
+    const rows = await this.q<{ epoch: number | null; lease_expires_at: string | null; found: boolean }>(
       `WITH u AS (
-         UPDATE sessions SET lease_owner = $1, lease_expires_at = $2
+         UPDATE sessions SET lease_owner = $1, lease_expires_at = $2, lease_epoch = lease_epoch + 1
          WHERE id = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at <= $4)
-         RETURNING id)
-       SELECT EXISTS (SELECT 1 FROM u) AS ok, s.lease_expires_at, s.id IS NOT NULL AS found
+         RETURNING lease_epoch)
+       SELECT (SELECT lease_epoch FROM u) AS epoch, s.lease_expires_at, s.id IS NOT NULL AS found
        FROM (SELECT 1) one LEFT JOIN sessions s ON s.id = $3`,
       [owner, expiresAt, sessionId, now],
       true,
     );
     const r = rows[0]!;
-    if (r.ok) return { sessionId, owner, expiresAt };
+    if (r.epoch !== null) return { sessionId, owner, expiresAt, epoch: Number(r.epoch) };
     if (!r.found) throw sessionNotFound(sessionId);
     const exp = r.lease_expires_at === null ? null : Number(r.lease_expires_at);
     if (exp === null || exp <= now) {
@@ -687,59 +727,176 @@ export class PostgresStore implements Store {
     throw new SessionBusyError(sessionId, exp - now);
   }
 
-  async beginTurn<B = CheckpointBody>(
+  /** One `beginTurn` on `c` (the pool, or a transaction's connection). */
+  private async beginOne(
+    c: Runner,
     sessionId: string,
     key: string,
     owner: string,
     ttlMs: number,
-  ): Promise<BeginTurnResult<B>> {
-    checkTtl(ttlMs);
-    const prior = await this.getTurnResult(sessionId, key);
-    if (prior !== undefined) return { kind: 'replayed', result: prior };
-    const lease = await this.acquireLease(sessionId, owner, ttlMs);
-    let row: Row | undefined;
+    window: HistoryWindow | undefined,
+    attempt = 0,
+  ): Promise<BeginTurnResult> {
+    const now = this.now();
+    const expiresAt = now + ttlMs;
+    const sql = beginTurnSql(window);
+    const values: unknown[] = [sessionId, key, owner, expiresAt, now, TERMINAL_SESSION_STATUSES];
+    if (window && window.entries > 0) values.push(window.entries, window.bytes);
+    let row: Row;
     try {
-      // Under the lease, one round trip: the session, a result committed since, the latest checkpoint.
-      const rows = await this.q(
-        `SELECT s.*, tr.result AS tr_result, c.seq AS c_seq, c.schema_version AS c_schema_version,
-           c.written_by AS c_written_by, c.hash AS c_hash, c.size AS c_size, c.created_at AS c_created_at,
-           c.body AS c_body
-         FROM sessions s
-         LEFT JOIN turn_results tr ON tr.session_id = s.id AND tr.key = $2
-         LEFT JOIN LATERAL (SELECT seq, schema_version, written_by, hash, size, created_at, body
-           FROM checkpoints WHERE session_id = s.id ORDER BY seq DESC LIMIT 1) c ON true
-         WHERE s.id = $1`,
-        [sessionId, key],
-        true,
-      );
-      row = rows[0];
-      if (!row) throw sessionNotFound(sessionId);
+      row = (await c.query<Row>({ name: stmtName(sql), text: sql, values })).rows[0]!;
     } catch (e) {
-      await this.releaseLease(lease).catch(() => undefined);
-      throw e;
+      throw storeError(e);
     }
-    const session = sessionFromRow(row);
-    if (row.tr_result !== null && row.tr_result !== undefined) {
-      await this.releaseLease(lease);
+    if (row.tr_found) return { kind: 'replayed', result: parseJson(row.tr_result) };
+    const cur = row.cur_row as Row | null;
+    if (!cur) throw sessionNotFound(sessionId);
+    const u = row.u_row as Row | null;
+    if (!u) {
+      const s = sessionFromRow(cur);
+      if (TERMINAL_SESSION_STATUSES.includes(s.status)) return { kind: 'closed', session: s };
+      if (s.leaseExpiresAt !== null && s.leaseExpiresAt > now && s.leaseOwner !== owner) {
+        throw new SessionBusyError(sessionId, s.leaseExpiresAt - now);
+      }
+      // the snapshot raced with another writer (the lease was freed meanwhile): ask again
+      if (attempt < 3) return this.beginOne(c, sessionId, key, owner, ttlMs, window, attempt + 1);
+      throw new SessionBusyError(sessionId, 0);
+    }
+    const session = sessionFromRow(u);
+    const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
+    const cpSeq = row.c_seq === null || row.c_seq === undefined ? 0 : Number(row.c_seq);
+    if (cpSeq !== session.seq) {
+      // A turn committed between the statement's snapshot and the lease: read again under the lease.
+      return this.beginReread(c, lease, session, key, window);
+    }
+    return startedTurn(lease, session, () => this.decodeStarted(row, window));
+  }
+
+  /** The checkpoint and window of a row read with `beginSql` / `latestSql`, verified (throws CHECKPOINT_CORRUPT). */
+  private decodeStarted(row: Row, window: HistoryWindow | undefined) {
+    const read = decodeCpRow(row);
+    if (!read) return { checkpoint: null, history: [] };
+    this.remember(read);
+    const cp = read.checkpoint;
+    if (!window || window.entries <= 0 || read.prev === null || cp.historyLength === 0) {
+      return { checkpoint: cp, history: [] };
+    }
+    const trim = trimOf(row);
+    const from = Math.max(trim?.before ?? 0, cp.historyLength - window.entries);
+    const history = verifySlice(
+      cp.sessionId,
+      cp.seq,
+      row,
+      from,
+      cp.historyLength,
+      window.bytes,
+      trim,
+      cp.historyHead,
+    );
+    return { checkpoint: cp, history };
+  }
+
+  private remember(read: ReadCheckpoint): void {
+    if (read.prev)
+      this.prevs.set(read.checkpoint.sessionId, read.checkpoint.seq, read.checkpoint.hash, read.prev);
+  }
+
+  /** The second read of a `beginTurn` that raced with a commit; a result stored meanwhile is replayed. */
+  private async beginReread(
+    c: Runner,
+    lease: Lease,
+    session: SessionRecord,
+    key: string,
+    window: HistoryWindow | undefined,
+  ): Promise<BeginTurnResult> {
+    const sql = latestSql(window);
+    const values: unknown[] = [lease.sessionId];
+    if (window && window.entries > 0) values.push(window.entries, window.bytes);
+    values.push(key);
+    let row: Row;
+    let cur: Row | undefined;
+    try {
+      row = (await c.query<Row>({ name: stmtName(sql), text: sql, values })).rows[0]!;
+      cur = (await c.query<Row>('SELECT * FROM sessions WHERE id = $1', [lease.sessionId])).rows[0];
+    } catch (e) {
+      throw storeError(e);
+    }
+    if (row.tr_found) {
+      await this.releaseOn(c, lease);
       return { kind: 'replayed', result: parseJson(row.tr_result) };
     }
-    if (TERMINAL_SESSION_STATUSES.includes(session.status)) {
-      await this.releaseLease(lease);
-      return { kind: 'closed', session };
+    const s = cur ? sessionFromRow(cur) : session;
+    if (TERMINAL_SESSION_STATUSES.includes(s.status)) {
+      await this.releaseOn(c, lease);
+      return { kind: 'closed', session: s };
     }
-    if (row.c_seq === null || row.c_seq === undefined) {
-      return { kind: 'started', lease, session, checkpoint: null };
+    return startedTurn(lease, s, () => this.decodeStarted(row, window));
+  }
+
+  private async releaseOn(c: Runner, lease: Lease): Promise<void> {
+    try {
+      await c.query(
+        'UPDATE sessions SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2',
+        [lease.sessionId, lease.owner],
+      );
+    } catch (e) {
+      throw storeError(e);
     }
-    const meta = checkpointMeta({
-      session_id: sessionId,
-      seq: row.c_seq,
-      schema_version: row.c_schema_version,
-      written_by: row.c_written_by,
-      hash: row.c_hash,
-      size: row.c_size,
-      created_at: row.c_created_at,
+  }
+
+  async beginTurn(
+    sessionId: string,
+    key: string,
+    owner: string,
+    ttlMs: number,
+    window?: HistoryWindow,
+  ): Promise<BeginTurnResult> {
+    checkTtl(ttlMs);
+    if (this.hooks?.beforeCommit) {
+      return this.tx('beginTurn', (c) => this.beginOne(c, sessionId, key, owner, ttlMs, window));
+    }
+    return this.beginOne(this.pool, sessionId, key, owner, ttlMs, window);
+  }
+
+  /**
+   * Several `beginTurn`s in one transaction (one commit). A refused item's statement changes
+   * nothing (its lease update matches no row), so the transaction stays usable for the others.
+   */
+  async beginTurns(items: BeginTurnInput[]): Promise<BeginTurnsResult[]> {
+    const checked = items.map((it) =>
+      batonErrorOr(() => {
+        checkTtl(it.ttlMs);
+        return null;
+      }),
+    );
+    if (items.length === 0) return [];
+    if (items.length === 1 && checked[0] === null && !this.hooks?.beforeCommit) {
+      const it = items[0]!;
+      try {
+        return [await this.beginOne(this.pool, it.sessionId, it.key, it.owner, it.ttlMs, it.window)];
+      } catch (e) {
+        if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE') return [{ kind: 'error', error: e }];
+        throw e;
+      }
+    }
+    return this.tx('beginTurns', async (c) => {
+      const out: BeginTurnsResult[] = [];
+      for (const [i, it] of items.entries()) {
+        const bad = checked[i];
+        if (bad) {
+          out.push({ kind: 'error', error: bad });
+          continue;
+        }
+        try {
+          out.push(await this.beginOne(c, it.sessionId, it.key, it.owner, it.ttlMs, it.window));
+        } catch (e) {
+          if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE')
+            out.push({ kind: 'error', error: e });
+          else throw e;
+        }
+      }
+      return out;
     });
-    return startedTurn<B>(lease, session, meta, row.c_body);
   }
 
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
@@ -750,7 +907,8 @@ export class PostgresStore implements Store {
       [expiresAt, lease.sessionId, lease.owner],
       true,
     );
-    if (rows.length === 1) return { sessionId: lease.sessionId, owner: lease.owner, expiresAt };
+    if (rows.length === 1)
+      return { sessionId: lease.sessionId, owner: lease.owner, expiresAt, epoch: lease.epoch };
     const cur = await this.getSession(lease.sessionId);
     throw leaseLost(lease.sessionId, lease.owner, cur.leaseOwner);
   }
@@ -765,81 +923,149 @@ export class PostgresStore implements Store {
 
   // ---------- checkpoints ----------
 
-  async appendCheckpoint<B = CheckpointBody>(input: AppendCheckpointInput<B>): Promise<CheckpointMeta> {
-    const enc = encodeAppend(input, this.maxBytes);
+  async appendCheckpoint(input: AppendCheckpointInput): Promise<CheckpointMeta> {
+    const enc = encodeAppend(input, this.limits);
     const now = this.now();
-    const { sql, values } = this.appendStatement(input, enc, now, false);
-    const run = async (c: pg.Pool | PoolClient) => {
-      try {
-        return (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
-      } catch (e) {
-        throw storeError(e);
-      }
-    };
-    const rows = this.hooks?.beforeCommit ? await this.tx('appendCheckpoint', run) : await run(this.pool);
-    if (!rows[0]) throw await this.appendRefusal(this.pool, input, now, false);
-    return appendedMeta(input, enc, rows[0].seq, now);
+    if (this.hooks?.beforeCommit) {
+      const done = await this.tx('appendCheckpoint', (c) => this.appendOne(c, input, enc, now, false));
+      this.prevs.set(input.sessionId, done.meta.seq, done.meta.hash, done.next);
+      return done.meta;
+    }
+    const done = await this.appendOne(this.pool, input, enc, now, false);
+    this.prevs.set(input.sessionId, done.meta.seq, done.meta.hash, done.next);
+    return done.meta;
   }
 
   /**
-   * Several appends in one transaction, each applied or refused on its own. A refused item matches
-   * no row in its statement, so it writes nothing and leaves the transaction usable for the rest.
+   * Several appends in one transaction, each applied or refused on its own. A refused item is
+   * refused before its statement (size, stale unchanged part) or its statement matches no row, so
+   * it writes nothing and leaves the transaction usable for the rest.
    */
-  async appendCheckpoints<B = CheckpointBody>(
-    inputs: Array<AppendCheckpointInput<B> & { requireNoLease?: boolean }>,
+  async appendCheckpoints(
+    inputs: Array<AppendCheckpointInput & { requireNoLease?: boolean }>,
   ): Promise<AppendCheckpointsResult[]> {
-    const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.maxBytes)));
+    const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.limits)));
     if (inputs.length === 0) return [];
     const now = this.now();
-    return this.tx('appendCheckpoints', async (c) => {
-      const out: AppendCheckpointsResult[] = [];
+    const learned = new Map<string, { meta: CheckpointMeta; next: PreviousCheckpoint }>();
+    const out = await this.tx('appendCheckpoints', async (c) => {
+      const res: AppendCheckpointsResult[] = [];
       for (const [i, input] of inputs.entries()) {
         const enc = encoded[i]!;
         if (enc instanceof BatonError) {
-          out.push({ ok: false, error: enc });
+          res.push({ ok: false, error: enc });
           continue;
         }
-        const noLease = input.requireNoLease === true;
-        const { sql, values } = this.appendStatement(input, enc, now, noLease);
-        const rows = (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
-        if (rows[0]) out.push({ ok: true, meta: appendedMeta(input, enc, rows[0].seq, now) });
-        else out.push({ ok: false, error: await this.appendRefusal(c, input, now, noLease) });
+        try {
+          const done = await this.appendOne(c, input, enc, now, input.requireNoLease === true, learned);
+          learned.set(input.sessionId, { meta: done.meta, next: done.next });
+          res.push({ ok: true, meta: done.meta });
+        } catch (e) {
+          if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE') res.push({ ok: false, error: e });
+          else throw e;
+        }
       }
-      return out;
+      return res;
     });
+    for (const [sid, l] of learned) this.prevs.set(sid, l.meta.seq, l.meta.hash, l.next);
+    return out;
   }
 
-  /** Why an append matched no row: unknown session, stale seq, a live lease, or a lost lease. */
-  private async appendRefusal(
-    c: pg.Pool | PoolClient,
-    input: AppendCheckpointInput<unknown>,
+  /**
+   * One append on `c`: finish it against the previous checkpoint (cached, or read), then its single
+   * statement; when that matches no row, the session as it is now says why, or (the guard failed:
+   * the cached previous checkpoint was stale) the append is finished again against the fresh row.
+   */
+  private async appendOne(
+    c: Runner,
+    input: AppendCheckpointInput,
+    enc: EncodedAppend,
     now: number,
     requireNoLease: boolean,
-  ): Promise<BatonError> {
-    let cur: { seq: number; lease_owner: string | null; lease_expires_at: string | null } | undefined;
+    batch: Map<string, { meta: CheckpointMeta; next: PreviousCheckpoint }> = new Map(),
+  ): Promise<{ meta: CheckpointMeta; next: PreviousCheckpoint }> {
+    const sid = input.sessionId;
+    let known: { hash: string | null; prev: PreviousCheckpoint | null } | undefined;
+    if (input.expectedSeq === 0) known = { hash: null, prev: null };
+    else {
+      const inBatch = batch.get(sid);
+      if (inBatch) {
+        if (inBatch.meta.seq === input.expectedSeq) known = { hash: inBatch.meta.hash, prev: inBatch.next };
+      } else known = this.prevs.get(sid, input.expectedSeq);
+    }
+    for (let attempt = 0; ; attempt++) {
+      const cached = known !== undefined && input.expectedSeq > 0;
+      if (!known) {
+        const fresh = await this.readPrev(c, sid, input.expectedSeq);
+        const refusal = this.refusal(input, fresh, now, requireNoLease);
+        if (refusal) throw refusal;
+        known = { hash: fresh.hash, prev: fresh.prev };
+      }
+      let fin: ReturnType<typeof finishAppend>;
+      try {
+        fin = finishAppend(input, enc, known.prev, input.expectedSeq + 1, now);
+      } catch (e) {
+        // a stale unchanged part against a cached checkpoint: decide against the stored one
+        if (!cached || !(e instanceof BatonError)) throw e;
+        known = undefined;
+        continue;
+      }
+      const { sql, values } = this.appendStatement(input, enc, fin, known.hash, now, requireNoLease);
+      let rows: Array<{ seq: number }>;
+      try {
+        rows = (await c.query<{ seq: number }>({ name: stmtName(sql), text: sql, values })).rows;
+      } catch (e) {
+        throw storeError(e);
+      }
+      if (rows[0]) return { meta: fin.meta, next: appendedPrev(fin, enc, known.prev) };
+      const cur = await this.readPrev(c, sid, input.expectedSeq);
+      const refusal = this.refusal(input, cur, now, requireNoLease);
+      if (refusal) throw refusal;
+      // the session is as expected: the previous checkpoint was not the one we finished against
+      this.prevs.drop(sid);
+      if (attempt >= 2) throw leaseLost(sid, input.leaseOwner ?? '', cur.leaseOwner);
+      known = { hash: cur.hash, prev: cur.prev };
+    }
+  }
+
+  private async readPrev(c: Runner, sessionId: string, expectedSeq: number): Promise<PrevRead> {
+    let r: Row | undefined;
     try {
-      cur = (
-        await c.query<{ seq: number; lease_owner: string | null; lease_expires_at: string | null }>({
-          name: 'baton_append_refusal',
-          text: 'SELECT seq, lease_owner, lease_expires_at FROM sessions WHERE id = $1',
-          values: [input.sessionId],
-        })
-      ).rows[0];
+      r = (await c.query<Row>({ name: stmtName(PREV_SQL), text: PREV_SQL, values: [sessionId, expectedSeq] }))
+        .rows[0];
     } catch (e) {
       throw storeError(e);
     }
-    if (!cur) return sessionNotFound(input.sessionId);
-    if (cur.seq !== input.expectedSeq)
-      return new SequenceConflictError(input.sessionId, input.expectedSeq, cur.seq);
-    const exp = cur.lease_expires_at === null ? null : Number(cur.lease_expires_at);
-    if (requireNoLease && exp !== null && exp > now) return new SessionBusyError(input.sessionId, exp - now);
-    return leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner);
+    if (!r) throw sessionNotFound(sessionId);
+    return prevFromRow(r);
   }
 
-  /** The single statement of an append: seq compare-and-set plus every write of the turn commit. */
+  /** Why an append cannot apply to the session as read: stale seq, a live lease, a lost lease; null if it can. */
+  private refusal(
+    input: AppendCheckpointInput,
+    cur: PrevRead,
+    now: number,
+    requireNoLease: boolean,
+  ): BatonError | null {
+    if (cur.seq !== input.expectedSeq)
+      return new SequenceConflictError(input.sessionId, input.expectedSeq, cur.seq);
+    const exp = cur.leaseExpiresAt;
+    if (requireNoLease && exp !== null && exp > now) return new SessionBusyError(input.sessionId, exp - now);
+    if (input.leaseOwner !== undefined && cur.leaseOwner !== input.leaseOwner) {
+      return leaseLost(input.sessionId, input.leaseOwner, cur.leaseOwner);
+    }
+    return null;
+  }
+
+  /**
+   * The single statement of an append: seq compare-and-set (guarded by the hash of the checkpoint
+   * it was finished against) plus every write of the turn commit.
+   */
   private appendStatement(
-    input: AppendCheckpointInput<unknown>,
-    enc: EncodedBody,
+    input: AppendCheckpointInput,
+    enc: EncodedAppend,
+    fin: ReturnType<typeof finishAppend>,
+    prevHash: string | null,
     now: number,
     requireNoLease: boolean,
   ): { sql: string; values: unknown[] } {
@@ -851,17 +1077,19 @@ export class PostgresStore implements Store {
     if (patch?.status !== undefined) sets.push(`status = ${p(patch.status)}`);
     if (patch?.version !== undefined) sets.push(`version = ${p(patch.version)}`);
     if (patch?.reason !== undefined) sets.push(`reason = ${p(patch.reason)}::text`);
-    let where = `id = ${sid} AND seq = ${p(input.expectedSeq)}`;
+    const expP = p(input.expectedSeq);
+    let where = `id = ${sid} AND seq = ${expP}`;
     if (input.leaseOwner !== undefined) {
       sets.push('lease_owner = NULL', 'lease_expires_at = NULL');
       where += ` AND lease_owner = ${p(input.leaseOwner)}`;
     }
     if (requireNoLease) where += ` AND (lease_expires_at IS NULL OR lease_expires_at <= ${nowP})`;
+    if (prevHash !== null) {
+      where += ` AND EXISTS (SELECT 1 FROM checkpoints WHERE session_id = ${sid} AND seq = ${expP} AND hash = ${p(prevHash)})`;
+    }
     const ctes = [
       `s AS (UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at)`,
-      `c AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body)
-         SELECT ${sid}, s.seq, ${p(input.schemaVersion)}, ${p(input.writtenBy)}, ${p(enc.hash)}, ${p(enc.size)},
-           ${nowP}, ${p(enc.text)} FROM s RETURNING seq)`,
+      ...logCtes(p, sid, input, enc, fin, nowP, now, this.keep),
     ];
     const resolved = input.resolvedWaits ?? [];
     const resolvedP = resolved.length > 0 || input.waits ? p(resolved) : '';
@@ -911,36 +1139,29 @@ export class PostgresStore implements Store {
     return { sql: `WITH ${ctes.join(',\n')} SELECT seq FROM c`, values };
   }
 
-  private toCheckpoint<B>(r: Row): Checkpoint<B> {
-    const meta = checkpointMeta(r);
-    return { ...meta, body: decodeBody<B>(meta, r.body) };
-  }
-
-  async getLatestCheckpoint<B = CheckpointBody>(sessionId: string): Promise<Checkpoint<B> | null> {
-    // One backward index scan; only a session without checkpoints needs a second query.
-    const rows = await this.q(
-      `SELECT session_id, seq, schema_version, written_by, hash, size, created_at, body
-       FROM checkpoints WHERE session_id = $1 ORDER BY seq DESC LIMIT 1`,
-      [sessionId],
-      true,
-    );
-    const row = rows[0];
-    if (row) return this.toCheckpoint<B>(row);
+  async getLatestCheckpoint(sessionId: string): Promise<Checkpoint | null> {
+    // One statement: the latest row and its parts (a backward index probe); only a session
+    // without checkpoints needs a second query.
+    const sql = `SELECT ${CP_SELECT} FROM (SELECT 1) one ${cpJoins('$1')}`;
+    const rows = await this.q(sql, [sessionId], true);
+    const read = decodeCpRow(rows[0]!);
+    if (read) {
+      this.remember(read);
+      return read.checkpoint;
+    }
     await this.getSession(sessionId);
     return null;
   }
 
-  async getCheckpoint<B = CheckpointBody>(sessionId: string, seq: number): Promise<Checkpoint<B>> {
-    const rows = await this.q(
-      `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at, c.body
-       FROM sessions s LEFT JOIN checkpoints c ON c.session_id = $1 AND c.seq = $2 WHERE s.id = $1`,
-      [sessionId, seq],
-      true,
-    );
-    const row = rows[0];
-    if (!row) throw sessionNotFound(sessionId);
-    if (row.session_id === null) throw checkpointNotFound(sessionId, seq);
-    return this.toCheckpoint<B>(row);
+  async getCheckpoint(sessionId: string, seq: number): Promise<Checkpoint> {
+    const sql = `SELECT s.id AS sid, ${CP_SELECT} FROM (SELECT 1) one
+      LEFT JOIN sessions s ON s.id = $1 ${cpJoins('$1', 'AND seq = $2')}`;
+    const rows = await this.q(sql, [sessionId, seq], true);
+    const row = rows[0]!;
+    if (row.sid === null) throw sessionNotFound(sessionId);
+    const read = decodeCpRow(row);
+    if (!read) throw checkpointNotFound(sessionId, seq);
+    return read.checkpoint;
   }
 
   async listCheckpoints(
@@ -948,7 +1169,8 @@ export class PostgresStore implements Store {
     q: { limit?: number; beforeSeq?: number } = {},
   ): Promise<CheckpointMeta[]> {
     const rows = await this.q(
-      `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at
+      `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at,
+         c.state_hash, c.context_hash, c.memory_hash, c.history_length, c.history_head
        FROM sessions s LEFT JOIN LATERAL (
          SELECT * FROM checkpoints WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) c ON true
        WHERE s.id = $1`,
@@ -960,14 +1182,75 @@ export class PostgresStore implements Store {
 
   async compactCheckpoints(sessionId: string, keep: number): Promise<number> {
     checkKeep(keep);
-    const rows = await this.q<{ found: boolean; n: string }>(
-      `WITH d AS (DELETE FROM checkpoints c USING sessions s
-         WHERE s.id = $1 AND c.session_id = $1 AND c.seq <= s.seq - $2 RETURNING 1)
-       SELECT EXISTS (SELECT 1 FROM sessions WHERE id = $1) AS found, (SELECT count(*) FROM d) AS n`,
-      [sessionId, keep],
+    // The session row lock first (concurrent appends wait), then the deletes in a fresh snapshot
+    // that sees every committed checkpoint, so no part still referenced is collected.
+    return this.tx('compactCheckpoints', async (c) => {
+      const s = (
+        await c.query<{ seq: number }>('SELECT seq FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+      ).rows[0];
+      if (!s) throw sessionNotFound(sessionId);
+      const limit = Number(s.seq) - keep;
+      if (limit < 1) return 0;
+      const r = await c.query<{ n: string }>({
+        name: stmtName(COMPACT_SQL),
+        text: COMPACT_SQL,
+        values: [sessionId, limit],
+      });
+      return Number(r.rows[0]!.n);
+    });
+  }
+
+  // ---------- history log ----------
+
+  async readHistory(sessionId: string, q?: HistoryQuery): Promise<HistoryPage> {
+    const { before, limit, maxBytes } = historyQuery(q);
+    // One statement: the session, the latest checkpoint's length and head, the marker, the page.
+    const len = 'coalesce(c.history_length, 0)';
+    const to = `least(coalesce($2::int, ${len}), ${len})`;
+    const sql = `SELECT s.id AS sid, c.seq AS c_seq, c.history_length AS c_len, c.history_head AS c_head, ${TRIM_SELECT}, hs.*
+      FROM (SELECT 1) one
+      LEFT JOIN sessions s ON s.id = $1
+      LEFT JOIN LATERAL (SELECT seq, history_length, history_head FROM checkpoints WHERE session_id = $1
+        ORDER BY seq DESC LIMIT 1) c ON true
+      LEFT JOIN history_trims t ON t.session_id = $1
+      ${sliceJoin('$1', `greatest(coalesce(t.before_idx, 0), ${to} - $3::int)`, to, '$4::bigint')}`;
+    const rows = await this.q(
+      sql,
+      [sessionId, before, limit, Math.min(maxBytes, Number.MAX_SAFE_INTEGER)],
+      true,
     );
-    if (!rows[0]!.found) throw sessionNotFound(sessionId);
-    return Number(rows[0]!.n);
+    const r = rows[0]!;
+    if (r.sid === null) throw sessionNotFound(sessionId);
+    const total = Number(r.c_len ?? 0);
+    const seq = Number(r.c_seq ?? 0);
+    const trim = trimOf(r);
+    const floor = trim?.before ?? 0;
+    const upTo = Math.min(before ?? total, total);
+    const from = Math.max(floor, upTo - limit);
+    const head = upTo === total && r.c_seq !== null ? ((r.c_head as string | null) ?? undefined) : undefined;
+    const entries = verifySlice(sessionId, seq, r, from, upTo, maxBytes, trim, head);
+    const firstIdx = entries[0]?.index ?? upTo;
+    return {
+      sessionId,
+      entries,
+      total,
+      nextBefore: firstIdx > floor ? firstIdx : null,
+      trimmed: trim ? { before: trim.before, at: trim.at, reason: trim.reason } : null,
+    };
+  }
+
+  async sharedSecret(name: string): Promise<Buffer> {
+    const rows = await this.q<{ value: string }>(
+      `WITH i AS (INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING value)
+       SELECT value FROM i UNION ALL SELECT value FROM secrets WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM i)`,
+      [name, randomBytes(32).toString('hex'), this.now()],
+    );
+    // inserted by a transaction that committed after this statement's snapshot: read it now
+    const value =
+      rows[0]?.value ??
+      (await this.q<{ value: string }>('SELECT value FROM secrets WHERE name = $1', [name]))[0]?.value;
+    if (value === undefined) throw new Error(`shared secret ${name} could not be created`);
+    return Buffer.from(value, 'hex');
   }
 
   async listMigrations(q: {

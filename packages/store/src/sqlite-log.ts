@@ -83,9 +83,9 @@ export class SqliteLog {
   /** The stored row of checkpoint `seq` (or the latest), undecoded. */
   row(sessionId: string, seq: number | 'latest'): Row | undefined {
     return seq === 'latest'
-      ? (this.st(
-          `SELECT ${CP_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq DESC LIMIT 1`,
-        ).get(sessionId) as Row | undefined)
+      ? (this.st(`SELECT ${CP_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq DESC LIMIT 1`).get(
+          sessionId,
+        ) as Row | undefined)
       : (this.st(`SELECT ${CP_COLUMNS} FROM checkpoints WHERE session_id = ? AND seq = ?`).get(
           sessionId,
           seq,
@@ -179,19 +179,32 @@ export class SqliteLog {
       pinned,
     );
     if (pinned && input.expectedSeq > 0) {
-      this.st('UPDATE checkpoints SET pinned = 1 WHERE session_id = ? AND seq = ?').run(sid, input.expectedSeq);
+      this.st('UPDATE checkpoints SET pinned = 1 WHERE session_id = ? AND seq = ?').run(
+        sid,
+        input.expectedSeq,
+      );
     }
-    if (input.retention) this.retain(sid, input, meta.historyLength, now, done.entries[0]?.index ?? meta.historyLength);
+    if (input.retention)
+      this.retain(sid, input, meta.historyLength, now, done.entries[0]?.index ?? meta.historyLength);
     this.compact(sid, seq, this.keep);
     return meta;
   }
 
   /** Apply a retention policy: delete old entries (never `keepFrom` and later) and record the marker. */
-  private retain(sid: string, input: AppendCheckpointInput, length: number, now: number, keepFrom: number): void {
+  private retain(
+    sid: string,
+    input: AppendCheckpointInput,
+    length: number,
+    now: number,
+    keepFrom: number,
+  ): void {
     const { beforeIndex, olderThan } = retentionCut(input.retention, length, now);
     let cut = beforeIndex ?? 0;
     if (olderThan !== null) {
-      const r = this.st('SELECT min(idx) AS i FROM history WHERE session_id = ? AND at >= ?').get(sid, olderThan) as {
+      const r = this.st('SELECT min(idx) AS i FROM history WHERE session_id = ? AND at >= ?').get(
+        sid,
+        olderThan,
+      ) as {
         i: number | null;
       };
       cut = Math.max(cut, r.i ?? length);
@@ -227,7 +240,10 @@ export class SqliteLog {
       'SELECT state_hash, context_hash, memory_hash FROM checkpoints WHERE session_id = ? AND seq <= ? AND pinned = 0',
     ).all(sid, limit) as Row[];
     if (doomed.length === 0) return 0;
-    const n = this.st('DELETE FROM checkpoints WHERE session_id = ? AND seq <= ? AND pinned = 0').run(sid, limit).changes;
+    const n = this.st('DELETE FROM checkpoints WHERE session_id = ? AND seq <= ? AND pinned = 0').run(
+      sid,
+      limit,
+    ).changes;
     const hashes = new Set<string>();
     for (const r of doomed)
       for (const c of ['state_hash', 'context_hash', 'memory_hash'])
@@ -241,24 +257,43 @@ export class SqliteLog {
   }
 
   private trim(sid: string): TrimRow | undefined {
-    return this.st('SELECT before_idx, chain, at, reason FROM history_trims WHERE session_id = ?').get(sid) as
-      TrimRow | undefined;
+    return this.st('SELECT before_idx, chain, at, reason FROM history_trims WHERE session_id = ?').get(
+      sid,
+    ) as TrimRow | undefined;
   }
 
   /**
    * Entries [from, to) of the log, verified: each against its hash, the chain from the entry
    * before `from` (or the retention marker, or the genesis), and `head` against the last when given.
    */
-  private entries(sid: string, seq: number, from: number, to: number, maxBytes: number, head?: string): StoredHistoryEntry[] {
+  private entries(
+    sid: string,
+    seq: number,
+    from: number,
+    to: number,
+    maxBytes: number,
+    head?: string,
+  ): StoredHistoryEntry[] {
     if (to <= from) return [];
     const rows = this.st(
       'SELECT idx, size, hash, chain, body FROM history WHERE session_id = ? AND idx >= ? AND idx < ? ORDER BY idx',
-    ).all(sid, Math.max(0, from - 1), to) as Array<{ idx: number; size: number; hash: string; chain: string; body: Buffer }>;
+    ).all(sid, Math.max(0, from - 1), to) as Array<{
+      idx: number;
+      size: number;
+      hash: string;
+      chain: string;
+      body: Buffer;
+    }>;
     let prevChain: string | null = null;
     let body = rows;
     if (rows[0] && rows[0].idx === from - 1) {
       prevChain = rows[0].chain;
       body = rows.slice(1);
+    }
+    // every index in [from, to) must be there: a missing entry is corruption
+    for (let i = 0; i < to - from; i++) {
+      if (body[i]?.idx !== from + i)
+        throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
     }
     const fitted = fitBytes(body, maxBytes);
     if (fitted !== body) prevChain = body[body.length - fitted.length - 1]!.chain;
@@ -274,12 +309,12 @@ export class SqliteLog {
       // the entry before is missing and no marker explains it
       throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${first.idx - 1}]`);
     }
-    // every index in [first, to) must be present: a gap is corruption
-    const expectFrom = first?.idx ?? to;
-    fitted.forEach((r, i) => {
-      if (r.idx !== expectFrom + i) throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${expectFrom + i}]`);
-    });
-    const mapped: HistoryRow[] = fitted.map((r) => ({ index: r.idx, hash: r.hash, chain: r.chain, body: r.body }));
+    const mapped: HistoryRow[] = fitted.map((r) => ({
+      index: r.idx,
+      hash: r.hash,
+      chain: r.chain,
+      body: r.body,
+    }));
     return decodeHistory(sid, seq, mapped, prevChain, head);
   }
 
@@ -327,7 +362,8 @@ export class SqliteLog {
       let body: (CheckpointBody & { history?: HistoryEntry[] }) | null = null;
       try {
         const raw = r.body as Buffer | string;
-        if (sha256Hex(raw) === meta.hash) body = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as typeof body;
+        if (sha256Hex(raw) === meta.hash)
+          body = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as typeof body;
       } catch {
         body = null;
       }
@@ -353,7 +389,12 @@ export class SqliteLog {
       expectedSeq: 0,
       schemaVersion: meta.schemaVersion,
       writtenBy: meta.writtenBy,
-      body: { state: rest.state, context: rest.context, waits: rest.waits ?? [], ...(rest.memory !== undefined ? { memory: rest.memory } : {}) },
+      body: {
+        state: rest.state,
+        context: rest.context,
+        waits: rest.waits ?? [],
+        ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
+      },
       history,
     };
     const enc = encodeLegacy(input);
@@ -365,7 +406,8 @@ export class SqliteLog {
     const insEntry = this.st(
       'INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    for (const e of done.entries) insEntry.run(sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, e.bytes);
+    for (const e of done.entries)
+      insEntry.run(sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, e.bytes);
     this.st(
       `UPDATE checkpoints SET format = ?, hash = ?, size = ?, body = ?, state_hash = ?, context_hash = ?, memory_hash = ?,
          history_length = ?, history_head = ? WHERE session_id = ? AND seq = ?`,
@@ -393,7 +435,9 @@ function encodeLegacy(input: AppendCheckpointInput): EncodedAppend {
 /** History length (and head) of a format-1 body, for the meta of legacy rows. */
 function legacyHistoryMeta(raw: unknown): { historyLength: number; historyHead: string } {
   try {
-    const b = JSON.parse(typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8')) as { history?: HistoryEntry[] };
+    const b = JSON.parse(typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8')) as {
+      history?: HistoryEntry[];
+    };
     const h = Array.isArray(b.history) ? b.history : [];
     let head = HISTORY_GENESIS;
     for (const e of h) head = historyChain(head, sha256Hex(historyEntryText(e)));

@@ -221,9 +221,7 @@ const LOG_VERSION = 2;
 
 /** What `beginTurn` does inside its transaction. */
 type BeginRead =
-  | { kind: 'replayed'; result: unknown }
-  | { kind: 'closed'; session: SessionRecord }
-  | BeginTurnResult;
+  { kind: 'replayed'; result: unknown } | { kind: 'closed'; session: SessionRecord } | BeginTurnResult;
 
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
@@ -702,7 +700,8 @@ export class SqliteStore implements Store {
     const reads = this.write('beginTurns', () =>
       items.map(
         (it, i): BeginRead | BatonError =>
-          checked[i] ?? batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs, it.window)),
+          checked[i] ??
+          batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs, it.window)),
       ),
     );
     return reads.map((r): BeginTurnsResult => (r instanceof BatonError ? { kind: 'error', error: r } : r));
@@ -756,7 +755,11 @@ export class SqliteStore implements Store {
     );
   }
 
-  private appendInTx(input: AppendCheckpointInput, enc: EncodedAppend, requireNoLease: boolean): CheckpointMeta {
+  private appendInTx(
+    input: AppendCheckpointInput,
+    enc: EncodedAppend,
+    requireNoLease: boolean,
+  ): CheckpointMeta {
     const now = this.now();
     const p = input.session;
     const args: unknown[] = [now];

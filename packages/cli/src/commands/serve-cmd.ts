@@ -36,6 +36,18 @@ export function registerServe(program: Command): void {
       'serve an agent module in-process (repeatable; module#export) [env BATON_AGENTS]',
       collect,
     )
+    .option(
+      '--keep-checkpoints <n>',
+      'checkpoints kept per session; older ones are compacted, migration boundaries kept [env BATON_KEEP_CHECKPOINTS] (default 10)',
+    )
+    .option(
+      '--history-max-entries <n>',
+      "keep at most this many history entries per session, overriding the versions' retention [env BATON_HISTORY_MAX_ENTRIES]",
+    )
+    .option(
+      '--history-max-age <duration>',
+      "drop history entries older than this (e.g. 30d), overriding the versions' retention [env BATON_HISTORY_MAX_AGE]",
+    )
     .option('--json', 'print one JSON line with the URL (and generated tokens) when ready')
     .addHelpText(
       'after',

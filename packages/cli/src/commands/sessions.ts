@@ -120,7 +120,8 @@ export function registerSessions(program: Command): void {
             else printEntries(page.entries);
             if (to >= first.total) break;
           }
-          if (opts.json) return printJson({ sessionId: id, total: first.total, trimmed: first.trimmed, entries });
+          if (opts.json)
+            return printJson({ sessionId: id, total: first.total, trimmed: first.trimmed, entries });
           if (first.total === 0) process.stdout.write('(no history)\n');
           return;
         }
@@ -177,6 +178,7 @@ function printEntries(entries: HistoryPage['entries']): void {
 }
 
 function intOption(v: string, name: string): number {
-  if (!/^\d{1,15}$/.test(v)) throw new BatonError('VALIDATION', `${name} must be a non-negative integer, got ${v}`);
+  if (!/^\d{1,15}$/.test(v))
+    throw new BatonError('VALIDATION', `${name} must be a non-negative integer, got ${v}`);
   return Number(v);
 }

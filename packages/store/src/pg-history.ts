@@ -1,0 +1,662 @@
+/**
+ * PostgreSQL: checkpoints as manifest + content-addressed parts, and the session history log
+ * (the layout of `PG_LOG_MIGRATION`). The statements here are fragments and whole reads that the
+ * store sends as ONE statement each: the checkpoint with its parts, the retention marker and the
+ * history slice come back in one row; an append's log writes are data-modifying CTEs of the
+ * append's single statement (see `logCtes`).
+ */
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { PoolClient } from 'pg';
+import {
+  CHECKPOINT_PARTS,
+  CheckpointCorruptError,
+  HISTORY_GENESIS,
+  historyChain,
+  historyEntryText,
+  sha256Hex,
+} from '@baton/core';
+import type {
+  Checkpoint,
+  CheckpointBody,
+  CheckpointMeta,
+  CheckpointPart,
+  HistoryEntry,
+  HistoryTrim,
+  HistoryWindow,
+  StoredHistoryEntry,
+} from '@baton/core';
+import type { AppendCheckpointInput } from './store';
+import {
+  FORMAT_LEGACY,
+  FORMAT_PARTS,
+  checkpointMeta,
+  decodeCheckpoint,
+  decodeHistory,
+  encodeAppend,
+  finishAppend,
+  fitBytes,
+  retentionCut,
+} from './common';
+import type { EncodedAppend, FinishedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
+
+/** DDL of the history log (PostgreSQL migration 3); idempotent so a half-applied run can be repeated. */
+export const PG_LOG_MIGRATION = `
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS lease_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS format INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS state_hash TEXT;
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS context_hash TEXT;
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS memory_hash TEXT;
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS history_length INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS history_head TEXT;
+ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS pinned BOOLEAN NOT NULL DEFAULT false;
+CREATE TABLE IF NOT EXISTS checkpoint_parts (
+  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS checkpoint_parts_key ON checkpoint_parts (session_id, hash);
+CREATE TABLE IF NOT EXISTS history (
+  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, idx INTEGER NOT NULL, turn_id TEXT NOT NULL, role TEXT NOT NULL,
+  at BIGINT NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL, chain TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS history_key ON history (session_id, idx);
+CREATE TABLE IF NOT EXISTS history_trims (
+  session_id TEXT PRIMARY KEY, before_idx INTEGER NOT NULL, chain TEXT NOT NULL, at BIGINT NOT NULL, reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL);
+DO $d$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+    ALTER TABLE checkpoint_parts ALTER COLUMN body SET COMPRESSION lz4;
+    ALTER TABLE history ALTER COLUMN body SET COMPRESSION lz4;
+  END IF;
+END $d$;
+`;
+
+export type Runner = pg.Pool | PoolClient;
+
+/** Builds a parameter list: `p(value)` appends the value and returns its placeholder. */
+export function params(): { p: (v: unknown) => string; values: unknown[] } {
+  const values: unknown[] = [];
+  return {
+    values,
+    p: (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    },
+  };
+}
+
+export function stmtName(sql: string): string {
+  return 'baton_' + createHash('sha1').update(sql).digest('hex').slice(0, 24);
+}
+
+// ---------- reads: checkpoint + parts, marker, history slice (fragments of one statement) ----------
+
+/** Columns of the checkpoint `c` and its parts `p1..p3`, prefixed (see `cpJoins`). */
+export const CP_SELECT = `c.session_id AS c_session_id, c.seq AS c_seq, c.schema_version AS c_schema_version,
+  c.written_by AS c_written_by, c.hash AS c_hash, c.size AS c_size, c.created_at AS c_created_at, c.format AS c_format,
+  c.state_hash AS c_state_hash, c.context_hash AS c_context_hash, c.memory_hash AS c_memory_hash,
+  c.history_length AS c_history_length, c.history_head AS c_history_head, c.body AS c_body,
+  p1.body AS p_state, p2.body AS p_context, p3.body AS p_memory`;
+
+/** The checkpoint of session `sid` chosen by `where` (latest first), and its parts by hash. */
+export function cpJoins(sid: string, where = ''): string {
+  return `LEFT JOIN LATERAL (SELECT * FROM checkpoints WHERE session_id = ${sid} ${where} ORDER BY seq DESC LIMIT 1) c ON true
+  LEFT JOIN LATERAL (SELECT body FROM checkpoint_parts WHERE session_id = ${sid} AND hash = c.state_hash) p1 ON true
+  LEFT JOIN LATERAL (SELECT body FROM checkpoint_parts WHERE session_id = ${sid} AND hash = c.context_hash) p2 ON true
+  LEFT JOIN LATERAL (SELECT body FROM checkpoint_parts WHERE session_id = ${sid} AND hash = c.memory_hash) p3 ON true`;
+}
+
+export const TRIM_SELECT = 't.before_idx AS t_before, t.chain AS t_chain, t.at AS t_at, t.reason AS t_reason';
+
+/**
+ * History rows [from - 1, to) of session `sid` as arrays in index order (`h_*`): the row before
+ * `from` only for its chain; bodies only of the newest rows from `from` on that fit in `bytes`
+ * (the others' metadata still comes back, so a gap is visible). `from`/`to` are SQL expressions.
+ */
+export function sliceJoin(sid: string, from: string, to: string, bytes: string): string {
+  return `LEFT JOIN LATERAL (
+    SELECT array_agg(w.idx ORDER BY w.idx) AS h_idx, array_agg(w.size ORDER BY w.idx) AS h_size,
+      array_agg(w.hash ORDER BY w.idx) AS h_hash, array_agg(w.chain ORDER BY w.idx) AS h_chain,
+      array_agg(CASE WHEN w.idx >= w.f AND w.cum <= ${bytes} THEN w.body END ORDER BY w.idx) AS h_body
+    FROM (SELECT h.idx, h.size, h.hash, h.chain, h.body, r.f,
+            sum(CASE WHEN h.idx >= r.f THEN h.size ELSE 0 END) OVER (ORDER BY h.idx DESC) AS cum
+          FROM (SELECT (${from})::int AS f, (${to})::int AS t) r
+          JOIN history h ON h.session_id = ${sid} AND h.idx >= r.f - 1 AND h.idx < r.t) w
+  ) hs ON true`;
+}
+
+function unprefix(r: Row, prefix: string): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(r)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out;
+}
+
+/** A checkpoint read with `CP_SELECT`, decoded; `prev` is what an append on it needs (format 2 only). */
+export interface ReadCheckpoint {
+  checkpoint: Checkpoint;
+  prev: PreviousCheckpoint | null;
+}
+
+/** Decode the `c_*`/`p_*` columns of a row (null when it has no checkpoint). */
+export function decodeCpRow(r: Row): ReadCheckpoint | null {
+  if (r.c_seq === null || r.c_seq === undefined) return null;
+  const row = unprefix(r, 'c_');
+  const meta = checkpointMeta(row);
+  const format = Number(row.format);
+  const parts = new Map<string, unknown>();
+  if (format !== FORMAT_PARTS) {
+    const cp = decodeCheckpoint({ meta, format, body: row.body }, parts);
+    return { checkpoint: { ...cp, ...legacyHistoryMeta(row.body) }, prev: null };
+  }
+  const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
+  for (const part of CHECKPOINT_PARTS) {
+    const h = meta.parts[part];
+    const body = r[`p_${part}`];
+    if (h === null || body === null || body === undefined) continue;
+    parts.set(h, body);
+    sizes[part] = Buffer.byteLength(body as string, 'utf8');
+  }
+  const checkpoint = decodeCheckpoint({ meta, format, body: row.body }, parts);
+  return { checkpoint, prev: prevOf(meta, sizes) };
+}
+
+export function prevOf(meta: CheckpointMeta, partSizes: Record<CheckpointPart, number>): PreviousCheckpoint {
+  return { parts: meta.parts, partSizes, historyLength: meta.historyLength, historyHead: meta.historyHead };
+}
+
+export function trimOf(r: Row): (HistoryTrim & { chain: string }) | null {
+  if (r.t_before === null || r.t_before === undefined) return null;
+  return {
+    before: Number(r.t_before),
+    chain: r.t_chain as string,
+    at: Number(r.t_at),
+    reason: r.t_reason as string,
+  };
+}
+
+interface SliceRow {
+  idx: number;
+  size: number;
+  hash: string;
+  chain: string;
+  body: string | null;
+}
+
+function sliceRows(r: Row): SliceRow[] {
+  const idx = (r.h_idx as number[] | null) ?? [];
+  const size = r.h_size as number[];
+  const hash = r.h_hash as string[];
+  const chain = r.h_chain as string[];
+  const body = r.h_body as Array<string | null>;
+  return idx.map((i, k) => ({
+    idx: Number(i),
+    size: Number(size[k]),
+    hash: hash[k]!,
+    chain: chain[k]!,
+    body: body[k] ?? null,
+  }));
+}
+
+/**
+ * Verify and decode a history slice read with `sliceJoin(from, to, bytes)`: every index in
+ * [from, to) present, each entry against its hash, the chain from the entry before `from` (or the
+ * retention marker, or the genesis), and `head` against the last entry when given.
+ */
+export function verifySlice(
+  sid: string,
+  seq: number,
+  r: Row,
+  from: number,
+  to: number,
+  maxBytes: number,
+  trim: { before: number; chain: string } | null,
+  head?: string,
+): StoredHistoryEntry[] {
+  if (to <= from) return [];
+  const rows = sliceRows(r);
+  let prevChain: string | null = null;
+  let body = rows;
+  if (rows[0] && rows[0].idx === from - 1) {
+    prevChain = rows[0].chain;
+    body = rows.slice(1);
+  }
+  // every index of the range must be there: a gap (or a missing newest entry) is corruption
+  for (let i = 0; i < to - from; i++) {
+    if (body[i]?.idx !== from + i) {
+      throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
+    }
+  }
+  const fitted = fitBytes(body, maxBytes);
+  if (fitted.length < body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
+  const first = fitted[0];
+  if (!first) return [];
+  if (prevChain === null) {
+    if (first.idx === 0) prevChain = HISTORY_GENESIS;
+    else if (trim && trim.before === first.idx) prevChain = trim.chain;
+    else throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${first.idx - 1}]`);
+  }
+  const mapped: HistoryRow[] = fitted.map((x) => {
+    if (x.body === null)
+      throw new Error(`history slice of ${sid}: entry ${x.idx} fits but its body was not read`);
+    return { index: x.idx, hash: x.hash, chain: x.chain, body: x.body };
+  });
+  return decodeHistory(sid, seq, mapped, prevChain, head);
+}
+
+/** History length (and head) of a format-1 body, for the meta of legacy rows. */
+export function legacyHistoryMeta(raw: unknown): { historyLength: number; historyHead: string } {
+  try {
+    const b = JSON.parse(typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8')) as {
+      history?: HistoryEntry[];
+    };
+    const h = Array.isArray(b.history) ? b.history : [];
+    let head = HISTORY_GENESIS;
+    for (const e of h) head = historyChain(head, sha256Hex(historyEntryText(e)));
+    return { historyLength: h.length, historyHead: head };
+  } catch {
+    return { historyLength: 0, historyHead: HISTORY_GENESIS };
+  }
+}
+
+// ---------- whole reads ----------
+
+/**
+ * `beginTurn` as ONE statement: the stored result of `key`, the lease (epoch + 1) unless there
+ * is a result or the session is terminal, and under it the latest checkpoint with its parts, the
+ * retention marker and the history window (only the bodies of entries that fit are sent).
+ */
+export function beginTurnSql(window: HistoryWindow | undefined): string {
+  const entries = window && window.entries > 0;
+  const slice = entries
+    ? sliceJoin(
+        '$1',
+        'greatest(coalesce(t.before_idx, 0), c.history_length - $7::int)',
+        'CASE WHEN c.format = 2 THEN c.history_length ELSE 0 END',
+        '$8::bigint',
+      )
+    : '';
+  return `WITH tr AS (SELECT result FROM turn_results WHERE session_id = $1 AND key = $2),
+    cur AS (SELECT * FROM sessions WHERE id = $1),
+    u AS (UPDATE sessions SET lease_owner = $3, lease_expires_at = $4, lease_epoch = lease_epoch + 1
+      WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM tr) AND NOT (status = ANY ($6::text[]))
+        AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at <= $5)
+      RETURNING *)
+  SELECT EXISTS (SELECT 1 FROM tr) AS tr_found, (SELECT result FROM tr) AS tr_result,
+    (SELECT row_to_json(u) FROM u) AS u_row, (SELECT row_to_json(cur) FROM cur) AS cur_row,
+    ${CP_SELECT}, ${TRIM_SELECT}${entries ? ', hs.*' : ''}
+  FROM (SELECT 1) one
+  ${cpJoins('$1', 'AND EXISTS (SELECT 1 FROM u)')}
+  LEFT JOIN history_trims t ON t.session_id = $1 AND c.seq IS NOT NULL
+  ${slice}`;
+}
+
+/** Latest checkpoint (+ marker + window) of a session, one statement. */
+export function latestSql(window: HistoryWindow | undefined): string {
+  const entries = window && window.entries > 0;
+  const slice = entries
+    ? sliceJoin(
+        '$1',
+        'greatest(coalesce(t.before_idx, 0), c.history_length - $2::int)',
+        'CASE WHEN c.format = 2 THEN c.history_length ELSE 0 END',
+        '$3::bigint',
+      )
+    : '';
+  return `SELECT ${CP_SELECT}, ${TRIM_SELECT}${entries ? ', hs.*' : ''}, tr.result AS tr_result, tr.key IS NOT NULL AS tr_found
+    FROM (SELECT 1) one
+    ${cpJoins('$1')}
+    LEFT JOIN history_trims t ON t.session_id = $1 AND c.seq IS NOT NULL
+    LEFT JOIN turn_results tr ON tr.session_id = $1 AND tr.key = $${entries ? 4 : 2}
+    ${slice}`;
+}
+
+// ---------- the previous checkpoint of an append ----------
+
+/** The session's seq and lease, and checkpoint `expectedSeq`'s manifest (what an append needs of it). */
+export const PREV_SQL = `SELECT s.seq, s.lease_owner, s.lease_expires_at, c.format, c.hash, c.state_hash, c.context_hash,
+    c.memory_hash, c.history_length, c.history_head,
+    (SELECT size FROM checkpoint_parts WHERE session_id = $1 AND hash = c.state_hash) AS ss,
+    (SELECT size FROM checkpoint_parts WHERE session_id = $1 AND hash = c.context_hash) AS cs,
+    (SELECT size FROM checkpoint_parts WHERE session_id = $1 AND hash = c.memory_hash) AS ms
+  FROM sessions s LEFT JOIN checkpoints c ON c.session_id = $1 AND c.seq = $2
+  WHERE s.id = $1`;
+
+export interface PrevRead {
+  seq: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  /** Hash of checkpoint expectedSeq (the append's guard), null when there is none. */
+  hash: string | null;
+  prev: PreviousCheckpoint | null;
+}
+
+export function prevFromRow(r: Row): PrevRead {
+  const hasCp = r.hash !== null && r.hash !== undefined;
+  return {
+    seq: Number(r.seq),
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt:
+      r.lease_expires_at === null || r.lease_expires_at === undefined ? null : Number(r.lease_expires_at),
+    hash: hasCp ? (r.hash as string) : null,
+    // a format-1 row here was not upgraded (its body failed its hash check): the log starts afresh
+    prev: hasCp
+      ? {
+          parts: {
+            state: (r.state_hash as string | null) ?? '',
+            context: (r.context_hash as string | null) ?? '',
+            memory: (r.memory_hash as string | null) ?? null,
+          },
+          partSizes: { state: Number(r.ss ?? 0), context: Number(r.cs ?? 0), memory: Number(r.ms ?? 0) },
+          historyLength: Number(r.history_length ?? 0),
+          historyHead: (r.history_head as string | null) ?? HISTORY_GENESIS,
+        }
+      : null,
+  };
+}
+
+/**
+ * The latest known checkpoint of recently used sessions (what this process wrote or read), so an
+ * append can be finished before its statement is sent: the statement's guard (`hash` of checkpoint
+ * expectedSeq) makes a stale entry harmless (the append is retried with the row read fresh).
+ */
+export class PrevCache {
+  private readonly map = new Map<string, { seq: number; hash: string; prev: PreviousCheckpoint }>();
+  constructor(private readonly max = 10_000) {}
+
+  get(sessionId: string, seq: number): { hash: string; prev: PreviousCheckpoint } | undefined {
+    const e = this.map.get(sessionId);
+    return e && e.seq === seq ? e : undefined;
+  }
+
+  set(sessionId: string, seq: number, hash: string, prev: PreviousCheckpoint): void {
+    const cur = this.map.get(sessionId);
+    if (cur && cur.seq > seq) return;
+    this.map.delete(sessionId);
+    this.map.set(sessionId, { seq, hash, prev });
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+
+  drop(sessionId: string): void {
+    this.map.delete(sessionId);
+  }
+}
+
+/** The new checkpoint of an append as the next append's `prev`. */
+export function appendedPrev(
+  fin: FinishedAppend,
+  enc: EncodedAppend,
+  prev: PreviousCheckpoint | null,
+): PreviousCheckpoint {
+  const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
+  for (const part of CHECKPOINT_PARTS) {
+    if (enc.unchanged[part] !== undefined && prev) sizes[part] = prev.partSizes[part];
+  }
+  for (const p of enc.parts) sizes[p.part] = p.bytes.length;
+  return prevOf(fin.meta, sizes);
+}
+
+// ---------- an append's log writes (CTEs of its single statement) ----------
+
+/**
+ * The data-modifying CTEs an append adds to its statement after the seq compare-and-set `s`
+ * (each runs only when `s` matched): parts (insert-or-ignore), history rows, the checkpoint row
+ * (format 2; pinned for a migration, and the one before it), retention with its marker, and
+ * compaction (unpinned checkpoints at or below seq - keep, then the parts only they used).
+ * Every CTE sees the snapshot from before the statement, so the compaction excludes by hand what
+ * the statement itself writes or pins. The checkpoint insert is named `c` (RETURNING seq).
+ */
+export function logCtes(
+  p: (v: unknown) => string,
+  sid: string,
+  input: AppendCheckpointInput,
+  enc: EncodedAppend,
+  fin: FinishedAppend,
+  now: string,
+  nowMs: number,
+  keep: number,
+): string[] {
+  const meta = fin.meta;
+  const seq = meta.seq;
+  const migration = input.migration !== undefined;
+  const ctes: string[] = [];
+  if (enc.parts.length > 0) {
+    ctes.push(`cp AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
+      SELECT ${sid}, x.h, x.n, x.b FROM s, unnest(${p(enc.parts.map((x) => x.hash))}::text[],
+        ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => x.bytes.toString('utf8')))}::text[]) AS x(h, n, b)
+      ON CONFLICT (session_id, hash) DO NOTHING)`);
+  }
+  if (fin.entries.length > 0) {
+    const e = fin.entries;
+    ctes.push(`h AS (INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body)
+      SELECT ${sid}, x.i, x.t, x.r, x.a, x.n, x.h, x.c, x.b FROM s, unnest(${p(e.map((x) => x.index))}::int[],
+        ${p(e.map((x) => x.turnId))}::text[], ${p(e.map((x) => x.role))}::text[], ${p(e.map((x) => x.at))}::bigint[],
+        ${p(e.map((x) => x.bytes.length))}::int[], ${p(e.map((x) => x.hash))}::text[], ${p(e.map((x) => x.chain))}::text[],
+        ${p(e.map((x) => x.bytes.toString('utf8')))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
+  }
+  ctes.push(`c AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body,
+      format, state_hash, context_hash, memory_hash, history_length, history_head, pinned)
+    SELECT ${sid}, s.seq, ${p(input.schemaVersion)}, ${p(input.writtenBy)}, ${p(meta.hash)}, ${p(meta.size)}, ${now},
+      ${p(enc.waitsText)}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
+      ${p(meta.historyLength)}, ${p(meta.historyHead)}, ${migration ? 'true' : 'false'} FROM s RETURNING seq)`);
+  if (migration && input.expectedSeq > 0) {
+    ctes.push(`pin AS (UPDATE checkpoints SET pinned = true
+      WHERE session_id = ${sid} AND seq = ${p(input.expectedSeq)} AND EXISTS (SELECT 1 FROM s))`);
+  }
+  if (input.retention) {
+    const { beforeIndex, olderThan } = retentionCut(input.retention, meta.historyLength, nowMs);
+    const keepFrom = fin.entries[0]?.index ?? meta.historyLength;
+    if (beforeIndex !== null || olderThan !== null) {
+      const age =
+        olderThan === null
+          ? '0'
+          : `coalesce((SELECT idx FROM history WHERE session_id = ${sid} AND at >= ${p(olderThan)}::bigint ORDER BY idx LIMIT 1), ${p(meta.historyLength)}::int)`;
+      const cutP = `least(${p(keepFrom)}::int, greatest(${p(beforeIndex ?? 0)}::int, ${age}))`;
+      const r = input.retention;
+      const reason = [
+        r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
+        r.maxAgeMs !== undefined ? `maxAgeMs ${r.maxAgeMs}` : null,
+      ]
+        .filter((x) => x !== null)
+        .join(', ');
+      ctes.push(`rc AS (SELECT ${cutP} AS cut FROM s)`);
+      ctes.push(`rd AS (DELETE FROM history WHERE session_id = ${sid} AND idx < (SELECT cut FROM rc)
+        AND EXISTS (SELECT 1 FROM history WHERE session_id = ${sid} AND idx = (SELECT cut FROM rc) - 1)
+        RETURNING idx, chain)`);
+      ctes.push(`rm AS (INSERT INTO history_trims (session_id, before_idx, chain, at, reason)
+        SELECT ${sid}, rc.cut, rd.chain, ${now}, ${p(`retention: ${reason}`)} FROM rc JOIN rd ON rd.idx = rc.cut - 1
+        ON CONFLICT (session_id) DO UPDATE SET before_idx = excluded.before_idx, chain = excluded.chain,
+          at = excluded.at, reason = excluded.reason)`);
+    }
+  }
+  const limit = seq - keep;
+  if (limit >= 1) {
+    const spare = migration && input.expectedSeq > 0 ? ` AND seq <> ${p(input.expectedSeq)}` : '';
+    const own = [meta.parts.state, meta.parts.context, meta.parts.memory].filter(
+      (h): h is string => h !== null,
+    );
+    ctes.push(`dc AS (DELETE FROM checkpoints WHERE session_id = ${sid} AND seq <= ${p(limit)} AND NOT pinned${spare}
+      AND EXISTS (SELECT 1 FROM s) RETURNING seq, state_hash, context_hash, memory_hash)`);
+    ctes.push(`dp AS (DELETE FROM checkpoint_parts pt WHERE pt.session_id = ${sid}
+      AND pt.hash IN (SELECT unnest(ARRAY[dc.state_hash, dc.context_hash, dc.memory_hash]) FROM dc)
+      AND NOT (pt.hash = ANY(${p(own)}::text[]))
+      AND NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.session_id = ${sid} AND NOT k.seq IN (SELECT seq FROM dc)
+        AND (k.state_hash = pt.hash OR k.context_hash = pt.hash OR k.memory_hash = pt.hash)))`);
+  }
+  return ctes;
+}
+
+/** Standalone compaction (in a transaction that holds the session row lock): deleted count. */
+export const COMPACT_SQL = `WITH dc AS (DELETE FROM checkpoints WHERE session_id = $1 AND seq <= $2 AND NOT pinned
+    RETURNING seq, state_hash, context_hash, memory_hash),
+  dp AS (DELETE FROM checkpoint_parts pt WHERE pt.session_id = $1
+    AND pt.hash IN (SELECT unnest(ARRAY[dc.state_hash, dc.context_hash, dc.memory_hash]) FROM dc)
+    AND NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.session_id = $1 AND NOT k.seq IN (SELECT seq FROM dc)
+      AND (k.state_hash = pt.hash OR k.context_hash = pt.hash OR k.memory_hash = pt.hash)))
+  SELECT count(*) AS n FROM dc`;
+
+// ---------- upgrade in place (inside the migration's locked transaction) ----------
+
+const UPGRADE_BATCH = 200;
+
+/**
+ * Upgrade the checkpoints written before the history log (format 1): each session's latest one is
+ * rewritten in place as format 2 (same seq), its history moved into the log (indexes 0..n-1,
+ * chained from the genesis) and its parts stored; older format-1 rows stay readable until
+ * compaction removes them; a latest row that fails its hash check is left as is (reading it
+ * quarantines the session). Then the checkpoints on both sides of every ok migration are pinned.
+ * Batched: one read and one write statement per `UPGRADE_BATCH` sessions. Returns how many rows
+ * were rewritten.
+ */
+export async function upgradeLegacy(c: PoolClient): Promise<number> {
+  let after = '';
+  let n = 0;
+  for (;;) {
+    const rows = (
+      await c.query<Row>(
+        `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at,
+           c.format, c.body
+         FROM (SELECT id FROM sessions WHERE id > $1 ORDER BY id LIMIT ${UPGRADE_BATCH}) s
+         LEFT JOIN LATERAL (SELECT * FROM (SELECT * FROM checkpoints WHERE session_id = s.id COLLATE "default"
+           ORDER BY seq DESC LIMIT 1) x WHERE x.format = ${FORMAT_LEGACY}) c ON true
+         ORDER BY s.id`,
+        [after],
+      )
+    ).rows;
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!.sid as string;
+    const parts = { sid: [] as string[], hash: [] as string[], size: [] as number[], body: [] as string[] };
+    const hist = {
+      sid: [] as string[],
+      idx: [] as number[],
+      turn: [] as string[],
+      role: [] as string[],
+      at: [] as number[],
+      size: [] as number[],
+      hash: [] as string[],
+      chain: [] as string[],
+      body: [] as string[],
+    };
+    const cps = {
+      sid: [] as string[],
+      seq: [] as number[],
+      hash: [] as string[],
+      size: [] as number[],
+      body: [] as string[],
+      sh: [] as string[],
+      ch: [] as string[],
+      mh: [] as Array<string | null>,
+      len: [] as number[],
+      head: [] as string[],
+    };
+    for (const r of rows) {
+      if (r.seq === null || r.seq === undefined) continue;
+      const meta = checkpointMeta(r);
+      const raw = r.body as string;
+      let body: (CheckpointBody & { history?: HistoryEntry[] }) | null = null;
+      try {
+        if (sha256Hex(raw) === meta.hash) body = JSON.parse(raw) as typeof body;
+      } catch {
+        body = null;
+      }
+      // a corrupt legacy checkpoint is left as it is: reading it quarantines the session
+      if (!body || typeof body !== 'object') continue;
+      const { input, enc, done } = legacyAppend(meta, body);
+      const sid = input.sessionId;
+      for (const p of enc.parts) {
+        parts.sid.push(sid);
+        parts.hash.push(p.hash);
+        parts.size.push(p.bytes.length);
+        parts.body.push(p.bytes.toString('utf8'));
+      }
+      for (const e of done.entries) {
+        hist.sid.push(sid);
+        hist.idx.push(e.index);
+        hist.turn.push(e.turnId);
+        hist.role.push(e.role);
+        hist.at.push(e.at);
+        hist.size.push(e.bytes.length);
+        hist.hash.push(e.hash);
+        hist.chain.push(e.chain);
+        hist.body.push(e.bytes.toString('utf8'));
+      }
+      cps.sid.push(sid);
+      cps.seq.push(meta.seq);
+      cps.hash.push(done.meta.hash);
+      cps.size.push(done.meta.size);
+      cps.body.push(enc.waitsText);
+      cps.sh.push(done.meta.parts.state);
+      cps.ch.push(done.meta.parts.context);
+      cps.mh.push(done.meta.parts.memory);
+      cps.len.push(done.meta.historyLength);
+      cps.head.push(done.meta.historyHead);
+      n++;
+    }
+    if (cps.sid.length === 0) continue;
+    await c.query(
+      `WITH ip AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
+          SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) ON CONFLICT (session_id, hash) DO NOTHING),
+        ih AS (INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body)
+          SELECT * FROM unnest($5::text[], $6::int[], $7::text[], $8::text[], $9::bigint[], $10::int[], $11::text[],
+            $12::text[], $13::text[]))
+      UPDATE checkpoints k SET format = ${FORMAT_PARTS}, hash = x.hash, size = x.size, body = x.body, state_hash = x.sh,
+        context_hash = x.ch, memory_hash = x.mh, history_length = x.len, history_head = x.head
+      FROM unnest($14::text[], $15::int[], $16::text[], $17::int[], $18::text[], $19::text[], $20::text[], $21::text[],
+        $22::int[], $23::text[]) AS x(sid, seq, hash, size, body, sh, ch, mh, len, head)
+      WHERE k.session_id = x.sid AND k.seq = x.seq`,
+      [
+        parts.sid,
+        parts.hash,
+        parts.size,
+        parts.body,
+        hist.sid,
+        hist.idx,
+        hist.turn,
+        hist.role,
+        hist.at,
+        hist.size,
+        hist.hash,
+        hist.chain,
+        hist.body,
+        cps.sid,
+        cps.seq,
+        cps.hash,
+        cps.size,
+        cps.body,
+        cps.sh,
+        cps.ch,
+        cps.mh,
+        cps.len,
+        cps.head,
+      ],
+    );
+  }
+  await c.query(
+    `UPDATE checkpoints k SET pinned = true FROM migrations m
+     WHERE m.session_id = k.session_id AND m.status = 'ok' AND (k.seq = m.seq OR k.seq = m.seq - 1) AND NOT k.pinned`,
+  );
+  return n;
+}
+
+/** A legacy body as the append that would write it today: history chained from the genesis, no size limits. */
+function legacyAppend(
+  meta: CheckpointMeta,
+  body: CheckpointBody & { history?: HistoryEntry[] },
+): { input: AppendCheckpointInput; enc: EncodedAppend; done: FinishedAppend } {
+  const history = Array.isArray(body.history) ? body.history : [];
+  const { history: _h, ...rest } = body;
+  const input: AppendCheckpointInput = {
+    sessionId: meta.sessionId,
+    expectedSeq: 0,
+    schemaVersion: meta.schemaVersion,
+    writtenBy: meta.writtenBy,
+    body: {
+      state: rest.state,
+      context: rest.context,
+      waits: rest.waits ?? [],
+      ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
+    },
+    history,
+  };
+  const enc = encodeAppend(input, { maxCheckpointBytes: Infinity, maxHistoryEntryBytes: Infinity });
+  const done = finishAppend(input, enc, null, meta.seq, meta.createdAt);
+  return { input, enc, done };
+}
