@@ -5,10 +5,23 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatonError, newId, sha256Hex } from '@baton/core';
-import type { CheckpointBody, MigrationRecord, SessionRecord, TurnTelemetryRecord, Wait } from '@baton/core';
-import type { Store, StoreOptions } from '../src/store';
+import { BatonError, HISTORY_GENESIS, historyChain, historyEntryText, newId, sha256Hex } from '@baton/core';
+import type {
+  CheckpointBody,
+  CheckpointMeta,
+  HistoryEntry,
+  HistoryPage,
+  MigrationRecord,
+  SessionRecord,
+  StoredHistoryEntry,
+  TurnTelemetryRecord,
+  Wait,
+} from '@baton/core';
+import { checkpointHash } from '../src/common';
+import type { BeginTurnResult, BeginTurnsResult, Store, StoreOptions } from '../src/store';
+import { loopEntries } from './loop-entries';
 
 export interface Harness {
   /** Open a new handle on the suite's database (same file / same schema). */
@@ -33,19 +46,79 @@ function u(prefix: string): string {
 function body(n: number, extra: Partial<CheckpointBody> = {}): CheckpointBody {
   return {
     state: { n, label: `state ${n}`, nested: { list: [1, 2, 3], unicode: 'héllo ✓ 🎉' } },
-    history: [{ role: 'user', content: `message ${n}`, turnId: `t${n}`, at: 1000 + n }],
     context: { prompt: `ctx ${n}` },
     waits: [],
     ...extra,
   };
 }
 
-/** A body whose serialized JSON is about `bytes` long. */
-function sizedBody(bytes: number, seed = 0): CheckpointBody {
+/** The history entries turn `n` appends. */
+function turnEntries(n: number, count = 1): HistoryEntry[] {
+  return Array.from({ length: count }, (_, j) => ({
+    role: j % 2 === 0 ? ('user' as const) : ('agent' as const),
+    content: j % 2 === 0 ? `message ${n}.${j}` : { text: `reply ${n}.${j}`, unicode: 'héllo ✓ 🎉' },
+    turnId: `t${n}`,
+    at: 1000 + n,
+  }));
+}
+
+/** A string of exactly `bytes` ASCII characters. */
+function filler(bytes: number, seed = 0): string {
   const chunk = 'abcdefghijklmnopqrstuvwxyz0123456789';
   let s = '';
-  while (s.length < bytes) s += chunk;
-  return body(seed, { memory: s.slice(0, bytes) });
+  while (s.length < bytes + seed) s += chunk;
+  return s.slice(seed, seed + bytes);
+}
+
+/** A body whose memory part serializes to about `bytes` bytes. */
+function sizedBody(bytes: number, seed = 0): CheckpointBody {
+  return body(seed, { memory: filler(bytes, seed % 30) });
+}
+
+/** An entry whose stored text (`historyEntryText`) is exactly `bytes` long (bytes >= 60). */
+function entryOfBytes(bytes: number, i: number, turnId = `turn-${i}`, at = 2000 + i): HistoryEntry {
+  const base: HistoryEntry = { role: 'tool', content: '', turnId, at };
+  const empty = Buffer.byteLength(historyEntryText(base));
+  return { ...base, content: filler(bytes - empty, i % 30) };
+}
+
+function textBytes(v: unknown): number {
+  return Buffer.byteLength(JSON.stringify(v === undefined ? null : v));
+}
+
+function entryBytes(e: HistoryEntry): number {
+  return Buffer.byteLength(historyEntryText(e));
+}
+
+/** The chain head after `entries`, from `from`. */
+function chainOf(entries: HistoryEntry[], from = HISTORY_GENESIS): string {
+  return entries.reduce((head, e) => historyChain(head, sha256Hex(historyEntryText(e))), from);
+}
+
+/** What a format-2 checkpoint of `b` over the whole history `history` must record, computed independently. */
+function manifestOf(b: CheckpointBody, history: HistoryEntry[]) {
+  const parts = {
+    state: sha256Hex(JSON.stringify(b.state ?? null)),
+    context: sha256Hex(JSON.stringify(b.context ?? null)),
+    memory: b.memory === undefined ? null : sha256Hex(JSON.stringify(b.memory)),
+  };
+  const waitsText = JSON.stringify(b.waits ?? []);
+  const historyHead = chainOf(history);
+  return {
+    parts,
+    historyLength: history.length,
+    historyHead,
+    hash: checkpointHash(parts, history.length, historyHead, sha256Hex(waitsText)),
+    size:
+      textBytes(b.state) +
+      textBytes(b.context) +
+      (b.memory === undefined ? 0 : textBytes(b.memory)) +
+      Buffer.byteLength(waitsText),
+  };
+}
+
+function stored(entries: HistoryEntry[], from = 0): StoredHistoryEntry[] {
+  return entries.map((e, i) => ({ ...e, index: from + i }));
 }
 
 async function expectCode(p: Promise<unknown>, code: string): Promise<BatonError> {
@@ -57,6 +130,16 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<BatonError
     return e as BatonError;
   }
   throw new Error(`expected ${code}, but the call succeeded`);
+}
+
+type Started = Extract<BeginTurnResult, { kind: 'started' }>;
+
+/** The result as a started turn (fails the test otherwise). */
+function started(r: BeginTurnResult | BeginTurnsResult | undefined): Started {
+  if (r?.kind !== 'started') {
+    throw new Error(`expected a started turn, got ${r?.kind === 'error' ? r.error.code : r?.kind}`);
+  }
+  return r;
 }
 
 function telemetry(
@@ -105,7 +188,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       return store.createSession({ agent, version, tokenHash: sha256Hex('tok'), ...extra });
     }
 
-    /** Append `body(n)` as a plain schema-1 checkpoint written by v1. */
+    /** Append `body(n)` with `turnEntries(n)` as a plain schema-1 checkpoint written by v1. */
     function appendV1(sessionId: string, expectedSeq: number, n: number, via: Store = store) {
       return via.appendCheckpoint({
         sessionId,
@@ -113,6 +196,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         schemaVersion: 1,
         writtenBy: 'v1',
         body: body(n),
+        history: turnEntries(n),
       });
     }
 
@@ -130,6 +214,17 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       };
     }
 
+    /** `store.beginTurn`, which both backends implement (the suite requires it). */
+    function beginTurn(via: Store, ...args: Parameters<NonNullable<Store['beginTurn']>>) {
+      expect(via.beginTurn, 'beginTurn').toBeTypeOf('function');
+      return via.beginTurn!(...args);
+    }
+
+    function beginTurns(via: Store, ...args: Parameters<NonNullable<Store['beginTurns']>>) {
+      expect(via.beginTurns, 'beginTurns').toBeTypeOf('function');
+      return via.beginTurns!(...args);
+    }
+
     /** Run a child script of this folder under tsx on the suite's database: target, options, then `args`. */
     function spawnChild(script: string, ...args: string[]) {
       return spawn(
@@ -139,7 +234,58 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       );
     }
 
-    /** Everything a checkpoint write may touch for a session, read through the API. */
+    /** Run a child to completion and return its stdout. */
+    function runChild(script: string, ...args: string[]): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const child = spawnChild(script, ...args);
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => {
+          if (code === 0) resolve(out);
+          else reject(new Error(`${script} exited with ${code}: ${err}`));
+        });
+      });
+    }
+
+    /** Rows of `table` for a session, counted by raw SQL. */
+    async function countRows(table: 'history' | 'checkpoint_parts' | 'checkpoints', sessionId: string) {
+      const rows = await h.rawQuery(`SELECT count(*) AS n FROM ${table} WHERE session_id = '${sessionId}'`);
+      return Number(rows[0]!.n);
+    }
+
+    async function partHashes(sessionId: string): Promise<string[]> {
+      const rows = await h.rawQuery(`SELECT hash FROM checkpoint_parts WHERE session_id = '${sessionId}'`);
+      return rows.map((r) => String(r.hash)).sort();
+    }
+
+    /** The part hashes the given checkpoints reference. */
+    function referenced(metas: CheckpointMeta[]): string[] {
+      const set = new Set<string>();
+      for (const m of metas) {
+        for (const h of [m.parts.state, m.parts.context, m.parts.memory]) if (h) set.add(h);
+      }
+      return [...set].sort();
+    }
+
+    /** Every page of the session's history, newest first, walked through `nextBefore`. */
+    async function walkHistory(via: Store, sessionId: string, q: { limit?: number; maxBytes?: number } = {}) {
+      const pages: HistoryPage[] = [];
+      let before: number | undefined;
+      for (;;) {
+        const page = await via.readHistory(sessionId, before === undefined ? q : { ...q, before });
+        pages.push(page);
+        if (page.nextBefore === null) break;
+        expect(page.nextBefore).toBe(page.entries[0]!.index);
+        expect(page.nextBefore).toBeLessThan(before ?? Number.MAX_SAFE_INTEGER);
+        before = page.nextBefore;
+        if (pages.length > 10_000) throw new Error('history paging does not terminate');
+      }
+      return { pages, entries: [...pages].reverse().flatMap((p) => p.entries) };
+    }
+
+    /** Everything a checkpoint write may touch for a session, read through the API and raw row counts. */
     async function snapshot(s: Store, sessionId: string) {
       const session = await s.getSession(sessionId);
       const latest = await s.getLatestCheckpoint(sessionId).catch((e: unknown) => e);
@@ -147,6 +293,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         session,
         latest,
         checkpoints: await s.listCheckpoints(sessionId),
+        history: await s.readHistory(sessionId, { limit: 1000 }).catch((e: unknown) => e),
         waits: await s.listWaits({ sessionId }),
         migrations: await s.listMigrations({ sessionId }),
         steps: await s.listSteps(sessionId, 'turn-x'),
@@ -154,14 +301,19 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         aggregates: (await s.listSessionAggregates({ agent: session.agent })).filter(
           (a) => a.sessionId === sessionId,
         ),
+        rows: {
+          checkpoints: await countRows('checkpoints', sessionId),
+          parts: await countRows('checkpoint_parts', sessionId),
+          history: await countRows('history', sessionId),
+        },
       };
     }
 
     describe('schema', () => {
       it('records applied migrations and reopening is idempotent', async () => {
         const rows = await h.rawQuery('SELECT version, name FROM baton_schema_migrations ORDER BY version');
-        expect(rows.length).toBeGreaterThanOrEqual(1);
-        expect(Number(rows[0]!.version)).toBe(1);
+        expect(rows.length).toBeGreaterThanOrEqual(2);
+        expect(rows.map((r) => Number(r.version))).toEqual(rows.map((_, i) => i + 1));
         const again = await h.open({ now });
         await again.close();
         const after = await h.rawQuery('SELECT version FROM baton_schema_migrations');
@@ -317,6 +469,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           tokenHash: 'h',
           leaseOwner: null,
           leaseExpiresAt: null,
+          leaseEpoch: 0,
           reason: null,
           createdAt: t,
           updatedAt: t,
@@ -349,6 +502,8 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         await expectCode(store.getCheckpoint(id, 1), 'SESSION_NOT_FOUND');
         await expectCode(store.listCheckpoints(id), 'SESSION_NOT_FOUND');
         await expectCode(store.compactCheckpoints(id, 1), 'SESSION_NOT_FOUND');
+        await expectCode(store.readHistory(id), 'SESSION_NOT_FOUND');
+        await expectCode(store.readHistory(id, { before: 3, limit: 2 }), 'SESSION_NOT_FOUND');
       });
 
       it('lists by agent/version/status with keyset paging and counts by version and status', async () => {
@@ -436,123 +591,261 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       it('a live lease blocks others with SESSION_BUSY and retryAfterMs; the owner refreshes; expiry allows takeover', async () => {
         const s = await newSession();
         const a = await store.acquireLease(s.id, 'router-a', 30_000);
-        expect(a).toEqual({ sessionId: s.id, owner: 'router-a', expiresAt: t + 30_000 });
+        expect(a).toEqual({ sessionId: s.id, owner: 'router-a', expiresAt: t + 30_000, epoch: 1 });
         expect(await store.getSession(s.id)).toMatchObject({
           leaseOwner: 'router-a',
           leaseExpiresAt: t + 30_000,
+          leaseEpoch: 1,
           status: 'idle',
         });
         t += 10_000;
         const e = await expectCode(store.acquireLease(s.id, 'router-b', 30_000), 'SESSION_BUSY');
         expect(e.details).toMatchObject({ sessionId: s.id, retryAfterMs: 20_000 });
         expect((e as unknown as { retryAfterMs: number }).retryAfterMs).toBe(20_000);
-        expect((await store.getSession(s.id)).leaseOwner).toBe('router-a');
+        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: 'router-a', leaseEpoch: 1 });
         const refreshed = await store.acquireLease(s.id, 'router-a', 30_000);
         expect(refreshed.expiresAt).toBe(t + 30_000);
         t += 30_000;
         const b = await store.acquireLease(s.id, 'router-b', 5_000);
         expect(b.owner).toBe('router-b');
+        expect(b.epoch).toBeGreaterThan(refreshed.epoch);
+        expect((await store.getSession(s.id)).leaseEpoch).toBe(b.epoch);
         await expectCode(store.renewLease(a, 10_000), 'LEASE_LOST');
         await store.releaseLease(a); // not ours any more: no effect
         expect((await store.getSession(s.id)).leaseOwner).toBe('router-b');
         t += 1000;
         const renewed = await store.renewLease(b, 10_000);
-        expect(renewed.expiresAt).toBe(t + 10_000);
+        expect(renewed).toEqual({ ...b, expiresAt: t + 10_000 });
         await store.releaseLease(b);
-        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
+        expect(await store.getSession(s.id)).toMatchObject({
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          leaseEpoch: b.epoch,
+        });
         await expectCode(store.acquireLease(s.id, 'router-c', 0), 'VALIDATION');
         await expectCode(store.acquireLease(s.id, 'router-c', Number.NaN), 'VALIDATION');
-        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: null, leaseExpiresAt: null });
+        expect(await store.getSession(s.id)).toMatchObject({
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          leaseEpoch: b.epoch,
+        });
         await store.acquireLease(s.id, 'router-c', 1000);
         await expectCode(
-          store.renewLease({ sessionId: u('missing'), owner: 'x', expiresAt: 0 }, 10),
+          store.renewLease({ sessionId: u('missing'), owner: 'x', expiresAt: 0, epoch: 1 }, 10),
           'SESSION_NOT_FOUND',
         );
       });
 
-      it('beginTurn: stored result, lease, session and latest checkpoint in one call', async () => {
-        if (!store.beginTurn) return;
+      it('the lease epoch increments on every acquisition (acquireLease, beginTurn, beginTurns), never otherwise', async () => {
         const s = await newSession();
-        // no checkpoint yet: the lease is taken, the session read under it
-        const first = await store.beginTurn(s.id, 'k1', 'router-a', 30_000);
-        expect(first.kind).toBe('started');
-        if (first.kind !== 'started') return;
-        expect(first.lease).toEqual({ sessionId: s.id, owner: 'router-a', expiresAt: t + 30_000 });
-        expect(first.session).toMatchObject({ id: s.id, seq: 0, leaseOwner: 'router-a' });
-        expect(first.checkpoint).toBeNull();
-        expect(first.checkpointError).toBeUndefined();
-        // busy for another owner, and a refused call changes nothing
-        t += 1000;
-        const busy = await expectCode(store.beginTurn(s.id, 'k2', 'router-b', 30_000), 'SESSION_BUSY');
-        expect(busy.details).toMatchObject({ sessionId: s.id, retryAfterMs: 29_000 });
-        expect(await store.getSession(s.id)).toMatchObject({
-          leaseOwner: 'router-a',
-          leaseExpiresAt: t - 1000 + 30_000,
-        });
+        expect((await store.getSession(s.id)).leaseEpoch).toBe(0);
+        const epochNow = async () => (await store.getSession(s.id)).leaseEpoch;
+        // acquireLease
+        const l1 = await store.acquireLease(s.id, 'r1', 30_000);
+        expect(l1.epoch).toBe(1);
+        expect(await epochNow()).toBe(1);
+        // a refused acquisition and a renewal change nothing
+        await expectCode(store.acquireLease(s.id, 'r2', 30_000), 'SESSION_BUSY');
+        await expectCode(beginTurn(store, s.id, 'k0', 'r2', 30_000), 'SESSION_BUSY');
+        expect((await store.renewLease(l1, 30_000)).epoch).toBe(1);
+        expect(await epochNow()).toBe(1);
+        await store.releaseLease(l1);
+        expect(await epochNow()).toBe(1);
+        // beginTurn
+        const b = started(await beginTurn(store, s.id, 'k1', 'r2', 30_000));
+        expect(b.lease.epoch).toBe(2);
+        expect(b.session.leaseEpoch).toBe(2);
+        expect(await epochNow()).toBe(2);
+        // committing with the lease releases it without a new epoch
         await store.appendCheckpoint({
           sessionId: s.id,
           expectedSeq: 0,
           schemaVersion: 1,
           writtenBy: 'v1',
           body: body(1),
+          history: turnEntries(1),
+          turnResult: { key: 'k1', result: 'done' },
+          leaseOwner: 'r2',
+        });
+        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: null, leaseEpoch: 2 });
+        // a replayed key takes no lease
+        expect(await beginTurn(store, s.id, 'k1', 'r3', 30_000)).toEqual({
+          kind: 'replayed',
+          result: 'done',
+        });
+        expect(await epochNow()).toBe(2);
+        // beginTurns: one acquisition for the item that takes it, none for the refused one
+        const rs = await beginTurns(store, [
+          { sessionId: s.id, key: 'k2', owner: 'r3', ttlMs: 30_000 },
+          { sessionId: s.id, key: 'k3', owner: 'r4', ttlMs: 30_000 },
+        ]);
+        expect(rs.map((r) => (r.kind === 'error' ? r.error.code : r.kind))).toEqual([
+          'started',
+          'SESSION_BUSY',
+        ]);
+        const b2 = started(rs[0]);
+        expect(b2.lease.epoch).toBe(3);
+        expect(b2.session.leaseEpoch).toBe(3);
+        expect(await epochNow()).toBe(3);
+        // an expired lease taken over by another owner
+        t += 31_000;
+        const l4 = await store.acquireLease(s.id, 'r5', 30_000);
+        expect(l4.epoch).toBe(4);
+        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: 'r5', leaseEpoch: 4 });
+        // epochs are per session
+        const other = await newSession();
+        expect((await store.acquireLease(other.id, 'r1', 1000)).epoch).toBe(1);
+        expect(await epochNow()).toBe(4);
+      });
+
+      it('beginTurn: stored result, lease, session and latest checkpoint in one call', async () => {
+        const s = await newSession();
+        // no checkpoint yet: the lease is taken, the session read under it
+        const first = started(await beginTurn(store, s.id, 'k1', 'router-a', 30_000));
+        expect(first.lease).toEqual({ sessionId: s.id, owner: 'router-a', expiresAt: t + 30_000, epoch: 1 });
+        expect(first.session).toMatchObject({ id: s.id, seq: 0, leaseOwner: 'router-a', leaseEpoch: 1 });
+        expect(first.checkpoint).toBeNull();
+        expect(first.history).toEqual([]);
+        expect(first.checkpointError).toBeUndefined();
+        // busy for another owner, and a refused call changes nothing
+        t += 1000;
+        const busy = await expectCode(beginTurn(store, s.id, 'k2', 'router-b', 30_000), 'SESSION_BUSY');
+        expect(busy.details).toMatchObject({ sessionId: s.id, retryAfterMs: 29_000 });
+        expect(await store.getSession(s.id)).toMatchObject({
+          leaseOwner: 'router-a',
+          leaseExpiresAt: t - 1000 + 30_000,
+          leaseEpoch: 1,
+        });
+        const m1 = await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(1),
+          history: turnEntries(1, 2),
           turnResult: { key: 'k1', result: { out: 1 } },
           leaseOwner: 'router-a',
         });
         // a committed key replays its result without taking the lease
-        expect(await store.beginTurn(s.id, 'k1', 'router-b', 30_000)).toEqual({
+        expect(await beginTurn(store, s.id, 'k1', 'router-b', 30_000)).toEqual({
           kind: 'replayed',
           result: { out: 1 },
         });
         expect((await store.getSession(s.id)).leaseOwner).toBeNull();
-        const next = await store.beginTurn(s.id, 'k2', 'router-b', 30_000);
-        expect(next.kind).toBe('started');
-        if (next.kind !== 'started') return;
+        // without a window no history is read
+        const next = started(await beginTurn(store, s.id, 'k2', 'router-b', 30_000));
         expect(next.session).toMatchObject({ seq: 1, leaseOwner: 'router-b' });
-        expect(next.checkpoint).toMatchObject({ seq: 1, schemaVersion: 1, writtenBy: 'v1', body: body(1) });
+        expect(next.checkpoint).toEqual({ ...m1, body: body(1) });
+        expect(next.history).toEqual([]);
         await store.releaseLease(next.lease);
+        // with a window: the entries
+        const windowed = started(
+          await beginTurn(store, s.id, 'k2', 'router-b', 30_000, { entries: 10, bytes: 1 << 20 }),
+        );
+        expect(windowed.history).toEqual(stored(turnEntries(1, 2)));
+        await store.releaseLease(windowed.lease);
         // a corrupt latest checkpoint is reported with the lease held, never returned as data
         await h.rawExec(
           `UPDATE checkpoints SET body = '{"state":"tampered"}' WHERE session_id = '${s.id}' AND seq = 1`,
         );
-        const bad = await store.beginTurn(s.id, 'k3', 'router-c', 30_000);
-        expect(bad.kind).toBe('started');
-        if (bad.kind !== 'started') return;
+        const bad = started(
+          await beginTurn(store, s.id, 'k3', 'router-c', 30_000, { entries: 10, bytes: 1 << 20 }),
+        );
         expect(bad.checkpoint).toBeNull();
+        expect(bad.history).toEqual([]);
         expect(bad.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
+        expect(bad.checkpointError?.details).toMatchObject({
+          sessionId: s.id,
+          seq: 1,
+          expectedHash: m1.hash,
+        });
         expect((await store.getSession(s.id)).leaseOwner).toBe('router-c');
         await store.quarantineSession(s.id, 'corrupt');
         await store.releaseLease(bad.lease);
         // a terminal session: closed, no lease taken
-        const closed = await store.beginTurn(s.id, 'k4', 'router-d', 30_000);
+        const closed = await beginTurn(store, s.id, 'k4', 'router-d', 30_000);
         expect(closed).toMatchObject({ kind: 'closed', session: { id: s.id, status: 'quarantined' } });
         expect((await store.getSession(s.id)).leaseOwner).toBeNull();
-        await expectCode(store.beginTurn(u('missing'), 'k', 'o', 1000), 'SESSION_NOT_FOUND');
-        await expectCode(store.beginTurn(s.id, 'k', 'o', 0), 'VALIDATION');
+        await expectCode(beginTurn(store, u('missing'), 'k', 'o', 1000), 'SESSION_NOT_FOUND');
+        await expectCode(beginTurn(store, s.id, 'k', 'o', 0), 'VALIDATION');
+      });
+
+      it('beginTurn with a window returns exactly the newest N entries within the byte cap, in order', async () => {
+        const s = await newSession();
+        const all: HistoryEntry[] = [];
+        let seq = 0;
+        // 50 entries of varied sizes over 10 appends
+        for (let i = 0; i < 10; i++) {
+          const entries = Array.from({ length: 5 }, (_, j) =>
+            entryOfBytes(80 + (((i * 5 + j) * 53) % 700), i * 5 + j),
+          );
+          await store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: seq++,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: body(i),
+            history: entries,
+          });
+          all.push(...entries);
+        }
+        const sizes = all.map(entryBytes);
+        const take = async (entries: number, bytes: number) => {
+          const r = started(await beginTurn(store, s.id, u('k'), 'w', 30_000, { entries, bytes }));
+          expect(r.checkpointError).toBeUndefined();
+          expect(r.checkpoint?.seq).toBe(10);
+          await store.releaseLease(r.lease);
+          return r.history;
+        };
+        expect(await take(10, 1 << 20)).toEqual(stored(all.slice(40), 40));
+        expect(await take(100, 1 << 20)).toEqual(stored(all));
+        expect(await take(1, 1 << 20)).toEqual(stored(all.slice(49), 49));
+        // the byte cap: the newest 4 fit exactly, the 5th does not
+        const four = sizes.slice(46).reduce((a, b) => a + b, 0);
+        expect(await take(10, four)).toEqual(stored(all.slice(46), 46));
+        expect(await take(10, four + sizes[45]! - 1)).toEqual(stored(all.slice(46), 46));
+        expect(await take(10, four + sizes[45]!)).toEqual(stored(all.slice(45), 45));
+        // the entry count binds before the bytes
+        expect(await take(3, four)).toEqual(stored(all.slice(47), 47));
+        expect(await take(0, 1 << 20)).toEqual([]);
+        // beginTurns honours each item's window
+        const rs = await beginTurns(store, [
+          { sessionId: s.id, key: u('k'), owner: 'w', ttlMs: 30_000, window: { entries: 7, bytes: 1 << 20 } },
+        ]);
+        const r = started(rs[0]);
+        expect(r.history).toEqual(stored(all.slice(43), 43));
+        await store.releaseLease(r.lease);
       });
 
       it('beginTurns answers or refuses each item on its own, in one transaction', async () => {
-        if (!store.beginTurns) return;
         const free = await newSession();
         const busy = await newSession();
         const done = await newSession();
         await store.acquireLease(busy.id, 'other', 30_000);
-        await store.appendCheckpoint({
+        const m = await store.appendCheckpoint({
           sessionId: done.id,
           expectedSeq: 0,
           schemaVersion: 1,
           writtenBy: 'v1',
           body: body(1),
+          history: turnEntries(1, 3),
           turnResult: { key: 'k', result: 'stored' },
         });
         const missing = u('missing');
-        const rs = await store.beginTurns([
+        const rs = await beginTurns(store, [
           { sessionId: free.id, key: 'k', owner: 'r1', ttlMs: 30_000 },
           { sessionId: busy.id, key: 'k', owner: 'r2', ttlMs: 30_000 },
           { sessionId: done.id, key: 'k', owner: 'r3', ttlMs: 30_000 },
           { sessionId: missing, key: 'k', owner: 'r4', ttlMs: 30_000 },
           { sessionId: free.id, key: 'k2', owner: 'r5', ttlMs: 30_000 }, // the first item holds it now
           { sessionId: done.id, key: 'k2', owner: 'r6', ttlMs: 0 },
-          { sessionId: done.id, key: 'k3', owner: 'r7', ttlMs: 30_000 },
+          {
+            sessionId: done.id,
+            key: 'k3',
+            owner: 'r7',
+            ttlMs: 30_000,
+            window: { entries: 2, bytes: 1 << 20 },
+          },
         ]);
         expect(rs.map((r) => (r.kind === 'error' ? r.error.code : r.kind))).toEqual([
           'started',
@@ -564,11 +857,14 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           'started',
         ]);
         expect(rs[2]).toEqual({ kind: 'replayed', result: 'stored' });
-        expect(rs[6]).toMatchObject({ kind: 'started', checkpoint: { seq: 1, body: body(1) } });
-        expect((await store.getSession(free.id)).leaseOwner).toBe('r1');
-        expect((await store.getSession(busy.id)).leaseOwner).toBe('other');
-        expect((await store.getSession(done.id)).leaseOwner).toBe('r7');
-        expect(await store.beginTurns([])).toEqual([]);
+        const last = started(rs[6]);
+        expect(last.checkpoint).toEqual({ ...m, body: body(1) });
+        expect(last.history).toEqual(stored(turnEntries(1, 3).slice(1), 1));
+        expect(started(rs[0]).history).toEqual([]);
+        expect(await store.getSession(free.id)).toMatchObject({ leaseOwner: 'r1', leaseEpoch: 1 });
+        expect(await store.getSession(busy.id)).toMatchObject({ leaseOwner: 'other', leaseEpoch: 1 });
+        expect(await store.getSession(done.id)).toMatchObject({ leaseOwner: 'r7', leaseEpoch: 1 });
+        expect(await beginTurns(store, [])).toEqual([]);
       });
 
       it('two handles racing for one lease: exactly one wins', async () => {
@@ -587,7 +883,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             expect(ok.length).toBe(1);
             expect(busy.length).toBe(1);
             const winner = (ok[0] as PromiseFulfilledResult<{ owner: string }>).value.owner;
-            expect((await store.getSession(s.id)).leaseOwner).toBe(winner);
+            expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: winner, leaseEpoch: 1 });
           }
         } finally {
           await other.close();
@@ -596,51 +892,74 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     });
 
     describe('checkpoints', () => {
-      it('appends a gap-free chain and reads latest, by seq and history (hash over the stored bytes)', async () => {
+      it('appends a gap-free chain and reads latest and by seq (manifest hash over parts, waits and history)', async () => {
         const s = await newSession();
         expect(await store.getLatestCheckpoint(s.id)).toBeNull();
-        const metas = [];
+        const metas: CheckpointMeta[] = [];
+        const history: HistoryEntry[] = [];
+        const created: number[] = [];
         for (let i = 0; i < 3; i++) {
           t += 100;
           metas.push(await appendV1(s.id, i, i));
+          history.push(...turnEntries(i));
+          created.push(t);
+          expect(metas[i]).toEqual({
+            sessionId: s.id,
+            seq: i + 1,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            createdAt: t,
+            ...manifestOf(body(i), history),
+          });
         }
         expect(metas.map((m) => m.seq)).toEqual([1, 2, 3]);
-        const text = JSON.stringify(body(2));
-        expect(metas[2]).toEqual({
-          sessionId: s.id,
-          seq: 3,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          hash: sha256Hex(text),
-          size: Buffer.byteLength(text),
-          createdAt: t,
-        });
+        expect(metas[2]!.historyLength).toBe(3);
         const latest = await store.getLatestCheckpoint(s.id);
         expect(latest).toEqual({ ...metas[2], body: body(2) });
-        expect((await store.getCheckpoint(s.id, 1)).body).toEqual(body(0));
+        expect(latest!.body).not.toHaveProperty('history');
+        expect(await store.getCheckpoint(s.id, 1)).toEqual({ ...metas[0], body: body(0) });
         await expectCode(store.getCheckpoint(s.id, 4), 'CHECKPOINT_NOT_FOUND');
         expect(await store.listCheckpoints(s.id)).toEqual([...metas].reverse());
         expect((await store.listCheckpoints(s.id, { beforeSeq: 3, limit: 1 })).map((m) => m.seq)).toEqual([
           2,
         ]);
         expect((await store.getSession(s.id)).seq).toBe(3);
-        const stored = await h.rawQuery(
-          `SELECT hash, body FROM checkpoints WHERE session_id = '${s.id}' AND seq = 3`,
+        // the row: the waits JSON as body, the manifest hash; each part stored under the hash of its bytes
+        const row = await h.rawQuery(
+          `SELECT hash, body, size FROM checkpoints WHERE session_id = '${s.id}' AND seq = 3`,
         );
-        expect(sha256Hex(String(stored[0]!.body))).toBe(stored[0]!.hash);
+        expect(String(row[0]!.body)).toBe('[]');
+        expect(row[0]!.hash).toBe(metas[2]!.hash);
+        expect(Number(row[0]!.size)).toBe(metas[2]!.size);
+        const parts = await h.rawQuery(
+          `SELECT hash, body FROM checkpoint_parts WHERE session_id = '${s.id}'`,
+        );
+        for (const p of parts) expect(sha256Hex(String(p.body))).toBe(p.hash);
+        expect(parts.map((p) => String(p.hash)).sort()).toEqual(referenced(metas));
+        // the history log holds each turn's entries
+        expect(await store.readHistory(s.id)).toEqual({
+          sessionId: s.id,
+          entries: stored(history),
+          total: 3,
+          nextBefore: null,
+          trimmed: null,
+        });
       });
 
       it('round-trips 1 KB and 5 MB checkpoints', async () => {
         const s = await newSession();
         const small = sizedBody(1024, 1);
         const big = sizedBody(5 * 1024 * 1024, 2);
+        const e1 = [entryOfBytes(1024, 1)];
         const m1 = await store.appendCheckpoint({
           sessionId: s.id,
           expectedSeq: 0,
           schemaVersion: 1,
           writtenBy: 'v1',
           body: small,
+          history: e1,
         });
+        expect(m1).toMatchObject(manifestOf(small, e1));
         expect(m1.size).toBeGreaterThan(1024);
         expect((await store.getLatestCheckpoint(s.id))!.body).toEqual(small);
         const m2 = await store.appendCheckpoint({
@@ -650,17 +969,20 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           writtenBy: 'v1',
           body: big,
         });
+        expect(m2).toMatchObject(manifestOf(big, e1));
         expect(m2.size).toBeGreaterThan(5 * 1024 * 1024);
+        expect(m2.parts.memory).toBe(sha256Hex(JSON.stringify(big.memory)));
         const got = await store.getLatestCheckpoint(s.id);
-        expect(got!.hash).toBe(sha256Hex(JSON.stringify(big)));
+        expect(got!.hash).toBe(m2.hash);
         expect(got!.body).toEqual(big);
+        expect((await store.readHistory(s.id)).entries).toEqual(stored(e1));
       });
 
       it('rejects bad appends with typed errors and changes nothing', async () => {
         const limited = await h.open({ now, maxCheckpointBytes: 4096 });
         try {
           const s = await newSession();
-          await appendV1(s.id, 0, 0);
+          const m1 = await appendV1(s.id, 0, 0);
           await store.putStep(s.id, 'turn-x', 0, 'step', { ok: 1 });
           const before = await snapshot(store, s.id);
           const everything = {
@@ -672,6 +994,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             migration: v1ToV2(),
             turnResult: { key: 'key-x', result: { out: 1 } },
             telemetry: telemetry(s.id, s.agent, 'v2', t),
+            history: turnEntries(9, 3),
           };
           t += 50;
           // stale sequence
@@ -687,12 +1010,32 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             'CHECKPOINT_TOO_LARGE',
           );
           expect(big.status).toBe(413);
-          expect(big.details).toMatchObject({ limit: 4096 });
+          expect(big.details).toMatchObject({ sessionId: s.id, limit: 4096, part: 'memory' });
           expect(await snapshot(store, s.id)).toEqual(before);
           // lease not held
           await expectCode(
             store.appendCheckpoint({ ...everything, expectedSeq: 1, body: body(9), leaseOwner: 'nobody' }),
             'LEASE_LOST',
+          );
+          expect(await snapshot(store, s.id)).toEqual(before);
+          // a stale unchanged part
+          const wrong = await expectCode(
+            store.appendCheckpoint({
+              ...everything,
+              expectedSeq: 1,
+              body: body(9, { context: null }),
+              unchanged: { context: sha256Hex('"not the context"') },
+            }),
+            'SEQUENCE_CONFLICT',
+          );
+          expect(wrong.details).toMatchObject({ sessionId: s.id, part: 'context' });
+          expect(await snapshot(store, s.id)).toEqual(before);
+          // a body that does not serialize
+          const cyclic: Record<string, unknown> = {};
+          cyclic.self = cyclic;
+          await expectCode(
+            store.appendCheckpoint({ ...everything, expectedSeq: 1, body: body(9, { state: cyclic }) }),
+            'VALIDATION',
           );
           expect(await snapshot(store, s.id)).toEqual(before);
           // unknown session
@@ -703,14 +1046,15 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           );
           await expectCode(store.getSession(missing), 'SESSION_NOT_FOUND');
           expect(await snapshot(store, s.id)).toEqual(before);
+          expect(before.latest).toEqual({ ...m1, body: body(0) });
         } finally {
           await limited.close();
         }
       });
 
-      it('enforces the default 8 MiB limit', async () => {
+      it('enforces the default 8 MiB write limit, history entries included', async () => {
         const s = await newSession();
-        await expectCode(
+        const e = await expectCode(
           store.appendCheckpoint({
             sessionId: s.id,
             expectedSeq: 0,
@@ -720,8 +1064,25 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           }),
           'CHECKPOINT_TOO_LARGE',
         );
+        expect(e.details).toMatchObject({ limit: 8 * 1024 * 1024, part: 'memory' });
+        // nine entries just under the 1 MiB entry limit: each fits, together they do not
+        const entries = Array.from({ length: 9 }, (_, i) => entryOfBytes(1024 * 1024 - 100, i));
+        const e2 = await expectCode(
+          store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 0,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: body(1),
+            history: entries,
+          }),
+          'CHECKPOINT_TOO_LARGE',
+        );
+        expect(e2.details).toMatchObject({ limit: 8 * 1024 * 1024, part: 'history' });
         expect((await store.getSession(s.id)).seq).toBe(0);
         expect(await store.listCheckpoints(s.id)).toEqual([]);
+        expect(await countRows('history', s.id)).toBe(0);
+        expect(await countRows('checkpoint_parts', s.id)).toBe(0);
       });
 
       it('applies everything of a turn commit in one transaction', async () => {
@@ -750,6 +1111,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           schemaVersion: 1,
           writtenBy: 'v1',
           body: body(1, { waits: [w1, w2] }),
+          history: turnEntries(1, 2),
           session: { status: 'waiting' },
           waits: [w1, w2],
           turnResult: { key: 'idem-1', result: { output: 'hi', seq: 1 } },
@@ -757,6 +1119,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           telemetry: telemetry(s.id, agent, 'v1', t),
         });
         expect(m1.seq).toBe(1);
+        expect(m1).toMatchObject(manifestOf(body(1, { waits: [w1, w2] }), turnEntries(1, 2)));
         const after1 = await store.getSession(s.id);
         expect(after1).toMatchObject({
           seq: 1,
@@ -765,6 +1128,8 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           leaseExpiresAt: null,
           updatedAt: t,
         });
+        expect((await store.getLatestCheckpoint(s.id))!.body.waits).toEqual([w1, w2]);
+        expect((await store.readHistory(s.id)).entries).toEqual(stored(turnEntries(1, 2)));
         expect(await store.listSteps(s.id, 'turn-1')).toEqual([]);
         expect(await store.getTurnResult(s.id, 'idem-1')).toEqual({ output: 'hi', seq: 1 });
         expect(
@@ -783,14 +1148,18 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           schemaVersion: 2,
           writtenBy: 'v2',
           body: body(2),
+          history: turnEntries(2, 1),
           session: { status: 'idle', version: 'v2' },
           resolvedWaits: [w1.token],
           waits: [w2, w3],
           migration: v1ToV2({ contextPolicy: 'rebuild', rolloutId: 'r-1' }),
           telemetry: telemetry(s.id, agent, 'v2', t, { error: 'boom', signals: [] }),
         });
-        expect(m2).toMatchObject({ seq: 2, schemaVersion: 2, writtenBy: 'v2' });
+        expect(m2).toMatchObject({ seq: 2, schemaVersion: 2, writtenBy: 'v2', historyLength: 3 });
         expect(await store.getSession(s.id)).toMatchObject({ seq: 2, status: 'idle', version: 'v2' });
+        expect((await store.readHistory(s.id)).entries).toEqual(
+          stored([...turnEntries(1, 2), ...turnEntries(2, 1)]),
+        );
         expect((await store.getWait(w1.token)).status).toBe('resolved');
         expect(
           (await store.listWaits({ sessionId: s.id, status: 'pending' })).map((w) => w.token).sort(),
@@ -829,6 +1198,8 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.listWaits({ sessionId: s.id, status: 'pending' })).toEqual([]);
         expect((await store.getWait(w1.token)).status).toBe('resolved');
         await expectCode(store.getWait(w3.token), 'WAIT_NOT_FOUND');
+        // a turn without entries leaves the history as it was
+        expect(await store.readHistory(s.id)).toMatchObject({ total: 3, nextBefore: null });
         // aggregates per (session, version)
         const aggs = await store.listSessionAggregates({ agent });
         expect(aggs.map((a) => a.version).sort()).toEqual(['v1', 'v2']);
@@ -858,6 +1229,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           schemaVersion: 1,
           writtenBy: 'v1',
           body: body(1),
+          history: turnEntries(1),
           leaseOwner: lease.owner,
         });
         expect((await store.getSession(s.id)).leaseOwner).toBeNull();
@@ -872,12 +1244,14 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             schemaVersion: 1,
             writtenBy: 'v1',
             body: body(2),
+            history: turnEntries(2),
             leaseOwner: l2.owner,
           }),
           'LEASE_LOST',
         );
         expect(e.details).toMatchObject({ sessionId: s.id, holder: 'fast' });
         expect((await store.getSession(s.id)).seq).toBe(1);
+        expect(await countRows('history', s.id)).toBe(1);
       });
 
       it('two handles racing for the same seq: exactly one wins, the other gets SEQUENCE_CONFLICT', async () => {
@@ -893,6 +1267,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
                 schemaVersion: 1,
                 writtenBy: 'A',
                 body: body(1),
+                history: [{ role: 'agent', content: 'A', turnId: 'A', at: 1 }],
               }),
               other.appendCheckpoint({
                 sessionId: s.id,
@@ -900,6 +1275,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
                 schemaVersion: 1,
                 writtenBy: 'B',
                 body: body(2),
+                history: [{ role: 'agent', content: 'B', turnId: 'B', at: 1 }],
               }),
             ]);
             const ok = results.filter((r) => r.status === 'fulfilled');
@@ -910,8 +1286,11 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             expect(conflicts.length).toBe(1);
             const winner = (ok[0] as PromiseFulfilledResult<{ writtenBy: string }>).value.writtenBy;
             const latest = await other.getLatestCheckpoint(s.id);
-            expect(latest).toMatchObject({ seq: 2, writtenBy: winner });
+            expect(latest).toMatchObject({ seq: 2, writtenBy: winner, historyLength: 2 });
             expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([2, 1]);
+            const hist = await store.readHistory(s.id);
+            expect(hist.entries.map((e) => e.content)).toEqual(['message 0.0', winner]);
+            expect(await countRows('history', s.id)).toBe(2);
           }
         } finally {
           await other.close();
@@ -922,32 +1301,29 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const s = await newSession();
         await appendV1(s.id, 0, 0);
         const startAt = Date.now() + 2500;
-        const run = (owner: string) =>
-          new Promise<{ lease: string; append: string }>((resolve, reject) => {
-            const child = spawnChild('race-child.ts', s.id, '1', owner, String(startAt));
-            let out = '';
-            let err = '';
-            child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-            child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-            child.on('exit', (code) => {
-              if (code === 0) resolve(JSON.parse(out.trim()) as { lease: string; append: string });
-              else reject(new Error(`race child ${owner} exited with ${code}: ${err}`));
-            });
-          });
+        const run = async (owner: string) =>
+          JSON.parse((await runChild('race-child.ts', s.id, '1', owner, String(startAt))).trim()) as {
+            lease: string;
+            append: string;
+          };
         const [a, b] = await Promise.all([run('proc-a'), run('proc-b')]);
         expect([a.lease, b.lease].sort()).toEqual(['SESSION_BUSY', 'ok']);
         expect([a.append, b.append].sort()).toEqual(['SEQUENCE_CONFLICT', 'ok']);
         const after = await store.getSession(s.id);
         expect(after.seq).toBe(2);
         expect(after.leaseOwner).toBe(a.lease === 'ok' ? 'proc-a' : 'proc-b');
+        expect(after.leaseEpoch).toBe(1);
+        const writer = a.append === 'ok' ? 'proc-a' : 'proc-b';
         const latest = await store.getLatestCheckpoint(s.id);
-        expect(latest!.writtenBy).toBe(a.append === 'ok' ? 'proc-a' : 'proc-b');
+        expect(latest!.writtenBy).toBe(writer);
         expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([2, 1]);
+        const hist = await store.readHistory(s.id);
+        expect(hist.entries.map((e) => e.content)).toEqual(['message 0.0', `written by ${writer}`]);
       });
 
-      it('detects a body corrupted in the database; the caller can quarantine; nothing else changes', async () => {
+      it('detects a checkpoint row corrupted in the database; the caller can quarantine; nothing else changes', async () => {
         const s = await newSession();
-        await appendV1(s.id, 0, 1);
+        const m1 = await appendV1(s.id, 0, 1);
         const m2 = await appendV1(s.id, 1, 2);
         await h.rawExec(
           `UPDATE checkpoints SET body = '{"state":"tampered"}' WHERE session_id = '${s.id}' AND seq = 2`,
@@ -957,14 +1333,152 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           sessionId: s.id,
           seq: 2,
           expectedHash: m2.hash,
-          actualHash: sha256Hex('{"state":"tampered"}'),
+          actualHash: checkpointHash(
+            m2.parts,
+            m2.historyLength,
+            m2.historyHead,
+            sha256Hex('{"state":"tampered"}'),
+          ),
         });
         await expectCode(store.getCheckpoint(s.id, 2), 'CHECKPOINT_CORRUPT');
         expect((await store.getSession(s.id)).status).toBe('idle'); // reads never quarantine on their own
-        expect((await store.getCheckpoint(s.id, 1)).body).toEqual(body(1));
+        expect(await store.getCheckpoint(s.id, 1)).toEqual({ ...m1, body: body(1) });
+        // a manifest column changed (here the history length) is caught the same way
+        await h.rawExec(`UPDATE checkpoints SET history_length = 7 WHERE session_id = '${s.id}' AND seq = 1`);
+        await expectCode(store.getCheckpoint(s.id, 1), 'CHECKPOINT_CORRUPT');
         const q = await store.quarantineSession(s.id, 'checkpoint 2 failed its hash check');
         expect(q).toMatchObject({ status: 'quarantined', seq: 2 });
         await expectCode(store.getLatestCheckpoint(s.id), 'CHECKPOINT_CORRUPT');
+      });
+
+      it('detects a corrupt or missing part (state, context) on every read path', async () => {
+        const s = await newSession();
+        await appendV1(s.id, 0, 1);
+        const m2 = await appendV1(s.id, 1, 2);
+        await h.rawExec(
+          `UPDATE checkpoint_parts SET body = '{"tampered":true}' WHERE session_id = '${s.id}' AND hash = '${m2.parts.state}'`,
+        );
+        const e = await expectCode(store.getLatestCheckpoint(s.id), 'CHECKPOINT_CORRUPT');
+        expect(e.details).toMatchObject({
+          sessionId: s.id,
+          seq: 2,
+          part: 'state',
+          expectedHash: m2.parts.state,
+          actualHash: sha256Hex('{"tampered":true}'),
+        });
+        expect((await expectCode(store.getCheckpoint(s.id, 2), 'CHECKPOINT_CORRUPT')).details).toMatchObject({
+          part: 'state',
+        });
+        const bad = started(
+          await beginTurn(store, s.id, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 }),
+        );
+        expect(bad.checkpoint).toBeNull();
+        expect(bad.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
+        expect(bad.checkpointError?.details).toMatchObject({ part: 'state', seq: 2 });
+        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: 'router', status: 'idle' });
+        await store.releaseLease(bad.lease);
+        // checkpoint 1 has its own state and still reads
+        expect((await store.getCheckpoint(s.id, 1)).body).toEqual(body(1));
+        // a part row that is gone
+        const s2 = await newSession();
+        const n1 = await appendV1(s2.id, 0, 1);
+        await h.rawExec(
+          `DELETE FROM checkpoint_parts WHERE session_id = '${s2.id}' AND hash = '${n1.parts.context}'`,
+        );
+        expect(
+          (await expectCode(store.getLatestCheckpoint(s2.id), 'CHECKPOINT_CORRUPT')).details,
+        ).toMatchObject({
+          part: 'context',
+        });
+        const bad2 = started(await beginTurn(store, s2.id, 'k', 'router', 30_000));
+        expect(bad2.checkpointError?.details).toMatchObject({ part: 'context' });
+        expect((await store.getSession(s2.id)).leaseOwner).toBe('router');
+      });
+
+      it('unchanged parts are carried by hash, never rewritten; a wrong hash is SEQUENCE_CONFLICT and changes nothing', async () => {
+        const s = await newSession();
+        const b1 = body(1, { memory: { facts: ['a', 'b'] }, context: { prompt: filler(3000) } });
+        const m1 = await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: b1,
+          history: turnEntries(1),
+        });
+        expect(await countRows('checkpoint_parts', s.id)).toBe(3);
+        // state changes; context and memory declared unchanged
+        const state2 = { n: 2 };
+        const m2 = await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 1,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: { state: state2, context: null, memory: null, waits: [] },
+          unchanged: { context: m1.parts.context, memory: m1.parts.memory! },
+          history: turnEntries(2),
+        });
+        expect(await countRows('checkpoint_parts', s.id)).toBe(4);
+        const full2 = { ...b1, state: state2 };
+        expect(m2).toMatchObject(manifestOf(full2, [...turnEntries(1), ...turnEntries(2)]));
+        expect(m2.parts.context).toBe(m1.parts.context);
+        expect(m2.parts.memory).toBe(m1.parts.memory);
+        expect(m2.size).toBe(m1.size - textBytes(b1.state) + textBytes(state2));
+        expect((await store.getLatestCheckpoint(s.id))!.body).toEqual(full2);
+        // a part whose bytes are the same as a stored one is stored once (content-addressed)
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 2,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: { ...b1, state: state2 },
+        });
+        expect(await countRows('checkpoint_parts', s.id)).toBe(4);
+        // a wrong unchanged hash: the caller's view is stale
+        const before = await snapshot(store, s.id);
+        const e = await expectCode(
+          store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 3,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state: { n: 4 }, context: null, waits: [] },
+            unchanged: { context: sha256Hex('"some other context"') },
+            history: turnEntries(4),
+            turnResult: { key: 'key-x', result: 'x' },
+          }),
+          'SEQUENCE_CONFLICT',
+        );
+        expect(e.details).toMatchObject({ sessionId: s.id, expectedSeq: 3, part: 'context' });
+        // the hash of an older checkpoint's part is stale too
+        const s1 = (await store.getCheckpoint(s.id, 1)).parts.state;
+        await expectCode(
+          store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 3,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state: null, context: { c: 1 }, waits: [] },
+            unchanged: { state: s1 },
+          }),
+          'SEQUENCE_CONFLICT',
+        );
+        expect(await snapshot(store, s.id)).toEqual(before);
+        // unchanged on a session's first checkpoint: nothing to carry
+        const fresh = await newSession();
+        await expectCode(
+          store.appendCheckpoint({
+            sessionId: fresh.id,
+            expectedSeq: 0,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state: { n: 1 }, context: null, waits: [] },
+            unchanged: { context: m1.parts.context },
+          }),
+          'SEQUENCE_CONFLICT',
+        );
+        expect(await store.listCheckpoints(fresh.id)).toEqual([]);
+        expect(await countRows('checkpoint_parts', fresh.id)).toBe(0);
       });
 
       it('appendCheckpoints applies or refuses each item on its own, in one transaction', async () => {
@@ -989,6 +1503,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           schemaVersion: 2,
           writtenBy: 'v2',
           body: body(50 + expectedSeq),
+          history: turnEntries(50 + expectedSeq, 2),
           session: { version: 'v2' },
           migration: v1ToV2(),
           requireNoLease: true,
@@ -999,6 +1514,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           item(u('missing'), 0),
           item(busy.id, 1),
           item(leased.id, 1),
+          { ...item(ok.id, 1), history: [entryOfBytes(2 * 1024 * 1024, 1)] },
         ]);
         expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual([
           'ok',
@@ -1006,16 +1522,24 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           'SESSION_NOT_FOUND',
           'SESSION_BUSY',
           'ok',
+          'CHECKPOINT_TOO_LARGE',
         ]);
-        expect(results[0]).toMatchObject({ ok: true, meta: { sessionId: ok.id, seq: 1, writtenBy: 'v2' } });
+        expect(results[0]).toMatchObject({
+          ok: true,
+          meta: { sessionId: ok.id, seq: 1, writtenBy: 'v2', ...manifestOf(body(50), turnEntries(50, 2)) },
+        });
         expect(await store.getSession(ok.id)).toMatchObject({ seq: 1, version: 'v2' });
         expect((await store.getLatestCheckpoint(ok.id))!.body).toEqual(body(50));
+        expect((await store.readHistory(ok.id)).entries).toEqual(stored(turnEntries(50, 2)));
         expect((await store.listMigrations({ sessionId: ok.id })).map((m) => m.seq)).toEqual([1]);
         expect(await store.getSession(leased.id)).toMatchObject({
           seq: 2,
           version: 'v2',
           leaseOwner: expiredLease.owner,
         });
+        expect((await store.readHistory(leased.id)).entries).toEqual(
+          stored([...turnEntries(1), ...turnEntries(51, 2)]),
+        );
         expect(await snapshot(store, stale.id)).toEqual(before.stale);
         expect(await snapshot(store, busy.id)).toEqual(before.busy);
         expect(await store.appendCheckpoints!([])).toEqual([]);
@@ -1056,27 +1580,16 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.getSession(s.id)).toEqual(before);
       });
 
-      it('compaction keeps the last K without holes', async () => {
-        const s = await newSession();
-        for (let i = 0; i < 6; i++) {
-          await appendV1(s.id, i, i);
-        }
-        expect(await store.compactCheckpoints(s.id, 3)).toBe(3);
-        expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([6, 5, 4]);
-        expect(await store.compactCheckpoints(s.id, 3)).toBe(0);
-        await expectCode(store.getCheckpoint(s.id, 3), 'CHECKPOINT_NOT_FOUND');
-        await appendV1(s.id, 6, 7);
-        expect(await store.compactCheckpoints(s.id, 1)).toBe(3);
-        expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([7]);
-        expect((await store.getLatestCheckpoint(s.id))!.body).toEqual(body(7));
-        await expectCode(store.compactCheckpoints(s.id, 0), 'VALIDATION');
-        expect((await store.listCheckpoints(s.id)).length).toBe(1);
-      });
-
-      it('an append interrupted by a killed process leaves the previous checkpoint intact', async () => {
+      it('an append interrupted by a killed process leaves the previous checkpoint and its history intact', async () => {
         const s = await newSession();
         const m1 = await appendV1(s.id, 0, 1);
-        const child = spawnChild('crash-child.ts', s.id, '1');
+        const before = await snapshot(store, s.id);
+        const extra = {
+          history: turnEntries(2, 3),
+          unchanged: { context: m1.parts.context },
+          waits: [{ token: u('crash-wait'), name: 'cb', deadline: t + 1000, schema: null, createdAt: t }],
+        };
+        const child = spawnChild('crash-child.ts', s.id, '1', JSON.stringify(extra));
         let err = '';
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
         const exited = new Promise<number | null>((resolve) =>
@@ -1099,20 +1612,778 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         });
         // the child sits inside its write transaction; readers still see the committed state
         expect((await store.getLatestCheckpoint(s.id))!.seq).toBe(1);
+        expect((await store.readHistory(s.id)).total).toBe(1);
         child.kill('SIGKILL');
         expect(await exited).toBeNull();
         const fresh = await h.open({ now });
         try {
-          const latest = await fresh.getLatestCheckpoint(s.id);
-          expect(latest).toEqual({ ...m1, body: body(1) });
-          expect((await fresh.getSession(s.id)).seq).toBe(1);
-          expect((await fresh.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([1]);
+          // neither the checkpoint nor its entries, waits or turn result
+          expect(await snapshot(fresh, s.id)).toEqual(before);
+          expect(await fresh.getLatestCheckpoint(s.id)).toEqual({ ...m1, body: body(1) });
+          expect(await fresh.readHistory(s.id)).toMatchObject({ total: 1, entries: stored(turnEntries(1)) });
+          expect(await countRows('history', s.id)).toBe(1);
           expect(await fresh.getTurnResult(s.id, 'crash-key')).toBeUndefined();
-          // and the store is writable again
+          // and the store is writable again, the log continuing from where it was
           const m2 = await appendV1(s.id, 1, 2, fresh);
-          expect(m2.seq).toBe(2);
+          expect(m2).toMatchObject({ seq: 2, historyLength: 2 });
+          expect((await fresh.readHistory(s.id)).entries).toEqual(
+            stored([...turnEntries(1), ...turnEntries(2)]),
+          );
         } finally {
           await fresh.close();
+        }
+      });
+
+      it('a process killed at a random moment of an append loop leaves each checkpoint with all of its entries or neither', async () => {
+        for (let round = 0; round < 3; round++) {
+          const s = await newSession();
+          await store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 0,
+            schemaVersion: 1,
+            writtenBy: 'loop',
+            body: { state: { n: 1 }, context: { n: 1 }, waits: [] },
+            history: loopEntries(1),
+          });
+          const child = spawnChild('append-loop-child.ts', s.id);
+          let err = '';
+          child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+          // 'close': the process is gone and everything it printed has been read
+          const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+          let out = '';
+          let killing = false;
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`append loop never ran: ${err}`)), 30_000);
+            child.stdout.on('data', (d: Buffer) => {
+              out += d.toString();
+              if (!killing && out.split('\n').filter(Boolean).length >= 3 + round * 5) {
+                killing = true;
+                clearTimeout(timer);
+                setTimeout(
+                  () => {
+                    child.kill('SIGKILL');
+                    resolve();
+                  },
+                  Math.floor(Math.random() * 15),
+                );
+              }
+            });
+            child.on('exit', () => {
+              clearTimeout(timer);
+              if (!killing) reject(new Error(`append loop exited early: ${err}`));
+            });
+          });
+          await closed;
+          const lines = out.split('\n').filter(Boolean);
+          const printed = Number(lines[lines.length - 1]);
+          const fresh = await h.open({ now });
+          try {
+            const session = await fresh.getSession(s.id);
+            expect(session.seq).toBeGreaterThanOrEqual(printed);
+            expect(session.seq).toBeLessThanOrEqual(printed + 1);
+            const expected: HistoryEntry[] = [];
+            for (let n = 1; n <= session.seq; n++) expected.push(...loopEntries(n));
+            const latest = await fresh.getLatestCheckpoint(s.id);
+            expect(latest).toMatchObject({ seq: session.seq, body: { state: { n: session.seq } } });
+            expect(latest!.historyLength).toBe(expected.length);
+            expect(latest!.historyHead).toBe(chainOf(expected));
+            expect(await countRows('history', s.id)).toBe(expected.length);
+            const walked = await walkHistory(fresh, s.id, { limit: 1000 });
+            expect(walked.entries).toEqual(stored(expected));
+            const seqs = (await fresh.listCheckpoints(s.id)).map((c) => c.seq);
+            expect(seqs).toEqual(seqs.map((_, i) => session.seq - i));
+            // the next append continues the log
+            const next = await fresh.appendCheckpoint({
+              sessionId: s.id,
+              expectedSeq: session.seq,
+              schemaVersion: 1,
+              writtenBy: 'after',
+              body: body(0),
+              history: turnEntries(0),
+            });
+            expect(next.historyLength).toBe(expected.length + 1);
+          } finally {
+            await fresh.close();
+          }
+        }
+      });
+    });
+
+    describe('history log', () => {
+      /** A session with `total` entries appended over many appends of varied entry counts (some none). */
+      async function longSession(total: number, seed: number) {
+        const s = await newSession();
+        const counts = fc.sample(fc.integer({ min: 0, max: 17 }), { numRuns: total, seed });
+        const roles: HistoryEntry['role'][] = ['user', 'agent', 'tool', 'system', 'callback'];
+        const all: HistoryEntry[] = [];
+        let seq = 0;
+        for (const c of counts) {
+          if (all.length >= total) break;
+          const n = Math.min(c, total - all.length);
+          const entries: HistoryEntry[] = Array.from({ length: n }, (_, j) => {
+            const i = all.length + j;
+            return {
+              role: roles[i % roles.length]!,
+              content: i % 3 === 0 ? `entry ${i} ✓` : { i, text: filler(i % 97, i % 30), list: [i, 'x'] },
+              turnId: `turn-${seq + 1}`,
+              at: 10_000 + i,
+            };
+          });
+          await store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: seq++,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state: { seq }, context: null, waits: [] },
+            history: entries,
+          });
+          all.push(...entries);
+        }
+        expect(all.length).toBe(total);
+        return { s, all, seq };
+      }
+
+      let long: Awaited<ReturnType<typeof longSession>>;
+      const TOTAL = 2345;
+
+      beforeAll(async () => {
+        long = await longSession(TOTAL, 20261201);
+      });
+
+      it('readHistory walks every entry exactly once, in order, from the newest page down', async () => {
+        const { s, all, seq } = long;
+        expect((await store.getLatestCheckpoint(s.id))!.historyLength).toBe(TOTAL);
+        expect(seq).toBeGreaterThan(200);
+        // default page: the newest 100
+        const first = await store.readHistory(s.id);
+        expect(first).toEqual({
+          sessionId: s.id,
+          entries: stored(all.slice(TOTAL - 100), TOTAL - 100),
+          total: TOTAL,
+          nextBefore: TOTAL - 100,
+          trimmed: null,
+        });
+        for (const limit of [undefined, 1, 7, 100, 999, 1000]) {
+          const walked = await walkHistory(store, s.id, limit === undefined ? {} : { limit });
+          expect(walked.entries).toEqual(stored(all));
+          expect(walked.pages.length).toBe(Math.ceil(TOTAL / (limit ?? 100)));
+          for (const p of walked.pages) expect(p.total).toBe(TOTAL);
+        }
+      });
+
+      it('readHistory pages: `before` is exclusive, `limit` bounds the page, nextBefore is the first index or null', async () => {
+        const { s, all } = long;
+        await fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 0, max: TOTAL }),
+            fc.integer({ min: 1, max: 1000 }),
+            async (before, limit) => {
+              const page = await store.readHistory(s.id, { before, limit });
+              const from = Math.max(0, before - limit);
+              expect(page.entries).toEqual(stored(all.slice(from, before), from));
+              expect(page.nextBefore).toBe(from > 0 ? from : null);
+              expect(page.total).toBe(TOTAL);
+            },
+          ),
+          { numRuns: 40, seed: 7 },
+        );
+        expect((await store.readHistory(s.id, { before: 0 })).entries).toEqual([]);
+        expect((await store.readHistory(s.id, { before: 10, limit: 3 })).entries.map((e) => e.index)).toEqual(
+          [7, 8, 9],
+        );
+      });
+
+      it('readHistory refuses bad queries with VALIDATION and answers an empty log', async () => {
+        const { s } = long;
+        for (const q of [
+          { limit: 0 },
+          { limit: 1001 },
+          { limit: -1 },
+          { limit: 2.5 },
+          { limit: Number.NaN },
+          { before: -1 },
+          { before: 1.5 },
+          { before: Number.NaN },
+          { maxBytes: -1 },
+        ]) {
+          const e = await expectCode(store.readHistory(s.id, q), 'VALIDATION');
+          expect(e.status).toBe(400);
+        }
+        await expectCode(store.readHistory(u('missing')), 'SESSION_NOT_FOUND');
+        const empty = await newSession();
+        expect(await store.readHistory(empty.id)).toEqual({
+          sessionId: empty.id,
+          entries: [],
+          total: 0,
+          nextBefore: null,
+          trimmed: null,
+        });
+        // a session whose checkpoints appended no entries
+        await store.appendCheckpoint({
+          sessionId: empty.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(1),
+        });
+        expect(await store.readHistory(empty.id)).toMatchObject({ entries: [], total: 0, nextBefore: null });
+      });
+
+      it('readHistory maxBytes keeps the newest entries that fit, and paging by bytes still sees every entry once', async () => {
+        const { s, all } = long;
+        const sizes = all.map(entryBytes);
+        const newest3 = sizes.slice(TOTAL - 3).reduce((a, b) => a + b, 0);
+        const page = await store.readHistory(s.id, { maxBytes: newest3 });
+        expect(page.entries).toEqual(stored(all.slice(TOTAL - 3), TOTAL - 3));
+        expect(page.nextBefore).toBe(TOTAL - 3);
+        const almost = await store.readHistory(s.id, { maxBytes: newest3 + sizes[TOTAL - 4]! - 1 });
+        expect(almost.entries.map((e) => e.index)).toEqual([TOTAL - 3, TOTAL - 2, TOTAL - 1]);
+        const exact4 = await store.readHistory(s.id, { maxBytes: newest3 + sizes[TOTAL - 4]! });
+        expect(exact4.entries.map((e) => e.index)).toEqual([TOTAL - 4, TOTAL - 3, TOTAL - 2, TOTAL - 1]);
+        // limit and maxBytes together: whichever is smaller
+        expect((await store.readHistory(s.id, { maxBytes: newest3, limit: 2 })).entries.length).toBe(2);
+        // below `before`
+        const older = sizes.slice(100, 105).reduce((a, b) => a + b, 0);
+        expect(
+          (await store.readHistory(s.id, { before: 105, maxBytes: older })).entries.map((e) => e.index),
+        ).toEqual([100, 101, 102, 103, 104]);
+        const walked = await walkHistory(store, s.id, { limit: 1000, maxBytes: 4000 });
+        expect(walked.entries).toEqual(stored(all));
+        for (const p of walked.pages) {
+          expect(p.entries.reduce((a, e) => a + entryBytes(e), 0)).toBeLessThanOrEqual(4000);
+        }
+      });
+
+      it('a history entry corrupted in the database (its bytes) is caught by readHistory and by beginTurn', async () => {
+        const s = await newSession();
+        const all: HistoryEntry[] = [];
+        for (let i = 0; i < 6; i++) {
+          await appendV1(s.id, i, i);
+          all.push(...turnEntries(i));
+        }
+        const tampered = JSON.stringify({
+          role: 'user',
+          content: 'I never said that',
+          turnId: 't3',
+          at: 1003,
+        });
+        await h.rawExec(`UPDATE history SET body = '${tampered}' WHERE session_id = '${s.id}' AND idx = 3`);
+        const e = await expectCode(store.readHistory(s.id), 'CHECKPOINT_CORRUPT');
+        expect(e.details).toMatchObject({
+          sessionId: s.id,
+          part: 'history[3]',
+          expectedHash: sha256Hex(historyEntryText(all[3]!)),
+          actualHash: sha256Hex(tampered),
+        });
+        expect(
+          (await expectCode(store.readHistory(s.id, { before: 4, limit: 1 }), 'CHECKPOINT_CORRUPT')).details,
+        ).toMatchObject({
+          part: 'history[3]',
+        });
+        const bad = started(
+          await beginTurn(store, s.id, 'k', 'router', 30_000, { entries: 4, bytes: 1 << 20 }),
+        );
+        expect(bad.checkpoint).toBeNull();
+        expect(bad.history).toEqual([]);
+        expect(bad.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
+        expect(bad.checkpointError?.details).toMatchObject({ sessionId: s.id, part: 'history[3]' });
+        expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: 'router', status: 'idle' });
+        await store.releaseLease(bad.lease);
+        // a window that does not reach the corrupt entry starts the turn
+        const ok = started(
+          await beginTurn(store, s.id, 'k', 'router', 30_000, { entries: 2, bytes: 1 << 20 }),
+        );
+        expect(ok.checkpointError).toBeUndefined();
+        expect(ok.history).toEqual(stored(all.slice(4), 4));
+        await store.releaseLease(ok.lease);
+        // an entry that is gone from the log (no retention marker explains it)
+        const s2 = await newSession();
+        for (let i = 0; i < 6; i++) await appendV1(s2.id, i, i);
+        await h.rawExec(`DELETE FROM history WHERE session_id = '${s2.id}' AND idx = 3`);
+        const gone = await expectCode(store.readHistory(s2.id), 'CHECKPOINT_CORRUPT');
+        expect(String(gone.details?.part)).toMatch(/^history\[[34]\]/);
+        const bad2 = started(
+          await beginTurn(store, s2.id, 'k', 'router', 30_000, { entries: 4, bytes: 1 << 20 }),
+        );
+        expect(bad2.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
+        expect(bad2.history).toEqual([]);
+        expect((await store.getSession(s2.id)).leaseOwner).toBe('router');
+      });
+
+      it('an entry rewritten with a matching hash (only the chain can tell) is caught by readHistory and by beginTurn', async () => {
+        const s = await newSession();
+        for (let i = 0; i < 6; i++) await appendV1(s.id, i, i);
+        const forged = JSON.stringify({ role: 'user', content: 'forged', turnId: 't2', at: 1002 });
+        await h.rawExec(
+          `UPDATE history SET body = '${forged}', hash = '${sha256Hex(forged)}' WHERE session_id = '${s.id}' AND idx = 2`,
+        );
+        for (const q of [{}, { before: 3, limit: 1 }, { before: 4, limit: 2 }]) {
+          const e = await expectCode(store.readHistory(s.id, q), 'CHECKPOINT_CORRUPT');
+          expect(String(e.details?.part)).toMatch(/^history\[2\]/);
+        }
+        const bad = started(
+          await beginTurn(store, s.id, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 }),
+        );
+        expect(bad.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
+        expect(String(bad.checkpointError?.details?.part)).toMatch(/^history\[2\]/);
+        expect(bad.history).toEqual([]);
+        expect((await store.getSession(s.id)).leaseOwner).toBe('router');
+        await store.releaseLease(bad.lease);
+        // the newest entry forged with hash and chain consistent: the checkpoint's head tells
+        const s2 = await newSession();
+        for (let i = 0; i < 3; i++) await appendV1(s2.id, i, i);
+        const prev = chainOf(turnEntries(0).concat(turnEntries(1)));
+        const forged2 = JSON.stringify({ role: 'user', content: 'forged', turnId: 't2', at: 1002 });
+        await h.rawExec(
+          `UPDATE history SET body = '${forged2}', hash = '${sha256Hex(forged2)}', chain = '${historyChain(prev, sha256Hex(forged2))}' WHERE session_id = '${s2.id}' AND idx = 2`,
+        );
+        const bad2 = started(
+          await beginTurn(store, s2.id, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 }),
+        );
+        expect(bad2.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
+        expect(bad2.history).toEqual([]);
+        expect((await store.getSession(s2.id)).leaseOwner).toBe('router');
+      });
+
+      it('a history entry over maxHistoryEntryBytes is refused with CHECKPOINT_TOO_LARGE naming it; nothing changes', async () => {
+        const limited = await h.open({ now, maxHistoryEntryBytes: 512 });
+        try {
+          const s = await newSession();
+          await appendV1(s.id, 0, 0);
+          const before = await snapshot(store, s.id);
+          const big = entryOfBytes(600, 1);
+          const e = await expectCode(
+            limited.appendCheckpoint({
+              sessionId: s.id,
+              expectedSeq: 1,
+              schemaVersion: 1,
+              writtenBy: 'v1',
+              body: body(1),
+              history: [entryOfBytes(512, 0), big],
+              turnResult: { key: 'key-x', result: 1 },
+            }),
+            'CHECKPOINT_TOO_LARGE',
+          );
+          expect(e.status).toBe(413);
+          expect(e.details).toMatchObject({ sessionId: s.id, part: 'history[1]', size: 600, limit: 512 });
+          expect(await snapshot(store, s.id)).toEqual(before);
+          // at the limit is fine
+          const ok = await limited.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 1,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: body(1),
+            history: [entryOfBytes(512, 0)],
+          });
+          expect(ok.historyLength).toBe(2);
+          // the default limit is 1 MiB
+          const e2 = await expectCode(
+            store.appendCheckpoint({
+              sessionId: s.id,
+              expectedSeq: 2,
+              schemaVersion: 1,
+              writtenBy: 'v1',
+              body: body(2),
+              history: [entryOfBytes(1024 * 1024 + 1, 3)],
+            }),
+            'CHECKPOINT_TOO_LARGE',
+          );
+          expect(e2.details).toMatchObject({ part: 'history[0]', size: 1024 * 1024 + 1, limit: 1024 * 1024 });
+          expect((await store.getSession(s.id)).seq).toBe(2);
+        } finally {
+          await limited.close();
+        }
+      });
+
+      it('a write over maxCheckpointBytes is refused with the sizes of its parts; unchanged parts and the log length do not count', async () => {
+        const limited = await h.open({ now, maxCheckpointBytes: 64 * 1024 });
+        try {
+          const s = await newSession();
+          const ctx = { prompt: filler(40 * 1024) };
+          const m1 = await limited.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 0,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state: { n: 0 }, context: ctx, waits: [] },
+          });
+          const before = await snapshot(store, s.id);
+          const state = { blob: filler(30 * 1024) };
+          const entries = [entryOfBytes(1000, 0), entryOfBytes(1000, 1)];
+          const e = await expectCode(
+            limited.appendCheckpoint({
+              sessionId: s.id,
+              expectedSeq: 1,
+              schemaVersion: 1,
+              writtenBy: 'v1',
+              body: { state, context: ctx, waits: [] },
+              history: entries,
+            }),
+            'CHECKPOINT_TOO_LARGE',
+          );
+          const written = textBytes(state) + textBytes(ctx) + 2 + 2000;
+          expect(e.details).toMatchObject({
+            sessionId: s.id,
+            part: 'context',
+            size: written,
+            limit: 64 * 1024,
+            parts: { state: textBytes(state), context: textBytes(ctx), waits: 2, history: 2000 },
+          });
+          expect(await snapshot(store, s.id)).toEqual(before);
+          // the same checkpoint with the context carried by hash writes 32 KiB: accepted
+          const m2 = await limited.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 1,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state, context: null, waits: [] },
+            unchanged: { context: m1.parts.context },
+            history: entries,
+          });
+          expect(m2.size).toBe(written - 2000);
+          expect(m2.size).toBeGreaterThan(64 * 1024);
+          // 300 appends of 1 KiB entries: the log grows far past the limit, every append still fits
+          let seq = 2;
+          const all = [...entries];
+          for (let i = 0; i < 300; i++) {
+            const entry = entryOfBytes(1024, i, `long-${i}`, 50_000 + i);
+            const m = await limited.appendCheckpoint({
+              sessionId: s.id,
+              expectedSeq: seq++,
+              schemaVersion: 1,
+              writtenBy: 'v1',
+              body: { state: { i }, context: null, waits: [] },
+              unchanged: { context: m1.parts.context },
+              history: [entry],
+            });
+            all.push(entry);
+            expect(m.historyLength).toBe(all.length);
+          }
+          expect(all.reduce((a, x) => a + entryBytes(x), 0)).toBeGreaterThan(4 * 64 * 1024);
+          const walked = await walkHistory(limited, s.id, { limit: 1000 });
+          expect(walked.entries).toEqual(stored(all));
+          const turn = started(
+            await beginTurn(limited, s.id, 'k', 'w', 30_000, { entries: 100, bytes: 1 << 20 }),
+          );
+          expect(turn.checkpointError).toBeUndefined();
+          expect(turn.checkpoint!.body.context).toEqual(ctx);
+          expect(turn.history).toEqual(stored(all.slice(all.length - 100), all.length - 100));
+        } finally {
+          await limited.close();
+        }
+      });
+
+      it('retention maxEntries removes old entries with a marker; indexes never shift and the chain still verifies', async () => {
+        const s = await newSession();
+        const all: HistoryEntry[] = [];
+        for (let i = 0; i < 4; i++) {
+          await appendV1(s.id, i, i);
+          all.push(...turnEntries(i));
+        }
+        t += 1000;
+        const m = await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 4,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(4),
+          history: turnEntries(4, 3),
+          retention: { maxEntries: 5 },
+        });
+        all.push(...turnEntries(4, 3));
+        expect(m.historyLength).toBe(7);
+        expect(m.historyHead).toBe(chainOf(all));
+        const page = await store.readHistory(s.id);
+        expect(page.total).toBe(7);
+        expect(page.entries).toEqual(stored(all.slice(2), 2));
+        expect(page.nextBefore).toBeNull();
+        expect(page.trimmed).toEqual({ before: 2, at: t, reason: expect.any(String) });
+        expect(page.trimmed!.reason.length).toBeGreaterThan(0);
+        expect(await countRows('history', s.id)).toBe(5);
+        // paging below the marker returns nothing older
+        expect(await store.readHistory(s.id, { before: 2 })).toMatchObject({
+          entries: [],
+          nextBefore: null,
+          trimmed: { before: 2 },
+        });
+        expect(await store.readHistory(s.id, { before: 4, limit: 100 })).toMatchObject({
+          entries: stored(all.slice(2, 4), 2),
+          nextBefore: null,
+        });
+        expect(await store.readHistory(s.id, { before: 5, limit: 2 })).toMatchObject({
+          entries: stored(all.slice(3, 5), 3),
+          nextBefore: 3,
+        });
+        // the window after the trim verifies against the marker
+        const turn = started(
+          await beginTurn(store, s.id, 'k', 'w', 30_000, { entries: 100, bytes: 1 << 20 }),
+        );
+        expect(turn.checkpointError).toBeUndefined();
+        expect(turn.history).toEqual(stored(all.slice(2), 2));
+        await store.releaseLease(turn.lease);
+        // the next entries continue the indexes; never this append's own entries are removed
+        t += 1000;
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 5,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(5),
+          history: turnEntries(5, 3),
+          retention: { maxEntries: 1 },
+        });
+        all.push(...turnEntries(5, 3));
+        const after = await store.readHistory(s.id);
+        expect(after.entries).toEqual(stored(all.slice(7), 7));
+        expect(after.total).toBe(10);
+        expect(after.trimmed).toMatchObject({ before: 7, at: t });
+        // an append without retention keeps everything
+        await appendV1(s.id, 6, 6);
+        all.push(...turnEntries(6));
+        expect((await store.readHistory(s.id)).entries).toEqual(stored(all.slice(7), 7));
+        // a corrupt kept entry is still caught after a trim
+        await h.rawExec(`UPDATE history SET body = '{"x":1}' WHERE session_id = '${s.id}' AND idx = 7`);
+        expect((await expectCode(store.readHistory(s.id), 'CHECKPOINT_CORRUPT')).details).toMatchObject({
+          part: 'history[7]',
+        });
+      });
+
+      it('retention maxAgeMs removes entries older than the age, with a marker', async () => {
+        const s = await newSession();
+        const all: HistoryEntry[] = [];
+        for (let i = 0; i < 6; i++) {
+          t += 1000;
+          const entries = [
+            { role: 'user' as const, content: `q${i}`, turnId: `age-${i}`, at: t },
+            { role: 'agent' as const, content: `a${i}`, turnId: `age-${i}`, at: t },
+          ];
+          await store.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: i,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: body(i),
+            history: entries,
+            retention: { maxAgeMs: 2500 },
+          });
+          all.push(...entries);
+        }
+        // entries at t-5000 .. t: the ones at t-2000, t-1000 and t are younger than 2.5 s
+        const page = await store.readHistory(s.id);
+        expect(page.total).toBe(12);
+        expect(page.entries).toEqual(stored(all.slice(6), 6));
+        expect(page.trimmed).toMatchObject({ before: 6, at: t });
+        expect(await countRows('history', s.id)).toBe(6);
+        expect((await store.readHistory(s.id, { before: 6 })).entries).toEqual([]);
+        const turn = started(
+          await beginTurn(store, s.id, 'k', 'w', 30_000, { entries: 100, bytes: 1 << 20 }),
+        );
+        expect(turn.checkpointError).toBeUndefined();
+        expect(turn.history).toEqual(stored(all.slice(6), 6));
+        await store.releaseLease(turn.lease);
+        // an append without entries whose retention removes every entry: the log is empty but keeps its length
+        t += 10_000;
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 6,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(6),
+          retention: { maxAgeMs: 2500 },
+        });
+        expect(await store.readHistory(s.id)).toEqual({
+          sessionId: s.id,
+          entries: [],
+          total: 12,
+          nextBefore: null,
+          trimmed: { before: 12, at: t, reason: expect.any(String) },
+        });
+        expect(await countRows('history', s.id)).toBe(0);
+        const empty = started(await beginTurn(store, s.id, 'k2', 'w', 30_000, { entries: 100, bytes: 1 << 20 }));
+        expect(empty.checkpointError).toBeUndefined();
+        expect(empty.history).toEqual([]);
+        await store.releaseLease(empty.lease);
+        // and the log continues at index 12, chained from the marker
+        const next = [{ role: 'user' as const, content: 'again', turnId: 'age-7', at: t }];
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 7,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(7),
+          history: next,
+        });
+        all.push(...next);
+        expect(await store.readHistory(s.id)).toMatchObject({ entries: stored(next, 12), total: 13, nextBefore: null });
+        expect((await store.getLatestCheckpoint(s.id))!.historyHead).toBe(chainOf(all));
+        const again = started(await beginTurn(store, s.id, 'k3', 'w', 30_000, { entries: 100, bytes: 1 << 20 }));
+        expect(again.checkpointError).toBeUndefined();
+        expect(again.history).toEqual(stored(next, 12));
+        await store.releaseLease(again.lease);
+      });
+
+      it('compaction runs on every append, keeps the last keepCheckpoints and GCs parts; history untouched', async () => {
+        const k3 = await h.open({ now, keepCheckpoints: 3 });
+        try {
+          const s = await newSession();
+          const all: HistoryEntry[] = [];
+          const ctx = { prompt: 'shared context' };
+          for (let i = 0; i < 8; i++) {
+            await k3.appendCheckpoint({
+              sessionId: s.id,
+              expectedSeq: i,
+              schemaVersion: 1,
+              writtenBy: 'v1',
+              body: { state: { i }, context: ctx, memory: { m: i % 2 }, waits: [] },
+              history: turnEntries(i, 2),
+            });
+            all.push(...turnEntries(i, 2));
+            const seqs = (await k3.listCheckpoints(s.id)).map((c) => c.seq);
+            expect(seqs).toEqual(Array.from({ length: Math.min(3, i + 1) }, (_, j) => i + 1 - j));
+          }
+          const kept = await k3.listCheckpoints(s.id);
+          expect(await partHashes(s.id)).toEqual(referenced(kept));
+          // 3 states + 1 shared context + 2 memories
+          expect(await countRows('checkpoint_parts', s.id)).toBe(6);
+          await expectCode(k3.getCheckpoint(s.id, 5), 'CHECKPOINT_NOT_FOUND');
+          for (const m of kept)
+            expect((await k3.getCheckpoint(s.id, m.seq)).body.state).toEqual({ i: m.seq - 1 });
+          // the log is never compacted
+          expect((await walkHistory(k3, s.id, { limit: 5 })).entries).toEqual(stored(all));
+          expect(await countRows('history', s.id)).toBe(16);
+        } finally {
+          await k3.close();
+        }
+      });
+
+      it('compaction never drops the checkpoints on both sides of a migration', async () => {
+        const k3 = await h.open({ now, keepCheckpoints: 3 });
+        try {
+          const s = await newSession();
+          for (let i = 0; i < 3; i++) await appendV1(s.id, i, i, k3);
+          await k3.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 3,
+            schemaVersion: 2,
+            writtenBy: 'v2',
+            body: body(3),
+            history: turnEntries(3),
+            session: { version: 'v2' },
+            migration: v1ToV2(),
+          });
+          for (let i = 4; i < 9; i++) await appendV1(s.id, i, i, k3);
+          const kept = await k3.listCheckpoints(s.id);
+          expect(kept.map((c) => c.seq)).toEqual([9, 8, 7, 4, 3]);
+          expect((await k3.getCheckpoint(s.id, 3)).body).toEqual(body(2));
+          expect((await k3.getCheckpoint(s.id, 4)).body).toEqual(body(3));
+          expect(await partHashes(s.id)).toEqual(referenced(kept));
+          // explicit compaction respects them too
+          expect(await k3.compactCheckpoints(s.id, 1)).toBe(2);
+          const left = await k3.listCheckpoints(s.id);
+          expect(left.map((c) => c.seq)).toEqual([9, 4, 3]);
+          expect(await partHashes(s.id)).toEqual(referenced(left));
+          expect((await k3.readHistory(s.id)).total).toBe(9);
+        } finally {
+          await k3.close();
+        }
+        // keepCheckpoints 1: the migration's append itself would compact the checkpoint it pins
+        const k1 = await h.open({ now, keepCheckpoints: 1 });
+        try {
+          const s = await newSession();
+          for (let i = 0; i < 3; i++) await appendV1(s.id, i, i, k1);
+          expect((await k1.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([3]);
+          await k1.appendCheckpoint({
+            sessionId: s.id,
+            expectedSeq: 3,
+            schemaVersion: 2,
+            writtenBy: 'v2',
+            body: body(3),
+            migration: v1ToV2(),
+          });
+          expect((await k1.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([4, 3]);
+          await appendV1(s.id, 4, 4, k1);
+          const kept = await k1.listCheckpoints(s.id);
+          expect(kept.map((c) => c.seq)).toEqual([5, 4, 3]);
+          expect((await k1.getCheckpoint(s.id, 3)).body).toEqual(body(2));
+          expect(await partHashes(s.id)).toEqual(referenced(kept));
+        } finally {
+          await k1.close();
+        }
+      });
+
+      it('compactCheckpoints keeps the last K without holes, skips pinned ones and GCs parts', async () => {
+        const s = await newSession();
+        for (let i = 0; i < 6; i++) {
+          await appendV1(s.id, i, i);
+        }
+        expect(await store.compactCheckpoints(s.id, 3)).toBe(3);
+        expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([6, 5, 4]);
+        expect(await partHashes(s.id)).toEqual(referenced(await store.listCheckpoints(s.id)));
+        expect(await store.compactCheckpoints(s.id, 3)).toBe(0);
+        await expectCode(store.getCheckpoint(s.id, 3), 'CHECKPOINT_NOT_FOUND');
+        await appendV1(s.id, 6, 7);
+        expect(await store.compactCheckpoints(s.id, 1)).toBe(3);
+        expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([7]);
+        expect((await store.getLatestCheckpoint(s.id))!.body).toEqual(body(7));
+        expect(await partHashes(s.id)).toEqual(referenced(await store.listCheckpoints(s.id)));
+        await expectCode(store.compactCheckpoints(s.id, 0), 'VALIDATION');
+        expect((await store.listCheckpoints(s.id)).length).toBe(1);
+        expect((await store.readHistory(s.id)).total).toBe(7);
+        // pinned: both sides of a migration
+        const p = await newSession();
+        await appendV1(p.id, 0, 0);
+        await appendV1(p.id, 1, 1);
+        await store.appendCheckpoint({
+          sessionId: p.id,
+          expectedSeq: 2,
+          schemaVersion: 2,
+          writtenBy: 'v2',
+          body: body(2),
+          migration: v1ToV2(),
+        });
+        for (let i = 3; i < 6; i++) await appendV1(p.id, i, i);
+        expect(await store.compactCheckpoints(p.id, 1)).toBe(3);
+        expect((await store.listCheckpoints(p.id)).map((c) => c.seq)).toEqual([6, 3, 2]);
+        expect(await partHashes(p.id)).toEqual(referenced(await store.listCheckpoints(p.id)));
+      });
+
+      it('the default keepCheckpoints is 10', async () => {
+        const s = await newSession();
+        for (let i = 0; i < 12; i++) await appendV1(s.id, i, i);
+        expect((await store.listCheckpoints(s.id)).map((c) => c.seq)).toEqual([
+          12, 11, 10, 9, 8, 7, 6, 5, 4, 3,
+        ]);
+        expect((await store.readHistory(s.id)).total).toBe(12);
+      });
+    });
+
+    describe('shared secrets', () => {
+      it('sharedSecret is 32 random bytes, stable across handles and processes, different by name', async () => {
+        const name = u('secret');
+        const other = await h.open({ now });
+        try {
+          const [a, b] = await Promise.all([store.sharedSecret(name), other.sharedSecret(name)]);
+          expect(Buffer.isBuffer(a)).toBe(true);
+          expect(a.length).toBe(32);
+          expect(b.equals(a)).toBe(true);
+          expect((await store.sharedSecret(name)).equals(a)).toBe(true);
+          const fromChild = (await runChild('secret-child.ts', name)).trim();
+          expect(fromChild).toBe(a.toString('hex'));
+          const c = await store.sharedSecret(u('secret'));
+          expect(c.length).toBe(32);
+          expect(c.equals(a)).toBe(false);
+          expect(a.equals(Buffer.alloc(32))).toBe(false);
+        } finally {
+          await other.close();
+        }
+        const reopened = await h.open({ now });
+        try {
+          expect((await reopened.sharedSecret(name)).toString('hex')).toBe(
+            (await store.sharedSecret(name)).toString('hex'),
+          );
+        } finally {
+          await reopened.close();
         }
       });
     });

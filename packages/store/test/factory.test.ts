@@ -31,12 +31,18 @@ describe('openStore', () => {
       expectedSeq: 0,
       schemaVersion: 1,
       writtenBy: 'v1',
-      body: { x: 1 },
+      body: { state: { x: 1 }, context: null, waits: [] },
+      history: [{ role: 'user', content: 'hi', turnId: 't1', at: 1 }],
     });
     await a.close();
     const b = await openStore(`sqlite:${file}`);
     try {
-      expect((await b.getLatestCheckpoint(s.id))?.body).toEqual({ x: 1 });
+      expect((await b.getLatestCheckpoint(s.id))?.body).toEqual({
+        state: { x: 1 },
+        context: null,
+        waits: [],
+      });
+      expect((await b.readHistory(s.id)).entries.map((e) => e.content)).toEqual(['hi']);
     } finally {
       await b.close();
     }

@@ -1,6 +1,7 @@
 /**
  * Test helper: opens a store, waits until a shared start time, then tries to take the session's
- * lease and append the next checkpoint. Prints one JSON line: `{lease, append}` with `ok` or an error code.
+ * lease and append the next checkpoint (with one history entry naming the owner). Prints one JSON
+ * line: `{lease, append}` with `ok` or an error code.
  * argv: target, options JSON, sessionId, expectedSeq, owner, startAtMs
  */
 import { writeSync } from 'node:fs';
@@ -24,7 +25,8 @@ await Promise.all([
       expectedSeq: Number(expectedSeq),
       schemaVersion: 1,
       writtenBy: owner!,
-      body: { state: owner, history: [], context: null, waits: [] },
+      body: { state: owner, context: null, waits: [] },
+      history: [{ role: 'agent', content: `written by ${owner}`, turnId: `race-${owner}`, at: 1 }],
     })
     .catch((e: unknown) => (out.append = code(e))),
 ]);
