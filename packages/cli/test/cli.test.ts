@@ -259,6 +259,53 @@ describe('admin commands', () => {
     expect(missing.code).toBe(3);
   });
 
+  it('sessions history pages through the log: the newest page, --before, --all', async () => {
+    const s = await newSession();
+    for (let i = 2; i <= 6; i++) {
+      const t = await fetch(`${url}/v1/sessions/${s.sessionId}/turns`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${traffic}`,
+          'x-session-token': s.sessionToken,
+          'content-type': 'application/json',
+          'idempotency-key': `k${i}`,
+        },
+        body: JSON.stringify({ input: `message number ${i}` }),
+      });
+      expect(t.status).toBe(200);
+    }
+    const newest = await run(['sessions', 'history', s.sessionId, '--limit', '4', '--json'], { env });
+    expect(newest.code).toBe(0);
+    const page = JSON.parse(newest.stdout);
+    const total = page.total as number;
+    expect(total).toBeGreaterThanOrEqual(12); // 6 turns, each at least the message and the reply
+    expect(page.entries.map((e: { index: number }) => e.index)).toEqual(
+      [0, 1, 2, 3].map((i) => total - 4 + i),
+    );
+    expect(page.nextBefore).toBe(total - 4);
+    const text = await run(['sessions', 'history', s.sessionId, '--limit', '4'], { env });
+    expect(text.stdout).toContain(`older: --before ${total - 4}`);
+    const older = await run(
+      ['sessions', 'history', s.sessionId, '--limit', '4', '--before', String(total - 4), '--json'],
+      { env },
+    );
+    expect(JSON.parse(older.stdout).entries.map((e: { index: number }) => e.index)).toEqual(
+      [0, 1, 2, 3].map((i) => total - 8 + i),
+    );
+    const all = await run(['sessions', 'history', s.sessionId, '--all', '--json'], { env });
+    const entries = JSON.parse(all.stdout).entries as Array<{
+      index: number;
+      role: string;
+      content: unknown;
+    }>;
+    expect(entries.map((e) => e.index)).toEqual(Array.from({ length: total }, (_, i) => i));
+    expect(entries[0]!.content).toBe('Where is my order B-2041?');
+    expect(entries.filter((e) => e.role === 'user').at(-1)!.content).toBe('message number 6');
+    const bad = await run(['sessions', 'history', s.sessionId, '--limit', '0'], { env });
+    expect(bad.code).toBe(2);
+    oneErrorLine(bad.stderr, 'VALIDATION');
+  });
+
   it('a candidate whose migration fails some checkpoints is refused by the pre-flight, naming them', async () => {
     const bad = await newSession('C-1007');
     const file = path.join(dir, 'broken.json');
