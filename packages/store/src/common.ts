@@ -118,6 +118,13 @@ export function batonErrorOr<T>(fn: () => T): T | BatonError {
 export const DEFAULT_MAX_HISTORY_ENTRY_BYTES = 1024 * 1024;
 export const DEFAULT_KEEP_CHECKPOINTS = 10;
 
+/**
+ * What a server of the previous release gets when it tries to write a checkpoint into a store this
+ * release upgraded (a trigger refuses rows in the old layout): the version fence.
+ */
+export const LEGACY_WRITER =
+  'this store was upgraded to the history-log layout: servers of the previous Baton release cannot write to it; stop them and run this release everywhere';
+
 /** Checkpoint row formats: 1 = the whole body (history included) in one blob; 2 = manifest + parts. */
 export const FORMAT_LEGACY = 1;
 export const FORMAT_PARTS = 2;

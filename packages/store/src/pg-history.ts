@@ -37,6 +37,7 @@ import {
   finishAppend,
   fitBytes,
   retentionCut,
+  LEGACY_WRITER,
 } from './common';
 import type { EncodedAppend, FinishedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
 
@@ -63,6 +64,13 @@ CREATE TABLE IF NOT EXISTS history_trims (
   session_id TEXT PRIMARY KEY, before_idx INTEGER NOT NULL, chain TEXT NOT NULL, at BIGINT NOT NULL, reason TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE OR REPLACE FUNCTION baton_refuse_legacy_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  RAISE EXCEPTION '${LEGACY_WRITER}';
+END $f$;
+DROP TRIGGER IF EXISTS checkpoints_refuse_legacy ON checkpoints;
+CREATE TRIGGER checkpoints_refuse_legacy BEFORE INSERT ON checkpoints FOR EACH ROW WHEN (NEW.format <> 2)
+  EXECUTE FUNCTION baton_refuse_legacy_checkpoint();
 DO $d$ BEGIN
   IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
     ALTER TABLE checkpoint_parts ALTER COLUMN body SET COMPRESSION lz4;

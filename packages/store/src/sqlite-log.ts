@@ -36,6 +36,7 @@ import {
   retentionCut,
 } from './common';
 import type { EncodedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
+import { LEGACY_WRITER } from './common';
 
 export const SQLITE_LOG_MIGRATION = `
 ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
@@ -59,6 +60,10 @@ CREATE TABLE history_trims (
   session_id TEXT PRIMARY KEY, before_idx INTEGER NOT NULL, chain TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL
 );
 CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TRIGGER checkpoints_refuse_legacy BEFORE INSERT ON checkpoints WHEN NEW.format <> 2
+BEGIN
+  SELECT RAISE(ABORT, '${LEGACY_WRITER}');
+END;
 `;
 
 type St = (sql: string) => Statement;
