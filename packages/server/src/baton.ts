@@ -86,7 +86,9 @@ async function workerFor(a: AgentDefinitionLike, store: Store, clock: Clock): Pr
     InProcessWorker: new (def: unknown, ledger: StoreLedgerClient, opts: { clock: Clock }) => WorkerClient;
   };
   return {
-    client: new sdk.InProcessWorker(a, new StoreLedgerClient(store, new Capabilities(store, clock)), { clock }),
+    client: new sdk.InProcessWorker(a, new StoreLedgerClient(store, new Capabilities(store, clock)), {
+      clock,
+    }),
     manifest: a.manifest(),
   };
 }

@@ -34,7 +34,10 @@ export class Capabilities {
 
   /** A capability for one call: `epoch` is the lease it runs under (null: read-only, no lease). */
   async issue(sessionId: string, turnId: string, epoch: number | null, ttlMs: number): Promise<string> {
-    return signCapability({ sessionId, turnId, epoch, expiresAt: this.clock.now() + ttlMs }, await this.secret());
+    return signCapability(
+      { sessionId, turnId, epoch, expiresAt: this.clock.now() + ttlMs },
+      await this.secret(),
+    );
   }
 
   /**
@@ -52,7 +55,8 @@ export class Capabilities {
     if (cap.epoch !== null) {
       const s = await this.store.getSession(sessionId);
       const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
-      if (!live || s.leaseEpoch !== cap.epoch) throw invalid('revoked: the turn committed or its lease was lost', sessionId);
+      if (!live || s.leaseEpoch !== cap.epoch)
+        throw invalid('revoked: the turn committed or its lease was lost', sessionId);
     }
     return cap;
   }

@@ -6,7 +6,11 @@ import type { Store } from '@baton/store';
  * One page of the history (see `Store.readHistory`). An entry that fails its hash or chain check is
  * never returned: the session is quarantined with the reason, and the caller gets SESSION_QUARANTINED.
  */
-export async function readHistoryChecked(store: Store, sessionId: string, q: HistoryQuery): Promise<HistoryPage> {
+export async function readHistoryChecked(
+  store: Store,
+  sessionId: string,
+  q: HistoryQuery,
+): Promise<HistoryPage> {
   try {
     return await store.readHistory(sessionId, q);
   } catch (e) {

@@ -120,7 +120,15 @@ export async function migrateSession(
     }
     // the capability the worker pages history with: under the lease when one is held
     const epoch = input.dryRun ? null : (lease?.epoch ?? input.leaseEpoch ?? null);
-    const answer = await runMigration(ctx, runOn, cur, cp, target.schemaVersion, input.dryRun === true, epoch);
+    const answer = await runMigration(
+      ctx,
+      runOn,
+      cur,
+      cp,
+      target.schemaVersion,
+      input.dryRun === true,
+      epoch,
+    );
     if (!answer.ok) {
       return fail(ctx, cur, input, fromSchema, target.schemaVersion, answer.code, answer.reason);
     }
@@ -211,8 +219,9 @@ export async function runMigration(
         },
         async () => {
           const w = historyWindowOf(await ctx.versions.get(session.agent, session.version));
-          return (await ctx.store.readHistory(session.id, { limit: Math.max(1, w.entries), maxBytes: w.bytes }))
-            .entries;
+          return (
+            await ctx.store.readHistory(session.id, { limit: Math.max(1, w.entries), maxBytes: w.bytes })
+          ).entries;
         },
       );
       answer = await worker.client.migrate(req);

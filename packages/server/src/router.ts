@@ -5,8 +5,10 @@
  * resumes waiting sessions on callbacks and wait deadlines.
  *
  * Hot path store calls per turn: getSession (authentication), beginTurn (one write transaction:
- * stored result, lease, session, latest checkpoint; grouped like the commits), appendCheckpoint
- * (group commit). Backends without `beginTurn` get getTurnResult, acquireLease, getTurnResult,
+ * stored result, lease, session, latest checkpoint and the version's history window; grouped like
+ * the commits), appendCheckpoint (group commit: only the changed parts and the turn's history
+ * entries are written). Workers get the window, never the whole history, and a turn capability
+ * (bound to the lease epoch) to page the rest. Backends without `beginTurn` get getTurnResult, acquireLease, getTurnResult,
  * getSession and getLatestCheckpoint.
  */
 import {
@@ -370,7 +372,12 @@ export class Router {
         if (read instanceof CheckpointCorruptError) throw read;
         cp = read !== undefined ? read : await store.getLatestCheckpoint(sessionId);
         // a migration appends no history, so the window read before it is still the session's
-        history = await this.window(sessionId, cp, window, await this.windowFor(session.agent, session.version));
+        history = await this.window(
+          sessionId,
+          cp,
+          window,
+          await this.windowFor(session.agent, session.version),
+        );
       } catch (e) {
         if (e instanceof CheckpointCorruptError) {
           const reason = `corrupt checkpoint: ${e.message}`;
@@ -512,12 +519,13 @@ export class Router {
     }
   }
 
-  /** The history window a version's workers receive. */
+  /** The history window a version's workers receive (the default for a version not registered here). */
   private async windowFor(agent: string, version: string): Promise<HistoryWindow> {
     try {
       return historyWindowOf(await this.ctx.versions.get(agent, version));
-    } catch {
-      return DEFAULT_HISTORY_WINDOW;
+    } catch (e) {
+      if (e instanceof BatonError && e.code === 'VERSION_NOT_FOUND') return DEFAULT_HISTORY_WINDOW;
+      throw e;
     }
   }
 

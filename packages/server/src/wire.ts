@@ -39,7 +39,11 @@ function plainEntries(window: readonly StoredHistoryEntry[]): HistoryEntry[] {
 }
 
 function v1Body(cp: Checkpoint, window: readonly StoredHistoryEntry[]): TurnRequestV1['checkpoint'] & object {
-  return { seq: cp.seq, schemaVersion: cp.schemaVersion, body: { ...cp.body, history: plainEntries(window) } };
+  return {
+    seq: cp.seq,
+    schemaVersion: cp.schemaVersion,
+    body: { ...cp.body, history: plainEntries(window) },
+  };
 }
 
 export interface TurnCall {
@@ -123,7 +127,10 @@ export function unchangedParts(
     if (!(CHECKPOINT_PARTS as readonly string[]).includes(k)) throw malformed(workerId, `unknown part ${k}`);
     const part = k as CheckpointPart;
     if (!cp || typeof h !== 'string' || cp.parts[part] !== h) {
-      throw malformed(workerId, `the ${part} it declared unchanged does not match the checkpoint it was sent`);
+      throw malformed(
+        workerId,
+        `the ${part} it declared unchanged does not match the checkpoint it was sent`,
+      );
     }
     out[part] = h;
     any = true;

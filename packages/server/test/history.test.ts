@@ -39,7 +39,7 @@ class Spy implements WorkerClient {
   readonly answers: TurnResponse[] = [];
   readonly migrations: Array<MigrateRequest | MigrateRequestV1> = [];
   readonly protocol = 2 as const;
-  constructor(private readonly inner: InProcessWorker) {}
+  constructor(private readonly inner: InProcessWorker<any>) {}
   get id(): string {
     return this.inner.id;
   }
