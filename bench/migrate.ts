@@ -12,10 +12,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { sha256Hex, type CheckpointBody } from '@baton/core';
+import { sha256Hex, systemClock, type CheckpointBody, type HistoryEntry } from '@baton/core';
 import { openStore } from '@baton/store';
 import { defineAgent, InProcessWorker } from '@baton/sdk';
-import { createServer, StoreLedgerClient, eagerBatch } from '@baton/server';
+import { Capabilities, createServer, StoreLedgerClient, eagerBatch } from '@baton/server';
 import { atLeast, round, type BenchFn } from './lib';
 
 const noteV1 = z.object({ at: z.number(), text: z.string() });
@@ -54,24 +54,24 @@ const v2 = defineAgent<V2>({
   },
 });
 
-/** A ~10 KB checkpoint body: state with notes plus a short history. */
+/** A ~10 KB checkpoint body: state with notes (the history goes to the log, see `history`). */
 function body(i: number): CheckpointBody {
   const notes = Array.from({ length: 40 }, (_, k) => ({
     at: 1_700_000_000_000 + k,
     text: `${sha256Hex(`${i}:${k}`)}${sha256Hex(`${k}:${i}`)}`.repeat(2).slice(0, 200),
   }));
   const state: V1 = { customer: `customer-${i}@example.com`, orderId: `A-${1000 + (i % 9000)}`, notes };
-  return {
-    state,
-    history: Array.from({ length: 6 }, (_, k) => ({
-      role: k % 2 ? 'agent' : 'user',
-      content: `message ${k} of session ${i}`,
-      turnId: `t${k}`,
-      at: 1_700_000_000_000 + k,
-    })) as CheckpointBody['history'],
-    context: { messages: [] },
-    waits: [],
-  };
+  return { state, context: { messages: [] }, waits: [] };
+}
+
+/** A short conversation: six entries in the session's history log. */
+function history(i: number): HistoryEntry[] {
+  return Array.from({ length: 6 }, (_, k) => ({
+    role: k % 2 ? 'agent' : 'user',
+    content: `message ${k} of session ${i}`,
+    turnId: `t${k}`,
+    at: 1_700_000_000_000 + k,
+  }));
 }
 
 const bench: BenchFn = async (args) => {
@@ -88,7 +88,7 @@ const bench: BenchFn = async (args) => {
       tokens: { traffic: ['t'], admin: ['a'], worker: ['w'] },
       limits: { healthIntervalMs: 0 },
     });
-    const ledger = new StoreLedgerClient(store);
+    const ledger = new StoreLedgerClient(store, new Capabilities(store, systemClock));
     await server.pool.addInProcess(new InProcessWorker(v1, ledger), v1.manifest());
     await server.pool.addInProcess(new InProcessWorker(v2, ledger), v2.manifest());
 
@@ -103,6 +103,7 @@ const bench: BenchFn = async (args) => {
         schemaVersion: 1,
         writtenBy: 'v1',
         body: body(i),
+        history: history(i),
         session: { status: 'idle' },
       });
       bytes += meta.size;

@@ -70,7 +70,10 @@ export interface HistoryQuery {
   before?: number;
   /** 1..1000, default 100. */
   limit?: number;
-  /** At most this many bytes of entries (newest first kept); default unbounded. */
+  /**
+   * At most this many bytes of entries (the newest kept); default unbounded. A page holds at least
+   * the newest entry below `before` even when it alone is larger, so paging always makes progress.
+   */
   maxBytes?: number;
 }
 

@@ -454,14 +454,19 @@ export function historyQuery(q: HistoryQuery | undefined): {
   return { before: before ?? null, limit, maxBytes };
 }
 
-/** Drop the oldest rows until the rest fit in `maxBytes` (rows ascending, with their sizes). */
-export function fitBytes<R extends { size: number }>(rows: R[], maxBytes: number): R[] {
+/**
+ * Drop the oldest rows until the rest fit in `maxBytes` (rows ascending, with their sizes). With
+ * `atLeastOne` (history pages) the newest row is kept even when it alone is larger, so a reader
+ * paging with a small `maxBytes` always makes progress; a turn's window has no such floor.
+ */
+export function fitBytes<R extends { size: number }>(rows: R[], maxBytes: number, atLeastOne = false): R[] {
   let total = 0;
   let from = rows.length;
   while (from > 0 && total + rows[from - 1]!.size <= maxBytes) {
     total += rows[from - 1]!.size;
     from--;
   }
+  if (atLeastOne && from === rows.length && rows.length > 0) from = rows.length - 1;
   return from === 0 ? rows : rows.slice(from);
 }
 

@@ -119,14 +119,16 @@ export const TRIM_SELECT = 't.before_idx AS t_before, t.chain AS t_chain, t.at A
 /**
  * History rows [from - 1, to) of session `sid` as arrays in index order (`h_*`): the row before
  * `from` only for its chain; bodies only of the newest rows from `from` on that fit in `bytes`
- * (the others' metadata still comes back, so a gap is visible). `from`/`to` are SQL expressions.
+ * (the others' metadata still comes back, so a gap is visible), and with `atLeastOne` the newest
+ * row's even when it alone is larger (see `fitBytes`). `from`/`to` are SQL expressions.
  */
-export function sliceJoin(sid: string, from: string, to: string, bytes: string): string {
+export function sliceJoin(sid: string, from: string, to: string, bytes: string, atLeastOne = false): string {
   return `LEFT JOIN LATERAL (
     SELECT array_agg(w.idx ORDER BY w.idx) AS h_idx, array_agg(w.size ORDER BY w.idx) AS h_size,
       array_agg(w.hash ORDER BY w.idx) AS h_hash, array_agg(w.chain ORDER BY w.idx) AS h_chain,
-      array_agg(CASE WHEN w.idx >= w.f AND w.cum <= ${bytes} THEN w.body END ORDER BY w.idx) AS h_body
-    FROM (SELECT h.idx, h.size, h.hash, h.chain, h.body, r.f,
+      array_agg(CASE WHEN w.idx >= w.f AND (w.cum <= ${bytes}${atLeastOne ? ' OR w.idx = w.t - 1' : ''}) THEN w.body END
+        ORDER BY w.idx) AS h_body
+    FROM (SELECT h.idx, h.size, h.hash, h.chain, h.body, r.f, r.t,
             sum(CASE WHEN h.idx >= r.f THEN h.size ELSE 0 END) OVER (ORDER BY h.idx DESC) AS cum
           FROM (SELECT (${from})::int AS f, (${to})::int AS t) r
           JOIN history h ON h.session_id = ${sid} AND h.idx >= r.f - 1 AND h.idx < r.t) w
@@ -218,7 +220,8 @@ export function verifySlice(
   to: number,
   maxBytes: number,
   trim: { before: number; chain: string } | null,
-  head?: string,
+  head: string | undefined,
+  atLeastOne = false,
 ): StoredHistoryEntry[] {
   if (to <= from) return [];
   const rows = sliceRows(r);
@@ -234,7 +237,7 @@ export function verifySlice(
       throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
     }
   }
-  const fitted = fitBytes(body, maxBytes);
+  const fitted = fitBytes(body, maxBytes, atLeastOne);
   if (fitted.length < body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
   const first = fitted[0];
   if (!first) return [];

@@ -1213,7 +1213,7 @@ export class PostgresStore implements Store {
       LEFT JOIN LATERAL (SELECT seq, history_length, history_head FROM checkpoints WHERE session_id = $1
         ORDER BY seq DESC LIMIT 1) c ON true
       LEFT JOIN history_trims t ON t.session_id = $1
-      ${sliceJoin('$1', `greatest(coalesce(t.before_idx, 0), ${to} - $3::int)`, to, '$4::bigint')}`;
+      ${sliceJoin('$1', `greatest(coalesce(t.before_idx, 0), ${to} - $3::int)`, to, '$4::bigint', true)}`;
     const rows = await this.q(
       sql,
       [sessionId, before, limit, Math.min(maxBytes, Number.MAX_SAFE_INTEGER)],
@@ -1228,7 +1228,7 @@ export class PostgresStore implements Store {
     const upTo = Math.min(before ?? total, total);
     const from = Math.max(floor, upTo - limit);
     const head = upTo === total && r.c_seq !== null ? ((r.c_head as string | null) ?? undefined) : undefined;
-    const entries = verifySlice(sessionId, seq, r, from, upTo, maxBytes, trim, head);
+    const entries = verifySlice(sessionId, seq, r, from, upTo, maxBytes, trim, head, true);
     const firstIdx = entries[0]?.index ?? upTo;
     return {
       sessionId,

@@ -277,7 +277,8 @@ export class SqliteLog {
     from: number,
     to: number,
     maxBytes: number,
-    head?: string,
+    head: string | undefined,
+    atLeastOne: boolean,
   ): StoredHistoryEntry[] {
     if (to <= from) return [];
     const rows = this.st(
@@ -300,7 +301,7 @@ export class SqliteLog {
       if (body[i]?.idx !== from + i)
         throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
     }
-    const fitted = fitBytes(body, maxBytes);
+    const fitted = fitBytes(body, maxBytes, atLeastOne);
     if (fitted !== body) prevChain = body[body.length - fitted.length - 1]!.chain;
     const first = fitted[0];
     if (first && prevChain === null) {
@@ -328,7 +329,7 @@ export class SqliteLog {
     if (w.entries <= 0 || cp.historyLength === 0) return [];
     const t = this.trim(cp.sessionId);
     const from = Math.max(cp.historyLength - w.entries, t?.before_idx ?? 0);
-    return this.entries(cp.sessionId, cp.seq, from, cp.historyLength, w.bytes, cp.historyHead);
+    return this.entries(cp.sessionId, cp.seq, from, cp.historyLength, w.bytes, cp.historyHead, false);
   }
 
   /** One page of the history log (see Store.readHistory); `latest` is the latest checkpoint's meta, if any. */
@@ -340,7 +341,7 @@ export class SqliteLog {
     const to = Math.min(before ?? total, total);
     const from = Math.max(floor, to - limit);
     const head = to === total && latest ? latest.historyHead : undefined;
-    const entries = this.entries(sid, latest?.seq ?? 0, from, to, maxBytes, head);
+    const entries = this.entries(sid, latest?.seq ?? 0, from, to, maxBytes, head, true);
     const firstIdx = entries[0]?.index ?? to;
     return {
       sessionId: sid,

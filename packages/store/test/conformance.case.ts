@@ -1854,6 +1854,27 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         }
       });
 
+      it('readHistory with maxBytes below an entry’s size still makes progress: nextBefore never repeats the cursor', async () => {
+        const s = await newSession();
+        const entries = [entryOfBytes(80, 0), entryOfBytes(400, 1), entryOfBytes(80, 2)];
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(1),
+          history: entries,
+        });
+        const first = await store.readHistory(s.id, { maxBytes: 100 });
+        expect(first.entries).toEqual(stored(entries.slice(2), 2));
+        expect(first.nextBefore).toBe(2);
+        // entry 1 alone is over the budget: whatever the page holds, walking on must not ask for the same page again
+        const second = await store.readHistory(s.id, { before: 2, maxBytes: 100 });
+        expect(second.nextBefore === null || second.nextBefore < 2, `nextBefore ${second.nextBefore}`).toBe(
+          true,
+        );
+      });
+
       it('a history entry corrupted in the database (its bytes) is caught by readHistory and by beginTurn', async () => {
         const s = await newSession();
         const all: HistoryEntry[] = [];
@@ -2200,7 +2221,9 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           trimmed: { before: 12, at: t, reason: expect.any(String) },
         });
         expect(await countRows('history', s.id)).toBe(0);
-        const empty = started(await beginTurn(store, s.id, 'k2', 'w', 30_000, { entries: 100, bytes: 1 << 20 }));
+        const empty = started(
+          await beginTurn(store, s.id, 'k2', 'w', 30_000, { entries: 100, bytes: 1 << 20 }),
+        );
         expect(empty.checkpointError).toBeUndefined();
         expect(empty.history).toEqual([]);
         await store.releaseLease(empty.lease);
@@ -2215,9 +2238,15 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           history: next,
         });
         all.push(...next);
-        expect(await store.readHistory(s.id)).toMatchObject({ entries: stored(next, 12), total: 13, nextBefore: null });
+        expect(await store.readHistory(s.id)).toMatchObject({
+          entries: stored(next, 12),
+          total: 13,
+          nextBefore: null,
+        });
         expect((await store.getLatestCheckpoint(s.id))!.historyHead).toBe(chainOf(all));
-        const again = started(await beginTurn(store, s.id, 'k3', 'w', 30_000, { entries: 100, bytes: 1 << 20 }));
+        const again = started(
+          await beginTurn(store, s.id, 'k3', 'w', 30_000, { entries: 100, bytes: 1 << 20 }),
+        );
         expect(again.checkpointError).toBeUndefined();
         expect(again.history).toEqual(stored(next, 12));
         await store.releaseLease(again.lease);
