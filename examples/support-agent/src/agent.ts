@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { canonicalJson, sha256Hex } from '@baton/core';
 import type { HistoryEntry, TurnInput } from '@baton/core';
 import { defineAgent } from '@baton/sdk';
-import type { AgentDefinition, MigrationContext, TurnContext } from '@baton/sdk';
+import type { AgentDefinition, HistoryReader, MigrationContext, TurnContext } from '@baton/sdk';
 import { chat, llmUrl } from './llm';
 import type { ChatMessage } from './llm';
 import { ORDER_ID, ORDER_STATUSES, REFUND_LIMIT, orderFacts, seeded } from './world';
@@ -90,10 +90,16 @@ function userTexts(history: readonly HistoryEntry[]): string[] {
  * Schema 1 → 2: the single `orderId` becomes the list of every order the customer mentioned
  * (recovered from the history, the current one last), and the customer's sentiment is derived
  * from their messages.
+ *
+ * Cost: this reads the session's whole history log (`history.all()`, pages of 1000 entries
+ * through the router), O(history) per migrated session, because an order mentioned long ago is
+ * still one of the customer's orders. Only the users' texts are kept in memory.
  */
-export function up1to2(s: StateV1, ctx: MigrationContext): StateV2 {
+export async function up1to2(s: StateV1, ctx: MigrationContext): Promise<StateV2> {
+  const texts: string[] = [];
+  for await (const e of ctx.history.all()) if (e.role === 'user') texts.push(messageText(e.content));
   const orders: string[] = [];
-  for (const t of userTexts(ctx.history)) {
+  for (const t of texts) {
     for (const m of t.matchAll(new RegExp(ORDER_ID.source, 'g'))) {
       const id = m[1]!;
       const at = orders.indexOf(id);
@@ -108,7 +114,7 @@ export function up1to2(s: StateV1, ctx: MigrationContext): StateV2 {
   }
   return {
     orders,
-    sentiment: sentimentOf(userTexts(ctx.history)),
+    sentiment: sentimentOf(texts),
     ticketId: s.ticketId,
     refund: s.refund,
     turns: s.turns,
@@ -128,7 +134,7 @@ export function down2to1(s: StateV2): StateV1 {
 }
 
 /** The broken candidate's migration: it cannot parse order ids ending in 7. */
-export function up1to2Broken(s: StateV1, ctx: MigrationContext): StateV2 {
+export async function up1to2Broken(s: StateV1, ctx: MigrationContext): Promise<StateV2> {
   if (s.orderId && s.orderId.endsWith('7'))
     throw new Error(`cannot convert legacy order id ${s.orderId} (no warehouse prefix)`);
   return up1to2(s, ctx);
@@ -219,7 +225,11 @@ function summaryOf(state: AnyState): string {
   return `orders: ${orders.join(', ') || 'none'}; sentiment: ${sentiment}; ticket: ${state.ticketId ?? 'none'}`;
 }
 
-/** Builds the working context of a profile from the history (used each turn and by `rebuildContext`). */
+/**
+ * Builds the working context of a profile from recent history (used each turn on `ctx.history`,
+ * the window, and by `rebuildContext` on `history.window()`): it keeps only the last
+ * KEEP_MESSAGES messages plus a summary of the state, so the window is all it ever needs.
+ */
 export function buildContext(p: Profile, history: readonly HistoryEntry[], state: AnyState): PromptContext {
   const messages = history.map(entryMessage).filter((m): m is ChatMessage => m !== null);
   const ctx: PromptContext = {
@@ -574,7 +584,7 @@ export function supportV2Family(label: string, deps: SupportDeps = {}): AgentDef
     prompts: { system: p.prompt },
     tools: TOOLS,
     contextPolicy: 'rebuild',
-    rebuildContext: (history, state) => buildContext(p, history, state),
+    rebuildContext: async (history: HistoryReader, state) => buildContext(p, await history.window(), state),
     waits: { approval: approvalPayload },
     build: buildOf(p),
     turn: (ctx, input) => supportTurn(p, deps, ctx as unknown as TurnContext<AnyState>, input),

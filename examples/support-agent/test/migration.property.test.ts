@@ -4,6 +4,8 @@ import type { HistoryEntry } from '@baton/core';
 import { migrateCheckpoint } from '@baton/sdk';
 import { stateV1, stateV2, v2, v2Broken } from '../src/index';
 import type { StateV1 } from '../src/index';
+import { MapLedger } from './ledger';
+import { held, migrateRequest } from './session';
 
 const orderId = fc
   .tuple(fc.constantFrom(...'ABCDEFGH'), fc.integer({ min: 0, max: 9999 }))
@@ -44,13 +46,17 @@ const history: fc.Arbitrary<HistoryEntry[]> = fc
   .array(userMessage, { maxLength: 6 })
   .map((msgs) => msgs.map((content, i) => ({ role: 'user' as const, content, turnId: `t${i}`, at: i })));
 
+/** A protocol-2 migrate request, with a ledger serving the session's history `h`. */
 function req(state: unknown, h: HistoryEntry[], schemaVersion: number, target: number, version: string) {
-  return {
-    session: { id: 's', agent: 'support', version },
-    checkpoint: { seq: 1, schemaVersion, body: { state, history: h, context: null, waits: [] } },
-    targetSchemaVersion: target,
-    dryRun: true,
-  };
+  const ledger = new MapLedger();
+  ledger.setHistory('s', h);
+  const m = migrateRequest(
+    { id: 's', agent: 'support', version },
+    held({ state, context: null, waits: [] }, h, 1, schemaVersion),
+    target,
+    true,
+  );
+  return [m, ledger] as const;
 }
 
 describe('support agent migrations over arbitrary schema-1 states', () => {
@@ -58,7 +64,7 @@ describe('support agent migrations over arbitrary schema-1 states', () => {
     await fc.assert(
       fc.asyncProperty(state1, history, async (s, h) => {
         expect(stateV1.safeParse(s).success).toBe(true);
-        const up = await migrateCheckpoint(v2, req(s, h, 1, 2, 'v1'));
+        const up = await migrateCheckpoint(v2, ...req(s, h, 1, 2, 'v1'));
         if (!up.ok) throw new Error(up.error.message);
         const s2 = stateV2.parse(up.body.state);
         const mentioned = h.flatMap((e) =>
@@ -76,7 +82,7 @@ describe('support agent migrations over arbitrary schema-1 states', () => {
           resolved: s.resolved,
         });
 
-        const down = await migrateCheckpoint(v2, req(s2, h, 2, 1, 'v2'));
+        const down = await migrateCheckpoint(v2, ...req(s2, h, 2, 1, 'v2'));
         if (!down.ok) throw new Error(down.error.message);
         expect(down.body.state).toEqual({ ...s, orderId: s.orderId ?? mentioned.at(-1) ?? null });
       }),
@@ -87,7 +93,7 @@ describe('support agent migrations over arbitrary schema-1 states', () => {
   it('v2-broken fails exactly for order ids ending in 7, with MIGRATION_FAILED', async () => {
     await fc.assert(
       fc.asyncProperty(state1, history, async (s, h) => {
-        const r = await migrateCheckpoint(v2Broken, req(s, h, 1, 2, 'v1'));
+        const r = await migrateCheckpoint(v2Broken, ...req(s, h, 1, 2, 'v1'));
         const broken = s.orderId !== null && s.orderId.endsWith('7');
         expect(r.ok).toBe(!broken);
         if (!r.ok) expect(r.error.code).toBe('MIGRATION_FAILED');

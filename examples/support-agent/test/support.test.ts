@@ -2,8 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { SimulatedClock } from '@baton/core';
-import type { CheckpointBody, TurnInput, TurnResponse } from '@baton/core';
+import { SimulatedClock, windowOf } from '@baton/core';
+import type { CheckpointBody, HistoryEntry, MigrateResponse, TurnInput, TurnResponse } from '@baton/core';
 import { migrateCheckpoint, runTurn } from '@baton/sdk';
 import type { AgentDefinition } from '@baton/sdk';
 import {
@@ -24,9 +24,14 @@ import {
 } from '../src/index';
 import type { SupportOutput } from '../src/index';
 import { MapLedger } from './ledger';
+import { EMPTY, commit, commitMigration, held, migrateRequest, turnRequest } from './session';
+import type { Held } from './session';
 
-type Cp = { seq: number; schemaVersion: number; body: CheckpointBody };
-interface Golden extends Cp {
+/** A schema-1 checkpoint written by v1 with the first protocol: the body still holds the history. */
+interface Golden {
+  seq: number;
+  schemaVersion: number;
+  body: CheckpointBody & { history: HistoryEntry[] };
   description: string;
   sessionId: string;
   writtenBy: string;
@@ -40,50 +45,51 @@ const goldens: Array<[string, Golden]> = readdirSync(goldenDir)
 
 const clock = new SimulatedClock(Date.UTC(2026, 1, 1));
 
+/** One turn as the router runs it: the version's window of the log, the rest behind `ledger.history`. */
 async function turn(
   agent: AgentDefinition<any>,
   sessionId: string,
-  cp: Cp | null,
+  cp: Held | null,
   input: TurnInput,
   turnId: string,
   ledger = new MapLedger(),
-): Promise<{ res: TurnResponse; cp: Cp }> {
+): Promise<{ res: TurnResponse; cp: Held }> {
+  const prev = cp ?? EMPTY;
+  ledger.logs.set(sessionId, prev.log);
+  const session = { id: sessionId, agent: 'support', version: agent.version, tenant: null };
+  const window = windowOf(agent.manifest().history).entries;
   const res = await runTurn(
     agent,
-    {
-      session: { id: sessionId, agent: 'support', version: agent.version, tenant: null },
-      checkpoint: cp,
-      input,
-      turnId,
-      deadline: clock.now() + 60_000,
-    },
+    turnRequest(session, prev, input, turnId, clock.now() + 60_000, window),
     ledger,
     clock,
   );
-  return {
-    res,
-    cp: {
-      seq: (cp?.seq ?? 0) + 1,
-      schemaVersion: res.schemaVersion,
-      body: {
-        state: res.state,
-        history: [...(cp?.body.history ?? []), ...res.history],
-        context: res.context,
-        waits: res.waits,
-      },
-    },
-  };
+  return { res, cp: commit(prev, res) };
 }
 
 const msg = (message: string): TurnInput => ({ kind: 'message', message });
 
-async function migrateTo(agent: AgentDefinition<any>, g: Cp & { sessionId: string }, from = 'v1') {
-  return migrateCheckpoint(agent, {
-    session: { id: g.sessionId, agent: 'support', version: from },
-    checkpoint: { seq: g.seq, schemaVersion: g.schemaVersion, body: g.body },
-    targetSchemaVersion: agent.schemaVersion,
-    dryRun: false,
-  });
+/** A golden checkpoint as the store holds it after the upgrade: its history moved to the log. */
+function heldOf(g: Golden): Held {
+  const { history, ...body } = g.body;
+  return held(body, history, g.seq, g.schemaVersion);
+}
+
+/** Migrates a golden checkpoint with protocol 2, its history served by a ledger. */
+async function migrateTo(
+  agent: AgentDefinition<any>,
+  g: Golden,
+  from = 'v1',
+): Promise<{ r: MigrateResponse; h: Held; ledger: MapLedger }> {
+  const ledger = new MapLedger();
+  ledger.setHistory(g.sessionId, g.body.history);
+  const h = heldOf(g);
+  const r = await migrateCheckpoint(
+    agent,
+    migrateRequest({ id: g.sessionId, agent: 'support', version: from }, h, agent.schemaVersion),
+    ledger,
+  );
+  return { r, h, ledger };
 }
 
 describe('golden schema-1 checkpoints', () => {
@@ -98,13 +104,15 @@ describe('golden schema-1 checkpoints', () => {
   for (const agent of [v2, v3Chatty, v3Wrong]) {
     it(`all migrate to ${agent.version} (schema 2), validate and keep their waits`, async () => {
       for (const [file, g] of goldens) {
-        const r = await migrateTo(agent, g);
+        const { r, ledger } = await migrateTo(agent, g);
         expect(r.ok, `${file}: ${JSON.stringify(r)}`).toBe(true);
         if (!r.ok) continue;
         expect(r.schemaVersion).toBe(2);
         expect(r.contextPolicy).toBe('rebuild');
         expect(stateV2.parse(r.body.state)).toBeTruthy();
-        expect(r.body.history).toEqual(g.body.history);
+        // the history stays in the log: the migration read it through the ledger, never returned it
+        expect('history' in r.body).toBe(false);
+        expect(ledger.historyCalls.length).toBeGreaterThan(0);
         expect(r.body.waits.map((w) => [w.token, w.deadline])).toEqual(
           g.body.waits.map((w) => [w.token, w.deadline]),
         );
@@ -113,29 +121,45 @@ describe('golden schema-1 checkpoints', () => {
     });
   }
 
+  it('migrate the same with protocol 1 (the whole history in the request, an old router)', async () => {
+    for (const [file, g] of goldens) {
+      const old = await migrateCheckpoint(v2, {
+        session: { id: g.sessionId, agent: 'support', version: 'v1' },
+        checkpoint: { seq: g.seq, schemaVersion: g.schemaVersion, body: g.body },
+        targetSchemaVersion: 2,
+        dryRun: false,
+      });
+      const { r } = await migrateTo(v2, g);
+      if (!old.ok || !r.ok) throw new Error(`${file}: ${JSON.stringify([old, r])}`);
+      expect(old.body.state, file).toEqual(r.body.state);
+      expect(old.body.context, file).toEqual(r.body.context);
+      expect((old.body as { history?: unknown }).history, file).toEqual(g.body.history);
+    }
+  });
+
   it('recovers every order from the history and the customer sentiment', async () => {
     const g = goldens.find(([f]) => f === 'two-orders-lost-ticket.json')![1];
-    const r = await migrateTo(v2, g);
+    const { r } = await migrateTo(v2, g);
     if (!r.ok) throw new Error(r.error.message);
     expect(r.body.state).toMatchObject({ orders: ['A-1002', 'A-1000'], sentiment: 'negative' });
     expect((r.body.state as { ticketId: string }).ticketId).toBe(
       (g.body.state as { ticketId: string }).ticketId,
     );
     const clar = goldens.find(([f]) => f === 'clarification.json')![1];
-    const c = await migrateTo(v2, clar);
+    const { r: c } = await migrateTo(v2, clar);
     expect(c.ok && c.body.state).toMatchObject({ orders: [], sentiment: 'neutral' });
   });
 
   it('migrate down 2→1 again with v2 and validate as schema 1', async () => {
     for (const [, g] of goldens) {
-      const up = await migrateTo(v2, g);
+      const { r: up, h, ledger } = await migrateTo(v2, g);
       if (!up.ok) throw new Error(up.error.message);
-      const down = await migrateCheckpoint(v2, {
-        session: { id: g.sessionId, agent: 'support', version: 'v2' },
-        checkpoint: { seq: g.seq + 1, schemaVersion: 2, body: up.body },
-        targetSchemaVersion: 1,
-        dryRun: true,
-      });
+      const on2 = commitMigration(h, up);
+      const down = await migrateCheckpoint(
+        v2,
+        migrateRequest({ id: g.sessionId, agent: 'support', version: 'v2' }, on2, 1, true),
+        ledger,
+      );
       expect(down.ok).toBe(true);
       if (down.ok) {
         expect(down.contextPolicy).toBe('carry');
@@ -148,7 +172,7 @@ describe('golden schema-1 checkpoints', () => {
 
   it('v2-broken fails pre-flight on the legacy order id and passes the others', async () => {
     for (const [file, g] of goldens) {
-      const r = await migrateTo(v2Broken, g);
+      const { r } = await migrateTo(v2Broken, g);
       if (file === 'legacy-id-7.json') {
         expect(r).toMatchObject({ ok: false, error: { code: 'MIGRATION_FAILED' } });
         if (!r.ok) expect(r.error.message).toMatch(/A-1027/);
@@ -159,12 +183,12 @@ describe('golden schema-1 checkpoints', () => {
   it('a migrated session continues on v2 and a pending approval resumes there', async () => {
     const g = goldens.find(([f]) => f === 'refund-waiting.json')![1];
     expect(g.body.waits).toHaveLength(1);
-    const m = await migrateTo(v2, g);
+    const { r: m, h } = await migrateTo(v2, g);
     if (!m.ok) throw new Error(m.error.message);
     const executed: string[] = [];
     const agent = supportAgent('v2', { onEffect: (name) => executed.push(name) });
     const wait = m.body.waits[0]!;
-    const cp: Cp = { seq: g.seq + 1, schemaVersion: 2, body: m.body };
+    const cp = commitMigration(h, m);
     const { res } = await turn(
       agent,
       g.sessionId,
@@ -250,18 +274,13 @@ describe('support agent behaviour', () => {
     expect(big.res.state).toMatchObject({ refund: { status: 'pending' } });
     const bad = await runTurn(
       v2,
-      {
-        session: { id: 'ses_r', agent: 'support', version: 'v2', tenant: null },
-        checkpoint: big.cp,
-        input: {
-          kind: 'callback',
-          token: big.res.waits[0]!.token,
-          name: 'approval',
-          payload: { approved: 'yes' },
-        },
-        turnId: 'r2',
-        deadline: clock.now() + 1000,
-      },
+      turnRequest(
+        { id: 'ses_r', agent: 'support', version: 'v2', tenant: null },
+        big.cp,
+        { kind: 'callback', token: big.res.waits[0]!.token, name: 'approval', payload: { approved: 'yes' } },
+        'r2',
+        clock.now() + 1000,
+      ),
       new MapLedger(),
       clock,
     ).catch((e: { code?: string }) => e.code);
@@ -315,9 +334,9 @@ describe('versions', () => {
     for (let i = 0; i < n; i++) {
       const sid = `ses_sim_${i}`;
       const user = simulatedUser(sid);
-      let cp: Cp | null = null;
+      let cp: Held | null = null;
       for (const [k, text] of user.messages.entries()) {
-        const r: { res: TurnResponse; cp: Cp } = await turn(agent, sid, cp, msg(text), `t${k}`);
+        const r: { res: TurnResponse; cp: Held } = await turn(agent, sid, cp, msg(text), `t${k}`);
         cp = r.cp;
         lookups += r.res.telemetry.toolCalls.lookup_order ?? 0;
         const out = r.res.output as SupportOutput;

@@ -76,7 +76,8 @@ function parsePort(v: string | number, source: string): number {
 export function parseDurationMs(v: string | number, source: string): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(String(v));
-  if (!m) throw new ValidationError(`${source}: invalid duration ${JSON.stringify(v)} (e.g. 500ms, 30s, 2m, 30d)`);
+  if (!m)
+    throw new ValidationError(`${source}: invalid duration ${JSON.stringify(v)} (e.g. 500ms, 30s, 2m, 30d)`);
   const n = Number(m[1]);
   const unit = m[2] ?? 'ms';
   const ms = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms' | 's' | 'm' | 'h' | 'd'];

@@ -43,7 +43,8 @@ export function openCapability(token: string, key: Uint8Array): TurnCapability |
     const v = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
     if (!Array.isArray(v) || v.length !== 4) return null;
     const [sessionId, turnId, epoch, expiresAt] = v as unknown[];
-    if (typeof sessionId !== 'string' || typeof turnId !== 'string' || typeof expiresAt !== 'number') return null;
+    if (typeof sessionId !== 'string' || typeof turnId !== 'string' || typeof expiresAt !== 'number')
+      return null;
     if (epoch !== null && typeof epoch !== 'number') return null;
     return { sessionId, turnId, epoch, expiresAt };
   } catch {

@@ -60,7 +60,11 @@ export interface TurnRequest {
 /** Protocol 1 (workers built with the first SDK): the whole body, with `history`, in one object. */
 export interface TurnRequestV1 {
   session: TurnRequest['session'];
-  checkpoint: { seq: number; schemaVersion: number; body: CheckpointBody & { history: HistoryEntry[] } } | null;
+  checkpoint: {
+    seq: number;
+    schemaVersion: number;
+    body: CheckpointBody & { history: HistoryEntry[] };
+  } | null;
   input: TurnInput;
   turnId: string;
   deadline: number;

@@ -3,9 +3,10 @@
  * functions; its `manifest()` is what a worker reports when it registers the version.
  */
 import { z } from 'zod';
-import { ValidationError, canonicalJson, sha256Hex } from '@baton/core';
-import type { ContextPolicy, HistoryEntry, TurnInput, VersionManifest } from '@baton/core';
+import { MAX_HISTORY_WINDOW, ValidationError, canonicalJson, sha256Hex } from '@baton/core';
+import type { ContextPolicy, HistoryPolicy, TurnInput, VersionManifest } from '@baton/core';
 import type { TurnContext } from './context';
+import type { HistoryReader } from './history';
 
 /** What a migration function sees besides the state. */
 export interface MigrationContext {
@@ -14,7 +15,11 @@ export interface MigrationContext {
   from: number;
   /** Schema version the function must return. */
   to: number;
-  history: readonly HistoryEntry[];
+  /**
+   * The session's history, read on demand through the router (nothing is fetched unless asked):
+   * `await history.window()` for the newest entries, `history.all()` for every entry (O(history)).
+   */
+  history: HistoryReader;
   context: unknown;
 }
 
@@ -60,7 +65,8 @@ export interface AgentSpec<S> {
   tools?: ToolSpec[];
   /** On migration to this version: carry the working context as is (default) or rebuild it. */
   contextPolicy?: ContextPolicy;
-  rebuildContext?(history: readonly HistoryEntry[], state: S): unknown;
+  /** Builds the working context of a session arriving on this version (may be async). */
+  rebuildContext?(history: HistoryReader, state: S): unknown;
   /** Payload schemas of named waits; a callback for a wait of that name is validated before the turn. */
   waits?: Record<string, z.ZodType>;
   hooks?: AgentHooks;
@@ -69,6 +75,12 @@ export interface AgentSpec<S> {
    * covers the handler's own text, not the helpers it calls.
    */
   build?: string;
+  /**
+   * The history window this version's turns receive (default `DEFAULT_HISTORY_WINDOW`: the newest
+   * 100 entries, at most 1 MiB; at most `MAX_HISTORY_WINDOW`) and an optional retention of the
+   * session's history log. Part of the version's identity when set.
+   */
+  history?: HistoryPolicy;
   turn: TurnHandler<S>;
 }
 
@@ -115,8 +127,43 @@ function chainedSchemas(to: number, fns: Record<number, MigrationFn> | undefined
   return out;
 }
 
-/** Hashes of a spec, as in the VersionRecord. */
+function positiveInteger(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)
+    throw new ValidationError(`history ${what} must be an integer from 1 to ${max}`, { [what]: v });
+}
+
+/** Checks a declared history policy; returns a plain copy of it (only the known fields). */
+export function historyPolicy(p: HistoryPolicy): HistoryPolicy {
+  if (!p || typeof p !== 'object') throw new ValidationError('history must be an object');
+  const out: HistoryPolicy = {};
+  if (p.window !== undefined) {
+    if (!p.window || typeof p.window !== 'object')
+      throw new ValidationError('history.window must be an object');
+    positiveInteger(p.window.entries, 'window.entries', MAX_HISTORY_WINDOW.entries);
+    positiveInteger(p.window.bytes, 'window.bytes', MAX_HISTORY_WINDOW.bytes);
+    out.window = {};
+    if (p.window.entries !== undefined) out.window.entries = p.window.entries;
+    if (p.window.bytes !== undefined) out.window.bytes = p.window.bytes;
+  }
+  if (p.retention !== undefined) {
+    if (!p.retention || typeof p.retention !== 'object')
+      throw new ValidationError('history.retention must be an object');
+    positiveInteger(p.retention.maxEntries, 'retention.maxEntries');
+    positiveInteger(p.retention.maxAgeMs, 'retention.maxAgeMs');
+    out.retention = {};
+    if (p.retention.maxEntries !== undefined) out.retention.maxEntries = p.retention.maxEntries;
+    if (p.retention.maxAgeMs !== undefined) out.retention.maxAgeMs = p.retention.maxAgeMs;
+  }
+  return out;
+}
+
+/**
+ * Hashes of a spec, as in the VersionRecord. A declared history policy changes behaviour, so it
+ * is folded into the code hash (like the context policy); specs without one hash as before.
+ */
 export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
+  const history = spec.history === undefined ? undefined : historyPolicy(spec.history);
   const promptHash = sha256Hex(canonicalJson(spec.prompts ?? {}));
   const toolManifestHash = sha256Hex(canonicalJson(toolManifest(spec.tools ?? [])));
   const codeHash = sha256Hex(
@@ -130,6 +177,7 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
       state: jsonSchemaOf(spec.state),
       waits: Object.fromEntries(Object.entries(spec.waits ?? {}).map(([k, s]) => [k, jsonSchemaOf(s)])),
       build: spec.build ?? null,
+      ...(history === undefined ? {} : { history }),
     }),
   );
   const identity = sha256Hex(
@@ -154,6 +202,7 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
     identity,
     acceptsSchemas: chainedSchemas(spec.schemaVersion, spec.migrations?.up),
     downSchemas: chainedSchemas(spec.schemaVersion, spec.migrations?.down),
+    ...(history === undefined ? {} : { history }),
   };
 }
 
@@ -189,6 +238,7 @@ export function defineAgent<S>(spec: AgentSpec<S>): AgentDefinition<S> {
       ...manifest,
       acceptsSchemas: [...manifest.acceptsSchemas],
       downSchemas: [...manifest.downSchemas],
+      ...(manifest.history === undefined ? {} : { history: structuredClone(manifest.history) }),
     }),
     acceptsSchemas: () => [...manifest.acceptsSchemas],
     downSchemas: () => [...manifest.downSchemas],

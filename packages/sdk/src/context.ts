@@ -1,6 +1,14 @@
 /** The context a turn handler receives. */
 import type { z } from 'zod';
-import type { HistoryEntry, TurnInput, TurnRequest, Wait } from '@baton/core';
+import type {
+  HistoryEntry,
+  HistoryPage,
+  StoredHistoryEntry,
+  TurnInput,
+  TurnRequest,
+  Wait,
+} from '@baton/core';
+import type { HistoryPageQuery } from './history';
 
 export interface WaitOptions {
   /** Milliseconds from now until the wait times out (the session then resumes with `input.kind === 'timeout'`). */
@@ -33,8 +41,20 @@ export interface ModelUsage {
 export interface TurnContext<S> {
   /** A mutable copy of the session state; validated against the schema when the turn ends. */
   state: S;
-  /** The conversation so far, including entries appended by this turn. */
-  readonly history: readonly HistoryEntry[];
+  /**
+   * The newest entries of the conversation (the version's history window, see
+   * `defineAgent({history})`), then the entries appended by this turn, oldest first. Each entry
+   * carries its `index` in the session's log; older entries are read with `readHistory`.
+   */
+  readonly history: readonly StoredHistoryEntry[];
+  /** Entries in the session's history log, including those appended by this turn so far. */
+  readonly historyLength: number;
+  /**
+   * One page of the entries stored before this turn: the newest `limit` (default 100, at most
+   * 1000) with index below `before` (default: all), ascending. Pages through the router with the
+   * turn's capability; `page.nextBefore` is the `before` of the next older page.
+   */
+  readHistory(q?: HistoryPageQuery): Promise<HistoryPage>;
   /** The working context (exact prompt state); carried into the checkpoint. */
   context: unknown;
   /** Free-form memory carried into the checkpoint. */

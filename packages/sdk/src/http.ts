@@ -6,20 +6,32 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BatonError, ValidationError, errorFromWire, newId, systemClock } from '@baton/core';
+import {
+  BatonError,
+  CAPABILITY_HEADER,
+  ValidationError,
+  errorFromWire,
+  newId,
+  systemClock,
+} from '@baton/core';
 import type {
   Clock,
   EffectIntentInput,
   EffectRecord,
+  HistoryPage,
+  HistoryQuery,
   LedgerClient,
   MigrateRequest,
+  MigrateRequestV1,
   MigrateResponse,
   TurnRequest,
+  TurnRequestV1,
   TurnResponse,
   WorkerClient,
   WorkerHealthResponse,
 } from '@baton/core';
 import type { AgentDefinition } from './agent';
+import type { CapabilityLedgerClient } from './capability';
 import { InProcessWorker } from './worker';
 import { parseMigrateRequest, parseTurnRequest } from './wire';
 
@@ -208,16 +220,25 @@ export interface HttpLedgerOptions {
   timeoutMs?: number;
 }
 
-/** A LedgerClient over the Baton server's `/v1/worker/*` endpoints, authenticated with a worker token. */
+/**
+ * A LedgerClient over the Baton server's `/v1/worker/*` endpoints, authenticated with a worker
+ * token. `withCapability(c)` gives the same client sending `baton-capability: c` on every call
+ * (the SDK binds each turn's capability this way); `history` always sends the one it is given.
+ */
 export function httpLedgerClient(
   baseUrl: string,
   workerToken: string,
   opts: HttpLedgerOptions = {},
-): LedgerClient {
+): CapabilityLedgerClient {
   const base = trimSlash(baseUrl);
   const attempts = Math.max(1, opts.attempts ?? 4);
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
+  const call = async (
+    capability: string | null,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> => {
     let last: unknown;
     for (let i = 0; i < attempts; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 4 ** (i - 1))));
@@ -227,6 +248,7 @@ export function httpLedgerClient(
           method,
           headers: {
             authorization: `Bearer ${workerToken}`,
+            ...(capability === null ? {} : { [CAPABILITY_HEADER]: capability }),
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -243,36 +265,47 @@ export function httpLedgerClient(
     }
     throw last;
   };
-  return {
+  const client = (capability: string | null): CapabilityLedgerClient => ({
     async intent(input: EffectIntentInput) {
-      return (await call('POST', '/v1/worker/effects/intent', input)) as {
+      return (await call(capability, 'POST', '/v1/worker/effects/intent', input)) as {
         effect: EffectRecord;
         existing: boolean;
       };
     },
     async commit(idempotencyKey: string, result: unknown) {
-      const r = (await call('POST', '/v1/worker/effects/commit', { idempotencyKey, result })) as {
+      const r = (await call(capability, 'POST', '/v1/worker/effects/commit', { idempotencyKey, result })) as {
         effect: EffectRecord;
       };
       return r.effect;
     },
     async fail(idempotencyKey: string, error: string) {
-      const r = (await call('POST', '/v1/worker/effects/fail', { idempotencyKey, error })) as {
+      const r = (await call(capability, 'POST', '/v1/worker/effects/fail', { idempotencyKey, error })) as {
         effect: EffectRecord;
       };
       return r.effect;
     },
     async steps(sessionId: string, turnId: string) {
       const q = new URLSearchParams({ sessionId, turnId });
-      const r = (await call('GET', `/v1/worker/steps?${q.toString()}`)) as {
+      const r = (await call(capability, 'GET', `/v1/worker/steps?${q.toString()}`)) as {
         steps: Array<{ index: number; name: string; result: unknown }>;
       };
       return r.steps;
     },
     async putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown) {
-      await call('POST', '/v1/worker/steps', { sessionId, turnId, index, name, result });
+      await call(capability, 'POST', '/v1/worker/steps', { sessionId, turnId, index, name, result });
     },
-  };
+    async history(cap: string, sessionId: string, q: HistoryQuery) {
+      const params = new URLSearchParams({ sessionId });
+      if (q.before !== undefined) params.set('before', String(q.before));
+      if (q.limit !== undefined) params.set('limit', String(q.limit));
+      if (q.maxBytes !== undefined) params.set('maxBytes', String(q.maxBytes));
+      return (await call(cap, 'GET', `/v1/worker/history?${params.toString()}`)) as HistoryPage;
+    },
+    withCapability(c: string) {
+      return client(c);
+    },
+  });
+  return client(null);
 }
 
 export interface HttpWorkerClientOptions {
@@ -310,10 +343,10 @@ export function httpWorkerClient(baseUrl: string, opts: HttpWorkerClientOptions 
   };
   return {
     id: opts.id ?? newId('wrk'),
-    async turn(req: TurnRequest, signal?: AbortSignal) {
+    async turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal) {
       return (await post('/v1/turn', req, signal ?? new AbortController().signal)) as TurnResponse;
     },
-    async migrate(req: MigrateRequest) {
+    async migrate(req: MigrateRequest | MigrateRequestV1) {
       return (await post('/v1/migrate', req, AbortSignal.timeout(timeoutMs))) as MigrateResponse;
     },
     async health() {

@@ -1,4 +1,4 @@
-export { defineAgent, computeManifest } from './agent';
+export { defineAgent, computeManifest, historyPolicy } from './agent';
 export type {
   AgentDefinition,
   AgentHooks,
@@ -10,6 +10,8 @@ export type {
   TurnHandler,
 } from './agent';
 export type { EffectOptions, ModelUsage, TurnContext, WaitOptions } from './context';
+export type { HistoryPageQuery, HistoryReader } from './history';
+export type { CapabilityLedgerClient } from './capability';
 export { runTurn } from './turn';
 export type { RunTurnOptions } from './turn';
 export { migrateCheckpoint } from './migrate';
@@ -17,6 +19,13 @@ export { InProcessWorker } from './worker';
 export type { InProcessWorkerOptions } from './worker';
 export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
 export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';
-export { migrateRequestSchema, parseMigrateRequest, parseTurnRequest, turnRequestSchema } from './wire';
+export {
+  migrateRequestSchema,
+  migrateRequestV1Schema,
+  parseMigrateRequest,
+  parseTurnRequest,
+  turnRequestSchema,
+  turnRequestV1Schema,
+} from './wire';
 export { checkWorkerConformance } from './conformance';
 export type { ConformanceOptions, ConformanceResult } from './conformance';

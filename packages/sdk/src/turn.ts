@@ -13,20 +13,29 @@ import {
   systemClock,
 } from '@baton/core';
 import type {
-  CheckpointBody,
+  CheckpointPart,
   Clock,
   EffectRecord,
   HistoryEntry,
+  HistoryPage,
   LedgerClient,
+  StoredHistoryEntry,
   TurnInput,
   TurnOutcome,
   TurnRequest,
+  TurnRequestV1,
   TurnResponse,
   TurnTelemetry,
   Wait,
 } from '@baton/core';
 import type { AgentDefinition } from './agent';
+import { boundLedger } from './capability';
 import type { EffectOptions, ModelUsage, TurnContext, WaitOptions } from './context';
+import { ledgerPager, memoryPager } from './history';
+import type { HistoryPageQuery, HistoryPager } from './history';
+import { jsonText, unchangedParts } from './parts';
+import { turnCall } from './request';
+import type { TurnCall } from './request';
 
 export interface RunTurnOptions {
   /** Aborts the turn (e.g. the router gave up on it). */
@@ -145,10 +154,10 @@ class Turn<S> implements TurnContext<S> {
 
   constructor(
     private readonly agent: AgentDefinition<S>,
-    private readonly req: TurnRequest,
+    private readonly req: TurnCall,
     private readonly ledger: LedgerClient,
     private readonly clock: Clock,
-    private readonly priorHistory: readonly HistoryEntry[],
+    private readonly pager: HistoryPager,
     state: S,
     context: unknown,
     memory: unknown,
@@ -168,8 +177,18 @@ class Turn<S> implements TurnContext<S> {
     };
   }
 
-  get history(): readonly HistoryEntry[] {
-    return this.appended.length === 0 ? this.priorHistory : [...this.priorHistory, ...this.appended];
+  get history(): readonly StoredHistoryEntry[] {
+    const prior = this.req.window;
+    if (this.appended.length === 0) return prior;
+    const base = this.req.historyLength;
+    return [...prior, ...this.appended.map((e, i) => ({ ...e, index: base + i }))];
+  }
+  get historyLength(): number {
+    return this.req.historyLength + this.appended.length;
+  }
+  async readHistory(q: HistoryPageQuery = {}): Promise<HistoryPage> {
+    this.checkAlive('history read');
+    return this.pager(q);
   }
   get input(): TurnInput {
     return this.req.input;
@@ -419,10 +438,15 @@ class Turn<S> implements TurnContext<S> {
  * version: migrate first), `STATE_INVALID`, `VALIDATION` (bad input or callback payload),
  * `TURN_TIMEOUT`, `EFFECT_IN_DOUBT`, `EFFECT_FAILED`, `TURN_FAILED` (the handler threw).
  * A thrown error carries the attempt's telemetry in `details.telemetry`.
+ *
+ * Protocol 2 (`req.protocol === 2`): `ctx.history` is the request's window plus this turn's
+ * entries, older entries are paged with `ctx.readHistory` through `ledger.history`, and the answer
+ * marks the parts the turn left unchanged (`unchanged`) instead of sending them. A protocol-1
+ * request (an old router) carries the whole history and gets a protocol-1 answer.
  */
 export async function runTurn<S>(
   agent: AgentDefinition<S>,
-  req: TurnRequest,
+  req: TurnRequest | TurnRequestV1,
   ledger: LedgerClient,
   clock: Clock = systemClock,
   opts: RunTurnOptions = {},
@@ -441,14 +465,8 @@ export async function runTurn<S>(
   checkInput(req.input);
   if (typeof req.deadline !== 'number' || !Number.isFinite(req.deadline))
     throw new ValidationError('deadline must be epoch milliseconds');
-  const cp = req.checkpoint;
-  if (cp !== null && cp !== undefined) {
-    const b = (cp as { body?: Partial<CheckpointBody> }).body;
-    if (!Number.isInteger(cp.schemaVersion) || !b || typeof b !== 'object')
-      throw new ValidationError('checkpoint needs a schemaVersion and a body');
-    if (!Array.isArray(b.history) || !Array.isArray(b.waits))
-      throw new ValidationError('checkpoint body needs history and waits arrays');
-  }
+  const call = turnCall(req);
+  const cp = call.checkpoint;
   if (cp && cp.schemaVersion !== agent.schemaVersion)
     throw new MigrationError(
       `checkpoint #${cp.seq} has state schema ${cp.schemaVersion}, ${agent.name}@${agent.version} runs schema ${agent.schemaVersion}: migrate first`,
@@ -456,7 +474,7 @@ export async function runTurn<S>(
     );
   let state: S;
   if (cp) {
-    const parsed = agent.state.safeParse(structuredClone(cp.body.state));
+    const parsed = agent.state.safeParse(structuredClone(cp.state));
     if (!parsed.success)
       throw stateInvalid(
         parsed.error,
@@ -466,9 +484,8 @@ export async function runTurn<S>(
   } else {
     state = agent.initialState();
   }
-  const history = cp?.body.history ?? [];
-  let waits: Wait[] = cp?.body.waits ?? [];
-  const input = req.input;
+  let waits: Wait[] = cp?.waits ?? [];
+  const input = call.input;
   if (input.kind === 'callback' || input.kind === 'timeout') {
     const pending = waits.find((w) => w.token === input.token);
     if (!pending)
@@ -501,15 +518,20 @@ export async function runTurn<S>(
     throw new BatonError('TURN_TIMEOUT', `turn ${req.turnId} was aborted before it started`);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+  const turnLedger = boundLedger(ledger, call.capability);
+  const pager =
+    call.carriedHistory !== null
+      ? memoryPager(call.carriedHistory, call.session.id)
+      : ledgerPager(turnLedger, call.capability!, call.session.id);
   const ctx = new Turn<S>(
     agent,
-    req,
-    ledger,
+    call,
+    turnLedger,
     clock,
-    history,
+    pager,
     state,
-    structuredClone(cp?.body.context ?? null),
-    cp?.body.memory === undefined ? undefined : structuredClone(cp.body.memory),
+    structuredClone(cp?.context ?? null),
+    cp?.memory === undefined ? undefined : structuredClone(cp.memory),
     ac.signal,
   );
   ctx.appended.push(inputEntry(input, req.turnId, started));
@@ -581,24 +603,52 @@ export async function runTurn<S>(
     clock.now() - started,
     ctx.ending?.status === 'failed' ? ctx.ending.reason : undefined,
   );
-  // one JSON round trip for everything the handler produced (detached, plain JSON)
-  const plain = toJson({
+  return answer(call, agent.schemaVersion, {
     state: parsed.data,
     context: ctx.context,
+    memory: ctx.memory,
     history: ctx.appended,
     output,
-    memory: ctx.memory,
-  }) as { state: unknown; context?: unknown; history: HistoryEntry[]; output?: unknown; memory?: unknown };
-  const res: TurnResponse = {
-    state: plain.state,
-    context: plain.context ?? null,
-    history: plain.history,
-    output: plain.output ?? null,
     status,
     waits: pending,
     telemetry,
-    schemaVersion: agent.schemaVersion,
+  });
+}
+
+/**
+ * The answer, as detached plain JSON. Protocol 2: the parts equal (as JSON text) to those received
+ * are left out and named in `unchanged` with their received hashes.
+ */
+function answer(
+  call: TurnCall,
+  schemaVersion: number,
+  r: Omit<TurnResponse, 'schemaVersion' | 'unchanged'>,
+): TurnResponse {
+  const texts: Record<CheckpointPart, string | undefined> = {
+    state: jsonText(r.state),
+    context: jsonText(r.context ?? null),
+    memory: jsonText(r.memory),
   };
-  if (ctx.memory !== undefined) res.memory = plain.memory;
+  const unchanged = unchangedParts(call.checkpoint, texts);
+  const plain = (part: CheckpointPart): unknown =>
+    texts[part] === undefined ? undefined : JSON.parse(texts[part]);
+  const rest = toJson({ history: r.history, output: r.output }) as {
+    history: HistoryEntry[];
+    output?: unknown;
+  };
+  // TurnResponse lists state and context as required, but a protocol-2 answer leaves out what it
+  // marks unchanged (protocol.ts: "their values are then ignored (and may be left out)").
+  const res = {
+    history: rest.history,
+    output: rest.output ?? null,
+    status: r.status,
+    waits: r.waits,
+    telemetry: r.telemetry,
+    schemaVersion,
+  } as TurnResponse;
+  if (unchanged.state === undefined) res.state = plain('state');
+  if (unchanged.context === undefined) res.context = plain('context');
+  if (unchanged.memory === undefined && texts.memory !== undefined) res.memory = plain('memory');
+  if (Object.keys(unchanged).length > 0) res.unchanged = unchanged;
   return res;
 }

@@ -1,14 +1,17 @@
 /** An in-process worker: the same WorkerClient interface as an HTTP worker, for the embedded mode and tests. */
-import { newId, systemClock } from '@baton/core';
+import { WORKER_PROTOCOL, newId, systemClock } from '@baton/core';
 import type {
   Clock,
   LedgerClient,
   MigrateRequest,
+  MigrateRequestV1,
   MigrateResponse,
   TurnRequest,
+  TurnRequestV1,
   TurnResponse,
   WorkerClient,
   WorkerHealthResponse,
+  WorkerProtocol,
 } from '@baton/core';
 import type { AgentDefinition } from './agent';
 import { migrateCheckpoint } from './migrate';
@@ -22,9 +25,11 @@ export interface InProcessWorkerOptions {
 /**
  * Serves one agent version in the caller's process. Lifecycle hooks: `open` runs before the
  * first turn (and again after `close`), `boundary` after every successful turn, `close` on `close()`.
+ * Speaks protocol 2 (and still answers protocol-1 requests).
  */
 export class InProcessWorker<S = unknown> implements WorkerClient {
   readonly id: string;
+  readonly protocol: WorkerProtocol = WORKER_PROTOCOL;
   private inflight = 0;
   private opened: Promise<void> | null = null;
   private closed = false;
@@ -52,7 +57,7 @@ export class InProcessWorker<S = unknown> implements WorkerClient {
     return this.opened;
   }
 
-  async turn(req: TurnRequest, signal?: AbortSignal): Promise<TurnResponse> {
+  async turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal): Promise<TurnResponse> {
     this.inflight++;
     try {
       this.closed = false;
@@ -69,10 +74,10 @@ export class InProcessWorker<S = unknown> implements WorkerClient {
     }
   }
 
-  async migrate(req: MigrateRequest): Promise<MigrateResponse> {
+  async migrate(req: MigrateRequest | MigrateRequestV1): Promise<MigrateResponse> {
     this.inflight++;
     try {
-      return await migrateCheckpoint(this.agent, req);
+      return await migrateCheckpoint(this.agent, req, this.ledger);
     } finally {
       this.inflight--;
     }
@@ -86,6 +91,7 @@ export class InProcessWorker<S = unknown> implements WorkerClient {
       identity: this.agent.identity,
       schemaVersion: this.agent.schemaVersion,
       inflight: this.inflight,
+      protocol: this.protocol,
     };
   }
 

@@ -6,6 +6,7 @@ import { defineAgent, httpLedgerClient, httpWorkerClient, serveWorker } from '..
 import type { ServedWorker } from '../src/index';
 import { MapLedger } from './ledger';
 import { ledgerServer } from './ledger-server';
+import { held, migrateRequest } from './session';
 
 const state = z.object({ sent: z.number().int() });
 let emails = 0;
@@ -38,11 +39,14 @@ let served: ServedWorker;
 
 function turnReq(turnId: string, message: unknown): TurnRequest {
   return {
+    protocol: 2,
     session: { id: 'ses_h', agent: 'mailer', version: 'v1', tenant: 't1' },
     checkpoint: null,
+    history: [],
     input: { kind: 'message', message },
     turnId,
     deadline: Date.now() + 30_000,
+    capability: `cap-${turnId}`,
   };
 }
 
@@ -73,6 +77,7 @@ describe('serveWorker over 127.0.0.1', () => {
       identity: agent.identity,
       schemaVersion: 1,
       inflight: 0,
+      protocol: 2,
     });
   });
 
@@ -97,6 +102,36 @@ describe('serveWorker over 127.0.0.1', () => {
     expect(ledgerSrv.hits).toContain('GET /v1/worker/steps');
     expect(ledgerSrv.hits).toContain('POST /v1/worker/steps');
     expect(ledgerSrv.hits).toContain('POST /v1/worker/effects/commit');
+    // every ledger and journal call of the turn presented its capability
+    const t1Calls = ledgerSrv.capabilities.filter(([, c]) => c === 'cap-t1').map(([route]) => route);
+    expect(new Set(t1Calls)).toEqual(
+      new Set([
+        'GET /v1/worker/steps',
+        'POST /v1/worker/steps',
+        'POST /v1/worker/effects/intent',
+        'POST /v1/worker/effects/commit',
+      ]),
+    );
+    expect(ledgerSrv.capabilities.length).toBe(ledgerSrv.hits.length);
+  });
+
+  it('still serves a protocol-1 turn request (no protocol field, history in the body)', async () => {
+    const client = httpWorkerClient(served.url, { token: 'router-secret' });
+    const history = [{ role: 'user' as const, content: 'earlier', turnId: 'old', at: 1 }];
+    const res = await client.turn({
+      session: { id: 'ses_v1', agent: 'mailer', version: 'v1', tenant: null },
+      checkpoint: {
+        seq: 1,
+        schemaVersion: 1,
+        body: { state: { sent: 4 }, history, context: null, waits: [] },
+      },
+      input: { kind: 'message', message: 'hi' },
+      turnId: 'v1-t1',
+      deadline: Date.now() + 30_000,
+    });
+    expect(res.state).toEqual({ sent: 5 });
+    expect(res.unchanged).toBeUndefined();
+    expect(res.history.map((e) => e.turnId)).toEqual(['v1-t1', 'v1-t1']);
   });
 
   it('returns typed errors as {error:{code,message}}', async () => {
@@ -144,6 +179,17 @@ describe('serveWorker over 127.0.0.1', () => {
     );
     expect(badMigrate.status).toBe(400);
 
+    const future = await post('/v1/turn', JSON.stringify({ ...turnReq('t9', 'x'), protocol: 3 }));
+    expect(future.status).toBe(400);
+    const noCapability = await post(
+      '/v1/turn',
+      JSON.stringify({ ...turnReq('t9', 'x'), capability: undefined }),
+    );
+    expect(noCapability.status).toBe(400);
+    expect(await noCapability.json()).toMatchObject({
+      error: { code: 'VALIDATION', details: { path: 'capability' } },
+    });
+
     const missing = await fetch(`${served.url}/v1/nothing`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
@@ -151,28 +197,41 @@ describe('serveWorker over 127.0.0.1', () => {
 
   it('migrates over HTTP and reports a missing path as data', async () => {
     const client = httpWorkerClient(served.url, { token: 'router-secret' });
-    const ok = await client.migrate({
-      session: { id: 's', agent: 'mailer', version: 'v0' },
-      checkpoint: {
-        seq: 3,
-        schemaVersion: 1,
-        body: { state: { sent: 2 }, history: [], context: null, waits: [] },
-      },
-      targetSchemaVersion: 1,
-      dryRun: true,
+    const h = held({ state: { sent: 2 }, context: null, waits: [] }, [], 3);
+    const session = { id: 's', agent: 'mailer', version: 'v0' };
+    const ok = await client.migrate(migrateRequest(session, h, 1, true));
+    expect(ok).toMatchObject({
+      ok: true,
+      schemaVersion: 1,
+      body: { state: { sent: 2 } },
+      unchanged: { state: h.checkpoint!.hashes.state, context: h.checkpoint!.hashes.context },
     });
-    expect(ok).toMatchObject({ ok: true, schemaVersion: 1, body: { state: { sent: 2 } } });
-    const none = await client.migrate({
-      session: { id: 's', agent: 'mailer', version: 'v0' },
-      checkpoint: {
-        seq: 3,
-        schemaVersion: 1,
-        body: { state: { sent: 2 }, history: [], context: null, waits: [] },
-      },
-      targetSchemaVersion: 2,
-      dryRun: true,
-    });
+    const none = await client.migrate(migrateRequest(session, h, 2, true));
     expect(none).toMatchObject({ ok: false, error: { code: 'MIGRATION_FAILED' } });
+  });
+
+  it('reads history pages with GET /v1/worker/history, the worker token and the capability', async () => {
+    ledger.setHistory('ses_hist', [
+      { role: 'user', content: 'a', turnId: 't', at: 1 },
+      { role: 'agent', content: 'b', turnId: 't', at: 2 },
+      { role: 'user', content: 'c', turnId: 'u', at: 3 },
+    ]);
+    const client = httpLedgerClient(ledgerSrv.url, 'wtok');
+    const page = await client.history!('cap-read', 'ses_hist', { before: 2, limit: 1 });
+    expect(page).toEqual({
+      sessionId: 'ses_hist',
+      entries: [{ role: 'agent', content: 'b', turnId: 't', at: 2, index: 1 }],
+      total: 3,
+      nextBefore: 1,
+      trimmed: null,
+    });
+    expect(ledger.historyCalls.at(-1)).toEqual({
+      capability: 'cap-read',
+      sessionId: 'ses_hist',
+      q: { before: 2, limit: 1 },
+    });
+    const err = await client.history!('cap-read', 'ses_hist', { limit: 5000 }).catch((e: unknown) => e);
+    expect((err as BatonError).code).toBe('VALIDATION');
   });
 
   it('surfaces a ledger that rejects the worker token as UNAUTHORIZED', async () => {

@@ -10,8 +10,10 @@ import type { MapLedger } from './ledger';
 export async function ledgerServer(
   ledger: MapLedger,
   token: string,
-): Promise<{ url: string; server: Server; hits: string[] }> {
+): Promise<{ url: string; server: Server; hits: string[]; capabilities: Array<[string, string]> }> {
   const hits: string[] = [];
+  /** (route, baton-capability header) of every call that presented one. */
+  const capabilities: Array<[string, string]> = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -19,6 +21,8 @@ export async function ledgerServer(
       void (async () => {
         const url = new URL(req.url ?? '/', 'http://x');
         hits.push(`${req.method} ${url.pathname}`);
+        const cap = req.headers['baton-capability'];
+        if (typeof cap === 'string') capabilities.push([`${req.method} ${url.pathname}`, cap]);
         const reply = (status: number, body?: unknown): void => {
           res.writeHead(status, { 'content-type': 'application/json' });
           res.end(body === undefined ? '' : JSON.stringify(body));
@@ -43,6 +47,20 @@ export async function ledgerServer(
                   url.searchParams.get('turnId')!,
                 ),
               });
+            case 'GET /v1/worker/history': {
+              if (typeof cap !== 'string')
+                return reply(401, { error: { code: 'UNAUTHORIZED', message: 'no capability' } });
+              const num = (k: string): number | undefined =>
+                url.searchParams.has(k) ? Number(url.searchParams.get(k)) : undefined;
+              const q = { before: num('before'), limit: num('limit') };
+              return reply(
+                200,
+                await ledger.history(cap, url.searchParams.get('sessionId')!, {
+                  ...(q.before === undefined ? {} : { before: q.before }),
+                  ...(q.limit === undefined ? {} : { limit: q.limit }),
+                }),
+              );
+            }
             case 'POST /v1/worker/steps':
               await ledger.putStep(body.sessionId, body.turnId, body.index, body.name, body.result);
               return reply(204);
@@ -50,11 +68,13 @@ export async function ledgerServer(
               return reply(404, { error: { code: 'NOT_FOUND', message: 'no route' } });
           }
         } catch (e) {
-          reply(500, { error: { code: 'INTERNAL', message: String(e) } });
+          const code = (e as { code?: unknown }).code;
+          if (code === 'VALIDATION') reply(400, { error: { code, message: String(e) } });
+          else reply(500, { error: { code: 'INTERNAL', message: String(e) } });
         }
       })();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, hits, capabilities };
 }

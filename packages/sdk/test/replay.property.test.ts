@@ -88,11 +88,14 @@ describe('retrying a turn after crashes at arbitrary boundaries', () => {
           });
           const ledger = new MapLedger();
           const req = {
+            protocol: 2 as const,
             session: { id: 's', agent: 'prop', version: 'v1', tenant: null },
             checkpoint: null,
+            history: [],
             input: { kind: 'message' as const, message: 'go' },
             turnId: 't',
             deadline: clock.now() + 60_000,
+            capability: 'cap-t',
           };
           let res;
           for (let attempt = 0; attempt < 10 && !res; attempt++) {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BatonError, SimulatedClock } from '@baton/core';
-import type { CheckpointBody, MigrateRequest, TurnRequest, TurnResponse } from '@baton/core';
+import type { MigrateRequest, TurnRequest } from '@baton/core';
 import { InProcessWorker, defineAgent, migrateCheckpoint, runTurn } from '../src/index';
 import type { AgentSpec } from '../src/index';
 import { MapLedger } from './ledger';
+import { EMPTY, commit, held, migrateRequest, turnRequest } from './session';
+import type { Held } from './session';
 
 const counterState = z.object({ count: z.number().int().nonnegative(), notes: z.array(z.string()) });
 type Counter = z.infer<typeof counterState>;
@@ -29,27 +31,13 @@ function spec(overrides: Partial<AgentSpec<Counter>> = {}): AgentSpec<Counter> {
 
 const clock = new SimulatedClock(Date.UTC(2026, 0, 1));
 
-function req(over: Partial<TurnRequest> = {}): TurnRequest {
-  return {
-    session: { id: 'ses_1', agent: 'counter', version: 'v1', tenant: null },
-    checkpoint: null,
-    input: { kind: 'message', message: 'hi' },
-    turnId: 'turn_1',
-    deadline: clock.now() + 60_000,
-    ...over,
-  };
-}
+const SESSION = { id: 'ses_1', agent: 'counter', version: 'v1', tenant: null };
 
-function cpFrom(res: TurnResponse, prev: CheckpointBody | null, seq: number): TurnRequest['checkpoint'] {
+/** A protocol-2 turn request on the session as `h` holds it (default: its first turn). */
+function req(over: Partial<TurnRequest> = {}, h: Held = EMPTY): TurnRequest {
   return {
-    seq,
-    schemaVersion: res.schemaVersion,
-    body: {
-      state: res.state,
-      context: res.context,
-      history: [...(prev?.history ?? []), ...res.history],
-      waits: res.waits,
-    },
+    ...turnRequest(SESSION, h, { kind: 'message', message: 'hi' }, 'turn_1', clock.now() + 60_000),
+    ...over,
   };
 }
 
@@ -160,11 +148,11 @@ describe('runTurn', () => {
   it('continues from a checkpoint and never mutates the request', async () => {
     const agent = defineAgent(spec());
     const first = await runTurn(agent, req(), new MapLedger(), clock);
-    const cp = cpFrom(first, null, 1);
-    const frozen = structuredClone(cp);
-    const second = await runTurn(agent, req({ checkpoint: cp, turnId: 'turn_2' }), new MapLedger(), clock);
+    const r2 = req({ turnId: 'turn_2' }, commit(EMPTY, first));
+    const frozen = structuredClone(r2);
+    const second = await runTurn(agent, r2, new MapLedger(), clock);
     expect(second.state).toEqual({ count: 2, notes: [] });
-    expect(cp).toEqual(frozen);
+    expect(r2).toEqual(frozen);
   });
 
   it('fails the turn with STATE_INVALID when the handler leaves an invalid state', async () => {
@@ -183,12 +171,8 @@ describe('runTurn', () => {
 
   it('refuses a checkpoint of another schema version (migrate first) and a foreign version', async () => {
     const agent = defineAgent(spec({ version: 'v2', schemaVersion: 2 }));
-    const cp = {
-      seq: 1,
-      schemaVersion: 1,
-      body: { state: { count: 1, notes: [] }, history: [], context: null, waits: [] },
-    };
-    const r = req({ session: { id: 's', agent: 'counter', version: 'v2', tenant: null }, checkpoint: cp });
+    const h = held({ state: { count: 1, notes: [] }, context: null, waits: [] }, [], 1, 1);
+    const r = req({ session: { id: 's', agent: 'counter', version: 'v2', tenant: null } }, h);
     expect(await code(runTurn(agent, r, new MapLedger(), clock))).toBe('MIGRATION_FAILED');
     expect(await code(runTurn(agent, req(), new MapLedger(), clock))).toBe('VERSION_CONFLICT');
   });
@@ -445,14 +429,21 @@ describe('waits', () => {
     expect(w.deadline).toBe(clock.now() + 3_600_000);
     expect(w.schema).toMatchObject({ type: 'object', required: ['approved', 'by'] });
 
-    const cp = cpFrom(first, null, 1);
+    const h = JSON.parse(JSON.stringify(commit(EMPTY, first))) as Held;
     const resumed = await runTurn(
       agent,
-      req({
-        checkpoint: JSON.parse(JSON.stringify(cp)),
-        turnId: 'turn_2',
-        input: { kind: 'callback', token: w.token, name: 'approval', payload: { approved: true, by: 'ops' } },
-      }),
+      req(
+        {
+          turnId: 'turn_2',
+          input: {
+            kind: 'callback',
+            token: w.token,
+            name: 'approval',
+            payload: { approved: true, by: 'ops' },
+          },
+        },
+        h,
+      ),
       ledger,
       clock,
     );
@@ -466,16 +457,18 @@ describe('waits', () => {
   it('rejects an invalid callback payload with VALIDATION and resumes on timeout', async () => {
     const first = await runTurn(agent, req(), new MapLedger(), clock);
     const w = first.waits[0]!;
-    const cp = cpFrom(first, null, 1);
-    const bad = req({
-      checkpoint: cp,
-      turnId: 'turn_2',
-      input: { kind: 'callback', token: w.token, name: 'approval', payload: { approved: 'yes' } },
-    });
+    const h = commit(EMPTY, first);
+    const bad = req(
+      {
+        turnId: 'turn_2',
+        input: { kind: 'callback', token: w.token, name: 'approval', payload: { approved: 'yes' } },
+      },
+      h,
+    );
     expect(await code(runTurn(agent, bad, new MapLedger(), clock))).toBe('VALIDATION');
     const timedOut = await runTurn(
       agent,
-      req({ checkpoint: cp, turnId: 'turn_3', input: { kind: 'timeout', token: w.token, name: 'approval' } }),
+      req({ turnId: 'turn_3', input: { kind: 'timeout', token: w.token, name: 'approval' } }, h),
       new MapLedger(),
       clock,
     );
@@ -503,13 +496,9 @@ describe('waits declared only at the call site', () => {
   it('validates the payload on resume against the JSON Schema stored with the wait', async () => {
     const first = await runTurn(inline, req(), new MapLedger(), clock);
     const w = first.waits[0]!;
-    const cp = JSON.parse(JSON.stringify(cpFrom(first, null, 1)));
+    const h = JSON.parse(JSON.stringify(commit(EMPTY, first))) as Held;
     const cb = (payload: unknown) =>
-      req({
-        checkpoint: cp,
-        turnId: 'turn_2',
-        input: { kind: 'callback', token: w.token, name: 'docs', payload },
-      });
+      req({ turnId: 'turn_2', input: { kind: 'callback', token: w.token, name: 'docs', payload } }, h);
     expect(await code(runTurn(inline, cb({ url: 'ftp://x' }), new MapLedger(), clock))).toBe('VALIDATION');
     expect((await runTurn(inline, cb({ url: 'https://x' }), new MapLedger(), clock)).output).toEqual({
       url: 'https://x',
@@ -518,12 +507,13 @@ describe('waits declared only at the call site', () => {
 
   it('refuses a callback or timeout for a token that is not pending', async () => {
     const first = await runTurn(inline, req(), new MapLedger(), clock);
-    const cp = cpFrom(first, null, 1);
-    const stray = req({
-      checkpoint: cp,
-      turnId: 'turn_2',
-      input: { kind: 'callback', token: 'not-a-token', name: 'docs', payload: { url: 'https://x' } },
-    });
+    const stray = req(
+      {
+        turnId: 'turn_2',
+        input: { kind: 'callback', token: 'not-a-token', name: 'docs', payload: { url: 'https://x' } },
+      },
+      commit(EMPTY, first),
+    );
     expect(await code(runTurn(inline, stray, new MapLedger(), clock))).toBe('WAIT_NOT_FOUND');
     const timeout = req({ turnId: 'turn_3', input: { kind: 'timeout', token: 'nope', name: 'docs' } });
     expect(await code(runTurn(inline, timeout, new MapLedger(), clock))).toBe('WAIT_NOT_FOUND');
@@ -542,7 +532,11 @@ describe('migrateCheckpoint', () => {
     initialState: () => ({ orders: [], mood: 'ok' as const }),
     modelId: 'sim',
     contextPolicy: 'rebuild',
-    rebuildContext: (history, state) => ({ rebuilt: history.length, orders: state.orders.length }),
+    rebuildContext: async (history, state) => ({
+      rebuilt: (await history.window()).map((e) => e.content),
+      of: history.length,
+      orders: state.orders.length,
+    }),
     waits: { approval: z.object({ approved: z.boolean() }) },
     migrations: {
       up: {
@@ -561,72 +555,90 @@ describe('migrateCheckpoint', () => {
     turn: () => undefined,
   });
   const wait = { token: 'tok', name: 'approval', deadline: 5, schema: null, createdAt: 1 };
-  function mreq(schemaVersion: number, state: unknown, target = 3, version = 'v1'): MigrateRequest {
-    return {
-      session: { id: 's1', agent: 'shop', version },
-      checkpoint: {
-        seq: 4,
-        schemaVersion,
-        body: {
-          state,
-          history: [{ role: 'user', content: 'hi', turnId: 't', at: 0 }],
-          context: { old: true },
-          waits: [wait],
-        },
-      },
-      targetSchemaVersion: target,
-      dryRun: false,
-    };
+  const entries = [{ role: 'user' as const, content: 'hi', turnId: 't', at: 0 }];
+  /** A protocol-2 migrate request, and a ledger serving the session's history. */
+  function mreq(
+    schemaVersion: number,
+    state: unknown,
+    target = 3,
+    version = 'v1',
+  ): [MigrateRequest, MapLedger] {
+    const ledger = new MapLedger();
+    ledger.setHistory('s1', entries);
+    const h = held({ state, context: { old: true }, waits: [wait] }, entries, 4, schemaVersion);
+    return [migrateRequest({ id: 's1', agent: 'shop', version }, h, target), ledger];
   }
 
   it('chains up migrations 1→2→3, validates, migrates waits and rebuilds the context', async () => {
-    const r = await migrateCheckpoint(v3, mreq(1, { orderId: 'A1' }));
+    const [m, ledger] = mreq(1, { orderId: 'A1' });
+    const r = await migrateCheckpoint(v3, m, ledger);
     expect(r).toMatchObject({ ok: true, schemaVersion: 3, contextPolicy: 'rebuild' });
     if (!r.ok) throw new Error('unreachable');
     expect(r.body.state).toEqual({ orders: [{ id: 'A1' }], mood: 'ok' });
-    expect(r.body.context).toEqual({ rebuilt: 1, orders: 1 });
+    // rebuilt from the history read through the ledger with the request's capability
+    expect(r.body.context).toEqual({ rebuilt: ['hi'], of: 1, orders: 1 });
+    expect(ledger.historyCalls.map((c) => c.capability)).toEqual(['cap:s1:migrate']);
     expect(r.body.waits[0]).toMatchObject({ token: 'tok', deadline: 5, schema: { type: 'object' } });
-    expect(r.body.history).toHaveLength(1);
-    const dry = await migrateCheckpoint(v3, { ...mreq(1, { orderId: 'A1' }), dryRun: true });
+    expect('history' in r.body).toBe(false);
+    // state and context both changed: nothing is unchanged
+    expect(r.unchanged).toBeUndefined();
+    const dry = await migrateCheckpoint(v3, { ...m, dryRun: true }, ledger);
     expect(dry).toEqual(r);
   });
 
-  it('chains down migrations and carries the context', async () => {
-    const r = await migrateCheckpoint(v3, mreq(3, { orders: [{ id: 'B' }], mood: 'upset' }, 1, 'v3'));
+  it('chains down migrations and carries the context (marked unchanged)', async () => {
+    const [m, ledger] = mreq(3, { orders: [{ id: 'B' }], mood: 'upset' }, 1, 'v3');
+    const r = await migrateCheckpoint(v3, m, ledger);
     expect(r).toMatchObject({ ok: true, schemaVersion: 1, contextPolicy: 'carry' });
-    if (r.ok) expect(r.body).toMatchObject({ state: { orderId: 'B' }, context: { old: true } });
+    if (!r.ok) throw new Error('unreachable');
+    expect(r.body).toMatchObject({ state: { orderId: 'B' }, context: { old: true } });
+    expect(r.unchanged).toEqual({ context: m.checkpoint.hashes.context });
+    // nothing read the history, so nothing was fetched
+    expect(ledger.historyCalls).toEqual([]);
   });
 
   it('reports a throwing migration, a missing path and an invalid result without throwing', async () => {
-    const threw = await migrateCheckpoint(v3, mreq(2, { orderIds: ['poison'] }));
+    const threw = await migrateCheckpoint(v3, ...mreq(2, { orderIds: ['poison'] }));
     expect(threw).toMatchObject({ ok: false, error: { code: 'MIGRATION_FAILED' } });
     if (!threw.ok) expect(threw.error.message).toMatch(/up migration 2→3 .*poison/);
 
-    const noPath = await migrateCheckpoint(v3, mreq(3, { orders: [], mood: 'ok' }, 4, 'v3'));
+    const noPath = await migrateCheckpoint(v3, ...mreq(3, { orders: [], mood: 'ok' }, 4, 'v3'));
     expect(noPath).toMatchObject({ ok: false, error: { code: 'MIGRATION_FAILED' } });
     if (!noPath.ok) expect(noPath.error.message).toMatch(/no up migration 3→4/);
 
-    const invalid = await migrateCheckpoint(v3, mreq(1, { orderId: 42 }));
+    const invalid = await migrateCheckpoint(v3, ...mreq(1, { orderId: 42 }));
     expect(invalid).toMatchObject({ ok: false, error: { code: 'STATE_INVALID', path: 'orderId' } });
   });
 
   it('validates a same-schema move and carries the context when the policy is carry', async () => {
     const carry = defineAgent(spec({ version: 'v1b' }));
-    const r = await migrateCheckpoint(carry, {
-      session: { id: 's', agent: 'counter', version: 'v1' },
-      checkpoint: {
-        seq: 1,
-        schemaVersion: 1,
-        body: { state: { count: 3, notes: [] }, history: [], context: 'ctx', waits: [] },
-      },
-      targetSchemaVersion: 1,
-      dryRun: true,
-    });
+    const h = held({ state: { count: 3, notes: [] }, context: 'ctx', waits: [] }, []);
+    const m = migrateRequest({ id: 's', agent: 'counter', version: 'v1' }, h, 1, true);
+    const r = await migrateCheckpoint(carry, m, new MapLedger());
     expect(r).toMatchObject({
       ok: true,
       contextPolicy: 'carry',
       body: { context: 'ctx', state: { count: 3 } },
+      unchanged: { state: m.checkpoint.hashes.state, context: m.checkpoint.hashes.context },
     });
+  });
+
+  it('still answers a protocol-1 request (history in the body) with a protocol-1 body', async () => {
+    const r = await migrateCheckpoint(v3, {
+      session: { id: 's1', agent: 'shop', version: 'v1' },
+      checkpoint: {
+        seq: 4,
+        schemaVersion: 1,
+        body: { state: { orderId: 'A1' }, history: entries, context: null, waits: [] },
+      },
+      targetSchemaVersion: 3,
+      dryRun: true,
+    });
+    if (!r.ok) throw new Error(r.error.message);
+    // rebuildContext read the history the request carried; the answer keeps it, with no markers
+    expect(r.body.context).toEqual({ rebuilt: ['hi'], of: 1, orders: 1 });
+    expect((r.body as { history?: unknown }).history).toEqual(entries);
+    expect(r.unchanged).toBeUndefined();
   });
 });
 
@@ -649,23 +661,17 @@ describe('InProcessWorker', () => {
       version: 'v1',
       identity: agent.identity,
       inflight: 0,
+      protocol: 2,
     });
+    expect(w.protocol).toBe(2);
     await w.turn(req());
     await w.turn(req({ turnId: 'turn_2' }));
     expect(events).toEqual(['open', 'boundary:idle', 'boundary:idle']);
     await w.close();
     expect(events.at(-1)).toBe('close');
     expect((await w.health()).ok).toBe(false);
-    const m = await w.migrate({
-      session: { id: 's', agent: 'counter', version: 'v0' },
-      checkpoint: {
-        seq: 1,
-        schemaVersion: 1,
-        body: { state: { count: 1, notes: [] }, history: [], context: null, waits: [] },
-      },
-      targetSchemaVersion: 1,
-      dryRun: true,
-    });
+    const h = held({ state: { count: 1, notes: [] }, context: null, waits: [] }, []);
+    const m = await w.migrate(migrateRequest({ id: 's', agent: 'counter', version: 'v0' }, h, 1, true));
     expect(m.ok).toBe(true);
   });
 });

@@ -196,7 +196,7 @@ export async function runMigration(
   epoch: number | null = null,
 ): Promise<Extract<MigrateResponse, { ok: true }> | { ok: false; code: string; reason: string }> {
   let answer: MigrateResponse;
-  let workerId = '';
+  let workerId: string;
   try {
     const worker = ctx.pool.pick(session.agent, runOn);
     workerId = worker.id;

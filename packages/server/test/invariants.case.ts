@@ -89,7 +89,9 @@ export async function invariantCase(target: StoreTarget): Promise<void> {
       // no turn applied twice
       const cp = await store.getLatestCheckpoint(s.id);
       expect((cp!.body.state as { count: number }).count).toBe(n);
-      const userTurns = (await store.readHistory(s.id, { limit: 1000 })).entries.filter((h) => h.role === 'user');
+      const userTurns = (await store.readHistory(s.id, { limit: 1000 })).entries.filter(
+        (h) => h.role === 'user',
+      );
       expect(userTurns).toHaveLength(n);
       expect(new Set(userTurns.map((h) => h.turnId)).size).toBe(n);
       // result seqs are exactly 1..n, one per key

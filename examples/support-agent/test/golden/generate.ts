@@ -2,10 +2,12 @@
  * Writes the golden schema-1 checkpoints in this directory by running v1 over fixed scripts.
  * The files are kept forever: every later version must migrate them. Re-run only to add new
  * cases (`npx tsx examples/support-agent/test/golden/generate.ts`), never to "fix" old ones.
+ * They are in the first protocol's format (the history inside the body), so the turns here are
+ * protocol-1 requests, as the router of that release sent them.
  */
 import { writeFileSync } from 'node:fs';
 import { SimulatedClock } from '@baton/core';
-import type { CheckpointBody, TurnInput, TurnResponse } from '@baton/core';
+import type { CheckpointBody, HistoryEntry, TurnInput, TurnResponse } from '@baton/core';
 import { runTurn } from '@baton/sdk';
 import { v1 } from '../../src/index';
 import { MapLedger } from '../ledger';
@@ -45,7 +47,11 @@ const clock = new SimulatedClock(Date.UTC(2026, 0, 15, 9, 0, 0));
 for (const [n, c] of cases.entries()) {
   const sessionId = `ses_golden_${n + 1}`;
   const ledger = new MapLedger();
-  let cp = null as { seq: number; schemaVersion: number; body: CheckpointBody } | null;
+  let cp = null as {
+    seq: number;
+    schemaVersion: number;
+    body: CheckpointBody & { history: HistoryEntry[] };
+  } | null;
   for (const [i, step] of c.steps.entries()) {
     await clock.advance(60_000);
     let input: TurnInput;

@@ -169,7 +169,7 @@ export class NaiveFleet implements Transport {
       input,
       turnId,
       deadline: Date.now() + 30_000,
-      capability: '',
+      capability: 'naive', // no router: nothing checks it (the naive instance has no ledger either)
     });
     // the model's reply travels back; if the instance is terminated meanwhile, the response is lost
     await sleep(this.latency() / 2);
@@ -187,7 +187,12 @@ export class NaiveFleet implements Transport {
     };
     const history = [...(held?.history ?? [])];
     for (const e of res.history) history.push({ ...e, index: history.length });
-    inst.sessions.set(sessionId, { seq: (held?.seq ?? 0) + 1, schemaVersion: res.schemaVersion, body, history });
+    inst.sessions.set(sessionId, {
+      seq: (held?.seq ?? 0) + 1,
+      schemaVersion: res.schemaVersion,
+      body,
+      history,
+    });
     for (const w of res.waits) inst.waits.set(w.token, { sessionId, name: w.name });
     return { output: res.output, status: res.status, version: inst.agent.version, waits: res.waits };
   }

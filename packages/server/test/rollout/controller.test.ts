@@ -3,7 +3,7 @@
  * the eager migrator, drain observation, idempotent actions, metrics.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimulatedClock, bucketOf, type CheckpointBody, type SessionRecord } from '@baton/core';
+import { SimulatedClock, bucketOf, type SessionRecord } from '@baton/core';
 import { RolloutController, CONTROLLER_LOCK } from '../../src/rollout/controller';
 import { applyRoute, dueToMove, eagerBatch, observeDrain } from '../../src/rollout/ops';
 import { bigRefundOrders, startTestBaton, until, type TestBaton } from './harness';

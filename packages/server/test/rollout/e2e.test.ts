@@ -5,7 +5,6 @@
  * callbacks sent during the rollout resumed their sessions; no effect ran twice.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CheckpointBody } from '@baton/core';
 import { allSessions, bigRefundOrders, startTestBaton, until, type TestBaton } from './harness';
 
 const IDLE = 200;

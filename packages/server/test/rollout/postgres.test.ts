@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import type { CheckpointBody } from '@baton/core';
 import { openStore } from '@baton/store';
 import { allSessions, bigRefundOrders, startTestBaton, until, type TestBaton } from './harness';
 

@@ -5,7 +5,7 @@
  *     sessions stay on green (or, with `reverse`, move back), the abort report lists green's effects.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CheckpointBody, EffectRecord } from '@baton/core';
+import type { EffectRecord } from '@baton/core';
 import { allSessions, ordersWhere, startTestBaton, until, type TestBaton } from './harness';
 
 let t: TestBaton | null = null;
