@@ -1,8 +1,8 @@
 /** Admin endpoints (bearer token with the `admin` scope) and the unauthenticated probes. */
-import { SESSION_STATUSES, type SessionStatus } from '@baton/core';
+import { MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton/core';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ServerContext } from './context';
+import { versionMetadata, type ServerContext } from './context';
 import { parse } from './validation';
 
 const name = z.string().min(1).max(200);
@@ -18,6 +18,25 @@ const manifest = z.object({
   acceptsSchemas: z.array(z.number().int().min(0)).default([]),
   downSchemas: z.array(z.number().int().min(0)).default([]),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** The version's history window and retention (`defineAgent({history})`). */
+  history: z
+    .object({
+      window: z
+        .object({
+          entries: z.number().int().min(0).max(MAX_HISTORY_WINDOW.entries),
+          bytes: z.number().int().min(0).max(MAX_HISTORY_WINDOW.bytes),
+        })
+        .partial()
+        .strict()
+        .optional(),
+      retention: z
+        .object({ maxEntries: z.number().int().min(1), maxAgeMs: z.number().int().min(1) })
+        .partial()
+        .strict()
+        .optional(),
+    })
+    .strict()
+    .optional(),
 });
 const workerBody = z.object({ url: z.string().min(1).max(2000), manifest: manifest.optional() }).strict();
 const limit = z.coerce.number().int().min(1).max(1000).optional();
@@ -61,8 +80,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   };
 
   app.post('/v1/versions', { onRequest: admin }, async (req, reply) => {
-    const m = parse(manifest, req.body);
-    const v = await store.registerVersion({ ...m, metadata: m.metadata ?? {} });
+    const { history, ...m } = parse(manifest, req.body);
+    const v = await store.registerVersion({ ...m, metadata: versionMetadata(m.metadata, history) });
     ctx.versions.remember(v);
     if ((await store.getRoute(v.agent)) === null) {
       await store.setRoute({

@@ -68,6 +68,14 @@ export interface ServerContext {
   capabilities: Capabilities;
 }
 
+/** A version's metadata as registered: the given metadata plus its history policy, if it declares one. */
+export function versionMetadata(
+  metadata: Record<string, unknown> | undefined,
+  history: HistoryPolicy | undefined,
+): Record<string, unknown> {
+  return history ? { ...(metadata ?? {}), history } : { ...(metadata ?? {}) };
+}
+
 /** The history policy a version declared in its manifest (kept in the version's metadata). */
 export function historyPolicyOf(v: VersionRecord): HistoryPolicy | undefined {
   return (v.metadata as { history?: HistoryPolicy }).history;

@@ -14,7 +14,7 @@ import {
 } from '@baton/core';
 import type { Store } from '@baton/store';
 import { HttpWorkerClient } from './http-worker';
-import type { VersionCache } from './context';
+import { versionMetadata, type VersionCache } from './context';
 
 export interface PoolEntry {
   readonly id: string;
@@ -320,7 +320,7 @@ export class WorkerPool {
       identity: m.identity,
       acceptsSchemas: m.acceptsSchemas,
       downSchemas: m.downSchemas,
-      metadata: m.history ? { history: m.history } : {},
+      metadata: versionMetadata(undefined, m.history),
     });
     this.opts.versions.remember(v);
     // The first version of an agent becomes its stable route, so sessions can be created right away.

@@ -338,3 +338,38 @@ describe('migration with a long history', () => {
     expect(migs.at(-1)).toMatchObject({ status: 'ok', contextPolicy: 'rebuild', toVersion: 'v2' });
   });
 });
+
+describe('a version’s declared history policy', () => {
+  const manifest = (label: string, history: unknown) => ({
+    agent: 'declared',
+    label,
+    schemaVersion: 1,
+    modelId: 'none',
+    promptHash: '-',
+    toolManifestHash: '-',
+    codeHash: '-',
+    identity: `id-${label}`,
+    history,
+  });
+
+  it('is kept with a version registered over HTTP, and a bad one is refused', async () => {
+    const ok = await call(r.http, 'POST', '/v1/versions', {
+      headers: ADMIN,
+      body: manifest('d1', { window: { entries: 3 }, retention: { maxEntries: 500 } }),
+    });
+    expect(ok.status).toBe(201);
+    expect(ok.body.metadata.history).toEqual({ window: { entries: 3 }, retention: { maxEntries: 500 } });
+    for (const bad of [
+      { window: { entries: 5000 } },
+      { window: { entries: -1 } },
+      { retention: { maxEntries: 0 } },
+      { windw: {} },
+    ]) {
+      const res = await call(r.http, 'POST', '/v1/versions', { headers: ADMIN, body: manifest('d2', bad) });
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION');
+    }
+    const listed = await call(r.http, 'GET', '/v1/versions?agent=declared', { headers: ADMIN });
+    expect(listed.body.items.map((v: { label: string }) => v.label)).toEqual(['d1']);
+  });
+});

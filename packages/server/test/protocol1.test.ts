@@ -3,7 +3,9 @@
  * speaks protocol 2 to green. The worker here is that release's SDK, bundled unchanged
  * (fixtures/sdk-protocol1.mjs), served over real HTTP and registered like any remote worker.
  */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -134,4 +136,89 @@ describe('a protocol-1 worker (the previous SDK)', () => {
     });
     expect(t.body).toMatchObject({ version: 'v2', seq: 5, output: { n: 4, sawHistory: 7 } }); // 6 entries + this turn's message
   });
+});
+
+const python = spawnSync('python3', ['--version']).status === 0;
+if (!python) console.warn('python3 not found: skipping the router tests with the Python worker');
+
+describe.skipIf(!python)('the Python worker (standard library only), in both protocols', () => {
+  const sdkFixtures = join(here, '..', '..', 'sdk', 'test', 'fixtures');
+
+  for (const protocol of [1, 2] as const) {
+    it(`protocol ${protocol}: registered like any worker, spoken to in its protocol, history in the log`, async () => {
+      const pdir = mkdtempSync(join(tmpdir(), `baton-py${protocol}-`));
+      const pstore = await openStore(join(pdir, 'baton.db'));
+      const server = createServer({
+        store: pstore,
+        tokens: TOKENS,
+        logger: false,
+        limits: { healthIntervalMs: 0 },
+      });
+      const url = await server.listen(0);
+      const http = new Pool(url, { connections: 4 });
+      let child: ChildProcess | undefined;
+      try {
+        child = spawn(
+          'python3',
+          [
+            join(sdkFixtures, 'counter_worker.py'),
+            url,
+            'worker-token',
+            join(pdir, 'effects.log'),
+            '--protocol',
+            String(protocol),
+          ],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        const line = await new Promise<string>((resolve, reject) => {
+          child!.once('exit', (code) => reject(new Error(`python worker exited with ${code}`)));
+          createInterface({ input: child!.stdout! }).once('line', resolve);
+        });
+        const wurl = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
+        const h = (await (await fetch(`${wurl}/v1/health`)).json()) as {
+          agent: string;
+          version: string;
+          identity: string;
+        };
+        const manifest = {
+          agent: h.agent,
+          label: h.version,
+          schemaVersion: 1,
+          modelId: 'none',
+          promptHash: '-',
+          toolManifestHash: '-',
+          codeHash: '-',
+          identity: h.identity,
+        };
+        const reg = await call(http, 'POST', '/v1/workers', {
+          headers: ADMIN,
+          body: { url: wurl, manifest },
+        });
+        expect(reg.status).toBe(201);
+        expect(server.pool.entries().map((e) => e.protocol)).toEqual([protocol]);
+        const s = await newSession(http, h.agent);
+        for (let i = 1; i <= 5; i++) {
+          const t = await call(http, 'POST', `/v1/sessions/${s.id}/turns`, {
+            headers: s.headers,
+            body: { input: { i } },
+          });
+          expect(t.status).toBe(200);
+          expect(t.body.seq).toBe(i);
+        }
+        const page = await pstore.readHistory(s.id);
+        expect(page.total).toBe(10);
+        expect(page.entries.filter((e) => e.role === 'user').map((e) => e.content)).toEqual(
+          [1, 2, 3, 4, 5].map((i) => ({ i })),
+        );
+        const effects = await pstore.listEffects({ sessionId: s.id });
+        expect(effects.items.filter((e) => e.status === 'committed')).toHaveLength(5);
+      } finally {
+        if (child?.pid && child.exitCode === null) child.kill('SIGTERM');
+        await http.close();
+        await server.close();
+        await pstore.close();
+        rmSync(pdir, { recursive: true, force: true });
+      }
+    });
+  }
 });
