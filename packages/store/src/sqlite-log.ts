@@ -242,13 +242,10 @@ export class SqliteLog {
     const limit = seq - keep;
     if (limit < 1) return 0;
     const doomed = this.st(
-      'SELECT state_hash, context_hash, memory_hash FROM checkpoints WHERE session_id = ? AND seq <= ? AND pinned = 0',
+      `DELETE FROM checkpoints WHERE session_id = ? AND seq <= ? AND pinned = 0
+       RETURNING state_hash, context_hash, memory_hash`,
     ).all(sid, limit) as Row[];
     if (doomed.length === 0) return 0;
-    const n = this.st('DELETE FROM checkpoints WHERE session_id = ? AND seq <= ? AND pinned = 0').run(
-      sid,
-      limit,
-    ).changes;
     const hashes = new Set<string>();
     for (const r of doomed)
       for (const c of ['state_hash', 'context_hash', 'memory_hash'])
@@ -258,7 +255,7 @@ export class SqliteLog {
          SELECT 1 FROM checkpoints WHERE session_id = @sid AND (state_hash = @h OR context_hash = @h OR memory_hash = @h))`,
     );
     for (const h of hashes) del.run({ sid, h });
-    return n;
+    return doomed.length;
   }
 
   private trim(sid: string): TrimRow | undefined {
