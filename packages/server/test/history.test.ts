@@ -284,13 +284,39 @@ describe('limits and integrity', () => {
     } finally {
       db.close();
     }
-    const t = await turn(s, { text: 'next' });
-    expect(t.status).toBe(409);
-    expect(t.body.error.code).toBe('SESSION_QUARANTINED');
-    const rec = await store.getSession(s.id);
-    expect(rec.status).toBe('quarantined');
-    expect(rec.reason).toMatch(/history\[4\]/);
-    expect(rec.seq).toBe(3);
+    // a second router on the same store: it reads the window from the database (the first one
+    // may serve the copy it wrote and verified itself)
+    const store2 = await openStore(join(dir, 'baton.db'));
+    const server2 = createServer({
+      store: store2,
+      tokens: TOKENS,
+      logger: false,
+      limits: { healthIntervalMs: 0 },
+    });
+    await server2.pool.addInProcess(
+      new InProcessWorker(chat, new StoreLedgerClient(store2, new Capabilities(store2, systemClock))),
+      chat.manifest(),
+    );
+    const url2 = await server2.listen(0);
+    const http2 = new Pool(url2, { connections: 2 });
+    try {
+      const t = await call(http2, 'POST', `/v1/sessions/${s.id}/turns`, {
+        headers: s.headers,
+        body: { input: { text: 'next' } },
+      });
+      expect(t.status).toBe(409);
+      expect(t.body.error.code).toBe('SESSION_QUARANTINED');
+      const rec = await store.getSession(s.id);
+      expect(rec.status).toBe('quarantined');
+      expect(rec.reason).toMatch(/history\[4\]/);
+      expect(rec.seq).toBe(3);
+      // and the first router refuses it too, whatever it remembers
+      expect((await turn(s, { text: 'again' })).body.error.code).toBe('SESSION_QUARANTINED');
+    } finally {
+      await http2.close();
+      await server2.close();
+      await store2.close();
+    }
   });
 });
 

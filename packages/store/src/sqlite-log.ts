@@ -17,6 +17,7 @@ import type {
   CheckpointBody,
   CheckpointMeta,
   HistoryEntry,
+  PartHashes,
   HistoryPage,
   HistoryQuery,
   HistoryWindow,
@@ -37,6 +38,7 @@ import {
 } from './common';
 import type { EncodedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
 import { LEGACY_WRITER } from './common';
+import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
 
 export const SQLITE_LOG_MIGRATION = `
 ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
@@ -80,9 +82,13 @@ interface TrimRow {
 
 /** The checkpoint and history half of the SQLite store. */
 export class SqliteLog {
+  /** Cache changes made in the open write transaction, applied by the store when it commits. */
+  readonly deferred = new Deferred();
+
   constructor(
     private readonly st: St,
     private readonly keep: number,
+    private readonly cache: LogCache = new LogCache(),
   ) {}
 
   /** The stored row of checkpoint `seq` (or the latest), undecoded. */
@@ -110,7 +116,21 @@ export class SqliteLog {
         const p = get.get(meta.sessionId, h) as { body: Buffer } | undefined;
         if (p) parts.set(h, p.body);
       }
-      return decodeCheckpoint({ meta, format, body: r.body }, parts);
+      const cp = decodeCheckpoint({ meta, format, body: r.body }, parts);
+      const size = (h: string | null): number =>
+        h === null ? 0 : ((parts.get(h) as Buffer | undefined)?.length ?? 0);
+      const prev: PreviousCheckpoint = {
+        parts: meta.parts,
+        partSizes: {
+          state: size(meta.parts.state),
+          context: size(meta.parts.context),
+          memory: size(meta.parts.memory),
+        },
+        historyLength: meta.historyLength,
+        historyHead: meta.historyHead,
+      };
+      this.deferred.add(() => this.cache.rememberPrevious(meta.sessionId, meta.seq, prev));
+      return cp;
     }
     const cp = decodeCheckpoint({ meta, format, body: r.body }, parts);
     return { ...cp, ...legacyHistoryMeta(r.body) };
@@ -119,6 +139,8 @@ export class SqliteLog {
   /** What an append needs of checkpoint `seq` (null before the first). Format-1 rows have been upgraded. */
   previous(sessionId: string, seq: number): PreviousCheckpoint | null {
     if (seq === 0) return null;
+    const known = this.cache.previous(sessionId, seq);
+    if (known) return known;
     const r = this.st(
       `SELECT c.format, c.state_hash, c.context_hash, c.memory_hash, c.history_length, c.history_head,
          (SELECT size FROM checkpoint_parts p WHERE p.session_id = c.session_id AND p.hash = c.state_hash) AS ss,
@@ -189,20 +211,51 @@ export class SqliteLog {
         input.expectedSeq,
       );
     }
-    if (input.retention)
-      this.retain(sid, input, meta.historyLength, now, done.entries[0]?.index ?? meta.historyLength);
-    this.compact(sid, seq, this.keep);
+    const trimmedTo = input.retention
+      ? this.retain(sid, input, meta.historyLength, now, done.entries[0]?.index ?? meta.historyLength)
+      : undefined;
+    this.compact(sid, seq, this.keep, meta.parts);
+    const sizes = { state: 0, context: 0, memory: 0 };
+    for (const part of CHECKPOINT_PARTS) sizes[part] = prev?.partSizes[part] ?? 0;
+    for (const p of enc.parts) sizes[p.part] = p.bytes.length;
+    const added: CachedEntry[] = done.entries.map((e) => ({
+      index: e.index,
+      size: e.bytes.length,
+      hash: e.hash,
+      chain: e.chain,
+      text: e.bytes.toString('utf8'),
+    }));
+    this.deferred.add(() => {
+      this.cache.rememberPrevious(sid, seq, {
+        parts: meta.parts,
+        partSizes: sizes,
+        historyLength: meta.historyLength,
+        historyHead: meta.historyHead,
+      });
+      this.cache.extend(
+        sid,
+        prev?.historyLength ?? 0,
+        prev?.historyHead ?? HISTORY_GENESIS,
+        meta.historyLength,
+        meta.historyHead,
+        trimmedTo,
+        added,
+      );
+    });
     return meta;
   }
 
-  /** Apply a retention policy: delete old entries (never `keepFrom` and later) and record the marker. */
+  /**
+   * Apply a retention policy: delete old entries (never `keepFrom` and later) and record the
+   * marker. Returns the log's new lowest index when entries were removed.
+   */
   private retain(
     sid: string,
     input: AppendCheckpointInput,
     length: number,
     now: number,
     keepFrom: number,
-  ): void {
+  ): number | undefined {
     const { beforeIndex, olderThan } = retentionCut(input.retention, length, now);
     let cut = beforeIndex ?? 0;
     if (olderThan !== null) {
@@ -217,12 +270,12 @@ export class SqliteLog {
     cut = Math.min(cut, keepFrom);
     const trim = this.st('SELECT before_idx FROM history_trims WHERE session_id = ?').get(sid) as
       { before_idx: number } | undefined;
-    if (cut <= (trim?.before_idx ?? 0)) return;
+    if (cut <= (trim?.before_idx ?? 0)) return undefined;
     const last = this.st('SELECT chain FROM history WHERE session_id = ? AND idx = ?').get(sid, cut - 1) as
       { chain: string } | undefined;
-    if (!last) return;
+    if (!last) return undefined;
     const removed = this.st('DELETE FROM history WHERE session_id = ? AND idx < ?').run(sid, cut).changes;
-    if (removed === 0) return;
+    if (removed === 0) return undefined;
     const r = input.retention!;
     const reason = [
       r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
@@ -235,10 +288,11 @@ export class SqliteLog {
        ON CONFLICT (session_id) DO UPDATE SET before_idx = excluded.before_idx, chain = excluded.chain,
          at = excluded.at, reason = excluded.reason`,
     ).run(sid, cut, last.chain, now, `retention: ${reason}`);
+    return cut;
   }
 
   /** Delete checkpoints at or below `seq - keep` that are not pinned, and the parts only they used. */
-  compact(sid: string, seq: number, keep: number): number {
+  compact(sid: string, seq: number, keep: number, inUse?: PartHashes): number {
     const limit = seq - keep;
     if (limit < 1) return 0;
     const doomed = this.st(
@@ -250,6 +304,8 @@ export class SqliteLog {
     for (const r of doomed)
       for (const c of ['state_hash', 'context_hash', 'memory_hash'])
         if (typeof r[c] === 'string') hashes.add(r[c]);
+    // parts the newest checkpoint uses are referenced: no need to ask
+    if (inUse) for (const h of [inUse.state, inUse.context, inUse.memory]) if (h !== null) hashes.delete(h);
     const del = this.st(
       `DELETE FROM checkpoint_parts WHERE session_id = @sid AND hash = @h AND NOT EXISTS (
          SELECT 1 FROM checkpoints WHERE session_id = @sid AND (state_hash = @h OR context_hash = @h OR memory_hash = @h))`,
@@ -276,8 +332,8 @@ export class SqliteLog {
     maxBytes: number,
     head: string | undefined,
     atLeastOne: boolean,
-  ): StoredHistoryEntry[] {
-    if (to <= from) return [];
+  ): { entries: StoredHistoryEntry[]; rows: CachedEntry[] } {
+    if (to <= from) return { entries: [], rows: [] };
     const rows = this.st(
       'SELECT idx, size, hash, chain, body FROM history WHERE session_id = ? AND idx >= ? AND idx < ? ORDER BY idx',
     ).all(sid, Math.max(0, from - 1), to) as Array<{
@@ -318,15 +374,44 @@ export class SqliteLog {
       chain: r.chain,
       body: r.body,
     }));
-    return decodeHistory(sid, seq, mapped, prevChain, head);
+    const entries = decodeHistory(sid, seq, mapped, prevChain, head);
+    // the verified rows, for the cache: only a slice that reaches the head is worth keeping
+    const verified: CachedEntry[] =
+      head === undefined || fitted !== body
+        ? []
+        : fitted.map((r) => ({
+            index: r.idx,
+            size: r.size,
+            hash: r.hash,
+            chain: r.chain,
+            text: r.body.toString('utf8'),
+          }));
+    return { entries, rows: verified };
   }
 
-  /** The newest entries of a checkpoint's history within `window` (verified up to its head). */
+  /**
+   * The newest entries of a checkpoint's history within `window` (verified up to its head), from
+   * this process's cache when it holds them for exactly this head.
+   */
   window(cp: CheckpointMeta, w: HistoryWindow): StoredHistoryEntry[] {
     if (w.entries <= 0 || cp.historyLength === 0) return [];
-    const t = this.trim(cp.sessionId);
-    const from = Math.max(cp.historyLength - w.entries, t?.before_idx ?? 0);
-    return this.entries(cp.sessionId, cp.seq, from, cp.historyLength, w.bytes, cp.historyHead, false);
+    const sid = cp.sessionId;
+    const cached = this.cache.window(sid, cp.historyLength, cp.historyHead, cp.historyLength - w.entries);
+    if (cached) return parseEntries(fitBytes(cached.entries, w.bytes));
+    const t = this.trim(sid);
+    const floor = t?.before_idx ?? 0;
+    const from = Math.max(cp.historyLength - w.entries, floor);
+    const { entries, rows } = this.entries(
+      sid,
+      cp.seq,
+      from,
+      cp.historyLength,
+      w.bytes,
+      cp.historyHead,
+      false,
+    );
+    this.deferred.add(() => this.cache.put(sid, cp.historyLength, cp.historyHead, floor, rows));
+    return entries;
   }
 
   /** One page of the history log (see Store.readHistory); `latest` is the latest checkpoint's meta, if any. */
@@ -338,7 +423,7 @@ export class SqliteLog {
     const to = Math.min(before ?? total, total);
     const from = Math.max(floor, to - limit);
     const head = to === total && latest ? latest.historyHead : undefined;
-    const entries = this.entries(sid, latest?.seq ?? 0, from, to, maxBytes, head, true);
+    const { entries } = this.entries(sid, latest?.seq ?? 0, from, to, maxBytes, head, true);
     const firstIdx = entries[0]?.index ?? to;
     return {
       sessionId: sid,

@@ -344,17 +344,21 @@ export class SqliteStore implements Store {
     };
   }
 
-  /** A write transaction (`BEGIN IMMEDIATE`). */
+  /** A write transaction (`BEGIN IMMEDIATE`); the log's cache changes apply once it commits. */
   private write<T>(op: string, fn: () => T): T {
     const before = this.hooks?.beforeCommit;
     try {
-      if (!before) return this.txRun.immediate(fn) as T;
-      return this.txRun.immediate(() => {
-        const out = fn();
-        before(op);
-        return out;
-      }) as T;
+      const out = before
+        ? (this.txRun.immediate(() => {
+            const r = fn();
+            before(op);
+            return r;
+          }) as T)
+        : (this.txRun.immediate(fn) as T);
+      this.log.deferred.commit();
+      return out;
     } catch (e) {
+      this.log.deferred.rollback();
       // Another connection held the write lock for longer than the busy timeout.
       if (String((e as { code?: string }).code).startsWith('SQLITE_BUSY')) {
         throw new BatonError(
@@ -698,11 +702,13 @@ export class SqliteStore implements Store {
     // One write transaction (one commit, one fsync with synchronous=FULL) for all of them; an item
     // refused (SESSION_BUSY, SESSION_NOT_FOUND) throws before it writes anything.
     const reads = this.write('beginTurns', () =>
-      items.map(
-        (it, i): BeginRead | BatonError =>
-          checked[i] ??
-          batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs, it.window)),
-      ),
+      items.map((it, i): BeginRead | BatonError => {
+        if (checked[i]) return checked[i];
+        const mark = this.log.deferred.mark();
+        const r = batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs, it.window));
+        if (r instanceof BatonError) this.log.deferred.rollback(mark);
+        return r;
+      }),
     );
     return reads.map((r): BeginTurnsResult => (r instanceof BatonError ? { kind: 'error', error: r } : r));
   }
@@ -745,11 +751,13 @@ export class SqliteStore implements Store {
       inputs.map((input, i): AppendCheckpointsResult => {
         const enc = encoded[i]!;
         if (enc instanceof BatonError) return { ok: false, error: enc };
-        // a savepoint per item: a refused item leaves nothing behind
+        // a savepoint per item: a refused item leaves nothing behind (nor in the log's cache)
+        const mark = this.log.deferred.mark();
         const meta = batonErrorOr(
           () =>
             this.txRun(() => this.appendInTx(input, enc, input.requireNoLease === true)) as CheckpointMeta,
         );
+        if (meta instanceof BatonError) this.log.deferred.rollback(mark);
         return meta instanceof BatonError ? { ok: false, error: meta } : { ok: true, meta };
       }),
     );
@@ -1050,7 +1058,14 @@ export class SqliteStore implements Store {
 
   /** A read transaction: several statements see one snapshot. */
   private read<T>(fn: () => T): T {
-    return this.txRun.deferred(fn) as T;
+    try {
+      const out = this.txRun.deferred(fn) as T;
+      this.log.deferred.commit();
+      return out;
+    } catch (e) {
+      this.log.deferred.rollback();
+      throw e;
+    }
   }
 
   async sharedSecret(name: string): Promise<Buffer> {

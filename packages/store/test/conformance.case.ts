@@ -1876,6 +1876,9 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       });
 
       it('a history entry corrupted in the database (its bytes) is caught by readHistory and by beginTurn', async () => {
+        // `store` wrote the entries and may serve its own verified copy of the window; another
+        // handle (another router, or this one after a restart) reads them from the database
+        const reader = await h.open({ now });
         const s = await newSession();
         const all: HistoryEntry[] = [];
         for (let i = 0; i < 6; i++) {
@@ -1902,21 +1905,21 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           part: 'history[3]',
         });
         const bad = started(
-          await beginTurn(store, s.id, 'k', 'router', 30_000, { entries: 4, bytes: 1 << 20 }),
+          await beginTurn(reader, s.id, 'k', 'router', 30_000, { entries: 4, bytes: 1 << 20 }),
         );
         expect(bad.checkpoint).toBeNull();
         expect(bad.history).toEqual([]);
         expect(bad.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
         expect(bad.checkpointError?.details).toMatchObject({ sessionId: s.id, part: 'history[3]' });
         expect(await store.getSession(s.id)).toMatchObject({ leaseOwner: 'router', status: 'idle' });
-        await store.releaseLease(bad.lease);
+        await reader.releaseLease(bad.lease);
         // a window that does not reach the corrupt entry starts the turn
         const ok = started(
-          await beginTurn(store, s.id, 'k', 'router', 30_000, { entries: 2, bytes: 1 << 20 }),
+          await beginTurn(reader, s.id, 'k', 'router', 30_000, { entries: 2, bytes: 1 << 20 }),
         );
         expect(ok.checkpointError).toBeUndefined();
         expect(ok.history).toEqual(stored(all.slice(4), 4));
-        await store.releaseLease(ok.lease);
+        await reader.releaseLease(ok.lease);
         // an entry that is gone from the log (no retention marker explains it)
         const s2 = await newSession();
         for (let i = 0; i < 6; i++) await appendV1(s2.id, i, i);
@@ -1924,14 +1927,16 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const gone = await expectCode(store.readHistory(s2.id), 'CHECKPOINT_CORRUPT');
         expect(String(gone.details?.part)).toMatch(/^history\[[34]\]/);
         const bad2 = started(
-          await beginTurn(store, s2.id, 'k', 'router', 30_000, { entries: 4, bytes: 1 << 20 }),
+          await beginTurn(reader, s2.id, 'k', 'router', 30_000, { entries: 4, bytes: 1 << 20 }),
         );
         expect(bad2.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
         expect(bad2.history).toEqual([]);
         expect((await store.getSession(s2.id)).leaseOwner).toBe('router');
+        await reader.close();
       });
 
       it('an entry rewritten with a matching hash (only the chain can tell) is caught by readHistory and by beginTurn', async () => {
+        const reader = await h.open({ now }); // reads from the database, not from a writer's cache
         const s = await newSession();
         for (let i = 0; i < 6; i++) await appendV1(s.id, i, i);
         const forged = JSON.stringify({ role: 'user', content: 'forged', turnId: 't2', at: 1002 });
@@ -1943,13 +1948,13 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           expect(String(e.details?.part)).toMatch(/^history\[2\]/);
         }
         const bad = started(
-          await beginTurn(store, s.id, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 }),
+          await beginTurn(reader, s.id, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 }),
         );
         expect(bad.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
         expect(String(bad.checkpointError?.details?.part)).toMatch(/^history\[2\]/);
         expect(bad.history).toEqual([]);
         expect((await store.getSession(s.id)).leaseOwner).toBe('router');
-        await store.releaseLease(bad.lease);
+        await reader.releaseLease(bad.lease);
         // the newest entry forged with hash and chain consistent: the checkpoint's head tells
         const s2 = await newSession();
         for (let i = 0; i < 3; i++) await appendV1(s2.id, i, i);
@@ -1959,11 +1964,40 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           `UPDATE history SET body = '${forged2}', hash = '${sha256Hex(forged2)}', chain = '${historyChain(prev, sha256Hex(forged2))}' WHERE session_id = '${s2.id}' AND idx = 2`,
         );
         const bad2 = started(
-          await beginTurn(store, s2.id, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 }),
+          await beginTurn(reader, s2.id, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 }),
         );
         expect(bad2.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
         expect(bad2.history).toEqual([]);
         expect((await store.getSession(s2.id)).leaseOwner).toBe('router');
+        await reader.close();
+      });
+
+      it('windows stay exact when two handles append to one session in turn (no stale copy is served)', async () => {
+        const other = await h.open({ now });
+        try {
+          const s = await newSession();
+          const all: HistoryEntry[] = [];
+          const w = { entries: 5, bytes: 1 << 20 };
+          for (let i = 0; i < 12; i++) {
+            // alternate writers, and read the window through both after every append
+            const via = i % 3 === 2 ? other : store;
+            await appendV1(s.id, i, i, via);
+            all.push(...turnEntries(i));
+            for (const reader of [store, other]) {
+              const b = started(await beginTurn(reader, s.id, `k${i}`, 'router', 30_000, w));
+              expect(b.checkpointError).toBeUndefined();
+              expect(b.history).toEqual(stored(all.slice(-5), Math.max(0, all.length - 5)));
+              await reader.releaseLease(b.lease);
+            }
+          }
+          // a refused append (stale seq) leaves the writer's view unchanged
+          await expectCode(appendV1(s.id, 3, 99), 'SEQUENCE_CONFLICT');
+          const b = started(await beginTurn(store, s.id, 'k-last', 'router', 30_000, w));
+          expect(b.history).toEqual(stored(all.slice(-5), all.length - 5));
+          await store.releaseLease(b.lease);
+        } finally {
+          await other.close();
+        }
       });
 
       it('a history entry over maxHistoryEntryBytes is refused with CHECKPOINT_TOO_LARGE naming it; nothing changes', async () => {
