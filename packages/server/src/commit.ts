@@ -18,7 +18,11 @@ interface Pending<I, R> {
   reject(e: unknown): void;
 }
 
-/** Queues items until the event loop turns, then hands them to `many` in batches of at most `maxBatch`. */
+/**
+ * Queues items until the event loop turns, then hands them to `many` in batches of at most
+ * `maxBatch`, running up to `parallel` batches at once (one per connection a backend can write
+ * on in parallel: 1 for SQLite, the pool size for PostgreSQL).
+ */
 class Batcher<I, R> {
   private queue: Array<Pending<I, R>> = [];
   private scheduled = false;
@@ -28,6 +32,7 @@ class Batcher<I, R> {
     /** Null when the backend has no batched call or grouping is disabled. */
     private readonly many: ((inputs: I[]) => Promise<Array<Outcome<R>>>) | null,
     private readonly maxBatch: number,
+    private readonly parallel = 1,
   ) {}
 
   submit(input: I): Promise<R> {
@@ -44,22 +49,31 @@ class Batcher<I, R> {
   private async flush(): Promise<void> {
     this.scheduled = false;
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      if (batch.length === 1) {
-        const p = batch[0]!;
-        await this.one(p.input).then(p.resolve, p.reject);
-        continue;
-      }
-      try {
-        const results = await this.many!(batch.map((b) => b.input));
-        results.forEach((r, i) => {
-          const p = batch[i]!;
-          if (r.ok) p.resolve(r.value);
-          else p.reject(r.error);
-        });
-      } catch (e) {
-        for (const p of batch) p.reject(e);
-      }
+      const taken = this.queue.splice(0, this.maxBatch * this.parallel);
+      // spread what was taken over the parallel writers, as evenly as possible
+      const n = Math.min(this.parallel, taken.length);
+      const size = Math.ceil(taken.length / n);
+      const batches: Array<Array<Pending<I, R>>> = [];
+      for (let i = 0; i < taken.length; i += size) batches.push(taken.slice(i, i + size));
+      await Promise.all(batches.map((b) => this.run(b)));
+    }
+  }
+
+  private async run(batch: Array<Pending<I, R>>): Promise<void> {
+    if (batch.length === 1) {
+      const p = batch[0]!;
+      await this.one(p.input).then(p.resolve, p.reject);
+      return;
+    }
+    try {
+      const results = await this.many!(batch.map((b) => b.input));
+      results.forEach((r, i) => {
+        const p = batch[i]!;
+        if (r.ok) p.resolve(r.value);
+        else p.reject(r.error);
+      });
+    } catch (e) {
+      for (const p of batch) p.reject(e);
     }
   }
 }
@@ -78,6 +92,7 @@ export class CommitBatcher {
             )
         : null,
       maxBatch,
+      store.parallelWrites ?? 1,
     );
   }
 
@@ -100,6 +115,7 @@ export class BeginBatcher {
             )
         : null,
       maxBatch,
+      store.parallelWrites ?? 1,
     );
   }
 

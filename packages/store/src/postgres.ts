@@ -285,6 +285,7 @@ END $d$;
 ];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const DEFAULT_POOL_SIZE = 10;
 
 /** Upsert of a session aggregate from a delta; the `…Sql` arguments are SQL expressions (placeholders or columns). */
 function aggregateUpsert(
@@ -363,6 +364,7 @@ function isUniqueViolation(e: unknown): boolean {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
+  readonly parallelWrites: number;
   readonly pool: pg.Pool;
   private readonly now: () => number;
   private readonly limits: AppendLimits;
@@ -384,6 +386,7 @@ export class PostgresStore implements Store {
     };
     this.keep = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
     this.hooks = opts.hooks;
+    this.parallelWrites = opts.poolSize ?? DEFAULT_POOL_SIZE;
   }
 
   /** Connect, create the schema when asked, and apply pending migrations under an advisory lock. */
@@ -395,7 +398,7 @@ export class PostgresStore implements Store {
     if (opts.keepCheckpoints !== undefined) checkKeep(opts.keepCheckpoints);
     const pool = new pg.Pool({
       connectionString: url,
-      max: opts.poolSize ?? 10,
+      max: opts.poolSize ?? DEFAULT_POOL_SIZE,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     // An idle client that loses its connection must not crash the process.

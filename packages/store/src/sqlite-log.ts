@@ -72,6 +72,13 @@ type St = (sql: string) => Statement;
 
 const CP_COLUMNS =
   'session_id, seq, schema_version, written_by, hash, size, created_at, format, state_hash, context_hash, memory_hash, history_length, history_head, body';
+const CP_PREFIXED = CP_COLUMNS.split(', ')
+  .map((c) => `c.${c}`)
+  .join(', ');
+const PART_BODIES = 'ps.body AS p_state, pc.body AS p_context, pm.body AS p_memory';
+const PART_JOINS = `LEFT JOIN checkpoint_parts ps ON ps.session_id = c.session_id AND ps.hash = c.state_hash
+  LEFT JOIN checkpoint_parts pc ON pc.session_id = c.session_id AND pc.hash = c.context_hash
+  LEFT JOIN checkpoint_parts pm ON pm.session_id = c.session_id AND pm.hash = c.memory_hash`;
 
 interface TrimRow {
   before_idx: number;
@@ -91,30 +98,28 @@ export class SqliteLog {
     private readonly cache: LogCache = new LogCache(),
   ) {}
 
-  /** The stored row of checkpoint `seq` (or the latest), undecoded. */
-  row(sessionId: string, seq: number | 'latest'): Row | undefined {
+  /** The stored row of checkpoint `seq` (or the latest), undecoded; with `parts`, their bodies too (one read). */
+  row(sessionId: string, seq: number | 'latest', parts = false): Row | undefined {
+    const cols = parts ? `${CP_PREFIXED}, ${PART_BODIES}` : CP_COLUMNS;
+    const from = parts ? `checkpoints c ${PART_JOINS}` : 'checkpoints c';
     return seq === 'latest'
-      ? (this.st(`SELECT ${CP_COLUMNS} FROM checkpoints WHERE session_id = ? ORDER BY seq DESC LIMIT 1`).get(
+      ? (this.st(`SELECT ${cols} FROM ${from} WHERE c.session_id = ? ORDER BY c.seq DESC LIMIT 1`).get(
           sessionId,
         ) as Row | undefined)
-      : (this.st(`SELECT ${CP_COLUMNS} FROM checkpoints WHERE session_id = ? AND seq = ?`).get(
-          sessionId,
-          seq,
-        ) as Row | undefined);
+      : (this.st(`SELECT ${cols} FROM ${from} WHERE c.session_id = ? AND c.seq = ?`).get(sessionId, seq) as
+          Row | undefined);
   }
 
-  /** Decode and verify a checkpoint row (parts read by hash). */
+  /** Decode and verify a checkpoint row read with `row(…, parts = true)`. */
   decode(r: Row): Checkpoint {
     const meta = checkpointMeta(r);
     const format = Number(r.format);
     const parts = new Map<string, unknown>();
     if (format === FORMAT_PARTS) {
-      const get = this.st('SELECT body FROM checkpoint_parts WHERE session_id = ? AND hash = ?');
       for (const part of CHECKPOINT_PARTS) {
         const h = meta.parts[part];
-        if (h === null || parts.has(h)) continue;
-        const p = get.get(meta.sessionId, h) as { body: Buffer } | undefined;
-        if (p) parts.set(h, p.body);
+        const b = r[`p_${part}`] as Buffer | null | undefined;
+        if (h !== null && b !== null && b !== undefined) parts.set(h, b);
       }
       const cp = decodeCheckpoint({ meta, format, body: r.body }, parts);
       const size = (h: string | null): number =>
@@ -176,12 +181,17 @@ export class SqliteLog {
       );
       for (const p of enc.parts) ins.run(sid, p.hash, p.bytes.length, p.bytes);
     }
-    if (done.entries.length > 0) {
-      const ins = this.st(
-        'INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      );
-      for (const e of done.entries)
-        ins.run(sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, e.bytes);
+    // a turn's entries in as few statements as possible (one for up to four entries)
+    for (let i = 0; i < done.entries.length; i += 4) {
+      const chunk = done.entries.slice(i, i + 4);
+      const args: unknown[] = [];
+      for (const e of chunk)
+        args.push(sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, e.bytes);
+      this.st(
+        `INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES ${chunk
+          .map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .join(', ')}`,
+      ).run(...args);
     }
     const pinned = input.migration ? 1 : 0;
     this.st(

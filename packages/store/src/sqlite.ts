@@ -672,7 +672,7 @@ export class SqliteStore implements Store {
     session.leaseEpoch += 1;
     const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
     return startedTurn(lease, session, () => {
-      const r = this.log.row(sessionId, 'latest');
+      const r = this.log.row(sessionId, 'latest', true);
       if (!r) return { checkpoint: null, history: [] };
       const checkpoint = this.log.decode(r);
       return { checkpoint, history: window ? this.log.window(checkpoint, window) : [] };
@@ -1006,17 +1006,20 @@ export class SqliteStore implements Store {
   }
 
   async getLatestCheckpoint(sessionId: string): Promise<Checkpoint | null> {
-    const r = this.read(() => this.log.row(sessionId, 'latest'));
+    const r = this.read(() => {
+      const row = this.log.row(sessionId, 'latest', true);
+      return row ? this.log.decode(row) : undefined;
+    });
     if (!r) {
       await this.getSession(sessionId);
       return null;
     }
-    return this.log.decode(r);
+    return r;
   }
 
   async getCheckpoint(sessionId: string, seq: number): Promise<Checkpoint> {
     return this.read(() => {
-      const r = this.log.row(sessionId, seq);
+      const r = this.log.row(sessionId, seq, true);
       if (!r) {
         if (!this.st('SELECT 1 FROM sessions WHERE id = ?').get(sessionId)) throw sessionNotFound(sessionId);
         throw checkpointNotFound(sessionId, seq);

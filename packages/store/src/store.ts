@@ -212,6 +212,11 @@ export interface StoreOptions {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /**
+   * How many write transactions the backend usefully runs at once: 1 for SQLite (one writer),
+   * the connection pool's size for PostgreSQL. Group commit splits a flush into this many batches.
+   */
+  readonly parallelWrites?: number;
   /** LangGraph checkpoint storage on the same database (optional; see graph.ts). */
   readonly graph?: GraphCheckpointStore;
   close(): Promise<void>;
