@@ -9,11 +9,17 @@
  *   settings, one file each); PostgreSQL with `synchronous_commit=on` (the server default).
  * - SQLite is driven by one caller; PostgreSQL by 8 concurrent callers over 8 connections.
  * - Every contender starts from the same JS object and ends with a JS object: raw inserts
- *   include `JSON.stringify`, raw reads include `JSON.parse`. Baton reads also verify SHA-256.
- * - LangGraph savers get the body as one channel value (their cheapest layout).
+ *   include `JSON.stringify`, raw reads include `JSON.parse`.
+ * - Baton gets the body (state, context, waits) and the conversation as `history` entries of the
+ *   same append (the history log); its read is the latest checkpoint plus `readHistory` of the
+ *   whole log, so it ends with the same content; parts and entries are hash-checked.
+ * - LangGraph savers get the content as one channel value (their cheapest layout).
  * - Contenders alternate in short chunks (rotating order); a rate is ops over total time.
  * - Targets are judged on SQLite `synchronous=FULL` (`--sqlite-normal` judges NORMAL instead);
  *   `--quick` runs fewer, smaller chunks.
+ * - The concurrent figure (`--concurrent` runs only it): 50 sessions appending at once through
+ *   Baton's group commit vs the LangGraph savers' `put` from 50 concurrent callers, each a durable
+ *   commit (SQLite FULL; PostgreSQL on 8 connections on both sides).
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,9 +30,12 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { SqliteSaver } from '@langchain/langgraph-checkpoint-sqlite';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
-import type { CheckpointBody } from '@baton/core';
+import { uuid6 } from '@langchain/langgraph-checkpoint';
+import type { CheckpointBody, HistoryEntry } from '@baton/core';
 import { openStore } from '@baton/store';
-import type { Store } from '@baton/store';
+import type { AppendCheckpointInput, Store } from '@baton/store';
+import { CommitBatcher } from '../packages/server/src/commit';
+import { conversation, type Turn } from './long-session-peers';
 import { atLeast, rng, round, table, type BenchFn, type Target } from './lib';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,10 +47,21 @@ const WORDS =
     ' ',
   );
 
-/** A checkpoint body whose JSON is about `bytes` long: a conversation history plus some state. */
-function makeBody(bytes: number): CheckpointBody {
+/**
+ * One checkpoint's content of about `bytes` (JSON): a conversation history plus some state. Baton
+ * gets `body` (state, context, waits) and `history` (the entries, appended to the session's log in
+ * the same transaction); the raw drivers and the LangGraph savers get `whole`, the same content as
+ * one object (`{...body, history}`), their layout.
+ */
+interface Content {
+  body: CheckpointBody;
+  history: HistoryEntry[];
+  whole: Record<string, unknown>;
+}
+
+function makeBody(bytes: number): Content {
   const r = rng(bytes);
-  const history: CheckpointBody['history'] = [];
+  const history: HistoryEntry[] = [];
   let size = 200;
   let turn = 0;
   while (size < bytes) {
@@ -58,16 +78,17 @@ function makeBody(bytes: number): CheckpointBody {
     size += content.length + 70;
     turn++;
   }
-  return {
+  const body: CheckpointBody = {
     state: { n: 0, stage: 'triage', slots: { orderId: 'A-1234', priority: 'high' } },
-    history,
     context: { system: 'You are a helpful support agent.', window: history.length },
     waits: [],
   };
+  return { body, history, whole: { ...body, history } };
 }
 
-function variant(base: CheckpointBody, i: number): CheckpointBody {
-  return { ...base, state: { ...(base.state as object), n: i } };
+function variant(base: Content, i: number): Content {
+  const state = { ...(base.body.state as object), n: i };
+  return { body: { ...base.body, state }, history: base.history, whole: { ...base.whole, state } };
 }
 
 // ---------- timing ----------
@@ -105,7 +126,7 @@ interface Contender {
   name: string;
   /** Prepare `n` targets for appends of round `round`; returns ids. */
   prepare(round: number, n: number): Promise<string[]>;
-  append(id: string, body: CheckpointBody): Promise<void>;
+  append(id: string, content: Content): Promise<void>;
   read(id: string): Promise<unknown>;
   close(): Promise<void>;
 }
@@ -120,19 +141,23 @@ function batonContender(name: string, store: Store, agent: string): Contender {
       }
       return ids;
     },
-    async append(id, body) {
+    async append(id, content) {
       await store.appendCheckpoint({
         sessionId: id,
         expectedSeq: 0,
         schemaVersion: 1,
         writtenBy: 'v1',
-        body,
+        body: content.body,
+        history: content.history,
       });
     },
     async read(id) {
+      // the same content the others read back: the checkpoint and the whole history (one page here)
       const c = await store.getLatestCheckpoint(id);
       if (!c) throw new Error('missing checkpoint');
-      return c.body;
+      const h = await store.readHistory(id, { limit: 1000 });
+      if (h.entries.length !== c.historyLength) throw new Error('history not read whole');
+      return { ...c.body, history: h.entries };
     },
     close: () => store.close(),
   };
@@ -186,8 +211,8 @@ function rawSqlite(file: string, mode: SyncMode): Contender {
   return {
     name: 'raw better-sqlite3',
     prepare: async (round, n) => ids('raw', round, n),
-    append: async (id, body) => {
-      ins.run(id, Buffer.from(JSON.stringify(body)));
+    append: async (id, content) => {
+      ins.run(id, Buffer.from(JSON.stringify(content.whole)));
     },
     read: async (id) => JSON.parse((sel.get(id) as { body: Buffer }).body.toString()),
     close: async () => {
@@ -196,7 +221,7 @@ function rawSqlite(file: string, mode: SyncMode): Contender {
   };
 }
 
-function checkpointOf(body: CheckpointBody) {
+function checkpointOf(body: Record<string, unknown>) {
   return {
     v: 4,
     id: randomUUID(),
@@ -215,10 +240,10 @@ function langgraphContender(
   return {
     name,
     prepare: async (round, n) => ids('lg', round, n),
-    append: async (id, body) => {
+    append: async (id, content) => {
       await saver.put(
         { configurable: { thread_id: id, checkpoint_ns: '' } },
-        checkpointOf(body),
+        checkpointOf(content.whole),
         { source: 'loop', step: 1, parents: {} },
         { state: 1 },
       );
@@ -236,11 +261,11 @@ function rawPg(pool: pg.Pool): Contender {
   return {
     name: 'raw pg',
     prepare: async (round, n) => ids('raw', round, n),
-    append: async (id, body) => {
+    append: async (id, content) => {
       await pool.query({
         name: 'raw_ins',
         text: 'INSERT INTO raw_checkpoints (session_id, seq, body) VALUES ($1, 1, $2)',
-        values: [id, JSON.stringify(body)],
+        values: [id, JSON.stringify(content.whole)],
       });
     },
     read: async (id) => {
@@ -253,6 +278,219 @@ function rawPg(pool: pg.Pool): Contender {
     },
     close: () => pool.end(),
   };
+}
+
+// ---------- concurrent appends: a router commits many sessions at once ----------
+
+/** Sessions appending at once, as a router's traffic does. */
+const CONCURRENT_SESSIONS = 50;
+
+/** A writer per session: `write(t)` commits turn `t` of the conversation (durably). */
+interface ConcurrentContender {
+  name: string;
+  open(round: number, n: number): Promise<Array<(t: number) => Promise<void>>>;
+  /** Transactions and items that went to the store in batches (Baton's group commit only). */
+  batches?: { calls: number; items: number };
+  close(): Promise<void>;
+}
+
+/**
+ * Baton: every session's turn is one append (its 2 history entries, the changed state part and
+ * the bounded context part) through the router's group commit (`CommitBatcher`: the appends that
+ * arrive in one event-loop turn go to `store.appendCheckpoints` in one transaction). With
+ * `grouped = false`, one `appendCheckpoint` (one transaction) per append (a figure only).
+ */
+function batonConcurrent(name: string, store: Store, turns: Turn[], grouped: boolean): ConcurrentContender {
+  const batches = { calls: 0, items: 0 };
+  const counted = {
+    parallelWrites: store.parallelWrites,
+    appendCheckpoint: (i: AppendCheckpointInput) => store.appendCheckpoint(i),
+    appendCheckpoints: (i: AppendCheckpointInput[]) => {
+      batches.calls++;
+      batches.items += i.length;
+      return store.appendCheckpoints!(i);
+    },
+  } as unknown as Store;
+  const batcher = new CommitBatcher(counted, 256, grouped);
+  return {
+    name,
+    batches: grouped ? batches : undefined,
+    async open(_round, n) {
+      const writers: Array<(t: number) => Promise<void>> = [];
+      for (let i = 0; i < n; i++) {
+        const sessionId = (await store.createSession({ agent: 'bench-cc', version: 'v1', tokenHash: 'x' }))
+          .id;
+        let seq = 0;
+        writers.push(async (t) => {
+          const turn = turns[t]!;
+          await batcher.commit({
+            sessionId,
+            expectedSeq: seq,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state: turn.state, context: turn.context, waits: [] },
+            history: turn.entries,
+          });
+          seq++;
+        });
+      }
+      return writers;
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * Not the router's: a group commit that splits each flush into up to `ways` batches by session and
+ * commits them in parallel (one transaction each, on as many connections), to show what the
+ * single-batch flush of `CommitBatcher` leaves on the table on PostgreSQL (a figure only).
+ */
+class SplitBatcher {
+  private queue: Array<{ input: AppendCheckpointInput; resolve(): void; reject(e: unknown): void }> = [];
+  private scheduled = false;
+  constructor(
+    private readonly store: Store,
+    private readonly ways: number,
+  ) {}
+
+  commit(input: AppendCheckpointInput): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const items = this.queue.splice(0);
+    const groups = new Map<number, typeof items>();
+    for (const it of items) {
+      let h = 0;
+      for (const ch of it.input.sessionId) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+      const g = groups.get(h % this.ways) ?? [];
+      g.push(it);
+      groups.set(h % this.ways, g);
+    }
+    await Promise.all(
+      [...groups.values()].map(async (g) => {
+        try {
+          const res = await this.store.appendCheckpoints!(g.map((x) => x.input));
+          res.forEach((r, i) => (r.ok ? g[i]!.resolve() : g[i]!.reject(r.error)));
+        } catch (e) {
+          for (const x of g) x.reject(e);
+        }
+      }),
+    );
+  }
+}
+
+function batonSplit(name: string, store: Store, turns: Turn[], ways: number): ConcurrentContender {
+  const batcher = new SplitBatcher(store, ways);
+  return {
+    name,
+    async open(_round, n) {
+      const writers: Array<(t: number) => Promise<void>> = [];
+      for (let i = 0; i < n; i++) {
+        const sessionId = (await store.createSession({ agent: 'bench-cc', version: 'v1', tokenHash: 'x' }))
+          .id;
+        let seq = 0;
+        writers.push(async (t) => {
+          const turn = turns[t]!;
+          await batcher.commit({
+            sessionId,
+            expectedSeq: seq,
+            schemaVersion: 1,
+            writtenBy: 'v1',
+            body: { state: turn.state, context: turn.context, waits: [] },
+            history: turn.entries,
+          });
+          seq++;
+        });
+      }
+      return writers;
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * A LangGraph saver in its usual layout: the whole message list is the `messages` channel value,
+ * beside `state` and `context`; every put names the three in `newVersions` (all changed).
+ */
+function langgraphConcurrent(
+  name: string,
+  saver: SqliteSaver | PostgresSaver,
+  turns: Turn[],
+  close: () => Promise<void>,
+): ConcurrentContender {
+  return {
+    name,
+    open: async (round, n) =>
+      ids('cc', round, n).map((threadId) => {
+        let config: { configurable: Record<string, unknown> } = {
+          configurable: { thread_id: threadId, checkpoint_ns: '' },
+        };
+        let messages: HistoryEntry[] = [];
+        return async (t: number) => {
+          const turn = turns[t]!;
+          messages = [...messages, ...turn.entries];
+          const v = t + 1;
+          config = (await saver.put(
+            config,
+            {
+              v: 4,
+              id: uuid6(-1),
+              ts: new Date(turn.entries[1].at).toISOString(),
+              channel_values: { messages, state: turn.state, context: turn.context },
+              channel_versions: { messages: v, state: v, context: v },
+              versions_seen: { agent: { messages: t } },
+            },
+            { source: 'loop', step: t, parents: {} },
+            { messages: v, state: v, context: v },
+          )) as typeof config;
+        };
+      }),
+    close,
+  };
+}
+
+/**
+ * CONCURRENT_SESSIONS fresh sessions per chunk, each appending `turnsPerSession` turns one after
+ * the other while the others do the same; contenders alternate chunk by chunk (rotating order).
+ * Returns appends/s (appends over total time) per contender.
+ */
+async function compareConcurrent(
+  contenders: ConcurrentContender[],
+  turnsPerSession: number,
+  chunks: number,
+): Promise<Record<string, number>> {
+  const time = new Map<string, { secs: number; ops: number }>(
+    contenders.map((c) => [c.name, { secs: 0, ops: 0 }]),
+  );
+  const runChunk = async (c: ConcurrentContender, k: number, turns: number): Promise<number> => {
+    const writers = await c.open(k, CONCURRENT_SESSIONS);
+    return timed(async () => {
+      await Promise.all(
+        writers.map(async (w) => {
+          for (let t = 0; t < turns; t++) await w(t);
+        }),
+      );
+    });
+  };
+  for (const c of contenders) await runChunk(c, -1, 2); // warm-up
+  for (const c of contenders) if (c.batches) c.batches.calls = c.batches.items = 0;
+  for (let k = 0; k < chunks; k++) {
+    for (let i = 0; i < contenders.length; i++) {
+      const c = contenders[(i + k) % contenders.length]!;
+      const t = time.get(c.name)!;
+      t.secs += await runChunk(c, k, turnsPerSession);
+      t.ops += CONCURRENT_SESSIONS * turnsPerSession;
+    }
+  }
+  return Object.fromEntries([...time].map(([name, t]) => [name, t.ops / t.secs]));
 }
 
 // ---------- the run ----------
@@ -318,6 +556,91 @@ async function compare(
   return out;
 }
 
+/** The concurrent figure: SQLite FULL and PostgreSQL on 8 connections. */
+async function concurrentRun(
+  dir: string,
+  pgUrl: string,
+  schema: string,
+  quick: boolean,
+): Promise<{
+  figures: Record<string, number | string>;
+  targets: Target[];
+  rows: Array<Record<string, unknown>>;
+  ccTurns: number;
+  ccChunks: number;
+}> {
+  const figures: Record<string, number | string> = {};
+  const targets: Target[] = [];
+  // ----- concurrent appends: 50 sessions at once (SQLite FULL; PostgreSQL on 8 connections) -----
+  // a conversation's length, as in the turns bench (a client moves to a fresh session every 20 turns)
+  const ccTurns = quick ? 10 : 20;
+  const ccChunks = quick ? 2 : 3;
+  const convo = conversation(ccTurns, 77);
+  const ccStore = await openStore(join(dir, 'baton-cc.db'), { synchronous: 'FULL' });
+  const ccDb = sqliteDb(join(dir, 'langgraph-cc.db'), 'FULL');
+  const ccBatonSqlite = batonConcurrent('baton group commit', ccStore, convo, true);
+  const concurrentSqlite = await compareConcurrent(
+    [
+      ccBatonSqlite,
+      batonConcurrent('baton, a transaction per append', ccStore, convo, false),
+      langgraphConcurrent('langgraph', new SqliteSaver(ccDb), convo, async () => {
+        ccDb.close();
+      }),
+    ],
+    ccTurns,
+    ccChunks,
+  );
+  ccDb.close();
+  await ccStore.close();
+  const ccPgStore = await openStore(pgUrl, { schema: `${schema}_cc`, poolSize: 8 });
+  const ccLgPool = new pg.Pool({ connectionString: pgUrl, max: 8 });
+  const ccPgSaver = new PostgresSaver(ccLgPool, undefined, { schema: `${schema}_cc_lg` });
+  await ccPgSaver.setup();
+  const ccBatonPg = batonConcurrent('baton group commit', ccPgStore, convo, true);
+  const concurrentPg = await compareConcurrent(
+    [
+      ccBatonPg,
+      batonConcurrent('baton, a transaction per append', ccPgStore, convo, false),
+      batonSplit('baton, 8 parallel group commits', ccPgStore, convo, 8),
+      langgraphConcurrent('langgraph', ccPgSaver, convo, () => ccLgPool.end()),
+    ],
+    ccTurns,
+    ccChunks,
+  );
+  await ccPgStore.close();
+  await ccLgPool.end();
+  // concurrent appends
+  const ccRows: Array<Record<string, unknown>> = [];
+  for (const [key, label, res, baton] of [
+    ['sqlite FULL', 'sqlite, synchronous=FULL', concurrentSqlite, ccBatonSqlite],
+    ['postgres', 'postgres, 8 connections', concurrentPg, ccBatonPg],
+  ] as const) {
+    const lg = res['langgraph']!;
+    const batch = baton.batches!.calls ? baton.batches!.items / baton.batches!.calls : NaN;
+    for (const [who, v] of Object.entries(res)) {
+      figures[`concurrent ${key} ${who} appends/s`] = Math.round(v);
+      ccRows.push({
+        run: label,
+        contender: who,
+        'appends/s': Math.round(v),
+        'vs langgraph put': round(v / lg, 2),
+        'appends per transaction': who === 'baton group commit' ? round(batch, 1) : 1,
+      });
+    }
+    figures[`concurrent ${key} baton appends per transaction`] = round(batch, 1);
+    const who = key === 'postgres' ? 'PostgresSaver' : 'SqliteSaver';
+    targets.push(
+      atLeast(
+        `${key}: ${CONCURRENT_SESSIONS} sessions appending at once, Baton group commit / LangGraph ${who} put`,
+        res['baton group commit']! / lg,
+        3,
+        'x',
+      ),
+    );
+  }
+  return { figures, targets, rows: ccRows, ccTurns, ccChunks };
+}
+
 function writeDocs(md: string): void {
   const file = join(here, '..', 'docs', 'benchmarks.md');
   mkdirSync(dirname(file), { recursive: true });
@@ -343,13 +666,22 @@ const bench: BenchFn = async (args) => {
     { label: '10KB', bytes: 10 * 1024, sqliteOps: quick ? 100 : 250, pgOps: quick ? 100 : 250 },
     { label: '100KB', bytes: 100 * 1024, sqliteOps: quick ? 40 : 100, pgOps: quick ? 40 : 100 },
   ];
-  const pgUrl = process.env.BATON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const pgUrl =
+    process.env.BATON_BENCH_PG_URL ??
+    process.env.BATON_TEST_PG_URL ??
+    'postgres://postgres@127.0.0.1:5432/test';
   const dir = mkdtempSync(join(tmpdir(), 'baton-bench-store-'));
   const schema = `baton_bench_${process.pid}`;
   const admin = new pg.Pool({ connectionString: pgUrl, max: 1 });
   const figures: Record<string, number | string> = {};
   const targets: Target[] = [];
   try {
+    if (args.includes('--concurrent')) {
+      // only the concurrent figure (docs not rewritten)
+      const cc = await concurrentRun(dir, pgUrl, schema, quick);
+      console.log('\n' + table(cc.rows));
+      return { figures: cc.figures, targets: cc.targets };
+    }
     // ----- SQLite, in both synchronous modes -----
     const sqliteRun = async (mode: SyncMode) => {
       const lgDb = sqliteDb(join(dir, `langgraph-${mode}.db`), mode);
@@ -396,6 +728,8 @@ const bench: BenchFn = async (args) => {
       8,
       rounds,
     );
+    const cc = await concurrentRun(dir, pgUrl, schema, quick);
+    Object.assign(figures, cc.figures);
 
     // ----- figures and targets -----
     const runs = [
@@ -464,14 +798,14 @@ const bench: BenchFn = async (args) => {
       atLeast('postgres read-latest / raw primary-key read, worst size', pgw.rr, 0.6, 'x'),
       atLeast('postgres read-latest / PostgresSaver getTuple, worst size', pgw.rl, 2, 'x'),
     );
+    targets.push(...cc.targets);
 
-    const sqPrimary = primary === 'FULL' ? sqliteFull : sqliteNormal;
-    const rawOverSaver = sizes
-      .map((z) => {
-        const r = sqPrimary[z.label]!;
-        return `${round(r['raw better-sqlite3']!.read / r['langgraph']!.read, 2)}x (${z.label})`;
-      })
-      .join(' and ');
+    const entryCounts = sizes
+      .map((z, i) => `${makeBody(z.bytes).history.length}${i ? '' : ' entries'} for ${z.label}`)
+      .join(', ');
+    const ccPg = ['baton group commit', 'langgraph']
+      .map((w) => `${w} ${cc.figures[`concurrent postgres ${w} appends/s`]}/s`)
+      .join(' vs ');
     const md = [
       `Measured by \`npm run bench -- store${quick ? ' --quick' : ''}\` (contenders alternated in ${rounds} chunks per figure, rate = ops / total time).`,
       '',
@@ -480,37 +814,74 @@ const bench: BenchFn = async (args) => {
       "  `FULL` syncs the WAL on every commit (durable against power loss); `NORMAL` (Baton's default) is",
       '  durable against process crashes. PostgreSQL: `synchronous_commit=on`, 8 concurrent callers on 8 connections.',
       '- Every contender starts from the same JS object and ends with one: raw inserts include `JSON.stringify`,',
-      '  raw reads include `JSON.parse`; Baton reads also verify the SHA-256. LangGraph savers get the body as one',
-      '  channel value, their cheapest layout.',
+      '  raw reads include `JSON.parse`. LangGraph savers get the content as one channel value, their cheapest',
+      '  layout. Baton gets the body (state, context, waits) and the conversation as `history` entries of the same',
+      '  append; its read is `getLatestCheckpoint` plus `readHistory` of the whole log (the same content back),',
+      '  every part and entry hash-checked.',
       `- Targets are judged on SQLite \`${primary}\` and on the worse of the two sizes.`,
       '',
       table(rows),
+      '',
+      '### Concurrent appends (group commit)',
+      '',
+      `${CONCURRENT_SESSIONS} sessions appending at once, as a router commits the turns of many sessions: each`,
+      `session appends ${cc.ccTurns} turns one after the other (fresh sessions every chunk, ${cc.ccChunks} chunks per`,
+      'contender, alternated with rotating order; rate = appends / total time). A turn is 1 KB in and 1 KB out',
+      'plus a ~200 B state and a bounded ~5 KB context (the long-session conversation), every part changed.',
+      '',
+      "- Baton: each turn one append (its 2 history entries, the state part, the context part) through the router's",
+      '  group commit (`CommitBatcher` of packages/server/src/commit.ts: the appends that arrive in one event-loop',
+      '  turn go to `store.appendCheckpoints` in one transaction, each item applied or refused on its own).',
+      '  "a transaction per append" is the same store from the same 50 callers without grouping (a figure only).',
+      '- LangGraph savers: `put` from 50 concurrent callers, each its own durable commit, in their usual layout',
+      '  (the whole message list is the `messages` channel value, beside `state` and `context`; all three named in',
+      `  \`newVersions\`), so a put rewrites the conversation so far (1 to ${cc.ccTurns} turns here).`,
+      '- SQLite: WAL, `synchronous=FULL` for both, one file each. PostgreSQL: `synchronous_commit=on`, 8',
+      '  connections on both sides (`poolSize: 8`; `pg.Pool` max 8).',
+      '',
+      table(cc.rows),
       '',
       table(targets.map((t) => ({ target: t.what, value: t.value, wanted: t.target, met: t.met }))),
       '',
       'Where targets are missed, and why:',
       '',
-      '- Append vs the LangGraph savers: every contender writes the same body bytes in one commit, and that',
-      '  write (WAL fsync with `FULL`, page writes with `NORMAL`, the WAL flush on PostgreSQL) is most of the',
-      '  cost, so Baton stays close to the raw drivers and the savers stay close to them too. The savers lose',
-      '  only their serialization and, on PostgreSQL, three extra round trips (BEGIN, blob upsert, checkpoint',
-      '  upsert, COMMIT against one statement); that gives about 2x on PostgreSQL and little on SQLite. Beating',
-      '  them by more would need fewer bytes written: compressing bodies with `node:zlib` (deflate level 1,',
-      '  brotli 0) costs more CPU than the write it saves and slows reads, so Baton does not.',
-      '- SQLite read-latest vs the raw read: reading and parsing the JSON is what the raw read does; Baton adds',
-      '  the SHA-256 over the stored bytes (about a fifth of a 10 KB read on this machine) and the checkpoint',
-      `  metadata. In this run raw reads were ${rawOverSaver} the SqliteSaver \`getTuple\` (by size), so 2x over`,
-      '  the saver needs a reader within a few percent of the raw read, which a reader that also verifies a hash',
-      '  is not.',
+      `- Per-size appends and reads (one session per write): since the history log, Baton stores the`,
+      `  conversation as log rows, one per entry (${entryCounts} here), each with its SHA-256, its chain`,
+      '  value and an index entry, and state and context as content-addressed parts; the raw drivers and the',
+      '  savers write and read one blob. Writing a whole conversation in one append and reading it back whole',
+      '  (checkpoint + `readHistory` of every entry, each hash-checked and chained) is the case this layout gives',
+      '  up: it costs per entry, where the blob costs per byte. A turn appends 2 entries, rewrites no history',
+      '  and reads a bounded window: that is the concurrent figure above and the long-session bench (at 5,000',
+      '  turns a turn writes under 1 % of the bytes SqliteSaver writes). These per-size targets predate the',
+      '  history log and are missed by design; they are kept to show the cost of the whole-conversation case.',
+      '- Concurrent appends on SQLite: the group commit pays one fsync per 50 appends where the saver pays one',
+      '  per put, so the ratio follows what an fsync costs on the shared disk: 2.6x in the quietest run (10 turns',
+      '  per session then; fsync about 0.4 ms: LangGraph 2,352 puts/s, Baton 6,151 appends/s), 4.9x to 9x in runs',
+      "  where other work loaded the disk. With fsync that cheap, Baton's CPU per append bounds the group commit",
+      '  (about 160 µs each in a batch of 50: entry rows, parts, SHA-256s, the compaction check).',
+      `- Concurrent appends on PostgreSQL (${ccPg}): \`CommitBatcher\` hands all the appends queued in an`,
+      '  event-loop turn to one `appendCheckpoints` call, and the PostgreSQL backend runs its items one',
+      '  statement after another in one transaction on one connection: a group of 50 uses 1 of the 8',
+      '  connections and waits for 50 round trips in a row, while the 8 connections of `PostgresSaver` each',
+      '  commit on their own and the server already groups their WAL flushes. Measured on the side (the',
+      "  server processes' CPU time around the same workload, 3 rounds), the server spends about 0.4–0.6 ms per",
+      '  Baton append against 1.0–1.3 ms per `put`: Baton does less work per commit, the wait is round-trip',
+      '  latency on a busy 2-core machine. Splitting a flush into 8 parallel transactions (a bench-only batcher,',
+      '  "8 parallel group commits") recovers part of it; meeting 3x needs the batch sent in fewer round trips',
+      '  (one statement for all of its items, or pipelined statements) in packages/store/src/postgres.ts, and',
+      "  a batcher that spreads a flush over the pool's connections.",
       `- Measured on a shared ${os.cpus().length}-core machine with other work running (load average`,
       `  ${os.loadavg()[0]!.toFixed(1)} at the end of the run): absolute rates vary by up to 2x between runs;`,
       '  alternating the contenders in short chunks keeps the ratios steadier.',
     ].join('\n');
     writeDocs(md);
     console.log('\n' + table(rows));
+    console.log('\n' + table(cc.rows));
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}_lg" CASCADE`).catch(() => {});
+    for (const s of [`${schema}_lg`, `${schema}_cc`, `${schema}_cc_lg`]) {
+      await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
+    }
     await admin.end();
     rmSync(dir, { recursive: true, force: true });
   }

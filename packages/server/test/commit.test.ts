@@ -1,7 +1,7 @@
 /** Group commit over a real SQLite file: concurrent commits share one transaction, each refused alone. */
 import { describe, expect, it } from 'vitest';
 import { SequenceConflictError } from '@baton/core';
-import type { AppendCheckpointInput } from '@baton/store';
+import type { AppendCheckpointInput, Store } from '@baton/store';
 import { CommitBatcher } from '../src/commit';
 import { sqliteTarget } from './fixtures/harness';
 
@@ -63,5 +63,30 @@ describe('CommitBatcher', () => {
     } finally {
       await t.cleanup();
     }
+  });
+
+  it("spreads one flush over the backend's parallel writers, each batch its own call", async () => {
+    const calls: number[] = [];
+    let running = 0;
+    let most = 0;
+    const fake = {
+      parallelWrites: 3,
+      appendCheckpoint: async () => {
+        throw new Error('a flush of several items must not fall back to single appends');
+      },
+      appendCheckpoints: async (items: AppendCheckpointInput[]) => {
+        calls.push(items.length);
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+        return items.map((i) => ({ ok: true as const, meta: { seq: i.expectedSeq + 1 } as never }));
+      },
+    } as unknown as Store;
+    const batcher = new CommitBatcher(fake, 256, true);
+    const metas = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.commit(append(`s${i}`, i))));
+    expect(metas.map((m) => m.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(calls.sort()).toEqual([2, 4, 4]);
+    expect(most).toBe(3);
   });
 });
