@@ -1,4 +1,5 @@
 /** Benchmark harness shared by every `bench/<name>.ts`. */
+import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 
 export interface Target {
@@ -89,4 +90,89 @@ function fmt(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) >= 100 ? 0 : 3);
   if (typeof v === 'boolean') return v ? 'yes' : 'NO';
   return String(v ?? '');
+}
+
+// ---- child processes -----------------------------------------------------------------------------
+
+/** Every child started by `forkChild`/`track` and not yet exited: killed by PID if the bench exits early. */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
+/** Remember `proc` so that it is killed (SIGKILL, by PID) if the bench process exits before stopping it. */
+export function track(proc: ChildProcess): ChildProcess {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const p of live) if (p.pid !== undefined && p.exitCode === null) process.kill(p.pid, 'SIGKILL');
+    });
+  }
+  return proc;
+}
+
+/**
+ * Fork `module` (a bench file, run through tsx) with `args` and an IPC channel; resolves with the
+ * process and the `url` of its first message (empty when it sends none), rejects if it exits
+ * first. With `profile` and BATON_BENCH_PROFILE=<dir>, the child writes a CPU profile there.
+ */
+export function forkChild(
+  module: string,
+  args: string[],
+  opts: { profile?: boolean } = {},
+): Promise<{ proc: ChildProcess; url: string }> {
+  const prof = process.env.BATON_BENCH_PROFILE;
+  const proc = track(
+    fork(module, args, {
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(prof && opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+      ],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  return new Promise((resolve, reject) => {
+    const exited = (code: number | null): void => reject(new Error(`${args[0]} process exited with ${code}`));
+    proc.once('exit', exited);
+    proc.once('message', (first: { url?: string }) => {
+      proc.off('exit', exited);
+      resolve({ proc, url: first.url ?? '' });
+    });
+  });
+}
+
+/** Send `msg` to a child and wait for its next message (a message with `error` rejects). */
+export function ask<T>(proc: ChildProcess, msg: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const exited = (code: number | null): void => reject(new Error(`child process exited with ${code}`));
+    proc.once('exit', exited);
+    proc.once('message', (r: { error?: string } | null) => {
+      proc.off('exit', exited);
+      if (r && r.error) reject(new Error(r.error));
+      else resolve(r as T);
+    });
+    proc.send(msg as object);
+  });
+}
+
+/** Stop a child by disconnecting its IPC channel (it closes and exits); SIGKILL by PID after `graceMs`. */
+export async function stopChild(proc: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  if (proc.connected) proc.disconnect();
+  else proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Stop a child without an IPC channel: SIGTERM by PID, SIGKILL after `graceMs`. */
+export async function killChild(proc: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }

@@ -13,7 +13,7 @@
  *   bodies stay conversation-sized instead of growing for the whole run;
  * - memory: router RSS after 10,000 more sessions were created over HTTP.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +25,7 @@ import { z } from 'zod';
 import { defineAgent, httpLedgerClient, InProcessWorker, serveWorker } from '@baton/sdk';
 import { openStore } from '@baton/store';
 import { createServer, StoreLedgerClient } from '@baton/server';
-import { atLeast, atMost, percentile, round, type BenchFn } from './lib';
+import { ask, atLeast, atMost, forkChild, percentile, round, stopChild, type BenchFn } from './lib';
 
 const CONCURRENCY = 50;
 const TURNS_PER_SESSION = 20;
@@ -245,7 +245,10 @@ async function proxyProcess(upstream: string): Promise<void> {
 async function routerProcess(sync: 'FULL' | 'NORMAL', file: string): Promise<void> {
   const store = await openStore(file, { synchronous: sync });
   const server = createServer({ store, tokens: TOKENS, logger: false });
-  await server.pool.addInProcess(new InProcessWorker(noop, new StoreLedgerClient(store)), noop.manifest());
+  await server.pool.addInProcess(
+    new InProcessWorker(noop, new StoreLedgerClient(store, server.ctx.capabilities)),
+    noop.manifest(),
+  );
   const url = await server.listen(0);
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'rss') process.send!({ rss: process.memoryUsage().rss });
@@ -265,37 +268,10 @@ async function routerProcess(sync: 'FULL' | 'NORMAL', file: string): Promise<voi
 
 // ---- the bench (parent) --------------------------------------------------------------------------
 
+/** A role of this file in its own process (`router`, `worker`, `proxy`, `loadgen`). */
 function child(...args: string[]): Promise<{ proc: ChildProcess; url: string }> {
   // BATON_BENCH_PROFILE=<dir> writes a CPU profile of the router process there.
-  const prof = process.env.BATON_BENCH_PROFILE;
-  const proc = fork(fileURLToPath(import.meta.url), args, {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(prof && args[0] === 'router' ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
-    ],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('message', (first: { url?: string }) => resolve({ proc, url: first.url ?? '' }));
-    proc.once('exit', (code) => reject(new Error(`${args[0]} process exited with ${code}`)));
-  });
-}
-
-function ask<T>(proc: ChildProcess, msg: LoadRun | CreateRun | { cmd: 'rss' | 'cpu' }): Promise<T> {
-  return new Promise((resolve, reject) => {
-    proc.once('message', (r: any) => (r && r.error ? reject(new Error(r.error)) : resolve(r as T)));
-    proc.send(msg);
-  });
-}
-
-async function stopChild(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.disconnect();
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+  return forkChild(fileURLToPath(import.meta.url), args, { profile: args[0] === 'router' });
 }
 
 async function routerRun(
