@@ -11,3 +11,4 @@ export * from './router';
 export * from './rollout';
 export * from './baton';
 export * from './evaluators';
+export * from './analysis/forecast';

@@ -3,3 +3,4 @@ export * from './types';
 export { forecastDrain, quantiles, MIN_OBSERVATIONS, type ForecastOptions } from './forecast';
 export { BehaviourModel, MIN_PER_INDEX } from './model';
 export { Survival, seededRandom } from './survival';
+export { EventHeap } from './heap';
