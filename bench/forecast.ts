@@ -8,9 +8,11 @@
  * `drain-started`), the drain (`drain-started` to `drain-complete`) and the stragglers (open on
  * blue at the drain deadline, from the `drain-deadline` decision).
  */
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SimulatedClock, type Decision } from '@baton/core';
 import { openStore, type Store } from '@baton/store';
 import { defineAgent, InProcessWorker } from '@baton/sdk';
@@ -26,7 +28,7 @@ import { z } from 'zod';
 import { atLeast, atMost, round, rng, table, type BenchFn, type Target } from './lib';
 
 const MIN = 60_000;
-const PASS_MS = 1000;
+const PASS_MS = 5000;
 const AGENT = 'fc';
 
 const state = z.object({ turns: z.number() });
@@ -43,7 +45,11 @@ function agent(version: string) {
     version,
     turn(ctx, input) {
       ctx.state.turns++;
-      if (input.kind === 'message' && typeof input.message === 'string' && input.message.startsWith('wait:')) {
+      if (
+        input.kind === 'message' &&
+        typeof input.message === 'string' &&
+        input.message.startsWith('wait:')
+      ) {
         ctx.waitFor('cb', { timeout: Number(input.message.slice(5)) });
         ctx.reply('waiting');
         return;
@@ -74,11 +80,11 @@ function shortChat(r: R): Act[] {
   return fix(out);
 }
 
-/** A long chat: 6–20 turns, a quarter of the gaps are 5–25 min idle; 10% are abandoned. */
+/** A long chat: 6–16 turns, a quarter of the gaps are 5–25 min idle; 10% are abandoned. */
 function longChat(r: R): Act[] {
   const out: Act[] = [];
   let t = exp(r, 3000);
-  const n = int(r, 6, 20);
+  const n = int(r, 6, 16);
   const abandonAt = r() < 0.1 ? int(r, 2, n) : -1;
   for (let i = 0; i < n; i++) {
     if (i === abandonAt) return out;
@@ -133,8 +139,22 @@ interface Pattern {
 
 const PATTERNS: Pattern[] = [
   { name: 'short chats', perMin: 7.5, warmupMin: 15, user: shortChat, maxAgeMin: 2, onDeadline: 'wait' },
-  { name: 'long chats, idle gaps', perMin: 2, warmupMin: 90, user: longChat, maxAgeMin: 30, onDeadline: 'mark-stuck' },
-  { name: 'callbacks, 24h deadlines', perMin: 4, warmupMin: 60, user: callbackSession, maxAgeMin: 20, onDeadline: 'mark-stuck' },
+  {
+    name: 'long chats, idle gaps',
+    perMin: 2,
+    warmupMin: 90,
+    user: longChat,
+    maxAgeMin: 30,
+    onDeadline: 'mark-stuck',
+  },
+  {
+    name: 'callbacks, 24h deadlines',
+    perMin: 4,
+    warmupMin: 60,
+    user: callbackSession,
+    maxAgeMin: 20,
+    onDeadline: 'mark-stuck',
+  },
   {
     name: 'mix',
     perMin: 5,
@@ -143,7 +163,15 @@ const PATTERNS: Pattern[] = [
     maxAgeMin: 10,
     onDeadline: 'mark-stuck',
   },
-  { name: 'short chats, 3x slower in the drain', perMin: 7.5, warmupMin: 15, user: shortChat, maxAgeMin: 2, onDeadline: 'wait', slowdown: 3 },
+  {
+    name: 'short chats, 3x slower in the drain',
+    perMin: 7.5,
+    warmupMin: 15,
+    user: shortChat,
+    maxAgeMin: 2,
+    onDeadline: 'wait',
+    slowdown: 3,
+  },
 ];
 const POLICIES = ['at-boundary', 'finish-on-origin', 'max-age'] as const;
 type Policy = (typeof POLICIES)[number];
@@ -156,7 +184,7 @@ function specOf(p: Pattern, policy: Policy) {
     drain: { deadline: '10m', onDeadline: p.onDeadline },
     onNoData: 'pass',
     steps: [
-      { fill: 20, migrate: 0, verify: { minSessions: 10, interval: '30s', maxDuration: '2h' } },
+      { fill: 50, migrate: 0, verify: { minSessions: 20, interval: '30s', maxDuration: '2h' } },
       { fill: 100, migrate: 100 },
     ],
   };
@@ -219,12 +247,14 @@ async function run(p: Pattern, policy: Policy, seed: number, dir: string): Promi
         const u = nextUser++;
         const s = await ctx.router.createSession(AGENT);
         sessionOf[u] = s.sessionId;
-        for (const a of p.user(r)) heap.push(stretch(t + a.at), { user: u, act: a });
+        const k = p.slowdown && t >= rolloutAt ? p.slowdown : 1;
+        for (const a of p.user(r)) heap.push(t + a.at * k, { user: u, act: a });
         heap.push(t + exp(r, 1 / perMs), { user: -1, act: null });
         return;
       }
       const sid = sessionOf[e.user]!;
       const a = e.act;
+      if (!a) return;
       try {
         if (a.kind === 'end') {
           const s = await store.getSession(sid);
@@ -275,7 +305,7 @@ async function run(p: Pattern, policy: Policy, seed: number, dir: string): Promi
       for (let x = heap.pop(); x; x = heap.pop()) pending.push(x);
       for (const x of pending) heap.push(x.v.user === -1 ? x.t : stretch(x.t), x.v);
     }
-    const out = await createRollout(ctx, specOf(p, policy));
+    const out = await createRollout(ctx, specOf(p, policy), { passMs: PASS_MS });
     const id = out.created!.id;
     const forecast = out.forecast;
     // the controller, pass by pass on a grid from the creation; quiet stretches are skipped
@@ -303,7 +333,12 @@ async function run(p: Pattern, policy: Policy, seed: number, dir: string): Promi
         step: number;
         lastEvalAt: number | null;
         stepStartedAt: number | null;
-        drain: { deadline: number | null; deadlinePassed: boolean; completedAt: number | null; snapshot: { remaining: number } | null };
+        drain: {
+          deadline: number | null;
+          deadlinePassed: boolean;
+          completedAt: number | null;
+          snapshot: { remaining: number } | null;
+        };
         migrations: { done: number };
       };
       const wake = Math.min(
@@ -324,7 +359,15 @@ async function run(p: Pattern, policy: Policy, seed: number, dir: string): Promi
       dirty = false;
       const after = await store.getRollout(id);
       const s2 = after.state as typeof st & { phase?: string };
-      const f2 = JSON.stringify([after.phase, s2.stage, s2.step, s2.drain.snapshot?.remaining, s2.migrations.done, s2.drain.deadlinePassed, s2.drain.completedAt]);
+      const f2 = JSON.stringify([
+        after.phase,
+        s2.stage,
+        s2.step,
+        s2.drain.snapshot?.remaining,
+        s2.migrations.done,
+        s2.drain.deadlinePassed,
+        s2.drain.completedAt,
+      ]);
       quiet = f2 === fp ? quiet + 1 : 0;
       fp = f2;
       done = s2.drain.completedAt !== null && after.phase === 'promoted';
@@ -332,16 +375,17 @@ async function run(p: Pattern, policy: Policy, seed: number, dir: string): Promi
     const ds: Decision[] = await store.listDecisions(id, { afterSeq: 0, limit: 1000 });
     const at = (k: string) => ds.find((d) => d.kind === k)?.at ?? Infinity;
     const started = at('drain-started');
-    const complete = at('drain-complete');
+    // the drain closes with drain-complete, or (mark-stuck) with sessions-stuck at the deadline
+    const complete = Math.min(at('drain-complete'), at('sessions-stuck'));
     const dl = ds.find((d) => d.kind === 'drain-deadline');
     const snap = (dl?.evidence as { snapshot?: { remaining?: number } } | undefined)?.snapshot;
-    const dc = ds.find((d) => d.kind === 'drain-complete');
+    const finalRec = await store.getRollout(id);
     return {
       forecast,
       stepsMs: started - out.created!.createdAt,
       drainMs: complete - started,
       stragglers: dl ? (snap?.remaining ?? 0) : 0,
-      drainTotal: (dc?.evidence as { initial?: number } | undefined)?.initial ?? 0,
+      drainTotal: (finalRec.state as { drain: { initial: number | null } }).drain.initial ?? 0,
       turns,
       passes,
       errors,
@@ -384,91 +428,196 @@ const median = (xs: number[]) => {
 };
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-const bench: BenchFn = async (args) => {
-  const seeds = Number(args[0] ?? 20);
-  const pats = args[1] && args[1] !== 'all' ? PATTERNS.filter((p) => p.name.startsWith(args[1]!)) : PATTERNS;
-  const pols = args[2] && args[2] !== 'all' ? POLICIES.filter((x) => x === args[2]) : [...POLICIES];
+/** One run, reduced to what the report needs (sent from a child process). */
+interface RunRow {
+  pattern: string;
+  policy: Policy;
+  seed: number;
+  open: number;
+  low: boolean;
+  steps: Score;
+  drain: Score;
+  stragWithin: number;
+  a: { steps: number; drain: number; strag: number };
+  f: { steps: number; drain: number; strag: number; drainP90: number };
+  turns: number;
+  errors: number;
+}
+
+async function runRow(p: Pattern, policy: Policy, seed: number, dir: string): Promise<RunRow> {
+  const res = await run(p, policy, seed, dir);
+  const fc = res.forecast;
+  if (process.env.BATON_FORECAST_DEBUG)
+    console.error(
+      JSON.stringify({ pattern: p.name, policy, seed, res: { ...res, forecast: undefined }, fc }),
+    );
+  const tol = Math.max(5, 0.1 * Math.max(res.drainTotal, fc.openOnBlue));
+  return {
+    pattern: p.name,
+    policy,
+    seed,
+    open: fc.openOnBlue,
+    low: fc.confidence === 'low',
+    steps: score(fc.steps.p50, fc.steps.p90, res.stepsMs),
+    drain: score(fc.drain.p50, fc.drain.p90, res.drainMs),
+    stragWithin: Math.abs((fc.sessions.stragglers.p50 ?? Infinity) - res.stragglers) <= tol ? 1 : 0,
+    a: { steps: res.stepsMs, drain: res.drainMs, strag: res.stragglers },
+    f: {
+      steps: fc.steps.p50 ?? NaN,
+      drain: fc.drain.p50 ?? NaN,
+      strag: fc.sessions.stragglers.p50 ?? NaN,
+      drainP90: fc.drain.p90 ?? NaN,
+    },
+    turns: res.turns,
+    errors: res.errors,
+  };
+}
+
+/** Child process: run the given (pattern, policy, seed) jobs and send each row back. */
+async function child(): Promise<void> {
+  const jobs = JSON.parse(process.env.BATON_FORECAST_JOBS ?? '[]') as Array<[string, Policy, number]>;
   const dir = mkdtempSync(join(tmpdir(), 'baton-bench-forecast-'));
-  const started = performance.now();
-  const rows: Array<Record<string, unknown>> = [];
-  const all = { steps: [] as Score[], drain: [] as Score[], strag: [] as number[] };
   try {
-    for (const p of pats) {
-      for (const policy of pols) {
-        const cell = { steps: [] as Score[], drain: [] as Score[], strag: [] as number[], open: [] as number[], low: 0 };
-        const a = { steps: [] as number[], drain: [] as number[], strag: [] as number[] };
-        const f = { steps: [] as number[], drain: [] as number[], strag: [] as number[] };
-        for (let seed = 1; seed <= seeds; seed++) {
-          const res = await run(p, policy, seed, dir);
-          const fc = res.forecast;
-          const sd = score(fc.steps.p50, fc.steps.p90, res.stepsMs);
-          const dd = score(fc.drain.p50, fc.drain.p90, res.drainMs);
-          const tol = Math.max(5, 0.1 * Math.max(res.drainTotal, fc.openOnBlue));
-          const within = Math.abs((fc.sessions.stragglers.p50 ?? Infinity) - res.stragglers) <= tol ? 1 : 0;
-          cell.steps.push(sd);
-          cell.drain.push(dd);
-          cell.strag.push(within);
-          cell.open.push(fc.openOnBlue);
-          if (fc.confidence === 'low') cell.low++;
-          a.steps.push(res.stepsMs);
-          a.drain.push(res.drainMs);
-          a.strag.push(res.stragglers);
-          f.steps.push(fc.steps.p50 ?? NaN);
-          f.drain.push(fc.drain.p50 ?? NaN);
-          f.strag.push(fc.sessions.stragglers.p50 ?? NaN);
-        }
-        all.steps.push(...cell.steps);
-        all.drain.push(...cell.drain);
-        all.strag.push(...cell.strag);
-        rows.push({
-          pattern: p.name,
-          policy,
-          open: Math.round(median(cell.open)),
-          'steps actual/forecast (median s)': `${round(median(a.steps) / 1000, 0)} / ${round(median(f.steps) / 1000, 0)}`,
-          'steps err': round(median(cell.steps.map((x) => x.relErr)), 2),
-          'steps >p50': round(mean(cell.steps.map((x) => x.exceed)), 2),
-          'steps <=p90': round(mean(cell.steps.map((x) => x.under90)), 2),
-          'drain actual/forecast (median s)': `${round(median(a.drain) / 1000, 0)} / ${round(median(f.drain) / 1000, 0)}`,
-          'drain err': round(median(cell.drain.map((x) => x.relErr)), 2),
-          'drain >p50': round(mean(cell.drain.map((x) => x.exceed)), 2),
-          'drain <=p90': round(mean(cell.drain.map((x) => x.under90)), 2),
-          'stragglers actual/forecast (median)': `${median(a.strag)} / ${median(f.strag)}`,
-          'stragglers within tol': round(mean(cell.strag), 2),
-          'low conf': cell.low,
-        });
-        console.error(`${p.name} / ${policy}: done (${round((performance.now() - started) / 1000, 0)} s)`);
-      }
+    for (const [name, policy, seed] of jobs) {
+      const p = PATTERNS.find((x) => x.name === name)!;
+      process.send!(await runRow(p, policy, seed, dir));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log('\nper cell (pattern x policy), ' + seeds + ' seeds each:\n');
-  console.log(table(rows));
-  const targets: Target[] = [
-    atMost('drain: median |forecast p50 - actual| / actual (all runs)', median(all.drain.map((x) => x.relErr)), 0.2),
-    atLeast('drain: share of runs with actual > p50 (ties 1/2)', mean(all.drain.map((x) => x.exceed)), 0.3),
-    atMost('drain: share of runs with actual > p50 (ties 1/2) ', mean(all.drain.map((x) => x.exceed)), 0.7),
-    atLeast('drain: share of runs with actual <= p90', mean(all.drain.map((x) => x.under90)), 0.85),
-    atMost('steps: median |forecast p50 - actual| / actual (all runs)', median(all.steps.map((x) => x.relErr)), 0.2),
-    atLeast('steps: share of runs with actual > p50 (ties 1/2)', mean(all.steps.map((x) => x.exceed)), 0.3),
-    atMost('steps: share of runs with actual > p50 (ties 1/2) ', mean(all.steps.map((x) => x.exceed)), 0.7),
-    atLeast('steps: share of runs with actual <= p90', mean(all.steps.map((x) => x.under90)), 0.85),
-    atLeast('stragglers at the deadline within max(10% of sessions, 5): share of runs', mean(all.strag), 0.9),
-  ];
-  const cellsMet = rows.filter((r) => (r['drain err'] as number) <= 0.2).length;
+}
+
+function inChildren(
+  jobs: Array<[string, Policy, number]>,
+  n: number,
+  onRow: (r: RunRow) => void,
+): Promise<void> {
+  const here = fileURLToPath(import.meta.url);
+  const parts: Array<Array<[string, Policy, number]>> = Array.from({ length: n }, () => []);
+  jobs.forEach((j, i) => parts[i % n]!.push(j));
+  return Promise.all(
+    parts
+      .filter((x) => x.length > 0)
+      .map(
+        (part) =>
+          new Promise<void>((resolve, reject) => {
+            const c = fork(here, [], {
+              env: { ...process.env, BATON_FORECAST_CHILD: '1', BATON_FORECAST_JOBS: JSON.stringify(part) },
+            });
+            c.on('message', (m) => onRow(m as RunRow));
+            c.on('error', reject);
+            c.on('exit', (code) =>
+              code === 0 ? resolve() : reject(new Error(`bench child exited with ${code}`)),
+            );
+          }),
+      ),
+  ).then(() => undefined);
+}
+
+function cellRow(rows: RunRow[]): Record<string, unknown> {
+  const r0 = rows[0]!;
+  const s = (k: 'steps' | 'drain' | 'strag', src: 'a' | 'f') => median(rows.map((r) => r[src][k]));
   return {
-    figures: {
-      patterns: pats.length,
-      policies: pols.length,
-      'seeds per cell': seeds,
-      runs: pats.length * pols.length * seeds,
-      'cells with drain err <= 0.2': `${cellsMet} of ${rows.length}`,
-      'wall seconds': round((performance.now() - started) / 1000, 1),
-      'load average (1 min) at end': round(os.loadavg()[0]!, 2),
-      cells: JSON.stringify(rows),
-    },
-    targets,
+    pattern: r0.pattern,
+    policy: r0.policy,
+    runs: rows.length,
+    open: Math.round(median(rows.map((r) => r.open))),
+    'steps s (actual / p50)': `${round(s('steps', 'a') / 1000, 0)} / ${round(s('steps', 'f') / 1000, 0)}`,
+    'steps err': round(median(rows.map((r) => r.steps.relErr)), 2),
+    'steps >p50': round(mean(rows.map((r) => r.steps.exceed)), 2),
+    'steps <=p90': round(mean(rows.map((r) => r.steps.under90)), 2),
+    'drain s (actual / p50)': `${round(s('drain', 'a') / 1000, 0)} / ${round(s('drain', 'f') / 1000, 0)}`,
+    'drain err': round(median(rows.map((r) => r.drain.relErr)), 2),
+    'drain >p50': round(mean(rows.map((r) => r.drain.exceed)), 2),
+    'drain <=p90': round(mean(rows.map((r) => r.drain.under90)), 2),
+    'stragglers (actual / p50)': `${s('strag', 'a')} / ${s('strag', 'f')}`,
+    'stragglers ok': round(mean(rows.map((r) => r.stragWithin)), 2),
+    'low conf': rows.filter((r) => r.low).length,
+  };
+}
+
+function targetsFor(label: string, rows: RunRow[]): Target[] {
+  const ex = (k: 'steps' | 'drain') => mean(rows.map((r) => r[k].exceed));
+  return [
+    atMost(`${label} drain: median |p50 - actual| / actual`, median(rows.map((r) => r.drain.relErr)), 0.2),
+    atLeast(`${label} drain: runs with actual > p50 (ties 1/2)`, ex('drain'), 0.3),
+    atMost(`${label} drain: runs with actual > p50 (ties 1/2) `, ex('drain'), 0.7),
+    atLeast(`${label} drain: runs with actual <= p90`, mean(rows.map((r) => r.drain.under90)), 0.85),
+    atMost(`${label} steps: median |p50 - actual| / actual`, median(rows.map((r) => r.steps.relErr)), 0.2),
+    atLeast(`${label} steps: runs with actual > p50 (ties 1/2)`, ex('steps'), 0.3),
+    atMost(`${label} steps: runs with actual > p50 (ties 1/2) `, ex('steps'), 0.7),
+    atLeast(`${label} steps: runs with actual <= p90`, mean(rows.map((r) => r.steps.under90)), 0.85),
+    atLeast(
+      `${label} stragglers within max(10% of sessions, 5) of p50: runs`,
+      mean(rows.map((r) => r.stragWithin)),
+      0.9,
+    ),
+  ];
+}
+
+const bench: BenchFn = async (args) => {
+  const seeds = Number(args[0] ?? 20);
+  const pats = args[1] && args[1] !== 'all' ? PATTERNS.filter((p) => p.name.startsWith(args[1]!)) : PATTERNS;
+  const pols = args[2] && args[2] !== 'all' ? POLICIES.filter((x) => x === args[2]) : [...POLICIES];
+  const procs = Math.max(1, Math.min(Number(args[3] ?? os.cpus().length), 8));
+  const started = performance.now();
+  const jobs: Array<[string, Policy, number]> = [];
+  for (const p of pats)
+    for (const policy of pols) for (let seed = 1; seed <= seeds; seed++) jobs.push([p.name, policy, seed]);
+  // longest patterns first, spread over the processes
+  const rows: RunRow[] = [];
+  await inChildren(jobs, procs, (r) => {
+    rows.push(r);
+    if (rows.length % 20 === 0)
+      console.error(
+        `${rows.length} of ${jobs.length} runs (${round((performance.now() - started) / 1000, 0)} s)`,
+      );
+  });
+  const cells: Array<Record<string, unknown>> = [];
+  for (const p of pats)
+    for (const policy of pols) {
+      const rs = rows
+        .filter((r) => r.pattern === p.name && r.policy === policy)
+        .sort((a, b) => a.seed - b.seed);
+      if (rs.length) cells.push(cellRow(rs));
+    }
+  console.log(`\nper cell (pattern x policy), ${seeds} seeds each:\n`);
+  console.log(table(cells));
+  const stationary = rows.filter((r) => !PATTERNS.find((p) => p.name === r.pattern)?.slowdown);
+  const changed = rows.filter((r) => PATTERNS.find((p) => p.name === r.pattern)?.slowdown);
+  const figures: Record<string, number | string> = {
+    patterns: pats.length,
+    policies: pols.length,
+    'seeds per cell': seeds,
+    runs: rows.length,
+    'turns driven (all runs)': rows.reduce((a, r) => a + r.turns, 0),
+    'request errors (all runs)': rows.reduce((a, r) => a + r.errors, 0),
+    'child processes': procs,
+    'wall seconds': round((performance.now() - started) / 1000, 1),
+    'load average (1 min) at end': round(os.loadavg()[0]!, 2),
+  };
+  for (const c of cells)
+    figures[`cell ${String(c.pattern)} / ${String(c.policy)}`] = Object.entries(c)
+      .slice(3)
+      .map(([k, v]) => `${k}: ${String(v)}`)
+      .join('; ');
+  return {
+    figures,
+    targets: [
+      ...(stationary.length ? targetsFor('stationary patterns,', stationary) : []),
+      ...(changed.length ? targetsFor('rate change in the drain,', changed) : []),
+    ],
   };
 };
+
+if (process.env.BATON_FORECAST_CHILD === '1') {
+  child().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
 
 export default bench;

@@ -268,7 +268,10 @@ function preflightError(
 export async function createRollout(
   ctx: ServerContext,
   specInput: unknown,
-  opts: { dryRun?: boolean } = {},
+  opts: {
+    dryRun?: boolean;
+    /** The controller's pass interval the forecast assumes (default 1 s). */ passMs?: number;
+  } = {},
 ): Promise<{
   created: RolloutRecord | null;
   preflight: RolloutState['preflight'];
@@ -297,7 +300,10 @@ export async function createRollout(
     if (!preflight.ok) throw preflightError(preflight, green.label);
     preflightPerMs = preflightRate(preflight.checked, ctx.clock.now() - t0);
   }
-  const forecast = await forecastSpec(ctx, spec, blue.label, { preflightRatePerMs: preflightPerMs });
+  const forecast = await forecastSpec(ctx, spec, blue.label, {
+    preflightRatePerMs: preflightPerMs,
+    ...(opts.passMs !== undefined ? { passMs: opts.passMs } : {}),
+  });
   if (opts.dryRun) return { created: null, preflight, spec, forecast };
 
   const state = initialState({

@@ -166,6 +166,7 @@ export async function gatherForecastInput(
     turnsEndingInWait,
     turnMs: turns.map((t) => t.latencyMs),
     arrivalsPerMs: arrivalWindow > 0 && arrived > 0 ? arrived / arrivalWindow : null,
+    arrivalsSeen: arrived,
     windowMs: HISTORY_WINDOW_MS,
   };
 

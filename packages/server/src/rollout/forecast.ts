@@ -48,7 +48,13 @@ export async function forecastSpec(
   ctx: ForecastContext,
   spec: RolloutSpec,
   blue: string,
-  opts: { preflightRatePerMs?: number | null; start?: ForecastStart; runs?: number; seed?: number } = {},
+  opts: {
+    preflightRatePerMs?: number | null;
+    start?: ForecastStart;
+    runs?: number;
+    seed?: number;
+    passMs?: number;
+  } = {},
 ): Promise<DrainForecast> {
   const input = await gatherForecastInput(ctx, {
     agent: spec.agent,
@@ -56,6 +62,7 @@ export async function forecastSpec(
     spec,
     start: opts.start ?? { kind: 'before' },
     preflightRatePerMs: opts.preflightRatePerMs ?? null,
+    ...(opts.passMs !== undefined ? { passMs: opts.passMs } : {}),
   });
   return forecastDrain(input, { runs: opts.runs ?? FORECAST_RUNS, seed: opts.seed ?? 1 });
 }

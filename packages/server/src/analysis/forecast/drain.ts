@@ -163,15 +163,13 @@ export function simulateDrain(
     const s = ss[i]!;
     s.status = 'idle';
     s.gen++;
-    const curve = s.turns === 0 ? model.firstTurn : model.afterTurn(s.turns);
     const base = t - elapsed;
-    if (curve) {
-      const nx = curve.sample(elapsed, rnd);
-      const at = cap(base + nx.ms);
-      if (Number.isFinite(at)) {
-        const isEnd = s.turns > 0 && nx.cause === CAUSE_END;
-        heap.push(at, isEnd ? { kind: 'end', i, gen: s.gen } : { kind: 'turn', i, gen: s.gen });
-      }
+    const nx =
+      s.turns === 0 ? model.firstTurn.sample(elapsed, rnd) : model.nextAfterTurn(s.turns, elapsed, rnd);
+    const at = cap(base + nx.ms);
+    if (Number.isFinite(at)) {
+      const isEnd = s.turns > 0 && nx.cause === CAUSE_END;
+      heap.push(at, isEnd ? { kind: 'end', i, gen: s.gen } : { kind: 'turn', i, gen: s.gen });
     }
     enqueue(i, t, false);
   };

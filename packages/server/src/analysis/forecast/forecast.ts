@@ -141,7 +141,7 @@ export function forecastDrain(input: ForecastInput, opts: ForecastOptions = {}):
     let setup: DrainSetup;
     let newBlue: StepsRun['newBlue'] = [];
     if (input.start.kind === 'before') {
-      const st = simulateSteps(plan, model, history.arrivalsPerMs, now, rnd);
+      const st = simulateSteps(plan, model, arrivalRate(history, rnd), now, rnd);
       if (st.stuck) stuckReasons.add(st.stuck);
       newBlue = st.newBlue;
       setup = setupFromSteps(plan, model, now, input.eagerRatePerMs, st);
@@ -200,6 +200,24 @@ export function forecastDrain(input: ForecastInput, opts: ForecastOptions = {}):
     },
   };
   return base;
+}
+
+/**
+ * The arrival rate of one run: the estimate's uncertainty is part of the forecast, so each run
+ * draws the rate from its posterior given the sessions counted (Gamma(n, window)).
+ */
+function arrivalRate(h: ForecastInput['history'], rnd: () => number): number | null {
+  const rate = h.arrivalsPerMs;
+  const n = h.arrivalsSeen;
+  if (!rate || !n || n < 1) return rate;
+  let g = 0;
+  if (n <= 50) for (let i = 0; i < n; i++) g -= Math.log(1 - rnd());
+  else {
+    // normal approximation of Gamma(n, 1)
+    const z = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+    g = Math.max(1, n + Math.sqrt(n) * z);
+  }
+  return (rate * g) / n;
 }
 
 function round3(x: number): number {

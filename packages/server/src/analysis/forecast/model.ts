@@ -24,6 +24,8 @@ export const CAUSE_END = 1;
 export class BehaviourModel {
   /** Survival curves by turn index (1-based); the last one covers every later index. */
   private readonly byIndex: Survival[] = [];
+  /** Every index together: where a per-index curve's data run out, its tail continues here. */
+  private readonly pooled: Survival;
   readonly firstTurn: Survival;
   readonly callback: Survival;
   readonly waitShare: number;
@@ -41,6 +43,13 @@ export class BehaviourModel {
       maxK = Math.max(maxK, o.index);
     }
     this.afterTurnCount = h.afterTurn.length;
+    this.pooled = new Survival(
+      h.afterTurn.map((o) => ({
+        ms: o.ms,
+        cause: o.kind === 'turn' ? CAUSE_TURN : o.kind === 'end' ? CAUSE_END : null,
+      })),
+      2,
+    );
     for (let k = 1; k <= maxK; k++) {
       const own = byK.get(k) ?? [];
       if (own.length >= MIN_PER_INDEX && k < maxK) {
@@ -76,6 +85,19 @@ export class BehaviourModel {
   afterTurn(k: number): Survival | null {
     if (this.byIndex.length === 0) return null;
     return this.byIndex[Math.min(Math.max(1, k), this.byIndex.length) - 1] ?? null;
+  }
+
+  /**
+   * The next event after the k-th turn, `elapsed` ms after it. Beyond the last event seen at this
+   * index (a censored tail: too few sessions got this far), the pooled curve of every index takes
+   * over; only what no index has seen end (e.g. abandoned sessions) is `Infinity`.
+   */
+  nextAfterTurn(k: number, elapsed: number, rnd: () => number): { ms: number; cause: number } {
+    const c = this.afterTurn(k);
+    if (!c) return { ms: Infinity, cause: -1 };
+    const x = c.sample(elapsed, rnd);
+    if (Number.isFinite(x.ms) || c === this.pooled) return x;
+    return this.pooled.sample(Math.max(elapsed, c.lastEvent), rnd);
   }
 
   /** A turn's duration. */

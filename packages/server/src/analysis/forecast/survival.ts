@@ -72,6 +72,11 @@ export class Survival {
     this.events = events;
   }
 
+  /** The last event time (-Infinity without events). */
+  get lastEvent(): number {
+    return this.times.length ? this.times[this.times.length - 1]! : -Infinity;
+  }
+
   /** P(T > t). */
   survival(t: number): number {
     const j = this.lastAtOrBefore(t);

@@ -55,6 +55,8 @@ export interface ForecastHistory {
   turnMs: number[];
   /** New sessions per ms over the observation window (null when none were seen). */
   arrivalsPerMs: number | null;
+  /** New sessions counted for that rate: each run draws the rate from its Gamma posterior. */
+  arrivalsSeen?: number;
   /** Observation window (ms) the rates come from. */
   windowMs: number;
 }
