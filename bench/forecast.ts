@@ -80,11 +80,11 @@ function shortChat(r: R): Act[] {
   return fix(out);
 }
 
-/** A long chat: 6–16 turns, a quarter of the gaps are 5–25 min idle; 10% are abandoned. */
+/** A long chat: 4–12 turns, a quarter of the gaps are 5–25 min idle; 10% are abandoned. */
 function longChat(r: R): Act[] {
   const out: Act[] = [];
   let t = exp(r, 3000);
-  const n = int(r, 6, 16);
+  const n = int(r, 4, 12);
   const abandonAt = r() < 0.1 ? int(r, 2, n) : -1;
   for (let i = 0; i < n; i++) {
     if (i === abandonAt) return out;
@@ -138,18 +138,18 @@ interface Pattern {
 }
 
 const PATTERNS: Pattern[] = [
-  { name: 'short chats', perMin: 7.5, warmupMin: 15, user: shortChat, maxAgeMin: 2, onDeadline: 'wait' },
+  { name: 'short chats', perMin: 4, warmupMin: 12, user: shortChat, maxAgeMin: 2, onDeadline: 'wait' },
   {
     name: 'long chats, idle gaps',
-    perMin: 2,
-    warmupMin: 90,
+    perMin: 1.2,
+    warmupMin: 60,
     user: longChat,
     maxAgeMin: 30,
     onDeadline: 'mark-stuck',
   },
   {
     name: 'callbacks, 24h deadlines',
-    perMin: 4,
+    perMin: 2,
     warmupMin: 60,
     user: callbackSession,
     maxAgeMin: 20,
@@ -157,7 +157,7 @@ const PATTERNS: Pattern[] = [
   },
   {
     name: 'mix',
-    perMin: 5,
+    perMin: 2.5,
     warmupMin: 45,
     user: (r) => (r() < 0.5 ? shortChat(r) : r() < 0.6 ? longChat(r) : callbackSession(r)),
     maxAgeMin: 10,
@@ -165,8 +165,8 @@ const PATTERNS: Pattern[] = [
   },
   {
     name: 'short chats, 3x slower in the drain',
-    perMin: 7.5,
-    warmupMin: 15,
+    perMin: 4,
+    warmupMin: 12,
     user: shortChat,
     maxAgeMin: 2,
     onDeadline: 'wait',

@@ -148,10 +148,11 @@ export async function gatherForecastInput(
       if (waitTurn.has(i)) continue;
       const at = ts[i]!.at;
       const next = ts[i + 1];
-      if (next) afterTurn.push({ index: i + 1, kind: 'turn', ms: Math.max(1, next.at - at) });
+      const pace = (at - s.createdAt) / (i + 1);
+      if (next) afterTurn.push({ index: i + 1, kind: 'turn', ms: Math.max(1, next.at - at), pace });
       else if (s.status === 'completed')
-        afterTurn.push({ index: i + 1, kind: 'end', ms: Math.max(1, s.updatedAt - at) });
-      else if (open) afterTurn.push({ index: i + 1, kind: 'open', ms: Math.max(0, now - at) });
+        afterTurn.push({ index: i + 1, kind: 'end', ms: Math.max(1, s.updatedAt - at), pace });
+      else if (open) afterTurn.push({ index: i + 1, kind: 'open', ms: Math.max(0, now - at), pace });
     }
   }
   const first = sessions.reduce((m, s) => Math.min(m, s.createdAt), Infinity);

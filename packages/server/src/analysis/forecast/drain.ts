@@ -164,8 +164,9 @@ export function simulateDrain(
     s.status = 'idle';
     s.gen++;
     const base = t - elapsed;
+    const pace = s.turns > 0 ? (base - s.createdAt) / s.turns : undefined;
     const nx =
-      s.turns === 0 ? model.firstTurn.sample(elapsed, rnd) : model.nextAfterTurn(s.turns, elapsed, rnd);
+      s.turns === 0 ? model.firstTurn.sample(elapsed, rnd) : model.nextAfterTurn(s.turns, elapsed, rnd, pace);
     const at = cap(base + nx.ms);
     if (Number.isFinite(at)) {
       const isEnd = s.turns > 0 && nx.cause === CAUSE_END;

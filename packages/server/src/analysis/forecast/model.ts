@@ -18,6 +18,16 @@ import { Survival } from './survival';
 /** Turn indices with fewer observations than this are pooled with every later index. */
 export const MIN_PER_INDEX = 20;
 
+/** Pace strata (ms per turn so far): a chat that has been quick so far is not drawn like a slow one. */
+export const PACE_BOUNDS = [30_000, 120_000, 600_000];
+
+export function paceBucket(pace: number | undefined): number {
+  if (pace === undefined || !Number.isFinite(pace)) return -1;
+  let b = 0;
+  while (b < PACE_BOUNDS.length && pace >= PACE_BOUNDS[b]!) b++;
+  return b;
+}
+
 export const CAUSE_TURN = 0;
 export const CAUSE_END = 1;
 
@@ -26,6 +36,8 @@ export class BehaviourModel {
   private readonly byIndex: Survival[] = [];
   /** Every index together: where a per-index curve's data run out, its tail continues here. */
   private readonly pooled: Survival;
+  /** Per index group and pace stratum, where the stratum has enough observations. */
+  private readonly byIndexPace: Array<Array<Survival | null>> = [];
   readonly firstTurn: Survival;
   readonly callback: Survival;
   readonly waitShare: number;
@@ -50,16 +62,32 @@ export class BehaviourModel {
       })),
       2,
     );
+    let last = maxK;
     for (let k = 1; k <= maxK; k++) {
-      const own = byK.get(k) ?? [];
-      if (own.length >= MIN_PER_INDEX && k < maxK) {
-        this.byIndex.push(new Survival(own, 2));
-        continue;
+      if ((byK.get(k) ?? []).length < MIN_PER_INDEX || k === maxK) {
+        last = k;
+        break;
       }
-      const pooled: Array<{ ms: number; cause: number | null }> = [];
-      for (let j = k; j <= maxK; j++) pooled.push(...(byK.get(j) ?? []));
-      this.byIndex.push(new Survival(pooled, 2));
-      break;
+    }
+    const groupOf = (k: number) => Math.min(k, last);
+    const groups: Array<Array<{ ms: number; cause: number | null; pace: number }>> = [];
+    for (const o of h.afterTurn) {
+      const g = groupOf(o.index) - 1;
+      (groups[g] ??= []).push({
+        ms: o.ms,
+        cause: o.kind === 'turn' ? CAUSE_TURN : o.kind === 'end' ? CAUSE_END : null,
+        pace: paceBucket(o.pace),
+      });
+    }
+    for (let g = 0; g < last; g++) {
+      const obs = groups[g] ?? [];
+      this.byIndex.push(new Survival(obs, 2));
+      const strata: Array<Survival | null> = [];
+      for (let b = 0; b <= PACE_BOUNDS.length; b++) {
+        const sub = obs.filter((o) => o.pace === b);
+        strata.push(sub.length >= MIN_PER_INDEX ? new Survival(sub, 2) : null);
+      }
+      this.byIndexPace.push(strata);
     }
     this.firstTurn = new Survival(
       [
@@ -92,9 +120,16 @@ export class BehaviourModel {
    * index (a censored tail: too few sessions got this far), the pooled curve of every index takes
    * over; only what no index has seen end (e.g. abandoned sessions) is `Infinity`.
    */
-  nextAfterTurn(k: number, elapsed: number, rnd: () => number): { ms: number; cause: number } {
+  nextAfterTurn(k: number, elapsed: number, rnd: () => number, pace?: number): { ms: number; cause: number } {
     const c = this.afterTurn(k);
     if (!c) return { ms: Infinity, cause: -1 };
+    const g = Math.min(Math.max(1, k), this.byIndex.length) - 1;
+    const b = paceBucket(pace);
+    const strat = b >= 0 ? (this.byIndexPace[g]?.[b] ?? null) : null;
+    if (strat && strat.survival(elapsed) > 0) {
+      const y = strat.sample(elapsed, rnd);
+      if (Number.isFinite(y.ms)) return y;
+    }
     const x = c.sample(elapsed, rnd);
     if (Number.isFinite(x.ms) || c === this.pooled) return x;
     return this.pooled.sample(Math.max(elapsed, c.lastEvent), rnd);

@@ -29,6 +29,8 @@ export interface AfterTurnObservation {
   kind: 'turn' | 'end' | 'open';
   /** ms from the turn to that event (for `open`: to now). */
   ms: number;
+  /** The session's pace up to this turn: ms since its creation per turn (stratifies the model). */
+  pace?: number;
 }
 
 /** What happened to one past wait: resumed by a callback after `ms`, or not (expired / still pending). */
