@@ -118,6 +118,8 @@ export async function gatherForecastInput(
   const firstTurnOpenMs: number[] = [];
   let turnsObserved = 0;
   let turnsEndingInWait = 0;
+  let resumeTurns = 0;
+  let resumeTurnsEndingInWait = 0;
   for (const s of recent) {
     const ts = bySession.get(s.id) ?? [];
     const ws = waitsBySession.get(s.id) ?? [];
@@ -144,6 +146,10 @@ export async function gatherForecastInput(
     }
     turnsObserved += ts.length;
     turnsEndingInWait += waitTurn.size;
+    // the turn after a wait's turn resumed it (its callback or its timeout)
+    const resumed = new Set([...waitTurn].map((k) => k + 1).filter((k) => k < ts.length));
+    resumeTurns += resumed.size;
+    for (const k of resumed) if (waitTurn.has(k)) resumeTurnsEndingInWait++;
     for (let i = 0; i < ts.length; i++) {
       if (waitTurn.has(i)) continue;
       const at = ts[i]!.at;
@@ -165,6 +171,8 @@ export async function gatherForecastInput(
     waits,
     turnsObserved,
     turnsEndingInWait,
+    resumeTurns,
+    resumeTurnsEndingInWait,
     turnMs: turns.map((t) => t.latencyMs),
     arrivalsPerMs: arrivalWindow > 0 && arrived > 0 ? arrived / arrivalWindow : null,
     arrivalsSeen: arrived,

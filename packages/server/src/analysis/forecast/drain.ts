@@ -24,8 +24,8 @@ interface SimSession {
 }
 
 type Ev =
-  | { kind: 'turn'; i: number; gen: number }
-  | { kind: 'turn-end'; i: number; gen: number }
+  | { kind: 'turn'; i: number; gen: number; resume?: boolean }
+  | { kind: 'turn-end'; i: number; gen: number; resume?: boolean }
   | { kind: 'end'; i: number; gen: number }
   | { kind: 'eager'; i: number }
   | { kind: 'wave' }
@@ -180,7 +180,7 @@ export function simulateDrain(
     s.gen++;
     const cb = model.callback.sample(Math.max(0, t - created), rnd).ms;
     const at = cap(Math.min(created + cb, passAtOrAfter(deadline, setup.origin, P)));
-    if (Number.isFinite(at)) heap.push(at, { kind: 'turn', i, gen: s.gen });
+    if (Number.isFinite(at)) heap.push(at, { kind: 'turn', i, gen: s.gen, resume: true });
     enqueue(i, t, false);
   };
 
@@ -269,12 +269,18 @@ export function simulateDrain(
       }
       s.status = 'running';
       s.gen++;
-      heap.push(t + model.turnDuration(rnd), { kind: 'turn-end', i: v.i, gen: s.gen });
+      heap.push(t + model.turnDuration(rnd), {
+        kind: 'turn-end',
+        i: v.i,
+        gen: s.gen,
+        resume: v.resume === true,
+      });
       continue;
     }
     // turn-end: the turn committed
     s.turns++;
-    const timeout = rnd() < model.waitShare ? model.waitTimeout(rnd) : null;
+    const share = v.resume ? model.waitShareAfterResume : model.waitShare;
+    const timeout = rnd() < share ? model.waitTimeout(rnd) : null;
     if (timeout !== null) waitFrom(v.i, t, t, t + timeout);
     else idleAfterTurn(v.i, t, 0);
   }

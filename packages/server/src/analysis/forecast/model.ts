@@ -40,7 +40,10 @@ export class BehaviourModel {
   private readonly byIndexPace: Array<Array<Survival | null>> = [];
   readonly firstTurn: Survival;
   readonly callback: Survival;
+  /** Share of (message) turns that leave the session waiting. */
   readonly waitShare: number;
+  /** Share of the turns that resumed a wait (callback, timeout) that leave it waiting again. */
+  readonly waitShareAfterResume: number;
   private readonly timeouts: number[];
   private readonly turnMs: number[];
   readonly afterTurnCount: number;
@@ -100,7 +103,12 @@ export class BehaviourModel {
       h.waits.map((w) => ({ ms: w.ms, cause: w.kind === 'callback' ? 0 : null })),
       1,
     );
-    this.waitShare = h.turnsObserved > 0 ? h.turnsEndingInWait / h.turnsObserved : 0;
+    // a turn that resumed a wait waits again at its own observed share, not at every turn's
+    const rT = h.resumeTurns ?? 0;
+    const rW = h.resumeTurnsEndingInWait ?? 0;
+    const mT = h.turnsObserved - rT;
+    this.waitShare = mT > 0 ? Math.max(0, h.turnsEndingInWait - rW) / mT : 0;
+    this.waitShareAfterResume = rT > 0 ? rW / rT : this.waitShare;
     this.timeouts = h.waits.map((w) => w.timeoutMs).filter((x) => x > 0);
     this.turnMs = h.turnMs.filter((x) => Number.isFinite(x) && x >= 0);
   }

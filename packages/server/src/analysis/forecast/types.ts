@@ -53,6 +53,9 @@ export interface ForecastHistory {
   /** Turns that left the session waiting, out of all turns observed. */
   turnsObserved: number;
   turnsEndingInWait: number;
+  /** Of those, the turns that resumed a wait (callback or timeout), and how many waited again. */
+  resumeTurns?: number;
+  resumeTurnsEndingInWait?: number;
   /** Durations of turns (telemetry latency). */
   turnMs: number[];
   /** New sessions per ms over the observation window (null when none were seen). */
