@@ -138,11 +138,11 @@ interface Pattern {
 }
 
 const PATTERNS: Pattern[] = [
-  { name: 'short chats', perMin: 8, warmupMin: 12, user: shortChat, maxAgeMin: 2, onDeadline: 'wait' },
+  { name: 'short chats', perMin: 12, warmupMin: 12, user: shortChat, maxAgeMin: 2, onDeadline: 'wait' },
   {
     name: 'long chats, idle gaps',
     perMin: 1.2,
-    warmupMin: 60,
+    warmupMin: 120,
     user: longChat,
     maxAgeMin: 30,
     onDeadline: 'mark-stuck',
@@ -150,7 +150,7 @@ const PATTERNS: Pattern[] = [
   {
     name: 'callbacks, 24h deadlines',
     perMin: 2,
-    warmupMin: 60,
+    warmupMin: 180,
     user: callbackSession,
     maxAgeMin: 20,
     onDeadline: 'mark-stuck',
@@ -158,14 +158,14 @@ const PATTERNS: Pattern[] = [
   {
     name: 'mix',
     perMin: 2.5,
-    warmupMin: 45,
+    warmupMin: 120,
     user: (r) => (r() < 0.5 ? shortChat(r) : r() < 0.6 ? longChat(r) : callbackSession(r)),
     maxAgeMin: 10,
     onDeadline: 'mark-stuck',
   },
   {
     name: 'short chats, 3x slower in the drain',
-    perMin: 8,
+    perMin: 12,
     warmupMin: 12,
     user: shortChat,
     maxAgeMin: 2,
