@@ -237,6 +237,35 @@ describe('drain forecast: known answers', () => {
     expect(f.sessions.newOnBlue.p50).toBeGreaterThan(120); // ~90% of ~200 arrivals
   });
 
+  it('a step that never gets its minSessions under onNoData pause: unbounded steps and drain, with why', () => {
+    const h = history({ ...slowUsers, firstTurnMs: [1, 2, 3], arrivalsPerMs: 100 / 60_000 });
+    const t0 = performance.now();
+    const f = forecastDrain(
+      input({
+        sessions: idle(5),
+        history: h,
+        plan: plan({
+          steps: [
+            {
+              fill: 20,
+              migrate: 0,
+              verify: { minSessions: 100_000, maxDuration: 7_200_000, minDuration: 0, interval: 1000 },
+            },
+            { fill: 100, migrate: 100, verify: null },
+          ],
+        }),
+      }),
+    );
+    expect(performance.now() - t0).toBeLessThan(20_000);
+    expect(f.steps.p50).toBeNull();
+    expect(f.steps.unbounded?.message).toMatch(
+      /maxDuration without 100000 green sessions \(onNoData: pause\)/,
+    );
+    expect(f.drain.p50).toBeNull();
+    expect(f.drain.unbounded?.message).toMatch(/^unbounded: the steps may never end/);
+    expect(f.sessions.finishOnBlue).toEqual({ p50: null, p90: null });
+  });
+
   it('is reproducible for a seed', () => {
     const i = input({ sessions: idle(30), history: slowUsers, plan: plan({ policy: 'finish-on-origin' }) });
     expect(forecastDrain(i, { seed: 7 })).toEqual(forecastDrain(i, { seed: 7 }));

@@ -30,6 +30,7 @@ function q(sorted: number[], p: number): number {
 }
 
 export function quantiles(values: number[], never?: number[], what = 'never leave blue'): Quantiles {
+  if (values.length === 0) return { p50: null, p90: null };
   const sorted = [...values].sort((a, b) => a - b);
   const p50 = q(sorted, 0.5);
   const p90 = q(sorted, 0.9);
@@ -142,7 +143,14 @@ export function forecastDrain(input: ForecastInput, opts: ForecastOptions = {}):
     let newBlue: StepsRun['newBlue'] = [];
     if (input.start.kind === 'before') {
       const st = simulateSteps(plan, model, arrivalRate(history, rnd), now, rnd);
-      if (st.stuck) stuckReasons.add(st.stuck);
+      if (st.stuck) {
+        // the steps never end in this run: there is no drain to simulate
+        stuckReasons.add(st.stuck);
+        stepsMs.push(Infinity);
+        drainMs.push(Infinity);
+        never.push(0);
+        continue;
+      }
       newBlue = st.newBlue;
       setup = setupFromSteps(plan, model, now, input.eagerRatePerMs, st);
       stepsMs.push(st.drainStart - now);
@@ -185,6 +193,9 @@ export function forecastDrain(input: ForecastInput, opts: ForecastOptions = {}):
   if (base.steps.unbounded)
     base.steps.unbounded.message = [...stuckReasons][0] ?? base.steps.unbounded.message;
   base.drain = quantiles(drainMs, never);
+  const stuck = [...stuckReasons][0];
+  if (stuck && base.drain.unbounded)
+    base.drain.unbounded.message = `unbounded: the steps may never end (${stuck})`;
   if (input.start.kind === 'draining') base.remaining = quantiles(remainingMs, never);
   base.sessions = {
     newOnBlue: quantiles(cols.newOnBlue),

@@ -6,6 +6,7 @@
  * passes at the next reconcile pass. The drain starts when a step with `fill: 100` begins or at
  * promotion.
  */
+import { EventHeap } from './heap';
 import type { BehaviourModel } from './model';
 import type { ForecastPlan } from './types';
 
@@ -84,12 +85,23 @@ export function simulateSteps(
     const S = t;
     let ext = 0;
     let passed = false;
+    // green sessions with a first turn by the look at `e`, counted incrementally
+    let seen = 0;
+    let green = 0;
+    const pending = new EventHeap<null>();
     for (let e = passAtOrAfter(S + v.minDuration, now, P); e - now < HORIZON_MS;) {
       arrivalsUntil(e);
-      let green = 0;
-      for (const a of arrivals) {
-        if (a.createdAt > e) break;
-        if (a.firstTurnAt <= e && a.bucket < fillOf(fillAt, a.createdAt)) green++;
+      for (; seen < arrivals.length && arrivals[seen]!.createdAt <= e; seen++) {
+        const a = arrivals[seen]!;
+        if (a.bucket < fillOf(fillAt, a.createdAt) && Number.isFinite(a.firstTurnAt))
+          pending.push(a.firstTurnAt, null);
+      }
+      for (let top = pending.pop(); top; top = pending.pop()) {
+        if (top.t > e) {
+          pending.push(top.t, null);
+          break;
+        }
+        green++;
       }
       if (green >= v.minSessions) {
         t = e;
