@@ -122,7 +122,8 @@ describe('drain forecast API', () => {
     const st = created.body;
     expect(st.forecast.initial).toEqual(fd.evidence);
     // the drain started at creation (fill 100): the status re-forecasts from what is left
-    expect(st.forecast.actual).toMatchObject({ stepsMs: 0, drainComplete: false, migrated: 0 });
+    expect(st.forecast.actual).toMatchObject({ drainComplete: false, migrated: 0 });
+    expect(st.forecast.actual.stepsMs).toBeLessThan(5000); // the first step has fill 100
     expect(st.forecast.reforecast).toMatchObject({ start: 'draining', openOnBlue: 5 });
     expect(st.forecast.reforecast.remaining.p50 === null || st.forecast.reforecast.remaining.p50 >= 0).toBe(
       true,
