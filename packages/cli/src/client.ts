@@ -4,6 +4,7 @@
  * connection failures become `UNREACHABLE` with a one-line message naming the server.
  */
 import { BatonError, errorFromWire } from '@baton/core';
+import type { DrainForecast, ForecastView } from '@baton/server';
 import type {
   Decision,
   EffectRecord,
@@ -52,6 +53,8 @@ export interface RolloutStatus {
   } | null;
   gates?: GateResult[];
   decisions?: Decision[];
+  /** The drain forecast made at creation, a re-forecast while draining, and the actual figures. */
+  forecast?: ForecastView;
   report?: unknown;
   createdAt?: number;
   updatedAt?: number;
@@ -207,6 +210,11 @@ export class BatonClient {
     body: unknown = {},
   ): Promise<RolloutStatus> {
     return this.request('POST', `/v1/rollouts/${encodeURIComponent(id)}/${action}`, { body });
+  }
+  forecastRollout(
+    spec: unknown,
+  ): Promise<{ agent: string; from: string; to: string; forecast: DrainForecast }> {
+    return this.request('POST', '/v1/rollouts/forecast', { body: spec });
   }
   migrateCheck(spec: unknown): Promise<Record<string, unknown>> {
     return this.request('POST', '/v1/migrate/check', { body: spec });

@@ -354,6 +354,34 @@ describe('admin commands', () => {
   });
 });
 
+describe('rollout plan', () => {
+  it('prints the drain forecast of a spec and creates nothing', async () => {
+    await newSession();
+    const file = path.join(dir, 'plan.yaml');
+    await writeFile(file, LONG_STEP);
+    const before = JSON.parse((await run(['rollout', 'list', '--json'], { env })).stdout).rollouts.length;
+    const json = await run(['rollout', 'plan', file, '--json'], { env });
+    expect(json.code).toBe(0);
+    const out = JSON.parse(json.stdout);
+    expect(out).toMatchObject({ agent: 'support', from: 'v1', to: 'v2' });
+    expect(out.forecast.model).toBe('empirical-survival-monte-carlo/1');
+    expect(out.forecast.openOnBlue).toBeGreaterThan(0);
+    const text = await run(['rollout', 'plan', file], { env });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/drain forecast {2}support v1 -> v2/);
+    expect(text.stdout).toMatch(/steps phase/);
+    expect(text.stdout).toMatch(/stragglers/);
+    const after = JSON.parse((await run(['rollout', 'list', '--json'], { env })).stdout).rollouts.length;
+    expect(after).toBe(before);
+    // an invalid spec: exit 2 and the same one-line error as `rollout start`
+    const bad = path.join(dir, 'bad-plan.yaml');
+    await writeFile(bad, 'agent: support\nto: v2\nsteps:\n  - { fil: 10 }\n');
+    const r = await run(['rollout', 'plan', bad], { env });
+    expect(r.code).toBe(2);
+    oneErrorLine(r.stderr, 'VALIDATION');
+  });
+});
+
 describe('rollout start, watch, pause, resume, abort', () => {
   it('drives a rollout through its phases while `rollout watch` follows it (non-TTY)', async () => {
     for (let i = 0; i < 3; i++) await newSession();

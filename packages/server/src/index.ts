@@ -14,3 +14,4 @@ export * from './evaluators';
 export * from './capability';
 export * from './history';
 export * from './wire';
+export * from './analysis/forecast';

@@ -10,6 +10,7 @@ import { fmtTime, printJson, printTable } from '../output';
 import { action, adminOptions, clientFrom } from '../program';
 import type { AdminOptions } from '../program';
 import { LiveBlock, decisionLine, gateLine, phaseColor, renderRollout, summaryLine } from '../view';
+import { renderForecast, renderForecastView } from '../forecast-view';
 
 /** Exit code of a finished rollout: 0 promoted, 10 aborted, 11 failed. */
 export function exitCodeForPhase(phase: string): number {
@@ -47,7 +48,10 @@ export async function watchRollout(client: BatonClient, id: string, o: WatchOpti
       if (o.json) {
         process.stdout.write(JSON.stringify(s) + '\n');
       } else if (block) {
-        block.draw(renderRollout(s, { now: Date.now(), decisions: 8 }));
+        block.draw([
+          ...renderRollout(s, { now: Date.now(), decisions: 8 }),
+          ...renderForecastView(s.forecast),
+        ]);
       } else {
         const line = summaryLine(s);
         if (line !== lastSummary) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -94,7 +98,8 @@ function watchOpts(opts: WatchFlags): WatchOptions {
 }
 
 function printStatus(s: RolloutStatus): void {
-  process.stdout.write(renderRollout(s, { now: Date.now(), decisions: 10 }).join('\n') + '\n');
+  const lines = [...renderRollout(s, { now: Date.now(), decisions: 10 }), ...renderForecastView(s.forecast)];
+  process.stdout.write(lines.join('\n') + '\n');
 }
 
 export function registerRollout(program: Command): void {
@@ -136,6 +141,32 @@ Examples:
         if (!opts.watch) return;
         const fin = await watchRollout(client, s.id, watchOpts(opts));
         return exitCodeForPhase(fin.phase);
+      }),
+    );
+
+  adminOptions(rollout.command('plan'))
+    .description('forecast a rollout from a spec file before starting it: steps phase, drain, stragglers')
+    .argument('<spec-file>', 'rollout spec (JSON or YAML; `-` reads stdin)')
+    .addHelpText(
+      'after',
+      `
+Nothing is created. The forecast (p50 and p90 of the steps phase and the drain, and where the
+blue sessions go) is simulated from the agent's recent turns, waits and session ends; see
+docs/rollouts.md#drain-forecast.
+
+Examples:
+  $ baton rollout plan rollout.yaml
+  $ baton rollout plan rollout.yaml --json | jq .forecast.drain`,
+    )
+    .action(
+      action(async (file: string, opts: AdminOptions) => {
+        const spec = await readDocument(file);
+        const client = await clientFrom(opts);
+        const r = await client.forecastRollout(spec);
+        if (opts.json) return printJson(r);
+        process.stdout.write(
+          renderForecast(r.forecast, `drain forecast  ${r.agent} ${r.from} -> ${r.to}`).join('\n') + '\n',
+        );
       }),
     );
 

@@ -25,6 +25,7 @@ import type { RunningBaton } from '@baton/server';
 import { openStore } from '@baton/store';
 import { closeGracefully } from '../serve';
 import { LiveBlock, bold, dim, gateLine, green, red, renderRollout, summaryLine, yellow } from '../view';
+import { renderForecast } from '../forecast-view';
 import { NaiveFleet } from './naive';
 import { BatonTransport } from './transport';
 import { Population } from './users';
@@ -254,6 +255,10 @@ interface Env {
   seed: string;
 }
 
+function sum(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : a + b;
+}
+
 async function scenario1(env: Env): Promise<Record<string, unknown>> {
   const { out, store, admin, profile, effects } = env;
   out.line(bold('Scenario 1 — drain-and-fill v1 → v2 with canary steps'));
@@ -303,6 +308,9 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
     onFail: 'abort',
     onNoData: 'pass',
   };
+  // the drain forecast, before anything moves (POST /v1/rollouts/forecast creates nothing)
+  const plan = await admin.forecastRollout(spec);
+  for (const l of renderForecast(plan.forecast, 'drain forecast (before the rollout)')) out.line(l);
   const t0 = Date.now();
   const started = await admin.startRollout(spec);
   out.line(`started rollout ${started.id}`);
@@ -383,6 +391,15 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
     retries: st.retries,
     drainTimeMs: drainMs,
     rolloutTimeMs: drainDoneAt - t0,
+    forecast: plan.forecast,
+    actual: {
+      stepsMs: fin.forecast?.actual.stepsMs ?? null,
+      drainMs,
+      openOnBlueAtStart: openOnV1,
+      migrated: migrations.length,
+      finishedOnBlue,
+      stuckAtDeadline: Array.isArray(drain?.stuck) ? drain.stuck.length : 0,
+    },
   };
   out.line();
   out.line(bold('Report — scenario 1'));
@@ -408,6 +425,25 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
   out.line(`  effects executed          ${report.effectsExecuted} (duplicated: ${report.duplicatedEffects})`);
   out.line(
     `  drain time                ${fmtDuration(report.drainTimeMs)} (rollout ${fmtDuration(report.rolloutTimeMs)})`,
+  );
+  const f = plan.forecast;
+  const q = (x: { p50: number | null; p90: number | null }, d = false): string =>
+    x.p50 === null
+      ? '?'
+      : d
+        ? `${fmtDuration(x.p50)} (p90 ${x.p90 === null ? 'unbounded' : fmtDuration(x.p90)})`
+        : `${x.p50} (p90 ${x.p90 ?? '?'})`;
+  out.line(bold('  forecast vs actual'));
+  out.line(
+    `    steps phase             forecast ${q(f.steps, true)}, actual ${report.actual.stepsMs === null ? '?' : fmtDuration(report.actual.stepsMs)}`,
+  );
+  out.line(`    drain                   forecast ${q(f.drain, true)}, actual ${fmtDuration(drainMs)}`);
+  out.line(
+    `    migrated                forecast ${sum(f.sessions.migrateLazily.p50, f.sessions.migrateEagerly.p50) ?? '?'}, actual ${report.migrated}`,
+  );
+  out.line(`    finished on blue        forecast ${q(f.sessions.finishOnBlue)}, actual ${finishedOnBlue}`);
+  out.line(
+    `    stuck at the deadline   forecast ${q(f.sessions.stragglers)}, actual ${report.actual.stuckAtDeadline}`,
   );
   out.line();
   return report;

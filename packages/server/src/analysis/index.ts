@@ -9,3 +9,4 @@ export * from './stats/proportion';
 export * from './stats/chiSquare';
 export * from './stats/msprt';
 export * from './stats/sprt';
+export * from './forecast';

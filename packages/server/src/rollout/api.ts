@@ -11,6 +11,7 @@
  *   POST /v1/rollouts/{id}/promote|pause|resume|abort   {reason?, by?}
  *   POST /v1/rollouts/{id}/compensate       {dryRun = true, effects?: ids, note?}
  *   POST /v1/migrate/check                  spec (JSON or YAML) → pre-flight summary (200, ok true/false)
+ *   POST /v1/rollouts/forecast              spec → the drain forecast (nothing is created)
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -38,6 +39,16 @@ import {
 import { drainProgress } from './metrics';
 import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
+import type { DrainForecast } from '../analysis/forecast';
+import {
+  eagerRateFor,
+  FORECAST_DECISION,
+  forecastMessage,
+  forecastSpec,
+  forecastView,
+  preflightRate,
+  type ForecastView,
+} from './forecast';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
@@ -113,6 +124,8 @@ export interface RolloutStatusView {
   gates: GateResult[];
   lastVerdicts: RolloutState['lastVerdicts'];
   decisions: Decision[];
+  /** The forecast made at creation, a re-forecast while the drain runs, and the actual figures. */
+  forecast: ForecastView;
   spec: RolloutSpec;
   rev: number;
   createdAt: number;
@@ -138,10 +151,11 @@ export async function rolloutStatus(
   opts: { decisions?: number } = {},
 ): Promise<RolloutStatusView> {
   const s = loadState(rec);
-  const [route, counts, decisions] = await Promise.all([
+  const [route, counts, decisions, forecast] = await Promise.all([
     ctx.store.getRoute(rec.agent),
     ctx.store.countSessions({ agent: rec.agent }),
     recentDecisions(ctx, rec.id, opts.decisions ?? 20),
+    forecastView(ctx, rec, s),
   ]);
   const snap = s.drain.snapshot;
   const by = snap?.byStatus ?? {};
@@ -184,6 +198,7 @@ export async function rolloutStatus(
     gates: s.lastVerdicts?.results ?? [],
     lastVerdicts: s.lastVerdicts,
     decisions,
+    forecast,
     spec: s.spec,
     rev: rec.rev,
     createdAt: rec.createdAt,
@@ -253,8 +268,16 @@ function preflightError(
 export async function createRollout(
   ctx: ServerContext,
   specInput: unknown,
-  opts: { dryRun?: boolean } = {},
-): Promise<{ created: RolloutRecord | null; preflight: RolloutState['preflight']; spec: RolloutSpec }> {
+  opts: {
+    dryRun?: boolean;
+    /** The controller's pass interval the forecast assumes (default 1 s). */ passMs?: number;
+  } = {},
+): Promise<{
+  created: RolloutRecord | null;
+  preflight: RolloutState['preflight'];
+  spec: RolloutSpec;
+  forecast: DrainForecast;
+}> {
   const spec = parseSpec(specInput);
   const { blue, green } = await resolveVersions(ctx, spec);
   const existing = await ctx.store.listRollouts({ agent: spec.agent });
@@ -265,7 +288,9 @@ export async function createRollout(
       phase: active.phase,
     });
   let preflight: RolloutState['preflight'] = null;
+  let preflightPerMs: number | null = null;
   if (spec.preflight.enabled || opts.dryRun) {
+    const t0 = ctx.clock.now();
     preflight = await runPreflight(ctx, {
       agent: spec.agent,
       from: blue.label,
@@ -273,8 +298,13 @@ export async function createRollout(
       sample: spec.preflight.sample,
     });
     if (!preflight.ok) throw preflightError(preflight, green.label);
+    preflightPerMs = preflightRate(preflight.checked, ctx.clock.now() - t0);
   }
-  if (opts.dryRun) return { created: null, preflight, spec };
+  const forecast = await forecastSpec(ctx, spec, blue.label, {
+    preflightRatePerMs: preflightPerMs,
+    ...(opts.passMs !== undefined ? { passMs: opts.passMs } : {}),
+  });
+  if (opts.dryRun) return { created: null, preflight, spec, forecast };
 
   const state = initialState({
     spec,
@@ -311,12 +341,13 @@ export async function createRollout(
         message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
         evidence: { spec, reversible: state.reversible },
       },
+      { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
       ...r.decisions,
     ],
   );
   const route = desiredRoute(r.state);
   if (route) await applyRoute(ctx.store, rec.id, route);
-  return { created: updated, preflight, spec };
+  return { created: updated, preflight, spec, forecast };
 }
 
 /** Apply a command (pause, resume, promote, abort) and put the route in place at once. */
@@ -428,7 +459,9 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       const q = parse(dryRunQuery, req.query, 'query');
       const out = await createRollout(ctx, specBody(req), { dryRun: q.dryRun === true });
       if (!out.created)
-        return reply.code(200).send({ dryRun: true, ok: true, preflight: out.preflight, spec: out.spec });
+        return reply
+          .code(200)
+          .send({ dryRun: true, ok: true, preflight: out.preflight, forecast: out.forecast, spec: out.spec });
       return reply.code(201).send(await rolloutStatus(ctx, out.created));
     });
 
@@ -443,6 +476,13 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       });
       return { agent: spec.agent, from: blue.label, to: green.label, ...p };
     };
+    app.post('/v1/rollouts/forecast', { onRequest: admin }, async (req) => {
+      const spec = parseSpec(specBody(req));
+      const { blue, green } = await resolveVersions(ctx, spec);
+      const rate = await eagerRateFor(ctx, spec, blue.label, green.label);
+      const forecast = await forecastSpec(ctx, spec, blue.label, { preflightRatePerMs: rate });
+      return { agent: spec.agent, from: blue.label, to: green.label, forecast, spec };
+    });
     app.post('/v1/migrate/check', { onRequest: admin }, preflight);
     app.post('/v1/rollouts/preflight', { onRequest: admin }, preflight);
 

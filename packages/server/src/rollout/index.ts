@@ -6,3 +6,5 @@ export * from './batch';
 export * from './controller';
 export * from './api';
 export * from './metrics';
+export * from './forecast';
+export * from './forecast-input';

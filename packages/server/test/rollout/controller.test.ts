@@ -291,6 +291,7 @@ describe('rollout controller', () => {
     );
     expect(kinds).toEqual([
       'created',
+      'forecast',
       'preflight-passed',
       'step-started',
       'drain-started',

@@ -83,6 +83,7 @@ describe.skipIf(!PG_URL)('rollout controller on PostgreSQL', () => {
     );
     expect(kinds).toEqual([
       'created',
+      'forecast',
       'preflight-passed',
       'step-started',
       'gates-passed',

@@ -191,7 +191,7 @@ async function gateBreach(reverse: boolean): Promise<void> {
     evidence: any;
   }>;
   const kinds = decisions.map((d) => d.kind);
-  expect(kinds.slice(0, 3)).toEqual(['created', 'preflight-passed', 'step-started']);
+  expect(kinds.slice(0, 4)).toEqual(['created', 'forecast', 'preflight-passed', 'step-started']);
   const failed = decisions.find((d) => d.kind === 'gates-failed')!;
   const g = failed.evidence.gates[0];
   expect(g).toMatchObject({ name: 'session.tool_calls', verdict: 'fail', critical: true });

@@ -39,6 +39,7 @@ describe('rollout controller (quick)', () => {
     const kinds = (await api.admin('GET', `/v1/rollouts/${id}/decisions`)).body.items.map((d: any) => d.kind);
     expect(kinds).toEqual([
       'created',
+      'forecast',
       'preflight-passed',
       'step-started',
       'gates-passed',
