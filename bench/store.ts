@@ -38,10 +38,20 @@ const WORDS =
     ' ',
   );
 
-/** A checkpoint body whose JSON is about `bytes` long: a conversation history plus some state. */
-function makeBody(bytes: number): CheckpointBody {
+interface BenchEntry {
+  role: string;
+  content: string;
+  turnId: string;
+  at: number;
+}
+
+/**
+ * A checkpoint body whose JSON is about `bytes` long: a conversation history plus some state (the
+ * history rides in the body as opaque data, as checkpoints of the first release carried it).
+ */
+function makeBody(bytes: number): CheckpointBody & { history: BenchEntry[] } {
   const r = rng(bytes);
-  const history: CheckpointBody['history'] = [];
+  const history: BenchEntry[] = [];
   let size = 200;
   let turn = 0;
   while (size < bytes) {

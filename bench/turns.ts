@@ -24,7 +24,8 @@ import { Pool } from 'undici';
 import { z } from 'zod';
 import { defineAgent, httpLedgerClient, InProcessWorker, serveWorker } from '@baton/sdk';
 import { openStore } from '@baton/store';
-import { createServer, StoreLedgerClient } from '@baton/server';
+import { systemClock } from '@baton/core';
+import { Capabilities, createServer, StoreLedgerClient } from '@baton/server';
 import { atLeast, atMost, percentile, round, type BenchFn } from './lib';
 
 const CONCURRENCY = 50;
@@ -245,7 +246,8 @@ async function proxyProcess(upstream: string): Promise<void> {
 async function routerProcess(sync: 'FULL' | 'NORMAL', file: string): Promise<void> {
   const store = await openStore(file, { synchronous: sync });
   const server = createServer({ store, tokens: TOKENS, logger: false });
-  await server.pool.addInProcess(new InProcessWorker(noop, new StoreLedgerClient(store)), noop.manifest());
+  const ledger = new StoreLedgerClient(store, new Capabilities(store, systemClock));
+  await server.pool.addInProcess(new InProcessWorker(noop, ledger), noop.manifest());
   const url = await server.listen(0);
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'rss') process.send!({ rss: process.memoryUsage().rss });
