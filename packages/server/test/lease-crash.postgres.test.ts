@@ -39,7 +39,7 @@ describe.skipIf(skip)('router SIGKILLed mid-turn, PostgreSQL (real processes)', 
         try {
           const r = await leaseCrashCase(t, { sameIdentity });
           console.log(
-            `postgres${sameIdentity ? ', same identity' : ''}: a crashed router's sessions free after ${(r.freeAfterMs / 1000).toFixed(2)} s`,
+            `postgres${sameIdentity ? ', same identity' : ''}: a crashed router's sessions free after ${(r.freeAfterMs / 1000).toFixed(2)} s (retried turn done after ${(r.completedAfterMs / 1000).toFixed(2)} s)`,
           );
           expect(r.freeAfterMs).toBeLessThan(sameIdentity ? 20_000 : 5000);
           if (!sameIdentity) expect(r.retryAfter.length).toBeGreaterThan(0); // B was up before the lease freed

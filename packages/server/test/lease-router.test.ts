@@ -28,7 +28,7 @@ const slow = defineAgent({
   initialState: () => ({ n: 0 }),
   modelId: 'none',
   turn: async (ctx, input) => {
-    const msg = (input.message ?? {}) as { hold?: boolean };
+    const msg = (input.kind === 'message' ? (input.message ?? {}) : {}) as { hold?: boolean };
     if (msg.hold) await new Promise<void>((resolve) => gates.set(ctx.session.id, resolve));
     await ctx.effect('send', { n: ctx.state.n }, () => ({ sent: true }));
     ctx.state.n += 1;
