@@ -15,8 +15,15 @@ export interface Limits {
   bodyBytes: number;
   /** How long a worker may take for one turn (default 30 s). */
   turnTimeoutMs: number;
-  /** Lease time beyond the turn deadline, so a crashed router's lease still expires (default 5 s). */
+  /** How long a turn capability outlives the turn deadline (default 5 s; the lease epoch is the real fence). */
   leaseMarginMs: number;
+  /**
+   * The session lease a turn or migration takes, renewed while it runs (default 3 s): a crashed
+   * router's sessions are free again at most this long after its last renewal.
+   */
+  leaseMs: number;
+  /** How often a running turn renews its lease (default 1 s; less than `leaseMs`). */
+  leaseRenewMs: number;
   /** How long a callback waits for a busy session before answering SESSION_BUSY (default 10 s). */
   callbackBusyWaitMs: number;
   /** Worker health-check period (default 5 s; 0 disables the timer). */
@@ -42,6 +49,8 @@ export const DEFAULT_LIMITS: Limits = {
   bodyBytes: 1024 * 1024,
   turnTimeoutMs: 30_000,
   leaseMarginMs: 5_000,
+  leaseMs: 3_000,
+  leaseRenewMs: 1_000,
   callbackBusyWaitMs: 10_000,
   healthIntervalMs: 5_000,
   migrateTimeoutMs: 30_000,

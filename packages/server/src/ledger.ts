@@ -1,5 +1,19 @@
-/** The effects ledger and step journal for in-process workers: a LedgerClient straight over the store. */
-import type { EffectIntentInput, EffectRecord, HistoryPage, HistoryQuery, LedgerClient } from '@baton/core';
+/**
+ * The effects ledger and step journal for in-process workers: a LedgerClient straight over the
+ * store. Every call is made under a turn capability (`withCapability`, which the SDK uses for each
+ * turn, or the `baton-capability` header on the worker API) and refused with CAPABILITY_INVALID
+ * once that capability's lease expired or was taken over, so a worker still running a turn its
+ * router gave up on (or died during) can record nothing for the session (invariants 2 and 3).
+ */
+import { BatonError } from '@baton/core';
+import type {
+  EffectIntentInput,
+  EffectRecord,
+  HistoryPage,
+  HistoryQuery,
+  LedgerClient,
+  TurnCapability,
+} from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Capabilities } from './capability';
 import { readHistoryChecked } from './history';
@@ -10,27 +24,90 @@ export async function rolloutOf(store: Store, agent: string): Promise<string | n
   return route?.rolloutId ?? null;
 }
 
+/**
+ * Whether the workers of `agent@version` speak protocol 1 and so cannot present a capability
+ * (their ledger calls are accepted without one: they are not fenced). Null: none are.
+ */
+export type LegacyWorkers = (agent: string, version: string) => boolean;
+
+function refused(reason: string, sessionId: string): BatonError {
+  return new BatonError('CAPABILITY_INVALID', `turn capability refused: ${reason}`, { reason, sessionId });
+}
+
 /** Same semantics as the worker API (`/v1/worker/*`), without HTTP. */
 export class StoreLedgerClient implements LedgerClient {
   constructor(
     private readonly store: Store,
     private readonly caps: Capabilities,
+    private readonly legacy: LegacyWorkers | null = null,
+    private readonly capability: string | null = null,
   ) {}
 
+  /** The same client, making every call under `capability` (what the SDK binds for each turn). */
+  withCapability(capability: string): StoreLedgerClient {
+    return new StoreLedgerClient(this.store, this.caps, this.legacy, capability);
+  }
+
+  /**
+   * Check this client's capability for a write (or journal read) of `sessionId`'s turn `turnId`:
+   * live (its lease epoch is the session's live lease), for that turn, and not read-only. Without a
+   * capability the call is refused, unless the version's workers speak protocol 1.
+   */
+  private async authorize(sessionId: string, turnId: string, legacy: () => Promise<boolean>): Promise<void> {
+    if (this.capability === null && this.legacy !== null && (await legacy())) return;
+    const cap: TurnCapability = await this.caps.verify(this.capability ?? undefined, sessionId);
+    if (cap.turnId !== turnId) throw refused('issued for another turn', sessionId);
+    if (cap.epoch === null) throw refused('read-only (the call holds no lease)', sessionId);
+  }
+
+  private legacyOfSession(sessionId: string): () => Promise<boolean> {
+    return async () => {
+      const s = await this.store.getSession(sessionId);
+      return this.legacy !== null && this.legacy(s.agent, s.version);
+    };
+  }
+
+  private async authorizeEffect(idempotencyKey: string): Promise<void> {
+    const e = await this.store.getEffect(idempotencyKey);
+    await this.authorize(
+      e.sessionId,
+      e.turnId,
+      async () => this.legacy !== null && this.legacy(e.agent, e.version),
+    );
+  }
+
   async intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }> {
+    await this.authorize(
+      input.sessionId,
+      input.turnId,
+      async () => this.legacy !== null && this.legacy(input.agent, input.version),
+    );
     const rolloutId = await rolloutOf(this.store, input.agent);
     return this.store.recordEffectIntent({ ...input, rolloutId });
   }
-  commit(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
+  async commit(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
+    await this.authorizeEffect(idempotencyKey);
     return this.store.commitEffect(idempotencyKey, result);
   }
-  fail(idempotencyKey: string, error: string): Promise<EffectRecord> {
+  async fail(idempotencyKey: string, error: string): Promise<EffectRecord> {
+    await this.authorizeEffect(idempotencyKey);
     return this.store.failEffect(idempotencyKey, error);
   }
-  steps(sessionId: string, turnId: string): Promise<Array<{ index: number; name: string; result: unknown }>> {
+  async steps(
+    sessionId: string,
+    turnId: string,
+  ): Promise<Array<{ index: number; name: string; result: unknown }>> {
+    await this.authorize(sessionId, turnId, this.legacyOfSession(sessionId));
     return this.store.listSteps(sessionId, turnId);
   }
-  putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown): Promise<void> {
+  async putStep(
+    sessionId: string,
+    turnId: string,
+    index: number,
+    name: string,
+    result: unknown,
+  ): Promise<void> {
+    await this.authorize(sessionId, turnId, this.legacyOfSession(sessionId));
     return this.store.putStep(sessionId, turnId, index, name, result);
   }
   /** A page of the session's history, for the holder of a live turn capability of that session. */

@@ -16,6 +16,7 @@ import {
 } from '@baton/core';
 import { historyWindowOf, type ServerContext } from './context';
 import type { Lease } from '@baton/store';
+import { LeaseKeeper, dropOwner, holdOwner } from './lease';
 import { migrateRequestFor, unchangedParts } from './wire';
 
 export interface MigrateSessionInput {
@@ -64,18 +65,22 @@ export async function migrateSession(
   const ownLease = input.leaseOwner === undefined && !input.dryRun;
   const owner = input.leaseOwner ?? `${MIGRATION_LEASE_PREFIX}${ctx.instanceId}:${++counter}`;
   let lease: Lease | null = null;
+  /** Renews this migration's own lease while it runs (a caller's lease is renewed by the caller). */
+  let keeper: LeaseKeeper | null = null;
   if (ownLease) {
+    holdOwner(owner);
     try {
-      lease = await store.acquireLease(
-        session.id,
-        owner,
-        ctx.limits.migrateTimeoutMs + ctx.limits.leaseMarginMs,
-      );
+      lease = await store.acquireLease(session.id, owner, ctx.limits.leaseMs);
     } catch (e) {
+      dropOwner(owner);
       if (e instanceof SessionBusyError)
         return { ok: false, code: 'SESSION_BUSY', reason: 'session is busy' };
       throw e;
     }
+    keeper = new LeaseKeeper(lease, store, ctx.clock, {
+      leaseMs: ctx.limits.leaseMs,
+      renewMs: ctx.limits.leaseRenewMs,
+    });
   }
   try {
     // Re-read under the lease: a turn may have committed or moved the session meanwhile.
@@ -133,6 +138,11 @@ export async function migrateSession(
       return fail(ctx, cur, input, fromSchema, target.schemaVersion, answer.code, answer.reason);
     }
     if (input.dryRun) return okResult(cp.seq, cur.version, input.to, fromSchema, answer.schemaVersion);
+    try {
+      keeper?.check();
+    } catch {
+      return { ok: false, code: 'LEASE_LOST', reason: 'the migration lost its lease; nothing was written' };
+    }
     const meta = await store.appendCheckpoint({
       sessionId: cur.id,
       expectedSeq: cp.seq,
@@ -157,7 +167,9 @@ export async function migrateSession(
     ctx.metrics.migrations.labels(cur.agent, cur.version, input.to, 'ok').inc();
     return okResult(meta.seq, cur.version, input.to, fromSchema, answer.schemaVersion);
   } finally {
-    if (lease) await store.releaseLease(lease).catch(() => undefined);
+    keeper?.stop();
+    if (lease) await store.releaseLease(keeper?.current ?? lease).catch(() => undefined);
+    if (ownLease) dropOwner(owner);
   }
 }
 

@@ -45,6 +45,7 @@ import { Ajv } from 'ajv';
 import { BeginBatcher, CommitBatcher } from './commit';
 import { isTransportError } from './http-worker';
 import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
+import { LeaseKeeper, TurnEstimate, busyHint, dropOwner, holdOwner, isStaleOwnLease } from './lease';
 import { historyWindowOf, retentionOf, type ServerContext } from './context';
 import type { PoolEntry } from './pool';
 import { turnRequestFor, unchangedParts } from './wire';
@@ -170,8 +171,11 @@ export class Router {
   private seqNo = 0;
   private readonly commits: CommitBatcher;
   private readonly begins: BeginBatcher;
+  /** How long turns take here: the typical-turn part of the Retry-After hint. */
+  private readonly typicalTurn: TurnEstimate;
 
   constructor(private readonly ctx: ServerContext) {
+    this.typicalTurn = new TurnEstimate(ctx.limits.leaseRenewMs);
     this.commits = new CommitBatcher(ctx.store, 256, ctx.limits.groupCommit);
     this.begins = new BeginBatcher(ctx.store, 256, ctx.limits.groupCommit);
   }
@@ -239,7 +243,15 @@ export class Router {
     const { store } = this.ctx;
     if (s.status === 'completed') return this.view(s);
     if (TERMINAL_SESSION_STATUSES.includes(s.status)) throw closedError(s);
-    const lease = await store.acquireLease(s.id, `${this.ctx.instanceId}:end:${++this.seqNo}`, 10_000);
+    const owner = `${this.ctx.instanceId}:end:${++this.seqNo}`;
+    holdOwner(owner);
+    let lease: Lease;
+    try {
+      lease = await this.acquire(s.id, () => store.acquireLease(s.id, owner, this.ctx.limits.leaseMs));
+    } catch (e) {
+      dropOwner(owner);
+      throw e;
+    }
     let cur: SessionRecord;
     try {
       cur = await store.getSession(s.id);
@@ -249,6 +261,7 @@ export class Router {
       }
     } finally {
       await store.releaseLease(lease).catch(() => undefined);
+      dropOwner(owner);
     }
     await store.markSessionCompleted(s.id);
     return this.view(await store.getSession(s.id));
@@ -287,8 +300,8 @@ export class Router {
     const t0 = performance.now();
     const turnId = turnIdOf(sessionId, key);
     const owner = `${this.ctx.instanceId}:${turnId}`;
-    const ttl = limits.turnTimeoutMs + limits.leaseMarginMs;
-    let session: SessionRecord;
+    const ttl = limits.leaseMs;
+    let session!: SessionRecord;
     let lease: Lease;
     /** The latest checkpoint read under the lease by `beginTurn` (undefined: read it below). */
     let read: Checkpoint | null | CheckpointCorruptError | undefined;
@@ -298,27 +311,34 @@ export class Router {
     const guess = opts.session
       ? await this.windowFor(opts.session.agent, opts.session.version)
       : DEFAULT_HISTORY_WINDOW;
-    if (store.beginTurn) {
-      // one store call: stored result, lease, session, latest checkpoint and history window
-      const b = await this.begins.begin({ sessionId, key, owner, ttlMs: ttl, window: guess });
-      if (b.kind === 'replayed') {
-        const s = opts.session ?? (await store.getSession(sessionId));
-        return this.replayed(s, b.result as TurnResult, emit);
-      }
-      if (b.kind === 'closed') throw closedError(b.session);
-      session = b.session;
-      lease = b.lease;
-      read = b.checkpointError ?? b.checkpoint;
-      window = { entries: b.history, for: guess };
-    } else {
-      session = opts.session ?? (await store.getSession(sessionId));
-      const prior = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
-      if (prior !== undefined) return this.replayed(session, prior, emit);
-      if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
-      lease = await store.acquireLease(sessionId, owner, ttl);
-    }
-    let held = true;
+    holdOwner(owner);
+    let keeper: LeaseKeeper | undefined;
+    let held = false;
     try {
+      if (store.beginTurn) {
+        // one store call: stored result, lease, session, latest checkpoint and history window
+        const b = await this.acquire(sessionId, () =>
+          this.begins.begin({ sessionId, key, owner, ttlMs: ttl, window: guess }),
+        );
+        if (b.kind === 'replayed') {
+          const s = opts.session ?? (await store.getSession(sessionId));
+          return this.replayed(s, b.result as TurnResult, emit);
+        }
+        if (b.kind === 'closed') throw closedError(b.session);
+        session = b.session;
+        lease = b.lease;
+        read = b.checkpointError ?? b.checkpoint;
+        window = { entries: b.history, for: guess };
+      } else {
+        session = opts.session ?? (await store.getSession(sessionId));
+        const prior = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
+        if (prior !== undefined) return this.replayed(session, prior, emit);
+        if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
+        lease = await this.acquire(sessionId, () => store.acquireLease(sessionId, owner, ttl));
+      }
+      // renewed every leaseRenewMs while the turn runs; nothing is renewed before the first is due
+      keeper = new LeaseKeeper(lease, store, clock, { leaseMs: ttl, renewMs: limits.leaseRenewMs });
+      held = true;
       if (read === undefined) {
         const again = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
         if (again !== undefined) return this.replayed(session, again, emit);
@@ -398,9 +418,14 @@ export class Router {
         input,
         turnId,
         deadline: clock.now() + limits.turnTimeoutMs,
-        capability: await this.ctx.capabilities.issue(sessionId, turnId, lease.epoch, ttl),
+        capability: await this.ctx.capabilities.issue(
+          sessionId,
+          turnId,
+          lease.epoch,
+          limits.turnTimeoutMs + limits.leaseMarginMs,
+        ),
       });
-      const resp = await this.dispatch(worker, req);
+      const resp = await this.dispatch(worker, req, keeper);
       checkResponse(resp, worker.id);
       const unchanged = unchangedParts(resp.unchanged, cp, worker.id);
 
@@ -419,6 +444,8 @@ export class Router {
       if (resp.memory !== undefined) body.memory = resp.memory;
       const now = clock.now();
       const retention = retentionOf(await this.ctx.versions.get(session.agent, session.version), limits);
+      // a lost lease commits nothing (the commit is also fenced by the lease owner in the store)
+      keeper.check();
       await this.commits.commit({
         sessionId,
         expectedSeq,
@@ -446,6 +473,8 @@ export class Router {
         ...(opts.resolvedWaits && opts.resolvedWaits.length > 0 ? { resolvedWaits: opts.resolvedWaits } : {}),
       });
       held = false;
+      keeper.stop();
+      this.typicalTurn.observe(performance.now() - t0);
       this.evaluate(session, turnId, input, resp.output);
       if (status === 'completed' || status === 'failed') {
         await store.markSessionCompleted(sessionId).catch((e: unknown) => this.ctx.log.error(e));
@@ -457,10 +486,46 @@ export class Router {
       }
       return result;
     } catch (e) {
-      metrics.observeTurn(session.agent, session.version, 'error', null);
+      if (held) metrics.observeTurn(session.agent, session.version, 'error', null);
       throw e;
     } finally {
-      if (held) await store.releaseLease(lease).catch(() => undefined);
+      keeper?.stop();
+      if (held && keeper) await store.releaseLease(keeper.current).catch(() => undefined);
+      dropOwner(owner);
+    }
+  }
+
+  /**
+   * Take a session's lease with `take`. A session busy under a lease of a previous incarnation of
+   * this router's identity (its owner carries this instance id, but this process did not start
+   * it) is reclaimed at once: that lease is released and `take` runs again. Otherwise SESSION_BUSY,
+   * with a Retry-After hint (see `busyHint`).
+   */
+  private async acquire<T>(sessionId: string, take: () => Promise<T>): Promise<T> {
+    try {
+      return await take();
+    } catch (e) {
+      if (!(e instanceof SessionBusyError)) throw e;
+      const s = await this.ctx.store.getSession(sessionId).catch(() => null);
+      if (s && isStaleOwnLease(s.leaseOwner, this.ctx.instanceId, MIGRATION_LEASE_PREFIX)) {
+        this.ctx.log.info(
+          { sessionId, owner: s.leaseOwner },
+          'reclaiming a lease of a previous incarnation of this router',
+        );
+        await this.ctx.store.releaseLease({
+          sessionId,
+          owner: s.leaseOwner!,
+          expiresAt: s.leaseExpiresAt ?? 0,
+          epoch: s.leaseEpoch,
+        });
+        try {
+          return await take();
+        } catch (again) {
+          if (again instanceof SessionBusyError) throw busyHint(again, sessionId, this.typicalTurn.ms);
+          throw again;
+        }
+      }
+      throw busyHint(e, sessionId, this.typicalTurn.ms);
     }
   }
 
@@ -495,7 +560,11 @@ export class Router {
    * Send the turn to the worker, bounded by the turn deadline. Workers enforce the deadline themselves
    * (the SDK aborts the handler; the HTTP client times out); the timer here is the router's backstop.
    */
-  private async dispatch(entry: PoolEntry, req: TurnRequest | TurnRequestV1): Promise<TurnResponse> {
+  private async dispatch(
+    entry: PoolEntry,
+    req: TurnRequest | TurnRequestV1,
+    keeper: LeaseKeeper,
+  ): Promise<TurnResponse> {
     const ms = Math.max(1, req.deadline - this.ctx.clock.now()) + DEADLINE_GRACE_MS;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -509,7 +578,8 @@ export class Router {
     });
     entry.outstanding++;
     try {
-      return await Promise.race([entry.client.turn(req), timeout]);
+      // a lost lease ends the wait at once (and aborts the worker's call)
+      return await Promise.race([entry.client.turn(req, keeper.signal), timeout, keeper.whenLost()]);
     } catch (e) {
       if (isTransportError(e)) this.ctx.pool.markUnhealthy(entry);
       throw e;

@@ -1,5 +1,8 @@
-/** The ledger API for remote workers (bearer token with the `worker` scope). Same semantics as StoreLedgerClient. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * The ledger API for remote workers (bearer token with the `worker` scope). Same semantics as
+ * StoreLedgerClient: every call is made under the turn capability in the `baton-capability` header.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CAPABILITY_HEADER } from '@baton/core';
 import type { ServerContext } from './context';
@@ -34,38 +37,48 @@ const putStepBody = z.object({
 });
 
 export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const ledger = new StoreLedgerClient(ctx.store, ctx.capabilities);
+  // protocol-1 workers cannot send a capability: their versions' calls are accepted without one
+  const ledger = new StoreLedgerClient(ctx.store, ctx.capabilities, (agent, version) =>
+    ctx.pool.entries().some((e) => e.agent === agent && e.version === version && e.protocol === 1),
+  );
+  const capabilityOf = (req: FastifyRequest): string | null => {
+    const cap = req.headers[CAPABILITY_HEADER];
+    return typeof cap === 'string' && cap !== '' ? cap : null;
+  };
+  const under = (req: FastifyRequest): StoreLedgerClient => {
+    const cap = capabilityOf(req);
+    return cap === null ? ledger : ledger.withCapability(cap);
+  };
   app.addHook('onRequest', async (req) => {
     if (req.url.startsWith('/v1/worker/')) ctx.auth.require(req.headers.authorization, 'worker');
   });
 
   app.post('/v1/worker/effects/intent', async (req) => {
     const b = parse(intentBody, req.body);
-    return ledger.intent(b);
+    return under(req).intent(b);
   });
   app.post('/v1/worker/effects/commit', async (req) => {
     const b = parse(commitBody, req.body);
-    return { effect: await ledger.commit(b.idempotencyKey, b.result) };
+    return { effect: await under(req).commit(b.idempotencyKey, b.result) };
   });
   app.post('/v1/worker/effects/fail', async (req) => {
     const b = parse(failBody, req.body);
-    return { effect: await ledger.fail(b.idempotencyKey, b.error) };
+    return { effect: await under(req).fail(b.idempotencyKey, b.error) };
   });
   app.get('/v1/worker/steps', async (req) => {
     const q = parse(stepsQuery, req.query, 'query');
-    return { steps: await ledger.steps(q.sessionId, q.turnId) };
+    return { steps: await under(req).steps(q.sessionId, q.turnId) };
   });
   app.get('/v1/worker/history', async (req) => {
     const q = parse(historyQuery, req.query, 'query');
-    const cap = req.headers[CAPABILITY_HEADER];
-    return ledger.history(typeof cap === 'string' ? cap : '', q.sessionId, {
+    return ledger.history(capabilityOf(req) ?? '', q.sessionId, {
       ...(q.before !== undefined ? { before: q.before } : {}),
       ...(q.limit !== undefined ? { limit: q.limit } : {}),
     });
   });
   app.post('/v1/worker/steps', async (req, reply) => {
     const b = parse(putStepBody, req.body);
-    await ledger.putStep(b.sessionId, b.turnId, b.index, b.name, b.result);
+    await under(req).putStep(b.sessionId, b.turnId, b.index, b.name, b.result);
     return reply.code(204).send();
   });
 }

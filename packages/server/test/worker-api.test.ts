@@ -1,4 +1,7 @@
-/** The worker ledger API over HTTP (worker token): the same semantics as the in-process ledger client. */
+/**
+ * The worker ledger API over HTTP (worker token): the same semantics as the in-process ledger
+ * client. Every call presents the turn capability of a turn holding the session's lease.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@baton/store';
 import { counterV1 } from './fixtures/agents';
@@ -13,6 +16,13 @@ import {
 } from './fixtures/harness';
 
 const WORKER = { authorization: 'Bearer worker-token' };
+
+/** Worker headers with the capability of turn `turnId`, which takes the session's lease. */
+async function underLease(sessionId: string, turnId: string): Promise<Record<string, string>> {
+  const lease = await store.acquireLease(sessionId, `test:${turnId}`, 60_000);
+  const cap = await r.server.ctx.capabilities.issue(sessionId, turnId, lease.epoch, 60_000);
+  return { ...WORKER, 'baton-capability': cap };
+}
 let store: Store;
 let cleanup: () => Promise<void>;
 let r: Running;
@@ -42,6 +52,7 @@ describe('worker ledger API', () => {
       args: { to: 'a@example.com' },
       compensation: 'send_apology',
     };
+    const WORKER = await underLease(s.id, 't1');
     const first = await call(r.http, 'POST', '/v1/worker/effects/intent', { headers: WORKER, body: intent });
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ existing: false, effect: { status: 'intent', rolloutId: null } });
@@ -70,6 +81,7 @@ describe('worker ledger API', () => {
     const s = await newSession(r.http, 'counter');
     const route = (await store.getRoute('counter'))!;
     await store.setRoute({ ...route, rolloutId: 'ro_test' });
+    const WORKER = await underLease(s.id, 't9');
     try {
       const res = await call(r.http, 'POST', '/v1/worker/effects/intent', {
         headers: WORKER,
@@ -92,6 +104,7 @@ describe('worker ledger API', () => {
 
   it('journals steps of an in-flight turn', async () => {
     const s = await newSession(r.http, 'counter');
+    const WORKER = await underLease(s.id, 'tx');
     const put = await call(r.http, 'POST', '/v1/worker/steps', {
       headers: WORKER,
       body: { sessionId: s.id, turnId: 'tx', index: 0, name: 'plan', result: { plan: ['a'] } },
@@ -101,6 +114,40 @@ describe('worker ledger API', () => {
       headers: WORKER,
     });
     expect(got.body).toEqual({ steps: [{ index: 0, name: 'plan', result: { plan: ['a'] } }] });
+  });
+
+  it('refuses a call without a live capability of its turn with 403 CAPABILITY_INVALID', async () => {
+    const s = await newSession(r.http, 'counter');
+    const body = {
+      idempotencyKey: `${s.id}:tc:0`,
+      sessionId: s.id,
+      agent: 'counter',
+      version: 'v1',
+      turnId: 'tc',
+      name: 'x',
+      args: {},
+      compensation: null,
+    };
+    const none = await call(r.http, 'POST', '/v1/worker/effects/intent', { headers: WORKER, body });
+    expect(none.status).toBe(403);
+    expect(none.body.error).toMatchObject({ code: 'CAPABILITY_INVALID' });
+    const live = await underLease(s.id, 'tc');
+    const other = await call(r.http, 'POST', '/v1/worker/effects/intent', {
+      headers: live,
+      body: { ...body, turnId: 'another', idempotencyKey: `${s.id}:another:0` },
+    });
+    expect(other.status).toBe(403);
+    expect((await call(r.http, 'POST', '/v1/worker/effects/intent', { headers: live, body })).status).toBe(
+      200,
+    );
+    await store.releaseLease({ sessionId: s.id, owner: 'test:tc', expiresAt: 0, epoch: 0 });
+    const late = await call(r.http, 'POST', '/v1/worker/effects/commit', {
+      headers: live,
+      body: { idempotencyKey: body.idempotencyKey, result: {} },
+    });
+    expect(late.status).toBe(403);
+    expect(late.body.error.details).toMatchObject({ reason: expect.stringContaining('revoked') });
+    expect((await store.getEffect(body.idempotencyKey)).status).toBe('intent');
   });
 
   it('rejects other scopes and malformed bodies without recording anything', async () => {

@@ -883,18 +883,19 @@ export class PostgresStore implements Store {
       }
     }
     return this.tx('beginTurns', async (c) => {
-      const out: BeginTurnsResult[] = [];
-      for (const [i, it] of items.entries()) {
+      const out: BeginTurnsResult[] = new Array<BeginTurnsResult>(items.length);
+      // sessions are locked in id order, so two routers' batches cannot deadlock
+      for (const i of lockOrder(items)) {
+        const it = items[i]!;
         const bad = checked[i];
         if (bad) {
-          out.push({ kind: 'error', error: bad });
+          out[i] = { kind: 'error', error: bad };
           continue;
         }
         try {
-          out.push(await this.beginOne(c, it.sessionId, it.key, it.owner, it.ttlMs, it.window));
+          out[i] = await this.beginOne(c, it.sessionId, it.key, it.owner, it.ttlMs, it.window);
         } catch (e) {
-          if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE')
-            out.push({ kind: 'error', error: e });
+          if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE') out[i] = { kind: 'error', error: e };
           else throw e;
         }
       }
@@ -952,19 +953,21 @@ export class PostgresStore implements Store {
     const now = this.now();
     const learned = new Map<string, { meta: CheckpointMeta; next: PreviousCheckpoint }>();
     const out = await this.tx('appendCheckpoints', async (c) => {
-      const res: AppendCheckpointsResult[] = [];
-      for (const [i, input] of inputs.entries()) {
+      const res: AppendCheckpointsResult[] = new Array<AppendCheckpointsResult>(inputs.length);
+      // sessions are locked in id order, as by beginTurns, so concurrent batches cannot deadlock
+      for (const i of lockOrder(inputs)) {
+        const input = inputs[i]!;
         const enc = encoded[i]!;
         if (enc instanceof BatonError) {
-          res.push({ ok: false, error: enc });
+          res[i] = { ok: false, error: enc };
           continue;
         }
         try {
           const done = await this.appendOne(c, input, enc, now, input.requireNoLease === true, learned);
           learned.set(input.sessionId, { meta: done.meta, next: done.next });
-          res.push({ ok: true, meta: done.meta });
+          res[i] = { ok: true, meta: done.meta };
         } catch (e) {
-          if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE') res.push({ ok: false, error: e });
+          if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE') res[i] = { ok: false, error: e };
           else throw e;
         }
       }
@@ -1614,4 +1617,19 @@ export class PostgresStore implements Store {
   async releaseLock(name: string, owner: string): Promise<void> {
     await this.q('DELETE FROM locks WHERE name = $1 AND owner = $2', [name, owner]);
   }
+}
+
+/**
+ * The indexes of `items` in session-id order (stable: a session's items keep their order). Every
+ * batch transaction locks session rows in this order, so two of them never wait on each other in
+ * a cycle (PostgreSQL's `deadlock detected`).
+ */
+function lockOrder(items: ReadonlyArray<{ sessionId: string }>): number[] {
+  return items
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const x = items[a]!.sessionId;
+      const y = items[b]!.sessionId;
+      return x < y ? -1 : x > y ? 1 : a - b;
+    });
 }
