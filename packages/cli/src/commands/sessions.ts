@@ -205,9 +205,9 @@ type ResolveOpts = AdminOptions & {
 };
 
 /** The resolution the flags describe: exactly one of --committed and --failed. */
-function resolution(
-  opts: ResolveOpts,
-): ({ status: 'committed'; result: unknown } | { status: 'failed'; error: string }) & {
+function resolution(opts: ResolveOpts): (
+  { status: 'committed'; result: unknown } | { status: 'failed'; error: string }
+) & {
   by: string;
   reason: string;
 } {
