@@ -18,8 +18,6 @@ import {
   TERMINAL_SESSION_STATUSES,
   bucketOf,
   canonicalJson,
-  newId,
-  randomToken,
   sha256Hex,
   type Checkpoint,
   type CheckpointBody,
