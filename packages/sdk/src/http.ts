@@ -272,9 +272,7 @@ export function httpLedgerClient(
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(
-            until === undefined ? timeoutMs : Math.max(1, Math.min(timeoutMs, until - Date.now())),
-          ),
+          signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (e) {
         last = unreachable(`ledger ${method} ${path}`, e);
