@@ -93,11 +93,19 @@ class Children {
     port: number,
     env: Record<string, string>,
   ): Promise<Proc> {
-    const { child, line } = await this.start(
-      [join(here, 'fixtures', 'router-child.ts'), t.target, t.schema, String(port)],
-      env,
-    );
-    return { child, url: (JSON.parse(line) as { url: string }).url };
+    // a start that fails (the port briefly taken by a process outside the test) is tried again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { child, line } = await this.start(
+          [join(here, 'fixtures', 'router-child.ts'), t.target, t.schema, String(port)],
+          env,
+        );
+        return { child, url: (JSON.parse(line) as { url: string }).url };
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
   }
 
   async worker(
