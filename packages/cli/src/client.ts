@@ -257,6 +257,17 @@ export class BatonClient {
       asPage<EffectRecord>(r, 'effects'),
     );
   }
+  resolveEffect(
+    id: string,
+    body: ({ status: 'committed'; result: unknown } | { status: 'failed'; error: string }) & {
+      by: string;
+      reason: string;
+    },
+  ): Promise<{ effect: EffectRecord }> {
+    return this.request<{ effect: EffectRecord }>('POST', `/v1/effects/${encodeURIComponent(id)}/resolve`, {
+      body,
+    });
+  }
   // --- traffic ---
   createSession(
     agent: string,

@@ -259,6 +259,28 @@ describe('admin commands', () => {
     expect(missing.code).toBe(3);
   });
 
+  it('effects resolve: exactly one of --committed and --failed (exit 2); an unknown effect is exit 3', async () => {
+    const who = ['--by', 'ana', '--reason', 'checked'];
+    const neither = await run(['effects', 'resolve', 'e_nope', ...who], { env });
+    expect(neither.code).toBe(2);
+    oneErrorLine(neither.stderr, 'VALIDATION');
+    const both = await run(
+      ['effects', 'resolve', 'e_nope', '--committed', '--failed', '--error', 'x', ...who],
+      { env },
+    );
+    expect(both.code).toBe(2);
+    const badJson = await run(['effects', 'resolve', 'e_nope', '--committed', '--result', '{no', ...who], {
+      env,
+    });
+    expect(badJson.code).toBe(2);
+    oneErrorLine(badJson.stderr, 'VALIDATION');
+    const missing = await run(['effects', 'resolve', 'e_nope', '--failed', '--error', 'never sent', ...who], {
+      env,
+    });
+    expect(missing.code).toBe(3);
+    oneErrorLine(missing.stderr, 'EFFECT_NOT_FOUND');
+  });
+
   it('sessions history pages through the log: the newest page, --before, --all', async () => {
     const s = await newSession();
     for (let i = 2; i <= 6; i++) {

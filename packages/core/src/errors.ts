@@ -21,6 +21,8 @@ export const ErrorCodes = {
   CONFLICT: 409,
   LEASE_LOST: 409,
   IDEMPOTENCY_CONFLICT: 409,
+  /** An `Idempotency-Key` used again with a different request body. */
+  IDEMPOTENCY_MISMATCH: 422,
   VERSION_CONFLICT: 409,
   ROLLOUT_ACTIVE: 409,
   ROLLOUT_STATE: 409,

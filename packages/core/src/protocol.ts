@@ -159,6 +159,19 @@ export interface EffectIntentInput {
   name: string;
   args: unknown;
   compensation: string | null;
+  /**
+   * The turn attempt recording the intent (random per attempt). A retried intent call with the
+   * same attempt id that finds the record still at `intent` gets `existing: false`: the intent is
+   * the caller's own, and whether the effect ran is the caller's knowledge. Another attempt id (or
+   * none) finds it `existing: true`, in doubt.
+   */
+  attemptId?: string;
+}
+
+/** Per-call options of `commit` and `fail`. */
+export interface LedgerCallOptions {
+  /** Epoch ms: retries (across a router restart) stop at this time (the turn's deadline). */
+  deadline?: number;
 }
 
 /**
@@ -168,8 +181,8 @@ export interface EffectIntentInput {
 export interface LedgerClient {
   /** Records the intent, or returns the existing record for the key (`existing: true`). */
   intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }>;
-  commit(idempotencyKey: string, result: unknown): Promise<EffectRecord>;
-  fail(idempotencyKey: string, error: string): Promise<EffectRecord>;
+  commit(idempotencyKey: string, result: unknown, opts?: LedgerCallOptions): Promise<EffectRecord>;
+  fail(idempotencyKey: string, error: string, opts?: LedgerCallOptions): Promise<EffectRecord>;
   /** Completed steps of an in-flight turn, by index. */
   steps(sessionId: string, turnId: string): Promise<Array<{ index: number; name: string; result: unknown }>>;
   putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown): Promise<void>;

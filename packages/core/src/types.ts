@@ -182,7 +182,24 @@ export interface EffectRecord {
   compensationResult: unknown;
   createdAt: number;
   updatedAt: number;
+  /** The attempt that recorded the intent (the SDK sends one per turn attempt); null when none was sent. */
+  attemptId?: string | null;
+  /** Set when an operator resolved an in-doubt effect (`POST /v1/effects/{id}/resolve`). */
+  resolution?: EffectResolution | null;
 }
+
+/** Who resolved an in-doubt effect, to what, why and when. */
+export interface EffectResolution {
+  status: 'committed' | 'failed';
+  by: string;
+  reason: string;
+  at: number;
+}
+
+/** An operator's resolution of an in-doubt effect: what it became, who decided and why. */
+export type EffectResolutionInput = (
+  { status: 'committed'; result: unknown } | { status: 'failed'; error: string }
+) & { by: string; reason: string };
 
 /** Per-turn telemetry, recorded automatically by the SDK plus custom metrics. */
 export interface TurnTelemetry {

@@ -20,6 +20,7 @@ import type {
   EffectRecord,
   HistoryPage,
   HistoryQuery,
+  LedgerCallOptions,
   LedgerClient,
   MigrateRequest,
   MigrateRequestV1,
@@ -218,6 +219,17 @@ export interface HttpLedgerOptions {
   attempts?: number;
   /** Per-request timeout in ms (default 10 000). */
   timeoutMs?: number;
+  /**
+   * How long `commit` and `fail` keep retrying on network errors and 502/503/504, in ms (default
+   * 30 000), bounded by the call's deadline (the turn's): an effect that ran must not be left in
+   * doubt because its router restarted meanwhile.
+   */
+  settleForMs?: number;
+}
+
+/** Backoff before retry `i` (from 1): 50 ms, 200 ms, 800 ms, then 1 s. */
+function backoff(i: number): number {
+  return Math.min(1000, 50 * 4 ** (i - 1));
 }
 
 /**
@@ -233,15 +245,23 @@ export function httpLedgerClient(
   const base = trimSlash(baseUrl);
   const attempts = Math.max(1, opts.attempts ?? 4);
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const settleForMs = Math.max(0, opts.settleForMs ?? 30_000);
+  /** Retries `attempts` times, or — with `until` — until that time (at least `attempts` times). */
   const call = async (
     capability: string | null,
     method: 'GET' | 'POST',
     path: string,
     body?: unknown,
+    until?: number,
   ): Promise<unknown> => {
     let last: unknown;
-    for (let i = 0; i < attempts; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 4 ** (i - 1))));
+    for (let i = 0; ; i++) {
+      if (i > 0) {
+        const wait = backoff(i);
+        const more = i < attempts || (until !== undefined && Date.now() + wait < until);
+        if (!more) break;
+        await new Promise((r) => setTimeout(r, wait));
+      }
       let res: Response;
       try {
         res = await fetch(`${base}${path}`, {
@@ -265,6 +285,11 @@ export function httpLedgerClient(
     }
     throw last;
   };
+  /** Until when a commit or fail is retried: `settleForMs` from now, but not past the deadline. */
+  const settleUntil = (o: LedgerCallOptions | undefined): number => {
+    const end = Date.now() + settleForMs;
+    return o?.deadline === undefined ? end : Math.min(end, o.deadline);
+  };
   const client = (capability: string | null): CapabilityLedgerClient => ({
     async intent(input: EffectIntentInput) {
       return (await call(capability, 'POST', '/v1/worker/effects/intent', input)) as {
@@ -272,14 +297,16 @@ export function httpLedgerClient(
         existing: boolean;
       };
     },
-    async commit(idempotencyKey: string, result: unknown) {
-      const r = (await call(capability, 'POST', '/v1/worker/effects/commit', { idempotencyKey, result })) as {
+    async commit(idempotencyKey: string, result: unknown, o?: LedgerCallOptions) {
+      const body = { idempotencyKey, result };
+      const r = (await call(capability, 'POST', '/v1/worker/effects/commit', body, settleUntil(o))) as {
         effect: EffectRecord;
       };
       return r.effect;
     },
-    async fail(idempotencyKey: string, error: string) {
-      const r = (await call(capability, 'POST', '/v1/worker/effects/fail', { idempotencyKey, error })) as {
+    async fail(idempotencyKey: string, error: string, o?: LedgerCallOptions) {
+      const body = { idempotencyKey, error };
+      const r = (await call(capability, 'POST', '/v1/worker/effects/fail', body, settleUntil(o))) as {
         effect: EffectRecord;
       };
       return r.effect;

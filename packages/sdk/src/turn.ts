@@ -149,6 +149,8 @@ class Turn<S> implements TurnContext<S> {
   /** An error the handler must not swallow (an effect in doubt, a nondeterministic replay). */
   fatal: BatonError | null = null;
   private effectIndex = 0;
+  /** This attempt of the turn: its intents are its own (a retried intent call is not in doubt). */
+  private readonly attemptId = `att_${randomToken(12)}`;
   private stepIndex = 0;
   private journal: Promise<Map<number, { name: string; result: unknown }>> | null = null;
 
@@ -283,6 +285,7 @@ class Turn<S> implements TurnContext<S> {
       name,
       args: toJson(args) ?? null,
       compensation: opts.compensate ?? null,
+      attemptId: this.attemptId,
     });
     if (existing) {
       if (effect.name !== name)
@@ -300,7 +303,7 @@ class Turn<S> implements TurnContext<S> {
     try {
       result = await run(args);
     } catch (e) {
-      await this.ledger.fail(key, message(e));
+      await this.ledger.fail(key, message(e), { deadline: this.req.deadline });
       throw new BatonError(
         'EFFECT_FAILED',
         `effect ${name} failed: ${message(e)}`,
@@ -309,7 +312,7 @@ class Turn<S> implements TurnContext<S> {
       );
     }
     const stored = toJson(result);
-    await this.ledger.commit(key, stored ?? null);
+    await this.ledger.commit(key, stored ?? null, { deadline: this.req.deadline });
     return stored;
   }
 

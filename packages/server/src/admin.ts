@@ -65,6 +65,20 @@ const effectsQuery = z.object({
   cursor: z.string().max(500).optional(),
   limit,
 });
+const resolveBody = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('committed'),
+    result: z.unknown(),
+    by: z.string().min(1).max(200),
+    reason: z.string().min(1).max(2000),
+  }),
+  z.object({
+    status: z.literal('failed'),
+    error: z.string().min(1).max(100_000),
+    by: z.string().min(1).max(200),
+    reason: z.string().min(1).max(2000),
+  }),
+]);
 const migrationsQuery = z.object({
   session: name.optional(),
   rollout: name.optional(),
@@ -162,6 +176,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       cursor: q.cursor ?? null,
       limit: q.limit ?? 100,
     });
+  });
+
+  /** An operator resolves an in-doubt effect; compare-and-set from `intent` (a late commit wins, or loses, with 409). */
+  app.post<{ Params: { id: string } }>('/v1/effects/:id/resolve', { onRequest: admin }, async (req) => {
+    const b = parse(resolveBody, req.body);
+    const r =
+      b.status === 'committed'
+        ? { status: b.status, result: b.result ?? null, by: b.by, reason: b.reason }
+        : { status: b.status, error: b.error, by: b.by, reason: b.reason };
+    const effect = await store.resolveEffect(req.params.id, r);
+    ctx.log.info({ effectId: effect.id, resolution: effect.resolution }, 'effect resolved by an operator');
+    return { effect };
   });
 
   app.get('/v1/migrations', { onRequest: admin }, async (req) => {

@@ -42,6 +42,10 @@ export interface EvaluatorOptions {
   concurrency?: number;
   /** Turns waiting at most; more are dropped and counted (default 10 000). */
   maxQueue?: number;
+  /** The queue is in the store: how long a claimed evaluation is held before another process may take it (default 60 s). */
+  claimTtlMs?: number;
+  /** How often evaluations left by a crashed process are looked for (default 5 s). */
+  resumeIntervalMs?: number;
 }
 
 export interface BatonServer {
@@ -107,8 +111,12 @@ export function createServer(opts: CreateServerOptions): BatonServer {
       ...(e.sampleRate !== undefined ? { sampleRate: e.sampleRate } : {}),
       ...(e.concurrency !== undefined ? { concurrency: e.concurrency } : {}),
       ...(e.maxQueue !== undefined ? { maxQueue: e.maxQueue } : {}),
+      ...(e.claimTtlMs !== undefined ? { claimTtlMs: e.claimTtlMs } : {}),
+      ...(e.resumeIntervalMs !== undefined ? { resumeIntervalMs: e.resumeIntervalMs } : {}),
       onSinkError: (err) => app.log.warn({ err }, 'evaluations: recording a result failed'),
     });
+    const runner = ctx.evaluations;
+    app.addHook('onClose', async () => runner.stop());
   }
   const router = new Router(ctx);
   ctx.router = router;

@@ -3,7 +3,10 @@
  * store. Every call is made under a turn capability (`withCapability`, which the SDK uses for each
  * turn, or the `baton-capability` header on the worker API) and refused with CAPABILITY_INVALID
  * once that capability's lease expired or was taken over, so a worker still running a turn its
- * router gave up on (or died during) can record nothing for the session (invariants 2 and 3).
+ * router gave up on (or died during) can start nothing for the session (invariants 2 and 3).
+ * Settling an effect that already started (commit or fail of its intent) needs an authentic
+ * capability of that turn but not a live one: it records what happened, and refusing it could
+ * only leave the effect in doubt. Commits and fails are retried while the store is unavailable.
  */
 import { BatonError } from '@baton/core';
 import type {
@@ -11,6 +14,7 @@ import type {
   EffectRecord,
   HistoryPage,
   HistoryQuery,
+  LedgerCallOptions,
   LedgerClient,
   TurnCapability,
 } from '@baton/core';
@@ -53,9 +57,16 @@ export class StoreLedgerClient implements LedgerClient {
    * live (its lease epoch is the session's live lease), for that turn, and not read-only. Without a
    * capability the call is refused, unless the version's workers speak protocol 1.
    */
-  private async authorize(sessionId: string, turnId: string, legacy: () => Promise<boolean>): Promise<void> {
+  private async authorize(
+    sessionId: string,
+    turnId: string,
+    legacy: () => Promise<boolean>,
+    settling = false,
+  ): Promise<void> {
     if (this.capability === null && this.legacy !== null && (await legacy())) return;
-    const cap: TurnCapability = await this.caps.verify(this.capability ?? undefined, sessionId);
+    const cap: TurnCapability = await this.caps.verify(this.capability ?? undefined, sessionId, {
+      allowRevoked: settling,
+    });
     if (cap.turnId !== turnId) throw refused('issued for another turn', sessionId);
     if (cap.epoch === null) throw refused('read-only (the call holds no lease)', sessionId);
   }
@@ -67,12 +78,14 @@ export class StoreLedgerClient implements LedgerClient {
     };
   }
 
-  private async authorizeEffect(idempotencyKey: string): Promise<void> {
+  /** A commit or fail of an effect's intent: an authentic capability of its turn, live or not. */
+  private async authorizeSettle(idempotencyKey: string): Promise<void> {
     const e = await this.store.getEffect(idempotencyKey);
     await this.authorize(
       e.sessionId,
       e.turnId,
       async () => this.legacy !== null && this.legacy(e.agent, e.version),
+      true,
     );
   }
 
@@ -85,13 +98,18 @@ export class StoreLedgerClient implements LedgerClient {
     const rolloutId = await rolloutOf(this.store, input.agent);
     return this.store.recordEffectIntent({ ...input, rolloutId });
   }
-  async commit(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
-    await this.authorizeEffect(idempotencyKey);
-    return this.store.commitEffect(idempotencyKey, result);
+  /** Retried while the store is unavailable (e.g. PostgreSQL restarting), for up to 30 s or the deadline. */
+  async commit(idempotencyKey: string, result: unknown, opts?: LedgerCallOptions): Promise<EffectRecord> {
+    return settle(async () => {
+      await this.authorizeSettle(idempotencyKey);
+      return this.store.commitEffect(idempotencyKey, result);
+    }, opts);
   }
-  async fail(idempotencyKey: string, error: string): Promise<EffectRecord> {
-    await this.authorizeEffect(idempotencyKey);
-    return this.store.failEffect(idempotencyKey, error);
+  async fail(idempotencyKey: string, error: string, opts?: LedgerCallOptions): Promise<EffectRecord> {
+    return settle(async () => {
+      await this.authorizeSettle(idempotencyKey);
+      return this.store.failEffect(idempotencyKey, error);
+    }, opts);
   }
   async steps(
     sessionId: string,
@@ -114,5 +132,26 @@ export class StoreLedgerClient implements LedgerClient {
   async history(capability: string, sessionId: string, q: HistoryQuery): Promise<HistoryPage> {
     await this.caps.verify(capability, sessionId);
     return readHistoryChecked(this.store, sessionId, q);
+  }
+}
+
+/** How long an in-process commit or fail keeps retrying a store that is unavailable. */
+const SETTLE_MS = 30_000;
+
+/**
+ * Run a commit or fail (idempotent), retrying with backoff while the store answers
+ * STORE_UNAVAILABLE, until 30 s passed or the call's deadline: an effect that ran is not left in
+ * doubt by a store restart.
+ */
+async function settle<T>(op: () => Promise<T>, opts: LedgerCallOptions | undefined): Promise<T> {
+  const until = Math.min(Date.now() + SETTLE_MS, opts?.deadline ?? Infinity);
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (e) {
+      const wait = Math.min(1000, 50 * 2 ** i);
+      if (!(e instanceof BatonError && e.code === 'STORE_UNAVAILABLE') || Date.now() + wait >= until) throw e;
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 }

@@ -18,8 +18,6 @@ import {
   TERMINAL_SESSION_STATUSES,
   bucketOf,
   canonicalJson,
-  newId,
-  randomToken,
   sha256Hex,
   type Checkpoint,
   type CheckpointBody,
@@ -48,6 +46,7 @@ import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
 import { LeaseKeeper, TurnEstimate, busyHint, dropOwner, holdOwner, isStaleOwnLease } from './lease';
 import { historyWindowOf, retentionOf, type ServerContext } from './context';
 import type { PoolEntry } from './pool';
+import { SessionCreator, type CreateSessionOptions, type CreatedSession } from './session-create';
 import { turnRequestFor, unchangedParts } from './wire';
 
 export interface PublicWait {
@@ -174,32 +173,24 @@ export class Router {
   /** How long turns take here: the typical-turn part of the Retry-After hint. */
   private readonly typicalTurn: TurnEstimate;
 
+  private readonly sessions: SessionCreator;
+
   constructor(private readonly ctx: ServerContext) {
     this.typicalTurn = new TurnEstimate(ctx.limits.leaseRenewMs);
+    this.sessions = new SessionCreator(ctx.store, ctx.clock, versionFor);
     this.commits = new CommitBatcher(ctx.store, 256, ctx.limits.groupCommit);
     this.begins = new BeginBatcher(ctx.store, 256, ctx.limits.groupCommit);
   }
 
   // ---- sessions ---------------------------------------------------------------------------------
 
-  async createSession(
+  /** Creates a session; with an `Idempotency-Key`, a retry gets the same session and token (session-create.ts). */
+  createSession(
     agent: string,
-    opts: { tenant?: string | null; metadata?: Record<string, unknown> } = {},
-  ): Promise<{ sessionId: string; sessionToken: string; version: string }> {
-    const route = await this.ctx.store.getRoute(agent);
-    if (!route) throw new BatonError('NOT_FOUND', `unknown agent ${agent}`, { agent });
-    const id = newId('ses', this.ctx.clock.now());
-    const version = versionFor(route, id);
-    const token = randomToken();
-    await this.ctx.store.createSession({
-      id,
-      agent,
-      version,
-      tenant: opts.tenant ?? null,
-      tokenHash: sha256Hex(token),
-      metadata: opts.metadata ?? {},
-    });
-    return { sessionId: id, sessionToken: token, version };
+    opts: CreateSessionOptions = {},
+    idempotencyKey?: string,
+  ): Promise<CreatedSession> {
+    return this.sessions.create(agent, opts, idempotencyKey);
   }
 
   async view(s: SessionRecord): Promise<SessionView> {

@@ -71,6 +71,15 @@ async function streamed(
   return reply;
 }
 
+/** The request's `Idempotency-Key`, if any (VALIDATION unless 1-200 visible ASCII characters). */
+function idempotencyKey(h: string | string[] | undefined): string | undefined {
+  const given = header(h);
+  if (given !== undefined && !KEY_RE.test(given)) {
+    throw new BatonError('VALIDATION', 'Idempotency-Key must be 1-200 visible ASCII characters');
+  }
+  return given;
+}
+
 export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { auth, store, router } = ctx;
 
@@ -88,19 +97,16 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
   app.post<{ Params: { agent: string } }>('/v1/agents/:agent/sessions', async (req, reply) => {
     auth.require(req.headers.authorization, 'traffic');
     const body = parse(createBody, req.body ?? {});
-    const out = await router.createSession(req.params.agent, body);
-    return reply.code(201).send(out);
+    const key = idempotencyKey(req.headers['idempotency-key']);
+    const { replayed, ...out } = await router.createSession(req.params.agent, body, key);
+    return reply.code(replayed ? 200 : 201).send(out);
   });
 
   app.post<IdParams>('/v1/sessions/:id/turns', async (req, reply) => {
     const session = await sessionFor(req);
     const body = parse(turnBody, req.body);
     if (body.input === undefined) throw new BatonError('VALIDATION', 'input is required');
-    const given = header(req.headers['idempotency-key']);
-    if (given !== undefined && !KEY_RE.test(given)) {
-      throw new BatonError('VALIDATION', 'Idempotency-Key must be 1-200 visible ASCII characters');
-    }
-    const key = given ?? `gen:${randomToken(16)}`;
+    const key = idempotencyKey(req.headers['idempotency-key']) ?? `gen:${randomToken(16)}`;
     const input = { kind: 'message', message: body.input } as const;
     if (wantsStream(req)) {
       return streamed(reply, (onEvent) => router.turn(session.id, input, key, { session, onEvent }));

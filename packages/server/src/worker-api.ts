@@ -19,6 +19,7 @@ const intentBody = z.object({
   name: str,
   args: z.unknown(),
   compensation: z.string().max(500).nullable().default(null),
+  attemptId: z.string().min(1).max(200).optional(),
 });
 const commitBody = z.object({ idempotencyKey: str, result: z.unknown() });
 const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000) });

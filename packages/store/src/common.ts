@@ -625,6 +625,8 @@ export function effectFromRow(r: Row): EffectRecord {
     compensationResult: parseJson(r.compensation_result),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
+    attemptId: strOrNull(r.attempt_id),
+    resolution: (parseJson(r.resolution) as EffectRecord['resolution']) ?? null,
   };
 }
 

@@ -26,6 +26,7 @@ import type {
   DecisionInput,
   EffectIntentInput,
   EffectRecord,
+  EffectResolutionInput,
   HistoryPage,
   HistoryQuery,
   HistoryWindow,
@@ -50,11 +51,13 @@ import type {
   BeginTurnsResult,
   CreateRolloutInput,
   CreateSessionInput,
+  EvaluationJob,
   Lease,
   ListEffectsQuery,
   ListSessionsQuery,
   RolloutPatch,
   SessionExpectation,
+  SessionKeyReservation,
   SessionPatch,
   Store,
   StoreOptions,
@@ -62,6 +65,8 @@ import type {
   TurnTelemetryQuery,
 } from './store';
 import { PostgresGraphCheckpointStore } from './graph-postgres';
+import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
+import { ownIntent, resolvedConflict } from './recovery';
 import {
   DEFAULT_KEEP_CHECKPOINTS,
   DEFAULT_MAX_CHECKPOINT_BYTES,
@@ -282,6 +287,11 @@ END $d$;
     sql: PG_LOG_MIGRATION,
     after: upgradeLegacy,
   },
+  {
+    version: 4,
+    name: 'effect attempts and resolutions, session keys, evaluation queue',
+    sql: PG_RECOVERY_MIGRATION,
+  },
 ];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -375,6 +385,7 @@ export class PostgresStore implements Store {
   private readonly schema: string | undefined;
   private closed = false;
   private graphStore: PostgresGraphCheckpointStore | undefined;
+  private recoveryImpl: PgRecovery | undefined;
 
   private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
     this.pool = pool;
@@ -1371,8 +1382,8 @@ export class PostgresStore implements Store {
     const rows = await this.q<Row & { inserted: boolean }>(
       `WITH i AS (
          INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args, status,
-           compensation, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'intent', $10, $11, $11)
+           compensation, created_at, updated_at, attempt_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'intent', $10, $11, $11, $12)
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING *)
        SELECT i.*, true AS inserted FROM i
        UNION ALL SELECT e.*, false AS inserted FROM effects e WHERE e.idempotency_key = $2 AND NOT EXISTS (SELECT 1 FROM i)`,
@@ -1388,12 +1399,17 @@ export class PostgresStore implements Store {
         jsonText(input.args),
         input.compensation ?? null,
         now,
+        input.attemptId ?? null,
       ],
       true,
     );
-    if (rows[0]) return { effect: effectFromRow(rows[0]), existing: !rows[0].inserted };
+    if (rows[0]) {
+      const effect = effectFromRow(rows[0]);
+      return { effect, existing: !rows[0].inserted && !ownIntent(effect, input.attemptId) };
+    }
     // Inserted concurrently by another transaction that committed after our snapshot.
-    return { effect: await this.getEffect(input.idempotencyKey), existing: true };
+    const effect = await this.getEffect(input.idempotencyKey);
+    return { effect, existing: !ownIntent(effect, input.attemptId) };
   }
 
   private async transition(key: string, op: EffectOp, value: unknown): Promise<EffectRecord> {
@@ -1407,6 +1423,7 @@ export class PostgresStore implements Store {
     );
     if (rows[0]) return effectFromRow(rows[0]);
     const e = await this.getEffect(key);
+    if (e.resolution && op !== 'compensate') throw resolvedConflict(e, op);
     if (e.status === to) return e;
     throw effectConflict(key, op, e.status);
   }
@@ -1557,6 +1574,17 @@ export class PostgresStore implements Store {
     version: string,
     m: { metrics?: Record<string, number>; signals?: Record<string, number> },
   ): Promise<void> {
+    const { sql, values } = this.metricsSql(sessionId, version, m);
+    const rows = await this.q<{ n: string }>(sql, values);
+    if (Number(rows[0]!.n) === 0) throw sessionNotFound(sessionId);
+  }
+
+  /** One statement adding metrics and signal counts to a session's aggregate; answers `n` = rows upserted. */
+  private metricsSql(
+    sessionId: string,
+    version: string,
+    m: { metrics?: Record<string, number>; signals?: Record<string, number> },
+  ): { sql: string; values: unknown[] } {
     const { p, values } = params();
     const sidP = p(sessionId);
     const from = `FROM sessions ses WHERE ses.id = ${sidP}`;
@@ -1570,9 +1598,60 @@ export class PostgresStore implements Store {
       metricsDelta(m),
       from,
     );
-    const sql = `WITH ta AS (${up} RETURNING 1) SELECT (SELECT count(*) FROM ta) AS n`;
-    const rows = await this.q<{ n: string }>(sql, values);
-    if (Number(rows[0]!.n) === 0) throw sessionNotFound(sessionId);
+    return { sql: `WITH ta AS (${up} RETURNING 1) SELECT (SELECT count(*) FROM ta) AS n`, values };
+  }
+
+  // ---------- crash recovery (pg-recovery.ts) ----------
+
+  private get recovery(): PgRecovery {
+    return (this.recoveryImpl ??= new PgRecovery({
+      q: (sql, values, prepare) => this.q(sql, values, prepare),
+      tx: (op, fn) => this.tx(op, fn),
+      now: () => this.now(),
+      addMetrics: async (c, sessionId, version, metrics) => {
+        const { sql, values } = this.metricsSql(sessionId, version, { metrics });
+        const r = await c.query<{ n: string }>(sql, values);
+        if (Number(r.rows[0]!.n) === 0) throw sessionNotFound(sessionId);
+      },
+    }));
+  }
+
+  resolveEffect(id: string, r: EffectResolutionInput): Promise<EffectRecord> {
+    return this.recovery.resolveEffect(id, r);
+  }
+
+  reserveSessionKey(input: {
+    agent: string;
+    key: string;
+    sessionId: string;
+    bodyHash: string;
+  }): Promise<SessionKeyReservation> {
+    return this.recovery.reserveSessionKey(input);
+  }
+
+  enqueueEvaluation(job: {
+    id: string;
+    sessionId: string;
+    version: string;
+    turn: unknown;
+  }): Promise<boolean> {
+    return this.recovery.enqueueEvaluation(job);
+  }
+
+  claimEvaluations(owner: string, limit: number, ttlMs: number): Promise<EvaluationJob[]> {
+    return this.recovery.claimEvaluations(owner, limit, ttlMs);
+  }
+
+  completeEvaluation(id: string, metrics: Record<string, number>): Promise<boolean> {
+    return this.recovery.completeEvaluation(id, metrics);
+  }
+
+  listEvaluations(q?: {
+    status?: 'pending' | 'done';
+    sessionId?: string;
+    limit?: number;
+  }): Promise<EvaluationJob[]> {
+    return this.recovery.listEvaluations(q);
   }
 
   async markSessionCompleted(sessionId: string): Promise<void> {

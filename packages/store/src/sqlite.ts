@@ -23,6 +23,7 @@ import type {
   DecisionInput,
   EffectIntentInput,
   EffectRecord,
+  EffectResolutionInput,
   MigrationRecord,
   Page,
   RolloutPhase,
@@ -38,6 +39,8 @@ import type {
   WorkerRecord,
 } from '@baton/core';
 import type {
+  EvaluationJob,
+  SessionKeyReservation,
   AppendCheckpointInput,
   AppendCheckpointsResult,
   BeginTurnInput,
@@ -106,6 +109,8 @@ import {
   startedTurn,
 } from './common';
 import type { AggregateDelta, AppendLimits, EffectOp, EncodedAppend, Row } from './common';
+import { ownIntent, resolvedConflict } from './recovery';
+import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
@@ -214,6 +219,11 @@ CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEG
 `,
   },
   { version: 2, name: 'history log, checkpoint parts, lease epochs', sql: SQLITE_LOG_MIGRATION },
+  {
+    version: 3,
+    name: 'effect attempts and resolutions, session keys, evaluation queue',
+    sql: SQLITE_RECOVERY_MIGRATION,
+  },
 ];
 
 /** The first migration whose data upgrade moves legacy checkpoint bodies into the history log. */
@@ -263,6 +273,7 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly limits: AppendLimits;
   private readonly log: SqliteLog;
+  private readonly recovery: SqliteRecovery;
   private readonly hooks: SqliteStoreOptions['hooks'];
   private readonly stmts = new Map<string, Statement>();
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
@@ -277,6 +288,12 @@ export class SqliteStore implements Store {
     };
     this.log = new SqliteLog((sql) => this.st(sql), opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS);
     this.hooks = opts.hooks;
+    this.recovery = new SqliteRecovery({
+      st: (sql) => this.st(sql),
+      write: (op, fn) => this.write(op, fn),
+      now: () => this.now(),
+      addMetrics: (sessionId, version, metrics) => this.addMetrics(sessionId, version, { metrics }),
+    });
     const path = sqlitePath(target);
     this.db = new Database(path);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
@@ -1171,8 +1188,8 @@ export class SqliteStore implements Store {
     const now = this.now();
     const row = this.st(
       `INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args, status,
-         compensation, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?)
+         compensation, created_at, updated_at, attempt_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
     ).get(
       newId('e', now),
@@ -1187,9 +1204,11 @@ export class SqliteStore implements Store {
       input.compensation ?? null,
       now,
       now,
+      input.attemptId ?? null,
     ) as Row | undefined;
     if (row) return { effect: effectFromRow(row), existing: false };
-    return { effect: await this.getEffect(input.idempotencyKey), existing: true };
+    const effect = await this.getEffect(input.idempotencyKey);
+    return { effect, existing: !ownIntent(effect, input.attemptId) };
   }
 
   private transition(key: string, op: EffectOp, value: unknown): EffectRecord {
@@ -1203,6 +1222,7 @@ export class SqliteStore implements Store {
     const cur = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(key) as Row | undefined;
     if (!cur) throw effectNotFound(key);
     const e = effectFromRow(cur);
+    if (e.resolution && op !== 'compensate') throw resolvedConflict(e, op);
     if (e.status === to) return e;
     throw effectConflict(key, op, e.status);
   }
@@ -1363,19 +1383,59 @@ export class SqliteStore implements Store {
     version: string,
     m: { metrics?: Record<string, number>; signals?: Record<string, number> },
   ): Promise<void> {
-    this.write('recordSessionMetrics', () => {
-      const s = this.st('SELECT agent, created_at FROM sessions WHERE id = ?').get(sessionId) as
-        Row | undefined;
-      if (!s) throw sessionNotFound(sessionId);
-      this.applyDelta(
-        sessionId,
-        version,
-        s.agent as string,
-        Number(s.created_at),
-        this.now(),
-        metricsDelta(m),
-      );
-    });
+    this.write('recordSessionMetrics', () => this.addMetrics(sessionId, version, m));
+  }
+
+  /** Inside a write transaction: add metrics and signal counts to the session's aggregate. */
+  private addMetrics(
+    sessionId: string,
+    version: string,
+    m: { metrics?: Record<string, number>; signals?: Record<string, number> },
+  ): void {
+    const s = this.st('SELECT agent, created_at FROM sessions WHERE id = ?').get(sessionId) as
+      Row | undefined;
+    if (!s) throw sessionNotFound(sessionId);
+    this.applyDelta(sessionId, version, s.agent as string, Number(s.created_at), this.now(), metricsDelta(m));
+  }
+
+  // ---------- crash recovery (sqlite-recovery.ts) ----------
+
+  async resolveEffect(id: string, r: EffectResolutionInput): Promise<EffectRecord> {
+    return this.recovery.resolveEffect(id, r);
+  }
+
+  async reserveSessionKey(input: {
+    agent: string;
+    key: string;
+    sessionId: string;
+    bodyHash: string;
+  }): Promise<SessionKeyReservation> {
+    return this.recovery.reserveSessionKey(input);
+  }
+
+  async enqueueEvaluation(job: {
+    id: string;
+    sessionId: string;
+    version: string;
+    turn: unknown;
+  }): Promise<boolean> {
+    return this.recovery.enqueueEvaluation(job);
+  }
+
+  async claimEvaluations(owner: string, limit: number, ttlMs: number): Promise<EvaluationJob[]> {
+    return this.recovery.claimEvaluations(owner, limit, ttlMs);
+  }
+
+  async completeEvaluation(id: string, metrics: Record<string, number>): Promise<boolean> {
+    return this.recovery.completeEvaluation(id, metrics);
+  }
+
+  async listEvaluations(q?: {
+    status?: 'pending' | 'done';
+    sessionId?: string;
+    limit?: number;
+  }): Promise<EvaluationJob[]> {
+    return this.recovery.listEvaluations(q);
   }
 
   async markSessionCompleted(sessionId: string): Promise<void> {

@@ -23,6 +23,7 @@ import type {
   DecisionInput,
   EffectIntentInput,
   EffectRecord,
+  EffectResolutionInput,
   EffectStatus,
   MigrationRecord,
   Page,
@@ -192,6 +193,30 @@ export interface TurnTelemetryQuery {
   limit?: number;
 }
 
+/** The outcome of `reserveSessionKey`: the session id the key stands for and the body it was first used with. */
+export interface SessionKeyReservation {
+  sessionId: string;
+  bodyHash: string;
+  /** True when this call reserved the key; false when it was reserved before (a replay). */
+  reserved: boolean;
+}
+
+/** One queued evaluation of a committed turn. */
+export interface EvaluationJob {
+  /** `<sessionId>:<turnId>`: a turn is queued at most once. */
+  id: string;
+  sessionId: string;
+  version: string;
+  /** The turn as the evaluators receive it (JSON). */
+  turn: unknown;
+  status: 'pending' | 'done';
+  /** Claims so far (a claim that expired without a recording is claimed again). */
+  attempts: number;
+  createdAt: number;
+  /** When its metrics were recorded (null while pending). */
+  recordedAt: number | null;
+}
+
 export interface StoreOptions {
   /**
    * Largest write of one checkpoint in bytes: the parts it rewrites (state, context, memory; not
@@ -334,6 +359,48 @@ export interface Store {
   compensateEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord>;
   getEffect(idempotencyKey: string): Promise<EffectRecord>;
   listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>>;
+  /**
+   * An operator resolves an in-doubt effect (status `intent`) by its id: compare-and-set from
+   * `intent` to `committed` (with the result) or `failed` (with the error), recording who and why.
+   * An effect no longer at `intent` (a late commit won) is CONFLICT; and once resolved, a late
+   * `commitEffect`/`failEffect` of the worker is CONFLICT too. EFFECT_NOT_FOUND for an unknown id.
+   */
+  resolveEffect(id: string, r: EffectResolutionInput): Promise<EffectRecord>;
+
+  // idempotent session creation
+  /**
+   * Reserve `(agent, key)` for `sessionId` with the hash of the request body, or return the
+   * reservation made before (`reserved: false`, with its session id and body hash). The caller
+   * creates the session with the reserved id (a crash in between leaves a reservation whose
+   * session a replay creates).
+   */
+  reserveSessionKey(input: {
+    agent: string;
+    key: string;
+    sessionId: string;
+    bodyHash: string;
+  }): Promise<SessionKeyReservation>;
+
+  // durable evaluation queue
+  /** Queue an evaluation; false (and nothing changed) when a job with this id exists. */
+  enqueueEvaluation(job: { id: string; sessionId: string; version: string; turn: unknown }): Promise<boolean>;
+  /**
+   * Claim up to `limit` pending jobs, oldest first, that are unclaimed or whose claim expired:
+   * each is held by `owner` for `ttlMs` (another claimer skips it meanwhile).
+   */
+  claimEvaluations(owner: string, limit: number, ttlMs: number): Promise<EvaluationJob[]>;
+  /**
+   * Record a job's metrics in the session's aggregate and mark it done, in one transaction, at
+   * most once: true when this call recorded it, false when it was already done (nothing changed).
+   * Empty metrics only mark it done. An unknown id is NOT_FOUND.
+   */
+  completeEvaluation(id: string, metrics: Record<string, number>): Promise<boolean>;
+  /** Jobs by status (for operators and tests). */
+  listEvaluations(q?: {
+    status?: 'pending' | 'done';
+    sessionId?: string;
+    limit?: number;
+  }): Promise<EvaluationJob[]>;
 
   // rollouts
   createRollout(input: CreateRolloutInput): Promise<RolloutRecord>;

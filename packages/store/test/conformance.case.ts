@@ -2613,6 +2613,240 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       });
     });
 
+    describe('crash recovery: effect attempts and resolutions', () => {
+      const intentOf = (key: string, sessionId: string, agent: string, attemptId?: string) => ({
+        idempotencyKey: key,
+        sessionId,
+        agent,
+        version: 'v1',
+        turnId: 'turn-1',
+        name: 'send_email',
+        args: { to: 'a@example.com' },
+        compensation: null,
+        ...(attemptId === undefined ? {} : { attemptId }),
+      });
+
+      it('a retried intent of the same attempt is its own; another attempt (or none) finds it in doubt', async () => {
+        const agent = u('agent');
+        const s = await newSession(agent);
+        const key = u('eff');
+        const first = await store.recordEffectIntent(intentOf(key, s.id, agent, 'att-1'));
+        expect(first).toMatchObject({ existing: false, effect: { attemptId: 'att-1', resolution: null } });
+        expect(await store.recordEffectIntent(intentOf(key, s.id, agent, 'att-1'))).toEqual(first);
+        expect(await store.recordEffectIntent(intentOf(key, s.id, agent, 'att-2'))).toEqual({
+          effect: first.effect,
+          existing: true,
+        });
+        expect((await store.recordEffectIntent(intentOf(key, s.id, agent))).existing).toBe(true);
+        // once committed, the same attempt sees the record as existing (it holds the result)
+        const c = await store.commitEffect(key, { id: 1 });
+        expect(await store.recordEffectIntent(intentOf(key, s.id, agent, 'att-1'))).toEqual({
+          effect: c,
+          existing: true,
+        });
+        const legacy = await store.recordEffectIntent(intentOf(u('eff'), s.id, agent));
+        expect(legacy.effect.attemptId).toBeNull();
+      });
+
+      it('resolves an in-doubt effect once, with who and why; a late commit or a second resolution is CONFLICT', async () => {
+        const agent = u('agent');
+        const s = await newSession(agent);
+        const key = u('eff');
+        const { effect } = await store.recordEffectIntent(intentOf(key, s.id, agent, 'att-1'));
+        t += 7;
+        const r = await store.resolveEffect(effect.id, {
+          status: 'committed',
+          result: { messageId: 'm-9' },
+          by: 'ana',
+          reason: 'in the mail log',
+        });
+        expect(r).toMatchObject({
+          id: effect.id,
+          status: 'committed',
+          result: { messageId: 'm-9' },
+          error: null,
+          updatedAt: t,
+          resolution: { status: 'committed', by: 'ana', reason: 'in the mail log', at: t },
+        });
+        expect(await store.getEffect(key)).toEqual(r);
+        const late = await expectCode(store.commitEffect(key, { messageId: 'late' }), 'CONFLICT');
+        expect(late.details).toMatchObject({ idempotencyKey: key, status: 'committed' });
+        await expectCode(store.failEffect(key, 'late'), 'CONFLICT');
+        await expectCode(
+          store.resolveEffect(effect.id, { status: 'failed', error: 'x', by: 'bo', reason: 'again' }),
+          'CONFLICT',
+        );
+        expect(await store.getEffect(key)).toEqual(r);
+        // compensation still works on a resolved committed effect
+        expect((await store.compensateEffect(key, { undone: true })).status).toBe('compensated');
+        await expectCode(
+          store.resolveEffect(u('none'), { status: 'failed', error: 'x', by: 'bo', reason: 'y' }),
+          'EFFECT_NOT_FOUND',
+        );
+      });
+
+      it('a commit that won first makes the resolution CONFLICT; failed resolutions record the error', async () => {
+        const agent = u('agent');
+        const s = await newSession(agent);
+        const k1 = u('eff');
+        const e1 = (await store.recordEffectIntent(intentOf(k1, s.id, agent))).effect;
+        const committed = await store.commitEffect(k1, { ok: true });
+        const lost = await expectCode(
+          store.resolveEffect(e1.id, { status: 'failed', error: 'never sent', by: 'ana', reason: 'r' }),
+          'CONFLICT',
+        );
+        expect(lost.details).toMatchObject({ effectId: e1.id, status: 'committed' });
+        expect(await store.getEffect(k1)).toEqual(committed);
+        const k2 = u('eff');
+        const e2 = (await store.recordEffectIntent(intentOf(k2, s.id, agent))).effect;
+        const f = await store.resolveEffect(e2.id, {
+          status: 'failed',
+          error: 'never sent',
+          by: 'ana',
+          reason: 'r',
+        });
+        expect(f).toMatchObject({
+          status: 'failed',
+          error: 'never sent',
+          result: null,
+          resolution: { status: 'failed' },
+        });
+      });
+
+      it('a resolution racing a commit from another handle: exactly one wins', async () => {
+        const other = await h.open({ now });
+        try {
+          const agent = u('agent');
+          const s = await newSession(agent);
+          for (let i = 0; i < 5; i++) {
+            const key = u('race');
+            const { effect } = await store.recordEffectIntent(intentOf(key, s.id, agent));
+            const [a, b] = await Promise.allSettled([
+              other.commitEffect(key, { by: 'worker' }),
+              store.resolveEffect(effect.id, { status: 'failed', error: 'no', by: 'ana', reason: 'r' }),
+            ]);
+            expect([a.status, b.status].filter((x) => x === 'fulfilled')).toHaveLength(1);
+            const final = await store.getEffect(key);
+            expect(final.status).toBe(a.status === 'fulfilled' ? 'committed' : 'failed');
+          }
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    describe('crash recovery: session creation keys', () => {
+      it('reserves a key once per agent; a replay answers the first reservation', async () => {
+        const agent = u('agent');
+        const key = u('key');
+        const a = await store.reserveSessionKey({ agent, key, sessionId: 'ses-a', bodyHash: 'h1' });
+        expect(a).toEqual({ sessionId: 'ses-a', bodyHash: 'h1', reserved: true });
+        const b = await store.reserveSessionKey({ agent, key, sessionId: 'ses-b', bodyHash: 'h2' });
+        expect(b).toEqual({ sessionId: 'ses-a', bodyHash: 'h1', reserved: false });
+        const other = await store.reserveSessionKey({
+          agent: u('agent'),
+          key,
+          sessionId: 'ses-c',
+          bodyHash: 'h1',
+        });
+        expect(other.reserved).toBe(true);
+      });
+
+      it('two handles reserving the same key at once: one reservation', async () => {
+        const other = await h.open({ now });
+        try {
+          const agent = u('agent');
+          for (let i = 0; i < 5; i++) {
+            const key = u('race');
+            const [a, b] = await Promise.all([
+              store.reserveSessionKey({ agent, key, sessionId: `a${i}`, bodyHash: 'h' }),
+              other.reserveSessionKey({ agent, key, sessionId: `b${i}`, bodyHash: 'h' }),
+            ]);
+            expect([a.reserved, b.reserved].sort()).toEqual([false, true]);
+            expect(a.sessionId).toBe(b.sessionId);
+          }
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    describe('crash recovery: evaluation queue', () => {
+      const job = (id: string, sessionId: string) => ({
+        id,
+        sessionId,
+        version: 'v1',
+        turn: { turnId: id, n: 1 },
+      });
+
+      it('queues once, claims oldest first, skips live claims, re-claims expired ones, records exactly once', async () => {
+        const agent = u('agent');
+        const s = await newSession(agent);
+        const ids = [u('ev'), u('ev'), u('ev')];
+        for (const id of ids) {
+          t += 1;
+          expect(await store.enqueueEvaluation(job(id, s.id))).toBe(true);
+        }
+        expect(await store.enqueueEvaluation(job(ids[0]!, s.id))).toBe(false);
+        const c1 = await store.claimEvaluations('owner-a', 2, 1000);
+        expect(c1.map((j) => j.id)).toEqual(ids.slice(0, 2));
+        expect(c1[0]).toMatchObject({
+          sessionId: s.id,
+          version: 'v1',
+          turn: { turnId: ids[0], n: 1 },
+          status: 'pending',
+          attempts: 1,
+          recordedAt: null,
+        });
+        const c2 = await store.claimEvaluations('owner-b', 5, 1000);
+        expect(c2.map((j) => j.id)).toEqual([ids[2]]);
+        expect(await store.claimEvaluations('owner-b', 5, 1000)).toEqual([]);
+        t += 1000; // the claims expire: a crashed owner's jobs are taken again
+        const c3 = await store.claimEvaluations('owner-b', 5, 1000);
+        expect(c3.map((j) => [j.id, j.attempts])).toEqual(ids.map((id) => [id, 2]));
+
+        expect(await store.completeEvaluation(ids[0]!, { 'eval.a': 0.5, 'evalerr.b': 1 })).toBe(true);
+        expect(await store.completeEvaluation(ids[0]!, { 'eval.a': 0.5 })).toBe(false);
+        expect(await store.completeEvaluation(ids[1]!, {})).toBe(true);
+        const [agg] = await store.listSessionAggregates({ agent });
+        expect(agg!.metrics['eval.a']).toEqual({ sum: 0.5, count: 1 });
+        expect(agg!.metrics['evalerr.b']).toEqual({ sum: 1, count: 1 });
+        t += 5000;
+        expect((await store.claimEvaluations('owner-c', 5, 1000)).map((j) => j.id)).toEqual([ids[2]]);
+        const done = await store.listEvaluations({ sessionId: s.id, status: 'done' });
+        expect(done.map((j) => j.id).sort()).toEqual(ids.slice(0, 2).sort());
+        expect(done.every((j) => j.recordedAt !== null)).toBe(true);
+        await expectCode(store.completeEvaluation(u('none'), {}), 'NOT_FOUND');
+      });
+
+      it('two handles completing the same job at once record it once; concurrent claims never share a job', async () => {
+        const other = await h.open({ now });
+        try {
+          const agent = u('agent');
+          const s = await newSession(agent);
+          const ids = Array.from({ length: 10 }, () => u('ev'));
+          for (const id of ids) await store.enqueueEvaluation(job(id, s.id));
+          const [a, b] = await Promise.all([
+            store.claimEvaluations('a', 10, 60_000),
+            other.claimEvaluations('b', 10, 60_000),
+          ]);
+          const claimed = [...a, ...b].map((j) => j.id).filter((id) => ids.includes(id));
+          expect(claimed.sort()).toEqual([...ids].sort());
+          for (const id of ids) {
+            const r = await Promise.all([
+              store.completeEvaluation(id, { 'eval.x': 1 }),
+              other.completeEvaluation(id, { 'eval.x': 1 }),
+            ]);
+            expect(r.sort()).toEqual([false, true]);
+          }
+          const [agg] = await store.listSessionAggregates({ agent });
+          expect(agg!.metrics['eval.x']).toEqual({ sum: 10, count: 10 });
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
     describe('rollouts and decisions', () => {
       it('creates, reads, lists and updates with CAS on rev, appending decisions gap-free in the same transaction', async () => {
         const agent = u('agent');

@@ -1,4 +1,4 @@
-/** `baton sessions list|show|history` and `baton effects list`. */
+/** `baton sessions list|show|history` and `baton effects list|resolve`. */
 import type { Command } from 'commander';
 import { BatonError, type HistoryPage } from '@baton/core';
 import { fmtTime, printJson, printTable } from '../output';
@@ -168,6 +168,67 @@ export function registerSessions(program: Command): void {
         if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
       }),
     );
+
+  adminOptions(effects.command('resolve <id>'))
+    .description('resolve an in-doubt effect (status intent) as committed or failed, recording who and why')
+    .option('--committed', 'the effect happened')
+    .option('--result <json>', 'with --committed: its result, as JSON (default null)')
+    .option('--failed', 'the effect did not happen')
+    .option('--error <text>', 'with --failed: the error recorded')
+    .requiredOption('--by <who>', 'who resolves it')
+    .requiredOption('--reason <why>', 'why (e.g. "checked the mail log: sent")')
+    .addHelpText(
+      'after',
+      '\nA late commit of the worker and a resolution race: the first wins, the other is refused (exit 4).\n' +
+        'Examples:\n  $ baton effects resolve e_... --committed --result \'{"messageId":"m-1"}\' --by ana --reason "in the mail log"\n' +
+        '  $ baton effects resolve e_... --failed --error "never sent" --by ana --reason "not in the mail log"',
+    )
+    .action(
+      action(async (id: string, opts: ResolveOpts) => {
+        const client = await clientFrom(opts);
+        const { effect } = await client.resolveEffect(id, resolution(opts));
+        if (opts.json) return printJson({ effect });
+        process.stdout.write(
+          `effect ${effect.id} (${effect.name}) resolved as ${effect.status} by ${opts.by}: ${opts.reason}\n`,
+        );
+      }),
+    );
+}
+
+type ResolveOpts = AdminOptions & {
+  committed?: boolean;
+  failed?: boolean;
+  result?: string;
+  error?: string;
+  by: string;
+  reason: string;
+};
+
+/** The resolution the flags describe: exactly one of --committed and --failed. */
+function resolution(opts: ResolveOpts): (
+  { status: 'committed'; result: unknown } | { status: 'failed'; error: string }
+) & {
+  by: string;
+  reason: string;
+} {
+  if (Boolean(opts.committed) === Boolean(opts.failed))
+    throw new BatonError('VALIDATION', 'give exactly one of --committed and --failed');
+  const who = { by: opts.by, reason: opts.reason };
+  if (opts.failed) {
+    if (opts.result !== undefined) throw new BatonError('VALIDATION', '--result goes with --committed');
+    if (!opts.error) throw new BatonError('VALIDATION', '--failed needs --error <text>');
+    return { status: 'failed', error: opts.error, ...who };
+  }
+  if (opts.error !== undefined) throw new BatonError('VALIDATION', '--error goes with --failed');
+  let result: unknown = null;
+  if (opts.result !== undefined) {
+    try {
+      result = JSON.parse(opts.result);
+    } catch {
+      throw new BatonError('VALIDATION', `--result is not JSON: ${opts.result}`);
+    }
+  }
+  return { status: 'committed', result, ...who };
 }
 
 function printEntries(entries: HistoryPage['entries']): void {

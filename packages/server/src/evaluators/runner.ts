@@ -8,21 +8,23 @@
  * is sampled the same way, and both arms of a rollout are sampled at the same rate.
  * Concurrency is bounded; the queue is bounded too, and turns arriving at a full queue are
  * dropped (counted), so a slow judge never makes the serving path wait or grow memory.
+ *
+ * With a store as the sink (`startBaton` passes its store) the queue is durable (queue.ts): a
+ * turn is queued in the store, claimed for `claimTtlMs` while its evaluators run, and its metrics
+ * are recorded with the job marked done in one transaction, at most once. Jobs a crashed process
+ * left are resumed by any process of the store (at start, then every `resumeIntervalMs`); a crash
+ * may repeat an evaluator call, never the recording.
  */
-import { bucketOf, ValidationError } from '@baton/core';
+import { bucketOf, randomToken, ValidationError } from '@baton/core';
+import { isEvaluationStore, MemoryQueue, StoreQueue } from './queue';
+import type { EvaluationQueue, MetricsSink, QueuedEvaluation } from './queue';
 import { errorMessage, type EvalResult, type EvalTurn, type Evaluator } from './types';
 
-/** The narrow slice of the Store the runner writes to. */
-export interface MetricsSink {
-  recordSessionMetrics(
-    sessionId: string,
-    version: string,
-    m: { metrics?: Record<string, number> },
-  ): Promise<void>;
-}
+export type { MetricsSink } from './queue';
 
 export interface EvaluationRunnerOptions {
   evaluators: Evaluator[];
+  /** Where results go: a store (durable queue) or any metrics sink (in-memory queue). */
   sink: MetricsSink;
   /** Fraction of completed turns to evaluate, 0..1 (default 1). */
   sampleRate?: number;
@@ -30,8 +32,14 @@ export interface EvaluationRunnerOptions {
   concurrency?: number;
   /** Turns waiting at most; more are dropped (default 10 000). */
   maxQueue?: number;
-  /** Called when recording to the sink fails (the result is lost, the runner keeps going). */
+  /** Called when recording to the sink fails (in memory the result is lost; durable, it is retried). */
   onSinkError?: (e: unknown, turn: EvalTurn) => void;
+  /** Durable queue: how long a claimed job is held before another process may take it (default 60 s). */
+  claimTtlMs?: number;
+  /** Durable queue: how often jobs left by other (crashed) processes are looked for (default 5 s). */
+  resumeIntervalMs?: number;
+  /** Durable queue: this runner's name on its claims (default random). */
+  owner?: string;
 }
 
 export interface EvaluationStats {
@@ -42,17 +50,26 @@ export interface EvaluationStats {
   errors: number;
   skipped: number;
   sinkErrors: number;
+  /** Durable queue: jobs whose results another attempt had recorded already (nothing recorded twice). */
+  alreadyRecorded: number;
   /** Per evaluator: scores, errors, skips. */
   byEvaluator: Record<string, { scored: number; errors: number; skipped: number }>;
 }
 
 export class EvaluationRunner {
   private readonly evaluators: Evaluator[];
-  private readonly sink: MetricsSink;
   private readonly sampleRate: number;
   private readonly concurrency: number;
   private readonly maxQueue: number;
-  private readonly queue: EvalTurn[] = [];
+  private readonly queue: EvaluationQueue;
+  private readonly memory: MemoryQueue | null;
+  /** Turns this runner queued (durable) and no runner of it took yet: what maxQueue bounds. */
+  private outstanding = 0;
+  private pushing = 0;
+  private taking = false;
+  private wake = false;
+  private stopped = false;
+  private readonly timer: ReturnType<typeof setInterval> | null = null;
   private active = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly s: EvaluationStats;
@@ -65,7 +82,6 @@ export class EvaluationRunner {
         throw new ValidationError(`duplicate evaluator name '${e.name}'`, { name: e.name });
       names.add(e.name);
     }
-    this.sink = opts.sink;
     this.sampleRate = opts.sampleRate ?? 1;
     if (!(this.sampleRate >= 0 && this.sampleRate <= 1)) {
       throw new ValidationError('sampleRate must be within [0, 1]', { sampleRate: opts.sampleRate });
@@ -83,10 +99,27 @@ export class EvaluationRunner {
       errors: 0,
       skipped: 0,
       sinkErrors: 0,
+      alreadyRecorded: 0,
       byEvaluator: Object.fromEntries(
         this.evaluators.map((e) => [e.name, { scored: 0, errors: 0, skipped: 0 }]),
       ),
     };
+    if (isEvaluationStore(opts.sink)) {
+      const owner = opts.owner ?? `eval_${randomToken(9)}`;
+      this.queue = new StoreQueue(opts.sink, owner, opts.claimTtlMs ?? 60_000);
+      this.memory = null;
+      this.timer = setInterval(() => this.pump(), opts.resumeIntervalMs ?? 5000);
+      this.timer.unref();
+      this.pump(); // jobs left by an earlier process
+    } else {
+      this.memory = new MemoryQueue(opts.sink);
+      this.queue = this.memory;
+    }
+  }
+
+  /** Whether queued turns survive a crash (the sink is a store). */
+  get durable(): boolean {
+    return this.queue.durable;
   }
 
   /** Whether a turn falls in the sample (deterministic in the turn id). */
@@ -100,43 +133,109 @@ export class EvaluationRunner {
   submit(turn: EvalTurn): boolean {
     this.s.submitted++;
     if (!this.sampled(turn.turnId)) return false;
-    if (this.queue.length >= this.maxQueue) {
+    const waiting = this.memory ? this.memory.length : this.outstanding;
+    if (waiting >= this.maxQueue) {
       this.s.dropped++;
       return false;
     }
     this.s.sampled++;
-    this.queue.push(turn);
-    this.pump();
+    const pushed = this.queue.push(turn);
+    if (typeof pushed === 'boolean') {
+      this.pump();
+      return true;
+    }
+    this.outstanding++;
+    this.pushing++;
+    void pushed
+      .catch((e: unknown) => {
+        this.outstanding--;
+        this.s.sinkErrors++;
+        this.opts.onSinkError?.(e, turn);
+      })
+      .finally(() => {
+        this.pushing--;
+        this.pump();
+      });
     return true;
   }
 
-  /** Resolves once the queue is empty and nothing is in flight. */
+  /** Resolves once nothing is queued (that this process can take) and nothing is in flight. */
   drain(): Promise<void> {
-    if (this.active === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.queue.durable && !this.stopped) this.pump(); // look in the store once more
+    if (this.idle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stop taking new jobs (those in flight finish; durable ones left are resumed by the next process). */
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.settle();
   }
 
   stats(): EvaluationStats {
     return structuredClone(this.s);
   }
 
+  private idle(): boolean {
+    const queued = this.memory !== null && this.memory.length > 0;
+    return this.active === 0 && this.pushing === 0 && !this.taking && (this.stopped || !queued);
+  }
+
+  private settle(): void {
+    if (!this.idle()) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const r of w) r();
+  }
+
+  /** Fill the free slots: synchronously from memory, through one claim at a time from the store. */
   private pump(): void {
-    while (this.active < this.concurrency && this.queue.length > 0) {
-      const turn = this.queue.shift()!;
+    if (this.taking) {
+      this.wake = true;
+      return;
+    }
+    while (!this.stopped && this.active < this.concurrency) {
+      this.wake = false;
+      const got = this.queue.take(this.concurrency - this.active);
+      if (Array.isArray(got)) {
+        if (got.length === 0) break;
+        this.start(got);
+        continue;
+      }
+      this.taking = true;
+      void got.then(
+        (jobs) => {
+          this.taking = false;
+          this.start(jobs);
+          if (jobs.length > 0 || this.wake) this.pump();
+          else this.settle();
+        },
+        (e: unknown) => {
+          this.taking = false;
+          this.s.sinkErrors++;
+          this.opts.onSinkError?.(e, { sessionId: '', version: '', turnId: '', input: null, output: null });
+          this.settle();
+        },
+      );
+      return;
+    }
+    this.settle();
+  }
+
+  private start(jobs: QueuedEvaluation[]): void {
+    for (const job of jobs) {
+      if (this.outstanding > 0) this.outstanding--;
       this.active++;
-      void this.run(turn).finally(() => {
+      void this.run(job).finally(() => {
         this.active--;
         this.pump();
-        if (this.active === 0 && this.queue.length === 0) {
-          const w = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const r of w) r();
-        }
       });
     }
   }
 
-  private async run(turn: EvalTurn): Promise<void> {
+  private async run(job: QueuedEvaluation): Promise<void> {
+    const turn = job.turn;
     const results = await Promise.all(
       this.evaluators.map(async (e): Promise<[Evaluator, EvalResult]> => {
         try {
@@ -166,10 +265,12 @@ export class EvaluationRunner {
         this.s.skipped++;
       }
     }
-    if (Object.keys(metrics).length === 0) return;
     try {
-      await this.sink.recordSessionMetrics(turn.sessionId, turn.version, { metrics });
+      // a durable job is marked done even without metrics (all skipped), so it is not taken again
+      const recorded = await this.queue.record(job, metrics);
+      if (!recorded) this.s.alreadyRecorded++;
     } catch (err) {
+      // durable: the job stays pending and is taken again once its claim expires
       this.s.sinkErrors++;
       this.opts.onSinkError?.(err, turn);
     }
