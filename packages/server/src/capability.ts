@@ -45,17 +45,11 @@ export class Capabilities {
    * another session, expired, or revoked — its lease epoch is no longer the session's live lease
    * (the turn committed and released it, or the lease expired or was taken over).
    */
-  async verify(
-    token: string | undefined,
-    sessionId: string,
-    /** `allowRevoked`: authentic and for this session is enough (settling an effect already started). */
-    opts: { allowRevoked?: boolean } = {},
-  ): Promise<TurnCapability> {
+  async verify(token: string | undefined, sessionId: string): Promise<TurnCapability> {
     if (!token) throw invalid('missing (send it in the baton-capability header)', sessionId);
     const cap = openCapability(token, await this.secret());
     if (!cap) throw invalid('malformed or not issued by this store', sessionId);
     if (cap.sessionId !== sessionId) throw invalid('issued for another session', sessionId);
-    if (opts.allowRevoked) return cap;
     const now = this.clock.now();
     if (cap.expiresAt <= now) throw invalid('expired', sessionId);
     if (cap.epoch !== null) {

@@ -3,10 +3,9 @@
  * store. Every call is made under a turn capability (`withCapability`, which the SDK uses for each
  * turn, or the `baton-capability` header on the worker API) and refused with CAPABILITY_INVALID
  * once that capability's lease expired or was taken over, so a worker still running a turn its
- * router gave up on (or died during) can start nothing for the session (invariants 2 and 3).
- * Settling an effect that already started (commit or fail of its intent) needs an authentic
- * capability of that turn but not a live one: it records what happened, and refusing it could
- * only leave the effect in doubt. Commits and fails are retried while the store is unavailable.
+ * router gave up on (or died during) can record nothing for the session (invariants 2 and 3); an
+ * effect whose late commit is refused stays in doubt for an operator to resolve. Commits and fails
+ * are retried while the store is unavailable.
  */
 import { BatonError } from '@baton/core';
 import type {
@@ -57,16 +56,9 @@ export class StoreLedgerClient implements LedgerClient {
    * live (its lease epoch is the session's live lease), for that turn, and not read-only. Without a
    * capability the call is refused, unless the version's workers speak protocol 1.
    */
-  private async authorize(
-    sessionId: string,
-    turnId: string,
-    legacy: () => Promise<boolean>,
-    settling = false,
-  ): Promise<void> {
+  private async authorize(sessionId: string, turnId: string, legacy: () => Promise<boolean>): Promise<void> {
     if (this.capability === null && this.legacy !== null && (await legacy())) return;
-    const cap: TurnCapability = await this.caps.verify(this.capability ?? undefined, sessionId, {
-      allowRevoked: settling,
-    });
+    const cap: TurnCapability = await this.caps.verify(this.capability ?? undefined, sessionId);
     if (cap.turnId !== turnId) throw refused('issued for another turn', sessionId);
     if (cap.epoch === null) throw refused('read-only (the call holds no lease)', sessionId);
   }
@@ -78,14 +70,13 @@ export class StoreLedgerClient implements LedgerClient {
     };
   }
 
-  /** A commit or fail of an effect's intent: an authentic capability of its turn, live or not. */
+  /** A commit or fail of an effect's intent: a live capability of its turn. */
   private async authorizeSettle(idempotencyKey: string): Promise<void> {
     const e = await this.store.getEffect(idempotencyKey);
     await this.authorize(
       e.sessionId,
       e.turnId,
       async () => this.legacy !== null && this.legacy(e.agent, e.version),
-      true,
     );
   }
 
