@@ -84,6 +84,7 @@ export function leadership(ctx: ServerContext, opts: LeadershipOptions = {}): Le
   let expiresAt: number | null = null;
   let timer: NodeJS.Timeout | null = null;
   let renewing: Promise<boolean> | null = null;
+  let advertisedAt = -Infinity;
 
   const changed = (kind: LeadershipEvent['kind'], at: number): void => {
     gauge.set({ instance: owner }, kind === 'acquired' ? 1 : 0);
@@ -124,8 +125,12 @@ export function leadership(ctx: ServerContext, opts: LeadershipOptions = {}): Le
           if (!leader) {
             leader = true;
             since = now;
+            advertisedAt = -Infinity;
             changed('acquired', now);
           }
+          // the advertisement is refreshed once per renewal period, not at every pass
+          if (now - advertisedAt < renewMs) return leader;
+          advertisedAt = now;
           const info: LeaderInfo = {
             instanceId: owner,
             since: since ?? now,
