@@ -154,8 +154,11 @@ describe.skipIf(!PG)('a fleet: two baton serve on one PostgreSQL store', () => {
     '--shutdown-timeout',
     '2s',
   ];
-  const start = async (id: string): Promise<Served> => {
-    const srv = await serve(serverArgs(id), { cwd: dir });
+  /** Start a server; a restart passes the port it had, so the worker's server list stays right. */
+  const start = async (id: string, port?: number): Promise<Served> => {
+    const srv = await serve([...serverArgs(id), ...(port === undefined ? [] : ['--port', String(port)])], {
+      cwd: dir,
+    });
     children.push(srv.child);
     return srv;
   };
@@ -304,7 +307,7 @@ describe.skipIf(!PG)('a fleet: two baton serve on one PostgreSQL store', () => {
 
   it('a restart with the same instance id after a SIGKILL starts at once and leads again', async () => {
     // A comes back under its id and follows
-    a = await start('fleet-a');
+    a = await start('fleet-a', Number(new URL(a.ready.url as string).port));
     await until(async () => (await controller(a)).leader?.instanceId === 'fleet-b');
     expect((await controller(a)).role).toBe('follower');
     // kill the leader B and restart it at once, while its presence lease may still be live: the new
@@ -315,7 +318,7 @@ describe.skipIf(!PG)('a fleet: two baton serve on one PostgreSQL store', () => {
     const killed = Date.now();
     b.child.kill('SIGKILL');
     await exited(b.child);
-    b = await start('fleet-b');
+    b = await start('fleet-b', Number(new URL(b.ready.url as string).port));
     const up = Date.now() - killed;
     await until(async () => (await controller(b)).leader !== null, 10_000);
     const after = await controller(b);
@@ -326,6 +329,12 @@ describe.skipIf(!PG)('a fleet: two baton serve on one PostgreSQL store', () => {
     expect(after.instanceId).toBe('fleet-b');
     expect(after.leader.since - killed).toBeLessThanOrEqual(5000);
     // the restarted router serves turns again
-    await waitFor(async () => (await turn(b.ready.url as string, s, 'A-1234?')).status === 200, 5000);
+    let last: Json | null = null;
+    await waitFor(async () => {
+      last = await turn(b.ready.url as string, s, 'A-1234?');
+      return last.status === 200;
+    }, 20_000).catch((e: unknown) => {
+      throw new Error(`no turn served by the restarted fleet-b: ${JSON.stringify(last)} (${String(e)})`);
+    });
   });
 });
