@@ -61,6 +61,23 @@ export interface RolloutStatus {
   [k: string]: unknown;
 }
 
+/** What `GET /v1/controller` returns. */
+export interface ControllerStatus {
+  instanceId: string;
+  role: 'leader' | 'follower' | 'disabled';
+  lock: { ttlMs: number; renewMs: number } | null;
+  leader: {
+    instanceId: string;
+    since: number;
+    leaseExpiresAt: number;
+    renewedAt: number;
+    url: string | null;
+    pid: number;
+    host: string;
+    self: boolean;
+  } | null;
+}
+
 export interface CreatedSession {
   sessionId: string;
   sessionToken: string;
@@ -192,6 +209,10 @@ export class BatonClient {
   }
   async listWorkers(q: { agent?: string; version?: string } = {}): Promise<WorkerRecord[]> {
     return unwrapList<WorkerRecord>(await this.request('GET', '/v1/workers', { query: q }), 'workers');
+  }
+
+  getController(): Promise<ControllerStatus> {
+    return this.request('GET', '/v1/controller');
   }
 
   // --- rollouts ---

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
-import { ValidationError, randomToken } from '@baton/core';
+import { ValidationError, checkInstanceId, randomToken } from '@baton/core';
 import { readDocument } from './files';
 
 export interface Tokens {
@@ -31,6 +31,8 @@ export interface ServeConfig {
   keepCheckpoints: number;
   /** History retention for every agent version, overriding what versions declare; null: theirs. */
   historyRetention: { maxEntries?: number; maxAgeMs?: number } | null;
+  /** This process's identity in a fleet (lock and lease owner); null: a random one per start. */
+  instanceId: string | null;
   /** Where each setting came from, for `--print-config`. */
   sources: Record<string, 'flag' | 'env' | 'file' | 'default'>;
 }
@@ -50,6 +52,7 @@ export interface ServeFlags {
   keepCheckpoints?: string;
   historyMaxEntries?: string;
   historyMaxAge?: string;
+  instanceId?: string;
 }
 
 export const DEFAULT_PORT = 7070;
@@ -95,6 +98,7 @@ type FileConfig = {
   agents?: string[];
   keepCheckpoints?: number | string;
   historyRetention?: { maxEntries?: number | string; maxAge?: number | string };
+  instanceId?: string;
 };
 
 function positiveInt(v: string | number, source: string): number {
@@ -123,6 +127,7 @@ export async function resolveServeConfig(
       'agents',
       'keepCheckpoints',
       'historyRetention',
+      'instanceId',
     ]);
     for (const k of Object.keys(doc))
       if (!known.has(k)) throw new ValidationError(`${configPath}: unknown setting "${k}"`);
@@ -226,9 +231,19 @@ export async function resolveServeConfig(
             ? { maxAgeMs: parseDurationMs(maxAge, `history max age (${sources['historyRetention.maxAge']})`) }
             : {}),
         };
+  const instanceRaw = pick<string | null>(
+    'instanceId',
+    flags.instanceId,
+    env.BATON_INSTANCE_ID,
+    file.instanceId,
+    null,
+  );
+  const instanceId =
+    instanceRaw === null ? null : checkInstanceId(String(instanceRaw), `instance id (${sources.instanceId})`);
   return {
     store,
     storeSchema,
+    instanceId,
     host,
     port,
     tokens,

@@ -43,7 +43,36 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
       host: cfg.host,
       tokens: { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] },
       agents,
-      controller: true,
+      ...(cfg.instanceId !== null ? { instanceId: cfg.instanceId } : {}),
+      presence: {
+        onLost: () => {
+          process.stderr.write(
+            `error INSTANCE_ID_IN_USE: another process took the presence lease of this instance id; stopping\n`,
+          );
+          process.kill(process.pid, 'SIGTERM');
+        },
+      },
+      controller: {
+        onLeadership: (e) => {
+          const line =
+            e.kind === 'acquired'
+              ? `controller: this process (${e.instanceId}) holds the controller lock (leader)`
+              : e.kind === 'lost'
+                ? `controller: this process (${e.instanceId}) lost the controller lock (follower)`
+                : `controller: this process (${e.instanceId}) released the controller lock`;
+          if (flags.json)
+            process.stderr.write(
+              JSON.stringify({
+                level: 'info',
+                time: e.at,
+                msg: line,
+                leadership: e.kind,
+                instanceId: e.instanceId,
+              }) + '\n',
+            );
+          else process.stdout.write(`${line}\n`);
+        },
+      },
     });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
@@ -61,6 +90,7 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
     process.stdout.write(
       JSON.stringify({
         url: baton.url,
+        instanceId: baton.ctx.instanceId,
         store: redactTarget(cfg.store),
         tokensFile: cfg.tokensFile,
         generatedTokens: shown,
@@ -68,7 +98,9 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
       }) + '\n',
     );
   } else {
-    process.stdout.write(`baton listening on ${baton.url}  (store ${redactTarget(cfg.store)})\n`);
+    process.stdout.write(
+      `baton listening on ${baton.url}  (store ${redactTarget(cfg.store)}, instance ${baton.ctx.instanceId})\n`,
+    );
     if (agents.length > 0)
       process.stdout.write(`in-process agents: ${agents.map((a) => `${a.name}@${a.version}`).join(', ')}\n`);
     if (generated.length > 0) {

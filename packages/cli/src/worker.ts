@@ -3,12 +3,44 @@ import { BatonError } from '@baton/core';
 import { httpLedgerClient, serveWorker } from '@baton/sdk';
 import { loadAgent } from './agents';
 import { BatonClient } from './client';
-import { tokenFrom } from './config';
+import { DEFAULT_SERVER, tokenFrom } from './config';
+
+/** The servers of `--server` (repeatable, comma-separated), in order, without duplicates. */
+export function serverList(v: string | string[] | undefined): string[] {
+  const all = (Array.isArray(v) ? v : v === undefined ? [] : [v])
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const list = [...new Set(all)];
+  return list.length > 0 ? list : [DEFAULT_SERVER];
+}
+
+/**
+ * Register with the first server that answers (an answer that refuses, e.g. VERSION_CONFLICT, is
+ * final); returns that server's client and the record.
+ */
+async function registerWithFirst(
+  clients: BatonClient[],
+  body: Record<string, unknown>,
+): Promise<{ client: BatonClient; id: string }> {
+  let last: unknown;
+  for (const client of clients) {
+    try {
+      const w = await client.registerWorker(body);
+      return { client, id: w.id };
+    } catch (e) {
+      if (!(e instanceof BatonError && e.code === 'UNREACHABLE')) throw e;
+      last = e;
+    }
+  }
+  throw last;
+}
 
 export interface WorkerFlags {
   agent: string;
   export?: string;
-  server: string;
+  /** Server URLs: repeated flags and/or comma-separated lists (BATON_SERVER too). */
+  server?: string | string[];
   host: string;
   port: string;
   url?: string;
@@ -29,22 +61,38 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
       'UNAUTHORIZED',
       'a worker token is needed for the effects ledger (--worker-token or BATON_WORKER_TOKEN)',
     );
-  const client = new BatonClient({ server: flags.server, token: await tokenFrom('admin', flags.token) });
-  const ledger = httpLedgerClient(client.server, workerToken);
+  const adminToken = await tokenFrom('admin', flags.token);
+  const clients = serverList(flags.server).map((server) => new BatonClient({ server, token: adminToken }));
+  let client = clients[0]!;
+  // the ledger fails over between the servers (a fleet shares one store, so any of them will do)
+  const ledger = httpLedgerClient(
+    clients.map((c) => c.server),
+    workerToken,
+  );
   const running = await serveWorker(agent, { port, host: flags.host, ledger, token: workerToken });
   const url = flags.url ?? running.url;
   let workerId: string | null = null;
   if (flags.register) {
     try {
-      const w = await client.registerWorker({ url, manifest: agent.manifest() });
-      workerId = w.id;
+      const r = await registerWithFirst(clients, { url, manifest: agent.manifest() });
+      client = r.client;
+      workerId = r.id;
     } catch (e) {
       await running.close();
       throw e;
     }
   }
   if (flags.json)
-    process.stdout.write(JSON.stringify({ url, workerId, agent: agent.name, version: agent.version }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        url,
+        workerId,
+        agent: agent.name,
+        version: agent.version,
+        registeredWith: workerId ? client.server : null,
+        servers: clients.map((c) => c.server),
+      }) + '\n',
+    );
   else
     process.stdout.write(
       `worker for ${agent.name}@${agent.version} listening on ${url}${workerId ? `, registered with ${client.server} as ${workerId}` : ''}\n`,
@@ -52,12 +100,22 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       const done = (code: number) => () => resolve(code);
-      const unregister = workerId
-        ? client.request('DELETE', `/v1/workers/${encodeURIComponent(workerId)}`).catch(() => undefined)
-        : Promise.resolve();
+      const unregister = workerId ? unregisterAny([client, ...clients], workerId) : Promise.resolve();
       void unregister.then(() => running.close()).then(done(0), done(1));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+/** Unregister through the first server that answers. */
+async function unregisterAny(clients: BatonClient[], id: string): Promise<void> {
+  for (const c of clients) {
+    try {
+      await c.request('DELETE', `/v1/workers/${encodeURIComponent(id)}`);
+      return;
+    } catch (e) {
+      if (!(e instanceof BatonError && e.code === 'UNREACHABLE')) return;
+    }
+  }
 }

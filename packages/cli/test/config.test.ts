@@ -7,6 +7,8 @@ import { BatonError } from '@baton/core';
 import { ensureTokens, resolveServeConfig } from '../src/config';
 import { CliError, ExitCode, exitCodeFor, formatError } from '../src/exit';
 import { renderRollout, summaryLine } from '../src/view';
+import { serverList } from '../src/worker';
+import { formatStatus } from '../src/commands/status';
 import type { RolloutStatus } from '../src/client';
 
 let dir: string;
@@ -18,6 +20,69 @@ afterAll(async () => {
 });
 
 describe('serve configuration', () => {
+  it('reads the instance id from a flag, the environment or the file, and refuses one unfit for owners', async () => {
+    const file = path.join(dir, 'instance.yaml');
+    await writeFile(file, 'instanceId: from-file\n');
+    expect((await resolveServeConfig({}, {})).instanceId).toBeNull();
+    expect((await resolveServeConfig({ config: file }, {})).instanceId).toBe('from-file');
+    expect((await resolveServeConfig({ config: file }, { BATON_INSTANCE_ID: 'env-1' })).instanceId).toBe(
+      'env-1',
+    );
+    const flag = await resolveServeConfig(
+      { config: file, instanceId: 'node.1_a-b' },
+      { BATON_INSTANCE_ID: 'x' },
+    );
+    expect(flag.instanceId).toBe('node.1_a-b');
+    expect(flag.sources.instanceId).toBe('flag');
+    await expect(resolveServeConfig({ instanceId: 'a:b' }, {})).rejects.toThrow(/not a valid instance id/);
+    await expect(resolveServeConfig({}, { BATON_INSTANCE_ID: 'x'.repeat(101) })).rejects.toThrow(
+      /instance id \(env\)/,
+    );
+  });
+
+  it('worker --server: repeated and comma-separated, in order, without duplicates; the default otherwise', () => {
+    expect(serverList(['http://a:1,http://b:2', 'http://c:3', 'http://a:1'])).toEqual([
+      'http://a:1',
+      'http://b:2',
+      'http://c:3',
+    ]);
+    expect(serverList('http://a:1, http://b:2')).toEqual(['http://a:1', 'http://b:2']);
+    expect(serverList(undefined)).toEqual(['http://127.0.0.1:7070']);
+  });
+
+  it('baton status prints the leader, or none', () => {
+    const now = 1_800_000_000_000;
+    const text = formatStatus(
+      {
+        instanceId: 'b',
+        role: 'follower',
+        lock: { ttlMs: 3000, renewMs: 1000 },
+        leader: {
+          instanceId: 'a',
+          since: now - 10_000,
+          leaseExpiresAt: now + 2000,
+          renewedAt: now - 1000,
+          url: 'http://a:1',
+          pid: 7,
+          host: 'h',
+          self: false,
+        },
+      },
+      'http://b:2',
+      now,
+    );
+    expect(text).toContain('instance    b (follower)');
+    expect(text).toContain('leader      a\n');
+    expect(text).toContain('(in 2.0s)');
+    expect(text).toContain('http://a:1  pid 7 on h');
+    const none = formatStatus(
+      { instanceId: 'b', role: 'follower', lock: null, leader: null },
+      'http://b:2',
+      now,
+    );
+    expect(none).toContain('leader      none');
+  });
+
   it('reads compaction and history retention, flags over environment over the file, and refuses bad values', async () => {
     const file = path.join(dir, 'history.yaml');
     await writeFile(file, 'keepCheckpoints: 4\nhistoryRetention: { maxEntries: 5000, maxAge: 30d }\n');

@@ -45,6 +45,10 @@ export const ErrorCodes = {
   /** An effect's intent was recorded but never committed or failed (crash mid-run); not re-run unless declared idempotent. */
   EFFECT_IN_DOUBT: 409,
   STORE_UNAVAILABLE: 503,
+  /** The router's view of the workers is too old to route by (`/readyz`). */
+  NOT_READY: 503,
+  /** Another live process holds the presence lease of this instance id (`baton serve --instance-id`). */
+  INSTANCE_ID_IN_USE: 409,
   UNREACHABLE: 503,
   INTERNAL: 500,
 } as const;

@@ -6,3 +6,4 @@ export * from './protocol';
 export * from './history';
 export * from './capability';
 export * from './gates';
+export * from './instance';

@@ -236,14 +236,20 @@ function backoff(i: number): number {
  * A LedgerClient over the Baton server's `/v1/worker/*` endpoints, authenticated with a worker
  * token. `withCapability(c)` gives the same client sending `baton-capability: c` on every call
  * (the SDK binds each turn's capability this way); `history` always sends the one it is given.
+ *
+ * With several server URLs (routers of one fleet, sharing a store), a call that gets no answer or a
+ * 502/503/504 from one is retried on the next, which then stays the one used (fail over); the
+ * attempts are at least two per server.
  */
 export function httpLedgerClient(
-  baseUrl: string,
+  baseUrl: string | readonly string[],
   workerToken: string,
   opts: HttpLedgerOptions = {},
 ): CapabilityLedgerClient {
-  const base = trimSlash(baseUrl);
-  const attempts = Math.max(1, opts.attempts ?? 4);
+  const bases = (typeof baseUrl === 'string' ? [baseUrl] : [...baseUrl]).map(trimSlash);
+  if (bases.length === 0) throw new BatonError('VALIDATION', 'httpLedgerClient: no server URL');
+  let current = 0;
+  const attempts = Math.max(1, opts.attempts ?? 4, bases.length > 1 ? 2 * bases.length : 1);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const settleForMs = Math.max(0, opts.settleForMs ?? 30_000);
   /** Retries `attempts` times, or — with `until` — until that time (at least `attempts` times). */
@@ -256,12 +262,19 @@ export function httpLedgerClient(
   ): Promise<unknown> => {
     let last: unknown;
     for (let i = 0; ; i++) {
+      // a first retry on another server goes at once; retries on the same one back off
+      const moved = i > 0 && bases.length > 1 && i < bases.length;
       if (i > 0) {
-        const wait = backoff(i);
+        const wait = moved ? 0 : backoff(i);
         const more = i < attempts || (until !== undefined && Date.now() + wait < until);
         if (!more) break;
-        await new Promise((r) => setTimeout(r, wait));
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
+      const at = current;
+      const base = bases[at]!;
+      const failOver = (): void => {
+        if (current === at) current = (at + 1) % bases.length;
+      };
       let res: Response;
       try {
         res = await fetch(`${base}${path}`, {
@@ -275,13 +288,15 @@ export function httpLedgerClient(
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (e) {
-        last = unreachable(`ledger ${method} ${path}`, e);
+        last = unreachable(`ledger ${method} ${base}${path}`, e);
+        failOver();
         continue;
       }
       const parsed = await parse(res);
       if (res.ok) return parsed;
       last = errorFromWire(parsed, `ledger ${method} ${path} failed with ${res.status}`);
       if (!RETRYABLE.has(res.status)) break;
+      failOver();
     }
     throw last;
   };

@@ -241,6 +241,24 @@ describe('serveWorker over 127.0.0.1', () => {
     const down = httpLedgerClient('http://127.0.0.1:1', 'x', { attempts: 2 });
     expect(((await down.steps('s', 't').catch((e: unknown) => e)) as BatonError).code).toBe('UNREACHABLE');
   });
+
+  it('fails over between several servers and stays on the one that answered', async () => {
+    const before = ledgerSrv.hits.length;
+    const client = httpLedgerClient(['http://127.0.0.1:1', ledgerSrv.url], 'wtok');
+    expect(await client.steps('ses_fo', 't1')).toEqual([]);
+    await client.putStep('ses_fo', 't1', 0, 'a', { x: 1 });
+    expect(await client.steps('ses_fo', 't1')).toEqual([{ index: 0, name: 'a', result: { x: 1 } }]);
+    // every call reached the live server exactly once: after the first failover it stays there
+    expect(ledgerSrv.hits.length - before).toBe(3);
+    // a refusal from a server that answered is final (no failover to another)
+    const refused = httpLedgerClient([ledgerSrv.url, 'http://127.0.0.1:1'], 'wrong');
+    expect(((await refused.steps('s', 't').catch((e: unknown) => e)) as BatonError).code).toBe(
+      'UNAUTHORIZED',
+    );
+    const none = httpLedgerClient(['http://127.0.0.1:1', 'http://127.0.0.1:2'], 'x');
+    const err = (await none.steps('s', 't').catch((e: unknown) => e)) as BatonError;
+    expect(err.code).toBe('UNREACHABLE');
+  });
 });
 
 describe('serveWorker lifecycle', () => {

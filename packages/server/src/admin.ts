@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { versionMetadata, type ServerContext } from './context';
 import { parse } from './validation';
+import { readiness } from './readiness';
 
 const name = z.string().min(1).max(200);
 const manifest = z.object({
@@ -207,13 +208,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
-    try {
-      await store.listVersions();
-      return { ok: true, store: store.kind };
-    } catch (e) {
-      return reply.code(503).send({
-        error: { code: 'STORE_UNAVAILABLE', message: e instanceof Error ? e.message : 'store unreachable' },
-      });
-    }
+    const r = await readiness(ctx);
+    return reply.code(r.ok ? 200 : 503).send(r);
   });
 }

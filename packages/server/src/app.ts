@@ -28,6 +28,11 @@ export interface CreateServerOptions {
   /** A pino logger (or fastify logger options); default: errors only, to stderr. Request logging is off. */
   logger?: FastifyBaseLogger | boolean | Record<string, unknown>;
   routes?: RouteRegistrar[];
+  /**
+   * This process's identity in the fleet (lease and lock owners derive from it; default: random).
+   * A stable one must be unique among live processes: `startBaton` enforces it with a presence lease.
+   */
+  instanceId?: string;
   /** Token the router presents to remote workers (defaults to the first worker token). */
   workerCallToken?: string;
   /** Evaluators the router runs, after the commit, on a sample of committed turns. */
@@ -87,13 +92,14 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     versions,
     workerToken: opts.workerCallToken ?? opts.tokens.worker[0],
     healthIntervalMs: limits.healthIntervalMs,
+    syncIntervalMs: limits.workerSyncMs,
     migrateTimeoutMs: limits.migrateTimeoutMs,
     onError: (e, what) => app.log.warn({ err: e }, `worker pool: ${what} failed`),
   });
   const ctx = {
     store,
     clock,
-    instanceId: newId('rtr', clock.now()),
+    instanceId: opts.instanceId ?? newId('rtr', clock.now()),
     limits,
     auth,
     metrics,

@@ -3,7 +3,15 @@
  * (reconcile loop, eager migrator, wait deadlines) in one process. `baton serve` and `baton demo`
  * call `startBaton`; tests use it to run the whole thing on loopback.
  */
-import { randomToken, systemClock, type Clock, type VersionManifest, type WorkerClient } from '@baton/core';
+import {
+  checkInstanceId,
+  newId,
+  randomToken,
+  systemClock,
+  type Clock,
+  type VersionManifest,
+  type WorkerClient,
+} from '@baton/core';
 import { openStore, type OpenStoreOptions, type Store } from '@baton/store';
 import {
   createServer,
@@ -19,6 +27,8 @@ import { StoreLedgerClient } from './ledger';
 import { Capabilities } from './capability';
 import { RolloutController, type ControllerOptions } from './rollout/controller';
 import { rolloutRoutes } from './rollout/api';
+import { controllerRoutes } from './rollout/leader-api';
+import { Presence, type PresenceOptions } from './fleet';
 
 /** An in-process worker with the manifest of the version it serves. */
 export interface InProcessAgent {
@@ -42,6 +52,15 @@ export interface StartBatonOptions {
   tokens?: Partial<TokenConfig>;
   /** In-process agents: `{client, manifest}` pairs or `defineAgent` definitions. */
   agents?: Array<InProcessAgent | AgentDefinitionLike>;
+  /**
+   * This process's identity (default: random per start). With a stable one, a restarted process
+   * takes back its controller lock (and its leases) at once; a second live process with the same id
+   * is refused (INSTANCE_ID_IN_USE), after waiting at most one presence lease time (2 s) for the
+   * lease of a dead predecessor to expire.
+   */
+  instanceId?: string;
+  /** Presence lease timings and callbacks (`onLost`: another process took this identity's lease). */
+  presence?: Partial<Omit<PresenceOptions, 'clock'>>;
   /** Run the rollout controller here (default true), with options. */
   controller?: boolean | ControllerOptions;
   clock?: Clock;
@@ -107,14 +126,28 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
   };
   let server: BatonServer | null = null;
   let controller: RolloutController | null = null;
+  let presence: Presence | null = null;
   try {
+    const instanceId = checkInstanceId(opts.instanceId ?? newId('rtr', clock.now()));
+    presence = await Presence.acquire(store, instanceId, {
+      clock,
+      ...opts.presence,
+      onLost:
+        opts.presence?.onLost ??
+        (() =>
+          server?.ctx.log.error({ instanceId }, `presence: another process took instance id ${instanceId}`)),
+      onError:
+        opts.presence?.onError ??
+        ((e) => server?.ctx.log.warn({ err: e }, 'presence: renewing the presence lease failed')),
+    });
     server = createServer({
       store,
       clock,
       tokens,
+      instanceId,
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
-      routes: [rolloutRoutes(), ...(opts.routes ?? [])],
+      routes: [rolloutRoutes(), controllerRoutes(() => controller), ...(opts.routes ?? [])],
       ...(opts.evaluators ? { evaluators: opts.evaluators } : {}),
     });
     for (const a of opts.agents ?? []) {
@@ -124,14 +157,15 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
     const url = await server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
     const port = Number(new URL(url).port);
     if (opts.controller !== false) {
-      controller = new RolloutController(
-        server.ctx,
-        typeof opts.controller === 'object' ? opts.controller : {},
-      );
+      controller = new RolloutController(server.ctx, {
+        url,
+        ...(typeof opts.controller === 'object' ? opts.controller : {}),
+      });
       controller.start();
     }
     const srv = server;
     const ctl = controller;
+    const pres = presence;
     let closing: Promise<void> | null = null;
     return {
       url,
@@ -163,6 +197,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
           const evals = srv.ctx.evaluations;
           if (evals) await Promise.race([evals.drain(), cut]);
           clearTimeout(timer);
+          await pres.release().catch(() => undefined);
           if (ownStore) await store.close();
         })();
         return closing;
@@ -171,6 +206,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
   } catch (e) {
     await controller?.stop().catch(() => undefined);
     await server?.close().catch(() => undefined);
+    await presence?.release().catch(() => undefined);
     if (ownStore) await store.close().catch(() => undefined);
     throw e;
   }

@@ -43,6 +43,10 @@ export interface Limits {
    * declare (null: each version's own policy; a version without one keeps its whole history).
    */
   historyRetention: HistoryRetention | null;
+  /** How often the worker pool re-reads the store's worker records (default 1 s; 0: only at start). */
+  workerSyncMs: number;
+  /** `/readyz` answers 503 once the last successful worker sync is older than this (default 10 s). */
+  readyMaxStaleMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -57,6 +61,8 @@ export const DEFAULT_LIMITS: Limits = {
   routeCacheMs: 0,
   groupCommit: true,
   historyRetention: null,
+  workerSyncMs: 1_000,
+  readyMaxStaleMs: 10_000,
 };
 
 export interface ServerContext {

@@ -15,3 +15,4 @@ export * from './capability';
 export * from './history';
 export * from './wire';
 export * from './analysis/forecast';
+export * from './fleet';

@@ -40,6 +40,8 @@ export interface WorkerPoolOptions {
   /** Token the router presents to remote workers (if they require one). */
   workerToken?: string;
   healthIntervalMs?: number;
+  /** How often the pool re-reads the store's worker records (default 1 s; 0 disables the timer). */
+  syncIntervalMs?: number;
   migrateTimeoutMs?: number;
   onError?: (e: unknown, what: string) => void;
 }
@@ -52,7 +54,12 @@ export class WorkerPool {
   private readonly byVersion = new Map<string, PoolEntry[]>();
   private readonly byId = new Map<string, PoolEntry>();
   private timer: NodeJS.Timeout | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
+  private syncing: Promise<void> | null = null;
+  private syncedAt: number | null = null;
+  /** Each worker's health as the store recorded it at the previous sync. */
+  private readonly stored = new Map<string, WorkerRecord['health']>();
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
@@ -166,36 +173,68 @@ export class WorkerPool {
     });
   }
 
-  /** Pick up remote workers registered in the store by another router or admin. */
+  /**
+   * Reconcile with the store's worker records, which every router of a fleet shares: pick up
+   * remote workers registered through another router, drop the ones unregistered there, and adopt
+   * a health change another router recorded (this router's next probe corrects it if it sees
+   * otherwise). In-process workers belong to their process and are left alone. Runs every
+   * `syncIntervalMs` once `start()`ed; `syncedAt` says when it last succeeded.
+   */
   async syncFromStore(): Promise<void> {
     const recs = await this.opts.store.listWorkers();
+    const seen = new Set<string>();
     for (const r of recs) {
-      if (r.url === null || this.byId.has(r.id)) continue;
-      const client = this.httpClient(r.url, r.id);
+      seen.add(r.id);
+      const known = this.byId.get(r.id);
+      const before = this.stored.get(r.id);
+      this.stored.set(r.id, r.health);
+      if (r.url === null) continue;
+      if (known) {
+        // adopt only a change recorded since the previous sync, so this router's own probes win
+        // over a record it has already seen
+        const healthy = r.health === 'healthy';
+        if (before !== undefined && before !== r.health && known.healthy !== healthy) known.healthy = healthy;
+        if (known.url === r.url && known.agent === r.agent && known.version === r.version) continue;
+      }
       this.insert({
         id: r.id,
         agent: r.agent,
         version: r.version,
-        client,
+        client: this.httpClient(r.url, r.id),
         url: r.url,
         healthy: r.health === 'healthy',
         outstanding: 0,
         protocol: null,
       });
     }
+    for (const e of [...this.byId.values()]) {
+      if (e.url === null || seen.has(e.id)) continue;
+      this.stored.delete(e.id);
+      this.drop(e);
+    }
+    this.syncedAt = this.opts.clock.now();
+  }
+
+  /** When `syncFromStore` last succeeded (clock ms), or null before the first. */
+  get lastSyncAt(): number | null {
+    return this.syncedAt;
+  }
+
+  private drop(e: PoolEntry): void {
+    this.byId.delete(e.id);
+    const list = this.byVersion.get(key(e.agent, e.version));
+    if (list) {
+      const i = list.indexOf(e);
+      if (i >= 0) list.splice(i, 1);
+    }
+    // a turn in flight on it finishes on its own request
+    e.client.close?.()?.catch((err: unknown) => this.opts.onError?.(err, 'close removed worker client'));
   }
 
   async remove(id: string): Promise<void> {
     const e = this.byId.get(id);
-    if (e) {
-      this.byId.delete(id);
-      const list = this.byVersion.get(key(e.agent, e.version));
-      if (list) {
-        const i = list.indexOf(e);
-        if (i >= 0) list.splice(i, 1);
-      }
-      await e.client.close?.();
-    }
+    if (e) this.drop(e);
+    this.stored.delete(id);
     await this.opts.store.removeWorker(id);
   }
 
@@ -271,19 +310,40 @@ export class WorkerPool {
     return this.checking;
   }
 
+  /** One `syncFromStore` at a time; a failure is reported and leaves `lastSyncAt` as it was. */
+  sync(): Promise<void> {
+    this.syncing ??= this.syncFromStore()
+      .catch((err: unknown) => this.opts.onError?.(err, 'worker sync'))
+      .finally(() => {
+        this.syncing = null;
+      });
+    return this.syncing;
+  }
+
   start(): void {
     const ms = this.opts.healthIntervalMs ?? 5_000;
-    if (ms <= 0 || this.timer) return;
-    this.timer = setInterval(() => {
-      void this.checkHealth();
-    }, ms);
-    this.timer.unref();
+    if (ms > 0 && !this.timer) {
+      this.timer = setInterval(() => {
+        void this.checkHealth();
+      }, ms);
+      this.timer.unref();
+    }
+    const syncMs = this.opts.syncIntervalMs ?? 1_000;
+    if (syncMs > 0 && !this.syncTimer) {
+      this.syncTimer = setInterval(() => {
+        void this.sync();
+      }, syncMs);
+      this.syncTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
     this.timer = null;
+    this.syncTimer = null;
     await this.checking;
+    await this.syncing;
     await Promise.all([...this.byId.values()].map((e) => e.client.close?.()));
     this.byId.clear();
     this.byVersion.clear();

@@ -415,6 +415,9 @@ describe('admin API', () => {
     expect(metrics.body).toMatch(/baton_turns_total\{agent="counter",version="v1",outcome="idle"\} \d+/);
     expect(metrics.body).toMatch(/baton_sessions\{agent="counter",version="v1",status="idle"\} \d+/);
     expect((await call(r.http, 'GET', '/healthz')).body).toEqual({ ok: true });
-    expect((await call(r.http, 'GET', '/readyz')).body).toEqual({ ok: true, store: 'sqlite' });
+    const ready = await call(r.http, 'GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ ok: true, store: 'sqlite', workers: { maxAgeMs: 10_000 } });
+    expect(ready.body.versions).toContainEqual(expect.objectContaining({ agent: 'counter', version: 'v1' }));
   });
 });

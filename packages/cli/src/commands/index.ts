@@ -4,6 +4,7 @@ import { registerSessions } from './sessions';
 import { registerVersions } from './versions';
 import { registerServe } from './serve-cmd';
 import { registerDemo } from './demo-cmd';
+import { registerStatus } from './status';
 
 export const allCommands: Array<(p: Command) => void> = [
   registerServe,
@@ -11,4 +12,5 @@ export const allCommands: Array<(p: Command) => void> = [
   registerVersions,
   registerRollout,
   registerSessions,
+  registerStatus,
 ];

@@ -48,6 +48,10 @@ export function registerServe(program: Command): void {
       '--history-max-age <duration>',
       "drop history entries older than this (e.g. 30d), overriding the versions' retention [env BATON_HISTORY_MAX_AGE]",
     )
+    .option(
+      '--instance-id <id>',
+      'stable identity of this process in a fleet (controller lock owner; unique among live processes) [env BATON_INSTANCE_ID] (default: random)',
+    )
     .option('--json', 'print one JSON line with the URL (and generated tokens) when ready')
     .addHelpText(
       'after',
@@ -57,6 +61,9 @@ Tokens: when none are configured, traffic/admin/worker tokens are generated on f
 written to the tokens file (mode 0600) and printed once; later starts reuse them.
 On SIGTERM/SIGINT the server stops taking new turns, lets in-flight turns finish within the
 shutdown timeout, releases leases and exits 0.
+With --instance-id, a second live process with the same id refuses to start (exit 4); a process
+restarted with the id of a dead one waits at most 2 s for its presence lease, then takes its
+controller lock back at once.
 
 Examples:
   $ baton serve
@@ -80,9 +87,12 @@ Examples:
     )
     .option('--export <name>', 'named export of the module holding the agent')
     .addOption(
-      new Option('--server <url>', 'Baton server to register with')
+      new Option(
+        '--server <urls>',
+        `Baton server(s): repeatable or comma-separated; registers with the first that answers, the ledger fails over between them (default ${DEFAULT_SERVER})`,
+      )
         .env('BATON_SERVER')
-        .default(DEFAULT_SERVER),
+        .argParser(collect),
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '0')
@@ -96,7 +106,8 @@ Examples:
       `
 Examples:
   $ baton worker --agent ./agents/support-v2.ts --port 7101
-  $ baton worker --agent @baton/example-support-agent --export v2 --server http://127.0.0.1:7070`,
+  $ baton worker --agent @baton/example-support-agent --export v2 --server http://127.0.0.1:7070
+  $ baton worker --agent ./agents/support-v2.ts --server http://10.0.0.1:7070,http://10.0.0.2:7070`,
     )
     .action(
       action(async (flags: Record<string, unknown>) => {

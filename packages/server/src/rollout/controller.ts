@@ -8,10 +8,11 @@
  * One controller leads (a lock in the store, renewed every tick); the others stand by.
  * The leader also fires the deadlines of pending waits.
  */
-import { BatonError, newId, SessionBusyError, type GateEvaluator, type RolloutRecord } from '@baton/core';
+import { BatonError, SessionBusyError, type GateEvaluator, type RolloutRecord } from '@baton/core';
 import type { Store } from '@baton/store';
 import { evaluateGate } from '../analysis';
 import type { ServerContext } from '../context';
+import { CONTROLLER_LOCK_NAME, leadership, type Leadership, type LeadershipOptions } from './leadership';
 import {
   fromPersisted,
   toPersisted,
@@ -35,18 +36,14 @@ import {
 } from './ops';
 import { validateSpec } from './spec';
 
-export const CONTROLLER_LOCK = 'controller';
+export const CONTROLLER_LOCK = CONTROLLER_LOCK_NAME;
 
 /** Largest abort report kept inline in the decision log (the full report is served by the API). */
 const REPORT_INLINE_EFFECTS = 500;
 
-export interface ControllerOptions {
-  /** Leader-lock owner name; a restarted controller with the same name takes its lock back at once. */
-  owner?: string;
+export interface ControllerOptions extends LeadershipOptions {
   /** Time between two reconcile passes (default 1 s). */
   intervalMs?: number;
-  /** Leader lock time to live (default 10 s); renewed every pass and between eager batches. */
-  lockTtlMs?: number;
   /** The gate evaluator (default: the statistical judge of `analysis`). */
   evaluate?: GateEvaluator;
   /** Migrations in flight at once during an eager batch (default 8). */
@@ -121,9 +118,9 @@ export async function applyEvent(
 }
 
 export class RolloutController {
-  readonly owner: string;
+  /** The controller lock: who holds it, since when, renewals (see leadership.ts). */
+  readonly leadership: Leadership;
   private readonly intervalMs: number;
-  private readonly lockTtlMs: number;
   private readonly evaluate: GateEvaluator;
   private readonly eagerConcurrency: number;
   private readonly eagerBudgetMs: number;
@@ -134,7 +131,6 @@ export class RolloutController {
   private readonly failed = new Map<string, Map<string, { reason: string; until: number }>>();
   /** Where the previous eager scan stopped, per rollout (scans resume after it, then wrap around). */
   private readonly cursors = new Map<string, string | null>();
-  private leader = false;
   private stopped = true;
   /** Set by `stop()`: passes in flight wind down early. */
   private stopping = false;
@@ -146,9 +142,8 @@ export class RolloutController {
     private readonly ctx: ServerContext,
     private readonly opts: ControllerOptions = {},
   ) {
-    this.owner = opts.owner ?? newId('ctl', ctx.clock.now());
+    this.leadership = leadership(ctx, opts);
     this.intervalMs = opts.intervalMs ?? 1000;
-    this.lockTtlMs = opts.lockTtlMs ?? 10_000;
     this.evaluate = opts.evaluate ?? evaluateGate;
     this.eagerConcurrency = opts.eagerConcurrency ?? 8;
     this.eagerBudgetMs = opts.eagerBudgetMs ?? Math.max(250, this.intervalMs);
@@ -157,8 +152,16 @@ export class RolloutController {
     this.metrics = rolloutMetrics(ctx.metrics.registry, ctx.store);
   }
 
+  get owner(): string {
+    return this.leadership.owner;
+  }
+
   get isLeader(): boolean {
-    return this.leader;
+    return this.leadership.isLeader;
+  }
+
+  private get leader(): boolean {
+    return this.leadership.isLeader;
   }
 
   get running(): boolean {
@@ -169,6 +172,7 @@ export class RolloutController {
     if (!this.stopped) return;
     this.stopped = false;
     this.stopping = false;
+    this.leadership.startHeartbeat();
     this.loop = this.run();
   }
 
@@ -177,10 +181,7 @@ export class RolloutController {
     if (this.stopped) {
       // passes driven by hand (without start) still release the lock
       await this.passing?.catch(() => undefined);
-      if (this.leader) {
-        this.leader = false;
-        await this.ctx.store.releaseLock(CONTROLLER_LOCK, this.owner).catch(() => undefined);
-      }
+      await this.leadership.release();
       return;
     }
     this.stopped = true;
@@ -188,10 +189,7 @@ export class RolloutController {
     this.wake?.();
     await this.loop;
     this.loop = null;
-    if (this.leader) {
-      this.leader = false;
-      await this.ctx.store.releaseLock(CONTROLLER_LOCK, this.owner).catch(() => undefined);
-    }
+    await this.leadership.release();
   }
 
   private async run(): Promise<void> {
@@ -215,9 +213,8 @@ export class RolloutController {
     return this.passing;
   }
 
-  private async renew(): Promise<boolean> {
-    this.leader = await this.ctx.store.acquireLock(CONTROLLER_LOCK, this.owner, this.lockTtlMs);
-    return this.leader;
+  private renew(): Promise<boolean> {
+    return this.leadership.renew();
   }
 
   private async doPass(): Promise<void> {

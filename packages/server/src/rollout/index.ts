@@ -8,3 +8,5 @@ export * from './api';
 export * from './metrics';
 export * from './forecast';
 export * from './forecast-input';
+export * from './leadership';
+export * from './leader-api';
