@@ -3,6 +3,7 @@
  * the admin API; the retry then replays the resolution. The resolution races a late commit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CAPABILITY_HEADER } from '@baton/core';
 import { turnIdOf } from '../src/router';
 import { counterV1 } from './fixtures/agents';
 import {
@@ -29,6 +30,16 @@ describe('resolving an effect in doubt (POST /v1/effects/{id}/resolve)', () => {
     await stopServer(r);
     await t.cleanup();
   });
+
+  /**
+   * The headers of a slow worker still inside that turn: the turn's lease held (as its router
+   * would) and a live capability for it. `release` lets the turn be retried afterwards.
+   */
+  async function slowWorker(sessionId: string, turnId: string) {
+    const lease = await t.store.acquireLease(sessionId, `slow:${turnId}`, 30_000);
+    const cap = await r.server.ctx.capabilities.issue(sessionId, turnId, lease.epoch, 30_000);
+    return { headers: { ...WORKER, [CAPABILITY_HEADER]: cap }, release: () => t.store.releaseLease(lease) };
+  }
 
   /** A session whose turn `key` finds its first effect recorded by a crashed attempt. */
   async function inDoubt(key: string) {
@@ -71,10 +82,12 @@ describe('resolving an effect in doubt (POST /v1/effects/{id}/resolve)', () => {
     });
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('CONFLICT');
+    const slow = await slowWorker(effect.sessionId, effect.turnId);
     const late = await call(r.http, 'POST', '/v1/worker/effects/commit', {
-      headers: WORKER,
+      headers: slow.headers,
       body: { idempotencyKey: effect.idempotencyKey, result: { sent: 'late' } },
     });
+    await slow.release();
     expect(late.status).toBe(409);
     expect(late.body.error.code).toBe('CONFLICT');
     const retry = await turn();
@@ -96,10 +109,13 @@ describe('resolving an effect in doubt (POST /v1/effects/{id}/resolve)', () => {
     expect(retry.body.error.code).toBe('EFFECT_FAILED');
 
     const second = await inDoubt('k3');
-    await call(r.http, 'POST', '/v1/worker/effects/commit', {
-      headers: WORKER,
+    const slow = await slowWorker(second.effect.sessionId, second.effect.turnId);
+    const first = await call(r.http, 'POST', '/v1/worker/effects/commit', {
+      headers: slow.headers,
       body: { idempotencyKey: second.effect.idempotencyKey, result: { sent: 'slow worker' } },
     });
+    await slow.release();
+    expect(first.status).toBe(200);
     const lost = await call(r.http, 'POST', `/v1/effects/${second.effect.id}/resolve`, {
       headers: ADMIN,
       body: { status: 'failed', error: 'x', by: 'ana', reason: 'r' },
