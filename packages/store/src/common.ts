@@ -357,8 +357,17 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
   const { meta } = row;
   if (row.format === FORMAT_LEGACY) {
     const body = decodeBody<CheckpointBody & { history?: HistoryEntry[] }>(meta, row.body);
-    const { history: _history, ...rest } = body;
-    return { ...meta, body: { ...rest, waits: rest.waits ?? [] } };
+    const { history, ...rest } = body;
+    // the history length and chain head the body's own history has (a legacy row has no columns for them)
+    const h = Array.isArray(history) ? history : [];
+    let head = HISTORY_GENESIS;
+    for (const e of h) head = historyChain(head, sha256Hex(historyEntryText(e)));
+    return {
+      ...meta,
+      historyLength: h.length,
+      historyHead: head,
+      body: { ...rest, waits: rest.waits ?? [] },
+    };
   }
   const waitsHash = sha256Hex(row.body as string | Uint8Array);
   const expected = checkpointHash(meta.parts, meta.historyLength, meta.historyHead, waitsHash);

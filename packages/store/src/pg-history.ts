@@ -8,14 +8,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
-import {
-  CHECKPOINT_PARTS,
-  CheckpointCorruptError,
-  HISTORY_GENESIS,
-  historyChain,
-  historyEntryText,
-  sha256Hex,
-} from '@baton/core';
+import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS, sha256Hex } from '@baton/core';
 import type {
   Checkpoint,
   CheckpointBody,
@@ -156,7 +149,7 @@ export function decodeCpRow(r: Row): ReadCheckpoint | null {
   const parts = new Map<string, unknown>();
   if (format !== FORMAT_PARTS) {
     const cp = decodeCheckpoint({ meta, format, body: row.body }, parts);
-    return { checkpoint: { ...cp, ...legacyHistoryMeta(row.body) }, prev: null };
+    return { checkpoint: cp, prev: null };
   }
   const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
   for (const part of CHECKPOINT_PARTS) {
@@ -252,21 +245,6 @@ export function verifySlice(
     return { index: x.idx, hash: x.hash, chain: x.chain, body: x.body };
   });
   return decodeHistory(sid, seq, mapped, prevChain, head);
-}
-
-/** History length (and head) of a format-1 body, for the meta of legacy rows. */
-export function legacyHistoryMeta(raw: unknown): { historyLength: number; historyHead: string } {
-  try {
-    const b = JSON.parse(typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8')) as {
-      history?: HistoryEntry[];
-    };
-    const h = Array.isArray(b.history) ? b.history : [];
-    let head = HISTORY_GENESIS;
-    for (const e of h) head = historyChain(head, sha256Hex(historyEntryText(e)));
-    return { historyLength: h.length, historyHead: head };
-  } catch {
-    return { historyLength: 0, historyHead: HISTORY_GENESIS };
-  }
 }
 
 // ---------- whole reads ----------

@@ -4,14 +4,7 @@
  * store's prepared statements; see the layout in `SQLITE_LOG_MIGRATION`.
  */
 import type { Statement } from 'better-sqlite3';
-import {
-  CHECKPOINT_PARTS,
-  CheckpointCorruptError,
-  HISTORY_GENESIS,
-  historyChain,
-  historyEntryText,
-  sha256Hex,
-} from '@baton/core';
+import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS, sha256Hex } from '@baton/core';
 import type {
   Checkpoint,
   CheckpointBody,
@@ -137,8 +130,7 @@ export class SqliteLog {
       this.deferred.add(() => this.cache.rememberPrevious(meta.sessionId, meta.seq, prev));
       return cp;
     }
-    const cp = decodeCheckpoint({ meta, format, body: r.body }, parts);
-    return { ...cp, ...legacyHistoryMeta(r.body) };
+    return decodeCheckpoint({ meta, format, body: r.body }, parts);
   }
 
   /** What an append needs of checkpoint `seq` (null before the first). Format-1 rows have been upgraded. */
@@ -528,19 +520,4 @@ export class SqliteLog {
 /** A legacy body re-encoded without size limits (it was accepted by the release that wrote it). */
 function encodeLegacy(input: AppendCheckpointInput): EncodedAppend {
   return encodeAppend(input, { maxCheckpointBytes: Infinity, maxHistoryEntryBytes: Infinity });
-}
-
-/** History length (and head) of a format-1 body, for the meta of legacy rows. */
-function legacyHistoryMeta(raw: unknown): { historyLength: number; historyHead: string } {
-  try {
-    const b = JSON.parse(typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8')) as {
-      history?: HistoryEntry[];
-    };
-    const h = Array.isArray(b.history) ? b.history : [];
-    let head = HISTORY_GENESIS;
-    for (const e of h) head = historyChain(head, sha256Hex(historyEntryText(e)));
-    return { historyLength: h.length, historyHead: head };
-  } catch {
-    return { historyLength: 0, historyHead: HISTORY_GENESIS };
-  }
 }
