@@ -1,0 +1,118 @@
+/**
+ * The fault schedule of a run: a pure function of (seed, minutes, backend), so the same seed gives
+ * the same faults at the same offsets, on the same targets, with the same durations. (What the
+ * system does in between still depends on timing: the schedule is reproducible, the run is not.)
+ */
+
+export type Backend = 'postgres' | 'sqlite';
+
+export type FaultKind =
+  | 'kill-leader'
+  | 'kill-follower'
+  | 'kill-server'
+  | 'kill-worker'
+  | 'kill-during-migration'
+  | 'worker-hang'
+  | 'worker-garbage'
+  | 'worker-badstate'
+  | 'pg-restart';
+
+export interface PlannedFault {
+  /** Ms after the start of the load. */
+  at: number;
+  kind: FaultKind;
+  /** In [0, 1): picks the target among the candidates at that moment. */
+  pick: number;
+  /** How long a killed process (or PostgreSQL) stays down before it is restarted. */
+  downMs: number;
+  /** How long a worker fault mode stays on. */
+  durationMs: number;
+}
+
+export interface PlannedRollout {
+  at: number;
+  from: string;
+  to: string;
+  /** How long the first step (half of new sessions to green, nothing moved) lasts. */
+  firstStepMs: number;
+}
+
+export interface Plan {
+  seed: number;
+  minutes: number;
+  backend: Backend;
+  durationMs: number;
+  /** Concurrent simulated users. */
+  users: number;
+  rollouts: PlannedRollout[];
+  faults: PlannedFault[];
+}
+
+/** mulberry32: a small, well-distributed seeded generator in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+export const TIMED_KINDS: Record<Backend, FaultKind[]> = {
+  postgres: [
+    'kill-leader',
+    'kill-follower',
+    'kill-worker',
+    'worker-hang',
+    'worker-garbage',
+    'worker-badstate',
+    'pg-restart',
+  ],
+  sqlite: ['kill-server', 'kill-worker', 'worker-hang', 'worker-garbage', 'worker-badstate'],
+};
+
+export function plan(seed: number, minutes: number, backend: Backend): Plan {
+  const r = rng(seed);
+  const durationMs = Math.round(minutes * 60_000);
+  const warm = Math.min(20_000, durationMs * 0.15);
+  const tail = Math.max(20_000, durationMs * 0.1);
+  const count = minutes >= 6 ? 2 : 1;
+  const slot = (durationMs - warm - tail) / count;
+  const rollouts: PlannedRollout[] = [];
+  for (let i = 0; i < count; i++)
+    rollouts.push({
+      at: Math.round(warm + i * slot),
+      from: `c${i + 1}`,
+      to: `c${i + 2}`,
+      firstStepMs: Math.round(Math.min(60_000, slot * 0.3)),
+    });
+
+  const kinds = TIMED_KINDS[backend];
+  const faults: PlannedFault[] = [];
+  const pick = (): Omit<PlannedFault, 'at' | 'kind'> => ({
+    pick: r(),
+    downMs: Math.round(1_000 + r() * 3_000),
+    durationMs: Math.round(3_000 + r() * 5_000),
+  });
+  // every rollout's eager migration gets a SIGKILL while it runs (armed when the migration starts)
+  for (const ro of rollouts)
+    faults.push({ at: ro.at + ro.firstStepMs + 2_000, kind: 'kill-during-migration', ...pick() });
+  // the timed faults: every kind once first (in a seeded order), then seeded kinds, evenly spread
+  const first = [...kinds];
+  for (let i = first.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [first[i], first[j]] = [first[j]!, first[i]!];
+  }
+  const from = warm / 2;
+  const until = durationMs - tail;
+  const n = Math.max(kinds.length, Math.floor((until - from) / 10_000));
+  const gap = (until - from) / n;
+  for (let i = 0; i < n; i++) {
+    const kind = i < first.length ? first[i]! : kinds[Math.floor(r() * kinds.length)]!;
+    faults.push({ at: Math.round(from + i * gap + r() * gap * 0.5), kind, ...pick() });
+  }
+  faults.sort((a, b) => a.at - b.at);
+  return { seed, minutes, backend, durationMs, users: backend === 'postgres' ? 10 : 8, rollouts, faults };
+}
