@@ -5,6 +5,7 @@
 import { openStore, type Store } from '@baton/store';
 import type { CheckpointMeta, Decision, EffectRecord, SessionRecord } from '@baton/core';
 import { AGENT, stateSchema } from '../agent';
+import type { Crash } from './faults';
 import { sideLines, type LoadStats, type TrackedSession } from './load';
 
 export interface Findings {
@@ -49,6 +50,13 @@ export interface Findings {
   gateDecisions: number;
 }
 
+/** What may leave an effect in doubt: the crash of the worker running it, or (one router) of the router. */
+export interface Excuses {
+  crashes: Crash[];
+  routerCrashLeavesDoubt: boolean;
+  turnTimeoutMs: number;
+}
+
 async function all<T>(page: (cursor: string | null) => Promise<{ items: T[]; nextCursor: string | null }>) {
   const out: T[] = [];
   for (let cursor: string | null = null; ;) {
@@ -76,11 +84,11 @@ export async function checkStore(
   sessions: Map<string, TrackedSession>,
   stats: LoadStats,
   sideFile: string,
-  killedPids: Set<number>,
+  excuses: Excuses,
 ): Promise<Findings> {
   const store = await openStore(target, schema ? { schema } : {});
   try {
-    return await check(store, sessions, stats, sideFile, killedPids);
+    return await check(store, sessions, stats, sideFile, excuses);
   } finally {
     await store.close();
   }
@@ -91,7 +99,7 @@ async function check(
   tracked: Map<string, TrackedSession>,
   stats: LoadStats,
   sideFile: string,
-  killedPids: Set<number>,
+  excuses: Excuses,
 ): Promise<Findings> {
   const f: Findings = {
     sessionsInStore: 0,
@@ -209,12 +217,19 @@ async function check(
     const e = ledger.get(key);
     if (!e || e.status !== 'committed') f.ranNotCommitted.push(`${key}: ${e?.status ?? 'not in the ledger'}`);
   }
+  const beganAt = new Map<string, number>();
+  for (const l of lines) if (l.e === 'begin' && !beganAt.has(l.key)) beganAt.set(l.key, l.at);
   for (const d of stats.inDoubt) {
-    const pid = d.beganBy ?? beganBy.get(d.key);
-    // an effect is in doubt for a reason only if the worker running it died (or never began it
-    // and died between intent and run); anything else is a commit Baton failed to finish
-    if (pid === undefined || pid === null || !killedPids.has(pid))
-      f.inDoubtNotExcused.push(`${d.key}: began by ${pid ?? 'nobody'}, ran ${d.ran}`);
+    const pid = d.beganBy ?? beganBy.get(d.key) ?? null;
+    const at = beganAt.get(d.key) ?? null;
+    // in doubt for a reason: the worker running it died; or, with one router, the router died
+    // while the turn ran (the worker's commit cannot outlast the restart). Else a commit was lost.
+    const workerDied = pid !== null && excuses.crashes.some((c) => c.role === 'worker' && c.pid === pid);
+    const routerDied =
+      excuses.routerCrashLeavesDoubt &&
+      at !== null &&
+      excuses.crashes.some((c) => c.role === 'server' && c.at >= at && c.at <= at + excuses.turnTimeoutMs);
+    if (!workerDied && !routerDied) f.inDoubtNotExcused.push(`${d.key}: began by ${pid ?? 'nobody'}, ran ${d.ran}`);
   }
 
   // rollouts: finished, and no decision taken twice

@@ -20,13 +20,19 @@ export interface FaultEvent {
   skipped?: string;
 }
 
+export interface Crash {
+  pid: number;
+  role: 'server' | 'worker';
+  at: number;
+}
+
 export interface FaultContext {
   fleet: Fleet;
   cluster: PrivateCluster | null;
   t0: number;
   turnTimeoutMs: number;
-  /** PIDs of every process killed by a fault (an effect they began may be in doubt). */
-  killedPids: Set<number>;
+  /** Every process killed by a fault (an effect it was running or recording may be in doubt). */
+  crashes: Crash[];
   /** The rollout whose migration is armed for `kill-during-migration`, if any. */
   migrating: () => Promise<{ from: string; to: string; blueOpen: number } | null>;
   log: (msg: string) => void;
@@ -49,8 +55,8 @@ function choose<T>(items: T[], pick: number): T | undefined {
 async function killAndRestartServer(ctx: FaultContext, slot: ServerSlot, f: PlannedFault, ev: FaultEvent) {
   const { fleet } = ctx;
   const wasLeader = (await fleet.leader()) === slot.id;
-  ctx.killedPids.add(slot.proc!.pid);
   const killedAt = Date.now();
+  ctx.crashes.push({ pid: slot.proc!.pid, role: 'server', at: killedAt });
   await fleet.killServer(slot);
   if (wasLeader && fleet.servers.some((s) => s.proc)) {
     const other = await until(async () => {
@@ -69,7 +75,7 @@ async function killAndRestartServer(ctx: FaultContext, slot: ServerSlot, f: Plan
 }
 
 async function killAndRestartWorker(ctx: FaultContext, slot: WorkerSlot, f: PlannedFault) {
-  ctx.killedPids.add(slot.proc!.pid);
+  ctx.crashes.push({ pid: slot.proc!.pid, role: 'worker', at: Date.now() });
   await ctx.fleet.killWorker(slot);
   await sleep(f.downMs);
   await ctx.fleet.startWorker(slot);

@@ -69,7 +69,12 @@ export function rows(
   out.push(zero('migration records inconsistent with the session', f.migrationMismatch));
   out.push(zero('duplicate effects (side channel)', f.duplicateEffects));
   out.push(zero('effects left in doubt at the end', f.effectsInDoubtAtEnd));
-  out.push(zero('effects in doubt without a worker crash', f.inDoubtNotExcused));
+  out.push(
+    zero(
+      `effects in doubt without a crash of their worker${plan.backend === 'sqlite' ? ' or the router' : ''}`,
+      f.inDoubtNotExcused,
+    ),
+  );
   out.push(zero('effects that ran but are not committed', f.ranNotCommitted));
   out.push(zero('effects committed that never ran', f.committedNotRan));
   out.push(
