@@ -229,7 +229,8 @@ async function check(
       excuses.routerCrashLeavesDoubt &&
       at !== null &&
       excuses.crashes.some((c) => c.role === 'server' && c.at >= at && c.at <= at + excuses.turnTimeoutMs);
-    if (!workerDied && !routerDied) f.inDoubtNotExcused.push(`${d.key}: began by ${pid ?? 'nobody'}, ran ${d.ran}`);
+    if (!workerDied && !routerDied)
+      f.inDoubtNotExcused.push(`${d.key}: began by ${pid ?? 'nobody'}, ran ${d.ran}`);
   }
 
   // rollouts: finished, and no decision taken twice
