@@ -103,6 +103,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       sideFile,
       actionTimeoutMs: 120_000,
       requestTimeoutMs: TURN_TIMEOUT_MS + 15_000,
+      // a turn capability lives for the turn deadline plus the lease margin (5 s)
+      settleWindowMs: TURN_TIMEOUT_MS + 6_000,
       runId: `r${o.seed}-${hex}`,
     });
     const t0 = Date.now();
@@ -140,7 +142,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           agent: 'chaos',
           from: ro.from,
           to: ro.to,
-          migration: { policy: 'at-boundary', eager: true, batch: 5 },
+          migration: { policy: 'at-boundary', eager: true, batch: 3 },
           drain: { deadline: '10m', onDeadline: 'wait' },
           steps: [
             {
@@ -211,9 +213,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     })();
     let faulting = true;
     const faults = (async () => {
-      for (const f of plan.faults) {
-        await sleep(Math.max(0, t0 + f.at - Date.now()));
+      const pending = [...plan.faults];
+      while (pending.length > 0) {
+        await sleep(Math.max(0, t0 + pending[0]!.at - Date.now()));
         if (!faulting) break;
+        // a SIGKILL during the eager migration goes first once due: the migration does not wait
+        const due = pending.findIndex((x) => x.kind === 'kill-during-migration' && t0 + x.at <= Date.now());
+        const f = pending.splice(due >= 0 ? due : 0, 1)[0]!;
         const ev = await runFault(ctx, f).catch((e: unknown): FaultEvent => ({
           kind: f.kind,
           at: Date.now() - t0,

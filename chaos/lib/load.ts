@@ -63,6 +63,8 @@ export interface LoadOptions {
   /** An action not committed after this long is abandoned (and reported). */
   actionTimeoutMs: number;
   requestTimeoutMs: number;
+  /** How long an effect in doubt may still be settled by the attempt that began it. */
+  settleWindowMs: number;
   runId: string;
 }
 
@@ -154,6 +156,7 @@ export class Load {
   private async persist(what: string, send: (base: string) => Promise<Res>): Promise<Res | null> {
     const t0 = Date.now();
     let cutAt: number | null = null;
+    let doubtSince: number | null = null;
     for (let attempt = 0; ; attempt++) {
       if (Date.now() - t0 > this.o.actionTimeoutMs) {
         this.stats.abandoned.push(`${what}: not done after ${this.o.actionTimeoutMs} ms`);
@@ -184,7 +187,11 @@ export class Load {
         continue;
       }
       if (code === 'EFFECT_IN_DOUBT') {
-        await this.resolveInDoubt(what);
+        // the attempt that began the effect may still settle it (a late commit): an operator
+        // steps in only once that cannot happen any more (its capability outlived)
+        doubtSince ??= Date.now();
+        if (Date.now() - doubtSince < this.o.settleWindowMs) await sleep(250);
+        else await this.resolveInDoubt(what);
         continue;
       }
       return res;
@@ -351,7 +358,7 @@ export class Load {
           // next server
         }
       }
-      if (resolvedAs)
+      if (resolvedAs && resolvedAs !== 'lost-race')
         this.stats.inDoubt.push({
           key: e.idempotencyKey,
           effectId: e.id,

@@ -98,7 +98,7 @@ export function plan(seed: number, minutes: number, backend: Backend): Plan {
   });
   // every rollout's eager migration gets a SIGKILL while it runs (armed when the migration starts)
   for (const ro of rollouts)
-    faults.push({ at: ro.at + ro.firstStepMs + 2_000, kind: 'kill-during-migration', ...pick() });
+    faults.push({ at: ro.at + ro.firstStepMs, kind: 'kill-during-migration', ...pick() });
   // the timed faults: every kind once first (in a seeded order), then seeded kinds, evenly spread
   const first = [...kinds];
   for (let i = first.length - 1; i > 0; i--) {
