@@ -4,7 +4,8 @@
  * every third message ends in a wait (`approval`) that the load resumes with a callback.
  *
  * It writes what really happened to a side channel outside Baton (`CHAOS_SIDE`, an append-only
- * file of JSON lines): every execution of an effect (`run`, after its `begin`), so duplicates are
+ * file of JSON lines): every attempt reaching the effect (`try`, before its intent), every
+ * execution of it (`run`, after its `begin`), so duplicates are
  * counted without trusting the ledger. And it obeys a fault switch (`CHAOS_CONTROL`, a JSON file
  * `{mode, hangMs}` the chaos scheduler rewrites): `hang` sleeps past the turn deadline before
  * doing anything, `badstate` ends the turn with a state that fails the schema, `garbage` answers
@@ -31,8 +32,13 @@ export interface FaultSwitch {
 }
 
 /** A line of the side channel. */
-export type SideLine =
-  { e: 'begin'; key: string; pid: number; at: number } | { e: 'run'; key: string; pid: number; at: number };
+export interface SideLine {
+  /** `try`: an attempt reached the effect (before its intent); `begin`/`run`: it started/ran. */
+  e: 'try' | 'begin' | 'run';
+  key: string;
+  pid: number;
+  at: number;
+}
 
 export function stateSchema(gen: number) {
   return z.object({
@@ -127,6 +133,7 @@ function makeVersion(gen: number): AgentDefinition<ChaosState> {
       if (n <= s.lastN) s.dupes += 1;
       await ctx.step('plan', () => ({ n }));
       const key = `${ctx.session.id}:${ctx.turnId}:0`;
+      side({ e: 'try', key, pid: process.pid, at: Date.now() });
       try {
         await ctx.effect('notify', { key }, notify);
       } catch (e) {

@@ -216,10 +216,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       const pending = [...plan.faults];
       while (pending.length > 0) {
         await sleep(Math.max(0, t0 + pending[0]!.at - Date.now()));
-        if (!faulting) break;
+        if (!faulting && !pending.some((x) => x.required)) break;
+        if (Date.now() > t0 + plan.durationMs + 120_000) break;
         // a SIGKILL during the eager migration goes first once due: the migration does not wait
         const due = pending.findIndex((x) => x.kind === 'kill-during-migration' && t0 + x.at <= Date.now());
-        const f = pending.splice(due >= 0 ? due : 0, 1)[0]!;
+        // past the planned end only the required faults (the first of each kind) still run
+        const req = faulting ? -1 : pending.findIndex((x) => x.required);
+        const f = pending.splice(due >= 0 ? due : req >= 0 ? req : 0, 1)[0]!;
         const ev = await runFault(ctx, f).catch((e: unknown): FaultEvent => ({
           kind: f.kind,
           at: Date.now() - t0,

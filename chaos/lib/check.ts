@@ -218,13 +218,20 @@ async function check(
     if (!e || e.status !== 'committed') f.ranNotCommitted.push(`${key}: ${e?.status ?? 'not in the ledger'}`);
   }
   const beganAt = new Map<string, number>();
-  for (const l of lines) if (l.e === 'begin' && !beganAt.has(l.key)) beganAt.set(l.key, l.at);
+  const tried = new Map<string, Array<{ pid: number; at: number }>>();
+  for (const l of lines) {
+    if (l.e === 'begin' && !beganAt.has(l.key)) beganAt.set(l.key, l.at);
+    if (l.e === 'try') tried.set(l.key, [...(tried.get(l.key) ?? []), { pid: l.pid, at: l.at }]);
+  }
   for (const d of stats.inDoubt) {
-    const pid = d.beganBy ?? beganBy.get(d.key) ?? null;
-    const at = beganAt.get(d.key) ?? null;
+    const began = d.beganBy ?? beganBy.get(d.key) ?? null;
+    // never began: an attempt that reached the effect recorded the intent and died before the run
+    const pids = began !== null ? [began] : (tried.get(d.key) ?? []).map((t) => t.pid);
+    const pid = pids.length ? pids.join('/') : null;
+    const at = beganAt.get(d.key) ?? tried.get(d.key)?.[0]?.at ?? null;
     // in doubt for a reason: the worker running it died; or, with one router, the router died
     // while the turn ran (the worker's commit cannot outlast the restart). Else a commit was lost.
-    const workerDied = pid !== null && excuses.crashes.some((c) => c.role === 'worker' && c.pid === pid);
+    const workerDied = excuses.crashes.some((c) => c.role === 'worker' && pids.includes(c.pid));
     const routerDied =
       excuses.routerCrashLeavesDoubt &&
       at !== null &&

@@ -27,6 +27,11 @@ export interface PlannedFault {
   downMs: number;
   /** How long a worker fault mode stays on. */
   durationMs: number;
+  /**
+   * The first fault of each kind: the run goes on past its planned end (at most 2 minutes) until
+   * these are done, so a slow machine does not silently skip a kind.
+   */
+  required: boolean;
 }
 
 export interface PlannedRollout {
@@ -91,14 +96,15 @@ export function plan(seed: number, minutes: number, backend: Backend): Plan {
 
   const kinds = TIMED_KINDS[backend];
   const faults: PlannedFault[] = [];
-  const pick = (): Omit<PlannedFault, 'at' | 'kind'> => ({
+  const pick = (required = false): Omit<PlannedFault, 'at' | 'kind'> => ({
+    required,
     pick: r(),
     downMs: Math.round(1_000 + r() * 3_000),
     durationMs: Math.round(3_000 + r() * 5_000),
   });
   // every rollout's eager migration gets a SIGKILL while it runs (armed when the migration starts)
   for (const ro of rollouts)
-    faults.push({ at: ro.at + ro.firstStepMs, kind: 'kill-during-migration', ...pick() });
+    faults.push({ at: ro.at + ro.firstStepMs, kind: 'kill-during-migration', ...pick(true) });
   // the timed faults: every kind once first (in a seeded order), then seeded kinds, evenly spread
   const first = [...kinds];
   for (let i = first.length - 1; i > 0; i--) {
@@ -111,7 +117,7 @@ export function plan(seed: number, minutes: number, backend: Backend): Plan {
   const gap = (until - from) / n;
   for (let i = 0; i < n; i++) {
     const kind = i < first.length ? first[i]! : kinds[Math.floor(r() * kinds.length)]!;
-    faults.push({ at: Math.round(from + i * gap + r() * gap * 0.5), kind, ...pick() });
+    faults.push({ at: Math.round(from + i * gap + r() * gap * 0.5), kind, ...pick(i < first.length) });
   }
   faults.sort((a, b) => a.at - b.at);
   return { seed, minutes, backend, durationMs, users: backend === 'postgres' ? 10 : 8, rollouts, faults };
