@@ -60,6 +60,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     log(`${sig}: stopping every process of the run`);
     stopAllNow();
     cluster?.destroy();
+    rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   };
   process.once('SIGINT', onSignal);
