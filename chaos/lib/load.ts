@@ -371,7 +371,7 @@ export class Load {
 }
 
 export function sideLines(file: string): SideLine[] {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
