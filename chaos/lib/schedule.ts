@@ -3,6 +3,7 @@
  * the same faults at the same offsets, on the same targets, with the same durations. (What the
  * system does in between still depends on timing: the schedule is reproducible, the run is not.)
  */
+import { seededRandom } from '@baton/server';
 
 export type Backend = 'postgres' | 'sqlite';
 
@@ -53,17 +54,8 @@ export interface Plan {
   faults: PlannedFault[];
 }
 
-/** mulberry32: a small, well-distributed seeded generator in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+/** The seeded generator of the drain forecaster (mulberry32), in [0, 1). */
+export const rng = seededRandom;
 
 export const TIMED_KINDS: Record<Backend, FaultKind[]> = {
   postgres: [
