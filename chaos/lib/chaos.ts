@@ -14,7 +14,7 @@ import { Load } from './load';
 import { openOn, runFault, type Crash, type FaultContext, type FaultEvent } from './faults';
 import { createCluster, type PrivateCluster } from './pg';
 import { stopAll, stopAllNow } from './procs';
-import { plan as makePlan, type Backend, type Plan } from './schedule';
+import { plan as makePlan, type Backend, type Plan, type PlannedFault } from './schedule';
 import { rows, type Row } from './table';
 
 export interface ChaosOptions {
@@ -114,6 +114,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     // rollouts, each when planned and after the previous one is done
     const rolloutIds: string[] = [];
+    const refusedButDone: string[] = [];
     let active: { id: string; from: string; to: string } | null = null;
     const admin = (method: string, p: string, body?: unknown) =>
       (async () => {
@@ -162,14 +163,23 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           onNoData: 'pass',
           preflight: { sample: 50 },
         };
+        let refused: string | null = null;
         for (let tries = 0; tries < 60; tries++) {
           const r = await admin('POST', '/v1/rollouts', spec);
-          if (r?.status === 201) {
-            active = { id: r.body.id, from: ro.from, to: ro.to };
-            rolloutIds.push(r.body.id);
-            log(`rollout ${r.body.id}: ${ro.from} → ${ro.to} at ${Math.round((Date.now() - t0) / 1000)} s`);
+          const err = r?.body?.error as { code?: string; details?: { rolloutId?: string } } | undefined;
+          // a creation answered with an error must have created nothing; one whose answer was lost
+          // (a server killed) may have, and its retry finds it active
+          const existing = err?.code === 'ROLLOUT_ACTIVE' ? err.details?.rolloutId : undefined;
+          if (existing && refused)
+            refusedButDone.push(`POST /v1/rollouts answered ${refused}, yet created ${existing}`);
+          if (r?.status === 201 || existing) {
+            const id = (existing ?? r!.body.id) as string;
+            active = { id, from: ro.from, to: ro.to };
+            rolloutIds.push(id);
+            log(`rollout ${id}: ${ro.from} → ${ro.to} at ${Math.round((Date.now() - t0) / 1000)} s`);
             break;
           }
+          if (r && r.status < 500 && err?.code !== 'PREFLIGHT_FAILED') refused = `${r.status} ${err?.code}`;
           log(
             `rollout ${ro.from} → ${ro.to} not created yet: ${r?.status} ${JSON.stringify(r?.body?.error ?? null)}`,
           );
@@ -215,15 +225,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     let faulting = true;
     const faults = (async () => {
       const pending = [...plan.faults];
-      while (pending.length > 0) {
-        await sleep(Math.max(0, t0 + pending[0]!.at - Date.now()));
-        if (!faulting && !pending.some((x) => x.required)) break;
-        if (Date.now() > t0 + plan.durationMs + 120_000) break;
-        // a SIGKILL during the eager migration goes first once due: the migration does not wait
-        const due = pending.findIndex((x) => x.kind === 'kill-during-migration' && t0 + x.at <= Date.now());
+      // a SIGKILL during the eager migration is due once its rollout migrates (not at a fixed time)
+      const migrationDue = async () =>
+        pending.some((x) => x.kind === 'kill-during-migration' && t0 + x.at <= Date.now()) &&
+        ((await ctx.migrating().catch(() => null))?.blueOpen ?? 0) > 0;
+      const isMigration = (x: PlannedFault) => x.kind === 'kill-during-migration';
+      const end = t0 + plan.durationMs + 120_000;
+      while (pending.length > 0 && Date.now() < end) {
         // past the planned end only the required faults (the first of each kind) still run
-        const req = faulting ? -1 : pending.findIndex((x) => x.required);
-        const f = pending.splice(due >= 0 ? due : req >= 0 ? req : 0, 1)[0]!;
+        if (!faulting && !pending.some((x) => x.required)) break;
+        const candidates = faulting ? pending : pending.filter((x) => x.required);
+        const timed = candidates.find((x) => !isMigration(x));
+        // a SIGKILL during the eager migration goes first once due: the migration does not wait
+        const mi = (await migrationDue())
+          ? pending.findIndex((x) => isMigration(x) && t0 + x.at <= Date.now())
+          : -1;
+        if (mi < 0 && (!timed || Date.now() < t0 + timed.at)) {
+          await sleep(300);
+          continue;
+        }
+        const f = pending.splice(mi >= 0 ? mi : pending.indexOf(timed!), 1)[0]!;
         const ev = await runFault(ctx, f).catch((e: unknown): FaultEvent => ({
           kind: f.kind,
           at: Date.now() - t0,
@@ -268,7 +289,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const [id, stage] of Object.entries(stages))
       if (stage !== 'done' && !findings.rolloutsUnfinished.some((x) => x.startsWith(id)))
         findings.rolloutsUnfinished.push(`${id}: stage ${stage}`);
-    const table = rows(plan, events, load.stats, findings, unexpectedExits);
+    const table = rows(plan, events, load.stats, findings, unexpectedExits, refusedButDone);
     const ok = table.every((r) => r.promised !== '0' || r.value === 0);
     const result: ChaosResult = {
       seed: o.seed,

@@ -33,6 +33,7 @@ export function rows(
   s: LoadStats,
   f: Findings,
   unexpectedExits: string[],
+  refusedButDone: string[],
 ): Row[] {
   const out: Row[] = [];
   const kinds = [...new Set(plan.faults.map((x) => x.kind))];
@@ -81,6 +82,7 @@ export function rows(
   out.push(zero('rollouts not promoted and drained', f.rolloutsUnfinished));
   out.push(zero('rollout decisions repeated', f.decisionsRepeated));
   out.push(zero('gate decisions without evidence', f.gateDecisionsWithoutEvidence));
+  out.push(zero('requests refused that changed something', refusedButDone));
   out.push(zero('processes that died unasked', unexpectedExits));
   const busy = s.busyAfterCut.length ? Math.max(...s.busyAfterCut) : null;
   if (plan.backend === 'postgres') {
