@@ -8,6 +8,7 @@ import type { Store } from '@baton/store';
 import { registerAdminRoutes } from './admin';
 import { createAuth, type TokenConfig } from './auth';
 import { DEFAULT_LIMITS, VersionCache, type Limits, type ServerContext } from './context';
+import { clientGone, edgeOptions, registerEdge, shownPath } from './edge';
 import { toWireError } from './http-errors';
 import { EvaluationRunner } from './evaluators/runner';
 import type { Evaluator } from './evaluators/types';
@@ -72,7 +73,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const auth = createAuth(opts.tokens);
   const logger = opts.logger ?? { level: 'error' };
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
     ...(isLoggerInstance(logger)
       ? { loggerInstance: logger }
       : { logger: logger as boolean | Record<string, unknown> }),
@@ -80,8 +81,9 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     bodyLimit: limits.bodyBytes,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,
-    requestTimeout: 0,
+    ...edgeOptions(limits, () => app.log),
   });
+  registerEdge(app, limits);
 
   const store = opts.store;
   const versions = new VersionCache(store);
@@ -128,15 +130,17 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   ctx.router = router;
 
   app.setErrorHandler((err, req, reply) => {
+    if (clientGone(req, err)) {
+      req.log.info({ code: (err as { code?: unknown }).code, url: req.routeOptions.url }, 'client went away');
+      return reply.code(400).send({ error: { code: 'MALFORMED_REQUEST', message: 'the client went away' } });
+    }
     const w = toWireError(err);
     if (w.internal) req.log.error({ err }, 'unhandled error');
     if (w.retryAfterSeconds !== undefined) void reply.header('retry-after', String(w.retryAfterSeconds));
     return reply.code(w.status).send(w.body);
   });
   app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${shownPath(req.url)}` } }),
   );
 
   registerTrafficRoutes(app, ctx);

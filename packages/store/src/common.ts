@@ -50,6 +50,21 @@ const MAX_PAGE = 1000;
 
 export type Row = Record<string, unknown>;
 
+/**
+ * Refuse a NUL character (U+0000) in a value bound to its own column, the same on every backend
+ * (PostgreSQL text cannot hold one; SQLite could, but then the backends would disagree). JSON
+ * content is bound as JSON text, where a NUL is the escape `\u0000`, so it is never refused.
+ */
+export function checkNoNul(values: readonly unknown[]): void {
+  for (const v of values) {
+    if (typeof v === 'string' && v.includes('\0')) throw nulInColumn();
+  }
+}
+
+export function nulInColumn(): BatonError {
+  return new BatonError('INVALID_CHARACTER', 'a text value contains a NUL character (U+0000)');
+}
+
 /** JSON to text; `undefined` becomes SQL NULL. */
 export function jsonText(v: unknown): string | null {
   if (v === undefined) return null;

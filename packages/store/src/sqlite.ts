@@ -68,6 +68,7 @@ import {
   EFFECT_TRANSITIONS,
   aggregateFromRow,
   asArray,
+  checkNoNul,
   batonErrorOr,
   checkKeep,
   checkRouteWeight,
@@ -263,6 +264,25 @@ class Filters {
   }
 }
 
+/** A statement whose bound values are checked for NUL characters first (`checkNoNul`), as PostgreSQL would refuse them. */
+function guarded(s: Statement): Statement {
+  const check = (a: unknown[]): void =>
+    checkNoNul(a.length === 1 && typeof a[0] === 'object' && a[0] !== null ? Object.values(a[0]) : a);
+  const fns: Record<string, (...a: unknown[]) => unknown> = {
+    run: (...a) => (check(a), s.run(...a)),
+    get: (...a) => (check(a), s.get(...a)),
+    all: (...a) => (check(a), s.all(...a)),
+    iterate: (...a) => (check(a), s.iterate(...a)),
+  };
+  return new Proxy(s, {
+    get(t, k) {
+      if (typeof k === 'string' && Object.hasOwn(fns, k)) return fns[k];
+      const v: unknown = Reflect.get(t, k, t);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
+
 function sqlitePath(target: string): string {
   return target.startsWith('sqlite:') ? target.slice('sqlite:'.length) : target;
 }
@@ -328,7 +348,7 @@ export class SqliteStore implements Store {
   private st(sql: string): Statement {
     let s = this.stmts.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
+      s = guarded(this.db.prepare(sql));
       this.stmts.set(sql, s);
     }
     return s;
@@ -349,7 +369,7 @@ export class SqliteStore implements Store {
         order.push(Number(d) - 1);
         return '?';
       });
-      n = { stmt: this.db.prepare(text), order };
+      n = { stmt: guarded(this.db.prepare(text)), order };
       this.numbered.set(sql, n);
     }
     const { stmt, order } = n;
@@ -748,7 +768,7 @@ export class SqliteStore implements Store {
         where += ' AND lease_owner = ?';
       }
       if (mask & 16) where += ' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)';
-      st = this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`);
+      st = guarded(this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`));
       this.casStatements[mask] = st;
     }
     return st;
