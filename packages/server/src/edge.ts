@@ -114,7 +114,7 @@ export function edgeOptions(limits: Limits, log: () => FastifyBaseLogger) {
     throw new BatonError('VALIDATION', 'limits.requestTimeoutMs must be a positive number of milliseconds');
   }
   return {
-    maxParamLength: limits.maxParamLength,
+    routerOptions: { maxParamLength: limits.maxParamLength },
     requestTimeout: limits.requestTimeoutMs,
     // a request without Host is answered by the onRequest hook below, in the documented shape
     http: { requireHostHeader: false, headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) },

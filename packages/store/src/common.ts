@@ -839,15 +839,44 @@ export function versionNotFound(agent: string, label: string): NotFoundError {
 }
 
 /** `rec` is registered under `v`'s agent and label; a different identity there is a conflict. */
-export function checkSameVersion(
-  v: Pick<VersionRecord, 'agent' | 'label' | 'identity'>,
-  rec: VersionRecord,
-): void {
+/** The manifest fields that must agree when a version is registered again (the identity alone is client-supplied). */
+const VERSION_FIELDS = [
+  'schemaVersion',
+  'modelId',
+  'promptHash',
+  'toolManifestHash',
+  'codeHash',
+  'acceptsSchemas',
+  'downSchemas',
+] as const;
+
+function sameField(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const sa = [...new Set(a as number[])].sort((x, y) => x - y);
+    const sb = [...new Set(b as number[])].sort((x, y) => x - y);
+    return sa.length === sb.length && sa.every((x, i) => x === sb[i]);
+  }
+  return a === b;
+}
+
+/**
+ * Registering a version again is idempotent only for the same manifest: a different identity, or
+ * the same identity with contradicting fields, is VERSION_CONFLICT.
+ */
+export function checkSameVersion(v: Omit<VersionRecord, 'createdAt'>, rec: VersionRecord): void {
   if (rec.identity !== v.identity) {
     throw new BatonError(
       'VERSION_CONFLICT',
       `version ${v.agent}/${v.label} is already registered with a different identity`,
       { agent: v.agent, label: v.label, identity: rec.identity, requested: v.identity },
+    );
+  }
+  const differ = VERSION_FIELDS.filter((f) => !sameField(rec[f] ?? [], v[f] ?? []));
+  if (differ.length > 0) {
+    throw new BatonError(
+      'VERSION_CONFLICT',
+      `version ${v.agent}/${v.label} is already registered with the same identity but a different ${differ.join(', ')}`,
+      { agent: v.agent, label: v.label, identity: rec.identity, fields: differ },
     );
   }
 }

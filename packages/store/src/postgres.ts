@@ -1660,7 +1660,11 @@ export class PostgresStore implements Store {
   }
 
   async markSessionCompleted(sessionId: string): Promise<void> {
-    await this.q('UPDATE session_aggregates SET completed = true WHERE session_id = $1', [sessionId]);
+    await this.q(
+      `WITH w AS (UPDATE waits SET status = 'expired' WHERE session_id = $1 AND status = 'pending')
+       UPDATE session_aggregates SET completed = true WHERE session_id = $1`,
+      [sessionId],
+    );
   }
 
   async listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {

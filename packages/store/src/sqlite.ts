@@ -1459,7 +1459,10 @@ export class SqliteStore implements Store {
   }
 
   async markSessionCompleted(sessionId: string): Promise<void> {
-    this.st('UPDATE session_aggregates SET completed = 1 WHERE session_id = ?').run(sessionId);
+    this.write('markSessionCompleted', () => {
+      this.st(`UPDATE waits SET status = 'expired' WHERE session_id = ? AND status = 'pending'`).run(sessionId);
+      this.st('UPDATE session_aggregates SET completed = 1 WHERE session_id = ?').run(sessionId);
+    });
   }
 
   async listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {
