@@ -140,7 +140,9 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     return reply.code(w.status).send(w.body);
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${shownPath(req.url)}` } }),
+    reply
+      .code(404)
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${shownPath(req.url)}` } }),
   );
 
   registerTrafficRoutes(app, ctx);

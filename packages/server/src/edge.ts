@@ -29,9 +29,13 @@ export function checkJsonBody(value: unknown, maxDepth: number): void {
     for (const k of Object.keys(v)) {
       const at = path === '' ? k : `${path}.${k}`;
       if (k === '__proto__') {
-        throw new BatonError('JSON_KEY_REFUSED', `request body: the object key "__proto__" is refused (at ${at})`, {
-          path: at,
-        });
+        throw new BatonError(
+          'JSON_KEY_REFUSED',
+          `request body: the object key "__proto__" is refused (at ${at})`,
+          {
+            path: at,
+          },
+        );
       }
       stack.push({ v: (v as Record<string, unknown>)[k], depth: depth + 1, path: at });
     }
@@ -117,7 +121,10 @@ export function edgeOptions(limits: Limits, log: () => FastifyBaseLogger) {
     routerOptions: { maxParamLength: limits.maxParamLength },
     requestTimeout: limits.requestTimeoutMs,
     // a request without Host is answered by the onRequest hook below, in the documented shape
-    http: { requireHostHeader: false, headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) },
+    http: {
+      requireHostHeader: false,
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+    },
     frameworkErrors,
     clientErrorHandler: clientErrorHandler(log),
   };

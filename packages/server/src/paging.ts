@@ -29,7 +29,10 @@ export function decodeCursor(kind: CursorKind, cursor: string | undefined): stri
   const m = /^([a-z]+)\.([A-Za-z0-9_-]{1,400})$/.exec(cursor);
   const position = m && m[1] === kind ? Buffer.from(m[2]!, 'base64url').toString('utf8') : '';
   if (!m || position === '' || encodeCursor(kind, position) !== cursor || position.includes('\0')) {
-    throw new BatonError('INVALID_CURSOR', `not a cursor of this list (pass back the nextCursor of a ${kind} page)`);
+    throw new BatonError(
+      'INVALID_CURSOR',
+      `not a cursor of this list (pass back the nextCursor of a ${kind} page)`,
+    );
   }
   return position;
 }

@@ -768,7 +768,9 @@ export class SqliteStore implements Store {
         where += ' AND lease_owner = ?';
       }
       if (mask & 16) where += ' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)';
-      st = guarded(this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`));
+      st = guarded(
+        this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`),
+      );
       this.casStatements[mask] = st;
     }
     return st;
@@ -1460,7 +1462,9 @@ export class SqliteStore implements Store {
 
   async markSessionCompleted(sessionId: string): Promise<void> {
     this.write('markSessionCompleted', () => {
-      this.st(`UPDATE waits SET status = 'expired' WHERE session_id = ? AND status = 'pending'`).run(sessionId);
+      this.st(`UPDATE waits SET status = 'expired' WHERE session_id = ? AND status = 'pending'`).run(
+        sessionId,
+      );
       this.st('UPDATE session_aggregates SET completed = 1 WHERE session_id = ?').run(sessionId);
     });
   }

@@ -364,6 +364,29 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.getVersion(agent, 'v1')).toEqual(a);
       });
 
+      it('VERSION_CONFLICT for the same identity with contradicting manifest fields; nothing changes', async () => {
+        const agent = u('agent');
+        const a = await store.registerVersion(v(agent, 'v1'));
+        for (const over of [
+          { modelId: 'gpt-y' },
+          { schemaVersion: 3 },
+          { codeHash: 'c2' },
+          { acceptsSchemas: [0] },
+          { downSchemas: [] },
+        ]) {
+          const e = await expectCode(
+            store.registerVersion({ ...v(agent, 'v1'), ...over }),
+            'VERSION_CONFLICT',
+          );
+          expect(e.details?.fields).toEqual(Object.keys(over));
+        }
+        // the same sets in another order, and other metadata, are the same manifest
+        expect(
+          await store.registerVersion({ ...v(agent, 'v1'), acceptsSchemas: [1, 1], metadata: {} }),
+        ).toEqual(a);
+        expect(await store.getVersion(agent, 'v1')).toEqual(a);
+      });
+
       it('VERSION_NOT_FOUND', async () => {
         await expectCode(store.getVersion(u('agent'), 'nope'), 'VERSION_NOT_FOUND');
       });
@@ -3031,6 +3054,84 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.acquireLock(name, 'c1', 10_000)).toBe(false);
         await store.releaseLock(name, 'c2');
         expect(await store.acquireLock(name, 'c1', 10_000)).toBe(true);
+      });
+    });
+
+    describe('NUL characters', () => {
+      const nul = 'a\u0000b';
+
+      it('refuses a NUL in a value kept in its own column, the same on every backend, and changes nothing', async () => {
+        const agent = u('agent');
+        await expectCode(newSession(agent, 'v1', { tenant: nul }), 'INVALID_CHARACTER');
+        await expectCode(newSession(agent, `v${nul}`), 'INVALID_CHARACTER');
+        expect((await store.listSessions({ agent, limit: 10 })).items).toEqual([]);
+        await expectCode(store.getSession(`ses_${nul}`), 'INVALID_CHARACTER');
+        await expectCode(store.listSessions({ agent: nul, limit: 10 }), 'INVALID_CHARACTER');
+        const s = await newSession(agent);
+        await expectCode(store.listSessions({ agent, cursor: nul, limit: 10 }), 'INVALID_CHARACTER');
+        await expectCode(
+          store.registerVersion({
+            agent,
+            label: nul,
+            schemaVersion: 1,
+            modelId: 'm',
+            promptHash: 'p',
+            toolManifestHash: 't',
+            codeHash: 'c',
+            identity: 'i',
+            acceptsSchemas: [],
+            downSchemas: [],
+            metadata: {},
+          }),
+          'INVALID_CHARACTER',
+        );
+        expect(await store.listVersions(agent)).toEqual([]);
+        expect((await store.getSession(s.id)).seq).toBe(0);
+      });
+
+      it('stores NUL inside JSON content (metadata, state, history) and returns it unchanged', async () => {
+        const content = { text: `before${nul}after`, [`key${nul}`]: [nul, { deep: '\u0000' }] };
+        const s = await newSession(u('agent'), 'v1', { metadata: { note: nul, content } });
+        expect((await store.getSession(s.id)).metadata).toEqual({ note: nul, content });
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: { state: content, context: { prompt: nul }, waits: [] },
+          history: [{ role: 'user', content, turnId: 't1', at: t }],
+        });
+        const cp = await store.getLatestCheckpoint(s.id);
+        expect(cp?.body.state).toEqual(content);
+        expect(cp?.body.context).toEqual({ prompt: nul });
+        const page = await store.readHistory(s.id);
+        expect(page.entries.map((e) => e.content)).toEqual([content]);
+      });
+    });
+
+    describe('ending a session', () => {
+      it('markSessionCompleted expires its pending waits, so none is listed or due', async () => {
+        const s = await newSession();
+        const token = u('wait');
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(1),
+          session: { status: 'waiting' },
+          waits: [{ token, name: 'cb', deadline: t + 1000, schema: null, createdAt: t }],
+          history: turnEntries(1),
+        });
+        expect((await store.listWaits({ sessionId: s.id, status: 'pending' })).map((w) => w.token)).toEqual([
+          token,
+        ]);
+        await store.markSessionCompleted(s.id);
+        expect(await store.listWaits({ sessionId: s.id, status: 'pending' })).toEqual([]);
+        expect((await store.getWait(token)).status).toBe('expired');
+        expect(await store.listWaits({ status: 'pending', dueBefore: t + 10_000 })).not.toContainEqual(
+          expect.objectContaining({ token }),
+        );
       });
     });
 

@@ -79,7 +79,6 @@ export function customMetricKey(metric: string): string | undefined {
   return key === undefined || OBJECT_MEMBERS.has(key) ? undefined : key;
 }
 
-
 /** What kind of data a metric name yields; throws VALIDATION for an unknown name. */
 export function metricKind(metric: string): MetricKind {
   if (metric === 'session.tool_mix') return 'categorical';
