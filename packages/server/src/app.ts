@@ -59,6 +59,8 @@ export interface BatonServer {
   ctx: ServerContext;
   router: Router;
   pool: WorkerPool;
+  /** Every route the server answers (method and URL pattern), as registered; HEAD twins of GET routes left out. */
+  routeTable: ReadonlyArray<{ method: string; url: string }>;
   /** Listen on `host:port` (port 0 picks a free one); resolves to the base URL. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -145,6 +147,12 @@ export function createServer(opts: CreateServerOptions): BatonServer {
       .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${shownPath(req.url)}` } }),
   );
 
+  const routeTable: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
+      if (method !== 'HEAD') routeTable.push({ method, url: r.url });
+    }
+  });
   registerTrafficRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
@@ -156,6 +164,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     ctx,
     router,
     pool,
+    routeTable,
     async listen(port, host = '127.0.0.1') {
       await pool.syncFromStore();
       pool.start();
