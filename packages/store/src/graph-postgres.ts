@@ -1,6 +1,7 @@
 /** LangGraph checkpoint storage on PostgreSQL (pg), beside the Store's own tables. */
 import type pg from 'pg';
 import { ValidationError, sha256Hex } from '@baton/core';
+import { fromGraphJson, graphFilter, graphJson } from './graph-nul';
 import type {
   GraphBlob,
   GraphCheckpointKey,
@@ -165,8 +166,8 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
         record.ns,
         record.checkpointId,
         record.parentId,
-        JSON.stringify(record.checkpoint),
-        JSON.stringify(record.metadata),
+        graphJson(record.checkpoint),
+        graphJson(record.metadata),
         blobs.map((b) => b.channel),
         blobs.map((b) => b.version),
         blobs.map((b) => b.type),
@@ -218,8 +219,8 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
       ns: row.checkpoint_ns as string,
       checkpointId: row.checkpoint_id as string,
       parentId: (row.parent_checkpoint_id as string | null) ?? null,
-      checkpoint: row.checkpoint as Record<string, unknown>,
-      metadata: row.metadata as Record<string, unknown>,
+      checkpoint: fromGraphJson(row.checkpoint as Record<string, unknown>),
+      metadata: fromGraphJson(row.metadata as Record<string, unknown>),
       blobs,
       writes,
     };
@@ -254,7 +255,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
     if (q.checkpointId !== undefined) add('cp.checkpoint_id = ?', q.checkpointId);
     if (q.beforeId !== undefined) add('cp.checkpoint_id < ?', q.beforeId);
     const filter = Object.fromEntries(Object.entries(q.metadata ?? {}).filter(([, v]) => v !== undefined));
-    if (Object.keys(filter).length > 0) add('cp.metadata @> ?::jsonb', JSON.stringify(filter));
+    if (Object.keys(filter).length > 0) add('cp.metadata @> ?::jsonb', graphFilter(filter));
     let sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY cp.checkpoint_id DESC`;
     if (q.limit !== undefined) {
       if (!Number.isInteger(q.limit) || q.limit < 0)

@@ -3109,6 +3109,40 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       });
     });
 
+    describe('LangGraph documents with NUL characters', () => {
+      it('keeps NUL (and U+E000) in checkpoint documents and metadata; a metadata filter with NUL finds them', async () => {
+        const graph = store.graph;
+        expect(graph, 'store.graph').toBeDefined();
+        const threadId = u('thread');
+        const odd = 'nul\u0000 and \uE000 and \uE0000';
+        const checkpoint = {
+          v: 4,
+          id: 'c1',
+          ts: 'now',
+          channel_versions: { messages: '1' },
+          note: odd,
+          [odd]: [odd],
+        };
+        const metadata = { source: 'loop', step: 1, writes: { node: { text: odd } }, tag: odd };
+        await graph!.put({ threadId, ns: '', checkpointId: 'c1', parentId: null, checkpoint, metadata }, [
+          { channel: 'messages', version: '1', type: 'json', value: new TextEncoder().encode(odd) },
+        ]);
+        const plain = { threadId, ns: '', checkpointId: 'c2', parentId: 'c1' };
+        await graph!.put(
+          { ...plain, checkpoint: { ...checkpoint, id: 'c2', note: '\uE0000' }, metadata: { tag: 'x' } },
+          [],
+        );
+        const got = await graph!.get(threadId, '', 'c1');
+        expect(got?.checkpoint).toEqual(checkpoint);
+        expect(got?.metadata).toEqual(metadata);
+        expect(new TextDecoder().decode(got!.blobs[0]!.value!)).toBe(odd);
+        expect((await graph!.get(threadId, '', 'c2'))?.checkpoint.note).toBe('\uE0000');
+        const found = await graph!.list({ threadId, metadata: { tag: odd } });
+        expect(found.map((r) => r.checkpointId)).toEqual(['c1']);
+        await graph!.deleteThread(threadId);
+      });
+    });
+
     describe('ending a session', () => {
       it('markSessionCompleted expires its pending waits, so none is listed or due', async () => {
         const s = await newSession();
