@@ -25,6 +25,8 @@ export interface ServeConfig {
   tokensFile: string;
   /** Ms to let in-flight turns finish on SIGTERM/SIGINT. */
   shutdownTimeoutMs: number;
+  /** Ms a client may take to send a whole request (headers and body); a slow body is always bounded. */
+  requestTimeoutMs: number;
   /** Agent modules served in-process: `module[#export]`. */
   agents: string[];
   /** Checkpoints kept per session (older ones are compacted; migration boundaries are kept). */
@@ -47,6 +49,7 @@ export interface ServeFlags {
   workerToken?: string;
   tokensFile?: string;
   shutdownTimeout?: string;
+  requestTimeout?: string;
   agent?: string[];
   config?: string;
   keepCheckpoints?: string;
@@ -95,6 +98,7 @@ type FileConfig = {
   tokens?: Partial<Tokens>;
   tokensFile?: string;
   shutdownTimeout?: number | string;
+  requestTimeout?: number | string;
   agents?: string[];
   keepCheckpoints?: number | string;
   historyRetention?: { maxEntries?: number | string; maxAge?: number | string };
@@ -124,6 +128,7 @@ export async function resolveServeConfig(
       'tokens',
       'tokensFile',
       'shutdownTimeout',
+      'requestTimeout',
       'agents',
       'keepCheckpoints',
       'historyRetention',
@@ -171,6 +176,18 @@ export async function resolveServeConfig(
     30_000,
   );
   const shutdownTimeoutMs = parseDurationMs(shutdownRaw, `shutdown timeout (${sources.shutdownTimeout})`);
+  const requestRaw = pick<string | number>(
+    'requestTimeout',
+    flags.requestTimeout,
+    env.BATON_REQUEST_TIMEOUT,
+    file.requestTimeout,
+    60_000,
+  );
+  const requestTimeoutMs = parseDurationMs(requestRaw, `request timeout (${sources.requestTimeout})`);
+  if (!(requestTimeoutMs >= 1))
+    throw new ValidationError(
+      `request timeout (${sources.requestTimeout}): must be at least 1ms, got ${requestRaw}`,
+    );
   const tokensFile = path.resolve(
     pick('tokensFile', flags.tokensFile, env.BATON_TOKENS_FILE, file.tokensFile, defaultTokensFile(store)),
   );
@@ -249,6 +266,7 @@ export async function resolveServeConfig(
     tokens,
     tokensFile,
     shutdownTimeoutMs,
+    requestTimeoutMs,
     agents,
     keepCheckpoints,
     historyRetention,

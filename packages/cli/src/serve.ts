@@ -38,7 +38,10 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
         keepCheckpoints: cfg.keepCheckpoints,
         ...(cfg.storeSchema ? { schema: cfg.storeSchema } : {}),
       },
-      ...(cfg.historyRetention ? { limits: { historyRetention: cfg.historyRetention } } : {}),
+      limits: {
+        requestTimeoutMs: cfg.requestTimeoutMs,
+        ...(cfg.historyRetention ? { historyRetention: cfg.historyRetention } : {}),
+      },
       port: cfg.port,
       host: cfg.host,
       tokens: { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] },

@@ -32,6 +32,10 @@ export function registerServe(program: Command): void {
       'on SIGTERM/SIGINT, let in-flight turns finish this long [env BATON_SHUTDOWN_TIMEOUT] (default 30s)',
     )
     .option(
+      '--request-timeout <duration>',
+      'a client must send a whole request (headers and body) within this [env BATON_REQUEST_TIMEOUT] (default 60s)',
+    )
+    .option(
       '--agent <module>',
       'serve an agent module in-process (repeatable; module#export) [env BATON_AGENTS]',
       collect,
