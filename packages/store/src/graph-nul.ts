@@ -28,9 +28,7 @@ function mapStrings(v: Json, f: (s: string) => string): Json {
 }
 
 const escape = (s: string): string =>
-  /[\u0000\uE000]/.test(s)
-    ? s.replace(/[\u0000\uE000]/g, (c) => (c === '\u0000' ? `${ESC}0` : ESC + ESC))
-    : s;
+  s.includes('\u0000') || s.includes(ESC) ? s.replaceAll(ESC, ESC + ESC).replaceAll('\u0000', `${ESC}0`) : s;
 const unescape = (s: string): string =>
   s.includes(ESC) ? s.replace(/\uE000([0\uE000])/g, (_m, c: string) => (c === '0' ? '\u0000' : ESC)) : s;
 

@@ -7,7 +7,7 @@
  * no stack trace or token in the body, and a store whose every table is unchanged.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ErrorCodes } from '@baton/core';
 import { rolloutRoutes } from '../../src/rollout/api';
 import { controllerRoutes } from '../../src/rollout/leader-api';
