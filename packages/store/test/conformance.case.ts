@@ -20,7 +20,13 @@ import type {
   Wait,
 } from '@baton/core';
 import { checkpointHash } from '../src/common';
-import type { BeginTurnResult, BeginTurnsResult, Store, StoreOptions } from '../src/store';
+import type {
+  AppendCheckpointInput,
+  BeginTurnResult,
+  BeginTurnsResult,
+  Store,
+  StoreOptions,
+} from '../src/store';
 import { loopEntries } from './loop-entries';
 
 export interface Harness {
@@ -167,6 +173,23 @@ function telemetry(
   };
 }
 
+/** A version to register. */
+function versionInput(agent: string, label: string, identity = 'id-1') {
+  return {
+    agent,
+    label,
+    schemaVersion: 2,
+    modelId: 'gpt-x',
+    promptHash: 'p',
+    toolManifestHash: 't',
+    codeHash: 'c',
+    identity,
+    acceptsSchemas: [1],
+    downSchemas: [1],
+    metadata: { team: 'support' },
+  };
+}
+
 export function storeConformance(name: string, harness: () => Harness | Promise<Harness>): void {
   describe(`store conformance: ${name}`, () => {
     let h: Harness;
@@ -189,7 +212,13 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     }
 
     /** Append `body(n)` with `turnEntries(n)` as a plain schema-1 checkpoint written by v1. */
-    function appendV1(sessionId: string, expectedSeq: number, n: number, via: Store = store) {
+    function appendV1(
+      sessionId: string,
+      expectedSeq: number,
+      n: number,
+      via: Store = store,
+      extra: Partial<AppendCheckpointInput> = {},
+    ) {
       return via.appendCheckpoint({
         sessionId,
         expectedSeq,
@@ -197,6 +226,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         writtenBy: 'v1',
         body: body(n),
         history: turnEntries(n),
+        ...extra,
       });
     }
 
@@ -329,19 +359,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     });
 
     describe('versions', () => {
-      const v = (agent: string, label: string, identity = 'id-1') => ({
-        agent,
-        label,
-        schemaVersion: 2,
-        modelId: 'gpt-x',
-        promptHash: 'p',
-        toolManifestHash: 't',
-        codeHash: 'c',
-        identity,
-        acceptsSchemas: [1],
-        downSchemas: [1],
-        metadata: { team: 'support' },
-      });
+      const v = versionInput;
 
       it('registers, reads and lists versions; registering the same identity is idempotent', async () => {
         const agent = u('agent');
@@ -3069,22 +3087,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         await expectCode(store.listSessions({ agent: nul, limit: 10 }), 'INVALID_CHARACTER');
         const s = await newSession(agent);
         await expectCode(store.listSessions({ agent, cursor: nul, limit: 10 }), 'INVALID_CHARACTER');
-        await expectCode(
-          store.registerVersion({
-            agent,
-            label: nul,
-            schemaVersion: 1,
-            modelId: 'm',
-            promptHash: 'p',
-            toolManifestHash: 't',
-            codeHash: 'c',
-            identity: 'i',
-            acceptsSchemas: [],
-            downSchemas: [],
-            metadata: {},
-          }),
-          'INVALID_CHARACTER',
-        );
+        await expectCode(store.registerVersion(versionInput(agent, nul)), 'INVALID_CHARACTER');
         expect(await store.listVersions(agent)).toEqual([]);
         expect((await store.getSession(s.id)).seq).toBe(0);
       });
@@ -3147,15 +3150,9 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       it('markSessionCompleted expires its pending waits, so none is listed or due', async () => {
         const s = await newSession();
         const token = u('wait');
-        await store.appendCheckpoint({
-          sessionId: s.id,
-          expectedSeq: 0,
-          schemaVersion: 1,
-          writtenBy: 'v1',
-          body: body(1),
+        await appendV1(s.id, 0, 1, store, {
           session: { status: 'waiting' },
           waits: [{ token, name: 'cb', deadline: t + 1000, schema: null, createdAt: t }],
-          history: turnEntries(1),
         });
         expect((await store.listWaits({ sessionId: s.id, status: 'pending' })).map((w) => w.token)).toEqual([
           token,

@@ -6,7 +6,6 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '@baton/store';
 import { createServer } from '../../src/app';
 import { counterV1 } from '../fixtures/agents';
 import {
@@ -15,26 +14,24 @@ import {
   TRAFFIC,
   call,
   newSession,
-  sqliteTarget,
   startServer,
   stopServer,
   type Running,
 } from '../fixtures/harness';
+import { openSqliteDumped, type DumpedStore } from './store-dump';
 
-let store: Store;
-let cleanup: () => Promise<void>;
+let d: DumpedStore;
 let r: Running;
+const store = () => d.store;
 
 beforeAll(async () => {
-  const t = await sqliteTarget.open();
-  store = t.store;
-  cleanup = t.cleanup;
-  r = await startServer(store, [counterV1], { limits: { healthIntervalMs: 0 } });
+  d = await openSqliteDumped();
+  r = await startServer(d.store, [counterV1], { limits: { healthIntervalMs: 0 } });
 });
 
 afterAll(async () => {
-  await stopServer(r);
-  await cleanup();
+  if (r) await stopServer(r);
+  await d?.cleanup();
 });
 
 describe('hostile input: the smaller edges', () => {
@@ -79,14 +76,14 @@ describe('hostile input: the smaller edges', () => {
       body: { input: { text: 'hi' } },
     });
     expect((await call(r.http, 'POST', `/v1/sessions/${s.id}/end`, { headers: s.headers })).status).toBe(200);
-    const before = await store.listSessionAggregates({ agent: 'counter' });
+    const before = await store().listSessionAggregates({ agent: 'counter' });
     const res = await call(r.http, 'POST', `/v1/sessions/${s.id}/feedback`, {
       headers: s.headers,
       body: { signal: 'thumbs_down' },
     });
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('SESSION_CLOSED');
-    expect(await store.listSessionAggregates({ agent: 'counter' })).toEqual(before);
+    expect(await store().listSessionAggregates({ agent: 'counter' })).toEqual(before);
   });
 
   it('a session ended while waiting no longer lists its wait, and its callback is refused', async () => {
@@ -120,7 +117,7 @@ describe('hostile input: the smaller edges', () => {
     });
     expect(res.status).toBe(409);
     expect(res.body.error).toMatchObject({ code: 'VERSION_CONFLICT', details: { fields: ['modelId'] } });
-    expect((await store.getVersion('counter', 'v1')).modelId).toBe(m.modelId);
+    expect((await store().getVersion('counter', 'v1')).modelId).toBe(m.modelId);
   });
 
   it('a worker whose /v1/health names no agent or version is a clear WORKER_ERROR', async () => {
@@ -139,7 +136,7 @@ describe('hostile input: the smaller edges', () => {
       expect(res.body.error.code).toBe('WORKER_ERROR');
       expect(res.body.error.message).toContain('without agent, version, identity');
       expect(res.body.error.message).not.toContain('undefined');
-      expect(await store.listWorkers({})).toHaveLength(1); // only the in-process worker
+      expect(await store().listWorkers({})).toHaveLength(1); // only the in-process worker
     } finally {
       await new Promise((res) => fake.close(res));
     }
@@ -154,10 +151,10 @@ describe('hostile input: the smaller edges', () => {
 
   it('an unbounded request timeout is refused at start; the bound is configurable', () => {
     expect(() =>
-      createServer({ store, tokens: TOKENS, logger: false, limits: { requestTimeoutMs: 0 } }),
+      createServer({ store: store(), tokens: TOKENS, logger: false, limits: { requestTimeoutMs: 0 } }),
     ).toThrow(/requestTimeoutMs/);
     const s = createServer({
-      store,
+      store: store(),
       tokens: TOKENS,
       logger: false,
       limits: { requestTimeoutMs: 5_000, headersTimeoutMs: 9_000 },

@@ -56,6 +56,14 @@ const manifest = (s: Seeds) => ({
 });
 
 /** The worker API checks the caller's turn capability, or looks the effect up, before any store write. */
+/** A route whose body is a rollout spec: its agent and labels are looked up (a NUL in them never gets further). */
+const specRoute = (body: () => Record<string, unknown>): RouteSpec => ({
+  auth: 'admin',
+  body,
+  columns: ['agent', 'to'],
+  columnCodes: ['INVALID_CHARACTER', 'VALIDATION'],
+});
+
 const NO_CAPABILITY = ['CAPABILITY_INVALID', 'EFFECT_NOT_FOUND', 'INVALID_CHARACTER'];
 
 export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
@@ -154,30 +162,10 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     'GET /healthz': { auth: 'none' },
     'GET /readyz': { auth: 'none' },
     // rollouts
-    'POST /v1/rollouts': {
-      auth: 'admin',
-      body: () => spec(s, { name: CONTENT }),
-      columns: ['agent', 'to'],
-      columnCodes: ['INVALID_CHARACTER', 'VALIDATION'],
-    },
-    'POST /v1/rollouts/forecast': {
-      auth: 'admin',
-      body: () => spec(s),
-      columns: ['agent', 'to'],
-      columnCodes: ['INVALID_CHARACTER', 'VALIDATION'],
-    },
-    'POST /v1/migrate/check': {
-      auth: 'admin',
-      body: () => spec(s),
-      columns: ['agent', 'to'],
-      columnCodes: ['INVALID_CHARACTER', 'VALIDATION'],
-    },
-    'POST /v1/rollouts/preflight': {
-      auth: 'admin',
-      body: () => spec(s),
-      columns: ['agent', 'to'],
-      columnCodes: ['INVALID_CHARACTER', 'VALIDATION'],
-    },
+    'POST /v1/rollouts': specRoute(() => spec(s, { name: CONTENT })),
+    'POST /v1/rollouts/forecast': specRoute(() => spec(s)),
+    'POST /v1/migrate/check': specRoute(() => spec(s)),
+    'POST /v1/rollouts/preflight': specRoute(() => spec(s)),
     'GET /v1/rollouts': { auth: 'admin', query: ['agent'] },
     'GET /v1/rollouts/:id': { auth: 'admin', params: rollout },
     'GET /v1/rollouts/:id/decisions': { auth: 'admin', params: rollout, limit: true, ints: ['afterSeq'] },
