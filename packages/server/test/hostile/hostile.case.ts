@@ -57,6 +57,15 @@ const notJson = fc
     }
   });
 
+/** A JSON body that is valid JSON but not an object (null is "no body" for optional bodies). */
+const notAnObject = fc.oneof(
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.string({ maxLength: 10 }).filter((x) => !x.includes('\0')),
+  fc.boolean(),
+  fc.array(fc.integer(), { maxLength: 3 }),
+);
+
 /** JSON text nested `depth` levels deep, mixing arrays and objects. */
 function deepJson(depth: number, shape: boolean[]): string {
   let open = '';
@@ -332,6 +341,16 @@ export function hostileCase(open: () => Promise<DumpedStore>): void {
         { numRuns: RUNS },
       );
       await fc.assert(
+        fc.asyncProperty(notAnObject, async (value) => {
+          await expectRejected(
+            { method, path, headers, body: JSON.stringify(value) },
+            ['VALIDATION'],
+            'not an object',
+          );
+        }),
+        { numRuns: RUNS },
+      );
+      await fc.assert(
         fc.asyncProperty(notJson, async (text) => {
           await expectRejected({ method, path, headers, body: text }, ['VALIDATION'], 'malformed JSON');
         }),
@@ -422,6 +441,7 @@ export function hostileCase(open: () => Promise<DumpedStore>): void {
       'deep JSON',
       '__proto__ key',
       'malformed JSON',
+      'not an object',
       'NUL in a body column',
       'gate metric',
     ]) {
