@@ -162,7 +162,7 @@ export function registerEdge(app: FastifyInstance, limits: Limits): void {
   });
   app.addHook('preValidation', async (req) => {
     const inParams = findNul(req.params);
-    if (inParams !== undefined) throw nulError(`path parameter ${inParams}`);
+    if (inParams !== undefined) throw nulError(inParams === '*' ? 'the path' : `path parameter ${inParams}`);
     const inQuery = findNul(req.query);
     if (inQuery !== undefined) throw nulError(`query parameter ${inQuery}`);
   });
