@@ -61,7 +61,7 @@ describe('edge: cursors', () => {
   it('anything else is INVALID_CURSOR', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), (raw) => {
-        let decoded: string | null = null;
+        let decoded: string | null;
         try {
           decoded = decodeCursor('sessions', raw);
         } catch (e) {
