@@ -751,18 +751,28 @@ export interface AggregateDelta {
   signals: Record<string, number>;
 }
 
+/**
+ * An object without a prototype, for maps keyed by names a worker or evaluator chooses: a metric
+ * named `toString`, `constructor` or `__proto__` is an ordinary key there, never an inherited member.
+ */
+function dict<T>(from: Record<string, T> = {}): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [k, v] of Object.entries(from)) out[k] = v;
+  return out;
+}
+
 export function turnDelta(t: TurnTelemetry): AggregateDelta {
   let toolCalls = 0;
   for (const v of Object.values(t.toolCalls ?? {})) toolCalls += v;
-  const metrics: AggregateDelta['metrics'] = {};
+  const metrics = dict<{ sum: number; count: number }>();
   for (const [k, v] of Object.entries(t.metrics ?? {})) metrics[k] = { sum: v, count: 1 };
-  const signals: Record<string, number> = {};
+  const signals = dict<number>();
   for (const s of t.signals ?? []) signals[s] = (signals[s] ?? 0) + 1;
   return {
     turns: 1,
     errors: t.error ? 1 : 0,
     toolCalls,
-    toolMix: { ...(t.toolCalls ?? {}) },
+    toolMix: dict(t.toolCalls ?? {}),
     reasoningSteps: t.reasoningSteps ?? 0,
     tokensIn: t.tokensIn ?? 0,
     tokensOut: t.tokensOut ?? 0,
@@ -777,7 +787,7 @@ export function metricsDelta(m: {
   metrics?: Record<string, number>;
   signals?: Record<string, number>;
 }): AggregateDelta {
-  const metrics: AggregateDelta['metrics'] = {};
+  const metrics = dict<{ sum: number; count: number }>();
   for (const [k, v] of Object.entries(m.metrics ?? {})) metrics[k] = { sum: v, count: 1 };
   return {
     turns: 0,
@@ -790,12 +800,12 @@ export function metricsDelta(m: {
     latencyMs: 0,
     contextUtilization: 0,
     metrics,
-    signals: { ...(m.signals ?? {}) },
+    signals: dict(m.signals ?? {}),
   };
 }
 
 export function mergeCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
-  const out = { ...a };
+  const out = dict(a);
   for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
   return out;
 }
@@ -804,7 +814,7 @@ export function mergeMetrics(
   a: Record<string, { sum: number; count: number }>,
   b: Record<string, { sum: number; count: number }>,
 ): Record<string, { sum: number; count: number }> {
-  const out: Record<string, { sum: number; count: number }> = {};
+  const out = dict<{ sum: number; count: number }>();
   for (const [k, v] of Object.entries(a)) out[k] = { sum: v.sum, count: v.count };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];

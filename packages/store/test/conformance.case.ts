@@ -3146,6 +3146,26 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       });
     });
 
+    describe('aggregates keyed by chosen names', () => {
+      it('metrics and signals named after Object.prototype members are ordinary keys', async () => {
+        const agent = u('agent');
+        const s = await newSession(agent);
+        const names = JSON.parse('{"toString": 2, "constructor": 3, "__proto__": 5}') as Record<
+          string,
+          number
+        >;
+        await store.recordSessionMetrics(s.id, 'v1', { metrics: names, signals: { hasOwnProperty: 1 } });
+        await store.recordSessionMetrics(s.id, 'v1', { metrics: names, signals: { hasOwnProperty: 2 } });
+        const a = (await store.listSessionAggregates({ agent }))[0]!;
+        expect(Object.entries(a.metrics).sort()).toEqual([
+          ['__proto__', { sum: 10, count: 2 }],
+          ['constructor', { sum: 6, count: 2 }],
+          ['toString', { sum: 4, count: 2 }],
+        ]);
+        expect(Object.entries(a.signals)).toEqual([['hasOwnProperty', 3]]);
+      });
+    });
+
     describe('ending a session', () => {
       it('markSessionCompleted expires its pending waits, so none is listed or due', async () => {
         const s = await newSession();
