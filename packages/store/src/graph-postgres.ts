@@ -1,6 +1,7 @@
 /** LangGraph checkpoint storage on PostgreSQL (pg), beside the Store's own tables. */
 import type pg from 'pg';
 import { ValidationError, sha256Hex } from '@baton/core';
+import { checkNoNul } from './common';
 import { fromGraphJson, graphFilter, graphJson } from './graph-nul';
 import type {
   GraphBlob,
@@ -107,6 +108,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
       name = `baton_graph_${sha256Hex(text).slice(0, 16)}`;
       this.names.set(text, name);
     }
+    checkNoNul(values.flatMap((v) => (Array.isArray(v) ? v : [v])));
     return this.pool.query({ name, text, values });
   }
 
@@ -262,6 +264,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
         throw new ValidationError('limit must be a non-negative integer');
       sql += ` LIMIT ${q.limit}`;
     }
+    checkNoNul(args);
     const r = await this.pool.query(sql, args);
     return (r.rows as Row[]).map((row) => this.hydrate(row));
   }
@@ -273,6 +276,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
   ): Promise<Array<{ checkpointId: string; type: string; value: Uint8Array }>> {
     await this.migrate();
     if (checkpointIds.length === 0) return [];
+    checkNoNul([threadId, channel, ...checkpointIds]);
     const r = await this.pool.query(
       `SELECT checkpoint_id, type, blob FROM ${this.t.writes}
         WHERE thread_id = $1 AND channel = $2 AND checkpoint_id = ANY($3::text[])
@@ -288,6 +292,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
 
   async deleteThread(threadId: string): Promise<void> {
     await this.migrate();
+    checkNoNul([threadId]);
     await this.pool.query(
       `WITH a AS (DELETE FROM ${this.t.blobs} WHERE thread_id = $1),
             b AS (DELETE FROM ${this.t.writes} WHERE thread_id = $1)
@@ -298,6 +303,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
 
   async listThreads(q: { afterThreadId?: string; limit?: number } = {}): Promise<GraphThreadSummary[]> {
     await this.migrate();
+    checkNoNul([q.afterThreadId]);
     const r = await this.pool.query(
       `SELECT thread_id, COUNT(*)::int AS n FROM ${this.t.checkpoints} WHERE thread_id > $1
         GROUP BY thread_id ORDER BY thread_id LIMIT $2`,

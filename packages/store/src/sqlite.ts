@@ -68,7 +68,6 @@ import {
   EFFECT_TRANSITIONS,
   aggregateFromRow,
   asArray,
-  checkNoNul,
   batonErrorOr,
   checkKeep,
   checkRouteWeight,
@@ -111,6 +110,7 @@ import {
 } from './common';
 import type { AggregateDelta, AppendLimits, EffectOp, EncodedAppend, Row } from './common';
 import { ownIntent, resolvedConflict } from './recovery';
+import { guarded } from './sqlite-guard';
 import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -262,25 +262,6 @@ class Filters {
   get sql(): string {
     return this.clauses.length ? ' WHERE ' + this.clauses.join(' AND ') : '';
   }
-}
-
-/** A statement whose bound values are checked for NUL characters first (`checkNoNul`), as PostgreSQL would refuse them. */
-function guarded(s: Statement): Statement {
-  const check = (a: unknown[]): void =>
-    checkNoNul(a.length === 1 && typeof a[0] === 'object' && a[0] !== null ? Object.values(a[0]) : a);
-  const fns: Record<string, (...a: unknown[]) => unknown> = {
-    run: (...a) => (check(a), s.run(...a)),
-    get: (...a) => (check(a), s.get(...a)),
-    all: (...a) => (check(a), s.all(...a)),
-    iterate: (...a) => (check(a), s.iterate(...a)),
-  };
-  return new Proxy(s, {
-    get(t, k) {
-      if (typeof k === 'string' && Object.hasOwn(fns, k)) return fns[k];
-      const v: unknown = Reflect.get(t, k, t);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  });
 }
 
 function sqlitePath(target: string): string {

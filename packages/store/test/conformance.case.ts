@@ -3144,6 +3144,30 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(found.map((r) => r.checkpointId)).toEqual(['c1']);
         await graph!.deleteThread(threadId);
       });
+
+      it('refuses a NUL in a thread id, namespace, checkpoint id or channel, the same on every backend', async () => {
+        const graph = store.graph!;
+        const nul = 'a\u0000b';
+        const rec = {
+          threadId: u('thread'),
+          ns: '',
+          checkpointId: 'c1',
+          parentId: null,
+          checkpoint: {},
+          metadata: {},
+        };
+        for (const over of [{ threadId: nul }, { ns: nul }, { checkpointId: nul }]) {
+          await expectCode(graph.put({ ...rec, ...over }, []), 'INVALID_CHARACTER');
+        }
+        await expectCode(
+          graph.put(rec, [{ channel: nul, version: '1', type: 'json', value: new Uint8Array([1]) }]),
+          'INVALID_CHARACTER',
+        );
+        await expectCode(graph.get(nul, ''), 'INVALID_CHARACTER');
+        await expectCode(graph.listChannelWrites(rec.threadId, [nul], 'c'), 'INVALID_CHARACTER');
+        await expectCode(graph.deleteThread(nul), 'INVALID_CHARACTER');
+        expect(await graph.get(rec.threadId, '')).toBeNull();
+      });
     });
 
     describe('aggregates keyed by chosen names', () => {
