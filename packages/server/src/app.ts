@@ -3,7 +3,7 @@
  * router. Other modules (the rollout controller) add routes through `opts.routes`.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { newId, systemClock, type Clock } from '@baton/core';
+import { ErrorCodes, newId, systemClock, type Clock } from '@baton/core';
 import type { Store } from '@baton/store';
 import { registerAdminRoutes } from './admin';
 import { createAuth, type TokenConfig } from './auth';
@@ -134,7 +134,9 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   app.setErrorHandler((err, req, reply) => {
     if (clientGone(req, err)) {
       req.log.info({ code: (err as { code?: unknown }).code, url: req.routeOptions.url }, 'client went away');
-      return reply.code(400).send({ error: { code: 'MALFORMED_REQUEST', message: 'the client went away' } });
+      return reply
+        .code(ErrorCodes.MALFORMED_REQUEST)
+        .send({ error: { code: 'MALFORMED_REQUEST', message: 'the client went away' } });
     }
     const w = toWireError(err);
     if (w.internal) req.log.error({ err }, 'unhandled error');

@@ -132,12 +132,11 @@ export function edgeOptions(limits: Limits, log: () => FastifyBaseLogger) {
   };
 }
 
-/** Whether a request failed because its client went away (nothing to answer, nothing to alarm about). */
+/** Whether a request failed because its client hung up before the request was complete (nothing to answer or alarm about). */
 export function clientGone(req: FastifyRequest, err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   return (
     req.raw.aborted ||
-    req.raw.socket?.destroyed === true ||
     code === 'ECONNRESET' ||
     code === 'ECONNABORTED' ||
     code === 'ERR_STREAM_PREMATURE_CLOSE'
