@@ -27,6 +27,8 @@ export interface ServeConfig {
   shutdownTimeoutMs: number;
   /** Ms a worker may take for one turn (and one migration) before the turn fails with TURN_TIMEOUT. */
   turnTimeoutMs: number;
+  /** Ms a client may take to send a whole request (headers and body); a slow body is always bounded. */
+  requestTimeoutMs: number;
   /** Agent modules served in-process: `module[#export]`. */
   agents: string[];
   /** Checkpoints kept per session (older ones are compacted; migration boundaries are kept). */
@@ -50,6 +52,7 @@ export interface ServeFlags {
   tokensFile?: string;
   shutdownTimeout?: string;
   turnTimeout?: string;
+  requestTimeout?: string;
   agent?: string[];
   config?: string;
   keepCheckpoints?: string;
@@ -99,6 +102,7 @@ type FileConfig = {
   tokensFile?: string;
   shutdownTimeout?: number | string;
   turnTimeout?: number | string;
+  requestTimeout?: number | string;
   agents?: string[];
   keepCheckpoints?: number | string;
   historyRetention?: { maxEntries?: number | string; maxAge?: number | string };
@@ -129,6 +133,7 @@ export async function resolveServeConfig(
       'tokensFile',
       'shutdownTimeout',
       'turnTimeout',
+      'requestTimeout',
       'agents',
       'keepCheckpoints',
       'historyRetention',
@@ -187,6 +192,18 @@ export async function resolveServeConfig(
   if (turnTimeoutMs < 100)
     throw new ValidationError(
       `turn timeout (${sources.turnTimeout}): must be at least 100ms, got ${turnRaw}`,
+    );
+  const requestRaw = pick<string | number>(
+    'requestTimeout',
+    flags.requestTimeout,
+    env.BATON_REQUEST_TIMEOUT,
+    file.requestTimeout,
+    60_000,
+  );
+  const requestTimeoutMs = parseDurationMs(requestRaw, `request timeout (${sources.requestTimeout})`);
+  if (!(requestTimeoutMs >= 1))
+    throw new ValidationError(
+      `request timeout (${sources.requestTimeout}): must be at least 1ms, got ${requestRaw}`,
     );
   const tokensFile = path.resolve(
     pick('tokensFile', flags.tokensFile, env.BATON_TOKENS_FILE, file.tokensFile, defaultTokensFile(store)),
@@ -267,6 +284,7 @@ export async function resolveServeConfig(
     tokensFile,
     shutdownTimeoutMs,
     turnTimeoutMs,
+    requestTimeoutMs,
     agents,
     keepCheckpoints,
     historyRetention,

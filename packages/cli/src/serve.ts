@@ -41,6 +41,7 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
       limits: {
         turnTimeoutMs: cfg.turnTimeoutMs,
         migrateTimeoutMs: cfg.turnTimeoutMs,
+        requestTimeoutMs: cfg.requestTimeoutMs,
         ...(cfg.historyRetention ? { historyRetention: cfg.historyRetention } : {}),
       },
       port: cfg.port,

@@ -172,6 +172,19 @@ describe('serve configuration', () => {
     });
   });
 
+  it('reads the request timeout (default 60s) and refuses an unbounded one', async () => {
+    expect((await resolveServeConfig({}, {})).requestTimeoutMs).toBe(60_000);
+    expect(
+      (await resolveServeConfig({ requestTimeout: '5s' }, { BATON_REQUEST_TIMEOUT: '9s' })).requestTimeoutMs,
+    ).toBe(5_000);
+    expect((await resolveServeConfig({}, { BATON_REQUEST_TIMEOUT: '9s' })).requestTimeoutMs).toBe(9_000);
+    for (const bad of ['0', '0s', 'never']) {
+      await expect(resolveServeConfig({ requestTimeout: bad }, {})).rejects.toMatchObject({
+        code: 'VALIDATION',
+      });
+    }
+  });
+
   it('rejects invalid ports and durations with VALIDATION', async () => {
     await expect(resolveServeConfig({ port: 'abc' }, {})).rejects.toMatchObject({ code: 'VALIDATION' });
     await expect(resolveServeConfig({ shutdownTimeout: 'soon' }, {})).rejects.toMatchObject({

@@ -4,6 +4,24 @@
  */
 export const ErrorCodes = {
   VALIDATION: 400,
+  /** A NUL character (U+0000) in a value the store keeps in its own column (an id, tenant, name, key, filter). */
+  INVALID_CHARACTER: 400,
+  /** A JSON body nested deeper than the server's limit (`limits.jsonDepth`). */
+  JSON_TOO_DEEP: 400,
+  /** A JSON body with an object key named `__proto__`. */
+  JSON_KEY_REFUSED: 400,
+  /** A paging `cursor` that is not one this endpoint handed out. */
+  INVALID_CURSOR: 400,
+  /** A URL whose percent-escapes do not decode. */
+  BAD_URL: 400,
+  /** An HTTP request the server cannot parse (framing, headers, missing Host). */
+  MALFORMED_REQUEST: 400,
+  /** The request (headers and body) did not arrive within `limits.requestTimeoutMs`. */
+  REQUEST_TIMEOUT: 408,
+  /** A path segment longer than `limits.maxParamLength`. */
+  PARAM_TOO_LONG: 414,
+  /** Request headers larger than the server accepts. */
+  HEADERS_TOO_LARGE: 431,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   /** A turn capability that is malformed, not for this session, expired, or revoked (turn committed, lease lost). */

@@ -3,6 +3,7 @@ import { MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { versionMetadata, type ServerContext } from './context';
+import { decodeCursor, encodeCursor, limitParam, positionParam } from './paging';
 import { parse } from './validation';
 import { readiness } from './readiness';
 
@@ -40,7 +41,7 @@ const manifest = z.object({
     .optional(),
 });
 const workerBody = z.object({ url: z.string().min(1).max(2000), manifest: manifest.optional() }).strict();
-const limit = z.coerce.number().int().min(1).max(1000).optional();
+const limit = limitParam();
 const statusList = z
   .string()
   .transform((s) => s.split(',').filter(Boolean))
@@ -50,7 +51,7 @@ const sessionsQuery = z.object({
   agent: name.optional(),
   version: name.optional(),
   status: statusList,
-  cursor: z.string().max(500).optional(),
+  cursor: z.string().optional(),
   limit,
 });
 const effectsQuery = z.object({
@@ -63,7 +64,7 @@ const effectsQuery = z.object({
     .transform((s) => s.split(',').filter(Boolean))
     .pipe(z.array(z.enum(['intent', 'committed', 'failed', 'compensated'])))
     .optional(),
-  cursor: z.string().max(500).optional(),
+  cursor: z.string().optional(),
   limit,
 });
 const resolveBody = z.discriminatedUnion('status', [
@@ -86,7 +87,7 @@ const migrationsQuery = z.object({
   status: z.enum(['ok', 'failed']).optional(),
   limit,
 });
-const checkpointsQuery = z.object({ limit, beforeSeq: z.coerce.number().int().min(1).optional() });
+const checkpointsQuery = z.object({ limit, beforeSeq: positionParam(1).optional() });
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store, auth } = ctx;
@@ -141,12 +142,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       agent: q.agent,
       version: q.version,
       status: q.status && q.status.length > 0 ? q.status : undefined,
-      cursor: q.cursor ?? null,
+      cursor: decodeCursor('sessions', q.cursor),
       limit: q.limit ?? 100,
     });
     return {
       items: page.items.map(({ tokenHash: _t, ...s }) => s),
-      nextCursor: page.nextCursor,
+      nextCursor: encodeCursor('sessions', page.nextCursor),
     };
   });
   app.get<{ Params: { id: string } }>('/v1/sessions/:id/checkpoints', { onRequest: admin }, async (req) => {
@@ -162,21 +163,22 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     '/v1/sessions/:id/checkpoints/:seq',
     { onRequest: admin },
     async (req) => {
-      const seq = parse(z.coerce.number().int().min(1), req.params.seq, 'seq');
+      const seq = parse(positionParam(1), req.params.seq, 'seq');
       return store.getCheckpoint(req.params.id, seq);
     },
   );
   app.get('/v1/effects', { onRequest: admin }, async (req) => {
     const q = parse(effectsQuery, req.query, 'query');
-    return store.listEffects({
+    const page = await store.listEffects({
       agent: q.agent,
       version: q.version,
       rolloutId: q.rollout,
       sessionId: q.session,
       status: q.status && q.status.length > 0 ? q.status : undefined,
-      cursor: q.cursor ?? null,
+      cursor: decodeCursor('effects', q.cursor),
       limit: q.limit ?? 100,
     });
+    return { ...page, nextCursor: encodeCursor('effects', page.nextCursor) };
   });
 
   /** An operator resolves an in-doubt effect; compare-and-set from `intent` (a late commit wins, or loses, with 409). */

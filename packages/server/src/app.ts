@@ -3,11 +3,12 @@
  * router. Other modules (the rollout controller) add routes through `opts.routes`.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { newId, systemClock, type Clock } from '@baton/core';
+import { ErrorCodes, newId, systemClock, type Clock } from '@baton/core';
 import type { Store } from '@baton/store';
 import { registerAdminRoutes } from './admin';
 import { createAuth, type TokenConfig } from './auth';
 import { DEFAULT_LIMITS, VersionCache, type Limits, type ServerContext } from './context';
+import { clientGone, edgeOptions, registerEdge, shownPath } from './edge';
 import { toWireError } from './http-errors';
 import { EvaluationRunner } from './evaluators/runner';
 import type { Evaluator } from './evaluators/types';
@@ -58,6 +59,8 @@ export interface BatonServer {
   ctx: ServerContext;
   router: Router;
   pool: WorkerPool;
+  /** Every route the server answers (method and URL pattern), as registered; HEAD twins of GET routes left out. */
+  routeTable: ReadonlyArray<{ method: string; url: string }>;
   /** Listen on `host:port` (port 0 picks a free one); resolves to the base URL. */
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -72,7 +75,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const auth = createAuth(opts.tokens);
   const logger = opts.logger ?? { level: 'error' };
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
     ...(isLoggerInstance(logger)
       ? { loggerInstance: logger }
       : { logger: logger as boolean | Record<string, unknown> }),
@@ -80,8 +83,9 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     bodyLimit: limits.bodyBytes,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,
-    requestTimeout: 0,
+    ...edgeOptions(limits, () => app.log),
   });
+  registerEdge(app, limits);
 
   const store = opts.store;
   const versions = new VersionCache(store);
@@ -128,6 +132,12 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   ctx.router = router;
 
   app.setErrorHandler((err, req, reply) => {
+    if (clientGone(req, err)) {
+      req.log.info({ code: (err as { code?: unknown }).code, url: req.routeOptions.url }, 'client went away');
+      return reply
+        .code(ErrorCodes.MALFORMED_REQUEST)
+        .send({ error: { code: 'MALFORMED_REQUEST', message: 'the client went away' } });
+    }
     const w = toWireError(err);
     if (w.internal) req.log.error({ err }, 'unhandled error');
     if (w.retryAfterSeconds !== undefined) void reply.header('retry-after', String(w.retryAfterSeconds));
@@ -136,9 +146,15 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   app.setNotFoundHandler((req, reply) =>
     reply
       .code(404)
-      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } }),
+      .send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${shownPath(req.url)}` } }),
   );
 
+  const routeTable: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) {
+      if (method !== 'HEAD') routeTable.push({ method, url: r.url });
+    }
+  });
   registerTrafficRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
@@ -150,6 +166,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     ctx,
     router,
     pool,
+    routeTable,
     async listen(port, host = '127.0.0.1') {
       await pool.syncFromStore();
       pool.start();

@@ -47,6 +47,14 @@ export interface Limits {
   workerSyncMs: number;
   /** `/readyz` answers 503 once the last successful worker sync is older than this (default 10 s). */
   readyMaxStaleMs: number;
+  /** Deepest nesting of arrays and objects accepted in a JSON body (default 64). */
+  jsonDepth: number;
+  /** Longest path segment (an id, a callback token) in characters (default 200). */
+  maxParamLength: number;
+  /** How long a client may take to send a whole request, headers and body (default 60 s; 0 is refused). */
+  requestTimeoutMs: number;
+  /** How long a client may take to send the request headers (default 20 s; at most `requestTimeoutMs`). */
+  headersTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -63,6 +71,10 @@ export const DEFAULT_LIMITS: Limits = {
   historyRetention: null,
   workerSyncMs: 1_000,
   readyMaxStaleMs: 10_000,
+  jsonDepth: 64,
+  maxParamLength: 200,
+  requestTimeoutMs: 60_000,
+  headersTimeoutMs: 20_000,
 };
 
 export interface ServerContext {

@@ -115,6 +115,7 @@ export class WorkerPool {
           cause: e instanceof Error ? e.message : String(e),
         });
       }
+      checkHealthAnswer(h, parsed.origin);
       if (manifest) {
         if (manifest.agent !== h.agent || manifest.label !== h.version || manifest.identity !== h.identity) {
           throw new BatonError(
@@ -394,5 +395,18 @@ export class WorkerPool {
         rolloutId: null,
       });
     }
+  }
+}
+
+/** A `/v1/health` answer must name what the worker serves before anything is looked up by it. */
+function checkHealthAnswer(h: unknown, origin: string): asserts h is WorkerHealthResponse {
+  const o = (typeof h === 'object' && h !== null ? h : {}) as Record<string, unknown>;
+  const missing = ['agent', 'version', 'identity'].filter((k) => typeof o[k] !== 'string' || o[k] === '');
+  if (missing.length > 0) {
+    throw new BatonError(
+      'WORKER_ERROR',
+      `worker at ${origin} answered /v1/health without ${missing.join(', ')}`,
+      { url: origin, missing },
+    );
   }
 }

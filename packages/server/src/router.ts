@@ -220,7 +220,9 @@ export class Router {
     };
   }
 
+  /** Feedback on an open session (SESSION_CLOSED / SESSION_QUARANTINED once it ended). */
   async feedback(s: SessionRecord, signal: FeedbackSignal, value?: unknown): Promise<void> {
+    if (TERMINAL_SESSION_STATUSES.includes(s.status)) throw closedError(s);
     const metrics =
       typeof value === 'number' && Number.isFinite(value) ? { [`feedback.${signal}`]: value } : undefined;
     await this.ctx.store.recordSessionMetrics(s.id, s.version, {

@@ -6,6 +6,7 @@ import type { ServerContext } from './context';
 import { readHistoryChecked } from './history';
 import { toWireError } from './http-errors';
 import type { TurnEvent, TurnResult } from './router';
+import { limitParam, positionParam } from './paging';
 import { header, parse } from './validation';
 
 const createBody = z
@@ -22,15 +23,10 @@ const feedbackBody = z
   })
   .strict();
 const callbackBody = z.object({ payload: z.unknown() }).strict();
-/** A decimal integer in a query string (no signs, spaces, exponents or hex). */
-const queryInt = z
-  .string()
-  .regex(/^\d{1,15}$/, 'must be a decimal integer')
-  .transform(Number);
 const historyQuery = z
   .object({
-    before: queryInt.optional(),
-    limit: queryInt.pipe(z.number().min(1).max(1000)).optional(),
+    before: positionParam(0).optional(),
+    limit: limitParam(),
   })
   .strict();
 const KEY_RE = /^[\x21-\x7e]{1,200}$/;

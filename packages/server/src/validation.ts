@@ -1,6 +1,6 @@
 /** Request validation with zod: schemas are built once, at module load. */
-import { ValidationError } from '@baton/core';
-import type { z } from 'zod';
+import { BatonError, ValidationError } from '@baton/core';
+import { z } from 'zod';
 
 export function parse<T extends z.ZodType>(schema: T, value: unknown, what = 'request body'): z.output<T> {
   const r = schema.safeParse(value);
@@ -14,3 +14,25 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, what = 're
 export function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
+
+/** The error for a NUL character where the store keeps the value in its own column. */
+export function nulError(where: string): BatonError {
+  return new BatonError('INVALID_CHARACTER', `${where} contains a NUL character (U+0000)`, { where });
+}
+
+/** The first key of a flat object (path params, a query) whose value, or one of its values, has a NUL. */
+export function findNul(o: unknown): string | undefined {
+  if (typeof o !== 'object' || o === null) return undefined;
+  for (const [k, v] of Object.entries(o)) {
+    if (k.includes('\0')) return JSON.stringify(k);
+    const vs = Array.isArray(v) ? v : [v];
+    if (vs.some((x) => typeof x === 'string' && x.includes('\0'))) return k;
+  }
+  return undefined;
+}
+
+/** A decimal integer in a query string or path: no signs, spaces, exponents or hex. */
+export const queryInt = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be a decimal integer')
+  .transform(Number);

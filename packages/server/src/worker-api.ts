@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CAPABILITY_HEADER } from '@baton/core';
 import type { ServerContext } from './context';
 import { StoreLedgerClient } from './ledger';
+import { limitParam, positionParam } from './paging';
 import { parse } from './validation';
 
 const str = z.string().min(1).max(500);
@@ -27,8 +28,8 @@ const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000),
 const stepsQuery = z.object({ sessionId: str, turnId: str });
 const historyQuery = z.object({
   sessionId: str,
-  before: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  before: positionParam(0).optional(),
+  limit: limitParam(),
 });
 const putStepBody = z.object({
   sessionId: str,

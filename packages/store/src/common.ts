@@ -50,6 +50,21 @@ const MAX_PAGE = 1000;
 
 export type Row = Record<string, unknown>;
 
+/**
+ * Refuse a NUL character (U+0000) in a value bound to its own column, the same on every backend
+ * (PostgreSQL text cannot hold one; SQLite could, but then the backends would disagree). JSON
+ * content is bound as JSON text, where a NUL is the escape `\u0000`, so it is never refused.
+ */
+export function checkNoNul(values: readonly unknown[]): void {
+  for (const v of values) {
+    if (typeof v === 'string' && v.includes('\0')) throw nulInColumn();
+  }
+}
+
+export function nulInColumn(): BatonError {
+  return new BatonError('INVALID_CHARACTER', 'a text value contains a NUL character (U+0000)');
+}
+
 /** JSON to text; `undefined` becomes SQL NULL. */
 export function jsonText(v: unknown): string | null {
   if (v === undefined) return null;
@@ -736,18 +751,28 @@ export interface AggregateDelta {
   signals: Record<string, number>;
 }
 
+/**
+ * An object without a prototype, for maps keyed by names a worker or evaluator chooses: a metric
+ * named `toString`, `constructor` or `__proto__` is an ordinary key there, never an inherited member.
+ */
+function dict<T>(from: Record<string, T> = {}): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const [k, v] of Object.entries(from)) out[k] = v;
+  return out;
+}
+
 export function turnDelta(t: TurnTelemetry): AggregateDelta {
   let toolCalls = 0;
   for (const v of Object.values(t.toolCalls ?? {})) toolCalls += v;
-  const metrics: AggregateDelta['metrics'] = {};
+  const metrics = dict<{ sum: number; count: number }>();
   for (const [k, v] of Object.entries(t.metrics ?? {})) metrics[k] = { sum: v, count: 1 };
-  const signals: Record<string, number> = {};
+  const signals = dict<number>();
   for (const s of t.signals ?? []) signals[s] = (signals[s] ?? 0) + 1;
   return {
     turns: 1,
     errors: t.error ? 1 : 0,
     toolCalls,
-    toolMix: { ...(t.toolCalls ?? {}) },
+    toolMix: dict(t.toolCalls ?? {}),
     reasoningSteps: t.reasoningSteps ?? 0,
     tokensIn: t.tokensIn ?? 0,
     tokensOut: t.tokensOut ?? 0,
@@ -762,7 +787,7 @@ export function metricsDelta(m: {
   metrics?: Record<string, number>;
   signals?: Record<string, number>;
 }): AggregateDelta {
-  const metrics: AggregateDelta['metrics'] = {};
+  const metrics = dict<{ sum: number; count: number }>();
   for (const [k, v] of Object.entries(m.metrics ?? {})) metrics[k] = { sum: v, count: 1 };
   return {
     turns: 0,
@@ -775,12 +800,12 @@ export function metricsDelta(m: {
     latencyMs: 0,
     contextUtilization: 0,
     metrics,
-    signals: { ...(m.signals ?? {}) },
+    signals: dict(m.signals ?? {}),
   };
 }
 
 export function mergeCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
-  const out = { ...a };
+  const out = dict(a);
   for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
   return out;
 }
@@ -789,7 +814,7 @@ export function mergeMetrics(
   a: Record<string, { sum: number; count: number }>,
   b: Record<string, { sum: number; count: number }>,
 ): Record<string, { sum: number; count: number }> {
-  const out: Record<string, { sum: number; count: number }> = {};
+  const out = dict<{ sum: number; count: number }>();
   for (const [k, v] of Object.entries(a)) out[k] = { sum: v.sum, count: v.count };
   for (const [k, v] of Object.entries(b)) {
     const cur = out[k];
@@ -824,15 +849,44 @@ export function versionNotFound(agent: string, label: string): NotFoundError {
 }
 
 /** `rec` is registered under `v`'s agent and label; a different identity there is a conflict. */
-export function checkSameVersion(
-  v: Pick<VersionRecord, 'agent' | 'label' | 'identity'>,
-  rec: VersionRecord,
-): void {
+/** The manifest fields that must agree when a version is registered again (the identity alone is client-supplied). */
+const VERSION_FIELDS = [
+  'schemaVersion',
+  'modelId',
+  'promptHash',
+  'toolManifestHash',
+  'codeHash',
+  'acceptsSchemas',
+  'downSchemas',
+] as const;
+
+function sameField(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const sa = [...new Set(a as number[])].sort((x, y) => x - y);
+    const sb = [...new Set(b as number[])].sort((x, y) => x - y);
+    return sa.length === sb.length && sa.every((x, i) => x === sb[i]);
+  }
+  return a === b;
+}
+
+/**
+ * Registering a version again is idempotent only for the same manifest: a different identity, or
+ * the same identity with contradicting fields, is VERSION_CONFLICT.
+ */
+export function checkSameVersion(v: Omit<VersionRecord, 'createdAt'>, rec: VersionRecord): void {
   if (rec.identity !== v.identity) {
     throw new BatonError(
       'VERSION_CONFLICT',
       `version ${v.agent}/${v.label} is already registered with a different identity`,
       { agent: v.agent, label: v.label, identity: rec.identity, requested: v.identity },
+    );
+  }
+  const differ = VERSION_FIELDS.filter((f) => !sameField(rec[f] ?? [], v[f] ?? []));
+  if (differ.length > 0) {
+    throw new BatonError(
+      'VERSION_CONFLICT',
+      `version ${v.agent}/${v.label} is already registered with the same identity but a different ${differ.join(', ')}`,
+      { agent: v.agent, label: v.label, identity: rec.identity, fields: differ },
     );
   }
 }

@@ -1,6 +1,8 @@
 /** LangGraph checkpoint storage on PostgreSQL (pg), beside the Store's own tables. */
 import type pg from 'pg';
 import { ValidationError, sha256Hex } from '@baton/core';
+import { checkNoNul } from './common';
+import { fromGraphJson, graphFilter, graphJson } from './graph-nul';
 import type {
   GraphBlob,
   GraphCheckpointKey,
@@ -106,6 +108,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
       name = `baton_graph_${sha256Hex(text).slice(0, 16)}`;
       this.names.set(text, name);
     }
+    checkNoNul(values.flatMap((v) => (Array.isArray(v) ? v : [v])));
     return this.pool.query({ name, text, values });
   }
 
@@ -165,8 +168,8 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
         record.ns,
         record.checkpointId,
         record.parentId,
-        JSON.stringify(record.checkpoint),
-        JSON.stringify(record.metadata),
+        graphJson(record.checkpoint),
+        graphJson(record.metadata),
         blobs.map((b) => b.channel),
         blobs.map((b) => b.version),
         blobs.map((b) => b.type),
@@ -218,8 +221,8 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
       ns: row.checkpoint_ns as string,
       checkpointId: row.checkpoint_id as string,
       parentId: (row.parent_checkpoint_id as string | null) ?? null,
-      checkpoint: row.checkpoint as Record<string, unknown>,
-      metadata: row.metadata as Record<string, unknown>,
+      checkpoint: fromGraphJson(row.checkpoint as Record<string, unknown>),
+      metadata: fromGraphJson(row.metadata as Record<string, unknown>),
       blobs,
       writes,
     };
@@ -254,13 +257,14 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
     if (q.checkpointId !== undefined) add('cp.checkpoint_id = ?', q.checkpointId);
     if (q.beforeId !== undefined) add('cp.checkpoint_id < ?', q.beforeId);
     const filter = Object.fromEntries(Object.entries(q.metadata ?? {}).filter(([, v]) => v !== undefined));
-    if (Object.keys(filter).length > 0) add('cp.metadata @> ?::jsonb', JSON.stringify(filter));
+    if (Object.keys(filter).length > 0) add('cp.metadata @> ?::jsonb', graphFilter(filter));
     let sql = `${this.selectSql}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY cp.checkpoint_id DESC`;
     if (q.limit !== undefined) {
       if (!Number.isInteger(q.limit) || q.limit < 0)
         throw new ValidationError('limit must be a non-negative integer');
       sql += ` LIMIT ${q.limit}`;
     }
+    checkNoNul(args);
     const r = await this.pool.query(sql, args);
     return (r.rows as Row[]).map((row) => this.hydrate(row));
   }
@@ -272,6 +276,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
   ): Promise<Array<{ checkpointId: string; type: string; value: Uint8Array }>> {
     await this.migrate();
     if (checkpointIds.length === 0) return [];
+    checkNoNul([threadId, channel, ...checkpointIds]);
     const r = await this.pool.query(
       `SELECT checkpoint_id, type, blob FROM ${this.t.writes}
         WHERE thread_id = $1 AND channel = $2 AND checkpoint_id = ANY($3::text[])
@@ -287,6 +292,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
 
   async deleteThread(threadId: string): Promise<void> {
     await this.migrate();
+    checkNoNul([threadId]);
     await this.pool.query(
       `WITH a AS (DELETE FROM ${this.t.blobs} WHERE thread_id = $1),
             b AS (DELETE FROM ${this.t.writes} WHERE thread_id = $1)
@@ -297,6 +303,7 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
 
   async listThreads(q: { afterThreadId?: string; limit?: number } = {}): Promise<GraphThreadSummary[]> {
     await this.migrate();
+    checkNoNul([q.afterThreadId]);
     const r = await this.pool.query(
       `SELECT thread_id, COUNT(*)::int AS n FROM ${this.t.checkpoints} WHERE thread_id > $1
         GROUP BY thread_id ORDER BY thread_id LIMIT $2`,

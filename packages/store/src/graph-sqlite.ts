@@ -1,6 +1,8 @@
 /** LangGraph checkpoint storage on SQLite (better-sqlite3), beside the Store's own tables. */
 import type Database from 'better-sqlite3';
 import { ValidationError } from '@baton/core';
+import { checkNoNul } from './common';
+import { guarded } from './sqlite-guard';
 import type {
   GraphBlob,
   GraphCheckpointKey,
@@ -104,7 +106,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
   }
 
   private prepare() {
-    const db = this.db;
+    const db = { prepare: (sql: string) => guarded(this.db.prepare(sql)) };
     return {
       putBlob: db.prepare(
         `INSERT INTO baton_graph_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
@@ -126,8 +128,8 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
         `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
-      getById: db.prepare(oneCheckpoint('AND checkpoint_id = ?')).raw(true),
-      getLatest: db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true),
+      getById: guarded(this.db.prepare(oneCheckpoint('AND checkpoint_id = ?')).raw(true)),
+      getLatest: guarded(this.db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true)),
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
            FROM json_each(?, '$.channel_versions') AS v
@@ -154,7 +156,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return this.stmts;
   }
 
-  put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {
+  async put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {
     const s = this.s();
     const tx = this.db.transaction(() => {
       for (const b of blobs) s.putBlob.run(record.threadId, record.ns, b.channel, b.version, b.type, b.value);
@@ -171,7 +173,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return Promise.resolve();
   }
 
-  putWrites(key: GraphCheckpointKey, writes: GraphWrite[], overwrite: boolean): Promise<void> {
+  async putWrites(key: GraphCheckpointKey, writes: GraphWrite[], overwrite: boolean): Promise<void> {
     const s = this.s();
     const stmt = overwrite ? s.upsertWrite : s.insertWrite;
     const tx = this.db.transaction(() => {
@@ -218,7 +220,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return this.toRow(row, blobs, true);
   }
 
-  get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
+  async get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
     const s = this.s();
     const rows = (
       checkpointId === undefined ? s.getLatest.all(threadId, ns) : s.getById.all(threadId, ns, checkpointId)
@@ -247,7 +249,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return Promise.resolve(this.toRow(row, blobs, Number(first[4]) > 0));
   }
 
-  list(q: GraphListQuery): Promise<GraphCheckpointRow[]> {
+  async list(q: GraphListQuery): Promise<GraphCheckpointRow[]> {
     this.s();
     const where: string[] = [];
     const args: unknown[] = [];
@@ -275,6 +277,10 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       } else if (typeof value === 'boolean') {
         where.push(`json_type(metadata, ?) = ?`);
         args.push(path, value ? 'true' : 'false');
+      } else if (typeof value === 'string' && value.includes('\u0000')) {
+        // a NUL is never bound raw: the JSON text's escape decodes to the same SQL text
+        where.push(`json_extract(metadata, ?) = json_extract(?, '$')`);
+        args.push(path, JSON.stringify(value));
       } else if (typeof value === 'string' || typeof value === 'number') {
         where.push(`json_extract(metadata, ?) = ?`);
         args.push(path, value);
@@ -291,24 +297,25 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
         throw new ValidationError('limit must be a non-negative integer');
       sql += ` LIMIT ${q.limit}`;
     }
-    const rows = this.db.prepare(sql).all(...args) as Row[];
+    const rows = guarded(this.db.prepare(sql)).all(...args) as Row[];
     return Promise.resolve(rows.map((r) => this.hydrate(r)));
   }
 
-  listChannelWrites(
+  async listChannelWrites(
     threadId: string,
     checkpointIds: string[],
     channel: string,
   ): Promise<Array<{ checkpointId: string; type: string; value: Uint8Array }>> {
     this.s();
     if (checkpointIds.length === 0) return Promise.resolve([]);
-    const rows = this.db
-      .prepare(
+    checkNoNul(checkpointIds);
+    const rows = guarded(
+      this.db.prepare(
         `SELECT checkpoint_id, type, blob FROM baton_graph_writes
           WHERE thread_id = ? AND channel = ? AND checkpoint_id IN (SELECT value FROM json_each(?))
           ORDER BY checkpoint_id, task_id, idx`,
-      )
-      .all(threadId, channel, JSON.stringify(checkpointIds)) as Row[];
+      ),
+    ).all(threadId, channel, JSON.stringify(checkpointIds)) as Row[];
     return Promise.resolve(
       rows.map((r) => ({
         checkpointId: r.checkpoint_id as string,
@@ -318,7 +325,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     );
   }
 
-  deleteThread(threadId: string): Promise<void> {
+  async deleteThread(threadId: string): Promise<void> {
     const s = this.s();
     this.db.transaction(() => {
       s.delBlobs.run(threadId);
@@ -328,7 +335,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return Promise.resolve();
   }
 
-  listThreads(q: { afterThreadId?: string; limit?: number } = {}): Promise<GraphThreadSummary[]> {
+  async listThreads(q: { afterThreadId?: string; limit?: number } = {}): Promise<GraphThreadSummary[]> {
     const s = this.s();
     const rows = s.threads.all(q.afterThreadId ?? '', q.limit ?? 1000) as Row[];
     return Promise.resolve(rows.map((r) => ({ threadId: r.thread_id as string, checkpoints: Number(r.n) })));

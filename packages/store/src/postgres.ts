@@ -113,6 +113,8 @@ import {
   waitNotFound,
   workerFromRow,
   workerNotFound,
+  checkNoNul,
+  nulInColumn,
 } from './common';
 import type {
   AggregateDelta,
@@ -352,6 +354,8 @@ function telemetryInsert(
 function storeError(e: unknown): unknown {
   if (e instanceof BatonError) return e;
   const code = (e as { code?: string }).code ?? '';
+  // a NUL in a text parameter (22021) or a jsonb value (22P05): the answer SQLite gives too
+  if (code === '22021' || code === '22P05') return nulInColumn();
   const connection =
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
     code.startsWith('08') || // connection exception
@@ -475,6 +479,7 @@ export class PostgresStore implements Store {
     values: unknown[] = [],
     prepare = false,
   ): Promise<R[]> {
+    checkNoNul(values);
     try {
       const res = await this.pool.query<R>(
         prepare ? { name: stmtName(sql), text: sql, values } : { text: sql, values },
@@ -1734,7 +1739,11 @@ export class PostgresStore implements Store {
   }
 
   async markSessionCompleted(sessionId: string): Promise<void> {
-    await this.q('UPDATE session_aggregates SET completed = true WHERE session_id = $1', [sessionId]);
+    await this.q(
+      `WITH w AS (UPDATE waits SET status = 'expired' WHERE session_id = $1 AND status = 'pending')
+       UPDATE session_aggregates SET completed = true WHERE session_id = $1`,
+      [sessionId],
+    );
   }
 
   async listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {

@@ -110,6 +110,7 @@ import {
 } from './common';
 import type { AggregateDelta, AppendLimits, EffectOp, EncodedAppend, Row } from './common';
 import { ownIntent, resolvedConflict } from './recovery';
+import { guarded } from './sqlite-guard';
 import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -328,7 +329,7 @@ export class SqliteStore implements Store {
   private st(sql: string): Statement {
     let s = this.stmts.get(sql);
     if (!s) {
-      s = this.db.prepare(sql);
+      s = guarded(this.db.prepare(sql));
       this.stmts.set(sql, s);
     }
     return s;
@@ -349,7 +350,7 @@ export class SqliteStore implements Store {
         order.push(Number(d) - 1);
         return '?';
       });
-      n = { stmt: this.db.prepare(text), order };
+      n = { stmt: guarded(this.db.prepare(text)), order };
       this.numbered.set(sql, n);
     }
     const { stmt, order } = n;
@@ -748,7 +749,9 @@ export class SqliteStore implements Store {
         where += ' AND lease_owner = ?';
       }
       if (mask & 16) where += ' AND (lease_expires_at IS NULL OR lease_expires_at <= ?)';
-      st = this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`);
+      st = guarded(
+        this.db.prepare(`UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at`),
+      );
       this.casStatements[mask] = st;
     }
     return st;
@@ -1439,7 +1442,12 @@ export class SqliteStore implements Store {
   }
 
   async markSessionCompleted(sessionId: string): Promise<void> {
-    this.st('UPDATE session_aggregates SET completed = 1 WHERE session_id = ?').run(sessionId);
+    this.write('markSessionCompleted', () => {
+      this.st(`UPDATE waits SET status = 'expired' WHERE session_id = ? AND status = 'pending'`).run(
+        sessionId,
+      );
+      this.st('UPDATE session_aggregates SET completed = 1 WHERE session_id = ?').run(sessionId);
+    });
   }
 
   async listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {

@@ -424,6 +424,7 @@ export interface Store {
     version: string,
     m: { metrics?: Record<string, number>; signals?: Record<string, number> },
   ): Promise<void>;
+  /** The session ended: its aggregate counts as completed and its pending waits expire (no callback or timeout runs). */
   markSessionCompleted(sessionId: string): Promise<void>;
   listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]>;
   listTurnTelemetry(q: TurnTelemetryQuery): Promise<TurnTelemetryRecord[]>;

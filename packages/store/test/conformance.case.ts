@@ -20,7 +20,13 @@ import type {
   Wait,
 } from '@baton/core';
 import { checkpointHash } from '../src/common';
-import type { BeginTurnResult, BeginTurnsResult, Store, StoreOptions } from '../src/store';
+import type {
+  AppendCheckpointInput,
+  BeginTurnResult,
+  BeginTurnsResult,
+  Store,
+  StoreOptions,
+} from '../src/store';
 import { loopEntries } from './loop-entries';
 
 export interface Harness {
@@ -167,6 +173,23 @@ function telemetry(
   };
 }
 
+/** A version to register. */
+function versionInput(agent: string, label: string, identity = 'id-1') {
+  return {
+    agent,
+    label,
+    schemaVersion: 2,
+    modelId: 'gpt-x',
+    promptHash: 'p',
+    toolManifestHash: 't',
+    codeHash: 'c',
+    identity,
+    acceptsSchemas: [1],
+    downSchemas: [1],
+    metadata: { team: 'support' },
+  };
+}
+
 export function storeConformance(name: string, harness: () => Harness | Promise<Harness>): void {
   describe(`store conformance: ${name}`, () => {
     let h: Harness;
@@ -189,7 +212,13 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     }
 
     /** Append `body(n)` with `turnEntries(n)` as a plain schema-1 checkpoint written by v1. */
-    function appendV1(sessionId: string, expectedSeq: number, n: number, via: Store = store) {
+    function appendV1(
+      sessionId: string,
+      expectedSeq: number,
+      n: number,
+      via: Store = store,
+      extra: Partial<AppendCheckpointInput> = {},
+    ) {
       return via.appendCheckpoint({
         sessionId,
         expectedSeq,
@@ -197,6 +226,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         writtenBy: 'v1',
         body: body(n),
         history: turnEntries(n),
+        ...extra,
       });
     }
 
@@ -329,19 +359,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     });
 
     describe('versions', () => {
-      const v = (agent: string, label: string, identity = 'id-1') => ({
-        agent,
-        label,
-        schemaVersion: 2,
-        modelId: 'gpt-x',
-        promptHash: 'p',
-        toolManifestHash: 't',
-        codeHash: 'c',
-        identity,
-        acceptsSchemas: [1],
-        downSchemas: [1],
-        metadata: { team: 'support' },
-      });
+      const v = versionInput;
 
       it('registers, reads and lists versions; registering the same identity is idempotent', async () => {
         const agent = u('agent');
@@ -361,6 +379,29 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const a = await store.registerVersion(v(agent, 'v1'));
         const e = await expectCode(store.registerVersion(v(agent, 'v1', 'other')), 'VERSION_CONFLICT');
         expect(e.status).toBe(409);
+        expect(await store.getVersion(agent, 'v1')).toEqual(a);
+      });
+
+      it('VERSION_CONFLICT for the same identity with contradicting manifest fields; nothing changes', async () => {
+        const agent = u('agent');
+        const a = await store.registerVersion(v(agent, 'v1'));
+        for (const over of [
+          { modelId: 'gpt-y' },
+          { schemaVersion: 3 },
+          { codeHash: 'c2' },
+          { acceptsSchemas: [0] },
+          { downSchemas: [] },
+        ]) {
+          const e = await expectCode(
+            store.registerVersion({ ...v(agent, 'v1'), ...over }),
+            'VERSION_CONFLICT',
+          );
+          expect(e.details?.fields).toEqual(Object.keys(over));
+        }
+        // the same sets in another order, and other metadata, are the same manifest
+        expect(
+          await store.registerVersion({ ...v(agent, 'v1'), acceptsSchemas: [1, 1], metadata: {} }),
+        ).toEqual(a);
         expect(await store.getVersion(agent, 'v1')).toEqual(a);
       });
 
@@ -3031,6 +3072,141 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.acquireLock(name, 'c1', 10_000)).toBe(false);
         await store.releaseLock(name, 'c2');
         expect(await store.acquireLock(name, 'c1', 10_000)).toBe(true);
+      });
+    });
+
+    describe('NUL characters', () => {
+      const nul = 'a\u0000b';
+
+      it('refuses a NUL in a value kept in its own column, the same on every backend, and changes nothing', async () => {
+        const agent = u('agent');
+        await expectCode(newSession(agent, 'v1', { tenant: nul }), 'INVALID_CHARACTER');
+        await expectCode(newSession(agent, `v${nul}`), 'INVALID_CHARACTER');
+        expect((await store.listSessions({ agent, limit: 10 })).items).toEqual([]);
+        await expectCode(store.getSession(`ses_${nul}`), 'INVALID_CHARACTER');
+        await expectCode(store.listSessions({ agent: nul, limit: 10 }), 'INVALID_CHARACTER');
+        const s = await newSession(agent);
+        await expectCode(store.listSessions({ agent, cursor: nul, limit: 10 }), 'INVALID_CHARACTER');
+        await expectCode(store.registerVersion(versionInput(agent, nul)), 'INVALID_CHARACTER');
+        expect(await store.listVersions(agent)).toEqual([]);
+        expect((await store.getSession(s.id)).seq).toBe(0);
+      });
+
+      it('stores NUL inside JSON content (metadata, state, history) and returns it unchanged', async () => {
+        const content = { text: `before${nul}after`, [`key${nul}`]: [nul, { deep: '\u0000' }] };
+        const s = await newSession(u('agent'), 'v1', { metadata: { note: nul, content } });
+        expect((await store.getSession(s.id)).metadata).toEqual({ note: nul, content });
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: { state: content, context: { prompt: nul }, waits: [] },
+          history: [{ role: 'user', content, turnId: 't1', at: t }],
+        });
+        const cp = await store.getLatestCheckpoint(s.id);
+        expect(cp?.body.state).toEqual(content);
+        expect(cp?.body.context).toEqual({ prompt: nul });
+        const page = await store.readHistory(s.id);
+        expect(page.entries.map((e) => e.content)).toEqual([content]);
+      });
+    });
+
+    describe('LangGraph documents with NUL characters', () => {
+      it('keeps NUL (and U+E000) in checkpoint documents and metadata; a metadata filter with NUL finds them', async () => {
+        const graph = store.graph;
+        expect(graph, 'store.graph').toBeDefined();
+        const threadId = u('thread');
+        const odd = 'nul\u0000 and \uE000 and \uE0000';
+        const checkpoint = {
+          v: 4,
+          id: 'c1',
+          ts: 'now',
+          channel_versions: { messages: '1' },
+          note: odd,
+          [odd]: [odd],
+        };
+        const metadata = { source: 'loop', step: 1, writes: { node: { text: odd } }, tag: odd };
+        await graph!.put({ threadId, ns: '', checkpointId: 'c1', parentId: null, checkpoint, metadata }, [
+          { channel: 'messages', version: '1', type: 'json', value: new TextEncoder().encode(odd) },
+        ]);
+        const plain = { threadId, ns: '', checkpointId: 'c2', parentId: 'c1' };
+        await graph!.put(
+          { ...plain, checkpoint: { ...checkpoint, id: 'c2', note: '\uE0000' }, metadata: { tag: 'x' } },
+          [],
+        );
+        const got = await graph!.get(threadId, '', 'c1');
+        expect(got?.checkpoint).toEqual(checkpoint);
+        expect(got?.metadata).toEqual(metadata);
+        expect(new TextDecoder().decode(got!.blobs[0]!.value!)).toBe(odd);
+        expect((await graph!.get(threadId, '', 'c2'))?.checkpoint.note).toBe('\uE0000');
+        const found = await graph!.list({ threadId, metadata: { tag: odd } });
+        expect(found.map((r) => r.checkpointId)).toEqual(['c1']);
+        await graph!.deleteThread(threadId);
+      });
+
+      it('refuses a NUL in a thread id, namespace, checkpoint id or channel, the same on every backend', async () => {
+        const graph = store.graph!;
+        const nul = 'a\u0000b';
+        const rec = {
+          threadId: u('thread'),
+          ns: '',
+          checkpointId: 'c1',
+          parentId: null,
+          checkpoint: {},
+          metadata: {},
+        };
+        for (const over of [{ threadId: nul }, { ns: nul }, { checkpointId: nul }]) {
+          await expectCode(graph.put({ ...rec, ...over }, []), 'INVALID_CHARACTER');
+        }
+        await expectCode(
+          graph.put(rec, [{ channel: nul, version: '1', type: 'json', value: new Uint8Array([1]) }]),
+          'INVALID_CHARACTER',
+        );
+        await expectCode(graph.get(nul, ''), 'INVALID_CHARACTER');
+        await expectCode(graph.listChannelWrites(rec.threadId, [nul], 'c'), 'INVALID_CHARACTER');
+        await expectCode(graph.deleteThread(nul), 'INVALID_CHARACTER');
+        expect(await graph.get(rec.threadId, '')).toBeNull();
+      });
+    });
+
+    describe('aggregates keyed by chosen names', () => {
+      it('metrics and signals named after Object.prototype members are ordinary keys', async () => {
+        const agent = u('agent');
+        const s = await newSession(agent);
+        const names = JSON.parse('{"toString": 2, "constructor": 3, "__proto__": 5}') as Record<
+          string,
+          number
+        >;
+        await store.recordSessionMetrics(s.id, 'v1', { metrics: names, signals: { hasOwnProperty: 1 } });
+        await store.recordSessionMetrics(s.id, 'v1', { metrics: names, signals: { hasOwnProperty: 2 } });
+        const a = (await store.listSessionAggregates({ agent }))[0]!;
+        expect(Object.entries(a.metrics).sort()).toEqual([
+          ['__proto__', { sum: 10, count: 2 }],
+          ['constructor', { sum: 6, count: 2 }],
+          ['toString', { sum: 4, count: 2 }],
+        ]);
+        expect(Object.entries(a.signals)).toEqual([['hasOwnProperty', 3]]);
+      });
+    });
+
+    describe('ending a session', () => {
+      it('markSessionCompleted expires its pending waits, so none is listed or due', async () => {
+        const s = await newSession();
+        const token = u('wait');
+        await appendV1(s.id, 0, 1, store, {
+          session: { status: 'waiting' },
+          waits: [{ token, name: 'cb', deadline: t + 1000, schema: null, createdAt: t }],
+        });
+        expect((await store.listWaits({ sessionId: s.id, status: 'pending' })).map((w) => w.token)).toEqual([
+          token,
+        ]);
+        await store.markSessionCompleted(s.id);
+        expect(await store.listWaits({ sessionId: s.id, status: 'pending' })).toEqual([]);
+        expect((await store.getWait(token)).status).toBe('expired');
+        expect(await store.listWaits({ status: 'pending', dueBefore: t + 10_000 })).not.toContainEqual(
+          expect.objectContaining({ token }),
+        );
       });
     });
 

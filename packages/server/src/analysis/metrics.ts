@@ -39,50 +39,58 @@ export interface CategoricalSamples {
 
 export type MetricKind = 'numeric' | 'proportion' | 'categorical';
 
-const PROPORTION_SIGNALS: Record<string, string> = {
-  'session.thumbs_down': 'thumbs_down',
-  'session.thumbs_up': 'thumbs_up',
-  'session.escalation': 'escalation',
-  'session.clarification': 'clarification',
-};
+/** Maps, not plain objects: a metric named `__proto__` or `toString` must not be found in them. */
+const PROPORTION_SIGNALS = new Map<string, string>([
+  ['session.thumbs_down', 'thumbs_down'],
+  ['session.thumbs_up', 'thumbs_up'],
+  ['session.escalation', 'escalation'],
+  ['session.clarification', 'clarification'],
+]);
 
 type Extract = (a: SessionAggregate) => number | undefined;
 
-const NUMERIC: Record<string, Extract> = {
-  'session.tool_calls': (a) => a.toolCalls,
-  'session.reasoning_steps': (a) => a.reasoningSteps,
-  'session.context_utilization': (a) => a.contextUtilizationMax,
-  'session.latency_ms': (a) => (a.turns > 0 ? a.latencyMsSum / a.turns : undefined),
-  'session.latency_max_ms': (a) => (a.turns > 0 ? a.latencyMsMax : undefined),
-  'session.tokens': (a) => a.tokensIn + a.tokensOut,
-  'session.tokens_in': (a) => a.tokensIn,
-  'session.tokens_out': (a) => a.tokensOut,
-  'session.turns': (a) => a.turns,
-  'session.errors': (a) => a.errors,
-};
+const NUMERIC = new Map<string, Extract>([
+  ['session.tool_calls', (a) => a.toolCalls],
+  ['session.reasoning_steps', (a) => a.reasoningSteps],
+  ['session.context_utilization', (a) => a.contextUtilizationMax],
+  ['session.latency_ms', (a) => (a.turns > 0 ? a.latencyMsSum / a.turns : undefined)],
+  ['session.latency_max_ms', (a) => (a.turns > 0 ? a.latencyMsMax : undefined)],
+  ['session.tokens', (a) => a.tokensIn + a.tokensOut],
+  ['session.tokens_in', (a) => a.tokensIn],
+  ['session.tokens_out', (a) => a.tokensOut],
+  ['session.turns', (a) => a.turns],
+  ['session.errors', (a) => a.errors],
+]);
 
 /** Metrics that only completed sessions can report, whatever the censoring policy. */
 const COMPLETED_ONLY = new Set(['session.turns']);
 
+/** Names an aggregate's plain `metrics` object answers for by inheritance (`__proto__`, `toString`, ...): never metrics. */
+const OBJECT_MEMBERS = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 /** Key in `SessionAggregate.metrics` that backs an `eval.*` or `metric.*` metric name. */
 export function customMetricKey(metric: string): string | undefined {
-  if (metric.startsWith('eval.') && metric.length > 5) return metric;
-  if (metric.startsWith('metric.') && metric.length > 7) return metric.slice(7);
-  return undefined;
+  const key =
+    metric.startsWith('eval.') && metric.length > 5
+      ? metric
+      : metric.startsWith('metric.') && metric.length > 7
+        ? metric.slice(7)
+        : undefined;
+  return key === undefined || OBJECT_MEMBERS.has(key) ? undefined : key;
 }
 
 /** What kind of data a metric name yields; throws VALIDATION for an unknown name. */
 export function metricKind(metric: string): MetricKind {
   if (metric === 'session.tool_mix') return 'categorical';
-  if (metric in PROPORTION_SIGNALS) return 'proportion';
-  if (metric in NUMERIC || customMetricKey(metric) !== undefined) return 'numeric';
+  if (PROPORTION_SIGNALS.has(metric)) return 'proportion';
+  if (NUMERIC.has(metric) || customMetricKey(metric) !== undefined) return 'numeric';
   throw new ValidationError(`unknown gate metric '${metric}'`, { metric, known: knownMetrics() });
 }
 
 export function knownMetrics(): string[] {
   return [
-    ...Object.keys(NUMERIC),
-    ...Object.keys(PROPORTION_SIGNALS),
+    ...NUMERIC.keys(),
+    ...PROPORTION_SIGNALS.keys(),
     'session.tool_mix',
     'eval.<name>',
     'metric.<name>',
@@ -90,14 +98,14 @@ export function knownMetrics(): string[] {
 }
 
 function extractor(metric: string): Extract {
-  const num = NUMERIC[metric];
+  const num = NUMERIC.get(metric);
   if (num) return num;
-  const signal = PROPORTION_SIGNALS[metric];
+  const signal = PROPORTION_SIGNALS.get(metric);
   if (signal) return (a) => ((a.signals[signal] ?? 0) >= 1 ? 1 : 0);
   const key = customMetricKey(metric);
   if (key !== undefined) {
     return (a) => {
-      const m = a.metrics[key];
+      const m = Object.hasOwn(a.metrics, key) ? a.metrics[key] : undefined;
       return m && m.count > 0 ? m.sum / m.count : undefined;
     };
   }
@@ -108,7 +116,7 @@ function extractor(metric: string): Extract {
 function observedOpen(metric: string, a: SessionAggregate, value: number | undefined): boolean {
   if (value === undefined || !Number.isFinite(value)) return false;
   if (customMetricKey(metric) !== undefined) return true; // the metric exists for it
-  if (metric in PROPORTION_SIGNALS) return a.turns > 0 || Object.keys(a.signals).length > 0;
+  if (PROPORTION_SIGNALS.has(metric)) return a.turns > 0 || Object.keys(a.signals).length > 0;
   return a.turns > 0;
 }
 

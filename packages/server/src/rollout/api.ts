@@ -27,6 +27,7 @@ import {
   type VersionRecord,
 } from '@baton/core';
 import type { ServerContext } from '../context';
+import { limitParam, positionParam } from '../paging';
 import { parse } from '../validation';
 import { applyEvent, loadState } from './controller';
 import {
@@ -74,8 +75,8 @@ const listQuery = z.object({
     .optional(),
 });
 const decisionsQuery = z.object({
-  afterSeq: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  afterSeq: positionParam(0).optional(),
+  limit: limitParam(),
 });
 const dryRunQuery = z.object({
   dryRun: z

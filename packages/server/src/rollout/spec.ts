@@ -142,7 +142,7 @@ const GATE_FIELDS = [
 ] as const;
 
 function gateField(details: Record<string, unknown> | undefined): string | undefined {
-  return GATE_FIELDS.find((f) => details !== undefined && f in details);
+  return GATE_FIELDS.find((f) => details !== undefined && Object.hasOwn(details, f));
 }
 
 /**
