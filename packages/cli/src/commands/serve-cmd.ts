@@ -34,6 +34,8 @@ export function registerServe(program: Command): void {
     .option(
       '--turn-timeout <duration>',
       'how long a worker may take for one turn or migration before TURN_TIMEOUT [env BATON_TURN_TIMEOUT] (default 30s)',
+    )
+    .option(
       '--request-timeout <duration>',
       'a client must send a whole request (headers and body) within this [env BATON_REQUEST_TIMEOUT] (default 60s)',
     )
