@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { createPrivate, exposedFiles, privateSideFiles } from './file-mode';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import {
   BatonError,
@@ -279,6 +280,7 @@ export class SqliteStore implements Store {
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
   private readonly txRun: Database.Transaction<(fn: () => unknown) => unknown>;
   private closed = false;
+  readonly warnings: readonly string[] = [];
 
   constructor(target: string, opts: SqliteStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -295,9 +297,17 @@ export class SqliteStore implements Store {
       addMetrics: (sessionId, version, metrics) => this.addMetrics(sessionId, version, { metrics }),
     });
     const path = sqlitePath(target);
+    const onDisk = path !== ':memory:' && path !== '' && !path.startsWith('file:');
+    if (onDisk) {
+      this.warnings = exposedFiles(path).map(
+        (f) => `store file ${f.file} is readable by other users (mode ${f.mode}); chmod 600 it`,
+      );
+      createPrivate(path);
+    }
     this.db = new Database(path);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     if (path !== ':memory:' && path !== '') this.db.pragma('journal_mode = WAL');
+    if (onDisk) privateSideFiles(path);
     this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.txRun = this.db.transaction((fn: () => unknown) => fn());
     this.migrate();
