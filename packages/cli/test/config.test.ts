@@ -118,7 +118,7 @@ describe('serve configuration', () => {
     expect(fromFile.host).toBe('0.0.0.0');
     expect(fromFile.store).toBe('./from-file.db');
     expect(fromFile.shutdownTimeoutMs).toBe(45_000);
-    expect(fromFile.tokens.admin).toBe('file-admin');
+    expect(fromFile.tokens.admin).toEqual(['file-admin']);
     expect(fromFile.sources.port).toBe('file');
 
     const fromEnv = await resolveServeConfig(
@@ -127,7 +127,7 @@ describe('serve configuration', () => {
     );
     expect(fromEnv.port).toBe(7200);
     expect(fromEnv.sources.port).toBe('env');
-    expect(fromEnv.tokens.admin).toBe('env-admin');
+    expect(fromEnv.tokens.admin).toEqual(['env-admin']);
     expect(fromEnv.host).toBe('0.0.0.0');
 
     const fromFlag = await resolveServeConfig(
@@ -136,7 +136,7 @@ describe('serve configuration', () => {
     );
     expect(fromFlag.port).toBe(7300);
     expect(fromFlag.sources.port).toBe('flag');
-    expect(fromFlag.tokens.admin).toBe('flag-admin');
+    expect(fromFlag.tokens.admin).toEqual(['flag-admin']);
 
     const defaults = await resolveServeConfig({}, {});
     expect(defaults).toMatchObject({

@@ -20,7 +20,10 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on [env BATON_HOST] (default 127.0.0.1)')
     .option('--port <port>', 'port to listen on; 0 picks a free one [env BATON_PORT] (default 7070)')
     .option('--config <file>', 'config file, JSON or YAML [env BATON_CONFIG]')
-    .option('--traffic-token <tokens>', 'bearer token(s) for clients, comma-separated [env BATON_TRAFFIC_TOKEN]')
+    .option(
+      '--traffic-token <tokens>',
+      'bearer token(s) for clients, comma-separated [env BATON_TRAFFIC_TOKEN]',
+    )
     .option(
       '--admin-token <tokens>',
       'bearer token(s) for admin commands, comma-separated [env BATON_ADMIN_TOKEN]',
