@@ -133,7 +133,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const scope = auth.require(req.headers.authorization, 'admin', 'worker');
     const b = parse(workerBody, req.body);
     const rec = await ctx.pool.addRemote(b.url, b.manifest ? { ...b.manifest } : undefined);
-    if (scope === 'worker') return reply.code(201).send({ ...rec, workerKey: await workerKeys.issue(rec.id) });
+    if (scope === 'worker')
+      return reply.code(201).send({ ...rec, workerKey: await workerKeys.issue(rec.id) });
     return reply.code(201).send(rec);
   });
   app.get('/v1/workers', { onRequest: reader }, async (req) => {
