@@ -404,8 +404,14 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     if (input.kind === 'message') {
       arg = spec.input ? spec.input(input.message) : input.message;
     } else {
-      // the callback names the wait by its digest; a pointer written before digests holds the token
-      const hit = open.find((i) => i.token === input.token || waitDigest(i.token) === input.token);
+      // the pointer names a wait by its digest, the router's callback too; a pointer written before
+      // digests holds the token, and a caller driving the worker directly may present the token
+      const hit = open.find(
+        (i) =>
+          i.token === input.token ||
+          i.token === waitDigest(input.token) ||
+          waitDigest(i.token) === input.token,
+      );
       if (!hit) throw new ValidationError(`no open interrupt of thread ${threadId} for wait ${input.token}`);
       const value =
         input.kind === 'callback' ? input.payload : (spec.onTimeout?.(input.name) ?? { timedOut: true });
