@@ -35,7 +35,6 @@ import {
   type TurnRequest,
   type TurnRequestV1,
   type TurnResponse,
-  type Wait,
 } from '@baton/core';
 import type { AppendCheckpointInput, Lease } from '@baton/store';
 import { setTimeout as sleep } from 'node:timers/promises';
