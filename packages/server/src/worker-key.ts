@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { BatonError } from '@baton/core';
 import type { Store } from '@baton/store';
+import { cachedSecret } from './shared-secret';
 
 /** The header a worker presents its key in when it unregisters itself. */
 export const WORKER_KEY_HEADER = 'baton-worker-key';
@@ -13,16 +14,10 @@ export const WORKER_KEY_HEADER = 'baton-worker-key';
 const SECRET_NAME = 'worker-registration';
 
 export class WorkerKeys {
-  private key: Promise<Buffer> | null = null;
+  private readonly secret: () => Promise<Buffer>;
 
-  constructor(private readonly store: Store) {}
-
-  private secret(): Promise<Buffer> {
-    this.key ??= this.store.sharedSecret(SECRET_NAME).catch((e: unknown) => {
-      this.key = null;
-      throw e;
-    });
-    return this.key;
+  constructor(store: Store) {
+    this.secret = cachedSecret(store, SECRET_NAME);
   }
 
   async issue(workerId: string): Promise<string> {
