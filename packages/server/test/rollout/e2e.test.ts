@@ -95,7 +95,7 @@ describe('rollout end to end', () => {
         const order = `C-${1000 + (i++ % 8000)}`;
         const msg = `Where is my order ${order}?`;
         const r = await api.turn(s, `${s.id}:0`, msg);
-        expect(r.status).toBe(200);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
         const tr = { id: s.id, token: s.token, sent: [msg], wait: null, order, busy: false };
         newSessions.push(tr);
         tracked.push(tr);
