@@ -24,6 +24,11 @@ export class Capabilities {
     private readonly clock: Clock,
   ) {}
 
+  /** The clock capabilities are checked against (ms). */
+  now(): number {
+    return this.clock.now();
+  }
+
   private secret(): Promise<Buffer> {
     this.key ??= this.store.sharedSecret(SECRET_NAME).catch((e: unknown) => {
       this.key = null;

@@ -28,8 +28,9 @@ export async function rolloutOf(store: Store, agent: string): Promise<string | n
 }
 
 /**
- * Whether the workers of `agent@version` speak protocol 1 and so cannot present a capability
- * (their ledger calls are accepted without one: they are not fenced). Null: none are.
+ * Whether the workers of `agent@version` speak protocol 1 and so cannot present a capability: their
+ * calls without one are accepted only for a session of that version whose lease a turn holds now
+ * (see `legacyOfSession`). They are fenced by the lease, not by the turn.
  */
 export type LegacyWorkers = (agent: string, version: string) => boolean;
 
@@ -54,7 +55,7 @@ export class StoreLedgerClient implements LedgerClient {
   /**
    * Check this client's capability for a write (or journal read) of `sessionId`'s turn `turnId`:
    * live (its lease epoch is the session's live lease), for that turn, and not read-only. Without a
-   * capability the call is refused, unless the version's workers speak protocol 1.
+   * capability the call is refused, unless `legacy` says a protocol-1 worker may be making it.
    */
   private async authorize(sessionId: string, turnId: string, legacy: () => Promise<boolean>): Promise<void> {
     if (this.capability === null && this.legacy !== null && (await legacy())) return;
@@ -63,10 +64,27 @@ export class StoreLedgerClient implements LedgerClient {
     if (cap.epoch === null) throw refused('read-only (the call holds no lease)', sessionId);
   }
 
-  private legacyOfSession(sessionId: string): () => Promise<boolean> {
+  /**
+   * Whether a call without a capability is one a protocol-1 worker (which cannot send one) may be
+   * making for `sessionId`: the session exists, a turn holds its live lease right now, the agent
+   * and version the call claims are the session's (when it claims any), and that version's workers
+   * speak protocol 1. Anything else — an idle, ended, unknown or other version's session — needs a
+   * capability.
+   */
+  private legacyOfSession(
+    sessionId: string,
+    claimed?: { agent: string; version: string },
+  ): () => Promise<boolean> {
     return async () => {
-      const s = await this.store.getSession(sessionId);
-      return this.legacy !== null && this.legacy(s.agent, s.version);
+      if (this.legacy === null) return false;
+      const s = await this.store.getSession(sessionId).catch((e: unknown) => {
+        if (e instanceof BatonError && e.code === 'SESSION_NOT_FOUND') return null;
+        throw e;
+      });
+      if (s === null) return false;
+      if (claimed && (claimed.agent !== s.agent || claimed.version !== s.version)) return false;
+      const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > this.caps.now();
+      return live && this.legacy(s.agent, s.version);
     };
   }
 
@@ -81,11 +99,7 @@ export class StoreLedgerClient implements LedgerClient {
   private async authorizeSettle(idempotencyKey: string, attemptId: string | undefined): Promise<void> {
     const e = await this.store.getEffect(idempotencyKey);
     try {
-      await this.authorize(
-        e.sessionId,
-        e.turnId,
-        async () => this.legacy !== null && this.legacy(e.agent, e.version),
-      );
+      await this.authorize(e.sessionId, e.turnId, this.legacyOfSession(e.sessionId, e));
     } catch (err) {
       const own = attemptId !== undefined && e.status === 'intent' && e.attemptId === attemptId;
       if (!own || !(err instanceof BatonError && err.code === 'CAPABILITY_INVALID')) throw err;
@@ -95,11 +109,7 @@ export class StoreLedgerClient implements LedgerClient {
   }
 
   async intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }> {
-    await this.authorize(
-      input.sessionId,
-      input.turnId,
-      async () => this.legacy !== null && this.legacy(input.agent, input.version),
-    );
+    await this.authorize(input.sessionId, input.turnId, this.legacyOfSession(input.sessionId, input));
     const rolloutId = await rolloutOf(this.store, input.agent);
     return this.store.recordEffectIntent({ ...input, rolloutId });
   }

@@ -256,7 +256,7 @@ describe('the ledger under the turn capability', () => {
     await store.releaseLease(next);
   });
 
-  it('accepts calls without a capability only for versions served by protocol-1 workers', async () => {
+  it('accepts calls without a capability only for versions served by protocol-1 workers, under a live lease', async () => {
     const caps = new Capabilities(store, clock);
     const s = await newSession(r.http, 'slow');
     const legacy = new StoreLedgerClient(
@@ -264,6 +264,9 @@ describe('the ledger under the turn capability', () => {
       caps,
       (agent, version) => agent === 'slow' && version === 'v1',
     );
+    // idle: no turn holds the session's lease
+    await expect(legacy.putStep(s.id, 't', 0, 'x', {})).rejects.toMatchObject({ code: 'CAPABILITY_INVALID' });
+    const lease = await store.acquireLease(s.id, 'rtr_u:legacy', 3000);
     await expect(
       legacy.intent({
         idempotencyKey: `${s.id}:t:0`,
@@ -279,6 +282,7 @@ describe('the ledger under the turn capability', () => {
     await expect(legacy.putStep(s.id, 't', 0, 'x', {})).resolves.toBeUndefined();
     const strict = new StoreLedgerClient(store, caps, () => false);
     await expect(strict.putStep(s.id, 't', 1, 'x', {})).rejects.toMatchObject({ code: 'CAPABILITY_INVALID' });
+    await store.releaseLease(lease);
   });
 
   it('the worker API maps a refused call to 403 CAPABILITY_INVALID', async () => {

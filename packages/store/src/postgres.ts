@@ -147,6 +147,7 @@ import {
   verifySlice,
 } from './pg-history';
 import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
+import { digestWaitTokensPostgres } from './wait-digests';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */
@@ -295,6 +296,7 @@ END $d$;
     name: 'effect attempts and resolutions, session keys, evaluation queue',
     sql: PG_RECOVERY_MIGRATION,
   },
+  { version: 5, name: 'wait tokens stored as digests', sql: 'SELECT 1', after: digestWaitTokensPostgres },
 ];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;

@@ -26,6 +26,7 @@ import {
   type SessionStatus,
   type VersionRecord,
 } from '@baton/core';
+import { READ_SCOPES } from '../auth';
 import type { ServerContext } from '../context';
 import { limitParam, positionParam } from '../paging';
 import { parse } from '../validation';
@@ -467,6 +468,9 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     const admin = async (req: { headers: { authorization?: string } }): Promise<void> => {
       ctx.auth.require(req.headers.authorization, 'admin');
     };
+    const reader = async (req: { headers: { authorization?: string } }): Promise<void> => {
+      ctx.auth.require(req.headers.authorization, ...READ_SCOPES);
+    };
     for (const t of YAML_TYPES) {
       if (!app.hasContentTypeParser(t))
         app.addContentTypeParser(t, { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -503,7 +507,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     app.post('/v1/migrate/check', { onRequest: admin }, preflight);
     app.post('/v1/rollouts/preflight', { onRequest: admin }, preflight);
 
-    app.get('/v1/rollouts', { onRequest: admin }, async (req) => {
+    app.get('/v1/rollouts', { onRequest: reader }, async (req) => {
       const q = parse(listQuery, req.query, 'query');
       const recs = await ctx.store.listRollouts({
         ...(q.agent ? { agent: q.agent } : {}),
@@ -529,11 +533,11 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       return { items };
     });
 
-    app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: admin }, async (req) => {
+    app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: reader }, async (req) => {
       return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id));
     });
 
-    app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: admin }, async (req) => {
+    app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: reader }, async (req) => {
       const q = parse(decisionsQuery, req.query, 'query');
       await ctx.store.getRollout(req.params.id);
       const items = await ctx.store.listDecisions(req.params.id, {
