@@ -5,6 +5,7 @@
  * checkpoint document (without channel values) and the metadata are stored as JSON. Channel
  * values are stored per (channel, version), so a put only writes the channels in `newVersions`.
  */
+import { randomInt } from 'node:crypto';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
@@ -52,6 +53,21 @@ export function graphStoreOf(source: GraphStoreSource): GraphCheckpointStore {
 
 const dec = new TextDecoder();
 
+/**
+ * Channel versions are `step * BRANCH_SPAN + r`, with `r` random in [1, BRANCH_SPAN): still
+ * increasing numbers (LangGraph compares them with `>`), but unique per branch, so two
+ * checkpoints forked from one parent that write the same channel do not share a blob key.
+ * Integers stay exact up to 2^53: about 9 million super-steps per thread.
+ */
+export const BRANCH_SPAN = 1_000_000_000;
+
+/** The version after `current`: one step up, with a random part of its own. */
+export function nextChannelVersion(current: number | string | undefined): number {
+  const n = current === undefined ? 0 : Number(current);
+  const step = Number.isFinite(n) ? Math.floor(n / BRANCH_SPAN) + 1 : 1;
+  return step * BRANCH_SPAN + randomInt(1, BRANCH_SPAN);
+}
+
 export class BatonCheckpointSaver extends BaseCheckpointSaver {
   readonly graphStore: GraphCheckpointStore;
   private readonly stamp: Record<string, unknown>;
@@ -62,6 +78,15 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     this.graphStore = graphStoreOf(source);
     this.stamp = options.stamp ?? {};
     this.dynamicStamp = options.dynamicStamp;
+  }
+
+  /**
+   * Unique per branch (see `nextChannelVersion`): LangGraph's default (`current + 1`) gives two
+   * forks of one checkpoint the same version of a channel, and a blob store keyed by version would
+   * read one fork's value in the other. Older threads' small integer versions stay comparable.
+   */
+  override getNextVersion(current: number | undefined): number {
+    return nextChannelVersion(current);
   }
 
   /** A saver on the same storage that stamps `stamp` into the metadata of what it writes. */
