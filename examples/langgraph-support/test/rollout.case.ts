@@ -138,10 +138,14 @@ export function rolloutCases(backend: string, open: OpenStore): void {
 
       const threads = await openThreads(b, N, (i) => i % 5 < 3);
       expect(threads.filter((t) => t.refund)).toHaveLength(60);
+      const asked = new Map<string, unknown[]>();
       for (const t of threads) {
         const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
         expect((snap.values as Record<string, unknown>).orderId).toBe(t.order);
         expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+        const interrupts = snap.tasks.flatMap((k) => k.interrupts.map((i) => i.value));
+        expect(interrupts).toHaveLength(t.refund ? 1 : 0);
+        asked.set(t.sessionId, interrupts);
       }
 
       const spec = {
@@ -164,6 +168,21 @@ export function rolloutCases(backend: string, open: OpenStore): void {
       const migrations = await store.listMigrations({ rolloutId, status: 'ok', limit: 1000 });
       expect(new Set(migrations.map((m) => m.sessionId)).size).toBe(N);
       expect(await store.listMigrations({ rolloutId, status: 'failed', limit: 1000 })).toEqual([]);
+
+      // before any new turn, LangGraph itself sees every thread migrated: the renamed channel, the
+      // v2 stamp and, for the interrupted threads, the pending interrupt it had on v1
+      for (const t of threads) {
+        const snap = await v2.graph.getState({ configurable: { thread_id: t.sessionId } });
+        const values = snap.values as Record<string, unknown>;
+        expect(values.orderRef).toBe(t.order);
+        expect('orderId' in values).toBe(false);
+        expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v2');
+        expect(snap.metadata?.[MIGRATED_FROM_KEY]).toBe('v1');
+        expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+        expect(snap.tasks.flatMap((k) => k.interrupts.map((i) => i.value))).toEqual(asked.get(t.sessionId));
+        const session = await store.getSession(t.sessionId);
+        expect(session.status).toBe(t.refund ? 'waiting' : 'idle');
+      }
 
       // every thread resumes on v2: callbacks for the interrupted ones, a message for the others
       await inBatches(threads, 10, async (t) => {
@@ -259,8 +278,11 @@ export function rolloutCases(backend: string, open: OpenStore): void {
           .map((t) => t.sessionId)
           .sort(),
       );
-      for (const f of check.body.failures as Array<{ error: string }>)
+      for (const f of check.body.failures as Array<{ error: string }>) {
         expect(f.error).toMatch(/interrupted at node 'approval' of graph v1, which graph v3 no longer has/);
+        // the refusal reads as what it is, not as a migration function that threw
+        expect(f.error).not.toMatch(/threw|up migration/);
+      }
 
       // refused means untouched: the threads are still v1 threads, interrupted at approval
       for (const t of threads) {

@@ -27,8 +27,16 @@ import {
 import { MigrationError, ValidationError, canonicalJson, sha256Hex } from '@baton/core';
 import type { LedgerClient, TurnInput } from '@baton/core';
 import { InProcessWorker, defineAgent } from '@baton/sdk';
-import type { AgentDefinition, InProcessWorkerOptions, TurnContext } from '@baton/sdk';
+import type {
+  AgentDefinition,
+  InProcessWorkerOptions,
+  MigrationContext,
+  MigrationFn,
+  TurnContext,
+} from '@baton/sdk';
 import { BatonCheckpointSaver, type GraphStoreSource } from './saver';
+import { applyChannelSteps, type MigratedCheckpoint } from './channels';
+import { INTERRUPT_CHANNEL, carryInterrupts } from './carry';
 
 /** Metadata key stamped into every checkpoint a version writes. */
 export const GRAPH_VERSION_KEY = 'baton_graph_version';
@@ -37,8 +45,6 @@ export const MIGRATED_FROM_KEY = 'baton_migrated_from';
 
 /** Metadata key of the Baton turn whose graph run wrote the checkpoint. */
 export const TURN_ID_KEY = 'baton_turn_id';
-
-const INTERRUPT_CHANNEL = '__interrupt__';
 
 /** The Baton turn a graph run belongs to, for the checkpoints it writes. */
 const turnScope = new AsyncLocalStorage<{ turnId: string }>();
@@ -141,6 +147,10 @@ export interface MigrateThreadResult {
   from: string | null;
   to: string;
   checkpointId: string | null;
+  /** Nodes the thread runs next, as of `checkpointId`. */
+  next: string[];
+  /** Ids of the pending interrupts carried onto the new checkpoint: old id → new id. */
+  interruptIds: Record<string, string>;
 }
 
 export interface LangGraphAgent {
@@ -253,67 +263,8 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     };
   }
 
-  function applyPlan(
-    cp: Checkpoint,
-    steps: ChannelMigration[],
-  ): { checkpoint: Checkpoint; changed: string[] } {
-    const values: Record<string, unknown> = { ...(cp.channel_values as Record<string, unknown>) };
-    const versions: Record<string, number | string> = { ...cp.channel_versions };
-    const seen: Record<string, Record<string, number | string>> = Object.fromEntries(
-      Object.entries(cp.versions_seen).map(([k, v]) => [k, { ...v }]),
-    );
-    const all = Object.values(versions);
-    let top: number | string | undefined = all.length
-      ? all.reduce((a, b) =>
-          typeof a === 'number' && typeof b === 'number' ? Math.max(a, b) : String(a) > String(b) ? a : b,
-        )
-      : undefined;
-    const bump = (): number | string => {
-      top = saver.getNextVersion(typeof top === 'number' ? top : top === undefined ? undefined : Number(top));
-      return top;
-    };
-    const changed = new Set<string>();
-    for (const step of steps) {
-      for (const [from, to] of Object.entries(step.rename ?? {})) {
-        if (!(from in values) && !(from in versions)) continue;
-        if (from in values) values[to] = values[from];
-        else delete values[to];
-        delete values[from];
-        delete versions[from];
-        versions[to] = bump();
-        changed.delete(from);
-        changed.add(to);
-        for (const s of Object.values(seen))
-          if (from in s) {
-            s[to] = s[from]!;
-            delete s[from];
-          }
-      }
-      for (const [channel, fn] of Object.entries(step.transform ?? {})) {
-        const next = fn(values[channel], values);
-        if (next === undefined) delete values[channel];
-        else values[channel] = next;
-        versions[channel] = bump();
-        changed.add(channel);
-      }
-      for (const channel of step.drop ?? []) {
-        delete values[channel];
-        delete versions[channel];
-        changed.delete(channel);
-        for (const s of Object.values(seen)) delete s[channel];
-      }
-    }
-    return {
-      checkpoint: {
-        ...cp,
-        id: uuid6(-1),
-        ts: new Date().toISOString(),
-        channel_values: values,
-        channel_versions: versions,
-        versions_seen: seen,
-      },
-      changed: [...changed],
-    };
+  function applyPlan(cp: Checkpoint, steps: ChannelMigration[]): MigratedCheckpoint {
+    return applyChannelSteps(cp, steps, (v) => saver.getNextVersion(v));
   }
 
   async function check(
@@ -356,11 +307,39 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     }
   }
 
+  /**
+   * Carry the pending interrupts of `old` onto `bridge` (the checkpoint a migration wrote as its
+   * child) under their new ids; idempotent. Returns old interrupt id → new id.
+   */
+  async function carry(old: CheckpointTuple, bridge: RunnableConfig): Promise<Record<string, string>> {
+    if (!(old.pendingWrites ?? []).some(([, c]) => c === INTERRUPT_CHANNEL)) return {};
+    const snap = await graph.getState(bridge);
+    const moved = carryInterrupts(old.pendingWrites ?? [], snap.tasks);
+    for (const w of moved.writes) await saver.putWrites(bridge, w.writes, w.taskId);
+    return moved.ids;
+  }
+
   async function migrateThread(threadId: string): Promise<MigrateThreadResult> {
     const { tuple, from, steps } = await check(threadId);
-    if (!tuple || steps.length === 0)
-      return { migrated: false, from, to: spec.version, checkpointId: tuple?.checkpoint.id ?? null };
-    let migrated: ReturnType<typeof applyPlan>;
+    const unchanged = async (): Promise<MigrateThreadResult> => {
+      const result: MigrateThreadResult = {
+        migrated: false,
+        from,
+        to: spec.version,
+        checkpointId: tuple?.checkpoint.id ?? null,
+        next: tuple ? pendingNodes(tuple.checkpoint) : [],
+        interruptIds: {},
+      };
+      // a bridge this version wrote before (a migration that is run again): carry again, same ids
+      const bridgedFrom = (tuple?.metadata as Record<string, unknown> | undefined)?.[MIGRATED_FROM_KEY];
+      if (tuple && from === spec.version && typeof bridgedFrom === 'string' && tuple.parentConfig) {
+        const parent = await saver.getTuple(tuple.parentConfig);
+        if (parent) result.interruptIds = await carry(parent, tuple.config);
+      }
+      return result;
+    };
+    if (!tuple || steps.length === 0) return unchanged();
+    let migrated: MigratedCheckpoint;
     try {
       migrated = applyPlan(tuple.checkpoint, steps);
     } catch (e) {
@@ -391,15 +370,29 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
       from,
       to: spec.version,
       checkpointId: (config.configurable?.checkpoint_id as string | undefined) ?? null,
+      next: pendingNodes(migrated.checkpoint),
+      interruptIds: await carry(tuple, config),
     };
   }
 
   async function turn(ctx: TurnContext<LangGraphPointer>, input: TurnInput): Promise<unknown> {
     const threadId = ctx.state.threadId ?? ctx.session.id;
     const config = threadConfig(threadId);
-    await migrateThread(threadId);
+    // A bridge another version wrote for a migration that was never committed (the session is
+    // still on this version): run from the checkpoint the session names, which forks past it.
+    const head = await saver.getTuple(config);
+    const orphan =
+      head !== undefined &&
+      ctx.state.checkpointId !== null &&
+      head.checkpoint.id !== ctx.state.checkpointId &&
+      typeof (head.metadata as Record<string, unknown> | undefined)?.[MIGRATED_FROM_KEY] === 'string' &&
+      graphVersionOf(head) !== spec.version;
+    const runConfig = orphan
+      ? { configurable: { ...config.configurable, checkpoint_id: ctx.state.checkpointId } }
+      : config;
+    const lazy = orphan ? undefined : await migrateThread(threadId);
     let arg: unknown;
-    const open = ctx.state.interrupts;
+    const open = ctx.state.interrupts.map((i) => ({ ...i, id: lazy?.interruptIds[i.id] ?? i.id }));
     let remaining = open;
     if (input.kind === 'message') {
       arg = spec.input ? spec.input(input.message) : input.message;
@@ -411,7 +404,8 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
       arg = new Command({ resume: open.length > 1 ? { [hit.id]: value } : value });
       remaining = open.filter((i) => i !== hit);
     }
-    const run = (input: unknown) => turnScope.run({ turnId: ctx.turnId }, () => graph.invoke(input, config));
+    const run = (input: unknown) =>
+      turnScope.run({ turnId: ctx.turnId }, () => graph.invoke(input, input === null ? config : runConfig));
     const latest = await saver.getTuple(config);
     if ((latest?.metadata as Record<string, unknown> | undefined)?.[TURN_ID_KEY] === ctx.turnId) {
       // A retry of a turn whose graph run already wrote checkpoints: never feed the input twice.
@@ -423,9 +417,10 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
       await run(arg);
     }
     const snap = await graph.getState(config);
-    const interrupts = snap.tasks.flatMap((t) =>
-      t.interrupts.map((it, k) => ({ id: it.id ?? `${t.id}:${k}`, value: it.value })),
-    );
+    // a task that has run since its interrupt was answered still lists it: only pending tasks count
+    const interrupts = snap.tasks
+      .filter((t) => snap.next.includes(t.name))
+      .flatMap((t) => t.interrupts.map((it, k) => ({ id: it.id ?? `${t.id}:${k}`, value: it.value })));
     const kept = remaining.filter((r) => interrupts.some((i) => i.id === r.id));
     const fresh = interrupts
       .filter((i) => !kept.some((k) => k.id === i.id))
@@ -460,13 +455,27 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     drop: m.drop ?? [],
   }));
 
-  const up: Record<number, (state: LangGraphPointer) => Promise<LangGraphPointer>> = {};
+  /**
+   * Baton's migration step to this version: the pre-flight, and (unless a dry run) the channel
+   * migration written at once, so `graph.getState()` shows the migrated thread, with its pending
+   * interrupts, before any new turn. The Baton pointer then names the migrated checkpoint.
+   */
+  const up: Record<number, MigrationFn> = {};
   for (let s = 1; s < schemaVersion; s++)
-    up[s] = async (state: LangGraphPointer) => {
+    up[s] = async (state: LangGraphPointer, mctx: MigrationContext): Promise<LangGraphPointer> => {
       if (s + 1 < schemaVersion || !state.threadId) return state;
       const r = await preflight(state.threadId, state.next);
-      if (!r.ok) throw new Error(r.reason);
-      return state;
+      if (!r.ok) throw new MigrationError(r.reason, { threadId: state.threadId, to: spec.version });
+      if (mctx.dryRun) return state;
+      const m = await migrateThread(state.threadId);
+      if (m.checkpointId === null || (!m.migrated && m.from !== spec.version)) return state;
+      return {
+        ...state,
+        graphVersion: spec.version,
+        checkpointId: m.checkpointId,
+        next: m.next,
+        interrupts: state.interrupts.map((i) => ({ ...i, id: m.interruptIds[i.id] ?? i.id })),
+      };
     };
 
   const definition = defineAgent<LangGraphPointer>({

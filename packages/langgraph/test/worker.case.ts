@@ -9,6 +9,7 @@ import type { LedgerClient, TurnRequest, TurnResponse } from '@baton/core';
 import type { Store } from '@baton/store';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, TURN_ID_KEY, langGraphAgent } from '../src/index';
 import type { ChannelMigration, LangGraphAgent } from '../src/index';
+import { interruptIdOf } from '../src/interrupt-id';
 
 /** The node names each step appends, in order. */
 const stepsChannel = () => Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] });
@@ -240,20 +241,43 @@ export function workerCases(
         quiescent: true,
         interrupted: true,
       });
-      const migrated = await v2.worker(noLedger).migrate({
-        session: { id: threadId, agent, version: 'v1' },
-        checkpoint: {
-          seq: 1,
-          schemaVersion: 1,
-          body: { state: res.state, history: res.history, context: res.context, waits: res.waits },
-        },
-        targetSchemaVersion: 2,
-        dryRun: false,
-      });
+      const migrate = (dryRun: boolean) =>
+        v2.worker(noLedger).migrate({
+          session: { id: threadId, agent, version: 'v1' },
+          checkpoint: {
+            seq: 1,
+            schemaVersion: 1,
+            body: { state: res.state, history: res.history, context: res.context, waits: res.waits },
+          },
+          targetSchemaVersion: 2,
+          dryRun,
+        });
+      // a dry run (the pre-flight) writes nothing
+      expect((await migrate(true)).ok).toBe(true);
+      expect((await v2.inspect(threadId)).graphVersion).toBe('v1');
+      const migrated = await migrate(false);
       expect(migrated.ok).toBe(true);
       if (!migrated.ok) return;
-      // Baton's migration is the pre-flight; the graph's channels move at the first turn on v2
-      expect((await v2.inspect(threadId)).graphVersion).toBe('v1');
+      // Baton's migration writes the migrated graph checkpoint at once: LangGraph sees it before any turn
+      expect(await v2.inspect(threadId)).toMatchObject({
+        graphVersion: 'v2',
+        next: ['approve'],
+        interrupted: true,
+      });
+      const seen = await v2.graph.getState({ configurable: { thread_id: threadId } });
+      expect(seen.values).toMatchObject({ orderIds: ['o-7'], note: 'fragile' });
+      expect(seen.tasks.flatMap((t) => t.interrupts.map((i) => i.value))).toEqual([{ name: 'approval' }]);
+      expect(migrated.body.state).toMatchObject({
+        graphVersion: 'v2',
+        checkpointId: seen.config.configurable?.checkpoint_id,
+        next: ['approve'],
+      });
+      // the pointer names the interrupt LangGraph now holds (its id changed with the task's)
+      const pointer = migrated.body.state as { interrupts: Array<{ id: string; token: string }> };
+      expect(pointer.interrupts.map((i) => i.id)).toEqual(
+        seen.tasks.flatMap((t) => t.interrupts.map((i) => i.id)),
+      );
+      expect(pointer.interrupts[0]!.token).toBe(res.waits[0]!.token);
       const done = await turn(
         v2,
         threadId,
@@ -298,6 +322,83 @@ export function workerCases(
       expect(snap.values).toMatchObject({ orderIds: ['o-7'], memo: 'FRAGILE' });
       expect(snap.next).toEqual(['approve']);
       expect(await v3.migrateThread(threadId)).toMatchObject({ migrated: false, from: 'v3', to: 'v3' });
+    });
+
+    test('the interrupt id Baton computes is the one LangGraph gives a live interrupt', async () => {
+      const { threadId } = await interruptedOnV1();
+      const snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      const task = snap.tasks.find((t) => t.interrupts.length > 0)!;
+      expect(task.interrupts[0]!.id).toBe(interruptIdOf(task.name, task.id));
+    });
+
+    test('two pending interrupts survive an eager migration: each callback resumes its own node', async () => {
+      const Two = (key: 'ref' | 'orderRef') =>
+        Annotation.Root({
+          [key]: Annotation<string>,
+          answers: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+        });
+      const ask = (who: string) => () => {
+        const r = interrupt<{ name: string }, { ok: boolean }>({ name: who });
+        return { answers: [`${who}:${r.ok ? 'yes' : 'no'}`] };
+      };
+      const build = (key: 'ref' | 'orderRef') =>
+        new StateGraph(Two(key))
+          .addNode('legal', ask('legal'))
+          .addNode('finance', ask('finance'))
+          .addEdge(START, 'legal')
+          .addEdge(START, 'finance')
+          .addEdge('legal', END)
+          .addEdge('finance', END);
+      const p1 = langGraphAgent({ name: agent, version: 'p1', graph: build('ref'), store });
+      const p2 = langGraphAgent({
+        name: agent,
+        version: 'p2',
+        graph: build('orderRef'),
+        store,
+        migrations: [{ from: 'p1', rename: { ref: 'orderRef' } }],
+      });
+      const threadId = newThread();
+      const res = await turn(p1, threadId, { kind: 'message', message: { ref: 'o-2' } }, null);
+      expect(res.waits.map((w) => w.name).sort()).toEqual(['finance', 'legal']);
+      const migrated = await p2.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'p1' },
+        checkpoint: {
+          seq: 1,
+          schemaVersion: 1,
+          body: { state: res.state, history: [], context: null, waits: res.waits },
+        },
+        targetSchemaVersion: 2,
+        dryRun: false,
+      });
+      expect(migrated.ok).toBe(true);
+      if (!migrated.ok) return;
+      const snap = await p2.graph.getState({ configurable: { thread_id: threadId } });
+      expect(snap.values).toMatchObject({ orderRef: 'o-2' });
+      expect(
+        snap.tasks.flatMap((t) => t.interrupts.map((i) => (i.value as { name: string }).name)).sort(),
+      ).toEqual(['finance', 'legal']);
+      const ids = (migrated.body.state as { interrupts: Array<{ id: string }> }).interrupts.map((i) => i.id);
+      expect(ids.sort()).toEqual(snap.tasks.flatMap((t) => t.interrupts.map((i) => i.id!)).sort());
+      const moved = { ...res, state: migrated.body.state };
+      const finance = res.waits.find((w) => w.name === 'finance')!;
+      const first = await turn(
+        p2,
+        threadId,
+        { kind: 'callback', token: finance.token, name: 'finance', payload: { ok: false } },
+        { res: moved, schemaVersion: 2 },
+      );
+      expect(first.status).toBe('waiting');
+      expect(first.waits.map((w) => w.name)).toEqual(['legal']);
+      const legal = res.waits.find((w) => w.name === 'legal')!;
+      const done = await turn(
+        p2,
+        threadId,
+        { kind: 'callback', token: legal.token, name: 'legal', payload: { ok: true } },
+        { res: first, schemaVersion: 2 },
+      );
+      expect(done.status).toBe('idle');
+      const end = await p2.graph.getState({ configurable: { thread_id: threadId } });
+      expect([...(end.values as { answers: string[] }).answers].sort()).toEqual(['finance:no', 'legal:yes']);
     });
 
     test('pre-flight refuses a thread that is not at a quiescent checkpoint', async () => {

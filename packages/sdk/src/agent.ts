@@ -21,6 +21,12 @@ export interface MigrationContext {
    */
   history: HistoryReader;
   context: unknown;
+  /**
+   * True for a pre-flight or a check (`POST /v1/migrate/check`, a rollout's pre-flight): the
+   * result is only looked at, so a migration that writes beside the checkpoint (e.g. a LangGraph
+   * thread's channels) must write nothing.
+   */
+  dryRun: boolean;
 }
 
 export type MigrationFn = (state: any, ctx: MigrationContext) => unknown;
