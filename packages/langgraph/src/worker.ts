@@ -25,7 +25,7 @@ import {
   type CheckpointTuple,
 } from '@langchain/langgraph-checkpoint';
 import { MigrationError, ValidationError, canonicalJson, sha256Hex } from '@baton/core';
-import type { LedgerClient, TurnInput } from '@baton/core';
+import type { GraphCheckpointStore, LedgerClient, TurnInput } from '@baton/core';
 import { InProcessWorker, defineAgent } from '@baton/sdk';
 import type {
   AgentDefinition,
@@ -37,6 +37,7 @@ import type {
 import { BatonCheckpointSaver, type GraphStoreSource } from './saver';
 import { applyChannelSteps, type MigratedCheckpoint } from './channels';
 import { INTERRUPT_CHANNEL, carryInterrupts } from './carry';
+import { CallGraphStore, withCallGraph } from './call-store';
 
 /** Metadata key stamped into every checkpoint a version writes. */
 export const GRAPH_VERSION_KEY = 'baton_graph_version';
@@ -91,8 +92,13 @@ export interface LangGraphAgentSpec {
   version: string;
   /** The graph builder (compiled here with Baton's checkpointer). */
   graph: GraphBuilderLike;
-  /** Where the graph's checkpoints live: a Baton store with `graph`, or a graph checkpoint store. */
-  store: GraphStoreSource;
+  /**
+   * Where the graph's checkpoints live: a Baton store with `graph`, or a graph checkpoint store.
+   * Omit it in a worker process: each turn and migration then reads and writes the session's
+   * graph checkpoints through the Baton server (the worker API, under the call's capability), so
+   * the worker needs only the server URL and the worker token.
+   */
+  store?: GraphStoreSource;
   /** Channel migrations from older graph versions, oldest first. */
   migrations?: ChannelMigration[];
   /** Baton state schema version; defaults to `migrations.length + 1`. */
@@ -210,7 +216,7 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     seenFrom.add(m.from);
   }
   const schemaVersion = spec.schemaVersion ?? migrations.length + 1;
-  const saver = new BatonCheckpointSaver(spec.store, {
+  const saver = new BatonCheckpointSaver(spec.store ?? new CallGraphStore(`${spec.name}@${spec.version}`), {
     stamp: { [GRAPH_VERSION_KEY]: spec.version },
     dynamicStamp: () => {
       const t = turnScope.getStore();
@@ -375,7 +381,15 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     };
   }
 
-  async function turn(ctx: TurnContext<LangGraphPointer>, input: TurnInput): Promise<unknown> {
+  /** The graph store of a call: the given `store`, else the session's, through the call's ledger. */
+  const scoped = <T>(graph: GraphCheckpointStore | undefined, fn: () => Promise<T>): Promise<T> =>
+    spec.store ? fn() : withCallGraph(graph, fn);
+
+  function turn(ctx: TurnContext<LangGraphPointer>, input: TurnInput): Promise<unknown> {
+    return scoped(ctx.graph, () => runTurn(ctx, input));
+  }
+
+  async function runTurn(ctx: TurnContext<LangGraphPointer>, input: TurnInput): Promise<unknown> {
     const threadId = ctx.state.threadId ?? ctx.session.id;
     const config = threadConfig(threadId);
     // A bridge another version wrote for a migration that was never committed (the session is
@@ -462,21 +476,28 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
    */
   const up: Record<number, MigrationFn> = {};
   for (let s = 1; s < schemaVersion; s++)
-    up[s] = async (state: LangGraphPointer, mctx: MigrationContext): Promise<LangGraphPointer> => {
-      if (s + 1 < schemaVersion || !state.threadId) return state;
-      const r = await preflight(state.threadId, state.next);
-      if (!r.ok) throw new MigrationError(r.reason, { threadId: state.threadId, to: spec.version });
-      if (mctx.dryRun) return state;
-      const m = await migrateThread(state.threadId);
-      if (m.checkpointId === null || (!m.migrated && m.from !== spec.version)) return state;
-      return {
-        ...state,
-        graphVersion: spec.version,
-        checkpointId: m.checkpointId,
-        next: m.next,
-        interrupts: state.interrupts.map((i) => ({ ...i, id: m.interruptIds[i.id] ?? i.id })),
-      };
+    up[s] = (state: LangGraphPointer, mctx: MigrationContext): Promise<LangGraphPointer> =>
+      scoped(mctx.graph, () => upOnto(state, mctx, s));
+
+  async function upOnto(
+    state: LangGraphPointer,
+    mctx: MigrationContext,
+    s: number,
+  ): Promise<LangGraphPointer> {
+    if (s + 1 < schemaVersion || !state.threadId) return state;
+    const r = await preflight(state.threadId, state.next);
+    if (!r.ok) throw new MigrationError(r.reason, { threadId: state.threadId, to: spec.version });
+    if (mctx.dryRun) return state;
+    const m = await migrateThread(state.threadId);
+    if (m.checkpointId === null || (!m.migrated && m.from !== spec.version)) return state;
+    return {
+      ...state,
+      graphVersion: spec.version,
+      checkpointId: m.checkpointId,
+      next: m.next,
+      interrupts: state.interrupts.map((i) => ({ ...i, id: m.interruptIds[i.id] ?? i.id })),
     };
+  }
 
   const definition = defineAgent<LangGraphPointer>({
     name: spec.name,

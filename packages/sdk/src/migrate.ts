@@ -138,6 +138,7 @@ export async function migrateCheckpoint<S>(
         history,
         context: received.context,
         dryRun: call.dryRun,
+        graph: ledger ? boundLedger(ledger, call.capability).graph : undefined,
       });
     } catch (e) {
       // a refusal the migration states itself (a MigrationError) is reported as it reads
