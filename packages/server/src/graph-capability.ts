@@ -10,7 +10,7 @@ import type {
   GraphThreadSummary,
   GraphWrite,
 } from '@baton/core';
-import type { Capabilities } from './capability';
+import { MIGRATE_CALL, type Capabilities } from './capability';
 
 /** The graph store a capability grants: the session's thread, read-only without a live lease. */
 export class CapabilityGraphStore implements GraphCheckpointStore {
@@ -20,6 +20,12 @@ export class CapabilityGraphStore implements GraphCheckpointStore {
     private readonly capability: string | null,
   ) {}
 
+  /**
+   * Reads: any valid capability of the session. Writes: one under the session's live lease (a
+   * turn, a migration that holds the lease), or a batched eager migration's (no lease; it commits
+   * with compare-and-set, refused while a turn holds the session) while no turn holds the
+   * session. A dry run's capability never writes.
+   */
   private async check(threadId: string | undefined, write: boolean): Promise<void> {
     if (threadId === undefined)
       throw new BatonError(
@@ -27,12 +33,15 @@ export class CapabilityGraphStore implements GraphCheckpointStore {
         'a worker reads the graph checkpoints of its own session only (threadId)',
       );
     const cap = await this.caps.verify(this.capability ?? undefined, threadId);
-    if (write && cap.epoch === null)
-      throw new BatonError(
-        'CAPABILITY_INVALID',
-        'turn capability refused: read-only (a dry run or a call without a lease writes no graph checkpoint)',
-        { reason: 'read-only', sessionId: threadId },
-      );
+    if (!write || cap.epoch !== null) return;
+    const refuse = (why: string): BatonError =>
+      new BatonError('CAPABILITY_INVALID', `turn capability refused: ${why}`, {
+        reason: 'read-only',
+        sessionId: threadId,
+      });
+    if (!cap.turnId.startsWith(MIGRATE_CALL))
+      throw refuse('read-only (a dry run writes no graph checkpoint)');
+    if (await this.caps.leased(threadId)) throw refuse('a turn holds the session');
   }
 
   async put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {
