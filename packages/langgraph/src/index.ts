@@ -10,6 +10,7 @@ export {
 export type {
   ChannelMigration,
   CompiledGraphLike,
+  CompiledOf,
   GraphBuilderLike,
   LangGraphAgent,
   LangGraphAgentSpec,

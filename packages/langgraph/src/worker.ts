@@ -85,13 +85,16 @@ export interface GraphBuilderLike {
   compile(opts: { checkpointer: BatonCheckpointSaver }): unknown;
 }
 
-export interface LangGraphAgentSpec {
+/** What `compile` of the builder `B` returns (e.g. a `CompiledStateGraph` of its state). */
+export type CompiledOf<B extends GraphBuilderLike> = ReturnType<B['compile']>;
+
+export interface LangGraphAgentSpec<B extends GraphBuilderLike = GraphBuilderLike> {
   /** Agent name, e.g. `support`. */
   name: string;
   /** Version label; also the graph version stamped into checkpoint metadata. */
   version: string;
   /** The graph builder (compiled here with Baton's checkpointer). */
-  graph: GraphBuilderLike;
+  graph: B;
   /**
    * Where the graph's checkpoints live: a Baton store with `graph`, or a graph checkpoint store.
    * Omit it in a worker process: each turn and migration then reads and writes the session's
@@ -159,9 +162,10 @@ export interface MigrateThreadResult {
   interruptIds: Record<string, string>;
 }
 
-export interface LangGraphAgent {
+export interface LangGraphAgent<G = CompiledGraphLike> {
   readonly definition: AgentDefinition<LangGraphPointer>;
-  readonly graph: CompiledGraphLike;
+  /** The compiled graph (with Baton's checkpointer), typed as the builder's `compile` returns it. */
+  readonly graph: G;
   readonly saver: BatonCheckpointSaver;
   readonly version: string;
   /** An in-process Baton worker serving this version (for HTTP, `serveWorker(definition, …)`). */
@@ -204,7 +208,9 @@ function toJsonValue(v: unknown): unknown {
   return v === undefined ? null : (JSON.parse(JSON.stringify(v)) as unknown);
 }
 
-export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
+export function langGraphAgent<B extends GraphBuilderLike>(
+  spec: LangGraphAgentSpec<B>,
+): LangGraphAgent<CompiledOf<B>> {
   if (!spec.version) throw new ValidationError('a LangGraph agent needs a version label');
   const migrations = spec.migrations ?? [];
   const seenFrom = new Set<string>();
@@ -223,7 +229,8 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
       return t ? { [TURN_ID_KEY]: t.turnId } : undefined;
     },
   });
-  const graph = spec.graph.compile({ checkpointer: saver }) as CompiledGraphLike;
+  const compiled = spec.graph.compile({ checkpointer: saver }) as CompiledOf<B>;
+  const graph = compiled as unknown as CompiledGraphLike;
   const nodeNames = new Set(Object.keys(graph.nodes));
   const timeout = spec.waitTimeoutMs ?? 24 * 60 * 60 * 1000;
 
@@ -523,7 +530,7 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
 
   return {
     definition,
-    graph,
+    graph: compiled,
     saver,
     version: spec.version,
     worker: (ledger, opts) => new InProcessWorker(definition, ledger, opts),

@@ -8,7 +8,7 @@ import { Annotation, END, START, StateGraph, interrupt } from '@langchain/langgr
 import type { LedgerClient, TurnRequest, TurnResponse } from '@baton/core';
 import type { Store } from '@baton/store';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, TURN_ID_KEY, langGraphAgent } from '../src/index';
-import type { ChannelMigration, LangGraphAgent } from '../src/index';
+import type { ChannelMigration, CompiledOf, LangGraphAgent } from '../src/index';
 import { interruptIdOf } from '../src/interrupt-id';
 
 /** The node names each step appends, in order. */
@@ -104,7 +104,7 @@ export function workerCases(
   describe(`LangGraph adapter (${name})`, () => {
     let store: Store;
     let close: () => Promise<void>;
-    let v1: LangGraphAgent;
+    let v1: LangGraphAgent<CompiledOf<ReturnType<typeof graphV1>>>;
     let v2: LangGraphAgent;
     let v3: LangGraphAgent;
     let seq = 0;
@@ -196,6 +196,19 @@ export function workerCases(
       expect(done.status).toBe('idle');
       const snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
       expect((snap.values as Record<string, unknown>).answer).toBe('no');
+    });
+
+    test('agent.graph is the compiled graph: history, updateState and stream without casts', async () => {
+      const { threadId } = await interruptedOnV1();
+      const config = { configurable: { thread_id: threadId } };
+      const history = [];
+      for await (const s of v1.graph.getStateHistory(config)) history.push(s.values.steps ?? []);
+      expect(history[0]).toEqual(['intake']);
+      const forked = await v1.graph.updateState(config, { note: 'edited' });
+      expect((await v1.graph.getState(forked)).values.note).toBe('edited');
+      const chunks = [];
+      for await (const c of await v1.graph.stream(null, { ...config, streamMode: 'values' })) chunks.push(c);
+      expect(chunks[0]).toMatchObject({ orderId: 'o-7', note: 'edited' });
     });
 
     test('every checkpoint a version writes carries its graph version', async () => {
@@ -488,7 +501,7 @@ export function workerCases(
         answer: 'no',
         steps: ['intake', 'approve', 'audit'],
       });
-      expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1b');
+      expect((snap.metadata as Record<string, unknown> | undefined)?.[GRAPH_VERSION_KEY]).toBe('v1b');
 
       const noApprove = langGraphAgent({
         name: agent,
