@@ -6,197 +6,41 @@
  * - A LangGraph `interrupt` ends the turn as a Baton wait (serializable data: token, name,
  *   deadline, payload schema); the callback that resolves the wait resumes the graph.
  * - Every checkpoint the version writes carries `baton_graph_version` in its metadata.
- * - A new graph version migrates the thread's channels (rename, transform, drop) the first time it
- *   runs a turn on the thread; Baton's migration step (`up`) is the pre-flight: it refuses a thread
- *   that is not at a quiescent checkpoint (pending writes other than an interrupt) or that is
- *   interrupted at a node the new graph no longer has, with the reason.
+ * - A new graph version migrates the thread's channels (rename, transform, drop) when Baton
+ *   migrates the session (`up`, after the pre-flight of threads.ts: a thread that is not at a
+ *   quiescent checkpoint or is interrupted at a node the new graph no longer has is refused, with
+ *   the reason), or at its first turn on the version when no migration step ran.
  *
  * The Baton checkpoint holds a pointer to the thread (`LangGraphPointer`); the graph state itself
  * lives in the store's graph tables, written by `BatonCheckpointSaver`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { z } from 'zod';
 import { Command } from '@langchain/langgraph';
-import type { RunnableConfig } from '@langchain/core/runnables';
-import {
-  compareChannelVersions,
-  uuid6,
-  type Checkpoint,
-  type CheckpointTuple,
-} from '@langchain/langgraph-checkpoint';
 import { MigrationError, ValidationError, canonicalJson, sha256Hex } from '@baton/core';
-import type { GraphCheckpointStore, LedgerClient, TurnInput } from '@baton/core';
+import type { GraphCheckpointStore, TurnInput } from '@baton/core';
 import { InProcessWorker, defineAgent } from '@baton/sdk';
-import type {
-  AgentDefinition,
-  InProcessWorkerOptions,
-  MigrationContext,
-  MigrationFn,
-  TurnContext,
-} from '@baton/sdk';
-import { BatonCheckpointSaver, type GraphStoreSource } from './saver';
-import { applyChannelSteps, type MigratedCheckpoint } from './channels';
-import { INTERRUPT_CHANNEL, carryInterrupts } from './carry';
+import type { MigrationContext, MigrationFn, TurnContext } from '@baton/sdk';
+import { BatonCheckpointSaver } from './saver';
 import { CallGraphStore, withCallGraph } from './call-store';
+import { threadOps } from './threads';
+import {
+  GRAPH_VERSION_KEY,
+  LangGraphPointer,
+  MIGRATED_FROM_KEY,
+  TURN_ID_KEY,
+  graphVersionOf,
+  threadConfig,
+  type CompiledGraphLike,
+  type CompiledOf,
+  type GraphBuilderLike,
+  type LangGraphAgent,
+  type LangGraphAgentSpec,
+} from './types';
 
-/** Metadata key stamped into every checkpoint a version writes. */
-export const GRAPH_VERSION_KEY = 'baton_graph_version';
-/** Metadata key of a checkpoint written by a channel migration: the graph version it came from. */
-export const MIGRATED_FROM_KEY = 'baton_migrated_from';
-
-/** Metadata key of the Baton turn whose graph run wrote the checkpoint. */
-export const TURN_ID_KEY = 'baton_turn_id';
+export * from './types';
 
 /** The Baton turn a graph run belongs to, for the checkpoints it writes. */
 const turnScope = new AsyncLocalStorage<{ turnId: string }>();
-
-/** One step of a state migration between two graph versions, per channel (state key). */
-export interface ChannelMigration {
-  /** The graph version this step migrates from (the next step's `from`, or this version, is the target). */
-  from: string;
-  /** Old channel name → new channel name; the value moves as it is. */
-  rename?: Record<string, string>;
-  /** Channel (after renames) → function of its value (and all values) giving the new value. */
-  transform?: Record<string, (value: unknown, values: Readonly<Record<string, unknown>>) => unknown>;
-  /** Channels to remove. */
-  drop?: string[];
-}
-
-/** The part of a compiled graph the adapter uses. */
-export interface CompiledGraphLike {
-  invoke(input: unknown, config: RunnableConfig): Promise<unknown>;
-  getState(config: RunnableConfig): Promise<{
-    values: unknown;
-    next: readonly string[];
-    config: RunnableConfig;
-    metadata?: Record<string, unknown>;
-    tasks: ReadonlyArray<{
-      id: string;
-      name: string;
-      interrupts: ReadonlyArray<{ id?: string; value?: unknown }>;
-    }>;
-  }>;
-  nodes: Record<string, unknown>;
-  getGraph?(): { nodes: Record<string, unknown>; edges: Array<{ source: string; target: string }> };
-}
-
-/** Something with `compile({ checkpointer })`, e.g. a `StateGraph` builder. */
-export interface GraphBuilderLike {
-  compile(opts: { checkpointer: BatonCheckpointSaver }): unknown;
-}
-
-/** What `compile` of the builder `B` returns (e.g. a `CompiledStateGraph` of its state). */
-export type CompiledOf<B extends GraphBuilderLike> = ReturnType<B['compile']>;
-
-export interface LangGraphAgentSpec<B extends GraphBuilderLike = GraphBuilderLike> {
-  /** Agent name, e.g. `support`. */
-  name: string;
-  /** Version label; also the graph version stamped into checkpoint metadata. */
-  version: string;
-  /** The graph builder (compiled here with Baton's checkpointer). */
-  graph: B;
-  /**
-   * Where the graph's checkpoints live: a Baton store with `graph`, or a graph checkpoint store.
-   * Omit it in a worker process: each turn and migration then reads and writes the session's
-   * graph checkpoints through the Baton server (the worker API, under the call's capability), so
-   * the worker needs only the server URL and the worker token.
-   */
-  store?: GraphStoreSource;
-  /** Channel migrations from older graph versions, oldest first. */
-  migrations?: ChannelMigration[];
-  /** Baton state schema version; defaults to `migrations.length + 1`. */
-  schemaVersion?: number;
-  modelId?: string;
-  prompts?: Record<string, string>;
-  /** Extra build identity (e.g. a commit id); the graph's nodes and edges are always included. */
-  build?: string;
-  /** Graph input for a message turn (default: the message itself, which must be a state update). */
-  input?(message: unknown): unknown;
-  /** The turn's output from the graph state after the turn (default: `{ values, next, interrupts }`). */
-  output?(values: Record<string, unknown>, info: { next: readonly string[]; interrupts: unknown[] }): unknown;
-  /** Name of the Baton wait for an interrupt (default: `value.name` when a string, else `interrupt`). */
-  waitName?(value: unknown): string;
-  /** Payload schemas of named waits (checked when the callback arrives). */
-  waits?: Record<string, z.ZodType>;
-  /** Wait timeout in ms (default 24 h). */
-  waitTimeoutMs?: number;
-  /** Resume value when a wait times out (default `{ timedOut: true }`). */
-  onTimeout?(name: string): unknown;
-}
-
-export const LangGraphPointer = z.object({
-  threadId: z.string().nullable(),
-  /** Graph version that wrote the thread's latest checkpoint, as of the last turn. */
-  graphVersion: z.string().nullable(),
-  checkpointId: z.string().nullable(),
-  /** Nodes the graph runs next (where it is interrupted). */
-  next: z.array(z.string()),
-  /** Open interrupts and the Baton waits standing for them. */
-  interrupts: z.array(z.object({ id: z.string(), token: z.string(), name: z.string() })),
-});
-export type LangGraphPointer = z.infer<typeof LangGraphPointer>;
-
-export interface ThreadInspection {
-  threadId: string;
-  exists: boolean;
-  graphVersion: string | null;
-  checkpointId: string | null;
-  /** Nodes the thread runs next. */
-  next: string[];
-  /** True when the latest checkpoint has no pending writes other than interrupts. */
-  quiescent: boolean;
-  interrupted: boolean;
-  pendingWrites: Array<{ taskId: string; channel: string }>;
-}
-
-export type PreflightResult = { ok: true; from: string | null; to: string } | { ok: false; reason: string };
-
-export interface MigrateThreadResult {
-  migrated: boolean;
-  from: string | null;
-  to: string;
-  checkpointId: string | null;
-  /** Nodes the thread runs next, as of `checkpointId`. */
-  next: string[];
-  /** Ids of the pending interrupts carried onto the new checkpoint: old id → new id. */
-  interruptIds: Record<string, string>;
-}
-
-export interface LangGraphAgent<G = CompiledGraphLike> {
-  readonly definition: AgentDefinition<LangGraphPointer>;
-  /** The compiled graph (with Baton's checkpointer), typed as the builder's `compile` returns it. */
-  readonly graph: G;
-  readonly saver: BatonCheckpointSaver;
-  readonly version: string;
-  /** An in-process Baton worker serving this version (for HTTP, `serveWorker(definition, …)`). */
-  worker(ledger: LedgerClient, opts?: InProcessWorkerOptions): InProcessWorker<LangGraphPointer>;
-  inspect(threadId: string): Promise<ThreadInspection>;
-  /** Can the thread move onto this version? Read-only. `next` adds nodes known from the Baton checkpoint. */
-  preflight(threadId: string, next?: readonly string[]): Promise<PreflightResult>;
-  /** Migrate the thread's channels onto this graph version (a new checkpoint); no-op when already there. */
-  migrateThread(threadId: string): Promise<MigrateThreadResult>;
-}
-
-function threadConfig(threadId: string): RunnableConfig {
-  return { configurable: { thread_id: threadId, checkpoint_ns: '' } };
-}
-
-function graphVersionOf(tuple: CheckpointTuple | undefined): string | null {
-  const v = (tuple?.metadata as Record<string, unknown> | undefined)?.[GRAPH_VERSION_KEY];
-  return typeof v === 'string' ? v : null;
-}
-
-/** Nodes the checkpoint will run next: `branch:to:<node>` channels holding a value newer than what the node has seen. */
-function pendingNodes(cp: Checkpoint): string[] {
-  const out: string[] = [];
-  for (const [channel, version] of Object.entries(cp.channel_versions)) {
-    if (!channel.startsWith('branch:to:') || !(channel in cp.channel_values)) continue;
-    const node = channel.slice('branch:to:'.length);
-    const seen = cp.versions_seen[node]?.[channel];
-    if (seen === undefined || compareChannelVersions(seen, version) < 0) out.push(node);
-  }
-  return out;
-}
 
 function defaultWaitName(value: unknown): string {
   if (value && typeof value === 'object' && typeof (value as { name?: unknown }).name === 'string')
@@ -233,160 +77,7 @@ export function langGraphAgent<B extends GraphBuilderLike>(
   const graph = compiled as unknown as CompiledGraphLike;
   const nodeNames = new Set(Object.keys(graph.nodes));
   const timeout = spec.waitTimeoutMs ?? 24 * 60 * 60 * 1000;
-
-  /**
-   * The steps from graph version `from` to this one. A version that declares no migrations at
-   * all keeps the state as it is (a graph change without a state change).
-   */
-  function plan(from: string): ChannelMigration[] {
-    if (migrations.length === 0) return [];
-    const i = migrations.findIndex((m) => m.from === from);
-    if (i < 0)
-      throw new MigrationError(
-        `graph ${spec.name}@${spec.version} has no channel migration from graph version ${from}` +
-          (migrations.length ? ` (it migrates from ${migrations.map((m) => m.from).join(', ')})` : ''),
-        { from, to: spec.version },
-      );
-    return migrations.slice(i);
-  }
-
-  async function inspect(threadId: string): Promise<ThreadInspection> {
-    const tuple = await saver.getTuple(threadConfig(threadId));
-    if (!tuple)
-      return {
-        threadId,
-        exists: false,
-        graphVersion: null,
-        checkpointId: null,
-        next: [],
-        quiescent: true,
-        interrupted: false,
-        pendingWrites: [],
-      };
-    const writes = (tuple.pendingWrites ?? []).map(([taskId, channel]) => ({ taskId, channel }));
-    return {
-      threadId,
-      exists: true,
-      graphVersion: graphVersionOf(tuple),
-      checkpointId: tuple.checkpoint.id,
-      next: pendingNodes(tuple.checkpoint),
-      quiescent: writes.every((w) => w.channel === INTERRUPT_CHANNEL),
-      interrupted: writes.some((w) => w.channel === INTERRUPT_CHANNEL),
-      pendingWrites: writes,
-    };
-  }
-
-  function applyPlan(cp: Checkpoint, steps: ChannelMigration[]): MigratedCheckpoint {
-    return applyChannelSteps(cp, steps, (v) => saver.getNextVersion(v));
-  }
-
-  async function check(
-    threadId: string,
-    extraNext: readonly string[] = [],
-  ): Promise<{ tuple: CheckpointTuple | undefined; from: string | null; steps: ChannelMigration[] }> {
-    const tuple = await saver.getTuple(threadConfig(threadId));
-    if (!tuple) return { tuple, from: null, steps: [] };
-    const from = graphVersionOf(tuple);
-    if (from === null || from === spec.version) return { tuple, from, steps: [] };
-    const busy = (tuple.pendingWrites ?? []).filter(([, channel]) => channel !== INTERRUPT_CHANNEL);
-    if (busy.length > 0)
-      throw new MigrationError(
-        `thread ${threadId} is not at a quiescent checkpoint: ${busy.length} pending write(s) from task(s) ` +
-          `${[...new Set(busy.map(([t]) => t))].join(', ')} on ${[...new Set(busy.map(([, c]) => c))].join(', ')}`,
-        { threadId, checkpointId: tuple.checkpoint.id },
-      );
-    const next = [...new Set([...pendingNodes(tuple.checkpoint), ...extraNext])];
-    const missing = next.filter((n) => !nodeNames.has(n));
-    if (missing.length > 0) {
-      const interrupted =
-        (tuple.pendingWrites ?? []).some(([, c]) => c === INTERRUPT_CHANNEL) || extraNext.length > 0;
-      throw new MigrationError(
-        `thread ${threadId} is ${interrupted ? 'interrupted at' : 'about to run'} node ${missing.map((n) => `'${n}'`).join(', ')} ` +
-          `of graph ${from}, which graph ${spec.version} no longer has`,
-        { threadId, missing, from, to: spec.version },
-      );
-    }
-    const steps = plan(from);
-    return { tuple, from, steps };
-  }
-
-  async function preflight(threadId: string, next: readonly string[] = []): Promise<PreflightResult> {
-    try {
-      const { tuple, from, steps } = await check(threadId, next);
-      if (tuple && steps.length > 0) applyPlan(tuple.checkpoint, steps); // dry run of the transforms
-      return { ok: true, from, to: spec.version };
-    } catch (e) {
-      return { ok: false, reason: e instanceof Error ? e.message : String(e) };
-    }
-  }
-
-  /**
-   * Carry the pending interrupts of `old` onto `bridge` (the checkpoint a migration wrote as its
-   * child) under their new ids; idempotent. Returns old interrupt id → new id.
-   */
-  async function carry(old: CheckpointTuple, bridge: RunnableConfig): Promise<Record<string, string>> {
-    if (!(old.pendingWrites ?? []).some(([, c]) => c === INTERRUPT_CHANNEL)) return {};
-    const snap = await graph.getState(bridge);
-    const moved = carryInterrupts(old.pendingWrites ?? [], snap.tasks);
-    for (const w of moved.writes) await saver.putWrites(bridge, w.writes, w.taskId);
-    return moved.ids;
-  }
-
-  async function migrateThread(threadId: string): Promise<MigrateThreadResult> {
-    const { tuple, from, steps } = await check(threadId);
-    const unchanged = async (): Promise<MigrateThreadResult> => {
-      const result: MigrateThreadResult = {
-        migrated: false,
-        from,
-        to: spec.version,
-        checkpointId: tuple?.checkpoint.id ?? null,
-        next: tuple ? pendingNodes(tuple.checkpoint) : [],
-        interruptIds: {},
-      };
-      // a bridge this version wrote before (a migration that is run again): carry again, same ids
-      const bridgedFrom = (tuple?.metadata as Record<string, unknown> | undefined)?.[MIGRATED_FROM_KEY];
-      if (tuple && from === spec.version && typeof bridgedFrom === 'string' && tuple.parentConfig) {
-        const parent = await saver.getTuple(tuple.parentConfig);
-        if (parent) result.interruptIds = await carry(parent, tuple.config);
-      }
-      return result;
-    };
-    if (!tuple || steps.length === 0) return unchanged();
-    let migrated: MigratedCheckpoint;
-    try {
-      migrated = applyPlan(tuple.checkpoint, steps);
-    } catch (e) {
-      throw new MigrationError(
-        `channel migration of thread ${threadId} from graph ${from} to ${spec.version} threw: ${e instanceof Error ? e.message : String(e)}`,
-        { threadId, from, to: spec.version },
-      );
-    }
-    const meta = (tuple.metadata ?? {}) as Record<string, unknown>;
-    const newVersions = Object.fromEntries(
-      migrated.changed
-        .filter((c) => migrated.checkpoint.channel_versions[c] !== undefined)
-        .map((c) => [c, migrated.checkpoint.channel_versions[c]!]),
-    );
-    const config = await saver.put(
-      tuple.config,
-      migrated.checkpoint,
-      {
-        source: 'update',
-        step: typeof meta.step === 'number' ? meta.step + 1 : 0,
-        parents: (meta.parents as Record<string, string> | undefined) ?? {},
-        [MIGRATED_FROM_KEY]: from,
-      } as never,
-      newVersions,
-    );
-    return {
-      migrated: true,
-      from,
-      to: spec.version,
-      checkpointId: (config.configurable?.checkpoint_id as string | undefined) ?? null,
-      next: pendingNodes(migrated.checkpoint),
-      interruptIds: await carry(tuple, config),
-    };
-  }
+  const { inspect, preflight, migrateThread } = threadOps({ spec, migrations, saver, graph, nodeNames });
 
   /** The graph store of a call: the given `store`, else the session's, through the call's ledger. */
   const scoped = <T>(graph: GraphCheckpointStore | undefined, fn: () => Promise<T>): Promise<T> =>
