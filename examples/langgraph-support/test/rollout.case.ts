@@ -11,7 +11,7 @@ import type { Store } from '@baton/store';
 import { startBaton } from '@baton/server';
 import type { RunningBaton } from '@baton/server';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, langGraphAgent } from '@baton/langgraph';
-import { AGENT, StateV2, supportV1, supportV2 } from '../src/index';
+import { AGENT, StateV2, buildV2, supportV1, supportV2 } from '../src/index';
 import { call, inBatches, openThreads, waitFor, type OpenStore } from './helpers';
 
 const N = 100;
@@ -141,6 +141,91 @@ export function rolloutCases(backend: string, open: OpenStore): void {
       }
       const counts = await store.countSessions({ agent: AGENT });
       expect(Object.values(counts.v2 ?? {}).reduce((a, n) => a + n, 0)).toBe(N);
+    });
+
+    test('an aborted rollout with greenSessions: reverse moves threads back through the down migration', async () => {
+      const v1 = supportV1(store);
+      const v2 = supportV2(store); // orderId → orderRef: a rename, which inverts by itself
+      expect(v2.definition.downSchemas()).toEqual([1]);
+      baton = await startBaton({
+        store,
+        agents: [v1.definition, v2.definition],
+        controller: { intervalMs: 100 },
+      });
+      const b = baton;
+      const admin = b.tokens.admin[0]!;
+      const traffic = b.tokens.traffic[0]!;
+      const threads = await openThreads(b, 8, (i) => i % 2 === 0);
+      const spec = {
+        agent: AGENT,
+        from: 'v1',
+        to: 'v2',
+        migration: { policy: 'at-boundary', eager: true, batch: 50 },
+        steps: [{ fill: 100, migrate: 100, verify: { minSessions: 1000 } }],
+        onAbort: { greenSessions: 'reverse' },
+      };
+      const created = await call('POST', `${b.url}/v1/rollouts`, admin, spec);
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      const onVersion = async (v: string) => {
+        const counts = await store.countSessions({ agent: AGENT });
+        return Object.values(counts[v] ?? {}).reduce((a, n) => a + n, 0);
+      };
+      await waitFor('every session on v2', async () => (await onVersion('v1')) === 0);
+      const aborted = await call('POST', `${b.url}/v1/rollouts/${id}/abort`, admin, { reason: 'test' });
+      expect(aborted.status).toBe(200);
+      await waitFor('every session back on v1', async () => (await onVersion('v2')) === 0);
+
+      // LangGraph sees each thread back on v1's channels, stamped v1, still interrupted where it was
+      for (const t of threads) {
+        const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
+        const values = snap.values as Record<string, unknown>;
+        expect(values.orderId).toBe(t.order);
+        expect('orderRef' in values).toBe(false);
+        expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1');
+        expect(snap.metadata?.[MIGRATED_FROM_KEY]).toBe('v2');
+        expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+        expect(snap.tasks.some((k) => k.interrupts.length > 0)).toBe(t.refund);
+      }
+      for (const t of threads.filter((x) => x.refund)) {
+        const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
+          payload: { approved: true, by: 'ops' },
+        });
+        expect(r.status).toBe(200);
+        expect(r.body.version).toBe('v1');
+        expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
+      }
+    });
+
+    test('reverse is refused up front when the candidate drops a channel (a drop cannot be undone)', async () => {
+      const v1 = supportV1(store);
+      const lossy = langGraphAgent({
+        name: AGENT,
+        version: 'v2-lossy',
+        graph: buildV2(),
+        store,
+        migrations: [{ from: 'v1', rename: { orderId: 'orderRef' }, drop: ['category'] }],
+      });
+      expect(lossy.definition.downSchemas()).toEqual([]);
+      baton = await startBaton({ store, agents: [v1.definition, lossy.definition], controller: false });
+      const b = baton;
+      const spec = {
+        agent: AGENT,
+        from: 'v1',
+        to: 'v2-lossy',
+        steps: [{ fill: 100, migrate: 100 }],
+        onAbort: { greenSessions: 'reverse' },
+      };
+      const r = await call('POST', `${b.url}/v1/rollouts`, b.tokens.admin[0]!, spec);
+      expect(r.status).toBe(422);
+      expect(r.body.error.code).toBe('PREFLIGHT_FAILED');
+      expect(r.body.error.message).toMatch(/reverse needs a down migration/);
+      // the same rollout without reverse is fine
+      const stay = await call('POST', `${b.url}/v1/rollouts`, b.tokens.admin[0]!, {
+        ...spec,
+        onAbort: { greenSessions: 'stay' },
+      });
+      expect(stay.status).toBe(201);
     });
 
     test('the pre-flight refuses threads interrupted at a node the new graph no longer has', async () => {

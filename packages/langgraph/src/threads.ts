@@ -7,9 +7,10 @@ import type { RunnableConfig } from '@langchain/core/runnables';
 import type { Checkpoint, CheckpointTuple } from '@langchain/langgraph-checkpoint';
 import { MigrationError } from '@baton/core';
 import { INTERRUPT_CHANNEL, carryInterrupts } from './carry';
-import { applyChannelSteps, type MigratedCheckpoint } from './channels';
+import { applyChannelSteps, type ChannelStep, type MigratedCheckpoint } from './channels';
 import type { BatonCheckpointSaver } from './saver';
 import {
+  GRAPH_VERSION_KEY,
   MIGRATED_FROM_KEY,
   graphVersionOf,
   pendingNodes,
@@ -84,13 +85,7 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
     if (!tuple) return { tuple, from: null, steps: [] };
     const from = graphVersionOf(tuple);
     if (from === null || from === spec.version) return { tuple, from, steps: [] };
-    const busy = (tuple.pendingWrites ?? []).filter(([, channel]) => channel !== INTERRUPT_CHANNEL);
-    if (busy.length > 0)
-      throw new MigrationError(
-        `thread ${threadId} is not at a quiescent checkpoint: ${busy.length} pending write(s) from task(s) ` +
-          `${[...new Set(busy.map(([t]) => t))].join(', ')} on ${[...new Set(busy.map(([, c]) => c))].join(', ')}`,
-        { threadId, checkpointId: tuple.checkpoint.id },
-      );
+    quiescent(threadId, tuple);
     const next = [...new Set([...pendingNodes(tuple.checkpoint), ...extraNext])];
     const missing = next.filter((n) => !nodeNames.has(n));
     if (missing.length > 0) {
@@ -104,6 +99,17 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
     }
     const steps = plan(from);
     return { tuple, from, steps };
+  }
+
+  /** Refuse a thread whose latest checkpoint has pending writes other than interrupts (a run stopped between tasks). */
+  function quiescent(threadId: string, tuple: CheckpointTuple): void {
+    const busy = (tuple.pendingWrites ?? []).filter(([, channel]) => channel !== INTERRUPT_CHANNEL);
+    if (busy.length > 0)
+      throw new MigrationError(
+        `thread ${threadId} is not at a quiescent checkpoint: ${busy.length} pending write(s) from task(s) ` +
+          `${[...new Set(busy.map(([t]) => t))].join(', ')} on ${[...new Set(busy.map(([, c]) => c))].join(', ')}`,
+        { threadId, checkpointId: tuple.checkpoint.id },
+      );
   }
 
   async function preflight(threadId: string, next: readonly string[] = []): Promise<PreflightResult> {
@@ -157,6 +163,16 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
         { threadId, from, to: spec.version },
       );
     }
+    return writeBridge(tuple, migrated, from, spec.version);
+  }
+
+  /** Write `migrated` as the child of `tuple`, stamped `to` (bridged from `from`), interrupts carried. */
+  async function writeBridge(
+    tuple: CheckpointTuple,
+    migrated: MigratedCheckpoint,
+    from: string | null,
+    to: string,
+  ): Promise<MigrateThreadResult> {
     const meta = (tuple.metadata ?? {}) as Record<string, unknown>;
     const newVersions = Object.fromEntries(
       migrated.changed
@@ -170,6 +186,7 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
         source: 'update',
         step: typeof meta.step === 'number' ? meta.step + 1 : 0,
         parents: (meta.parents as Record<string, string> | undefined) ?? {},
+        [GRAPH_VERSION_KEY]: to,
         [MIGRATED_FROM_KEY]: from,
       } as never,
       newVersions,
@@ -177,12 +194,72 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
     return {
       migrated: true,
       from,
-      to: spec.version,
+      to,
       checkpointId: (config.configurable?.checkpoint_id as string | undefined) ?? null,
       next: pendingNodes(migrated.checkpoint),
       interruptIds: await carry(tuple, config),
     };
   }
 
-  return { inspect, preflight, migrateThread };
+  /** The steps that undo `m` (inverse transforms, then the renames back), or why it cannot be undone. */
+  function inverseOf(m: ChannelMigration): ChannelStep[] | string {
+    if (m.drop?.length) return `it drops ${m.drop.map((c) => `'${c}'`).join(', ')}, which cannot be restored`;
+    const missing = Object.keys(m.transform ?? {}).filter((c) => typeof m.inverse?.[c] !== 'function');
+    if (missing.length) return `its transform of ${missing.map((c) => `'${c}'`).join(', ')} has no inverse`;
+    const back = Object.fromEntries(Object.entries(m.rename ?? {}).map(([a, b]) => [b, a]));
+    return [{ transform: m.inverse ?? {} }, { rename: back }];
+  }
+
+  /** Which step `i` of the migrations can be reversed (for the agent's `down` migrations). */
+  function reversible(i: number): boolean {
+    const m = migrations[i];
+    return m !== undefined && typeof inverseOf(m) !== 'string';
+  }
+
+  /**
+   * Move the thread back over migration step `i` (from the graph version after it to
+   * `migrations[i].from`): the inverse channel steps written as a child checkpoint stamped with
+   * the older graph version. A dry run only checks. No-op on a thread already there.
+   */
+  async function reverseThread(threadId: string, i: number, dryRun: boolean): Promise<MigrateThreadResult> {
+    const m = migrations[i]!;
+    const target = m.from;
+    const source = migrations[i + 1]?.from ?? spec.version;
+    const steps = inverseOf(m);
+    if (typeof steps === 'string')
+      throw new MigrationError(
+        `graph ${spec.name}@${spec.version} cannot move thread ${threadId} back to graph ${target}: ${steps}`,
+        { threadId, from: source, to: target },
+      );
+    const tuple = await saver.getTuple(threadConfig(threadId));
+    const from = graphVersionOf(tuple);
+    const none: MigrateThreadResult = {
+      migrated: false,
+      from,
+      to: target,
+      checkpointId: tuple?.checkpoint.id ?? null,
+      next: tuple ? pendingNodes(tuple.checkpoint) : [],
+      interruptIds: {},
+    };
+    if (!tuple || from === target) return none;
+    if (from !== source)
+      throw new MigrationError(
+        `thread ${threadId} is on graph ${from}; moving back to ${target} starts from ${source}`,
+        { threadId, from, to: target },
+      );
+    quiescent(threadId, tuple);
+    let migrated: MigratedCheckpoint;
+    try {
+      migrated = applyChannelSteps(tuple.checkpoint, steps, (v) => saver.getNextVersion(v));
+    } catch (e) {
+      throw new MigrationError(
+        `reverse channel migration of thread ${threadId} from graph ${source} to ${target} threw: ${e instanceof Error ? e.message : String(e)}`,
+        { threadId, from: source, to: target },
+      );
+    }
+    if (dryRun) return none;
+    return writeBridge(tuple, migrated, source, target);
+  }
+
+  return { inspect, preflight, migrateThread, reverseThread, reversible };
 }

@@ -33,6 +33,13 @@ export interface ChannelMigration {
   transform?: Record<string, (value: unknown, values: Readonly<Record<string, unknown>>) => unknown>;
   /** Channels to remove. */
   drop?: string[];
+  /**
+   * For moving threads back (`onAbort: { greenSessions: reverse }`): channel (its name after this
+   * step) → function of the newer value giving the older one, one per transformed channel.
+   * Renames invert by themselves; a step with a `drop`, or a transform without an inverse, cannot
+   * be reversed (the version then ships no down migration over it).
+   */
+  inverse?: Record<string, (value: unknown, values: Readonly<Record<string, unknown>>) => unknown>;
 }
 
 /** The part of a compiled graph the adapter uses. */

@@ -35,6 +35,7 @@ import {
   type GraphBuilderLike,
   type LangGraphAgent,
   type LangGraphAgentSpec,
+  type MigrateThreadResult,
 } from './types';
 
 export * from './types';
@@ -77,7 +78,13 @@ export function langGraphAgent<B extends GraphBuilderLike>(
   const graph = compiled as unknown as CompiledGraphLike;
   const nodeNames = new Set(Object.keys(graph.nodes));
   const timeout = spec.waitTimeoutMs ?? 24 * 60 * 60 * 1000;
-  const { inspect, preflight, migrateThread } = threadOps({ spec, migrations, saver, graph, nodeNames });
+  const { inspect, preflight, migrateThread, reverseThread, reversible } = threadOps({
+    spec,
+    migrations,
+    saver,
+    graph,
+    nodeNames,
+  });
 
   /** The graph store of a call: the given `store`, else the session's, through the call's ledger. */
   const scoped = <T>(graph: GraphCheckpointStore | undefined, fn: () => Promise<T>): Promise<T> =>
@@ -165,6 +172,7 @@ export function langGraphAgent<B extends GraphBuilderLike>(
     rename: m.rename ?? {},
     transform: Object.fromEntries(Object.entries(m.transform ?? {}).map(([k, f]) => [k, f.toString()])),
     drop: m.drop ?? [],
+    inverse: Object.fromEntries(Object.entries(m.inverse ?? {}).map(([k, f]) => [k, f.toString()])),
   }));
 
   /**
@@ -186,16 +194,34 @@ export function langGraphAgent<B extends GraphBuilderLike>(
     const r = await preflight(state.threadId, state.next);
     if (!r.ok) throw new MigrationError(r.reason, { threadId: state.threadId, to: spec.version });
     if (mctx.dryRun) return state;
-    const m = await migrateThread(state.threadId);
-    if (m.checkpointId === null || (!m.migrated && m.from !== spec.version)) return state;
+    return pointTo(state, await migrateThread(state.threadId));
+  }
+
+  /** The pointer after a channel migration: the new checkpoint, its next nodes, the interrupts' new ids. */
+  function pointTo(state: LangGraphPointer, m: MigrateThreadResult): LangGraphPointer {
+    if (m.checkpointId === null || (!m.migrated && m.from !== m.to)) return state;
     return {
       ...state,
-      graphVersion: spec.version,
+      graphVersion: m.to,
       checkpointId: m.checkpointId,
       next: m.next,
       interrupts: state.interrupts.map((i) => ({ ...i, id: m.interruptIds[i.id] ?? i.id })),
     };
   }
+
+  /**
+   * Down migrations, for moving threads back when a rollout aborts with `greenSessions: reverse`:
+   * `down[n]` undoes migration step `n - 1` (schema `n + 1` → `n`), when that step is reversible
+   * (see `ChannelMigration.inverse`) and the schema versions follow the steps (the default).
+   */
+  const down: Record<number, MigrationFn> = {};
+  if (schemaVersion === migrations.length + 1)
+    for (let n = 1; n < schemaVersion; n++)
+      if (reversible(n - 1))
+        down[n] = (state: LangGraphPointer, mctx: MigrationContext): Promise<LangGraphPointer> =>
+          scoped(mctx.graph, async () =>
+            state.threadId ? pointTo(state, await reverseThread(state.threadId, n - 1, mctx.dryRun)) : state,
+          );
 
   const definition = defineAgent<LangGraphPointer>({
     name: spec.name,
@@ -209,7 +235,7 @@ export function langGraphAgent<B extends GraphBuilderLike>(
       next: [],
       interrupts: [],
     }),
-    migrations: { up },
+    migrations: { up, down },
     modelId: spec.modelId ?? 'langgraph',
     ...(spec.prompts ? { prompts: spec.prompts } : {}),
     ...(spec.waits ? { waits: spec.waits } : {}),

@@ -414,6 +414,65 @@ export function workerCases(
       expect([...(end.values as { answers: string[] }).answers].sort()).toEqual(['finance:no', 'legal:yes']);
     });
 
+    test('down migrations: inverse transforms and renames move a thread back; no inverse, no down', async () => {
+      const back = langGraphAgent({
+        name: agent,
+        version: 'v2',
+        graph: graphV2(),
+        store,
+        migrations: [
+          {
+            from: 'v1',
+            rename: { orderId: 'orderIds' },
+            transform: { orderIds: (v) => [v] },
+            inverse: { orderIds: (v) => (v as string[])[0] },
+          },
+        ],
+      });
+      expect(back.definition.downSchemas()).toEqual([1]);
+      expect(v2.definition.downSchemas()).toEqual([]); // toV2 drops `scratch` and has no inverse
+      const { threadId, res } = await interruptedOnV1();
+      const body = { state: res.state, history: res.history, context: res.context, waits: res.waits };
+      const up = await back.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'v1' },
+        checkpoint: { seq: 1, schemaVersion: 1, body },
+        targetSchemaVersion: 2,
+        dryRun: false,
+      });
+      expect(up.ok).toBe(true);
+      if (!up.ok) return;
+      expect((await back.graph.getState({ configurable: { thread_id: threadId } })).values.orderIds).toEqual([
+        'o-7',
+      ]);
+      // the reverse fill runs green's down migration (on green's workers)
+      const down = await back.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'v2' },
+        checkpoint: { seq: 2, schemaVersion: 2, body: { ...body, state: up.body.state } },
+        targetSchemaVersion: 1,
+        dryRun: false,
+      });
+      expect(down.ok).toBe(true);
+      if (!down.ok) return;
+      const snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      expect(snap.values).toMatchObject({ orderId: 'o-7', note: 'fragile' });
+      expect('orderIds' in snap.values).toBe(false);
+      expect(snap.metadata).toMatchObject({ [GRAPH_VERSION_KEY]: 'v1', [MIGRATED_FROM_KEY]: 'v2' });
+      expect(snap.next).toEqual(['approve']);
+      expect(down.body.state).toMatchObject({
+        graphVersion: 'v1',
+        checkpointId: snap.config.configurable?.checkpoint_id,
+      });
+      // and v1 resumes it
+      const done = await turn(
+        v1,
+        threadId,
+        { kind: 'callback', token: res.waits[0]!.token, name: 'approval', payload: { ok: true } },
+        { res: { ...res, state: down.body.state }, schemaVersion: 1 },
+      );
+      expect(done.status).toBe('idle');
+      expect((await v1.graph.getState({ configurable: { thread_id: threadId } })).values.answer).toBe('yes');
+    });
+
     test('pre-flight refuses a thread that is not at a quiescent checkpoint', async () => {
       const { threadId, res } = await interruptedOnV1();
       const tuple = await v1.saver.getTuple({ configurable: { thread_id: threadId } });
