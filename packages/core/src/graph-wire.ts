@@ -29,7 +29,12 @@ export const graphKeyWire = z.object({ threadId: id, ns, checkpointId: id });
 /** The paths (under `/v1/worker/graph/`) and request bodies of the worker's graph calls. */
 export const graphWire = {
   put: z.object({
-    record: graphKeyWire.extend({ parentId: id.nullable(), checkpoint: json, metadata: json }),
+    record: graphKeyWire.extend({
+      parentId: id.nullable(),
+      checkpoint: json,
+      metadata: json,
+      inline: z.array(graphBlobWire).max(100_000).optional(),
+    }),
     blobs: z.array(graphBlobWire).max(100_000),
   }),
   writes: z.object({

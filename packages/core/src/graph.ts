@@ -44,6 +44,13 @@ export interface GraphCheckpointRecord extends GraphCheckpointKey {
   checkpoint: Record<string, unknown>;
   /** Checkpoint metadata (plain JSON). */
   metadata: Record<string, unknown>;
+  /**
+   * Channel values kept in the checkpoint row itself: a read takes them from the row, without a
+   * blob lookup (the saver puts small changed values there, and carries its parent's forward).
+   * The other channels the checkpoint names are in the blob table. Absent on rows written before
+   * inline values existed (every channel a blob).
+   */
+  inline?: GraphBlob[];
 }
 
 export interface GraphCheckpointRow extends GraphCheckpointRecord {
@@ -51,6 +58,8 @@ export interface GraphCheckpointRow extends GraphCheckpointRecord {
   blobs: GraphBlob[];
   /** Pending writes against this checkpoint, ordered by task id, then idx. */
   writes: GraphWrite[];
+  /** The channels of `blobs` kept in the checkpoint row itself (`GraphCheckpointRecord.inline`). */
+  inlineChannels?: string[];
 }
 
 export interface GraphListQuery {

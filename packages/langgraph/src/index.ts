@@ -1,4 +1,4 @@
-export { BatonCheckpointSaver, graphStoreOf } from './saver';
+export { BRANCH_SPAN, BatonCheckpointSaver, graphStoreOf, nextChannelVersion } from './saver';
 export type { BatonCheckpointSaverOptions, GraphStoreSource } from './saver';
 export {
   GRAPH_VERSION_KEY,

@@ -53,6 +53,19 @@ export function graphStoreOf(source: GraphStoreSource): GraphCheckpointStore {
 
 const dec = new TextDecoder();
 
+/** A value kept in the checkpoint row: a number, boolean, null or short string (cheap to write at every step). */
+function isSmall(v: unknown): boolean {
+  return (
+    v === null ||
+    typeof v === 'number' ||
+    typeof v === 'boolean' ||
+    (typeof v === 'string' && v.length <= INLINE_STRING_MAX)
+  );
+}
+const INLINE_STRING_MAX = 256;
+/** How many checkpoints' row values a saver remembers (one per thread in a run is enough). */
+const RECENT_INLINE_MAX = 1024;
+
 /**
  * Channel versions are `step * BRANCH_SPAN + r`, with `r` random in [1, BRANCH_SPAN): still
  * increasing numbers (LangGraph compares them with `>`), but unique per branch, so two
@@ -225,13 +238,30 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     const threadId = String(thread_id);
     const ns = (checkpoint_ns as string | undefined) ?? '';
     const values = checkpoint.channel_values as Record<string, unknown>;
-    const blobs = await Promise.all(
-      Object.entries(newVersions).map(async ([channel, version]): Promise<GraphBlob> => {
-        if (!(channel in values)) return { channel, version: String(version), type: 'empty', value: null };
-        const [type, value] = await this.serde.dumpsTyped(values[channel]);
-        return { channel, version: String(version), type, value };
-      }),
-    );
+    const dump = async (channel: string, version: number | string): Promise<GraphBlob> => {
+      if (!(channel in values)) return { channel, version: String(version), type: 'empty', value: null };
+      const [type, value] = await this.serde.dumpsTyped(values[channel]);
+      return { channel, version: String(version), type, value };
+    };
+    // small changed values go in the checkpoint row, and the parent's row values the checkpoint
+    // still names are carried forward (no blob lookup on read); the others are blobs, written
+    // only when they change
+    const parentId = (checkpoint_id as string | undefined) || null;
+    const carried = parentId ? await this.inlineOf(threadId, ns, parentId) : new Map<string, GraphBlob>();
+    const inline: GraphBlob[] = [];
+    const blobs: GraphBlob[] = [];
+    const versions = checkpoint.channel_versions;
+    for (const [channel, version] of Object.entries(versions)) {
+      if (channel in newVersions) {
+        if (!(channel in values) || isSmall(values[channel])) inline.push(await dump(channel, version));
+        else blobs.push(await dump(channel, newVersions[channel]!));
+      } else {
+        const kept = carried.get(channel);
+        if (kept && kept.version === String(version)) inline.push(kept);
+      }
+    }
+    for (const [channel, version] of Object.entries(newVersions))
+      if (!(channel in versions)) blobs.push(await dump(channel, version));
     const doc: Record<string, unknown> = { ...checkpoint };
     delete doc.channel_values;
     await this.graphStore.put(
@@ -239,13 +269,35 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
         threadId,
         ns,
         checkpointId: checkpoint.id,
-        parentId: (checkpoint_id as string | undefined) || null,
+        parentId,
         checkpoint: doc,
         metadata: await this.dumpMetadata(metadata),
+        inline,
       },
       blobs,
     );
+    this.remember(threadId, ns, checkpoint.id, inline);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+  }
+
+  /** The row values of checkpoints this saver wrote last (a graph run's next put names its parent). */
+  private readonly recentInline = new Map<string, Map<string, GraphBlob>>();
+
+  private remember(threadId: string, ns: string, id: string, inline: GraphBlob[]): void {
+    this.recentInline.set(`${threadId}\0${ns}\0${id}`, new Map(inline.map((b) => [b.channel, b])));
+    if (this.recentInline.size > RECENT_INLINE_MAX) {
+      const oldest = this.recentInline.keys().next().value;
+      if (oldest !== undefined) this.recentInline.delete(oldest);
+    }
+  }
+
+  /** The values kept in a checkpoint's row: from memory when this saver wrote it, else read. */
+  private async inlineOf(threadId: string, ns: string, id: string): Promise<Map<string, GraphBlob>> {
+    const known = this.recentInline.get(`${threadId}\0${ns}\0${id}`);
+    if (known) return known;
+    const row = await this.graphStore.get(threadId, ns, id);
+    const names = new Set(row?.inlineChannels ?? []);
+    return new Map((row?.blobs ?? []).filter((b) => names.has(b.channel)).map((b) => [b.channel, b]));
   }
 
   async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string): Promise<void> {

@@ -19,7 +19,8 @@ export function httpGraphStore(
 ): GraphCheckpointStore {
   return {
     async put(record, blobs) {
-      await post('put', { record, blobs: blobs.map(blobToWire) });
+      const wire = record.inline ? { ...record, inline: record.inline.map(blobToWire) } : record;
+      await post('put', { record: wire, blobs: blobs.map(blobToWire) });
     },
     async putWrites(key, writes, overwrite) {
       if (writes.length === 0) return;

@@ -35,7 +35,11 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: ServerContext): v
   };
   app.post('/v1/worker/graph/put', opts, async (req, reply) => {
     const b = parse(graphWire.put, req.body);
-    await graphOf(req).put(b.record, b.blobs.map(blobFromWire));
+    const { inline, ...record } = b.record;
+    await graphOf(req).put(
+      inline ? { ...record, inline: inline.map(blobFromWire) } : record,
+      b.blobs.map(blobFromWire),
+    );
     return reply.code(204).send();
   });
   app.post('/v1/worker/graph/writes', opts, async (req, reply) => {
