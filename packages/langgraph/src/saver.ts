@@ -131,8 +131,11 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
   }
 
   private async loadMetadata(metadata: Record<string, unknown>): Promise<CheckpointMetadata> {
-    // Through the serializer, so serialized LangChain objects are revived.
-    return (await this.serde.loadsTyped('json', JSON.stringify(metadata))) as CheckpointMetadata;
+    // Through the serializer, so serialized LangChain objects are revived; every such encoding is
+    // an object with an "lc" key, so a text without one has nothing to revive (and is parsed already).
+    const text = JSON.stringify(metadata);
+    if (!text.includes('"lc"')) return metadata as CheckpointMetadata;
+    return (await this.serde.loadsTyped('json', text)) as CheckpointMetadata;
   }
 
   private async dumpMetadata(metadata: CheckpointMetadata): Promise<Record<string, unknown>> {

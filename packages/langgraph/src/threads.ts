@@ -80,8 +80,9 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
   async function check(
     threadId: string,
     extraNext: readonly string[] = [],
+    latest?: CheckpointTuple | null,
   ): Promise<{ tuple: CheckpointTuple | undefined; from: string | null; steps: ChannelMigration[] }> {
-    const tuple = await saver.getTuple(threadConfig(threadId));
+    const tuple = latest === undefined ? await saver.getTuple(threadConfig(threadId)) : (latest ?? undefined);
     if (!tuple) return { tuple, from: null, steps: [] };
     const from = graphVersionOf(tuple);
     if (from === null || from === spec.version) return { tuple, from, steps: [] };
@@ -134,8 +135,12 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
     return moved.ids;
   }
 
-  async function migrateThread(threadId: string): Promise<MigrateThreadResult> {
-    const { tuple, from, steps } = await check(threadId);
+  /** `latest`: the thread's latest checkpoint when the caller just read it (null: none). */
+  async function migrateThread(
+    threadId: string,
+    latest?: CheckpointTuple | null,
+  ): Promise<MigrateThreadResult> {
+    const { tuple, from, steps } = await check(threadId, [], latest);
     const unchanged = async (): Promise<MigrateThreadResult> => {
       const result: MigrateThreadResult = {
         migrated: false,

@@ -109,7 +109,7 @@ export function langGraphAgent<B extends GraphBuilderLike>(
     const runConfig = orphan
       ? { configurable: { ...config.configurable, checkpoint_id: ctx.state.checkpointId } }
       : config;
-    const lazy = orphan ? undefined : await migrateThread(threadId);
+    const lazy = orphan ? undefined : await migrateThread(threadId, head ?? null);
     let arg: unknown;
     const open = ctx.state.interrupts.map((i) => ({ ...i, id: lazy?.interruptIds[i.id] ?? i.id }));
     let remaining = open;
@@ -125,7 +125,8 @@ export function langGraphAgent<B extends GraphBuilderLike>(
     }
     const run = (input: unknown) =>
       turnScope.run({ turnId: ctx.turnId }, () => graph.invoke(input, input === null ? config : runConfig));
-    const latest = await saver.getTuple(config);
+    // the head read above, unless the lazy migration wrote a new one
+    const latest = lazy?.migrated ? await saver.getTuple(config) : head;
     if ((latest?.metadata as Record<string, unknown> | undefined)?.[TURN_ID_KEY] === ctx.turnId) {
       // A retry of a turn whose graph run already wrote checkpoints: never feed the input twice.
       // Finish the run if it stopped between steps; otherwise report where it ended.
