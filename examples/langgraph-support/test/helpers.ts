@@ -1,5 +1,10 @@
 /** What the LangGraph example's end-to-end tests share: HTTP calls, opening threads, polling. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
 import { expect } from 'vitest';
+import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
 import { AGENT } from '../src/index';
 
@@ -104,3 +109,79 @@ export async function waitFor(what: string, cond: () => Promise<boolean>, ms = 4
 
 /** What a test file provides: a fresh store on its backend, and how to dispose of it. */
 export type OpenStore = () => Promise<{ store: Store; dispose(): Promise<void> }>;
+
+/** A fresh SQLite store file under the temp directory. */
+export function sqliteStore(prefix: string): OpenStore {
+  return async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const store = await openStore(path.join(dir, 'baton.db'));
+    return {
+      store,
+      async dispose() {
+        await store.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
+
+/** The PostgreSQL URL of the tests (BATON_TEST_PG_URL); without it they skip, except under CI=true. */
+export function pgUrl(): string | undefined {
+  const url = process.env.BATON_TEST_PG_URL;
+  if (!url && process.env.CI === 'true') throw new Error('BATON_TEST_PG_URL must be set when CI=true');
+  if (!url) console.warn('BATON_TEST_PG_URL is not set: skipping the PostgreSQL tests');
+  return url;
+}
+
+/** A store in a fresh PostgreSQL schema of its own, dropped afterwards. */
+export function postgresStore(url: string, prefix: string): OpenStore {
+  return async () => {
+    const schema = `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+    const store = await openStore(url, { schema });
+    return {
+      store,
+      async dispose() {
+        await store.close();
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        } finally {
+          await client.end();
+        }
+      },
+    };
+  };
+}
+
+/** Every thread takes its next turn: the approval callback for the interrupted ones, a message for the others. */
+export async function resumeAll(
+  b: BatonAt,
+  threads: Opened[],
+  version: string,
+  batch: number,
+): Promise<void> {
+  const traffic = b.tokens.traffic[0]!;
+  await inBatches(threads, batch, async (t) => {
+    if (t.refund) {
+      const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
+        payload: { approved: true, by: 'ops' },
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.version).toBe(version);
+      expect(r.body.status).toBe('idle');
+      expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
+    } else {
+      const r = await call(
+        'POST',
+        `${b.url}/v1/sessions/${t.sessionId}/turns`,
+        traffic,
+        { input: { customer: `c${t.i}`, request: 'any news?' } },
+        { 'x-session-token': t.sessionToken, 'idempotency-key': `second-${t.i}` },
+      );
+      expect(r.status).toBe(200);
+      expect(r.body.version).toBe(version);
+      expect(r.body.output.reply).toBe(`Thanks c${t.i}, we answered your question about order ${t.order}.`);
+    }
+  });
+}

@@ -14,7 +14,7 @@ import type { Store } from '@baton/store';
 import { startBaton, type RunningBaton } from '@baton/server';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY } from '@baton/langgraph';
 import { AGENT, supportV1, supportV2 } from '../src/index';
-import { call, inBatches, openThreads, waitFor, type OpenStore } from './helpers';
+import { call, openThreads, resumeAll, waitFor, type OpenStore } from './helpers';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = path.join(REPO, 'packages/cli/bin/baton.mjs');
@@ -96,7 +96,6 @@ export function remoteCases(backend: string, open: OpenStore): void {
       baton = await startBaton({ store, agents: [], controller: { intervalMs: 100 } });
       const b = baton;
       const admin = b.tokens.admin[0]!;
-      const traffic = b.tokens.traffic[0]!;
       const worker = b.tokens.worker[0]!;
       // the operator registers the versions and their workers (the workers hold no admin token)
       for (const version of ['v1', 'v2'] as const) {
@@ -146,29 +145,7 @@ export function remoteCases(backend: string, open: OpenStore): void {
         expect(snap.tasks.some((k) => k.interrupts.length > 0)).toBe(t.refund);
       }
 
-      await inBatches(threads, 3, async (t) => {
-        if (t.refund) {
-          const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
-            payload: { approved: true, by: 'ops' },
-          });
-          expect(r.status).toBe(200);
-          expect(r.body.version).toBe('v2');
-          expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
-        } else {
-          const r = await call(
-            'POST',
-            `${b.url}/v1/sessions/${t.sessionId}/turns`,
-            traffic,
-            { input: { customer: `c${t.i}`, request: 'any news?' } },
-            { 'x-session-token': t.sessionToken, 'idempotency-key': `second-${t.i}` },
-          );
-          expect(r.status).toBe(200);
-          expect(r.body.version).toBe('v2');
-          expect(r.body.output.reply).toBe(
-            `Thanks c${t.i}, we answered your question about order ${t.order}.`,
-          );
-        }
-      });
+      await resumeAll(b, threads, 'v2', 3);
       for (const t of threads) {
         const snap = await local.graph.getState({ configurable: { thread_id: t.sessionId } });
         expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v2');

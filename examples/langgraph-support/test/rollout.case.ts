@@ -12,7 +12,7 @@ import { startBaton } from '@baton/server';
 import type { RunningBaton } from '@baton/server';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, langGraphAgent } from '@baton/langgraph';
 import { AGENT, StateV2, buildV2, supportV1, supportV2 } from '../src/index';
-import { call, inBatches, openThreads, waitFor, type OpenStore } from './helpers';
+import { call, openThreads, resumeAll, waitFor, type OpenStore } from './helpers';
 
 const N = 100;
 
@@ -43,7 +43,6 @@ export function rolloutCases(backend: string, open: OpenStore): void {
       });
       const b = baton;
       const admin = b.tokens.admin[0]!;
-      const traffic = b.tokens.traffic[0]!;
 
       const threads = await openThreads(b, N, (i) => i % 5 < 3);
       expect(threads.filter((t) => t.refund)).toHaveLength(60);
@@ -94,30 +93,7 @@ export function rolloutCases(backend: string, open: OpenStore): void {
       }
 
       // every thread resumes on v2: callbacks for the interrupted ones, a message for the others
-      await inBatches(threads, 10, async (t) => {
-        if (t.refund) {
-          const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
-            payload: { approved: true, by: 'ops' },
-          });
-          expect(r.status).toBe(200);
-          expect(r.body.version).toBe('v2');
-          expect(r.body.status).toBe('idle');
-          expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
-        } else {
-          const r = await call(
-            'POST',
-            `${b.url}/v1/sessions/${t.sessionId}/turns`,
-            traffic,
-            { input: { customer: `c${t.i}`, request: 'any news?' } },
-            { 'x-session-token': t.sessionToken, 'idempotency-key': `second-${t.i}` },
-          );
-          expect(r.status).toBe(200);
-          expect(r.body.version).toBe('v2');
-          expect(r.body.output.reply).toBe(
-            `Thanks c${t.i}, we answered your question about order ${t.order}.`,
-          );
-        }
-      });
+      await resumeAll(b, threads, 'v2', 10);
 
       // none lost: every session exists, on v2, with its thread migrated and carrying the old value
       for (const t of threads) {

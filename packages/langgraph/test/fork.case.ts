@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { Annotation, Command, END, START, StateGraph, interrupt } from '@langchain/langgraph';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { MemorySaver, emptyCheckpoint, type BaseCheckpointSaver } from '@langchain/langgraph-checkpoint';
-import type { Store } from '@baton/store';
+import type { OpenStore } from './helpers';
 import { BatonCheckpointSaver } from '../src/index';
 
 /** External data the search node reads: it changes between the first run and the replay. */
@@ -240,7 +240,7 @@ class IntegerVersionSaver extends BatonCheckpointSaver {
   }
 }
 
-export function forkCases(name: string, open: () => Promise<{ store: Store; close(): Promise<void> }>): void {
+export function forkCases(name: string, open: OpenStore): void {
   describe(`time travel on Baton's saver matches MemorySaver (${name})`, () => {
     for (const [title, run] of Object.entries(scenarios))
       test(title, async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Annotation, END, START, StateGraph, interrupt } from '@langchain/langgraph';
 import type { LedgerClient, TurnRequest, TurnResponse } from '@baton/core';
 import type { Store } from '@baton/store';
+import type { OpenStore } from './helpers';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, TURN_ID_KEY, langGraphAgent } from '../src/index';
 import type { ChannelMigration, CompiledOf, LangGraphAgent } from '../src/index';
 import { interruptIdOf } from '../src/interrupt-id';
@@ -97,10 +98,7 @@ const noLedger: LedgerClient = {
   putStep: () => Promise.resolve(),
 };
 
-export function workerCases(
-  name: string,
-  open: () => Promise<{ store: Store; close(): Promise<void> }>,
-): void {
+export function workerCases(name: string, open: OpenStore): void {
   describe(`LangGraph adapter (${name})`, () => {
     let store: Store;
     let close: () => Promise<void>;
