@@ -27,7 +27,7 @@ import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import { uuid6, type BaseCheckpointSaver, type Checkpoint } from '@langchain/langgraph-checkpoint';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
-import { BatonCheckpointSaver } from '@baton/langgraph';
+import { BatonCheckpointSaver, nextChannelVersion } from '@baton/langgraph';
 import { atLeast, rng, round, table, type BenchFn, type Target } from './lib';
 
 const WORDS =
@@ -64,7 +64,14 @@ function threadSteps(seed: number, steps: number): Step[] {
       s === 0
         ? ['messages', 'doc', 'counter', 'status', 'route', 'scratch']
         : ['messages', 'counter', 'status'];
-    for (const c of changed) versions[c] = s + 1;
+    // the versions Baton's saver gives (getNextVersion: unique per branch), for both contenders
+    const next = nextChannelVersion(
+      Object.values(versions).reduce<number | undefined>(
+        (a, v) => (a === undefined || v > a ? v : a),
+        undefined,
+      ),
+    );
+    for (const c of changed) versions[c] = next;
     out.push({
       checkpoint: {
         v: 4,

@@ -31,12 +31,13 @@ function output(values: Record<string, unknown>, info: { next: readonly string[]
   };
 }
 
-export function supportV1(store: GraphStoreSource): LangGraphAgent {
+/** v1; without `store` (a worker process), the graph checkpoints go through the Baton server. */
+export function supportV1(store?: GraphStoreSource): LangGraphAgent {
   return langGraphAgent({
     name: AGENT,
     version: 'v1',
     graph: buildV1(),
-    store,
+    ...(store ? { store } : {}),
     input: (m) => {
       const msg = SupportMessage.parse(m);
       return { customer: msg.customer, request: msg.request, ...(msg.order ? { orderId: msg.order } : {}) };
@@ -46,12 +47,13 @@ export function supportV1(store: GraphStoreSource): LangGraphAgent {
   });
 }
 
-export function supportV2(store: GraphStoreSource): LangGraphAgent {
+/** v2; without `store` (a worker process), the graph checkpoints go through the Baton server. */
+export function supportV2(store?: GraphStoreSource): LangGraphAgent {
   return langGraphAgent({
     name: AGENT,
     version: 'v2',
     graph: buildV2(),
-    store,
+    ...(store ? { store } : {}),
     migrations: [{ from: 'v1', rename: { orderId: 'orderRef' } }],
     input: (m) => {
       const msg = SupportMessage.parse(m);

@@ -11,104 +11,13 @@ import type { Store } from '@baton/store';
 import { startBaton } from '@baton/server';
 import type { RunningBaton } from '@baton/server';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, langGraphAgent } from '@baton/langgraph';
-import { AGENT, StateV2, supportV1, supportV2 } from '../src/index';
+import { AGENT, StateV2, buildV2, supportV1, supportV2 } from '../src/index';
+import { call, openThreads, resumeAll, waitFor, type OpenStore } from './helpers';
 
 const N = 100;
 
 let store: Store;
 let baton: RunningBaton | null = null;
-
-async function call(
-  method: string,
-  url: string,
-  token: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function inBatches<T, R>(items: T[], size: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    out.push(...(await Promise.all(items.slice(i, i + size).map((t, k) => fn(t, i + k)))));
-  }
-  return out;
-}
-
-interface Opened {
-  i: number;
-  sessionId: string;
-  sessionToken: string;
-  order: string;
-  refund: boolean;
-  waitToken: string | null;
-}
-
-async function openThreads(
-  b: RunningBaton,
-  count: number,
-  refund: (i: number) => boolean,
-): Promise<Opened[]> {
-  const traffic = b.tokens.traffic[0]!;
-  return inBatches(
-    Array.from({ length: count }, (_, i) => i),
-    10,
-    async (i) => {
-      const created = await call('POST', `${b.url}/v1/agents/${AGENT}/sessions`, traffic, {});
-      expect(created.status).toBe(201);
-      const { sessionId, sessionToken } = created.body as { sessionId: string; sessionToken: string };
-      const order = `o-${1000 + i}`;
-      const isRefund = refund(i);
-      const turn = await call(
-        'POST',
-        `${b.url}/v1/sessions/${sessionId}/turns`,
-        traffic,
-        {
-          input: {
-            customer: `c${i}`,
-            order,
-            request: isRefund ? `refund ${10 + i} please` : 'where is my parcel?',
-          },
-        },
-        { 'x-session-token': sessionToken, 'idempotency-key': `first-${i}` },
-      );
-      expect(turn.status).toBe(200);
-      expect(turn.body.version).toBe('v1');
-      const waits = turn.body.waits as Array<{ token: string; name: string }>;
-      if (isRefund) {
-        expect(turn.body.status).toBe('waiting');
-        expect(waits.map((w) => w.name)).toEqual(['approval']);
-      } else {
-        expect(turn.body.status).toBe('idle');
-        expect(waits).toEqual([]);
-      }
-      return { i, sessionId, sessionToken, order, refund: isRefund, waitToken: waits[0]?.token ?? null };
-    },
-  );
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 40_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** What a test file provides: a fresh store on its backend, and how to dispose of it. */
-export type OpenStore = () => Promise<{ store: Store; dispose(): Promise<void> }>;
 
 export function rolloutCases(backend: string, open: OpenStore): void {
   describe(`LangGraph drain-and-fill through Baton (${backend})`, () => {
@@ -134,14 +43,17 @@ export function rolloutCases(backend: string, open: OpenStore): void {
       });
       const b = baton;
       const admin = b.tokens.admin[0]!;
-      const traffic = b.tokens.traffic[0]!;
 
       const threads = await openThreads(b, N, (i) => i % 5 < 3);
       expect(threads.filter((t) => t.refund)).toHaveLength(60);
+      const asked = new Map<string, unknown[]>();
       for (const t of threads) {
         const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
         expect((snap.values as Record<string, unknown>).orderId).toBe(t.order);
         expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+        const interrupts = snap.tasks.flatMap((k) => k.interrupts.map((i) => i.value));
+        expect(interrupts).toHaveLength(t.refund ? 1 : 0);
+        asked.set(t.sessionId, interrupts);
       }
 
       const spec = {
@@ -165,31 +77,23 @@ export function rolloutCases(backend: string, open: OpenStore): void {
       expect(new Set(migrations.map((m) => m.sessionId)).size).toBe(N);
       expect(await store.listMigrations({ rolloutId, status: 'failed', limit: 1000 })).toEqual([]);
 
+      // before any new turn, LangGraph itself sees every thread migrated: the renamed channel, the
+      // v2 stamp and, for the interrupted threads, the pending interrupt it had on v1
+      for (const t of threads) {
+        const snap = await v2.graph.getState({ configurable: { thread_id: t.sessionId } });
+        const values = snap.values as Record<string, unknown>;
+        expect(values.orderRef).toBe(t.order);
+        expect('orderId' in values).toBe(false);
+        expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v2');
+        expect(snap.metadata?.[MIGRATED_FROM_KEY]).toBe('v1');
+        expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+        expect(snap.tasks.flatMap((k) => k.interrupts.map((i) => i.value))).toEqual(asked.get(t.sessionId));
+        const session = await store.getSession(t.sessionId);
+        expect(session.status).toBe(t.refund ? 'waiting' : 'idle');
+      }
+
       // every thread resumes on v2: callbacks for the interrupted ones, a message for the others
-      await inBatches(threads, 10, async (t) => {
-        if (t.refund) {
-          const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
-            payload: { approved: true, by: 'ops' },
-          });
-          expect(r.status).toBe(200);
-          expect(r.body.version).toBe('v2');
-          expect(r.body.status).toBe('idle');
-          expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
-        } else {
-          const r = await call(
-            'POST',
-            `${b.url}/v1/sessions/${t.sessionId}/turns`,
-            traffic,
-            { input: { customer: `c${t.i}`, request: 'any news?' } },
-            { 'x-session-token': t.sessionToken, 'idempotency-key': `second-${t.i}` },
-          );
-          expect(r.status).toBe(200);
-          expect(r.body.version).toBe('v2');
-          expect(r.body.output.reply).toBe(
-            `Thanks c${t.i}, we answered your question about order ${t.order}.`,
-          );
-        }
-      });
+      await resumeAll(b, threads, 'v2', 10);
 
       // none lost: every session exists, on v2, with its thread migrated and carrying the old value
       for (const t of threads) {
@@ -213,6 +117,91 @@ export function rolloutCases(backend: string, open: OpenStore): void {
       }
       const counts = await store.countSessions({ agent: AGENT });
       expect(Object.values(counts.v2 ?? {}).reduce((a, n) => a + n, 0)).toBe(N);
+    });
+
+    test('an aborted rollout with greenSessions: reverse moves threads back through the down migration', async () => {
+      const v1 = supportV1(store);
+      const v2 = supportV2(store); // orderId → orderRef: a rename, which inverts by itself
+      expect(v2.definition.downSchemas()).toEqual([1]);
+      baton = await startBaton({
+        store,
+        agents: [v1.definition, v2.definition],
+        controller: { intervalMs: 100 },
+      });
+      const b = baton;
+      const admin = b.tokens.admin[0]!;
+      const traffic = b.tokens.traffic[0]!;
+      const threads = await openThreads(b, 8, (i) => i % 2 === 0);
+      const spec = {
+        agent: AGENT,
+        from: 'v1',
+        to: 'v2',
+        migration: { policy: 'at-boundary', eager: true, batch: 50 },
+        steps: [{ fill: 100, migrate: 100, verify: { minSessions: 1000 } }],
+        onAbort: { greenSessions: 'reverse' },
+      };
+      const created = await call('POST', `${b.url}/v1/rollouts`, admin, spec);
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      const onVersion = async (v: string) => {
+        const counts = await store.countSessions({ agent: AGENT });
+        return Object.values(counts[v] ?? {}).reduce((a, n) => a + n, 0);
+      };
+      await waitFor('every session on v2', async () => (await onVersion('v1')) === 0);
+      const aborted = await call('POST', `${b.url}/v1/rollouts/${id}/abort`, admin, { reason: 'test' });
+      expect(aborted.status).toBe(200);
+      await waitFor('every session back on v1', async () => (await onVersion('v2')) === 0);
+
+      // LangGraph sees each thread back on v1's channels, stamped v1, still interrupted where it was
+      for (const t of threads) {
+        const snap = await v1.graph.getState({ configurable: { thread_id: t.sessionId } });
+        const values = snap.values as Record<string, unknown>;
+        expect(values.orderId).toBe(t.order);
+        expect('orderRef' in values).toBe(false);
+        expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1');
+        expect(snap.metadata?.[MIGRATED_FROM_KEY]).toBe('v2');
+        expect(snap.next).toEqual(t.refund ? ['approval'] : []);
+        expect(snap.tasks.some((k) => k.interrupts.length > 0)).toBe(t.refund);
+      }
+      for (const t of threads.filter((x) => x.refund)) {
+        const r = await call('POST', `${b.url}/v1/callbacks/${t.waitToken}`, traffic, {
+          payload: { approved: true, by: 'ops' },
+        });
+        expect(r.status).toBe(200);
+        expect(r.body.version).toBe('v1');
+        expect(r.body.output.reply).toBe(`Refund of ${10 + t.i} issued for order ${t.order}.`);
+      }
+    });
+
+    test('reverse is refused up front when the candidate drops a channel (a drop cannot be undone)', async () => {
+      const v1 = supportV1(store);
+      const lossy = langGraphAgent({
+        name: AGENT,
+        version: 'v2-lossy',
+        graph: buildV2(),
+        store,
+        migrations: [{ from: 'v1', rename: { orderId: 'orderRef' }, drop: ['category'] }],
+      });
+      expect(lossy.definition.downSchemas()).toEqual([]);
+      baton = await startBaton({ store, agents: [v1.definition, lossy.definition], controller: false });
+      const b = baton;
+      const spec = {
+        agent: AGENT,
+        from: 'v1',
+        to: 'v2-lossy',
+        steps: [{ fill: 100, migrate: 100 }],
+        onAbort: { greenSessions: 'reverse' },
+      };
+      const r = await call('POST', `${b.url}/v1/rollouts`, b.tokens.admin[0]!, spec);
+      expect(r.status).toBe(422);
+      expect(r.body.error.code).toBe('PREFLIGHT_FAILED');
+      expect(r.body.error.message).toMatch(/reverse needs a down migration/);
+      // the same rollout without reverse is fine
+      const stay = await call('POST', `${b.url}/v1/rollouts`, b.tokens.admin[0]!, {
+        ...spec,
+        onAbort: { greenSessions: 'stay' },
+      });
+      expect(stay.status).toBe(201);
     });
 
     test('the pre-flight refuses threads interrupted at a node the new graph no longer has', async () => {
@@ -259,8 +248,11 @@ export function rolloutCases(backend: string, open: OpenStore): void {
           .map((t) => t.sessionId)
           .sort(),
       );
-      for (const f of check.body.failures as Array<{ error: string }>)
+      for (const f of check.body.failures as Array<{ error: string }>) {
         expect(f.error).toMatch(/interrupted at node 'approval' of graph v1, which graph v3 no longer has/);
+        // the refusal reads as what it is, not as a migration function that threw
+        expect(f.error).not.toMatch(/threw|up migration/);
+      }
 
       // refused means untouched: the threads are still v1 threads, interrupted at approval
       for (const t of threads) {

@@ -7,3 +7,5 @@ export * from './history';
 export * from './capability';
 export * from './gates';
 export * from './instance';
+export * from './graph';
+export * from './graph-wire';

@@ -2,6 +2,7 @@
  * The worker protocol (HTTP or in-process). See docs/worker-protocol.md.
  * The router sends a TurnRequest; the worker answers with a TurnResponse.
  */
+import type { GraphCheckpointStore } from './graph';
 import type { HistoryPage, HistoryPolicy, HistoryQuery } from './history';
 import type {
   CheckpointBody,
@@ -199,6 +200,13 @@ export interface LedgerClient {
    * its lease was lost).
    */
   history?(capability: string, sessionId: string, q: HistoryQuery): Promise<HistoryPage>;
+  /**
+   * Protocol 2: the session's LangGraph checkpoints (thread id = session id) through the router,
+   * under the capability this client presents (see `withCapability` in the SDK): reads with any
+   * live capability of the session, writes with one that holds the lease. Absent when the client
+   * cannot reach them.
+   */
+  readonly graph?: GraphCheckpointStore;
 }
 
 /** What the router calls; an HTTP client and an in-process worker both implement it. */

@@ -1,4 +1,4 @@
-export { BatonCheckpointSaver, graphStoreOf } from './saver';
+export { BRANCH_SPAN, BatonCheckpointSaver, graphStoreOf, nextChannelVersion } from './saver';
 export type { BatonCheckpointSaverOptions, GraphStoreSource } from './saver';
 export {
   GRAPH_VERSION_KEY,
@@ -10,6 +10,7 @@ export {
 export type {
   ChannelMigration,
   CompiledGraphLike,
+  CompiledOf,
   GraphBuilderLike,
   LangGraphAgent,
   LangGraphAgentSpec,

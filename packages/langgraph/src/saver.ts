@@ -5,6 +5,7 @@
  * checkpoint document (without channel values) and the metadata are stored as JSON. Channel
  * values are stored per (channel, version), so a put only writes the channels in `newVersions`.
  */
+import { randomInt } from 'node:crypto';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import {
   BaseCheckpointSaver,
@@ -52,6 +53,34 @@ export function graphStoreOf(source: GraphStoreSource): GraphCheckpointStore {
 
 const dec = new TextDecoder();
 
+/** A value kept in the checkpoint row: a number, boolean, null or short string (cheap to write at every step). */
+function isSmall(v: unknown): boolean {
+  return (
+    v === null ||
+    typeof v === 'number' ||
+    typeof v === 'boolean' ||
+    (typeof v === 'string' && v.length <= INLINE_STRING_MAX)
+  );
+}
+const INLINE_STRING_MAX = 256;
+/** How many checkpoints' row values a saver remembers (one per thread in a run is enough). */
+const RECENT_INLINE_MAX = 1024;
+
+/**
+ * Channel versions are `step * BRANCH_SPAN + r`, with `r` random in [1, BRANCH_SPAN): still
+ * increasing numbers (LangGraph compares them with `>`), but unique per branch, so two
+ * checkpoints forked from one parent that write the same channel do not share a blob key.
+ * Integers stay exact up to 2^53: about 9 million super-steps per thread.
+ */
+export const BRANCH_SPAN = 1_000_000_000;
+
+/** The version after `current`: one step up, with a random part of its own. */
+export function nextChannelVersion(current: number | string | undefined): number {
+  const n = current === undefined ? 0 : Number(current);
+  const step = Number.isFinite(n) ? Math.floor(n / BRANCH_SPAN) + 1 : 1;
+  return step * BRANCH_SPAN + randomInt(1, BRANCH_SPAN);
+}
+
 export class BatonCheckpointSaver extends BaseCheckpointSaver {
   readonly graphStore: GraphCheckpointStore;
   private readonly stamp: Record<string, unknown>;
@@ -62,6 +91,15 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     this.graphStore = graphStoreOf(source);
     this.stamp = options.stamp ?? {};
     this.dynamicStamp = options.dynamicStamp;
+  }
+
+  /**
+   * Unique per branch (see `nextChannelVersion`): LangGraph's default (`current + 1`) gives two
+   * forks of one checkpoint the same version of a channel, and a blob store keyed by version would
+   * read one fork's value in the other. Older threads' small integer versions stay comparable.
+   */
+  override getNextVersion(current: number | undefined): number {
+    return nextChannelVersion(current);
   }
 
   /** A saver on the same storage that stamps `stamp` into the metadata of what it writes. */
@@ -93,8 +131,11 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
   }
 
   private async loadMetadata(metadata: Record<string, unknown>): Promise<CheckpointMetadata> {
-    // Through the serializer, so serialized LangChain objects are revived.
-    return (await this.serde.loadsTyped('json', JSON.stringify(metadata))) as CheckpointMetadata;
+    // Through the serializer, so serialized LangChain objects are revived; every such encoding is
+    // an object with an "lc" key, so a text without one has nothing to revive (and is parsed already).
+    const text = JSON.stringify(metadata);
+    if (!text.includes('"lc"')) return metadata as CheckpointMetadata;
+    return (await this.serde.loadsTyped('json', text)) as CheckpointMetadata;
   }
 
   private async dumpMetadata(metadata: CheckpointMetadata): Promise<Record<string, unknown>> {
@@ -200,13 +241,30 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     const threadId = String(thread_id);
     const ns = (checkpoint_ns as string | undefined) ?? '';
     const values = checkpoint.channel_values as Record<string, unknown>;
-    const blobs = await Promise.all(
-      Object.entries(newVersions).map(async ([channel, version]): Promise<GraphBlob> => {
-        if (!(channel in values)) return { channel, version: String(version), type: 'empty', value: null };
-        const [type, value] = await this.serde.dumpsTyped(values[channel]);
-        return { channel, version: String(version), type, value };
-      }),
-    );
+    const dump = async (channel: string, version: number | string): Promise<GraphBlob> => {
+      if (!(channel in values)) return { channel, version: String(version), type: 'empty', value: null };
+      const [type, value] = await this.serde.dumpsTyped(values[channel]);
+      return { channel, version: String(version), type, value };
+    };
+    // small changed values go in the checkpoint row, and the parent's row values the checkpoint
+    // still names are carried forward (no blob lookup on read); the others are blobs, written
+    // only when they change
+    const parentId = (checkpoint_id as string | undefined) || null;
+    const carried = parentId ? await this.inlineOf(threadId, ns, parentId) : new Map<string, GraphBlob>();
+    const inline: GraphBlob[] = [];
+    const blobs: GraphBlob[] = [];
+    const versions = checkpoint.channel_versions;
+    for (const [channel, version] of Object.entries(versions)) {
+      if (channel in newVersions) {
+        if (!(channel in values) || isSmall(values[channel])) inline.push(await dump(channel, version));
+        else blobs.push(await dump(channel, newVersions[channel]!));
+      } else {
+        const kept = carried.get(channel);
+        if (kept && kept.version === String(version)) inline.push(kept);
+      }
+    }
+    for (const [channel, version] of Object.entries(newVersions))
+      if (!(channel in versions)) blobs.push(await dump(channel, version));
     const doc: Record<string, unknown> = { ...checkpoint };
     delete doc.channel_values;
     await this.graphStore.put(
@@ -214,13 +272,35 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
         threadId,
         ns,
         checkpointId: checkpoint.id,
-        parentId: (checkpoint_id as string | undefined) || null,
+        parentId,
         checkpoint: doc,
         metadata: await this.dumpMetadata(metadata),
+        inline,
       },
       blobs,
     );
+    this.remember(threadId, ns, checkpoint.id, inline);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+  }
+
+  /** The row values of checkpoints this saver wrote last (a graph run's next put names its parent). */
+  private readonly recentInline = new Map<string, Map<string, GraphBlob>>();
+
+  private remember(threadId: string, ns: string, id: string, inline: GraphBlob[]): void {
+    this.recentInline.set(`${threadId}\0${ns}\0${id}`, new Map(inline.map((b) => [b.channel, b])));
+    if (this.recentInline.size > RECENT_INLINE_MAX) {
+      const oldest = this.recentInline.keys().next().value;
+      if (oldest !== undefined) this.recentInline.delete(oldest);
+    }
+  }
+
+  /** The values kept in a checkpoint's row: from memory when this saver wrote it, else read. */
+  private async inlineOf(threadId: string, ns: string, id: string): Promise<Map<string, GraphBlob>> {
+    const known = this.recentInline.get(`${threadId}\0${ns}\0${id}`);
+    if (known) return known;
+    const row = await this.graphStore.get(threadId, ns, id);
+    const names = new Set(row?.inlineChannels ?? []);
+    return new Map((row?.blobs ?? []).filter((b) => names.has(b.channel)).map((b) => [b.channel, b]));
   }
 
   async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string): Promise<void> {

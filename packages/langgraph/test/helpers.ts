@@ -1,4 +1,41 @@
-import type { GraphCheckpointStore } from '@baton/store';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { openStore } from '@baton/store';
+import type { GraphCheckpointStore, Store } from '@baton/store';
+
+/** Opens a fresh store for one test (or one suite) and disposes of it. */
+export type OpenStore = () => Promise<{ store: Store; close(): Promise<void> }>;
+
+/** A fresh SQLite store file under the temp directory. */
+export function sqliteStore(prefix: string): OpenStore {
+  return async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const store = await openStore(path.join(dir, 'store.db'));
+    return {
+      store,
+      async close() {
+        await store.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
+
+/** A store in a fresh PostgreSQL schema of its own, dropped afterwards. */
+export function postgresStore(url: string, prefix: string): OpenStore {
+  return async () => {
+    const schema = uniqueSchema(prefix);
+    const store = await openStore(url, { schema });
+    return {
+      store,
+      async close() {
+        await store.close();
+        await dropSchema(url, schema);
+      },
+    };
+  };
+}
 
 /** Delete every thread the graph store holds (used between conformance tests). */
 export async function wipeGraphStore(graph: GraphCheckpointStore): Promise<void> {

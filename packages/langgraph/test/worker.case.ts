@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Annotation, END, START, StateGraph, interrupt } from '@langchain/langgraph';
 import type { LedgerClient, TurnRequest, TurnResponse } from '@baton/core';
 import type { Store } from '@baton/store';
+import type { OpenStore } from './helpers';
 import { GRAPH_VERSION_KEY, MIGRATED_FROM_KEY, TURN_ID_KEY, langGraphAgent } from '../src/index';
-import type { ChannelMigration, LangGraphAgent } from '../src/index';
+import type { ChannelMigration, CompiledOf, LangGraphAgent } from '../src/index';
+import { interruptIdOf } from '../src/interrupt-id';
 
 /** The node names each step appends, in order. */
 const stepsChannel = () => Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] });
@@ -96,14 +98,11 @@ const noLedger: LedgerClient = {
   putStep: () => Promise.resolve(),
 };
 
-export function workerCases(
-  name: string,
-  open: () => Promise<{ store: Store; close(): Promise<void> }>,
-): void {
+export function workerCases(name: string, open: OpenStore): void {
   describe(`LangGraph adapter (${name})`, () => {
     let store: Store;
     let close: () => Promise<void>;
-    let v1: LangGraphAgent;
+    let v1: LangGraphAgent<CompiledOf<ReturnType<typeof graphV1>>>;
     let v2: LangGraphAgent;
     let v3: LangGraphAgent;
     let seq = 0;
@@ -197,6 +196,19 @@ export function workerCases(
       expect((snap.values as Record<string, unknown>).answer).toBe('no');
     });
 
+    test('agent.graph is the compiled graph: history, updateState and stream without casts', async () => {
+      const { threadId } = await interruptedOnV1();
+      const config = { configurable: { thread_id: threadId } };
+      const history = [];
+      for await (const s of v1.graph.getStateHistory(config)) history.push(s.values.steps ?? []);
+      expect(history[0]).toEqual(['intake']);
+      const forked = await v1.graph.updateState(config, { note: 'edited' });
+      expect((await v1.graph.getState(forked)).values.note).toBe('edited');
+      const chunks = [];
+      for await (const c of await v1.graph.stream(null, { ...config, streamMode: 'values' })) chunks.push(c);
+      expect(chunks[0]).toMatchObject({ orderId: 'o-7', note: 'edited' });
+    });
+
     test('every checkpoint a version writes carries its graph version', async () => {
       const { threadId } = await interruptedOnV1();
       const all = [];
@@ -240,20 +252,43 @@ export function workerCases(
         quiescent: true,
         interrupted: true,
       });
-      const migrated = await v2.worker(noLedger).migrate({
-        session: { id: threadId, agent, version: 'v1' },
-        checkpoint: {
-          seq: 1,
-          schemaVersion: 1,
-          body: { state: res.state, history: res.history, context: res.context, waits: res.waits },
-        },
-        targetSchemaVersion: 2,
-        dryRun: false,
-      });
+      const migrate = (dryRun: boolean) =>
+        v2.worker(noLedger).migrate({
+          session: { id: threadId, agent, version: 'v1' },
+          checkpoint: {
+            seq: 1,
+            schemaVersion: 1,
+            body: { state: res.state, history: res.history, context: res.context, waits: res.waits },
+          },
+          targetSchemaVersion: 2,
+          dryRun,
+        });
+      // a dry run (the pre-flight) writes nothing
+      expect((await migrate(true)).ok).toBe(true);
+      expect((await v2.inspect(threadId)).graphVersion).toBe('v1');
+      const migrated = await migrate(false);
       expect(migrated.ok).toBe(true);
       if (!migrated.ok) return;
-      // Baton's migration is the pre-flight; the graph's channels move at the first turn on v2
-      expect((await v2.inspect(threadId)).graphVersion).toBe('v1');
+      // Baton's migration writes the migrated graph checkpoint at once: LangGraph sees it before any turn
+      expect(await v2.inspect(threadId)).toMatchObject({
+        graphVersion: 'v2',
+        next: ['approve'],
+        interrupted: true,
+      });
+      const seen = await v2.graph.getState({ configurable: { thread_id: threadId } });
+      expect(seen.values).toMatchObject({ orderIds: ['o-7'], note: 'fragile' });
+      expect(seen.tasks.flatMap((t) => t.interrupts.map((i) => i.value))).toEqual([{ name: 'approval' }]);
+      expect(migrated.body.state).toMatchObject({
+        graphVersion: 'v2',
+        checkpointId: seen.config.configurable?.checkpoint_id,
+        next: ['approve'],
+      });
+      // the pointer names the interrupt LangGraph now holds (its id changed with the task's)
+      const pointer = migrated.body.state as { interrupts: Array<{ id: string; token: string }> };
+      expect(pointer.interrupts.map((i) => i.id)).toEqual(
+        seen.tasks.flatMap((t) => t.interrupts.map((i) => i.id)),
+      );
+      expect(pointer.interrupts[0]!.token).toBe(res.waits[0]!.token);
       const done = await turn(
         v2,
         threadId,
@@ -298,6 +333,142 @@ export function workerCases(
       expect(snap.values).toMatchObject({ orderIds: ['o-7'], memo: 'FRAGILE' });
       expect(snap.next).toEqual(['approve']);
       expect(await v3.migrateThread(threadId)).toMatchObject({ migrated: false, from: 'v3', to: 'v3' });
+    });
+
+    test('the interrupt id Baton computes is the one LangGraph gives a live interrupt', async () => {
+      const { threadId } = await interruptedOnV1();
+      const snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      const task = snap.tasks.find((t) => t.interrupts.length > 0)!;
+      expect(task.interrupts[0]!.id).toBe(interruptIdOf(task.name, task.id));
+    });
+
+    test('two pending interrupts survive an eager migration: each callback resumes its own node', async () => {
+      const Two = (key: 'ref' | 'orderRef') =>
+        Annotation.Root({
+          [key]: Annotation<string>,
+          answers: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+        });
+      const ask = (who: string) => () => {
+        const r = interrupt<{ name: string }, { ok: boolean }>({ name: who });
+        return { answers: [`${who}:${r.ok ? 'yes' : 'no'}`] };
+      };
+      const build = (key: 'ref' | 'orderRef') =>
+        new StateGraph(Two(key))
+          .addNode('legal', ask('legal'))
+          .addNode('finance', ask('finance'))
+          .addEdge(START, 'legal')
+          .addEdge(START, 'finance')
+          .addEdge('legal', END)
+          .addEdge('finance', END);
+      const p1 = langGraphAgent({ name: agent, version: 'p1', graph: build('ref'), store });
+      const p2 = langGraphAgent({
+        name: agent,
+        version: 'p2',
+        graph: build('orderRef'),
+        store,
+        migrations: [{ from: 'p1', rename: { ref: 'orderRef' } }],
+      });
+      const threadId = newThread();
+      const res = await turn(p1, threadId, { kind: 'message', message: { ref: 'o-2' } }, null);
+      expect(res.waits.map((w) => w.name).sort()).toEqual(['finance', 'legal']);
+      const migrated = await p2.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'p1' },
+        checkpoint: {
+          seq: 1,
+          schemaVersion: 1,
+          body: { state: res.state, history: [], context: null, waits: res.waits },
+        },
+        targetSchemaVersion: 2,
+        dryRun: false,
+      });
+      expect(migrated.ok).toBe(true);
+      if (!migrated.ok) return;
+      const snap = await p2.graph.getState({ configurable: { thread_id: threadId } });
+      expect(snap.values).toMatchObject({ orderRef: 'o-2' });
+      expect(
+        snap.tasks.flatMap((t) => t.interrupts.map((i) => (i.value as { name: string }).name)).sort(),
+      ).toEqual(['finance', 'legal']);
+      const ids = (migrated.body.state as { interrupts: Array<{ id: string }> }).interrupts.map((i) => i.id);
+      expect(ids.sort()).toEqual(snap.tasks.flatMap((t) => t.interrupts.map((i) => i.id!)).sort());
+      const moved = { ...res, state: migrated.body.state };
+      const finance = res.waits.find((w) => w.name === 'finance')!;
+      const first = await turn(
+        p2,
+        threadId,
+        { kind: 'callback', token: finance.token, name: 'finance', payload: { ok: false } },
+        { res: moved, schemaVersion: 2 },
+      );
+      expect(first.status).toBe('waiting');
+      expect(first.waits.map((w) => w.name)).toEqual(['legal']);
+      const legal = res.waits.find((w) => w.name === 'legal')!;
+      const done = await turn(
+        p2,
+        threadId,
+        { kind: 'callback', token: legal.token, name: 'legal', payload: { ok: true } },
+        { res: first, schemaVersion: 2 },
+      );
+      expect(done.status).toBe('idle');
+      const end = await p2.graph.getState({ configurable: { thread_id: threadId } });
+      expect([...(end.values as { answers: string[] }).answers].sort()).toEqual(['finance:no', 'legal:yes']);
+    });
+
+    test('down migrations: inverse transforms and renames move a thread back; no inverse, no down', async () => {
+      const back = langGraphAgent({
+        name: agent,
+        version: 'v2',
+        graph: graphV2(),
+        store,
+        migrations: [
+          {
+            from: 'v1',
+            rename: { orderId: 'orderIds' },
+            transform: { orderIds: (v) => [v] },
+            inverse: { orderIds: (v) => (v as string[])[0] },
+          },
+        ],
+      });
+      expect(back.definition.downSchemas()).toEqual([1]);
+      expect(v2.definition.downSchemas()).toEqual([]); // toV2 drops `scratch` and has no inverse
+      const { threadId, res } = await interruptedOnV1();
+      const body = { state: res.state, history: res.history, context: res.context, waits: res.waits };
+      const up = await back.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'v1' },
+        checkpoint: { seq: 1, schemaVersion: 1, body },
+        targetSchemaVersion: 2,
+        dryRun: false,
+      });
+      expect(up.ok).toBe(true);
+      if (!up.ok) return;
+      expect((await back.graph.getState({ configurable: { thread_id: threadId } })).values.orderIds).toEqual([
+        'o-7',
+      ]);
+      // the reverse fill runs green's down migration (on green's workers)
+      const down = await back.worker(noLedger).migrate({
+        session: { id: threadId, agent, version: 'v2' },
+        checkpoint: { seq: 2, schemaVersion: 2, body: { ...body, state: up.body.state } },
+        targetSchemaVersion: 1,
+        dryRun: false,
+      });
+      expect(down.ok).toBe(true);
+      if (!down.ok) return;
+      const snap = await v1.graph.getState({ configurable: { thread_id: threadId } });
+      expect(snap.values).toMatchObject({ orderId: 'o-7', note: 'fragile' });
+      expect('orderIds' in snap.values).toBe(false);
+      expect(snap.metadata).toMatchObject({ [GRAPH_VERSION_KEY]: 'v1', [MIGRATED_FROM_KEY]: 'v2' });
+      expect(snap.next).toEqual(['approve']);
+      expect(down.body.state).toMatchObject({
+        graphVersion: 'v1',
+        checkpointId: snap.config.configurable?.checkpoint_id,
+      });
+      // and v1 resumes it
+      const done = await turn(
+        v1,
+        threadId,
+        { kind: 'callback', token: res.waits[0]!.token, name: 'approval', payload: { ok: true } },
+        { res: { ...res, state: down.body.state }, schemaVersion: 1 },
+      );
+      expect(done.status).toBe('idle');
+      expect((await v1.graph.getState({ configurable: { thread_id: threadId } })).values.answer).toBe('yes');
     });
 
     test('pre-flight refuses a thread that is not at a quiescent checkpoint', async () => {
@@ -387,7 +558,7 @@ export function workerCases(
         answer: 'no',
         steps: ['intake', 'approve', 'audit'],
       });
-      expect(snap.metadata?.[GRAPH_VERSION_KEY]).toBe('v1b');
+      expect((snap.metadata as Record<string, unknown> | undefined)?.[GRAPH_VERSION_KEY]).toBe('v1b');
 
       const noApprove = langGraphAgent({
         name: agent,

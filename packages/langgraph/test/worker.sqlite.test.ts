@@ -1,17 +1,4 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { openStore } from '@baton/store';
+import { sqliteStore } from './helpers';
 import { workerCases } from './worker.case';
 
-workerCases('sqlite', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-lg-worker-'));
-  const store = await openStore(path.join(dir, 'store.db'));
-  return {
-    store,
-    async close() {
-      await store.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+workerCases('sqlite', sqliteStore('baton-lg-worker-'));

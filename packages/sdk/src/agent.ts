@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { MAX_HISTORY_WINDOW, ValidationError, canonicalJson, sha256Hex } from '@baton/core';
-import type { ContextPolicy, HistoryPolicy, TurnInput, VersionManifest } from '@baton/core';
+import type {
+  ContextPolicy,
+  GraphCheckpointStore,
+  HistoryPolicy,
+  TurnInput,
+  VersionManifest,
+} from '@baton/core';
 import type { TurnContext } from './context';
 import type { HistoryReader } from './history';
 
@@ -21,6 +27,14 @@ export interface MigrationContext {
    */
   history: HistoryReader;
   context: unknown;
+  /**
+   * True for a pre-flight or a check (`POST /v1/migrate/check`, a rollout's pre-flight): the
+   * result is only looked at, so a migration that writes beside the checkpoint (e.g. a LangGraph
+   * thread's channels) must write nothing.
+   */
+  dryRun: boolean;
+  /** The session's LangGraph checkpoints under this call's capability (as `TurnContext.graph`). */
+  graph: GraphCheckpointStore | undefined;
 }
 
 export type MigrationFn = (state: any, ctx: MigrationContext) => unknown;

@@ -1,6 +1,7 @@
 /** The context a turn handler receives. */
 import type { z } from 'zod';
 import type {
+  GraphCheckpointStore,
   HistoryEntry,
   HistoryPage,
   StoredHistoryEntry,
@@ -66,6 +67,12 @@ export interface TurnContext<S> {
   readonly deadline: number;
   /** Aborted when the deadline passes; effects and steps refuse to start afterwards. */
   readonly abortSignal: AbortSignal;
+  /**
+   * The session's LangGraph checkpoints (thread id = session id) under this turn's capability:
+   * through the router's worker API for a worker over HTTP, over the store in-process. Undefined
+   * when the worker's ledger client cannot reach them.
+   */
+  readonly graph: GraphCheckpointStore | undefined;
   /** Current time from the worker's clock. */
   now(): number;
 

@@ -35,6 +35,7 @@ import type { AgentDefinition } from './agent';
 import type { CapabilityLedgerClient } from './capability';
 import { InProcessWorker } from './worker';
 import { parseMigrateRequest, parseTurnRequest } from './wire';
+import { httpGraphStore } from './graph-http';
 
 export interface ServeWorkerOptions {
   /** 0 picks a free port. */
@@ -343,6 +344,7 @@ export function httpLedgerClient(
       if (q.maxBytes !== undefined) params.set('maxBytes', String(q.maxBytes));
       return (await call(cap, 'GET', `/v1/worker/history?${params.toString()}`)) as HistoryPage;
     },
+    graph: httpGraphStore((path, body) => call(capability, 'POST', `/v1/worker/graph/${path}`, body)),
     withCapability(c: string) {
       return client(c);
     },

@@ -137,8 +137,12 @@ export async function migrateCheckpoint<S>(
         to: c.to,
         history,
         context: received.context,
+        dryRun: call.dryRun,
+        graph: ledger ? boundLedger(ledger, call.capability).graph : undefined,
       });
     } catch (e) {
+      // a refusal the migration states itself (a MigrationError) is reported as it reads
+      if (e instanceof BatonError && e.code === 'MIGRATION_FAILED') return agentFailure(e.message);
       return agentFailure(
         `${c.dir} migration ${c.from}→${c.to} of ${agent.name}@${agent.version} threw: ${message(e)}`,
       );

@@ -14,6 +14,7 @@ import {
 } from '@baton/core';
 import type {
   CheckpointPart,
+  GraphCheckpointStore,
   Clock,
   EffectRecord,
   HistoryEntry,
@@ -137,6 +138,7 @@ class Turn<S> implements TurnContext<S> {
   context: unknown;
   memory: unknown;
   readonly abortSignal: AbortSignal;
+  readonly graph: GraphCheckpointStore | undefined;
   readonly model: { record(usage: ModelUsage): void };
   output: unknown = undefined;
   readonly appended: HistoryEntry[] = [];
@@ -169,6 +171,7 @@ class Turn<S> implements TurnContext<S> {
     this.context = context;
     this.memory = memory;
     this.abortSignal = abortSignal;
+    this.graph = ledger.graph;
     this.model = {
       record: (u: ModelUsage) => {
         if (u.tokensIn) this.counters.tokensIn += u.tokensIn;

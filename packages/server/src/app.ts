@@ -18,6 +18,7 @@ import { Router } from './router';
 import { Capabilities } from './capability';
 import { registerTrafficRoutes } from './traffic';
 import { registerWorkerRoutes } from './worker-api';
+import { registerGraphRoutes } from './graph-api';
 
 export type RouteRegistrar = (app: FastifyInstance, ctx: ServerContext) => void;
 
@@ -157,6 +158,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   });
   registerTrafficRoutes(app, ctx);
   registerWorkerRoutes(app, ctx);
+  registerGraphRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   for (const r of opts.routes ?? []) r(app, ctx);
 

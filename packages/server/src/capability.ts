@@ -9,6 +9,10 @@ import type { Store } from '@baton/store';
 
 const SECRET_NAME = 'turn-capability';
 
+/** Call-id prefixes of the capabilities of migrate calls: a dry run's (writes nothing), a real one's. */
+export const DRY_RUN_CALL = 'dryrun_';
+export const MIGRATE_CALL = 'migrate_';
+
 function invalid(reason: string, sessionId?: string): BatonError {
   return new BatonError('CAPABILITY_INVALID', `turn capability refused: ${reason}`, {
     reason,
@@ -43,6 +47,12 @@ export class Capabilities {
       { sessionId, turnId, epoch, expiresAt: this.clock.now() + ttlMs },
       await this.secret(),
     );
+  }
+
+  /** Whether a live lease holds the session now (a turn or a leased migration runs). */
+  async leased(sessionId: string): Promise<boolean> {
+    const s = await this.store.getSession(sessionId);
+    return s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > this.clock.now();
   }
 
   /**

@@ -11,6 +11,7 @@ import { BatonError } from '@baton/core';
 import type {
   EffectIntentInput,
   EffectRecord,
+  GraphCheckpointStore,
   HistoryPage,
   HistoryQuery,
   LedgerCallOptions,
@@ -19,6 +20,7 @@ import type {
 } from '@baton/core';
 import type { Store } from '@baton/store';
 import type { Capabilities } from './capability';
+import { CapabilityGraphStore } from './graph-capability';
 import { readHistoryChecked } from './history';
 
 /** The rollout an effect belongs to: the agent's current rollout, if its route has one. */
@@ -50,6 +52,13 @@ export class StoreLedgerClient implements LedgerClient {
   /** The same client, making every call under `capability` (what the SDK binds for each turn). */
   withCapability(capability: string): StoreLedgerClient {
     return new StoreLedgerClient(this.store, this.caps, this.legacy, capability);
+  }
+
+  /** The session's LangGraph checkpoints under this client's capability (as `/v1/worker/graph/*`). */
+  get graph(): GraphCheckpointStore | undefined {
+    return this.store.graph
+      ? new CapabilityGraphStore(this.store.graph, this.caps, this.capability)
+      : undefined;
   }
 
   /**

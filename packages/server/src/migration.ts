@@ -14,6 +14,7 @@ import {
   type SessionRecord,
   type VersionRecord,
 } from '@baton/core';
+import { DRY_RUN_CALL, MIGRATE_CALL } from './capability';
 import { historyWindowOf, type ServerContext } from './context';
 import type { Lease } from '@baton/store';
 import { LeaseKeeper, dropOwner, holdOwner } from './lease';
@@ -215,7 +216,8 @@ export async function runMigration(
     workerId = worker.id;
     worker.outstanding++;
     try {
-      const callId = `migrate_${cp.seq}_${targetSchemaVersion}`;
+      // the call id says what the capability is for: a dry run's writes nothing anywhere
+      const callId = `${dryRun ? DRY_RUN_CALL : MIGRATE_CALL}${cp.seq}_${targetSchemaVersion}`;
       const req = await migrateRequestFor(
         await ctx.pool.protocolOf(worker),
         {

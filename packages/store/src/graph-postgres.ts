@@ -13,6 +13,7 @@ import type {
   GraphThreadSummary,
   GraphWrite,
 } from './graph';
+import { blobVersionsOf, decodeInline, encodeInline } from './graph-inline';
 
 function tables(schema: string | undefined) {
   const q = (t: string) => (schema ? `"${schema.replace(/"/g, '""')}".${t}` : t);
@@ -57,6 +58,10 @@ export function postgresGraphMigrations(schema?: string): string[] {
        blob BYTEA NOT NULL,
        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
      )`,
+    // 3: small channel values in the checkpoint row, and the channels still looked up in the
+    // blob table (graph-inline.ts); NULL on older rows, whose channels are all blobs
+    `ALTER TABLE ${t.checkpoints} ADD COLUMN IF NOT EXISTS inline JSONB,
+       ADD COLUMN IF NOT EXISTS blob_versions JSONB`,
   ];
 }
 
@@ -84,9 +89,9 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
     private readonly options: PostgresGraphOptions = {},
   ) {
     this.t = tables(options.schema);
-    this.selectSql = `SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id, cp.checkpoint, cp.metadata,
+    this.selectSql = `SELECT cp.thread_id, cp.checkpoint_ns, cp.checkpoint_id, cp.parent_checkpoint_id, cp.checkpoint, cp.metadata, cp.inline,
         (SELECT array_agg(array[bl.channel::bytea, bl.version::bytea, bl.type::bytea, bl.blob])
-           FROM jsonb_each_text(cp.checkpoint -> 'channel_versions') v
+           FROM jsonb_each_text(COALESCE(cp.blob_versions, cp.checkpoint -> 'channel_versions')) v
            CROSS JOIN LATERAL (
              SELECT b.channel, b.version, b.type, b.blob FROM ${this.t.blobs} b
               WHERE b.thread_id = cp.thread_id AND b.checkpoint_ns = cp.checkpoint_ns
@@ -159,10 +164,11 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
          SELECT $1, $2, x.c, x.v, x.t, x.b FROM unnest($7::text[], $8::text[], $9::text[], $10::bytea[]) AS x(c, v, t, b)
          ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
        )
-       INSERT INTO ${this.t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)
+       INSERT INTO ${this.t.checkpoints} (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, inline, blob_versions)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $11::jsonb, $12::jsonb)
        ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
-       DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata`,
+       DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata,
+         inline = EXCLUDED.inline, blob_versions = EXCLUDED.blob_versions`,
       [
         record.threadId,
         record.ns,
@@ -174,6 +180,8 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
         blobs.map((b) => b.version),
         blobs.map((b) => b.type),
         blobs.map((b) => buf(b.value)),
+        record.inline ? encodeInline(record.inline) : null,
+        record.inline ? JSON.stringify(blobVersionsOf(record)) : null,
       ],
     );
   }
@@ -203,7 +211,8 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
   }
 
   private hydrate(row: Row): GraphCheckpointRow {
-    const blobs = ((row.blobs as Buffer[][] | null) ?? []).map(([c, v, t, b]): GraphBlob => ({
+    const inline = decodeInline(row.inline);
+    const looked = ((row.blobs as Buffer[][] | null) ?? []).map(([c, v, t, b]): GraphBlob => ({
       channel: dec.decode(c),
       version: dec.decode(v),
       type: dec.decode(t),
@@ -223,8 +232,9 @@ export class PostgresGraphCheckpointStore implements GraphCheckpointStore {
       parentId: (row.parent_checkpoint_id as string | null) ?? null,
       checkpoint: fromGraphJson(row.checkpoint as Record<string, unknown>),
       metadata: fromGraphJson(row.metadata as Record<string, unknown>),
-      blobs,
+      blobs: [...inline, ...looked],
       writes,
+      inlineChannels: inline.map((b) => b.channel),
     };
   }
 

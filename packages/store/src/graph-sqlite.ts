@@ -13,6 +13,7 @@ import type {
   GraphThreadSummary,
   GraphWrite,
 } from './graph';
+import { blobVersionsOf, decodeInline, encodeInline } from './graph-inline';
 
 /** Versioned DDL; the position in the list is the version. Append only. */
 export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
@@ -45,6 +46,11 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
      blob BLOB NOT NULL,
      PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
    )`,
+  // 3: small channel values in the checkpoint row (inline: [[channel, version, type, base64|null]]),
+  // and the channels still looked up in the blob table (blob_versions); NULL on older rows, whose
+  // channels are all blobs (channel_versions)
+  `ALTER TABLE baton_graph_checkpoints ADD COLUMN inline TEXT;
+   ALTER TABLE baton_graph_checkpoints ADD COLUMN blob_versions TEXT`,
 ];
 
 type Row = Record<string, unknown>;
@@ -54,6 +60,9 @@ type Row = Record<string, unknown>;
  * `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending write count]`, then one
  * `[channel, version, type, blob, NULL]` per blob the checkpoint names (a primary-key lookup each).
  */
+/** The channels of a checkpoint row to look up in the blob table (all of them on older rows). */
+const BLOB_VERSIONS = `COALESCE(cp.blob_versions, json_extract(cp.checkpoint, '$.channel_versions'))`;
+
 function oneCheckpoint(tail: string): string {
   return `WITH cp AS MATERIALIZED (
       SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ${tail}
@@ -61,12 +70,13 @@ function oneCheckpoint(tail: string): string {
     SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
       (SELECT COUNT(*) FROM baton_graph_writes w
         WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
-          AND w.checkpoint_id = cp.checkpoint_id)
+          AND w.checkpoint_id = cp.checkpoint_id),
+      inline
     FROM cp
     UNION ALL
-    SELECT bl.channel, bl.version, bl.type, bl.blob, NULL
+    SELECT bl.channel, bl.version, bl.type, bl.blob, NULL, NULL
     FROM cp
-    CROSS JOIN json_each(cp.checkpoint, '$.channel_versions') AS v
+    CROSS JOIN json_each(${BLOB_VERSIONS}) AS v
     CROSS JOIN baton_graph_blobs bl
       ON bl.thread_id = cp.thread_id AND bl.checkpoint_ns = cp.checkpoint_ns
      AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`;
@@ -113,10 +123,11 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
       putCheckpoint: db.prepare(
-        `INSERT INTO baton_graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata)
-         VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO baton_graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, inline, blob_versions)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
-         DO UPDATE SET checkpoint = excluded.checkpoint, metadata = excluded.metadata`,
+         DO UPDATE SET checkpoint = excluded.checkpoint, metadata = excluded.metadata,
+           inline = excluded.inline, blob_versions = excluded.blob_versions`,
       ),
       upsertWrite: db.prepare(
         `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
@@ -132,7 +143,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       getLatest: guarded(this.db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true)),
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
-           FROM json_each(?, '$.channel_versions') AS v
+           FROM json_each(COALESCE(?, json_extract(?, '$.channel_versions'))) AS v
            CROSS JOIN baton_graph_blobs bl
              ON bl.thread_id = ? AND bl.checkpoint_ns = ? AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`,
       ),
@@ -167,6 +178,8 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
         record.parentId,
         JSON.stringify(record.checkpoint),
         JSON.stringify(record.metadata),
+        record.inline ? encodeInline(record.inline) : null,
+        record.inline ? JSON.stringify(blobVersionsOf(record)) : null,
       );
     });
     tx();
@@ -184,7 +197,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return Promise.resolve();
   }
 
-  private toRow(row: Row, blobs: GraphBlob[], hasWrites: boolean): GraphCheckpointRow {
+  private toRow(row: Row, blobs: GraphBlob[], hasWrites: boolean, inline: GraphBlob[]): GraphCheckpointRow {
     const threadId = row.thread_id as string;
     const ns = row.checkpoint_ns as string;
     const writes = hasWrites
@@ -205,19 +218,26 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       metadata: JSON.parse(row.metadata as string) as Record<string, unknown>,
       blobs,
       writes,
+      inlineChannels: inline.map((b) => b.channel),
     };
   }
 
   private hydrate(row: Row): GraphCheckpointRow {
-    const blobs = (this.stmts.blobs.all(row.checkpoint, row.thread_id, row.checkpoint_ns) as Row[]).map(
-      (b) => ({
-        channel: b.channel as string,
-        version: b.version as string,
-        type: b.type as string,
-        value: (b.blob as Uint8Array | null) ?? null,
-      }),
-    );
-    return this.toRow(row, blobs, true);
+    const looked = (
+      this.stmts.blobs.all(
+        row.blob_versions ?? null,
+        row.checkpoint,
+        row.thread_id,
+        row.checkpoint_ns,
+      ) as Row[]
+    ).map((b) => ({
+      channel: b.channel as string,
+      version: b.version as string,
+      type: b.type as string,
+      value: (b.blob as Uint8Array | null) ?? null,
+    }));
+    const inline = decodeInline(row.inline);
+    return this.toRow(row, [...inline, ...looked], true, inline);
   }
 
   async get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
@@ -228,7 +248,8 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     // the checkpoint row is the one with a (non-NULL) pending write count
     const first = rows.find((r) => r[4] !== null);
     if (!first) return Promise.resolve(null);
-    const blobs: GraphBlob[] = [];
+    const inline = decodeInline(first[5]);
+    const blobs: GraphBlob[] = [...inline];
     for (const r of rows) {
       if (r === first) continue;
       blobs.push({
@@ -246,7 +267,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       checkpoint: first[2],
       metadata: first[3],
     };
-    return Promise.resolve(this.toRow(row, blobs, Number(first[4]) > 0));
+    return Promise.resolve(this.toRow(row, blobs, Number(first[4]) > 0, inline));
   }
 
   async list(q: GraphListQuery): Promise<GraphCheckpointRow[]> {

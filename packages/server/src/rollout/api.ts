@@ -290,6 +290,14 @@ export async function createRollout(
       rolloutId: active.id,
       phase: active.phase,
     });
+  if (spec.onAbort.greenSessions === 'reverse' && !reversible(blue, green))
+    throw new BatonError(
+      'PREFLIGHT_FAILED',
+      `onAbort.greenSessions: reverse needs a down migration from ${green.label}'s schema ${green.schemaVersion} ` +
+        `to ${blue.label}'s schema ${blue.schemaVersion}, and ${spec.agent}@${green.label} ships none ` +
+        `(it reaches schemas ${JSON.stringify(green.downSchemas)} down)`,
+      { from: blue.label, to: green.label, downSchemas: green.downSchemas },
+    );
   let preflight: RolloutState['preflight'] = null;
   let preflightPerMs: number | null = null;
   if (spec.preflight.enabled || opts.dryRun) {
