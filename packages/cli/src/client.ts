@@ -89,7 +89,8 @@ export interface TurnResult {
   version: string;
   seq: number;
   status: SessionStatus;
-  waits: Array<{ token: string; name: string; deadline: number }>;
+  /** `token` only on the answer of the turn that created the wait (it is shown once). */
+  waits: Array<{ token?: string; name: string; deadline: number }>;
   [k: string]: unknown;
 }
 

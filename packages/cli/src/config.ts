@@ -2,6 +2,9 @@
  * `baton serve` configuration. Precedence: flags > environment (`BATON_*`) > config file > defaults.
  * Tokens: when none are configured, they are generated on first start, written to a tokens file
  * (mode 0600; next to the SQLite file, or `./baton.tokens.json` for PostgreSQL) and printed once.
+ * Each scope takes several tokens (a comma-separated flag or env value, or a list in the config
+ * file), so a token is rotated without downtime: add the new one, move clients, remove the old one.
+ * The read scope has no token unless one is configured.
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
@@ -15,16 +18,26 @@ export interface Tokens {
   worker: string;
 }
 
+/** The scopes `baton serve` takes tokens for; `read` is optional and never generated. */
+export type TokenScope = keyof Tokens | 'read';
+export const TOKEN_SCOPES: readonly TokenScope[] = ['traffic', 'admin', 'worker', 'read'];
+
+/** Every accepted token of each scope (the first is the one clients are shown). */
+export type TokenLists = Record<keyof Tokens, string[]> & { read: string[] };
+
 export interface ServeConfig {
   store: string;
   /** PostgreSQL schema holding Baton's tables (created when missing); null = the connection's default. */
   storeSchema: string | null;
   host: string;
   port: number;
-  tokens: Partial<Tokens>;
+  /** Configured tokens per scope (flags, env or file); missing ones come from the tokens file. */
+  tokens: Partial<Record<TokenScope, string[]>>;
   tokensFile: string;
   /** Ms to let in-flight turns finish on SIGTERM/SIGINT. */
   shutdownTimeoutMs: number;
+  /** Ms a worker may take for one turn (and one migration) before the turn fails with TURN_TIMEOUT. */
+  turnTimeoutMs: number;
   /** Ms a client may take to send a whole request (headers and body); a slow body is always bounded. */
   requestTimeoutMs: number;
   /** Agent modules served in-process: `module[#export]`. */
@@ -47,8 +60,10 @@ export interface ServeFlags {
   trafficToken?: string;
   adminToken?: string;
   workerToken?: string;
+  readToken?: string;
   tokensFile?: string;
   shutdownTimeout?: string;
+  turnTimeout?: string;
   requestTimeout?: string;
   agent?: string[];
   config?: string;
@@ -95,15 +110,31 @@ type FileConfig = {
   storeSchema?: string;
   host?: string;
   port?: number | string;
-  tokens?: Partial<Tokens>;
+  tokens?: Partial<Record<TokenScope, string | string[]>>;
   tokensFile?: string;
   shutdownTimeout?: number | string;
+  turnTimeout?: number | string;
   requestTimeout?: number | string;
   agents?: string[];
   keepCheckpoints?: number | string;
   historyRetention?: { maxEntries?: number | string; maxAge?: number | string };
   instanceId?: string;
 };
+
+/**
+ * A scope's tokens from one setting: a comma-separated string or a list of strings. Empty entries
+ * are refused (a stray comma would otherwise go unnoticed), and so are duplicates.
+ */
+export function tokenList(v: unknown, source: string): string[] {
+  const items = typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : null;
+  if (items === null || !items.every((t) => typeof t === 'string'))
+    throw new ValidationError(`${source}: must be a token, a comma-separated list or a list of tokens`);
+  const list = (items as string[]).map((t) => t.trim());
+  if (list.length === 0 || list.some((t) => t === ''))
+    throw new ValidationError(`${source}: empty token in ${JSON.stringify(v)}`);
+  if (new Set(list).size !== list.length) throw new ValidationError(`${source}: a token is listed twice`);
+  return list;
+}
 
 function positiveInt(v: string | number, source: string): number {
   const n = typeof v === 'number' ? v : /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
@@ -128,6 +159,7 @@ export async function resolveServeConfig(
       'tokens',
       'tokensFile',
       'shutdownTimeout',
+      'turnTimeout',
       'requestTimeout',
       'agents',
       'keepCheckpoints',
@@ -176,6 +208,18 @@ export async function resolveServeConfig(
     30_000,
   );
   const shutdownTimeoutMs = parseDurationMs(shutdownRaw, `shutdown timeout (${sources.shutdownTimeout})`);
+  const turnRaw = pick<string | number>(
+    'turnTimeout',
+    flags.turnTimeout,
+    env.BATON_TURN_TIMEOUT,
+    file.turnTimeout,
+    30_000,
+  );
+  const turnTimeoutMs = parseDurationMs(turnRaw, `turn timeout (${sources.turnTimeout})`);
+  if (turnTimeoutMs < 100)
+    throw new ValidationError(
+      `turn timeout (${sources.turnTimeout}): must be at least 100ms, got ${turnRaw}`,
+    );
   const requestRaw = pick<string | number>(
     'requestTimeout',
     flags.requestTimeout,
@@ -191,17 +235,22 @@ export async function resolveServeConfig(
   const tokensFile = path.resolve(
     pick('tokensFile', flags.tokensFile, env.BATON_TOKENS_FILE, file.tokensFile, defaultTokensFile(store)),
   );
-  const tokens: Partial<Tokens> = {};
-  for (const k of ['traffic', 'admin', 'worker'] as const) {
-    const flag = k === 'traffic' ? flags.trafficToken : k === 'admin' ? flags.adminToken : flags.workerToken;
-    const v = pick<string | undefined>(
+  const tokens: ServeConfig['tokens'] = {};
+  const tokenFlags = {
+    traffic: flags.trafficToken,
+    admin: flags.adminToken,
+    worker: flags.workerToken,
+    read: flags.readToken,
+  };
+  for (const k of TOKEN_SCOPES) {
+    const v = pick<string | string[] | undefined>(
       `tokens.${k}`,
-      flag,
+      tokenFlags[k],
       env[`BATON_${k.toUpperCase()}_TOKEN`],
       file.tokens?.[k],
       undefined,
     );
-    if (v !== undefined) tokens[k] = v;
+    if (v !== undefined) tokens[k] = tokenList(v, `${k} token (${sources[`tokens.${k}`]})`);
   }
   const agents = pick(
     'agents',
@@ -266,6 +315,7 @@ export async function resolveServeConfig(
     tokens,
     tokensFile,
     shutdownTimeoutMs,
+    turnTimeoutMs,
     requestTimeoutMs,
     agents,
     keepCheckpoints,
@@ -280,8 +330,8 @@ export async function resolveServeConfig(
  */
 export async function ensureTokens(
   cfg: ServeConfig,
-): Promise<{ tokens: Tokens; generated: Array<keyof Tokens> }> {
-  let saved: Partial<Tokens> = {};
+): Promise<{ tokens: Tokens; lists: TokenLists; generated: Array<keyof Tokens> }> {
+  let saved: Partial<Record<TokenScope, string | string[]>> = {};
   if (existsSync(cfg.tokensFile)) {
     try {
       saved = JSON.parse(await readFile(cfg.tokensFile, 'utf8')) as Partial<Tokens>;
@@ -290,23 +340,25 @@ export async function ensureTokens(
     }
   }
   const generated: Array<keyof Tokens> = [];
-  const out = {} as Tokens;
+  const lists = { read: [] } as unknown as TokenLists;
   let dirty = false;
-  for (const k of ['traffic', 'admin', 'worker'] as const) {
-    const v = cfg.tokens[k] ?? saved[k];
-    if (v) out[k] = v;
-    else {
-      out[k] = `bt_${k}_${randomToken(24)}`;
+  for (const k of TOKEN_SCOPES) {
+    const v = cfg.tokens[k] ?? (saved[k] ? tokenList(saved[k], `${cfg.tokensFile}: ${k}`) : undefined);
+    if (v) lists[k] = v;
+    else if (k !== 'read') {
+      const t = `bt_${k}_${randomToken(24)}`;
+      lists[k] = [t];
       generated.push(k);
-      saved[k] = out[k];
+      saved[k] = t;
       dirty = true;
     }
   }
+  const out: Tokens = { traffic: lists.traffic[0]!, admin: lists.admin[0]!, worker: lists.worker[0]! };
   if (dirty) {
     await writeFile(cfg.tokensFile, JSON.stringify(saved, null, 2) + '\n', { mode: 0o600 });
     await chmod(cfg.tokensFile, 0o600);
   }
-  return { tokens: out, generated };
+  return { tokens: out, lists, generated };
 }
 
 /** The admin token for CLI commands: `--token`, `BATON_ADMIN_TOKEN`, else `./baton.db.tokens.json` if present. */
@@ -317,20 +369,28 @@ export function adminTokenFrom(
   return tokenFrom('admin', flag, env);
 }
 
-/** A token of `kind`: the flag, `BATON_<KIND>_TOKEN`, else the local tokens file `./baton.db.tokens.json` if present. */
+/**
+ * A token of `kind`: the flag, `BATON_<KIND>_TOKEN`, else the local tokens file
+ * `./baton.db.tokens.json` if present. Of a list (what a server in rotation is given), a client
+ * presents the first.
+ */
 export async function tokenFrom(
-  kind: keyof Tokens,
+  kind: TokenScope,
   flag: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
-  if (flag) return flag;
+  const first = (v: unknown): string | undefined => {
+    const t = (Array.isArray(v) ? v[0] : typeof v === 'string' ? v.split(',')[0] : undefined) as unknown;
+    return typeof t === 'string' && t.trim() !== '' ? t.trim() : undefined;
+  };
+  if (flag) return first(flag);
   const fromEnv = env[`BATON_${kind.toUpperCase()}_TOKEN`];
-  if (fromEnv) return fromEnv;
+  if (fromEnv) return first(fromEnv);
   const local = path.resolve(env.BATON_TOKENS_FILE ?? 'baton.db.tokens.json');
   if (existsSync(local)) {
     try {
-      const t = JSON.parse(await readFile(local, 'utf8')) as Partial<Tokens>;
-      return t[kind];
+      const t = JSON.parse(await readFile(local, 'utf8')) as Partial<Record<TokenScope, unknown>>;
+      return first(t[kind]);
     } catch {
       return undefined;
     }

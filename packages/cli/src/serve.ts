@@ -25,7 +25,7 @@ export function redactTarget(t: string): string {
 
 export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<number> {
   const cfg = await resolveServeConfig(flags);
-  const { tokens, generated } = await ensureTokens(cfg);
+  const { tokens, lists, generated } = await ensureTokens(cfg);
   const agents: AgentDefinition[] = [];
   for (const a of cfg.agents) agents.push(await loadAgent(a));
   // the server package is loaded only once the configuration is known to be valid
@@ -39,12 +39,17 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
         ...(cfg.storeSchema ? { schema: cfg.storeSchema } : {}),
       },
       limits: {
+        turnTimeoutMs: cfg.turnTimeoutMs,
+        migrateTimeoutMs: cfg.turnTimeoutMs,
         requestTimeoutMs: cfg.requestTimeoutMs,
         ...(cfg.historyRetention ? { historyRetention: cfg.historyRetention } : {}),
       },
       port: cfg.port,
       host: cfg.host,
-      tokens: { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] },
+      // warnings too (a world-readable store file, a worker pool failure), as pino JSON lines on
+      // stderr (stdout carries the ready line)
+      logger: { level: 'warn', stream: process.stderr },
+      tokens: lists,
       agents,
       ...(cfg.instanceId !== null ? { instanceId: cfg.instanceId } : {}),
       presence: {

@@ -1,4 +1,8 @@
-/** `baton worker`: serve one agent version over HTTP (SDK `serveWorker`) and register it with a server. */
+/**
+ * `baton worker`: serve one agent version over HTTP (SDK `serveWorker`) and register it with a
+ * server. It holds only the worker token: it registers itself with it, and unregisters itself
+ * with it and the key its registration returned (it can unregister no other worker).
+ */
 import { BatonError } from '@baton/core';
 import { httpLedgerClient, serveWorker } from '@baton/sdk';
 import { loadAgent } from './agents';
@@ -22,12 +26,12 @@ export function serverList(v: string | string[] | undefined): string[] {
 async function registerWithFirst(
   clients: BatonClient[],
   body: Record<string, unknown>,
-): Promise<{ client: BatonClient; id: string }> {
+): Promise<{ client: BatonClient; id: string; key: string | null }> {
   let last: unknown;
   for (const client of clients) {
     try {
-      const w = await client.registerWorker(body);
-      return { client, id: w.id };
+      const w = (await client.registerWorker(body)) as { id: string; workerKey?: string };
+      return { client, id: w.id, key: w.workerKey ?? null };
     } catch (e) {
       if (!(e instanceof BatonError && e.code === 'UNREACHABLE')) throw e;
       last = e;
@@ -44,7 +48,6 @@ export interface WorkerFlags {
   host: string;
   port: string;
   url?: string;
-  token?: string;
   workerToken?: string;
   register: boolean;
   json?: boolean;
@@ -59,10 +62,9 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   if (!workerToken)
     throw new BatonError(
       'UNAUTHORIZED',
-      'a worker token is needed for the effects ledger (--worker-token or BATON_WORKER_TOKEN)',
+      'a worker token is needed to register and for the effects ledger (--worker-token or BATON_WORKER_TOKEN)',
     );
-  const adminToken = await tokenFrom('admin', flags.token);
-  const clients = serverList(flags.server).map((server) => new BatonClient({ server, token: adminToken }));
+  const clients = serverList(flags.server).map((server) => new BatonClient({ server, token: workerToken }));
   let client = clients[0]!;
   // the ledger fails over between the servers (a fleet shares one store, so any of them will do)
   const ledger = httpLedgerClient(
@@ -72,11 +74,13 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   const running = await serveWorker(agent, { port, host: flags.host, ledger, token: workerToken });
   const url = flags.url ?? running.url;
   let workerId: string | null = null;
+  let workerKey: string | null = null;
   if (flags.register) {
     try {
       const r = await registerWithFirst(clients, { url, manifest: agent.manifest() });
       client = r.client;
       workerId = r.id;
+      workerKey = r.key;
     } catch (e) {
       await running.close();
       throw e;
@@ -100,7 +104,9 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       const done = (code: number) => () => resolve(code);
-      const unregister = workerId ? unregisterAny([client, ...clients], workerId) : Promise.resolve();
+      const unregister = workerId
+        ? unregisterAny([client, ...clients], workerId, workerKey)
+        : Promise.resolve();
       void unregister.then(() => running.close()).then(done(0), done(1));
     };
     process.once('SIGTERM', stop);
@@ -108,11 +114,13 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
   });
 }
 
-/** Unregister through the first server that answers. */
-async function unregisterAny(clients: BatonClient[], id: string): Promise<void> {
+/** Unregister through the first server that answers, presenting the registration's key. */
+async function unregisterAny(clients: BatonClient[], id: string, key: string | null): Promise<void> {
   for (const c of clients) {
     try {
-      await c.request('DELETE', `/v1/workers/${encodeURIComponent(id)}`);
+      await c.request('DELETE', `/v1/workers/${encodeURIComponent(id)}`, {
+        headers: key ? { 'baton-worker-key': key } : {},
+      });
       return;
     } catch (e) {
       if (!(e instanceof BatonError && e.code === 'UNREACHABLE')) return;

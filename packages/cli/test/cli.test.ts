@@ -122,12 +122,20 @@ describe('baton serve', () => {
 });
 
 describe('baton worker', () => {
-  it('serves a version over HTTP, registers it, and unregisters on SIGTERM', async () => {
+  it('serves a version over HTTP, registers it, and unregisters on SIGTERM, with the worker token only', async () => {
     const tokens = server.ready.generatedTokens as Record<string, string>;
     const child = spawn(
       process.execPath,
       [BIN, 'worker', '--agent', '@baton/example-support-agent', '--export', 'v3Chatty', '--json'],
-      { env: cleanEnv({ ...env, BATON_WORKER_TOKEN: tokens.worker! }), stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        // no admin token anywhere: a worker holds the worker token only
+        env: cleanEnv({
+          BATON_SERVER: url,
+          BATON_WORKER_TOKEN: tokens.worker!,
+          BATON_TOKENS_FILE: '/nonexistent',
+        }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     const line = await new Promise<string>((resolve, reject) => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatonError } from '@baton/core';
-import { ensureTokens, resolveServeConfig } from '../src/config';
+import { ensureTokens, resolveServeConfig, tokenFrom } from '../src/config';
 import { CliError, ExitCode, exitCodeFor, formatError } from '../src/exit';
 import { renderRollout, summaryLine } from '../src/view';
 import { serverList } from '../src/worker';
@@ -118,7 +118,7 @@ describe('serve configuration', () => {
     expect(fromFile.host).toBe('0.0.0.0');
     expect(fromFile.store).toBe('./from-file.db');
     expect(fromFile.shutdownTimeoutMs).toBe(45_000);
-    expect(fromFile.tokens.admin).toBe('file-admin');
+    expect(fromFile.tokens.admin).toEqual(['file-admin']);
     expect(fromFile.sources.port).toBe('file');
 
     const fromEnv = await resolveServeConfig(
@@ -127,7 +127,7 @@ describe('serve configuration', () => {
     );
     expect(fromEnv.port).toBe(7200);
     expect(fromEnv.sources.port).toBe('env');
-    expect(fromEnv.tokens.admin).toBe('env-admin');
+    expect(fromEnv.tokens.admin).toEqual(['env-admin']);
     expect(fromEnv.host).toBe('0.0.0.0');
 
     const fromFlag = await resolveServeConfig(
@@ -136,7 +136,7 @@ describe('serve configuration', () => {
     );
     expect(fromFlag.port).toBe(7300);
     expect(fromFlag.sources.port).toBe('flag');
-    expect(fromFlag.tokens.admin).toBe('flag-admin');
+    expect(fromFlag.tokens.admin).toEqual(['flag-admin']);
 
     const defaults = await resolveServeConfig({}, {});
     expect(defaults).toMatchObject({
@@ -144,6 +144,7 @@ describe('serve configuration', () => {
       host: '127.0.0.1',
       store: './baton.db',
       shutdownTimeoutMs: 30_000,
+      turnTimeoutMs: 30_000,
     });
     expect(defaults.tokensFile).toBe(path.resolve('baton.db.tokens.json'));
   });
@@ -155,6 +156,20 @@ describe('serve configuration', () => {
     const bad = path.join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ prot: 1 }));
     await expect(resolveServeConfig({ config: bad }, {})).rejects.toThrow(/unknown setting "prot"/);
+  });
+
+  it('the turn timeout comes from --turn-timeout, BATON_TURN_TIMEOUT or turnTimeout', async () => {
+    expect(
+      (await resolveServeConfig({ turnTimeout: '8s' }, { BATON_TURN_TIMEOUT: '9s' })).turnTimeoutMs,
+    ).toBe(8_000);
+    const env = await resolveServeConfig({}, { BATON_TURN_TIMEOUT: '9s' });
+    expect([env.turnTimeoutMs, env.sources.turnTimeout]).toEqual([9_000, 'env']);
+    const file = path.join(dir, 'turn.json');
+    await writeFile(file, JSON.stringify({ turnTimeout: '2m' }));
+    expect((await resolveServeConfig({ config: file }, {})).turnTimeoutMs).toBe(120_000);
+    await expect(resolveServeConfig({ turnTimeout: '10ms' }, {})).rejects.toMatchObject({
+      code: 'VALIDATION',
+    });
   });
 
   it('reads the request timeout (default 60s) and refuses an unbounded one', async () => {
@@ -271,5 +286,48 @@ describe('rollout view', () => {
     expect(summaryLine(status)).toBe(
       'rollout r_1 phase=progressing step=1 weights[v1=75% v2=25% migrate=10%] sessions[v1:5 v2:1] drain=60%',
     );
+  });
+});
+
+describe('several tokens per scope', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'baton-token-lists-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads comma-separated flags and env values and config-file lists, and refuses empty or repeated entries', async () => {
+    const file = path.join(dir, 'c.yaml');
+    await writeFile(file, 'tokens:\n  traffic: [t1, t2]\n  worker: w1\n');
+    const cfg = await resolveServeConfig(
+      { config: file, adminToken: 'a1,a2' },
+      { BATON_READ_TOKEN: ' r1 , r2 ', BATON_WORKER_TOKEN: 'w-env' },
+    );
+    expect(cfg.tokens).toEqual({
+      traffic: ['t1', 't2'],
+      admin: ['a1', 'a2'],
+      worker: ['w-env'],
+      read: ['r1', 'r2'],
+    });
+    await expect(resolveServeConfig({ adminToken: 'a,,b' }, {})).rejects.toThrow(/empty token/);
+    await expect(resolveServeConfig({}, { BATON_TRAFFIC_TOKEN: 'x,x' })).rejects.toThrow(/listed twice/);
+    await writeFile(file, 'tokens:\n  admin: [a, 3]\n');
+    await expect(resolveServeConfig({ config: file }, {})).rejects.toThrow(/list of tokens/);
+  });
+
+  it('generates only missing scopes (never a read token), keeping every configured token', async () => {
+    const cfg = await resolveServeConfig({ store: path.join(dir, 'g.db'), trafficToken: 'n,o' }, {});
+    const t = await ensureTokens(cfg);
+    expect(t.lists.traffic).toEqual(['n', 'o']);
+    expect(t.tokens.traffic).toBe('n');
+    expect(t.lists.read).toEqual([]);
+    expect(t.generated.sort()).toEqual(['admin', 'worker']);
+  });
+
+  it('a client given a list presents its first token', async () => {
+    expect(await tokenFrom('admin', undefined, { BATON_ADMIN_TOKEN: 'new,old' })).toBe('new');
+    expect(await tokenFrom('admin', 'f1, f2', {})).toBe('f1');
   });
 });

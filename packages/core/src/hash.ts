@@ -50,3 +50,12 @@ export function bucketOf(key: string, salt = ''): number {
   const d = createHash('sha256').update(salt).update(key).digest();
   return (d.readUInt32BE(0) % 10000) / 100;
 }
+
+/**
+ * What is stored of a wait token (the callback capability): its sha256 digest, never the token.
+ * Checkpoints, the waits table, turn results and what workers are sent name a wait by its digest;
+ * the callback endpoint hashes the token it is presented.
+ */
+export function waitDigest(token: string): string {
+  return sha256Hex(`baton-wait:${token}`);
+}

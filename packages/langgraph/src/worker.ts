@@ -24,7 +24,7 @@ import {
   type Checkpoint,
   type CheckpointTuple,
 } from '@langchain/langgraph-checkpoint';
-import { MigrationError, ValidationError, canonicalJson, sha256Hex } from '@baton/core';
+import { MigrationError, ValidationError, canonicalJson, sha256Hex, waitDigest } from '@baton/core';
 import type { LedgerClient, TurnInput } from '@baton/core';
 import { InProcessWorker, defineAgent } from '@baton/sdk';
 import type { AgentDefinition, InProcessWorkerOptions, TurnContext } from '@baton/sdk';
@@ -404,7 +404,14 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
     if (input.kind === 'message') {
       arg = spec.input ? spec.input(input.message) : input.message;
     } else {
-      const hit = open.find((i) => i.token === input.token);
+      // the pointer names a wait by its digest, the router's callback too; a pointer written before
+      // digests holds the token, and a caller driving the worker directly may present the token
+      const hit = open.find(
+        (i) =>
+          i.token === input.token ||
+          i.token === waitDigest(input.token) ||
+          waitDigest(i.token) === input.token,
+      );
       if (!hit) throw new ValidationError(`no open interrupt of thread ${threadId} for wait ${input.token}`);
       const value =
         input.kind === 'callback' ? input.payload : (spec.onTimeout?.(input.name) ?? { timedOut: true });
@@ -432,7 +439,8 @@ export function langGraphAgent(spec: LangGraphAgentSpec): LangGraphAgent {
       .map((i) => {
         const name = (spec.waitName ?? defaultWaitName)(i.value);
         const wait = ctx.waitFor(name, { timeout: timeout });
-        return { id: i.id, token: wait.token, name };
+        // the pointer is stored state: it keeps the wait's digest, never its token
+        return { id: i.id, token: waitDigest(wait.token), name };
       });
     ctx.state = {
       threadId,

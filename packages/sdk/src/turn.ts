@@ -303,7 +303,7 @@ class Turn<S> implements TurnContext<S> {
     try {
       result = await run(args);
     } catch (e) {
-      await this.ledger.fail(key, message(e), { deadline: this.req.deadline });
+      await this.ledger.fail(key, message(e), { deadline: this.req.deadline, attemptId: this.attemptId });
       throw new BatonError(
         'EFFECT_FAILED',
         `effect ${name} failed: ${message(e)}`,
@@ -312,7 +312,7 @@ class Turn<S> implements TurnContext<S> {
       );
     }
     const stored = toJson(result);
-    await this.ledger.commit(key, stored ?? null, { deadline: this.req.deadline });
+    await this.ledger.commit(key, stored ?? null, { deadline: this.req.deadline, attemptId: this.attemptId });
     return stored;
   }
 

@@ -1,9 +1,15 @@
-/** Admin endpoints (bearer token with the `admin` scope) and the unauthenticated probes. */
+/**
+ * Admin endpoints (bearer token with the `admin` scope), the read-only ones a `read` token may
+ * call too (GETs that show no session content), worker registration (admin, or a worker token for
+ * its own worker) and the unauthenticated probes.
+ */
 import { MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton/core';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { READ_SCOPES } from './auth';
 import { versionMetadata, type ServerContext } from './context';
 import { decodeCursor, encodeCursor, limitParam, positionParam } from './paging';
+import { WORKER_KEY_HEADER, WorkerKeys } from './worker-key';
 import { parse } from './validation';
 import { readiness } from './readiness';
 
@@ -94,6 +100,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   const admin = async (req: { headers: { authorization?: string } }): Promise<void> => {
     auth.require(req.headers.authorization, 'admin');
   };
+  const reader = async (req: { headers: { authorization?: string } }): Promise<void> => {
+    auth.require(req.headers.authorization, ...READ_SCOPES);
+  };
+  const workerKeys = new WorkerKeys(store);
 
   app.post('/v1/versions', { onRequest: admin }, async (req, reply) => {
     const { history, ...m } = parse(manifest, req.body);
@@ -111,17 +121,24 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     }
     return reply.code(201).send(v);
   });
-  app.get<{ Querystring: { agent?: string } }>('/v1/versions', { onRequest: admin }, async (req) => {
+  app.get<{ Querystring: { agent?: string } }>('/v1/versions', { onRequest: reader }, async (req) => {
     const q = parse(z.object({ agent: name.optional() }), req.query, 'query');
     return { items: await store.listVersions(q.agent) };
   });
 
-  app.post('/v1/workers', { onRequest: admin }, async (req, reply) => {
+  /**
+   * An operator (admin) registers any worker; a worker registers itself with the worker token and
+   * gets back `workerKey`, which it presents to unregister itself (and only itself).
+   */
+  app.post('/v1/workers', async (req, reply) => {
+    const scope = auth.require(req.headers.authorization, 'admin', 'worker');
     const b = parse(workerBody, req.body);
     const rec = await ctx.pool.addRemote(b.url, b.manifest ? { ...b.manifest } : undefined);
+    if (scope === 'worker')
+      return reply.code(201).send({ ...rec, workerKey: await workerKeys.issue(rec.id) });
     return reply.code(201).send(rec);
   });
-  app.get('/v1/workers', { onRequest: admin }, async (req) => {
+  app.get('/v1/workers', { onRequest: reader }, async (req) => {
     const q = parse(z.object({ agent: name.optional(), version: name.optional() }), req.query, 'query');
     const recs = await store.listWorkers(q);
     return {
@@ -131,12 +148,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       }),
     };
   });
-  app.delete<{ Params: { id: string } }>('/v1/workers/:id', { onRequest: admin }, async (req, reply) => {
+  app.delete<{ Params: { id: string } }>('/v1/workers/:id', async (req, reply) => {
+    const scope = auth.require(req.headers.authorization, 'admin', 'worker');
+    if (scope === 'worker') await workerKeys.check(req.params.id, req.headers[WORKER_KEY_HEADER]);
     await ctx.pool.remove(req.params.id);
     return reply.code(204).send();
   });
 
-  app.get('/v1/sessions', { onRequest: admin }, async (req) => {
+  app.get('/v1/sessions', { onRequest: reader }, async (req) => {
     const q = parse(sessionsQuery, req.query, 'query');
     const page = await store.listSessions({
       agent: q.agent,
@@ -193,7 +212,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return { effect };
   });
 
-  app.get('/v1/migrations', { onRequest: admin }, async (req) => {
+  app.get('/v1/migrations', { onRequest: reader }, async (req) => {
     const q = parse(migrationsQuery, req.query, 'query');
     const items = await store.listMigrations({
       sessionId: q.session,
@@ -204,7 +223,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return { items };
   });
 
-  app.get('/metrics', { onRequest: admin }, async (_req, reply) => {
+  app.get('/metrics', { onRequest: reader }, async (_req, reply) => {
     const text = await ctx.metrics.registry.metrics();
     return reply.header('content-type', ctx.metrics.registry.contentType).send(text);
   });

@@ -1,16 +1,25 @@
 /**
- * Bearer-token authentication with three scopes (traffic, admin, worker) and per-session tokens.
- * Tokens are kept only as SHA-256 digests; a presented token is hashed and looked up.
+ * Bearer-token authentication with four scopes (traffic, admin, worker, read) and per-session
+ * tokens. Each scope accepts several tokens (rotation: add the new one, move clients, remove the
+ * old one). Tokens are kept only as SHA-256 digests; a presented token is hashed and looked up.
+ * docs/security.md lists what each scope may call.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { BatonError, sha256Hex } from '@baton/core';
 
-export type Scope = 'traffic' | 'admin' | 'worker';
+export type Scope = 'traffic' | 'admin' | 'worker' | 'read';
+
+export const SCOPES: readonly Scope[] = ['traffic', 'admin', 'worker', 'read'];
+
+/** The scopes that may call the read-only operator endpoints (rollout status, metrics, lists). */
+export const READ_SCOPES = ['admin', 'read'] as const;
 
 export interface TokenConfig {
   traffic: string[];
   admin: string[];
   worker: string[];
+  /** Read-only tokens (scrapers, verdict readers); none by default. */
+  read?: string[];
 }
 
 export interface Auth {
@@ -33,8 +42,8 @@ export function bearerOf(authorization: string | undefined): string | null {
 
 export function createAuth(tokens: TokenConfig): Auth {
   const byHash = new Map<string, Set<Scope>>();
-  for (const scope of ['traffic', 'admin', 'worker'] as const) {
-    for (const t of tokens[scope]) {
+  for (const scope of SCOPES) {
+    for (const t of tokens[scope] ?? []) {
       if (typeof t !== 'string' || t.length === 0) {
         throw new BatonError('VALIDATION', `empty ${scope} token in server configuration`);
       }

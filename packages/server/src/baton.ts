@@ -123,6 +123,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
     traffic: opts.tokens?.traffic?.length ? opts.tokens.traffic : [randomToken()],
     admin: opts.tokens?.admin?.length ? opts.tokens.admin : [randomToken()],
     worker: opts.tokens?.worker?.length ? opts.tokens.worker : [randomToken()],
+    read: opts.tokens?.read ?? [],
   };
   let server: BatonServer | null = null;
   let controller: RolloutController | null = null;
@@ -150,6 +151,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
       routes: [rolloutRoutes(), controllerRoutes(() => controller), ...(opts.routes ?? [])],
       ...(opts.evaluators ? { evaluators: opts.evaluators } : {}),
     });
+    for (const w of store.warnings ?? []) server.ctx.log.warn({ store: 'sqlite' }, w);
     for (const a of opts.agents ?? []) {
       const agent = isInProcessAgent(a) ? a : await workerFor(a, store, clock);
       await server.pool.addInProcess(agent.client, agent.manifest);

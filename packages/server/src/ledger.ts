@@ -28,8 +28,9 @@ export async function rolloutOf(store: Store, agent: string): Promise<string | n
 }
 
 /**
- * Whether the workers of `agent@version` speak protocol 1 and so cannot present a capability
- * (their ledger calls are accepted without one: they are not fenced). Null: none are.
+ * Whether the workers of `agent@version` speak protocol 1 and so cannot present a capability: their
+ * calls without one are accepted only for a session of that version whose lease a turn holds now
+ * (see `legacyOfSession`). They are fenced by the lease, not by the turn.
  */
 export type LegacyWorkers = (agent: string, version: string) => boolean;
 
@@ -54,7 +55,7 @@ export class StoreLedgerClient implements LedgerClient {
   /**
    * Check this client's capability for a write (or journal read) of `sessionId`'s turn `turnId`:
    * live (its lease epoch is the session's live lease), for that turn, and not read-only. Without a
-   * capability the call is refused, unless the version's workers speak protocol 1.
+   * capability the call is refused, unless `legacy` says a protocol-1 worker may be making it.
    */
   private async authorize(sessionId: string, turnId: string, legacy: () => Promise<boolean>): Promise<void> {
     if (this.capability === null && this.legacy !== null && (await legacy())) return;
@@ -63,42 +64,65 @@ export class StoreLedgerClient implements LedgerClient {
     if (cap.epoch === null) throw refused('read-only (the call holds no lease)', sessionId);
   }
 
-  private legacyOfSession(sessionId: string): () => Promise<boolean> {
+  /**
+   * Whether a call without a capability is one a protocol-1 worker (which cannot send one) may be
+   * making for `sessionId`: the session exists, a turn holds its live lease right now, the agent
+   * and version the call claims are the session's (when it claims any), and that version's workers
+   * speak protocol 1. Anything else — an idle, ended, unknown or other version's session — needs a
+   * capability.
+   */
+  private legacyOfSession(
+    sessionId: string,
+    claimed?: { agent: string; version: string },
+  ): () => Promise<boolean> {
     return async () => {
-      const s = await this.store.getSession(sessionId);
-      return this.legacy !== null && this.legacy(s.agent, s.version);
+      if (this.legacy === null) return false;
+      const s = await this.store.getSession(sessionId).catch((e: unknown) => {
+        if (e instanceof BatonError && e.code === 'SESSION_NOT_FOUND') return null;
+        throw e;
+      });
+      if (s === null) return false;
+      if (claimed && (claimed.agent !== s.agent || claimed.version !== s.version)) return false;
+      const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > this.caps.now();
+      return live && this.legacy(s.agent, s.version);
     };
   }
 
-  /** A commit or fail of an effect's intent: a live capability of its turn. */
-  private async authorizeSettle(idempotencyKey: string): Promise<void> {
+  /**
+   * A commit or fail of an effect's intent: a live capability of its turn — or, from the attempt
+   * that recorded the intent (`attemptId`) while the effect is still `intent`, an authentic and
+   * unexpired capability of that turn whose lease was lost. That attempt ran the effect (no other
+   * can have: a retry finds the intent and stops, in doubt), so its settle records what happened
+   * instead of leaving the effect in doubt when a router crash or a store restart outlasted the
+   * lease. The settle itself is a compare-and-set from `intent` (an operator's resolution wins).
+   */
+  private async authorizeSettle(idempotencyKey: string, attemptId: string | undefined): Promise<void> {
     const e = await this.store.getEffect(idempotencyKey);
-    await this.authorize(
-      e.sessionId,
-      e.turnId,
-      async () => this.legacy !== null && this.legacy(e.agent, e.version),
-    );
+    try {
+      await this.authorize(e.sessionId, e.turnId, this.legacyOfSession(e.sessionId, e));
+    } catch (err) {
+      const own = attemptId !== undefined && e.status === 'intent' && e.attemptId === attemptId;
+      if (!own || !(err instanceof BatonError && err.code === 'CAPABILITY_INVALID')) throw err;
+      const cap = await this.caps.verify(this.capability ?? undefined, e.sessionId, { live: false });
+      if (cap.turnId !== e.turnId || cap.epoch === null) throw err;
+    }
   }
 
   async intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }> {
-    await this.authorize(
-      input.sessionId,
-      input.turnId,
-      async () => this.legacy !== null && this.legacy(input.agent, input.version),
-    );
+    await this.authorize(input.sessionId, input.turnId, this.legacyOfSession(input.sessionId, input));
     const rolloutId = await rolloutOf(this.store, input.agent);
     return this.store.recordEffectIntent({ ...input, rolloutId });
   }
   /** Retried while the store is unavailable (e.g. PostgreSQL restarting), for up to 30 s or the deadline. */
   async commit(idempotencyKey: string, result: unknown, opts?: LedgerCallOptions): Promise<EffectRecord> {
     return settle(async () => {
-      await this.authorizeSettle(idempotencyKey);
+      await this.authorizeSettle(idempotencyKey, opts?.attemptId);
       return this.store.commitEffect(idempotencyKey, result);
     }, opts);
   }
   async fail(idempotencyKey: string, error: string, opts?: LedgerCallOptions): Promise<EffectRecord> {
     return settle(async () => {
-      await this.authorizeSettle(idempotencyKey);
+      await this.authorizeSettle(idempotencyKey, opts?.attemptId);
       return this.store.failEffect(idempotencyKey, error);
     }, opts);
   }

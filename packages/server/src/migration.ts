@@ -18,6 +18,7 @@ import { historyWindowOf, type ServerContext } from './context';
 import type { Lease } from '@baton/store';
 import { LeaseKeeper, dropOwner, holdOwner } from './lease';
 import { migrateRequestFor, unchangedParts } from './wire';
+import { digestWaits } from './waits';
 
 export interface MigrateSessionInput {
   sessionId: string;
@@ -252,7 +253,8 @@ export async function runMigration(
     return { ok: false, code: answer.error.code, reason: `${answer.error.message}${where}` };
   }
   const { history: _ignored, ...rest } = answer.body as typeof answer.body & { history?: unknown };
-  const body = { ...rest, waits: rest.waits ?? [] };
+  // a wait the migration created is stored by its digest, as a turn's are
+  const body = { ...rest, waits: digestWaits(rest.waits ?? [], cp.body.waits).stored };
   let unchanged;
   try {
     unchanged = unchangedParts(answer.unchanged, cp, workerId);

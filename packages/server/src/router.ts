@@ -19,6 +19,7 @@ import {
   bucketOf,
   canonicalJson,
   sha256Hex,
+  waitDigest,
   type Checkpoint,
   type CheckpointBody,
   type FeedbackSignal,
@@ -34,13 +35,15 @@ import {
   type TurnRequest,
   type TurnRequestV1,
   type TurnResponse,
-  type Wait,
 } from '@baton/core';
 import type { AppendCheckpointInput, Lease } from '@baton/store';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { Ajv } from 'ajv';
 import { BeginBatcher, CommitBatcher } from './commit';
+import { digestWaits, publicWait, type PublicWait } from './waits';
+
+export type { PublicWait };
 import { isTransportError } from './http-worker';
 import { MIGRATION_LEASE_PREFIX, migrateSession } from './migration';
 import { LeaseKeeper, TurnEstimate, busyHint, dropOwner, holdOwner, isStaleOwnLease } from './lease';
@@ -48,13 +51,6 @@ import { historyWindowOf, retentionOf, type ServerContext } from './context';
 import type { PoolEntry } from './pool';
 import { SessionCreator, type CreateSessionOptions, type CreatedSession } from './session-create';
 import { turnRequestFor, unchangedParts } from './wire';
-
-export interface PublicWait {
-  token: string;
-  name: string;
-  deadline: number;
-  schema: Record<string, unknown> | null;
-}
 
 /** The response of a turn; stored with the checkpoint so a retried key returns it unchanged. */
 export interface TurnResult {
@@ -122,10 +118,6 @@ export function moveDue(route: RouteRecord | null, s: SessionRecord, now: number
 /** The version a new session with this id is pinned to (pure). */
 export function versionFor(route: RouteRecord, sessionId: string): string {
   return route.candidate !== null && bucketOf(sessionId) < route.weight ? route.candidate : route.stable;
-}
-
-function publicWait(w: Wait): PublicWait {
-  return { token: w.token, name: w.name, deadline: w.deadline, schema: w.schema };
 }
 
 function closedError(s: SessionRecord): BatonError {
@@ -424,16 +416,17 @@ export class Router {
 
       const expectedSeq = cp ? cp.seq : session.seq;
       const status: SessionStatus = resp.status;
+      const waits = digestWaits(resp.waits, cp?.body.waits ?? []);
       const result: TurnResult = {
         turnId,
         output: resp.output,
         version: session.version,
         seq: expectedSeq + 1,
         status,
-        waits: resp.waits.map(publicWait),
+        waits: waits.shown,
       };
       if (migrated) result.migrated = migrated;
-      const body: CheckpointBody = { state: resp.state, context: resp.context, waits: resp.waits };
+      const body: CheckpointBody = { state: resp.state, context: resp.context, waits: waits.stored };
       if (resp.memory !== undefined) body.memory = resp.memory;
       const now = clock.now();
       const retention = retentionOf(await this.ctx.versions.get(session.agent, session.version), limits);
@@ -450,8 +443,9 @@ export class Router {
         ...(retention ? { retention } : {}),
         session: pinMove ? { status, version: session.version } : { status },
         ...(pinMove ? { migration: pinMove } : {}),
-        waits: resp.waits,
-        turnResult: { key, result },
+        waits: waits.stored,
+        // kept for retries of the key without the new waits' tokens (the store holds no wait token)
+        turnResult: { key, result: { ...result, waits: waits.stored.map(publicWait) } },
         leaseOwner: owner,
         telemetry: {
           ...resp.telemetry,
@@ -648,8 +642,10 @@ export class Router {
    * Resume the session waiting on `token` with `payload`, on whatever version owns it now. A busy
    * session (a turn or migration in flight) is retried for `callbackBusyWaitMs`, then SESSION_BUSY.
    */
-  async callback(token: string, payload: unknown, onEvent?: TurnOptions['onEvent']): Promise<TurnResult> {
+  async callback(presented: string, payload: unknown, onEvent?: TurnOptions['onEvent']): Promise<TurnResult> {
     const { store, limits } = this.ctx;
+    // the store knows the wait by its digest; the worker is given the digest too
+    const token = waitDigest(presented);
     const w = await store.getWait(token);
     if (w.status !== 'pending') {
       throw new BatonError('WAIT_RESOLVED', `wait ${w.name} is already ${w.status}`, { status: w.status });
@@ -665,7 +661,8 @@ export class Router {
   }
 
   /**
-   * Run the `timeout` turn of a pending wait whose deadline passed. Returns null when the wait is not
+   * Run the `timeout` turn of a pending wait whose deadline passed; `token` is the wait's stored
+   * digest (as `listWaits` gives it). Returns null when the wait is not
    * pending or not yet due. Throws SESSION_BUSY when a turn is in flight (call again later).
    */
   async expireWait(token: string): Promise<TurnResult | null> {

@@ -2,6 +2,7 @@
  * The HTTP API over real HTTP on 127.0.0.1 with a real SQLite file: the happy path, SSE, callbacks
  * after a migration (on v2, with the wait's payload), and bad input (stable codes, nothing changed).
  */
+import { waitDigest } from '@baton/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '@baton/store';
 import { migrateSession } from '../src/migration';
@@ -184,7 +185,9 @@ describe('traffic API', () => {
     const cp = await store.getLatestCheckpoint(s.id);
     expect(cp).toMatchObject({ schemaVersion: 2, writtenBy: 'v2' });
     expect(cp!.body.state).toMatchObject({ approved: true, count: 1 });
-    expect((await store.getWait(token)).status).toBe('resolved');
+    // the store knows the wait by its digest only
+    await expect(store.getWait(token)).rejects.toMatchObject({ code: 'WAIT_NOT_FOUND' });
+    expect((await store.getWait(waitDigest(token))).status).toBe('resolved');
 
     const twice = await call(r.http, 'POST', `/v1/callbacks/${token}`, {
       headers: TRAFFIC,

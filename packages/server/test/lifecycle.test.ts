@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { SimulatedClock } from '@baton/core';
+import { SimulatedClock, waitDigest } from '@baton/core';
 import { openStore, type Store } from '@baton/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateSession } from '../src/migration';
@@ -43,14 +43,17 @@ describe('wait deadlines', () => {
       body: { input: { wait: true } },
     });
     const token = w.body.waits[0].token as string;
-    expect(await r.server.router.expireWait(token)).toBeNull();
+    // the controller fires a wait by the digest the store lists it under
+    const [stored] = await store.listWaits({ sessionId: s.id, status: 'pending' });
+    expect(stored!.token).toBe(waitDigest(token));
+    expect(await r.server.router.expireWait(stored!.token)).toBeNull();
     expect((await store.getSession(s.id)).seq).toBe(1);
 
     await clock.advance(61_000);
-    const res = await r.server.router.expireWait(token);
+    const res = await r.server.router.expireWait(stored!.token);
     expect(res).toMatchObject({ seq: 2, status: 'idle', output: { timedOut: 'approval' } });
-    expect((await store.getWait(token)).status).not.toBe('pending');
-    expect(await r.server.router.expireWait(token)).toBeNull();
+    expect((await store.getWait(stored!.token)).status).not.toBe('pending');
+    expect(await r.server.router.expireWait(stored!.token)).toBeNull();
     const late = await call(r.http, 'POST', `/v1/callbacks/${token}`, {
       headers: { authorization: 'Bearer traffic-token' },
       body: { payload: { approved: true } },

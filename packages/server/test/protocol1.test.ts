@@ -116,6 +116,45 @@ describe('a protocol-1 worker (the previous SDK)', () => {
     );
   });
 
+  it('without a capability, its ledger calls are accepted only for a session of its version whose lease a turn holds', async () => {
+    const s = await newSession(r.http, 'legacy');
+    const W = { authorization: 'Bearer worker-token' };
+    const intent = (sessionId: string, version: string, n: number) =>
+      call(r.http, 'POST', '/v1/worker/effects/intent', {
+        headers: W,
+        body: {
+          idempotencyKey: `${sessionId}:p1:${n}`,
+          sessionId,
+          agent: 'legacy',
+          version,
+          turnId: 'p1',
+          name: 'send_email',
+          args: {},
+        },
+      });
+    const step = (sessionId: string) =>
+      call(r.http, 'POST', '/v1/worker/steps', {
+        headers: W,
+        body: { sessionId, turnId: 'p1', index: 0, name: 'x', result: 1 },
+      });
+    // idle (no turn holds its lease), unknown
+    for (const id of [s.id, 'ses_unknown']) {
+      expect((await intent(id, 'v1', 0)).status, id).toBe(403);
+      expect((await step(id)).status, id).toBe(403);
+    }
+    expect((await store.listEffects({ sessionId: s.id })).items).toEqual([]);
+    const lease = await store.acquireLease(s.id, 'test:p1', 60_000);
+    // under a live lease, but claiming another version than the session's
+    expect((await intent(s.id, 'v2', 1)).status).toBe(403);
+    expect((await intent(s.id, 'v1', 2)).status).toBe(200);
+    expect((await step(s.id)).status).toBe(204);
+    await store.releaseLease(lease);
+    expect((await intent(s.id, 'v1', 3)).status).toBe(403);
+    expect((await store.listEffects({ sessionId: s.id })).items.map((e) => e.idempotencyKey)).toEqual([
+      `${s.id}:p1:2`,
+    ]);
+  });
+
   it('migrates through a protocol-1 worker: the window goes in the body, its history answer is ignored', async () => {
     const s = await newSession(r.http, 'legacy');
     for (let i = 0; i < 3; i++) {

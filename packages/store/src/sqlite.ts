@@ -5,6 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { createPrivate, exposedFiles, privateSideFiles } from './file-mode';
+import { digestWaitTokensSqlite } from './wait-digests';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import {
   BatonError,
@@ -225,7 +227,12 @@ CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEG
     name: 'effect attempts and resolutions, session keys, evaluation queue',
     sql: SQLITE_RECOVERY_MIGRATION,
   },
+  // the data step (digestWaitTokensSqlite) runs right after it, in the same transaction
+  { version: 4, name: 'wait tokens stored as digests', sql: 'SELECT 1;' },
 ];
+
+/** The migration whose data step stores wait tokens as digests. */
+const WAIT_DIGEST_VERSION = 4;
 
 /** The first migration whose data upgrade moves legacy checkpoint bodies into the history log. */
 const LOG_VERSION = 2;
@@ -280,6 +287,7 @@ export class SqliteStore implements Store {
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
   private readonly txRun: Database.Transaction<(fn: () => unknown) => unknown>;
   private closed = false;
+  readonly warnings: readonly string[] = [];
 
   constructor(target: string, opts: SqliteStoreOptions = {}) {
     this.now = opts.now ?? Date.now;
@@ -296,15 +304,34 @@ export class SqliteStore implements Store {
       addMetrics: (sessionId, version, metrics) => this.addMetrics(sessionId, version, { metrics }),
     });
     const path = sqlitePath(target);
+    const onDisk = path !== ':memory:' && path !== '' && !path.startsWith('file:');
+    if (onDisk) {
+      this.warnings = exposedFiles(path).map(
+        (f) => `store file ${f.file} is readable by other users (mode ${f.mode}); chmod 600 it`,
+      );
+      createPrivate(path);
+    }
     this.db = new Database(path);
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     if (path !== ':memory:' && path !== '') this.db.pragma('journal_mode = WAL');
+    if (onDisk) privateSideFiles(path);
     this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.txRun = this.db.transaction((fn: () => unknown) => fn());
     this.migrate();
   }
 
   private migrate(): void {
+    // the wait-digest step overwrites tokens: zero what it frees, so no copy stays in the file
+    const secure = this.db.pragma('secure_delete', { simple: true }) as number;
+    this.db.pragma('secure_delete = ON');
+    try {
+      this.migrateAll();
+    } finally {
+      this.db.pragma(`secure_delete = ${secure ? 'ON' : 'OFF'}`);
+    }
+  }
+
+  private migrateAll(): void {
     const run = this.db.transaction(() => {
       this.db.exec(
         'CREATE TABLE IF NOT EXISTS baton_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
@@ -320,6 +347,7 @@ export class SqliteStore implements Store {
           .prepare('INSERT INTO baton_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(m.version, m.name, Date.now());
         if (m.version === LOG_VERSION) this.log.upgradeLegacy();
+        if (m.version === WAIT_DIGEST_VERSION) digestWaitTokensSqlite(this.db);
       }
     });
     run.immediate();

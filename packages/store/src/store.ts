@@ -438,4 +438,7 @@ export interface Store {
    * the key routers sign turn capabilities with.
    */
   sharedSecret(name: string): Promise<Buffer>;
+
+  /** What an operator should know about the store, found when it was opened (e.g. a world-readable file). */
+  readonly warnings?: readonly string[];
 }

@@ -4,14 +4,14 @@
  * regenerated (see golden/README.md). Each backend opens a copy with the current code and must find
  * every session as it was, its history moved to the log, then keep going.
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HISTORY_GENESIS, historyChain, historyEntryText, sha256Hex } from '@baton/core';
+import { HISTORY_GENESIS, historyChain, historyEntryText, sha256Hex, waitDigest } from '@baton/core';
 import type { HistoryEntry, MigrationRecord, StoredHistoryEntry } from '@baton/core';
 import { checkpointHash } from '../src/common';
 import { PostgresStore } from '../src/postgres';
@@ -72,6 +72,8 @@ interface Env {
   open(opts?: StoreOptions): Promise<Store>;
   rawQuery(sql: string): Promise<Array<Record<string, unknown>>>;
   rawExec(sql: string): Promise<void>;
+  /** Everything the store holds at rest, as text: the SQLite file and its -wal, or every row of every table. */
+  atRest(): Promise<string>;
   teardown(): Promise<void>;
 }
 
@@ -89,10 +91,14 @@ function stored(entries: HistoryEntry[]): StoredHistoryEntry[] {
   }));
 }
 
-/** The body a format-1 row decodes to: the legacy body without its history. */
+/** The body a format-1 row decodes to: the legacy body without its history, its waits named by digest. */
 function withoutHistory(b: LegacyBody): Record<string, unknown> {
   const { history: _history, ...rest } = b;
-  return { ...rest, waits: rest.waits ?? [] };
+  const waits = (rest.waits ?? []).map((w) => {
+    const x = w as { token: string };
+    return { ...x, token: waitDigest(x.token) };
+  });
+  return { ...rest, waits };
 }
 
 async function walk(store: Store, sessionId: string, limit: number) {
@@ -116,6 +122,8 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
     let ddlBefore: Array<{ version: number; name: string }>;
     /** session id → seq → the legacy body, read raw before the new code touched the store */
     const legacy = new Map<string, Map<number, LegacyBody>>();
+    /** The wait tokens the previous release stored, read raw before the upgrade. */
+    let waitTokens: Array<{ token: string; status: string }> = [];
     const sessions = Object.entries(fx.sessions);
     const T = Date.UTC(2026, 5, 1);
 
@@ -132,6 +140,10 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
         if (!legacy.has(id)) legacy.set(id, new Map());
         legacy.get(id)!.set(Number(r.seq), JSON.parse(text) as LegacyBody);
       }
+      waitTokens = (await env.rawQuery('SELECT token, status FROM waits')).map((r) => ({
+        token: String(r.token),
+        status: String(r.status),
+      }));
       store = await env.open({ now: () => T });
     });
 
@@ -210,7 +222,9 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
         }
 
         const pending = await store.listWaits({ sessionId: id, status: 'pending' });
-        expect(pending.map((w) => ({ token: w.token, name: w.name }))).toEqual(exp.pendingWaits);
+        expect(pending.map((w) => ({ token: w.token, name: w.name }))).toEqual(
+          exp.pendingWaits.map((w) => ({ ...w, token: waitDigest(w.token) })),
+        );
         expect(await store.listMigrations({ sessionId: id })).toEqual(exp.migrations);
         const effects = (await store.listEffects({ sessionId: id, limit: 100 })).items;
         const byKey = (a: { idempotencyKey: string }, b: { idempotencyKey: string }) =>
@@ -330,6 +344,21 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
         await k2.close();
       }
     });
+
+    it('no wait token is left at rest: the waits table, checkpoints and turn results hold digests', async () => {
+      expect(waitTokens.filter((w) => w.status === 'pending').length).toBeGreaterThan(0);
+      // closed, so the SQLite WAL is checkpointed into the file; reopened for the suite's teardown
+      await store.close();
+      const text = await env.atRest();
+      store = await env.open({ now: () => T });
+      for (const w of waitTokens) {
+        // a resolved wait's token may remain in the history entry of the callback that resolved it
+        if (w.status === 'pending') expect(text.includes(w.token), w.token).toBe(false);
+        expect(text.includes(waitDigest(w.token))).toBe(true);
+      }
+      const results = await env.rawQuery('SELECT result FROM turn_results');
+      for (const r of results) expect(String(r.result)).not.toMatch(/"token"/);
+    });
   });
 }
 
@@ -411,6 +440,11 @@ async function sqliteEnv(): Promise<Env> {
     open: async (opts) => new SqliteStore(file, opts),
     rawQuery: async (sql) => raw((db) => db.prepare(sql).all() as Array<Record<string, unknown>>),
     rawExec: async (sql) => raw((db) => void db.exec(sql)),
+    atRest: async () =>
+      [file, `${file}-wal`]
+        .filter((f) => existsSync(f))
+        .map((f) => readFileSync(f).toString('latin1'))
+        .join('\n'),
     teardown: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -457,6 +491,20 @@ async function postgresEnv(pgUrl: string, fx: ExpectedFixture): Promise<Env> {
     rawQuery: async (q) => (await raw.query(q)).rows as Array<Record<string, unknown>>,
     rawExec: async (q) => {
       await raw.query(q);
+    },
+    atRest: async () => {
+      const tables = (
+        await raw.query<{ t: string }>(
+          'SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1',
+          [schema],
+        )
+      ).rows;
+      const out: string[] = [];
+      for (const { t } of tables) {
+        const rows = await raw.query<{ r: string }>(`SELECT x::text AS r FROM "${schema}"."${t}" x`);
+        for (const r of rows.rows) out.push(r.r);
+      }
+      return out.join('\n');
     },
     teardown: async () => {
       await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

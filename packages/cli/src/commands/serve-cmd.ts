@@ -20,9 +20,22 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on [env BATON_HOST] (default 127.0.0.1)')
     .option('--port <port>', 'port to listen on; 0 picks a free one [env BATON_PORT] (default 7070)')
     .option('--config <file>', 'config file, JSON or YAML [env BATON_CONFIG]')
-    .option('--traffic-token <token>', 'bearer token for clients [env BATON_TRAFFIC_TOKEN]')
-    .option('--admin-token <token>', 'bearer token for admin commands [env BATON_ADMIN_TOKEN]')
-    .option('--worker-token <token>', 'bearer token for remote workers [env BATON_WORKER_TOKEN]')
+    .option(
+      '--traffic-token <tokens>',
+      'bearer token(s) for clients, comma-separated [env BATON_TRAFFIC_TOKEN]',
+    )
+    .option(
+      '--admin-token <tokens>',
+      'bearer token(s) for admin commands, comma-separated [env BATON_ADMIN_TOKEN]',
+    )
+    .option(
+      '--worker-token <tokens>',
+      'bearer token(s) for remote workers, comma-separated [env BATON_WORKER_TOKEN]',
+    )
+    .option(
+      '--read-token <tokens>',
+      'read-only bearer token(s): rollout status, lists, metrics; comma-separated [env BATON_READ_TOKEN] (default none)',
+    )
     .option(
       '--tokens-file <file>',
       'where generated tokens are kept [env BATON_TOKENS_FILE] (default <store file>.tokens.json)',
@@ -30,6 +43,10 @@ export function registerServe(program: Command): void {
     .option(
       '--shutdown-timeout <duration>',
       'on SIGTERM/SIGINT, let in-flight turns finish this long [env BATON_SHUTDOWN_TIMEOUT] (default 30s)',
+    )
+    .option(
+      '--turn-timeout <duration>',
+      'how long a worker may take for one turn or migration before TURN_TIMEOUT [env BATON_TURN_TIMEOUT] (default 30s)',
     )
     .option(
       '--request-timeout <duration>',
@@ -62,7 +79,9 @@ export function registerServe(program: Command): void {
       `
 Precedence: flags > environment (BATON_*) > config file > defaults.
 Tokens: when none are configured, traffic/admin/worker tokens are generated on first start,
-written to the tokens file (mode 0600) and printed once; later starts reuse them.
+written to the tokens file (mode 0600) and printed once; later starts reuse them. Each scope
+accepts several tokens (comma-separated, or a list in the config file) for rotation without
+downtime: add the new token, move clients to it, remove the old one (docs/security.md).
 On SIGTERM/SIGINT the server stops taking new turns, lets in-flight turns finish within the
 shutdown timeout, releases leases and exits 0.
 With --instance-id, a second live process with the same id refuses to start (exit 4); a process
@@ -101,8 +120,10 @@ Examples:
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', '0')
     .option('--url <url>', 'URL the server reaches this worker at (default http://<host>:<port>)')
-    .option('--token <token>', 'admin token used to register [env BATON_ADMIN_TOKEN]')
-    .option('--worker-token <token>', 'worker token for the effects ledger [env BATON_WORKER_TOKEN]')
+    .option(
+      '--worker-token <token>',
+      'worker token: registers and unregisters this worker, and calls the effects ledger [env BATON_WORKER_TOKEN]',
+    )
     .option('--no-register', 'serve without registering')
     .option('--json', 'print one JSON line with the worker URL and id when ready')
     .addHelpText(

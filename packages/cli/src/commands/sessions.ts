@@ -85,7 +85,10 @@ export function registerSessions(program: Command): void {
         const waits = (s.waits as Array<Record<string, unknown>> | undefined) ?? [];
         lines.push(`waits     ${waits.length === 0 ? '(none)' : ''}`);
         for (const w of waits)
-          lines.push(`  ${String(w.name)}  token ${String(w.token)}  deadline ${fmtTime(w.deadline)}`);
+          // a wait's token is shown once, by the turn that created it; a view lists it without
+          lines.push(
+            `  ${String(w.name)}${w.token ? `  token ${String(w.token)}` : ''}  deadline ${fmtTime(w.deadline)}`,
+          );
         const migs = (s.migrations as Array<Record<string, unknown>> | undefined) ?? [];
         lines.push(`migrations${migs.length === 0 ? ' (none)' : ''}`);
         for (const m of migs)

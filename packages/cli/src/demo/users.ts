@@ -14,7 +14,8 @@ export interface TurnOutcome {
   output: unknown;
   status: string;
   version: string;
-  waits: Array<{ token: string; name: string }>;
+  /** `token` only on the answer of the turn that created the wait (a replayed answer has none). */
+  waits: Array<{ token?: string; name: string }>;
 }
 
 export interface Transport {
@@ -249,6 +250,12 @@ export class Population {
       }
       if (out.status === 'waiting' && out.waits.length > 0) {
         const wait = out.waits[0]!;
+        const waitToken = wait.token;
+        if (waitToken === undefined) {
+          // a replayed answer lists the wait without its token: it can only time out
+          this.stats.callbacksOrphaned++;
+          continue;
+        }
         const createdOn = out.version;
         // the human approver answers later; the user waits for the outcome before going on
         await sleep(this.between(this.o.approvalMs));
@@ -256,7 +263,7 @@ export class Population {
         let resumed: TurnOutcome;
         try {
           resumed = await this.retrying(() =>
-            this.transport.callback(wait.token, { approved: user.approval.approved, by: user.approval.by }),
+            this.transport.callback(waitToken, { approved: user.approval.approved, by: user.approval.by }),
           );
         } catch (e) {
           if (e instanceof BatonError && (e.code === 'WAIT_NOT_FOUND' || e.code === 'NOT_FOUND')) {

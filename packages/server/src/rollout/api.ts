@@ -19,12 +19,14 @@ import {
   BatonError,
   TERMINAL_ROLLOUT_PHASES,
   type Decision,
+  type DecisionInput,
   type GateResult,
   type RolloutPhase,
   type RolloutRecord,
   type SessionStatus,
   type VersionRecord,
 } from '@baton/core';
+import { READ_SCOPES } from '../auth';
 import type { ServerContext } from '../context';
 import { limitParam, positionParam } from '../paging';
 import { parse } from '../validation';
@@ -332,20 +334,35 @@ export async function createRollout(
   }
   // take the first step now (the controller would on its next pass)
   const r = transition(state, { type: 'start' }, ctx.clock.now());
-  const updated = await ctx.store.updateRollout(
-    rec.id,
-    rec.rev,
-    { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
-    [
-      {
-        kind: 'created',
-        message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
-        evidence: { spec, reversible: state.reversible },
-      },
-      { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
-      ...r.decisions,
-    ],
-  );
+  const made: DecisionInput[] = [
+    {
+      kind: 'created',
+      message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
+      evidence: { spec, reversible: state.reversible },
+    },
+    { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
+  ];
+  let updated: RolloutRecord;
+  try {
+    updated = await ctx.store.updateRollout(
+      rec.id,
+      rec.rev,
+      { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
+      [...made, ...r.decisions],
+    );
+  } catch (e) {
+    // a controller (this process's or another router's) took the first step between the insert
+    // and this update: the rollout exists and has started, so this request succeeded — answer
+    // it, and record what only this request knows (found by the chaos suite: a 409 for a rollout
+    // that was created, and its `created` and `forecast` decisions lost)
+    if (!(e instanceof BatonError && e.code === 'CONFLICT')) throw e;
+    for (const d of made) await ctx.store.appendDecision(rec.id, d);
+    const current = await ctx.store.getRollout(rec.id);
+    // the route of the state it is in now (as the controller's own action would set it)
+    const now = desiredRoute(loadState(current));
+    if (now) await applyRoute(ctx.store, rec.id, now);
+    return { created: current, preflight, spec, forecast };
+  }
   const route = desiredRoute(r.state);
   if (route) await applyRoute(ctx.store, rec.id, route);
   return { created: updated, preflight, spec, forecast };
@@ -451,6 +468,9 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     const admin = async (req: { headers: { authorization?: string } }): Promise<void> => {
       ctx.auth.require(req.headers.authorization, 'admin');
     };
+    const reader = async (req: { headers: { authorization?: string } }): Promise<void> => {
+      ctx.auth.require(req.headers.authorization, ...READ_SCOPES);
+    };
     for (const t of YAML_TYPES) {
       if (!app.hasContentTypeParser(t))
         app.addContentTypeParser(t, { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -487,7 +507,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     app.post('/v1/migrate/check', { onRequest: admin }, preflight);
     app.post('/v1/rollouts/preflight', { onRequest: admin }, preflight);
 
-    app.get('/v1/rollouts', { onRequest: admin }, async (req) => {
+    app.get('/v1/rollouts', { onRequest: reader }, async (req) => {
       const q = parse(listQuery, req.query, 'query');
       const recs = await ctx.store.listRollouts({
         ...(q.agent ? { agent: q.agent } : {}),
@@ -513,11 +533,11 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       return { items };
     });
 
-    app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: admin }, async (req) => {
+    app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: reader }, async (req) => {
       return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id));
     });
 
-    app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: admin }, async (req) => {
+    app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: reader }, async (req) => {
       const q = parse(decisionsQuery, req.query, 'query');
       await ctx.store.getRollout(req.params.id);
       const items = await ctx.store.listDecisions(req.params.id, {

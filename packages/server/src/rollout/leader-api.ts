@@ -10,6 +10,7 @@
  */
 import os from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import { READ_SCOPES } from '../auth';
 import type { ServerContext } from '../context';
 import { readLeader, type LeaderInfo } from '../fleet';
 import type { RolloutController } from './controller';
@@ -60,7 +61,7 @@ export function controllerRoutes(get: () => RolloutController | null) {
       '/v1/controller',
       {
         onRequest: async (req) => {
-          ctx.auth.require(req.headers.authorization, 'admin');
+          ctx.auth.require(req.headers.authorization, ...READ_SCOPES);
         },
       },
       async () => controllerView(ctx, get()),

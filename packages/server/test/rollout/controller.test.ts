@@ -3,7 +3,7 @@
  * the eager migrator, drain observation, idempotent actions, metrics.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimulatedClock, bucketOf, type SessionRecord } from '@baton/core';
+import { SimulatedClock, bucketOf, waitDigest, type SessionRecord } from '@baton/core';
 import { RolloutController, CONTROLLER_LOCK } from '../../src/rollout/controller';
 import { applyRoute, dueToMove, eagerBatch, observeDrain } from '../../src/rollout/ops';
 import { bigRefundOrders, startTestBaton, until, type TestBaton } from './harness';
@@ -103,7 +103,7 @@ describe('rollout controller', () => {
     const [order] = bigRefundOrders(1);
     const r = await t.api.turn(s, 'k0', `I want a refund for order ${order}`);
     expect(r.body.status).toBe('waiting');
-    const token = r.body.waits[0].token as string;
+    const token = waitDigest(r.body.waits[0].token as string);
     const ctl = new RolloutController(t.baton.ctx, { owner: 'ctl', intervalMs: 1000 });
     await ctl.pass();
     expect((await t.store.getWait(token)).status).toBe('pending');

@@ -4,6 +4,7 @@
  * every session exists once, on v2, with a gap-free checkpoint sequence and its history intact;
  * callbacks sent during the rollout resumed their sessions; no effect ran twice.
  */
+import { waitDigest } from '@baton/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allSessions, bigRefundOrders, startTestBaton, until, type TestBaton } from './harness';
 
@@ -94,7 +95,7 @@ describe('rollout end to end', () => {
         const order = `C-${1000 + (i++ % 8000)}`;
         const msg = `Where is my order ${order}?`;
         const r = await api.turn(s, `${s.id}:0`, msg);
-        expect(r.status).toBe(200);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
         const tr = { id: s.id, token: s.token, sent: [msg], wait: null, order, busy: false };
         newSessions.push(tr);
         tracked.push(tr);
@@ -109,7 +110,8 @@ describe('rollout end to end', () => {
       const r = await api.callback(token, { approved: true, by: 'manager@example.com' });
       callbackResults.push({ id: s.id, status: r.status, version: r.body?.version, during });
       expect(r.status, JSON.stringify(r.body)).toBe(200);
-      s.sent.push(`[callback ${token}]`);
+      // the history names the wait by its digest (the store holds no wait token)
+      s.sent.push(`[callback ${waitDigest(token)}]`);
       s.wait = null;
       s.busy = false;
     };
