@@ -15,6 +15,17 @@ import { DEFAULT_LIMITS } from '../../src/context';
 import { counterV1, counterV2 } from '../fixtures/agents';
 import { TOKENS, call, newSession, startServer, stopServer, type Running } from '../fixtures/harness';
 import type { DumpedStore } from './store-dump';
+import {
+  badLimit,
+  bodyWith,
+  deepJson,
+  fillPath,
+  notAnObject,
+  notJson,
+  protoJson,
+  withField,
+  withNul,
+} from './arbitraries';
 import { CONTENT, routeSpecs, type RouteSpec, type Seeds } from './routes';
 
 const RUNS = 4;
@@ -27,80 +38,6 @@ interface Sent {
   headers?: Record<string, string>;
   /** Raw body text (sent as application/json). */
   body?: string;
-}
-
-/** A string with at least one NUL character somewhere in it. */
-const withNul = fc
-  .tuple(fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }))
-  .map(([a, b]) => `${a}\u0000${b}`);
-
-/** Query values for `limit` that are not a plain decimal integer in 1..1000. */
-const badLimit = fc.oneof(
-  fc.constantFrom('0x10', '1e2', ' 10', '10 ', '+5', '-1', '0', '1.5', '1001', '', 'ten', '0b11', '1_000'),
-  fc.string({ maxLength: 6 }).filter((x) => !/^\d{1,15}$/.test(x) && !x.includes('\0')),
-  fc.integer({ min: 1001, max: 2 ** 40 }).map(String),
-);
-
-/** Text that is not JSON (and not empty, which means "no body"). */
-const notJson = fc
-  .oneof(
-    fc.constantFrom('{', '{"a":}', "{'a':1}", '[1,]', '{"a":1}x', 'nul', 'undefined', '{"a":1,}'),
-    fc.string({ minLength: 1, maxLength: 20 }),
-  )
-  .filter((t) => {
-    if (t.trim() === '') return false;
-    try {
-      JSON.parse(t);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-
-/** A JSON body that is valid JSON but not an object (null is "no body" for optional bodies). */
-const notAnObject = fc.oneof(
-  fc.integer(),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.string({ maxLength: 10 }).filter((x) => !x.includes('\0')),
-  fc.boolean(),
-  fc.array(fc.integer(), { maxLength: 3 }),
-);
-
-/** JSON text nested `depth` levels deep, mixing arrays and objects. */
-function deepJson(depth: number, shape: boolean[]): string {
-  let open = '';
-  let close = '';
-  for (let i = 0; i < depth; i++) {
-    const arr = shape[i % shape.length];
-    open += arr ? '[' : '{"k":';
-    close = (arr ? ']' : '}') + close;
-  }
-  return `${open}1${close}`;
-}
-
-/** Object nesting of `depth` levels around a `__proto__` key. */
-function protoJson(depth: number): string {
-  return `${'{"a":'.repeat(depth)}{"__proto__":{"polluted":true}}${'}'.repeat(depth)}`;
-}
-
-/** The body's JSON text with `content` (JSON text) where CONTENT was, or added as a top-level key. */
-function bodyWith(spec: RouteSpec, content: string): string {
-  const text = JSON.stringify(spec.body!());
-  const marker = JSON.stringify(CONTENT);
-  return text.includes(marker) ? text.replace(marker, content) : `${text.slice(0, -1)},"extra":${content}}`;
-}
-
-function withField(body: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
-  const out = structuredClone(body);
-  const keys = path.split('.');
-  let o = out;
-  for (const k of keys.slice(0, -1)) o = o[k] as Record<string, unknown>;
-  o[keys.at(-1)!] = value;
-  return out;
-}
-
-function fillPath(url: string, params: Record<string, string>): string {
-  return url.replace(/:([A-Za-z]+)/g, (_m, p: string) => encodeURIComponent(params[p] ?? 'x'));
 }
 
 export function hostileCase(open: () => Promise<DumpedStore>): void {
@@ -198,7 +135,8 @@ export function hostileCase(open: () => Promise<DumpedStore>): void {
         ['UNAUTHORIZED'],
         'unknown token',
       );
-      const wrong = spec.auth === 'admin' ? 'worker' : 'admin';
+      // admin routes may also take the worker token (a worker registers itself) or the read token: traffic is never one
+      const wrong = spec.auth === 'admin' ? 'traffic' : 'admin';
       if (spec.auth !== 'session') {
         await expectRejected(
           { method, path, headers: authHeaders(wrong), ...(body ? { body } : {}) },
