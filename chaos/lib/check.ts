@@ -36,6 +36,8 @@ export interface Findings {
   effectsInDoubtAtEnd: string[];
   /** In doubt during the run although the worker that began it was not killed. */
   inDoubtNotExcused: string[];
+  /** In doubt because the effect ran after its turn's deadline. */
+  inDoubtPastDeadline: number;
   /** Ran (side channel) but the ledger does not say committed. */
   ranNotCommitted: string[];
   /** Committed in the ledger (not by an operator) without having run. */
@@ -118,6 +120,7 @@ async function check(
     duplicateEffects: [],
     effectsInDoubtAtEnd: [],
     inDoubtNotExcused: [],
+    inDoubtPastDeadline: 0,
     ranNotCommitted: [],
     committedNotRan: [],
     rollouts: [],
@@ -236,7 +239,13 @@ async function check(
       excuses.routerCrashLeavesDoubt &&
       at !== null &&
       excuses.crashes.some((c) => c.role === 'server' && c.at >= at && c.at <= at + excuses.turnTimeoutMs);
-    if (!workerDied && !routerDied)
+    // or the effect ran after its turn's deadline (a stalled worker, as `worker-hang` makes one):
+    // its capability may have died before its commit
+    const ranAt = lines.find((l) => l.e === 'run' && l.key === d.key)?.at ?? null;
+    const firstTry = tried.get(d.key)?.[0]?.at ?? null;
+    const pastDeadline = ranAt !== null && firstTry !== null && ranAt > firstTry + excuses.turnTimeoutMs;
+    if (pastDeadline && !workerDied && !routerDied) f.inDoubtPastDeadline += 1;
+    else if (!workerDied && !routerDied)
       f.inDoubtNotExcused.push(`${d.key}: began by ${pid ?? 'nobody'}, ran ${d.ran}`);
   }
 

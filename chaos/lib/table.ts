@@ -54,8 +54,14 @@ export function rows(
   out.push(fig('migrations failed (session left on its version)', f.migrationsFailed));
   // with one router (SQLite) its crash may leave an effect in doubt too (see docs/reliability.md)
   const crashOf = `a crash of their worker${plan.backend === 'sqlite' ? ' or the router' : ''}`;
-  const excused = s.inDoubt.length - f.inDoubtNotExcused.length;
+  const excused = s.inDoubt.length - f.inDoubtNotExcused.length - f.inDoubtPastDeadline;
   out.push(fig(`effects in doubt after ${crashOf} (resolved by the operator)`, excused));
+  out.push(
+    fig(
+      'effects in doubt that ran past their turn deadline (resolved by the operator)',
+      f.inDoubtPastDeadline,
+    ),
+  );
   out.push(fig('gate decisions recorded', f.gateDecisions));
   out.push(zero('sessions lost', f.sessionsLost));
   out.push(zero('sessions created twice by a retried creation', f.sessionsExtra));
