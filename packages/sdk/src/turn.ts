@@ -323,8 +323,7 @@ class Turn<S> implements TurnContext<S> {
   ): { done: true; value: T } | { done: false } {
     switch (effect.status) {
       case 'committed':
-      case 'compensated':
-        // It ran; a compensation later does not un-run it. Hand back what it returned.
+        // It ran (a compensation later does not un-run it): hand back what it returned.
         return { done: true, value: effect.result as T };
       case 'failed':
         // Replay the recorded failure: a retry sees the same outcome as the first attempt.

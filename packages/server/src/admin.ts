@@ -1,5 +1,5 @@
 /** Admin endpoints (bearer token with the `admin` scope) and the unauthenticated probes. */
-import { MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton/core';
+import { COMPENSATION_STATES, MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton/core';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { versionMetadata, type ServerContext } from './context';
@@ -61,8 +61,14 @@ const effectsQuery = z.object({
   status: z
     .string()
     .transform((s) => s.split(',').filter(Boolean))
-    .pipe(z.array(z.enum(['intent', 'committed', 'failed', 'compensated'])))
+    .pipe(z.array(z.enum(['intent', 'committed', 'failed'])))
     .optional(),
+  compensation: z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(COMPENSATION_STATES)))
+    .optional(),
+  kind: z.enum(['turn', 'compensation']).optional(),
   cursor: z.string().max(500).optional(),
   limit,
 });
@@ -174,6 +180,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       rolloutId: q.rollout,
       sessionId: q.session,
       status: q.status && q.status.length > 0 ? q.status : undefined,
+      compensationState: q.compensation && q.compensation.length > 0 ? q.compensation : undefined,
+      kind: q.kind,
       cursor: q.cursor ?? null,
       limit: q.limit ?? 100,
     });
