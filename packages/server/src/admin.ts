@@ -19,6 +19,8 @@ const manifest = z.object({
   acceptsSchemas: z.array(z.number().int().min(0)).default([]),
   downSchemas: z.array(z.number().int().min(0)).default([]),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** The names of the compensations the version declares (`defineAgent({compensations})`). */
+  compensations: z.array(z.string().min(1).max(200)).max(1000).optional(),
   /** The version's history window and retention (`defineAgent({history})`). */
   history: z
     .object({
@@ -101,8 +103,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   };
 
   app.post('/v1/versions', { onRequest: admin }, async (req, reply) => {
-    const { history, ...m } = parse(manifest, req.body);
-    const v = await store.registerVersion({ ...m, metadata: versionMetadata(m.metadata, history) });
+    const { history, compensations, ...m } = parse(manifest, req.body);
+    const v = await store.registerVersion({
+      ...m,
+      metadata: versionMetadata(m.metadata, history, compensations),
+    });
     ctx.versions.remember(v);
     if ((await store.getRoute(v.agent)) === null) {
       await store.setRoute({

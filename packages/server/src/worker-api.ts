@@ -20,6 +20,8 @@ const intentBody = z.object({
   args: z.unknown(),
   compensation: z.string().max(500).nullable().default(null),
   attemptId: z.string().min(1).max(200).optional(),
+  /** Sent by a compensation's own effects; the capability decides what is recorded. */
+  compensates: z.string().min(1).max(500).optional(),
 });
 const commitBody = z.object({ idempotencyKey: str, result: z.unknown() });
 const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000) });

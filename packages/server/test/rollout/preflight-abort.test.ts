@@ -226,7 +226,7 @@ async function gateBreach(reverse: boolean): Promise<void> {
   expect(live.body.effects.map((e: { id: string }) => e.id).sort()).toEqual(ledger.map((e) => e.id).sort());
   for (const e of report.effects) {
     expect(['cancel_ticket', 'send_correction_email']).toContain(e.compensation);
-    expect(e.compensationStatus).toBe('pending');
+    expect(e.compensationState).toBe('pending');
     expect(green.map((s) => s.id)).toContain(e.sessionId);
   }
 
@@ -238,18 +238,31 @@ async function gateBreach(reverse: boolean): Promise<void> {
     expect(r.body.version).toBe('v3-chatty');
     await until('done', async () => (await api.admin('GET', `/v1/rollouts/${id}`)).body.stage === 'done');
     for (const gs of green) expect((await store.getSession(gs.id)).version).toBe('v3-chatty');
-    // compensations: a dry run lists them, a real run records them
-    const committedNow = (await allEffects(t, 'v3-chatty')).filter((e) => e.status === 'committed').length;
+    // compensations: a dry run lists what would run where and changes nothing; a real run runs them
+    const turnEffects = async () =>
+      (await allEffects(t!, 'v3-chatty')).filter((e) => e.status === 'committed' && !e.compensates);
+    const before = await turnEffects();
     const dry = await api.admin('POST', `/v1/rollouts/${id}/compensate`, { dryRun: true });
-    expect(dry.body.effects).toHaveLength(committedNow);
-    expect((await allEffects(t, 'v3-chatty')).filter((e) => e.status === 'compensated')).toHaveLength(0);
+    expect(dry.body.effects).toHaveLength(before.length);
+    expect(dry.body.totals).toMatchObject({ ran: before.length, compensated: 0, pending: 0 });
+    for (const e of dry.body.effects) expect(e).toMatchObject({ action: 'run', version: 'v3-chatty' });
+    expect(await turnEffects()).toEqual(before);
+    expect(t.compensations.total()).toBe(0);
     const real = await api.admin('POST', `/v1/rollouts/${id}/compensate`, {
       dryRun: false,
       note: 'tickets closed',
     });
-    expect(real.body.recorded).toBe(committedNow);
+    expect(real.status).toBe(200);
+    expect(real.body.totals).toMatchObject({ ran: before.length, compensated: before.length, failed: 0 });
+    // counted outside Baton: each compensation's own effect executed exactly once
+    expect(t.compensations.total()).toBe(before.length);
+    expect(t.compensations.duplicates()).toEqual([]);
     const after = await api.admin('GET', `/v1/rollouts/${id}/report`);
-    expect(after.body.totals.compensated).toBe(committedNow);
+    expect(after.body.totals.compensated).toBe(before.length);
+    // a second run finds nothing left to do
+    const again = await api.admin('POST', `/v1/rollouts/${id}/compensate`, { dryRun: false });
+    expect(again.body.totals).toMatchObject({ ran: 0, skipped: before.length });
+    expect(t.compensations.total()).toBe(before.length);
   } else {
     // green sessions move back to blue through the candidate's down migration
     await until(
