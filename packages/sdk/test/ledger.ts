@@ -77,6 +77,7 @@ export class MapLedger implements LedgerClient {
       compensation: input.compensation,
       compensationResult: null,
       ...initialCompensationFields(input.compensation),
+      compensates: input.compensates ?? null,
       createdAt: 0,
       updatedAt: 0,
     };
