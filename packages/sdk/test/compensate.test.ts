@@ -76,13 +76,25 @@ describe('declared compensations', () => {
   it('an effect naming an undeclared compensation fails VALIDATION before its intent is recorded', async () => {
     const ledger = new MapLedger();
     const agent = defineAgent(spec());
-    const r = turnRequest(SESSION, EMPTY, { kind: 'message', message: 'refund_money' }, 'turn_1', clock.now() + 60_000);
+    const r = turnRequest(
+      SESSION,
+      EMPTY,
+      { kind: 'message', message: 'refund_money' },
+      'turn_1',
+      clock.now() + 60_000,
+    );
     const err = await runTurn(agent, r, ledger, clock).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BatonError);
     expect((err as BatonError).code).toBe('VALIDATION');
     expect((err as BatonError).message).toMatch(/refund_money.*does not declare.*cancel_ticket/);
     expect(ledger.effects.size).toBe(0);
-    const ok = turnRequest(SESSION, EMPTY, { kind: 'message', message: 'cancel_ticket' }, 'turn_2', clock.now() + 60_000);
+    const ok = turnRequest(
+      SESSION,
+      EMPTY,
+      { kind: 'message', message: 'cancel_ticket' },
+      'turn_2',
+      clock.now() + 60_000,
+    );
     await runTurn(agent, ok, ledger, clock);
     expect([...ledger.effects.values()].map((e) => e.compensation)).toEqual(['cancel_ticket']);
   });
@@ -94,7 +106,12 @@ describe('declared compensations', () => {
     expect((await worker.health()).compensations).toEqual(['cancel_ticket']);
     expect(await worker.compensate(compensateReq())).toEqual({ ok: true, result: { cancelled: 'T-1' } });
     const own = ledger.effects.get(compensationEffectKey('ses_1:turn_1:0', 0))!;
-    expect(own).toMatchObject({ name: 'cancel', status: 'committed', turnId: 'compensate:e_1', compensates: 'e_1' });
+    expect(own).toMatchObject({
+      name: 'cancel',
+      status: 'committed',
+      turnId: 'compensate:e_1',
+      compensates: 'e_1',
+    });
     // a retry (e.g. after a crash before the answer reached the router) replays, never re-runs
     expect(await worker.compensate(compensateReq())).toEqual({ ok: true, result: { cancelled: 'T-1' } });
     expect(cancels).toEqual(['T-1']);
