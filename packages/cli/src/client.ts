@@ -104,6 +104,35 @@ function describeCause(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** One effect's compensation as a run (or dry run) reports it. */
+export interface CompensationOutcome {
+  id: string;
+  sessionId: string;
+  name: string;
+  compensation: string | null;
+  state: string;
+  version: string | null;
+  action: 'run' | 'skip' | 'hold';
+  reason: string | null;
+  error: string | null;
+  result: unknown;
+}
+
+export interface CompensationRun {
+  rolloutId: string;
+  dryRun: boolean;
+  totals: {
+    effects: number;
+    ran: number;
+    compensated: number;
+    failed: number;
+    pending: number;
+    notCompensable: number;
+    skipped: number;
+  };
+  effects: CompensationOutcome[];
+}
+
 export class BatonClient {
   readonly server: string;
   private readonly token: string | undefined;
@@ -270,6 +299,9 @@ export class BatonClient {
     version?: string;
     rollout?: string;
     status?: string;
+    /** Compensation states, comma-separated. */
+    compensation?: string;
+    kind?: 'turn' | 'compensation';
     session?: string;
     limit?: number;
     cursor?: string;
@@ -288,6 +320,22 @@ export class BatonClient {
     return this.request<{ effect: EffectRecord }>('POST', `/v1/effects/${encodeURIComponent(id)}/resolve`, {
       body,
     });
+  }
+  /** Plan (dry run) or run the compensations of a rollout's candidate's effects (all, or `effects`). */
+  compensateRollout(
+    id: string,
+    body: { dryRun: boolean; effects?: string[]; note?: string; by?: string },
+  ): Promise<CompensationRun> {
+    return this.request<CompensationRun>('POST', `/v1/rollouts/${encodeURIComponent(id)}/compensate`, {
+      body,
+    });
+  }
+  /** Plan or run one effect's compensation. */
+  compensateEffect(
+    id: string,
+    body: { dryRun: boolean },
+  ): Promise<{ dryRun: boolean; outcome: CompensationOutcome; effect: EffectRecord }> {
+    return this.request('POST', `/v1/effects/${encodeURIComponent(id)}/compensate`, { body });
   }
   // --- traffic ---
   createSession(
