@@ -14,7 +14,7 @@
  * deterministic (seeded by session id and turn number) unless `BATON_LLM_URL` is set.
  */
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from '@baton/core';
+import { canonicalJson, compensationTurnId, sha256Hex } from '@baton/core';
 import type { HistoryEntry, TurnInput } from '@baton/core';
 import { defineAgent } from '@baton/sdk';
 import type {
@@ -524,7 +524,7 @@ export function supportCompensations(deps: SupportDeps = {}): Record<string, Com
     cancel_ticket: async (ctx, { args, result, effect }) => {
       const ticketId = (result as { ticketId?: unknown } | null)?.ticketId;
       if (typeof ticketId !== 'string') throw new Error(`effect ${effect.id} recorded no ticket id`);
-      const meta = { sessionId: effect.sessionId, turnId: `compensate:${effect.id}` };
+      const meta = { sessionId: effect.sessionId, turnId: compensationTurnId(effect.id) };
       const customer = (args as { customer?: unknown } | null)?.customer ?? null;
       return ctx.effect('cancel_ticket', { ticketId, customer }, (a: unknown) => {
         run('cancel_ticket', meta)(a);
@@ -535,7 +535,7 @@ export function supportCompensations(deps: SupportDeps = {}): Record<string, Com
       const to = (args as { to?: unknown } | null)?.to;
       if (typeof to !== 'string') throw new Error(`effect ${effect.id} recorded no recipient`);
       const corrects = (result as { messageId?: unknown } | null)?.messageId ?? null;
-      const meta = { sessionId: effect.sessionId, turnId: `compensate:${effect.id}` };
+      const meta = { sessionId: effect.sessionId, turnId: compensationTurnId(effect.id) };
       return ctx.effect('send_email', { to, template: 'correction', corrects }, (a: unknown) => {
         run('send_email', meta)(a);
         return { messageId: `MSG-${sha256Hex(`${effect.id}:correction`).slice(0, 8)}`, corrects };

@@ -4,7 +4,11 @@
  * connection failures become `UNREACHABLE` with a one-line message naming the server.
  */
 import { BatonError, errorFromWire } from '@baton/core';
-import type { DrainForecast, ForecastView } from '@baton/server';
+import type { CompensationOutcome, DrainForecast, ForecastView, RolloutCompensation } from '@baton/server';
+
+export type { CompensationOutcome };
+/** What `POST /v1/rollouts/{id}/compensate` answers. */
+export type CompensationRun = RolloutCompensation;
 import type {
   Decision,
   EffectRecord,
@@ -102,35 +106,6 @@ function describeCause(e: unknown): string {
   if (c?.code) return c.code;
   if (c?.message) return c.message;
   return e instanceof Error ? e.message : String(e);
-}
-
-/** One effect's compensation as a run (or dry run) reports it. */
-export interface CompensationOutcome {
-  id: string;
-  sessionId: string;
-  name: string;
-  compensation: string | null;
-  state: string;
-  version: string | null;
-  action: 'run' | 'skip' | 'hold';
-  reason: string | null;
-  error: string | null;
-  result: unknown;
-}
-
-export interface CompensationRun {
-  rolloutId: string;
-  dryRun: boolean;
-  totals: {
-    effects: number;
-    ran: number;
-    compensated: number;
-    failed: number;
-    pending: number;
-    notCompensable: number;
-    skipped: number;
-  };
-  effects: CompensationOutcome[];
 }
 
 export class BatonClient {

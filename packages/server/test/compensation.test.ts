@@ -21,6 +21,8 @@ import {
   TRAFFIC,
   call,
   newSession,
+  PG_URL,
+  postgresTarget,
   sqliteTarget,
   startServer,
   stopServer,
@@ -31,26 +33,14 @@ import { rolloutRoutes } from '../src/rollout/api';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+const skipPg = !PG_URL && process.env.CI !== 'true';
+if (skipPg) console.warn('BATON_TEST_PG_URL is not set: skipping the compensation tests on PostgreSQL');
+
 let dir: string;
 let store: Store;
 let cleanup: () => Promise<void>;
 let running: Running | null = null;
 const children: ChildProcess[] = [];
-
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'baton-compensation-'));
-  const t = await sqliteTarget.open();
-  store = t.store;
-  cleanup = t.cleanup;
-});
-
-afterEach(async () => {
-  for (const c of children.splice(0)) await stop(c);
-  if (running) await stopServer(running);
-  running = null;
-  await cleanup();
-  rmSync(dir, { recursive: true, force: true });
-});
 
 function refunds(): string[] {
   const f = join(dir, 'refunds');
@@ -120,7 +110,27 @@ async function allEffects(): Promise<EffectRecord[]> {
   return (await store.listEffects({ agent: REFUND_AGENT, limit: 1000 })).items;
 }
 
-describe('compensations that run', () => {
+for (const target of [sqliteTarget, postgresTarget]) {
+  describe.skipIf(target === postgresTarget && skipPg)(`compensations that run (${target.name})`, () => {
+    beforeEach(async () => {
+      if (target === postgresTarget && !PG_URL) throw new Error('CI=true requires BATON_TEST_PG_URL');
+      dir = mkdtempSync(join(tmpdir(), 'baton-compensation-'));
+      const t = await target.open();
+      store = t.store;
+      cleanup = t.cleanup;
+    });
+    afterEach(async () => {
+      for (const c of children.splice(0)) await stop(c);
+      if (running) await stopServer(running);
+      running = null;
+      await cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    suite();
+  });
+}
+
+function suite(): void {
   it('a worker SIGKILLed mid-compensation: the retry completes it, its own effect ran exactly once', async () => {
     running = await startServer(store, []);
     const first = await spawnWorker('p1');
@@ -324,4 +334,4 @@ describe('compensations that run', () => {
     const after = await compensate(e.id);
     expect(after.body.error.code).toBe('EFFECT_NOT_COMPENSABLE');
   });
-});
+}
