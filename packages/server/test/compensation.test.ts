@@ -216,6 +216,40 @@ function suite(): void {
     expect(refunds()).toEqual([expect.stringMatching(new RegExp(`^${e.id} .* by p2$`))]);
   });
 
+  it('a run cut by a crash is taken over once its hold expired; the dead run’s capability records nothing', async () => {
+    running = await startServer(store, [refundAgent('p1', dir)]);
+    const e = await charge();
+    // a router died mid-run: the effect is running, held by a run nobody will finish
+    const claimed = await store.claimCompensation(e.id, {
+      owner: 'dead-router/run',
+      version: 'p1',
+      ttlMs: 2000,
+    });
+    const cap = await running.server.ctx.capabilities.issueCompensation(e, 'dead-router/run', 60_000);
+    const held = await compensate(e.id);
+    expect([held.status, held.body.error.code]).toEqual([409, 'CONFLICT']);
+    await new Promise((r) => setTimeout(r, Math.max(0, claimed.compensationExpiresAt! - Date.now() + 20)));
+    const taken = await compensate(e.id);
+    expect(taken.body.effect).toMatchObject({ compensationState: 'compensated', compensationAttempts: 2 });
+    expect(refunds()).toHaveLength(1);
+    // the dead run's late effect is refused: its hold was taken over and the run finished
+    const late = await call(running.http, 'POST', '/v1/worker/effects/intent', {
+      headers: { authorization: `Bearer ${TOKENS.worker[0]}`, 'baton-capability': cap },
+      body: {
+        idempotencyKey: `${e.idempotencyKey}:compensate:0`,
+        sessionId: e.sessionId,
+        agent: REFUND_AGENT,
+        version: 'p1',
+        turnId: `compensate:${e.id}`,
+        name: 'refund_payment',
+        args: null,
+        compensation: null,
+      },
+    });
+    expect([late.status, late.body.error.code]).toEqual([403, 'CAPABILITY_INVALID']);
+    expect(late.body.error.details.reason).toMatch(/another run took it over|ended/);
+  });
+
   it('dry runs change nothing in the store; a real rollout-wide run is resumable', async () => {
     running = await startServer(store, [refundAgent('p1', dir), refundAgent('p2', dir)], {
       routes: [rolloutRoutes()],
