@@ -9,6 +9,7 @@ export default tseslint.config(
       '**/node_modules/**',
       '**/dist/**',
       'bench/results/**',
+      'chaos/results/**',
       '.tmp/**',
       // an earlier release's SDK, bundled unchanged (a fixture, not our code to lint)
       'packages/server/test/fixtures/sdk-protocol1.mjs',

@@ -25,6 +25,8 @@ export interface ServeConfig {
   tokensFile: string;
   /** Ms to let in-flight turns finish on SIGTERM/SIGINT. */
   shutdownTimeoutMs: number;
+  /** Ms a worker may take for one turn (and one migration) before the turn fails with TURN_TIMEOUT. */
+  turnTimeoutMs: number;
   /** Agent modules served in-process: `module[#export]`. */
   agents: string[];
   /** Checkpoints kept per session (older ones are compacted; migration boundaries are kept). */
@@ -47,6 +49,7 @@ export interface ServeFlags {
   workerToken?: string;
   tokensFile?: string;
   shutdownTimeout?: string;
+  turnTimeout?: string;
   agent?: string[];
   config?: string;
   keepCheckpoints?: string;
@@ -95,6 +98,7 @@ type FileConfig = {
   tokens?: Partial<Tokens>;
   tokensFile?: string;
   shutdownTimeout?: number | string;
+  turnTimeout?: number | string;
   agents?: string[];
   keepCheckpoints?: number | string;
   historyRetention?: { maxEntries?: number | string; maxAge?: number | string };
@@ -124,6 +128,7 @@ export async function resolveServeConfig(
       'tokens',
       'tokensFile',
       'shutdownTimeout',
+      'turnTimeout',
       'agents',
       'keepCheckpoints',
       'historyRetention',
@@ -171,6 +176,18 @@ export async function resolveServeConfig(
     30_000,
   );
   const shutdownTimeoutMs = parseDurationMs(shutdownRaw, `shutdown timeout (${sources.shutdownTimeout})`);
+  const turnRaw = pick<string | number>(
+    'turnTimeout',
+    flags.turnTimeout,
+    env.BATON_TURN_TIMEOUT,
+    file.turnTimeout,
+    30_000,
+  );
+  const turnTimeoutMs = parseDurationMs(turnRaw, `turn timeout (${sources.turnTimeout})`);
+  if (turnTimeoutMs < 100)
+    throw new ValidationError(
+      `turn timeout (${sources.turnTimeout}): must be at least 100ms, got ${turnRaw}`,
+    );
   const tokensFile = path.resolve(
     pick('tokensFile', flags.tokensFile, env.BATON_TOKENS_FILE, file.tokensFile, defaultTokensFile(store)),
   );
@@ -249,6 +266,7 @@ export async function resolveServeConfig(
     tokens,
     tokensFile,
     shutdownTimeoutMs,
+    turnTimeoutMs,
     agents,
     keepCheckpoints,
     historyRetention,

@@ -38,7 +38,11 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
         keepCheckpoints: cfg.keepCheckpoints,
         ...(cfg.storeSchema ? { schema: cfg.storeSchema } : {}),
       },
-      ...(cfg.historyRetention ? { limits: { historyRetention: cfg.historyRetention } } : {}),
+      limits: {
+        turnTimeoutMs: cfg.turnTimeoutMs,
+        migrateTimeoutMs: cfg.turnTimeoutMs,
+        ...(cfg.historyRetention ? { historyRetention: cfg.historyRetention } : {}),
+      },
       port: cfg.port,
       host: cfg.host,
       tokens: { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] },

@@ -144,6 +144,7 @@ describe('serve configuration', () => {
       host: '127.0.0.1',
       store: './baton.db',
       shutdownTimeoutMs: 30_000,
+      turnTimeoutMs: 30_000,
     });
     expect(defaults.tokensFile).toBe(path.resolve('baton.db.tokens.json'));
   });
@@ -155,6 +156,20 @@ describe('serve configuration', () => {
     const bad = path.join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ prot: 1 }));
     await expect(resolveServeConfig({ config: bad }, {})).rejects.toThrow(/unknown setting "prot"/);
+  });
+
+  it('the turn timeout comes from --turn-timeout, BATON_TURN_TIMEOUT or turnTimeout', async () => {
+    expect(
+      (await resolveServeConfig({ turnTimeout: '8s' }, { BATON_TURN_TIMEOUT: '9s' })).turnTimeoutMs,
+    ).toBe(8_000);
+    const env = await resolveServeConfig({}, { BATON_TURN_TIMEOUT: '9s' });
+    expect([env.turnTimeoutMs, env.sources.turnTimeout]).toEqual([9_000, 'env']);
+    const file = path.join(dir, 'turn.json');
+    await writeFile(file, JSON.stringify({ turnTimeout: '2m' }));
+    expect((await resolveServeConfig({ config: file }, {})).turnTimeoutMs).toBe(120_000);
+    await expect(resolveServeConfig({ turnTimeout: '10ms' }, {})).rejects.toMatchObject({
+      code: 'VALIDATION',
+    });
   });
 
   it('rejects invalid ports and durations with VALIDATION', async () => {

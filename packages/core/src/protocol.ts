@@ -207,6 +207,13 @@ export interface EffectIntentInput {
 export interface LedgerCallOptions {
   /** Epoch ms: retries (across a router restart) stop at this time (the turn's deadline). */
   deadline?: number;
+  /**
+   * `commit` / `fail`: the attempt that recorded the effect's intent (`EffectIntentInput.attemptId`).
+   * Its own settle is accepted after its lease expired or was taken over, while the effect is
+   * still `intent` and its capability is authentic and unexpired: the effect ran (or failed) once,
+   * under that attempt, and recording it loses nothing (without it the effect stays in doubt).
+   */
+  attemptId?: string;
 }
 
 /**

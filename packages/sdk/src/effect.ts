@@ -4,7 +4,7 @@
  * then commit or fail. Exactly once holds for what runs inside `run`, across retries and crashes.
  */
 import { BatonError } from '@baton/core';
-import type { EffectIntentInput, EffectRecord, LedgerClient } from '@baton/core';
+import type { EffectIntentInput, EffectRecord, LedgerCallOptions, LedgerClient } from '@baton/core';
 import type { EffectOptions } from './context';
 
 export function toJson<T>(v: T): T {
@@ -50,7 +50,7 @@ export async function ledgerEffect<T>(e: LedgerEffect<T>): Promise<T> {
   try {
     result = await e.run(intent.args);
   } catch (err) {
-    await ledger.fail(key, message(err), { deadline: e.deadline });
+    await ledger.fail(key, message(err), settleOpts(e));
     throw new BatonError(
       'EFFECT_FAILED',
       `effect ${intent.name} failed: ${message(err)}`,
@@ -59,8 +59,16 @@ export async function ledgerEffect<T>(e: LedgerEffect<T>): Promise<T> {
     );
   }
   const stored = toJson(result);
-  await ledger.commit(key, stored ?? null, { deadline: e.deadline });
+  await ledger.commit(key, stored ?? null, settleOpts(e));
   return stored;
+}
+
+/** The deadline, and the attempt that recorded the intent (it may settle it after its lease was lost). */
+function settleOpts(e: LedgerEffect<unknown>): LedgerCallOptions {
+  return {
+    deadline: e.deadline,
+    ...(e.intent.attemptId !== undefined ? { attemptId: e.intent.attemptId } : {}),
+  };
 }
 
 function replayed<T>(effect: EffectRecord, e: LedgerEffect<T>): { done: true; value: T } | { done: false } {

@@ -322,14 +322,14 @@ export function httpLedgerClient(
       };
     },
     async commit(idempotencyKey: string, result: unknown, o?: LedgerCallOptions) {
-      const body = { idempotencyKey, result };
+      const body = { idempotencyKey, result, ...(o?.attemptId ? { attemptId: o.attemptId } : {}) };
       const r = (await call(capability, 'POST', '/v1/worker/effects/commit', body, settleUntil(o))) as {
         effect: EffectRecord;
       };
       return r.effect;
     },
     async fail(idempotencyKey: string, error: string, o?: LedgerCallOptions) {
-      const body = { idempotencyKey, error };
+      const body = { idempotencyKey, error, ...(o?.attemptId ? { attemptId: o.attemptId } : {}) };
       const r = (await call(capability, 'POST', '/v1/worker/effects/fail', body, settleUntil(o))) as {
         effect: EffectRecord;
       };

@@ -70,16 +70,21 @@ export class Capabilities {
   /**
    * The capability `token` grants for `sessionId`, or CAPABILITY_INVALID: malformed or forged, for
    * another session, expired, or revoked — its lease epoch is no longer the session's live lease
-   * (the turn committed and released it, or the lease expired or was taken over).
+   * (the turn committed and released it, or the lease expired or was taken over). With
+   * `live: false` a revoked capability is still returned (authentic, for that session, unexpired).
    */
-  async verify(token: string | undefined, sessionId: string): Promise<TurnCapability> {
+  async verify(
+    token: string | undefined,
+    sessionId: string,
+    opts: { live?: boolean } = {},
+  ): Promise<TurnCapability> {
     if (!token) throw invalid('missing (send it in the baton-capability header)', sessionId);
     const cap = openCapability(token, await this.secret());
     if (!cap) throw invalid('malformed or not issued by this store', sessionId);
     if (cap.sessionId !== sessionId) throw invalid('issued for another session', sessionId);
     const now = this.clock.now();
     if (cap.expiresAt <= now) throw invalid('expired', sessionId);
-    if (cap.compensation) {
+    if (cap.compensation && opts.live !== false) {
       const e = await this.store.getEffectById(cap.compensation.effectId);
       const held =
         e.compensationState === 'running' &&
@@ -87,7 +92,7 @@ export class Capabilities {
         (e.compensationExpiresAt ?? 0) > now;
       if (!held || e.sessionId !== sessionId)
         throw invalid('revoked: the compensation run ended or another run took it over', sessionId);
-    } else if (cap.epoch !== null) {
+    } else if (cap.epoch !== null && opts.live !== false) {
       const s = await this.store.getSession(sessionId);
       const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
       if (!live || s.leaseEpoch !== cap.epoch)

@@ -76,14 +76,28 @@ export class StoreLedgerClient implements LedgerClient {
     };
   }
 
-  /** A commit or fail of an effect's intent: a live capability of its turn. */
-  private async authorizeSettle(idempotencyKey: string): Promise<void> {
+  /**
+   * A commit or fail of an effect's intent: a live capability of its turn — or, from the attempt
+   * that recorded the intent (`attemptId`) while the effect is still `intent`, an authentic and
+   * unexpired capability of that turn whose lease was lost. That attempt ran the effect (no other
+   * can have: a retry finds the intent and stops, in doubt), so its settle records what happened
+   * instead of leaving the effect in doubt when a router crash or a store restart outlasted the
+   * lease. The settle itself is a compare-and-set from `intent` (an operator's resolution wins).
+   */
+  private async authorizeSettle(idempotencyKey: string, attemptId: string | undefined): Promise<void> {
     const e = await this.store.getEffect(idempotencyKey);
-    await this.authorize(
-      e.sessionId,
-      e.turnId,
-      async () => this.legacy !== null && this.legacy(e.agent, e.version),
-    );
+    try {
+      await this.authorize(
+        e.sessionId,
+        e.turnId,
+        async () => this.legacy !== null && this.legacy(e.agent, e.version),
+      );
+    } catch (err) {
+      const own = attemptId !== undefined && e.status === 'intent' && e.attemptId === attemptId;
+      if (!own || !(err instanceof BatonError && err.code === 'CAPABILITY_INVALID')) throw err;
+      const cap = await this.caps.verify(this.capability ?? undefined, e.sessionId, { live: false });
+      if (cap.turnId !== e.turnId || cap.epoch === null) throw err;
+    }
   }
 
   async intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }> {
@@ -101,13 +115,13 @@ export class StoreLedgerClient implements LedgerClient {
   /** Retried while the store is unavailable (e.g. PostgreSQL restarting), for up to 30 s or the deadline. */
   async commit(idempotencyKey: string, result: unknown, opts?: LedgerCallOptions): Promise<EffectRecord> {
     return settle(async () => {
-      await this.authorizeSettle(idempotencyKey);
+      await this.authorizeSettle(idempotencyKey, opts?.attemptId);
       return this.store.commitEffect(idempotencyKey, result);
     }, opts);
   }
   async fail(idempotencyKey: string, error: string, opts?: LedgerCallOptions): Promise<EffectRecord> {
     return settle(async () => {
-      await this.authorizeSettle(idempotencyKey);
+      await this.authorizeSettle(idempotencyKey, opts?.attemptId);
       return this.store.failEffect(idempotencyKey, error);
     }, opts);
   }

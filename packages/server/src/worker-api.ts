@@ -23,8 +23,9 @@ const intentBody = z.object({
   /** Sent by a compensation's own effects; the capability decides what is recorded. */
   compensates: z.string().min(1).max(500).optional(),
 });
-const commitBody = z.object({ idempotencyKey: str, result: z.unknown() });
-const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000) });
+const attemptId = z.string().min(1).max(200).optional();
+const commitBody = z.object({ idempotencyKey: str, result: z.unknown(), attemptId });
+const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000), attemptId });
 const stepsQuery = z.object({ sessionId: str, turnId: str });
 const historyQuery = z.object({
   sessionId: str,
@@ -62,11 +63,19 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
   });
   app.post('/v1/worker/effects/commit', async (req) => {
     const b = parse(commitBody, req.body);
-    return { effect: await under(req).commit(b.idempotencyKey, b.result) };
+    return {
+      effect: await under(req).commit(
+        b.idempotencyKey,
+        b.result,
+        b.attemptId ? { attemptId: b.attemptId } : {},
+      ),
+    };
   });
   app.post('/v1/worker/effects/fail', async (req) => {
     const b = parse(failBody, req.body);
-    return { effect: await under(req).fail(b.idempotencyKey, b.error) };
+    return {
+      effect: await under(req).fail(b.idempotencyKey, b.error, b.attemptId ? { attemptId: b.attemptId } : {}),
+    };
   });
   app.get('/v1/worker/steps', async (req) => {
     const q = parse(stepsQuery, req.query, 'query');

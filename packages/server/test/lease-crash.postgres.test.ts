@@ -47,7 +47,7 @@ describe.skipIf(skip)('router SIGKILLed mid-turn, PostgreSQL (real processes)', 
           await t.cleanup();
         }
       },
-      60_000,
+      180_000,
     );
   }
 });

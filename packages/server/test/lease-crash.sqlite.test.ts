@@ -31,7 +31,7 @@ describe('router SIGKILLed mid-turn, SQLite (real processes)', () => {
     } finally {
       await t.cleanup();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('a router restarted with the same identity reclaims its leases at once', async () => {
     const t = sqlite();
@@ -44,5 +44,5 @@ describe('router SIGKILLed mid-turn, SQLite (real processes)', () => {
     } finally {
       await t.cleanup();
     }
-  }, 60_000);
+  }, 180_000);
 });

@@ -192,6 +192,70 @@ describe('the ledger under the turn capability', () => {
     await expect(live.commit('no-such-key', {})).rejects.toMatchObject({ code: 'EFFECT_NOT_FOUND' });
   });
 
+  it('lets the attempt that recorded an intent settle it after its lease was lost, and nothing else', async () => {
+    // found by the chaos suite: a PostgreSQL restart (or a lone router's restart) outlasting the
+    // lease left every effect whose commit it cut in doubt, although the effect had run
+    const caps = new Capabilities(store, clock);
+    const base = new StoreLedgerClient(store, caps);
+    const s = await newSession(r.http, 'slow');
+    const lease = await store.acquireLease(s.id, 'rtr_t:turn_1', 3000);
+    const capTtl = 10_000;
+    const live = base.withCapability(await caps.issue(s.id, 'turn_1', lease.epoch, capTtl));
+    const issuedAt = clock.now();
+    const intent = (n: number, attemptId: string): EffectIntentInput => ({
+      idempotencyKey: `${s.id}:turn_1:${n}`,
+      sessionId: s.id,
+      agent: 'slow',
+      version: 'v1',
+      turnId: 'turn_1',
+      name: 'send',
+      args: { n },
+      compensation: null,
+      attemptId,
+    });
+    for (let n = 0; n < 4; n++) await live.intent(intent(n, 'att_old'));
+    const key = (n: number) => intent(n, 'att_old').idempotencyKey;
+    const refused = { code: 'CAPABILITY_INVALID' };
+
+    // the lease expires and another router takes the session over
+    clock.set(clock.now() + 3000);
+    const next = await store.acquireLease(s.id, 'rtr_u:turn_1', 3000);
+    await expect(live.commit(key(0), { late: 1 })).rejects.toMatchObject(refused); // no attempt id
+    await expect(live.commit(key(0), { late: 1 }, { attemptId: 'att_new' })).rejects.toMatchObject(refused);
+    const other = base.withCapability(await caps.issue(s.id, 'turn_2', lease.epoch, capTtl));
+    await expect(other.commit(key(0), {}, { attemptId: 'att_old' })).rejects.toMatchObject(refused);
+    await expect(base.commit(key(0), {}, { attemptId: 'att_old' })).rejects.toMatchObject(refused);
+    expect((await store.getEffect(key(0))).status).toBe('intent');
+
+    // its own attempt: the effect ran (or failed) once, and that is what gets recorded
+    await expect(live.commit(key(0), { sent: true }, { attemptId: 'att_old' })).resolves.toMatchObject({
+      status: 'committed',
+      result: { sent: true },
+    });
+    await expect(live.fail(key(1), 'smtp down', { attemptId: 'att_old' })).resolves.toMatchObject({
+      status: 'failed',
+    });
+    // still fenced: the session's journal, new intents
+    await expect(live.putStep(s.id, 'turn_1', 0, 'think', {})).rejects.toMatchObject(refused);
+    await expect(live.intent(intent(9, 'att_old'))).rejects.toMatchObject(refused);
+
+    // an operator's resolution wins over a late settle
+    const e2 = await store.getEffect(key(2));
+    await store.resolveEffect(e2.id, { status: 'failed', error: 'never sent', by: 'op', reason: 'checked' });
+    await expect(live.commit(key(2), { sent: true }, { attemptId: 'att_old' })).rejects.toMatchObject({
+      code: 'CAPABILITY_INVALID',
+    });
+    expect((await store.getEffect(key(2))).status).toBe('failed');
+
+    // and the capability itself expires
+    clock.set(issuedAt + capTtl + 1);
+    await expect(live.commit(key(3), { sent: true }, { attemptId: 'att_old' })).rejects.toMatchObject(
+      refused,
+    );
+    expect((await store.getEffect(key(3))).status).toBe('intent');
+    await store.releaseLease(next);
+  });
+
   it('accepts calls without a capability only for versions served by protocol-1 workers', async () => {
     const caps = new Capabilities(store, clock);
     const s = await newSession(r.http, 'slow');

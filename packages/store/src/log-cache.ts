@@ -19,6 +19,8 @@ export interface CachedEntry {
   hash: string;
   chain: string;
   text: string;
+  /** The entry parsed from `text`, once, deep-frozen: what every window served from the cache shares. */
+  parsed?: StoredHistoryEntry;
 }
 
 interface Window {
@@ -191,12 +193,26 @@ export class LogCache {
   }
 }
 
-/** Entries of a log as the store returns them, parsed from their stored text. */
+/**
+ * Entries of a log as the store returns them, parsed from their stored text at most once per entry
+ * (a turn's window is mostly the previous turn's window). The values are shared between turns, so
+ * they are frozen: a caller that tried to change one would change the log it was given.
+ */
 export function parseEntries(entries: CachedEntry[]): StoredHistoryEntry[] {
-  return entries.map((e) => {
-    const v = JSON.parse(e.text) as Omit<StoredHistoryEntry, 'index'>;
-    return { index: e.index, role: v.role, content: v.content, turnId: v.turnId, at: v.at };
-  });
+  return entries.map((e) => (e.parsed ??= parsedEntry(e)));
+}
+
+function parsedEntry(e: CachedEntry): StoredHistoryEntry {
+  const v = JSON.parse(e.text) as Omit<StoredHistoryEntry, 'index'>;
+  return deepFreeze({ index: e.index, role: v.role, content: v.content, turnId: v.turnId, at: v.at });
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
 }
 
 /** Cache changes queued inside a write transaction, applied when it commits. */

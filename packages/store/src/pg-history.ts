@@ -402,33 +402,35 @@ export function logCtes(
   now: string,
   nowMs: number,
   keep: number,
+  /** Suffix of every CTE name (several appends in one statement each have their own). */
+  t = '',
 ): string[] {
   const meta = fin.meta;
   const seq = meta.seq;
   const migration = input.migration !== undefined;
   const ctes: string[] = [];
   if (enc.parts.length > 0) {
-    ctes.push(`cp AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
-      SELECT ${sid}, x.h, x.n, x.b FROM s, unnest(${p(enc.parts.map((x) => x.hash))}::text[],
+    ctes.push(`cp${t} AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
+      SELECT ${sid}, x.h, x.n, x.b FROM s${t}, unnest(${p(enc.parts.map((x) => x.hash))}::text[],
         ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => x.bytes.toString('utf8')))}::text[]) AS x(h, n, b)
       ON CONFLICT (session_id, hash) DO NOTHING)`);
   }
   if (fin.entries.length > 0) {
     const e = fin.entries;
-    ctes.push(`h AS (INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body)
-      SELECT ${sid}, x.i, x.t, x.r, x.a, x.n, x.h, x.c, x.b FROM s, unnest(${p(e.map((x) => x.index))}::int[],
+    ctes.push(`h${t} AS (INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body)
+      SELECT ${sid}, x.i, x.t, x.r, x.a, x.n, x.h, x.c, x.b FROM s${t}, unnest(${p(e.map((x) => x.index))}::int[],
         ${p(e.map((x) => x.turnId))}::text[], ${p(e.map((x) => x.role))}::text[], ${p(e.map((x) => x.at))}::bigint[],
         ${p(e.map((x) => x.bytes.length))}::int[], ${p(e.map((x) => x.hash))}::text[], ${p(e.map((x) => x.chain))}::text[],
         ${p(e.map((x) => x.bytes.toString('utf8')))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
   }
-  ctes.push(`c AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body,
+  ctes.push(`c${t} AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body,
       format, state_hash, context_hash, memory_hash, history_length, history_head, pinned)
-    SELECT ${sid}, s.seq, ${p(input.schemaVersion)}, ${p(input.writtenBy)}, ${p(meta.hash)}, ${p(meta.size)}, ${now},
+    SELECT ${sid}, s${t}.seq, ${p(input.schemaVersion)}, ${p(input.writtenBy)}, ${p(meta.hash)}, ${p(meta.size)}, ${now},
       ${p(enc.waitsText)}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
-      ${p(meta.historyLength)}, ${p(meta.historyHead)}, ${migration ? 'true' : 'false'} FROM s RETURNING seq)`);
+      ${p(meta.historyLength)}, ${p(meta.historyHead)}, ${migration ? 'true' : 'false'} FROM s${t} RETURNING seq)`);
   if (migration && input.expectedSeq > 0) {
-    ctes.push(`pin AS (UPDATE checkpoints SET pinned = true
-      WHERE session_id = ${sid} AND seq = ${p(input.expectedSeq)} AND EXISTS (SELECT 1 FROM s))`);
+    ctes.push(`pin${t} AS (UPDATE checkpoints SET pinned = true
+      WHERE session_id = ${sid} AND seq = ${p(input.expectedSeq)} AND EXISTS (SELECT 1 FROM s${t}))`);
   }
   if (input.retention) {
     const { beforeIndex, olderThan } = retentionCut(input.retention, meta.historyLength, nowMs);
@@ -446,12 +448,12 @@ export function logCtes(
       ]
         .filter((x) => x !== null)
         .join(', ');
-      ctes.push(`rc AS (SELECT ${cutP} AS cut FROM s)`);
-      ctes.push(`rd AS (DELETE FROM history WHERE session_id = ${sid} AND idx < (SELECT cut FROM rc)
-        AND EXISTS (SELECT 1 FROM history WHERE session_id = ${sid} AND idx = (SELECT cut FROM rc) - 1)
+      ctes.push(`rc${t} AS (SELECT ${cutP} AS cut FROM s${t})`);
+      ctes.push(`rd${t} AS (DELETE FROM history WHERE session_id = ${sid} AND idx < (SELECT cut FROM rc${t})
+        AND EXISTS (SELECT 1 FROM history WHERE session_id = ${sid} AND idx = (SELECT cut FROM rc${t}) - 1)
         RETURNING idx, chain)`);
-      ctes.push(`rm AS (INSERT INTO history_trims (session_id, before_idx, chain, at, reason)
-        SELECT ${sid}, rc.cut, rd.chain, ${now}, ${p(`retention: ${reason}`)} FROM rc JOIN rd ON rd.idx = rc.cut - 1
+      ctes.push(`rm${t} AS (INSERT INTO history_trims (session_id, before_idx, chain, at, reason)
+        SELECT ${sid}, rc.cut, rd.chain, ${now}, ${p(`retention: ${reason}`)} FROM rc${t} rc JOIN rd${t} rd ON rd.idx = rc.cut - 1
         ON CONFLICT (session_id) DO UPDATE SET before_idx = excluded.before_idx, chain = excluded.chain,
           at = excluded.at, reason = excluded.reason)`);
     }
@@ -462,12 +464,12 @@ export function logCtes(
     const own = [meta.parts.state, meta.parts.context, meta.parts.memory].filter(
       (h): h is string => h !== null,
     );
-    ctes.push(`dc AS (DELETE FROM checkpoints WHERE session_id = ${sid} AND seq <= ${p(limit)} AND NOT pinned${spare}
-      AND EXISTS (SELECT 1 FROM s) RETURNING seq, state_hash, context_hash, memory_hash)`);
-    ctes.push(`dp AS (DELETE FROM checkpoint_parts pt WHERE pt.session_id = ${sid}
-      AND pt.hash IN (SELECT unnest(ARRAY[dc.state_hash, dc.context_hash, dc.memory_hash]) FROM dc)
+    ctes.push(`dc${t} AS (DELETE FROM checkpoints WHERE session_id = ${sid} AND seq <= ${p(limit)} AND NOT pinned${spare}
+      AND EXISTS (SELECT 1 FROM s${t}) RETURNING seq, state_hash, context_hash, memory_hash)`);
+    ctes.push(`dp${t} AS (DELETE FROM checkpoint_parts pt WHERE pt.session_id = ${sid}
+      AND pt.hash IN (SELECT unnest(ARRAY[dc.state_hash, dc.context_hash, dc.memory_hash]) FROM dc${t} dc)
       AND NOT (pt.hash = ANY(${p(own)}::text[]))
-      AND NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.session_id = ${sid} AND NOT k.seq IN (SELECT seq FROM dc)
+      AND NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.session_id = ${sid} AND NOT k.seq IN (SELECT seq FROM dc${t} dc)
         AND (k.state_hash = pt.hash OR k.context_hash = pt.hash OR k.memory_hash = pt.hash)))`);
   }
   return ctes;

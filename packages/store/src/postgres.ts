@@ -122,6 +122,7 @@ import type {
   AppendLimits,
   EffectOp,
   EncodedAppend,
+  FinishedAppend,
   PreviousCheckpoint,
   Row,
 } from './common';
@@ -956,9 +957,13 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Several appends in one transaction, each applied or refused on its own. A refused item is
-   * refused before its statement (size, stale unchanged part) or its statement matches no row, so
-   * it writes nothing and leaves the transaction usable for the rest.
+   * Several appends, each applied or refused on its own. The appends whose previous checkpoint this
+   * process knows (the common case: it wrote it) go in ONE statement, a round trip and a commit for
+   * all of them: each append's CTEs are those of its single statement, named apart, every write
+   * guarded by its own seq compare-and-set, so an append whose guard fails writes nothing while the
+   * others apply. The rest (previous checkpoint unknown, a session twice in the batch, a guard that
+   * failed, or the combined statement refused as a whole) take the path of one statement each, in
+   * one transaction, which reads the session to say why or to finish the append again.
    */
   async appendCheckpoints(
     inputs: Array<AppendCheckpointInput & { requireNoLease?: boolean }>,
@@ -966,19 +971,91 @@ export class PostgresStore implements Store {
     const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.limits)));
     if (inputs.length === 0) return [];
     const now = this.now();
+    const res: AppendCheckpointsResult[] = new Array<AppendCheckpointsResult>(inputs.length);
+    let rest: number[] = [];
+    const combined: Array<{ i: number; fin: FinishedAppend; prev: PreviousCheckpoint | null }> = [];
+    const { p, values } = params();
+    const ctes: string[] = [];
+    const seen = new Map<string, number>();
+    for (const input of inputs) seen.set(input.sessionId, (seen.get(input.sessionId) ?? 0) + 1);
+    for (const i of lockOrder(inputs)) {
+      const input = inputs[i]!;
+      const enc = encoded[i]!;
+      if (enc instanceof BatonError) {
+        res[i] = { ok: false, error: enc };
+        continue;
+      }
+      const known =
+        input.expectedSeq === 0
+          ? { hash: null, prev: null }
+          : this.prevs.get(input.sessionId, input.expectedSeq);
+      if (this.hooks?.beforeCommit || seen.get(input.sessionId)! > 1 || !known) {
+        rest.push(i);
+        continue;
+      }
+      let fin: FinishedAppend;
+      try {
+        fin = finishAppend(input, enc, known.prev, input.expectedSeq + 1, now);
+      } catch {
+        rest.push(i); // a stale unchanged part against the cached checkpoint: decided against the stored one
+        continue;
+      }
+      const t = `_${combined.length}`;
+      const stmt = this.appendStatement(
+        input,
+        enc,
+        fin,
+        known.hash,
+        now,
+        input.requireNoLease === true,
+        { p, values },
+        t,
+      );
+      ctes.push(...stmt.ctes);
+      combined.push({ i, fin, prev: known.prev });
+    }
+    if (combined.length > 0) {
+      const select = combined.map((_, k) => `SELECT ${k} AS k, seq FROM c_${k}`).join(' UNION ALL ');
+      let applied: Set<number> | null = null;
+      try {
+        const rows = (
+          await this.pool.query<{ k: number }>({ text: `WITH ${ctes.join(',\n')} ${select}`, values })
+        ).rows;
+        applied = new Set(rows.map((r) => Number(r.k)));
+      } catch (e) {
+        const err = storeError(e);
+        if (err instanceof BatonError && err.code === 'STORE_UNAVAILABLE') throw err;
+        // refused as a whole (one statement: nothing was written): each on its own below
+      }
+      combined.forEach(({ i, fin, prev }, k) => {
+        if (applied?.has(k)) {
+          const input = inputs[i]!;
+          this.prevs.set(
+            input.sessionId,
+            fin.meta.seq,
+            fin.meta.hash,
+            appendedPrev(fin, encoded[i] as EncodedAppend, prev),
+          );
+          res[i] = { ok: true, meta: fin.meta };
+        } else rest.push(i);
+      });
+    }
+    if (rest.length === 0) return res;
+    rest = lockOrder(rest.map((i) => inputs[i]!)).map((j) => rest[j]!);
     const learned = new Map<string, { meta: CheckpointMeta; next: PreviousCheckpoint }>();
-    const out = await this.tx('appendCheckpoints', async (c) => {
-      const res: AppendCheckpointsResult[] = new Array<AppendCheckpointsResult>(inputs.length);
+    await this.tx('appendCheckpoints', async (c) => {
       // sessions are locked in id order, as by beginTurns, so concurrent batches cannot deadlock
-      for (const i of lockOrder(inputs)) {
+      for (const i of rest) {
         const input = inputs[i]!;
-        const enc = encoded[i]!;
-        if (enc instanceof BatonError) {
-          res[i] = { ok: false, error: enc };
-          continue;
-        }
         try {
-          const done = await this.appendOne(c, input, enc, now, input.requireNoLease === true, learned);
+          const done = await this.appendOne(
+            c,
+            input,
+            encoded[i] as EncodedAppend,
+            now,
+            input.requireNoLease === true,
+            learned,
+          );
           learned.set(input.sessionId, { meta: done.meta, next: done.next });
           res[i] = { ok: true, meta: done.meta };
         } catch (e) {
@@ -986,10 +1063,9 @@ export class PostgresStore implements Store {
           else throw e;
         }
       }
-      return res;
     });
     for (const [sid, l] of learned) this.prevs.set(sid, l.meta.seq, l.meta.hash, l.next);
-    return out;
+    return res;
   }
 
   /**
@@ -1089,8 +1165,11 @@ export class PostgresStore implements Store {
     prevHash: string | null,
     now: number,
     requireNoLease: boolean,
-  ): { sql: string; values: unknown[] } {
-    const { p, values } = params();
+    /** The statement's parameters (shared when several appends make one statement). */
+    { p, values }: { p: (v: unknown) => string; values: unknown[] } = params(),
+    /** Suffix of every CTE name of this append. */
+    t = '',
+  ): { ctes: string[]; sql: string; values: unknown[] } {
     const sid = p(input.sessionId);
     const nowP = p(now);
     const sets = ['seq = seq + 1', `updated_at = ${nowP}`];
@@ -1109,14 +1188,14 @@ export class PostgresStore implements Store {
       where += ` AND EXISTS (SELECT 1 FROM checkpoints WHERE session_id = ${sid} AND seq = ${expP} AND hash = ${p(prevHash)})`;
     }
     const ctes = [
-      `s AS (UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at)`,
-      ...logCtes(p, sid, input, enc, fin, nowP, now, this.keep),
+      `s${t} AS (UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at)`,
+      ...logCtes(p, sid, input, enc, fin, nowP, now, this.keep, t),
     ];
     const resolved = input.resolvedWaits ?? [];
     const resolvedP = resolved.length > 0 || input.waits ? p(resolved) : '';
     if (resolved.length > 0) {
-      ctes.push(`rw AS (UPDATE waits SET status = 'resolved'
-        WHERE session_id = ${sid} AND token = ANY(${resolvedP}::text[]) AND EXISTS (SELECT 1 FROM s))`);
+      ctes.push(`rw${t} AS (UPDATE waits SET status = 'resolved'
+        WHERE session_id = ${sid} AND token = ANY(${resolvedP}::text[]) AND EXISTS (SELECT 1 FROM s${t}))`);
     }
     if (input.waits) {
       const waits = input.waits.map((w) => ({
@@ -1127,11 +1206,11 @@ export class PostgresStore implements Store {
         created_at: w.createdAt,
       }));
       const keepP = p(waits.map((w) => w.token));
-      ctes.push(`dw AS (DELETE FROM waits WHERE session_id = ${sid} AND status = 'pending'
-          AND NOT (token = ANY(${keepP}::text[])) AND NOT (token = ANY(${resolvedP}::text[])) AND EXISTS (SELECT 1 FROM s))`);
-      ctes.push(`iw AS (INSERT INTO waits (token, session_id, name, deadline, schema, created_at, status)
+      ctes.push(`dw${t} AS (DELETE FROM waits WHERE session_id = ${sid} AND status = 'pending'
+          AND NOT (token = ANY(${keepP}::text[])) AND NOT (token = ANY(${resolvedP}::text[])) AND EXISTS (SELECT 1 FROM s${t}))`);
+      ctes.push(`iw${t} AS (INSERT INTO waits (token, session_id, name, deadline, schema, created_at, status)
           SELECT w.token, ${sid}, w.name, w.deadline, w.schema, w.created_at, 'pending'
-          FROM s, json_to_recordset(${p(JSON.stringify(waits))}::json)
+          FROM s${t}, json_to_recordset(${p(JSON.stringify(waits))}::json)
             AS w(token text, name text, deadline bigint, schema text, created_at bigint)
           WHERE NOT (w.token = ANY(${resolvedP}::text[]))
           ON CONFLICT (token) DO UPDATE SET name = excluded.name, deadline = excluded.deadline, schema = excluded.schema
@@ -1139,25 +1218,25 @@ export class PostgresStore implements Store {
     }
     if (input.migration) {
       const m = input.migration;
-      ctes.push(`m AS (INSERT INTO migrations (session_id, seq, from_version, to_version, from_schema, to_schema,
+      ctes.push(`m${t} AS (INSERT INTO migrations (session_id, seq, from_version, to_version, from_schema, to_schema,
           context_policy, rollout_id, status, error, at)
-        SELECT ${sid}, s.seq, ${p(m.fromVersion)}, ${p(m.toVersion)}, ${p(m.fromSchema)}, ${p(m.toSchema)},
-          ${p(m.contextPolicy)}, ${p(m.rolloutId ?? null)}, 'ok', NULL, ${p(m.at)} FROM s)`);
+        SELECT ${sid}, s${t}.seq, ${p(m.fromVersion)}, ${p(m.toVersion)}, ${p(m.fromSchema)}, ${p(m.toSchema)},
+          ${p(m.contextPolicy)}, ${p(m.rolloutId ?? null)}, 'ok', NULL, ${p(m.at)} FROM s${t})`);
     }
     if (input.turnResult) {
-      ctes.push(`tr AS (INSERT INTO turn_results (session_id, key, result, created_at)
-        SELECT ${sid}, ${p(input.turnResult.key)}, ${p(jsonText(input.turnResult.result))}, ${nowP} FROM s
+      ctes.push(`tr${t} AS (INSERT INTO turn_results (session_id, key, result, created_at)
+        SELECT ${sid}, ${p(input.turnResult.key)}, ${p(jsonText(input.turnResult.result))}, ${nowP} FROM s${t}
         ON CONFLICT DO NOTHING)`);
     }
-    ctes.push(`st AS (DELETE FROM steps WHERE session_id = ${sid} AND EXISTS (SELECT 1 FROM s))`);
+    ctes.push(`st${t} AS (DELETE FROM steps WHERE session_id = ${sid} AND EXISTS (SELECT 1 FROM s${t}))`);
     if (input.telemetry) {
-      const t = input.telemetry;
-      ctes.push(`tt AS (${telemetryInsert(p, t, 's.seq', 'FROM s')})`);
+      const tel = input.telemetry;
+      ctes.push(`tt${t} AS (${telemetryInsert(p, tel, `s${t}.seq`, `FROM s${t}`)})`);
       ctes.push(
-        `ta AS (${aggregateUpsert(p, sid, p(t.version), p(t.agent), 's.created_at', t.at, turnDelta(t), 'FROM s')})`,
+        `ta${t} AS (${aggregateUpsert(p, sid, p(tel.version), p(tel.agent), `s${t}.created_at`, tel.at, turnDelta(tel), `FROM s${t}`)})`,
       );
     }
-    return { sql: `WITH ${ctes.join(',\n')} SELECT seq FROM c`, values };
+    return { ctes, sql: `WITH ${ctes.join(',\n')} SELECT seq FROM c`, values };
   }
 
   async getLatestCheckpoint(sessionId: string): Promise<Checkpoint | null> {

@@ -32,6 +32,10 @@ export function registerServe(program: Command): void {
       'on SIGTERM/SIGINT, let in-flight turns finish this long [env BATON_SHUTDOWN_TIMEOUT] (default 30s)',
     )
     .option(
+      '--turn-timeout <duration>',
+      'how long a worker may take for one turn or migration before TURN_TIMEOUT [env BATON_TURN_TIMEOUT] (default 30s)',
+    )
+    .option(
       '--agent <module>',
       'serve an agent module in-process (repeatable; module#export) [env BATON_AGENTS]',
       collect,

@@ -19,6 +19,7 @@ import {
   BatonError,
   TERMINAL_ROLLOUT_PHASES,
   type Decision,
+  type DecisionInput,
   type GateResult,
   type RolloutPhase,
   type RolloutRecord,
@@ -332,20 +333,35 @@ export async function createRollout(
   }
   // take the first step now (the controller would on its next pass)
   const r = transition(state, { type: 'start' }, ctx.clock.now());
-  const updated = await ctx.store.updateRollout(
-    rec.id,
-    rec.rev,
-    { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
-    [
-      {
-        kind: 'created',
-        message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
-        evidence: { spec, reversible: state.reversible },
-      },
-      { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
-      ...r.decisions,
-    ],
-  );
+  const made: DecisionInput[] = [
+    {
+      kind: 'created',
+      message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
+      evidence: { spec, reversible: state.reversible },
+    },
+    { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
+  ];
+  let updated: RolloutRecord;
+  try {
+    updated = await ctx.store.updateRollout(
+      rec.id,
+      rec.rev,
+      { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
+      [...made, ...r.decisions],
+    );
+  } catch (e) {
+    // a controller (this process's or another router's) took the first step between the insert
+    // and this update: the rollout exists and has started, so this request succeeded — answer
+    // it, and record what only this request knows (found by the chaos suite: a 409 for a rollout
+    // that was created, and its `created` and `forecast` decisions lost)
+    if (!(e instanceof BatonError && e.code === 'CONFLICT')) throw e;
+    for (const d of made) await ctx.store.appendDecision(rec.id, d);
+    const current = await ctx.store.getRollout(rec.id);
+    // the route of the state it is in now (as the controller's own action would set it)
+    const now = desiredRoute(loadState(current));
+    if (now) await applyRoute(ctx.store, rec.id, now);
+    return { created: current, preflight, spec, forecast };
+  }
   const route = desiredRoute(r.state);
   if (route) await applyRoute(ctx.store, rec.id, route);
   return { created: updated, preflight, spec, forecast };

@@ -165,7 +165,7 @@ describe('controller crash', () => {
     const c0 = await spawnController(ref.file);
     log('controller ready');
     const watch = await openStore(ref.file);
-    await until('reference rollout', () => isDone(watch, ref.rolloutId), 40_000, 20);
+    await until('reference rollout', () => isDone(watch, ref.rolloutId), 120_000, 20);
     await kill(c0);
     const expected = await finalState(watch, ref.rolloutId);
     log('reference done');
@@ -202,7 +202,7 @@ describe('controller crash', () => {
       await kill(child);
     }
     const last = await spawnController(run.file);
-    await until('resumed rollout', () => isDone(store, run.rolloutId), 40_000, 20);
+    await until('resumed rollout', () => isDone(store, run.rolloutId), 120_000, 20);
     await kill(last);
 
     expect(moments.length).toBeGreaterThanOrEqual(20);
@@ -216,5 +216,7 @@ describe('controller crash', () => {
     expect(steps).toEqual([0, 1, 2]);
     await checkSessions(store);
     await store.close();
-  });
+    // 20+ controller processes started and killed: under a loaded machine this takes minutes,
+    // and only the final state (not the time) is what the test asserts
+  }, 300_000);
 });
