@@ -14,10 +14,16 @@
  * deterministic (seeded by session id and turn number) unless `BATON_LLM_URL` is set.
  */
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from '@baton/core';
+import { canonicalJson, compensationTurnId, sha256Hex } from '@baton/core';
 import type { HistoryEntry, TurnInput } from '@baton/core';
 import { defineAgent } from '@baton/sdk';
-import type { AgentDefinition, HistoryReader, MigrationContext, TurnContext } from '@baton/sdk';
+import type {
+  AgentDefinition,
+  CompensationFn,
+  HistoryReader,
+  MigrationContext,
+  TurnContext,
+} from '@baton/sdk';
 import { chat, llmUrl } from './llm';
 import type { ChatMessage } from './llm';
 import { ORDER_ID, ORDER_STATUSES, REFUND_LIMIT, orderFacts, seeded } from './world';
@@ -313,6 +319,8 @@ export type EffectSink = (name: string, args: unknown, meta: { sessionId: string
 
 export interface SupportDeps {
   onEffect?: EffectSink;
+  /** Called when a compensation's own effect executes (cancelling a ticket, sending a correction). */
+  onCompensation?: EffectSink;
 }
 
 /** The answer of a support turn. */
@@ -502,15 +510,39 @@ export async function supportTurn(
   return finish(out(m.text || `I refunded $${m.amount} for order ${orderId}.`, answer, m.correct));
 }
 
-/** Compensating actions, by the name recorded with each effect. */
-export const compensations: Record<string, (effect: { args: unknown; result: unknown }) => unknown> = {
-  cancel_ticket: (e) => ({ cancelled: (e.result as { ticketId?: string } | null)?.ticketId ?? null }),
-  send_correction_email: (e) => ({
-    to: (e.args as { to?: string } | null)?.to ?? null,
-    template: 'correction',
-    corrects: (e.result as { messageId?: string } | null)?.messageId ?? null,
-  }),
-};
+/**
+ * The compensations every version declares. Each undoes one effect from what the ledger recorded
+ * (its args and result), through its own `ctx.effect`, so a compensation retried after a crash
+ * never cancels a ticket or sends a correction twice.
+ */
+export function supportCompensations(deps: SupportDeps = {}): Record<string, CompensationFn> {
+  const run =
+    (name: string, meta: { sessionId: string; turnId: string }) =>
+    (args: unknown): void =>
+      deps.onCompensation?.(name, args, meta);
+  return {
+    cancel_ticket: async (ctx, { args, result, effect }) => {
+      const ticketId = (result as { ticketId?: unknown } | null)?.ticketId;
+      if (typeof ticketId !== 'string') throw new Error(`effect ${effect.id} recorded no ticket id`);
+      const meta = { sessionId: effect.sessionId, turnId: compensationTurnId(effect.id) };
+      const customer = (args as { customer?: unknown } | null)?.customer ?? null;
+      return ctx.effect('cancel_ticket', { ticketId, customer }, (a: unknown) => {
+        run('cancel_ticket', meta)(a);
+        return { cancelled: ticketId };
+      });
+    },
+    send_correction_email: async (ctx, { args, result, effect }) => {
+      const to = (args as { to?: unknown } | null)?.to;
+      if (typeof to !== 'string') throw new Error(`effect ${effect.id} recorded no recipient`);
+      const corrects = (result as { messageId?: unknown } | null)?.messageId ?? null;
+      const meta = { sessionId: effect.sessionId, turnId: compensationTurnId(effect.id) };
+      return ctx.effect('send_email', { to, template: 'correction', corrects }, (a: unknown) => {
+        run('send_email', meta)(a);
+        return { messageId: `MSG-${sha256Hex(`${effect.id}:correction`).slice(0, 8)}`, corrects };
+      });
+    },
+  };
+}
 
 const TOOLS = [
   {
@@ -531,7 +563,15 @@ const TOOLS = [
 ];
 
 /** Source of everything a turn runs, so a change to any of it changes the version's code hash. */
-const BEHAVIOUR_SOURCE = [supportTurn, simulateModel, realModel, buildContext, sentimentOf, orderFacts]
+const BEHAVIOUR_SOURCE = [
+  supportTurn,
+  simulateModel,
+  realModel,
+  buildContext,
+  sentimentOf,
+  orderFacts,
+  supportCompensations,
+]
   .map((f) => f.toString())
   .join('\n');
 
@@ -554,6 +594,7 @@ export function supportV1(deps: SupportDeps = {}): AgentDefinition<StateV1> {
     contextPolicy: 'carry',
     waits: { approval: approvalPayload },
     build: buildOf(p),
+    compensations: supportCompensations(deps),
     turn: (ctx, input) => supportTurn(p, deps, ctx as unknown as TurnContext<AnyState>, input),
   });
 }
@@ -587,6 +628,7 @@ export function supportV2Family(label: string, deps: SupportDeps = {}): AgentDef
     rebuildContext: async (history: HistoryReader, state) => buildContext(p, await history.window(), state),
     waits: { approval: approvalPayload },
     build: buildOf(p),
+    compensations: supportCompensations(deps),
     turn: (ctx, input) => supportTurn(p, deps, ctx as unknown as TurnContext<AnyState>, input),
   });
 }

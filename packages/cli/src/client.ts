@@ -4,7 +4,11 @@
  * connection failures become `UNREACHABLE` with a one-line message naming the server.
  */
 import { BatonError, errorFromWire } from '@baton/core';
-import type { DrainForecast, ForecastView } from '@baton/server';
+import type { CompensationOutcome, DrainForecast, ForecastView, RolloutCompensation } from '@baton/server';
+
+export type { CompensationOutcome };
+/** What `POST /v1/rollouts/{id}/compensate` answers. */
+export type CompensationRun = RolloutCompensation;
 import type {
   Decision,
   EffectRecord,
@@ -271,6 +275,9 @@ export class BatonClient {
     version?: string;
     rollout?: string;
     status?: string;
+    /** Compensation states, comma-separated. */
+    compensation?: string;
+    kind?: 'turn' | 'compensation';
     session?: string;
     limit?: number;
     cursor?: string;
@@ -289,6 +296,22 @@ export class BatonClient {
     return this.request<{ effect: EffectRecord }>('POST', `/v1/effects/${encodeURIComponent(id)}/resolve`, {
       body,
     });
+  }
+  /** Plan (dry run) or run the compensations of a rollout's candidate's effects (all, or `effects`). */
+  compensateRollout(
+    id: string,
+    body: { dryRun: boolean; effects?: string[]; note?: string; by?: string },
+  ): Promise<CompensationRun> {
+    return this.request<CompensationRun>('POST', `/v1/rollouts/${encodeURIComponent(id)}/compensate`, {
+      body,
+    });
+  }
+  /** Plan or run one effect's compensation. */
+  compensateEffect(
+    id: string,
+    body: { dryRun: boolean },
+  ): Promise<{ dryRun: boolean; outcome: CompensationOutcome; effect: EffectRecord }> {
+    return this.request('POST', `/v1/effects/${encodeURIComponent(id)}/compensate`, { body });
   }
   // --- traffic ---
   createSession(

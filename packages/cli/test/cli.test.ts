@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderFacts } from '@baton/example-support-agent';
 import { BIN, cleanEnv, run, serve, waitFor } from './helpers';
 import type { Served } from './helpers';
 
@@ -37,14 +38,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function newSession(order = 'B-2041'): Promise<{ sessionId: string; sessionToken: string }> {
+async function newSession(
+  order = 'B-2041',
+): Promise<{ sessionId: string; sessionToken: string; version: string }> {
   const res = await fetch(`${url}/v1/agents/support/sessions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${traffic}`, 'content-type': 'application/json' },
     body: '{}',
   });
   expect(res.status).toBe(201);
-  const s = (await res.json()) as { sessionId: string; sessionToken: string };
+  const s = (await res.json()) as { sessionId: string; sessionToken: string; version: string };
   const t = await fetch(`${url}/v1/sessions/${s.sessionId}/turns`, {
     method: 'POST',
     headers: {
@@ -458,9 +461,47 @@ describe('rollout start, watch, pause, resume, abort', () => {
     expect(human.stdout).toContain('phase progressing');
     expect(human.stdout).toMatch(/v1 \[#+-*\] 80%/);
 
+    // a few conversations on v2 that open a ticket and send an email (effects with compensations)
+    const trouble = Array.from({ length: 400 }, (_, i) => `C-${3000 + i}`).filter((o) =>
+      ['delayed', 'lost'].includes(orderFacts(o).status),
+    );
+    let onGreen = 0;
+    for (const order of trouble) {
+      if (onGreen >= 2) break;
+      const s = await newSession(order);
+      if (s.version === 'v2') onGreen++;
+    }
+    expect(onGreen).toBe(2);
+
     const aborted = await run(['rollout', 'abort', ro.id, '--reason', 'test abort'], { env });
     expect(aborted.code).toBe(0);
     expect(await watchExit).toBe(10);
+
+    // what v2 did: a dry run lists it and changes nothing; the run undoes it, with progress
+    const greenEffects = async (extra: string[] = []) =>
+      JSON.parse(
+        (
+          await run(['effects', 'list', '--version-label', 'v2', '--kind', 'turn', '--json', ...extra], {
+            env,
+          })
+        ).stdout,
+      ).effects as Array<{ id: string; compensationState: string }>;
+    const committed = await greenEffects(['--status', 'committed']);
+    expect(committed.length).toBeGreaterThanOrEqual(4);
+    const dry = await run(['rollout', 'compensate', ro.id, '--dry-run', '--json'], { env });
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout).totals).toMatchObject({ ran: committed.length, compensated: 0 });
+    expect(await greenEffects(['--compensation', 'pending'])).toHaveLength(committed.length);
+    const comp = await run(['rollout', 'compensate', ro.id], { env });
+    expect(comp.code, comp.stderr).toBe(0);
+    expect(comp.stdout).toContain(`[${committed.length}/${committed.length}]`);
+    expect(comp.stdout).toContain(`${committed.length} ran — ${committed.length} compensated, 0 failed`);
+    expect(await greenEffects(['--compensation', 'compensated'])).toHaveLength(committed.length);
+    const unknown = await run(['rollout', 'compensate', ro.id, '--effect', 'e_nope'], { env });
+    expect(unknown.code).toBe(3);
+    oneErrorLine(unknown.stderr, 'EFFECT_NOT_FOUND');
+    const badKind = await run(['effects', 'list', '--kind', 'sideways'], { env });
+    expect(badKind.code).toBe(2);
     expect(watchOut).toContain('phase=progressing');
     expect(watchOut).toMatch(/decision .*paused/);
     expect(watchOut).toMatch(/decision .*resumed/);

@@ -16,6 +16,11 @@ export interface TurnCapability {
   /** The lease epoch the call runs under; null for calls that hold no lease (read-only). */
   epoch: number | null;
   expiresAt: number;
+  /**
+   * A compensation run's capability: the effect it compensates and the run's owner. Its calls are
+   * fenced by the effect's compensation state (still `running`, held by this owner), not a lease.
+   */
+  compensation?: { effectId: string; owner: string };
 }
 
 function mac(payload: string, key: Uint8Array): string {
@@ -23,10 +28,9 @@ function mac(payload: string, key: Uint8Array): string {
 }
 
 export function signCapability(cap: TurnCapability, key: Uint8Array): string {
-  const payload = Buffer.from(
-    JSON.stringify([cap.sessionId, cap.turnId, cap.epoch, cap.expiresAt]),
-    'utf8',
-  ).toString('base64url');
+  const fields: unknown[] = [cap.sessionId, cap.turnId, cap.epoch, cap.expiresAt];
+  if (cap.compensation) fields.push(cap.compensation.effectId, cap.compensation.owner);
+  const payload = Buffer.from(JSON.stringify(fields), 'utf8').toString('base64url');
   return `${payload}.${mac(payload, key)}`;
 }
 
@@ -41,12 +45,14 @@ export function openCapability(token: string, key: Uint8Array): TurnCapability |
   if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
   try {
     const v = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(v) || v.length !== 4) return null;
-    const [sessionId, turnId, epoch, expiresAt] = v as unknown[];
+    if (!Array.isArray(v) || (v.length !== 4 && v.length !== 6)) return null;
+    const [sessionId, turnId, epoch, expiresAt, effectId, owner] = v as unknown[];
     if (typeof sessionId !== 'string' || typeof turnId !== 'string' || typeof expiresAt !== 'number')
       return null;
     if (epoch !== null && typeof epoch !== 'number') return null;
-    return { sessionId, turnId, epoch, expiresAt };
+    if (v.length === 4) return { sessionId, turnId, epoch, expiresAt };
+    if (typeof effectId !== 'string' || typeof owner !== 'string') return null;
+    return { sessionId, turnId, epoch, expiresAt, compensation: { effectId, owner } };
   } catch {
     return null;
   }

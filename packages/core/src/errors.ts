@@ -62,6 +62,12 @@ export const ErrorCodes = {
   EFFECT_FAILED: 500,
   /** An effect's intent was recorded but never committed or failed (crash mid-run); not re-run unless declared idempotent. */
   EFFECT_IN_DOUBT: 409,
+  /** A compensation asked of an effect that is not committed (or whose compensation is done or running). */
+  EFFECT_NOT_COMPENSABLE: 409,
+  /** No registered version declares the compensation an effect names (or its workers cannot run compensations). */
+  COMPENSATION_UNDECLARED: 422,
+  /** A compensation threw (or its worker was lost mid-run); the effect's compensation is `failed`, retryable. */
+  COMPENSATION_FAILED: 500,
   STORE_UNAVAILABLE: 503,
   /** The router's view of the workers is too old to route by (`/readyz`). */
   NOT_READY: 503,

@@ -133,6 +133,8 @@ export interface WorkerHealthResponse {
   inflight: number;
   /** The worker protocol it speaks; absent means 1. */
   protocol?: number;
+  /** Protocol 2: the compensations its version declares (absent: it runs none). */
+  compensations?: string[];
 }
 
 /** Registration data a worker reports about the version it serves. */
@@ -149,7 +151,38 @@ export interface VersionManifest {
   downSchemas: number[];
   /** The history window its turns need and its history retention (defaults apply when absent). */
   history?: HistoryPolicy;
+  /** The names of the compensations it declares (absent or empty: it runs none). */
+  compensations?: string[];
 }
+
+/**
+ * Protocol 2: run the compensation `compensation` of a committed effect. Its input is the effect's
+ * recorded args and result (not the session's state). The compensation's own effects go through
+ * the ledger with `capability`, keyed by the original effect, so a retried run never repeats them.
+ */
+export interface CompensateRequest {
+  protocol: 2;
+  /** The effect's session; `version` is the version whose worker runs the compensation. */
+  session: { id: string; agent: string; version: string };
+  effect: {
+    id: string;
+    idempotencyKey: string;
+    name: string;
+    /** The version that recorded the effect. */
+    version: string;
+    turnId: string;
+    args: unknown;
+    result: unknown;
+  };
+  compensation: string;
+  /** Epoch ms by which the worker must answer. */
+  deadline: number;
+  /** The compensation capability: names the effect, the run owner and an expiry. */
+  capability: string;
+}
+
+export type CompensateResponse =
+  { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
 
 export interface EffectIntentInput {
   idempotencyKey: string;
@@ -160,6 +193,8 @@ export interface EffectIntentInput {
   name: string;
   args: unknown;
   compensation: string | null;
+  /** Recorded by a compensation's own `ctx.effect`: the id of the effect being compensated. */
+  compensates?: string;
   /**
    * The turn attempt recording the intent (random per attempt). A retried intent call with the
    * same attempt id that finds the record still at `intent` gets `existing: false`: the intent is
@@ -216,6 +251,47 @@ export interface WorkerClient {
   readonly protocol?: WorkerProtocol;
   turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal): Promise<TurnResponse>;
   migrate(req: MigrateRequest | MigrateRequestV1): Promise<MigrateResponse>;
+  /** Protocol 2: run a compensation (a worker without it, or whose version declares none, runs none). */
+  compensate?(req: CompensateRequest): Promise<CompensateResponse>;
   health(): Promise<WorkerHealthResponse>;
   close?(): Promise<void>;
+}
+
+/** The turn id a compensation of effect `effectId` runs under (its own effects are recorded with it). */
+export function compensationTurnId(effectId: string): string {
+  return `compensate:${effectId}`;
+}
+
+/** The idempotency key of the `index`-th effect a compensation of the effect keyed `key` calls. */
+export function compensationEffectKey(key: string, index: number): string {
+  return `${key}:compensate:${index}`;
+}
+
+/** The reason recorded on an effect that declared no compensation. */
+export const NO_COMPENSATION = 'no compensation declared';
+
+/** The compensation fields of a freshly recorded intent (`pending` when it declares a compensation). */
+export function initialCompensationFields(
+  compensation: string | null | undefined,
+): Pick<
+  EffectRecord,
+  | 'compensationState'
+  | 'compensationReason'
+  | 'compensationBy'
+  | 'compensationError'
+  | 'compensationOwner'
+  | 'compensationExpiresAt'
+  | 'compensationVersion'
+  | 'compensationAttempts'
+> {
+  return {
+    compensationState: compensation ? 'pending' : 'not-compensable',
+    compensationReason: compensation ? null : NO_COMPENSATION,
+    compensationBy: null,
+    compensationError: null,
+    compensationOwner: null,
+    compensationExpiresAt: null,
+    compensationVersion: null,
+    compensationAttempts: 0,
+  };
 }

@@ -162,7 +162,24 @@ export interface MigrationRecord {
   at: number;
 }
 
-export type EffectStatus = 'intent' | 'committed' | 'failed' | 'compensated';
+export type EffectStatus = 'intent' | 'committed' | 'failed';
+
+/**
+ * Where an effect's compensation stands, beside its status (meaningful once it is committed):
+ * `pending` → `running` (held by an owner until an expiry, so a run cut by a crash is picked up
+ * again) → `compensated` (the compensation ran and returned) | `failed` (it threw or its worker was
+ * lost; retryable) | `not-compensable` (none declared, or an operator skipped it, with who and why).
+ * `recorded-by-operator`: marked compensated by hand before compensations ran (nothing ran here).
+ */
+export const COMPENSATION_STATES = [
+  'pending',
+  'running',
+  'compensated',
+  'failed',
+  'not-compensable',
+  'recorded-by-operator',
+] as const;
+export type CompensationState = (typeof COMPENSATION_STATES)[number];
 
 export interface EffectRecord {
   id: string;
@@ -179,7 +196,26 @@ export interface EffectRecord {
   error: string | null;
   /** Name of the compensating action, if the agent declared one. */
   compensation: string | null;
+  /** What the compensation returned (once `compensated`). */
   compensationResult: unknown;
+  /** See CompensationState. */
+  compensationState: CompensationState;
+  /** Why it is not compensable, or why it is still pending (no version can run it), or who skipped it. */
+  compensationReason: string | null;
+  /** Who decided by hand (`not-compensable` by an operator, or `recorded-by-operator`). */
+  compensationBy: string | null;
+  /** The error of the last failed run. */
+  compensationError: string | null;
+  /** The run holding it while `running` (and the last run's owner after). */
+  compensationOwner: string | null;
+  /** While `running`: when the owner's hold ends (a later run may take it over). */
+  compensationExpiresAt: number | null;
+  /** The version whose worker ran (or runs) the compensation. */
+  compensationVersion: string | null;
+  /** Runs started so far. */
+  compensationAttempts: number;
+  /** For an effect recorded by a compensation's own `ctx.effect`: the id of the effect it compensates. */
+  compensates?: string | null;
   createdAt: number;
   updatedAt: number;
   /** The attempt that recorded the intent (the SDK sends one per turn attempt); null when none was sent. */

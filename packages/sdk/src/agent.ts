@@ -11,7 +11,7 @@ import type {
   TurnInput,
   VersionManifest,
 } from '@baton/core';
-import type { TurnContext } from './context';
+import type { CompensationFn, TurnContext } from './context';
 import type { HistoryReader } from './history';
 
 /** What a migration function sees besides the state. */
@@ -95,6 +95,11 @@ export interface AgentSpec<S> {
    * session's history log. Part of the version's identity when set.
    */
   history?: HistoryPolicy;
+  /**
+   * Compensations by name: `ctx.effect(…, {compensate: name})` names one. Listed in the manifest,
+   * so the router knows which versions can run which compensation.
+   */
+  compensations?: Record<string, CompensationFn>;
   turn: TurnHandler<S>;
 }
 
@@ -178,6 +183,7 @@ export function historyPolicy(p: HistoryPolicy): HistoryPolicy {
  */
 export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
   const history = spec.history === undefined ? undefined : historyPolicy(spec.history);
+  const compensations = Object.keys(spec.compensations ?? {}).sort();
   const promptHash = sha256Hex(canonicalJson(spec.prompts ?? {}));
   const toolManifestHash = sha256Hex(canonicalJson(toolManifest(spec.tools ?? [])));
   const codeHash = sha256Hex(
@@ -192,6 +198,11 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
       waits: Object.fromEntries(Object.entries(spec.waits ?? {}).map(([k, s]) => [k, jsonSchemaOf(s)])),
       build: spec.build ?? null,
       ...(history === undefined ? {} : { history }),
+      ...(compensations.length === 0
+        ? {}
+        : {
+            compensations: Object.fromEntries(compensations.map((n) => [n, fnText(spec.compensations![n])])),
+          }),
     }),
   );
   const identity = sha256Hex(
@@ -217,6 +228,7 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
     acceptsSchemas: chainedSchemas(spec.schemaVersion, spec.migrations?.up),
     downSchemas: chainedSchemas(spec.schemaVersion, spec.migrations?.down),
     ...(history === undefined ? {} : { history }),
+    ...(compensations.length === 0 ? {} : { compensations }),
   };
 }
 
@@ -238,6 +250,10 @@ export function defineAgent<S>(spec: AgentSpec<S>): AgentDefinition<S> {
     if (names.has(t.name)) throw new ValidationError(`duplicate tool ${t.name}`);
     names.add(t.name);
   }
+  for (const [n, f] of Object.entries(spec.compensations ?? {})) {
+    if (!n || n.length > 200) throw new ValidationError('compensation names must be 1 to 200 characters');
+    if (typeof f !== 'function') throw new ValidationError(`compensation ${n} must be a function`);
+  }
   const initial = spec.state.safeParse(spec.initialState());
   if (!initial.success)
     throw new ValidationError('initialState() does not match the state schema', {
@@ -253,6 +269,7 @@ export function defineAgent<S>(spec: AgentSpec<S>): AgentDefinition<S> {
       acceptsSchemas: [...manifest.acceptsSchemas],
       downSchemas: [...manifest.downSchemas],
       ...(manifest.history === undefined ? {} : { history: structuredClone(manifest.history) }),
+      ...(manifest.compensations === undefined ? {} : { compensations: [...manifest.compensations] }),
     }),
     acceptsSchemas: () => [...manifest.acceptsSchemas],
     downSchemas: () => [...manifest.downSchemas],

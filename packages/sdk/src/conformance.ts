@@ -274,6 +274,55 @@ export async function checkWorkerConformance(o: ConformanceOptions): Promise<Con
     `${noPath.status} ${JSON.stringify(noPath.body).slice(0, 200)}`,
   );
 
+  if (protocol === 2) {
+    const declared = health?.compensations;
+    add(
+      'health lists the compensations it declares (an array of names, or none)',
+      declared === undefined || (Array.isArray(declared) && declared.every((n) => typeof n === 'string')),
+      JSON.stringify(declared ?? null),
+    );
+    const compensateReq = (over: Record<string, unknown>): unknown => ({
+      protocol: 2,
+      session: { id: sessionId, agent: o.agent, version: o.version },
+      effect: {
+        id: `e_conf_${sessionId}`,
+        idempotencyKey: `${sessionId}:${firstTurnId}:0`,
+        name: 'probe',
+        version: o.version,
+        turnId: firstTurnId,
+        args: {},
+        result: null,
+      },
+      compensation: 'no_such_compensation_declared',
+      deadline: deadline(),
+      capability,
+      ...over,
+    });
+    const undeclared = await call(o, 'POST', '/v1/compensate', compensateReq({}));
+    add(
+      'compensate with a compensation it does not declare → 422 COMPENSATION_UNDECLARED (nothing runs)',
+      undeclared.status === 422 && errorCode(undeclared) === 'COMPENSATION_UNDECLARED',
+      `${undeclared.status} ${errorCode(undeclared)}`,
+    );
+    const otherVersion = await call(
+      o,
+      'POST',
+      '/v1/compensate',
+      compensateReq({ session: { id: sessionId, agent: o.agent, version: `${o.version}-other` } }),
+    );
+    add(
+      'compensate for another version → 409 VERSION_CONFLICT',
+      otherVersion.status === 409 && errorCode(otherVersion) === 'VERSION_CONFLICT',
+      `${otherVersion.status} ${errorCode(otherVersion)}`,
+    );
+    const noEffect = await call(o, 'POST', '/v1/compensate', compensateReq({ effect: null }));
+    add(
+      'compensate without an effect → 400 VALIDATION',
+      noEffect.status === 400 && errorCode(noEffect) === 'VALIDATION',
+      `${noEffect.status} ${errorCode(noEffect)}`,
+    );
+  }
+
   const route = await call(o, 'GET', '/v1/nothing-here');
   add(
     'unknown route → 404 with an error body',

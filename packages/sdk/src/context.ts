@@ -23,7 +23,12 @@ export interface WaitOptions {
 }
 
 export interface EffectOptions {
-  /** Name of the compensating action (recorded in the ledger; run by the operator's compensation tooling). */
+  /**
+   * Name of the compensation that undoes this effect: one the version declares in
+   * `defineAgent({compensations})` (else the turn fails with VALIDATION before the intent is
+   * recorded). Recorded with the effect; run by a worker when an operator (or an aborted rollout)
+   * compensates it.
+   */
   compensate?: string;
   /**
    * Declares `run` safe to execute twice (e.g. it passes its own idempotency key downstream).
@@ -106,3 +111,41 @@ export interface TurnContext<S> {
   /** Ends the session as `failed` after this turn (committed, unlike a thrown error). */
   fail(reason: string): void;
 }
+
+/** What a compensation receives besides its context: the effect it undoes, as the ledger recorded it. */
+export interface CompensationInput {
+  args: unknown;
+  result: unknown;
+  effect: {
+    id: string;
+    idempotencyKey: string;
+    name: string;
+    /** The version that recorded the effect (may differ from the one running the compensation). */
+    version: string;
+    sessionId: string;
+    turnId: string;
+  };
+}
+
+/**
+ * The context of one compensation run. Its own `effect` calls go through the ledger, keyed by the
+ * compensated effect's id: a run retried after a crash replays the effects that already ran
+ * instead of running them again. Code outside `ctx.effect` has no such guarantee.
+ */
+export interface CompensationContext {
+  readonly session: { id: string; agent: string; version: string };
+  /** Epoch ms by which the compensation must return. */
+  readonly deadline: number;
+  readonly abortSignal: AbortSignal;
+  now(): number;
+  /** A side effect through the ledger, exactly once across retries of this compensation. */
+  effect<T>(
+    name: string,
+    args: unknown,
+    run: (args: any) => T | Promise<T>,
+    opts?: Pick<EffectOptions, 'idempotent'>,
+  ): Promise<T>;
+}
+
+/** A declared compensation: undoes one effect; its return value is recorded as the compensation's result. */
+export type CompensationFn = (ctx: CompensationContext, input: CompensationInput) => unknown;

@@ -25,6 +25,8 @@ import type {
   MigrateRequest,
   MigrateRequestV1,
   MigrateResponse,
+  CompensateRequest,
+  CompensateResponse,
   TurnRequest,
   TurnRequestV1,
   TurnResponse,
@@ -34,7 +36,7 @@ import type {
 import type { AgentDefinition } from './agent';
 import type { CapabilityLedgerClient } from './capability';
 import { InProcessWorker } from './worker';
-import { parseMigrateRequest, parseTurnRequest } from './wire';
+import { parseCompensateRequest, parseMigrateRequest, parseTurnRequest } from './wire';
 import { httpGraphStore } from './graph-http';
 
 export interface ServeWorkerOptions {
@@ -137,12 +139,19 @@ export async function serveWorker<S>(
       send(res, body.ok ? 200 : 503, body);
       return;
     }
-    if (req.method === 'POST' && (path === '/v1/turn' || path === '/v1/migrate')) {
+    if (
+      req.method === 'POST' &&
+      (path === '/v1/turn' || path === '/v1/migrate' || path === '/v1/compensate')
+    ) {
       if (!authorized(req)) throw new BatonError('UNAUTHORIZED', 'missing or wrong worker bearer token');
       if (closing) throw new BatonError('NO_WORKER', 'worker is shutting down');
       const body = await readJson(req, limit);
       if (path === '/v1/migrate') {
         send(res, 200, await worker.migrate(parseMigrateRequest(body)));
+        return;
+      }
+      if (path === '/v1/compensate') {
+        send(res, 200, await worker.compensate(parseCompensateRequest(body)));
         return;
       }
       const ac = new AbortController();
@@ -392,6 +401,10 @@ export function httpWorkerClient(baseUrl: string, opts: HttpWorkerClientOptions 
     },
     async migrate(req: MigrateRequest | MigrateRequestV1) {
       return (await post('/v1/migrate', req, AbortSignal.timeout(timeoutMs))) as MigrateResponse;
+    },
+    async compensate(req: CompensateRequest) {
+      const ms = Math.max(1, req.deadline - Date.now());
+      return (await post('/v1/compensate', req, AbortSignal.timeout(ms))) as CompensateResponse;
     },
     async health() {
       let res: Response;

@@ -9,7 +9,16 @@ export type {
   ToolSpec,
   TurnHandler,
 } from './agent';
-export type { EffectOptions, ModelUsage, TurnContext, WaitOptions } from './context';
+export type {
+  CompensationContext,
+  CompensationFn,
+  CompensationInput,
+  EffectOptions,
+  ModelUsage,
+  TurnContext,
+  WaitOptions,
+} from './context';
+export { runCompensation } from './compensate';
 export type { HistoryPageQuery, HistoryReader } from './history';
 export type { CapabilityLedgerClient } from './capability';
 export { runTurn } from './turn';
@@ -20,6 +29,8 @@ export type { InProcessWorkerOptions } from './worker';
 export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
 export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';
 export {
+  compensateRequestSchema,
+  parseCompensateRequest,
   migrateRequestSchema,
   migrateRequestV1Schema,
   parseMigrateRequest,

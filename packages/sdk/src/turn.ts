@@ -16,7 +16,6 @@ import type {
   CheckpointPart,
   GraphCheckpointStore,
   Clock,
-  EffectRecord,
   HistoryEntry,
   HistoryPage,
   LedgerClient,
@@ -31,6 +30,8 @@ import type {
 } from '@baton/core';
 import type { AgentDefinition } from './agent';
 import { boundLedger } from './capability';
+import { declaresCompensation, undeclaredCompensation } from './compensate';
+import { ledgerEffect, message, toJson } from './effect';
 import type { EffectOptions, ModelUsage, TurnContext, WaitOptions } from './context';
 import { ledgerPager, memoryPager } from './history';
 import type { HistoryPageQuery, HistoryPager } from './history';
@@ -66,15 +67,6 @@ const TURN_FINISHED: Error = Object.freeze(new Error('turn finished'));
 
 /** setTimeout fires at once for delays above 2^31-1 ms; longer deadlines are capped to it (~24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function toJson<T>(v: T): T {
-  if (v === undefined) return v;
-  return JSON.parse(JSON.stringify(v)) as T;
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 export function issuePath(err: z.ZodError): string {
   const first = err.issues[0];
@@ -277,80 +269,29 @@ class Turn<S> implements TurnContext<S> {
   ): Promise<T> {
     const index = this.effectIndex++;
     this.checkAlive(`effect ${name}`);
+    if (opts.compensate !== undefined && !declaresCompensation(this.agent, opts.compensate))
+      throw undeclaredCompensation(this.agent, name, opts.compensate);
     this.count(name);
-    const key = `${this.req.session.id}:${this.req.turnId}:${index}`;
-    const { effect, existing } = await this.ledger.intent({
-      idempotencyKey: key,
-      sessionId: this.req.session.id,
-      agent: this.agent.name,
-      version: this.agent.version,
-      turnId: this.req.turnId,
-      name,
-      args: toJson(args) ?? null,
-      compensation: opts.compensate ?? null,
-      attemptId: this.attemptId,
+    return ledgerEffect({
+      ledger: this.ledger,
+      intent: {
+        idempotencyKey: `${this.req.session.id}:${this.req.turnId}:${index}`,
+        sessionId: this.req.session.id,
+        agent: this.agent.name,
+        version: this.agent.version,
+        turnId: this.req.turnId,
+        name,
+        args: toJson(args) ?? null,
+        compensation: opts.compensate ?? null,
+        attemptId: this.attemptId,
+      },
+      index,
+      within: `turn ${this.req.turnId}`,
+      run,
+      opts,
+      deadline: this.req.deadline,
+      fatal: (e) => this.setFatal(e),
     });
-    if (existing) {
-      if (effect.name !== name)
-        throw this.setFatal(
-          new BatonError(
-            'TURN_FAILED',
-            `effect #${index} of turn ${this.req.turnId} was ${effect.name} in an earlier attempt, now ${name}: the turn is not deterministic`,
-            { idempotencyKey: key, recorded: effect.name, called: name },
-          ),
-        );
-      const replay = this.replay<T>(effect, index, opts);
-      if (replay.done) return replay.value;
-    }
-    let result: T;
-    try {
-      result = await run(args);
-    } catch (e) {
-      await this.ledger.fail(key, message(e), { deadline: this.req.deadline, attemptId: this.attemptId });
-      throw new BatonError(
-        'EFFECT_FAILED',
-        `effect ${name} failed: ${message(e)}`,
-        { idempotencyKey: key },
-        { cause: e },
-      );
-    }
-    const stored = toJson(result);
-    await this.ledger.commit(key, stored ?? null, { deadline: this.req.deadline, attemptId: this.attemptId });
-    return stored;
-  }
-
-  private replay<T>(
-    effect: EffectRecord,
-    index: number,
-    opts: EffectOptions,
-  ): { done: true; value: T } | { done: false } {
-    switch (effect.status) {
-      case 'committed':
-      case 'compensated':
-        // It ran; a compensation later does not un-run it. Hand back what it returned.
-        return { done: true, value: effect.result as T };
-      case 'failed':
-        // Replay the recorded failure: a retry sees the same outcome as the first attempt.
-        throw new BatonError(
-          'EFFECT_FAILED',
-          `effect ${effect.name} failed: ${effect.error ?? 'unknown error'}`,
-          {
-            idempotencyKey: effect.idempotencyKey,
-            replayed: true,
-          },
-        );
-      case 'intent':
-        if (opts.idempotent) return { done: false };
-        throw this.setFatal(
-          new BatonError(
-            'EFFECT_IN_DOUBT',
-            `effect ${effect.name} (#${index}) was started by an earlier attempt of this turn and never completed; ` +
-              'it may or may not have happened, so it is not run again. Resolve it in the effects ledger, ' +
-              'or declare the effect idempotent.',
-            { idempotencyKey: effect.idempotencyKey, name: effect.name },
-          ),
-        );
-    }
   }
 
   async step<T>(name: string, run: () => T | Promise<T>): Promise<T> {

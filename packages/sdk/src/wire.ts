@@ -5,7 +5,13 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '@baton/core';
-import type { MigrateRequest, MigrateRequestV1, TurnRequest, TurnRequestV1 } from '@baton/core';
+import type {
+  CompensateRequest,
+  MigrateRequest,
+  MigrateRequestV1,
+  TurnRequest,
+  TurnRequestV1,
+} from '@baton/core';
 
 const id = z.string().min(1).max(500);
 const hash = z.string().min(1).max(200);
@@ -107,6 +113,23 @@ export const migrateRequestV1Schema = z.object({
   dryRun: z.boolean().optional().default(false),
 });
 
+export const compensateRequestSchema = z.object({
+  protocol: z.literal(2),
+  session: z.object({ id, agent: id, version: id }),
+  effect: z.object({
+    id,
+    idempotencyKey: z.string().min(1).max(2000),
+    name: id,
+    version: id,
+    turnId: id,
+    args: z.unknown(),
+    result: z.unknown(),
+  }),
+  compensation: id,
+  deadline: z.number().finite(),
+  capability,
+});
+
 function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
@@ -130,4 +153,8 @@ export function parseMigrateRequest(value: unknown): MigrateRequest | MigrateReq
   return isV1(value)
     ? (check(migrateRequestV1Schema, value, 'invalid migrate request (protocol 1)') as MigrateRequestV1)
     : (check(migrateRequestSchema, value, 'invalid migrate request') as MigrateRequest);
+}
+
+export function parseCompensateRequest(value: unknown): CompensateRequest {
+  return check(compensateRequestSchema, value, 'invalid compensate request') as CompensateRequest;
 }

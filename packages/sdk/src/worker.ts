@@ -2,6 +2,8 @@
 import { WORKER_PROTOCOL, newId, systemClock } from '@baton/core';
 import type {
   Clock,
+  CompensateRequest,
+  CompensateResponse,
   LedgerClient,
   MigrateRequest,
   MigrateRequestV1,
@@ -14,6 +16,7 @@ import type {
   WorkerProtocol,
 } from '@baton/core';
 import type { AgentDefinition } from './agent';
+import { runCompensation } from './compensate';
 import { migrateCheckpoint } from './migrate';
 import { runTurn } from './turn';
 
@@ -83,7 +86,18 @@ export class InProcessWorker<S = unknown> implements WorkerClient {
     }
   }
 
+  async compensate(req: CompensateRequest): Promise<CompensateResponse> {
+    this.inflight++;
+    try {
+      await this.open();
+      return await runCompensation(this.agent, req, this.ledger, this.clock);
+    } finally {
+      this.inflight--;
+    }
+  }
+
   async health(): Promise<WorkerHealthResponse> {
+    const compensations = this.agent.manifest().compensations;
     return {
       ok: !this.closed,
       agent: this.agent.name,
@@ -92,6 +106,7 @@ export class InProcessWorker<S = unknown> implements WorkerClient {
       schemaVersion: this.agent.schemaVersion,
       inflight: this.inflight,
       protocol: this.protocol,
+      ...(compensations ? { compensations } : {}),
     };
   }
 

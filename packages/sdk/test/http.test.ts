@@ -18,6 +18,7 @@ const agent = defineAgent({
   initialState: () => ({ sent: 0 }),
   modelId: 'sim',
   migrations: { schemas: {} },
+  compensations: { send_correction_email: () => ({ corrected: true }) },
   turn: async (ctx, input) => {
     if (input.kind === 'message' && input.message === 'corrupt') {
       (ctx.state as { sent: unknown }).sent = 'x';

@@ -3,7 +3,7 @@
  * external collaborator; the product's effect-once guarantee is proven against the real store.
  * Its `history` pages an in-memory log per session (what the router's history endpoint serves).
  */
-import { BatonError } from '@baton/core';
+import { BatonError, initialCompensationFields } from '@baton/core';
 import type {
   EffectIntentInput,
   EffectRecord,
@@ -76,6 +76,8 @@ export class MapLedger implements LedgerClient {
       error: null,
       compensation: input.compensation,
       compensationResult: null,
+      ...initialCompensationFields(input.compensation),
+      compensates: input.compensates ?? null,
       createdAt: 0,
       updatedAt: 0,
     };

@@ -239,6 +239,7 @@ describe('effects', () => {
   function emailer(runs: { n: number }, opts: { crashAfter?: boolean; idempotent?: boolean } = {}) {
     return defineAgent(
       spec({
+        compensations: { send_correction_email: () => ({ corrected: true }) },
         turn: async (ctx) => {
           const a = await ctx.effect(
             'email',

@@ -3,7 +3,7 @@
  * call too (GETs that show no session content), worker registration (admin, or a worker token for
  * its own worker) and the unauthenticated probes.
  */
-import { MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton/core';
+import { COMPENSATION_STATES, MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton/core';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { READ_SCOPES } from './auth';
@@ -26,6 +26,8 @@ const manifest = z.object({
   acceptsSchemas: z.array(z.number().int().min(0)).default([]),
   downSchemas: z.array(z.number().int().min(0)).default([]),
   metadata: z.record(z.string(), z.unknown()).optional(),
+  /** The names of the compensations the version declares (`defineAgent({compensations})`). */
+  compensations: z.array(z.string().min(1).max(200)).max(1000).optional(),
   /** The version's history window and retention (`defineAgent({history})`). */
   history: z
     .object({
@@ -68,8 +70,14 @@ const effectsQuery = z.object({
   status: z
     .string()
     .transform((s) => s.split(',').filter(Boolean))
-    .pipe(z.array(z.enum(['intent', 'committed', 'failed', 'compensated'])))
+    .pipe(z.array(z.enum(['intent', 'committed', 'failed'])))
     .optional(),
+  compensation: z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(COMPENSATION_STATES)))
+    .optional(),
+  kind: z.enum(['turn', 'compensation']).optional(),
   cursor: z.string().optional(),
   limit,
 });
@@ -106,8 +114,11 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   const workerKeys = new WorkerKeys(store);
 
   app.post('/v1/versions', { onRequest: admin }, async (req, reply) => {
-    const { history, ...m } = parse(manifest, req.body);
-    const v = await store.registerVersion({ ...m, metadata: versionMetadata(m.metadata, history) });
+    const { history, compensations, ...m } = parse(manifest, req.body);
+    const v = await store.registerVersion({
+      ...m,
+      metadata: versionMetadata(m.metadata, history, compensations),
+    });
     ctx.versions.remember(v);
     if ((await store.getRoute(v.agent)) === null) {
       await store.setRoute({
@@ -194,6 +205,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
       rolloutId: q.rollout,
       sessionId: q.session,
       status: q.status && q.status.length > 0 ? q.status : undefined,
+      compensationState: q.compensation && q.compensation.length > 0 ? q.compensation : undefined,
+      kind: q.kind,
       cursor: decodeCursor('effects', q.cursor),
       limit: q.limit ?? 100,
     });

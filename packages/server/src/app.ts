@@ -5,6 +5,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ErrorCodes, newId, systemClock, type Clock } from '@baton/core';
 import type { Store } from '@baton/store';
+import { registerCompensationRoutes } from './compensation-api';
 import { registerAdminRoutes } from './admin';
 import { createAuth, type TokenConfig } from './auth';
 import { DEFAULT_LIMITS, VersionCache, type Limits, type ServerContext } from './context';
@@ -160,6 +161,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   registerWorkerRoutes(app, ctx);
   registerGraphRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
+  registerCompensationRoutes(app, ctx);
   for (const r of opts.routes ?? []) r(app, ctx);
 
   let started = false;

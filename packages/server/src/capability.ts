@@ -3,7 +3,13 @@
  * the router dispatches, checked on every call a worker makes back. Signed with a secret kept in
  * the store, so every router of a fleet accepts the capabilities any of them issued.
  */
-import { BatonError, openCapability, signCapability, type TurnCapability } from '@baton/core';
+import {
+  BatonError,
+  compensationTurnId,
+  openCapability,
+  signCapability,
+  type TurnCapability,
+} from '@baton/core';
 import type { Clock } from '@baton/core';
 import type { Store } from '@baton/store';
 
@@ -56,6 +62,27 @@ export class Capabilities {
   }
 
   /**
+   * A compensation run's capability: names the effect it compensates and the run's owner; its
+   * calls are fenced by the effect's compensation state (`running`, held by `owner`), not a lease.
+   */
+  async issueCompensation(
+    effect: { id: string; sessionId: string },
+    owner: string,
+    ttlMs: number,
+  ): Promise<string> {
+    return signCapability(
+      {
+        sessionId: effect.sessionId,
+        turnId: compensationTurnId(effect.id),
+        epoch: null,
+        expiresAt: this.clock.now() + ttlMs,
+        compensation: { effectId: effect.id, owner },
+      },
+      await this.secret(),
+    );
+  }
+
+  /**
    * The capability `token` grants for `sessionId`, or CAPABILITY_INVALID: malformed or forged, for
    * another session, expired, or revoked — its lease epoch is no longer the session's live lease
    * (the turn committed and released it, or the lease expired or was taken over). With
@@ -72,7 +99,15 @@ export class Capabilities {
     if (cap.sessionId !== sessionId) throw invalid('issued for another session', sessionId);
     const now = this.clock.now();
     if (cap.expiresAt <= now) throw invalid('expired', sessionId);
-    if (cap.epoch !== null && opts.live !== false) {
+    if (cap.compensation && opts.live !== false) {
+      const e = await this.store.getEffectById(cap.compensation.effectId);
+      const held =
+        e.compensationState === 'running' &&
+        e.compensationOwner === cap.compensation.owner &&
+        (e.compensationExpiresAt ?? 0) > now;
+      if (!held || e.sessionId !== sessionId)
+        throw invalid('revoked: the compensation run ended or another run took it over', sessionId);
+    } else if (cap.epoch !== null && opts.live !== false) {
       const s = await this.store.getSession(sessionId);
       const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
       if (!live || s.leaseEpoch !== cap.epoch)

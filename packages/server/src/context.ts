@@ -30,6 +30,8 @@ export interface Limits {
   healthIntervalMs: number;
   /** How long a worker may take to answer a migration (default 30 s). */
   migrateTimeoutMs: number;
+  /** How long a worker may take to run one compensation (default 30 s); a run holds its effect this long plus the lease margin. */
+  compensateTimeoutMs: number;
   /** Cache an agent's routing table this long (default 0: read it on every turn). */
   routeCacheMs: number;
   /**
@@ -66,6 +68,7 @@ export const DEFAULT_LIMITS: Limits = {
   callbackBusyWaitMs: 10_000,
   healthIntervalMs: 5_000,
   migrateTimeoutMs: 30_000,
+  compensateTimeoutMs: 30_000,
   routeCacheMs: 0,
   groupCommit: true,
   historyRetention: null,
@@ -99,8 +102,17 @@ export interface ServerContext {
 export function versionMetadata(
   metadata: Record<string, unknown> | undefined,
   history: HistoryPolicy | undefined,
+  compensations?: string[],
 ): Record<string, unknown> {
-  return history ? { ...(metadata ?? {}), history } : { ...(metadata ?? {}) };
+  const out: Record<string, unknown> = history ? { ...(metadata ?? {}), history } : { ...(metadata ?? {}) };
+  if (compensations && compensations.length > 0) out.compensations = [...compensations].sort();
+  return out;
+}
+
+/** The compensations a version declared in its manifest (kept in the version's metadata). */
+export function compensationsOf(v: VersionRecord): string[] {
+  const c = (v.metadata as { compensations?: unknown }).compensations;
+  return Array.isArray(c) ? c.filter((x): x is string => typeof x === 'string') : [];
 }
 
 /** The history policy a version declared in its manifest (kept in the version's metadata). */

@@ -3,6 +3,8 @@ import { Pool } from 'undici';
 import {
   BatonError,
   errorFromWire,
+  type CompensateRequest,
+  type CompensateResponse,
   type MigrateRequest,
   type MigrateRequestV1,
   type MigrateResponse,
@@ -69,6 +71,11 @@ export class HttpWorkerClient implements WorkerClient {
 
   async migrate(req: MigrateRequest | MigrateRequestV1): Promise<MigrateResponse> {
     return (await this.call('POST', '/v1/migrate', req, this.migrateTimeoutMs)) as MigrateResponse;
+  }
+
+  async compensate(req: CompensateRequest): Promise<CompensateResponse> {
+    const timeout = Math.max(1, req.deadline - this.now());
+    return (await this.call('POST', '/v1/compensate', req, timeout)) as CompensateResponse;
   }
 
   async health(): Promise<WorkerHealthResponse> {

@@ -16,3 +16,5 @@ export * from './history';
 export * from './wire';
 export * from './analysis/forecast';
 export * from './fleet';
+export type { CompensationOutcome, CompensationTotals } from './compensation';
+export type { RolloutCompensation } from './compensation-api';

@@ -66,11 +66,17 @@ export class StoreLedgerClient implements LedgerClient {
    * live (its lease epoch is the session's live lease), for that turn, and not read-only. Without a
    * capability the call is refused, unless `legacy` says a protocol-1 worker may be making it.
    */
-  private async authorize(sessionId: string, turnId: string, legacy: () => Promise<boolean>): Promise<void> {
-    if (this.capability === null && this.legacy !== null && (await legacy())) return;
+  private async authorize(
+    sessionId: string,
+    turnId: string,
+    legacy: () => Promise<boolean>,
+  ): Promise<TurnCapability | null> {
+    if (this.capability === null && this.legacy !== null && (await legacy())) return null;
     const cap: TurnCapability = await this.caps.verify(this.capability ?? undefined, sessionId);
     if (cap.turnId !== turnId) throw refused('issued for another turn', sessionId);
-    if (cap.epoch === null) throw refused('read-only (the call holds no lease)', sessionId);
+    if (cap.epoch === null && !cap.compensation)
+      throw refused('read-only (the call holds no lease)', sessionId);
+    return cap;
   }
 
   /**
@@ -118,9 +124,16 @@ export class StoreLedgerClient implements LedgerClient {
   }
 
   async intent(input: EffectIntentInput): Promise<{ effect: EffectRecord; existing: boolean }> {
-    await this.authorize(input.sessionId, input.turnId, this.legacyOfSession(input.sessionId, input));
+    const cap = await this.authorize(
+      input.sessionId,
+      input.turnId,
+      this.legacyOfSession(input.sessionId, input),
+    );
     const rolloutId = await rolloutOf(this.store, input.agent);
-    return this.store.recordEffectIntent({ ...input, rolloutId });
+    // what an effect compensates comes from the capability, never from the caller
+    const { compensates: _claimed, ...rest } = input;
+    const compensates = cap?.compensation?.effectId;
+    return this.store.recordEffectIntent({ ...rest, rolloutId, ...(compensates ? { compensates } : {}) });
   }
   /** Retried while the store is unavailable (e.g. PostgreSQL restarting), for up to 30 s or the deadline. */
   async commit(idempotencyKey: string, result: unknown, opts?: LedgerCallOptions): Promise<EffectRecord> {

@@ -381,7 +381,7 @@ export class WorkerPool {
       identity: m.identity,
       acceptsSchemas: m.acceptsSchemas,
       downSchemas: m.downSchemas,
-      metadata: versionMetadata(undefined, m.history),
+      metadata: versionMetadata(undefined, m.history, m.compensations),
     });
     this.opts.versions.remember(v);
     // The first version of an agent becomes its stable route, so sessions can be created right away.

@@ -21,6 +21,8 @@ const intentBody = z.object({
   args: z.unknown(),
   compensation: z.string().max(500).nullable().default(null),
   attemptId: z.string().min(1).max(200).optional(),
+  /** Sent by a compensation's own effects; the capability decides what is recorded. */
+  compensates: z.string().min(1).max(500).optional(),
 });
 const attemptId = z.string().min(1).max(200).optional();
 const commitBody = z.object({ idempotencyKey: str, result: z.unknown(), attemptId });

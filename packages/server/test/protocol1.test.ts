@@ -4,7 +4,7 @@
  * (fixtures/sdk-protocol1.mjs), served over real HTTP and registered like any remote worker.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -218,8 +218,10 @@ describe.skipIf(!python)('the Python worker (standard library only), in both pro
           agent: string;
           version: string;
           identity: string;
+          compensations?: string[];
         };
         const manifest = {
+          ...(h.compensations ? { compensations: h.compensations } : {}),
           agent: h.agent,
           label: h.version,
           schemaVersion: 1,
@@ -251,6 +253,26 @@ describe.skipIf(!python)('the Python worker (standard library only), in both pro
         );
         const effects = await pstore.listEffects({ sessionId: s.id });
         expect(effects.items.filter((e) => e.status === 'committed')).toHaveLength(5);
+        if (protocol === 2) {
+          // its compensation runs in Python, its own effect through the ledger, exactly once
+          const first = effects.items[0]!;
+          expect(first.compensation).toBe('unnote');
+          const c = await call(http, 'POST', `/v1/effects/${first.id}/compensate`, {
+            headers: ADMIN,
+            body: { dryRun: false },
+          });
+          expect(c.status, JSON.stringify(c.body)).toBe(200);
+          expect(c.body.effect).toMatchObject({
+            compensationState: 'compensated',
+            compensationVersion: h.version,
+          });
+          const log = readFileSync(join(pdir, 'effects.log'), 'utf8').split('\n');
+          expect(log.filter((l) => l === `unnote ${first.idempotencyKey}`)).toHaveLength(1);
+          const own = (await pstore.listEffects({ sessionId: s.id, kind: 'compensation' })).items;
+          expect(own.map((e) => [e.name, e.status, e.compensates])).toEqual([
+            ['unnote', 'committed', first.id],
+          ]);
+        }
       } finally {
         if (child?.pid && child.exitCode === null) child.kill('SIGTERM');
         await http.close();

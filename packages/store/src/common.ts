@@ -27,6 +27,7 @@ import type {
 import type {
   Decision,
   EffectRecord,
+  CompensationState,
   EffectStatus,
   MigrationRecord,
   RolloutRecord,
@@ -647,6 +648,15 @@ export function effectFromRow(r: Row): EffectRecord {
     error: strOrNull(r.error),
     compensation: strOrNull(r.compensation),
     compensationResult: parseJson(r.compensation_result),
+    compensationState: (strOrNull(r.compensation_state) ?? 'pending') as CompensationState,
+    compensationReason: strOrNull(r.compensation_reason),
+    compensationBy: strOrNull(r.compensation_by),
+    compensationError: strOrNull(r.compensation_error),
+    compensationOwner: strOrNull(r.compensation_owner),
+    compensationExpiresAt: r.compensation_expires_at == null ? null : num(r.compensation_expires_at),
+    compensationVersion: strOrNull(r.compensation_version),
+    compensationAttempts: r.compensation_attempts == null ? 0 : num(r.compensation_attempts),
+    compensates: strOrNull(r.compensates),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
     attemptId: strOrNull(r.attempt_id),
@@ -825,13 +835,12 @@ export function mergeMetrics(
 
 // ---------- effects ----------
 
-export type EffectOp = 'commit' | 'fail' | 'compensate';
+export type EffectOp = 'commit' | 'fail';
 
 /** The status an op requires and the status it yields. Repeating an op that already happened is a no-op. */
 export const EFFECT_TRANSITIONS: Record<EffectOp, { from: EffectStatus; to: EffectStatus }> = {
   commit: { from: 'intent', to: 'committed' },
   fail: { from: 'intent', to: 'failed' },
-  compensate: { from: 'committed', to: 'compensated' },
 };
 
 export function effectConflict(key: string, op: EffectOp, status: EffectStatus): BatonError {

@@ -53,6 +53,8 @@ import type {
   CreateSessionInput,
   EvaluationJob,
   Lease,
+  CompensationClaim,
+  CompensationOutcome,
   ListEffectsQuery,
   ListSessionsQuery,
   RolloutPatch,
@@ -66,6 +68,7 @@ import type {
 } from './store';
 import { PostgresGraphCheckpointStore } from './graph-postgres';
 import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
+import { CompensationLedger, compensationMigration, initialCompensation } from './compensation';
 import { ownIntent, resolvedConflict } from './recovery';
 import {
   DEFAULT_KEEP_CHECKPOINTS,
@@ -297,6 +300,7 @@ END $d$;
     sql: PG_RECOVERY_MIGRATION,
   },
   { version: 5, name: 'wait tokens stored as digests', sql: 'SELECT 1', after: digestWaitTokensPostgres },
+  { version: 6, name: 'compensation state beside the effect status', sql: compensationMigration('BIGINT') },
 ];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -1465,11 +1469,12 @@ export class PostgresStore implements Store {
     input: EffectIntentInput & { rolloutId?: string | null },
   ): Promise<{ effect: EffectRecord; existing: boolean }> {
     const now = this.now();
+    const comp = initialCompensation(input.compensation);
     const rows = await this.q<Row & { inserted: boolean }>(
       `WITH i AS (
          INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args, status,
-           compensation, created_at, updated_at, attempt_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'intent', $10, $11, $11, $12)
+           compensation, created_at, updated_at, attempt_id, compensation_state, compensation_reason, compensates)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'intent', $10, $11, $11, $12, $13, $14, $15)
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING *)
        SELECT i.*, true AS inserted FROM i
        UNION ALL SELECT e.*, false AS inserted FROM effects e WHERE e.idempotency_key = $2 AND NOT EXISTS (SELECT 1 FROM i)`,
@@ -1486,6 +1491,9 @@ export class PostgresStore implements Store {
         input.compensation ?? null,
         now,
         input.attemptId ?? null,
+        comp.state,
+        comp.reason,
+        input.compensates ?? null,
       ],
       true,
     );
@@ -1500,7 +1508,7 @@ export class PostgresStore implements Store {
 
   private async transition(key: string, op: EffectOp, value: unknown): Promise<EffectRecord> {
     const { from, to } = EFFECT_TRANSITIONS[op];
-    const col = op === 'fail' ? 'error' : op === 'commit' ? 'result' : 'compensation_result';
+    const col = op === 'fail' ? 'error' : 'result';
     const v = op === 'fail' ? String(value) : jsonText(value);
     const rows = await this.q(
       `UPDATE effects SET status = $1, ${col} = $2, updated_at = $3 WHERE idempotency_key = $4 AND status = $5 RETURNING *`,
@@ -1509,7 +1517,7 @@ export class PostgresStore implements Store {
     );
     if (rows[0]) return effectFromRow(rows[0]);
     const e = await this.getEffect(key);
-    if (e.resolution && op !== 'compensate') throw resolvedConflict(e, op);
+    if (e.resolution) throw resolvedConflict(e, op);
     if (e.status === to) return e;
     throw effectConflict(key, op, e.status);
   }
@@ -1522,8 +1530,24 @@ export class PostgresStore implements Store {
     return this.transition(idempotencyKey, 'fail', error);
   }
 
-  compensateEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
-    return this.transition(idempotencyKey, 'compensate', result);
+  getEffectById(id: string): Promise<EffectRecord> {
+    return this.compensations.getById(id);
+  }
+
+  claimCompensation(id: string, claim: CompensationClaim): Promise<EffectRecord> {
+    return this.compensations.claim(id, claim);
+  }
+
+  finishCompensation(id: string, owner: string, outcome: CompensationOutcome): Promise<EffectRecord> {
+    return this.compensations.finish(id, owner, outcome);
+  }
+
+  skipCompensation(id: string, by: string, reason: string): Promise<EffectRecord> {
+    return this.compensations.skip(id, by, reason);
+  }
+
+  holdCompensation(id: string, reason: string): Promise<EffectRecord> {
+    return this.compensations.hold(id, reason);
   }
 
   async getEffect(idempotencyKey: string): Promise<EffectRecord> {
@@ -1540,6 +1564,8 @@ export class PostgresStore implements Store {
       `SELECT * FROM effects WHERE ($1::text IS NULL OR session_id = $1) AND ($2::text IS NULL OR agent = $2)
          AND ($3::text IS NULL OR version = $3) AND ($4::text IS NULL OR rollout_id = $4)
          AND ($5::text[] IS NULL OR status = ANY($5)) AND ($6::text IS NULL OR id > $6)
+         AND ($8::text[] IS NULL OR compensation_state = ANY($8))
+         AND ($9::text IS NULL OR ($9 = 'turn') = (compensates IS NULL))
        ORDER BY id LIMIT $7`,
       [
         q.sessionId ?? null,
@@ -1549,6 +1575,8 @@ export class PostgresStore implements Store {
         statuses ?? null,
         q.cursor ?? null,
         limit + 1,
+        asArray(q.compensationState) ?? null,
+        q.kind ?? null,
       ],
     );
     return toPage(rows.map(effectFromRow), limit);
@@ -1688,6 +1716,15 @@ export class PostgresStore implements Store {
   }
 
   // ---------- crash recovery (pg-recovery.ts) ----------
+
+  private compensationsImpl: CompensationLedger | undefined;
+
+  private get compensations(): CompensationLedger {
+    return (this.compensationsImpl ??= new CompensationLedger(
+      async (sql, args) => (await this.q(sql, args, true))[0],
+      () => this.now(),
+    ));
+  }
 
   private get recovery(): PgRecovery {
     return (this.recoveryImpl ??= new PgRecovery({

@@ -51,6 +51,8 @@ import type {
   CreateRolloutInput,
   CreateSessionInput,
   Lease,
+  CompensationClaim,
+  CompensationOutcome,
   ListEffectsQuery,
   ListSessionsQuery,
   RolloutPatch,
@@ -114,6 +116,7 @@ import type { AggregateDelta, AppendLimits, EffectOp, EncodedAppend, Row } from 
 import { ownIntent, resolvedConflict } from './recovery';
 import { guarded } from './sqlite-guard';
 import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
+import { CompensationLedger, compensationMigration, initialCompensation, sqliteParams } from './compensation';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
@@ -229,6 +232,7 @@ CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEG
   },
   // the data step (digestWaitTokensSqlite) runs right after it, in the same transaction
   { version: 4, name: 'wait tokens stored as digests', sql: 'SELECT 1;' },
+  { version: 5, name: 'compensation state beside the effect status', sql: compensationMigration('INTEGER') },
 ];
 
 /** The migration whose data step stores wait tokens as digests. */
@@ -282,6 +286,7 @@ export class SqliteStore implements Store {
   private readonly limits: AppendLimits;
   private readonly log: SqliteLog;
   private readonly recovery: SqliteRecovery;
+  private readonly compensations: CompensationLedger;
   private readonly hooks: SqliteStoreOptions['hooks'];
   private readonly stmts = new Map<string, Statement>();
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
@@ -303,6 +308,10 @@ export class SqliteStore implements Store {
       now: () => this.now(),
       addMetrics: (sessionId, version, metrics) => this.addMetrics(sessionId, version, { metrics }),
     });
+    this.compensations = new CompensationLedger(
+      async (sql, args) => this.nst(sqliteParams(sql)).get(...args) as Row | undefined,
+      () => this.now(),
+    );
     const path = sqlitePath(target);
     const onDisk = path !== ':memory:' && path !== '' && !path.startsWith('file:');
     if (onDisk) {
@@ -1217,10 +1226,11 @@ export class SqliteStore implements Store {
     input: EffectIntentInput & { rolloutId?: string | null },
   ): Promise<{ effect: EffectRecord; existing: boolean }> {
     const now = this.now();
+    const comp = initialCompensation(input.compensation);
     const row = this.st(
       `INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args, status,
-         compensation, created_at, updated_at, attempt_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)
+         compensation, created_at, updated_at, attempt_id, compensation_state, compensation_reason, compensates)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
     ).get(
       newId('e', now),
@@ -1236,6 +1246,9 @@ export class SqliteStore implements Store {
       now,
       now,
       input.attemptId ?? null,
+      comp.state,
+      comp.reason,
+      input.compensates ?? null,
     ) as Row | undefined;
     if (row) return { effect: effectFromRow(row), existing: false };
     const effect = await this.getEffect(input.idempotencyKey);
@@ -1244,7 +1257,7 @@ export class SqliteStore implements Store {
 
   private transition(key: string, op: EffectOp, value: unknown): EffectRecord {
     const { from, to } = EFFECT_TRANSITIONS[op];
-    const col = op === 'fail' ? 'error' : op === 'commit' ? 'result' : 'compensation_result';
+    const col = op === 'fail' ? 'error' : 'result';
     const v = op === 'fail' ? String(value) : jsonText(value);
     const row = this.st(
       `UPDATE effects SET status = ?, ${col} = ?, updated_at = ? WHERE idempotency_key = ? AND status = ? RETURNING *`,
@@ -1253,7 +1266,7 @@ export class SqliteStore implements Store {
     const cur = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(key) as Row | undefined;
     if (!cur) throw effectNotFound(key);
     const e = effectFromRow(cur);
-    if (e.resolution && op !== 'compensate') throw resolvedConflict(e, op);
+    if (e.resolution) throw resolvedConflict(e, op);
     if (e.status === to) return e;
     throw effectConflict(key, op, e.status);
   }
@@ -1266,8 +1279,24 @@ export class SqliteStore implements Store {
     return this.transition(idempotencyKey, 'fail', error);
   }
 
-  async compensateEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
-    return this.transition(idempotencyKey, 'compensate', result);
+  getEffectById(id: string): Promise<EffectRecord> {
+    return this.compensations.getById(id);
+  }
+
+  claimCompensation(id: string, claim: CompensationClaim): Promise<EffectRecord> {
+    return this.compensations.claim(id, claim);
+  }
+
+  finishCompensation(id: string, owner: string, outcome: CompensationOutcome): Promise<EffectRecord> {
+    return this.compensations.finish(id, owner, outcome);
+  }
+
+  skipCompensation(id: string, by: string, reason: string): Promise<EffectRecord> {
+    return this.compensations.skip(id, by, reason);
+  }
+
+  holdCompensation(id: string, reason: string): Promise<EffectRecord> {
+    return this.compensations.hold(id, reason);
   }
 
   async getEffect(idempotencyKey: string): Promise<EffectRecord> {
@@ -1287,6 +1316,8 @@ export class SqliteStore implements Store {
     f.eq('version', q.version);
     f.eq('rollout_id', q.rolloutId);
     f.in('status', statuses);
+    f.in('compensation_state', asArray(q.compensationState));
+    if (q.kind) f.add(q.kind === 'turn' ? 'compensates IS NULL' : 'compensates IS NOT NULL');
     if (q.cursor) f.add('id > ?', q.cursor);
     const rows = this.st(`SELECT * FROM effects${f.sql} ORDER BY id LIMIT ?`).all(
       ...f.args,

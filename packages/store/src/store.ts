@@ -24,6 +24,7 @@ import type {
   EffectIntentInput,
   EffectRecord,
   EffectResolutionInput,
+  CompensationState,
   EffectStatus,
   MigrationRecord,
   Page,
@@ -40,6 +41,16 @@ import type {
   WorkerRecord,
 } from '@baton/core';
 import type { GraphCheckpointStore } from './graph';
+
+/** A claim of a compensation run: who runs it, on which version, and how long it holds it. */
+export interface CompensationClaim {
+  owner: string;
+  version: string;
+  ttlMs: number;
+}
+
+/** How a compensation run ended. */
+export type CompensationOutcome = { ok: true; result: unknown } | { ok: false; error: string };
 
 export interface Lease {
   sessionId: string;
@@ -155,6 +166,9 @@ export interface ListEffectsQuery {
   version?: string;
   rolloutId?: string;
   status?: EffectStatus | EffectStatus[];
+  compensationState?: CompensationState | CompensationState[];
+  /** `turn`: effects of turns only; `compensation`: only those a compensation's own `ctx.effect` recorded. */
+  kind?: 'turn' | 'compensation';
   limit?: number;
   cursor?: string | null;
 }
@@ -356,8 +370,26 @@ export interface Store {
   ): Promise<{ effect: EffectRecord; existing: boolean }>;
   commitEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord>;
   failEffect(idempotencyKey: string, error: string): Promise<EffectRecord>;
-  compensateEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord>;
   getEffect(idempotencyKey: string): Promise<EffectRecord>;
+  /** An effect by its id; EFFECT_NOT_FOUND when unknown. */
+  getEffectById(id: string): Promise<EffectRecord>;
+  /**
+   * Start a compensation run of a committed effect that declares one: compare-and-set from
+   * `pending` or `failed` (or `running` whose holder's expiry passed) to `running`, held by
+   * `owner` until now + `ttlMs`, run by `version`'s worker (attempts + 1). EFFECT_NOT_COMPENSABLE
+   * when it is not committed or its compensation is done or skipped; CONFLICT while another run
+   * holds it; EFFECT_NOT_FOUND for an unknown id.
+   */
+  claimCompensation(id: string, claim: CompensationClaim): Promise<EffectRecord>;
+  /**
+   * End the run `owner` holds: `compensated` with the compensation's result, or `failed` with its
+   * error (retryable). CONFLICT when that run no longer holds it (repeating the same finish is a no-op).
+   */
+  finishCompensation(id: string, owner: string, outcome: CompensationOutcome): Promise<EffectRecord>;
+  /** An operator marks a pending or failed compensation `not-compensable`, recording who and why. */
+  skipCompensation(id: string, by: string, reason: string): Promise<EffectRecord>;
+  /** Record why a pending (or failed) compensation cannot run now (e.g. no version can run it). */
+  holdCompensation(id: string, reason: string): Promise<EffectRecord>;
   listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>>;
   /**
    * An operator resolves an in-doubt effect (status `intent`) by its id: compare-and-set from

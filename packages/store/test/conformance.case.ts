@@ -2538,7 +2538,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         compensation: 'send_apology',
       });
 
-      it('records an intent once per key and walks intent → committed → compensated idempotently', async () => {
+      it('records an intent once per key and walks intent → committed idempotently', async () => {
         const agent = u('agent');
         const s = await newSession(agent);
         const key = u('eff');
@@ -2552,6 +2552,9 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           error: null,
           compensation: 'send_apology',
           compensationResult: null,
+          compensationState: 'pending',
+          compensationAttempts: 0,
+          compensates: null,
           rolloutId: null,
           createdAt: t,
         });
@@ -2564,15 +2567,8 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.commitEffect(key, { messageId: 'm2' })).toEqual(c);
         await expectCode(store.failEffect(key, 'late failure'), 'CONFLICT');
         expect(await store.getEffect(key)).toEqual(c);
-        const comp = await store.compensateEffect(key, { apologized: true });
-        expect(comp).toMatchObject({
-          status: 'compensated',
-          result: { messageId: 'm1' },
-          compensationResult: { apologized: true },
-        });
-        expect(await store.compensateEffect(key, { again: true })).toEqual(comp);
         const again = await store.recordEffectIntent(intent(key, s.id, agent));
-        expect(again).toEqual({ effect: comp, existing: true });
+        expect(again).toEqual({ effect: c, existing: true });
       });
 
       it('two handles recording the same intent at once: one record, exactly one is new', async () => {
@@ -2599,8 +2595,11 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const agent = u('agent');
         const s = await newSession(agent);
         const key = u('eff');
-        await store.recordEffectIntent(intent(key, s.id, agent));
-        await expectCode(store.compensateEffect(key, {}), 'CONFLICT');
+        const { effect: rec } = await store.recordEffectIntent(intent(key, s.id, agent));
+        await expectCode(
+          store.claimCompensation(rec.id, { owner: 'o', version: 'v1', ttlMs: 1000 }),
+          'EFFECT_NOT_COMPENSABLE',
+        );
         const f = await store.failEffect(key, 'smtp down');
         expect(f).toMatchObject({ status: 'failed', error: 'smtp down' });
         expect(await store.failEffect(key, 'smtp down')).toEqual(f);
@@ -2610,7 +2609,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         await expectCode(store.getEffect(u('none')), 'EFFECT_NOT_FOUND');
         await expectCode(store.commitEffect(u('none'), 1), 'EFFECT_NOT_FOUND');
         await expectCode(store.failEffect(u('none'), 'x'), 'EFFECT_NOT_FOUND');
-        await expectCode(store.compensateEffect(u('none'), 1), 'EFFECT_NOT_FOUND');
+        await expectCode(store.getEffectById(u('none')), 'EFFECT_NOT_FOUND');
       });
 
       it('lists by session, agent, version, rollout and status with keyset paging', async () => {
@@ -2651,6 +2650,131 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             (e) => e.idempotencyKey,
           ),
         ).toEqual([keys[0], keys[4]]);
+      });
+    });
+
+    describe('compensation state', () => {
+      /** A committed effect of a new session, declaring `compensation`. */
+      async function committed(compensation: string | null = 'cancel_ticket', extra: object = {}) {
+        const agent = u('agent');
+        const s = await newSession(agent);
+        const key = u('eff');
+        await store.recordEffectIntent({
+          idempotencyKey: key,
+          sessionId: s.id,
+          agent,
+          version: 'v1',
+          turnId: 'turn-1',
+          name: 'create_ticket',
+          args: { subject: 'refund' },
+          compensation,
+          ...extra,
+        });
+        return store.commitEffect(key, { ticketId: 'T-1' });
+      }
+      const claim = (owner: string, ttlMs = 1000, version = 'v1') => ({ owner, version, ttlMs });
+
+      it('pending → running (owner, expiry, version, attempts) → compensated, once', async () => {
+        const e = await committed();
+        expect(e).toMatchObject({
+          compensationState: 'pending',
+          compensationAttempts: 0,
+          compensationOwner: null,
+        });
+        const run = await store.claimCompensation(e.id, claim('run-a', 500, 'v2'));
+        expect(run).toMatchObject({
+          status: 'committed',
+          compensationState: 'running',
+          compensationOwner: 'run-a',
+          compensationExpiresAt: t + 500,
+          compensationVersion: 'v2',
+          compensationAttempts: 1,
+        });
+        const done = await store.finishCompensation(e.id, 'run-a', {
+          ok: true,
+          result: { cancelled: 'T-1' },
+        });
+        expect(done).toMatchObject({
+          status: 'committed',
+          result: { ticketId: 'T-1' },
+          compensationState: 'compensated',
+          compensationResult: { cancelled: 'T-1' },
+          compensationExpiresAt: null,
+        });
+        expect(await store.finishCompensation(e.id, 'run-a', { ok: true, result: 'again' })).toEqual(done);
+        const again = await expectCode(
+          store.claimCompensation(e.id, claim('run-b')),
+          'EFFECT_NOT_COMPENSABLE',
+        );
+        expect(again.details).toMatchObject({ effectId: e.id, compensationState: 'compensated' });
+        await expectCode(store.skipCompensation(e.id, 'ops', 'late'), 'EFFECT_NOT_COMPENSABLE');
+        expect(await store.getEffectById(e.id)).toEqual(done);
+      });
+
+      it('a held run is CONFLICT until its expiry; then another run takes it and the first cannot finish', async () => {
+        const e = await committed();
+        await store.claimCompensation(e.id, claim('run-a', 1000));
+        const held = await expectCode(store.claimCompensation(e.id, claim('run-b')), 'CONFLICT');
+        expect(held.details).toMatchObject({ owner: 'run-a' });
+        await expectCode(store.skipCompensation(e.id, 'ops', 'no'), 'CONFLICT');
+        t += 1000;
+        const taken = await store.claimCompensation(e.id, claim('run-b'));
+        expect(taken).toMatchObject({ compensationOwner: 'run-b', compensationAttempts: 2 });
+        await expectCode(store.finishCompensation(e.id, 'run-a', { ok: true, result: null }), 'CONFLICT');
+        expect(await store.getEffectById(e.id)).toEqual(taken);
+      });
+
+      it('a failed run records its error and can be retried', async () => {
+        const e = await committed();
+        await store.claimCompensation(e.id, claim('run-a'));
+        const f = await store.finishCompensation(e.id, 'run-a', { ok: false, error: 'ticket API down' });
+        expect(f).toMatchObject({ compensationState: 'failed', compensationError: 'ticket API down' });
+        const retry = await store.claimCompensation(e.id, claim('run-b'));
+        expect(retry).toMatchObject({ compensationState: 'running', compensationAttempts: 2 });
+        const ok = await store.finishCompensation(e.id, 'run-b', { ok: true, result: 1 });
+        expect(ok).toMatchObject({ compensationState: 'compensated', compensationResult: 1 });
+      });
+
+      it('not-compensable: none declared, or skipped by an operator with who and why; held reasons', async () => {
+        const none = await committed(null);
+        expect(none).toMatchObject({
+          compensationState: 'not-compensable',
+          compensationReason: 'no compensation declared',
+        });
+        await expectCode(store.claimCompensation(none.id, claim('r')), 'EFFECT_NOT_COMPENSABLE');
+        const e = await committed();
+        const held = await store.holdCompensation(e.id, 'no healthy worker declares cancel_ticket');
+        expect(held).toMatchObject({
+          compensationState: 'pending',
+          compensationReason: 'no healthy worker declares cancel_ticket',
+        });
+        const skipped = await store.skipCompensation(e.id, 'bo', 'the customer closed the ticket');
+        expect(skipped).toMatchObject({
+          compensationState: 'not-compensable',
+          compensationBy: 'bo',
+          compensationReason: 'the customer closed the ticket',
+        });
+        await expectCode(store.claimCompensation(e.id, claim('r')), 'EFFECT_NOT_COMPENSABLE');
+        await expectCode(store.holdCompensation(e.id, 'x'), 'EFFECT_NOT_COMPENSABLE');
+        await expectCode(store.claimCompensation(u('none'), claim('r')), 'EFFECT_NOT_FOUND');
+        await expectCode(store.skipCompensation(u('none'), 'bo', 'x'), 'EFFECT_NOT_FOUND');
+      });
+
+      it("lists by compensation state and by kind (a compensation's own effects name what they compensate)", async () => {
+        const e = await committed();
+        const own = await committed(null, { compensates: e.id, turnId: `compensate:${e.id}` });
+        expect(own.compensates).toBe(e.id);
+        await store.claimCompensation(e.id, claim('run-a'));
+        const of = async (q: object) =>
+          (await store.listEffects({ agent: e.agent, ...q })).items.map((x) => x.id).sort();
+        const ofOwn = async (q: object) =>
+          (await store.listEffects({ agent: own.agent, ...q })).items.map((x) => x.id).sort();
+        expect(await of({ compensationState: 'running' })).toEqual([e.id]);
+        expect(await of({ compensationState: ['pending', 'compensated'] })).toEqual([]);
+        expect(await of({ kind: 'turn' })).toEqual([e.id]);
+        expect(await of({ kind: 'compensation' })).toEqual([]);
+        expect(await ofOwn({ kind: 'compensation', compensationState: 'not-compensable' })).toEqual([own.id]);
+        expect(await ofOwn({ kind: 'turn' })).toEqual([]);
       });
     });
 
@@ -2718,8 +2842,12 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           'CONFLICT',
         );
         expect(await store.getEffect(key)).toEqual(r);
-        // compensation still works on a resolved committed effect
-        expect((await store.compensateEffect(key, { undone: true })).status).toBe('compensated');
+        // a committed resolution has the compensation state of any committed effect (none declared here)
+        expect(r.compensationState).toBe('not-compensable');
+        await expectCode(
+          store.claimCompensation(effect.id, { owner: 'o', version: 'v1', ttlMs: 1000 }),
+          'EFFECT_NOT_COMPENSABLE',
+        );
         await expectCode(
           store.resolveEffect(u('none'), { status: 'failed', error: 'x', by: 'bo', reason: 'y' }),
           'EFFECT_NOT_FOUND',

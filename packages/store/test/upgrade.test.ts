@@ -144,6 +144,17 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
         token: String(r.token),
         status: String(r.status),
       }));
+      // effects the previous release's compensate endpoint marked compensated (nothing ran them)
+      await env.rawExec(
+        `INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args,
+           status, result, error, compensation, compensation_result, created_at, updated_at)
+         VALUES ('e-upgrade-marked', 'k-upgrade-marked', 's-upgrade', 'upgrade', 'v1', NULL, 't1', 'send_email',
+           '{}', 'compensated', '{"sent":true}', NULL, 'send_correction', '{"note":"by hand"}', 1, 2),
+           ('e-upgrade-none', 'k-upgrade-none', 's-upgrade', 'upgrade', 'v1', NULL, 't1', 'lookup', '{}',
+           'committed', '1', NULL, NULL, NULL, 1, 2),
+           ('e-upgrade-open', 'k-upgrade-open', 's-upgrade', 'upgrade', 'v1', NULL, 't1', 'create_ticket', '{}',
+           'committed', '2', NULL, 'cancel_ticket', NULL, 1, 2)`,
+      );
       store = await env.open({ now: () => T });
     });
 
@@ -161,6 +172,25 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
       expect(after.slice(0, ddlBefore.length)).toEqual(ddlBefore);
       expect(after.length).toBeGreaterThan(ddlBefore.length);
       expect(after.map((m) => m.version)).toEqual(after.map((_, i) => i + 1));
+    });
+
+    it('effects marked compensated by hand become recorded-by-operator, committed; never compensated', async () => {
+      const byId = async (id: string) => store.getEffectById(id);
+      expect(await byId('e-upgrade-marked')).toMatchObject({
+        status: 'committed',
+        result: { sent: true },
+        compensationState: 'recorded-by-operator',
+        compensationAttempts: 0,
+      });
+      expect(await byId('e-upgrade-none')).toMatchObject({
+        status: 'committed',
+        compensationState: 'not-compensable',
+        compensationReason: 'no compensation declared',
+      });
+      expect(await byId('e-upgrade-open')).toMatchObject({
+        status: 'committed',
+        compensationState: 'pending',
+      });
     });
 
     for (const [id, exp] of sessions) {

@@ -148,28 +148,52 @@ export function registerSessions(program: Command): void {
     .option('--version-label <label>', 'filter by version')
     .option('--rollout <id>', 'filter by rollout')
     .option('--session <id>', 'filter by session')
-    .option('--status <status>', 'intent, committed, failed or compensated')
+    .option('--status <status>', 'intent, committed or failed (comma-separated)')
+    .option(
+      '--compensation <states>',
+      'compensation states: pending, running, compensated, failed, not-compensable, recorded-by-operator',
+    )
+    .option('--kind <kind>', "turn (effects of turns) or compensation (a compensation's own effects)")
     .option('--limit <n>', 'page size', '50')
     .option('--cursor <cursor>', 'continue after a previous page')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ baton effects list --version-label v3 --status committed\n  $ baton effects list --rollout r_... --json',
+      '\nExamples:\n  $ baton effects list --version-label v3 --status committed\n' +
+        '  $ baton effects list --version-label v3 --compensation pending,failed\n  $ baton effects list --rollout r_... --json',
     )
     .action(
-      action(async (opts: ListOpts & { rollout?: string; session?: string }) => {
-        const client = await clientFrom(opts);
-        const page = await client.listEffects({
-          ...pageQuery(opts),
-          rollout: opts.rollout,
-          session: opts.session,
-        });
-        if (opts.json) return printJson({ effects: page.items, nextCursor: page.nextCursor });
-        printTable(
-          page.items.map((e) => ({ ...e, args: compact(e.args, 40), at: fmtTime(e.createdAt) })),
-          ['id', 'sessionId', 'version', 'name', 'status', 'compensation', 'args', 'at'],
-        );
-        if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
-      }),
+      action(
+        async (
+          opts: ListOpts & { rollout?: string; session?: string; compensation?: string; kind?: string },
+        ) => {
+          if (opts.kind !== undefined && opts.kind !== 'turn' && opts.kind !== 'compensation')
+            throw new BatonError('VALIDATION', `--kind must be turn or compensation, got ${opts.kind}`);
+          const client = await clientFrom(opts);
+          const page = await client.listEffects({
+            ...pageQuery(opts),
+            rollout: opts.rollout,
+            session: opts.session,
+            compensation: opts.compensation,
+            kind: opts.kind as 'turn' | 'compensation' | undefined,
+          });
+          if (opts.json) return printJson({ effects: page.items, nextCursor: page.nextCursor });
+          printTable(
+            page.items.map((e) => ({ ...e, args: compact(e.args, 40), at: fmtTime(e.createdAt) })),
+            [
+              'id',
+              'sessionId',
+              'version',
+              'name',
+              'status',
+              'compensation',
+              'compensationState',
+              'args',
+              'at',
+            ],
+          );
+          if (page.nextCursor) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
+        },
+      ),
     );
 
   adminOptions(effects.command('resolve <id>'))

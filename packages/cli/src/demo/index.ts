@@ -251,6 +251,8 @@ interface Env {
   admin: BatonClient;
   trafficToken: string;
   effects: EffectCounter;
+  /** What the example's compensations executed (their own effects), counted outside Baton. */
+  compensations: EffectCounter;
   profile: Profile;
   seed: string;
 }
@@ -450,12 +452,13 @@ async function scenario1(env: Env): Promise<Record<string, unknown>> {
 }
 
 async function scenario2(env: Env, regressed: string): Promise<Record<string, unknown>> {
-  const { out, admin, profile, effects } = env;
+  const { out, admin, profile, effects, compensations } = env;
   out.line(bold(`Scenario 2 — v2 → ${regressed} (regressed): the gates catch it at the canary step`));
   out.line(
     dim(`${regressed} answers wrong far more often; users who get a wrong answer give a thumbs down.`),
   );
   effects.reset();
+  compensations.reset();
   const pop = new Population(
     new BatonTransport(env.baton.url, env.trafficToken, AGENT_NAME),
     popOptions(profile, `${env.seed}:s2`),
@@ -510,10 +513,19 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
   await pop.stop();
   const failing = (fin.gates ?? []).filter((g) => g.verdict === 'fail');
   const gate = failing[0] ?? null;
+  // the operator compensates what green did: a dry run first, then the run (workers run them)
+  const plan = fin.phase === 'aborted' ? await admin.compensateRollout(started.id, { dryRun: true }) : null;
+  const ran =
+    fin.phase === 'aborted' ? await admin.compensateRollout(started.id, { dryRun: false, by: 'demo' }) : null;
   const abortReport = await admin
     .request<Record<string, unknown>>('GET', `/v1/rollouts/${encodeURIComponent(started.id)}/report`)
     .catch(() => null);
-  const committed = await admin.listEffects({ version: regressed, status: 'committed', limit: 1000 });
+  const committed = await admin.listEffects({
+    version: regressed,
+    status: 'committed',
+    kind: 'turn',
+    limit: 1000,
+  });
   const byName: Record<string, number> = {};
   for (const e of committed.items) byName[e.name] = (byName[e.name] ?? 0) + 1;
   const abortDecision = (fin.decisions ?? []).find((d) => /abort/i.test(d.kind));
@@ -538,8 +550,16 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
       sessionId: e.sessionId,
       compensation: e.compensation,
       status: e.status,
+      compensationState: e.compensationState,
     })),
     abortReport,
+    compensations: {
+      planned: plan?.totals.ran ?? 0,
+      ...(ran?.totals ?? {}),
+      // counted outside Baton, by the example world's side channel
+      executed: compensations.total(),
+      executedTwice: compensations.duplicates(),
+    },
     effectsExecuted: effects.total(),
     duplicatedEffects: effects.duplicates(),
     sessionsTotal: pop.stats.sessions.size,
@@ -571,8 +591,16 @@ async function scenario2(env: Env, regressed: string): Promise<Record<string, un
       Object.entries(byName)
         .map(([k, v]) => `${k} ×${v}`)
         .join(', ') || 'none'
-    } — listed with their compensations in GET /v1/rollouts/${started.id}/report`,
+    } — listed with their compensation states in GET /v1/rollouts/${started.id}/report`,
   );
+  if (ran) {
+    const t = ran.totals;
+    out.line(
+      `  compensations  ${t.effects} effects: ${t.compensated} compensated, ${t.failed} failed, ${t.pending} pending, ` +
+        `${t.notCompensable} not compensable; the example world counted ${compensations.total()} executed ` +
+        `(${compensations.duplicates()} twice)`,
+    );
+  }
   out.line();
   return report;
 }
@@ -659,11 +687,16 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     if (which.has('1') || which.has('2')) {
       store = await openStore(path.join(dir, 'baton.db'));
       const effects = new EffectCounter();
+      const compensations = new EffectCounter();
       const regressed = 'v3-wrong';
+      const deps = (label: string) => ({
+        onEffect: effects.sink(label),
+        onCompensation: compensations.sink(label),
+      });
       const agents = [
-        supportAgent('v1', { onEffect: effects.sink('v1') }),
-        supportAgent('v2', { onEffect: effects.sink('v2') }),
-        supportAgent(regressed, { onEffect: effects.sink(regressed) }),
+        supportAgent('v1', deps('v1')),
+        supportAgent('v2', deps('v2')),
+        supportAgent(regressed, deps(regressed)),
       ];
       const tokens = { traffic: randomToken(), admin: randomToken(), worker: randomToken() };
       const tokenConfig = { traffic: [tokens.traffic], admin: [tokens.admin], worker: [tokens.worker] };
@@ -694,6 +727,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         admin: new BatonClient({ server: baton.url, token: tokens.admin, timeoutMs: 120_000 }),
         trafficToken: tokens.traffic,
         effects,
+        compensations,
         profile,
         seed,
       };
@@ -732,6 +766,18 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       if (!r.aborted)
         violations.push(`scenario 2: the regressed version was not aborted (phase ${String(r.phase)})`);
       if (!r.gate) violations.push('scenario 2: no failing gate recorded');
+      const c = r.compensations as {
+        compensated?: number;
+        failed?: number;
+        executed: number;
+        executedTwice: number;
+      };
+      if (c.executedTwice !== 0) violations.push(`scenario 2: ${c.executedTwice} compensation(s) ran twice`);
+      if ((c.compensated ?? 0) !== c.executed)
+        violations.push(
+          `scenario 2: ${c.compensated ?? 0} compensation(s) recorded as done but ${c.executed} executed`,
+        );
+      if ((c.failed ?? 0) > 0) violations.push(`scenario 2: ${c.failed} compensation(s) failed`);
     } else if (r.simulated) {
       if (!(Number(r.lostContexts) > 0))
         violations.push('scenario 3: the naive cutover lost no context (simulation too short?)');

@@ -8,7 +8,7 @@
  * addressed to blue find nobody. Effects are counted by their idempotency key, so a retried
  * effect that runs again shows up as a duplicate.
  */
-import { BatonError, sha256Hex, newId } from '@baton/core';
+import { BatonError, initialCompensationFields, sha256Hex, newId } from '@baton/core';
 import type {
   CheckpointBody,
   StoredHistoryEntry,
@@ -40,6 +40,7 @@ function effectRecord(input: EffectIntentInput): EffectRecord {
     error: null,
     compensation: input.compensation,
     compensationResult: null,
+    ...initialCompensationFields(input.compensation),
     createdAt: now,
     updatedAt: now,
   };

@@ -9,7 +9,7 @@
  *   GET  /v1/rollouts/{id}/decisions        ?afterSeq=&limit=
  *   GET  /v1/rollouts/{id}/report           effects committed by the candidate, with compensations
  *   POST /v1/rollouts/{id}/promote|pause|resume|abort   {reason?, by?}
- *   POST /v1/rollouts/{id}/compensate       {dryRun = true, effects?: ids, note?}
+ *   POST /v1/rollouts/{id}/compensate       {dryRun = true, effects?: ids, note?, by?} (compensation-api.ts)
  *   POST /v1/migrate/check                  spec (JSON or YAML) → pre-flight summary (200, ok true/false)
  *   POST /v1/rollouts/forecast              spec → the drain forecast (nothing is created)
  */
@@ -27,6 +27,7 @@ import {
   type VersionRecord,
 } from '@baton/core';
 import { READ_SCOPES } from '../auth';
+import { compensateRollout } from '../compensation-api';
 import type { ServerContext } from '../context';
 import { limitParam, positionParam } from '../paging';
 import { parse } from '../validation';
@@ -388,81 +389,6 @@ export async function commandRollout(
   return loaded.rec;
 }
 
-export interface CompensationPlan {
-  rolloutId: string;
-  dryRun: boolean;
-  effects: Array<{
-    id: string;
-    idempotencyKey: string;
-    sessionId: string;
-    name: string;
-    compensation: string;
-    args: unknown;
-    result: unknown;
-  }>;
-  recorded: number;
-}
-
-/**
- * The compensations of the candidate's committed effects. A dry run lists them; otherwise each
- * is recorded as compensated (the compensating action itself is run by the operator's tooling).
- */
-export async function compensate(
-  ctx: ServerContext,
-  id: string,
-  opts: { dryRun: boolean; effects?: string[]; note?: string; by?: string },
-): Promise<CompensationPlan> {
-  const rec = await ctx.store.getRollout(id);
-  const report = await buildAbortReport(ctx, { agent: rec.agent, version: rec.to, rolloutId: id });
-  const wanted = opts.effects ? new Set(opts.effects) : null;
-  if (wanted) {
-    const known = new Set(report.effects.map((e) => e.id));
-    const unknown = [...wanted].filter((x) => !known.has(x));
-    if (unknown.length)
-      throw new BatonError(
-        'VALIDATION',
-        `effects: not committed effects of ${rec.to}: ${unknown.slice(0, 10).join(', ')}`,
-        {
-          path: 'effects',
-          unknown,
-        },
-      );
-  }
-  const todo = report.effects.filter(
-    (e) => e.compensationStatus === 'pending' && e.compensation !== null && (!wanted || wanted.has(e.id)),
-  );
-  const plan: CompensationPlan = {
-    rolloutId: id,
-    dryRun: opts.dryRun,
-    effects: todo.map((e) => ({
-      id: e.id,
-      idempotencyKey: e.idempotencyKey,
-      sessionId: e.sessionId,
-      name: e.name,
-      compensation: e.compensation!,
-      args: e.args,
-      result: e.result,
-    })),
-    recorded: 0,
-  };
-  if (opts.dryRun) return plan;
-  for (const e of todo) {
-    await ctx.store.compensateEffect(e.idempotencyKey, {
-      compensation: e.compensation,
-      note: opts.note ?? null,
-      by: opts.by ?? null,
-      at: ctx.clock.now(),
-    });
-    plan.recorded++;
-  }
-  await ctx.store.appendDecision(id, {
-    kind: 'compensations-recorded',
-    message: `${plan.recorded} compensation(s) of ${rec.to}'s effects recorded`,
-    evidence: { effects: todo.map((e) => e.id), note: opts.note ?? null, by: opts.by ?? null },
-  });
-  return plan;
-}
-
 function specBody(req: FastifyRequest): unknown {
   const b = req.body;
   if (b === undefined || b === null || (typeof b === 'string' && b.trim() === ''))
@@ -581,7 +507,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
 
     app.post<{ Params: { id: string } }>('/v1/rollouts/:id/compensate', { onRequest: admin }, async (req) => {
       const b = parse(compensateBody, req.body ?? {});
-      return compensate(ctx, req.params.id, {
+      return compensateRollout(ctx, req.params.id, {
         dryRun: b.dryRun,
         ...(b.effects ? { effects: b.effects } : {}),
         ...(b.note ? { note: b.note } : {}),

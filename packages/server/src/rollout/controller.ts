@@ -12,6 +12,7 @@ import { BatonError, SessionBusyError, type GateEvaluator, type RolloutRecord } 
 import type { Store } from '@baton/store';
 import { evaluateGate } from '../analysis';
 import type { ServerContext } from '../context';
+import { autoCompensate } from './auto-compensate';
 import { CONTROLLER_LOCK_NAME, leadership, type Leadership, type LeadershipOptions } from './leadership';
 import {
   fromPersisted,
@@ -377,6 +378,8 @@ export class RolloutController {
           'drain deadline: sessions stuck on the origin version',
         );
         return [];
+      case 'auto-compensate':
+        return autoCompensate(this.ctx, rec.id, state);
       case 'compensation-report': {
         // turns in flight on green when the abort came may still commit effects: wait for them
         // (at most one turn timeout), so the report lists every effect green committed

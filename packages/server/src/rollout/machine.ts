@@ -83,7 +83,8 @@ export interface RolloutState {
   };
   /** Whether green can move back to blue (same schema, or green ships a down migration to blue's). */
   reversible: boolean;
-  abort: { at: number; reason: string; reverse: boolean; reportDone: boolean } | null;
+  /** `compensated`: the automatic compensation run (onAbort.compensate auto) is done (absent: not yet). */
+  abort: { at: number; reason: string; reverse: boolean; reportDone: boolean; compensated?: boolean } | null;
   lastVerdicts: GateVerdictSummary | null;
   migrations: { done: number; failed: number; lastFailures: Array<{ sessionId: string; reason: string }> };
   promotedAt: number | null;
@@ -122,7 +123,8 @@ export type Action =
   | { type: 'evaluate-gates'; step: number; windowStart: number; windowEnd: number }
   | { type: 'observe-drain'; origin: string }
   | { type: 'mark-stuck'; sessionIds: string[] }
-  | { type: 'compensation-report' };
+  | { type: 'compensation-report' }
+  | { type: 'auto-compensate' };
 
 export type RolloutEvent =
   | { type: 'start' }
@@ -137,6 +139,7 @@ export type RolloutEvent =
       failures: Array<{ sessionId: string; reason: string }>;
     }
   | { type: 'compensation-report'; report: unknown }
+  | { type: 'compensations-ran'; message: string; evidence: unknown }
   | { type: 'pause'; reason?: string; by?: string }
   | { type: 'resume'; by?: string }
   | { type: 'promote'; by?: string }
@@ -412,8 +415,20 @@ function finishIfDone(tx: Tx, now: number): void {
   if (s.stage !== 'draining') return;
   if (s.phase === 'promoted' && s.drain.completedAt !== null) tx.set({ stage: 'done', doneAt: now });
   if (s.phase === 'aborted' && s.abort?.reportDone) {
-    if (!s.abort.reverse || s.drain.completedAt !== null) tx.set({ stage: 'done', doneAt: now });
+    if ((!s.abort.reverse || s.drain.completedAt !== null) && !autoCompensationDue(s))
+      tx.set({ stage: 'done', doneAt: now });
   }
+}
+
+/** After an abort with `onAbort.compensate: auto`: the report is out, sessions moved back, not yet run. */
+function autoCompensationDue(s: RolloutState): boolean {
+  return (
+    s.phase === 'aborted' &&
+    s.spec.onAbort.compensate === 'auto' &&
+    !!s.abort?.reportDone &&
+    !s.abort.compensated &&
+    (!s.abort.reverse || s.drain.completedAt !== null)
+  );
 }
 
 function onTick(tx: Tx, now: number): void {
@@ -502,6 +517,7 @@ function onTick(tx: Tx, now: number): void {
   }
 
   if (cur.phase === 'aborted' && cur.abort && !cur.abort.reportDone) tx.act({ type: 'compensation-report' });
+  if (autoCompensationDue(cur)) tx.act({ type: 'auto-compensate' });
 
   // verification of the current step
   if (cur.phase === 'progressing' && cur.stage === 'steps') {
@@ -723,6 +739,13 @@ export function transition(state: RolloutState, event: RolloutEvent, now: number
       if (s.phase !== 'aborted' || !s.abort || s.abort.reportDone) return tx.result();
       tx.set({ abort: { ...s.abort, reportDone: true } });
       tx.decide('abort-report', `effects committed by ${s.green}, with their compensations`, event.report);
+      finishIfDone(tx, now);
+      return tx.result();
+    }
+    case 'compensations-ran': {
+      if (!autoCompensationDue(s) || !s.abort) return tx.result();
+      tx.set({ abort: { ...s.abort, compensated: true } });
+      tx.decide('compensations-ran', event.message, event.evidence);
       finishIfDone(tx, now);
       return tx.result();
     }

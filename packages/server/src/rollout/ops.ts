@@ -5,6 +5,7 @@
 import {
   bucketOf,
   TERMINAL_SESSION_STATUSES,
+  type CompensationState,
   type EffectRecord,
   type GateEvaluator,
   type GateResult,
@@ -401,11 +402,15 @@ export interface AbortReportEffect {
   args: unknown;
   status: EffectRecord['status'];
   result: unknown;
-  /** Name of the compensating action, or null when the agent declared none. */
+  /** Name of the compensation, or null when the agent declared none. */
   compensation: string | null;
-  /** `done` once compensated; `pending` when one is declared but not run; `none` without one. */
-  compensationStatus: 'done' | 'pending' | 'none';
+  /** Where its compensation stands (see CompensationState). */
+  compensationState: CompensationState;
   compensationResult: unknown;
+  compensationError: string | null;
+  compensationReason: string | null;
+  /** The version that ran (or runs) the compensation. */
+  compensationVersion: string | null;
   at: number;
 }
 
@@ -419,12 +424,15 @@ export interface AbortReport {
     committed: number;
     compensated: number;
     pendingCompensation: number;
-    noCompensation: number;
+    runningCompensation: number;
+    failedCompensation: number;
+    notCompensable: number;
+    recordedByOperator: number;
   };
   effects: AbortReportEffect[];
 }
 
-/** Every effect `version` committed (or compensated), with its compensation status, read from the ledger. */
+/** Every effect the turns of `version` committed, with its compensation state, read from the ledger. */
 export async function buildAbortReport(
   ctx: Pick<OpsContext, 'store' | 'clock'>,
   input: { agent: string; version: string; rolloutId: string },
@@ -432,35 +440,26 @@ export async function buildAbortReport(
   // the report covers what the ledger held at this instant (taken before reading it)
   const at = ctx.clock.now();
   const effects: AbortReportEffect[] = [];
-  let cursor: string | null = null;
-  for (;;) {
-    const page = await ctx.store.listEffects({
-      agent: input.agent,
-      version: input.version,
-      status: ['committed', 'compensated'],
-      limit: 1000,
-      cursor,
+  for (const e of await committedEffects(ctx.store, input.agent, input.version)) {
+    effects.push({
+      id: e.id,
+      idempotencyKey: e.idempotencyKey,
+      sessionId: e.sessionId,
+      turnId: e.turnId,
+      name: e.name,
+      args: e.args,
+      status: e.status,
+      result: e.result,
+      compensation: e.compensation,
+      compensationState: e.compensationState,
+      compensationResult: e.compensationResult,
+      compensationError: e.compensationError,
+      compensationReason: e.compensationReason,
+      compensationVersion: e.compensationVersion,
+      at: e.createdAt,
     });
-    for (const e of page.items) {
-      effects.push({
-        id: e.id,
-        idempotencyKey: e.idempotencyKey,
-        sessionId: e.sessionId,
-        turnId: e.turnId,
-        name: e.name,
-        args: e.args,
-        status: e.status,
-        result: e.result,
-        compensation: e.compensation,
-        compensationStatus: e.status === 'compensated' ? 'done' : e.compensation ? 'pending' : 'none',
-        compensationResult: e.compensationResult,
-        at: e.createdAt,
-      });
-    }
-    if (!page.nextCursor) break;
-    cursor = page.nextCursor;
   }
-  const count = (f: (e: AbortReportEffect) => boolean) => effects.filter(f).length;
+  const count = (state: CompensationState) => effects.filter((e) => e.compensationState === state).length;
   return {
     agent: input.agent,
     version: input.version,
@@ -468,11 +467,37 @@ export async function buildAbortReport(
     at,
     totals: {
       effects: effects.length,
-      committed: count((e) => e.status === 'committed'),
-      compensated: count((e) => e.compensationStatus === 'done'),
-      pendingCompensation: count((e) => e.compensationStatus === 'pending'),
-      noCompensation: count((e) => e.compensationStatus === 'none'),
+      committed: effects.filter((e) => e.status === 'committed').length,
+      compensated: count('compensated'),
+      pendingCompensation: count('pending'),
+      runningCompensation: count('running'),
+      failedCompensation: count('failed'),
+      notCompensable: count('not-compensable'),
+      recordedByOperator: count('recorded-by-operator'),
     },
     effects,
   };
+}
+
+/** The effects the turns of `agent@version` committed (not those compensations recorded), oldest first. */
+export async function committedEffects(
+  store: OpsContext['store'],
+  agent: string,
+  version: string,
+): Promise<EffectRecord[]> {
+  const out: EffectRecord[] = [];
+  let cursor: string | null = null;
+  for (;;) {
+    const page = await store.listEffects({
+      agent,
+      version,
+      status: 'committed',
+      kind: 'turn',
+      limit: 1000,
+      cursor,
+    });
+    out.push(...page.items);
+    if (!page.nextCursor) return out;
+    cursor = page.nextCursor;
+  }
 }

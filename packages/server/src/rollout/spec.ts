@@ -46,7 +46,13 @@ export interface RolloutSpec {
   steps: RolloutStep[];
   gates: GateSpec[];
   onFail: 'abort' | 'pause';
-  onAbort: { greenSessions: 'stay' | 'reverse' };
+  /**
+   * After an abort: green's sessions stay or move back; `compensate: auto` runs the compensations
+   * of green's committed effects of sessions that ended or moved back to blue (only the effect
+   * names in `effects`, when given; required with `greenSessions: stay`, since green keeps serving
+   * those conversations). `manual` (default): an operator runs them.
+   */
+  onAbort: { greenSessions: 'stay' | 'reverse'; compensate: 'manual' | 'auto'; effects: string[] | null };
   onNoData: NoDataRule;
   preflight: { enabled: boolean; sample: number | null };
 }
@@ -210,8 +216,10 @@ const specSchema = z
     onAbort: z
       .strictObject({
         greenSessions: z.enum(['stay', 'reverse'], { error: 'must be stay or reverse' }).default('stay'),
+        compensate: z.enum(['manual', 'auto'], { error: 'must be manual or auto' }).default('manual'),
+        effects: z.array(z.string().min(1).max(200)).min(1).max(100).nullable().default(null),
       })
-      .default({ greenSessions: 'stay' }),
+      .default({ greenSessions: 'stay', compensate: 'manual', effects: null }),
     onNoData: z
       .enum(['extend', 'pause', 'abort', 'pass'], { error: 'must be one of extend, pause, abort, pass' })
       .default('pause'),
@@ -255,6 +263,13 @@ const specSchema = z
           message: 'must not exceed maxDuration',
         });
     });
+    if (s.onAbort.compensate === 'auto' && s.onAbort.greenSessions === 'stay' && s.onAbort.effects === null)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['onAbort', 'compensate'],
+        message:
+          'auto with greenSessions: stay needs onAbort.effects naming what to compensate (green keeps serving its sessions)',
+      });
     const names = new Set<string>();
     s.gates.forEach((g, i) => {
       const n = g.name ?? g.metric;

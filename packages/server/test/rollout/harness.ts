@@ -13,6 +13,8 @@ import {
   type MigrateRequest,
   type MigrateResponse,
   type WorkerHealthResponse,
+  type CompensateRequest,
+  type CompensateResponse,
 } from '@baton/core';
 import { openStore, type Store } from '@baton/store';
 import { InProcessWorker } from '@baton/sdk';
@@ -60,6 +62,9 @@ export class SlowWorker implements WorkerClient {
   migrate(req: MigrateRequest): Promise<MigrateResponse> {
     return this.inner.migrate(req);
   }
+  compensate(req: CompensateRequest): Promise<CompensateResponse> {
+    return this.inner.compensate!(req);
+  }
   health(): Promise<WorkerHealthResponse> {
     return this.inner.health();
   }
@@ -71,6 +76,8 @@ export interface TestBaton {
   dir: string;
   file: string;
   effects: EffectCounter;
+  /** What the example's compensations executed (their own effects), counted outside Baton. */
+  compensations: EffectCounter;
   api: Api;
   close(): Promise<void>;
 }
@@ -91,9 +98,10 @@ export async function startTestBaton(opts: {
   const clock = opts.clock;
   const store = opts.store ?? (await openStore(file, clock ? { now: () => clock.now() } : {}));
   const effects = new EffectCounter();
+  const compensations = new EffectCounter();
   const ledger = new StoreLedgerClient(store, new Capabilities(store, clock ?? systemClock));
   const agents = opts.versions.map((label) => {
-    const def = supportAgent(label, { onEffect: effects.sink });
+    const def = supportAgent(label, { onEffect: effects.sink, onCompensation: compensations.sink });
     const inner = new InProcessWorker(def, ledger, clock ? { clock } : {});
     const client = opts.turnDelayMs ? new SlowWorker(inner, opts.turnDelayMs) : inner;
     return { client, manifest: def.manifest() };
@@ -114,6 +122,7 @@ export async function startTestBaton(opts: {
     dir,
     file,
     effects,
+    compensations,
     api,
     async close() {
       await baton.close({ deadlineMs: 2000 });

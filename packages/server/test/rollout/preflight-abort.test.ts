@@ -134,7 +134,7 @@ describe('pre-flight', () => {
 /** Orders whose status makes the agent open a ticket and send an email (two effects). */
 const troubleOrders = (n: number) => ordersWhere((f) => f.status === 'delayed' || f.status === 'lost', n);
 
-async function gateBreach(reverse: boolean): Promise<void> {
+async function gateBreach(reverse: boolean, auto = false): Promise<void> {
   t = await startTestBaton({ versions: ['v1', 'v3-chatty'], controller: { intervalMs: 30 } });
   const { api, store } = t;
   // a few sessions from before the rollout, on v1
@@ -161,7 +161,7 @@ async function gateBreach(reverse: boolean): Promise<void> {
       },
     ],
     onFail: 'abort',
-    onAbort: { greenSessions: reverse ? 'reverse' : 'stay' },
+    onAbort: { greenSessions: reverse ? 'reverse' : 'stay', ...(auto ? { compensate: 'auto' } : {}) },
   });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const id = created.body.id as string;
@@ -213,7 +213,7 @@ async function gateBreach(reverse: boolean): Promise<void> {
     const ds = (await api.admin('GET', `/v1/rollouts/${id}/decisions`)).body.items as typeof decisions;
     return ds.find((d) => d.kind === 'abort-report')?.evidence ?? null;
   });
-  const ledger = (await allEffects(t, 'v3-chatty')).filter((e) => e.status === 'committed');
+  const ledger = (await allEffects(t, 'v3-chatty')).filter((e) => e.status === 'committed' && !e.compensates);
   expect(ledger.length).toBeGreaterThan(0);
   // the decision is a snapshot at the report's time: every effect green had committed by then;
   // green keeps serving its sessions, so effects committed later appear in the live report
@@ -226,7 +226,7 @@ async function gateBreach(reverse: boolean): Promise<void> {
   expect(live.body.effects.map((e: { id: string }) => e.id).sort()).toEqual(ledger.map((e) => e.id).sort());
   for (const e of report.effects) {
     expect(['cancel_ticket', 'send_correction_email']).toContain(e.compensation);
-    expect(e.compensationStatus).toBe('pending');
+    expect(e.compensationState).toBe('pending');
     expect(green.map((s) => s.id)).toContain(e.sessionId);
   }
 
@@ -238,18 +238,31 @@ async function gateBreach(reverse: boolean): Promise<void> {
     expect(r.body.version).toBe('v3-chatty');
     await until('done', async () => (await api.admin('GET', `/v1/rollouts/${id}`)).body.stage === 'done');
     for (const gs of green) expect((await store.getSession(gs.id)).version).toBe('v3-chatty');
-    // compensations: a dry run lists them, a real run records them
-    const committedNow = (await allEffects(t, 'v3-chatty')).filter((e) => e.status === 'committed').length;
+    // compensations: a dry run lists what would run where and changes nothing; a real run runs them
+    const turnEffects = async () =>
+      (await allEffects(t!, 'v3-chatty')).filter((e) => e.status === 'committed' && !e.compensates);
+    const before = await turnEffects();
     const dry = await api.admin('POST', `/v1/rollouts/${id}/compensate`, { dryRun: true });
-    expect(dry.body.effects).toHaveLength(committedNow);
-    expect((await allEffects(t, 'v3-chatty')).filter((e) => e.status === 'compensated')).toHaveLength(0);
+    expect(dry.body.effects).toHaveLength(before.length);
+    expect(dry.body.totals).toMatchObject({ ran: before.length, compensated: 0, pending: 0 });
+    for (const e of dry.body.effects) expect(e).toMatchObject({ action: 'run', version: 'v3-chatty' });
+    expect(await turnEffects()).toEqual(before);
+    expect(t.compensations.total()).toBe(0);
     const real = await api.admin('POST', `/v1/rollouts/${id}/compensate`, {
       dryRun: false,
       note: 'tickets closed',
     });
-    expect(real.body.recorded).toBe(committedNow);
+    expect(real.status).toBe(200);
+    expect(real.body.totals).toMatchObject({ ran: before.length, compensated: before.length, failed: 0 });
+    // counted outside Baton: each compensation's own effect executed exactly once
+    expect(t.compensations.total()).toBe(before.length);
+    expect(t.compensations.duplicates()).toEqual([]);
     const after = await api.admin('GET', `/v1/rollouts/${id}/report`);
-    expect(after.body.totals.compensated).toBe(committedNow);
+    expect(after.body.totals.compensated).toBe(before.length);
+    // a second run finds nothing left to do
+    const again = await api.admin('POST', `/v1/rollouts/${id}/compensate`, { dryRun: false });
+    expect(again.body.totals).toMatchObject({ ran: 0, skipped: before.length });
+    expect(t.compensations.total()).toBe(before.length);
   } else {
     // green sessions move back to blue through the candidate's down migration
     await until(
@@ -278,6 +291,31 @@ async function gateBreach(reverse: boolean): Promise<void> {
     const r = await api.turn(green[0]!, 'k1', 'Any news?');
     expect(r.status).toBe(200);
     expect(r.body.version).toBe('v1');
+    const ds = (await api.admin('GET', `/v1/rollouts/${id}/decisions`)).body.items as typeof decisions;
+    const greenEffects = (await allEffects(t, 'v3-chatty')).filter(
+      (e) => e.status === 'committed' && !e.compensates,
+    );
+    if (auto) {
+      // every green session moved back: the controller planned, then ran green's compensations
+      const plan = ds.find((d) => d.kind === 'compensation-plan')!;
+      expect(plan.evidence.totals).toMatchObject({ effects: greenEffects.length, ran: greenEffects.length });
+      const ran = ds.find((d) => d.kind === 'compensations-ran')!;
+      expect(ran.evidence.totals).toMatchObject({
+        ran: greenEffects.length,
+        compensated: greenEffects.length,
+      });
+      expect(ds.findIndex((d) => d.kind === 'compensation-plan')).toBeLessThan(
+        ds.findIndex((d) => d.kind === 'compensations-ran'),
+      );
+      for (const e of greenEffects) expect(e.compensationState).toBe('compensated');
+      expect(t.compensations.total()).toBe(greenEffects.length);
+      expect(t.compensations.duplicates()).toEqual([]);
+    } else {
+      // manual (the default): nothing ran
+      expect(ds.map((d) => d.kind)).not.toContain('compensations-ran');
+      for (const e of greenEffects) expect(e.compensationState).toBe('pending');
+      expect(t.compensations.total()).toBe(0);
+    }
   }
   // sessions from before the rollout never left blue
   for (const s of old) expect((await store.getSession(s.id)).version).toBe('v1');
@@ -288,4 +326,6 @@ describe('abort forward', () => {
   it('a gate breach aborts: new sessions to blue, green sessions stay on green, report lists green effects', () =>
     gateBreach(false));
   it('with reverse, green sessions move back to blue through down migrations', () => gateBreach(true));
+  it('with reverse and onAbort.compensate auto, green effects are compensated once sessions moved back', () =>
+    gateBreach(true, true));
 });

@@ -61,6 +61,31 @@ describe('rollout spec', () => {
     expect(s.gates[2]!.tolerance).toBe('+2pp');
     expect(s.onNoData).toBe('pause');
     expect(s.preflight).toEqual({ enabled: true, sample: null });
+    expect(s.onAbort).toEqual({ greenSessions: 'stay', compensate: 'manual', effects: null });
+  });
+
+  it('onAbort.compensate auto: refused with greenSessions stay unless it names the effects to compensate', () => {
+    const base = { agent: 'a', to: 'b', steps: [{ fill: 50 }] };
+    expect(parseSpec({ ...base, onAbort: { greenSessions: 'reverse', compensate: 'auto' } }).onAbort).toEqual(
+      {
+        greenSessions: 'reverse',
+        compensate: 'auto',
+        effects: null,
+      },
+    );
+    let err: unknown;
+    try {
+      parseSpec({ ...base, onAbort: { greenSessions: 'stay', compensate: 'auto' } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'VALIDATION', details: { path: 'onAbort.compensate' } });
+    expect((err as Error).message).toMatch(/needs onAbort.effects/);
+    const named = parseSpec({ ...base, onAbort: { compensate: 'auto', effects: ['send_email'] } });
+    expect(named.onAbort).toEqual({ greenSessions: 'stay', compensate: 'auto', effects: ['send_email'] });
+    expect(() => parseSpec({ ...base, onAbort: { compensate: 'sometimes' } })).toThrow(
+      /must be manual or auto/,
+    );
   });
 
   it('parses the same spec from JSON text and from an object', () => {
