@@ -52,6 +52,13 @@ export interface LoadStats {
   /** Duplicate concurrent sends with the same key that did not get the same answer. */
   duplicateMismatches: number;
   duplicateSends: number;
+  /**
+   * Turns committed waiting whose answer did not carry the wait's token: a wait token is shown
+   * once, in the first answer of the turn that created it; a replayed answer (a retry or a
+   * duplicate with the same key) lists the wait without it. The session's wait then runs to its
+   * deadline (a figure, not a fault: the documented contract).
+   */
+  waitTokensNotShown: number;
 }
 
 export interface LoadOptions {
@@ -96,6 +103,7 @@ export class Load {
     inDoubt: [],
     busyAfterCut: [],
     duplicateMismatches: 0,
+    waitTokensNotShown: 0,
     duplicateSends: 0,
   };
   readonly sessions = new Map<string, TrackedSession>();
@@ -272,7 +280,8 @@ export class Load {
         }),
       );
     const answers = await Promise.all(duplicate ? [once(), once()] : [once()]);
-    const res = answers[0]!;
+    // the first answer that shows the new wait's token (the other is a replay, shown without it)
+    const res = answers.find((a) => a?.status === 200 && tokenOf(a.body) !== null) ?? answers[0]!;
     if (duplicate) {
       this.stats.duplicateSends += 1;
       const [a, b] = answers;
@@ -291,15 +300,18 @@ export class Load {
     s.committed += 1;
     this.stats.turnsCommitted += 1;
     this.afterTurn(s, n, res.body);
-    if (endsWaiting(n) && !s.wait) this.stats.unexpected.push(`turn ${key}: no wait left`);
+    if (endsWaiting(n) && !s.wait) {
+      if (res.body?.status === 'waiting' && Array.isArray(res.body?.waits) && res.body.waits.length > 0)
+        this.stats.waitTokensNotShown += 1;
+      else this.stats.unexpected.push(`turn ${key}: no wait left`);
+    }
     return true;
   }
 
   private afterTurn(s: TrackedSession, n: number, body: any): void {
     if (body?.output?.n !== n)
       this.stats.unexpected.push(`${s.id}#${n}: output ${JSON.stringify(body?.output)}`);
-    const wait = (body?.waits as Array<{ token: string }> | undefined)?.[0];
-    s.wait = body?.status === 'waiting' && wait ? wait.token : null;
+    s.wait = body?.status === 'waiting' ? tokenOf(body) : null;
   }
 
   private async end(s: TrackedSession): Promise<void> {
@@ -387,4 +399,10 @@ export function sideLines(file: string): SideLine[] {
     }
   }
   return out;
+}
+
+/** The token of the first wait an answer shows, if it shows one. */
+function tokenOf(body: any): string | null {
+  const wait = (body?.waits as Array<{ token?: string }> | undefined)?.[0];
+  return typeof wait?.token === 'string' ? wait.token : null;
 }

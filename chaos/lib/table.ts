@@ -84,6 +84,12 @@ export function rows(
     ),
   );
   out.push(zero('answers outside the contract', s.unexpected));
+  out.push(
+    fig(
+      'waits whose token only a lost first answer showed (shown once; the wait ran to its deadline)',
+      s.waitTokensNotShown,
+    ),
+  );
   out.push(zero('actions abandoned (not committed within 120 s)', s.abandoned));
   out.push(zero('rollouts not promoted and drained', f.rolloutsUnfinished));
   out.push(zero('rollout decisions repeated', f.decisionsRepeated));

@@ -126,6 +126,51 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
       columns: ['sessionId', 'turnId', 'name'],
       columnCodes: NO_CAPABILITY,
     },
+    // worker: LangGraph checkpoints (a turn capability is checked before the store)
+    'POST /v1/worker/graph/put': {
+      auth: 'worker',
+      body: () => ({
+        record: {
+          threadId: s.sessionId,
+          ns: '',
+          checkpointId: 'cp1',
+          parentId: null,
+          checkpoint: { v: CONTENT },
+          metadata: { m: CONTENT },
+        },
+        blobs: [],
+      }),
+      columns: ['record.threadId', 'record.checkpointId'],
+      columnCodes: NO_CAPABILITY,
+    },
+    'POST /v1/worker/graph/writes': {
+      auth: 'worker',
+      body: () => ({
+        key: { threadId: s.sessionId, ns: '', checkpointId: 'cp1' },
+        writes: [],
+        overwrite: false,
+      }),
+      columns: ['key.threadId', 'key.checkpointId'],
+      columnCodes: NO_CAPABILITY,
+    },
+    'POST /v1/worker/graph/get': {
+      auth: 'worker',
+      body: () => ({ threadId: s.sessionId, ns: '' }),
+      columns: ['threadId'],
+      columnCodes: NO_CAPABILITY,
+    },
+    'POST /v1/worker/graph/list': {
+      auth: 'worker',
+      body: () => ({ threadId: s.sessionId, metadata: { m: CONTENT } }),
+      columns: ['threadId'],
+      columnCodes: NO_CAPABILITY,
+    },
+    'POST /v1/worker/graph/channel-writes': {
+      auth: 'worker',
+      body: () => ({ threadId: s.sessionId, checkpointIds: ['cp1'], channel: 'messages' }),
+      columns: ['threadId', 'channel'],
+      columnCodes: NO_CAPABILITY,
+    },
     // admin
     'POST /v1/versions': {
       auth: 'admin',
@@ -156,6 +201,11 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
       body: () => ({ status: 'committed', result: CONTENT, by: 'op', reason: 'checked' }),
       columns: ['by'],
       columnCodes: ['EFFECT_NOT_FOUND', 'INVALID_CHARACTER'],
+    },
+    'POST /v1/effects/:id/compensate': {
+      auth: 'admin',
+      params: { id: 'eff_hostile_missing' },
+      body: () => ({ dryRun: true }),
     },
     'GET /v1/migrations': { auth: 'admin', query: ['session', 'rollout'], limit: true },
     'GET /metrics': { auth: 'admin' },
