@@ -295,6 +295,36 @@ interface ConcurrentContender {
 }
 
 /**
+ * `n` fresh sessions, each a writer that commits turn `t` of the conversation as the next append
+ * of its session through `commit`.
+ */
+async function sessionWriters(
+  store: Store,
+  turns: Turn[],
+  n: number,
+  commit: (input: AppendCheckpointInput) => Promise<unknown>,
+): Promise<Array<(t: number) => Promise<void>>> {
+  const writers: Array<(t: number) => Promise<void>> = [];
+  for (let i = 0; i < n; i++) {
+    const sessionId = (await store.createSession({ agent: 'bench-cc', version: 'v1', tokenHash: 'x' })).id;
+    let seq = 0;
+    writers.push(async (t) => {
+      const turn = turns[t]!;
+      await commit({
+        sessionId,
+        expectedSeq: seq,
+        schemaVersion: 1,
+        writtenBy: 'v1',
+        body: { state: turn.state, context: turn.context, waits: [] },
+        history: turn.entries,
+      });
+      seq++;
+    });
+  }
+  return writers;
+}
+
+/**
  * Baton: every session's turn is one append (its 2 history entries, the changed state part and
  * the bounded context part) through the router's group commit (`CommitBatcher`: the appends that
  * arrive in one event-loop turn go to `store.appendCheckpoints` in one transaction). With
@@ -315,35 +345,15 @@ function batonConcurrent(name: string, store: Store, turns: Turn[], grouped: boo
   return {
     name,
     batches: grouped ? batches : undefined,
-    async open(_round, n) {
-      const writers: Array<(t: number) => Promise<void>> = [];
-      for (let i = 0; i < n; i++) {
-        const sessionId = (await store.createSession({ agent: 'bench-cc', version: 'v1', tokenHash: 'x' }))
-          .id;
-        let seq = 0;
-        writers.push(async (t) => {
-          const turn = turns[t]!;
-          await batcher.commit({
-            sessionId,
-            expectedSeq: seq,
-            schemaVersion: 1,
-            writtenBy: 'v1',
-            body: { state: turn.state, context: turn.context, waits: [] },
-            history: turn.entries,
-          });
-          seq++;
-        });
-      }
-      return writers;
-    },
+    open: (_round, n) => sessionWriters(store, turns, n, (input) => batcher.commit(input)),
     close: async () => {},
   };
 }
 
 /**
- * Not the router's: a group commit that splits each flush into up to `ways` batches by session and
- * commits them in parallel (one transaction each, on as many connections), to show what the
- * single-batch flush of `CommitBatcher` leaves on the table on PostgreSQL (a figure only).
+ * Not the router's: a group commit that splits each flush into up to `ways` batches by a hash of
+ * the session id and commits them in parallel, beside `CommitBatcher`'s split by arrival order
+ * over `store.parallelWrites` (a figure only).
  */
 class SplitBatcher {
   private queue: Array<{ input: AppendCheckpointInput; resolve(): void; reject(e: unknown): void }> = [];
@@ -391,27 +401,7 @@ function batonSplit(name: string, store: Store, turns: Turn[], ways: number): Co
   const batcher = new SplitBatcher(store, ways);
   return {
     name,
-    async open(_round, n) {
-      const writers: Array<(t: number) => Promise<void>> = [];
-      for (let i = 0; i < n; i++) {
-        const sessionId = (await store.createSession({ agent: 'bench-cc', version: 'v1', tokenHash: 'x' }))
-          .id;
-        let seq = 0;
-        writers.push(async (t) => {
-          const turn = turns[t]!;
-          await batcher.commit({
-            sessionId,
-            expectedSeq: seq,
-            schemaVersion: 1,
-            writtenBy: 'v1',
-            body: { state: turn.state, context: turn.context, waits: [] },
-            history: turn.entries,
-          });
-          seq++;
-        });
-      }
-      return writers;
-    },
+    open: (_round, n) => sessionWriters(store, turns, n, (input) => batcher.commit(input)),
     close: async () => {},
   };
 }
