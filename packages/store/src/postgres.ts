@@ -979,13 +979,15 @@ export class PostgresStore implements Store {
     if (inputs.length === 0) return [];
     const now = this.now();
     const res: AppendCheckpointsResult[] = new Array<AppendCheckpointsResult>(inputs.length);
-    let rest: number[] = [];
+    const fallback = new Set<number>();
     const combined: Array<{ i: number; fin: FinishedAppend; prev: PreviousCheckpoint | null }> = [];
     const { p, values } = params();
     const ctes: string[] = [];
     const seen = new Map<string, number>();
     for (const input of inputs) seen.set(input.sessionId, (seen.get(input.sessionId) ?? 0) + 1);
-    for (const i of lockOrder(inputs)) {
+    // sessions are locked in id order, as by beginTurns, so concurrent batches cannot deadlock
+    const order = lockOrder(inputs);
+    for (const i of order) {
       const input = inputs[i]!;
       const enc = encoded[i]!;
       if (enc instanceof BatonError) {
@@ -997,14 +999,14 @@ export class PostgresStore implements Store {
           ? { hash: null, prev: null }
           : this.prevs.get(input.sessionId, input.expectedSeq);
       if (this.hooks?.beforeCommit || seen.get(input.sessionId)! > 1 || !known) {
-        rest.push(i);
+        fallback.add(i);
         continue;
       }
       let fin: FinishedAppend;
       try {
         fin = finishAppend(input, enc, known.prev, input.expectedSeq + 1, now);
       } catch {
-        rest.push(i); // a stale unchanged part against the cached checkpoint: decided against the stored one
+        fallback.add(i); // a stale unchanged part against the cached checkpoint: decided against the stored one
         continue;
       }
       const t = `_${combined.length}`;
@@ -1044,14 +1046,13 @@ export class PostgresStore implements Store {
             appendedPrev(fin, encoded[i] as EncodedAppend, prev),
           );
           res[i] = { ok: true, meta: fin.meta };
-        } else rest.push(i);
+        } else fallback.add(i);
       });
     }
-    if (rest.length === 0) return res;
-    rest = lockOrder(rest.map((i) => inputs[i]!)).map((j) => rest[j]!);
+    if (fallback.size === 0) return res;
+    const rest = order.filter((i) => fallback.has(i));
     const learned = new Map<string, { meta: CheckpointMeta; next: PreviousCheckpoint }>();
     await this.tx('appendCheckpoints', async (c) => {
-      // sessions are locked in id order, as by beginTurns, so concurrent batches cannot deadlock
       for (const i of rest) {
         const input = inputs[i]!;
         try {
