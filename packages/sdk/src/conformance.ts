@@ -23,6 +23,16 @@ export interface ConformanceOptions {
    * requests (the whole history in `checkpoint.body`), as an old router does.
    */
   protocol?: 1 | 2;
+  /**
+   * Probes that an effect naming a compensation its version does not declare fails the turn with
+   * `VALIDATION` before its intent is recorded: `input` is a first-turn input on which the agent
+   * calls such an effect; `ledgerKeys`, when given, lists the idempotency keys the ledger holds for
+   * a session (so the probe can see that no intent was recorded).
+   */
+  undeclaredCompensation?: {
+    input: TurnRequest['input'];
+    ledgerKeys?: (sessionId: string) => Promise<string[]>;
+  };
 }
 
 export interface ConformanceResult {
@@ -321,6 +331,22 @@ export async function checkWorkerConformance(o: ConformanceOptions): Promise<Con
       noEffect.status === 400 && errorCode(noEffect) === 'VALIDATION',
       `${noEffect.status} ${errorCode(noEffect)}`,
     );
+    if (o.undeclaredCompensation) {
+      const u = o.undeclaredCompensation;
+      const id = `${sessionId}_undeclared`;
+      const r = await call(
+        o,
+        'POST',
+        '/v1/turn',
+        turnReq(null, { session: { ...session, id }, turnId: `${id}-t1`, input: u.input }),
+      );
+      const keys = u.ledgerKeys ? await u.ledgerKeys(id) : [];
+      add(
+        'an effect naming an undeclared compensation → 400 VALIDATION, before its intent is recorded',
+        r.status === 400 && errorCode(r) === 'VALIDATION' && keys.length === 0,
+        `${r.status} ${errorCode(r)}${u.ledgerKeys ? `; ledger keys for the session: ${JSON.stringify(keys)}` : ''}`,
+      );
+    }
   }
 
   const route = await call(o, 'GET', '/v1/nothing-here');

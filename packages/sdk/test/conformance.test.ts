@@ -30,6 +30,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The ledger's idempotency keys for one session. */
+const ledgerKeys = async (sessionId: string): Promise<string[]> =>
+  [...ledger.effects.values()].filter((e) => e.sessionId === sessionId).map((e) => e.idempotencyKey);
+
 function failures(results: ConformanceResult[]): ConformanceResult[] {
   return results.filter((r) => !r.ok);
 }
@@ -44,19 +48,27 @@ describe('worker protocol conformance', () => {
       state: z.object({ count: z.number().int().nonnegative() }),
       initialState: () => ({ count: 0 }),
       modelId: 'none',
-      turn: async (ctx) => {
+      turn: async (ctx, input) => {
         ctx.state.count += 1;
-        const effect = await ctx.effect('note', { count: ctx.state.count }, () => ({ noted: ++runs }));
+        // a compensation this version does not declare: the turn fails before the intent
+        const opts = input.kind === 'message' && input.message === 'undeclared' ? { compensate: 'nope' } : {};
+        const effect = await ctx.effect('note', { count: ctx.state.count }, () => ({ noted: ++runs }), opts);
         return { count: ctx.state.count, effect };
       },
     });
     const w = await serveWorker(agent, { port: 0, ledger: httpLedgerClient(srv.url, 'wtok') });
     try {
-      const results = await checkWorkerConformance({ url: w.url, agent: 'jscounter', version: 'js1' });
+      const results = await checkWorkerConformance({
+        url: w.url,
+        agent: 'jscounter',
+        version: 'js1',
+        undeclaredCompensation: { input: { kind: 'message', message: 'undeclared' }, ledgerKeys },
+      });
       expect(failures(results)).toEqual([]);
       expect(results.map((r) => r.name)).toEqual(
         expect.arrayContaining([
           'health reports protocol 2',
+          'an effect naming an undeclared compensation → 400 VALIDATION, before its intent is recorded',
           'second turn (a window from the middle of the log) answers with only its own history entries',
           'second turn marks the parts it did not change unchanged, with the hashes it was sent',
         ]),
@@ -189,9 +201,13 @@ describe('worker protocol conformance', () => {
         agent: 'pycounter',
         version: 'py1',
         sessionId: 'ses_py',
+        undeclaredCompensation: { input: { kind: 'message', message: 'undeclared' }, ledgerKeys },
       });
       expect(failures(results)).toEqual([]);
       expect(results.map((r) => r.name)).toContain('health reports protocol 2');
+      expect(results.map((r) => r.name)).toContain(
+        'an effect naming an undeclared compensation → 400 VALIDATION, before its intent is recorded',
+      );
       expect(effectLog('effects.log')).toEqual(['ses_py:ses_py-t1:0', 'ses_py:ses_py-t2:0']);
       expect(ledger.effects.get('ses_py:ses_py-t1:0')).toMatchObject({
         status: 'committed',
