@@ -6,7 +6,8 @@
  * It writes what really happened to a side channel outside Baton (`CHAOS_SIDE`, an append-only
  * file of JSON lines): every attempt reaching the effect (`try`, before its intent), every
  * execution of it (`run`, after its `begin`), so duplicates are
- * counted without trusting the ledger. And it obeys a fault switch (`CHAOS_CONTROL`, a JSON file
+ * counted without trusting the ledger; likewise every execution of the compensation's own effect
+ * (`undo-begin`, `undo-run`, keyed by the compensated effect's key). And it obeys a fault switch (`CHAOS_CONTROL`, a JSON file
  * `{mode, hangMs}` the chaos scheduler rewrites): `hang` sleeps past the turn deadline before
  * doing anything, `badstate` ends the turn with a state that fails the schema, `garbage` answers
  * the router's turn request with a body that is not JSON (after the turn ran, effects included).
@@ -33,8 +34,11 @@ export interface FaultSwitch {
 
 /** A line of the side channel. */
 export interface SideLine {
-  /** `try`: an attempt reached the effect (before its intent); `begin`/`run`: it started/ran. */
-  e: 'try' | 'begin' | 'run';
+  /**
+   * `try`: an attempt reached the effect (before its intent); `begin`/`run`: it started/ran;
+   * `undo-begin`/`undo-run`: the compensation's own effect undoing `key` started/ran.
+   */
+  e: 'try' | 'begin' | 'run' | 'undo-begin' | 'undo-run';
   key: string;
   pid: number;
   at: number;
@@ -89,6 +93,31 @@ async function notify(args: { key: string }): Promise<{ sent: string }> {
   return { sent: args.key };
 }
 
+async function unnotify(args: { key: string }): Promise<{ undone: string }> {
+  side({ e: 'undo-begin', key: args.key, pid: process.pid, at: Date.now() });
+  await sleep(5); // a window for a SIGKILL inside the compensation's effect
+  side({ e: 'undo-run', key: args.key, pid: process.pid, at: Date.now() });
+  return { undone: args.key };
+}
+
+/**
+ * `unnotify`, the compensation of `notify`: its own effect goes through the ledger, so a run
+ * retried after a crash replays it. When an operator resolved that effect as never run (its
+ * worker died between the intent and the run), the retry sends it under a second key: the undo
+ * happens once either way.
+ */
+const compensations: NonNullable<AgentDefinition<ChaosState>['compensations']> = {
+  unnotify: async (ctx, { args }) => {
+    const key = (args as { key: string }).key;
+    try {
+      return await ctx.effect('unnotify', { key }, unnotify);
+    } catch (e) {
+      if (!(e instanceof BatonError && e.code === 'EFFECT_FAILED')) throw e;
+      return ctx.effect('unnotify-again', { key }, unnotify);
+    }
+  },
+};
+
 if (process.env.CHAOS_CONTROL) {
   // `garbage`: the worker's answer to a turn is replaced by bytes that are not JSON (same length)
   const end = ServerResponse.prototype.end as (...a: unknown[]) => ServerResponse;
@@ -121,6 +150,7 @@ function makeVersion(gen: number): AgentDefinition<ChaosState> {
     migrations: { up },
     modelId: 'none',
     waits: { approval },
+    compensations,
     tools: [{ name: 'notify', description: 'records a notification in the side channel' }],
     async turn(ctx, input) {
       const fault = faultSwitch();
@@ -135,7 +165,7 @@ function makeVersion(gen: number): AgentDefinition<ChaosState> {
       const key = `${ctx.session.id}:${ctx.turnId}:0`;
       side({ e: 'try', key, pid: process.pid, at: Date.now() });
       try {
-        await ctx.effect('notify', { key }, notify);
+        await ctx.effect('notify', { key }, notify, { compensate: 'unnotify' });
       } catch (e) {
         // an effect an operator resolved as failed: the turn goes on without it
         if (!(e instanceof BatonError && e.code === 'EFFECT_FAILED')) throw e;

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkStore, type Findings } from './check';
+import { compensationPhase } from './compensate';
 import { Fleet } from './fleet';
 import { call, sleep } from './http';
 import { Load } from './load';
@@ -223,8 +224,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       }
     })();
     let faulting = true;
+    const afterLoad = (x: PlannedFault) => x.kind === 'kill-during-compensation';
     const faults = (async () => {
-      const pending = [...plan.faults];
+      const pending = plan.faults.filter((x) => !afterLoad(x));
       // a SIGKILL during the eager migration is due once its rollout migrates (not at a fixed time)
       const migrationDue = async () =>
         pending.some((x) => x.kind === 'kill-during-migration' && t0 + x.at <= Date.now()) &&
@@ -288,6 +290,20 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const stages: Record<string, string> = {};
     for (const id of rolloutIds)
       stages[id] = (await admin('GET', `/v1/rollouts/${id}`))?.body?.stage ?? 'unknown';
+    // the compensation phase: the last rollout's candidate's effects, cut by SIGKILLs
+    const last = plan.rollouts.at(-1)!;
+    const lastId = rolloutIds.at(-1);
+    const compensation = lastId
+      ? await compensationPhase(ctx, sideFile, {
+          rolloutId: lastId,
+          version: last.to,
+          effects: plan.compensation.effects,
+          faults: plan.faults.filter(afterLoad),
+          token: tokens.admin,
+          timeoutMs: 150_000,
+        })
+      : null;
+    events.push(...(compensation?.events ?? []));
     watching = false;
     await watchdog;
     log('stopping every process');
@@ -298,6 +314,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       // one router: its restart outlasts the lease, so a commit it cut cannot land (see the docs)
       routerCrashLeavesDoubt: o.backend === 'sqlite',
       turnTimeoutMs: TURN_TIMEOUT_MS,
+      compensation,
     });
     for (const [id, stage] of Object.entries(stages))
       if (stage !== 'done' && !findings.rolloutsUnfinished.some((x) => x.startsWith(id)))

@@ -5,6 +5,7 @@
 import { openStore, type Store } from '@baton/store';
 import type { CheckpointMeta, Decision, EffectRecord, SessionRecord } from '@baton/core';
 import { AGENT, stateSchema } from '../agent';
+import type { CompensationPhase } from './compensate';
 import type { Crash } from './faults';
 import { sideLines, type LoadStats, type TrackedSession } from './load';
 
@@ -50,6 +51,15 @@ export interface Findings {
   /** Gate decisions without evidence. */
   gateDecisionsWithoutEvidence: string[];
   gateDecisions: number;
+  /** The compensation phase: chosen effects not compensated at the end. */
+  compensationsNotDone: string[];
+  /** Side channel: an undo (a compensation's own effect) that ran more than once for one effect. */
+  undosTwice: string[];
+  /** Recorded `compensated` although no undo ran for it (side channel). */
+  compensatedWithoutUndo: string[];
+  /** An undo ran (side channel) for an effect the ledger does not say is compensated. */
+  undoneNotRecorded: string[];
+  compensationsDone: number;
 }
 
 /** What may leave an effect in doubt: the crash of the worker running it, or (one router) of the router. */
@@ -57,6 +67,7 @@ export interface Excuses {
   crashes: Crash[];
   routerCrashLeavesDoubt: boolean;
   turnTimeoutMs: number;
+  compensation: CompensationPhase | null;
 }
 
 async function all<T>(page: (cursor: string | null) => Promise<{ items: T[]; nextCursor: string | null }>) {
@@ -128,6 +139,11 @@ async function check(
     decisionsRepeated: [],
     gateDecisionsWithoutEvidence: [],
     gateDecisions: 0,
+    compensationsNotDone: [],
+    undosTwice: [],
+    compensatedWithoutUndo: [],
+    undoneNotRecorded: [],
+    compensationsDone: 0,
   };
   const versions = new Map((await store.listVersions(AGENT)).map((v) => [v.label, v]));
   const inStore: SessionRecord[] = await all((cursor) =>
@@ -198,9 +214,12 @@ async function check(
   }
 
   // effects: the ledger against the side channel
-  const effects: EffectRecord[] = await all((cursor) =>
+  const everyEffect: EffectRecord[] = await all((cursor) =>
     store.listEffects({ agent: AGENT, limit: 500, cursor }),
   );
+  // a compensation's own effects are checked with the compensations, below
+  const effects = everyEffect.filter((e) => !e.compensates);
+  const undoEffects = everyEffect.filter((e) => e.compensates);
   const lines = sideLines(sideFile);
   const runs = new Map<string, number>();
   const beganBy = new Map<string, number>();
@@ -210,6 +229,7 @@ async function check(
   }
   for (const [key, n] of runs) if (n > 1) f.duplicateEffects.push(`${key}: ran ${n} times`);
   const ledger = new Map(effects.map((e) => [e.idempotencyKey, e]));
+  for (const e of undoEffects) if (e.status === 'intent') f.effectsInDoubtAtEnd.push(e.idempotencyKey);
   for (const e of effects) {
     f.effects[e.status] = (f.effects[e.status] ?? 0) + 1;
     if (e.status === 'intent') f.effectsInDoubtAtEnd.push(e.idempotencyKey);
@@ -248,6 +268,23 @@ async function check(
     else if (!workerDied && !routerDied)
       f.inDoubtNotExcused.push(`${d.key}: began by ${pid ?? 'nobody'}, ran ${d.ran}`);
   }
+
+  // compensations: every chosen effect compensated, each undo run exactly once, none recorded
+  // without having run
+  const undos = new Map<string, number>();
+  for (const l of lines) if (l.e === 'undo-run') undos.set(l.key, (undos.get(l.key) ?? 0) + 1);
+  for (const [key, n] of undos) if (n > 1) f.undosTwice.push(`${key}: undone ${n} times`);
+  for (const e of effects) {
+    if (e.compensationState === 'compensated') {
+      f.compensationsDone += 1;
+      if (!undos.has(e.idempotencyKey)) f.compensatedWithoutUndo.push(`${e.id} (${e.idempotencyKey})`);
+    } else if (undos.has(e.idempotencyKey))
+      f.undoneNotRecorded.push(`${e.id} (${e.idempotencyKey}): ${e.compensationState}`);
+  }
+  const byEffectId = new Map(effects.map((e) => [e.id, e]));
+  for (const id of excuses.compensation?.chosen.keys() ?? [])
+    if (byEffectId.get(id)?.compensationState !== 'compensated')
+      f.compensationsNotDone.push(`${id}: ${byEffectId.get(id)?.compensationState ?? 'not in the ledger'}`);
 
   // rollouts: finished, and no decision taken twice
   for (const r of await store.listRollouts({ agent: AGENT })) {

@@ -151,6 +151,9 @@ export async function runFault(ctx: FaultContext, f: PlannedFault): Promise<Faul
       fleet.setFault(slot, { mode: 'none' });
       return ev;
     }
+    case 'kill-during-compensation':
+      // run by the compensation phase after the load (compensate.ts), never on the timed schedule
+      return { ...ev, skipped: 'runs in the compensation phase' };
     case 'pg-restart': {
       if (!ctx.cluster) return { ...ev, skipped: 'no private PostgreSQL' };
       ev.target = `postgres :${ctx.cluster.port}`;

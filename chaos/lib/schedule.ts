@@ -13,6 +13,7 @@ export type FaultKind =
   | 'kill-server'
   | 'kill-worker'
   | 'kill-during-migration'
+  | 'kill-during-compensation'
   | 'worker-hang'
   | 'worker-garbage'
   | 'worker-badstate'
@@ -52,6 +53,12 @@ export interface Plan {
   users: number;
   rollouts: PlannedRollout[];
   faults: PlannedFault[];
+  /**
+   * After the load, the last rollout's candidate's first `effects` committed effects are
+   * compensated while the `kill-during-compensation` faults of `faults` cut the runs (the first
+   * kills the server running them, the second the worker).
+   */
+  compensation: { effects: number };
 }
 
 /** The seeded generator of the drain forecaster (mulberry32), in [0, 1). */
@@ -111,6 +118,18 @@ export function plan(seed: number, minutes: number, backend: Backend): Plan {
     const kind = i < first.length ? first[i]! : kinds[Math.floor(r() * kinds.length)]!;
     faults.push({ at: Math.round(from + i * gap + r() * gap * 0.5), kind, ...pick(i < first.length) });
   }
+  // after the load: compensations cut by a SIGKILL of their server, then of their worker
+  for (let i = 0; i < 2; i++)
+    faults.push({ at: durationMs, kind: 'kill-during-compensation', ...pick(true) });
   faults.sort((a, b) => a.at - b.at);
-  return { seed, minutes, backend, durationMs, users: backend === 'postgres' ? 10 : 8, rollouts, faults };
+  return {
+    seed,
+    minutes,
+    backend,
+    durationMs,
+    users: backend === 'postgres' ? 10 : 8,
+    rollouts,
+    faults,
+    compensation: { effects: minutes >= 6 ? 400 : 120 },
+  };
 }

@@ -63,6 +63,11 @@ export function rows(
     ),
   );
   out.push(fig('gate decisions recorded', f.gateDecisions));
+  out.push(fig('compensations done (after the load, cut by SIGKILLs)', f.compensationsDone));
+  out.push(zero('compensations chosen but not done', f.compensationsNotDone));
+  out.push(zero('undos run twice (side channel)', f.undosTwice));
+  out.push(zero('compensations recorded without an undo having run', f.compensatedWithoutUndo));
+  out.push(zero('undos run but not recorded as compensated', f.undoneNotRecorded));
   out.push(zero('sessions lost', f.sessionsLost));
   out.push(zero('sessions created twice by a retried creation', f.sessionsExtra));
   out.push(zero('sessions quarantined, failed or on an unknown version', f.sessionsBadStatus));

@@ -2,7 +2,7 @@
  * The short form of the chaos suite, run with the other tests: seed 7, 2 minutes of load on a
  * private PostgreSQL cluster (initdb on a port of its own, never the shared server) with two
  * `baton serve` and four `baton worker` processes, every fault kind of the schedule, a rollout
- * c1 → c2 with eager migration. It asserts the invariant table's promised zeros. Needs the
+ * c1 → c2 with eager migration, then compensations of c2's effects cut by SIGKILLs. It asserts the invariant table's promised zeros. Needs the
  * PostgreSQL server binaries (initdb, pg_ctl): skipped with a message without them, a failure
  * under CI=true.
  */
@@ -31,6 +31,9 @@ describe.skipIf(!bin)('chaos, short form: seed 7, 2 minutes, PostgreSQL, two ser
       const done = (k: string) => r.faults.filter((f) => f.kind === k && !f.skipped).length;
       for (const k of TIMED_KINDS.postgres) expect(done(k), k).toBeGreaterThan(0);
       expect(done('kill-during-migration')).toBe(1);
+      // compensations cut by a SIGKILL of their server and of their worker, then finished
+      expect(done('kill-during-compensation')).toBe(2);
+      expect(r.findings.compensationsDone).toBeGreaterThanOrEqual(50);
       expect(r.findings.sessionsInStore).toBeGreaterThan(50);
       expect(r.findings.migrationsOk).toBeGreaterThan(10);
       expect(r.findings.rollouts.map((x) => x.phase)).toEqual(['promoted']);
