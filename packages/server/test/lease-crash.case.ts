@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { expect } from 'vitest';
 import type { Store } from '@baton/store';
+import { DEFAULT_LIMITS } from '@baton/server';
 import { ADMIN, TOKENS, call, newSession } from './fixtures/harness';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -95,6 +96,12 @@ async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> 
   process.kill(child.pid, signal);
   await gone;
 }
+
+/**
+ * A crashed router's sessions are free within a few short leases (3 s each, renewed every second),
+ * far below the turn deadline (30 s) the lease used to last: the bound the tests assert.
+ */
+export const SHORT_LEASE_BOUND_MS = 3 * DEFAULT_LIMITS.leaseMs;
 
 export async function leaseCrashCase(
   target: LeaseCrashTarget,

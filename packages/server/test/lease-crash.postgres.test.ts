@@ -4,7 +4,7 @@ import pg from 'pg';
 import { openStore } from '@baton/store';
 import { describe, expect, it } from 'vitest';
 import { PG_URL } from './fixtures/harness';
-import { leaseCrashCase, type LeaseCrashTarget } from './lease-crash.case';
+import { SHORT_LEASE_BOUND_MS, leaseCrashCase, type LeaseCrashTarget } from './lease-crash.case';
 
 const skip = !PG_URL && process.env.CI !== 'true';
 if (skip) console.warn('BATON_TEST_PG_URL is not set: skipping the PostgreSQL lease crash test');
@@ -41,7 +41,9 @@ describe.skipIf(skip)('router SIGKILLed mid-turn, PostgreSQL (real processes)', 
           console.log(
             `postgres${sameIdentity ? ', same identity' : ''}: a crashed router's sessions free after ${(r.freeAfterMs / 1000).toFixed(2)} s (retried turn done after ${(r.completedAfterMs / 1000).toFixed(2)} s)`,
           );
-          expect(r.freeAfterMs).toBeLessThan(sameIdentity ? 20_000 : 5000);
+          // freed by the short lease (or reclaimed before the long one ends), not by the old whole-turn
+          // lease; the timing itself is measured by the chaos suite (target ≤ 5 s), not asserted here
+          expect(r.freeAfterMs).toBeLessThan(sameIdentity ? 20_000 : SHORT_LEASE_BOUND_MS);
           if (!sameIdentity) expect(r.retryAfter.length).toBeGreaterThan(0); // B was up before the lease freed
         } finally {
           await t.cleanup();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '@baton/store';
 import { describe, expect, it } from 'vitest';
-import { leaseCrashCase, type LeaseCrashTarget } from './lease-crash.case';
+import { SHORT_LEASE_BOUND_MS, leaseCrashCase, type LeaseCrashTarget } from './lease-crash.case';
 
 function sqlite(): LeaseCrashTarget {
   const dir = mkdtempSync(join(tmpdir(), 'baton-lease-sqlite-'));
@@ -25,7 +25,9 @@ describe('router SIGKILLed mid-turn, SQLite (real processes)', () => {
       console.log(
         `sqlite: a crashed router's sessions free after ${(r.freeAfterMs / 1000).toFixed(2)} s (retried turn done after ${(r.completedAfterMs / 1000).toFixed(2)} s)`,
       );
-      expect(r.freeAfterMs).toBeLessThan(5000);
+      // freed by the short lease, not the old whole-turn lease; the timing itself is measured by the
+      // chaos suite (target ≤ 5 s), not asserted here
+      expect(r.freeAfterMs).toBeLessThan(SHORT_LEASE_BOUND_MS);
       expect(r.retryAfter.length).toBeGreaterThan(0); // B was up before the lease freed
       expect(r.retryAfter.every((v) => Number(v) >= 1 && Number(v) <= 3)).toBe(true);
     } finally {
