@@ -23,6 +23,11 @@ import { defineAgent } from '@baton/sdk';
 import type { AgentDefinition } from '@baton/sdk';
 
 export const AGENT = 'chaos';
+/**
+ * How long a wait lasts: longer than any run, so every wait ends with the load's callback (a wait
+ * left for the end of a run is resumed then) and never with a timeout turn the load did not send.
+ */
+export const WAIT_TIMEOUT_MS = 6 * 3_600_000;
 /** Every how many messages a turn ends waiting for an `approval` callback. */
 export const WAIT_EVERY = 3;
 
@@ -158,7 +163,7 @@ function makeVersion(gen: number): AgentDefinition<ChaosState> {
       let n: number;
       if (input.kind === 'message') n = approval.parse(input.message).n;
       else if (input.kind === 'callback') n = ctx.payload(approval).n;
-      else n = ctx.state.lastN + 1; // a wait's timeout (not expected: waits last 10 minutes)
+      else n = ctx.state.lastN + 1; // a wait's timeout (not expected: waits outlast any run)
       const s = ctx.state;
       if (n <= s.lastN) s.dupes += 1;
       await ctx.step('plan', () => ({ n }));
@@ -173,7 +178,7 @@ function makeVersion(gen: number): AgentDefinition<ChaosState> {
       }
       s.count += 1;
       s.lastN = n;
-      if (input.kind === 'message' && endsWaiting(n)) ctx.waitFor('approval', { timeout: 600_000 });
+      if (input.kind === 'message' && endsWaiting(n)) ctx.waitFor('approval', { timeout: WAIT_TIMEOUT_MS });
       if (fault.mode === 'badstate') (s as { count: unknown }).count = 'not a number';
       return { n, count: s.count, gen };
     },

@@ -91,7 +91,7 @@ export function rows(
   out.push(zero('answers outside the contract', s.unexpected));
   out.push(
     fig(
-      'waits whose token only a lost first answer showed (shown once; the wait ran to its deadline)',
+      'waits whose token only a lost first answer showed (shown once; the wait is left pending)',
       s.waitTokensNotShown,
     ),
   );

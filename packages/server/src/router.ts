@@ -394,6 +394,13 @@ export class Router {
         }
         throw e;
       }
+      // a callback or timeout that waited for the lease may find its wait resolved meanwhile (the
+      // deadline's timeout turn, or the callback, committed first): answered here, not by the worker
+      const gone = opts.resolvedWaits?.find((t) => !(cp?.body.waits ?? []).some((w) => w.token === t));
+      if (gone !== undefined) {
+        const w = await store.getWait(gone);
+        throw new BatonError('WAIT_RESOLVED', `wait ${w.name} is already ${w.status}`, { status: w.status });
+      }
 
       const worker = this.ctx.pool.pick(session.agent, session.version);
       const req = turnRequestFor(await this.ctx.pool.protocolOf(worker), {

@@ -62,6 +62,42 @@ describe('wait deadlines', () => {
   });
 });
 
+describe('a callback racing the timeout of its wait', () => {
+  it('answers WAIT_RESOLVED when the timeout turn committed while the callback was on its way', async () => {
+    const s = await newSession(r.http, 'counter');
+    const w = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {
+      headers: s.headers,
+      body: { input: { wait: true } },
+    });
+    const token = w.body.waits[0].token as string;
+    await clock.advance(61_000);
+    // the interleaving: the callback reads the wait (still pending), then the deadline's timeout
+    // turn commits before the callback's turn takes the lease
+    const st = r.server.ctx.store;
+    const getWait = st.getWait.bind(st);
+    let timedOut: unknown = null;
+    st.getWait = async (digest: string) => {
+      const rec = await getWait(digest);
+      st.getWait = getWait;
+      timedOut = await r.server.router.expireWait(digest);
+      return rec;
+    };
+    try {
+      const late = await call(r.http, 'POST', `/v1/callbacks/${token}`, {
+        headers: { authorization: 'Bearer traffic-token' },
+        body: { payload: { approved: true } },
+      });
+      expect(timedOut).toMatchObject({ seq: 2, output: { timedOut: 'approval' } });
+      expect(late.status).toBe(409);
+      expect(late.body.error).toMatchObject({ code: 'WAIT_RESOLVED', details: { status: 'resolved' } });
+      // nothing else ran: the timeout turn is the last checkpoint, the session is idle
+      expect(await store.getSession(s.id)).toMatchObject({ seq: 2, status: 'idle' });
+    } finally {
+      st.getWait = getWait;
+    }
+  });
+});
+
 describe('corrupt checkpoints', () => {
   it('quarantines the session instead of loading the checkpoint', async () => {
     const s = await newSession(r.http, 'counter');
