@@ -69,6 +69,9 @@ import type {
 import { PostgresGraphCheckpointStore } from './graph-postgres';
 import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation } from './compensation';
+import { RecordCipher } from './cipher';
+import { sealJson } from './sealed';
+import { reencrypt } from './reencrypt';
 import { ownIntent, resolvedConflict } from './recovery';
 import {
   DEFAULT_KEEP_CHECKPOINTS,
@@ -390,6 +393,8 @@ export class PostgresStore implements Store {
   private readonly now: () => number;
   private readonly limits: AppendLimits;
   private readonly keep: number;
+  /** Encryption at rest (a no-op without a current key). */
+  readonly cipher: RecordCipher;
   /** The latest checkpoint this process wrote or read, per recent session: an append's `prev`. */
   private readonly prevs = new PrevCache();
   private readonly hooks: PostgresStoreOptions['hooks'];
@@ -407,6 +412,7 @@ export class PostgresStore implements Store {
       maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
     };
     this.keep = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
+    this.cipher = new RecordCipher(opts.encryption ?? { current: null, keys: new Map() });
     this.hooks = opts.hooks;
     this.parallelWrites = opts.poolSize ?? DEFAULT_POOL_SIZE;
   }
@@ -471,6 +477,22 @@ export class PostgresStore implements Store {
       this.pool,
       this.schema === undefined ? {} : { schema: this.schema },
     ));
+  }
+
+  reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+    return reencrypt(
+      {
+        all: (sql, args) => this.q(sql, args),
+        update: (stmts) =>
+          this.tx('reencrypt', async (c) => {
+            let n = 0;
+            for (const s of stmts) n += (await c.query(s.sql, s.args)).rowCount ?? 0;
+            return n;
+          }),
+      },
+      this.cipher,
+      opts,
+    );
   }
 
   async close(): Promise<void> {
@@ -800,7 +822,7 @@ export class PostgresStore implements Store {
 
   /** The checkpoint and window of a row read with `beginSql` / `latestSql`, verified (throws CHECKPOINT_CORRUPT). */
   private decodeStarted(row: Row, window: HistoryWindow | undefined) {
-    const read = decodeCpRow(row);
+    const read = decodeCpRow(row, this.cipher);
     if (!read) return { checkpoint: null, history: [] };
     this.remember(read);
     const cp = read.checkpoint;
@@ -818,6 +840,8 @@ export class PostgresStore implements Store {
       window.bytes,
       trim,
       cp.historyHead,
+      false,
+      this.cipher,
     );
     return { checkpoint: cp, history };
   }
@@ -1197,7 +1221,7 @@ export class PostgresStore implements Store {
     }
     const ctes = [
       `s${t} AS (UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at)`,
-      ...logCtes(p, sid, input, enc, fin, nowP, now, this.keep, t),
+      ...logCtes(p, sid, input, enc, fin, nowP, now, this.keep, t, this.cipher),
     ];
     const resolved = input.resolvedWaits ?? [];
     const resolvedP = resolved.length > 0 || input.waits ? p(resolved) : '';
@@ -1252,7 +1276,7 @@ export class PostgresStore implements Store {
     // without checkpoints needs a second query.
     const sql = `SELECT ${CP_SELECT} FROM (SELECT 1) one ${cpJoins('$1')}`;
     const rows = await this.q(sql, [sessionId], true);
-    const read = decodeCpRow(rows[0]!);
+    const read = decodeCpRow(rows[0]!, this.cipher);
     if (read) {
       this.remember(read);
       return read.checkpoint;
@@ -1267,7 +1291,7 @@ export class PostgresStore implements Store {
     const rows = await this.q(sql, [sessionId, seq], true);
     const row = rows[0]!;
     if (row.sid === null) throw sessionNotFound(sessionId);
-    const read = decodeCpRow(row);
+    const read = decodeCpRow(row, this.cipher);
     if (!read) throw checkpointNotFound(sessionId, seq);
     return read.checkpoint;
   }
@@ -1336,7 +1360,7 @@ export class PostgresStore implements Store {
     const upTo = Math.min(before ?? total, total);
     const from = Math.max(floor, upTo - limit);
     const head = upTo === total && r.c_seq !== null ? ((r.c_head as string | null) ?? undefined) : undefined;
-    const entries = verifySlice(sessionId, seq, r, from, upTo, maxBytes, trim, head, true);
+    const entries = verifySlice(sessionId, seq, r, from, upTo, maxBytes, trim, head, true, this.cipher);
     const firstIdx = entries[0]?.index ?? upTo;
     return {
       sessionId,
@@ -1488,7 +1512,7 @@ export class PostgresStore implements Store {
         input.rolloutId ?? null,
         input.turnId,
         input.name,
-        jsonText(input.args),
+        sealJson(this.cipher, jsonText(input.args), input.idempotencyKey, 'args'),
         input.compensation ?? null,
         now,
         input.attemptId ?? null,
@@ -1499,7 +1523,7 @@ export class PostgresStore implements Store {
       true,
     );
     if (rows[0]) {
-      const effect = effectFromRow(rows[0]);
+      const effect = effectFromRow(rows[0], this.cipher);
       return { effect, existing: !rows[0].inserted && !ownIntent(effect, input.attemptId) };
     }
     // Inserted concurrently by another transaction that committed after our snapshot.
@@ -1510,13 +1534,13 @@ export class PostgresStore implements Store {
   private async transition(key: string, op: EffectOp, value: unknown): Promise<EffectRecord> {
     const { from, to } = EFFECT_TRANSITIONS[op];
     const col = op === 'fail' ? 'error' : 'result';
-    const v = op === 'fail' ? String(value) : jsonText(value);
+    const v = op === 'fail' ? String(value) : sealJson(this.cipher, jsonText(value), key, 'result');
     const rows = await this.q(
       `UPDATE effects SET status = $1, ${col} = $2, updated_at = $3 WHERE idempotency_key = $4 AND status = $5 RETURNING *`,
       [to, v, this.now(), key, from],
       true,
     );
-    if (rows[0]) return effectFromRow(rows[0]);
+    if (rows[0]) return effectFromRow(rows[0], this.cipher);
     const e = await this.getEffect(key);
     if (e.resolution) throw resolvedConflict(e, op);
     if (e.status === to) return e;
@@ -1554,7 +1578,7 @@ export class PostgresStore implements Store {
   async getEffect(idempotencyKey: string): Promise<EffectRecord> {
     const rows = await this.q('SELECT * FROM effects WHERE idempotency_key = $1', [idempotencyKey], true);
     if (!rows[0]) throw effectNotFound(idempotencyKey);
-    return effectFromRow(rows[0]);
+    return effectFromRow(rows[0], this.cipher);
   }
 
   async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
@@ -1580,7 +1604,10 @@ export class PostgresStore implements Store {
         q.kind ?? null,
       ],
     );
-    return toPage(rows.map(effectFromRow), limit);
+    return toPage(
+      rows.map((r) => effectFromRow(r, this.cipher)),
+      limit,
+    );
   }
 
   // ---------- rollouts ----------
@@ -1724,6 +1751,7 @@ export class PostgresStore implements Store {
     return (this.compensationsImpl ??= new CompensationLedger(
       async (sql, args) => (await this.q(sql, args, true))[0],
       () => this.now(),
+      this.cipher,
     ));
   }
 
@@ -1732,6 +1760,7 @@ export class PostgresStore implements Store {
       q: (sql, values, prepare) => this.q(sql, values, prepare),
       tx: (op, fn) => this.tx(op, fn),
       now: () => this.now(),
+      cipher: this.cipher,
       addMetrics: async (c, sessionId, version, metrics) => {
         const { sql, values } = this.metricsSql(sessionId, version, { metrics });
         const r = await c.query<{ n: string }>(sql, values);

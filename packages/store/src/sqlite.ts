@@ -117,6 +117,10 @@ import { ownIntent, resolvedConflict } from './recovery';
 import { guarded } from './sqlite-guard';
 import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation, sqliteParams } from './compensation';
+import { RecordCipher } from './cipher';
+import { sealJson } from './sealed';
+import { reencrypt } from './reencrypt';
+import { LogCache } from './log-cache';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
@@ -285,6 +289,8 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly limits: AppendLimits;
   private readonly log: SqliteLog;
+  /** Encryption at rest (a no-op without a current key). */
+  readonly cipher: RecordCipher;
   private readonly recovery: SqliteRecovery;
   private readonly compensations: CompensationLedger;
   private readonly hooks: SqliteStoreOptions['hooks'];
@@ -300,17 +306,25 @@ export class SqliteStore implements Store {
       maxCheckpointBytes: opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
       maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
     };
-    this.log = new SqliteLog((sql) => this.st(sql), opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS);
+    this.cipher = new RecordCipher(opts.encryption ?? { current: null, keys: new Map() });
+    this.log = new SqliteLog(
+      (sql) => this.st(sql),
+      opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS,
+      new LogCache(),
+      this.cipher,
+    );
     this.hooks = opts.hooks;
     this.recovery = new SqliteRecovery({
       st: (sql) => this.st(sql),
       write: (op, fn) => this.write(op, fn),
       now: () => this.now(),
+      cipher: this.cipher,
       addMetrics: (sessionId, version, metrics) => this.addMetrics(sessionId, version, { metrics }),
     });
     this.compensations = new CompensationLedger(
       async (sql, args) => this.nst(sqliteParams(sql)).get(...args) as Row | undefined,
       () => this.now(),
+      this.cipher,
     );
     const path = sqlitePath(target);
     const onDisk = path !== ':memory:' && path !== '' && !path.startsWith('file:');
@@ -434,6 +448,22 @@ export class SqliteStore implements Store {
   /** LangGraph checkpoint tables on the same database (their own migrations, applied on first use). */
   get graph(): SqliteGraphCheckpointStore {
     return (this.graphStore ??= new SqliteGraphCheckpointStore(this.db));
+  }
+
+  reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+    return reencrypt(
+      {
+        all: async (sql, args) => this.nst(sqliteParams(sql)).all(...args) as Row[],
+        update: async (stmts) =>
+          this.write('reencrypt', () => {
+            let n = 0;
+            for (const s of stmts) n += this.nst(sqliteParams(s.sql)).run(...s.args).changes;
+            return n;
+          }),
+      },
+      this.cipher,
+      opts,
+    );
   }
 
   async close(): Promise<void> {
@@ -1241,7 +1271,7 @@ export class SqliteStore implements Store {
       input.rolloutId ?? null,
       input.turnId,
       input.name,
-      jsonText(input.args),
+      sealJson(this.cipher, jsonText(input.args), input.idempotencyKey, 'args'),
       input.compensation ?? null,
       now,
       now,
@@ -1250,7 +1280,7 @@ export class SqliteStore implements Store {
       comp.reason,
       input.compensates ?? null,
     ) as Row | undefined;
-    if (row) return { effect: effectFromRow(row), existing: false };
+    if (row) return { effect: effectFromRow(row, this.cipher), existing: false };
     const effect = await this.getEffect(input.idempotencyKey);
     return { effect, existing: !ownIntent(effect, input.attemptId) };
   }
@@ -1258,14 +1288,14 @@ export class SqliteStore implements Store {
   private transition(key: string, op: EffectOp, value: unknown): EffectRecord {
     const { from, to } = EFFECT_TRANSITIONS[op];
     const col = op === 'fail' ? 'error' : 'result';
-    const v = op === 'fail' ? String(value) : jsonText(value);
+    const v = op === 'fail' ? String(value) : sealJson(this.cipher, jsonText(value), key, 'result');
     const row = this.st(
       `UPDATE effects SET status = ?, ${col} = ?, updated_at = ? WHERE idempotency_key = ? AND status = ? RETURNING *`,
     ).get(to, v, this.now(), key, from) as Row | undefined;
-    if (row) return effectFromRow(row);
+    if (row) return effectFromRow(row, this.cipher);
     const cur = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(key) as Row | undefined;
     if (!cur) throw effectNotFound(key);
-    const e = effectFromRow(cur);
+    const e = effectFromRow(cur, this.cipher);
     if (e.resolution) throw resolvedConflict(e, op);
     if (e.status === to) return e;
     throw effectConflict(key, op, e.status);
@@ -1303,7 +1333,7 @@ export class SqliteStore implements Store {
     const row = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(idempotencyKey) as
       Row | undefined;
     if (!row) throw effectNotFound(idempotencyKey);
-    return effectFromRow(row);
+    return effectFromRow(row, this.cipher);
   }
 
   async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
@@ -1323,7 +1353,10 @@ export class SqliteStore implements Store {
       ...f.args,
       limit + 1,
     ) as Row[];
-    return toPage(rows.map(effectFromRow), limit);
+    return toPage(
+      rows.map((r) => effectFromRow(r, this.cipher)),
+      limit,
+    );
   }
 
   // ---------- rollouts ----------
