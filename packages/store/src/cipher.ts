@@ -124,6 +124,22 @@ function keyMissing(kid: string, place: RecordPlace): BatonError {
   );
 }
 
+/** A key list as text (`parseKeyRing`'s format), e.g. from the environment or a key file. */
+export interface KeyListConfig {
+  keys: string;
+  current?: string;
+}
+
+/** The cipher of a store's `encryption` option (none: nothing sealed). */
+export function cipherFor(opt: KeyRing | KeyListConfig | undefined): RecordCipher {
+  if (opt === undefined) return NO_ENCRYPTION;
+  if (typeof (opt as KeyListConfig).keys === 'string') {
+    const c = opt as KeyListConfig;
+    return new RecordCipher(parseKeyRing(c.keys, c.current));
+  }
+  return new RecordCipher(opt as KeyRing);
+}
+
 /** No keys: nothing is sealed; a sealed record read gives ENCRYPTION_KEY_MISSING. */
 export const NO_ENCRYPTION = new RecordCipher({ current: null, keys: new Map() });
 

@@ -69,7 +69,8 @@ import type {
 import { PostgresGraphCheckpointStore } from './graph-postgres';
 import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation } from './compensation';
-import { RecordCipher } from './cipher';
+import { cipherFor } from './cipher';
+import type { RecordCipher } from './cipher';
 import { sealJson } from './sealed';
 import { reencrypt } from './reencrypt';
 import { ownIntent, resolvedConflict } from './recovery';
@@ -412,7 +413,7 @@ export class PostgresStore implements Store {
       maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
     };
     this.keep = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
-    this.cipher = new RecordCipher(opts.encryption ?? { current: null, keys: new Map() });
+    this.cipher = cipherFor(opts.encryption);
     this.hooks = opts.hooks;
     this.parallelWrites = opts.poolSize ?? DEFAULT_POOL_SIZE;
   }

@@ -104,7 +104,10 @@ export async function reencrypt(
     let tRewritten = 0;
     for (;;) {
       const rows: Row[] = await db.all(pageSql(t, after !== null, batch), after ?? []);
-      if (rows.length === 0) break;
+      if (rows.length === 0) {
+        opts.onProgress?.({ table: t.table, scanned: tScanned, rewritten: tRewritten, done: true });
+        break;
+      }
       const stmts: Array<{ sql: string; args: unknown[] }> = [];
       for (const r of rows) {
         for (const c of t.columns) {
@@ -142,7 +145,6 @@ export async function reencrypt(
       opts.onProgress?.({ table: t.table, scanned: tScanned, rewritten: tRewritten, done: rows.length < batch });
       if (rows.length < batch) break;
     }
-    if (tScanned === 0) opts.onProgress?.({ table: t.table, scanned: 0, rewritten: 0, done: true });
     scanned += tScanned;
     rewritten += tRewritten;
   }

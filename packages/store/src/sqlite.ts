@@ -117,7 +117,8 @@ import { ownIntent, resolvedConflict } from './recovery';
 import { guarded } from './sqlite-guard';
 import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation, sqliteParams } from './compensation';
-import { RecordCipher } from './cipher';
+import { cipherFor } from './cipher';
+import type { RecordCipher } from './cipher';
 import { sealJson } from './sealed';
 import { reencrypt } from './reencrypt';
 import { LogCache } from './log-cache';
@@ -306,7 +307,7 @@ export class SqliteStore implements Store {
       maxCheckpointBytes: opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
       maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
     };
-    this.cipher = new RecordCipher(opts.encryption ?? { current: null, keys: new Map() });
+    this.cipher = cipherFor(opts.encryption);
     this.log = new SqliteLog(
       (sql) => this.st(sql),
       opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS,
@@ -450,7 +451,21 @@ export class SqliteStore implements Store {
     return (this.graphStore ??= new SqliteGraphCheckpointStore(this.db));
   }
 
-  reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+  async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+    // the old bytes (plaintext, or under the old key) must not stay behind in freed pages or the
+    // WAL: zero what the rewrites free, and checkpoint the WAL into the file when done
+    const secure = this.db.pragma('secure_delete', { simple: true }) as number;
+    this.db.pragma('secure_delete = ON');
+    try {
+      const out = await this.reencryptAll(opts);
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return out;
+    } finally {
+      this.db.pragma(`secure_delete = ${secure ? 'ON' : 'OFF'}`);
+    }
+  }
+
+  private reencryptAll(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
     return reencrypt(
       {
         all: async (sql, args) => this.nst(sqliteParams(sql)).all(...args) as Row[],

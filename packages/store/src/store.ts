@@ -41,7 +41,7 @@ import type {
   WorkerRecord,
 } from '@baton/core';
 import type { GraphCheckpointStore } from './graph';
-import type { KeyRing } from './cipher';
+import type { KeyListConfig, KeyRing } from './cipher';
 
 /** A claim of a compensation run: who runs it, on which version, and how long it holds it. */
 export interface CompensationClaim {
@@ -253,7 +253,7 @@ export interface StoreOptions {
    * waits, history entries and effect args/results are written sealed under it; records sealed
    * under any key of the ring stay readable. Without it nothing new is sealed.
    */
-  encryption?: KeyRing;
+  encryption?: KeyRing | KeyListConfig;
 }
 
 /** What `reencrypt` did: records looked at, and those rewritten under the current key. */
