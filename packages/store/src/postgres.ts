@@ -71,7 +71,7 @@ import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation } from './compensation';
 import { cipherFor } from './cipher';
 import type { RecordCipher } from './cipher';
-import { sealJson } from './sealed';
+import { openValue, sealJson, sealValue, stepPlace, turnResultPlace } from './sealed';
 import { reencrypt } from './reencrypt';
 import { ownIntent, resolvedConflict } from './recovery';
 import {
@@ -797,7 +797,11 @@ export class PostgresStore implements Store {
     } catch (e) {
       throw storeError(e);
     }
-    if (row.tr_found) return { kind: 'replayed', result: parseJson(row.tr_result) };
+    if (row.tr_found)
+      return {
+        kind: 'replayed',
+        result: parseJson(openValue(this.cipher, row.tr_result, turnResultPlace(sessionId, key))),
+      };
     const cur = row.cur_row as Row | null;
     if (!cur) throw sessionNotFound(sessionId);
     const u = row.u_row as Row | null;
@@ -874,7 +878,10 @@ export class PostgresStore implements Store {
     }
     if (row.tr_found) {
       await this.releaseOn(c, lease);
-      return { kind: 'replayed', result: parseJson(row.tr_result) };
+      return {
+        kind: 'replayed',
+        result: parseJson(openValue(this.cipher, row.tr_result, turnResultPlace(session.id, key))),
+      };
     }
     const s = cur ? sessionFromRow(cur) : session;
     if (TERMINAL_SESSION_STATUSES.includes(s.status)) {
@@ -1258,7 +1265,7 @@ export class PostgresStore implements Store {
     }
     if (input.turnResult) {
       ctes.push(`tr${t} AS (INSERT INTO turn_results (session_id, key, result, created_at)
-        SELECT ${sid}, ${p(input.turnResult.key)}, ${p(jsonText(input.turnResult.result))}, ${nowP} FROM s${t}
+        SELECT ${sid}, ${p(input.turnResult.key)}, ${p(sealValue(this.cipher, jsonText(input.turnResult.result), turnResultPlace(input.sessionId, input.turnResult.key)))}, ${nowP} FROM s${t}
         ON CONFLICT DO NOTHING)`);
     }
     ctes.push(`st${t} AS (DELETE FROM steps WHERE session_id = ${sid} AND EXISTS (SELECT 1 FROM s${t}))`);
@@ -1452,7 +1459,11 @@ export class PostgresStore implements Store {
       [sessionId, turnId],
       true,
     );
-    return rows.map((r) => ({ index: Number(r.idx), name: r.name as string, result: parseJson(r.result) }));
+    return rows.map((r) => ({
+      index: Number(r.idx),
+      name: r.name as string,
+      result: parseJson(openValue(this.cipher, r.result, stepPlace(sessionId, turnId, Number(r.idx)))),
+    }));
   }
 
   async putStep(
@@ -1465,7 +1476,7 @@ export class PostgresStore implements Store {
     await this.q(
       `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-      [sessionId, turnId, index, name, jsonText(result)],
+      [sessionId, turnId, index, name, sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index))],
       true,
     );
   }
@@ -1478,13 +1489,15 @@ export class PostgresStore implements Store {
       [sessionId, key],
       true,
     );
-    return rows[0] ? parseJson(rows[0].result) : undefined;
+    return rows[0]
+      ? parseJson(openValue(this.cipher, rows[0].result, turnResultPlace(sessionId, key)))
+      : undefined;
   }
 
   async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
     await this.q(
       'INSERT INTO turn_results (session_id, key, result, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [sessionId, key, jsonText(result), this.now()],
+      [sessionId, key, sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)), this.now()],
       true,
     );
   }

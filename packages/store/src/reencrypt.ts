@@ -10,7 +10,7 @@ import { BatonError } from '@baton/core';
 import { RecordAuthError, RecordCipher } from './cipher';
 import type { RecordPlace } from './cipher';
 import type { Row } from './common';
-import { effectPlace, entryPlace, partPlace, waitsPlace } from './sealed';
+import { effectPlace, entryPlace, partPlace, stepPlace, turnResultPlace, waitsPlace } from './sealed';
 import type { ReencryptProgress } from './store';
 
 /** What a backend offers the re-encryption: reads, and a batch of updates in one transaction. */
@@ -56,6 +56,18 @@ const TABLES: readonly TableSpec[] = [
       place: (r: Row) => effectPlace(String(r.idempotency_key), name),
     })),
   },
+  {
+    table: 'turn_results',
+    key: ['session_id', 'key'],
+    columns: [{ name: 'result', place: (r) => turnResultPlace(String(r.session_id), String(r.key)) }],
+  },
+  {
+    table: 'steps',
+    key: ['session_id', 'turn_id', 'idx'],
+    columns: [
+      { name: 'result', place: (r) => stepPlace(String(r.session_id), String(r.turn_id), Number(r.idx)) },
+    ],
+  },
 ];
 
 /** Columns read per table (key, place inputs, sealed columns). */
@@ -64,6 +76,8 @@ const SELECT: Record<string, string> = {
   checkpoints: 'session_id, seq, body',
   history: 'id, session_id, idx, body',
   effects: 'id, idempotency_key, args, result, compensation_result',
+  turn_results: 'session_id, key, result',
+  steps: 'session_id, turn_id, idx, result',
 };
 
 function pageSql(t: TableSpec, after: boolean, limit: number): string {

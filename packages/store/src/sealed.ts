@@ -7,6 +7,8 @@
  * - a checkpoint's waits: session + seq
  * - a history entry: session + index
  * - an effect's args / result / compensation result: the effect's idempotency key + the column
+ * - a stored turn result (replayed for a retried idempotency key): session + key
+ * - a step-journal result: session + turn + index
  *
  * A checkpoint part, waits or entry that does not authenticate is a corrupt checkpoint (the session
  * is quarantined, never loaded wrong); a key that is not configured is ENCRYPTION_KEY_MISSING.
@@ -95,4 +97,39 @@ export function openEffectRow<R extends Record<string, unknown>>(c: RecordCipher
     }
   }
   return out ?? row;
+}
+
+/** A stored turn result (what a retried idempotency key replays): session + key. */
+export const turnResultPlace = (sessionId: string, key: string): RecordPlace => ({
+  kind: 'turn-result',
+  owner: sessionId,
+  at: key,
+});
+/** A step-journal entry: session + turn + index. */
+export const stepPlace = (sessionId: string, turnId: string, index: number): RecordPlace => ({
+  kind: 'step',
+  owner: sessionId,
+  at: `${turnId}/${index}`,
+});
+
+/** Seal a nullable JSON text for a TEXT column at `place`. */
+export function sealValue(c: RecordCipher, text: string | null, place: RecordPlace): string | null {
+  return text === null || !c.enabled ? text : c.seal(text, place);
+}
+
+/** Open a nullable TEXT column value stored at `place`; a failed authentication is CHECKPOINT_CORRUPT. */
+export function openValue(c: RecordCipher, raw: unknown, place: RecordPlace): unknown {
+  if (typeof raw !== 'string' || !raw.startsWith('benc1:')) return raw;
+  try {
+    return c.openText(raw, place);
+  } catch (e) {
+    if (e instanceof RecordAuthError) {
+      throw new BatonError('CHECKPOINT_CORRUPT', `${place.kind} of session ${place.owner} (${place.at}): ${e.message}`, {
+        sessionId: place.owner,
+        part: place.kind,
+        keyId: e.keyId,
+      });
+    }
+    throw e;
+  }
 }

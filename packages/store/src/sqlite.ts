@@ -119,7 +119,7 @@ import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation, sqliteParams } from './compensation';
 import { cipherFor } from './cipher';
 import type { RecordCipher } from './cipher';
-import { sealJson } from './sealed';
+import { openValue, sealJson, sealValue, stepPlace, turnResultPlace } from './sealed';
 import { reencrypt } from './reencrypt';
 import { LogCache } from './log-cache';
 
@@ -747,7 +747,11 @@ export class SqliteStore implements Store {
       sessionId,
       key,
     ) as Row | undefined;
-    if (prior) return { kind: 'replayed', result: parseJson(prior.result) };
+    if (prior)
+      return {
+        kind: 'replayed',
+        result: parseJson(openValue(this.cipher, prior.result, turnResultPlace(sessionId, key))),
+      };
     const row = this.st('SELECT * FROM sessions WHERE id = ?').get(sessionId) as Row | undefined;
     if (!row) throw sessionNotFound(sessionId);
     const session = sessionFromRow(row);
@@ -923,7 +927,16 @@ export class SqliteStore implements Store {
     if (input.turnResult) {
       this.st(
         'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      ).run(input.sessionId, input.turnResult.key, jsonText(input.turnResult.result), now);
+      ).run(
+        input.sessionId,
+        input.turnResult.key,
+        sealValue(
+          this.cipher,
+          jsonText(input.turnResult.result),
+          turnResultPlace(input.sessionId, input.turnResult.key),
+        ),
+        now,
+      );
     }
     this.st('DELETE FROM steps WHERE session_id = ?').run(input.sessionId);
     if (input.telemetry) {
@@ -1233,7 +1246,11 @@ export class SqliteStore implements Store {
     const rows = this.st(
       'SELECT idx, name, result FROM steps WHERE session_id = ? AND turn_id = ? ORDER BY idx',
     ).all(sessionId, turnId) as Row[];
-    return rows.map((r) => ({ index: Number(r.idx), name: r.name as string, result: parseJson(r.result) }));
+    return rows.map((r) => ({
+      index: Number(r.idx),
+      name: r.name as string,
+      result: parseJson(openValue(this.cipher, r.result, stepPlace(sessionId, turnId, Number(r.idx)))),
+    }));
   }
 
   async putStep(
@@ -1246,7 +1263,7 @@ export class SqliteStore implements Store {
     this.st(
       `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-    ).run(sessionId, turnId, index, name, jsonText(result));
+    ).run(sessionId, turnId, index, name, sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)));
   }
 
   // ---------- turn results ----------
@@ -1256,13 +1273,13 @@ export class SqliteStore implements Store {
       sessionId,
       key,
     ) as Row | undefined;
-    return row ? parseJson(row.result) : undefined;
+    return row ? parseJson(openValue(this.cipher, row.result, turnResultPlace(sessionId, key))) : undefined;
   }
 
   async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
     this.st(
       'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    ).run(sessionId, key, jsonText(result), this.now());
+    ).run(sessionId, key, sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)), this.now());
   }
 
   // ---------- effects ----------

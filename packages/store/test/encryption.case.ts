@@ -89,6 +89,8 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
         compensation: null,
       });
       await s.commitEffect(effectKey, { id: `${marker} result` });
+      await s.putTurnResult(session.id, 'key-1', { output: `${marker} output` });
+      await s.putStep(session.id, 't1', 0, 'lookup', { found: `${marker} step` });
       return { sessionId: session.id, body, history, meta, effectKey, marker };
     }
 
@@ -103,6 +105,10 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
       const e = await s.getEffect(w.effectKey);
       expect(e.args).toEqual({ to: `${w.marker} args` });
       expect(e.result).toEqual({ id: `${w.marker} result` });
+      expect(await s.getTurnResult(w.sessionId, 'key-1')).toEqual({ output: `${w.marker} output` });
+      expect(await s.listSteps(w.sessionId, 't1')).toEqual([
+        { index: 0, name: 'lookup', result: { found: `${w.marker} step` } },
+      ]);
     }
 
     it('round-trips every encrypted record, and the stored bytes hold no plaintext of them', async () => {
@@ -206,13 +212,15 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
         expect(await keysOf(fresh.sessionId)).toEqual(['benc1:k2:', 'benc1:k2:']);
         const progress: Array<{ table: string; done: boolean }> = [];
         const r1 = await s2.reencrypt({ batch: 2, onProgress: (p) => progress.push(p) });
-        expect(r1.rewritten).toBeGreaterThanOrEqual(3 + 1 + 2 + 2); // old's parts, waits, entries, effect columns
+        expect(r1.rewritten).toBe(3 + 1 + 2 + 2 + 1 + 1); // old's parts, waits, entries, effect columns, turn result, step
         expect(r1.unreadable).toEqual([]);
         expect(progress.filter((p) => p.done).map((p) => p.table)).toEqual([
           'checkpoint_parts',
           'checkpoints',
           'history',
           'effects',
+          'turn_results',
+          'steps',
         ]);
         expect(await keysOf(old.sessionId)).toEqual(['benc1:k2:', 'benc1:k2:']);
         // idempotent: nothing left under another key
@@ -256,7 +264,7 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
       try {
         await expectReadable(s, w); // plaintext records read as they are
         const r = await s.reencrypt();
-        expect(r.rewritten).toBeGreaterThanOrEqual(8);
+        expect(r.rewritten).toBe(10);
         await expectReadable(s, w);
         // the plaintext is gone from the stored bytes (SQLite: freed pages zeroed, WAL truncated)
         expect(await h.rawDump()).not.toContain(w.marker);
