@@ -752,8 +752,16 @@ const bench: BenchFn = async (args) => {
     if (args.includes('--encryption')) {
       // only encryption on vs off (docs not rewritten)
       const enc = await encryptionRun(dir, pgUrl, schema, sizes, rounds);
-      console.log(`\nload average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}\n` + table(enc.rows));
-      return { figures: { ...enc.figures, 'load average (1 min) at end': round(os.loadavg()[0]!, 2) }, targets: [] };
+      console.log(
+        `\nload average ${os
+          .loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' ')}\n` + table(enc.rows),
+      );
+      return {
+        figures: { ...enc.figures, 'load average (1 min) at end': round(os.loadavg()[0]!, 2) },
+        targets: [],
+      };
     }
     if (args.includes('--concurrent')) {
       // only the concurrent figure (docs not rewritten)
@@ -968,7 +976,13 @@ const bench: BenchFn = async (args) => {
     console.log('\n' + table(enc.rows));
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    for (const s of [`${schema}_lg`, `${schema}_cc`, `${schema}_cc_lg`, `${schema}_enc_off`, `${schema}_enc_on`]) {
+    for (const s of [
+      `${schema}_lg`,
+      `${schema}_cc`,
+      `${schema}_cc_lg`,
+      `${schema}_enc_off`,
+      `${schema}_enc_on`,
+    ]) {
       await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
     }
     await admin.end();
