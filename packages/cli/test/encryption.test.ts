@@ -81,7 +81,9 @@ async function turn(url: string, traffic: string, input: string) {
 }
 
 async function history(url: string, admin: string, id: string): Promise<unknown[]> {
-  const res = await fetch(`${url}/v1/sessions/${id}/history`, { headers: { authorization: `Bearer ${admin}` } });
+  const res = await fetch(`${url}/v1/sessions/${id}/history`, {
+    headers: { authorization: `Bearer ${admin}` },
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { entries: Array<{ content: unknown }> }).entries.map((e) => e.content);
 }
@@ -116,7 +118,16 @@ describe('baton serve with encryption at rest, and baton store reencrypt', () =>
     // rotate: k2 first (current), k1 kept for the records it sealed
     const keysFile = path.join(dir, 'rotated.keys');
     writeFileSync(keysFile, `k2:${K2}\nk1:${K1}\n`, { mode: 0o600 });
-    const r1 = await run(['store', 'reencrypt', '--store', db, '--encryption-key-file', keysFile, '--batch', '3']);
+    const r1 = await run([
+      'store',
+      'reencrypt',
+      '--store',
+      db,
+      '--encryption-key-file',
+      keysFile,
+      '--batch',
+      '3',
+    ]);
     expect(r1.code, r1.stderr).toBe(0);
     expect(r1.stdout).toMatch(/re-encrypted under key k2: [1-9]\d* records rewritten/);
     expect(r1.stderr).toMatch(/history: \d+ scanned, \d+ rewritten, done/);
@@ -124,7 +135,10 @@ describe('baton serve with encryption at rest, and baton store reencrypt', () =>
       env: { BATON_ENCRYPTION_KEY_FILE: keysFile },
     });
     expect(r2.code, r2.stderr).toBe(0);
-    const last = JSON.parse(r2.stdout.trim().split('\n').pop()!) as { rewritten: number; currentKeyId: string };
+    const last = JSON.parse(r2.stdout.trim().split('\n').pop()!) as {
+      rewritten: number;
+      currentKeyId: string;
+    };
     expect(last).toMatchObject({ rewritten: 0, currentKeyId: 'k2' });
     const raw = new Database(db, { readonly: true });
     try {

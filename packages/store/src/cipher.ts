@@ -79,7 +79,12 @@ export class RecordCipher {
 
   /** The key id a stored value is sealed under, or null when it is plaintext. */
   static keyIdOf(stored: Uint8Array | string): string | null {
-    const text = typeof stored === 'string' ? stored : isSealedBytes(stored) ? Buffer.from(stored).toString('utf8') : null;
+    const text =
+      typeof stored === 'string'
+        ? stored
+        : isSealedBytes(stored)
+          ? Buffer.from(stored).toString('utf8')
+          : null;
     if (text === null || !text.startsWith(PREFIX)) return null;
     const end = text.indexOf(':', PREFIX.length);
     return end < 0 ? '' : text.slice(PREFIX.length, end);
@@ -173,13 +178,16 @@ export function parseKeyRing(spec: string, current?: string): KeyRing {
         {},
       );
     }
-    if (keys.has(id)) throw new BatonError('VALIDATION', `encryption key "${id}" is listed twice`, { keyId: id });
+    if (keys.has(id))
+      throw new BatonError('VALIDATION', `encryption key "${id}" is listed twice`, { keyId: id });
     keys.set(id, decodeKey(id, item.slice(colon + 1)));
     first ??= id;
   }
   const cur = current?.trim() || first;
   if (cur !== null && !keys.has(cur)) {
-    throw new BatonError('VALIDATION', `the current encryption key "${cur}" is not in the key list`, { keyId: cur });
+    throw new BatonError('VALIDATION', `the current encryption key "${cur}" is not in the key list`, {
+      keyId: cur,
+    });
   }
   return { current: cur, keys };
 }

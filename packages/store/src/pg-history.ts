@@ -163,7 +163,13 @@ export function decodeCpRow(r: Row, cipher: RecordCipher = NO_ENCRYPTION): ReadC
     parts.set(h, plain);
     sizes[part] = typeof plain === 'string' ? Buffer.byteLength(plain, 'utf8') : plain.length;
   }
-  const waits = openCheckpointRecord(cipher, row.body, waitsPlace(meta.sessionId, meta.seq), meta.seq, 'waits');
+  const waits = openCheckpointRecord(
+    cipher,
+    row.body,
+    waitsPlace(meta.sessionId, meta.seq),
+    meta.seq,
+    'waits',
+  );
   const checkpoint = decodeCheckpoint({ meta, format, body: waits }, parts);
   return { checkpoint, prev: prevOf(meta, sizes) };
 }

@@ -1476,7 +1476,13 @@ export class PostgresStore implements Store {
     await this.q(
       `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-      [sessionId, turnId, index, name, sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index))],
+      [
+        sessionId,
+        turnId,
+        index,
+        name,
+        sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)),
+      ],
       true,
     );
   }

@@ -156,7 +156,12 @@ export async function reencrypt(
       tRewritten += changed;
       const last = rows[rows.length - 1]!;
       after = t.key.map((k) => last[k]);
-      opts.onProgress?.({ table: t.table, scanned: tScanned, rewritten: tRewritten, done: rows.length < batch });
+      opts.onProgress?.({
+        table: t.table,
+        scanned: tScanned,
+        rewritten: tRewritten,
+        done: rows.length < batch,
+      });
       if (rows.length < batch) break;
     }
     scanned += tScanned;

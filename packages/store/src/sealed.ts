@@ -15,7 +15,8 @@
  */
 import { BatonError, CheckpointCorruptError } from '@baton/core';
 import type { CheckpointPart } from '@baton/core';
-import { RecordAuthError, RecordCipher } from './cipher';
+import { RecordAuthError } from './cipher';
+import type { RecordCipher } from './cipher';
 import type { RecordPlace } from './cipher';
 
 export const partPlace = (sessionId: string, hash: string): RecordPlace => ({
@@ -53,7 +54,12 @@ export function sealText(c: RecordCipher, text: string, place: RecordPlace): str
 }
 
 /** Seal a nullable JSON text (an effect column). */
-export function sealJson(c: RecordCipher, text: string | null, key: string, column: EffectColumn): string | null {
+export function sealJson(
+  c: RecordCipher,
+  text: string | null,
+  key: string,
+  column: EffectColumn,
+): string | null {
   return text === null || !c.enabled ? text : c.seal(text, effectPlace(key, column));
 }
 
@@ -70,7 +76,13 @@ export function openCheckpointRecord(
     return c.open(raw as Uint8Array | string, place);
   } catch (e) {
     if (e instanceof RecordAuthError) {
-      throw new CheckpointCorruptError(place.owner, seq, `sealed under key ${e.keyId}`, 'unauthenticated', what);
+      throw new CheckpointCorruptError(
+        place.owner,
+        seq,
+        `sealed under key ${e.keyId}`,
+        'unauthenticated',
+        what,
+      );
     }
     throw e;
   }
@@ -87,11 +99,15 @@ export function openEffectRow<R extends Record<string, unknown>>(c: RecordCipher
       (out as Record<string, unknown>)[col] = c.openText(v, effectPlace(String(row.idempotency_key), col));
     } catch (e) {
       if (e instanceof RecordAuthError) {
-        throw new BatonError('EFFECT_CORRUPT', `effect ${String(row.idempotency_key)}: its ${col} ${e.message}`, {
-          idempotencyKey: row.idempotency_key,
-          column: col,
-          keyId: e.keyId,
-        });
+        throw new BatonError(
+          'EFFECT_CORRUPT',
+          `effect ${String(row.idempotency_key)}: its ${col} ${e.message}`,
+          {
+            idempotencyKey: row.idempotency_key,
+            column: col,
+            keyId: e.keyId,
+          },
+        );
       }
       throw e;
     }
@@ -124,11 +140,15 @@ export function openValue(c: RecordCipher, raw: unknown, place: RecordPlace): un
     return c.openText(raw, place);
   } catch (e) {
     if (e instanceof RecordAuthError) {
-      throw new BatonError('CHECKPOINT_CORRUPT', `${place.kind} of session ${place.owner} (${place.at}): ${e.message}`, {
-        sessionId: place.owner,
-        part: place.kind,
-        keyId: e.keyId,
-      });
+      throw new BatonError(
+        'CHECKPOINT_CORRUPT',
+        `${place.kind} of session ${place.owner} (${place.at}): ${e.message}`,
+        {
+          sessionId: place.owner,
+          part: place.kind,
+          keyId: e.keyId,
+        },
+      );
     }
     throw e;
   }

@@ -119,7 +119,13 @@ export class SqliteLog {
         if (h !== null && b !== null && b !== undefined)
           parts.set(h, openCheckpointRecord(this.cipher, b, partPlace(meta.sessionId, h), meta.seq, part));
       }
-      const waits = openCheckpointRecord(this.cipher, r.body, waitsPlace(meta.sessionId, meta.seq), meta.seq, 'waits');
+      const waits = openCheckpointRecord(
+        this.cipher,
+        r.body,
+        waitsPlace(meta.sessionId, meta.seq),
+        meta.seq,
+        'waits',
+      );
       const cp = decodeCheckpoint({ meta, format, body: waits }, parts);
       const size = (h: string | null): number =>
         h === null ? 0 : ((parts.get(h) as Buffer | undefined)?.length ?? 0);
@@ -375,7 +381,13 @@ export class SqliteLog {
     }
     const fitted = fitBytes(body, maxBytes, atLeastOne).map((r) => ({
       ...r,
-      body: openCheckpointRecord(this.cipher, r.body, entryPlace(sid, r.idx), seq, `history[${r.idx}]`) as Buffer,
+      body: openCheckpointRecord(
+        this.cipher,
+        r.body,
+        entryPlace(sid, r.idx),
+        seq,
+        `history[${r.idx}]`,
+      ) as Buffer,
     }));
     if (fitted.length !== body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
     const first = fitted[0];

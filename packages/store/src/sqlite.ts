@@ -1263,7 +1263,13 @@ export class SqliteStore implements Store {
     this.st(
       `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-    ).run(sessionId, turnId, index, name, sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)));
+    ).run(
+      sessionId,
+      turnId,
+      index,
+      name,
+      sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)),
+    );
   }
 
   // ---------- turn results ----------
@@ -1279,7 +1285,12 @@ export class SqliteStore implements Store {
   async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
     this.st(
       'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    ).run(sessionId, key, sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)), this.now());
+    ).run(
+      sessionId,
+      key,
+      sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)),
+      this.now(),
+    );
   }
 
   // ---------- effects ----------

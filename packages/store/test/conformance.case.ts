@@ -989,8 +989,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const parts = await h.rawQuery(
           `SELECT hash, body FROM checkpoint_parts WHERE session_id = '${s.id}'`,
         );
-        for (const p of parts)
-          expect(sha256Hex(plain(p.body, partPlace(s.id, String(p.hash))))).toBe(p.hash);
+        for (const p of parts) expect(sha256Hex(plain(p.body, partPlace(s.id, String(p.hash))))).toBe(p.hash);
         expect(parts.map((p) => String(p.hash)).sort()).toEqual(referenced(metas));
         // the history log holds each turn's entries
         expect(await store.readHistory(s.id)).toEqual({

@@ -118,7 +118,10 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
         const w = await write(s, marker);
         await expectReadable(s, w);
         // a turn's start reads the checkpoint and its window through the same edge
-        const started = await s.beginTurn!(w.sessionId, u('key'), 'owner', 10_000, { entries: 10, bytes: 1e6 });
+        const started = await s.beginTurn!(w.sessionId, u('key'), 'owner', 10_000, {
+          entries: 10,
+          bytes: 1e6,
+        });
         expect(started.kind).toBe('started');
         if (started.kind === 'started') {
           expect(started.checkpointError).toBeUndefined();
@@ -156,7 +159,10 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
         // a turn start over it reports the corruption (the router quarantines), never loads it; on
         // another handle, since this one holds the entries it wrote, verified, in its cache
         const other = await h.open({ encryption: ring(`k1:${K1}`) });
-        const st = await other.beginTurn!(a.sessionId, u('key'), 'owner', 10_000, { entries: 10, bytes: 1e6 });
+        const st = await other.beginTurn!(a.sessionId, u('key'), 'owner', 10_000, {
+          entries: 10,
+          bytes: 1e6,
+        });
         expect(st.kind === 'started' && st.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
         await other.close();
         // the state part of session b replaced by its context part's ciphertext

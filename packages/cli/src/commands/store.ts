@@ -44,7 +44,8 @@ Examples:
         const { usage } = await import('../program');
         const enc = await resolveEncryption(opts);
         for (const w of enc.warnings) process.stderr.write(`warning: ${w}\n`);
-        if (!enc.config) throw usage('no encryption keys: set BATON_ENCRYPTION_KEYS or --encryption-key-file');
+        if (!enc.config)
+          throw usage('no encryption keys: set BATON_ENCRYPTION_KEYS or --encryption-key-file');
         const target = opts.store ?? process.env.BATON_STORE ?? './baton.db';
         const schema = opts.storeSchema ?? (process.env.BATON_STORE_SCHEMA || undefined);
         const batch = Number(opts.batch);
@@ -68,7 +69,8 @@ Examples:
           process.stdout.write(
             `re-encrypted under key ${enc.currentKeyId}: ${result.rewritten} records rewritten, ${result.scanned} rows scanned\n`,
           );
-          for (const u of result.unreadable) process.stdout.write(`  failed authentication (left as is): ${u}\n`);
+          for (const u of result.unreadable)
+            process.stdout.write(`  failed authentication (left as is): ${u}\n`);
           return result.unreadable.length > 0 ? 1 : 0;
         } finally {
           await s.close();
