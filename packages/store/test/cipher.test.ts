@@ -24,6 +24,13 @@ describe('record cipher (AES-256-GCM)', () => {
     expect(c.open(Buffer.from(sealed), place).toString()).toBe('{"content":"hello"}');
     // a fresh IV each time: the same plaintext never seals to the same text
     expect(c.seal('{"content":"hello"}', place)).not.toBe(sealed);
+    // across refills of the IV pool: every IV distinct
+    const ivs = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const raw = Buffer.from(c.seal('x', place).slice('benc1:k1:'.length), 'base64');
+      ivs.add(raw.subarray(0, 12).toString('hex'));
+    }
+    expect(ivs.size).toBe(1000);
   });
 
   it('refuses a record opened at another place (owner, index, kind) or with its key id relabelled', () => {
