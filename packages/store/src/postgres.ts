@@ -822,7 +822,14 @@ export class PostgresStore implements Store {
       // A turn committed between the statement's snapshot and the lease: read again under the lease.
       return this.beginReread(c, lease, session, key, window);
     }
-    return startedTurn(lease, session, () => this.decodeStarted(row, window));
+    try {
+      return startedTurn(lease, session, () => this.decodeStarted(row, window));
+    } catch (e) {
+      // a record under a key this process lacks: nothing was started, so the lease is given back
+      // (as SQLite's transaction rolls it back) and the session stays free for a server that has it
+      if (e instanceof BatonError && e.code === 'ENCRYPTION_KEY_MISSING') await this.releaseOn(c, lease);
+      throw e;
+    }
   }
 
   /** The checkpoint and window of a row read with `beginSql` / `latestSql`, verified (throws CHECKPOINT_CORRUPT). */

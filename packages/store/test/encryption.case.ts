@@ -300,6 +300,8 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
               s.beginTurn!(w.sessionId, u('key'), 'owner', 10_000, { entries: 10, bytes: 1e6 }),
             );
             expect(err.code).toBe('ENCRYPTION_KEY_MISSING');
+            // nothing started: the lease is not left held
+            expect((await s.getSession(w.sessionId)).leaseOwner).toBeNull();
           }
           expect((await s.getSession(w.sessionId)).status).not.toBe('quarantined');
           // re-encryption without the key stops with the same clear error
