@@ -58,8 +58,12 @@ function nextIv(): Buffer {
   return iv;
 }
 
+/** The additional data: a JSON array, so no two places (ids may hold any character) share one. */
 function aad(place: RecordPlace, keyId: string): Buffer {
-  return Buffer.from(`baton-record/1\n${place.kind}\n${place.owner}\n${place.at}\n${keyId}`, 'utf8');
+  return Buffer.from(
+    `baton-record/1${JSON.stringify([place.kind, place.owner, String(place.at), keyId])}`,
+    'utf8',
+  );
 }
 
 function isSealedBytes(b: Uint8Array): boolean {

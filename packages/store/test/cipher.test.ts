@@ -42,6 +42,9 @@ describe('record cipher (AES-256-GCM)', () => {
     ]) {
       expect(() => c.open(sealed, other)).toThrow(RecordAuthError);
     }
+    // ids that hold the separator of a naive join still make distinct places
+    const tricky = c.seal('x', { kind: 'effect', owner: 'a\nargs', at: 'result' });
+    expect(() => c.open(tricky, { kind: 'effect', owner: 'a', at: 'args\nresult' })).toThrow(RecordAuthError);
     // the same key listed under another id: the id is bound in the additional data
     const twin = ring(`k1:${k1.toString('base64')},k9:${k1.toString('base64')}`);
     expect(() => twin.open(sealed.replace('benc1:k1:', 'benc1:k9:'), place)).toThrow(RecordAuthError);
