@@ -32,9 +32,11 @@
  *    `migText` characters, appended straight through the store API, 500 per append) against
  *    1,000 with 5 turns, seeded interleaved, batches alternated; v1 → v2 carries the context,
  *    v2 → v3 rebuilds it from the window (`rebuildContext` reads `history.window()`).
+ * enc. encryption at rest on vs off: bench/long-session-encryption.ts (the store's side of a turn,
+ *    old and young sessions, SQLite and PostgreSQL).
  * 5. the LangGraph savers comparison: bench/long-session-peers.ts (another module; see PEERS below).
  *
- * Flags: --quick (smaller), --smoke (a functional check), --parts 1,2,3,4,peers, --set k=v,...
+ * Flags: --quick (smaller), --smoke (a functional check), --parts 1,2,3,4,enc,peers, --set k=v,...
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -43,6 +45,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { encryptionPart, encryptionStores } from './long-session-encryption';
 import { windowOf, type HistoryEntry, type HistoryPolicy } from '@baton/core';
 import { openStore, type Store } from '@baton/store';
 import { InProcessWorker } from '@baton/sdk';
@@ -914,7 +917,7 @@ const bench: BenchFn = async (args) => {
   }
   // --parts 1,2,3,4,peers (default: all; part 2 continues part 1's old session, so it runs part 1)
   const pi = args.indexOf('--parts');
-  const parts = new Set((pi >= 0 ? (args[pi + 1] ?? '') : '1,2,3,4,peers').split(','));
+  const parts = new Set((pi >= 0 ? (args[pi + 1] ?? '') : '1,2,3,4,enc,peers').split(','));
   if (parts.has('2')) parts.add('1');
   if (args.includes('--no-peers')) parts.delete('peers');
   const registerWindow = args.includes('--register-window');
@@ -1207,6 +1210,41 @@ const bench: BenchFn = async (args) => {
           'x',
         ),
       );
+    }
+
+    // ---- enc. encryption at rest on vs off (bench/long-session-encryption.ts) ----
+    if (parts.has('enc')) {
+      const ep = {
+        oldTurns: plan.oldTurns,
+        youngTurns: 10,
+        turns: Math.max(20, plan.blocks * plan.block),
+        window: 40,
+      };
+      progress(
+        `part enc: encryption on vs off, ${ep.oldTurns}-turn vs 10-turn sessions, ${ep.turns} turns per group`,
+      );
+      const backends: Array<[string, Parameters<typeof encryptionStores>[0]]> = [['sqlite', { dir }]];
+      if (pgUrl) backends.push(['postgres', { pgUrl, schema: `${PG_SCHEMA}_enc` }]);
+      for (const [name, where] of backends) {
+        const admin =
+          'pgUrl' in where
+            ? new (await import('pg')).default.Pool({ connectionString: where.pgUrl, max: 1 })
+            : null;
+        try {
+          const e = await encryptionPart(encryptionStores(where), ep);
+          Object.assign(figures, {
+            [`encryption (${name}): store side of a turn, p50 ms off / on, ${ep.oldTurns}-turn session`]: `${ms2(e['off old p50 ms']!)} / ${ms2(e['on old p50 ms']!)}`,
+            [`encryption (${name}): store side of a turn, p50 ms off / on, 10-turn sessions`]: `${ms2(e['off young p50 ms']!)} / ${ms2(e['on young p50 ms']!)}`,
+            [`encryption (${name}): p50 on / off, old; young`]: `${round(e['old on/off']!, 2)}; ${round(e['young on/off']!, 2)}`,
+          });
+        } finally {
+          if (admin && 'schema' in where) {
+            for (const x of ['on', 'off'])
+              await admin.query(`DROP SCHEMA IF EXISTS ${where.schema}_${x} CASCADE`).catch(() => undefined);
+            await admin.end();
+          }
+        }
+      }
     }
 
     // ---- 5. PEERS (bench/long-session-peers.ts) ----

@@ -17,6 +17,8 @@
  * - Contenders alternate in short chunks (rotating order); a rate is ops over total time.
  * - Targets are judged on SQLite `synchronous=FULL` (`--sqlite-normal` judges NORMAL instead);
  *   `--quick` runs fewer, smaller chunks.
+ * - Encryption at rest on vs off (`--encryption` runs only it): Baton's store with and without a
+ *   current key, alternated like the others, SQLite FULL and PostgreSQL (8 callers).
  * - The concurrent figure (`--concurrent` runs only it): 50 sessions appending at once through
  *   Baton's group commit vs the LangGraph savers' `put` from 50 concurrent callers, each a durable
  *   commit (SQLite FULL; PostgreSQL on 8 connections on both sides).
@@ -546,6 +548,87 @@ async function compare(
   return out;
 }
 
+/** A fixed key for the encrypted contender (the bench measures the cipher, not key handling). */
+const BENCH_KEYS = { keys: `bench:${Buffer.alloc(32, 7).toString('base64')}` };
+
+/**
+ * Encryption at rest, on vs off: Baton's store with and without a current key (AES-256-GCM over
+ * every part, waits and history entry), alternated chunk by chunk like the other contenders,
+ * on SQLite FULL (one caller) and PostgreSQL (8 callers).
+ */
+async function encryptionRun(
+  dir: string,
+  pgUrl: string,
+  schema: string,
+  sizes: SizeSpec[],
+  rounds: number,
+): Promise<{ figures: Record<string, number>; rows: Array<Record<string, unknown>> }> {
+  const figures: Record<string, number> = {};
+  const rows: Array<Record<string, unknown>> = [];
+  const runs: Array<{ key: string; res: Awaited<ReturnType<typeof compare>> }> = [];
+  runs.push({
+    key: 'sqlite FULL',
+    res: await compare(
+      [
+        batonContender('off', await openStore(join(dir, 'enc-off.db'), { synchronous: 'FULL' }), 'bench'),
+        batonContender(
+          'on',
+          await openStore(join(dir, 'enc-on.db'), { synchronous: 'FULL', encryption: BENCH_KEYS }),
+          'bench',
+        ),
+      ],
+      sizes,
+      (z) => z.sqliteOps,
+      1,
+      rounds,
+    ),
+  });
+  runs.push({
+    key: 'postgres',
+    res: await compare(
+      [
+        batonContender('off', await openStore(pgUrl, { schema: `${schema}_enc_off`, poolSize: 8 }), 'bench'),
+        batonContender(
+          'on',
+          await openStore(pgUrl, { schema: `${schema}_enc_on`, poolSize: 8, encryption: BENCH_KEYS }),
+          'bench',
+        ),
+      ],
+      sizes,
+      (z) => z.pgOps,
+      8,
+      rounds,
+    ),
+  });
+  for (const run of runs) {
+    for (const size of sizes) {
+      const r = run.res[size.label]!;
+      const off = r['off']!;
+      const on = r['on']!;
+      rows.push({
+        run: run.key,
+        size: size.label,
+        'append/s off': Math.round(off.append),
+        'append/s on': Math.round(on.append),
+        'append on/off': round(on.append / off.append, 2),
+        'read/s off': Math.round(off.read),
+        'read/s on': Math.round(on.read),
+        'read on/off': round(on.read / off.read, 2),
+      });
+      for (const [k, v] of [
+        ['off', off],
+        ['on', on],
+      ] as const) {
+        figures[`encryption ${k} ${run.key} ${size.label} append/s`] = Math.round(v.append);
+        figures[`encryption ${k} ${run.key} ${size.label} read/s`] = Math.round(v.read);
+      }
+      figures[`encryption ${run.key} ${size.label} append on/off`] = round(on.append / off.append, 3);
+      figures[`encryption ${run.key} ${size.label} read on/off`] = round(on.read / off.read, 3);
+    }
+  }
+  return { figures, rows };
+}
+
 /** The concurrent figure: SQLite FULL and PostgreSQL on 8 connections. */
 async function concurrentRun(
   dir: string,
@@ -666,6 +749,20 @@ const bench: BenchFn = async (args) => {
   const figures: Record<string, number | string> = {};
   const targets: Target[] = [];
   try {
+    if (args.includes('--encryption')) {
+      // only encryption on vs off (docs not rewritten)
+      const enc = await encryptionRun(dir, pgUrl, schema, sizes, rounds);
+      console.log(
+        `\nload average ${os
+          .loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' ')}\n` + table(enc.rows),
+      );
+      return {
+        figures: { ...enc.figures, 'load average (1 min) at end': round(os.loadavg()[0]!, 2) },
+        targets: [],
+      };
+    }
     if (args.includes('--concurrent')) {
       // only the concurrent figure (docs not rewritten)
       const cc = await concurrentRun(dir, pgUrl, schema, quick);
@@ -720,6 +817,8 @@ const bench: BenchFn = async (args) => {
     );
     const cc = await concurrentRun(dir, pgUrl, schema, quick);
     Object.assign(figures, cc.figures);
+    const enc = await encryptionRun(dir, pgUrl, schema, sizes, rounds);
+    Object.assign(figures, enc.figures);
 
     // ----- figures and targets -----
     const runs = [
@@ -864,12 +963,26 @@ const bench: BenchFn = async (args) => {
       `  ${os.loadavg()[0]!.toFixed(1)} at the end of the run): absolute rates vary by up to 2x between runs;`,
       '  alternating the contenders in short chunks keeps the ratios steadier.',
     ].join('\n');
-    writeDocs(md);
+    const encMd = [
+      '',
+      'Encryption at rest, on vs off (the same Baton store with and without a current key; AES-256-GCM',
+      'over every part, waits and history entry; alternated chunk by chunk; `--encryption` runs only this):',
+      '',
+      table(enc.rows),
+    ].join('\n');
+    writeDocs(md + '\n' + encMd);
     console.log('\n' + table(rows));
     console.log('\n' + table(cc.rows));
+    console.log('\n' + table(enc.rows));
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    for (const s of [`${schema}_lg`, `${schema}_cc`, `${schema}_cc_lg`]) {
+    for (const s of [
+      `${schema}_lg`,
+      `${schema}_cc`,
+      `${schema}_cc_lg`,
+      `${schema}_enc_off`,
+      `${schema}_enc_on`,
+    ]) {
       await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`).catch(() => {});
     }
     await admin.end();

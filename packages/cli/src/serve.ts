@@ -3,6 +3,8 @@ import { BatonError } from '@baton/core';
 import type { RunningBaton } from '@baton/server';
 import { ensureTokens, resolveServeConfig } from './config';
 import type { ServeFlags, Tokens } from './config';
+import { resolveEncryption } from './encryption';
+import type { EncryptionFlags } from './encryption';
 
 export type { RunningBaton };
 import { loadAgent } from './agents';
@@ -23,8 +25,10 @@ export function redactTarget(t: string): string {
   return t.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
-export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<number> {
+export async function runServe(flags: ServeFlags & EncryptionFlags & { json?: boolean }): Promise<number> {
   const cfg = await resolveServeConfig(flags);
+  const enc = await resolveEncryption(flags);
+  for (const w of enc.warnings) process.stderr.write(`warning: ${w}\n`);
   const { tokens, lists, generated } = await ensureTokens(cfg);
   const agents: AgentDefinition[] = [];
   for (const a of cfg.agents) agents.push(await loadAgent(a));
@@ -37,6 +41,7 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
       storeOptions: {
         keepCheckpoints: cfg.keepCheckpoints,
         ...(cfg.storeSchema ? { schema: cfg.storeSchema } : {}),
+        ...(enc.config ? { encryption: enc.config } : {}),
       },
       limits: {
         turnTimeoutMs: cfg.turnTimeoutMs,
@@ -102,6 +107,7 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
         store: redactTarget(cfg.store),
         tokensFile: cfg.tokensFile,
         generatedTokens: shown,
+        encryption: enc.config ? { currentKeyId: enc.currentKeyId, keyIds: enc.keyIds } : null,
         agents: agents.map((a) => `${a.name}@${a.version}`),
       }) + '\n',
     );
@@ -109,6 +115,10 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
     process.stdout.write(
       `baton listening on ${baton.url}  (store ${redactTarget(cfg.store)}, instance ${baton.ctx.instanceId})\n`,
     );
+    if (enc.config)
+      process.stdout.write(
+        `encryption at rest: new records under key ${enc.currentKeyId} (${enc.keyIds.length} key${enc.keyIds.length === 1 ? '' : 's'} from ${enc.source})\n`,
+      );
     if (agents.length > 0)
       process.stdout.write(`in-process agents: ${agents.map((a) => `${a.name}@${a.version}`).join(', ')}\n`);
     if (generated.length > 0) {

@@ -69,6 +69,10 @@ export const ErrorCodes = {
   /** A compensation threw (or its worker was lost mid-run); the effect's compensation is `failed`, retryable. */
   COMPENSATION_FAILED: 500,
   STORE_UNAVAILABLE: 503,
+  /** A record is encrypted at rest with a key this process is not configured with. */
+  ENCRYPTION_KEY_MISSING: 503,
+  /** An effect's encrypted args or result failed authentication (altered or moved between effects). */
+  EFFECT_CORRUPT: 500,
   /** The router's view of the workers is too old to route by (`/readyz`). */
   NOT_READY: 503,
   /** Another live process holds the presence lease of this instance id (`baton serve --instance-id`). */

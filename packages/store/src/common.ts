@@ -13,6 +13,9 @@ import {
   historyEntryText,
   sha256Hex,
 } from '@baton/core';
+import { NO_ENCRYPTION } from './cipher';
+import type { RecordCipher } from './cipher';
+import { openEffectRow } from './sealed';
 import type {
   Checkpoint,
   CheckpointBody,
@@ -632,7 +635,8 @@ export function waitFromRow(r: Row): WaitRecord {
   };
 }
 
-export function effectFromRow(r: Row): EffectRecord {
+export function effectFromRow(raw: Row, cipher: RecordCipher = NO_ENCRYPTION): EffectRecord {
+  const r = openEffectRow(cipher, raw);
   return {
     id: r.id as string,
     idempotencyKey: r.idempotency_key as string,

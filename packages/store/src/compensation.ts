@@ -8,6 +8,9 @@
 import { BatonError, NO_COMPENSATION, initialCompensationFields } from '@baton/core';
 import type { CompensationState, EffectRecord } from '@baton/core';
 import { effectFromRow, jsonText } from './common';
+import { NO_ENCRYPTION } from './cipher';
+import type { RecordCipher } from './cipher';
+import { sealJson } from './sealed';
 import type { Row } from './common';
 import { effectIdNotFound } from './recovery';
 import type { CompensationClaim, CompensationOutcome } from './store';
@@ -105,18 +108,31 @@ export class CompensationLedger {
   constructor(
     private readonly one: OneRow,
     private readonly now: () => number,
+    private readonly cipher: RecordCipher = NO_ENCRYPTION,
   ) {}
+
+  private row(r: Row): EffectRecord {
+    return effectFromRow(r, this.cipher);
+  }
+
+  /** The compensation result as stored: sealed under the effect's key when encryption is on. */
+  private async resultText(id: string, result: unknown): Promise<string | null> {
+    const text = jsonText(result ?? null);
+    if (!this.cipher.enabled) return text;
+    const row = await this.one(BY_ID, [id]);
+    return row ? sealJson(this.cipher, text, String(row.idempotency_key), 'compensation_result') : text;
+  }
 
   async getById(id: string): Promise<EffectRecord> {
     const row = await this.one(BY_ID, [id]);
     if (!row) throw effectIdNotFound(id);
-    return effectFromRow(row);
+    return this.row(row);
   }
 
   async claim(id: string, c: CompensationClaim): Promise<EffectRecord> {
     const now = this.now();
     const row = await this.one(CLAIM, [id, c.owner, now + c.ttlMs, c.version, now]);
-    if (row) return effectFromRow(row);
+    if (row) return this.row(row);
     throw notCompensable(await this.getById(id), now);
   }
 
@@ -126,11 +142,11 @@ export class CompensationLedger {
       id,
       owner,
       state,
-      o.ok ? jsonText(o.result ?? null) : null,
+      o.ok ? await this.resultText(id, o.result) : null,
       o.ok ? null : o.error,
       this.now(),
     ]);
-    if (row) return effectFromRow(row);
+    if (row) return this.row(row);
     const e = await this.getById(id);
     // a finish repeated by the same run (a retried call) is a no-op
     if (e.compensationOwner === owner && e.compensationState === state) return e;
@@ -144,13 +160,13 @@ export class CompensationLedger {
   async skip(id: string, by: string, reason: string): Promise<EffectRecord> {
     const now = this.now();
     const row = await this.one(SKIP, [id, by, reason, now]);
-    if (row) return effectFromRow(row);
+    if (row) return this.row(row);
     throw notCompensable(await this.getById(id), now);
   }
 
   async hold(id: string, reason: string): Promise<EffectRecord> {
     const row = await this.one(HOLD, [id, reason, this.now()]);
-    if (row) return effectFromRow(row);
+    if (row) return this.row(row);
     throw notCompensable(await this.getById(id), this.now());
   }
 }

@@ -32,6 +32,9 @@ import {
   retentionCut,
   LEGACY_WRITER,
 } from './common';
+import { NO_ENCRYPTION } from './cipher';
+import type { RecordCipher } from './cipher';
+import { entryPlace, openCheckpointRecord, partPlace, sealText, waitsPlace } from './sealed';
 import type { EncodedAppend, FinishedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
 
 /** DDL of the history log (PostgreSQL migration 3); idempotent so a half-applied run can be repeated. */
@@ -141,7 +144,7 @@ export interface ReadCheckpoint {
 }
 
 /** Decode the `c_*`/`p_*` columns of a row (null when it has no checkpoint). */
-export function decodeCpRow(r: Row): ReadCheckpoint | null {
+export function decodeCpRow(r: Row, cipher: RecordCipher = NO_ENCRYPTION): ReadCheckpoint | null {
   if (r.c_seq === null || r.c_seq === undefined) return null;
   const row = unprefix(r, 'c_');
   const meta = checkpointMeta(row);
@@ -156,10 +159,18 @@ export function decodeCpRow(r: Row): ReadCheckpoint | null {
     const h = meta.parts[part];
     const body = r[`p_${part}`];
     if (h === null || body === null || body === undefined) continue;
-    parts.set(h, body);
-    sizes[part] = Buffer.byteLength(body as string, 'utf8');
+    const plain = openCheckpointRecord(cipher, body, partPlace(meta.sessionId, h), meta.seq, part);
+    parts.set(h, plain);
+    sizes[part] = typeof plain === 'string' ? Buffer.byteLength(plain, 'utf8') : plain.length;
   }
-  const checkpoint = decodeCheckpoint({ meta, format, body: row.body }, parts);
+  const waits = openCheckpointRecord(
+    cipher,
+    row.body,
+    waitsPlace(meta.sessionId, meta.seq),
+    meta.seq,
+    'waits',
+  );
+  const checkpoint = decodeCheckpoint({ meta, format, body: waits }, parts);
   return { checkpoint, prev: prevOf(meta, sizes) };
 }
 
@@ -215,6 +226,7 @@ export function verifySlice(
   trim: { before: number; chain: string } | null,
   head: string | undefined,
   atLeastOne = false,
+  cipher: RecordCipher = NO_ENCRYPTION,
 ): StoredHistoryEntry[] {
   if (to <= from) return [];
   const rows = sliceRows(r);
@@ -242,7 +254,8 @@ export function verifySlice(
   const mapped: HistoryRow[] = fitted.map((x) => {
     if (x.body === null)
       throw new Error(`history slice of ${sid}: entry ${x.idx} fits but its body was not read`);
-    return { index: x.idx, hash: x.hash, chain: x.chain, body: x.body };
+    const body = openCheckpointRecord(cipher, x.body, entryPlace(sid, x.idx), seq, `history[${x.idx}]`);
+    return { index: x.idx, hash: x.hash, chain: x.chain, body };
   });
   return decodeHistory(sid, seq, mapped, prevChain, head);
 }
@@ -404,15 +417,17 @@ export function logCtes(
   keep: number,
   /** Suffix of every CTE name (several appends in one statement each have their own). */
   t = '',
+  cipher: RecordCipher = NO_ENCRYPTION,
 ): string[] {
   const meta = fin.meta;
   const seq = meta.seq;
+  const owner = input.sessionId;
   const migration = input.migration !== undefined;
   const ctes: string[] = [];
   if (enc.parts.length > 0) {
     ctes.push(`cp${t} AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
       SELECT ${sid}, x.h, x.n, x.b FROM s${t}, unnest(${p(enc.parts.map((x) => x.hash))}::text[],
-        ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => x.bytes.toString('utf8')))}::text[]) AS x(h, n, b)
+        ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => sealText(cipher, x.bytes.toString('utf8'), partPlace(owner, x.hash))))}::text[]) AS x(h, n, b)
       ON CONFLICT (session_id, hash) DO NOTHING)`);
   }
   if (fin.entries.length > 0) {
@@ -421,12 +436,12 @@ export function logCtes(
       SELECT ${sid}, x.i, x.t, x.r, x.a, x.n, x.h, x.c, x.b FROM s${t}, unnest(${p(e.map((x) => x.index))}::int[],
         ${p(e.map((x) => x.turnId))}::text[], ${p(e.map((x) => x.role))}::text[], ${p(e.map((x) => x.at))}::bigint[],
         ${p(e.map((x) => x.bytes.length))}::int[], ${p(e.map((x) => x.hash))}::text[], ${p(e.map((x) => x.chain))}::text[],
-        ${p(e.map((x) => x.bytes.toString('utf8')))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
+        ${p(e.map((x) => sealText(cipher, x.bytes.toString('utf8'), entryPlace(owner, x.index))))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
   }
   ctes.push(`c${t} AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body,
       format, state_hash, context_hash, memory_hash, history_length, history_head, pinned)
     SELECT ${sid}, s${t}.seq, ${p(input.schemaVersion)}, ${p(input.writtenBy)}, ${p(meta.hash)}, ${p(meta.size)}, ${now},
-      ${p(enc.waitsText)}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
+      ${p(sealText(cipher, enc.waitsText, waitsPlace(owner, seq)))}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
       ${p(meta.historyLength)}, ${p(meta.historyHead)}, ${migration ? 'true' : 'false'} FROM s${t} RETURNING seq)`);
   if (migration && input.expectedSeq > 0) {
     ctes.push(`pin${t} AS (UPDATE checkpoints SET pinned = true

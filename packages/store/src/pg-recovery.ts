@@ -5,6 +5,8 @@
 import type { PoolClient, QueryResultRow } from 'pg';
 import type { EffectRecord, EffectResolutionInput } from '@baton/core';
 import { effectFromRow, jsonText } from './common';
+import type { RecordCipher } from './cipher';
+import { sealJson } from './sealed';
 import type { Row } from './common';
 import {
   effectIdNotFound,
@@ -35,6 +37,7 @@ export interface PgRecoveryDeps {
   q: <R extends QueryResultRow = Row>(sql: string, values?: unknown[], prepare?: boolean) => Promise<R[]>;
   tx: <T>(op: string, fn: (c: PoolClient) => Promise<T>) => Promise<T>;
   now: () => number;
+  cipher: RecordCipher;
   /** On `c`, inside a transaction: add metrics to the session's aggregate for the version. */
   addMetrics: (
     c: PoolClient,
@@ -50,15 +53,19 @@ export class PgRecovery {
   async resolveEffect(id: string, r: EffectResolutionInput): Promise<EffectRecord> {
     const now = this.d.now();
     const c = resolutionColumns(r, now);
+    if (this.d.cipher.enabled && c.result !== null) {
+      const k = await this.d.q('SELECT idempotency_key FROM effects WHERE id = $1', [id]);
+      if (k[0]) c.result = sealJson(this.d.cipher, c.result, String(k[0].idempotency_key), 'result');
+    }
     const rows = await this.d.q(
       `UPDATE effects SET status = $1, result = $2, error = $3, resolution = $4, updated_at = $5
        WHERE id = $6 AND status = 'intent' RETURNING *`,
       [c.status, c.result, c.error, c.resolution, now, id],
     );
-    if (rows[0]) return effectFromRow(rows[0]);
+    if (rows[0]) return effectFromRow(rows[0], this.d.cipher);
     const cur = await this.d.q('SELECT * FROM effects WHERE id = $1', [id]);
     if (!cur[0]) throw effectIdNotFound(id);
-    throw notInDoubt(effectFromRow(cur[0]));
+    throw notInDoubt(effectFromRow(cur[0], this.d.cipher));
   }
 
   async reserveSessionKey(input: {

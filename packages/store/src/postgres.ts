@@ -69,6 +69,10 @@ import type {
 import { PostgresGraphCheckpointStore } from './graph-postgres';
 import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation } from './compensation';
+import { cipherFor } from './cipher';
+import type { RecordCipher } from './cipher';
+import { openValue, sealJson, sealValue, stepPlace, turnResultPlace } from './sealed';
+import { reencrypt } from './reencrypt';
 import { ownIntent, resolvedConflict } from './recovery';
 import {
   DEFAULT_KEEP_CHECKPOINTS,
@@ -390,6 +394,8 @@ export class PostgresStore implements Store {
   private readonly now: () => number;
   private readonly limits: AppendLimits;
   private readonly keep: number;
+  /** Encryption at rest (a no-op without a current key). */
+  readonly cipher: RecordCipher;
   /** The latest checkpoint this process wrote or read, per recent session: an append's `prev`. */
   private readonly prevs = new PrevCache();
   private readonly hooks: PostgresStoreOptions['hooks'];
@@ -407,6 +413,7 @@ export class PostgresStore implements Store {
       maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
     };
     this.keep = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
+    this.cipher = cipherFor(opts.encryption);
     this.hooks = opts.hooks;
     this.parallelWrites = opts.poolSize ?? DEFAULT_POOL_SIZE;
   }
@@ -471,6 +478,22 @@ export class PostgresStore implements Store {
       this.pool,
       this.schema === undefined ? {} : { schema: this.schema },
     ));
+  }
+
+  reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+    return reencrypt(
+      {
+        all: (sql, args) => this.q(sql, args),
+        update: (stmts) =>
+          this.tx('reencrypt', async (c) => {
+            let n = 0;
+            for (const s of stmts) n += (await c.query(s.sql, s.args)).rowCount ?? 0;
+            return n;
+          }),
+      },
+      this.cipher,
+      opts,
+    );
   }
 
   async close(): Promise<void> {
@@ -774,7 +797,11 @@ export class PostgresStore implements Store {
     } catch (e) {
       throw storeError(e);
     }
-    if (row.tr_found) return { kind: 'replayed', result: parseJson(row.tr_result) };
+    if (row.tr_found)
+      return {
+        kind: 'replayed',
+        result: parseJson(openValue(this.cipher, row.tr_result, turnResultPlace(sessionId, key))),
+      };
     const cur = row.cur_row as Row | null;
     if (!cur) throw sessionNotFound(sessionId);
     const u = row.u_row as Row | null;
@@ -795,12 +822,19 @@ export class PostgresStore implements Store {
       // A turn committed between the statement's snapshot and the lease: read again under the lease.
       return this.beginReread(c, lease, session, key, window);
     }
-    return startedTurn(lease, session, () => this.decodeStarted(row, window));
+    try {
+      return startedTurn(lease, session, () => this.decodeStarted(row, window));
+    } catch (e) {
+      // a record under a key this process lacks: nothing was started, so the lease is given back
+      // (as SQLite's transaction rolls it back) and the session stays free for a server that has it
+      if (e instanceof BatonError && e.code === 'ENCRYPTION_KEY_MISSING') await this.releaseOn(c, lease);
+      throw e;
+    }
   }
 
   /** The checkpoint and window of a row read with `beginSql` / `latestSql`, verified (throws CHECKPOINT_CORRUPT). */
   private decodeStarted(row: Row, window: HistoryWindow | undefined) {
-    const read = decodeCpRow(row);
+    const read = decodeCpRow(row, this.cipher);
     if (!read) return { checkpoint: null, history: [] };
     this.remember(read);
     const cp = read.checkpoint;
@@ -818,6 +852,8 @@ export class PostgresStore implements Store {
       window.bytes,
       trim,
       cp.historyHead,
+      false,
+      this.cipher,
     );
     return { checkpoint: cp, history };
   }
@@ -849,7 +885,10 @@ export class PostgresStore implements Store {
     }
     if (row.tr_found) {
       await this.releaseOn(c, lease);
-      return { kind: 'replayed', result: parseJson(row.tr_result) };
+      return {
+        kind: 'replayed',
+        result: parseJson(openValue(this.cipher, row.tr_result, turnResultPlace(session.id, key))),
+      };
     }
     const s = cur ? sessionFromRow(cur) : session;
     if (TERMINAL_SESSION_STATUSES.includes(s.status)) {
@@ -1197,7 +1236,7 @@ export class PostgresStore implements Store {
     }
     const ctes = [
       `s${t} AS (UPDATE sessions SET ${sets.join(', ')} WHERE ${where} RETURNING seq, created_at)`,
-      ...logCtes(p, sid, input, enc, fin, nowP, now, this.keep, t),
+      ...logCtes(p, sid, input, enc, fin, nowP, now, this.keep, t, this.cipher),
     ];
     const resolved = input.resolvedWaits ?? [];
     const resolvedP = resolved.length > 0 || input.waits ? p(resolved) : '';
@@ -1233,7 +1272,7 @@ export class PostgresStore implements Store {
     }
     if (input.turnResult) {
       ctes.push(`tr${t} AS (INSERT INTO turn_results (session_id, key, result, created_at)
-        SELECT ${sid}, ${p(input.turnResult.key)}, ${p(jsonText(input.turnResult.result))}, ${nowP} FROM s${t}
+        SELECT ${sid}, ${p(input.turnResult.key)}, ${p(sealValue(this.cipher, jsonText(input.turnResult.result), turnResultPlace(input.sessionId, input.turnResult.key)))}, ${nowP} FROM s${t}
         ON CONFLICT DO NOTHING)`);
     }
     ctes.push(`st${t} AS (DELETE FROM steps WHERE session_id = ${sid} AND EXISTS (SELECT 1 FROM s${t}))`);
@@ -1252,7 +1291,7 @@ export class PostgresStore implements Store {
     // without checkpoints needs a second query.
     const sql = `SELECT ${CP_SELECT} FROM (SELECT 1) one ${cpJoins('$1')}`;
     const rows = await this.q(sql, [sessionId], true);
-    const read = decodeCpRow(rows[0]!);
+    const read = decodeCpRow(rows[0]!, this.cipher);
     if (read) {
       this.remember(read);
       return read.checkpoint;
@@ -1267,7 +1306,7 @@ export class PostgresStore implements Store {
     const rows = await this.q(sql, [sessionId, seq], true);
     const row = rows[0]!;
     if (row.sid === null) throw sessionNotFound(sessionId);
-    const read = decodeCpRow(row);
+    const read = decodeCpRow(row, this.cipher);
     if (!read) throw checkpointNotFound(sessionId, seq);
     return read.checkpoint;
   }
@@ -1336,7 +1375,7 @@ export class PostgresStore implements Store {
     const upTo = Math.min(before ?? total, total);
     const from = Math.max(floor, upTo - limit);
     const head = upTo === total && r.c_seq !== null ? ((r.c_head as string | null) ?? undefined) : undefined;
-    const entries = verifySlice(sessionId, seq, r, from, upTo, maxBytes, trim, head, true);
+    const entries = verifySlice(sessionId, seq, r, from, upTo, maxBytes, trim, head, true, this.cipher);
     const firstIdx = entries[0]?.index ?? upTo;
     return {
       sessionId,
@@ -1427,7 +1466,11 @@ export class PostgresStore implements Store {
       [sessionId, turnId],
       true,
     );
-    return rows.map((r) => ({ index: Number(r.idx), name: r.name as string, result: parseJson(r.result) }));
+    return rows.map((r) => ({
+      index: Number(r.idx),
+      name: r.name as string,
+      result: parseJson(openValue(this.cipher, r.result, stepPlace(sessionId, turnId, Number(r.idx)))),
+    }));
   }
 
   async putStep(
@@ -1440,7 +1483,13 @@ export class PostgresStore implements Store {
     await this.q(
       `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-      [sessionId, turnId, index, name, jsonText(result)],
+      [
+        sessionId,
+        turnId,
+        index,
+        name,
+        sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)),
+      ],
       true,
     );
   }
@@ -1453,13 +1502,15 @@ export class PostgresStore implements Store {
       [sessionId, key],
       true,
     );
-    return rows[0] ? parseJson(rows[0].result) : undefined;
+    return rows[0]
+      ? parseJson(openValue(this.cipher, rows[0].result, turnResultPlace(sessionId, key)))
+      : undefined;
   }
 
   async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
     await this.q(
       'INSERT INTO turn_results (session_id, key, result, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [sessionId, key, jsonText(result), this.now()],
+      [sessionId, key, sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)), this.now()],
       true,
     );
   }
@@ -1488,7 +1539,7 @@ export class PostgresStore implements Store {
         input.rolloutId ?? null,
         input.turnId,
         input.name,
-        jsonText(input.args),
+        sealJson(this.cipher, jsonText(input.args), input.idempotencyKey, 'args'),
         input.compensation ?? null,
         now,
         input.attemptId ?? null,
@@ -1499,7 +1550,7 @@ export class PostgresStore implements Store {
       true,
     );
     if (rows[0]) {
-      const effect = effectFromRow(rows[0]);
+      const effect = effectFromRow(rows[0], this.cipher);
       return { effect, existing: !rows[0].inserted && !ownIntent(effect, input.attemptId) };
     }
     // Inserted concurrently by another transaction that committed after our snapshot.
@@ -1510,13 +1561,13 @@ export class PostgresStore implements Store {
   private async transition(key: string, op: EffectOp, value: unknown): Promise<EffectRecord> {
     const { from, to } = EFFECT_TRANSITIONS[op];
     const col = op === 'fail' ? 'error' : 'result';
-    const v = op === 'fail' ? String(value) : jsonText(value);
+    const v = op === 'fail' ? String(value) : sealJson(this.cipher, jsonText(value), key, 'result');
     const rows = await this.q(
       `UPDATE effects SET status = $1, ${col} = $2, updated_at = $3 WHERE idempotency_key = $4 AND status = $5 RETURNING *`,
       [to, v, this.now(), key, from],
       true,
     );
-    if (rows[0]) return effectFromRow(rows[0]);
+    if (rows[0]) return effectFromRow(rows[0], this.cipher);
     const e = await this.getEffect(key);
     if (e.resolution) throw resolvedConflict(e, op);
     if (e.status === to) return e;
@@ -1554,7 +1605,7 @@ export class PostgresStore implements Store {
   async getEffect(idempotencyKey: string): Promise<EffectRecord> {
     const rows = await this.q('SELECT * FROM effects WHERE idempotency_key = $1', [idempotencyKey], true);
     if (!rows[0]) throw effectNotFound(idempotencyKey);
-    return effectFromRow(rows[0]);
+    return effectFromRow(rows[0], this.cipher);
   }
 
   async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
@@ -1580,7 +1631,10 @@ export class PostgresStore implements Store {
         q.kind ?? null,
       ],
     );
-    return toPage(rows.map(effectFromRow), limit);
+    return toPage(
+      rows.map((r) => effectFromRow(r, this.cipher)),
+      limit,
+    );
   }
 
   // ---------- rollouts ----------
@@ -1724,6 +1778,7 @@ export class PostgresStore implements Store {
     return (this.compensationsImpl ??= new CompensationLedger(
       async (sql, args) => (await this.q(sql, args, true))[0],
       () => this.now(),
+      this.cipher,
     ));
   }
 
@@ -1732,6 +1787,7 @@ export class PostgresStore implements Store {
       q: (sql, values, prepare) => this.q(sql, values, prepare),
       tx: (op, fn) => this.tx(op, fn),
       now: () => this.now(),
+      cipher: this.cipher,
       addMetrics: async (c, sessionId, version, metrics) => {
         const { sql, values } = this.metricsSql(sessionId, version, { metrics });
         const r = await c.query<{ n: string }>(sql, values);

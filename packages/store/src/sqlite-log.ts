@@ -32,6 +32,9 @@ import {
 import type { EncodedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
 import { LEGACY_WRITER } from './common';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
+import { NO_ENCRYPTION } from './cipher';
+import type { RecordCipher } from './cipher';
+import { entryPlace, openCheckpointRecord, partPlace, sealBytes, waitsPlace } from './sealed';
 
 export const SQLITE_LOG_MIGRATION = `
 ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
@@ -89,6 +92,7 @@ export class SqliteLog {
     private readonly st: St,
     private readonly keep: number,
     private readonly cache: LogCache = new LogCache(),
+    private readonly cipher: RecordCipher = NO_ENCRYPTION,
   ) {}
 
   /** The stored row of checkpoint `seq` (or the latest), undecoded; with `parts`, their bodies too (one read). */
@@ -112,9 +116,17 @@ export class SqliteLog {
       for (const part of CHECKPOINT_PARTS) {
         const h = meta.parts[part];
         const b = r[`p_${part}`] as Buffer | null | undefined;
-        if (h !== null && b !== null && b !== undefined) parts.set(h, b);
+        if (h !== null && b !== null && b !== undefined)
+          parts.set(h, openCheckpointRecord(this.cipher, b, partPlace(meta.sessionId, h), meta.seq, part));
       }
-      const cp = decodeCheckpoint({ meta, format, body: r.body }, parts);
+      const waits = openCheckpointRecord(
+        this.cipher,
+        r.body,
+        waitsPlace(meta.sessionId, meta.seq),
+        meta.seq,
+        'waits',
+      );
+      const cp = decodeCheckpoint({ meta, format, body: waits }, parts);
       const size = (h: string | null): number =>
         h === null ? 0 : ((parts.get(h) as Buffer | undefined)?.length ?? 0);
       const prev: PreviousCheckpoint = {
@@ -171,14 +183,25 @@ export class SqliteLog {
       const ins = this.st(
         'INSERT INTO checkpoint_parts (session_id, hash, size, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
       );
-      for (const p of enc.parts) ins.run(sid, p.hash, p.bytes.length, p.bytes);
+      for (const p of enc.parts)
+        ins.run(sid, p.hash, p.bytes.length, sealBytes(this.cipher, p.bytes, partPlace(sid, p.hash)));
     }
     // a turn's entries in as few statements as possible (one for up to four entries)
     for (let i = 0; i < done.entries.length; i += 4) {
       const chunk = done.entries.slice(i, i + 4);
       const args: unknown[] = [];
       for (const e of chunk)
-        args.push(sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, e.bytes);
+        args.push(
+          sid,
+          e.index,
+          e.turnId,
+          e.role,
+          e.at,
+          e.bytes.length,
+          e.hash,
+          e.chain,
+          sealBytes(this.cipher, e.bytes, entryPlace(sid, e.index)),
+        );
       this.st(
         `INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES ${chunk
           .map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -198,7 +221,7 @@ export class SqliteLog {
       meta.hash,
       meta.size,
       now,
-      Buffer.from(enc.waitsText, 'utf8'),
+      sealBytes(this.cipher, Buffer.from(enc.waitsText, 'utf8'), waitsPlace(sid, seq)),
       FORMAT_PARTS,
       meta.parts.state,
       meta.parts.context,
@@ -356,8 +379,17 @@ export class SqliteLog {
       if (body[i]?.idx !== from + i)
         throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
     }
-    const fitted = fitBytes(body, maxBytes, atLeastOne);
-    if (fitted !== body) prevChain = body[body.length - fitted.length - 1]!.chain;
+    const fitted = fitBytes(body, maxBytes, atLeastOne).map((r) => ({
+      ...r,
+      body: openCheckpointRecord(
+        this.cipher,
+        r.body,
+        entryPlace(sid, r.idx),
+        seq,
+        `history[${r.idx}]`,
+      ) as Buffer,
+    }));
+    if (fitted.length !== body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
     const first = fitted[0];
     if (first && prevChain === null) {
       if (first.idx === 0) prevChain = HISTORY_GENESIS;
@@ -379,7 +411,7 @@ export class SqliteLog {
     const entries = decodeHistory(sid, seq, mapped, prevChain, head);
     // the verified rows, for the cache: only a slice that reaches the head is worth keeping
     const verified: CachedEntry[] =
-      head === undefined || fitted !== body
+      head === undefined || fitted.length !== body.length
         ? []
         : fitted.map((r) => ({
             index: r.idx,

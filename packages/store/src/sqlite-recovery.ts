@@ -5,6 +5,8 @@
 import type { Statement } from 'better-sqlite3';
 import type { EffectRecord, EffectResolutionInput } from '@baton/core';
 import { effectFromRow, jsonText } from './common';
+import type { RecordCipher } from './cipher';
+import { sealJson } from './sealed';
 import type { Row } from './common';
 import {
   effectIdNotFound,
@@ -36,6 +38,7 @@ export interface SqliteRecoveryDeps {
   /** A write transaction (BEGIN IMMEDIATE) named `op`. */
   write: <T>(op: string, fn: () => T) => T;
   now: () => number;
+  cipher: RecordCipher;
   /** Inside a write transaction: add metrics to the session's aggregate for the version. */
   addMetrics: (sessionId: string, version: string, metrics: Record<string, number>) => void;
 }
@@ -46,16 +49,20 @@ export class SqliteRecovery {
   resolveEffect(id: string, r: EffectResolutionInput): EffectRecord {
     const c = resolutionColumns(r, this.d.now());
     return this.d.write('resolveEffect', () => {
+      if (this.d.cipher.enabled && c.result !== null) {
+        const k = this.d.st('SELECT idempotency_key FROM effects WHERE id = ?').get(id) as Row | undefined;
+        if (k) c.result = sealJson(this.d.cipher, c.result, String(k.idempotency_key), 'result');
+      }
       const row = this.d
         .st(
           `UPDATE effects SET status = ?, result = ?, error = ?, resolution = ?, updated_at = ?
            WHERE id = ? AND status = 'intent' RETURNING *`,
         )
         .get(c.status, c.result, c.error, c.resolution, this.d.now(), id) as Row | undefined;
-      if (row) return effectFromRow(row);
+      if (row) return effectFromRow(row, this.d.cipher);
       const cur = this.d.st('SELECT * FROM effects WHERE id = ?').get(id) as Row | undefined;
       if (!cur) throw effectIdNotFound(id);
-      throw notInDoubt(effectFromRow(cur));
+      throw notInDoubt(effectFromRow(cur, this.d.cipher));
     });
   }
 

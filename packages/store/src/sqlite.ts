@@ -117,6 +117,11 @@ import { ownIntent, resolvedConflict } from './recovery';
 import { guarded } from './sqlite-guard';
 import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
 import { CompensationLedger, compensationMigration, initialCompensation, sqliteParams } from './compensation';
+import { cipherFor } from './cipher';
+import type { RecordCipher } from './cipher';
+import { openValue, sealJson, sealValue, stepPlace, turnResultPlace } from './sealed';
+import { reencrypt } from './reencrypt';
+import { LogCache } from './log-cache';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
@@ -285,6 +290,8 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly limits: AppendLimits;
   private readonly log: SqliteLog;
+  /** Encryption at rest (a no-op without a current key). */
+  readonly cipher: RecordCipher;
   private readonly recovery: SqliteRecovery;
   private readonly compensations: CompensationLedger;
   private readonly hooks: SqliteStoreOptions['hooks'];
@@ -300,17 +307,25 @@ export class SqliteStore implements Store {
       maxCheckpointBytes: opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
       maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
     };
-    this.log = new SqliteLog((sql) => this.st(sql), opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS);
+    this.cipher = cipherFor(opts.encryption);
+    this.log = new SqliteLog(
+      (sql) => this.st(sql),
+      opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS,
+      new LogCache(),
+      this.cipher,
+    );
     this.hooks = opts.hooks;
     this.recovery = new SqliteRecovery({
       st: (sql) => this.st(sql),
       write: (op, fn) => this.write(op, fn),
       now: () => this.now(),
+      cipher: this.cipher,
       addMetrics: (sessionId, version, metrics) => this.addMetrics(sessionId, version, { metrics }),
     });
     this.compensations = new CompensationLedger(
       async (sql, args) => this.nst(sqliteParams(sql)).get(...args) as Row | undefined,
       () => this.now(),
+      this.cipher,
     );
     const path = sqlitePath(target);
     const onDisk = path !== ':memory:' && path !== '' && !path.startsWith('file:');
@@ -434,6 +449,36 @@ export class SqliteStore implements Store {
   /** LangGraph checkpoint tables on the same database (their own migrations, applied on first use). */
   get graph(): SqliteGraphCheckpointStore {
     return (this.graphStore ??= new SqliteGraphCheckpointStore(this.db));
+  }
+
+  async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+    // the old bytes (plaintext, or under the old key) must not stay behind in freed pages or the
+    // WAL: zero what the rewrites free, and checkpoint the WAL into the file when done
+    const secure = this.db.pragma('secure_delete', { simple: true }) as number;
+    this.db.pragma('secure_delete = ON');
+    try {
+      const out = await this.reencryptAll(opts);
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return out;
+    } finally {
+      this.db.pragma(`secure_delete = ${secure ? 'ON' : 'OFF'}`);
+    }
+  }
+
+  private reencryptAll(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+    return reencrypt(
+      {
+        all: async (sql, args) => this.nst(sqliteParams(sql)).all(...args) as Row[],
+        update: async (stmts) =>
+          this.write('reencrypt', () => {
+            let n = 0;
+            for (const s of stmts) n += this.nst(sqliteParams(s.sql)).run(...s.args).changes;
+            return n;
+          }),
+      },
+      this.cipher,
+      opts,
+    );
   }
 
   async close(): Promise<void> {
@@ -702,7 +747,11 @@ export class SqliteStore implements Store {
       sessionId,
       key,
     ) as Row | undefined;
-    if (prior) return { kind: 'replayed', result: parseJson(prior.result) };
+    if (prior)
+      return {
+        kind: 'replayed',
+        result: parseJson(openValue(this.cipher, prior.result, turnResultPlace(sessionId, key))),
+      };
     const row = this.st('SELECT * FROM sessions WHERE id = ?').get(sessionId) as Row | undefined;
     if (!row) throw sessionNotFound(sessionId);
     const session = sessionFromRow(row);
@@ -878,7 +927,16 @@ export class SqliteStore implements Store {
     if (input.turnResult) {
       this.st(
         'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      ).run(input.sessionId, input.turnResult.key, jsonText(input.turnResult.result), now);
+      ).run(
+        input.sessionId,
+        input.turnResult.key,
+        sealValue(
+          this.cipher,
+          jsonText(input.turnResult.result),
+          turnResultPlace(input.sessionId, input.turnResult.key),
+        ),
+        now,
+      );
     }
     this.st('DELETE FROM steps WHERE session_id = ?').run(input.sessionId);
     if (input.telemetry) {
@@ -1188,7 +1246,11 @@ export class SqliteStore implements Store {
     const rows = this.st(
       'SELECT idx, name, result FROM steps WHERE session_id = ? AND turn_id = ? ORDER BY idx',
     ).all(sessionId, turnId) as Row[];
-    return rows.map((r) => ({ index: Number(r.idx), name: r.name as string, result: parseJson(r.result) }));
+    return rows.map((r) => ({
+      index: Number(r.idx),
+      name: r.name as string,
+      result: parseJson(openValue(this.cipher, r.result, stepPlace(sessionId, turnId, Number(r.idx)))),
+    }));
   }
 
   async putStep(
@@ -1201,7 +1263,13 @@ export class SqliteStore implements Store {
     this.st(
       `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-    ).run(sessionId, turnId, index, name, jsonText(result));
+    ).run(
+      sessionId,
+      turnId,
+      index,
+      name,
+      sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)),
+    );
   }
 
   // ---------- turn results ----------
@@ -1211,13 +1279,18 @@ export class SqliteStore implements Store {
       sessionId,
       key,
     ) as Row | undefined;
-    return row ? parseJson(row.result) : undefined;
+    return row ? parseJson(openValue(this.cipher, row.result, turnResultPlace(sessionId, key))) : undefined;
   }
 
   async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
     this.st(
       'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    ).run(sessionId, key, jsonText(result), this.now());
+    ).run(
+      sessionId,
+      key,
+      sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)),
+      this.now(),
+    );
   }
 
   // ---------- effects ----------
@@ -1241,7 +1314,7 @@ export class SqliteStore implements Store {
       input.rolloutId ?? null,
       input.turnId,
       input.name,
-      jsonText(input.args),
+      sealJson(this.cipher, jsonText(input.args), input.idempotencyKey, 'args'),
       input.compensation ?? null,
       now,
       now,
@@ -1250,7 +1323,7 @@ export class SqliteStore implements Store {
       comp.reason,
       input.compensates ?? null,
     ) as Row | undefined;
-    if (row) return { effect: effectFromRow(row), existing: false };
+    if (row) return { effect: effectFromRow(row, this.cipher), existing: false };
     const effect = await this.getEffect(input.idempotencyKey);
     return { effect, existing: !ownIntent(effect, input.attemptId) };
   }
@@ -1258,14 +1331,14 @@ export class SqliteStore implements Store {
   private transition(key: string, op: EffectOp, value: unknown): EffectRecord {
     const { from, to } = EFFECT_TRANSITIONS[op];
     const col = op === 'fail' ? 'error' : 'result';
-    const v = op === 'fail' ? String(value) : jsonText(value);
+    const v = op === 'fail' ? String(value) : sealJson(this.cipher, jsonText(value), key, 'result');
     const row = this.st(
       `UPDATE effects SET status = ?, ${col} = ?, updated_at = ? WHERE idempotency_key = ? AND status = ? RETURNING *`,
     ).get(to, v, this.now(), key, from) as Row | undefined;
-    if (row) return effectFromRow(row);
+    if (row) return effectFromRow(row, this.cipher);
     const cur = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(key) as Row | undefined;
     if (!cur) throw effectNotFound(key);
-    const e = effectFromRow(cur);
+    const e = effectFromRow(cur, this.cipher);
     if (e.resolution) throw resolvedConflict(e, op);
     if (e.status === to) return e;
     throw effectConflict(key, op, e.status);
@@ -1303,7 +1376,7 @@ export class SqliteStore implements Store {
     const row = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(idempotencyKey) as
       Row | undefined;
     if (!row) throw effectNotFound(idempotencyKey);
-    return effectFromRow(row);
+    return effectFromRow(row, this.cipher);
   }
 
   async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
@@ -1323,7 +1396,10 @@ export class SqliteStore implements Store {
       ...f.args,
       limit + 1,
     ) as Row[];
-    return toPage(rows.map(effectFromRow), limit);
+    return toPage(
+      rows.map((r) => effectFromRow(r, this.cipher)),
+      limit,
+    );
   }
 
   // ---------- rollouts ----------

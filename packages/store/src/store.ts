@@ -41,6 +41,7 @@ import type {
   WorkerRecord,
 } from '@baton/core';
 import type { GraphCheckpointStore } from './graph';
+import type { KeyListConfig, KeyRing } from './cipher';
 
 /** A claim of a compensation run: who runs it, on which version, and how long it holds it. */
 export interface CompensationClaim {
@@ -247,6 +248,21 @@ export interface StoreOptions {
   keepCheckpoints?: number;
   /** Injected clock's now(); defaults to Date.now. */
   now?: () => number;
+  /**
+   * Encryption at rest (see cipher.ts): the key ring. With a current key, checkpoint parts and
+   * waits, history entries and effect args/results are written sealed under it; records sealed
+   * under any key of the ring stay readable. Without it nothing new is sealed.
+   */
+  encryption?: KeyRing | KeyListConfig;
+}
+
+/** What `reencrypt` did: records looked at, and those rewritten under the current key. */
+export interface ReencryptProgress {
+  table: string;
+  scanned: number;
+  rewritten: number;
+  /** Whether this table is finished. */
+  done: boolean;
 }
 
 export interface Store {
@@ -259,6 +275,16 @@ export interface Store {
   /** LangGraph checkpoint storage on the same database (optional; see graph.ts). */
   readonly graph?: GraphCheckpointStore;
   close(): Promise<void>;
+  /**
+   * Rewrite every sealed record (checkpoint parts and waits, history entries, effect columns) that
+   * is not under the current key — plaintext ones included — under the current key, in batches,
+   * each its own transaction. Idempotent and resumable: a record already under the current key is
+   * left alone, so a run stopped halfway is finished by running it again. Needs a current key.
+   */
+  reencrypt(opts?: {
+    batch?: number;
+    onProgress?: (p: ReencryptProgress) => void;
+  }): Promise<{ scanned: number; rewritten: number; unreadable: string[] }>;
 
   // versions and workers
   registerVersion(v: Omit<VersionRecord, 'createdAt'>): Promise<VersionRecord>;

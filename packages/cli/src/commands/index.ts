@@ -5,6 +5,7 @@ import { registerVersions } from './versions';
 import { registerServe } from './serve-cmd';
 import { registerDemo } from './demo-cmd';
 import { registerStatus } from './status';
+import { registerStore } from './store';
 
 export const allCommands: Array<(p: Command) => void> = [
   registerServe,
@@ -13,4 +14,5 @@ export const allCommands: Array<(p: Command) => void> = [
   registerRollout,
   registerSessions,
   registerStatus,
+  registerStore,
 ];

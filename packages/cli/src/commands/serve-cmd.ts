@@ -73,6 +73,14 @@ export function registerServe(program: Command): void {
       '--instance-id <id>',
       'stable identity of this process in a fleet (controller lock owner; unique among live processes) [env BATON_INSTANCE_ID] (default: random)',
     )
+    .option(
+      '--encryption-key-file <file>',
+      'encrypt checkpoints, history and effect args/results at rest with the keys of this file: one id:key a line, the first current [env BATON_ENCRYPTION_KEY_FILE; or the list itself in BATON_ENCRYPTION_KEYS]',
+    )
+    .option(
+      '--encryption-key-id <id>',
+      'the key new records are encrypted with, when not the first listed [env BATON_ENCRYPTION_KEY_ID]',
+    )
     .option('--json', 'print one JSON line with the URL (and generated tokens) when ready')
     .addHelpText(
       'after',
@@ -84,6 +92,8 @@ accepts several tokens (comma-separated, or a list in the config file) for rotat
 downtime: add the new token, move clients to it, remove the old one (docs/security.md).
 On SIGTERM/SIGINT the server stops taking new turns, lets in-flight turns finish within the
 shutdown timeout, releases leases and exits 0.
+Encryption at rest (AES-256-GCM) is off unless keys are given; keys rotate without downtime:
+list the new key first, restart, then run \`baton store reencrypt\` and drop the old key.
 With --instance-id, a second live process with the same id refuses to start (exit 4); a process
 restarted with the id of a dead one waits at most 2 s for its presence lease, then takes its
 controller lock back at once.
