@@ -10,3 +10,4 @@ export * from './stats/chiSquare';
 export * from './stats/msprt';
 export * from './stats/sprt';
 export * from './forecast';
+export * from './stats/wilcoxon';
