@@ -11,3 +11,4 @@ export * from './stats/msprt';
 export * from './stats/sprt';
 export * from './forecast';
 export * from './stats/wilcoxon';
+export * from './paired';
