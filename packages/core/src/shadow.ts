@@ -65,3 +65,19 @@ export interface ShadowReport {
   /** Tool calls served from blue's recording / run for real (tools declared `run`). */
   tools: { replayed: number; ran: number };
 }
+
+/**
+ * The turn id of a shadow turn replaying the turn that wrote checkpoint `seq` of a session whose
+ * history had `historyLength` entries before that turn. The router serves a shadow turn's history
+ * reads below that length only (what the turn saw live, never what came after it).
+ */
+export function shadowTurnId(runId: string, seq: number, historyLength: number): string {
+  return `${SHADOW_TURN_PREFIX}${runId}:${seq}:${historyLength}`;
+}
+
+/** The history bound of a shadow turn id, or null for any other turn id. */
+export function shadowHistoryBound(turnId: string): number | null {
+  if (!turnId.startsWith(SHADOW_TURN_PREFIX)) return null;
+  const m = /:(\d+)$/.exec(turnId);
+  return m ? Number(m[1]) : 0;
+}
