@@ -100,7 +100,16 @@ export function shadowCases(open: () => Promise<DumpedStore>): void {
       // nothing in the store changed: sessions, checkpoints, history, effects, steps, telemetry …
       const after = await dumped.dump();
       expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
-      for (const table of Object.keys(before)) expect(after[table], table).toEqual(before[table]);
+      for (const table of Object.keys(before)) {
+        if (table === 'locks') continue; // below: the router's presence lease renews on its own timer
+        expect(after[table], table).toEqual(before[table]);
+      }
+      const lockNames = (rows: string[] | undefined) =>
+        (rows ?? []).map((r) => {
+          const { expires_at: _e, ...rest } = JSON.parse(r) as Record<string, unknown>;
+          return rest;
+        });
+      expect(lockNames(after.locks)).toEqual(lockNames(before.locks));
     } finally {
       await t.close();
       await dumped.cleanup();
