@@ -240,7 +240,7 @@ const judgeSchema = z.strictObject({
   timeout: duration.default(30_000),
 });
 
-const shadowSchema = z.strictObject({
+export const shadowSchema = z.strictObject({
   sessions: z.number().int().min(1, { message: 'must be >= 1' }).max(10_000).default(200),
   turnsPerSession: z.number().int().min(1, { message: 'must be >= 1' }).max(100).default(3),
   sample: z.enum(['recent', 'stratified'], { error: 'must be recent or stratified' }).default('recent'),
@@ -255,7 +255,7 @@ const shadowSchema = z.strictObject({
 });
 
 /** Each shadow gate through the paired analysis's own validation (as `checkGates`). */
-function checkShadowGates(spec: RolloutSpec): void {
+function checkShadowGates(spec: Pick<RolloutSpec, 'shadow'>): void {
   spec.shadow?.gates.forEach((g, i) => {
     try {
       prepareShadowGate(g);
@@ -397,6 +397,26 @@ const specSchema = z
       names.add(n);
     });
   });
+
+/**
+ * A shadow stage given on its own (`POST /v1/rollouts/{id}/shadow`): its fields over `base` (the
+ * rollout's own shadow stage, or the defaults), validated as in a spec (`shadow.…` paths).
+ */
+export function parseShadowStage(input: unknown, base: ShadowStageSpec | null): ShadowStageSpec {
+  const given = input === undefined || input === null ? {} : input;
+  if (typeof given !== 'object' || Array.isArray(given))
+    throw new ValidationError('shadow: must be an object', { path: 'shadow' });
+  const r = shadowSchema.safeParse({ ...(base ?? {}), ...(given as Record<string, unknown>) });
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const path = formatPath(['shadow', ...i.path]);
+    const message = i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message;
+    throw new ValidationError(`${path}: ${message}`, { path, issues: [{ path, message }] });
+  }
+  const stage = r.data as ShadowStageSpec;
+  checkShadowGates({ shadow: stage });
+  return stage;
+}
 
 /** `steps[1].fill` from a zod path. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
