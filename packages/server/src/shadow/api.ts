@@ -20,6 +20,8 @@ export function shadowRoutes(): (app: FastifyInstance, ctx: ServerContext) => vo
         },
       },
       async (req) => {
+        // the body's shape first: a malformed one is refused whatever the rollout
+        parseShadowStage(req.body, null);
         const rec = await ctx.store.getRollout(req.params.id);
         const state = loadState(rec);
         const stage = parseShadowStage(req.body, state.spec.shadow);
