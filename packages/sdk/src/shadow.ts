@@ -144,14 +144,12 @@ export class ShadowSandbox {
 
   /** The report, with every effect blue called that green did not (past green's last one). */
   report(): ShadowReport {
-    const missing: ShadowDivergence[] = this.recorded.effects
-      .slice(this.called.length)
-      .map((e, i) => ({
-        kind: 'effect-missing',
-        index: this.called.length + i,
-        name: e.name,
-        recorded: { name: e.name, args: e.args },
-      }));
+    const missing: ShadowDivergence[] = this.recorded.effects.slice(this.called.length).map((e, i) => ({
+      kind: 'effect-missing',
+      index: this.called.length + i,
+      name: e.name,
+      recorded: { name: e.name, args: e.args },
+    }));
     return {
       effects: this.called.map((e) => ({ ...e })),
       divergences: [...this.divergences, ...missing],

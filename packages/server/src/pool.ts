@@ -283,7 +283,11 @@ export class WorkerPool {
     const hit = this.shadowSupport.get(e);
     if (hit && now - hit.at < 30_000) return hit.ok;
     let v: unknown = e.client.shadow;
-    if (v === undefined) v = await e.client.health().then((h) => h.shadow, () => undefined);
+    if (v === undefined)
+      v = await e.client.health().then(
+        (h) => h.shadow,
+        () => undefined,
+      );
     const ok = typeof v === 'number' && v >= SHADOW_PROTOCOL;
     this.shadowSupport.set(e, { ok, at: now });
     return ok;
