@@ -6,7 +6,9 @@
  *   and a `down` migration 2→1; rebuilds the working context in its own prompt format;
  * - `v3-chatty`: schema 2, same answers as v2, but looks every order up three times;
  * - `v3-wrong`: schema 2, answers wrong far more often (users give thumbs down);
- * - `v2-broken`: schema 2 whose migration throws for some schema-1 states (pre-flight demo).
+ * - `v2-broken`: schema 2 whose migration throws for some schema-1 states (pre-flight demo);
+ * - `v3-spammy`: schema 2, same answers as v2, plus a follow-up email after every status answer
+ *   (an effect blue never made: what a shadow stage reports as a divergence).
  *
  * Tools: `lookup_order` (a read-only tool call); effects `create_ticket` (compensation
  * `cancel_ticket`) and `send_email` (compensation `send_correction_email`). Refunds above
@@ -156,6 +158,8 @@ export interface Profile {
   toolFanout: number;
   modelId: string;
   prompt: string;
+  /** Sends a follow-up email after every order-status answer (an effect blue never made). */
+  followUpEmail?: boolean;
 }
 
 const PROMPT_V1 =
@@ -196,6 +200,15 @@ export const PROFILES: Record<string, Profile> = {
     toolFanout: 1,
     modelId: 'sim-support-2',
     prompt: `${PROMPT_V2} Answer as fast as possible.`,
+  },
+  'v3-spammy': {
+    label: 'v3-spammy',
+    schemaVersion: 2,
+    quality: 0.92,
+    toolFanout: 1,
+    modelId: 'sim-support-2',
+    prompt: PROMPT_V2,
+    followUpEmail: true,
   },
   'v2-broken': {
     label: 'v2-broken',
@@ -487,6 +500,7 @@ export async function supportTurn(
       m.text ||
       `Your order ${orderId} is ${m.status}.${eta}${s.ticketId ? ` Ticket ${s.ticketId} is open.` : ''}`;
     if (m.status !== 'delayed' && m.status !== 'lost') s.resolved = true;
+    if (p.followUpEmail) await sendEmail('follow_up', { orderId });
     return finish(out(said, answer, m.correct));
   }
 

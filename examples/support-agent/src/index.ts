@@ -12,10 +12,12 @@ export const v2 = supportV2Family('v2');
 export const v3Chatty = supportV2Family('v3-chatty');
 /** Same schema as v2, answers wrong much more often (a quality regression). */
 export const v3Wrong = supportV2Family('v3-wrong');
+/** Same answers as v2, plus a follow-up email after every status answer (an extra effect). */
+export const v3Spammy = supportV2Family('v3-spammy');
 /** v2 whose 1→2 migration throws for some sessions (fails pre-flight). */
 export const v2Broken = supportV2Family('v2-broken');
 
-export const VERSION_LABELS = ['v1', 'v2', 'v3-chatty', 'v3-wrong', 'v2-broken'] as const;
+export const VERSION_LABELS = ['v1', 'v2', 'v3-chatty', 'v3-wrong', 'v2-broken', 'v3-spammy'] as const;
 export type VersionLabel = (typeof VERSION_LABELS)[number];
 
 /** Every version by label. */
@@ -25,6 +27,7 @@ export const versions: Record<VersionLabel, AgentDefinition<any>> = {
   'v3-chatty': v3Chatty,
   'v3-wrong': v3Wrong,
   'v2-broken': v2Broken,
+  'v3-spammy': v3Spammy,
 };
 
 /** Builds a version with injected dependencies (e.g. a sink counting executed effects). */

@@ -230,6 +230,10 @@ export class BatonClient {
   async listRollouts(q: { agent?: string; phase?: string } = {}): Promise<RolloutStatus[]> {
     return unwrapList<RolloutStatus>(await this.request('GET', '/v1/rollouts', { query: q }), 'rollouts');
   }
+  /** `POST /v1/rollouts/{id}/shadow`: one shadow run on demand (the body's fields over the rollout's stage). */
+  shadowRollout(id: string, body: unknown = {}): Promise<Record<string, unknown>> {
+    return this.request('POST', `/v1/rollouts/${encodeURIComponent(id)}/shadow`, { body });
+  }
   rolloutAction(
     id: string,
     action: 'promote' | 'pause' | 'resume' | 'abort',

@@ -173,6 +173,7 @@ export function renderRollout(
       detail.push(`deadline in ${fmtDuration(d.deadline - opts.now)}`);
     out.push(`drain     ${bar(frac, 30)} ${(frac * 100).toFixed(0)}%  ${dim(detail.join(', '))}`);
   }
+  out.push(...shadowLines(s.shadow));
   const gates = s.gates ?? [];
   if (gates.length > 0) {
     out.push('gates');
@@ -184,6 +185,29 @@ export function renderRollout(
     for (const d of decisions.slice(-(opts.decisions ?? 6))) out.push('  ' + decisionLine(d, s.createdAt));
   }
   return out;
+}
+
+interface ShadowView {
+  beforeStep: number;
+  finishedAt: number | null;
+  verdict: string | null;
+  sessions: number;
+  turns: number;
+  failed: number;
+  divergent: number;
+  skipped: number;
+  results: GateResult[];
+}
+
+/** The shadow stage's current or last run: progress, then its paired gates. */
+export function shadowLines(v: unknown): string[] {
+  const sh = v as ShadowView | null | undefined;
+  if (!sh || typeof sh !== 'object') return [];
+  const head =
+    sh.finishedAt === null
+      ? yellow(`replaying recorded turns before step ${sh.beforeStep + 1} …`)
+      : `${verdictColor(sh.verdict ?? 'nodata')} before step ${sh.beforeStep + 1}: ${sh.turns} turn(s) of ${sh.sessions} session(s), ${sh.divergent ? red(`${sh.divergent} diverging`) : '0 diverging'}, ${sh.failed} failed, ${sh.skipped} skipped`;
+  return ['shadow    ' + head, ...(sh.results ?? []).map((g) => '  ' + gateLine(g))];
 }
 
 /** One line for logs when stdout is not a terminal. */

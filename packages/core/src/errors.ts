@@ -68,6 +68,10 @@ export const ErrorCodes = {
   COMPENSATION_UNDECLARED: 422,
   /** A compensation threw (or its worker was lost mid-run); the effect's compensation is `failed`, retryable. */
   COMPENSATION_FAILED: 500,
+  /** A shadow turn's effect or tool call did not match blue's recording, and the agent declared `onDivergence: fail`. */
+  SHADOW_DIVERGED: 422,
+  /** No worker of the version honours shadow turns (its health reports no `shadow`): it is refused, not trusted. */
+  SHADOW_UNSUPPORTED: 409,
   STORE_UNAVAILABLE: 503,
   /** A record is encrypted at rest with a key this process is not configured with. */
   ENCRYPTION_KEY_MISSING: 503,

@@ -3,6 +3,13 @@ import type { SessionAggregate, Verdict } from './types';
 
 export type GateTestName = 'threshold' | 'mann-whitney' | 'proportion' | 'chi-square' | 'msprt' | 'sprt';
 
+/**
+ * The tests of a shadow stage's gates, on paired (blue, green) outcomes of the same recorded turns
+ * (the unit stays the session: the per-session mean of the paired differences). `proportion`
+ * there is a one-sample rate (e.g. of sessions whose shadow turns diverged) against a limit.
+ */
+export type PairedTestName = 'wilcoxon' | 'sign' | 'mcnemar' | 'proportion';
+
 /** What too little data leads to once a step reached its maximum duration. */
 export type NoDataRule = 'extend' | 'pause' | 'abort' | 'pass';
 
@@ -41,7 +48,7 @@ export interface GateSpec {
 }
 
 export interface GateEvidence {
-  test: GateTestName;
+  test: GateTestName | PairedTestName;
   metric: string;
   nBlue: number;
   nGreen: number;
@@ -61,6 +68,17 @@ export interface GateEvidence {
   censored?: { blue: number; green: number };
   /** `sprt`: Wald's boundaries on the log-likelihood ratio (`statistic`), the truncation and the decision's sample. */
   sequential?: { lower: number; upper: number; nMax: number; nAtDecision?: number };
+  /** Paired (shadow) tests: the per-session mean paired differences and what the test counted. */
+  paired?: {
+    sessions: number;
+    turns: number;
+    /** Hodges-Lehmann estimate of the median per-session difference and its interval. */
+    hl?: { estimate: number; ci: [number, number] };
+    /** sign / McNemar: sessions where green was better / worse; ties. */
+    better?: number;
+    worse?: number;
+    ties?: number;
+  };
   reason?: string;
 }
 

@@ -9,3 +9,4 @@ export * from './gates';
 export * from './instance';
 export * from './graph';
 export * from './graph-wire';
+export * from './shadow';

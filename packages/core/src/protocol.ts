@@ -4,6 +4,7 @@
  */
 import type { GraphCheckpointStore } from './graph';
 import type { HistoryPage, HistoryPolicy, HistoryQuery } from './history';
+import type { ShadowReport, ShadowTurn } from './shadow';
 import type {
   CheckpointBody,
   CheckpointPart,
@@ -56,6 +57,11 @@ export interface TurnRequest {
   deadline: number;
   /** The turn capability: presented on every call back to the router (history, ledger, steps). */
   capability: string;
+  /**
+   * A shadow turn (only to a worker whose health reports `shadow`): no effect runs, blue's recorded
+   * results are served instead, and nothing is journaled. Its capability is read-only.
+   */
+  shadow?: ShadowTurn;
 }
 
 /** Protocol 1 (workers built with the first SDK): the whole body, with `history`, in one object. */
@@ -89,6 +95,8 @@ export interface TurnResponse {
   waits: Wait[];
   telemetry: TurnTelemetry;
   schemaVersion: number;
+  /** The answer to a shadow turn: what green called and where it diverged from blue's recording. */
+  shadow?: ShadowReport;
 }
 
 /**
@@ -135,6 +143,8 @@ export interface WorkerHealthResponse {
   protocol?: number;
   /** Protocol 2: the compensations its version declares (absent: it runs none). */
   compensations?: string[];
+  /** The shadow-mode version it honours (`SHADOW_PROTOCOL`); absent: it runs no shadow turn. */
+  shadow?: number;
 }
 
 /** Registration data a worker reports about the version it serves. */
@@ -249,6 +259,8 @@ export interface WorkerClient {
   readonly id: string;
   /** The protocol the worker speaks, when known without asking (in-process workers); else see health(). */
   readonly protocol?: WorkerProtocol;
+  /** The shadow-mode version it honours, when known without asking (in-process workers); else see health(). */
+  readonly shadow?: number;
   turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal): Promise<TurnResponse>;
   migrate(req: MigrateRequest | MigrateRequestV1): Promise<MigrateResponse>;
   /** Protocol 2: run a compensation (a worker without it, or whose version declares none, runs none). */

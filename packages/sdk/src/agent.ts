@@ -13,6 +13,8 @@ import type {
 } from '@baton/core';
 import type { CompensationFn, TurnContext } from './context';
 import type { HistoryReader } from './history';
+import { shadowPolicy } from './shadow';
+import type { ShadowPolicy } from './shadow';
 
 /** What a migration function sees besides the state. */
 export interface MigrationContext {
@@ -100,6 +102,12 @@ export interface AgentSpec<S> {
    * so the router knows which versions can run which compensation.
    */
   compensations?: Record<string, CompensationFn>;
+  /**
+   * How this version behaves in shadow turns (a rollout's shadow stage): what a diverging effect
+   * call does, and which tools are replayed from blue's recording (see `ShadowPolicy`). Part of the
+   * version's identity when set (a `replay` tool records its results in the history).
+   */
+  shadow?: ShadowPolicy;
   turn: TurnHandler<S>;
 }
 
@@ -183,6 +191,7 @@ export function historyPolicy(p: HistoryPolicy): HistoryPolicy {
  */
 export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
   const history = spec.history === undefined ? undefined : historyPolicy(spec.history);
+  const shadow = spec.shadow === undefined ? undefined : shadowPolicy(spec.shadow);
   const compensations = Object.keys(spec.compensations ?? {}).sort();
   const promptHash = sha256Hex(canonicalJson(spec.prompts ?? {}));
   const toolManifestHash = sha256Hex(canonicalJson(toolManifest(spec.tools ?? [])));
@@ -198,6 +207,7 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
       waits: Object.fromEntries(Object.entries(spec.waits ?? {}).map(([k, s]) => [k, jsonSchemaOf(s)])),
       build: spec.build ?? null,
       ...(history === undefined ? {} : { history }),
+      ...(shadow === undefined ? {} : { shadow }),
       ...(compensations.length === 0
         ? {}
         : {

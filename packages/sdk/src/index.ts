@@ -22,6 +22,8 @@ export { runCompensation } from './compensate';
 export type { HistoryPageQuery, HistoryReader } from './history';
 export type { CapabilityLedgerClient } from './capability';
 export { runTurn } from './turn';
+export { ShadowSandbox, isToolRecord } from './shadow';
+export type { ShadowPolicy, ToolRecord } from './shadow';
 export type { RunTurnOptions } from './turn';
 export { migrateCheckpoint } from './migrate';
 export { InProcessWorker } from './worker';

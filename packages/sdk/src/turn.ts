@@ -37,6 +37,7 @@ import { ledgerPager, memoryPager } from './history';
 import type { HistoryPageQuery, HistoryPager } from './history';
 import { jsonText, unchangedParts } from './parts';
 import { turnCall } from './request';
+import { ShadowSandbox, toolMode } from './shadow';
 import type { TurnCall } from './request';
 
 export interface RunTurnOptions {
@@ -158,6 +159,8 @@ class Turn<S> implements TurnContext<S> {
     context: unknown,
     memory: unknown,
     abortSignal: AbortSignal,
+    /** A shadow turn's sandbox (null for a live turn): no effect runs, nothing is journaled. */
+    readonly sandbox: ShadowSandbox | null = null,
   ) {
     this.state = state;
     this.context = context;
@@ -258,7 +261,17 @@ class Turn<S> implements TurnContext<S> {
   async tool<T>(name: string, run: () => T | Promise<T>): Promise<T> {
     this.checkAlive(`tool ${name}`);
     this.count(name);
-    return run();
+    const mode = toolMode(this.agent.shadow, name);
+    if (this.sandbox && mode === 'replay') {
+      const value = this.sandbox.replayTool(name) as T;
+      this.note('tool', { tool: name, result: value });
+      return value;
+    }
+    if (this.sandbox) this.sandbox.ranTool();
+    const value = await run();
+    // a `replay` tool's result is recorded in the history, where a shadow turn finds it
+    if (mode === 'replay') this.note('tool', { tool: name, result: toJson(value) ?? null });
+    return value;
   }
 
   async effect<T>(
@@ -272,6 +285,14 @@ class Turn<S> implements TurnContext<S> {
     if (opts.compensate !== undefined && !declaresCompensation(this.agent, opts.compensate))
       throw undeclaredCompensation(this.agent, name, opts.compensate);
     this.count(name);
+    if (this.sandbox) {
+      try {
+        return this.sandbox.effect(index, name, args) as T;
+      } catch (e) {
+        if (e instanceof BatonError && e.code !== 'EFFECT_FAILED') throw this.setFatal(e);
+        throw e;
+      }
+    }
     return ledgerEffect({
       ledger: this.ledger,
       intent: {
@@ -297,6 +318,8 @@ class Turn<S> implements TurnContext<S> {
   async step<T>(name: string, run: () => T | Promise<T>): Promise<T> {
     const index = this.stepIndex++;
     this.checkAlive(`step ${name}`);
+    // a shadow turn journals nothing (its capability is read-only): the step simply runs
+    if (this.sandbox) return toJson(await run());
     this.journal ??= this.ledger
       .steps(this.req.session.id, this.req.turnId)
       .then((rows) => new Map(rows.map((r) => [r.index, { name: r.name, result: r.result }])));
@@ -480,6 +503,7 @@ export async function runTurn<S>(
     structuredClone(cp?.context ?? null),
     cp?.memory === undefined ? undefined : structuredClone(cp.memory),
     ac.signal,
+    'shadow' in req && req.shadow ? new ShadowSandbox(req.shadow, agent.shadow) : null,
   );
   ctx.appended.push(inputEntry(input, req.turnId, started));
 
@@ -515,7 +539,11 @@ export async function runTurn<S>(
             undefined,
             { cause: e },
           ));
-    const details = { ...(err.details ?? {}), telemetry: ctx.telemetry(clock.now() - started, err.code) };
+    const details = {
+      ...(err.details ?? {}),
+      telemetry: ctx.telemetry(clock.now() - started, err.code),
+      ...(ctx.sandbox ? { shadow: ctx.sandbox.report() } : {}),
+    };
     throw new BatonError(err.code, err.message, details, { cause: err.cause ?? e });
   } finally {
     clearTimeout(timer);
@@ -550,7 +578,7 @@ export async function runTurn<S>(
     clock.now() - started,
     ctx.ending?.status === 'failed' ? ctx.ending.reason : undefined,
   );
-  return answer(call, agent.schemaVersion, {
+  const res = answer(call, agent.schemaVersion, {
     state: parsed.data,
     context: ctx.context,
     memory: ctx.memory,
@@ -560,6 +588,8 @@ export async function runTurn<S>(
     waits: pending,
     telemetry,
   });
+  if (ctx.sandbox) res.shadow = ctx.sandbox.report();
+  return res;
 }
 
 /**

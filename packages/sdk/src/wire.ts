@@ -78,6 +78,21 @@ const turnSession = z.object({
   tenant: z.string().nullable().optional().default(null),
 });
 
+const shadowTurn = z.object({
+  effects: z
+    .array(
+      z.object({
+        name: id,
+        args: z.unknown(),
+        status: z.enum(['intent', 'committed', 'failed']),
+        result: z.unknown(),
+        error: z.string().nullable(),
+      }),
+    )
+    .max(10_000),
+  tools: z.array(z.object({ name: id, result: z.unknown() })).max(10_000),
+});
+
 export const turnRequestSchema = z.object({
   protocol: z.literal(2),
   session: turnSession,
@@ -87,6 +102,7 @@ export const turnRequestSchema = z.object({
   turnId: id,
   deadline: z.number().finite(),
   capability,
+  shadow: shadowTurn.optional(),
 });
 
 export const turnRequestV1Schema = z.object({

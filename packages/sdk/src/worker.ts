@@ -1,5 +1,5 @@
 /** An in-process worker: the same WorkerClient interface as an HTTP worker, for the embedded mode and tests. */
-import { WORKER_PROTOCOL, newId, systemClock } from '@baton/core';
+import { SHADOW_PROTOCOL, WORKER_PROTOCOL, newId, systemClock } from '@baton/core';
 import type {
   Clock,
   CompensateRequest,
@@ -33,6 +33,8 @@ export interface InProcessWorkerOptions {
 export class InProcessWorker<S = unknown> implements WorkerClient {
   readonly id: string;
   readonly protocol: WorkerProtocol = WORKER_PROTOCOL;
+  /** It honours `TurnRequest.shadow` (see `SHADOW_PROTOCOL`). */
+  readonly shadow = SHADOW_PROTOCOL;
   private inflight = 0;
   private opened: Promise<void> | null = null;
   private closed = false;
@@ -66,6 +68,8 @@ export class InProcessWorker<S = unknown> implements WorkerClient {
       this.closed = false;
       await this.open();
       const res = await runTurn(this.agent, req, this.ledger, this.clock, signal ? { signal } : {});
+      // a shadow turn is no boundary of any session
+      if ('shadow' in req && req.shadow) return res;
       await this.agent.hooks?.boundary?.({
         sessionId: req.session.id,
         turnId: req.turnId,
@@ -106,6 +110,7 @@ export class InProcessWorker<S = unknown> implements WorkerClient {
       schemaVersion: this.agent.schemaVersion,
       inflight: this.inflight,
       protocol: this.protocol,
+      shadow: SHADOW_PROTOCOL,
       ...(compensations ? { compensations } : {}),
     };
   }

@@ -68,6 +68,38 @@ afterAll(async () => {
 });
 
 describe('serveWorker over 127.0.0.1', () => {
+  it('runs a shadow turn remotely: blue’s recorded result, no effect, no ledger call, the report in the answer', async () => {
+    const client = httpWorkerClient(served.url, { token: 'router-secret' });
+    expect((await client.health()).shadow).toBe(1);
+    const before = emails;
+    const calls = ledger.calls;
+    const effects = ledger.effects.size;
+    const res = await client.turn({
+      ...turnReq('shadow:r:1:0', 'replayed'),
+      shadow: {
+        effects: [
+          {
+            name: 'email',
+            args: { to: 'u@example.com' },
+            status: 'committed',
+            result: { id: 'blue-7' },
+            error: null,
+          },
+        ],
+        tools: [],
+      },
+    });
+    expect(emails).toBe(before);
+    expect(ledger.calls).toBe(calls);
+    expect(ledger.effects.size).toBe(effects);
+    expect(res.output).toMatchObject({ email: { id: 'blue-7' } });
+    expect(res.shadow).toEqual({
+      effects: [{ name: 'email', args: { to: 'u@example.com' }, replayed: true }],
+      divergences: [],
+      tools: { replayed: 0, ran: 0 },
+    });
+  });
+
   it('answers health with the version identity', async () => {
     const res = await fetch(`${served.url}/v1/health`);
     expect(res.status).toBe(200);

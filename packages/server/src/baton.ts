@@ -27,6 +27,7 @@ import { StoreLedgerClient } from './ledger';
 import { Capabilities } from './capability';
 import { RolloutController, type ControllerOptions } from './rollout/controller';
 import { rolloutRoutes } from './rollout/api';
+import { shadowRoutes } from './shadow/api';
 import { controllerRoutes } from './rollout/leader-api';
 import { Presence, type PresenceOptions } from './fleet';
 
@@ -148,7 +149,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
       instanceId,
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
-      routes: [rolloutRoutes(), controllerRoutes(() => controller), ...(opts.routes ?? [])],
+      routes: [rolloutRoutes(), shadowRoutes(), controllerRoutes(() => controller), ...(opts.routes ?? [])],
       ...(opts.evaluators ? { evaluators: opts.evaluators } : {}),
     });
     for (const w of store.warnings ?? []) server.ctx.log.warn({ store: 'sqlite' }, w);

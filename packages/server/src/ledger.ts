@@ -7,7 +7,7 @@
  * effect whose late commit is refused stays in doubt for an operator to resolve. Commits and fails
  * are retried while the store is unavailable.
  */
-import { BatonError } from '@baton/core';
+import { BatonError, shadowHistoryBound } from '@baton/core';
 import type {
   EffectIntentInput,
   EffectRecord,
@@ -167,7 +167,10 @@ export class StoreLedgerClient implements LedgerClient {
   }
   /** A page of the session's history, for the holder of a live turn capability of that session. */
   async history(capability: string, sessionId: string, q: HistoryQuery): Promise<HistoryPage> {
-    await this.caps.verify(capability, sessionId);
+    const cap = await this.caps.verify(capability, sessionId);
+    // a shadow turn sees the history as it was before the turn it replays, never what came after
+    const bound = shadowHistoryBound(cap.turnId);
+    if (bound !== null) q = { ...q, before: Math.min(q.before ?? bound, bound) };
     return readHistoryChecked(this.store, sessionId, q);
   }
 }

@@ -4,6 +4,7 @@
  */
 import {
   BatonError,
+  SHADOW_PROTOCOL,
   newId,
   type Clock,
   type VersionManifest,
@@ -253,6 +254,43 @@ export class WorkerPool {
       throw new BatonError('NO_WORKER', `no healthy worker for ${agent}@${version}`, { agent, version });
     }
     return best;
+  }
+
+  /**
+   * A healthy worker of the version that honours shadow turns (its health reports `shadow` ≥
+   * SHADOW_PROTOCOL), least loaded first. A worker that does not would drop the request's `shadow`
+   * field and run the effects for real, so it is refused, never trusted: SHADOW_UNSUPPORTED when no
+   * worker of the version qualifies (NO_WORKER when none is healthy).
+   */
+  async pickShadow(agent: string, version: string): Promise<PoolEntry> {
+    const list = (this.byVersion.get(key(agent, version)) ?? [])
+      .filter((e) => e.healthy)
+      .sort((a, b) => a.outstanding - b.outstanding);
+    if (list.length === 0)
+      throw new BatonError('NO_WORKER', `no healthy worker for ${agent}@${version}`, { agent, version });
+    for (const e of list) if (await this.supportsShadow(e)) return e;
+    throw new BatonError(
+      'SHADOW_UNSUPPORTED',
+      `no worker of ${agent}@${version} supports shadow turns (its SDK predates them): upgrade its workers`,
+      { agent, version, workers: list.map((e) => e.id) },
+    );
+  }
+
+  private readonly shadowSupport = new WeakMap<PoolEntry, { ok: boolean; at: number }>();
+
+  private async supportsShadow(e: PoolEntry): Promise<boolean> {
+    const now = this.opts.clock.now();
+    const hit = this.shadowSupport.get(e);
+    if (hit && now - hit.at < 30_000) return hit.ok;
+    let v: unknown = e.client.shadow;
+    if (v === undefined)
+      v = await e.client.health().then(
+        (h) => h.shadow,
+        () => undefined,
+      );
+    const ok = typeof v === 'number' && v >= SHADOW_PROTOCOL;
+    this.shadowSupport.set(e, { ok, at: now });
+    return ok;
   }
 
   /** The protocol a worker speaks, asking its health endpoint once when not yet known. */

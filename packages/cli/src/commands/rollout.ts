@@ -1,4 +1,4 @@
-/** `baton rollout start|status|watch|list|promote|pause|resume|abort|compensate` and `baton migrate check`. */
+/** `baton rollout start|status|watch|list|promote|pause|resume|abort|compensate|shadow` and `baton migrate check`. */
 import type { Command } from 'commander';
 import { TERMINAL_ROLLOUT_PHASES } from '@baton/core';
 import type { Decision, GateResult } from '@baton/core';
@@ -9,7 +9,15 @@ import { readDocument } from '../files';
 import { fmtTime, printJson, printTable } from '../output';
 import { action, adminOptions, clientFrom } from '../program';
 import type { AdminOptions } from '../program';
-import { LiveBlock, decisionLine, gateLine, phaseColor, renderRollout, summaryLine } from '../view';
+import {
+  LiveBlock,
+  decisionLine,
+  gateLine,
+  phaseColor,
+  renderRollout,
+  shadowLines,
+  summaryLine,
+} from '../view';
 import { renderForecast, renderForecastView } from '../forecast-view';
 import { registerCompensate } from './compensate';
 
@@ -257,6 +265,40 @@ Examples:
         }),
       );
   }
+
+  adminOptions(rollout.command('shadow'))
+    .description(
+      "replay recorded blue turns on the rollout's candidate, with no side effect, and judge the pairs",
+    )
+    .argument('<id>', 'rollout id')
+    .option('--sessions <n>', 'blue sessions to sample')
+    .option('--turns <n>', 'recorded turns per session')
+    .option('--sample <how>', 'recent or stratified')
+    .addHelpText('after', '\nExamples:\n  $ baton rollout shadow r_01hx... --sessions 50 --sample stratified')
+    .action(
+      action(
+        async (id: string, opts: AdminOptions & { sessions?: string; turns?: string; sample?: string }) => {
+          const client = await clientFrom(opts);
+          const body: Record<string, unknown> = {};
+          if (opts.sessions !== undefined) body.sessions = Number(opts.sessions);
+          if (opts.turns !== undefined) body.turnsPerSession = Number(opts.turns);
+          if (opts.sample !== undefined) body.sample = opts.sample;
+          const r = await client.shadowRollout(id, body);
+          if (opts.json) return printJson(r);
+          process.stdout.write(
+            [
+              ...shadowLines({
+                ...r,
+                beforeStep: Number(r.beforeStep ?? 0),
+                finishedAt: 0,
+                results: r.gates,
+              }),
+              '',
+            ].join('\n'),
+          );
+        },
+      ),
+    );
 
   registerCompensate(rollout);
 

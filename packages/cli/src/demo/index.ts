@@ -6,7 +6,9 @@
  *
  *  1. drain-and-fill v1 → v2 with canary steps;
  *  2. v2 → v3 (regressed): the gates catch it at the canary step and abort forward;
- *  3. for contrast, a naive instant cutover of the same traffic with no checkpoints (simulated).
+ *  3. for contrast, a naive instant cutover of the same traffic with no checkpoints (simulated);
+ *  4. v2 → v3 (regressed) with a shadow stage: recorded v2 turns replayed on v3 with no side
+ *     effect catch it before v3 gets any live traffic (runs after 1, before 2; see shadow.ts).
  */
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -27,6 +29,7 @@ import { closeGracefully } from '../serve';
 import { LiveBlock, bold, dim, gateLine, green, red, renderRollout, summaryLine, yellow } from '../view';
 import { renderForecast } from '../forecast-view';
 import { NaiveFleet } from './naive';
+import { shadowScenario } from './shadow';
 import { BatonTransport } from './transport';
 import { Population } from './users';
 import type { PopulationOptions, PopulationStats } from './users';
@@ -663,10 +666,10 @@ async function scenario3(out: Out, profile: Profile, seed: string): Promise<Reco
 export async function runDemo(o: DemoOptions): Promise<number> {
   const profile = profileOf(o);
   const seed = o.seed ?? '42';
-  const which = new Set((o.scenarios ?? '1,2,3').split(',').map((s) => s.trim()));
+  const which = new Set((o.scenarios ?? '1,4,2,3').split(',').map((s) => s.trim()));
   for (const w of which)
-    if (!['1', '2', '3'].includes(w))
-      throw new BatonError('VALIDATION', `--scenarios: unknown scenario ${w} (use 1, 2, 3)`);
+    if (!['1', '2', '3', '4'].includes(w))
+      throw new BatonError('VALIDATION', `--scenarios: unknown scenario ${w} (use 1, 2, 3, 4)`);
   const jsonOnStdout = o.json === true;
   const out = new Out(jsonOnStdout);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'baton-demo-'));
@@ -684,7 +687,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   process.once('SIGTERM', onSigint);
   try {
     out.line(bold(`Baton demo${o.quick ? ' (quick)' : ''}`) + dim(` — store ${path.join(dir, 'baton.db')}`));
-    if (which.has('1') || which.has('2')) {
+    if (which.has('1') || which.has('2') || which.has('4')) {
       store = await openStore(path.join(dir, 'baton.db'));
       const effects = new EffectCounter();
       const compensations = new EffectCounter();
@@ -732,6 +735,25 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         seed,
       };
       if (which.has('1')) reports.push(await scenario1(env));
+      if (which.has('4')) {
+        if (!which.has('1'))
+          throw new BatonError(
+            'VALIDATION',
+            '--scenarios: scenario 4 replays v2 sessions and needs scenario 1',
+          );
+        reports.push(
+          await shadowScenario(
+            {
+              line: (x) => out.line(x),
+              admin: env.admin,
+              store,
+              effectsExecuted: () => effects.total(),
+              resetEffects: () => effects.reset(),
+            },
+            regressed,
+          ),
+        );
+      }
       if (which.has('2')) {
         if (!which.has('1'))
           throw new BatonError('VALIDATION', '--scenarios: scenario 2 starts from v2 and needs scenario 1');
@@ -778,6 +800,15 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           `scenario 2: ${c.compensated ?? 0} compensation(s) recorded as done but ${c.executed} executed`,
         );
       if ((c.failed ?? 0) > 0) violations.push(`scenario 2: ${c.failed} compensation(s) failed`);
+    } else if (String(r.name).startsWith('shadow')) {
+      if (!r.abortedBeforeTraffic)
+        violations.push(
+          `scenario 4: the shadow stage did not stop the regression before traffic (phase ${String(r.phase)})`,
+        );
+      if (r.effectsExecutedDuringShadow !== 0)
+        violations.push(
+          `scenario 4: ${String(r.effectsExecutedDuringShadow)} effect(s) executed during the shadow stage`,
+        );
     } else if (r.simulated) {
       if (!(Number(r.lostContexts) > 0))
         violations.push('scenario 3: the naive cutover lost no context (simulation too short?)');

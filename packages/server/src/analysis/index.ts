@@ -10,3 +10,5 @@ export * from './stats/chiSquare';
 export * from './stats/msprt';
 export * from './stats/sprt';
 export * from './forecast';
+export * from './stats/wilcoxon';
+export * from './paired';

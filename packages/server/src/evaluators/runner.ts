@@ -74,6 +74,11 @@ export class EvaluationRunner {
   private idleWaiters: Array<() => void> = [];
   private readonly s: EvaluationStats;
 
+  /** The evaluators it runs (a shadow stage scores blue's and green's answers with them too). */
+  list(): readonly Evaluator[] {
+    return this.evaluators;
+  }
+
   constructor(private readonly opts: EvaluationRunnerOptions) {
     this.evaluators = opts.evaluators;
     const names = new Set<string>();

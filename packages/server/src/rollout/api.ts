@@ -39,6 +39,7 @@ import {
   toPersisted,
   type RolloutEvent,
   type RolloutState,
+  type ShadowSummary,
 } from './machine';
 import { drainProgress } from './metrics';
 import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
@@ -99,6 +100,8 @@ export interface RolloutStatusView {
   weights: { fill: number; migrate: number };
   route: unknown;
   preflight: RolloutState['preflight'];
+  /** The current or last shadow run of the rollout's shadow stage (null: none yet). */
+  shadow: ShadowSummary | null;
   paused: { at: number; reason: string | null } | null;
   abort: RolloutState['abort'];
   drain: {
@@ -176,6 +179,7 @@ export async function rolloutStatus(
     weights: { fill: s.phase === 'aborted' ? 0 : s.fill, migrate: s.migrate },
     route,
     preflight: s.preflight,
+    shadow: s.shadow ?? null,
     paused: s.pausedAt !== null ? { at: s.pausedAt, reason: s.pauseReason } : null,
     abort: s.abort,
     drain: {

@@ -36,6 +36,7 @@ import {
   type OpsContext,
 } from './ops';
 import { validateSpec } from './spec';
+import { emptyShadow, runShadow, shadowEvidence } from '../shadow/run';
 
 export const CONTROLLER_LOCK = CONTROLLER_LOCK_NAME;
 
@@ -299,6 +300,42 @@ export class RolloutController {
           rolloutId: rec.id,
         });
         return [{ type: 'preflight-result', result }];
+      }
+      case 'run-shadow': {
+        const spec = state.spec.shadow;
+        if (!spec) return [];
+        const runId = `${rec.id}.${a.beforeStep}`;
+        let r;
+        try {
+          r = await runShadow(this.ctx, {
+            agent: state.agent,
+            blue: state.blue,
+            green: state.green,
+            spec,
+            runId,
+            beforeStep: a.beforeStep,
+          });
+        } catch (e) {
+          // green's workers cannot run shadow turns: no verdict (onNoData decides), never a trusted run
+          if (!(e instanceof BatonError && e.code === 'SHADOW_UNSUPPORTED')) throw e;
+          const summary = { ...emptyShadow(a.beforeStep), verdict: 'nodata' as const };
+          return [
+            {
+              type: 'shadow-result',
+              beforeStep: a.beforeStep,
+              summary,
+              evidence: { runId, error: e.message, code: e.code },
+            },
+          ];
+        }
+        return [
+          {
+            type: 'shadow-result',
+            beforeStep: a.beforeStep,
+            summary: r.summary,
+            evidence: shadowEvidence(runId, r),
+          },
+        ];
       }
       case 'eager-migrate': {
         const failed = this.failedFor(rec.id);

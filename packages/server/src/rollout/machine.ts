@@ -12,7 +12,28 @@ import type { DecisionInput, GateResult, MigrationPolicy, RolloutPhase, SessionS
 import type { RolloutSpec } from './spec';
 
 /** Where the rollout is inside its phase. */
-export type Stage = 'created' | 'preflight' | 'steps' | 'draining' | 'done';
+export type Stage = 'created' | 'preflight' | 'shadow' | 'steps' | 'draining' | 'done';
+
+/**
+ * A shadow run of the rollout (its shadow stage, before `beforeStep`): recorded blue turns replayed
+ * on green with no side effect. `finishedAt` null while it runs. Bounded: the pairs themselves are
+ * in the decision's evidence, not here.
+ */
+export interface ShadowSummary {
+  beforeStep: number;
+  startedAt: number;
+  finishedAt: number | null;
+  /** Worst verdict of its gates (null while running; `nodata` without gates or turns). */
+  verdict: GateResult['verdict'] | null;
+  /** Sessions and turns replayed, shadow turns that failed, turns whose effects or tools diverged. */
+  sessions: number;
+  turns: number;
+  failed: number;
+  divergent: number;
+  /** Sampled turns that could not be replayed (no kept checkpoint before them, migration refused, …). */
+  skipped: number;
+  results: GateResult[];
+}
 
 export interface PreflightSummary {
   ok: boolean;
@@ -83,6 +104,8 @@ export interface RolloutState {
   };
   /** Whether green can move back to blue (same schema, or green ships a down migration to blue's). */
   reversible: boolean;
+  /** The current or last shadow run (absent in states stored before shadow stages existed). */
+  shadow?: ShadowSummary | null;
   /** `compensated`: the automatic compensation run (onAbort.compensate auto) is done (absent: not yet). */
   abort: { at: number; reason: string; reverse: boolean; reportDone: boolean; compensated?: boolean } | null;
   lastVerdicts: GateVerdictSummary | null;
@@ -110,6 +133,7 @@ export interface DesiredRoute {
 export type Action =
   | { type: 'set-route'; route: Omit<DesiredRoute, 'rolloutId'> }
   | { type: 'run-preflight'; sample: number | null }
+  | { type: 'run-shadow'; beforeStep: number }
   | {
       type: 'eager-migrate';
       from: string;
@@ -129,6 +153,7 @@ export type Action =
 export type RolloutEvent =
   | { type: 'start' }
   | { type: 'preflight-result'; result: PreflightSummary }
+  | { type: 'shadow-result'; beforeStep: number; summary: ShadowSummary; evidence: unknown }
   | { type: 'tick' }
   | { type: 'gates-evaluated'; step: number; nBlue: number; nGreen: number; results: GateResult[] }
   | { type: 'drain-progress'; snapshot: DrainSnapshot }
@@ -180,6 +205,7 @@ export function initialState(input: {
     fill: 0,
     migrate: 0,
     preflight: input.preflight ?? null,
+    shadow: null,
     pausedAt: null,
     pauseReason: null,
     drain: {
@@ -371,8 +397,101 @@ function promote(tx: Tx, now: number, manual: { by?: string } | null): void {
 
 function advance(tx: Tx, now: number): void {
   const next = tx.s.step + 1;
-  if (next < tx.s.spec.steps.length) beginStep(tx, next, now);
-  else promote(tx, now, null);
+  if (next < tx.s.spec.steps.length) {
+    if (tx.s.spec.steps[next]!.shadow && tx.s.spec.shadow) enterShadow(tx, next, now);
+    else beginStep(tx, next, now);
+  } else promote(tx, now, null);
+}
+
+/** Before the first step, or before `beforeStep` when that step asks for it: the shadow stage. */
+function firstStepOrShadow(tx: Tx, now: number): void {
+  if (tx.s.spec.shadow) enterShadow(tx, 0, now);
+  else beginStep(tx, 0, now);
+}
+
+function enterShadow(tx: Tx, beforeStep: number, now: number): void {
+  const sh = tx.s.spec.shadow!;
+  tx.set({
+    phase: beforeStep === 0 ? 'preflight' : tx.s.phase,
+    stage: 'shadow',
+    shadow: {
+      beforeStep,
+      startedAt: now,
+      finishedAt: null,
+      verdict: null,
+      sessions: 0,
+      turns: 0,
+      failed: 0,
+      divergent: 0,
+      skipped: 0,
+      results: [],
+    },
+  });
+  tx.decide(
+    'shadow-started',
+    `shadow stage before step ${beforeStep + 1}: replaying up to ${sh.turnsPerSession} recorded turn(s) of ${sh.sessions} ${tx.s.blue} session(s) on ${tx.s.green}, with no side effect`,
+    { beforeStep, sessions: sh.sessions, turnsPerSession: sh.turnsPerSession, sample: sh.sample },
+  );
+  tx.act({ type: 'run-shadow', beforeStep });
+}
+
+const VERDICT_ORDER: Record<GateResult['verdict'], number> = { pass: 0, nodata: 1, inconclusive: 2, fail: 3 };
+
+function onShadowResult(tx: Tx, ev: Extract<RolloutEvent, { type: 'shadow-result' }>, now: number): void {
+  const s = tx.s;
+  if (
+    s.stage !== 'shadow' ||
+    !s.shadow ||
+    s.shadow.finishedAt !== null ||
+    ev.beforeStep !== s.shadow.beforeStep
+  )
+    return; // stale
+  if (s.phase !== 'preflight' && s.phase !== 'progressing') return;
+  const sh = s.spec.shadow!;
+  const summary: ShadowSummary = {
+    ...ev.summary,
+    beforeStep: s.shadow.beforeStep,
+    startedAt: s.shadow.startedAt,
+    finishedAt: now,
+  };
+  tx.set({ shadow: summary });
+  const fails = summary.results.filter((r) => r.verdict === 'fail');
+  const what = `${summary.turns} turn(s) of ${summary.sessions} session(s) replayed on ${s.green}, ${summary.divergent} diverging, ${summary.failed} failed`;
+  if (fails.length > 0) {
+    const names = fails.map((r) => r.name).join(', ');
+    tx.decide(
+      'shadow-failed',
+      `shadow gate(s) failed before any traffic moved: ${names} (${what})`,
+      ev.evidence,
+    );
+    const onFail = sh.onFail ?? s.spec.onFail;
+    if (onFail === 'abort') abort(tx, now, `shadow gate(s) failed: ${names}`);
+    else pause(tx, now, `shadow gate(s) failed: ${names}`);
+    return;
+  }
+  if (summary.verdict === 'pass') {
+    tx.decide('shadow-passed', `shadow gates passed: ${what}`, ev.evidence);
+    beginStep(tx, summary.beforeStep, now);
+    return;
+  }
+  const rule = sh.onNoData ?? s.spec.onNoData;
+  tx.decide(
+    'shadow-nodata',
+    `shadow stage without a verdict (${summary.verdict}): ${what}; onNoData=${rule}`,
+    ev.evidence,
+  );
+  if (rule === 'pass') beginStep(tx, summary.beforeStep, now);
+  else if (rule === 'abort') abort(tx, now, `shadow stage without a verdict (${summary.verdict})`);
+  else pause(tx, now, `shadow stage without a verdict (${summary.verdict})`);
+}
+
+/** The worst verdict of a shadow run's gates (`nodata` without gates). */
+export function worstVerdict(results: readonly GateResult[]): GateResult['verdict'] {
+  if (results.length === 0) return 'nodata';
+  return results.reduce<GateResult['verdict']>(
+    (w, r) => (VERDICT_ORDER[r.verdict] > VERDICT_ORDER[w] ? r.verdict : w),
+    'pass',
+  );
 }
 
 function pause(tx: Tx, now: number, reason: string, by?: string): void {
@@ -439,9 +558,12 @@ function onTick(tx: Tx, now: number): void {
     return;
   }
   if (s.phase === 'preflight') {
-    tx.act({ type: 'run-preflight', sample: s.spec.preflight.sample });
+    if (s.stage === 'shadow') tx.act({ type: 'run-shadow', beforeStep: s.shadow?.beforeStep ?? 0 });
+    else tx.act({ type: 'run-preflight', sample: s.spec.preflight.sample });
     return;
   }
+  if (s.phase === 'progressing' && s.stage === 'shadow' && s.shadow && s.shadow.finishedAt === null)
+    tx.act({ type: 'run-shadow', beforeStep: s.shadow.beforeStep });
   routeAction(tx);
   const origin = s.phase === 'aborted' ? s.green : s.blue;
   const observing = s.phase !== 'aborted' || s.abort?.reverse === true;
@@ -543,12 +665,12 @@ function onStart(tx: Tx, now: number): void {
   if (s.phase !== 'pending') return;
   if (!s.spec.preflight.enabled) {
     tx.decide('preflight-skipped', 'pre-flight disabled by the spec');
-    beginStep(tx, 0, now);
+    firstStepOrShadow(tx, now);
     return;
   }
   if (s.preflight?.ok) {
     tx.decide('preflight-passed', preflightMessage(s.preflight, s), s.preflight);
-    beginStep(tx, 0, now);
+    firstStepOrShadow(tx, now);
     return;
   }
   tx.set({ phase: 'preflight', stage: 'preflight' });
@@ -702,12 +824,12 @@ export function transition(state: RolloutState, event: RolloutEvent, now: number
       onTick(tx, now);
       return tx.result();
     case 'preflight-result': {
-      if (s.phase !== 'preflight') return tx.result();
+      if (s.phase !== 'preflight' || s.stage !== 'preflight') return tx.result();
       const r = event.result;
       tx.set({ preflight: r });
       if (r.ok) {
         tx.decide('preflight-passed', preflightMessage(r, s), r);
-        beginStep(tx, 0, now);
+        firstStepOrShadow(tx, now);
       } else {
         tx.set({ phase: 'failed', stage: 'done', doneAt: now });
         tx.decide('preflight-failed', preflightMessage(r, s), {
@@ -719,6 +841,9 @@ export function transition(state: RolloutState, event: RolloutEvent, now: number
     }
     case 'gates-evaluated':
       onGates(tx, event, now);
+      return tx.result();
+    case 'shadow-result':
+      onShadowResult(tx, event, now);
       return tx.result();
     case 'drain-progress':
       onDrain(tx, event.snapshot, now);
@@ -750,7 +875,8 @@ export function transition(state: RolloutState, event: RolloutEvent, now: number
       return tx.result();
     }
     case 'pause':
-      if (s.phase !== 'progressing') return reject(s, `cannot pause a rollout in phase ${s.phase}`);
+      if (s.phase !== 'progressing' && !(s.phase === 'preflight' && s.stage === 'shadow'))
+        return reject(s, `cannot pause a rollout in phase ${s.phase}`);
       pause(tx, now, event.reason ?? 'paused by hand', event.by);
       return tx.result();
     case 'resume': {
@@ -764,6 +890,13 @@ export function transition(state: RolloutState, event: RolloutEvent, now: number
         lastEvalAt: null,
       });
       tx.decide('resumed', `resumed at step ${s.step + 1}`, { by: event.by ?? null, pausedMs, step: s.step });
+      if (s.stage === 'shadow') {
+        // a human looked at the shadow stage's verdict (or paused it): go on with its step
+        const sh = s.shadow;
+        if (sh && sh.finishedAt !== null) beginStep(tx, sh.beforeStep, now);
+        else if (sh && sh.beforeStep === 0) tx.set({ phase: 'preflight' });
+        if (tx.s.stage === 'shadow') tx.act({ type: 'run-shadow', beforeStep: sh?.beforeStep ?? 0 });
+      }
       routeAction(tx);
       return tx.result();
     }
@@ -805,16 +938,16 @@ export function checkState(s: RolloutState): string[] {
   const errs: string[] = [];
   const stagesByPhase: Record<RolloutPhase, Stage[]> = {
     pending: ['created'],
-    preflight: ['preflight'],
-    progressing: ['steps'],
-    paused: ['steps'],
+    preflight: ['preflight', 'shadow'],
+    progressing: ['steps', 'shadow'],
+    paused: ['steps', 'shadow'],
     promoted: ['draining', 'done'],
     aborted: ['draining', 'done'],
     failed: ['done'],
   };
   if (!stagesByPhase[s.phase]?.includes(s.stage)) errs.push(`stage ${s.stage} in phase ${s.phase}`);
   if (s.step < -1 || s.step >= s.spec.steps.length) errs.push(`step ${s.step} out of range`);
-  if ((s.phase === 'progressing' || s.phase === 'paused') && s.step < 0)
+  if ((s.phase === 'progressing' || s.phase === 'paused') && s.step < 0 && s.stage !== 'shadow')
     errs.push('no step while progressing');
   if (s.fill < 0 || s.fill > 100 || s.migrate < 0 || s.migrate > 100) errs.push('percent out of range');
   if ((s.phase === 'progressing' || s.phase === 'paused') && s.step >= 0) {

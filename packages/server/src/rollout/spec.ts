@@ -8,6 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import { BatonError, ValidationError } from '@baton/core';
 import type { GateSpec, MigrationPolicy, NoDataRule } from '@baton/core';
 import { prepareGate } from '../analysis/gate';
+import { PAIRED_TESTS, prepareShadowGate } from '../analysis/paired';
+import type { ShadowGateSpec } from '../analysis/paired';
 
 export type DrainDeadlinePolicy = 'wait' | 'mark-stuck';
 
@@ -28,6 +30,41 @@ export interface RolloutStep {
   /** % of in-flight blue sessions moved to green at their boundary (0..100). */
   migrate: number;
   verify: StepVerify | null;
+  /** Run the rollout's shadow stage again before this step (needs a top-level `shadow`). */
+  shadow: boolean;
+}
+
+/** The pairwise LLM judge of a shadow stage: "which answer is better", asked in both orders. */
+export interface ShadowJudgeSpec {
+  /** Metric name: scores are recorded as `judge.<name>` (default `preference`). */
+  name: string;
+  /** An OpenAI-compatible endpoint, e.g. `http://127.0.0.1:8000/v1` (the key comes from BATON_JUDGE_API_KEY). */
+  baseURL: string;
+  model: string;
+  /** What a better answer is, in the judge's words. */
+  rubric: string;
+  timeout: number;
+}
+
+/**
+ * The shadow stage (docs/rollouts.md): recorded blue turns replayed on green with no side effect,
+ * before any traffic moves (and again before steps with `shadow: true`).
+ */
+export interface ShadowStageSpec {
+  /** Blue sessions to sample. */
+  sessions: number;
+  /** Recorded turns replayed per session (the newest ones whose state before is still kept). */
+  turnsPerSession: number;
+  /** `recent`: the most recently active sessions; `stratified`: by session length and turn ending. */
+  sample: 'recent' | 'stratified';
+  gates: ShadowGateSpec[];
+  judge: ShadowJudgeSpec | null;
+  /** Shadow turns in flight at once. */
+  concurrency: number;
+  /** A failing gate: abort or pause (default: the rollout's `onFail`). */
+  onFail: 'abort' | 'pause' | null;
+  /** No verdict (too few recorded turns, inconclusive): default the rollout's `onNoData` (extend counts as pause). */
+  onNoData: NoDataRule | null;
 }
 
 export interface RolloutSpec {
@@ -55,6 +92,7 @@ export interface RolloutSpec {
   onAbort: { greenSessions: 'stay' | 'reverse'; compensate: 'manual' | 'auto'; effects: string[] | null };
   onNoData: NoDataRule;
   preflight: { enabled: boolean; sample: number | null };
+  shadow: ShadowStageSpec | null;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -174,6 +212,62 @@ function checkGates(spec: RolloutSpec): void {
   });
 }
 
+const shadowGateSchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  metric: label,
+  test: z.enum(PAIRED_TESTS as [string, ...string[]], { error: `must be one of ${PAIRED_TESTS.join(', ')}` }),
+  tolerance: z.union([
+    z.number(),
+    z.string().regex(TOLERANCE, { message: 'must be a number, a relative change like +20%, or +2pp' }),
+  ]),
+  direction: z.enum(['higher-is-better', 'lower-is-better']).optional(),
+  critical: z.boolean().optional(),
+  minSamples: z.number().int().min(1).optional(),
+  alpha: z
+    .number()
+    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
+    .optional(),
+});
+
+const judgeSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, { message: 'must be a metric name like preference' })
+    .default('preference'),
+  baseURL: z.string().regex(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' }),
+  model: label,
+  rubric: z.string().min(1, { message: 'must not be empty' }).max(4000),
+  timeout: duration.default(30_000),
+});
+
+export const shadowSchema = z.strictObject({
+  sessions: z.number().int().min(1, { message: 'must be >= 1' }).max(10_000).default(200),
+  turnsPerSession: z.number().int().min(1, { message: 'must be >= 1' }).max(100).default(3),
+  sample: z.enum(['recent', 'stratified'], { error: 'must be recent or stratified' }).default('recent'),
+  gates: z.array(shadowGateSchema).default([]),
+  judge: judgeSchema.nullable().default(null),
+  concurrency: z.number().int().min(1).max(64).default(4),
+  onFail: z.enum(['abort', 'pause'], { error: 'must be abort or pause' }).nullable().default(null),
+  onNoData: z
+    .enum(['extend', 'pause', 'abort', 'pass'], { error: 'must be one of extend, pause, abort, pass' })
+    .nullable()
+    .default(null),
+});
+
+/** Each shadow gate through the paired analysis's own validation (as `checkGates`). */
+function checkShadowGates(spec: Pick<RolloutSpec, 'shadow'>): void {
+  spec.shadow?.gates.forEach((g, i) => {
+    try {
+      prepareShadowGate(g);
+    } catch (e) {
+      if (!(e instanceof BatonError) || e.code !== 'VALIDATION') throw e;
+      const field = gateField(e.details);
+      const path = field ? `shadow.gates[${i}].${field}` : `shadow.gates[${i}]`;
+      throw new ValidationError(`${path}: ${e.message}`, { path, issues: [{ path, message: e.message }] });
+    }
+  });
+}
+
 const verifySchema = z.strictObject({
   minSessions: z.number().int().min(0, { message: 'must be >= 0' }).default(20),
   maxDuration: duration.default(15 * 60_000),
@@ -185,6 +279,7 @@ const stepSchema = z.strictObject({
   fill: percent,
   migrate: percent.default(0),
   verify: verifySchema.nullable().default(null),
+  shadow: z.boolean().default(false),
 });
 
 const specSchema = z
@@ -229,6 +324,7 @@ const specSchema = z
         sample: z.number().int().min(1, { message: 'must be >= 1' }).nullable().default(null),
       })
       .default({ enabled: true, sample: null }),
+    shadow: shadowSchema.nullable().default(null),
   })
   .superRefine((s, ctx) => {
     if (s.from !== null && s.from === s.to)
@@ -270,6 +366,25 @@ const specSchema = z
         message:
           'auto with greenSessions: stay needs onAbort.effects naming what to compensate (green keeps serving its sessions)',
       });
+    s.steps.forEach((st, i) => {
+      if (st.shadow && s.shadow === null)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'shadow'],
+          message: 'needs a top-level shadow stage to run',
+        });
+    });
+    const shadowNames = new Set<string>();
+    s.shadow?.gates.forEach((g, i) => {
+      const n = g.name ?? g.metric;
+      if (shadowNames.has(n))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['shadow', 'gates', i, g.name ? 'name' : 'metric'],
+          message: `duplicate shadow gate name "${n}" (give one a distinct name)`,
+        });
+      shadowNames.add(n);
+    });
     const names = new Set<string>();
     s.gates.forEach((g, i) => {
       const n = g.name ?? g.metric;
@@ -282,6 +397,26 @@ const specSchema = z
       names.add(n);
     });
   });
+
+/**
+ * A shadow stage given on its own (`POST /v1/rollouts/{id}/shadow`): its fields over `base` (the
+ * rollout's own shadow stage, or the defaults), validated as in a spec (`shadow.…` paths).
+ */
+export function parseShadowStage(input: unknown, base: ShadowStageSpec | null): ShadowStageSpec {
+  const given = input === undefined || input === null ? {} : input;
+  if (typeof given !== 'object' || Array.isArray(given))
+    throw new ValidationError('shadow: must be an object', { path: 'shadow' });
+  const r = shadowSchema.safeParse({ ...(base ?? {}), ...(given as Record<string, unknown>) });
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const path = formatPath(['shadow', ...i.path]);
+    const message = i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message;
+    throw new ValidationError(`${path}: ${message}`, { path, issues: [{ path, message }] });
+  }
+  const stage = r.data as ShadowStageSpec;
+  checkShadowGates({ shadow: stage });
+  return stage;
+}
 
 /** `steps[1].fill` from a zod path. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -313,7 +448,10 @@ export function validateSpec(input: unknown, opts: { stored?: boolean } = {}): R
   const r = specSchema.safeParse(input);
   if (r.success) {
     const spec = r.data as RolloutSpec;
-    if (!opts.stored) checkGates(spec);
+    if (!opts.stored) {
+      checkGates(spec);
+      checkShadowGates(spec);
+    }
     return spec;
   }
   const issues = r.error.issues.map((i) => {

@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ErrorCodes } from '@baton/core';
+import { shadowRoutes } from '../../src/shadow/api';
 import { rolloutRoutes } from '../../src/rollout/api';
 import { controllerRoutes } from '../../src/rollout/leader-api';
 import { DEFAULT_LIMITS } from '../../src/context';
@@ -52,7 +53,7 @@ export function hostileCase(open: () => Promise<DumpedStore>): void {
     d = await open();
     r = await startServer(d.store, [counterV1, counterV2], {
       limits: { healthIntervalMs: 0 },
-      routes: [rolloutRoutes(), controllerRoutes(() => null)],
+      routes: [rolloutRoutes(), shadowRoutes(), controllerRoutes(() => null)],
     });
     const s = await newSession(r.http, 'counter');
     const turn = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {

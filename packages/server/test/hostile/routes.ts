@@ -229,6 +229,11 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
       params: rollout,
       body: () => ({ dryRun: true, note: 'n' }),
     },
+    'POST /v1/rollouts/:id/shadow': {
+      auth: 'admin',
+      params: rollout,
+      body: () => ({ sessions: 5, turnsPerSession: 1 }),
+    },
     'GET /v1/controller': { auth: 'admin' },
   };
 }
