@@ -38,6 +38,7 @@ import type { HistoryPageQuery, HistoryPager } from './history';
 import { jsonText, unchangedParts } from './parts';
 import { turnCall } from './request';
 import type { TurnCall } from './request';
+import { NO_TRACING, turnTracing, type TurnTracing } from './tracing';
 
 export interface RunTurnOptions {
   /** Aborts the turn (e.g. the router gave up on it). */
@@ -158,6 +159,7 @@ class Turn<S> implements TurnContext<S> {
     context: unknown,
     memory: unknown,
     abortSignal: AbortSignal,
+    private readonly tracing: TurnTracing = NO_TRACING,
   ) {
     this.state = state;
     this.context = context;
@@ -258,7 +260,7 @@ class Turn<S> implements TurnContext<S> {
   async tool<T>(name: string, run: () => T | Promise<T>): Promise<T> {
     this.checkAlive(`tool ${name}`);
     this.count(name);
-    return run();
+    return this.tracing.tool(name, 'tool', null, async () => run());
   }
 
   async effect<T>(
@@ -272,6 +274,17 @@ class Turn<S> implements TurnContext<S> {
     if (opts.compensate !== undefined && !declaresCompensation(this.agent, opts.compensate))
       throw undeclaredCompensation(this.agent, name, opts.compensate);
     this.count(name);
+    const idempotencyKey = `${this.req.session.id}:${this.req.turnId}:${index}`;
+    return this.tracing.tool(name, 'effect', idempotencyKey, () => this.ledgerEffect(name, args, run, opts, index));
+  }
+
+  private ledgerEffect<T>(
+    name: string,
+    args: unknown,
+    run: (args: any) => T | Promise<T>,
+    opts: EffectOptions,
+    index: number,
+  ): Promise<T> {
     return ledgerEffect({
       ledger: this.ledger,
       intent: {
@@ -470,6 +483,14 @@ export async function runTurn<S>(
     call.carriedHistory !== null
       ? memoryPager(call.carriedHistory, call.session.id)
       : ledgerPager(turnLedger, call.capability!, call.session.id);
+  const tracing = await turnTracing({
+    traceparent: (req as { traceparent?: unknown }).traceparent,
+    tracestate: (req as { tracestate?: unknown }).tracestate,
+    sessionId: req.session.id,
+    agent: agent.name,
+    version: agent.version,
+    turnId: req.turnId,
+  });
   const ctx = new Turn<S>(
     agent,
     call,
@@ -480,6 +501,7 @@ export async function runTurn<S>(
     structuredClone(cp?.context ?? null),
     cp?.memory === undefined ? undefined : structuredClone(cp.memory),
     ac.signal,
+    tracing,
   );
   ctx.appended.push(inputEntry(input, req.turnId, started));
 
@@ -499,7 +521,8 @@ export async function runTurn<S>(
   stop.catch(() => undefined);
   let returned: unknown;
   try {
-    const handler = Promise.resolve().then(() => agent.turn(ctx, input));
+    // in the router's trace context: the agent's own spans nest under the turn's span
+    const handler = tracing.within(() => Promise.resolve().then(() => agent.turn(ctx, input)));
     // after a timeout the handler may still settle; its late failure must not become an unhandled rejection
     handler.catch(() => undefined);
     returned = await Promise.race([handler, stop]);

@@ -20,6 +20,7 @@ import type { Lease } from '@baton/store';
 import { LeaseKeeper, dropOwner, holdOwner } from './lease';
 import { migrateRequestFor, unchangedParts } from './wire';
 import { digestWaits } from './waits';
+import { withMigrationSpan } from './tracing/spans';
 
 export interface MigrateSessionInput {
   sessionId: string;
@@ -50,10 +51,11 @@ type MigrateContext = Pick<
   'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics' | 'capabilities'
 >;
 
-export async function migrateSession(
-  ctx: MigrateContext,
-  input: MigrateSessionInput,
-): Promise<MigrateSessionResult> {
+export function migrateSession(ctx: MigrateContext, input: MigrateSessionInput): Promise<MigrateSessionResult> {
+  return withMigrationSpan(input, () => migrateUntraced(ctx, input));
+}
+
+async function migrateUntraced(ctx: MigrateContext, input: MigrateSessionInput): Promise<MigrateSessionResult> {
   const { store } = ctx;
   const session = input.session ?? (await store.getSession(input.sessionId));
   if (TERMINAL_SESSION_STATUSES.includes(session.status)) {
