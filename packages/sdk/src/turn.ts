@@ -275,7 +275,9 @@ class Turn<S> implements TurnContext<S> {
       throw undeclaredCompensation(this.agent, name, opts.compensate);
     this.count(name);
     const idempotencyKey = `${this.req.session.id}:${this.req.turnId}:${index}`;
-    return this.tracing.tool(name, 'effect', idempotencyKey, () => this.ledgerEffect(name, args, run, opts, index));
+    return this.tracing.tool(name, 'effect', idempotencyKey, () =>
+      this.ledgerEffect(name, args, run, opts, index),
+    );
   }
 
   private ledgerEffect<T>(

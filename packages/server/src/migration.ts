@@ -51,11 +51,17 @@ type MigrateContext = Pick<
   'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics' | 'capabilities'
 >;
 
-export function migrateSession(ctx: MigrateContext, input: MigrateSessionInput): Promise<MigrateSessionResult> {
+export function migrateSession(
+  ctx: MigrateContext,
+  input: MigrateSessionInput,
+): Promise<MigrateSessionResult> {
   return withMigrationSpan(input, () => migrateUntraced(ctx, input));
 }
 
-async function migrateUntraced(ctx: MigrateContext, input: MigrateSessionInput): Promise<MigrateSessionResult> {
+async function migrateUntraced(
+  ctx: MigrateContext,
+  input: MigrateSessionInput,
+): Promise<MigrateSessionResult> {
   const { store } = ctx;
   const session = input.session ?? (await store.getSession(input.sessionId));
   if (TERMINAL_SESSION_STATUSES.includes(session.status)) {

@@ -111,7 +111,14 @@ export interface MigrationTraceInput {
  * (lazy) or a root of its own (eager batches, admin moves). `r` is the migration's result.
  */
 export function withMigrationSpan<
-  R extends { ok: boolean; code?: string; reason?: string; from?: string; fromSchema?: number; toSchema?: number },
+  R extends {
+    ok: boolean;
+    code?: string;
+    reason?: string;
+    from?: string;
+    fromSchema?: number;
+    toSchema?: number;
+  },
 >(input: MigrationTraceInput, fn: () => Promise<R>): Promise<R> {
   const attributes: Attributes = {
     [ATTR_GEN_AI_CONVERSATION_ID]: input.sessionId,
