@@ -13,6 +13,7 @@
  * without the dependencies only the workspace needs (tsx).
  */
 import { execFileSync } from 'node:child_process';
+import process from 'node:process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
