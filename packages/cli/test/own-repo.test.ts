@@ -186,7 +186,7 @@ describe('the packed packages in a project of its own', () => {
       [
         '--input-type=module',
         '-e',
-        "const m = await import('./agent.mjs'); console.log(m.v2.manifest().version)",
+        "const m = await import('./agent.mjs'); console.log(m.v2.manifest().label)",
       ],
       { cwd: project, env: userEnv() },
     );
