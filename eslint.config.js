@@ -11,6 +11,8 @@ export default tseslint.config(
       'bench/results/**',
       'chaos/results/**',
       '.tmp/**',
+      // the packages as `npm run pack` builds them (compiled output)
+      '.pack/**',
       // an earlier release's SDK, bundled unchanged (a fixture, not our code to lint)
       'packages/server/test/fixtures/sdk-protocol1.mjs',
     ],

@@ -1,4 +1,5 @@
 /** `baton serve`: router + controller + admin API in one process (`startBaton`). */
+import { startCliTracing } from './tracing';
 import { BatonError } from '@baton/core';
 import type { RunningBaton } from '@baton/server';
 import { ensureTokens, resolveServeConfig } from './config';
@@ -34,6 +35,7 @@ export async function runServe(flags: ServeFlags & EncryptionFlags & { json?: bo
   for (const a of cfg.agents) agents.push(await loadAgent(a));
   // the server package is loaded only once the configuration is known to be valid
   const { startBaton } = await import('@baton/server');
+  const tracing = await startCliTracing('baton');
   let baton: RunningBaton;
   try {
     baton = await startBaton({
@@ -137,7 +139,7 @@ export async function runServe(flags: ServeFlags & EncryptionFlags & { json?: bo
       stopping = true;
       if (!flags.json)
         process.stdout.write(`${sig}: draining in-flight turns (up to ${cfg.shutdownTimeoutMs} ms)…\n`);
-      const closing = closeGracefully(baton, cfg.shutdownTimeoutMs);
+      const closing = closeGracefully(baton, cfg.shutdownTimeoutMs).finally(() => tracing.shutdown());
       closing.then(
         () => {
           if (!flags.json) process.stdout.write('baton stopped\n');

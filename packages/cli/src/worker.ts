@@ -8,6 +8,7 @@ import { httpLedgerClient, serveWorker } from '@baton/sdk';
 import { loadAgent } from './agents';
 import { BatonClient } from './client';
 import { DEFAULT_SERVER, tokenFrom } from './config';
+import { startCliTracing } from './tracing';
 
 /** The servers of `--server` (repeatable, comma-separated), in order, without duplicates. */
 export function serverList(v: string | string[] | undefined): string[] {
@@ -55,6 +56,8 @@ export interface WorkerFlags {
 
 export async function runWorker(flags: WorkerFlags): Promise<number> {
   const agent = await loadAgent(flags.agent, flags.export);
+  // registered before the first turn, so every turn runs in the router's trace context
+  const tracing = await startCliTracing(`baton-worker ${agent.name}@${agent.version}`);
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new BatonError('VALIDATION', `--port: invalid port ${flags.port}`);
@@ -107,7 +110,10 @@ export async function runWorker(flags: WorkerFlags): Promise<number> {
       const unregister = workerId
         ? unregisterAny([client, ...clients], workerId, workerKey)
         : Promise.resolve();
-      void unregister.then(() => running.close()).then(done(0), done(1));
+      void unregister
+        .then(() => running.close())
+        .finally(() => tracing.shutdown())
+        .then(done(0), done(1));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

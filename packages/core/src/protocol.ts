@@ -62,6 +62,12 @@ export interface TurnRequest {
    * results are served instead, and nothing is journaled. Its capability is read-only.
    */
   shadow?: ShadowTurn;
+  /**
+   * The W3C trace context (`traceparent`, `tracestate` headers' values) of the router's turn span,
+   * present when the router exports traces: a worker's own spans for the turn are its children.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** Protocol 1 (workers built with the first SDK): the whole body, with `history`, in one object. */

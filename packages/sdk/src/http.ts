@@ -160,7 +160,7 @@ export async function serveWorker<S>(
       };
       res.on('close', onClose);
       try {
-        send(res, 200, await worker.turn(parseTurnRequest(body), ac.signal));
+        send(res, 200, await worker.turn(withTraceHeaders(parseTurnRequest(body), req), ac.signal));
       } finally {
         res.off('close', onClose);
       }
@@ -418,4 +418,16 @@ export function httpWorkerClient(baseUrl: string, opts: HttpWorkerClientOptions 
       throw errorFromWire(parsed, `worker health failed with ${res.status}`);
     },
   };
+}
+
+/** The trace context of a turn: the request's own fields, else the standard W3C headers. */
+function withTraceHeaders(
+  turn: TurnRequest | TurnRequestV1,
+  req: IncomingMessage,
+): TurnRequest | TurnRequestV1 {
+  if (!('protocol' in turn) || turn.traceparent !== undefined) return turn;
+  const tp = req.headers.traceparent;
+  if (typeof tp !== 'string') return turn;
+  const ts = req.headers.tracestate;
+  return { ...turn, traceparent: tp, ...(typeof ts === 'string' ? { tracestate: ts } : {}) };
 }

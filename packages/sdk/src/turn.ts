@@ -39,6 +39,7 @@ import { jsonText, unchangedParts } from './parts';
 import { turnCall } from './request';
 import { ShadowSandbox, toolMode } from './shadow';
 import type { TurnCall } from './request';
+import { NO_TRACING, turnTracing, type TurnTracing } from './tracing';
 
 export interface RunTurnOptions {
   /** Aborts the turn (e.g. the router gave up on it). */
@@ -161,6 +162,7 @@ class Turn<S> implements TurnContext<S> {
     abortSignal: AbortSignal,
     /** A shadow turn's sandbox (null for a live turn): no effect runs, nothing is journaled. */
     readonly sandbox: ShadowSandbox | null = null,
+    private readonly tracing: TurnTracing = NO_TRACING,
   ) {
     this.state = state;
     this.context = context;
@@ -268,10 +270,12 @@ class Turn<S> implements TurnContext<S> {
       return value;
     }
     if (this.sandbox) this.sandbox.ranTool();
-    const value = await run();
-    // a `replay` tool's result is recorded in the history, where a shadow turn finds it
-    if (mode === 'replay') this.note('tool', { tool: name, result: toJson(value) ?? null });
-    return value;
+    return this.tracing.tool(name, 'tool', null, async () => {
+      const value = await run();
+      // a `replay` tool's result is recorded in the history, where a shadow turn finds it
+      if (mode === 'replay') this.note('tool', { tool: name, result: toJson(value) ?? null });
+      return value;
+    });
   }
 
   async effect<T>(
@@ -293,6 +297,19 @@ class Turn<S> implements TurnContext<S> {
         throw e;
       }
     }
+    const idempotencyKey = `${this.req.session.id}:${this.req.turnId}:${index}`;
+    return this.tracing.tool(name, 'effect', idempotencyKey, () =>
+      this.ledgerEffect(name, args, run, opts, index),
+    );
+  }
+
+  private ledgerEffect<T>(
+    name: string,
+    args: unknown,
+    run: (args: any) => T | Promise<T>,
+    opts: EffectOptions,
+    index: number,
+  ): Promise<T> {
     return ledgerEffect({
       ledger: this.ledger,
       intent: {
@@ -493,6 +510,14 @@ export async function runTurn<S>(
     call.carriedHistory !== null
       ? memoryPager(call.carriedHistory, call.session.id)
       : ledgerPager(turnLedger, call.capability!, call.session.id);
+  const tracing = await turnTracing({
+    traceparent: (req as { traceparent?: unknown }).traceparent,
+    tracestate: (req as { tracestate?: unknown }).tracestate,
+    sessionId: req.session.id,
+    agent: agent.name,
+    version: agent.version,
+    turnId: req.turnId,
+  });
   const ctx = new Turn<S>(
     agent,
     call,
@@ -504,6 +529,7 @@ export async function runTurn<S>(
     cp?.memory === undefined ? undefined : structuredClone(cp.memory),
     ac.signal,
     'shadow' in req && req.shadow ? new ShadowSandbox(req.shadow, agent.shadow) : null,
+    tracing,
   );
   ctx.appended.push(inputEntry(input, req.turnId, started));
 
@@ -523,7 +549,8 @@ export async function runTurn<S>(
   stop.catch(() => undefined);
   let returned: unknown;
   try {
-    const handler = Promise.resolve().then(() => agent.turn(ctx, input));
+    // in the router's trace context: the agent's own spans nest under the turn's span
+    const handler = tracing.within(() => Promise.resolve().then(() => agent.turn(ctx, input)));
     // after a timeout the handler may still settle; its late failure must not become an unhandled rejection
     handler.catch(() => undefined);
     returned = await Promise.race([handler, stop]);

@@ -103,6 +103,9 @@ export const turnRequestSchema = z.object({
   deadline: z.number().finite(),
   capability,
   shadow: shadowTurn.optional(),
+  // W3C trace context of the router's turn span (an unparseable value is ignored, never refused)
+  traceparent: z.string().max(512).optional(),
+  tracestate: z.string().max(1024).optional(),
 });
 
 export const turnRequestV1Schema = z.object({

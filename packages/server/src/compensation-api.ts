@@ -24,6 +24,7 @@ import {
 import type { ServerContext } from './context';
 import { committedEffects } from './rollout/ops';
 import { parse } from './validation';
+import { traceDecisions } from './tracing/spans';
 
 const effectBody = z
   .object({
@@ -104,13 +105,15 @@ export async function compensateRollout(
   const out = await compensateAll(ctx, effects, { dryRun: opts.dryRun });
   if (!opts.dryRun && opts.decide !== false) {
     const t = out.totals;
-    await ctx.store.appendDecision(id, {
+    const decision = {
       kind: 'compensations-ran',
       message:
         `${t.ran} compensation(s) of ${rec.to}'s effects ran: ${t.compensated} compensated, ${t.failed} failed; ` +
         `${t.pending} pending (no version can run them), ${t.notCompensable} not compensable`,
       evidence: { totals: t, note: opts.note ?? null, by: opts.by ?? null },
-    });
+    };
+    await ctx.store.appendDecision(id, decision);
+    traceDecisions(rec, [decision]);
   }
   return { rolloutId: id, ...out };
 }

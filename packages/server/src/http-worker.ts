@@ -66,7 +66,11 @@ export class HttpWorkerClient implements WorkerClient {
 
   async turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal): Promise<TurnResponse> {
     const timeout = Math.max(1, req.deadline - this.now());
-    return (await this.call('POST', '/v1/turn', req, timeout, signal)) as TurnResponse;
+    // the trace context also travels as the standard headers, for a worker's HTTP instrumentation
+    const trace: Record<string, string> = {};
+    if ('traceparent' in req && req.traceparent) trace.traceparent = req.traceparent;
+    if ('tracestate' in req && req.tracestate) trace.tracestate = req.tracestate;
+    return (await this.call('POST', '/v1/turn', req, timeout, signal, trace)) as TurnResponse;
   }
 
   async migrate(req: MigrateRequest | MigrateRequestV1): Promise<MigrateResponse> {
@@ -92,13 +96,14 @@ export class HttpWorkerClient implements WorkerClient {
     body: unknown,
     timeoutMs: number,
     signal?: AbortSignal,
+    extraHeaders?: Record<string, string>,
   ): Promise<unknown> {
     let res;
     try {
       res = await this.pool.request({
         method,
         path,
-        headers: this.headers,
+        headers: extraHeaders ? { ...this.headers, ...extraHeaders } : this.headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

@@ -20,6 +20,7 @@ import type { Lease } from '@baton/store';
 import { LeaseKeeper, dropOwner, holdOwner } from './lease';
 import { migrateRequestFor, unchangedParts } from './wire';
 import { digestWaits } from './waits';
+import { withMigrationSpan } from './tracing/spans';
 
 export interface MigrateSessionInput {
   sessionId: string;
@@ -50,7 +51,14 @@ type MigrateContext = Pick<
   'store' | 'clock' | 'pool' | 'versions' | 'instanceId' | 'limits' | 'metrics' | 'capabilities'
 >;
 
-export async function migrateSession(
+export function migrateSession(
+  ctx: MigrateContext,
+  input: MigrateSessionInput,
+): Promise<MigrateSessionResult> {
+  return withMigrationSpan(input, () => migrateUntraced(ctx, input));
+}
+
+async function migrateUntraced(
   ctx: MigrateContext,
   input: MigrateSessionInput,
 ): Promise<MigrateSessionResult> {

@@ -50,6 +50,7 @@ import { LeaseKeeper, TurnEstimate, busyHint, dropOwner, holdOwner, isStaleOwnLe
 import { historyWindowOf, retentionOf, type ServerContext } from './context';
 import type { PoolEntry } from './pool';
 import { SessionCreator, type CreateSessionOptions, type CreatedSession } from './session-create';
+import { withTurnSpan, type TurnTrace } from './tracing/spans';
 import { turnRequestFor, unchangedParts } from './wire';
 
 /** The response of a turn; stored with the checkpoint so a retried key returns it unchanged. */
@@ -269,7 +270,9 @@ export class Router {
         return r;
       });
     }
-    const p = this.runTurn(sessionId, input, key, opts).finally(() => this.inflight.delete(fk));
+    const p = withTurnSpan(sessionId, turnIdOf(sessionId, key), (t) =>
+      this.runTurn(sessionId, input, key, opts, t),
+    ).finally(() => this.inflight.delete(fk));
     this.inflight.set(fk, p);
     return p;
   }
@@ -279,6 +282,7 @@ export class Router {
     input: TurnInput,
     key: string,
     opts: TurnOptions,
+    trace: TurnTrace,
   ): Promise<TurnResult> {
     const { store, clock, limits, metrics } = this.ctx;
     const emit = opts.onEvent;
@@ -331,6 +335,7 @@ export class Router {
         if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
       }
       emit?.({ event: 'started', data: { sessionId, turnId, version: session.version } });
+      trace.on(session.agent, session.version);
 
       let migrated: TurnResult['migrated'];
       /** A session without state moves with its first turn: the migration is recorded in its commit. */
@@ -402,6 +407,7 @@ export class Router {
         throw new BatonError('WAIT_RESOLVED', `wait ${w.name} is already ${w.status}`, { status: w.status });
       }
 
+      trace.on(session.agent, session.version);
       const worker = this.ctx.pool.pick(session.agent, session.version);
       const req = turnRequestFor(await this.ctx.pool.protocolOf(worker), {
         session: { id: sessionId, agent: session.agent, version: session.version, tenant: session.tenant },
@@ -416,6 +422,7 @@ export class Router {
           lease.epoch,
           limits.turnTimeoutMs + limits.leaseMarginMs,
         ),
+        trace: trace.carrier(),
       });
       const resp = await this.dispatch(worker, req, keeper);
       checkResponse(resp, worker.id);
@@ -468,6 +475,7 @@ export class Router {
       });
       held = false;
       keeper.stop();
+      trace.committed(result, resp.telemetry);
       this.typicalTurn.observe(performance.now() - t0);
       this.evaluate(session, turnId, input, resp.output);
       if (status === 'completed' || status === 'failed') {

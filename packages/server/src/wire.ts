@@ -54,6 +54,8 @@ export interface TurnCall {
   turnId: string;
   deadline: number;
   capability: string;
+  /** The W3C trace context of the turn's span (empty when tracing is off). */
+  trace?: { traceparent?: string; tracestate?: string };
 }
 
 export function turnRequestFor(protocol: WorkerProtocol, c: TurnCall): TurnRequest | TurnRequestV1 {
@@ -75,6 +77,8 @@ export function turnRequestFor(protocol: WorkerProtocol, c: TurnCall): TurnReque
     turnId: c.turnId,
     deadline: c.deadline,
     capability: c.capability,
+    ...(c.trace?.traceparent ? { traceparent: c.trace.traceparent } : {}),
+    ...(c.trace?.tracestate ? { tracestate: c.trace.tracestate } : {}),
   };
 }
 

@@ -45,6 +45,7 @@ import { drainProgress } from './metrics';
 import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
 import type { DrainForecast } from '../analysis/forecast';
+import { traceDecisions } from '../tracing/spans';
 import {
   eagerRateFor,
   FORECAST_DECISION,
@@ -371,11 +372,13 @@ export async function createRollout(
     if (!(e instanceof BatonError && e.code === 'CONFLICT')) throw e;
     for (const d of made) await ctx.store.appendDecision(rec.id, d);
     const current = await ctx.store.getRollout(rec.id);
+    traceDecisions(current, made);
     // the route of the state it is in now (as the controller's own action would set it)
     const now = desiredRoute(loadState(current));
     if (now) await applyRoute(ctx.store, rec.id, now);
     return { created: current, preflight, spec, forecast };
   }
+  traceDecisions(updated, [...made, ...r.decisions]);
   const route = desiredRoute(r.state);
   if (route) await applyRoute(ctx.store, rec.id, route);
   return { created: updated, preflight, spec, forecast };

@@ -10,6 +10,7 @@ import type { ServerContext } from '../context';
 import { compensateRollout } from '../compensation-api';
 import type { RolloutEvent, RolloutState } from './machine';
 import { committedEffects } from './ops';
+import { traceDecisions } from '../tracing/spans';
 
 /** Sessions whose effects may be compensated: ended, or no longer on `green`. */
 async function settledSessions(ctx: ServerContext, agent: string, green: string): Promise<Set<string>> {
@@ -35,13 +36,15 @@ export async function autoCompensate(
   const all = (await committedEffects(ctx.store, s.agent, s.green)).length;
   const plan = await compensateRollout(ctx, rolloutId, { dryRun: true, ...scope });
   const p = plan.totals;
-  await ctx.store.appendDecision(rolloutId, {
+  const decision = {
     kind: 'compensation-plan',
     message:
       `onAbort.compensate auto: ${p.ran} compensation(s) of ${s.green}'s effects will run, ${p.pending} cannot run now, ` +
       `${p.notCompensable} not compensable; ${all - plan.effects.length} effect(s) of sessions ${s.green} still serves are left`,
     evidence: { totals: p, left: all - plan.effects.length, effects: plan.effects.slice(0, 100) },
-  });
+  };
+  await ctx.store.appendDecision(rolloutId, decision);
+  traceDecisions({ id: rolloutId, agent: s.agent, phase: s.phase, step: s.step }, [decision]);
   const run = await compensateRollout(ctx, rolloutId, { dryRun: false, ...scope });
   const t = run.totals;
   ctx.log.info({ rolloutId, totals: t }, 'automatic compensations after the abort ran');

@@ -37,6 +37,7 @@ import {
 } from './ops';
 import { validateSpec } from './spec';
 import { emptyShadow, runShadow, shadowEvidence } from '../shadow/run';
+import { traceDecisions } from '../tracing/spans';
 
 export const CONTROLLER_LOCK = CONTROLLER_LOCK_NAME;
 
@@ -88,6 +89,7 @@ export async function commitTransition(
     { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
     r.decisions,
   );
+  traceDecisions({ id: rec.id, agent: rec.agent, phase: r.state.phase, step: r.state.step }, r.decisions);
   return { rec, state: r.state };
 }
 
