@@ -9,7 +9,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -137,12 +137,32 @@ beforeAll(async () => {
       2,
     ),
   );
-  await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...tarballs, 'zod@^4.6.7'], {
-    cwd: project,
-    env: userEnv(),
-    timeout: 900_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  // better-sqlite3's install script downloads a prebuilt addon or, offline, compiles it (minutes):
+  // when the workspace holds the same version, built for this Node, the install skips the scripts
+  // and takes that addon (the same bytes the script would build); otherwise it runs them
+  const ours = path.join(REPO, 'node_modules', 'better-sqlite3');
+  const reuse = existsSync(path.join(ours, 'build', 'Release', 'better_sqlite3.node'));
+  await exec(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      ...(reuse ? ['--ignore-scripts'] : []),
+      ...tarballs,
+      'zod@^4.6.7',
+    ],
+    { cwd: project, env: userEnv(), timeout: 900_000, maxBuffer: 16 * 1024 * 1024 },
+  );
+  if (reuse) {
+    const theirs = path.join(project, 'node_modules', 'better-sqlite3');
+    const version = async (d: string) =>
+      JSON.parse(await readFile(path.join(d, 'package.json'), 'utf8')).version;
+    if ((await version(theirs)) === (await version(ours)))
+      await cp(path.join(ours, 'build'), path.join(theirs, 'build'), { recursive: true });
+    else await exec('npm', ['rebuild', 'better-sqlite3'], { cwd: project, env: userEnv(), timeout: 900_000 });
+  }
   await writeFile(path.join(project, 'agent.mjs'), AGENT);
   await writeFile(path.join(project, 'rollout.yaml'), SPEC);
 }, 1_200_000);
