@@ -9,13 +9,14 @@
  * blue at the drain deadline, from the `drain-deadline` decision).
  */
 import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atLeast, atMost, round, table, type BenchFn, type Target } from './lib';
 import { PATTERNS, POLICIES, type Pattern, type Policy } from './forecast/fleet';
-import { run } from './forecast/run';
+import { run, type Reforecast } from './forecast/run';
 
 // ---- scoring --------------------------------------------------------------------------------
 
@@ -59,6 +60,24 @@ interface RunRow {
   f: { steps: number; drain: number; strag: number; drainP90: number };
   turns: number;
   errors: number;
+  /** sha256 of the whole forecast: twins (same seed, same history) must match. */
+  digest: string;
+  /** The oracle's drain forecast on this run (see forecast/oracle.ts), where it applies. */
+  oracle: { p50: Score; best: Score; maxWithin: number; replayOk: number; kept: number } | null;
+  /** The re-forecast closest to halfway through the actual drain, scored against it. */
+  half: (Score & { elapsed: number }) | null;
+}
+
+/** The re-forecast made closest to halfway through a drain of `actual` ms (before it ends). */
+function halfway(rs: Reforecast[], actual: number): (Score & { elapsed: number }) | null {
+  let best: Reforecast | null = null;
+  for (const x of rs)
+    if (
+      x.elapsed < actual &&
+      (!best || Math.abs(x.elapsed - actual / 2) < Math.abs(best.elapsed - actual / 2))
+    )
+      best = x;
+  return best ? { ...score(best.p50, best.p90, actual), elapsed: best.elapsed } : null;
 }
 
 async function runRow(p: Pattern, policy: Policy, seed: number, dir: string): Promise<RunRow> {
@@ -87,6 +106,17 @@ async function runRow(p: Pattern, policy: Policy, seed: number, dir: string): Pr
     },
     turns: res.turns,
     errors: res.errors,
+    digest: createHash('sha256').update(JSON.stringify(fc)).digest('hex'),
+    oracle: res.oracle
+      ? {
+          p50: score(res.oracle.p50, res.oracle.p90, res.drainMs),
+          best: score(res.oracle.best, res.oracle.p90, res.drainMs),
+          maxWithin: res.oracle.maxWithin,
+          replayOk: res.oracle.replay === res.drainMs ? 1 : 0,
+          kept: res.oracle.kept,
+        }
+      : null,
+    half: halfway(res.reforecasts, res.drainMs),
   };
 }
 
@@ -150,7 +180,112 @@ function cellRow(rows: RunRow[]): Record<string, unknown> {
     'stragglers (actual / p50)': `${s('strag', 'a')} / ${s('strag', 'f')}`,
     'stragglers ok': round(mean(rows.map((r) => r.stragWithin)), 2),
     'low conf': rows.filter((r) => r.low).length,
+    ...oracleCols(rows),
   };
+}
+
+/** The oracle's columns (a cell whose drain the users decide) and the halfway re-forecast's. */
+function oracleCols(rows: RunRow[]): Record<string, unknown> {
+  const o = rows.filter((r) => r.oracle).map((r) => r.oracle!);
+  const h = rows.filter((r) => r.half).map((r) => r.half!);
+  return {
+    'oracle drain err (p50 / best f)': o.length
+      ? `${round(median(o.map((x) => x.p50.relErr)), 2)} / ${round(median(o.map((x) => x.best.relErr)), 2)}`
+      : '-',
+    'oracle >p50': o.length ? round(mean(o.map((x) => x.p50.exceed)), 2) : '-',
+    'oracle <=p90': o.length ? round(mean(o.map((x) => x.p50.under90)), 2) : '-',
+    'oracle P(within 0.2), mean': o.length ? round(mean(o.map((x) => x.maxWithin)), 2) : '-',
+    'halfway re-forecast err': h.length ? round(median(h.map((x) => x.relErr)), 2) : '-',
+    'halfway re-forecast <=p90': h.length ? round(mean(h.map((x) => x.under90)), 2) : '-',
+  };
+}
+
+/** A rate-change pattern's stationary twin: the same users and history, no change. */
+function twinOf(p: Pattern): Pattern | undefined {
+  return PATTERNS.find(
+    (x) =>
+      !x.slowdown &&
+      x.user === p.user &&
+      x.perMin === p.perMin &&
+      x.warmupMin === p.warmupMin &&
+      x.maxAgeMin === p.maxAgeMin &&
+      x.onDeadline === p.onDeadline,
+  );
+}
+
+/**
+ * The indistinguishability bound for a rate-change pattern against its stationary twin: both
+ * get the same forecast f (the store before the rollout is the same), their drains are A and kA,
+ * and max(|f − A| / A, |f − kA| / kA) ≥ (k − 1) / (k + 1) for every f: where k > 1.5 no forecast
+ * is within 0.20 of both.
+ */
+function twinBound(
+  label: string,
+  slow: RunRow[],
+  all: RunRow[],
+  figures: Record<string, number | string>,
+): Target[] {
+  const pairs: Array<{ seed: number; equal: boolean; k: number; bound: number }> = [];
+  for (const r of slow) {
+    const p = PATTERNS.find((x) => x.name === r.pattern)!;
+    const tw = twinOf(p);
+    const t = tw && all.find((x) => x.pattern === tw.name && x.policy === r.policy && x.seed === r.seed);
+    if (!t) continue;
+    const k = r.a.drain / t.a.drain;
+    pairs.push({ seed: r.seed, equal: r.digest === t.digest, k, bound: (k - 1) / (k + 1) });
+  }
+  if (!pairs.length) return [];
+  const eq = pairs.filter((x) => x.equal).length;
+  const possible = pairs.filter((x) => x.bound <= 0.2).length;
+  figures[`${label} forecasts equal to the stationary twin's`] = `${eq}/${pairs.length}`;
+  figures[`${label} k = actual drain / the twin's, per seed`] = pairs.map((x) => round(x.k, 2)).join(', ');
+  figures[`${label} k, median (min)`] =
+    `${round(median(pairs.map((x) => x.k)), 2)} (${round(Math.min(...pairs.map((x) => x.k)), 2)})`;
+  figures[`${label} (k - 1) / (k + 1), median (min)`] =
+    `${round(median(pairs.map((x) => x.bound)), 2)} (${round(Math.min(...pairs.map((x) => x.bound)), 2)})`;
+  return [
+    atLeast(
+      `${label} premise: forecast equal to the stationary twin's (share of seeds)`,
+      eq / pairs.length,
+      1,
+    ),
+    {
+      what:
+        `${label} IMPOSSIBLE: seeds with k <= 1.5, where one forecast can be within 0.2 of both twins ` +
+        `(elsewhere every forecast misses one twin by >= (k-1)/(k+1))`,
+      value: round(possible / pairs.length),
+      target: '>= 0.5 (needed to meet 0.2 on both twins)',
+      met: possible / pairs.length >= 0.5,
+    },
+  ];
+}
+
+/** The oracle bound on a set of runs: no forecaster's expected share within 0.20 exceeds it. */
+function oracleTargets(label: string, rows: RunRow[]): Target[] {
+  const o = rows.filter((r) => r.oracle).map((r) => r.oracle!);
+  if (!o.length) return [];
+  const within = mean(o.map((x) => x.maxWithin));
+  return [
+    atLeast(
+      `${label} premise: the oracle's rule replays the actual drain from the real ends`,
+      mean(o.map((x) => x.replayOk)),
+      1,
+    ),
+    atLeast(
+      `${label} premise: the oracle's p90 covers (calibrated)`,
+      mean(o.map((x) => x.p50.under90)),
+      0.85,
+    ),
+    {
+      what:
+        `${label} oracle: best chance of a forecast within 0.2 of the drain, mean over runs ` +
+        `(IMPOSSIBLE for any forecaster when < 0.5)`,
+      value: round(within),
+      target: '>= 0.5 (needed for median error <= 0.2)',
+      met: within >= 0.5,
+    },
+    atMost(`${label} oracle: median abs(best f - actual) / actual`, median(o.map((x) => x.best.relErr)), 0.2),
+  ];
 }
 
 function targetsFor(label: string, rows: RunRow[]): Target[] {
@@ -223,6 +358,7 @@ const bench: BenchFn = async (args) => {
     const p = PATTERNS.find((x) => x.name === r.pattern)!;
     return p.onDeadline === 'wait' && r.policy !== 'at-boundary';
   });
+  const halves = changed.filter((r) => r.half);
   return {
     figures,
     targets: [
@@ -230,7 +366,28 @@ const bench: BenchFn = async (args) => {
       ...(bySessions.length
         ? targetsFor('stationary, drain decided by the users,', bySessions).slice(0, 4)
         : []),
+      ...oracleTargets('stationary, drain decided by the users,', bySessions),
       ...(changed.length ? targetsFor('rate change in the drain,', changed) : []),
+      ...twinBound(
+        'rate change in the drain,',
+        changed.filter((r) => r.policy !== 'at-boundary'),
+        rows,
+        figures,
+      ),
+      ...(halves.length
+        ? [
+            atMost(
+              'rate change in the drain, re-forecast halfway through the drain: median abs(p50 - actual) / actual',
+              median(halves.map((r) => r.half!.relErr)),
+              0.2,
+            ),
+            atLeast(
+              'rate change in the drain, re-forecast halfway through the drain: runs with actual <= p90',
+              mean(halves.map((r) => r.half!.under90)),
+              0.85,
+            ),
+          ]
+        : []),
     ],
   };
 };
