@@ -11,12 +11,12 @@ import {
   EventHeap,
   RolloutController,
   StoreLedgerClient,
-  forecastView,
+  rolloutStatus,
   type DrainForecast,
 } from '@baton/server';
 import { rng } from '../lib';
 import { AGENT, agent, exp, MIN, PASS_MS, specOf, type Act, type Pattern, type Policy } from './fleet';
-import { oracleDrain, type KeptSession, type OracleRun } from './oracle';
+import { oracleDrain, oracleFromStart, type KeptSession, type Life, type OracleRun } from './oracle';
 
 /** Re-forecasts during the drain (`GET /v1/rollouts/{id}`), one every this many ms of it. */
 export const REFORECAST_EVERY_MS = 30_000;
@@ -42,6 +42,8 @@ export interface RunResult {
   errors: number;
   /** Where the pattern has a known true process and blue keeps sessions to their end. */
   oracle: (OracleRun & { kept: number }) | null;
+  /** The oracle at the rollout's start (knows the fleet then and the true process, not the ids). */
+  oracleStart: (OracleRun & { replaySteps: number }) | null;
   reforecasts: Reforecast[];
 }
 
@@ -77,7 +79,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
     const sessionOf: string[] = [];
     const tokenOf = new Map<number, string>();
     // what each user did, for the oracle: creation, turn times, end and the version it ended on
-    const life: Array<{ createdAt: number; turns: number[]; endedAt: number; endedOn: string | null }> = [];
+    const life: Life[] = [];
     let nextUser = 0;
     // arrivals: a Poisson process over the whole run (the heap holds the next one)
     const perMs = p.perMin / MIN;
@@ -94,7 +96,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
         const u = nextUser++;
         const s = await ctx.router.createSession(AGENT);
         sessionOf[u] = s.sessionId;
-        life[u] = { createdAt: t, turns: [], endedAt: Infinity, endedOn: null };
+        life[u] = { createdAt: t, createdOn: s.version, turns: [], endedAt: Infinity, endedOn: null };
         const k = p.slowdown && t >= rolloutAt ? p.slowdown : 1;
         for (const a of p.user(r)) heap.push(t + a.at * k, { user: u, act: a });
         heap.push(t + exp(r, 1 / perMs), { user: -1, act: null });
@@ -228,7 +230,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
       if (reforecastOn && startedAt !== null && s2.drain.completedAt === null) {
         if (!Number.isFinite(nextReforecast)) nextReforecast = startedAt + REFORECAST_EVERY_MS;
         if (clock.now() >= nextReforecast) {
-          const v = await forecastView({ store, clock }, after, after.state as never);
+          const v = (await rolloutStatus(ctx, after, { decisions: 1 })).forecast;
           if (v.reforecast)
             reforecasts.push({
               elapsed: clock.now() - startedAt,
@@ -241,6 +243,10 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
     }
     const ds: Decision[] = await store.listDecisions(id, { afterSeq: 0, limit: 1000 });
     const at = (k: string) => ds.find((d) => d.kind === k)?.at ?? Infinity;
+    if (process.env.BATON_FORECAST_DECISIONS)
+      console.error(
+        JSON.stringify(ds.map((d) => [d.kind, (d.at - rolloutAt) / 1000, d.message.slice(0, 80)])),
+      );
     const started = at('drain-started');
     // the drain closes with drain-complete, or (mark-stuck) with sessions-stuck at the deadline
     const complete = Math.min(at('drain-complete'), at('sessions-stuck'));
@@ -248,6 +254,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
     const snap = (dl?.evidence as { snapshot?: { remaining?: number } } | undefined)?.snapshot;
     const finalRec = await store.getRollout(id);
     let oracle: RunResult['oracle'] = null;
+    let oracleStart: RunResult['oracleStart'] = null;
     if (p.endGiven && !p.slowdown && reforecastOn && Number.isFinite(started)) {
       const kept: KeptSession[] = life
         .filter((l) => l.endedOn === 'v1' && l.createdAt <= started && l.endedAt > started)
@@ -257,6 +264,10 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
           endedAt: l.endedAt,
         }));
       oracle = { ...oracleDrain(kept, started, rolloutAt, PASS_MS, p.endGiven, seed), kept: kept.length };
+      oracleStart = oracleFromStart(life, p, policy, rolloutAt, PASS_MS, seed, {
+        steps: started - out.created!.createdAt,
+        drain: complete - started,
+      });
     }
     return {
       forecast,
@@ -268,6 +279,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
       passes,
       errors,
       oracle,
+      oracleStart,
       reforecasts,
     };
   } finally {
