@@ -396,6 +396,12 @@ const bench: BenchFn = async (args) => {
         ? targetsFor('stationary, drain decided by the users,', bySessions).slice(0, 4)
         : []),
       ...oracleTargets('stationary, drain decided by the users,', bySessions),
+      ...pols.flatMap((pol) =>
+        oracleTargets(
+          `short chats / ${pol},`,
+          bySessions.filter((r) => r.policy === pol),
+        ).filter((t) => t.what.includes('at the rollout start: best chance')),
+      ),
       ...(changed.length ? targetsFor('rate change in the drain,', changed) : []),
       ...twinBound(
         'rate change in the drain,',
