@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- forecast [seeds=20] [pattern] [policy] [processes]`: the drain forecast made
+ * `npm run bench -- forecast [seeds=20] [pattern] [policy[,policy]] [processes]`: the drain forecast made
  * before a rollout against what the real controller then does. Each run: a seeded fleet of
  * simulated users on `v1` (a real router, the real rollout controller and a SQLite file,
  * in-process workers, a simulated clock), a warm-up that builds the history the forecaster reads,
@@ -9,58 +9,16 @@
  * blue at the drain deadline, from the `drain-deadline` decision).
  */
 import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { atLeast, atMost, round, table, type BenchFn, type Target } from './lib';
 import { PATTERNS, POLICIES, type Pattern, type Policy } from './forecast/fleet';
+import { oracleCols, oracleTargets, twinBound } from './forecast/bounds';
 import { run } from './forecast/run';
-
-// ---- scoring --------------------------------------------------------------------------------
-
-interface Score {
-  relErr: number;
-  /** 1 when actual > p50, 0.5 on a tie, 0 below. */
-  exceed: number;
-  under90: number;
-}
-
-function score(p50: number | null, p90: number | null, actual: number): Score {
-  if (!Number.isFinite(actual)) return { relErr: Infinity, exceed: 1, under90: 0 };
-  const f50 = p50 ?? Infinity;
-  const f90 = p90 ?? Infinity;
-  return {
-    relErr: actual > 0 ? Math.abs(f50 - actual) / actual : f50 === 0 ? 0 : Infinity,
-    exceed: actual > f50 ? 1 : actual === f50 ? 0.5 : 0,
-    under90: actual <= f90 ? 1 : 0,
-  };
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-
-/** One run, reduced to what the report needs (sent from a child process). */
-interface RunRow {
-  pattern: string;
-  policy: Policy;
-  seed: number;
-  open: number;
-  low: boolean;
-  steps: Score;
-  drain: Score;
-  stragWithin: number;
-  a: { steps: number; drain: number; strag: number };
-  f: { steps: number; drain: number; strag: number; drainP90: number };
-  turns: number;
-  errors: number;
-}
-
+import { halfway, mean, median, oracleRow, score, type RunRow } from './forecast/score';
 async function runRow(p: Pattern, policy: Policy, seed: number, dir: string): Promise<RunRow> {
   const res = await run(p, policy, seed, dir);
   const fc = res.forecast;
@@ -87,6 +45,10 @@ async function runRow(p: Pattern, policy: Policy, seed: number, dir: string): Pr
     },
     turns: res.turns,
     errors: res.errors,
+    digest: createHash('sha256').update(JSON.stringify(fc)).digest('hex'),
+    oracle: oracleRow(res.oracle, res.drainMs, res.oracle?.replay === res.drainMs),
+    oracleStart: oracleRow(res.oracleStart, res.drainMs, res.oracleStart?.replaySteps === 1),
+    half: halfway(res.reforecasts, res.drainMs),
   };
 }
 
@@ -150,6 +112,7 @@ function cellRow(rows: RunRow[]): Record<string, unknown> {
     'stragglers (actual / p50)': `${s('strag', 'a')} / ${s('strag', 'f')}`,
     'stragglers ok': round(mean(rows.map((r) => r.stragWithin)), 2),
     'low conf': rows.filter((r) => r.low).length,
+    ...oracleCols(rows),
   };
 }
 
@@ -175,7 +138,8 @@ function targetsFor(label: string, rows: RunRow[]): Target[] {
 const bench: BenchFn = async (args) => {
   const seeds = Number(args[0] ?? 20);
   const pats = args[1] && args[1] !== 'all' ? PATTERNS.filter((p) => p.name.startsWith(args[1]!)) : PATTERNS;
-  const pols = args[2] && args[2] !== 'all' ? POLICIES.filter((x) => x === args[2]) : [...POLICIES];
+  const pols =
+    args[2] && args[2] !== 'all' ? POLICIES.filter((x) => args[2]!.split(',').includes(x)) : [...POLICIES];
   const procs = Math.max(1, Math.min(Number(args[3] ?? os.cpus().length), 8));
   const started = performance.now();
   const jobs: Array<[string, Policy, number]> = [];
@@ -223,6 +187,7 @@ const bench: BenchFn = async (args) => {
     const p = PATTERNS.find((x) => x.name === r.pattern)!;
     return p.onDeadline === 'wait' && r.policy !== 'at-boundary';
   });
+  const halves = changed.filter((r) => r.half);
   return {
     figures,
     targets: [
@@ -230,7 +195,34 @@ const bench: BenchFn = async (args) => {
       ...(bySessions.length
         ? targetsFor('stationary, drain decided by the users,', bySessions).slice(0, 4)
         : []),
+      ...oracleTargets('stationary, drain decided by the users,', bySessions),
+      ...pols.flatMap((pol) =>
+        oracleTargets(
+          `short chats / ${pol},`,
+          bySessions.filter((r) => r.policy === pol),
+        ).filter((t) => t.what.includes('at the rollout start: best chance')),
+      ),
       ...(changed.length ? targetsFor('rate change in the drain,', changed) : []),
+      ...twinBound(
+        'rate change in the drain,',
+        changed.filter((r) => r.policy !== 'at-boundary'),
+        rows,
+        figures,
+      ),
+      ...(halves.length
+        ? [
+            atMost(
+              'rate change in the drain, re-forecast halfway through the drain: median abs(p50 - actual) / actual',
+              median(halves.map((r) => r.half!.relErr)),
+              0.2,
+            ),
+            atLeast(
+              'rate change in the drain, re-forecast halfway through the drain: runs with actual <= p90',
+              mean(halves.map((r) => r.half!.under90)),
+              0.85,
+            ),
+          ]
+        : []),
     ],
   };
 };

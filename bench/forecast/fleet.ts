@@ -56,6 +56,43 @@ function shortChat(r: R): Act[] {
 }
 
 /** A long chat: 4–12 turns, a quarter of the gaps are 5–25 min idle; 10% are abandoned. */
+/**
+ * The true process behind `shortChat`, for the benchmark's oracle: given a session created at
+ * `createdAt` whose turns so far came at `turns` (absolute ms, ascending) and that had not ended
+ * by `now`, draw its end time from the same generator conditioned on what is observed (rejection
+ * on the one gap or end still open at `now`; every later gap is drawn afresh).
+ */
+export function shortChatEndGiven(createdAt: number, turns: number[], now: number, r: R): number {
+  const j = turns.length;
+  for (let tries = 0; tries < 100_000; tries++) {
+    let t: number;
+    let n: number;
+    if (j === 0) {
+      const first = createdAt + exp(r, 3000);
+      if (first <= now) continue;
+      n = int(r, 3, 12);
+      t = first;
+    } else {
+      n = int(r, 3, 12);
+      if (n < j) continue;
+      const last = turns[j - 1]!;
+      const g = exp(r, 20_000);
+      if (n === j) {
+        const end = Math.max(last + g - exp(r, 15_000) + exp(r, 5000), last + 1);
+        if (end <= now) continue;
+        return end;
+      }
+      t = last + g;
+      if (t <= now) continue;
+    }
+    // turn j+1 is at t; the rest as the generator draws them
+    for (let i = j + 1; i < n; i++) t = Math.max(t + exp(r, 20_000), t + 1);
+    const gap = exp(r, 20_000);
+    return Math.max(t + gap - exp(r, 15_000) + exp(r, 5000), t + 1);
+  }
+  return now + exp(r, 20_000);
+}
+
 function longChat(r: R): Act[] {
   const out: Act[] = [];
   let t = exp(r, 3000);
@@ -110,10 +147,20 @@ export interface Pattern {
   onDeadline: 'wait' | 'mark-stuck';
   /** Multiply every user gap after the rollout starts (the turn rate changes during the drain). */
   slowdown?: number;
+  /** The true end-time process given a session's observed turns (the oracle's), where known. */
+  endGiven?: (createdAt: number, turns: number[], now: number, r: R) => number;
 }
 
 export const PATTERNS: Pattern[] = [
-  { name: 'short chats', perMin: 12, warmupMin: 12, user: shortChat, maxAgeMin: 2, onDeadline: 'wait' },
+  {
+    name: 'short chats',
+    perMin: 12,
+    warmupMin: 12,
+    user: shortChat,
+    maxAgeMin: 2,
+    onDeadline: 'wait',
+    endGiven: shortChatEndGiven,
+  },
   {
     name: 'long chats, idle gaps',
     perMin: 1.2,

@@ -11,10 +11,23 @@ import {
   EventHeap,
   RolloutController,
   StoreLedgerClient,
+  rolloutStatus,
   type DrainForecast,
 } from '@baton/server';
 import { rng } from '../lib';
 import { AGENT, agent, exp, MIN, PASS_MS, specOf, type Act, type Pattern, type Policy } from './fleet';
+import { oracleDrain, oracleFromStart, type KeptSession, type Life, type OracleRun } from './oracle';
+
+/** Re-forecasts during the drain (`GET /v1/rollouts/{id}`), one every this many ms of it. */
+export const REFORECAST_EVERY_MS = 30_000;
+
+export interface Reforecast {
+  /** ms since drain-started. */
+  elapsed: number;
+  /** The re-forecast's drain (from drain-started), p50 and p90 (null: unbounded). */
+  p50: number | null;
+  p90: number | null;
+}
 
 // ---- one run --------------------------------------------------------------------------------
 
@@ -27,6 +40,11 @@ export interface RunResult {
   turns: number;
   passes: number;
   errors: number;
+  /** Where the pattern has a known true process and blue keeps sessions to their end. */
+  oracle: (OracleRun & { kept: number }) | null;
+  /** The oracle at the rollout's start (knows the fleet then and the true process, not the ids). */
+  oracleStart: (OracleRun & { replaySteps: number }) | null;
+  reforecasts: Reforecast[];
 }
 
 type UserEv = { user: number; act: Act };
@@ -60,6 +78,8 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
     const heap = new EventHeap<UserEv | { user: -1; act: null }>();
     const sessionOf: string[] = [];
     const tokenOf = new Map<number, string>();
+    // what each user did, for the oracle: creation, turn times, end and the version it ended on
+    const life: Life[] = [];
     let nextUser = 0;
     // arrivals: a Poisson process over the whole run (the heap holds the next one)
     const perMs = p.perMin / MIN;
@@ -68,11 +88,15 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
     let turns = 0;
     const stretch = (at: number) =>
       p.slowdown && at > rolloutAt ? rolloutAt + (at - rolloutAt) * p.slowdown : at;
+    const reforecasts: Reforecast[] = [];
+    const reforecastOn = p.onDeadline === 'wait' && policy !== 'at-boundary';
+    let nextReforecast = Infinity;
     const doEvent = async (e: UserEv | { user: -1; act: null }, t: number): Promise<void> => {
       if (e.user === -1) {
         const u = nextUser++;
         const s = await ctx.router.createSession(AGENT);
         sessionOf[u] = s.sessionId;
+        life[u] = { createdAt: t, createdOn: s.version, turns: [], endedAt: Infinity, endedOn: null };
         const k = p.slowdown && t >= rolloutAt ? p.slowdown : 1;
         for (const a of p.user(r)) heap.push(t + a.at * k, { user: u, act: a });
         heap.push(t + exp(r, 1 / perMs), { user: -1, act: null });
@@ -84,7 +108,11 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
       try {
         if (a.kind === 'end') {
           const s = await store.getSession(sid);
-          if (s.status !== 'completed') await ctx.router.end(s);
+          if (s.status !== 'completed') {
+            await ctx.router.end(s);
+            life[e.user]!.endedAt = t;
+            life[e.user]!.endedOn = s.version;
+          }
         } else if (a.kind === 'callback') {
           const token = tokenOf.get(e.user);
           if (token) {
@@ -93,6 +121,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
           }
         } else {
           turns++;
+          life[e.user]!.turns.push(t);
           const msg = a.kind === 'wait' ? `wait:${a.timeout}` : `hello ${turns}`;
           const res = await ctx.router.turn(sid, { kind: 'message', message: msg }, `k${turns}`);
           const w = (res as { waits?: Array<{ token: string }> }).waits?.[0];
@@ -197,15 +226,49 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
       quiet = f2 === fp ? quiet + 1 : 0;
       fp = f2;
       done = s2.drain.completedAt !== null && after.phase === 'promoted';
+      const startedAt = (s2.drain as { startedAt?: number | null }).startedAt ?? null;
+      if (reforecastOn && startedAt !== null && s2.drain.completedAt === null) {
+        if (!Number.isFinite(nextReforecast)) nextReforecast = startedAt + REFORECAST_EVERY_MS;
+        if (clock.now() >= nextReforecast) {
+          const v = (await rolloutStatus(ctx, after, { decisions: 1 })).forecast;
+          if (v.reforecast)
+            reforecasts.push({
+              elapsed: clock.now() - startedAt,
+              p50: v.reforecast.drain.p50,
+              p90: v.reforecast.drain.p90,
+            });
+          nextReforecast += REFORECAST_EVERY_MS;
+        }
+      }
     }
     const ds: Decision[] = await store.listDecisions(id, { afterSeq: 0, limit: 1000 });
     const at = (k: string) => ds.find((d) => d.kind === k)?.at ?? Infinity;
+    if (process.env.BATON_FORECAST_DECISIONS)
+      console.error(
+        JSON.stringify(ds.map((d) => [d.kind, (d.at - rolloutAt) / 1000, d.message.slice(0, 80)])),
+      );
     const started = at('drain-started');
     // the drain closes with drain-complete, or (mark-stuck) with sessions-stuck at the deadline
     const complete = Math.min(at('drain-complete'), at('sessions-stuck'));
     const dl = ds.find((d) => d.kind === 'drain-deadline');
     const snap = (dl?.evidence as { snapshot?: { remaining?: number } } | undefined)?.snapshot;
     const finalRec = await store.getRollout(id);
+    let oracle: RunResult['oracle'] = null;
+    let oracleStart: RunResult['oracleStart'] = null;
+    if (p.endGiven && !p.slowdown && reforecastOn && Number.isFinite(started)) {
+      const kept: KeptSession[] = life
+        .filter((l) => l.endedOn === 'v1' && l.createdAt <= started && l.endedAt > started)
+        .map((l) => ({
+          createdAt: l.createdAt,
+          turns: l.turns.filter((x) => x <= started),
+          endedAt: l.endedAt,
+        }));
+      oracle = { ...oracleDrain(kept, started, rolloutAt, PASS_MS, p.endGiven, seed), kept: kept.length };
+      oracleStart = oracleFromStart(life, p, policy, rolloutAt, PASS_MS, seed, {
+        steps: started - out.created!.createdAt,
+        drain: complete - started,
+      });
+    }
     return {
       forecast,
       stepsMs: started - out.created!.createdAt,
@@ -215,6 +278,9 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
       turns,
       passes,
       errors,
+      oracle,
+      oracleStart,
+      reforecasts,
     };
   } finally {
     await ctl.stop();

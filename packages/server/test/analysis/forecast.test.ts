@@ -272,6 +272,31 @@ describe('drain forecast: known answers', () => {
   });
 });
 
+describe('drain forecast: the ids do not matter', () => {
+  it('the same fleet listed in another order, under other ids, gets the same forecast', () => {
+    // sessions that differ in age and turns, so the order they are drawn in changes the draws
+    const fleet = idle(30).map((s, i) => ({
+      ...s,
+      createdAt: NOW - (5 + (i % 7)) * MIN,
+      turns: 1 + (i % 4),
+      lastTurnAt: NOW - (i % 5) * 10_000,
+    }));
+    const users = history({
+      afterTurn: Array.from({ length: 200 }, (_, i) => ({
+        index: 1 + (i % 4),
+        kind: i % 3 === 0 ? ('end' as const) : ('turn' as const),
+        ms: 5000 + ((i * 7919) % 60_000),
+      })),
+      turnsObserved: 200,
+    });
+    const p = plan({ policy: 'finish-on-origin' });
+    const a = forecastDrain(input({ sessions: fleet, history: users, plan: p }));
+    const shuffled = [...fleet].reverse().map((s, i) => ({ ...s, id: `other_${(i * 13) % 30}` }));
+    const b = forecastDrain(input({ sessions: shuffled, history: users, plan: p }));
+    expect(b).toEqual(a);
+  });
+});
+
 describe('drain forecast: thin data', () => {
   it('a fleet with no history is low-confidence, with no made-up numbers', () => {
     const f = forecastDrain(input({ sessions: idle(5) }));

@@ -10,7 +10,7 @@ import { BehaviourModel } from './model';
 import { simulateDrain, setupFromSteps, type DrainRun, type DrainSetup } from './drain';
 import { passAtOrAfter, simulateSteps, type StepsRun } from './steps';
 import { seededRandom } from './survival';
-import type { DrainForecast, ForecastInput, Quantiles, StragglerReason } from './types';
+import type { DrainForecast, ForecastInput, ForecastSession, Quantiles, StragglerReason } from './types';
 
 export interface ForecastOptions {
   runs?: number;
@@ -120,6 +120,7 @@ export function forecastDrain(input: ForecastInput, opts: ForecastOptions = {}):
   if (!trivial && (!model.hasTurnHistory || (needsArrivals && !history.arrivalsPerMs))) return base;
 
   const rnd = seededRandom(seed);
+  const sessions = canonicalOrder(input.sessions);
   const stepsMs: number[] = [];
   const drainMs: number[] = [];
   const remainingMs: number[] = [];
@@ -171,7 +172,7 @@ export function forecastDrain(input: ForecastInput, opts: ForecastOptions = {}):
       };
       stepsMs.push(0);
     }
-    const run: DrainRun = simulateDrain(setup, input.sessions, newBlue, rnd);
+    const run: DrainRun = simulateDrain(setup, sessions, newBlue, rnd);
     drainMs.push(run.completeAt - setup.drainStart);
     remainingMs.push(run.completeAt - now);
     never.push(run.never);
@@ -229,6 +230,25 @@ function arrivalRate(h: ForecastInput['history'], rnd: () => number): number | n
     g = Math.max(1, n + Math.sqrt(n) * z);
   }
   return (rate * g) / n;
+}
+
+/**
+ * The open sessions in an order of what they are, not of their ids: the store lists them by id,
+ * and ids are random, so without it the same fleet (same ages, turns, waits) would draw its runs
+ * in another order and get a slightly different forecast.
+ */
+export function canonicalOrder(ss: readonly ForecastSession[]): ForecastSession[] {
+  const st = { idle: 0, running: 1, waiting: 2 } as const;
+  return [...ss].sort(
+    (a, b) =>
+      a.createdAt - b.createdAt ||
+      a.lastTurnAt - b.lastTurnAt ||
+      a.turns - b.turns ||
+      st[a.status] - st[b.status] ||
+      (a.wait?.deadline ?? 0) - (b.wait?.deadline ?? 0) ||
+      (a.wait?.createdAt ?? 0) - (b.wait?.createdAt ?? 0) ||
+      a.bucket - b.bucket,
+  );
 }
 
 function round3(x: number): number {
