@@ -203,12 +203,16 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
       newVersions,
     );
     // subgraphs interrupted inside move to the new task ids' namespaces, with the same steps
-    const subgraphIds = await moveSubgraphs(
-      { saver, graph, steps: stepsOf, stamp: { [GRAPH_VERSION_KEY]: to, [MIGRATED_FROM_KEY]: from } },
-      String(tuple.config.configurable?.thread_id),
-      tuple.config,
-      config,
-    );
+    // (only pending tasks can have a subgraph run in progress; a pushed task shows by its writes)
+    const subgraphIds =
+      pendingNodes(tuple.checkpoint).length === 0 && (tuple.pendingWrites ?? []).length === 0
+        ? {}
+        : await moveSubgraphs(
+            { saver, graph, steps: stepsOf, stamp: { [GRAPH_VERSION_KEY]: to, [MIGRATED_FROM_KEY]: from } },
+            String(tuple.config.configurable?.thread_id),
+            tuple.config,
+            config,
+          );
     return {
       migrated: true,
       from,
