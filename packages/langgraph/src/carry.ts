@@ -29,9 +29,9 @@ export interface Carry {
 }
 
 /** How many interrupts of the task were answered before the one with `id` (at most a few), if it is the node's. */
-function answeredOf(node: string, taskId: string, id: unknown): number | undefined {
+function answeredOf(node: string, taskId: string, id: unknown, ns: string): number | undefined {
   if (typeof id !== 'string') return undefined;
-  for (let k = 0; k < 16; k++) if (interruptIdOf(node, taskId, k) === id) return k;
+  for (let k = 0; k < 16; k++) if (interruptIdOf(node, taskId, k, ns) === id) return k;
   return undefined;
 }
 
@@ -40,11 +40,15 @@ function answeredOf(node: string, taskId: string, id: unknown): number | undefin
  * tasks, as `graph.getState` lists them). The node of an old write is found by its interrupt id
  * (a hash of `<node>:<task id>`) among `nodes`; a write whose node is not found (e.g. an
  * interrupt inside a subgraph, whose id hashes a longer namespace) moves unchanged to the task of
- * the same node when there is exactly one interrupted node.
+ * the same node when there is exactly one interrupted node, its interrupt ids changed as `known`
+ * says (the ids a subgraph move gave them, subgraphs.ts). `ns`: the namespaces of the old and
+ * the new checkpoint (a subgraph's, which a move changes), '' at the root.
  */
 export function carryInterrupts(
   pending: readonly CheckpointPendingWrite[],
   tasks: ReadonlyArray<{ id: string; name: string }>,
+  ns: { from: string; to: string } = { from: '', to: '' },
+  known: Readonly<Record<string, string>> = {},
 ): Carry {
   const out: Carry = { writes: [], ids: {} };
   const interruptWrites = pending.filter(([, channel]) => channel === INTERRUPT_CHANNEL);
@@ -52,7 +56,8 @@ export function carryInterrupts(
   for (const [oldTask, , raw] of interruptWrites) {
     const list = (Array.isArray(raw) ? raw : [raw]) as InterruptLike[];
     let node: string | undefined;
-    for (const n of names) if (list.some((it) => answeredOf(n, oldTask, it.id) !== undefined)) node = n;
+    for (const n of names)
+      if (list.some((it) => answeredOf(n, oldTask, it.id, ns.from) !== undefined)) node = n;
     const target =
       node !== undefined
         ? tasks.find((t) => t.name === node)
@@ -61,9 +66,13 @@ export function carryInterrupts(
           : undefined;
     if (!target) continue;
     const moved = list.map((it) => {
-      const k = node === undefined ? undefined : answeredOf(node, oldTask, it.id);
+      const k = node === undefined ? undefined : answeredOf(node, oldTask, it.id, ns.from);
+      if (typeof it.id === 'string' && k === undefined && known[it.id] !== undefined) {
+        out.ids[it.id] = known[it.id]!;
+        return { ...it, id: known[it.id] };
+      }
       if (k === undefined || typeof it.id !== 'string') return it;
-      const id = interruptIdOf(node!, target.id, k);
+      const id = interruptIdOf(node!, target.id, k, ns.to);
       out.ids[it.id] = id;
       return { ...it, id };
     });

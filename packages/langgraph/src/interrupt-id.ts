@@ -28,8 +28,12 @@ function xxh3(): Hash {
   return hash;
 }
 
-/** The id of interrupt number `answered` (from 0) of task `taskId` of node `node` (root namespace). */
-export function interruptIdOf(node: string, taskId: string, answered = 0): string {
-  const ns = `${node}:${taskId}`;
+/**
+ * The id of interrupt number `answered` (from 0) of task `taskId` of node `node`, in the root
+ * namespace or, with `parentNs`, in that subgraph namespace (the task's namespace is then
+ * `<parentNs>|<node>:<task id>`).
+ */
+export function interruptIdOf(node: string, taskId: string, answered = 0, parentNs = ''): string {
+  const ns = `${parentNs ? `${parentNs}|` : ''}${node}:${taskId}`;
   return xxh3()(answered === 0 ? ns : `${ns}|${answered}`);
 }

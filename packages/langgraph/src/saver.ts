@@ -23,6 +23,7 @@ import {
 } from '@langchain/langgraph-checkpoint';
 import { ValidationError } from '@baton/core';
 import type { GraphBlob, GraphCheckpointRow, GraphCheckpointStore, GraphWrite } from '@baton/store';
+import { dumpTyped, isPlainJson, loadTyped, nothingToRevive } from './plain-json';
 
 export interface BatonCheckpointSaverOptions {
   serde?: SerializerProtocol;
@@ -53,16 +54,17 @@ export function graphStoreOf(source: GraphStoreSource): GraphCheckpointStore {
 
 const dec = new TextDecoder();
 
-/** A value kept in the checkpoint row: a number, boolean, null or short string (cheap to write at every step). */
-function isSmall(v: unknown): boolean {
-  return (
-    v === null ||
-    typeof v === 'number' ||
-    typeof v === 'boolean' ||
-    (typeof v === 'string' && v.length <= INLINE_STRING_MAX)
-  );
+/** Whether any object in `v` has an "lc" key (what the serializer's reviver looks for). */
+function mayHoldLc(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some(mayHoldLc);
+  for (const k in v) if (k === 'lc' || mayHoldLc((v as Record<string, unknown>)[k])) return true;
+  return false;
 }
-const INLINE_STRING_MAX = 256;
+
+/** A value kept in the checkpoint row: one whose serialized form is this short (cheap to write at every step). */
+const INLINE_BYTES_MAX = 256;
+const isSmall = (b: GraphBlob): boolean => b.value === null || b.value.byteLength <= INLINE_BYTES_MAX;
 /** How many checkpoints' row values a saver remembers (one per thread in a run is enough). */
 const RECENT_INLINE_MAX = 1024;
 
@@ -112,34 +114,33 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
   }
 
   private async loadBlobs(blobs: GraphBlob[]): Promise<Record<string, unknown>> {
+    const live = blobs.filter((b) => b.type !== 'empty' && b.value !== null);
+    const values = await Promise.all(live.map((b) => loadTyped(this.serde, b.type, b.value!)));
     const out: Record<string, unknown> = {};
-    for (const b of blobs) {
-      if (b.type === 'empty' || b.value === null) continue;
-      out[b.channel] = await this.serde.loadsTyped(b.type, b.value);
-    }
+    live.forEach((b, i) => (out[b.channel] = values[i]));
     return out;
   }
 
   private async loadWrites(writes: GraphWrite[]): Promise<CheckpointPendingWrite[]> {
-    return Promise.all(
-      writes.map(async (w): Promise<CheckpointPendingWrite> => [
-        w.taskId,
-        w.channel,
-        await this.serde.loadsTyped(w.type, w.value),
-      ]),
-    );
+    if (writes.length === 0) return [];
+    const values = await Promise.all(writes.map((w) => loadTyped(this.serde, w.type, w.value)));
+    return writes.map((w, i): CheckpointPendingWrite => [w.taskId, w.channel, values[i]]);
   }
 
   private async loadMetadata(metadata: Record<string, unknown>): Promise<CheckpointMetadata> {
     // Through the serializer, so serialized LangChain objects are revived; every such encoding is
     // an object with an "lc" key, so a text without one has nothing to revive (and is parsed already).
+    if (!mayHoldLc(metadata)) return metadata as CheckpointMetadata;
     const text = JSON.stringify(metadata);
-    if (!text.includes('"lc"')) return metadata as CheckpointMetadata;
+    if (nothingToRevive(text)) return metadata as CheckpointMetadata;
     return (await this.serde.loadsTyped('json', text)) as CheckpointMetadata;
   }
 
   private async dumpMetadata(metadata: CheckpointMetadata): Promise<Record<string, unknown>> {
-    const [, bytes] = await this.serde.dumpsTyped({ ...this.stamp, ...this.dynamicStamp?.(), ...metadata });
+    const all = { ...this.stamp, ...this.dynamicStamp?.(), ...metadata };
+    // plain JSON comes back from the serializer's text as it went in: a copy of it is the same
+    if (isPlainJson(all)) return all;
+    const [, bytes] = await this.serde.dumpsTyped(all);
     return JSON.parse(dec.decode(bytes).replace(/\0/g, '')) as Record<string, unknown>;
   }
 
@@ -243,7 +244,7 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     const values = checkpoint.channel_values as Record<string, unknown>;
     const dump = async (channel: string, version: number | string): Promise<GraphBlob> => {
       if (!(channel in values)) return { channel, version: String(version), type: 'empty', value: null };
-      const [type, value] = await this.serde.dumpsTyped(values[channel]);
+      const [type, value] = await dumpTyped(this.serde, values[channel]);
       return { channel, version: String(version), type, value };
     };
     // small changed values go in the checkpoint row, and the parent's row values the checkpoint
@@ -256,8 +257,9 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     const versions = checkpoint.channel_versions;
     for (const [channel, version] of Object.entries(versions)) {
       if (channel in newVersions) {
-        if (!(channel in values) || isSmall(values[channel])) inline.push(await dump(channel, version));
-        else blobs.push(await dump(channel, newVersions[channel]!));
+        const dumped = await dump(channel, version);
+        if (isSmall(dumped)) inline.push(dumped);
+        else blobs.push({ ...dumped, version: String(newVersions[channel]) });
       } else {
         const kept = carried.get(channel);
         if (kept && kept.version === String(version)) inline.push(kept);
@@ -311,7 +313,7 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
       throw new ValidationError('putWrites: config.configurable.checkpoint_id is missing');
     const dumped = await Promise.all(
       writes.map(async ([channel, value], idx): Promise<GraphWrite> => {
-        const [type, bytes] = await this.serde.dumpsTyped(value);
+        const [type, bytes] = await dumpTyped(this.serde, value);
         return { taskId, idx: WRITES_IDX_MAP[channel] ?? idx, channel, type, value: bytes };
       }),
     );

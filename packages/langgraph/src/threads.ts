@@ -9,6 +9,7 @@ import { MigrationError } from '@baton/core';
 import { INTERRUPT_CHANNEL, carryInterrupts } from './carry';
 import { applyChannelSteps, type ChannelStep, type MigratedCheckpoint } from './channels';
 import type { BatonCheckpointSaver } from './saver';
+import { moveSubgraphs } from './subgraphs';
 import {
   GRAPH_VERSION_KEY,
   MIGRATED_FROM_KEY,
@@ -127,10 +128,14 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
    * Carry the pending interrupts of `old` onto `bridge` (the checkpoint a migration wrote as its
    * child) under their new ids; idempotent. Returns old interrupt id → new id.
    */
-  async function carry(old: CheckpointTuple, bridge: RunnableConfig): Promise<Record<string, string>> {
+  async function carry(
+    old: CheckpointTuple,
+    bridge: RunnableConfig,
+    subgraphIds: Record<string, string> = {},
+  ): Promise<Record<string, string>> {
     if (!(old.pendingWrites ?? []).some(([, c]) => c === INTERRUPT_CHANNEL)) return {};
     const snap = await graph.getState(bridge);
-    const moved = carryInterrupts(old.pendingWrites ?? [], snap.tasks);
+    const moved = carryInterrupts(old.pendingWrites ?? [], snap.tasks, undefined, subgraphIds);
     for (const w of moved.writes) await saver.putWrites(bridge, w.writes, w.taskId);
     return moved.ids;
   }
@@ -168,7 +173,7 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
         { threadId, from, to: spec.version },
       );
     }
-    return writeBridge(tuple, migrated, from, spec.version);
+    return writeBridge(tuple, migrated, from, spec.version, steps);
   }
 
   /** Write `migrated` as the child of `tuple`, stamped `to` (bridged from `from`), interrupts carried. */
@@ -177,6 +182,7 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
     migrated: MigratedCheckpoint,
     from: string | null,
     to: string,
+    stepsOf: readonly ChannelStep[],
   ): Promise<MigrateThreadResult> {
     const meta = (tuple.metadata ?? {}) as Record<string, unknown>;
     const newVersions = Object.fromEntries(
@@ -196,13 +202,24 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
       } as never,
       newVersions,
     );
+    // subgraphs interrupted inside move to the new task ids' namespaces, with the same steps
+    // (only pending tasks can have a subgraph run in progress; a pushed task shows by its writes)
+    const subgraphIds =
+      pendingNodes(tuple.checkpoint).length === 0 && (tuple.pendingWrites ?? []).length === 0
+        ? {}
+        : await moveSubgraphs(
+            { saver, graph, steps: stepsOf, stamp: { [GRAPH_VERSION_KEY]: to, [MIGRATED_FROM_KEY]: from } },
+            String(tuple.config.configurable?.thread_id),
+            tuple.config,
+            config,
+          );
     return {
       migrated: true,
       from,
       to,
       checkpointId: (config.configurable?.checkpoint_id as string | undefined) ?? null,
       next: pendingNodes(migrated.checkpoint),
-      interruptIds: await carry(tuple, config),
+      interruptIds: await carry(tuple, config, subgraphIds),
     };
   }
 
@@ -263,7 +280,7 @@ export function threadOps({ spec, migrations, saver, graph, nodeNames }: ThreadD
       );
     }
     if (dryRun) return none;
-    return writeBridge(tuple, migrated, source, target);
+    return writeBridge(tuple, migrated, source, target, steps);
   }
 
   return { inspect, preflight, migrateThread, reverseThread, reversible };

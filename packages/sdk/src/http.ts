@@ -38,6 +38,7 @@ import type { CapabilityLedgerClient } from './capability';
 import { InProcessWorker } from './worker';
 import { parseCompensateRequest, parseMigrateRequest, parseTurnRequest } from './wire';
 import { httpGraphStore } from './graph-http';
+import { pooledRequester, type PooledAnswer } from './pooled-http';
 
 export interface ServeWorkerOptions {
   /** 0 picks a free port. */
@@ -210,7 +211,7 @@ function unreachable(where: string, e: unknown): BatonError {
   });
 }
 
-async function parse(res: Response): Promise<unknown> {
+async function parse(res: Response | PooledAnswer): Promise<unknown> {
   const text = await res.text();
   if (text.length === 0) return undefined;
   try {
@@ -262,6 +263,7 @@ export function httpLedgerClient(
   const attempts = Math.max(1, opts.attempts ?? 4, bases.length > 1 ? 2 * bases.length : 1);
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const settleForMs = Math.max(0, opts.settleForMs ?? 30_000);
+  const request = pooledRequester();
   /** Retries `attempts` times, or — with `until` — until that time (at least `attempts` times). */
   const call = async (
     capability: string | null,
@@ -285,9 +287,9 @@ export function httpLedgerClient(
       const failOver = (): void => {
         if (current === at) current = (at + 1) % bases.length;
       };
-      let res: Response;
+      let res: PooledAnswer;
       try {
-        res = await fetch(`${base}${path}`, {
+        res = await request(`${base}${path}`, {
           method,
           headers: {
             authorization: `Bearer ${workerToken}`,

@@ -30,7 +30,7 @@ export function decodeInline(v: unknown): GraphBlob[] {
     channel,
     version,
     type,
-    value: v === null ? null : new Uint8Array(Buffer.from(v, 'base64')),
+    value: v === null ? null : Buffer.from(v, 'base64'),
   }));
 }
 

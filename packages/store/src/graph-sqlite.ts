@@ -13,7 +13,8 @@ import type {
   GraphThreadSummary,
   GraphWrite,
 } from './graph';
-import { blobVersionsOf, decodeInline, encodeInline } from './graph-inline';
+import { decodeInline, encodeInline } from './graph-inline';
+import { COPY_HELD, decodeHeld, encodeHeld } from './graph-held';
 
 /** Versioned DDL; the position in the list is the version. Append only. */
 export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
@@ -51,18 +52,22 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
   // channels are all blobs (channel_versions)
   `ALTER TABLE baton_graph_checkpoints ADD COLUMN inline TEXT;
    ALTER TABLE baton_graph_checkpoints ADD COLUMN blob_versions TEXT`,
+  // 4: the larger values a checkpoint changed, in its own row (graph-held.ts); NULL on older rows
+  `ALTER TABLE baton_graph_checkpoints ADD COLUMN vals BLOB;
+   ALTER TABLE baton_graph_checkpoints ADD COLUMN held TEXT`,
 ];
 
 type Row = Record<string, unknown>;
 
-/**
- * One checkpoint with its channel blobs in a single statement, as raw rows: first
- * `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending write count]`, then one
- * `[channel, version, type, blob, NULL]` per blob the checkpoint names (a primary-key lookup each).
- */
 /** The channels of a checkpoint row to look up in the blob table (all of them on older rows). */
 const BLOB_VERSIONS = `COALESCE(cp.blob_versions, json_extract(cp.checkpoint, '$.channel_versions'))`;
 
+/**
+ * One checkpoint with its channel blobs in a single statement, as raw rows: first
+ * `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending write count, inline, held,
+ * vals]`, then one `[channel, version, type, blob, NULL, …]` per blob the checkpoint names and
+ * does not hold in its row (a primary-key lookup each).
+ */
 function oneCheckpoint(tail: string): string {
   return `WITH cp AS MATERIALIZED (
       SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ${tail}
@@ -71,10 +76,10 @@ function oneCheckpoint(tail: string): string {
       (SELECT COUNT(*) FROM baton_graph_writes w
         WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
           AND w.checkpoint_id = cp.checkpoint_id),
-      inline
+      inline, held, vals
     FROM cp
     UNION ALL
-    SELECT bl.channel, bl.version, bl.type, bl.blob, NULL, NULL
+    SELECT bl.channel, bl.version, bl.type, bl.blob, NULL, NULL, NULL, NULL
     FROM cp
     CROSS JOIN json_each(${BLOB_VERSIONS}) AS v
     CROSS JOIN baton_graph_blobs bl
@@ -122,13 +127,15 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
         `INSERT INTO baton_graph_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
          VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
-      putCheckpoint: db.prepare(
-        `INSERT INTO baton_graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, inline, blob_versions)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      putCheckpoint: this.db.prepare(
+        `INSERT INTO baton_graph_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata, inline, blob_versions, vals, held)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id)
          DO UPDATE SET checkpoint = excluded.checkpoint, metadata = excluded.metadata,
-           inline = excluded.inline, blob_versions = excluded.blob_versions`,
+           inline = excluded.inline, blob_versions = excluded.blob_versions,
+           vals = excluded.vals, held = excluded.held`,
       ),
+      copyHeld: this.db.prepare(COPY_HELD),
       upsertWrite: db.prepare(
         `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -139,8 +146,9 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
         `INSERT INTO baton_graph_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
-      getById: guarded(this.db.prepare(oneCheckpoint('AND checkpoint_id = ?')).raw(true)),
-      getLatest: guarded(this.db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true)),
+      // the hot statements check their bound values themselves (checkNoNul), without the proxy
+      getById: this.db.prepare(oneCheckpoint('AND checkpoint_id = ?')).raw(true),
+      getLatest: this.db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true),
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
            FROM json_each(COALESCE(?, json_extract(?, '$.channel_versions'))) AS v
@@ -167,22 +175,67 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     return this.stmts;
   }
 
+  /**
+   * A record with `inline` (every current writer) keeps its changed larger values in its row
+   * (graph-held.ts) and copies from the parent's row what it names unchanged; a record without
+   * (an older writer) puts every value in the blob table, as before migration 4.
+   */
   async put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {
     const s = this.s();
-    const tx = this.db.transaction(() => {
-      for (const b of blobs) s.putBlob.run(record.threadId, record.ns, b.channel, b.version, b.type, b.value);
+    const { threadId, ns, checkpointId, parentId } = record;
+    const checkpoint = JSON.stringify(record.checkpoint);
+    const metadata = JSON.stringify(record.metadata);
+    for (const b of blobs) checkNoNul([b.channel, b.version, b.type]);
+    checkNoNul([threadId, ns, checkpointId, parentId, checkpoint, metadata]);
+    if (!record.inline) {
+      this.db.transaction(() => {
+        for (const b of blobs) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
+        s.putCheckpoint.run(
+          threadId,
+          ns,
+          checkpointId,
+          parentId,
+          checkpoint,
+          metadata,
+          null,
+          null,
+          null,
+          null,
+        );
+      })();
+      return Promise.resolve();
+    }
+    for (const b of record.inline) checkNoNul([b.channel, b.version, b.type]);
+    // held in the row: the values at the version the checkpoint names (any other one goes to the
+    // blob table, where a read of this checkpoint does not look for it, as before)
+    const named = (record.checkpoint.channel_versions ?? {}) as Record<string, unknown>;
+    const mine: GraphBlob[] = [];
+    const loose: GraphBlob[] = [];
+    for (const b of blobs)
+      (named[b.channel] !== undefined && String(named[b.channel]) === b.version ? mine : loose).push(b);
+    // the channels looked up in the blob table: named, neither inline nor held here
+    const here = new Set([...record.inline, ...mine].map((b) => b.channel));
+    const elsewhere: Record<string, unknown> = {};
+    for (const [c, v] of Object.entries(named)) if (!here.has(c)) elsewhere[c] = v;
+    const blobVersions = JSON.stringify(elsewhere);
+    checkNoNul([blobVersions]);
+    const { vals, held } = encodeHeld(mine);
+    this.db.transaction(() => {
+      for (const b of loose) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
+      if (parentId !== null && blobVersions !== '{}') s.copyHeld.run(threadId, ns, parentId, blobVersions);
       s.putCheckpoint.run(
-        record.threadId,
-        record.ns,
-        record.checkpointId,
-        record.parentId,
-        JSON.stringify(record.checkpoint),
-        JSON.stringify(record.metadata),
-        record.inline ? encodeInline(record.inline) : null,
-        record.inline ? JSON.stringify(blobVersionsOf(record)) : null,
+        threadId,
+        ns,
+        checkpointId,
+        parentId,
+        checkpoint,
+        metadata,
+        encodeInline(record.inline!),
+        blobVersions,
+        vals,
+        held,
       );
-    });
-    tx();
+    })();
     return Promise.resolve();
   }
 
@@ -237,19 +290,21 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       value: (b.blob as Uint8Array | null) ?? null,
     }));
     const inline = decodeInline(row.inline);
-    return this.toRow(row, [...inline, ...looked], true, inline);
+    return this.toRow(row, [...inline, ...decodeHeld(row.held, row.vals), ...looked], true, inline);
   }
 
   async get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
     const s = this.s();
     const rows = (
-      checkpointId === undefined ? s.getLatest.all(threadId, ns) : s.getById.all(threadId, ns, checkpointId)
+      checkpointId === undefined
+        ? (checkNoNul([threadId, ns]), s.getLatest.all(threadId, ns))
+        : (checkNoNul([threadId, ns, checkpointId]), s.getById.all(threadId, ns, checkpointId))
     ) as unknown[][];
     // the checkpoint row is the one with a (non-NULL) pending write count
     const first = rows.find((r) => r[4] !== null);
     if (!first) return Promise.resolve(null);
     const inline = decodeInline(first[5]);
-    const blobs: GraphBlob[] = [...inline];
+    const blobs: GraphBlob[] = [...inline, ...decodeHeld(first[6], first[7])];
     for (const r of rows) {
       if (r === first) continue;
       blobs.push({

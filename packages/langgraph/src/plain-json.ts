@@ -1,0 +1,79 @@
+/**
+ * Reading values LangGraph's default serializer wrote, without its reviver when there is nothing
+ * to revive. `JsonPlusSerializer.loadsTyped('json', …)` parses the text, then walks every value
+ * (one promise per object and array) to revive LangChain objects, `undefined`, `Set`, `Map` and
+ * the like; each of those is encoded as an object with an `"lc"` key. A text without `"lc"` (and
+ * without escapes or a `__proto__` key, which could spell or bend one) parses to what the reviver
+ * would return, so it is only parsed. Any other serializer, and any other text, goes through
+ * `loadsTyped` as before.
+ *
+ * Writing likewise: the serializer stringifies through a replacer (and a walk for cycles) so that
+ * those values get their encodings; a value made only of strings, finite numbers, booleans, null,
+ * arrays and plain objects has none, and `JSON.stringify` gives the same text.
+ */
+import { JsonPlusSerializer, type SerializerProtocol } from '@langchain/langgraph-checkpoint';
+
+const dec = new TextDecoder();
+const enc = new TextEncoder();
+
+/** Plain JSON data only, and not deeper than `depth` (a cycle or a deep value takes the serializer). */
+export function isPlainJson(v: unknown, depth = 64): boolean {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (typeof v !== 'object' || depth === 0) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!isPlainJson(v[i], depth - 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v) as unknown;
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k in v) {
+    if (k === '__proto__' || !isPlainJson((v as Record<string, unknown>)[k], depth - 1)) return false;
+  }
+  return true;
+}
+
+/** LangGraph's own serializer, as it ships (not a subclass, no method replaced). */
+function isDefaultSerde(serde: SerializerProtocol): boolean {
+  const s = serde as unknown as Record<string, unknown>;
+  const proto = JsonPlusSerializer.prototype as unknown as Record<string, unknown>;
+  return (
+    s.constructor === (JsonPlusSerializer as unknown) &&
+    s.loadsTyped === proto.loadsTyped &&
+    s._loads === proto._loads &&
+    s.dumpsTyped === proto.dumpsTyped &&
+    s._dumps === proto._dumps
+  );
+}
+
+/** True when `text` cannot hold anything the default serializer's reviver would change. */
+export function nothingToRevive(text: string): boolean {
+  return !text.includes('"lc"') && !text.includes('\\u') && !text.includes('"__proto__"');
+}
+
+/** `serde.loadsTyped(type, value)`, parsed directly when that is the same thing. */
+export function loadTyped(
+  serde: SerializerProtocol,
+  type: string,
+  value: Uint8Array | string,
+): Promise<unknown> {
+  if (type === 'json' && isDefaultSerde(serde)) {
+    const text = typeof value === 'string' ? value : dec.decode(value);
+    if (nothingToRevive(text)) {
+      try {
+        return Promise.resolve(JSON.parse(text) as unknown);
+      } catch {
+        // not JSON: let the serializer say so, as it would have
+      }
+    }
+    return serde.loadsTyped(type, text);
+  }
+  return serde.loadsTyped(type, value);
+}
+
+/** `serde.dumpsTyped(value)`, stringified directly when that gives the same bytes. */
+export function dumpTyped(serde: SerializerProtocol, value: unknown): Promise<[string, Uint8Array]> {
+  if (isDefaultSerde(serde) && isPlainJson(value))
+    return Promise.resolve(['json', enc.encode(JSON.stringify(value))]);
+  return serde.dumpsTyped(value);
+}
