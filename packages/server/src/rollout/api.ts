@@ -12,6 +12,7 @@
  *   POST /v1/rollouts/{id}/compensate       {dryRun = true, effects?: ids, note?, by?} (compensation-api.ts)
  *   POST /v1/migrate/check                  spec (JSON or YAML) → pre-flight summary (200, ok true/false)
  *   POST /v1/rollouts/forecast              spec → the drain forecast (nothing is created)
+ *   GET  /v1/rollouts/{id}/verdict, GET /v1/agents/{agent}/verdict   (verdict.ts)
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -43,6 +44,7 @@ import {
 import { drainProgress } from './metrics';
 import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
+import { verdictRoutes } from './verdict';
 import type { DrainForecast } from '../analysis/forecast';
 import {
   eagerRateFor,
@@ -514,5 +516,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
         ...(b.by ? { by: b.by } : {}),
       });
     });
+
+    verdictRoutes()(app, ctx);
   };
 }
