@@ -1,4 +1,4 @@
-/** `baton rollout start|status|watch|list|promote|pause|resume|abort|compensate` and `baton migrate check`. */
+/** `baton rollout start|status|watch|wait|list|promote|pause|resume|abort|compensate` and `baton migrate check`. */
 import type { Command } from 'commander';
 import { TERMINAL_ROLLOUT_PHASES } from '@baton/core';
 import type { Decision, GateResult } from '@baton/core';
@@ -12,6 +12,7 @@ import type { AdminOptions } from '../program';
 import { LiveBlock, decisionLine, gateLine, phaseColor, renderRollout, summaryLine } from '../view';
 import { renderForecast, renderForecastView } from '../forecast-view';
 import { registerCompensate } from './compensate';
+import { registerRolloutWait } from './rollout-wait';
 
 /** Exit code of a finished rollout: 0 promoted, 10 aborted, 11 failed. */
 export function exitCodeForPhase(phase: string): number {
@@ -259,6 +260,7 @@ Examples:
   }
 
   registerCompensate(rollout);
+  registerRolloutWait(rollout);
 
   const migrate = program.command('migrate').description('migration pre-flight');
   adminOptions(migrate.command('check'))
