@@ -49,7 +49,7 @@ const argOf = (args: string[], flag: string): string | undefined => {
 const byCommand = (cmd: string) =>
   workloads.filter((w) => containers(w).some((c) => (c.args ?? [])[0] === cmd));
 
-let help: Record<string, string> = {};
+const help: Record<string, string> = {};
 beforeAll(async () => {
   for (const cmd of ['serve', 'worker']) {
     const r = await run([cmd, '--help']);
