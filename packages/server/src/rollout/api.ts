@@ -45,6 +45,7 @@ import { drainProgress } from './metrics';
 import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
 import { verdictRoutes } from './verdict';
+import { specWarnings, type SpecWarning } from './warnings';
 import type { DrainForecast } from '../analysis/forecast';
 import {
   eagerRateFor,
@@ -283,8 +284,10 @@ export async function createRollout(
   preflight: RolloutState['preflight'];
   spec: RolloutSpec;
   forecast: DrainForecast;
+  warnings: SpecWarning[];
 }> {
   const spec = parseSpec(specInput);
+  const warnings = specWarnings(spec);
   const { blue, green } = await resolveVersions(ctx, spec);
   const existing = await ctx.store.listRollouts({ agent: spec.agent });
   const active = existing.find((r) => !TERMINAL_ROLLOUT_PHASES.includes(r.phase));
@@ -318,7 +321,7 @@ export async function createRollout(
     preflightRatePerMs: preflightPerMs,
     ...(opts.passMs !== undefined ? { passMs: opts.passMs } : {}),
   });
-  if (opts.dryRun) return { created: null, preflight, spec, forecast };
+  if (opts.dryRun) return { created: null, preflight, spec, forecast, warnings };
 
   const state = initialState({
     spec,
@@ -352,6 +355,7 @@ export async function createRollout(
       evidence: { spec, reversible: state.reversible },
     },
     { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
+    ...warnings.map((w) => ({ kind: 'preflight-warning', message: w.message, evidence: w })),
   ];
   let updated: RolloutRecord;
   try {
@@ -372,11 +376,11 @@ export async function createRollout(
     // the route of the state it is in now (as the controller's own action would set it)
     const now = desiredRoute(loadState(current));
     if (now) await applyRoute(ctx.store, rec.id, now);
-    return { created: current, preflight, spec, forecast };
+    return { created: current, preflight, spec, forecast, warnings };
   }
   const route = desiredRoute(r.state);
   if (route) await applyRoute(ctx.store, rec.id, route);
-  return { created: updated, preflight, spec, forecast };
+  return { created: updated, preflight, spec, forecast, warnings };
 }
 
 /** Apply a command (pause, resume, promote, abort) and put the route in place at once. */
@@ -416,9 +420,14 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       const q = parse(dryRunQuery, req.query, 'query');
       const out = await createRollout(ctx, specBody(req), { dryRun: q.dryRun === true });
       if (!out.created)
-        return reply
-          .code(200)
-          .send({ dryRun: true, ok: true, preflight: out.preflight, forecast: out.forecast, spec: out.spec });
+        return reply.code(200).send({
+          dryRun: true,
+          ok: true,
+          preflight: out.preflight,
+          forecast: out.forecast,
+          warnings: out.warnings,
+          spec: out.spec,
+        });
       return reply.code(201).send(await rolloutStatus(ctx, out.created));
     });
 
