@@ -169,6 +169,7 @@ Examples:
         process.stdout.write(
           renderForecast(r.forecast, `drain forecast  ${r.agent} ${r.from} -> ${r.to}`).join('\n') + '\n',
         );
+        for (const w of r.warnings ?? []) process.stdout.write(`warning: ${w.message}\n`);
       }),
     );
 

@@ -447,7 +447,14 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       const { blue, green } = await resolveVersions(ctx, spec);
       const rate = await eagerRateFor(ctx, spec, blue.label, green.label);
       const forecast = await forecastSpec(ctx, spec, blue.label, { preflightRatePerMs: rate });
-      return { agent: spec.agent, from: blue.label, to: green.label, forecast, spec };
+      return {
+        agent: spec.agent,
+        from: blue.label,
+        to: green.label,
+        forecast,
+        warnings: specWarnings(spec),
+        spec,
+      };
     });
     app.post('/v1/migrate/check', { onRequest: admin }, preflight);
     app.post('/v1/rollouts/preflight', { onRequest: admin }, preflight);

@@ -77,6 +77,10 @@ describe.each([
     expect(dry.body.warnings[0].message).toMatch(
       /^step 1: minSessions 5 is below gate session\.tool_calls's minSamples 20/,
     );
+    // the forecast (baton rollout plan) carries the same warnings
+    const plan = await t.api.admin('POST', '/v1/rollouts/forecast', spec(5));
+    expect(plan.status).toBe(200);
+    expect(plan.body.warnings).toEqual(dry.body.warnings);
     // enough sessions for the gate's own minSamples: nothing to warn about
     expect((await t.api.admin('POST', '/v1/rollouts?dryRun=true', spec(5, 5))).body.warnings).toEqual([]);
     expect((await t.api.admin('POST', '/v1/rollouts?dryRun=true', spec(20))).body.warnings).toEqual([]);
