@@ -241,9 +241,13 @@ export class BatonClient {
   ): Promise<RolloutStatus> {
     return this.request('POST', `/v1/rollouts/${encodeURIComponent(id)}/${action}`, { body });
   }
-  forecastRollout(
-    spec: unknown,
-  ): Promise<{ agent: string; from: string; to: string; forecast: DrainForecast }> {
+  forecastRollout(spec: unknown): Promise<{
+    agent: string;
+    from: string;
+    to: string;
+    forecast: DrainForecast;
+    warnings?: Array<{ message: string }>;
+  }> {
     return this.request('POST', '/v1/rollouts/forecast', { body: spec });
   }
   migrateCheck(spec: unknown): Promise<Record<string, unknown>> {

@@ -6,7 +6,7 @@
  * file), so a token is rotated without downtime: add the new one, move clients, remove the old one.
  * The read scope has no token unless one is configured.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readFile, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { ValidationError, checkInstanceId, randomToken } from '@baton/core';
@@ -361,39 +361,86 @@ export async function ensureTokens(
   return { tokens: out, lists, generated };
 }
 
-/** The admin token for CLI commands: `--token`, `BATON_ADMIN_TOKEN`, else `./baton.db.tokens.json` if present. */
-export function adminTokenFrom(
-  flag: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string | undefined> {
-  return tokenFrom('admin', flag, env);
+/** Where a client command looks for the tokens file `baton serve` wrote. */
+export interface TokensLookup {
+  /** `--tokens-file` (else `BATON_TOKENS_FILE`): that file only. */
+  tokensFile?: string | undefined;
+  /** `--store` as given to `baton serve` (else `BATON_STORE`): its tokens file, as serve names it. */
+  store?: string | undefined;
 }
 
 /**
- * A token of `kind`: the flag, `BATON_<KIND>_TOKEN`, else the local tokens file
- * `./baton.db.tokens.json` if present. Of a list (what a server in rotation is given), a client
- * presents the first.
+ * The tokens files to read, in order, the way `baton serve` names them: the one given, else the
+ * store's (`x.db` → `x.db.tokens.json`, `./baton.tokens.json` for PostgreSQL), else
+ * `./baton.db.tokens.json`, else the only `*.tokens.json` in this directory. `candidates` are the
+ * files that would do when none was chosen (several `*.tokens.json` here), for the error.
+ */
+export function tokensFiles(
+  env: NodeJS.ProcessEnv,
+  o: TokensLookup = {},
+): { files: string[]; candidates: string[] } {
+  const given = o.tokensFile ?? env.BATON_TOKENS_FILE;
+  if (given) return { files: [path.resolve(given)], candidates: [] };
+  const store = o.store ?? env.BATON_STORE;
+  if (store) return { files: [defaultTokensFile(store)], candidates: [] };
+  const here = path.resolve('baton.db.tokens.json');
+  if (existsSync(here)) return { files: [here], candidates: [] };
+  let found: string[];
+  try {
+    found = readdirSync('.').filter((f) => f.endsWith('.tokens.json'));
+  } catch {
+    found = [];
+  }
+  if (found.length === 1) return { files: [path.resolve(found[0]!)], candidates: [] };
+  return { files: [here], candidates: found.map((f) => path.resolve(f)) };
+}
+
+/** The admin token for CLI commands: `--token`, `BATON_ADMIN_TOKEN`, else the tokens file of `baton serve`. */
+export function adminTokenFrom(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  lookup: TokensLookup = {},
+): Promise<string | undefined> {
+  return tokenFrom('admin', flag, env, lookup);
+}
+
+/**
+ * A token of `kind`: the flag, `BATON_<KIND>_TOKEN`, else the tokens file `baton serve` wrote
+ * (see `tokensFiles`). Of a list (what a server in rotation is given), a client presents the first.
  */
 export async function tokenFrom(
   kind: TokenScope,
   flag: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  lookup: TokensLookup = {},
 ): Promise<string | undefined> {
+  return (await findToken(kind, flag, env, lookup)).token;
+}
+
+/** `tokenFrom`, with where it looked (for an error that says exactly where to look). */
+export async function findToken(
+  kind: TokenScope,
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  lookup: TokensLookup = {},
+): Promise<{ token: string | undefined; looked: string[]; candidates: string[] }> {
   const first = (v: unknown): string | undefined => {
     const t = (Array.isArray(v) ? v[0] : typeof v === 'string' ? v.split(',')[0] : undefined) as unknown;
     return typeof t === 'string' && t.trim() !== '' ? t.trim() : undefined;
   };
-  if (flag) return first(flag);
+  if (flag) return { token: first(flag), looked: [], candidates: [] };
   const fromEnv = env[`BATON_${kind.toUpperCase()}_TOKEN`];
-  if (fromEnv) return first(fromEnv);
-  const local = path.resolve(env.BATON_TOKENS_FILE ?? 'baton.db.tokens.json');
-  if (existsSync(local)) {
+  if (fromEnv) return { token: first(fromEnv), looked: [], candidates: [] };
+  const { files, candidates } = tokensFiles(env, lookup);
+  for (const f of files) {
+    if (!existsSync(f)) continue;
     try {
-      const t = JSON.parse(await readFile(local, 'utf8')) as Partial<Record<TokenScope, unknown>>;
-      return first(t[kind]);
+      const t = JSON.parse(await readFile(f, 'utf8')) as Partial<Record<TokenScope, unknown>>;
+      const token = first(t[kind]);
+      if (token) return { token, looked: files, candidates };
     } catch {
-      return undefined;
+      // unreadable or not JSON: reported as not found, with its path
     }
   }
-  return undefined;
+  return { token: undefined, looked: files, candidates };
 }

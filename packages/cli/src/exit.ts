@@ -23,6 +23,8 @@ export const ExitCode = {
   FAILED: 11,
   /** `demo`: an invariant was violated. */
   INVARIANT: 12,
+  /** `rollout wait`: the timeout passed before the rollout reached the point waited for. */
+  TIMEOUT: 13,
 } as const;
 
 /** A CLI-level error with a code printed as is (e.g. `USAGE`) and an explicit exit code. */

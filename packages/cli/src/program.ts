@@ -1,27 +1,61 @@
 /** The `baton` command tree (commander). Each command module adds its subcommands here. */
+import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BatonClient } from './client';
-import { DEFAULT_SERVER, adminTokenFrom } from './config';
+import { DEFAULT_SERVER, findToken } from './config';
 import { CliError, ExitCode, exitCodeFor, formatError } from './exit';
 
 export interface AdminOptions {
   server?: string;
   token?: string;
+  /** The `--store` of `baton serve`: its tokens file holds the admin token. */
+  store?: string;
+  tokensFile?: string;
   json?: boolean;
 }
 
-/** Adds `--server`, `--token` and `--json` to an admin command. */
+/** Adds `--server`, `--token`, `--store`, `--tokens-file` and `--json` to an admin command. */
 export function adminOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--server <url>', 'Baton server URL').env('BATON_SERVER').default(DEFAULT_SERVER))
     .addOption(
-      new Option('--token <token>', 'admin token (default: $BATON_ADMIN_TOKEN, else ./baton.db.tokens.json)'),
+      new Option(
+        '--token <token>',
+        'admin token (default: $BATON_ADMIN_TOKEN, else the tokens file baton serve wrote)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--store <target>',
+        'the --store baton serve runs with: read the admin token from its tokens file',
+      ),
+    )
+    .addOption(
+      new Option('--tokens-file <file>', 'read the admin token from this tokens file').env(
+        'BATON_TOKENS_FILE',
+      ),
     )
     .option('--json', 'print machine-readable JSON on stdout');
 }
 
 export async function clientFrom(opts: AdminOptions): Promise<BatonClient> {
-  return new BatonClient({ server: opts.server ?? DEFAULT_SERVER, token: await adminTokenFrom(opts.token) });
+  const found = await findToken('admin', opts.token, process.env, {
+    store: opts.store,
+    tokensFile: opts.tokensFile,
+  });
+  if (!found.token) {
+    const where = found.looked.map((f) => (existsSync(f) ? `${f} (no admin entry)` : `${f} (not found)`));
+    const others = found.candidates.length
+      ? `; tokens files here: ${found.candidates.join(', ')} (pick one with --tokens-file)`
+      : '';
+    throw new CliError(
+      'UNAUTHORIZED',
+      `no admin token: pass --token or set BATON_ADMIN_TOKEN, or point at the tokens file baton serve wrote ` +
+        `(next to its SQLite file: --store x.db reads x.db.tokens.json; or --tokens-file <file>); looked in ${where.join(', ')}${others}`,
+      ExitCode.AUTH,
+    );
+  }
+  return new BatonClient({ server: opts.server ?? DEFAULT_SERVER, token: found.token });
 }
 
 /**

@@ -91,7 +91,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
 
   const store = opts.store;
   const versions = new VersionCache(store);
-  const metrics = createMetrics(store);
+  const metrics = createMetrics(store, { now: () => clock.now() });
   const pool = new WorkerPool({
     store,
     clock,

@@ -13,7 +13,13 @@ export interface Metrics {
   observeTurn(agent: string, version: string, outcome: TurnOutcomeLabel, seconds: number | null): void;
 }
 
-export function createMetrics(store: Store, opts: { prefix?: string } = {}): Metrics {
+/** An effect still at `intent` this long after its last write is counted in doubt (ten times the default turn timeout). */
+export const IN_DOUBT_AFTER_MS = 5 * 60_000;
+
+export function createMetrics(
+  store: Store,
+  opts: { prefix?: string; /** The clock's now (epoch ms). */ now?: () => number } = {},
+): Metrics {
   const p = opts.prefix ?? 'baton_';
   const registry = new Registry();
   const turns = new Counter({
@@ -50,6 +56,31 @@ export function createMetrics(store: Store, opts: { prefix?: string } = {}): Met
           for (const [status, n] of Object.entries(byStatus)) this.set({ agent, version, status }, n);
         }
       }
+    },
+  });
+
+  new Gauge({
+    name: `${p}effects_in_doubt`,
+    help: `Effects recorded as intent with no outcome for more than ${IN_DOUBT_AFTER_MS / 60_000} minutes (resolve them by hand)`,
+    labelNames: ['agent', 'version'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const before = (opts.now ?? Date.now)() - IN_DOUBT_AFTER_MS;
+      const counts = new Map<string, { agent: string; version: string; n: number }>();
+      let cursor: string | null = null;
+      do {
+        const page = await store.listEffects({ status: 'intent', limit: 1000, cursor });
+        for (const e of page.items) {
+          if (e.updatedAt > before) continue;
+          const k = `${e.agent}\0${e.version}`;
+          const c = counts.get(k) ?? { agent: e.agent, version: e.version, n: 0 };
+          c.n++;
+          counts.set(k, c);
+        }
+        cursor = page.nextCursor;
+      } while (cursor);
+      for (const c of counts.values()) this.set({ agent: c.agent, version: c.version }, c.n);
     },
   });
 

@@ -1,4 +1,4 @@
-/** `baton rollout start|status|watch|list|promote|pause|resume|abort|compensate|shadow` and `baton migrate check`. */
+/** `baton rollout start|status|watch|wait|list|promote|pause|resume|abort|compensate|shadow` and `baton migrate check`. */
 import type { Command } from 'commander';
 import { TERMINAL_ROLLOUT_PHASES } from '@baton/core';
 import type { Decision, GateResult } from '@baton/core';
@@ -20,6 +20,7 @@ import {
 } from '../view';
 import { renderForecast, renderForecastView } from '../forecast-view';
 import { registerCompensate } from './compensate';
+import { registerRolloutWait } from './rollout-wait';
 
 /** Exit code of a finished rollout: 0 promoted, 10 aborted, 11 failed. */
 export function exitCodeForPhase(phase: string): number {
@@ -176,6 +177,7 @@ Examples:
         process.stdout.write(
           renderForecast(r.forecast, `drain forecast  ${r.agent} ${r.from} -> ${r.to}`).join('\n') + '\n',
         );
+        for (const w of r.warnings ?? []) process.stdout.write(`warning: ${w.message}\n`);
       }),
     );
 
@@ -301,6 +303,7 @@ Examples:
     );
 
   registerCompensate(rollout);
+  registerRolloutWait(rollout);
 
   const migrate = program.command('migrate').description('migration pre-flight');
   adminOptions(migrate.command('check'))

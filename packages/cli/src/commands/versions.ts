@@ -1,4 +1,4 @@
-/** `baton versions list|register` and `baton workers list`. */
+/** `baton versions list|register|show|diff` and `baton workers list`. */
 import type { Command } from 'commander';
 import { ValidationError } from '@baton/core';
 import { readDocument } from '../files';
@@ -6,6 +6,7 @@ import { fmtTime, printJson, printTable } from '../output';
 import { action, adminOptions, clientFrom } from '../program';
 import type { AdminOptions } from '../program';
 import { loadAgent } from '../agents';
+import { registerVersionsShow } from './versions-show';
 
 export function registerVersions(program: Command): void {
   const versions = program.command('versions').description('list and register agent versions');
@@ -54,6 +55,8 @@ export function registerVersions(program: Command): void {
         );
       }),
     );
+
+  registerVersionsShow(versions);
 
   const workers = program.command('workers').description('list registered workers');
   adminOptions(workers.command('list'))

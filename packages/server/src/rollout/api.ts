@@ -12,6 +12,7 @@
  *   POST /v1/rollouts/{id}/compensate       {dryRun = true, effects?: ids, note?, by?} (compensation-api.ts)
  *   POST /v1/migrate/check                  spec (JSON or YAML) → pre-flight summary (200, ok true/false)
  *   POST /v1/rollouts/forecast              spec → the drain forecast (nothing is created)
+ *   GET  /v1/rollouts/{id}/verdict, GET /v1/agents/{agent}/verdict   (verdict.ts)
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -44,6 +45,8 @@ import {
 import { drainProgress } from './metrics';
 import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
+import { verdictRoutes } from './verdict';
+import { specWarnings, type SpecWarning } from './warnings';
 import type { DrainForecast } from '../analysis/forecast';
 import { traceDecisions } from '../tracing/spans';
 import {
@@ -286,8 +289,10 @@ export async function createRollout(
   preflight: RolloutState['preflight'];
   spec: RolloutSpec;
   forecast: DrainForecast;
+  warnings: SpecWarning[];
 }> {
   const spec = parseSpec(specInput);
+  const warnings = specWarnings(spec);
   const { blue, green } = await resolveVersions(ctx, spec);
   const existing = await ctx.store.listRollouts({ agent: spec.agent });
   const active = existing.find((r) => !TERMINAL_ROLLOUT_PHASES.includes(r.phase));
@@ -321,7 +326,7 @@ export async function createRollout(
     preflightRatePerMs: preflightPerMs,
     ...(opts.passMs !== undefined ? { passMs: opts.passMs } : {}),
   });
-  if (opts.dryRun) return { created: null, preflight, spec, forecast };
+  if (opts.dryRun) return { created: null, preflight, spec, forecast, warnings };
 
   const state = initialState({
     spec,
@@ -355,6 +360,7 @@ export async function createRollout(
       evidence: { spec, reversible: state.reversible },
     },
     { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
+    ...warnings.map((w) => ({ kind: 'preflight-warning', message: w.message, evidence: w })),
   ];
   let updated: RolloutRecord;
   try {
@@ -376,12 +382,12 @@ export async function createRollout(
     // the route of the state it is in now (as the controller's own action would set it)
     const now = desiredRoute(loadState(current));
     if (now) await applyRoute(ctx.store, rec.id, now);
-    return { created: current, preflight, spec, forecast };
+    return { created: current, preflight, spec, forecast, warnings };
   }
   traceDecisions(updated, [...made, ...r.decisions]);
   const route = desiredRoute(r.state);
   if (route) await applyRoute(ctx.store, rec.id, route);
-  return { created: updated, preflight, spec, forecast };
+  return { created: updated, preflight, spec, forecast, warnings };
 }
 
 /** Apply a command (pause, resume, promote, abort) and put the route in place at once. */
@@ -421,9 +427,14 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       const q = parse(dryRunQuery, req.query, 'query');
       const out = await createRollout(ctx, specBody(req), { dryRun: q.dryRun === true });
       if (!out.created)
-        return reply
-          .code(200)
-          .send({ dryRun: true, ok: true, preflight: out.preflight, forecast: out.forecast, spec: out.spec });
+        return reply.code(200).send({
+          dryRun: true,
+          ok: true,
+          preflight: out.preflight,
+          forecast: out.forecast,
+          warnings: out.warnings,
+          spec: out.spec,
+        });
       return reply.code(201).send(await rolloutStatus(ctx, out.created));
     });
 
@@ -443,7 +454,14 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       const { blue, green } = await resolveVersions(ctx, spec);
       const rate = await eagerRateFor(ctx, spec, blue.label, green.label);
       const forecast = await forecastSpec(ctx, spec, blue.label, { preflightRatePerMs: rate });
-      return { agent: spec.agent, from: blue.label, to: green.label, forecast, spec };
+      return {
+        agent: spec.agent,
+        from: blue.label,
+        to: green.label,
+        forecast,
+        warnings: specWarnings(spec),
+        spec,
+      };
     });
     app.post('/v1/migrate/check', { onRequest: admin }, preflight);
     app.post('/v1/rollouts/preflight', { onRequest: admin }, preflight);
@@ -521,5 +539,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
         ...(b.by ? { by: b.by } : {}),
       });
     });
+
+    verdictRoutes()(app, ctx);
   };
 }

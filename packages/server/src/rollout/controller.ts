@@ -265,8 +265,10 @@ export class RolloutController {
       const ev = queue.shift()!;
       const r = transition(cur.state, ev, this.ctx.clock.now());
       if (r.rejected) continue;
+      const lookedAt = cur.state.lastEvalAt;
       cur = await commitTransition(this.ctx.store, cur, r);
-      if (r.decisions.some((d) => d.kind.startsWith('gates-') || d.kind === 'step-nodata'))
+      // every look at the gates counts its verdicts (not only the looks that record a decision)
+      if (ev.type === 'gates-evaluated' && cur.state.lastEvalAt !== lookedAt)
         this.metrics.countVerdicts(id, cur.state.lastVerdicts?.results ?? []);
       for (const a of r.actions) {
         if (!this.leader) return;

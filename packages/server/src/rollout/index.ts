@@ -10,3 +10,4 @@ export * from './forecast';
 export * from './forecast-input';
 export * from './leadership';
 export * from './leader-api';
+export * from './verdict';

@@ -109,6 +109,12 @@ export interface RolloutState {
   /** `compensated`: the automatic compensation run (onAbort.compensate auto) is done (absent: not yet). */
   abort: { at: number; reason: string; reverse: boolean; reportDone: boolean; compensated?: boolean } | null;
   lastVerdicts: GateVerdictSummary | null;
+  /**
+   * Undecided looks at the current step's gates: the first records `gates-inconclusive`, the
+   * others are only counted, and the step's next decision says how many there were (absent in
+   * states persisted before it existed).
+   */
+  inconclusive?: { step: number; looks: number; since: number } | null;
   migrations: { done: number; failed: number; lastFailures: Array<{ sessionId: string; reason: string }> };
   promotedAt: number | null;
   doneAt: number | null;
@@ -221,6 +227,7 @@ export function initialState(input: {
     reversible: input.reversible,
     abort: null,
     lastVerdicts: null,
+    inconclusive: null,
     migrations: { done: 0, failed: 0, lastFailures: [] },
     promotedAt: null,
     doneAt: null,
@@ -710,6 +717,10 @@ function onGates(tx: Tx, ev: Extract<RolloutEvent, { type: 'gates-evaluated' }>,
     gates: ev.results,
   };
   const enough = ev.nGreen >= verify.minSessions;
+  const looks = s.inconclusive?.step === s.step ? s.inconclusive.looks : 0;
+  const after = looks > 0 ? ` (after ${looks} inconclusive look(s))` : '';
+  if (looks > 0)
+    Object.assign(evidence, { inconclusiveLooks: looks, inconclusiveSince: s.inconclusive!.since });
   // A fixed-horizon test holds its error rate for one look; looked at on every pass, its `fail`
   // would abort far more A/A rollouts than alpha says. So its `fail` counts only once the step
   // has its minSessions; before that only a sequential test (always-valid) may stop the step.
@@ -720,7 +731,7 @@ function onGates(tx: Tx, ev: Extract<RolloutEvent, { type: 'gates-evaluated' }>,
   const maxDuration = verify.maxDuration * (1 + s.stepExtensions);
   if (criticalFail.length > 0) {
     const names = criticalFail.map((r) => r.name).join(', ');
-    tx.decide('gates-failed', `critical gate(s) failed: ${names}`, evidence);
+    tx.decide('gates-failed', `critical gate(s) failed: ${names}${after}`, evidence);
     if (s.spec.onFail === 'abort') abort(tx, now, `critical gate(s) failed: ${names}`);
     else pause(tx, now, `critical gate(s) failed: ${names}`);
     return;
@@ -736,7 +747,7 @@ function onGates(tx: Tx, ev: Extract<RolloutEvent, { type: 'gates-evaluated' }>,
   }
   if (enough && otherFail.length > 0) {
     const names = otherFail.map((r) => r.name).join(', ');
-    tx.decide('gates-failed', `non-critical gate(s) failed: ${names}; paused for a human`, evidence);
+    tx.decide('gates-failed', `non-critical gate(s) failed: ${names}; paused for a human${after}`, evidence);
     pause(tx, now, `non-critical gate(s) failed: ${names}`);
     return;
   }
@@ -745,22 +756,33 @@ function onGates(tx: Tx, ev: Extract<RolloutEvent, { type: 'gates-evaluated' }>,
     tx.decide(
       'gates-passed',
       ev.results.length
-        ? `step ${s.step + 1}: all ${ev.results.length} gate(s) passed on ${ev.nGreen} green and ${ev.nBlue} blue session(s)`
-        : `step ${s.step + 1}: ${ev.nGreen} green session(s) observed (no gates)`,
+        ? `step ${s.step + 1}: all ${ev.results.length} gate(s) passed on ${ev.nGreen} green and ${ev.nBlue} blue session(s)${after}`
+        : `step ${s.step + 1}: ${ev.nGreen} green session(s) observed (no gates)${after}`,
       evidence,
     );
     advance(tx, now);
     return;
   }
   if (elapsed < maxDuration) {
-    if (enough) tx.decide('gates-inconclusive', 'gates not decided yet; the step continues', evidence);
+    if (enough) {
+      // recorded once per step; later undecided looks are counted and reported with the next decision
+      tx.set({
+        inconclusive: { step: s.step, looks: looks + 1, since: looks > 0 ? s.inconclusive!.since : now },
+      });
+      if (looks === 0)
+        tx.decide(
+          'gates-inconclusive',
+          'gates not decided yet; the step continues (recorded once: later undecided looks are counted)',
+          evidence,
+        );
+    }
     return;
   }
   // maxDuration reached without a decision
   const why = enough ? 'gates inconclusive' : `only ${ev.nGreen} of ${verify.minSessions} green sessions`;
   tx.decide(
     'step-nodata',
-    `step ${s.step + 1} reached its maximum duration: ${why}; onNoData=${s.spec.onNoData}`,
+    `step ${s.step + 1} reached its maximum duration: ${why}; onNoData=${s.spec.onNoData}${after}`,
     evidence,
   );
   switch (s.spec.onNoData) {

@@ -28,6 +28,7 @@ const byRegistry = new WeakMap<Registry, RolloutMetrics>();
 interface StateView {
   stage?: string;
   step?: number;
+  stepStartedAt?: number | null;
   fill?: number;
   migrate?: number;
   drain?: {
@@ -72,15 +73,15 @@ export function rolloutMetrics(registry: Registry, store: Store, prefix = 'baton
     },
   });
   new Gauge({
-    name: `${prefix}rollout_weight_percent`,
-    help: 'Share of new sessions (fill) and of open sessions (migrate) going to the candidate',
+    name: `${prefix}rollout_weight_ratio`,
+    help: 'Share (0 to 1) of new sessions (fill) and of open sessions (migrate) going to the candidate',
     labelNames: ['rollout', 'agent', 'kind'] as const,
     registers: [registry],
     async collect() {
       this.reset();
       for (const r of await active()) {
-        this.set({ rollout: r.id, agent: r.agent, kind: 'fill' }, r.s.fill ?? 0);
-        this.set({ rollout: r.id, agent: r.agent, kind: 'migrate' }, r.s.migrate ?? 0);
+        this.set({ rollout: r.id, agent: r.agent, kind: 'fill' }, (r.s.fill ?? 0) / 100);
+        this.set({ rollout: r.id, agent: r.agent, kind: 'migrate' }, (r.s.migrate ?? 0) / 100);
       }
     },
   });
@@ -92,6 +93,18 @@ export function rolloutMetrics(registry: Registry, store: Store, prefix = 'baton
     async collect() {
       this.reset();
       for (const r of await active()) this.set({ rollout: r.id, agent: r.agent }, r.s.step ?? -1);
+    },
+  });
+  new Gauge({
+    name: `${prefix}rollout_step_started_timestamp_seconds`,
+    help: 'When the current step of each rollout still at work started (Unix time; absent before the first)',
+    labelNames: ['rollout', 'agent'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const r of await active())
+        if (typeof r.s.stepStartedAt === 'number')
+          this.set({ rollout: r.id, agent: r.agent }, r.s.stepStartedAt / 1000);
     },
   });
   new Gauge({
@@ -130,8 +143,8 @@ export function rolloutMetrics(registry: Registry, store: Store, prefix = 'baton
     },
   });
   new Gauge({
-    name: `${prefix}rollout_migrations`,
-    help: 'Eager migrations done and failed by each rollout (from its persisted state)',
+    name: `${prefix}rollout_migrated_sessions`,
+    help: 'Sessions the eager migrator of each rollout moved (ok) or failed to move (from its persisted state)',
     labelNames: ['rollout', 'agent', 'outcome'] as const,
     registers: [registry],
     async collect() {

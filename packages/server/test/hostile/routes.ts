@@ -220,6 +220,13 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     'GET /v1/rollouts/:id': { auth: 'admin', params: rollout },
     'GET /v1/rollouts/:id/decisions': { auth: 'admin', params: rollout, limit: true, ints: ['afterSeq'] },
     'GET /v1/rollouts/:id/report': { auth: 'admin', params: rollout },
+    'GET /v1/rollouts/:id/verdict': { auth: 'admin', params: rollout, ints: ['step'] },
+    'GET /v1/agents/:agent/verdict': {
+      auth: 'admin',
+      params: { agent: s.agent },
+      query: ['to'],
+      ints: ['step'],
+    },
     'POST /v1/rollouts/:id/promote': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },
     'POST /v1/rollouts/:id/pause': { auth: 'admin', params: rollout, body: () => ({ reason: 'r' }) },
     'POST /v1/rollouts/:id/resume': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },

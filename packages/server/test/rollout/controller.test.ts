@@ -330,7 +330,7 @@ describe('rollout controller', () => {
     expect(text).toMatch(
       new RegExp(`baton_rollout_phase\\{rollout="${r.body.id}",agent="support",phase="progressing"\\} 1`),
     );
-    expect(text).toMatch(/baton_rollout_weight_percent\{[^}]*kind="fill"\} 50/);
+    expect(text).toMatch(/baton_rollout_weight_ratio\{[^}]*kind="fill"\} 0.5/);
     expect(text).toMatch(/baton_drain_remaining_sessions\{/);
     expect(text).toMatch(/baton_sessions\{agent="support",version="v[12]",status="idle"\} 1/);
   });

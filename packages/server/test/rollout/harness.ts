@@ -92,6 +92,8 @@ export async function startTestBaton(opts: {
   store?: Store;
   /** Evaluators run by the router on committed turns. */
   evaluators?: EvaluatorOptions;
+  /** Tokens by scope (default TOKENS). */
+  tokens?: typeof TOKENS & { read?: string[] };
 }): Promise<TestBaton> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'baton-rollout-'));
   const file = join(dir, 'baton.db');
@@ -108,7 +110,7 @@ export async function startTestBaton(opts: {
   });
   const baton = await startBaton({
     store,
-    tokens: TOKENS,
+    tokens: opts.tokens ?? TOKENS,
     agents,
     controller: opts.controller ?? { intervalMs: 50 },
     limits: { healthIntervalMs: 0 },

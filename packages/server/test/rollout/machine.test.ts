@@ -307,6 +307,38 @@ describe('rollout machine', () => {
     expect(g2.state.phase).toBe('progressing');
   });
 
+  it('records a repeated inconclusive verdict once, and the next decision says how many looks there were', () => {
+    let s = started();
+    const kinds: string[] = [];
+    for (let i = 1; i <= 39; i++) {
+      const g = transition(
+        s,
+        { type: 'gates-evaluated', step: 0, nBlue: 8, nGreen: 6, results: [gate('nodata')] },
+        T0 + i * 1000,
+      );
+      kinds.push(...g.decisions.map((d) => d.kind));
+      s = g.state;
+    }
+    expect(kinds).toEqual(['gates-inconclusive']);
+    expect(s.inconclusive).toEqual({ step: 0, looks: 39, since: T0 + 1000 });
+    const passed = transition(
+      s,
+      { type: 'gates-evaluated', step: 0, nBlue: 8, nGreen: 6, results: [gate('pass')] },
+      T0 + 40_000,
+    );
+    const d = passed.decisions.find((x) => x.kind === 'gates-passed')!;
+    expect(d.message).toMatch(/after 39 inconclusive look\(s\)/);
+    expect(d.evidence).toMatchObject({ inconclusiveLooks: 39, inconclusiveSince: T0 + 1000 });
+    // the next step counts afresh: its first undecided look is recorded again
+    const next = transition(
+      passed.state,
+      { type: 'gates-evaluated', step: 1, nBlue: 8, nGreen: 6, results: [gate('inconclusive')] },
+      T0 + 41_000,
+    );
+    expect(passed.state.step).toBe(1);
+    expect(next.decisions.map((x) => x.kind)).toEqual(['gates-inconclusive']);
+  });
+
   it('onNoData at maxDuration: pause, abort, extend, pass', () => {
     const at = T0 + 5 * 60_000;
     const nodata = (over: Record<string, unknown>) =>
