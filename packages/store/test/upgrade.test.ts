@@ -171,7 +171,9 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
       ).map((r) => ({ version: Number(r.version), name: String(r.name) }));
       expect(after.slice(0, ddlBefore.length)).toEqual(ddlBefore);
       expect(after.length).toBeGreaterThan(ddlBefore.length);
-      expect(after.map((m) => m.version)).toEqual(after.map((_, i) => i + 1));
+      // ascending; numbers reserved for other work in flight may be missing until it lands
+      const versions = after.map((m) => m.version);
+      expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
     });
 
     it('effects marked compensated by hand become recorded-by-operator, committed; never compensated', async () => {
