@@ -1683,7 +1683,10 @@ export class PostgresStore implements Store {
     );
   }
 
-  async listSessionSamples(rolloutId: string, q: { after?: number; limit?: number } = {}): Promise<SessionSample[]> {
+  async listSessionSamples(
+    rolloutId: string,
+    q: { after?: number; limit?: number } = {},
+  ): Promise<SessionSample[]> {
     const rows = await this.q(
       'SELECT * FROM session_samples WHERE rollout_id = $1 AND at > $2 ORDER BY at LIMIT $3',
       [rolloutId, q.after ?? -1, pageLimit(q.limit ?? 1000)],

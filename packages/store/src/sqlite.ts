@@ -1450,7 +1450,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listSessionSamples(rolloutId: string, q: { after?: number; limit?: number } = {}): Promise<SessionSample[]> {
+  async listSessionSamples(
+    rolloutId: string,
+    q: { after?: number; limit?: number } = {},
+  ): Promise<SessionSample[]> {
     const rows = this.st(
       'SELECT * FROM session_samples WHERE rollout_id = ? AND at > ? ORDER BY at LIMIT ?',
     ).all(rolloutId, q.after ?? -1, pageLimit(q.limit ?? 1000)) as Row[];

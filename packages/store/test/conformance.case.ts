@@ -3039,12 +3039,16 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     });
 
     describe('rollouts and decisions', () => {
-      it('keeps a rollout\'s samples of sessions by version and status, ascending, paged by time', async () => {
+      it("keeps a rollout's samples of sessions by version and status, ascending, paged by time", async () => {
         const id = u('ro');
         const other = u('ro');
         await store.appendSessionSample({ rolloutId: id, at: 300, counts: { v1: { idle: 1 } } });
         await store.appendSessionSample({ rolloutId: id, at: 100, counts: { v1: { idle: 3, waiting: 1 } } });
-        await store.appendSessionSample({ rolloutId: id, at: 200, counts: { v1: { idle: 2 }, v2: { idle: 1 } } });
+        await store.appendSessionSample({
+          rolloutId: id,
+          at: 200,
+          counts: { v1: { idle: 2 }, v2: { idle: 1 } },
+        });
         await store.appendSessionSample({ rolloutId: other, at: 150, counts: { v9: { idle: 9 } } });
         // a second sample at the same time replaces the first
         await store.appendSessionSample({ rolloutId: id, at: 300, counts: { v2: { running: 4 } } });
@@ -3052,7 +3056,9 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(all.map((x) => x.at)).toEqual([100, 200, 300]);
         expect(all[0]).toEqual({ rolloutId: id, at: 100, counts: { v1: { idle: 3, waiting: 1 } } });
         expect(all[2]!.counts).toEqual({ v2: { running: 4 } });
-        expect((await store.listSessionSamples(id, { after: 100, limit: 1 })).map((x) => x.at)).toEqual([200]);
+        expect((await store.listSessionSamples(id, { after: 100, limit: 1 })).map((x) => x.at)).toEqual([
+          200,
+        ]);
         expect(await store.listSessionSamples(u('ro'))).toEqual([]);
       });
 

@@ -43,6 +43,8 @@ import {
 import { drainProgress } from './metrics';
 import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
+import { listStragglers, type StragglerPage } from './stragglers';
+import { registerRolloutViewRoutes } from './view-api';
 import type { DrainForecast } from '../analysis/forecast';
 import {
   eagerRateFor,
@@ -118,6 +120,8 @@ export interface RolloutStatusView {
     runningSessions: string[];
     stuck: string[];
     failed: Array<{ sessionId: string; reason: string }>;
+    /** Until the drain completes: the first page of the sessions still on blue, each with why (`GET /v1/rollouts/{id}/stragglers` pages on). */
+    stragglers: StragglerPage;
     observedAt: number | null;
     completedAt: number | null;
   };
@@ -155,11 +159,14 @@ export async function rolloutStatus(
   opts: { decisions?: number } = {},
 ): Promise<RolloutStatusView> {
   const s = loadState(rec);
-  const [route, counts, decisions, forecast] = await Promise.all([
+  // sessions are still on blue until the rollout is done (before the drain, the steps' `migrate` moves them)
+  const draining = s.stage !== 'done' && s.drain.completedAt === null;
+  const [route, counts, decisions, forecast, stragglers] = await Promise.all([
     ctx.store.getRoute(rec.agent),
     ctx.store.countSessions({ agent: rec.agent }),
     recentDecisions(ctx, rec.id, opts.decisions ?? 20),
     forecastView(ctx, rec, s),
+    draining ? listStragglers(ctx, rec, s) : Promise.resolve({ items: [], nextCursor: null }),
   ]);
   const snap = s.drain.snapshot;
   const by = snap?.byStatus ?? {};
@@ -194,6 +201,7 @@ export async function rolloutStatus(
       runningSessions: snap?.running ?? [],
       stuck: s.drain.stuck,
       failed: snap?.failed ?? [],
+      stragglers,
       observedAt: s.drain.snapshotAt,
       completedAt: s.drain.completedAt,
     },
@@ -504,6 +512,8 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
         return rolloutStatus(ctx, rec);
       });
     }
+
+    registerRolloutViewRoutes(app, ctx, reader, rolloutStatus);
 
     app.post<{ Params: { id: string } }>('/v1/rollouts/:id/compensate', { onRequest: admin }, async (req) => {
       const b = parse(compensateBody, req.body ?? {});

@@ -186,7 +186,7 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     },
     'GET /v1/workers': { auth: 'admin', query: ['agent', 'version'] },
     'DELETE /v1/workers/:id': { auth: 'admin', params: { id: 'wrk_hostile_missing' } },
-    'GET /v1/sessions': { auth: 'admin', query: ['agent', 'version'], limit: true, cursor: true },
+    'GET /v1/sessions': { auth: 'admin', query: ['agent', 'version', 'tenant'], limit: true, cursor: true },
     'GET /v1/sessions/:id/checkpoints': { auth: 'admin', params: id, limit: true, ints: ['beforeSeq'] },
     'GET /v1/sessions/:id/checkpoints/:seq': { auth: 'admin', params: { id: s.sessionId, seq: '1' } },
     'GET /v1/effects': {
@@ -220,6 +220,9 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     'GET /v1/rollouts/:id': { auth: 'admin', params: rollout },
     'GET /v1/rollouts/:id/decisions': { auth: 'admin', params: rollout, limit: true, ints: ['afterSeq'] },
     'GET /v1/rollouts/:id/report': { auth: 'admin', params: rollout },
+    'GET /v1/rollouts/:id/stragglers': { auth: 'admin', params: rollout, limit: true, cursor: true },
+    'GET /v1/rollouts/:id/samples': { auth: 'admin', params: rollout, limit: true, ints: ['after'] },
+    'GET /v1/rollouts/:id/events': { auth: 'admin', params: rollout },
     'POST /v1/rollouts/:id/promote': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },
     'POST /v1/rollouts/:id/pause': { auth: 'admin', params: rollout, body: () => ({ reason: 'r' }) },
     'POST /v1/rollouts/:id/resume': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },
