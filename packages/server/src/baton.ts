@@ -3,6 +3,7 @@
  * (reconcile loop, eager migrator, wait deadlines) in one process. `baton serve` and `baton demo`
  * call `startBaton`; tests use it to run the whole thing on loopback.
  */
+import { dashboardRoutes } from './dashboard';
 import {
   checkInstanceId,
   newId,
@@ -67,6 +68,8 @@ export interface StartBatonOptions {
   limits?: Partial<Limits>;
   logger?: CreateServerOptions['logger'];
   routes?: RouteRegistrar[];
+  /** Serve the web dashboard under `/dashboard/` (default true). */
+  dashboard?: boolean;
   /**
    * Evaluators on the traffic path: after each turn's commit the router offers the turn (input,
    * output, session, version) to an `EvaluationRunner`, which samples it (`sampleRate`), runs the
@@ -148,7 +151,12 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
       instanceId,
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
-      routes: [rolloutRoutes(), controllerRoutes(() => controller), ...(opts.routes ?? [])],
+      routes: [
+        rolloutRoutes(),
+        controllerRoutes(() => controller),
+        ...(opts.dashboard === false ? [] : [dashboardRoutes()]),
+        ...(opts.routes ?? []),
+      ],
       ...(opts.evaluators ? { evaluators: opts.evaluators } : {}),
     });
     for (const w of store.warnings ?? []) server.ctx.log.warn({ store: 'sqlite' }, w);

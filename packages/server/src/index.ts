@@ -18,3 +18,4 @@ export * from './analysis/forecast';
 export * from './fleet';
 export type { CompensationOutcome, CompensationTotals } from './compensation';
 export type { RolloutCompensation } from './compensation-api';
+export { dashboardRoutes, DASHBOARD_PATH } from './dashboard';

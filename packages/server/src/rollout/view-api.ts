@@ -3,6 +3,7 @@
  *
  *   GET /v1/rollouts/{id}/stragglers   ?cursor=&limit=   sessions still on blue, each with why
  *   GET /v1/rollouts/{id}/samples      ?after=&limit=    sessions by version and status over time
+ *   GET /v1/rollouts/{id}/distributions               each gate's blue and green values, binned on shared edges
  *   GET /v1/rollouts/{id}/events       text/event-stream: `status` (the status view) whenever it changes
  *
  * The event stream is read with `fetch` (so the Authorization header is sent; `EventSource` cannot
@@ -16,6 +17,7 @@ import { toWireError } from '../http-errors';
 import { decodeCursor, limitParam, positionParam } from '../paging';
 import { parse } from '../validation';
 import { loadState } from './controller';
+import { rolloutDistributions } from './distributions';
 import { listStragglers } from './stragglers';
 
 const stragglersQuery = z.object({ cursor: z.string().optional(), limit: limitParam(200) });
@@ -144,6 +146,23 @@ export function registerRolloutViewRoutes(
     const last = items[items.length - 1];
     return { items, nextAfter: items.length === limit && last ? last.at : null };
   });
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/rollouts/:id/distributions',
+    { onRequest: reader },
+    async (req) => {
+      const rec = await ctx.store.getRollout(req.params.id);
+      const s = loadState(rec);
+      return rolloutDistributions(ctx, {
+        agent: rec.agent,
+        blue: rec.from,
+        green: rec.to,
+        gates: s.spec.gates,
+        start: s.trafficStartedAt ?? rec.createdAt,
+        end: s.lastVerdicts?.at ?? ctx.clock.now(),
+      });
+    },
+  );
 
   app.get<{ Params: { id: string } }>(
     '/v1/rollouts/:id/events',

@@ -223,6 +223,7 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     'GET /v1/rollouts/:id/stragglers': { auth: 'admin', params: rollout, limit: true, cursor: true },
     'GET /v1/rollouts/:id/samples': { auth: 'admin', params: rollout, limit: true, ints: ['after'] },
     'GET /v1/rollouts/:id/events': { auth: 'admin', params: rollout },
+    'GET /v1/rollouts/:id/distributions': { auth: 'admin', params: rollout },
     'POST /v1/rollouts/:id/promote': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },
     'POST /v1/rollouts/:id/pause': { auth: 'admin', params: rollout, body: () => ({ reason: 'r' }) },
     'POST /v1/rollouts/:id/resume': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },
