@@ -98,6 +98,7 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
     process.stdout.write(
       JSON.stringify({
         url: baton.url,
+        dashboard: baton.dashboardUrl,
         instanceId: baton.ctx.instanceId,
         store: redactTarget(cfg.store),
         tokensFile: cfg.tokensFile,
@@ -109,6 +110,8 @@ export async function runServe(flags: ServeFlags & { json?: boolean }): Promise<
     process.stdout.write(
       `baton listening on ${baton.url}  (store ${redactTarget(cfg.store)}, instance ${baton.ctx.instanceId})\n`,
     );
+    if (baton.dashboardUrl)
+      process.stdout.write(`dashboard: ${baton.dashboardUrl}  (sign in with the admin token)\n`);
     if (agents.length > 0)
       process.stdout.write(`in-process agents: ${agents.map((a) => `${a.name}@${a.version}`).join(', ')}\n`);
     if (generated.length > 0) {

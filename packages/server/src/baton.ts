@@ -3,7 +3,7 @@
  * (reconcile loop, eager migrator, wait deadlines) in one process. `baton serve` and `baton demo`
  * call `startBaton`; tests use it to run the whole thing on loopback.
  */
-import { dashboardRoutes } from './dashboard';
+import { DASHBOARD_PATH, dashboardRoutes } from './dashboard';
 import {
   checkInstanceId,
   newId,
@@ -82,6 +82,8 @@ export interface StartBatonOptions {
 export interface RunningBaton {
   /** Base URL, e.g. `http://127.0.0.1:7070`. */
   url: string;
+  /** The web dashboard's URL (null when `dashboard: false`). */
+  dashboardUrl: string | null;
   port: number;
   store: Store;
   server: BatonServer;
@@ -179,6 +181,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
     let closing: Promise<void> | null = null;
     return {
       url,
+      dashboardUrl: opts.dashboard === false ? null : `${url}${DASHBOARD_PATH}`,
       port,
       store,
       server: srv,

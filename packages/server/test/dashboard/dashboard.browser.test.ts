@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core, against
  * Baton on loopback with the example agent mid-rollout (see scenario.ts). Skipped, visibly, when
@@ -123,7 +124,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium', () => {
           const status = await api(`/v1/rollouts/${sc.rolloutId}`);
           const want: Record<string, number> = {};
           for (const [v, by] of Object.entries(status.sessions as Record<string, Record<string, number>>))
-            for (const [st, n] of Object.entries(by)) if (n > 0) want[`${v}:${st}`] = n;
+            for (const [st, n] of Object.entries(by as Record<string, number>)) if (n > 0) want[`${v}:${st}`] = n;
           const shown = await page.$$eval('[data-count]', (els) =>
             Object.fromEntries(els.map((e) => [e.getAttribute('data-count')!, Number(e.textContent)])),
           );
