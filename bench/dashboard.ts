@@ -90,7 +90,9 @@ const bench: BenchFn = async (args) => {
     if (shown !== total) throw new Error(`the API counts ${shown} sessions, seeded ${total}`);
 
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await ctx.addInitScript((t) => sessionStorage.setItem('baton.adminToken', t), 'admin-token');
+    await ctx.addInitScript((t) => {
+      if (location.protocol === 'http:') sessionStorage.setItem('baton.adminToken', t);
+    }, 'admin-token');
     const page = await ctx.newPage();
     page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
     page.on('requestfailed', (r) =>

@@ -242,6 +242,7 @@ CREATE TABLE session_samples (
   rollout_id TEXT NOT NULL, at INTEGER NOT NULL, counts TEXT NOT NULL, PRIMARY KEY (rollout_id, at)
 );
 CREATE INDEX sessions_tenant ON sessions (tenant, id);
+CREATE INDEX sessions_agent_version_id ON sessions (agent, version, id);
 `,
   },
 ];

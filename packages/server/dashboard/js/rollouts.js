@@ -236,11 +236,14 @@ export function RolloutView({ id }) {
   useEffect(() => {
     setStatus(null);
     setError(null);
-    api(path).then(setStatus, setError);
+    // the stream's first event is the status now: no separate read
     const stop = subscribe(
       `${path}/events`,
       (ev, data) => (ev === 'status' ? setStatus(data) : setError(data.error)),
-      setLive,
+      (state) => {
+        setLive(state);
+        if (state.startsWith('error: ')) setError({ message: state.slice(7) });
+      },
     );
     return stop;
   }, [id]);

@@ -25,6 +25,8 @@ const samplesQuery = z.object({ after: positionParam(0).optional(), limit: limit
 
 /** How often a watched rollout is read (one read per rollout, shared by every listener). */
 export const ROLLOUT_EVENTS_INTERVAL_MS = 1000;
+/** Without a change of rev, the whole view (with its session counts) is rebuilt every this many intervals. */
+const FULL_EVERY = 5;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
 
@@ -35,6 +37,9 @@ interface StatusView {
 }
 type StatusOf = (ctx: ServerContext, rec: RolloutRecord) => Promise<StatusView>;
 
+/** What identifies a view's content (the forecast's re-runs vary by themselves, so they are left out). */
+const digestOf = (v: StatusView): string => sha256Hex(canonicalJson({ ...v, forecast: null }));
+
 type Listener = (event: string, data: unknown) => void;
 
 interface Watch {
@@ -42,6 +47,8 @@ interface Watch {
   last: { digest: string; view: StatusView } | null;
   timer: NodeJS.Timeout | null;
   busy: boolean;
+  /** Intervals since the view was last rebuilt. */
+  ticks: number;
 }
 
 /** Shared watchers: a rollout is read once per interval whatever the number of open streams. */
@@ -54,17 +61,18 @@ class RolloutFeed {
     private readonly statusOf: StatusOf,
   ) {}
 
-  subscribe(id: string, l: Listener): () => void {
+  subscribe(id: string, l: Listener, seed?: StatusView): () => void {
     let w = this.watches.get(id);
     if (!w) {
-      w = { listeners: new Set(), last: null, timer: null, busy: false };
+      w = { listeners: new Set(), last: null, timer: null, busy: false, ticks: 0 };
       this.watches.set(id, w);
       const watch = w;
       watch.timer = setInterval(() => void this.poll(id, watch), this.intervalMs);
       watch.timer.unref();
     }
     w.listeners.add(l);
-    if (w.last) l('status', w.last.view);
+    if (!w.last && seed) w.last = { digest: digestOf(seed), view: seed };
+    else if (w.last) l('status', w.last.view);
     return () => {
       const cur = this.watches.get(id);
       if (!cur) return;
@@ -76,14 +84,22 @@ class RolloutFeed {
     };
   }
 
-  /** Read the rollout now and tell the listeners when its view changed. */
+  /**
+   * Tell the listeners when the rollout's view changed. Each interval reads the rollout record (one
+   * row); the whole view (session counts over every session of the agent) is rebuilt when the
+   * record's rev moved, and otherwise at most every FULL_EVERY intervals, so counts stay fresh
+   * without a full count per second.
+   */
   async poll(id: string, w: Watch): Promise<void> {
     if (w.busy) return;
     w.busy = true;
     try {
-      const view = await this.statusOf(this.ctx, await this.ctx.store.getRollout(id));
-      // observedAt moves with every drain snapshot; the digest leaves out only what changes by itself
-      const digest = sha256Hex(canonicalJson({ ...view, forecast: null }));
+      const rec = await this.ctx.store.getRollout(id);
+      w.ticks++;
+      if (w.last && w.last.view.rev === rec.rev && w.ticks < FULL_EVERY) return;
+      w.ticks = 0;
+      const view = await this.statusOf(this.ctx, rec);
+      const digest = digestOf(view);
       if (w.last?.digest !== digest) {
         w.last = { digest, view };
         for (const l of w.listeners) l('status', view);
@@ -183,12 +199,16 @@ export function registerRolloutViewRoutes(
       };
       open.add(end);
       let sentFirst = false;
-      unsubscribe = feed.subscribe(req.params.id, (event, data) => {
-        // the feed's cached view may be older than the one just sent
-        if (!sentFirst && event === 'status' && (data as StatusView).rev < first.rev) return;
-        sentFirst = true;
-        send(event, data);
-      });
+      unsubscribe = feed.subscribe(
+        req.params.id,
+        (event, data) => {
+          // the feed's cached view may be older than the one just sent
+          if (!sentFirst && event === 'status' && (data as StatusView).rev < first.rev) return;
+          sentFirst = true;
+          send(event, data);
+        },
+        first,
+      );
       req.raw.on('close', end);
       return reply;
     },
