@@ -254,6 +254,7 @@ export function RolloutView({ id }) {
     setSamples([]);
   }, [id]);
   useEffect(() => {
+    if (status === null) return; // after the first status: the counts come first
     api(`${path}/samples${qs({ after: lastAt.current, limit: 1000 })}`).then((p) => {
       const fresh = p.items.filter((x) => lastAt.current === undefined || x.at > lastAt.current);
       if (fresh.length === 0) return;

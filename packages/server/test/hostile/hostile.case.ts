@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ErrorCodes } from '@baton/core';
 import { rolloutRoutes } from '../../src/rollout/api';
 import { controllerRoutes } from '../../src/rollout/leader-api';
+import { dashboardRoutes } from '../../src/dashboard';
 import { DEFAULT_LIMITS } from '../../src/context';
 import { counterV1, counterV2 } from '../fixtures/agents';
 import { TOKENS, call, newSession, startServer, stopServer, type Running } from '../fixtures/harness';
@@ -52,7 +53,7 @@ export function hostileCase(open: () => Promise<DumpedStore>): void {
     d = await open();
     r = await startServer(d.store, [counterV1, counterV2], {
       limits: { healthIntervalMs: 0 },
-      routes: [rolloutRoutes(), controllerRoutes(() => null)],
+      routes: [rolloutRoutes(), controllerRoutes(() => null), dashboardRoutes()],
     });
     const s = await newSession(r.http, 'counter');
     const turn = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {

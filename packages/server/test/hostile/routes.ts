@@ -234,5 +234,11 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
       body: () => ({ dryRun: true, note: 'n' }),
     },
     'GET /v1/controller': { auth: 'admin' },
+    // the dashboard's static files (public: they hold no data)
+    'GET /dashboard': { auth: 'none' },
+    'GET /dashboard/*': { auth: 'none' },
+    'GET /dashboard/vendor/preact/*': { auth: 'none' },
+    'GET /dashboard/vendor/htm/*': { auth: 'none' },
+    'GET /dashboard/vendor/uplot/*': { auth: 'none' },
   };
 }
