@@ -271,12 +271,15 @@ export function RolloutView({ id }) {
     setCmd(null);
     setCmdError(null);
     try {
-      setStatus(
-        await api(`${path}/${name}`, {
-          method: 'POST',
-          body: reason ? { reason, by: 'dashboard' } : { by: 'dashboard' },
-        }),
-      );
+      const next = await api(`${path}/${name}`, {
+        method: 'POST',
+        body: reason ? { reason, by: 'dashboard' } : { by: 'dashboard' },
+      });
+      // a command answers the plain status view: keep the stragglers until the stream sends them
+      setStatus((prev) => ({
+        ...next,
+        drain: { ...next.drain, stragglers: next.drain.stragglers ?? prev?.drain.stragglers },
+      }));
     } catch (e) {
       setCmdError(e);
     }
@@ -364,7 +367,7 @@ export function RolloutView({ id }) {
       ${fmtTime(d.startedAt)} · deadline ${fmtTime(d.deadline)}
       ${d.deadlinePassed ? html` · <strong>deadline passed</strong>` : null}
     </p>
-    <${Stragglers} id=${s.id} first=${d.stragglers} />
+    <${Stragglers} id=${s.id} first=${d.stragglers ?? { items: [], nextCursor: null }} />
     <h3>Gates</h3>
     ${s.gates.length === 0 ? html`<p class="muted">No verdict yet for this step.</p>` : null}
     <div class="grid2">

@@ -78,6 +78,7 @@ const listQuery = z.object({
     .pipe(z.array(z.enum(['pending', 'preflight', 'progressing', 'paused', 'promoted', 'aborted', 'failed'])))
     .optional(),
 });
+const statusQuery = z.object({ stragglers: limitParam(200) });
 const decisionsQuery = z.object({
   afterSeq: positionParam(0).optional(),
   limit: limitParam(),
@@ -120,8 +121,11 @@ export interface RolloutStatusView {
     runningSessions: string[];
     stuck: string[];
     failed: Array<{ sessionId: string; reason: string }>;
-    /** Until the drain completes: the first page of the sessions still on blue, each with why (`GET /v1/rollouts/{id}/stragglers` pages on). */
-    stragglers: StragglerPage;
+    /**
+     * Only when asked (`?stragglers=N`, as the event stream does), until the drain completes: the
+     * first N sessions still on blue, each with why (`GET /v1/rollouts/{id}/stragglers` pages on).
+     */
+    stragglers?: StragglerPage;
     observedAt: number | null;
     completedAt: number | null;
   };
@@ -156,7 +160,7 @@ async function recentDecisions(ctx: ServerContext, id: string, n: number): Promi
 export async function rolloutStatus(
   ctx: ServerContext,
   rec: RolloutRecord,
-  opts: { decisions?: number } = {},
+  opts: { decisions?: number; stragglers?: number } = {},
 ): Promise<RolloutStatusView> {
   const s = loadState(rec);
   // sessions are still on blue until the rollout is done (before the drain, the steps' `migrate` moves them)
@@ -166,7 +170,11 @@ export async function rolloutStatus(
     ctx.store.countSessions({ agent: rec.agent }),
     recentDecisions(ctx, rec.id, opts.decisions ?? 20),
     forecastView(ctx, rec, s),
-    draining ? listStragglers(ctx, rec, s) : Promise.resolve({ items: [], nextCursor: null }),
+    opts.stragglers === undefined
+      ? Promise.resolve(undefined)
+      : draining
+        ? listStragglers(ctx, rec, s, { limit: opts.stragglers })
+        : Promise.resolve({ items: [], nextCursor: null }),
   ]);
   const snap = s.drain.snapshot;
   const by = snap?.byStatus ?? {};
@@ -201,7 +209,7 @@ export async function rolloutStatus(
       runningSessions: snap?.running ?? [],
       stuck: s.drain.stuck,
       failed: snap?.failed ?? [],
-      stragglers,
+      ...(stragglers ? { stragglers } : {}),
       observedAt: s.drain.snapshotAt,
       completedAt: s.drain.completedAt,
     },
@@ -476,7 +484,10 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     });
 
     app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: reader }, async (req) => {
-      return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id));
+      const q = parse(statusQuery, req.query, 'query');
+      return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id), {
+        ...(q.stragglers !== undefined ? { stragglers: q.stragglers } : {}),
+      });
     });
 
     app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: reader }, async (req) => {
@@ -513,7 +524,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       });
     }
 
-    registerRolloutViewRoutes(app, ctx, reader, rolloutStatus);
+    registerRolloutViewRoutes(app, ctx, reader, (c, rec) => rolloutStatus(c, rec, { stragglers: 20 }));
 
     app.post<{ Params: { id: string } }>('/v1/rollouts/:id/compensate', { onRequest: admin }, async (req) => {
       const b = parse(compensateBody, req.body ?? {});

@@ -124,7 +124,8 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium', () => {
           const status = await api(`/v1/rollouts/${sc.rolloutId}`);
           const want: Record<string, number> = {};
           for (const [v, by] of Object.entries(status.sessions as Record<string, Record<string, number>>))
-            for (const [st, n] of Object.entries(by as Record<string, number>)) if (n > 0) want[`${v}:${st}`] = n;
+            for (const [st, n] of Object.entries(by as Record<string, number>))
+              if (n > 0) want[`${v}:${st}`] = n;
           const shown = await page.$$eval('[data-count]', (els) =>
             Object.fromEntries(els.map((e) => [e.getAttribute('data-count')!, Number(e.textContent)])),
           );
@@ -135,7 +136,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in Chromium', () => {
         { timeout: 15_000 },
       )
       .toMatchObject({ equal: true });
-    const status = await api(`/v1/rollouts/${sc.rolloutId}`);
+    const status = await api(`/v1/rollouts/${sc.rolloutId}?stragglers=20`);
     expect(Object.keys(status.sessions).length).toBe(2);
     expect(await page.textContent('[data-field=fill]')).toBe(`${status.weights.fill}%`);
     // stragglers with their reasons

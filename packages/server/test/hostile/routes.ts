@@ -217,7 +217,7 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     'POST /v1/migrate/check': specRoute(() => spec(s)),
     'POST /v1/rollouts/preflight': specRoute(() => spec(s)),
     'GET /v1/rollouts': { auth: 'admin', query: ['agent'] },
-    'GET /v1/rollouts/:id': { auth: 'admin', params: rollout },
+    'GET /v1/rollouts/:id': { auth: 'admin', params: rollout, ints: ['stragglers'] },
     'GET /v1/rollouts/:id/decisions': { auth: 'admin', params: rollout, limit: true, ints: ['afterSeq'] },
     'GET /v1/rollouts/:id/report': { auth: 'admin', params: rollout },
     'GET /v1/rollouts/:id/stragglers': { auth: 'admin', params: rollout, limit: true, cursor: true },
