@@ -105,6 +105,7 @@ export async function runServe(flags: ServeFlags & EncryptionFlags & { json?: bo
     process.stdout.write(
       JSON.stringify({
         url: baton.url,
+        dashboard: baton.dashboardUrl,
         instanceId: baton.ctx.instanceId,
         store: redactTarget(cfg.store),
         tokensFile: cfg.tokensFile,
@@ -121,6 +122,8 @@ export async function runServe(flags: ServeFlags & EncryptionFlags & { json?: bo
       process.stdout.write(
         `encryption at rest: new records under key ${enc.currentKeyId} (${enc.keyIds.length} key${enc.keyIds.length === 1 ? '' : 's'} from ${enc.source})\n`,
       );
+    if (baton.dashboardUrl)
+      process.stdout.write(`dashboard: ${baton.dashboardUrl}  (sign in with the admin token)\n`);
     if (agents.length > 0)
       process.stdout.write(`in-process agents: ${agents.map((a) => `${a.name}@${a.version}`).join(', ')}\n`);
     if (generated.length > 0) {

@@ -58,6 +58,7 @@ const statusList = z
 const sessionsQuery = z.object({
   agent: name.optional(),
   version: name.optional(),
+  tenant: name.optional(),
   status: statusList,
   cursor: z.string().optional(),
   limit,
@@ -171,6 +172,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     const page = await store.listSessions({
       agent: q.agent,
       version: q.version,
+      tenant: q.tenant,
       status: q.status && q.status.length > 0 ? q.status : undefined,
       cursor: decodeCursor('sessions', q.cursor),
       limit: q.limit ?? 100,

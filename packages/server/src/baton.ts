@@ -3,6 +3,7 @@
  * (reconcile loop, eager migrator, wait deadlines) in one process. `baton serve` and `baton demo`
  * call `startBaton`; tests use it to run the whole thing on loopback.
  */
+import { DASHBOARD_PATH, dashboardRoutes } from './dashboard';
 import {
   checkInstanceId,
   newId,
@@ -68,6 +69,8 @@ export interface StartBatonOptions {
   limits?: Partial<Limits>;
   logger?: CreateServerOptions['logger'];
   routes?: RouteRegistrar[];
+  /** Serve the web dashboard under `/dashboard/` (default true). */
+  dashboard?: boolean;
   /**
    * Evaluators on the traffic path: after each turn's commit the router offers the turn (input,
    * output, session, version) to an `EvaluationRunner`, which samples it (`sampleRate`), runs the
@@ -80,6 +83,8 @@ export interface StartBatonOptions {
 export interface RunningBaton {
   /** Base URL, e.g. `http://127.0.0.1:7070`. */
   url: string;
+  /** The web dashboard's URL (null when `dashboard: false`). */
+  dashboardUrl: string | null;
   port: number;
   store: Store;
   server: BatonServer;
@@ -149,7 +154,13 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
       instanceId,
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
-      routes: [rolloutRoutes(), shadowRoutes(), controllerRoutes(() => controller), ...(opts.routes ?? [])],
+      routes: [
+        rolloutRoutes(),
+        shadowRoutes(),
+        controllerRoutes(() => controller),
+        ...(opts.dashboard === false ? [] : [dashboardRoutes()]),
+        ...(opts.routes ?? []),
+      ],
       ...(opts.evaluators ? { evaluators: opts.evaluators } : {}),
     });
     for (const w of store.warnings ?? []) server.ctx.log.warn({ store: 'sqlite' }, w);
@@ -172,6 +183,7 @@ export async function startBaton(opts: StartBatonOptions): Promise<RunningBaton>
     let closing: Promise<void> | null = null;
     return {
       url,
+      dashboardUrl: opts.dashboard === false ? null : `${url}${DASHBOARD_PATH}`,
       port,
       store,
       server: srv,

@@ -19,3 +19,4 @@ export * from './fleet';
 export type { CompensationOutcome, CompensationTotals } from './compensation';
 export type { RolloutCompensation } from './compensation-api';
 export * from './tracing/setup';
+export { dashboardRoutes, DASHBOARD_PATH } from './dashboard';

@@ -17,7 +17,7 @@ export function positionParam(min = 0) {
   return queryInt.pipe(z.number().min(min));
 }
 
-export type CursorKind = 'sessions' | 'effects';
+export type CursorKind = 'sessions' | 'effects' | 'stragglers';
 
 export function encodeCursor(kind: CursorKind, position: string | null): string | null {
   return position === null ? null : `${kind}.${Buffer.from(position, 'utf8').toString('base64url')}`;

@@ -65,6 +65,7 @@ import type {
   StoreOptions,
   TelemetryQuery,
   TurnTelemetryQuery,
+  SessionSample,
 } from './store';
 import { PostgresGraphCheckpointStore } from './graph-postgres';
 import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
@@ -305,6 +306,17 @@ END $d$;
   },
   { version: 5, name: 'wait tokens stored as digests', sql: 'SELECT 1', after: digestWaitTokensPostgres },
   { version: 6, name: 'compensation state beside the effect status', sql: compensationMigration('BIGINT') },
+  {
+    version: 7,
+    name: 'sessions by version and status over time; sessions by tenant',
+    sql: `
+CREATE TABLE session_samples (
+  rollout_id TEXT NOT NULL, at BIGINT NOT NULL, counts JSONB NOT NULL, PRIMARY KEY (rollout_id, at)
+);
+CREATE INDEX sessions_tenant ON sessions (tenant, id);
+CREATE INDEX sessions_agent_version_id ON sessions (agent, version, id);
+`,
+  },
 ];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -689,8 +701,9 @@ export class PostgresStore implements Store {
     const rows = await this.q(
       `SELECT * FROM sessions WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR version = $2)
          AND ($3::text[] IS NULL OR status = ANY($3)) AND ($4::text IS NULL OR id > $4)
+         AND ($6::text IS NULL OR tenant = $6)
        ORDER BY id LIMIT $5`,
-      [q.agent ?? null, q.version ?? null, statuses ?? null, q.cursor ?? null, limit + 1],
+      [q.agent ?? null, q.version ?? null, statuses ?? null, q.cursor ?? null, limit + 1, q.tenant ?? null],
     );
     return toPage(rows.map(sessionFromRow), limit);
   }
@@ -1715,6 +1728,29 @@ export class PostgresStore implements Store {
     );
     if (!rows[0]) throw rolloutNotFound(rolloutId);
     return decisionFromRow(rows[0]);
+  }
+
+  async appendSessionSample(sample: SessionSample): Promise<void> {
+    await this.q(
+      `INSERT INTO session_samples (rollout_id, at, counts) VALUES ($1, $2, $3)
+       ON CONFLICT (rollout_id, at) DO UPDATE SET counts = excluded.counts`,
+      [sample.rolloutId, sample.at, JSON.stringify(sample.counts)],
+    );
+  }
+
+  async listSessionSamples(
+    rolloutId: string,
+    q: { after?: number; limit?: number } = {},
+  ): Promise<SessionSample[]> {
+    const rows = await this.q(
+      'SELECT * FROM session_samples WHERE rollout_id = $1 AND at > $2 ORDER BY at LIMIT $3',
+      [rolloutId, q.after ?? -1, pageLimit(q.limit ?? 1000)],
+    );
+    return rows.map((r) => ({
+      rolloutId: String(r.rollout_id),
+      at: Number(r.at),
+      counts: r.counts as SessionSample['counts'],
+    }));
   }
 
   async listDecisions(rolloutId: string, q: { afterSeq?: number; limit?: number } = {}): Promise<Decision[]> {

@@ -62,6 +62,7 @@ import type {
   StoreOptions,
   TelemetryQuery,
   TurnTelemetryQuery,
+  SessionSample,
 } from './store';
 import { SqliteGraphCheckpointStore } from './graph-sqlite';
 import { SQLITE_LOG_MIGRATION, SqliteLog } from './sqlite-log';
@@ -238,6 +239,17 @@ CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEG
   // the data step (digestWaitTokensSqlite) runs right after it, in the same transaction
   { version: 4, name: 'wait tokens stored as digests', sql: 'SELECT 1;' },
   { version: 5, name: 'compensation state beside the effect status', sql: compensationMigration('INTEGER') },
+  {
+    version: 6,
+    name: 'sessions by version and status over time; sessions by tenant',
+    sql: `
+CREATE TABLE session_samples (
+  rollout_id TEXT NOT NULL, at INTEGER NOT NULL, counts TEXT NOT NULL, PRIMARY KEY (rollout_id, at)
+);
+CREATE INDEX sessions_tenant ON sessions (tenant, id);
+CREATE INDEX sessions_agent_version_id ON sessions (agent, version, id);
+`,
+  },
 ];
 
 /** The migration whose data step stores wait tokens as digests. */
@@ -640,6 +652,7 @@ export class SqliteStore implements Store {
     const f = new Filters();
     f.eq('agent', q.agent);
     f.eq('version', q.version);
+    f.eq('tenant', q.tenant);
     f.in('status', statuses);
     if (q.cursor) f.add('id > ?', q.cursor);
     const rows = this.st(`SELECT * FROM sessions${f.sql} ORDER BY id LIMIT ?`).all(
@@ -1504,6 +1517,28 @@ export class SqliteStore implements Store {
       pageLimit(q.limit ?? 1000),
     ) as Row[];
     return rows.map(decisionFromRow);
+  }
+
+  async appendSessionSample(sample: SessionSample): Promise<void> {
+    this.write('appendSessionSample', () => {
+      this.st(
+        'INSERT INTO session_samples (rollout_id, at, counts) VALUES (?, ?, ?) ON CONFLICT (rollout_id, at) DO UPDATE SET counts = excluded.counts',
+      ).run(sample.rolloutId, sample.at, JSON.stringify(sample.counts));
+    });
+  }
+
+  async listSessionSamples(
+    rolloutId: string,
+    q: { after?: number; limit?: number } = {},
+  ): Promise<SessionSample[]> {
+    const rows = this.st(
+      'SELECT * FROM session_samples WHERE rollout_id = ? AND at > ? ORDER BY at LIMIT ?',
+    ).all(rolloutId, q.after ?? -1, pageLimit(q.limit ?? 1000)) as Row[];
+    return rows.map((r) => ({
+      rolloutId: String(r.rollout_id),
+      at: Number(r.at),
+      counts: JSON.parse(String(r.counts)) as SessionSample['counts'],
+    }));
   }
 
   // ---------- telemetry ----------

@@ -74,6 +74,7 @@ export interface CreateSessionInput {
 export interface ListSessionsQuery {
   agent?: string;
   version?: string;
+  tenant?: string;
   status?: SessionStatus | SessionStatus[];
   limit?: number;
   cursor?: string | null;
@@ -230,6 +231,13 @@ export interface EvaluationJob {
   createdAt: number;
   /** When its metrics were recorded (null while pending). */
   recordedAt: number | null;
+}
+
+/** Sessions by version and status at one moment, sampled by the rollout controller. */
+export interface SessionSample {
+  rolloutId: string;
+  at: number;
+  counts: Record<string, Partial<Record<SessionStatus, number>>>;
 }
 
 export interface StoreOptions {
@@ -473,6 +481,10 @@ export interface Store {
   ): Promise<RolloutRecord>;
   appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision>;
   listDecisions(rolloutId: string, q?: { afterSeq?: number; limit?: number }): Promise<Decision[]>;
+  /** Record one sample of a rollout's sessions by version and status (a second sample at the same `at` replaces the first). */
+  appendSessionSample(sample: SessionSample): Promise<void>;
+  /** A rollout's samples in ascending time, those after `after` (exclusive), at most `limit` (default 1000). */
+  listSessionSamples(rolloutId: string, q?: { after?: number; limit?: number }): Promise<SessionSample[]>;
 
   // telemetry
   recordTurnTelemetry(t: TurnTelemetryRecord): Promise<void>;

@@ -600,6 +600,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const both = await store.listSessions({ agent, status: ['waiting', 'idle'] });
         expect(both.items.length).toBe(7);
         expect((await store.listSessions({ agent, status: [] })).items).toEqual([]);
+        expect((await store.listSessions({ agent, tenant: 'nobody' })).items).toEqual([]);
         const counts = await store.countSessions({ agent });
         expect(counts.v1).toMatchObject({ idle: 2, waiting: 2, running: 0, quarantined: 0 });
         expect(counts.v2).toMatchObject({ idle: 2, waiting: 1 });
@@ -639,6 +640,24 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(u3.reason).toBeNull();
         const q = await store.quarantineSession(s.id, 'corrupt checkpoint');
         expect(q).toMatchObject({ status: 'quarantined', reason: 'corrupt checkpoint' });
+      });
+      it('lists by tenant, with the other filters and paging', async () => {
+        const agent = u('agent');
+        const acme: string[] = [];
+        let acmeOnV2 = '';
+        for (let i = 0; i < 5; i++) {
+          const s = await newSession(agent, i < 3 ? 'v1' : 'v2', { tenant: i % 2 === 0 ? 'acme' : 'globex' });
+          if (i % 2 === 0) acme.push(s.id);
+          if (i === 4) acmeOnV2 = s.id;
+        }
+        await newSession(agent, 'v1');
+        const first = await store.listSessions({ agent, tenant: 'acme', limit: 2 });
+        expect(first.items.length).toBe(2);
+        expect(first.items.every((s) => s.tenant === 'acme')).toBe(true);
+        const rest = await store.listSessions({ agent, tenant: 'acme', cursor: first.nextCursor });
+        expect([...first.items, ...rest.items].map((s) => s.id)).toEqual(acme.sort());
+        const v2 = await store.listSessions({ agent, tenant: 'acme', version: 'v2' });
+        expect(v2.items.map((s) => s.id)).toEqual([acmeOnV2]);
       });
     });
 
@@ -3031,6 +3050,29 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     });
 
     describe('rollouts and decisions', () => {
+      it("keeps a rollout's samples of sessions by version and status, ascending, paged by time", async () => {
+        const id = u('ro');
+        const other = u('ro');
+        await store.appendSessionSample({ rolloutId: id, at: 300, counts: { v1: { idle: 1 } } });
+        await store.appendSessionSample({ rolloutId: id, at: 100, counts: { v1: { idle: 3, waiting: 1 } } });
+        await store.appendSessionSample({
+          rolloutId: id,
+          at: 200,
+          counts: { v1: { idle: 2 }, v2: { idle: 1 } },
+        });
+        await store.appendSessionSample({ rolloutId: other, at: 150, counts: { v9: { idle: 9 } } });
+        // a second sample at the same time replaces the first
+        await store.appendSessionSample({ rolloutId: id, at: 300, counts: { v2: { running: 4 } } });
+        const all = await store.listSessionSamples(id);
+        expect(all.map((x) => x.at)).toEqual([100, 200, 300]);
+        expect(all[0]).toEqual({ rolloutId: id, at: 100, counts: { v1: { idle: 3, waiting: 1 } } });
+        expect(all[2]!.counts).toEqual({ v2: { running: 4 } });
+        expect((await store.listSessionSamples(id, { after: 100, limit: 1 })).map((x) => x.at)).toEqual([
+          200,
+        ]);
+        expect(await store.listSessionSamples(u('ro'))).toEqual([]);
+      });
+
       it('creates, reads, lists and updates with CAS on rev, appending decisions gap-free in the same transaction', async () => {
         const agent = u('agent');
         const spec = { agent, to: 'v2', steps: [{ fill: 5 }] };

@@ -722,6 +722,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           rolloutId: null,
         });
       out.line(dim(`server on ${baton.url}; in-process workers for v1, v2 and ${regressed}`));
+      out.line(`dashboard: ${baton.dashboardUrl}  (sign in with the demo's admin token: ${tokens.admin})`);
       out.line();
       const env: Env = {
         out,

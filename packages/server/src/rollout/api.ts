@@ -47,6 +47,8 @@ import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './
 import { parseSpec, type RolloutSpec } from './spec';
 import { verdictRoutes } from './verdict';
 import { specWarnings, type SpecWarning } from './warnings';
+import { listStragglers, type StragglerPage } from './stragglers';
+import { registerRolloutViewRoutes } from './view-api';
 import type { DrainForecast } from '../analysis/forecast';
 import { traceDecisions } from '../tracing/spans';
 import {
@@ -81,6 +83,7 @@ const listQuery = z.object({
     .pipe(z.array(z.enum(['pending', 'preflight', 'progressing', 'paused', 'promoted', 'aborted', 'failed'])))
     .optional(),
 });
+const statusQuery = z.object({ stragglers: limitParam(200) });
 const decisionsQuery = z.object({
   afterSeq: positionParam(0).optional(),
   limit: limitParam(),
@@ -125,6 +128,11 @@ export interface RolloutStatusView {
     runningSessions: string[];
     stuck: string[];
     failed: Array<{ sessionId: string; reason: string }>;
+    /**
+     * Only when asked (`?stragglers=N`, as the event stream does), until the drain completes: the
+     * first N sessions still on blue, each with why (`GET /v1/rollouts/{id}/stragglers` pages on).
+     */
+    stragglers?: StragglerPage;
     observedAt: number | null;
     completedAt: number | null;
   };
@@ -159,14 +167,21 @@ async function recentDecisions(ctx: ServerContext, id: string, n: number): Promi
 export async function rolloutStatus(
   ctx: ServerContext,
   rec: RolloutRecord,
-  opts: { decisions?: number } = {},
+  opts: { decisions?: number; stragglers?: number } = {},
 ): Promise<RolloutStatusView> {
   const s = loadState(rec);
-  const [route, counts, decisions, forecast] = await Promise.all([
+  // sessions are still on blue until the rollout is done (before the drain, the steps' `migrate` moves them)
+  const draining = s.stage !== 'done' && s.drain.completedAt === null;
+  const [route, counts, decisions, forecast, stragglers] = await Promise.all([
     ctx.store.getRoute(rec.agent),
     ctx.store.countSessions({ agent: rec.agent }),
     recentDecisions(ctx, rec.id, opts.decisions ?? 20),
     forecastView(ctx, rec, s),
+    opts.stragglers === undefined
+      ? Promise.resolve(undefined)
+      : draining
+        ? listStragglers(ctx, rec, s, { limit: opts.stragglers })
+        : Promise.resolve({ items: [], nextCursor: null }),
   ]);
   const snap = s.drain.snapshot;
   const by = snap?.byStatus ?? {};
@@ -202,6 +217,7 @@ export async function rolloutStatus(
       runningSessions: snap?.running ?? [],
       stuck: s.drain.stuck,
       failed: snap?.failed ?? [],
+      ...(stragglers ? { stragglers } : {}),
       observedAt: s.drain.snapshotAt,
       completedAt: s.drain.completedAt,
     },
@@ -493,7 +509,10 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     });
 
     app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: reader }, async (req) => {
-      return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id));
+      const q = parse(statusQuery, req.query, 'query');
+      return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id), {
+        ...(q.stragglers !== undefined ? { stragglers: q.stragglers } : {}),
+      });
     });
 
     app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: reader }, async (req) => {
@@ -529,6 +548,8 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
         return rolloutStatus(ctx, rec);
       });
     }
+
+    registerRolloutViewRoutes(app, ctx, reader, (c, rec) => rolloutStatus(c, rec, { stragglers: 20 }));
 
     app.post<{ Params: { id: string } }>('/v1/rollouts/:id/compensate', { onRequest: admin }, async (req) => {
       const b = parse(compensateBody, req.body ?? {});

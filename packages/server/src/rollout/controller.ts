@@ -57,6 +57,8 @@ export interface ControllerOptions extends LeadershipOptions {
   failureBackoffMs?: number;
   /** Due waits fired per pass (default 200). */
   waitsPerPass?: number;
+  /** How often the sessions of an active rollout's agent are counted by version and status, for its chart (default 5 s). */
+  sampleIntervalMs?: number;
   onError?: (e: unknown, what: string) => void;
 }
 
@@ -130,6 +132,9 @@ export class RolloutController {
   private readonly eagerBudgetMs: number;
   private readonly failureBackoffMs: number;
   private readonly waitsPerPass: number;
+  private readonly sampleIntervalMs: number;
+  /** Rollout id → when this controller last sampled its sessions. */
+  private readonly sampled = new Map<string, number>();
   private readonly metrics: RolloutMetrics;
   /** Sessions whose eager migration failed, per rollout: retried after a backoff. */
   private readonly failed = new Map<string, Map<string, { reason: string; until: number }>>();
@@ -148,6 +153,7 @@ export class RolloutController {
   ) {
     this.leadership = leadership(ctx, opts);
     this.intervalMs = opts.intervalMs ?? 1000;
+    this.sampleIntervalMs = opts.sampleIntervalMs ?? 5000;
     this.evaluate = opts.evaluate ?? evaluateGate;
     this.eagerConcurrency = opts.eagerConcurrency ?? 8;
     this.eagerBudgetMs = opts.eagerBudgetMs ?? Math.max(250, this.intervalMs);
@@ -233,7 +239,18 @@ export class RolloutController {
         if (e instanceof BatonError && e.code === 'CONFLICT') return; // someone else moved it; next pass
         this.error(e, `rollout ${rec.id}`);
       });
+      await this.sample(rec).catch((e: unknown) => this.error(e, `sampling rollout ${rec.id}`));
     }
+  }
+
+  /** Record the agent's sessions by version and status, at most once per sample interval. */
+  private async sample(rec: RolloutRecord): Promise<void> {
+    const now = this.ctx.clock.now();
+    const last = this.sampled.get(rec.id);
+    if (last !== undefined && now - last < this.sampleIntervalMs) return;
+    this.sampled.set(rec.id, now);
+    const counts = await this.ctx.store.countSessions({ agent: rec.agent });
+    await this.ctx.store.appendSessionSample({ rolloutId: rec.id, at: now, counts });
   }
 
   /** Fire the `timeout` turn of every pending wait whose deadline passed. */

@@ -12,6 +12,7 @@ import { ErrorCodes } from '@baton/core';
 import { shadowRoutes } from '../../src/shadow/api';
 import { rolloutRoutes } from '../../src/rollout/api';
 import { controllerRoutes } from '../../src/rollout/leader-api';
+import { dashboardRoutes } from '../../src/dashboard';
 import { DEFAULT_LIMITS } from '../../src/context';
 import { counterV1, counterV2 } from '../fixtures/agents';
 import { TOKENS, call, newSession, startServer, stopServer, type Running } from '../fixtures/harness';
@@ -53,7 +54,7 @@ export function hostileCase(open: () => Promise<DumpedStore>): void {
     d = await open();
     r = await startServer(d.store, [counterV1, counterV2], {
       limits: { healthIntervalMs: 0 },
-      routes: [rolloutRoutes(), shadowRoutes(), controllerRoutes(() => null)],
+      routes: [rolloutRoutes(), shadowRoutes(), controllerRoutes(() => null), dashboardRoutes()],
     });
     const s = await newSession(r.http, 'counter');
     const turn = await call(r.http, 'POST', `/v1/sessions/${s.id}/turns`, {

@@ -186,7 +186,7 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     },
     'GET /v1/workers': { auth: 'admin', query: ['agent', 'version'] },
     'DELETE /v1/workers/:id': { auth: 'admin', params: { id: 'wrk_hostile_missing' } },
-    'GET /v1/sessions': { auth: 'admin', query: ['agent', 'version'], limit: true, cursor: true },
+    'GET /v1/sessions': { auth: 'admin', query: ['agent', 'version', 'tenant'], limit: true, cursor: true },
     'GET /v1/sessions/:id/checkpoints': { auth: 'admin', params: id, limit: true, ints: ['beforeSeq'] },
     'GET /v1/sessions/:id/checkpoints/:seq': { auth: 'admin', params: { id: s.sessionId, seq: '1' } },
     'GET /v1/effects': {
@@ -217,7 +217,7 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     'POST /v1/migrate/check': specRoute(() => spec(s)),
     'POST /v1/rollouts/preflight': specRoute(() => spec(s)),
     'GET /v1/rollouts': { auth: 'admin', query: ['agent'] },
-    'GET /v1/rollouts/:id': { auth: 'admin', params: rollout },
+    'GET /v1/rollouts/:id': { auth: 'admin', params: rollout, ints: ['stragglers'] },
     'GET /v1/rollouts/:id/decisions': { auth: 'admin', params: rollout, limit: true, ints: ['afterSeq'] },
     'GET /v1/rollouts/:id/report': { auth: 'admin', params: rollout },
     'GET /v1/rollouts/:id/verdict': { auth: 'admin', params: rollout, ints: ['step'] },
@@ -227,6 +227,10 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
       query: ['to'],
       ints: ['step'],
     },
+    'GET /v1/rollouts/:id/stragglers': { auth: 'admin', params: rollout, limit: true, cursor: true },
+    'GET /v1/rollouts/:id/samples': { auth: 'admin', params: rollout, limit: true, ints: ['after'] },
+    'GET /v1/rollouts/:id/events': { auth: 'admin', params: rollout },
+    'GET /v1/rollouts/:id/distributions': { auth: 'admin', params: rollout },
     'POST /v1/rollouts/:id/promote': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },
     'POST /v1/rollouts/:id/pause': { auth: 'admin', params: rollout, body: () => ({ reason: 'r' }) },
     'POST /v1/rollouts/:id/resume': { auth: 'admin', params: rollout, body: () => ({ by: 'op' }) },
@@ -242,5 +246,11 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
       body: () => ({ sessions: 5, turnsPerSession: 1 }),
     },
     'GET /v1/controller': { auth: 'admin' },
+    // the dashboard's static files (public: they hold no data)
+    'GET /dashboard': { auth: 'none' },
+    'GET /dashboard/*': { auth: 'none' },
+    'GET /dashboard/vendor/preact/*': { auth: 'none' },
+    'GET /dashboard/vendor/htm/*': { auth: 'none' },
+    'GET /dashboard/vendor/uplot/*': { auth: 'none' },
   };
 }
