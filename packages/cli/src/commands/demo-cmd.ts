@@ -10,7 +10,11 @@ export function registerDemo(program: Command): void {
     .option('--json [file]', 'print the reports as JSON on stdout, or write them to <file>')
     .option('--users <n>', 'concurrent simulated conversations (default 300, quick 120)')
     .option('--seed <n>', 'seed of the simulated users', '42')
-    .option('--scenarios <list>', 'which scenarios to run, e.g. 1,2', '1,2,3')
+    .option(
+      '--scenarios <list>',
+      'which scenarios to run, e.g. 1,2 (4, the shadow stage, needs 1)',
+      '1,4,2,3',
+    )
     .option('--keep', 'keep the temporary SQLite file and print its path')
     .addHelpText(
       'after',
