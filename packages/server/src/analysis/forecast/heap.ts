@@ -7,6 +7,11 @@ export class EventHeap<T> {
     return this.items.length;
   }
 
+  /** The time of the earliest event, or Infinity when empty. */
+  peekTime(): number {
+    return this.items[0]?.t ?? Infinity;
+  }
+
   push(t: number, v: T): void {
     const it = { t, n: this.n++, v };
     const a = this.items;
