@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { schemasDroppedAfterAll } from './fixtures/pg-schemas';
 import { parse as parseYaml } from 'yaml';
 import { openStore, type Store } from '@baton/store';
 import { createMetrics, IN_DOUBT_AFTER_MS } from '../src/metrics';
@@ -32,17 +32,7 @@ function types(text: string): Map<string, string> {
   return out;
 }
 
-const schemas: string[] = [];
-afterAll(async () => {
-  if (!PG_URL || schemas.length === 0) return;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  try {
-    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const schemas = schemasDroppedAfterAll(PG_URL);
 
 let t: TestBaton | null = null;
 afterEach(async () => {

@@ -9,9 +9,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { schemasDroppedAfterAll } from '../fixtures/pg-schemas';
 import { JSONPath } from 'jsonpath-plus';
-import pg from 'pg';
 import { parseAllDocuments } from 'yaml';
 import { openStore, type Store } from '@baton/store';
 import { startTestBaton, TOKENS, until, type TestBaton } from './harness';
@@ -109,17 +109,7 @@ describe('docs/argo-rollouts.md', () => {
   });
 });
 
-const schemas: string[] = [];
-afterAll(async () => {
-  if (!PG_URL || schemas.length === 0) return;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  try {
-    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const schemas = schemasDroppedAfterAll(PG_URL);
 
 let t: TestBaton | null = null;
 afterEach(async () => {

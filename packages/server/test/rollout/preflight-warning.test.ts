@@ -4,8 +4,8 @@
  * the created rollout. A step that reaches minSamples gets no warning. Both backends.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { schemasDroppedAfterAll } from '../fixtures/pg-schemas';
 import { openStore } from '@baton/store';
 import { startTestBaton, type TestBaton } from './harness';
 
@@ -13,17 +13,7 @@ const PG_URL = process.env.BATON_TEST_PG_URL;
 if (!PG_URL && process.env.CI === 'true') throw new Error('BATON_TEST_PG_URL must be set under CI');
 if (!PG_URL) console.warn('pre-flight warning on PostgreSQL skipped: BATON_TEST_PG_URL is not set');
 
-const schemas: string[] = [];
-afterAll(async () => {
-  if (!PG_URL || schemas.length === 0) return;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  try {
-    for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-  } finally {
-    await admin.end();
-  }
-});
+const schemas = schemasDroppedAfterAll(PG_URL);
 
 let t: TestBaton | null = null;
 afterEach(async () => {
