@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   forecastDrain,
+  MIN_BUDGET_RUNS,
   Survival,
   seededRandom,
   type ForecastHistory,
@@ -202,6 +203,42 @@ describe('drain forecast: known answers', () => {
     );
     expect(f.drain).toEqual({ p50: 10 * MIN, p90: 10 * MIN });
     expect(f.sessions.stragglers).toEqual({ p50: 7, p90: 7 });
+  });
+
+  it('bounds its work: a step waiting for 100,000 green sessions gets fewer runs, said in a note', () => {
+    const h = history({
+      ...slowUsers,
+      firstTurnMs: Array.from({ length: 50 }, () => 1),
+      arrivalsPerMs: 1 / 10,
+    });
+    const canary = (minSessions: number) =>
+      input({
+        sessions: idle(10),
+        history: h,
+        eagerRatePerMs: 1,
+        eagerRateSource: 'rollouts',
+        plan: plan({
+          steps: [
+            {
+              fill: 50,
+              migrate: 0,
+              verify: { minSessions, maxDuration: 3_600_000, minDuration: 0, interval: 100 },
+            },
+            { fill: 100, migrate: 100, verify: null },
+          ],
+        }),
+      });
+    // 100,000 green at 50 %: ~200,000 new sessions a run; the budget allows 2 runs, the floor is 20
+    const big = forecastDrain(canary(100_000));
+    expect(big.runs).toBe(MIN_BUDGET_RUNS);
+    expect(big.notes.some((n) => n.startsWith(`${MIN_BUDGET_RUNS} simulated runs instead of 200`))).toBe(
+      true,
+    );
+    expect(big.steps.p50).toBeGreaterThan(0);
+    // 20 green sessions: the runs asked for, no note
+    const small = forecastDrain(canary(20));
+    expect(small.runs).toBe(200);
+    expect(small.notes.some((n) => n.includes('simulated runs instead of'))).toBe(false);
   });
 
   it('a canary step waits for minSessions green sessions at the observed arrival rate', () => {

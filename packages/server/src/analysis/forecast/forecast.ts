@@ -62,12 +62,37 @@ function median(xs: number[]): number {
 
 const NULL_Q: Quantiles = { p50: null, p90: null };
 
+/**
+ * The simulated events a forecast may cost in all (new sessions drawn by the steps phase, open
+ * sessions followed through the drain): a rollout waiting for 100,000 green sessions, or a fleet of
+ * 100,000 open sessions, gets fewer runs (never under MIN_BUDGET_RUNS) instead of a forecast that
+ * takes minutes. Deterministic: it depends on the input only, so a seed still gives one answer.
+ */
+export const WORK_BUDGET = 500_000;
+export const MIN_BUDGET_RUNS = 20;
+
+/** The events one simulated run costs, about: new sessions until every step's minSessions, plus the open ones. */
+export function workPerRun(input: ForecastInput): number {
+  let arrivals = 0;
+  if (input.start.kind === 'before')
+    for (const st of input.plan.steps)
+      if (st.verify && st.verify.minSessions > 0)
+        arrivals += (st.verify.minSessions / Math.max(st.fill, 1)) * 100;
+  return arrivals + input.sessions.length;
+}
+
 export function forecastDrain(input: ForecastInput, opts: ForecastOptions = {}): DrainForecast {
-  const runs = Math.max(1, Math.min(2000, opts.runs ?? 200));
+  const asked = Math.max(1, Math.min(2000, opts.runs ?? 200));
+  const perRun = workPerRun(input);
+  const runs = Math.min(asked, Math.max(MIN_BUDGET_RUNS, Math.floor(WORK_BUDGET / Math.max(perRun, 1))));
   const seed = opts.seed ?? 1;
   const { plan, history, now } = input;
   const model = new BehaviourModel(history);
   const notes: string[] = [];
+  if (runs < asked)
+    notes.push(
+      `${runs} simulated runs instead of ${asked}: each would follow about ${Math.round(perRun)} sessions (a wider error)`,
+    );
   let low = false;
   if (!model.hasTurnHistory) {
     low = true;
