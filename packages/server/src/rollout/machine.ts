@@ -421,18 +421,7 @@ function enterShadow(tx: Tx, beforeStep: number, now: number): void {
   tx.set({
     phase: beforeStep === 0 ? 'preflight' : tx.s.phase,
     stage: 'shadow',
-    shadow: {
-      beforeStep,
-      startedAt: now,
-      finishedAt: null,
-      verdict: null,
-      sessions: 0,
-      turns: 0,
-      failed: 0,
-      divergent: 0,
-      skipped: 0,
-      results: [],
-    },
+    shadow: { ...emptyShadow(beforeStep), startedAt: now },
   });
   tx.decide(
     'shadow-started',
@@ -982,4 +971,20 @@ export function checkState(s: RolloutState): string[] {
   if ((s.stage === 'done') !== (s.doneAt !== null)) errs.push('doneAt inconsistent with stage');
   if (s.migrations.done < 0 || s.migrations.failed < 0) errs.push('negative counters');
   return errs;
+}
+
+/** A shadow run that has not recorded anything yet. */
+export function emptyShadow(beforeStep: number): ShadowSummary {
+  return {
+    beforeStep,
+    startedAt: 0,
+    finishedAt: null,
+    verdict: null,
+    sessions: 0,
+    turns: 0,
+    failed: 0,
+    divergent: 0,
+    skipped: 0,
+    results: [],
+  };
 }

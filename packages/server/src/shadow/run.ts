@@ -29,6 +29,7 @@ import { historyWindowOf } from '../context';
 import { pairwiseJudge, type PairwiseJudge } from '../evaluators/pairwise';
 import { migrationRunner, runMigration } from '../migration';
 import { worstVerdict, type ShadowSummary } from '../rollout/machine';
+export { emptyShadow } from '../rollout/machine';
 import type { ShadowStageSpec } from '../rollout/spec';
 import { mapLimit } from '../rollout/util';
 import { turnRequestFor } from '../wire';
@@ -314,21 +315,6 @@ export async function runShadow(ctx: ShadowContext, input: ShadowRunInput): Prom
     results,
   };
   return { summary, pairs, turns, skipped, results };
-}
-
-export function emptyShadow(beforeStep: number): ShadowSummary {
-  return {
-    beforeStep,
-    startedAt: 0,
-    finishedAt: null,
-    verdict: null,
-    sessions: 0,
-    turns: 0,
-    failed: 0,
-    divergent: 0,
-    skipped: 0,
-    results: [],
-  };
 }
 
 /** The decision evidence of a run: its summary, gates, and the replayed turns (bounded). */
