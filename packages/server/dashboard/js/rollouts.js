@@ -1,19 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, qs, subscribe } from './api.js';
 import { DistributionChart, SessionsChart } from './charts.js';
-import { Badge, Confirm, ErrorBox, fmtNum, fmtTime, html, pct, useLoad } from './ui.js';
-
-const STATUSES = [
-  'idle',
-  'running',
-  'waiting',
-  'migrating',
-  'completed',
-  'quarantined',
-  'ended',
-  'stuck',
-  'failed',
-];
+import { Badge, Confirm, ErrorBox, STATUSES, fmtNum, fmtTime, html, pct, useLoad } from './ui.js';
 
 export function RolloutList() {
   const [agent, setAgent] = useState('');

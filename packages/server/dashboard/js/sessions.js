@@ -1,19 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, qs } from './api.js';
 import { likelyRenames, structuralDiff } from './diff.js';
-import { Badge, ErrorBox, Pager, fmtTime, html, useLoad, usePager } from './ui.js';
-
-const STATUSES = [
-  'idle',
-  'running',
-  'waiting',
-  'migrating',
-  'completed',
-  'quarantined',
-  'ended',
-  'stuck',
-  'failed',
-];
+import { Badge, ErrorBox, Pager, STATUSES, fmtTime, html, useLoad, usePager } from './ui.js';
 
 export function SessionSearch({ query }) {
   const [f, setF] = useState({

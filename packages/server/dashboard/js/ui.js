@@ -97,3 +97,16 @@ export function Pager({ pager, nextCursor, label }) {
     <button type="button" disabled=${!nextCursor} onClick=${() => pager.next(nextCursor)}>Next</button>
   </nav>`;
 }
+
+/** Session statuses, in the order the views list them. */
+export const STATUSES = [
+  'idle',
+  'running',
+  'waiting',
+  'migrating',
+  'completed',
+  'quarantined',
+  'ended',
+  'stuck',
+  'failed',
+];
