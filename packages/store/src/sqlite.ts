@@ -1,128 +1,70 @@
 /**
  * SQLite backend (better-sqlite3). One file, WAL, `synchronous=NORMAL` by default (`FULL` as an
  * option), a busy timeout, `BEGIN IMMEDIATE` for write transactions and statements prepared once.
- * The driver is synchronous, so every method runs to completion before its promise settles.
+ * The driver is synchronous, so every method runs to completion before its promise settles. The
+ * methods shared with PostgreSQL are in `sql/` (this file runs their plans synchronously); what is
+ * SQLite's own is here: the schema, the turn's begin and its checkpoint append, checkpoint and
+ * history reads, and aggregate writes.
  */
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { createPrivate, exposedFiles, privateSideFiles } from './file-mode';
 import { digestWaitTokensSqlite } from './wait-digests';
 import type { Database as Db, Statement } from 'better-sqlite3';
-import {
-  BatonError,
-  SequenceConflictError,
-  SessionBusyError,
-  TERMINAL_SESSION_STATUSES,
-  newId,
-} from '@baton/core';
+import { BatonError, SequenceConflictError, SessionBusyError, TERMINAL_SESSION_STATUSES } from '@baton/core';
 import type {
   Checkpoint,
   CheckpointMeta,
   HistoryPage,
   HistoryQuery,
   HistoryWindow,
-  Decision,
-  DecisionInput,
-  EffectIntentInput,
-  EffectRecord,
-  EffectResolutionInput,
   MigrationRecord,
-  Page,
-  RolloutPhase,
-  RolloutRecord,
-  RouteRecord,
   SessionAggregate,
   SessionRecord,
-  SessionStatus,
   TurnTelemetryRecord,
-  VersionRecord,
   Wait,
-  WaitRecord,
-  WorkerRecord,
 } from '@baton/core';
 import type {
-  EvaluationJob,
-  SessionKeyReservation,
   AppendCheckpointInput,
   AppendCheckpointsResult,
   BeginTurnInput,
   BeginTurnResult,
   BeginTurnsResult,
-  CreateRolloutInput,
-  CreateSessionInput,
   Lease,
-  CompensationClaim,
-  CompensationOutcome,
-  ListEffectsQuery,
-  ListSessionsQuery,
-  RolloutPatch,
-  SessionExpectation,
-  SessionPatch,
   Store,
   StoreOptions,
-  TelemetryQuery,
-  TurnTelemetryQuery,
-  SessionSample,
 } from './store';
 import { SqliteGraphCheckpointStore } from './graph-sqlite';
 import { SQLITE_LOG_MIGRATION, SqliteLog } from './sqlite-log';
 import {
-  DEFAULT_KEEP_CHECKPOINTS,
-  DEFAULT_MAX_CHECKPOINT_BYTES,
-  DEFAULT_MAX_HISTORY_ENTRY_BYTES,
-  EFFECT_TRANSITIONS,
   aggregateFromRow,
-  asArray,
   batonErrorOr,
   checkKeep,
-  checkRouteWeight,
-  checkSameVersion,
+  checkNoNul,
   checkTtl,
   checkpointMeta,
   checkpointNotFound,
-  decisionFromRow,
-  effectConflict,
-  effectFromRow,
-  emptyCounts,
   encodeAppend,
   jsonText,
   mergeCounts,
   mergeMetrics,
   metricsDelta,
-  migrationFromRow,
-  pageLimit,
   parseJson,
-  rolloutFromRow,
-  routeFromRow,
   sessionFromRow,
-  telemetryFromRow,
-  toPage,
   turnDelta,
-  versionFromRow,
-  versionNotFound,
-  waitFromRow,
-  waitNotFound,
-  workerFromRow,
-  workerNotFound,
-  effectNotFound,
   leaseLost,
-  rolloutNotFound,
-  rolloutRevConflict,
-  sessionConflict,
-  sessionExists,
   sessionNotFound,
   startedTurn,
 } from './common';
-import type { AggregateDelta, AppendLimits, EffectOp, EncodedAppend, Row } from './common';
-import { ownIntent, resolvedConflict } from './recovery';
+import type { AggregateDelta, EncodedAppend, Row } from './common';
 import { guarded } from './sqlite-guard';
-import { SQLITE_RECOVERY_MIGRATION, SqliteRecovery } from './sqlite-recovery';
-import { CompensationLedger, compensationMigration, initialCompensation, sqliteParams } from './compensation';
-import { cipherFor } from './cipher';
-import type { RecordCipher } from './cipher';
-import { openValue, sealJson, sealValue, stepPlace, turnResultPlace } from './sealed';
-import { reencrypt } from './reencrypt';
+import { SQLITE_RECOVERY_MIGRATION } from './sqlite-recovery';
+import { compensationMigration } from './compensation';
+import { openValue, sealValue, turnResultPlace } from './sealed';
 import { LogCache } from './log-cache';
+import { runSync } from './sql/dialect';
+import type { Dialect, Plan, Step } from './sql/dialect';
+import { migrationInsert } from './sql/journal';
+import { SqlStore } from './sql/store-base';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** `NORMAL` (default; durable against process crashes, WAL) or `FULL` (also against power loss). */
@@ -267,45 +209,33 @@ function isEmpty(o: object): boolean {
   return true;
 }
 
-/** A `WHERE` built from optional filters, in the order they are added; `sql` is empty without any. */
-class Filters {
-  private readonly clauses: string[] = [];
-  readonly args: unknown[] = [];
-
-  /** `col = v`, left out when `v` is undefined. */
-  eq(col: string, v: unknown): void {
-    if (v !== undefined) this.add(`${col} = ?`, v);
-  }
-
-  /** `col IN (…)`, left out when `vs` is undefined. */
-  in(col: string, vs: readonly unknown[] | undefined): void {
-    if (vs) this.add(`${col} IN (${vs.map(() => '?').join(', ')})`, ...vs);
-  }
-
-  add(clause: string, ...args: unknown[]): void {
-    this.clauses.push(clause);
-    this.args.push(...args);
-  }
-
-  get sql(): string {
-    return this.clauses.length ? ' WHERE ' + this.clauses.join(' AND ') : '';
-  }
-}
-
 function sqlitePath(target: string): string {
   return target.startsWith('sqlite:') ? target.slice('sqlite:'.length) : target;
 }
 
-export class SqliteStore implements Store {
+/** What SQLite's SQL needs of the shared plans (`sql/dialect.ts`). */
+const SQLITE: Dialect = {
+  kind: 'sqlite',
+  skipLocked: '',
+  isUniqueViolation: (e) =>
+    /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/.test(String((e as { code?: string }).code)),
+};
+
+/** Another connection held the write lock for longer than the busy timeout: STORE_UNAVAILABLE. */
+function busyError(e: unknown, op: string): unknown {
+  if (!String((e as { code?: string }).code).startsWith('SQLITE_BUSY')) return e;
+  return new BatonError(
+    'STORE_UNAVAILABLE',
+    'the SQLite store is busy: another writer holds the lock',
+    { op },
+    { cause: e },
+  );
+}
+
+export class SqliteStore extends SqlStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Db;
-  private readonly now: () => number;
-  private readonly limits: AppendLimits;
   private readonly log: SqliteLog;
-  /** Encryption at rest (a no-op without a current key). */
-  readonly cipher: RecordCipher;
-  private readonly recovery: SqliteRecovery;
-  private readonly compensations: CompensationLedger;
   private readonly hooks: SqliteStoreOptions['hooks'];
   private readonly stmts = new Map<string, Statement>();
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
@@ -314,31 +244,9 @@ export class SqliteStore implements Store {
   readonly warnings: readonly string[] = [];
 
   constructor(target: string, opts: SqliteStoreOptions = {}) {
-    this.now = opts.now ?? Date.now;
-    this.limits = {
-      maxCheckpointBytes: opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
-      maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
-    };
-    this.cipher = cipherFor(opts.encryption);
-    this.log = new SqliteLog(
-      (sql) => this.st(sql),
-      opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS,
-      new LogCache(),
-      this.cipher,
-    );
+    super(SQLITE, opts);
+    this.log = new SqliteLog((sql) => this.st(sql), this.keep, new LogCache(), this.cipher);
     this.hooks = opts.hooks;
-    this.recovery = new SqliteRecovery({
-      st: (sql) => this.st(sql),
-      write: (op, fn) => this.write(op, fn),
-      now: () => this.now(),
-      cipher: this.cipher,
-      addMetrics: (sessionId, version, metrics) => this.addMetrics(sessionId, version, { metrics }),
-    });
-    this.compensations = new CompensationLedger(
-      async (sql, args) => this.nst(sqliteParams(sql)).get(...args) as Row | undefined,
-      () => this.now(),
-      this.cipher,
-    );
     const path = sqlitePath(target);
     const onDisk = path !== ':memory:' && path !== '' && !path.startsWith('file:');
     if (onDisk) {
@@ -399,31 +307,41 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  private readonly numbered = new Map<string, { stmt: Statement; order: number[] }>();
+  private readonly plans = new Map<string, { stmt: Statement; order: number[] }>();
 
-  /** Like `st`, for SQL with numbered parameters (`?1`, `?2`, reused freely): binds them positionally. */
-  private nst(sql: string): {
-    all: (...a: unknown[]) => unknown[];
-    get: (...a: unknown[]) => unknown;
-    run: (...a: unknown[]) => Database.RunResult;
-  } {
-    let n = this.numbered.get(sql);
-    if (!n) {
+  /** One statement of a plan: its `$n` placeholders bound positionally (`?`), booleans as 1/0. */
+  private readonly exec = (s: Step): unknown => {
+    let p = this.plans.get(s.sql);
+    if (!p) {
       const order: number[] = [];
-      const text = sql.replace(/\?(\d+)/g, (_m, d: string) => {
+      const text = s.sql.replace(/\$(\d+)/g, (_m, d: string) => {
         order.push(Number(d) - 1);
         return '?';
       });
-      n = { stmt: guarded(this.db.prepare(text)), order };
-      this.numbered.set(sql, n);
+      p = { stmt: this.db.prepare(text), order };
+      this.plans.set(s.sql, p);
     }
-    const { stmt, order } = n;
-    const bind = (a: unknown[]) => order.map((i) => a[i]);
-    return {
-      all: (...a) => stmt.all(...bind(a)),
-      get: (...a) => stmt.get(...bind(a)),
-      run: (...a) => stmt.run(...bind(a)),
-    };
+    const args = p.order.map((i) => {
+      const v = s.args[i];
+      return typeof v === 'boolean' ? Number(v) : v;
+    });
+    checkNoNul(args);
+    if (s.kind === 'run') return p.stmt.run(...args).changes;
+    return s.kind === 'one' ? p.stmt.get(...args) : p.stmt.all(...args);
+  };
+
+  /** A plan outside a transaction, run to completion synchronously (each statement commits on its own). */
+  async runPlan<T>(plan: Plan<T>): Promise<T> {
+    try {
+      return runSync(plan, this.exec);
+    } catch (e) {
+      throw busyError(e, 'statement');
+    }
+  }
+
+  /** A plan inside one write transaction (`write`), run synchronously. */
+  async runInTx<T>(op: string, plan: Plan<T>): Promise<T> {
+    return this.write(op, () => runSync(plan, this.exec));
   }
 
   /** A write transaction (`BEGIN IMMEDIATE`); the log's cache changes apply once it commits. */
@@ -441,18 +359,7 @@ export class SqliteStore implements Store {
       return out;
     } catch (e) {
       this.log.deferred.rollback();
-      // Another connection held the write lock for longer than the busy timeout.
-      if (String((e as { code?: string }).code).startsWith('SQLITE_BUSY')) {
-        throw new BatonError(
-          'STORE_UNAVAILABLE',
-          'the SQLite store is busy: another writer holds the lock',
-          {
-            op,
-          },
-          { cause: e },
-        );
-      }
-      throw e;
+      throw busyError(e, op);
     }
   }
 
@@ -469,7 +376,7 @@ export class SqliteStore implements Store {
     const secure = this.db.pragma('secure_delete', { simple: true }) as number;
     this.db.pragma('secure_delete = ON');
     try {
-      const out = await this.reencryptAll(opts);
+      const out = await this.reencryptRecords(opts);
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       return out;
     } finally {
@@ -477,275 +384,10 @@ export class SqliteStore implements Store {
     }
   }
 
-  private reencryptAll(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
-    return reencrypt(
-      {
-        all: async (sql, args) => this.nst(sqliteParams(sql)).all(...args) as Row[],
-        update: async (stmts) =>
-          this.write('reencrypt', () => {
-            let n = 0;
-            for (const s of stmts) n += this.nst(sqliteParams(s.sql)).run(...s.args).changes;
-            return n;
-          }),
-      },
-      this.cipher,
-      opts,
-    );
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
-  }
-
-  // ---------- versions and workers ----------
-
-  async registerVersion(v: Omit<VersionRecord, 'createdAt'>): Promise<VersionRecord> {
-    return this.write('registerVersion', () => {
-      const existing = this.st('SELECT * FROM versions WHERE agent = ? AND label = ?').get(
-        v.agent,
-        v.label,
-      ) as Row | undefined;
-      if (existing) {
-        const rec = versionFromRow(existing);
-        checkSameVersion(v, rec);
-        return rec;
-      }
-      const row = this.st(
-        `INSERT INTO versions (agent, label, schema_version, model_id, prompt_hash, tool_manifest_hash, code_hash,
-           identity, accepts_schemas, down_schemas, created_at, metadata)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      ).get(
-        v.agent,
-        v.label,
-        v.schemaVersion,
-        v.modelId,
-        v.promptHash,
-        v.toolManifestHash,
-        v.codeHash,
-        v.identity,
-        JSON.stringify(v.acceptsSchemas ?? []),
-        JSON.stringify(v.downSchemas ?? []),
-        this.now(),
-        JSON.stringify(v.metadata ?? {}),
-      ) as Row;
-      return versionFromRow(row);
-    });
-  }
-
-  async getVersion(agent: string, label: string): Promise<VersionRecord> {
-    const row = this.st('SELECT * FROM versions WHERE agent = ? AND label = ?').get(agent, label) as
-      Row | undefined;
-    if (!row) throw versionNotFound(agent, label);
-    return versionFromRow(row);
-  }
-
-  async listVersions(agent?: string): Promise<VersionRecord[]> {
-    const rows =
-      agent === undefined
-        ? this.st('SELECT * FROM versions ORDER BY agent, created_at, label').all()
-        : this.st('SELECT * FROM versions WHERE agent = ? ORDER BY created_at, label').all(agent);
-    return (rows as Row[]).map(versionFromRow);
-  }
-
-  async registerWorker(w: Omit<WorkerRecord, 'registeredAt' | 'lastSeenAt'>): Promise<WorkerRecord> {
-    const now = this.now();
-    const row = this.st(
-      `INSERT INTO workers (id, agent, version, url, health, registered_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, version = excluded.version, url = excluded.url,
-         health = excluded.health, last_seen_at = excluded.last_seen_at
-       RETURNING *`,
-    ).get(w.id, w.agent, w.version, w.url ?? null, w.health, now, now) as Row;
-    return workerFromRow(row);
-  }
-
-  async updateWorker(
-    id: string,
-    patch: { health?: WorkerRecord['health']; seen?: boolean },
-  ): Promise<WorkerRecord> {
-    const row = this.st(
-      `UPDATE workers SET health = coalesce(?, health), last_seen_at = CASE WHEN ? THEN ? ELSE last_seen_at END
-       WHERE id = ? RETURNING *`,
-    ).get(patch.health ?? null, patch.seen ? 1 : 0, this.now(), id) as Row | undefined;
-    if (!row) throw workerNotFound(id);
-    return workerFromRow(row);
-  }
-
-  async removeWorker(id: string): Promise<void> {
-    const r = this.st('DELETE FROM workers WHERE id = ?').run(id);
-    if (r.changes === 0) throw workerNotFound(id);
-  }
-
-  async listWorkers(q: { agent?: string; version?: string } = {}): Promise<WorkerRecord[]> {
-    const rows = this.nst(
-      `SELECT * FROM workers WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR version = ?2) ORDER BY registered_at, id`,
-    ).all(q.agent ?? null, q.version ?? null) as Row[];
-    return rows.map(workerFromRow);
-  }
-
-  // ---------- routes ----------
-
-  async getRoute(agent: string): Promise<RouteRecord | null> {
-    const row = this.st('SELECT * FROM routes WHERE agent = ?').get(agent) as Row | undefined;
-    return row ? routeFromRow(row) : null;
-  }
-
-  async setRoute(r: Omit<RouteRecord, 'updatedAt'>): Promise<RouteRecord> {
-    checkRouteWeight(r.weight);
-    const row = this.st(
-      `INSERT INTO routes (agent, stable, candidate, weight, move, rollout_id, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (agent) DO UPDATE SET stable = excluded.stable, candidate = excluded.candidate,
-         weight = excluded.weight, move = excluded.move, rollout_id = excluded.rollout_id, updated_at = excluded.updated_at
-       RETURNING *`,
-    ).get(
-      r.agent,
-      r.stable,
-      r.candidate ?? null,
-      r.weight,
-      r.move ? JSON.stringify(r.move) : null,
-      r.rolloutId ?? null,
-      this.now(),
-    ) as Row;
-    return routeFromRow(row);
-  }
-
-  // ---------- sessions ----------
-
-  async createSession(input: CreateSessionInput): Promise<SessionRecord> {
-    const now = this.now();
-    const id = input.id ?? newId('s', now);
-    try {
-      const row = this.st(
-        `INSERT INTO sessions (id, agent, tenant, version, status, seq, token_hash, created_at, updated_at, metadata)
-         VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING *`,
-      ).get(
-        id,
-        input.agent,
-        input.tenant ?? null,
-        input.version,
-        input.status ?? 'idle',
-        input.tokenHash,
-        now,
-        now,
-        JSON.stringify(input.metadata ?? {}),
-      ) as Row;
-      return sessionFromRow(row);
-    } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw sessionExists(id);
-      }
-      throw e;
-    }
-  }
-
-  async getSession(id: string): Promise<SessionRecord> {
-    const row = this.st('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
-    if (!row) throw sessionNotFound(id);
-    return sessionFromRow(row);
-  }
-
-  async listSessions(q: ListSessionsQuery): Promise<Page<SessionRecord>> {
-    const limit = pageLimit(q.limit);
-    const statuses = asArray(q.status);
-    if (statuses && statuses.length === 0) return { items: [], nextCursor: null };
-    const f = new Filters();
-    f.eq('agent', q.agent);
-    f.eq('version', q.version);
-    f.eq('tenant', q.tenant);
-    f.in('status', statuses);
-    if (q.cursor) f.add('id > ?', q.cursor);
-    const rows = this.st(`SELECT * FROM sessions${f.sql} ORDER BY id LIMIT ?`).all(
-      ...f.args,
-      limit + 1,
-    ) as Row[];
-    return toPage(rows.map(sessionFromRow), limit);
-  }
-
-  async countSessions(q: {
-    agent?: string;
-    version?: string;
-  }): Promise<Record<string, Record<SessionStatus, number>>> {
-    const rows = this.nst(
-      `SELECT version, status, count(*) AS n FROM sessions
-       WHERE (?1 IS NULL OR agent = ?1) AND (?2 IS NULL OR version = ?2) GROUP BY version, status`,
-    ).all(q.agent ?? null, q.version ?? null) as Array<{ version: string; status: SessionStatus; n: number }>;
-    const out: Record<string, Record<SessionStatus, number>> = {};
-    for (const r of rows) {
-      const byStatus = (out[r.version] ??= emptyCounts());
-      byStatus[r.status] = Number(r.n);
-    }
-    return out;
-  }
-
-  async updateSession(id: string, expect: SessionExpectation, patch: SessionPatch): Promise<SessionRecord> {
-    return this.write('updateSession', () => {
-      const cur = this.st('SELECT * FROM sessions WHERE id = ?').get(id) as Row | undefined;
-      if (!cur) throw sessionNotFound(id);
-      const s = sessionFromRow(cur);
-      const statuses = asArray(expect.status);
-      if (
-        (statuses && !statuses.includes(s.status)) ||
-        (expect.version !== undefined && expect.version !== s.version) ||
-        (expect.seq !== undefined && expect.seq !== s.seq)
-      ) {
-        throw sessionConflict(id, expect, s);
-      }
-      const row = this.st(
-        `UPDATE sessions SET status = ?, version = ?, reason = ?, updated_at = ? WHERE id = ? RETURNING *`,
-      ).get(
-        patch.status ?? s.status,
-        patch.version ?? s.version,
-        patch.reason === undefined ? s.reason : patch.reason,
-        this.now(),
-        id,
-      ) as Row;
-      return sessionFromRow(row);
-    });
-  }
-
-  async quarantineSession(id: string, reason: string): Promise<SessionRecord> {
-    const row = this.st(
-      `UPDATE sessions SET status = 'quarantined', reason = ?, updated_at = ? WHERE id = ? RETURNING *`,
-    ).get(reason, this.now(), id) as Row | undefined;
-    if (!row) throw sessionNotFound(id);
-    return sessionFromRow(row);
-  }
-
-  async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease> {
-    checkTtl(ttlMs);
-    const now = this.now();
-    const expiresAt = now + ttlMs;
-    const r = this.nst(
-      `UPDATE sessions SET lease_owner = ?1, lease_expires_at = ?2, lease_epoch = lease_epoch + 1
-       WHERE id = ?3 AND (lease_owner IS NULL OR lease_owner = ?1 OR lease_expires_at <= ?4) RETURNING lease_epoch`,
-    ).get(owner, expiresAt, sessionId, now) as { lease_epoch: number } | undefined;
-    if (r) return { sessionId, owner, expiresAt, epoch: r.lease_epoch };
-    const cur = this.st('SELECT lease_owner, lease_expires_at FROM sessions WHERE id = ?').get(sessionId) as
-      Row | undefined;
-    if (!cur) throw sessionNotFound(sessionId);
-    throw new SessionBusyError(sessionId, Math.max(0, Number(cur.lease_expires_at) - now));
-  }
-
-  async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
-    checkTtl(ttlMs);
-    const expiresAt = this.now() + ttlMs;
-    const r = this.st('UPDATE sessions SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?').run(
-      expiresAt,
-      lease.sessionId,
-      lease.owner,
-    );
-    if (r.changes === 1) return { ...lease, expiresAt };
-    const cur = this.st('SELECT lease_owner FROM sessions WHERE id = ?').get(lease.sessionId) as
-      Row | undefined;
-    if (!cur) throw sessionNotFound(lease.sessionId);
-    throw leaseLost(lease.sessionId, lease.owner, cur.lease_owner as string | null);
-  }
-
-  async releaseLease(lease: Lease): Promise<void> {
-    this.st(
-      'UPDATE sessions SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?',
-    ).run(lease.sessionId, lease.owner);
   }
 
   /** The part of `beginTurn` that runs inside the write transaction (throws before any write). */
@@ -992,22 +634,8 @@ export class SqliteStore implements Store {
   }
 
   private insertMigration(m: MigrationRecord): void {
-    this.st(
-      `INSERT INTO migrations (session_id, seq, from_version, to_version, from_schema, to_schema, context_policy,
-         rollout_id, status, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      m.sessionId,
-      m.seq,
-      m.fromVersion,
-      m.toVersion,
-      m.fromSchema,
-      m.toSchema,
-      m.contextPolicy,
-      m.rolloutId ?? null,
-      m.status,
-      m.error ?? null,
-      m.at,
-    );
+    const { sql, args } = migrationInsert(m);
+    this.exec({ kind: 'run', sql, args });
   }
 
   private insertTelemetry(t: TurnTelemetryRecord, sessionStartedAt: number): void {
@@ -1156,19 +784,6 @@ export class SqliteStore implements Store {
     });
   }
 
-  async listCheckpoints(
-    sessionId: string,
-    q: { limit?: number; beforeSeq?: number } = {},
-  ): Promise<CheckpointMeta[]> {
-    await this.getSession(sessionId);
-    const rows = this.st(
-      `SELECT session_id, seq, schema_version, written_by, hash, size, created_at, state_hash, context_hash,
-         memory_hash, history_length, history_head FROM checkpoints
-       WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
-    ).all(sessionId, q.beforeSeq ?? Number.MAX_SAFE_INTEGER, pageLimit(q.limit)) as Row[];
-    return rows.map(checkpointMeta);
-  }
-
   async compactCheckpoints(sessionId: string, keep: number): Promise<number> {
     checkKeep(keep);
     return this.write('compactCheckpoints', () => {
@@ -1199,348 +814,6 @@ export class SqliteStore implements Store {
     }
   }
 
-  async sharedSecret(name: string): Promise<Buffer> {
-    return this.write('sharedSecret', () => {
-      this.st('INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(
-        name,
-        randomBytes(32).toString('hex'),
-        this.now(),
-      );
-      const r = this.st('SELECT value FROM secrets WHERE name = ?').get(name) as { value: string };
-      return Buffer.from(r.value, 'hex');
-    });
-  }
-
-  async listMigrations(q: {
-    sessionId?: string;
-    rolloutId?: string;
-    status?: 'ok' | 'failed';
-    limit?: number;
-  }): Promise<MigrationRecord[]> {
-    const rows = this.nst(
-      `SELECT * FROM migrations WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR rollout_id = ?2)
-         AND (?3 IS NULL OR status = ?3) ORDER BY id LIMIT ?4`,
-    ).all(q.sessionId ?? null, q.rolloutId ?? null, q.status ?? null, pageLimit(q.limit)) as Row[];
-    return rows.map(migrationFromRow);
-  }
-
-  async recordMigrationFailure(r: Omit<MigrationRecord, 'seq' | 'status'>): Promise<void> {
-    this.insertMigration({ ...r, seq: 0, status: 'failed', error: r.error ?? null });
-  }
-
-  // ---------- waits ----------
-
-  async getWait(token: string): Promise<WaitRecord> {
-    const row = this.st('SELECT * FROM waits WHERE token = ?').get(token) as Row | undefined;
-    if (!row) throw waitNotFound(token);
-    return waitFromRow(row);
-  }
-
-  async listWaits(q: {
-    sessionId?: string;
-    status?: WaitRecord['status'];
-    dueBefore?: number;
-    limit?: number;
-  }): Promise<WaitRecord[]> {
-    const status = q.status ?? (q.dueBefore !== undefined ? 'pending' : null);
-    const rows = this.nst(
-      `SELECT * FROM waits WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR status = ?2)
-         AND (?3 IS NULL OR deadline < ?3) ORDER BY deadline, token LIMIT ?4`,
-    ).all(q.sessionId ?? null, status, q.dueBefore ?? null, pageLimit(q.limit)) as Row[];
-    return rows.map(waitFromRow);
-  }
-
-  // ---------- step journal ----------
-
-  async listSteps(
-    sessionId: string,
-    turnId: string,
-  ): Promise<Array<{ index: number; name: string; result: unknown }>> {
-    const rows = this.st(
-      'SELECT idx, name, result FROM steps WHERE session_id = ? AND turn_id = ? ORDER BY idx',
-    ).all(sessionId, turnId) as Row[];
-    return rows.map((r) => ({
-      index: Number(r.idx),
-      name: r.name as string,
-      result: parseJson(openValue(this.cipher, r.result, stepPlace(sessionId, turnId, Number(r.idx)))),
-    }));
-  }
-
-  async putStep(
-    sessionId: string,
-    turnId: string,
-    index: number,
-    name: string,
-    result: unknown,
-  ): Promise<void> {
-    this.st(
-      `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-    ).run(
-      sessionId,
-      turnId,
-      index,
-      name,
-      sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)),
-    );
-  }
-
-  // ---------- turn results ----------
-
-  async getTurnResult(sessionId: string, key: string): Promise<unknown | undefined> {
-    const row = this.st('SELECT result FROM turn_results WHERE session_id = ? AND key = ?').get(
-      sessionId,
-      key,
-    ) as Row | undefined;
-    return row ? parseJson(openValue(this.cipher, row.result, turnResultPlace(sessionId, key))) : undefined;
-  }
-
-  async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
-    this.st(
-      'INSERT INTO turn_results (session_id, key, result, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    ).run(
-      sessionId,
-      key,
-      sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)),
-      this.now(),
-    );
-  }
-
-  // ---------- effects ----------
-
-  async recordEffectIntent(
-    input: EffectIntentInput & { rolloutId?: string | null },
-  ): Promise<{ effect: EffectRecord; existing: boolean }> {
-    const now = this.now();
-    const comp = initialCompensation(input.compensation);
-    const row = this.st(
-      `INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args, status,
-         compensation, created_at, updated_at, attempt_id, compensation_state, compensation_reason, compensates)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
-    ).get(
-      newId('e', now),
-      input.idempotencyKey,
-      input.sessionId,
-      input.agent,
-      input.version,
-      input.rolloutId ?? null,
-      input.turnId,
-      input.name,
-      sealJson(this.cipher, jsonText(input.args), input.idempotencyKey, 'args'),
-      input.compensation ?? null,
-      now,
-      now,
-      input.attemptId ?? null,
-      comp.state,
-      comp.reason,
-      input.compensates ?? null,
-    ) as Row | undefined;
-    if (row) return { effect: effectFromRow(row, this.cipher), existing: false };
-    const effect = await this.getEffect(input.idempotencyKey);
-    return { effect, existing: !ownIntent(effect, input.attemptId) };
-  }
-
-  private transition(key: string, op: EffectOp, value: unknown): EffectRecord {
-    const { from, to } = EFFECT_TRANSITIONS[op];
-    const col = op === 'fail' ? 'error' : 'result';
-    const v = op === 'fail' ? String(value) : sealJson(this.cipher, jsonText(value), key, 'result');
-    const row = this.st(
-      `UPDATE effects SET status = ?, ${col} = ?, updated_at = ? WHERE idempotency_key = ? AND status = ? RETURNING *`,
-    ).get(to, v, this.now(), key, from) as Row | undefined;
-    if (row) return effectFromRow(row, this.cipher);
-    const cur = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(key) as Row | undefined;
-    if (!cur) throw effectNotFound(key);
-    const e = effectFromRow(cur, this.cipher);
-    if (e.resolution) throw resolvedConflict(e, op);
-    if (e.status === to) return e;
-    throw effectConflict(key, op, e.status);
-  }
-
-  async commitEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
-    return this.transition(idempotencyKey, 'commit', result);
-  }
-
-  async failEffect(idempotencyKey: string, error: string): Promise<EffectRecord> {
-    return this.transition(idempotencyKey, 'fail', error);
-  }
-
-  getEffectById(id: string): Promise<EffectRecord> {
-    return this.compensations.getById(id);
-  }
-
-  claimCompensation(id: string, claim: CompensationClaim): Promise<EffectRecord> {
-    return this.compensations.claim(id, claim);
-  }
-
-  finishCompensation(id: string, owner: string, outcome: CompensationOutcome): Promise<EffectRecord> {
-    return this.compensations.finish(id, owner, outcome);
-  }
-
-  skipCompensation(id: string, by: string, reason: string): Promise<EffectRecord> {
-    return this.compensations.skip(id, by, reason);
-  }
-
-  holdCompensation(id: string, reason: string): Promise<EffectRecord> {
-    return this.compensations.hold(id, reason);
-  }
-
-  async getEffect(idempotencyKey: string): Promise<EffectRecord> {
-    const row = this.st('SELECT * FROM effects WHERE idempotency_key = ?').get(idempotencyKey) as
-      Row | undefined;
-    if (!row) throw effectNotFound(idempotencyKey);
-    return effectFromRow(row, this.cipher);
-  }
-
-  async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
-    const limit = pageLimit(q.limit);
-    const statuses = asArray(q.status);
-    if (statuses && statuses.length === 0) return { items: [], nextCursor: null };
-    const f = new Filters();
-    f.eq('session_id', q.sessionId);
-    f.eq('agent', q.agent);
-    f.eq('version', q.version);
-    f.eq('rollout_id', q.rolloutId);
-    f.in('status', statuses);
-    f.in('compensation_state', asArray(q.compensationState));
-    if (q.kind) f.add(q.kind === 'turn' ? 'compensates IS NULL' : 'compensates IS NOT NULL');
-    if (q.cursor) f.add('id > ?', q.cursor);
-    const rows = this.st(`SELECT * FROM effects${f.sql} ORDER BY id LIMIT ?`).all(
-      ...f.args,
-      limit + 1,
-    ) as Row[];
-    return toPage(
-      rows.map((r) => effectFromRow(r, this.cipher)),
-      limit,
-    );
-  }
-
-  // ---------- rollouts ----------
-
-  async createRollout(input: CreateRolloutInput): Promise<RolloutRecord> {
-    const now = this.now();
-    const row = this.st(
-      `INSERT INTO rollouts (id, agent, from_version, to_version, spec, phase, step, state, rev, decision_seq,
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, 0, ?, ?) RETURNING *`,
-    ).get(
-      input.id ?? newId('r', now),
-      input.agent,
-      input.from,
-      input.to,
-      jsonText(input.spec),
-      input.phase,
-      jsonText(input.state),
-      now,
-      now,
-    ) as Row;
-    return rolloutFromRow(row);
-  }
-
-  async getRollout(id: string): Promise<RolloutRecord> {
-    const row = this.st('SELECT * FROM rollouts WHERE id = ?').get(id) as Row | undefined;
-    if (!row) throw rolloutNotFound(id);
-    return rolloutFromRow(row);
-  }
-
-  async listRollouts(
-    q: { agent?: string; phase?: RolloutPhase | RolloutPhase[] } = {},
-  ): Promise<RolloutRecord[]> {
-    const phases = asArray(q.phase);
-    if (phases && phases.length === 0) return [];
-    const f = new Filters();
-    f.eq('agent', q.agent);
-    f.in('phase', phases);
-    const rows = this.st(`SELECT * FROM rollouts${f.sql} ORDER BY created_at, id`).all(...f.args) as Row[];
-    return rows.map(rolloutFromRow);
-  }
-
-  async updateRollout(
-    id: string,
-    expectedRev: number,
-    patch: RolloutPatch,
-    decisions: DecisionInput[] = [],
-  ): Promise<RolloutRecord> {
-    return this.write('updateRollout', () => {
-      const now = this.now();
-      const row = this.st(
-        `UPDATE rollouts SET phase = coalesce(?, phase), step = coalesce(?, step),
-           state = CASE WHEN ? THEN ? ELSE state END, rev = rev + 1, decision_seq = decision_seq + ?, updated_at = ?
-         WHERE id = ? AND rev = ? RETURNING *`,
-      ).get(
-        patch.phase ?? null,
-        patch.step ?? null,
-        patch.state !== undefined ? 1 : 0,
-        jsonText(patch.state),
-        decisions.length,
-        now,
-        id,
-        expectedRev,
-      ) as Row | undefined;
-      if (!row) {
-        const cur = this.st('SELECT rev FROM rollouts WHERE id = ?').get(id) as Row | undefined;
-        if (!cur) throw rolloutNotFound(id);
-        throw rolloutRevConflict(id, expectedRev, Number(cur.rev));
-      }
-      const last = Number(row.decision_seq);
-      this.insertDecisions(id, last - decisions.length, decisions, now);
-      return rolloutFromRow(row);
-    });
-  }
-
-  private insertDecisions(rolloutId: string, afterSeq: number, ds: DecisionInput[], at: number): Decision[] {
-    const st = this.st(
-      'INSERT INTO decisions (rollout_id, seq, kind, message, evidence, at) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    return ds.map((d, i) => {
-      const seq = afterSeq + i + 1;
-      st.run(rolloutId, seq, d.kind, d.message, jsonText(d.evidence), at);
-      const out: Decision = { rolloutId, seq, kind: d.kind, message: d.message, at };
-      if (d.evidence !== undefined) out.evidence = d.evidence;
-      return out;
-    });
-  }
-
-  async appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision> {
-    return this.write('appendDecision', () => {
-      const row = this.st(
-        'UPDATE rollouts SET decision_seq = decision_seq + 1 WHERE id = ? RETURNING decision_seq',
-      ).get(rolloutId) as Row | undefined;
-      if (!row) throw rolloutNotFound(rolloutId);
-      return this.insertDecisions(rolloutId, Number(row.decision_seq) - 1, [d], this.now())[0]!;
-    });
-  }
-
-  async listDecisions(rolloutId: string, q: { afterSeq?: number; limit?: number } = {}): Promise<Decision[]> {
-    const rows = this.st('SELECT * FROM decisions WHERE rollout_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(
-      rolloutId,
-      q.afterSeq ?? 0,
-      pageLimit(q.limit ?? 1000),
-    ) as Row[];
-    return rows.map(decisionFromRow);
-  }
-
-  async appendSessionSample(sample: SessionSample): Promise<void> {
-    this.write('appendSessionSample', () => {
-      this.st(
-        'INSERT INTO session_samples (rollout_id, at, counts) VALUES (?, ?, ?) ON CONFLICT (rollout_id, at) DO UPDATE SET counts = excluded.counts',
-      ).run(sample.rolloutId, sample.at, JSON.stringify(sample.counts));
-    });
-  }
-
-  async listSessionSamples(
-    rolloutId: string,
-    q: { after?: number; limit?: number } = {},
-  ): Promise<SessionSample[]> {
-    const rows = this.st(
-      'SELECT * FROM session_samples WHERE rollout_id = ? AND at > ? ORDER BY at LIMIT ?',
-    ).all(rolloutId, q.after ?? -1, pageLimit(q.limit ?? 1000)) as Row[];
-    return rows.map((r) => ({
-      rolloutId: String(r.rollout_id),
-      at: Number(r.at),
-      counts: JSON.parse(String(r.counts)) as SessionSample['counts'],
-    }));
-  }
-
   // ---------- telemetry ----------
 
   async recordTurnTelemetry(t: TurnTelemetryRecord): Promise<void> {
@@ -1556,107 +829,19 @@ export class SqliteStore implements Store {
     version: string,
     m: { metrics?: Record<string, number>; signals?: Record<string, number> },
   ): Promise<void> {
-    this.write('recordSessionMetrics', () => this.addMetrics(sessionId, version, m));
+    return this.runInTx('recordSessionMetrics', this.addMetrics(sessionId, version, m));
   }
 
   /** Inside a write transaction: add metrics and signal counts to the session's aggregate. */
-  private addMetrics(
+  // eslint-disable-next-line require-yield
+  protected *addMetrics(
     sessionId: string,
     version: string,
     m: { metrics?: Record<string, number>; signals?: Record<string, number> },
-  ): void {
+  ): Plan<void> {
     const s = this.st('SELECT agent, created_at FROM sessions WHERE id = ?').get(sessionId) as
       Row | undefined;
     if (!s) throw sessionNotFound(sessionId);
     this.applyDelta(sessionId, version, s.agent as string, Number(s.created_at), this.now(), metricsDelta(m));
-  }
-
-  // ---------- crash recovery (sqlite-recovery.ts) ----------
-
-  async resolveEffect(id: string, r: EffectResolutionInput): Promise<EffectRecord> {
-    return this.recovery.resolveEffect(id, r);
-  }
-
-  async reserveSessionKey(input: {
-    agent: string;
-    key: string;
-    sessionId: string;
-    bodyHash: string;
-  }): Promise<SessionKeyReservation> {
-    return this.recovery.reserveSessionKey(input);
-  }
-
-  async enqueueEvaluation(job: {
-    id: string;
-    sessionId: string;
-    version: string;
-    turn: unknown;
-  }): Promise<boolean> {
-    return this.recovery.enqueueEvaluation(job);
-  }
-
-  async claimEvaluations(owner: string, limit: number, ttlMs: number): Promise<EvaluationJob[]> {
-    return this.recovery.claimEvaluations(owner, limit, ttlMs);
-  }
-
-  async completeEvaluation(id: string, metrics: Record<string, number>): Promise<boolean> {
-    return this.recovery.completeEvaluation(id, metrics);
-  }
-
-  async listEvaluations(q?: {
-    status?: 'pending' | 'done';
-    sessionId?: string;
-    limit?: number;
-  }): Promise<EvaluationJob[]> {
-    return this.recovery.listEvaluations(q);
-  }
-
-  async markSessionCompleted(sessionId: string): Promise<void> {
-    this.write('markSessionCompleted', () => {
-      this.st(`UPDATE waits SET status = 'expired' WHERE session_id = ? AND status = 'pending'`).run(
-        sessionId,
-      );
-      this.st('UPDATE session_aggregates SET completed = 1 WHERE session_id = ?').run(sessionId);
-    });
-  }
-
-  async listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {
-    const rows = this.nst(
-      `SELECT * FROM session_aggregates WHERE agent = ?1 AND (?2 IS NULL OR version = ?2)
-         AND (?3 IS NULL OR session_started_at >= ?3) AND (?4 IS NULL OR session_started_at < ?4)
-       ORDER BY session_started_at, session_id, version LIMIT ?5`,
-    ).all(
-      q.agent,
-      q.version ?? null,
-      q.startedFrom ?? null,
-      q.startedTo ?? null,
-      q.limit ?? 1_000_000,
-    ) as Row[];
-    return rows.map(aggregateFromRow);
-  }
-
-  async listTurnTelemetry(q: TurnTelemetryQuery): Promise<TurnTelemetryRecord[]> {
-    const rows = this.nst(
-      `SELECT * FROM turn_telemetry WHERE agent = ?1 AND (?2 IS NULL OR version = ?2)
-         AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at < ?4) ORDER BY at, id LIMIT ?5`,
-    ).all(q.agent, q.version ?? null, q.from ?? null, q.to ?? null, q.limit ?? 1_000_000) as Row[];
-    return rows.map(telemetryFromRow);
-  }
-
-  // ---------- leader locks ----------
-
-  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    checkTtl(ttlMs);
-    const now = this.now();
-    const r = this.nst(
-      `INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)
-       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-       WHERE locks.owner = excluded.owner OR locks.expires_at <= ?4`,
-    ).run(name, owner, now + ttlMs, now);
-    return r.changes === 1;
-  }
-
-  async releaseLock(name: string, owner: string): Promise<void> {
-    this.st('DELETE FROM locks WHERE name = ? AND owner = ?').run(name, owner);
   }
 }
