@@ -2,8 +2,8 @@
  * Compensation state of effects, beside their status (both backends): the schema migration, the
  * compare-and-set transitions `pending | failed | running (expired)` → `running` (claim) →
  * `compensated | failed` (finish by the run's owner), the operator's skip to `not-compensable`, and
- * the reason an effect stays pending. One query text for both backends (`$n` placeholders; SQLite
- * gets them as `?n`).
+ * the reason an effect stays pending. One query text for both backends (`$n` placeholders, run as a
+ * plan: `sql/dialect.ts`).
  */
 import { BatonError, NO_COMPENSATION, initialCompensationFields } from '@baton/core';
 import type { CompensationState, EffectRecord } from '@baton/core';
@@ -71,11 +71,6 @@ const BY_ID = 'SELECT * FROM effects WHERE id = $1';
 
 /** Runs one statement and returns its first row (the backend adapts the placeholders). */
 export type OneRow = (sql: string, args: unknown[]) => Promise<Row | undefined>;
-
-/** `$n` placeholders as SQLite's numbered `?n`. */
-export function sqliteParams(sql: string): string {
-  return sql.replace(/\$(\d+)/g, '?$1');
-}
 
 /** Why `e`'s compensation cannot start now. */
 export function notCompensable(e: EffectRecord, now: number): BatonError {

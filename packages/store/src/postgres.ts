@@ -6,9 +6,9 @@
  * last wrote or read, which the statement guards by hash, so only a cold or stale cache costs one
  * extra read. When the statement matches no row, a follow-up query tells a stale writer from an
  * unknown session. `beginTurn` is one statement too. Frequently used statements are prepared per
- * connection.
+ * connection. The methods shared with SQLite are in `sql/` (this file runs their plans on the pool
+ * or in a client transaction).
  */
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { PoolClient, QueryResultRow } from 'pg';
 import {
@@ -17,31 +17,15 @@ import {
   SessionBusyError,
   TERMINAL_SESSION_STATUSES,
   ValidationError,
-  newId,
 } from '@baton/core';
 import type {
   Checkpoint,
   CheckpointMeta,
-  Decision,
-  DecisionInput,
-  EffectIntentInput,
-  EffectRecord,
-  EffectResolutionInput,
   HistoryPage,
   HistoryQuery,
   HistoryWindow,
-  MigrationRecord,
-  Page,
-  RolloutPhase,
-  RolloutRecord,
-  RouteRecord,
-  SessionAggregate,
   SessionRecord,
-  SessionStatus,
   TurnTelemetryRecord,
-  VersionRecord,
-  WaitRecord,
-  WorkerRecord,
 } from '@baton/core';
 import type {
   AppendCheckpointInput,
@@ -49,90 +33,34 @@ import type {
   BeginTurnInput,
   BeginTurnResult,
   BeginTurnsResult,
-  CreateRolloutInput,
-  CreateSessionInput,
-  EvaluationJob,
   Lease,
-  CompensationClaim,
-  CompensationOutcome,
-  ListEffectsQuery,
-  ListSessionsQuery,
-  RolloutPatch,
-  SessionExpectation,
-  SessionKeyReservation,
-  SessionPatch,
   Store,
   StoreOptions,
-  TelemetryQuery,
-  TurnTelemetryQuery,
-  SessionSample,
 } from './store';
 import { PostgresGraphCheckpointStore } from './graph-postgres';
-import { PG_RECOVERY_MIGRATION, PgRecovery } from './pg-recovery';
-import { CompensationLedger, compensationMigration, initialCompensation } from './compensation';
-import { cipherFor } from './cipher';
-import type { RecordCipher } from './cipher';
-import { openValue, sealJson, sealValue, stepPlace, turnResultPlace } from './sealed';
-import { reencrypt } from './reencrypt';
-import { ownIntent, resolvedConflict } from './recovery';
+import { PG_RECOVERY_MIGRATION } from './pg-recovery';
+import { compensationMigration } from './compensation';
+import { openValue, sealValue, turnResultPlace } from './sealed';
 import {
-  DEFAULT_KEEP_CHECKPOINTS,
-  DEFAULT_MAX_CHECKPOINT_BYTES,
-  DEFAULT_MAX_HISTORY_ENTRY_BYTES,
-  EFFECT_TRANSITIONS,
-  aggregateFromRow,
-  asArray,
   batonErrorOr,
   checkKeep,
-  checkRouteWeight,
-  checkSameVersion,
   checkTtl,
-  checkpointMeta,
   checkpointNotFound,
-  decisionFromRow,
-  effectConflict,
-  effectFromRow,
-  effectNotFound,
-  emptyCounts,
   encodeAppend,
   finishAppend,
   historyQuery,
   jsonText,
   leaseLost,
   metricsDelta,
-  migrationFromRow,
-  pageLimit,
   parseJson,
-  rolloutFromRow,
-  rolloutNotFound,
-  rolloutRevConflict,
-  routeFromRow,
-  sessionConflict,
-  sessionExists,
   sessionFromRow,
   sessionNotFound,
   startedTurn,
-  telemetryFromRow,
-  toPage,
   turnDelta,
-  versionFromRow,
-  versionNotFound,
-  waitFromRow,
-  waitNotFound,
-  workerFromRow,
-  workerNotFound,
   checkNoNul,
   nulInColumn,
 } from './common';
-import type {
-  AggregateDelta,
-  AppendLimits,
-  EffectOp,
-  EncodedAppend,
-  FinishedAppend,
-  PreviousCheckpoint,
-  Row,
-} from './common';
+import type { AggregateDelta, EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
 import {
   COMPACT_SQL,
   CP_SELECT,
@@ -156,6 +84,9 @@ import {
 } from './pg-history';
 import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
 import { digestWaitTokensPostgres } from './wait-digests';
+import { one, runAsync } from './sql/dialect';
+import type { Dialect, Plan, Step } from './sql/dialect';
+import { SqlStore } from './sql/store-base';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */
@@ -395,37 +326,43 @@ function storeError(e: unknown): unknown {
   );
 }
 
-function isUniqueViolation(e: unknown): boolean {
-  return (e as { code?: string }).code === '23505';
+/** What PostgreSQL's SQL needs of the shared plans (`sql/dialect.ts`). */
+const POSTGRES: Dialect = {
+  kind: 'postgres',
+  skipLocked: ' FOR UPDATE SKIP LOCKED',
+  isUniqueViolation: (e) => (e as { code?: string }).code === '23505',
+};
+
+/** One statement of a plan on `c` (the pool, or a transaction's connection). */
+async function exec(c: Runner, s: Step): Promise<unknown> {
+  checkNoNul(s.args);
+  let res: pg.QueryResult<Row>;
+  try {
+    res = await c.query<Row>(
+      s.prepare ? { name: stmtName(s.sql), text: s.sql, values: s.args } : { text: s.sql, values: s.args },
+    );
+  } catch (e) {
+    throw storeError(e);
+  }
+  if (s.kind === 'run') return res.rowCount ?? 0;
+  return s.kind === 'one' ? res.rows[0] : res.rows;
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends SqlStore implements Store {
   readonly kind = 'postgres' as const;
   readonly parallelWrites: number;
   readonly pool: pg.Pool;
-  private readonly now: () => number;
-  private readonly limits: AppendLimits;
-  private readonly keep: number;
-  /** Encryption at rest (a no-op without a current key). */
-  readonly cipher: RecordCipher;
   /** The latest checkpoint this process wrote or read, per recent session: an append's `prev`. */
   private readonly prevs = new PrevCache();
   private readonly hooks: PostgresStoreOptions['hooks'];
   private readonly schema: string | undefined;
   private closed = false;
   private graphStore: PostgresGraphCheckpointStore | undefined;
-  private recoveryImpl: PgRecovery | undefined;
 
   private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
+    super(POSTGRES, opts);
     this.pool = pool;
     this.schema = opts.schema;
-    this.now = opts.now ?? Date.now;
-    this.limits = {
-      maxCheckpointBytes: opts.maxCheckpointBytes ?? DEFAULT_MAX_CHECKPOINT_BYTES,
-      maxHistoryEntryBytes: opts.maxHistoryEntryBytes ?? DEFAULT_MAX_HISTORY_ENTRY_BYTES,
-    };
-    this.keep = opts.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS;
-    this.cipher = cipherFor(opts.encryption);
     this.hooks = opts.hooks;
     this.parallelWrites = opts.poolSize ?? DEFAULT_POOL_SIZE;
   }
@@ -493,19 +430,7 @@ export class PostgresStore implements Store {
   }
 
   reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
-    return reencrypt(
-      {
-        all: (sql, args) => this.q(sql, args),
-        update: (stmts) =>
-          this.tx('reencrypt', async (c) => {
-            let n = 0;
-            for (const s of stmts) n += (await c.query(s.sql, s.args)).rowCount ?? 0;
-            return n;
-          }),
-      },
-      this.cipher,
-      opts,
-    );
+    return this.reencryptRecords(opts);
   }
 
   async close(): Promise<void> {
@@ -550,243 +475,14 @@ export class PostgresStore implements Store {
     }
   }
 
-  // ---------- versions and workers ----------
-
-  async registerVersion(v: Omit<VersionRecord, 'createdAt'>): Promise<VersionRecord> {
-    const rows = await this.q(
-      `INSERT INTO versions (agent, label, schema_version, model_id, prompt_hash, tool_manifest_hash, code_hash,
-         identity, accepts_schemas, down_schemas, created_at, metadata)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       ON CONFLICT (agent, label) DO NOTHING RETURNING *`,
-      [
-        v.agent,
-        v.label,
-        v.schemaVersion,
-        v.modelId,
-        v.promptHash,
-        v.toolManifestHash,
-        v.codeHash,
-        v.identity,
-        JSON.stringify(v.acceptsSchemas ?? []),
-        JSON.stringify(v.downSchemas ?? []),
-        this.now(),
-        JSON.stringify(v.metadata ?? {}),
-      ],
-    );
-    if (rows[0]) return versionFromRow(rows[0]);
-    const rec = await this.getVersion(v.agent, v.label);
-    checkSameVersion(v, rec);
-    return rec;
+  /** A plan's statements on the pool, one after the other (each may take another connection). */
+  runPlan<T>(plan: Plan<T>): Promise<T> {
+    return runAsync(plan, (s) => exec(this.pool, s));
   }
 
-  async getVersion(agent: string, label: string): Promise<VersionRecord> {
-    const rows = await this.q('SELECT * FROM versions WHERE agent = $1 AND label = $2', [agent, label], true);
-    if (!rows[0]) throw versionNotFound(agent, label);
-    return versionFromRow(rows[0]);
-  }
-
-  async listVersions(agent?: string): Promise<VersionRecord[]> {
-    const rows =
-      agent === undefined
-        ? await this.q('SELECT * FROM versions ORDER BY agent, created_at, label')
-        : await this.q('SELECT * FROM versions WHERE agent = $1 ORDER BY created_at, label', [agent]);
-    return rows.map(versionFromRow);
-  }
-
-  async registerWorker(w: Omit<WorkerRecord, 'registeredAt' | 'lastSeenAt'>): Promise<WorkerRecord> {
-    const now = this.now();
-    const rows = await this.q(
-      `INSERT INTO workers (id, agent, version, url, health, registered_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $6)
-       ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, version = excluded.version, url = excluded.url,
-         health = excluded.health, last_seen_at = excluded.last_seen_at
-       RETURNING *`,
-      [w.id, w.agent, w.version, w.url ?? null, w.health, now],
-    );
-    return workerFromRow(rows[0]!);
-  }
-
-  async updateWorker(
-    id: string,
-    patch: { health?: WorkerRecord['health']; seen?: boolean },
-  ): Promise<WorkerRecord> {
-    const rows = await this.q(
-      `UPDATE workers SET health = coalesce($1, health),
-         last_seen_at = CASE WHEN $2::boolean THEN $3::bigint ELSE last_seen_at END
-       WHERE id = $4 RETURNING *`,
-      [patch.health ?? null, patch.seen === true, this.now(), id],
-    );
-    if (!rows[0]) throw workerNotFound(id);
-    return workerFromRow(rows[0]);
-  }
-
-  async removeWorker(id: string): Promise<void> {
-    const rows = await this.q('DELETE FROM workers WHERE id = $1 RETURNING id', [id]);
-    if (rows.length === 0) throw workerNotFound(id);
-  }
-
-  async listWorkers(q: { agent?: string; version?: string } = {}): Promise<WorkerRecord[]> {
-    const rows = await this.q(
-      `SELECT * FROM workers WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR version = $2)
-       ORDER BY registered_at, id`,
-      [q.agent ?? null, q.version ?? null],
-    );
-    return rows.map(workerFromRow);
-  }
-
-  // ---------- routes ----------
-
-  async getRoute(agent: string): Promise<RouteRecord | null> {
-    const rows = await this.q('SELECT * FROM routes WHERE agent = $1', [agent], true);
-    return rows[0] ? routeFromRow(rows[0]) : null;
-  }
-
-  async setRoute(r: Omit<RouteRecord, 'updatedAt'>): Promise<RouteRecord> {
-    checkRouteWeight(r.weight);
-    const rows = await this.q(
-      `INSERT INTO routes (agent, stable, candidate, weight, move, rollout_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (agent) DO UPDATE SET stable = excluded.stable, candidate = excluded.candidate,
-         weight = excluded.weight, move = excluded.move, rollout_id = excluded.rollout_id, updated_at = excluded.updated_at
-       RETURNING *`,
-      [
-        r.agent,
-        r.stable,
-        r.candidate ?? null,
-        r.weight,
-        r.move ? JSON.stringify(r.move) : null,
-        r.rolloutId ?? null,
-        this.now(),
-      ],
-    );
-    return routeFromRow(rows[0]!);
-  }
-
-  // ---------- sessions ----------
-
-  async createSession(input: CreateSessionInput): Promise<SessionRecord> {
-    const now = this.now();
-    const id = input.id ?? newId('s', now);
-    try {
-      const rows = await this.q(
-        `INSERT INTO sessions (id, agent, tenant, version, status, seq, token_hash, created_at, updated_at, metadata)
-         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7, $8) RETURNING *`,
-        [
-          id,
-          input.agent,
-          input.tenant ?? null,
-          input.version,
-          input.status ?? 'idle',
-          input.tokenHash,
-          now,
-          JSON.stringify(input.metadata ?? {}),
-        ],
-        true,
-      );
-      return sessionFromRow(rows[0]!);
-    } catch (e) {
-      if (isUniqueViolation(e)) throw sessionExists(id);
-      throw e;
-    }
-  }
-
-  async getSession(id: string): Promise<SessionRecord> {
-    const rows = await this.q('SELECT * FROM sessions WHERE id = $1', [id], true);
-    if (!rows[0]) throw sessionNotFound(id);
-    return sessionFromRow(rows[0]);
-  }
-
-  async listSessions(q: ListSessionsQuery): Promise<Page<SessionRecord>> {
-    const limit = pageLimit(q.limit);
-    const statuses = asArray(q.status);
-    if (statuses && statuses.length === 0) return { items: [], nextCursor: null };
-    const rows = await this.q(
-      `SELECT * FROM sessions WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR version = $2)
-         AND ($3::text[] IS NULL OR status = ANY($3)) AND ($4::text IS NULL OR id > $4)
-         AND ($6::text IS NULL OR tenant = $6)
-       ORDER BY id LIMIT $5`,
-      [q.agent ?? null, q.version ?? null, statuses ?? null, q.cursor ?? null, limit + 1, q.tenant ?? null],
-    );
-    return toPage(rows.map(sessionFromRow), limit);
-  }
-
-  async countSessions(q: {
-    agent?: string;
-    version?: string;
-  }): Promise<Record<string, Record<SessionStatus, number>>> {
-    const rows = await this.q<{ version: string; status: SessionStatus; n: string }>(
-      `SELECT version, status, count(*) AS n FROM sessions
-       WHERE ($1::text IS NULL OR agent = $1) AND ($2::text IS NULL OR version = $2) GROUP BY version, status`,
-      [q.agent ?? null, q.version ?? null],
-    );
-    const out: Record<string, Record<SessionStatus, number>> = {};
-    for (const r of rows) {
-      const byStatus = (out[r.version] ??= emptyCounts());
-      byStatus[r.status] = Number(r.n);
-    }
-    return out;
-  }
-
-  async updateSession(id: string, expect: SessionExpectation, patch: SessionPatch): Promise<SessionRecord> {
-    const statuses = asArray(expect.status);
-    const rows = await this.q(
-      `UPDATE sessions SET status = coalesce($1, status), version = coalesce($2, version),
-         reason = CASE WHEN $3::boolean THEN $4 ELSE reason END, updated_at = $5
-       WHERE id = $6 AND ($7::text[] IS NULL OR status = ANY($7)) AND ($8::text IS NULL OR version = $8)
-         AND ($9::int IS NULL OR seq = $9)
-       RETURNING *`,
-      [
-        patch.status ?? null,
-        patch.version ?? null,
-        patch.reason !== undefined,
-        patch.reason ?? null,
-        this.now(),
-        id,
-        statuses ?? null,
-        expect.version ?? null,
-        expect.seq ?? null,
-      ],
-      true,
-    );
-    if (rows[0]) return sessionFromRow(rows[0]);
-    const cur = await this.getSession(id);
-    throw sessionConflict(id, expect, cur);
-  }
-
-  async quarantineSession(id: string, reason: string): Promise<SessionRecord> {
-    const rows = await this.q(
-      `UPDATE sessions SET status = 'quarantined', reason = $1, updated_at = $2 WHERE id = $3 RETURNING *`,
-      [reason, this.now(), id],
-    );
-    if (!rows[0]) throw sessionNotFound(id);
-    return sessionFromRow(rows[0]);
-  }
-
-  async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease> {
-    checkTtl(ttlMs);
-    const now = this.now();
-    const expiresAt = now + ttlMs;
-    // One round trip: the update, plus the current holder when it did not apply.
-    const rows = await this.q<{ epoch: number | null; lease_expires_at: string | null; found: boolean }>(
-      `WITH u AS (
-         UPDATE sessions SET lease_owner = $1, lease_expires_at = $2, lease_epoch = lease_epoch + 1
-         WHERE id = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_expires_at <= $4)
-         RETURNING lease_epoch)
-       SELECT (SELECT lease_epoch FROM u) AS epoch, s.lease_expires_at, s.id IS NOT NULL AS found
-       FROM (SELECT 1) one LEFT JOIN sessions s ON s.id = $3`,
-      [owner, expiresAt, sessionId, now],
-      true,
-    );
-    const r = rows[0]!;
-    if (r.epoch !== null) return { sessionId, owner, expiresAt, epoch: Number(r.epoch) };
-    if (!r.found) throw sessionNotFound(sessionId);
-    const exp = r.lease_expires_at === null ? null : Number(r.lease_expires_at);
-    if (exp === null || exp <= now) {
-      // The snapshot raced with another writer; ask again for an exact answer.
-      const cur = await this.getSession(sessionId);
-      if (cur.leaseExpiresAt === null || cur.leaseExpiresAt <= now)
-        return this.acquireLease(sessionId, owner, ttlMs);
-      throw new SessionBusyError(sessionId, cur.leaseExpiresAt - now);
-    }
-    throw new SessionBusyError(sessionId, exp - now);
+  /** A plan in one transaction on one connection. */
+  runInTx<T>(op: string, plan: Plan<T>): Promise<T> {
+    return this.tx(op, (c) => runAsync(plan, (s) => exec(c, s)));
   }
 
   /** One `beginTurn` on `c` (the pool, or a transaction's connection). */
@@ -976,28 +672,6 @@ export class PostgresStore implements Store {
       }
       return out;
     });
-  }
-
-  async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
-    checkTtl(ttlMs);
-    const expiresAt = this.now() + ttlMs;
-    const rows = await this.q(
-      'UPDATE sessions SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 RETURNING id',
-      [expiresAt, lease.sessionId, lease.owner],
-      true,
-    );
-    if (rows.length === 1)
-      return { sessionId: lease.sessionId, owner: lease.owner, expiresAt, epoch: lease.epoch };
-    const cur = await this.getSession(lease.sessionId);
-    throw leaseLost(lease.sessionId, lease.owner, cur.leaseOwner);
-  }
-
-  async releaseLease(lease: Lease): Promise<void> {
-    await this.q(
-      'UPDATE sessions SET lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND lease_owner = $2',
-      [lease.sessionId, lease.owner],
-      true,
-    );
   }
 
   // ---------- checkpoints ----------
@@ -1324,22 +998,6 @@ export class PostgresStore implements Store {
     return read.checkpoint;
   }
 
-  async listCheckpoints(
-    sessionId: string,
-    q: { limit?: number; beforeSeq?: number } = {},
-  ): Promise<CheckpointMeta[]> {
-    const rows = await this.q(
-      `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at,
-         c.state_hash, c.context_hash, c.memory_hash, c.history_length, c.history_head
-       FROM sessions s LEFT JOIN LATERAL (
-         SELECT * FROM checkpoints WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3) c ON true
-       WHERE s.id = $1`,
-      [sessionId, q.beforeSeq ?? 2147483647, pageLimit(q.limit)],
-    );
-    if (rows.length === 0) throw sessionNotFound(sessionId);
-    return rows.filter((r) => r.session_id !== null).map(checkpointMeta);
-  }
-
   async compactCheckpoints(sessionId: string, keep: number): Promise<number> {
     checkKeep(keep);
     // The session row lock first (concurrent appends wait), then the deletes in a fresh snapshot
@@ -1399,368 +1057,6 @@ export class PostgresStore implements Store {
     };
   }
 
-  async sharedSecret(name: string): Promise<Buffer> {
-    const rows = await this.q<{ value: string }>(
-      `WITH i AS (INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING value)
-       SELECT value FROM i UNION ALL SELECT value FROM secrets WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM i)`,
-      [name, randomBytes(32).toString('hex'), this.now()],
-    );
-    // inserted by a transaction that committed after this statement's snapshot: read it now
-    const value =
-      rows[0]?.value ??
-      (await this.q<{ value: string }>('SELECT value FROM secrets WHERE name = $1', [name]))[0]?.value;
-    if (value === undefined) throw new Error(`shared secret ${name} could not be created`);
-    return Buffer.from(value, 'hex');
-  }
-
-  async listMigrations(q: {
-    sessionId?: string;
-    rolloutId?: string;
-    status?: 'ok' | 'failed';
-    limit?: number;
-  }): Promise<MigrationRecord[]> {
-    const rows = await this.q(
-      `SELECT * FROM migrations WHERE ($1::text IS NULL OR session_id = $1) AND ($2::text IS NULL OR rollout_id = $2)
-         AND ($3::text IS NULL OR status = $3) ORDER BY id LIMIT $4`,
-      [q.sessionId ?? null, q.rolloutId ?? null, q.status ?? null, pageLimit(q.limit)],
-    );
-    return rows.map(migrationFromRow);
-  }
-
-  async recordMigrationFailure(r: Omit<MigrationRecord, 'seq' | 'status'>): Promise<void> {
-    await this.q(
-      `INSERT INTO migrations (session_id, seq, from_version, to_version, from_schema, to_schema, context_policy,
-         rollout_id, status, error, at) VALUES ($1, 0, $2, $3, $4, $5, $6, $7, 'failed', $8, $9)`,
-      [
-        r.sessionId,
-        r.fromVersion,
-        r.toVersion,
-        r.fromSchema,
-        r.toSchema,
-        r.contextPolicy,
-        r.rolloutId ?? null,
-        r.error ?? null,
-        r.at,
-      ],
-    );
-  }
-
-  // ---------- waits ----------
-
-  async getWait(token: string): Promise<WaitRecord> {
-    const rows = await this.q('SELECT * FROM waits WHERE token = $1', [token], true);
-    if (!rows[0]) throw waitNotFound(token);
-    return waitFromRow(rows[0]);
-  }
-
-  async listWaits(q: {
-    sessionId?: string;
-    status?: WaitRecord['status'];
-    dueBefore?: number;
-    limit?: number;
-  }): Promise<WaitRecord[]> {
-    const status = q.status ?? (q.dueBefore !== undefined ? 'pending' : null);
-    const rows = await this.q(
-      `SELECT * FROM waits WHERE ($1::text IS NULL OR session_id = $1) AND ($2::text IS NULL OR status = $2)
-         AND ($3::bigint IS NULL OR deadline < $3) ORDER BY deadline, token LIMIT $4`,
-      [q.sessionId ?? null, status, q.dueBefore ?? null, pageLimit(q.limit)],
-    );
-    return rows.map(waitFromRow);
-  }
-
-  // ---------- step journal ----------
-
-  async listSteps(
-    sessionId: string,
-    turnId: string,
-  ): Promise<Array<{ index: number; name: string; result: unknown }>> {
-    const rows = await this.q(
-      'SELECT idx, name, result FROM steps WHERE session_id = $1 AND turn_id = $2 ORDER BY idx',
-      [sessionId, turnId],
-      true,
-    );
-    return rows.map((r) => ({
-      index: Number(r.idx),
-      name: r.name as string,
-      result: parseJson(openValue(this.cipher, r.result, stepPlace(sessionId, turnId, Number(r.idx)))),
-    }));
-  }
-
-  async putStep(
-    sessionId: string,
-    turnId: string,
-    index: number,
-    name: string,
-    result: unknown,
-  ): Promise<void> {
-    await this.q(
-      `INSERT INTO steps (session_id, turn_id, idx, name, result) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (session_id, turn_id, idx) DO UPDATE SET name = excluded.name, result = excluded.result`,
-      [
-        sessionId,
-        turnId,
-        index,
-        name,
-        sealValue(this.cipher, jsonText(result), stepPlace(sessionId, turnId, index)),
-      ],
-      true,
-    );
-  }
-
-  // ---------- turn results ----------
-
-  async getTurnResult(sessionId: string, key: string): Promise<unknown | undefined> {
-    const rows = await this.q(
-      'SELECT result FROM turn_results WHERE session_id = $1 AND key = $2',
-      [sessionId, key],
-      true,
-    );
-    return rows[0]
-      ? parseJson(openValue(this.cipher, rows[0].result, turnResultPlace(sessionId, key)))
-      : undefined;
-  }
-
-  async putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
-    await this.q(
-      'INSERT INTO turn_results (session_id, key, result, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
-      [sessionId, key, sealValue(this.cipher, jsonText(result), turnResultPlace(sessionId, key)), this.now()],
-      true,
-    );
-  }
-
-  // ---------- effects ----------
-
-  async recordEffectIntent(
-    input: EffectIntentInput & { rolloutId?: string | null },
-  ): Promise<{ effect: EffectRecord; existing: boolean }> {
-    const now = this.now();
-    const comp = initialCompensation(input.compensation);
-    const rows = await this.q<Row & { inserted: boolean }>(
-      `WITH i AS (
-         INSERT INTO effects (id, idempotency_key, session_id, agent, version, rollout_id, turn_id, name, args, status,
-           compensation, created_at, updated_at, attempt_id, compensation_state, compensation_reason, compensates)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'intent', $10, $11, $11, $12, $13, $14, $15)
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *)
-       SELECT i.*, true AS inserted FROM i
-       UNION ALL SELECT e.*, false AS inserted FROM effects e WHERE e.idempotency_key = $2 AND NOT EXISTS (SELECT 1 FROM i)`,
-      [
-        newId('e', now),
-        input.idempotencyKey,
-        input.sessionId,
-        input.agent,
-        input.version,
-        input.rolloutId ?? null,
-        input.turnId,
-        input.name,
-        sealJson(this.cipher, jsonText(input.args), input.idempotencyKey, 'args'),
-        input.compensation ?? null,
-        now,
-        input.attemptId ?? null,
-        comp.state,
-        comp.reason,
-        input.compensates ?? null,
-      ],
-      true,
-    );
-    if (rows[0]) {
-      const effect = effectFromRow(rows[0], this.cipher);
-      return { effect, existing: !rows[0].inserted && !ownIntent(effect, input.attemptId) };
-    }
-    // Inserted concurrently by another transaction that committed after our snapshot.
-    const effect = await this.getEffect(input.idempotencyKey);
-    return { effect, existing: !ownIntent(effect, input.attemptId) };
-  }
-
-  private async transition(key: string, op: EffectOp, value: unknown): Promise<EffectRecord> {
-    const { from, to } = EFFECT_TRANSITIONS[op];
-    const col = op === 'fail' ? 'error' : 'result';
-    const v = op === 'fail' ? String(value) : sealJson(this.cipher, jsonText(value), key, 'result');
-    const rows = await this.q(
-      `UPDATE effects SET status = $1, ${col} = $2, updated_at = $3 WHERE idempotency_key = $4 AND status = $5 RETURNING *`,
-      [to, v, this.now(), key, from],
-      true,
-    );
-    if (rows[0]) return effectFromRow(rows[0], this.cipher);
-    const e = await this.getEffect(key);
-    if (e.resolution) throw resolvedConflict(e, op);
-    if (e.status === to) return e;
-    throw effectConflict(key, op, e.status);
-  }
-
-  commitEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
-    return this.transition(idempotencyKey, 'commit', result);
-  }
-
-  failEffect(idempotencyKey: string, error: string): Promise<EffectRecord> {
-    return this.transition(idempotencyKey, 'fail', error);
-  }
-
-  getEffectById(id: string): Promise<EffectRecord> {
-    return this.compensations.getById(id);
-  }
-
-  claimCompensation(id: string, claim: CompensationClaim): Promise<EffectRecord> {
-    return this.compensations.claim(id, claim);
-  }
-
-  finishCompensation(id: string, owner: string, outcome: CompensationOutcome): Promise<EffectRecord> {
-    return this.compensations.finish(id, owner, outcome);
-  }
-
-  skipCompensation(id: string, by: string, reason: string): Promise<EffectRecord> {
-    return this.compensations.skip(id, by, reason);
-  }
-
-  holdCompensation(id: string, reason: string): Promise<EffectRecord> {
-    return this.compensations.hold(id, reason);
-  }
-
-  async getEffect(idempotencyKey: string): Promise<EffectRecord> {
-    const rows = await this.q('SELECT * FROM effects WHERE idempotency_key = $1', [idempotencyKey], true);
-    if (!rows[0]) throw effectNotFound(idempotencyKey);
-    return effectFromRow(rows[0], this.cipher);
-  }
-
-  async listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
-    const limit = pageLimit(q.limit);
-    const statuses = asArray(q.status);
-    if (statuses && statuses.length === 0) return { items: [], nextCursor: null };
-    const rows = await this.q(
-      `SELECT * FROM effects WHERE ($1::text IS NULL OR session_id = $1) AND ($2::text IS NULL OR agent = $2)
-         AND ($3::text IS NULL OR version = $3) AND ($4::text IS NULL OR rollout_id = $4)
-         AND ($5::text[] IS NULL OR status = ANY($5)) AND ($6::text IS NULL OR id > $6)
-         AND ($8::text[] IS NULL OR compensation_state = ANY($8))
-         AND ($9::text IS NULL OR ($9 = 'turn') = (compensates IS NULL))
-       ORDER BY id LIMIT $7`,
-      [
-        q.sessionId ?? null,
-        q.agent ?? null,
-        q.version ?? null,
-        q.rolloutId ?? null,
-        statuses ?? null,
-        q.cursor ?? null,
-        limit + 1,
-        asArray(q.compensationState) ?? null,
-        q.kind ?? null,
-      ],
-    );
-    return toPage(
-      rows.map((r) => effectFromRow(r, this.cipher)),
-      limit,
-    );
-  }
-
-  // ---------- rollouts ----------
-
-  async createRollout(input: CreateRolloutInput): Promise<RolloutRecord> {
-    const now = this.now();
-    const rows = await this.q(
-      `INSERT INTO rollouts (id, agent, from_version, to_version, spec, phase, step, state, rev, decision_seq,
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, 0, $8, $8) RETURNING *`,
-      [
-        input.id ?? newId('r', now),
-        input.agent,
-        input.from,
-        input.to,
-        jsonText(input.spec),
-        input.phase,
-        jsonText(input.state),
-        now,
-      ],
-    );
-    return rolloutFromRow(rows[0]!);
-  }
-
-  async getRollout(id: string): Promise<RolloutRecord> {
-    const rows = await this.q('SELECT * FROM rollouts WHERE id = $1', [id], true);
-    if (!rows[0]) throw rolloutNotFound(id);
-    return rolloutFromRow(rows[0]);
-  }
-
-  async listRollouts(
-    q: { agent?: string; phase?: RolloutPhase | RolloutPhase[] } = {},
-  ): Promise<RolloutRecord[]> {
-    const phases = asArray(q.phase);
-    if (phases && phases.length === 0) return [];
-    const rows = await this.q(
-      `SELECT * FROM rollouts WHERE ($1::text IS NULL OR agent = $1) AND ($2::text[] IS NULL OR phase = ANY($2))
-       ORDER BY created_at, id`,
-      [q.agent ?? null, phases ?? null],
-    );
-    return rows.map(rolloutFromRow);
-  }
-
-  async updateRollout(
-    id: string,
-    expectedRev: number,
-    patch: RolloutPatch,
-    decisions: DecisionInput[] = [],
-  ): Promise<RolloutRecord> {
-    const now = this.now();
-    const { p, values } = params();
-    const ds = decisions.map((d, i) => ({
-      kind: d.kind,
-      message: d.message,
-      evidence: jsonText(d.evidence),
-      ord: i + 1,
-    }));
-    const sql = `WITH u AS (
-        UPDATE rollouts SET phase = coalesce(${p(patch.phase ?? null)}, phase), step = coalesce(${p(patch.step ?? null)}::int, step),
-          state = CASE WHEN ${p(patch.state !== undefined)}::boolean THEN ${p(jsonText(patch.state))} ELSE state END,
-          rev = rev + 1, decision_seq = decision_seq + ${p(ds.length)}::int, updated_at = ${p(now)}
-        WHERE id = ${p(id)} AND rev = ${p(expectedRev)} RETURNING *),
-      d AS (INSERT INTO decisions (rollout_id, seq, kind, message, evidence, at)
-        SELECT u.id, u.decision_seq - ${p(ds.length)}::int + x.ord, x.kind, x.message, x.evidence, u.updated_at
-        FROM u, json_to_recordset(${p(JSON.stringify(ds))}::json) AS x(kind text, message text, evidence text, ord int))
-      SELECT * FROM u`;
-    const rows = await this.q(sql, values);
-    if (rows[0]) return rolloutFromRow(rows[0]);
-    const cur = await this.getRollout(id);
-    throw rolloutRevConflict(id, expectedRev, cur.rev);
-  }
-
-  async appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision> {
-    const rows = await this.q(
-      `WITH u AS (UPDATE rollouts SET decision_seq = decision_seq + 1 WHERE id = $1 RETURNING id, decision_seq)
-       INSERT INTO decisions (rollout_id, seq, kind, message, evidence, at)
-       SELECT u.id, u.decision_seq, $2, $3, $4, $5 FROM u RETURNING *`,
-      [rolloutId, d.kind, d.message, jsonText(d.evidence), this.now()],
-    );
-    if (!rows[0]) throw rolloutNotFound(rolloutId);
-    return decisionFromRow(rows[0]);
-  }
-
-  async appendSessionSample(sample: SessionSample): Promise<void> {
-    await this.q(
-      `INSERT INTO session_samples (rollout_id, at, counts) VALUES ($1, $2, $3)
-       ON CONFLICT (rollout_id, at) DO UPDATE SET counts = excluded.counts`,
-      [sample.rolloutId, sample.at, JSON.stringify(sample.counts)],
-    );
-  }
-
-  async listSessionSamples(
-    rolloutId: string,
-    q: { after?: number; limit?: number } = {},
-  ): Promise<SessionSample[]> {
-    const rows = await this.q(
-      'SELECT * FROM session_samples WHERE rollout_id = $1 AND at > $2 ORDER BY at LIMIT $3',
-      [rolloutId, q.after ?? -1, pageLimit(q.limit ?? 1000)],
-    );
-    return rows.map((r) => ({
-      rolloutId: String(r.rollout_id),
-      at: Number(r.at),
-      counts: r.counts as SessionSample['counts'],
-    }));
-  }
-
-  async listDecisions(rolloutId: string, q: { afterSeq?: number; limit?: number } = {}): Promise<Decision[]> {
-    const rows = await this.q(
-      'SELECT * FROM decisions WHERE rollout_id = $1 AND seq > $2 ORDER BY seq LIMIT $3',
-      [rolloutId, q.afterSeq ?? 0, pageLimit(q.limit ?? 1000)],
-    );
-    return rows.map(decisionFromRow);
-  }
-
   // ---------- telemetry ----------
 
   async recordTurnTelemetry(t: TurnTelemetryRecord): Promise<void> {
@@ -1779,9 +1075,7 @@ export class PostgresStore implements Store {
     version: string,
     m: { metrics?: Record<string, number>; signals?: Record<string, number> },
   ): Promise<void> {
-    const { sql, values } = this.metricsSql(sessionId, version, m);
-    const rows = await this.q<{ n: string }>(sql, values);
-    if (Number(rows[0]!.n) === 0) throw sessionNotFound(sessionId);
+    return this.runPlan(this.addMetrics(sessionId, version, m));
   }
 
   /** One statement adding metrics and signal counts to a session's aggregate; answers `n` = rows upserted. */
@@ -1806,115 +1100,15 @@ export class PostgresStore implements Store {
     return { sql: `WITH ta AS (${up} RETURNING 1) SELECT (SELECT count(*) FROM ta) AS n`, values };
   }
 
-  // ---------- crash recovery (pg-recovery.ts) ----------
-
-  private compensationsImpl: CompensationLedger | undefined;
-
-  private get compensations(): CompensationLedger {
-    return (this.compensationsImpl ??= new CompensationLedger(
-      async (sql, args) => (await this.q(sql, args, true))[0],
-      () => this.now(),
-      this.cipher,
-    ));
-  }
-
-  private get recovery(): PgRecovery {
-    return (this.recoveryImpl ??= new PgRecovery({
-      q: (sql, values, prepare) => this.q(sql, values, prepare),
-      tx: (op, fn) => this.tx(op, fn),
-      now: () => this.now(),
-      cipher: this.cipher,
-      addMetrics: async (c, sessionId, version, metrics) => {
-        const { sql, values } = this.metricsSql(sessionId, version, { metrics });
-        const r = await c.query<{ n: string }>(sql, values);
-        if (Number(r.rows[0]!.n) === 0) throw sessionNotFound(sessionId);
-      },
-    }));
-  }
-
-  resolveEffect(id: string, r: EffectResolutionInput): Promise<EffectRecord> {
-    return this.recovery.resolveEffect(id, r);
-  }
-
-  reserveSessionKey(input: {
-    agent: string;
-    key: string;
-    sessionId: string;
-    bodyHash: string;
-  }): Promise<SessionKeyReservation> {
-    return this.recovery.reserveSessionKey(input);
-  }
-
-  enqueueEvaluation(job: {
-    id: string;
-    sessionId: string;
-    version: string;
-    turn: unknown;
-  }): Promise<boolean> {
-    return this.recovery.enqueueEvaluation(job);
-  }
-
-  claimEvaluations(owner: string, limit: number, ttlMs: number): Promise<EvaluationJob[]> {
-    return this.recovery.claimEvaluations(owner, limit, ttlMs);
-  }
-
-  completeEvaluation(id: string, metrics: Record<string, number>): Promise<boolean> {
-    return this.recovery.completeEvaluation(id, metrics);
-  }
-
-  listEvaluations(q?: {
-    status?: 'pending' | 'done';
-    sessionId?: string;
-    limit?: number;
-  }): Promise<EvaluationJob[]> {
-    return this.recovery.listEvaluations(q);
-  }
-
-  async markSessionCompleted(sessionId: string): Promise<void> {
-    await this.q(
-      `WITH w AS (UPDATE waits SET status = 'expired' WHERE session_id = $1 AND status = 'pending')
-       UPDATE session_aggregates SET completed = true WHERE session_id = $1`,
-      [sessionId],
-    );
-  }
-
-  async listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {
-    const rows = await this.q(
-      `SELECT * FROM session_aggregates WHERE agent = $1 AND ($2::text IS NULL OR version = $2)
-         AND ($3::bigint IS NULL OR session_started_at >= $3) AND ($4::bigint IS NULL OR session_started_at < $4)
-       ORDER BY session_started_at, session_id, version LIMIT $5`,
-      [q.agent, q.version ?? null, q.startedFrom ?? null, q.startedTo ?? null, q.limit ?? null],
-    );
-    return rows.map(aggregateFromRow);
-  }
-
-  async listTurnTelemetry(q: TurnTelemetryQuery): Promise<TurnTelemetryRecord[]> {
-    const rows = await this.q(
-      `SELECT * FROM turn_telemetry WHERE agent = $1 AND ($2::text IS NULL OR version = $2)
-         AND ($3::bigint IS NULL OR at >= $3) AND ($4::bigint IS NULL OR at < $4) ORDER BY at, id LIMIT $5`,
-      [q.agent, q.version ?? null, q.from ?? null, q.to ?? null, q.limit ?? null],
-    );
-    return rows.map(telemetryFromRow);
-  }
-
-  // ---------- leader locks ----------
-
-  async acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    checkTtl(ttlMs);
-    const now = this.now();
-    const rows = await this.q(
-      `INSERT INTO locks (name, owner, expires_at) VALUES ($1, $2, $3)
-       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-       WHERE locks.owner = excluded.owner OR locks.expires_at <= $4
-       RETURNING name`,
-      [name, owner, now + ttlMs, now],
-      true,
-    );
-    return rows.length === 1;
-  }
-
-  async releaseLock(name: string, owner: string): Promise<void> {
-    await this.q('DELETE FROM locks WHERE name = $1 AND owner = $2', [name, owner]);
+  /** One statement adding metrics and signal counts to the session's aggregate (`aggregateUpsert`). */
+  protected *addMetrics(
+    sessionId: string,
+    version: string,
+    m: { metrics?: Record<string, number>; signals?: Record<string, number> },
+  ): Plan<void> {
+    const { sql, values } = this.metricsSql(sessionId, version, m);
+    const row = yield* one(sql, values);
+    if (Number(row!.n) === 0) throw sessionNotFound(sessionId);
   }
 }
 

@@ -12,8 +12,8 @@
  * - PostgreSQL (`pg`, asynchronous) awaits each statement (`runAsync`), on the pool or on one
  *   client inside `BEGIN … COMMIT`.
  *
- * Query text is written once with `$n` placeholders (a number may repeat); SQLite binds them as
- * `?n`. What else differs is in `Dialect` (row locks for queue claims, how a unique violation is told)
+ * Query text is written once with `$n` placeholders (a number may repeat); SQLite binds them
+ * positionally. What else differs is in `Dialect` (row locks for queue claims, how a unique violation is told)
  * and in each backend's executor (SQLite binds booleans as 1/0). JSON is stored as text on
  * both (read with `readJson`, which also takes PostgreSQL's parsed `jsonb`); upserts are
  * `INSERT … ON CONFLICT … DO UPDATE` on both, and `RETURNING` works on both.

@@ -4,26 +4,6 @@
  * metrics to a session's aggregate, and implements the rest of `Store` itself (its hot paths, its
  * checkpoint and history reads, its schema).
  */
-import type {
-  Decision,
-  DecisionInput,
-  EffectIntentInput,
-  EffectRecord,
-  EffectResolutionInput,
-  MigrationRecord,
-  Page,
-  RolloutPhase,
-  RolloutRecord,
-  RouteRecord,
-  SessionAggregate,
-  SessionRecord,
-  SessionStatus,
-  TurnTelemetryRecord,
-  VersionRecord,
-  WaitRecord,
-  WorkerRecord,
-  CheckpointMeta,
-} from '@baton/core';
 import { cipherFor } from '../cipher';
 import type { RecordCipher } from '../cipher';
 import {
@@ -34,25 +14,7 @@ import {
 import type { AppendLimits } from '../common';
 import { CompensationLedger } from '../compensation';
 import { reencrypt } from '../reencrypt';
-import type {
-  CompensationClaim,
-  CompensationOutcome,
-  CreateRolloutInput,
-  CreateSessionInput,
-  EvaluationJob,
-  Lease,
-  ListEffectsQuery,
-  ListSessionsQuery,
-  RolloutPatch,
-  SessionExpectation,
-  SessionKeyReservation,
-  SessionPatch,
-  SessionSample,
-  Store,
-  StoreOptions,
-  TelemetryQuery,
-  TurnTelemetryQuery,
-} from '../store';
+import type { Store, StoreOptions } from '../store';
 import * as catalog from './catalog';
 import { all, one, run } from './dialect';
 import type { Dialect, Plan, PlanRunner, SqlContext } from './dialect';
@@ -121,234 +83,105 @@ export abstract class SqlStore implements SqlContext, PlanRunner {
 
   // ---------- versions, workers, routes ----------
 
-  registerVersion(v: Omit<VersionRecord, 'createdAt'>): Promise<VersionRecord> {
-    return this.runPlan(catalog.registerVersion(this, v));
-  }
-  getVersion(agent: string, label: string): Promise<VersionRecord> {
-    return this.runPlan(catalog.getVersion(agent, label));
-  }
-  listVersions(agent?: string): Promise<VersionRecord[]> {
-    return this.runPlan(catalog.listVersions(agent));
-  }
-  registerWorker(w: Omit<WorkerRecord, 'registeredAt' | 'lastSeenAt'>): Promise<WorkerRecord> {
-    return this.runPlan(catalog.registerWorker(this, w));
-  }
-  updateWorker(
-    id: string,
-    patch: { health?: WorkerRecord['health']; seen?: boolean },
-  ): Promise<WorkerRecord> {
-    return this.runPlan(catalog.updateWorker(this, id, patch));
-  }
-  removeWorker(id: string): Promise<void> {
-    return this.runPlan(catalog.removeWorker(id));
-  }
-  listWorkers(q?: { agent?: string; version?: string }): Promise<WorkerRecord[]> {
-    return this.runPlan(catalog.listWorkers(q));
-  }
-  getRoute(agent: string): Promise<RouteRecord | null> {
-    return this.runPlan(catalog.getRoute(agent));
-  }
-  setRoute(r: Omit<RouteRecord, 'updatedAt'>): Promise<RouteRecord> {
-    return this.runPlan(catalog.setRoute(this, r));
-  }
+  registerVersion: Store['registerVersion'] = (v) => this.runPlan(catalog.registerVersion(this, v));
+  getVersion: Store['getVersion'] = (agent, label) => this.runPlan(catalog.getVersion(agent, label));
+  listVersions: Store['listVersions'] = (agent) => this.runPlan(catalog.listVersions(agent));
+  registerWorker: Store['registerWorker'] = (w) => this.runPlan(catalog.registerWorker(this, w));
+  updateWorker: Store['updateWorker'] = (id, patch) => this.runPlan(catalog.updateWorker(this, id, patch));
+  removeWorker: Store['removeWorker'] = (id) => this.runPlan(catalog.removeWorker(id));
+  listWorkers: Store['listWorkers'] = (q) => this.runPlan(catalog.listWorkers(q));
+  getRoute: Store['getRoute'] = (agent) => this.runPlan(catalog.getRoute(agent));
+  setRoute: Store['setRoute'] = (r) => this.runPlan(catalog.setRoute(this, r));
 
-  // ---------- sessions and leases ----------
+  // ---------- sessions, leases, leader locks ----------
 
-  createSession(input: CreateSessionInput): Promise<SessionRecord> {
-    return this.runPlan(sessions.createSession(this, input));
-  }
-  getSession(id: string): Promise<SessionRecord> {
-    return this.runPlan(sessions.getSession(id));
-  }
-  listSessions(q: ListSessionsQuery): Promise<Page<SessionRecord>> {
-    return this.runPlan(sessions.listSessions(q));
-  }
-  countSessions(q: {
-    agent?: string;
-    version?: string;
-  }): Promise<Record<string, Record<SessionStatus, number>>> {
-    return this.runPlan(sessions.countSessions(q));
-  }
-  updateSession(id: string, expect: SessionExpectation, patch: SessionPatch): Promise<SessionRecord> {
-    return this.runPlan(sessions.updateSession(this, id, expect, patch));
-  }
-  quarantineSession(id: string, reason: string): Promise<SessionRecord> {
-    return this.runPlan(sessions.quarantineSession(this, id, reason));
-  }
-  acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<Lease> {
-    return this.runPlan(leases.acquireLease(this, sessionId, owner, ttlMs));
-  }
-  renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
-    return this.runPlan(leases.renewLease(this, lease, ttlMs));
-  }
-  releaseLease(lease: Lease): Promise<void> {
-    return this.runPlan(leases.releaseLease(lease));
-  }
-  acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return this.runPlan(leases.acquireLock(this, name, owner, ttlMs));
-  }
-  releaseLock(name: string, owner: string): Promise<void> {
-    return this.runPlan(leases.releaseLock(name, owner));
-  }
+  createSession: Store['createSession'] = (input) => this.runPlan(sessions.createSession(this, input));
+  getSession: Store['getSession'] = (id) => this.runPlan(sessions.getSession(id));
+  listSessions: Store['listSessions'] = (q) => this.runPlan(sessions.listSessions(q));
+  countSessions: Store['countSessions'] = (q) => this.runPlan(sessions.countSessions(q));
+  updateSession: Store['updateSession'] = (id, expect, patch) =>
+    this.runPlan(sessions.updateSession(this, id, expect, patch));
+  quarantineSession: Store['quarantineSession'] = (id, reason) =>
+    this.runPlan(sessions.quarantineSession(this, id, reason));
+  acquireLease: Store['acquireLease'] = (sessionId, owner, ttlMs) =>
+    this.runPlan(leases.acquireLease(this, sessionId, owner, ttlMs));
+  renewLease: Store['renewLease'] = (lease, ttlMs) => this.runPlan(leases.renewLease(this, lease, ttlMs));
+  releaseLease: Store['releaseLease'] = (lease) => this.runPlan(leases.releaseLease(lease));
+  acquireLock: Store['acquireLock'] = (name, owner, ttlMs) =>
+    this.runPlan(leases.acquireLock(this, name, owner, ttlMs));
+  releaseLock: Store['releaseLock'] = (name, owner) => this.runPlan(leases.releaseLock(name, owner));
 
   // ---------- checkpoint list, migrations, waits, steps, turn results ----------
 
-  listCheckpoints(sessionId: string, q?: { limit?: number; beforeSeq?: number }): Promise<CheckpointMeta[]> {
-    return this.runPlan(journal.listCheckpoints(sessionId, q));
-  }
-  listMigrations(q: {
-    sessionId?: string;
-    rolloutId?: string;
-    status?: 'ok' | 'failed';
-    limit?: number;
-  }): Promise<MigrationRecord[]> {
-    return this.runPlan(journal.listMigrations(q));
-  }
-  recordMigrationFailure(r: Omit<MigrationRecord, 'seq' | 'status'>): Promise<void> {
-    return this.runPlan(journal.recordMigrationFailure(r));
-  }
-  getWait(token: string): Promise<WaitRecord> {
-    return this.runPlan(journal.getWait(token));
-  }
-  listWaits(q: {
-    sessionId?: string;
-    status?: WaitRecord['status'];
-    dueBefore?: number;
-    limit?: number;
-  }): Promise<WaitRecord[]> {
-    return this.runPlan(journal.listWaits(q));
-  }
-  listSteps(
-    sessionId: string,
-    turnId: string,
-  ): Promise<Array<{ index: number; name: string; result: unknown }>> {
-    return this.runPlan(journal.listSteps(this, sessionId, turnId));
-  }
-  putStep(sessionId: string, turnId: string, index: number, name: string, result: unknown): Promise<void> {
-    return this.runPlan(journal.putStep(this, sessionId, turnId, index, name, result));
-  }
-  getTurnResult(sessionId: string, key: string): Promise<unknown> {
-    return this.runPlan(journal.getTurnResult(this, sessionId, key));
-  }
-  putTurnResult(sessionId: string, key: string, result: unknown): Promise<void> {
-    return this.runPlan(journal.putTurnResult(this, sessionId, key, result));
-  }
+  listCheckpoints: Store['listCheckpoints'] = (sessionId, q) =>
+    this.runPlan(journal.listCheckpoints(sessionId, q));
+  listMigrations: Store['listMigrations'] = (q) => this.runPlan(journal.listMigrations(q));
+  recordMigrationFailure: Store['recordMigrationFailure'] = (r) =>
+    this.runPlan(journal.recordMigrationFailure(r));
+  getWait: Store['getWait'] = (token) => this.runPlan(journal.getWait(token));
+  listWaits: Store['listWaits'] = (q) => this.runPlan(journal.listWaits(q));
+  listSteps: Store['listSteps'] = (sessionId, turnId) =>
+    this.runPlan(journal.listSteps(this, sessionId, turnId));
+  putStep: Store['putStep'] = (sessionId, turnId, index, name, result) =>
+    this.runPlan(journal.putStep(this, sessionId, turnId, index, name, result));
+  getTurnResult: Store['getTurnResult'] = (sessionId, key) =>
+    this.runPlan(journal.getTurnResult(this, sessionId, key));
+  putTurnResult: Store['putTurnResult'] = (sessionId, key, result) =>
+    this.runPlan(journal.putTurnResult(this, sessionId, key, result));
 
-  // ---------- effects ----------
+  // ---------- effects and their compensations ----------
 
-  recordEffectIntent(
-    input: EffectIntentInput & { rolloutId?: string | null },
-  ): Promise<{ effect: EffectRecord; existing: boolean }> {
-    return this.runPlan(effects.recordEffectIntent(this, input));
-  }
-  commitEffect(idempotencyKey: string, result: unknown): Promise<EffectRecord> {
-    return this.runPlan(effects.transitionEffect(this, idempotencyKey, 'commit', result));
-  }
-  failEffect(idempotencyKey: string, error: string): Promise<EffectRecord> {
-    return this.runPlan(effects.transitionEffect(this, idempotencyKey, 'fail', error));
-  }
-  getEffect(idempotencyKey: string): Promise<EffectRecord> {
-    return this.runPlan(effects.getEffect(this, idempotencyKey));
-  }
-  listEffects(q: ListEffectsQuery): Promise<Page<EffectRecord>> {
-    return this.runPlan(effects.listEffects(this, q));
-  }
-  resolveEffect(id: string, r: EffectResolutionInput): Promise<EffectRecord> {
-    return this.runPlan(effects.resolveEffect(this, id, r));
-  }
-  getEffectById(id: string): Promise<EffectRecord> {
-    return this.compensations.getById(id);
-  }
-  claimCompensation(id: string, claim: CompensationClaim): Promise<EffectRecord> {
-    return this.compensations.claim(id, claim);
-  }
-  finishCompensation(id: string, owner: string, outcome: CompensationOutcome): Promise<EffectRecord> {
-    return this.compensations.finish(id, owner, outcome);
-  }
-  skipCompensation(id: string, by: string, reason: string): Promise<EffectRecord> {
-    return this.compensations.skip(id, by, reason);
-  }
-  holdCompensation(id: string, reason: string): Promise<EffectRecord> {
-    return this.compensations.hold(id, reason);
-  }
+  recordEffectIntent: Store['recordEffectIntent'] = (input) =>
+    this.runPlan(effects.recordEffectIntent(this, input));
+  commitEffect: Store['commitEffect'] = (key, result) =>
+    this.runPlan(effects.transitionEffect(this, key, 'commit', result));
+  failEffect: Store['failEffect'] = (key, error) =>
+    this.runPlan(effects.transitionEffect(this, key, 'fail', error));
+  getEffect: Store['getEffect'] = (key) => this.runPlan(effects.getEffect(this, key));
+  listEffects: Store['listEffects'] = (q) => this.runPlan(effects.listEffects(this, q));
+  resolveEffect: Store['resolveEffect'] = (id, r) => this.runPlan(effects.resolveEffect(this, id, r));
+  getEffectById: Store['getEffectById'] = (id) => this.compensations.getById(id);
+  claimCompensation: Store['claimCompensation'] = (id, claim) => this.compensations.claim(id, claim);
+  finishCompensation: Store['finishCompensation'] = (id, owner, o) => this.compensations.finish(id, owner, o);
+  skipCompensation: Store['skipCompensation'] = (id, by, reason) => this.compensations.skip(id, by, reason);
+  holdCompensation: Store['holdCompensation'] = (id, reason) => this.compensations.hold(id, reason);
 
   // ---------- session keys, evaluation queue, shared secrets ----------
 
-  reserveSessionKey(input: {
-    agent: string;
-    key: string;
-    sessionId: string;
-    bodyHash: string;
-  }): Promise<SessionKeyReservation> {
-    return this.runPlan(queues.reserveSessionKey(this, input));
-  }
-  enqueueEvaluation(job: {
-    id: string;
-    sessionId: string;
-    version: string;
-    turn: unknown;
-  }): Promise<boolean> {
-    return this.runPlan(queues.enqueueEvaluation(this, job));
-  }
-  claimEvaluations(owner: string, limit: number, ttlMs: number): Promise<EvaluationJob[]> {
-    return this.runPlan(queues.claimEvaluations(this, owner, limit, ttlMs));
-  }
-  completeEvaluation(id: string, metrics: Record<string, number>): Promise<boolean> {
-    const add = (sid: string, version: string, m: Metrics) => this.addMetrics(sid, version, m);
-    return this.runInTx('completeEvaluation', queues.completeEvaluation(this, id, metrics, add));
-  }
-  listEvaluations(q?: {
-    status?: 'pending' | 'done';
-    sessionId?: string;
-    limit?: number;
-  }): Promise<EvaluationJob[]> {
-    return this.runPlan(queues.listEvaluations(q));
-  }
-  sharedSecret(name: string): Promise<Buffer> {
-    return this.runPlan(queues.sharedSecret(this, name));
-  }
+  reserveSessionKey: Store['reserveSessionKey'] = (input) =>
+    this.runPlan(queues.reserveSessionKey(this, input));
+  enqueueEvaluation: Store['enqueueEvaluation'] = (job) => this.runPlan(queues.enqueueEvaluation(this, job));
+  claimEvaluations: Store['claimEvaluations'] = (owner, limit, ttlMs) =>
+    this.runPlan(queues.claimEvaluations(this, owner, limit, ttlMs));
+  completeEvaluation: Store['completeEvaluation'] = (id, metrics) =>
+    this.runInTx(
+      'completeEvaluation',
+      queues.completeEvaluation(this, id, metrics, (sid, version, m) => this.addMetrics(sid, version, m)),
+    );
+  listEvaluations: Store['listEvaluations'] = (q) => this.runPlan(queues.listEvaluations(q));
+  sharedSecret: Store['sharedSecret'] = (name) => this.runPlan(queues.sharedSecret(this, name));
 
   // ---------- rollouts ----------
 
-  createRollout(input: CreateRolloutInput): Promise<RolloutRecord> {
-    return this.runPlan(rollouts.createRollout(this, input));
-  }
-  getRollout(id: string): Promise<RolloutRecord> {
-    return this.runPlan(rollouts.getRollout(id));
-  }
-  listRollouts(q?: { agent?: string; phase?: RolloutPhase | RolloutPhase[] }): Promise<RolloutRecord[]> {
-    return this.runPlan(rollouts.listRollouts(q));
-  }
-  updateRollout(
-    id: string,
-    expectedRev: number,
-    patch: RolloutPatch,
-    decisions?: DecisionInput[],
-  ): Promise<RolloutRecord> {
-    return this.runInTx('updateRollout', rollouts.updateRollout(this, id, expectedRev, patch, decisions));
-  }
-  appendDecision(rolloutId: string, d: DecisionInput): Promise<Decision> {
-    return this.runInTx('appendDecision', rollouts.appendDecision(this, rolloutId, d));
-  }
-  listDecisions(rolloutId: string, q?: { afterSeq?: number; limit?: number }): Promise<Decision[]> {
-    return this.runPlan(rollouts.listDecisions(rolloutId, q));
-  }
-  appendSessionSample(sample: SessionSample): Promise<void> {
-    return this.runPlan(rollouts.appendSessionSample(sample));
-  }
-  listSessionSamples(rolloutId: string, q?: { after?: number; limit?: number }): Promise<SessionSample[]> {
-    return this.runPlan(rollouts.listSessionSamples(rolloutId, q));
-  }
+  createRollout: Store['createRollout'] = (input) => this.runPlan(rollouts.createRollout(this, input));
+  getRollout: Store['getRollout'] = (id) => this.runPlan(rollouts.getRollout(id));
+  listRollouts: Store['listRollouts'] = (q) => this.runPlan(rollouts.listRollouts(q));
+  updateRollout: Store['updateRollout'] = (id, expectedRev, patch, decisions) =>
+    this.runInTx('updateRollout', rollouts.updateRollout(this, id, expectedRev, patch, decisions));
+  appendDecision: Store['appendDecision'] = (rolloutId, d) =>
+    this.runInTx('appendDecision', rollouts.appendDecision(this, rolloutId, d));
+  listDecisions: Store['listDecisions'] = (rolloutId, q) =>
+    this.runPlan(rollouts.listDecisions(rolloutId, q));
+  appendSessionSample: Store['appendSessionSample'] = (sample) =>
+    this.runPlan(rollouts.appendSessionSample(sample));
+  listSessionSamples: Store['listSessionSamples'] = (rolloutId, q) =>
+    this.runPlan(rollouts.listSessionSamples(rolloutId, q));
 
-  // ---------- telemetry ----------
+  // ---------- telemetry reads, a session's end ----------
 
-  listSessionAggregates(q: TelemetryQuery): Promise<SessionAggregate[]> {
-    return this.runPlan(telemetry.listSessionAggregates(q));
-  }
-  listTurnTelemetry(q: TurnTelemetryQuery): Promise<TurnTelemetryRecord[]> {
-    return this.runPlan(telemetry.listTurnTelemetry(q));
-  }
-  markSessionCompleted(sessionId: string): Promise<void> {
-    return this.runInTx('markSessionCompleted', telemetry.markSessionCompleted(sessionId));
-  }
+  listSessionAggregates: Store['listSessionAggregates'] = (q) =>
+    this.runPlan(telemetry.listSessionAggregates(q));
+  listTurnTelemetry: Store['listTurnTelemetry'] = (q) => this.runPlan(telemetry.listTurnTelemetry(q));
+  markSessionCompleted: Store['markSessionCompleted'] = (sessionId) =>
+    this.runInTx('markSessionCompleted', telemetry.markSessionCompleted(sessionId));
 }
