@@ -818,6 +818,10 @@ export function metricsDelta(m: {
   };
 }
 
+/**
+ * The aggregate merge of count maps (tool mix, signals), as SQLite runs it inside its write
+ * transaction; PostgreSQL runs the same rule in SQL (see `aggregateUpsert` in postgres.ts).
+ */
 export function mergeCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out = dict(a);
   for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;

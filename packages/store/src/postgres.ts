@@ -253,7 +253,15 @@ CREATE INDEX sessions_agent_version_id ON sessions (agent, version, id);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const DEFAULT_POOL_SIZE = 10;
 
-/** Upsert of a session aggregate from a delta; the `…Sql` arguments are SQL expressions (placeholders or columns). */
+/**
+ * Upsert of a session aggregate from a delta; the `…Sql` arguments are SQL expressions (placeholders
+ * or columns). Every aggregate write of this backend goes through it. Its JSON maps (tool mix,
+ * metrics, signals) merge in SQL (`baton_merge_counts`, `baton_merge_metrics`, created by the
+ * schema), not with `mergeCounts`/`mergeMetrics` as SQLite's `applyDelta` does: a checkpoint append
+ * writes its turn's aggregate inside its one statement, where a read-modify-write in TypeScript would
+ * cost a read before the statement and a row lock held across round trips. The two merges are the
+ * same rule, and test/dialect.test.ts checks that both backends answer alike.
+ */
 function aggregateUpsert(
   p: (v: unknown) => string,
   sessionIdSql: string,

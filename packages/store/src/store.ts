@@ -5,6 +5,13 @@
  *
  * All methods that take an expectation (expectedSeq, expected rev, lease owner) compare-and-set:
  * a stale writer gets a typed error and nothing is changed.
+ *
+ * List limits, the same on every backend: pages and the other lists a client browses
+ * (`listSessions`, `listEffects`, `listCheckpoints`, `listMigrations`, `listWaits`) answer 100 items
+ * when `limit` is omitted and at most 1,000 (a `limit` that is not a positive integer is
+ * VALIDATION); logs read in order (`listDecisions`, `listSessionSamples`) and `listEvaluations`
+ * answer 1,000 when it is omitted; the gates' inputs (`listSessionAggregates`, `listTurnTelemetry`:
+ * a whole cohort) answer every matching row unless a `limit` is given.
  */
 import type {
   BatonError,
