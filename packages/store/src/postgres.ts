@@ -450,18 +450,10 @@ export class PostgresStore extends SqlStore implements Store {
   /** One statement on any pooled connection, prepared on that connection when `prepare` is set. */
   private async q<R extends QueryResultRow = Row>(
     sql: string,
-    values: unknown[] = [],
+    args: unknown[] = [],
     prepare = false,
   ): Promise<R[]> {
-    checkNoNul(values);
-    try {
-      const res = await this.pool.query<R>(
-        prepare ? { name: stmtName(sql), text: sql, values } : { text: sql, values },
-      );
-      return res.rows;
-    } catch (e) {
-      throw storeError(e);
-    }
+    return (await exec(this.pool, { kind: 'all', sql, args, prepare })) as R[];
   }
 
   /** A transaction on one connection; the fault-injection hook runs just before COMMIT. */

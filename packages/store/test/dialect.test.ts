@@ -12,6 +12,7 @@ import type { SessionAggregate } from '@baton/core';
 import { PostgresStore } from '../src/postgres';
 import { SqliteStore } from '../src/sqlite';
 import { one, run, runAsync, runSync } from '../src/sql/dialect';
+import { leaseFree } from '../src/sql/leases';
 import type { Plan, Step } from '../src/sql/dialect';
 import { Where } from '../src/sql/where';
 import type { Store } from '../src/store';
@@ -81,6 +82,64 @@ describe('Where', () => {
   it('has no WHERE without filters, and an empty IN list matches nothing', () => {
     expect(new Where().eq('a', undefined).sql).toBe('');
     expect(new Where().in('a', []).sql).toBe(' WHERE 1 = 0');
+  });
+});
+
+/** Every holder and expiry a session's lease row can have, against the lease rule in TypeScript. */
+async function leaseCases(store: SqliteStore | PostgresStore, now: number): Promise<void> {
+  const owners = [null, 'me', 'other'];
+  const expiries = [null, now - 1, now, now + 1000];
+  let i = 0;
+  for (const leaseOwner of owners) {
+    for (const leaseExpiresAt of expiries) {
+      const id = `lease-${i++}`;
+      await store.createSession({ id, agent: 'a', version: 'v1', tokenHash: 'h' });
+      await store.runPlan(
+        run('UPDATE sessions SET lease_owner = $1, lease_expires_at = $2 WHERE id = $3', [
+          leaseOwner,
+          leaseExpiresAt,
+          id,
+        ]),
+      );
+      const free = leaseFree({ leaseOwner, leaseExpiresAt }, 'me', now);
+      const got = await store.acquireLease(id, 'me', 500).then(
+        (l) => `taken until ${l.expiresAt}`,
+        (e: { code?: string }) => String(e.code),
+      );
+      expect(got, JSON.stringify({ leaseOwner, leaseExpiresAt })).toBe(
+        free ? `taken until ${now + 500}` : 'SESSION_BUSY',
+      );
+    }
+  }
+}
+
+describe('the lease rule: the SQL of acquireLease takes a lease exactly when leaseFree says it is free', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'baton-lease-'));
+  const schema = `baton_lease_${process.pid}_${Date.now().toString(36)}`;
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (!url) return;
+    const raw = new pg.Pool({ connectionString: url, max: 1 });
+    await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await raw.end();
+  });
+
+  it('sqlite', async () => {
+    const store = new SqliteStore(join(dir, 'baton.db'), { now: () => 10_000 });
+    try {
+      await leaseCases(store, 10_000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it.skipIf(!url)('postgres', async () => {
+    const store = await PostgresStore.open(url!, { schema, poolSize: 2, now: () => 10_000 });
+    try {
+      await leaseCases(store, 10_000);
+    } finally {
+      await store.close();
+    }
   });
 });
 

@@ -2,7 +2,9 @@
  * The methods both backends share, written once over the plans of this folder: a backend extends
  * `SqlStore`, says how it runs a plan (`runPlan`, `runInTx`: see `dialect.ts`) and how it adds
  * metrics to a session's aggregate, and implements the rest of `Store` itself (its hot paths, its
- * checkpoint and history reads, its schema).
+ * checkpoint and history reads, its schema). The shared methods are instance properties typed by
+ * the `Store` interface (their signatures are written once, there); TypeScript refuses a backend
+ * method of the same name, which the property would shadow.
  */
 import { cipherFor } from '../cipher';
 import type { RecordCipher } from '../cipher';
