@@ -85,6 +85,20 @@ describe('Where', () => {
   });
 });
 
+/** A scratch directory for SQLite files and a PostgreSQL schema name, both removed after the suite. */
+function scratch(name: string): { dir: string; schema: string } {
+  const dir = mkdtempSync(join(tmpdir(), `baton-${name}-`));
+  const schema = `baton_${name}_${process.pid}_${Date.now().toString(36)}`;
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (!url) return;
+    const raw = new pg.Pool({ connectionString: url, max: 1 });
+    await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await raw.end();
+  });
+  return { dir, schema };
+}
+
 /** Every holder and expiry a session's lease row can have, against the lease rule in TypeScript. */
 async function leaseCases(store: SqliteStore | PostgresStore, now: number): Promise<void> {
   const owners = [null, 'me', 'other'];
@@ -114,15 +128,7 @@ async function leaseCases(store: SqliteStore | PostgresStore, now: number): Prom
 }
 
 describe('the lease rule: the SQL of acquireLease takes a lease exactly when leaseFree says it is free', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-lease-'));
-  const schema = `baton_lease_${process.pid}_${Date.now().toString(36)}`;
-  afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    if (!url) return;
-    const raw = new pg.Pool({ connectionString: url, max: 1 });
-    await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await raw.end();
-  });
+  const { dir, schema } = scratch('lease');
 
   it('sqlite', async () => {
     const store = new SqliteStore(join(dir, 'baton.db'), { now: () => 10_000 });
@@ -181,15 +187,7 @@ describe.skipIf(url || !ci)('the aggregate merge (CI without a server)', () => {
 });
 
 describe.skipIf(!url)('the aggregate merge: SQLite (TypeScript) and PostgreSQL (SQL) agree', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'baton-dialect-'));
-  const schema = `baton_dialect_${process.pid}_${Date.now().toString(36)}`;
-  afterAll(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    if (!url) return;
-    const raw = new pg.Pool({ connectionString: url, max: 1 });
-    await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await raw.end();
-  });
+  const { dir, schema } = scratch('dialect');
 
   it('on counts, sums and maxima, under keys like __proto__ and constructor', async () => {
     const now = () => 50;
