@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- vs-base --bench store|store-langgraph|turns --base REV [--rounds N]
- * [--budget SECS] [--base-dir DIR] [--full] [--seconds S]`: a bench of this tree against the same
- * bench of the base commit, side by side in one run.
+ * [--budget SECS] [--base-dir DIR] [--full | --seconds S | --args "ARGS"]`: a bench of this tree
+ * against the same bench of the base commit, side by side in one run.
  *
  * - The base: `--base REV` (any commit name git knows), else the environment's BATON_BENCH_BASE;
  *   there is no default (which commit a change is measured against is the caller's to say). A git
@@ -13,8 +13,9 @@
  *   (up to `--rounds` rounds, default 3; no round is started that would end after `--budget` seconds
  *   of wall time, default 570, but 2 rounds always run), so load from other work on the machine
  *   falls on both alike.
- * - Quick by default (see `SPECS`: the bench's own `--quick`, 3 s per contender for turns); `--full`
- *   runs the bench's default workload; `--seconds S` sets the turns bench's seconds.
+ * - Quick by default (see `SPECS`: the bench's own `--quick`, for store in two parts, 3 s per
+ *   contender for turns); `--full` runs the bench's default workload; `--seconds S` sets the turns
+ *   bench's seconds; `--args "ARGS"` passes ARGS to the module in both trees instead.
  * - Every figure of a rate or a cost is compared (vs-base/compare.ts): new/base of the medians, the
  *   base's spread against itself. One target per judged figure: a rate new/base ≥ 1 − max(5 %,
  *   spread), a cost new/base ≤ 1 + max(5 %, spread); 10 % for turns.
@@ -35,7 +36,7 @@ const BUDGET_SECS = 570;
 const RUN_TIMEOUT_SECS = 240;
 
 const USAGE =
-  'usage: npm run bench -- vs-base --bench store|store-langgraph|turns --base REV [--rounds N] [--budget SECS] [--base-dir DIR] [--full] [--seconds S]';
+  'usage: npm run bench -- vs-base --bench store|store-langgraph|turns --base REV [--rounds N] [--budget SECS] [--base-dir DIR] [--full | --seconds S | --args "ARGS"]';
 
 interface Options {
   bench: string;
@@ -45,10 +46,12 @@ interface Options {
   budgetSecs: number;
   full: boolean;
   seconds: number | undefined;
+  /** `--args "…"`: the module's arguments, one part, instead of the quick or full ones. */
+  args: string[] | undefined;
 }
 
 function parse(args: string[]): Options {
-  const valued = new Set(['--bench', '--base', '--base-dir', '--rounds', '--budget', '--seconds']);
+  const valued = new Set(['--bench', '--base', '--base-dir', '--rounds', '--budget', '--seconds', '--args']);
   const opts: Record<string, string> = {};
   const flags = new Set<string>();
   for (let i = 0; i < args.length; i++) {
@@ -76,6 +79,7 @@ function parse(args: string[]): Options {
     budgetSecs: num('--budget', BUDGET_SECS, 1),
     full: flags.has('--full'),
     seconds: opts['--seconds'] === undefined ? undefined : num('--seconds', 0, 1),
+    args: opts['--args'] === undefined ? undefined : opts['--args'].split(/\s+/).filter(Boolean),
   };
 }
 
@@ -116,7 +120,8 @@ const bench: BenchFn = async (args) => {
   const opts = parse(args);
   const spec = SPECS[opts.bench]!;
   const commit = baseCommit(opts);
-  const benchArgs = spec.args({ quick: !opts.full, seconds: opts.seconds });
+  const parts = opts.args ? [opts.args] : spec.parts({ quick: !opts.full, seconds: opts.seconds });
+  const described = parts.map((p) => [opts.bench, ...p].join(' ')).join(' + ');
   const work = mkdtempSync(join(tmpdir(), 'baton-bench-vs-base-'));
   const base = opts.baseDir ?? join(work, 'base');
   const started = Date.now();
@@ -144,26 +149,30 @@ const bench: BenchFn = async (args) => {
       mayStartRound(done, opts.rounds, Date.now() - started, Date.now() - roundsStart, opts.budgetSecs * 1000)
     ) {
       for (const which of roundOrder(done)) {
-        console.log(`round ${done + 1}/${opts.rounds}: ${which} (${opts.bench} ${benchArgs.join(' ')})`);
-        runs[which].push(
-          await runBench({
+        const figures: Record<string, number | string> = {};
+        for (const [i, args] of parts.entries()) {
+          console.log(`round ${done + 1}/${opts.rounds}: ${which} (${[opts.bench, ...args].join(' ')})`);
+          const part = await runBench({
             root: which === 'base' ? base : repo,
             module: spec.module,
-            args: benchArgs,
+            args,
             patches: spec.patches,
             work,
-            tag: `${which}-${done}`,
+            tag: `${which}-${done}-${i}`,
             timeoutMs,
-          }),
-        );
+          });
+          Object.assign(figures, part);
+        }
+        runs[which].push(figures);
       }
       done++;
     }
 
     const figures: Record<string, number | string> = {
-      bench: `${opts.bench} ${benchArgs.join(' ')}`.trim(),
-      workload:
-        opts.seconds !== undefined
+      bench: described,
+      workload: opts.args
+        ? 'as --args gives'
+        : opts.seconds !== undefined
           ? `${opts.seconds} s per contender`
           : opts.full
             ? 'the bench default'

@@ -18,8 +18,12 @@ export interface BenchSpec {
   module: string;
   /** The allowed move of a judged figure when the base's spread is smaller. */
   tolerance: number;
-  /** The module's arguments: `quick` for the side-by-side default, `seconds` where the bench takes it. */
-  args(opts: { quick: boolean; seconds: number | undefined }): string[];
+  /**
+   * The module's arguments, one list per part of a run (a run of a tree calls the module once per
+   * part, one after the other, and takes the figures of all): `quick` for the side-by-side default,
+   * `seconds` where the bench takes it.
+   */
+  parts(opts: { quick: boolean; seconds: number | undefined }): string[][];
   /** Source changes applied alike in both trees (see `SourcePatch`). */
   patches: SourcePatch[];
   /** The role of a figure of this bench, or undefined when it is not compared. */
@@ -32,7 +36,16 @@ export const SPECS: Record<string, BenchSpec> = {
   store: {
     module: 'bench/store.ts',
     tolerance: 0.05,
-    args: ({ quick }) => (quick ? ['--quick'] : []),
+    // Quick: Baton's per-size appends and reads come from the encryption part (its "off" contender
+    // is the plain store; "on" the same with a key), without the raw drivers, the LangGraph savers
+    // and SQLite NORMAL that a whole `--quick` run adds (about 40 % of its time).
+    parts: ({ quick }) =>
+      quick
+        ? [
+            ['--quick', '--encryption'],
+            ['--quick', '--concurrent'],
+          ]
+        : [[]],
     patches: [],
     // Baton's store: per-size appends and reads, the concurrent appends, encryption off and on
     role: (key) =>
@@ -41,12 +54,13 @@ export const SPECS: Record<string, BenchSpec> = {
         : /\b(raw|langgraph)\b/.test(key)
           ? 'control'
           : undefined,
-    quick: '`store --quick`: 2 chunks per figure, 100 / 40 appends per chunk, 10-turn concurrent sessions',
+    quick:
+      '`store --quick --encryption` then `store --quick --concurrent`: 2 chunks per figure, 100 / 40 appends per chunk, 10-turn concurrent sessions',
   },
   'store-langgraph': {
     module: 'bench/store-langgraph.ts',
     tolerance: 0.05,
-    args: ({ quick }) => (quick ? ['--quick'] : []),
+    parts: ({ quick }) => [quick ? ['--quick'] : []],
     patches: [],
     role: (key) => (/ baton /.test(key) ? 'judged' : / langgraph /.test(key) ? 'control' : undefined),
     quick: '`store-langgraph --quick`: 1 round of 16 threads x 20 steps, 400 getTuple',
@@ -54,7 +68,7 @@ export const SPECS: Record<string, BenchSpec> = {
   turns: {
     module: 'bench/turns.ts',
     tolerance: 0.1,
-    args: ({ quick, seconds }) => (seconds !== undefined ? [String(seconds)] : quick ? ['3'] : []),
+    parts: ({ quick, seconds }) => [seconds !== undefined ? [String(seconds)] : quick ? ['3'] : []],
     // The memory step (RSS after 10,000 more sessions) is not compared and is half of a run on a
     // busy machine: both trees skip it.
     patches: [
