@@ -10,9 +10,10 @@
  *   dependencies installed instead (left as it is; REV, if given, must be its HEAD).
  * - Each tree's own bench module (`bench/NAME.ts`, its default export) runs in a child process with
  *   the tree as working directory, ALTERNATED with rotating order: base, new; new, base; base, new …
- *   (up to `--rounds` rounds, default 3; no round is started that would end after `--budget` seconds
- *   of wall time, default 570, but 2 rounds always run), so load from other work on the machine
- *   falls on both alike.
+ *   (a bench run in parts alternates part by part; up to `--rounds` rounds, default 4, an even
+ *   number so that each tree goes first as often; no round is started that would end after
+ *   `--budget` seconds of wall time, default 570, but 2 rounds always run), so load from other work
+ *   on the machine falls on both alike.
  * - Quick by default (see `SPECS`: the bench's own `--quick`, for store in two parts, 3 s per
  *   contender for turns); `--full` runs the bench's default workload; `--seconds S` sets the turns
  *   bench's seconds; `--args "ARGS"` passes ARGS to the module in both trees instead.
@@ -75,7 +76,7 @@ function parse(args: string[]): Options {
     bench,
     base: opts['--base'] ?? process.env.BATON_BENCH_BASE,
     baseDir: opts['--base-dir'] === undefined ? undefined : resolve(opts['--base-dir']),
-    rounds: Math.floor(num('--rounds', 3, 2)),
+    rounds: Math.floor(num('--rounds', 4, 2)),
     budgetSecs: num('--budget', BUDGET_SECS, 1),
     full: flags.has('--full'),
     seconds: opts['--seconds'] === undefined ? undefined : num('--seconds', 0, 1),
@@ -148,9 +149,10 @@ const bench: BenchFn = async (args) => {
     while (
       mayStartRound(done, opts.rounds, Date.now() - started, Date.now() - roundsStart, opts.budgetSecs * 1000)
     ) {
-      for (const which of roundOrder(done)) {
-        const figures: Record<string, number | string> = {};
-        for (const [i, args] of parts.entries()) {
+      // part by part, both trees, the order rotating over parts and rounds alike
+      const round_: Record<'base' | 'new', Record<string, number | string>> = { base: {}, new: {} };
+      for (const [i, args] of parts.entries()) {
+        for (const which of roundOrder(done + i)) {
           console.log(`round ${done + 1}/${opts.rounds}: ${which} (${[opts.bench, ...args].join(' ')})`);
           const part = await runBench({
             root: which === 'base' ? base : repo,
@@ -161,10 +163,11 @@ const bench: BenchFn = async (args) => {
             tag: `${which}-${done}-${i}`,
             timeoutMs,
           });
-          Object.assign(figures, part);
+          Object.assign(round_[which], part);
         }
-        runs[which].push(figures);
       }
+      runs.base.push(round_.base);
+      runs.new.push(round_.new);
       done++;
     }
 
@@ -183,6 +186,7 @@ const bench: BenchFn = async (args) => {
     const targets: Target[] = [];
     const rows: Array<Record<string, unknown>> = [];
     const controls: number[] = [];
+    let widened = 0;
     const keys = [...new Set(runs.base.flatMap((f) => Object.keys(f)))];
     for (const key of keys) {
       const role = spec.role(key);
@@ -210,6 +214,7 @@ const bench: BenchFn = async (args) => {
       figures[`${key}: new / base`] = round(c.ratio, 3);
       if (role === 'control') controls.push(Math.abs(c.ratio - 1));
       if (role === 'judged') {
+        if (c.spread > spec.tolerance) widened++;
         targets.push({
           what: `${key}: new / base (within ${round(spec.tolerance * 100, 1)} % or the base's spread, ${round(c.spread * 100, 1)} %)`,
           value: round(c.ratio, 3),
@@ -221,6 +226,9 @@ const bench: BenchFn = async (args) => {
     if (targets.length === 0) throw new Error(`no figure of ${opts.bench} could be compared`);
     figures['judged figures within their bound'] =
       `${targets.filter((t) => t.met).length} of ${targets.length}`;
+    // a bound widened by the base's own spread says how noisy the run was, not how close the trees are
+    figures[`judged figures whose bound the base's spread widened past ${round(spec.tolerance * 100, 1)} %`] =
+      `${widened} of ${targets.length}`;
     if (controls.length) {
       figures['control figures (not Baton code): median |new / base - 1|'] = round(median(controls), 3);
     }
