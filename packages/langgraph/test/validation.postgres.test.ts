@@ -6,7 +6,8 @@
 import { describe } from 'vitest';
 import { validate } from '@langchain/langgraph-checkpoint-validation';
 import { openStore } from '@baton/store';
-import type { GraphCheckpointStore, Store } from '@baton/store';
+import type { Store } from '@baton/store';
+import type { GraphCheckpointStore } from '@baton/store/graph';
 import { BatonCheckpointSaver } from '../src/saver';
 import { dropSchema, pgUrl, uniqueSchema, wipeGraphStore } from './helpers';
 

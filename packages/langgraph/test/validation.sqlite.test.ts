@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { validate } from '@langchain/langgraph-checkpoint-validation';
 import { openStore } from '@baton/store';
-import type { GraphCheckpointStore, Store } from '@baton/store';
+import type { Store } from '@baton/store';
+import type { GraphCheckpointStore } from '@baton/store/graph';
 import { BatonCheckpointSaver } from '../src/saver';
 import { wipeGraphStore } from './helpers';
 

@@ -67,7 +67,8 @@ import type {
   TurnTelemetryQuery,
   SessionSample,
 } from './store';
-import { PostgresGraphCheckpointStore } from './graph-postgres';
+import { openGraphStore } from './graph';
+import type { GraphCheckpointStore } from './graph';
 import { PgRecovery } from './pg-recovery';
 import { CompensationLedger, initialCompensation } from './compensation';
 import { cipherFor } from './cipher';
@@ -280,7 +281,7 @@ export class PostgresStore implements Store {
   private readonly hooks: PostgresStoreOptions['hooks'];
   private readonly schema: string | undefined;
   private closed = false;
-  private graphStore: PostgresGraphCheckpointStore | undefined;
+  private graphStore: GraphCheckpointStore | undefined;
   private recoveryImpl: PgRecovery | undefined;
 
   private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
@@ -352,11 +353,8 @@ export class PostgresStore implements Store {
   }
 
   /** LangGraph checkpoint tables on the same database and schema (their own migrations, applied on first use). */
-  get graph(): PostgresGraphCheckpointStore {
-    return (this.graphStore ??= new PostgresGraphCheckpointStore(
-      this.pool,
-      this.schema === undefined ? {} : { schema: this.schema },
-    ));
+  get graph(): GraphCheckpointStore {
+    return (this.graphStore ??= openGraphStore({ kind: 'postgres', pool: this.pool, schema: this.schema }));
   }
 
   reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {

@@ -64,7 +64,8 @@ import type {
   TurnTelemetryQuery,
   SessionSample,
 } from './store';
-import { SqliteGraphCheckpointStore } from './graph-sqlite';
+import { openGraphStore } from './graph';
+import type { GraphCheckpointStore } from './graph';
 import { SqliteLog } from './sqlite-log';
 import { SQLITE_MIGRATIONS } from './schema/sqlite';
 import { dataVersion } from './schema/render';
@@ -339,11 +340,11 @@ export class SqliteStore implements Store {
     }
   }
 
-  private graphStore: SqliteGraphCheckpointStore | undefined;
+  private graphStore: GraphCheckpointStore | undefined;
 
   /** LangGraph checkpoint tables on the same database (their own migrations, applied on first use). */
-  get graph(): SqliteGraphCheckpointStore {
-    return (this.graphStore ??= new SqliteGraphCheckpointStore(this.db));
+  get graph(): GraphCheckpointStore {
+    return (this.graphStore ??= openGraphStore({ kind: 'sqlite', db: this.db }));
   }
 
   async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {

@@ -26,6 +26,7 @@ import type {
   EffectResolutionInput,
   CompensationState,
   EffectStatus,
+  GraphCheckpointStore,
   MigrationRecord,
   Page,
   RolloutPhase,
@@ -40,7 +41,6 @@ import type {
   WaitRecord,
   WorkerRecord,
 } from '@baton/core';
-import type { GraphCheckpointStore } from './graph';
 import type { KeyListConfig, KeyRing } from './cipher';
 
 /** A claim of a compensation run: who runs it, on which version, and how long it holds it. */

@@ -1,0 +1,35 @@
+/**
+ * `@baton/store/graph`: storage for LangGraph checkpoints (`store.graph`), on the store's own
+ * database. The interface and its shapes are defined in `@baton/core` (graph.ts), because a
+ * remote worker reaches the same storage through the worker API; this module re-exports them and
+ * offers the one factory that knows the graph backends (`openGraphStore`).
+ */
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
+import type { GraphCheckpointStore } from '@baton/core';
+import { PostgresGraphCheckpointStore } from './postgres';
+import { SqliteGraphCheckpointStore } from './sqlite';
+
+export type {
+  GraphBlob,
+  GraphCheckpointKey,
+  GraphCheckpointRecord,
+  GraphCheckpointRow,
+  GraphCheckpointStore,
+  GraphListQuery,
+  GraphThreadSummary,
+  GraphWrite,
+} from '@baton/core';
+export { SQLITE_GRAPH_MIGRATIONS } from './sqlite';
+export { postgresGraphMigrations } from './postgres';
+
+/** The database a graph store lives on: a store's SQLite handle, or its PostgreSQL pool and schema. */
+export type GraphDatabase =
+  | { kind: 'sqlite'; db: Database.Database }
+  | { kind: 'postgres'; pool: pg.Pool; schema?: string | undefined };
+
+/** LangGraph checkpoint storage on `on`; its tables are created or upgraded on first use. */
+export function openGraphStore(on: GraphDatabase): GraphCheckpointStore {
+  if (on.kind === 'sqlite') return new SqliteGraphCheckpointStore(on.db);
+  return new PostgresGraphCheckpointStore(on.pool, on.schema === undefined ? {} : { schema: on.schema });
+}
