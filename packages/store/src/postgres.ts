@@ -157,7 +157,7 @@ import {
 import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
 import { digestWaitTokensPostgres } from './wait-digests';
 import { POSTGRES_SCHEMA_MIGRATIONS } from './schema/postgres';
-import type { DataStep } from './schema/describe';
+import type { DataStep } from './schema/migrations';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */

@@ -10,8 +10,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { columns, index, table } from '../src/schema/describe';
-import type { MigrationSpec } from '../src/schema/describe';
+import type { MigrationSpec } from '../src/schema/migrations';
 import { renderMigrations } from '../src/schema/render';
 import { POSTGRES_SCHEMA, POSTGRES_SCHEMA_MIGRATIONS } from '../src/schema/postgres';
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA } from '../src/schema/sqlite';
@@ -56,51 +55,41 @@ describe('schema: rendering', () => {
   const spec: MigrationSpec[] = [
     {
       name: 'one of each',
-      steps: [
-        table(
-          't',
-          `id key pk, n int, at bigint?, r real, b bool =false, body body, j json, s text ='x' unique`,
-        ),
-        table('u', 'id serial pk, a text', undefined),
-        table('v', 'a text, b int', 'a, b'),
-      ],
+      sql: `CREATE TABLE t (id CTEXT PRIMARY KEY, n INT NOT NULL, at BIGINT, r REAL NOT NULL,
+  b BOOL NOT NULL DEFAULT FALSE, body BODY NOT NULL, j JSON, INTERVAL_INT TEXT);
+CREATE TABLE u (id SERIAL PRIMARY KEY);`,
+      native: ['pending evaluations index'],
     },
-    { name: 'postgres only', only: 'postgres', steps: [index('t_n', 't', 'n')] },
+    { name: 'postgres only', only: 'postgres', sql: 'CREATE INDEX t_n ON t (n);' },
     {
       name: 'repeatable',
       repeatable: true,
-      steps: [
-        table('w', 'a text pk'),
-        index('w_a', 'w', 'a', {
-          unique: true,
-          on: { postgres: { columns: 'a, b', where: 'a IS NOT NULL' } },
-        }),
-      ],
+      sql: `ALTER TABLE t ADD COLUMN c INT;
+CREATE TABLE w (a TEXT PRIMARY KEY);
+CREATE UNIQUE INDEX w_a ON w (a);
+CREATE INDEX w_b ON w (a);`,
+      native: ['refuse legacy checkpoints'],
     },
   ];
+  const s = renderMigrations(spec, SQLITE_SCHEMA);
+  const p = renderMigrations(spec, POSTGRES_SCHEMA);
 
-  it('writes each column type, nullability, default and key as the dialect names them', () => {
-    const [s] = renderMigrations(spec, SQLITE_SCHEMA);
-    const [p] = renderMigrations(spec, POSTGRES_SCHEMA);
-    const flat = (text: string | undefined) =>
-      text?.replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')');
-    expect(flat(s?.sql)).toBe(
-      'CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL, at INTEGER, r REAL NOT NULL, ' +
-        "b INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL, j TEXT NOT NULL, s TEXT NOT NULL DEFAULT 'x' UNIQUE); " +
-        'CREATE TABLE u (id INTEGER PRIMARY KEY, a TEXT NOT NULL); ' +
-        'CREATE TABLE v (a TEXT NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (a, b)); ',
+  it('writes each portable type as the dialect names it, whole words only, then the native objects', () => {
+    expect(s[0]?.sql).toBe(
+      `CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL, at INTEGER, r REAL NOT NULL,
+  b INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL, j TEXT, INTERVAL_INT TEXT);
+CREATE TABLE u (id INTEGER PRIMARY KEY);
+CREATE INDEX evaluation_jobs_pending ON evaluation_jobs (status, created_at);`,
     );
-    expect(flat(p?.sql)).toBe(
-      'CREATE TABLE t (id TEXT COLLATE "C" PRIMARY KEY, n INTEGER NOT NULL, at BIGINT, r DOUBLE PRECISION NOT NULL, ' +
-        "b BOOLEAN NOT NULL DEFAULT false, body TEXT NOT NULL, j JSONB NOT NULL, s TEXT NOT NULL DEFAULT 'x' UNIQUE); " +
-        'CREATE TABLE u (id BIGSERIAL PRIMARY KEY, a TEXT NOT NULL); ' +
-        'CREATE TABLE v (a TEXT NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (a, b)); ',
+    expect(p[0]?.sql).toBe(
+      `CREATE TABLE t (id TEXT COLLATE "C" PRIMARY KEY, n INTEGER NOT NULL, at BIGINT, r DOUBLE PRECISION NOT NULL,
+  b BOOLEAN NOT NULL DEFAULT false, body TEXT NOT NULL, j JSONB, INTERVAL_INT TEXT);
+CREATE TABLE u (id BIGSERIAL PRIMARY KEY);
+CREATE INDEX evaluation_jobs_pending ON evaluation_jobs (created_at, id) WHERE status = 'pending';`,
     );
   });
 
-  it('numbers a migration only on the dialect it is for; IF NOT EXISTS and index variants per dialect', () => {
-    const s = renderMigrations(spec, SQLITE_SCHEMA);
-    const p = renderMigrations(spec, POSTGRES_SCHEMA);
+  it('numbers a migration only on the dialect it is for', () => {
     expect(s.map((m) => [m.version, m.name])).toEqual([
       [1, 'one of each'],
       [2, 'repeatable'],
@@ -110,17 +99,24 @@ describe('schema: rendering', () => {
       [2, 'postgres only'],
       [3, 'repeatable'],
     ]);
-    expect(s[1]?.sql).toBe('CREATE TABLE w (\n  a TEXT PRIMARY KEY\n);\nCREATE UNIQUE INDEX w_a ON w (a);\n');
-    expect(p[2]?.sql).toBe(
-      'CREATE TABLE IF NOT EXISTS w (\n  a TEXT PRIMARY KEY\n);\n' +
-        'CREATE UNIQUE INDEX IF NOT EXISTS w_a ON w (a, b) WHERE a IS NOT NULL;\n',
-    );
   });
 
-  it('refuses a column list it cannot read', () => {
-    expect(() => columns('a txt')).toThrow(/bad column "a txt"/);
-    expect(() => columns('a text nullable')).toThrow(/bad column flag "nullable"/);
-    expect(() => columns('a')).toThrow(/bad column "a"/);
+  it('a repeatable migration gets IF NOT EXISTS where the dialect has it (not in its native objects)', () => {
+    expect(s[1]?.sql.split('\n').slice(0, 4)).toEqual([
+      'ALTER TABLE t ADD COLUMN c INTEGER;',
+      'CREATE TABLE w (a TEXT PRIMARY KEY);',
+      'CREATE UNIQUE INDEX w_a ON w (a);',
+      'CREATE INDEX w_b ON w (a);',
+    ]);
+    expect(s[1]?.sql).toMatch(/\nCREATE TRIGGER checkpoints_refuse_legacy BEFORE INSERT/);
+    expect(p[2]?.sql.split('\n').slice(0, 4)).toEqual([
+      'ALTER TABLE t ADD COLUMN IF NOT EXISTS c INTEGER;',
+      'CREATE TABLE IF NOT EXISTS w (a TEXT PRIMARY KEY);',
+      'CREATE UNIQUE INDEX IF NOT EXISTS w_a ON w (a);',
+      'CREATE INDEX IF NOT EXISTS w_b ON w (a);',
+    ]);
+    expect(p[2]?.sql).toMatch(/\nCREATE OR REPLACE FUNCTION baton_refuse_legacy_checkpoint\(\)/);
+    expect(p[2]?.sql).toMatch(/\nCREATE TRIGGER checkpoints_refuse_legacy BEFORE INSERT/);
   });
 });
 

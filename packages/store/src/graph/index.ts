@@ -1,25 +1,15 @@
 /**
  * `@baton/store/graph`: storage for LangGraph checkpoints (`store.graph`), on the store's own
- * database. The interface and its shapes are defined in `@baton/core` (graph.ts), because a
- * remote worker reaches the same storage through the worker API; this module re-exports them and
- * offers the one factory that knows the graph backends (`openGraphStore`).
+ * database: its interface and shapes (types.ts), the tables' migrations, and the one factory
+ * that knows the graph backends (`openGraphStore`).
  */
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
-import type { GraphCheckpointStore } from '@baton/core';
+import type { GraphCheckpointStore } from './types';
 import { PostgresGraphCheckpointStore } from './postgres';
 import { SqliteGraphCheckpointStore } from './sqlite';
 
-export type {
-  GraphBlob,
-  GraphCheckpointKey,
-  GraphCheckpointRecord,
-  GraphCheckpointRow,
-  GraphCheckpointStore,
-  GraphListQuery,
-  GraphThreadSummary,
-  GraphWrite,
-} from '@baton/core';
+export type * from './types';
 export { SQLITE_GRAPH_MIGRATIONS } from './sqlite';
 export { postgresGraphMigrations } from './postgres';
 

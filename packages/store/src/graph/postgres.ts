@@ -12,7 +12,7 @@ import type {
   GraphListQuery,
   GraphThreadSummary,
   GraphWrite,
-} from '@baton/core';
+} from './types';
 import { blobVersionsOf, decodeInline, encodeInline } from './inline';
 
 function tables(schema: string | undefined) {

@@ -12,7 +12,7 @@ import type {
   GraphListQuery,
   GraphThreadSummary,
   GraphWrite,
-} from '@baton/core';
+} from './types';
 import { decodeInline, encodeInline } from './inline';
 import { COPY_HELD, decodeHeld, encodeHeld } from './held';
 

@@ -6,31 +6,25 @@ import type { SchemaDialect } from './render';
 
 export const SQLITE_SCHEMA: SchemaDialect = {
   name: 'sqlite',
-  types: {
-    text: 'TEXT',
-    key: 'TEXT',
-    int: 'INTEGER',
-    bigint: 'INTEGER',
-    real: 'REAL',
-    bool: 'INTEGER',
-    // checkpoint and history bodies as their UTF-8 bytes
-    body: 'BLOB',
-    json: 'TEXT',
-    // the rowid
-    serial: 'INTEGER',
+  // BODY: checkpoint and history bodies as their UTF-8 bytes; SERIAL: the rowid
+  words: {
+    ...{ INT: 'INTEGER', BIGINT: 'INTEGER', REAL: 'REAL', BOOL: 'INTEGER', FALSE: '0' },
+    ...{ JSON: 'TEXT', BODY: 'BLOB', SERIAL: 'INTEGER', CTEXT: 'TEXT' },
   },
-  bool: (v) => (v ? '1' : '0'),
   // SQLite's ADD COLUMN has no IF NOT EXISTS; its migrations run in one synchronous transaction
   repeatable: false,
-  compress: () => '',
   native: {
     // aggregates are merged in TypeScript, inside the synchronous write transaction
     'aggregate merge functions': '',
+    'checkpoint bodies compressed': '',
+    'log bodies compressed': '',
     'refuse legacy checkpoints': `
 CREATE TRIGGER checkpoints_refuse_legacy BEFORE INSERT ON checkpoints WHEN NEW.format <> 2
 BEGIN
   SELECT RAISE(ABORT, '${LEGACY_WRITER}');
-END`,
+END;`,
+    'pending evaluations index':
+      'CREATE INDEX evaluation_jobs_pending ON evaluation_jobs (status, created_at);',
   },
 };
 
