@@ -158,6 +158,7 @@ import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
 import { digestWaitTokensPostgres } from './wait-digests';
 import { POSTGRES_SCHEMA_MIGRATIONS } from './schema/postgres';
 import type { DataStep } from './schema/migrations';
+import type { RenderedMigration } from './schema/render';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */
@@ -168,16 +169,11 @@ export interface PostgresStoreOptions extends StoreOptions {
   hooks?: { beforeCommit?: (op: string) => void | Promise<void> };
 }
 
-interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-  /** Data upgrade run right after `sql`, in the same locked transaction. */
-  after?: (c: PoolClient) => Promise<unknown>;
-}
+/** A data upgrade, run right after its migration's DDL in the same locked transaction. */
+type After = (c: PoolClient) => Promise<unknown>;
+type Migration = RenderedMigration & { after?: After };
 
-/** The code of each data step, run right after its migration's DDL. */
-const DATA_STEPS: Record<DataStep, (c: PoolClient) => Promise<unknown>> = {
+const DATA_STEPS: Record<DataStep, After> = {
   'legacy checkpoints': upgradeLegacy,
   'wait digests': digestWaitTokensPostgres,
 };
