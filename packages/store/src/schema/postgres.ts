@@ -14,10 +14,6 @@ END $d$;`;
 
 export const POSTGRES_SCHEMA: SchemaDialect = {
   name: 'postgres',
-  words: {
-    ...{ INT: 'INTEGER', BIGINT: 'BIGINT', REAL: 'DOUBLE PRECISION', BOOL: 'BOOLEAN', FALSE: 'false' },
-    ...{ JSON: 'JSONB', BODY: 'TEXT', SERIAL: 'BIGSERIAL', CTEXT: 'TEXT COLLATE "C"' },
-  },
   repeatable: true,
   native: {
     // PostgreSQL only: a session aggregate is upserted inside the one statement of a checkpoint

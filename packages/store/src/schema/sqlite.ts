@@ -6,11 +6,6 @@ import type { SchemaDialect } from './render';
 
 export const SQLITE_SCHEMA: SchemaDialect = {
   name: 'sqlite',
-  // BODY: checkpoint and history bodies as their UTF-8 bytes; SERIAL: the rowid
-  words: {
-    ...{ INT: 'INTEGER', BIGINT: 'INTEGER', REAL: 'REAL', BOOL: 'INTEGER', FALSE: '0' },
-    ...{ JSON: 'TEXT', BODY: 'BLOB', SERIAL: 'INTEGER', CTEXT: 'TEXT' },
-  },
   // SQLite's ADD COLUMN has no IF NOT EXISTS; its migrations run in one synchronous transaction
   repeatable: false,
   native: {
