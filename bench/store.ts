@@ -340,7 +340,7 @@ function batonConcurrent(name: string, store: Store, turns: Turn[], grouped: boo
     appendCheckpoints: (i: AppendCheckpointInput[]) => {
       batches.calls++;
       batches.items += i.length;
-      return store.appendCheckpoints!(i);
+      return store.appendCheckpoints(i);
     },
   } as unknown as Store;
   const batcher = new CommitBatcher(counted, 256, grouped);
@@ -389,7 +389,7 @@ class SplitBatcher {
     await Promise.all(
       [...groups.values()].map(async (g) => {
         try {
-          const res = await this.store.appendCheckpoints!(g.map((x) => x.input));
+          const res = await this.store.appendCheckpoints(g.map((x) => x.input));
           res.forEach((r, i) => (r.ok ? g[i]!.resolve() : g[i]!.reject(r.error)));
         } catch (e) {
           for (const x of g) x.reject(e);

@@ -44,6 +44,17 @@ function run(cmd, args, cwd = ROOT) {
   return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 }
 
+/** The workspace's subpath exports (`./graph` → `./src/graph/index.ts`), pointed at dist/. */
+function subpathExports(exports) {
+  const out = {};
+  for (const [key, file] of Object.entries(exports ?? {})) {
+    if (key === '.' || typeof file !== 'string') continue;
+    const base = file.replace(/^\.\/src\//, './dist/').replace(/\.ts$/, '');
+    out[key] = { types: `${base}.d.ts`, default: `${base}.js` };
+  }
+  return out;
+}
+
 function manifestFor(src, versions) {
   const out = {
     name: src.name,
@@ -55,6 +66,7 @@ function manifestFor(src, versions) {
     engines: { node: '>=20.19' },
     exports: {
       '.': { types: './dist/index.d.ts', default: './dist/index.js' },
+      ...subpathExports(src.exports),
       './package.json': './package.json',
     },
     main: './dist/index.js',

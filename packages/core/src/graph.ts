@@ -1,7 +1,7 @@
 /**
- * Storage for LangGraph checkpoints: an optional sub-interface of the Store (`store.graph`), and
- * what a remote worker reaches through the worker API (`/v1/worker/graph/*`, under the turn
- * capability) — the same interface either way. Types only; the backends live in `@baton/store`.
+ * Storage for LangGraph checkpoints: a sub-interface of the Store (`store.graph`), and what a
+ * remote worker reaches through the worker API (`/v1/worker/graph/*`, under the turn capability)
+ * — the same interface either way. Types only; the backends live in `@baton/store/graph`.
  *
  * Layout follows LangGraph's PostgreSQL saver:
  * - one row per checkpoint (thread, namespace, checkpoint id) with its parent id and metadata;

@@ -22,7 +22,7 @@ import {
   type SerializerProtocol,
 } from '@langchain/langgraph-checkpoint';
 import { ValidationError } from '@baton/core';
-import type { GraphBlob, GraphCheckpointRow, GraphCheckpointStore, GraphWrite } from '@baton/store';
+import type { GraphBlob, GraphCheckpointRow, GraphCheckpointStore, GraphWrite } from '@baton/store/graph';
 import { dumpTyped, isPlainJson, loadTyped, nothingToRevive } from './plain-json';
 
 export interface BatonCheckpointSaverOptions {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openStore } from '@baton/store';
-import type { GraphCheckpointStore, Store } from '@baton/store';
+import type { Store } from '@baton/store';
+import type { GraphCheckpointStore } from '@baton/store/graph';
 
 /** Opens a fresh store for one test (or one suite) and disposes of it. */
 export type OpenStore = () => Promise<{ store: Store; close(): Promise<void> }>;

@@ -39,7 +39,7 @@ describe('CommitBatcher', () => {
       for (let i = 0; i < 20; i++)
         ids.push((await store.createSession({ agent: 'a', version: 'v1', tokenHash: 'h' })).id);
       const sizes: number[] = [];
-      const original = store.appendCheckpoints!.bind(store);
+      const original = store.appendCheckpoints.bind(store);
       store.appendCheckpoints = (inputs) => {
         sizes.push(inputs.length);
         return original(inputs);

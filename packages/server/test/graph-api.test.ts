@@ -68,7 +68,7 @@ describe('graph worker API', () => {
     const late = await put(s.id, 'cp-2', live);
     expect(late.status).toBe(403);
     expect(late.body.error.code).toBe('CAPABILITY_INVALID');
-    expect(await store.graph!.get(s.id, '', 'cp-2')).toBeNull();
+    expect(await store.graph.get(s.id, '', 'cp-2')).toBeNull();
   });
 
   it("a capability reaches its own session's thread only", async () => {
@@ -92,6 +92,6 @@ describe('graph worker API', () => {
     expect(during.status).toBe(403);
     await store.releaseLease(lease);
     expect((await put(s.id, 'cp-batch', batch)).status).toBe(204);
-    expect((await store.graph!.get(s.id, '', 'cp-batch'))?.checkpointId).toBe('cp-batch');
+    expect((await store.graph.get(s.id, '', 'cp-batch'))?.checkpointId).toBe('cp-batch');
   });
 });

@@ -1,11 +1,10 @@
 /**
- * Compensation state of effects, beside their status (both backends): the schema migration, the
- * compare-and-set transitions `pending | failed | running (expired)` → `running` (claim) →
+ * Compensation state of effects, beside their status (both backends): the compare-and-set transitions `pending | failed | running (expired)` → `running` (claim) →
  * `compensated | failed` (finish by the run's owner), the operator's skip to `not-compensable`, and
  * the reason an effect stays pending. One query text for both backends (`$n` placeholders, run as a
  * plan: `sql/dialect.ts`).
  */
-import { BatonError, NO_COMPENSATION, initialCompensationFields } from '@baton/core';
+import { BatonError, initialCompensationFields } from '@baton/core';
 import type { CompensationState, EffectRecord } from '@baton/core';
 import { effectFromRow, jsonText } from './common';
 import { NO_ENCRYPTION } from './cipher';
@@ -14,27 +13,6 @@ import { sealJson } from './sealed';
 import type { Row } from './common';
 import { effectIdNotFound } from './recovery';
 import type { CompensationClaim, CompensationOutcome } from './store';
-
-/** The migration adding compensation state (`bigint` is the epoch-ms column type of the backend). */
-export function compensationMigration(bigint: 'INTEGER' | 'BIGINT'): string {
-  return `
-ALTER TABLE effects ADD COLUMN compensation_state TEXT NOT NULL DEFAULT 'pending';
-ALTER TABLE effects ADD COLUMN compensation_reason TEXT;
-ALTER TABLE effects ADD COLUMN compensation_by TEXT;
-ALTER TABLE effects ADD COLUMN compensation_error TEXT;
-ALTER TABLE effects ADD COLUMN compensation_owner TEXT;
-ALTER TABLE effects ADD COLUMN compensation_expires_at ${bigint};
-ALTER TABLE effects ADD COLUMN compensation_version TEXT;
-ALTER TABLE effects ADD COLUMN compensation_attempts INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE effects ADD COLUMN compensates TEXT;
-UPDATE effects SET status = 'committed', compensation_state = 'recorded-by-operator',
-  compensation_reason = 'marked compensated by hand before compensations ran; nothing ran'
-  WHERE status = 'compensated';
-UPDATE effects SET compensation_state = 'not-compensable', compensation_reason = '${NO_COMPENSATION}'
-  WHERE compensation IS NULL AND compensation_state = 'pending';
-CREATE INDEX effects_compensation_state ON effects (compensation_state);
-`;
-}
 
 /** The compensation state an intent starts with. */
 export function initialCompensation(compensation: string | null | undefined): {

@@ -1,9 +1,9 @@
 /**
  * PostgreSQL: checkpoints as manifest + content-addressed parts, and the session history log
- * (the layout of `PG_LOG_MIGRATION`). The statements here are fragments and whole reads that the
- * store sends as ONE statement each: the checkpoint with its parts, the retention marker and the
- * history slice come back in one row; an append's log writes are data-modifying CTEs of the
- * append's single statement (see `logCtes`).
+ * (the layout of the history-log migration in schema/migrations.ts). The statements here are
+ * fragments and whole reads that the store sends as ONE statement each: the checkpoint with its
+ * parts, the retention marker and the history slice come back in one row; an append's log writes
+ * are data-modifying CTEs of the append's single statement (see `logCtes`).
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -30,50 +30,11 @@ import {
   finishAppend,
   fitBytes,
   retentionCut,
-  LEGACY_WRITER,
 } from './common';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
 import { entryPlace, openCheckpointRecord, partPlace, sealText, waitsPlace } from './sealed';
 import type { EncodedAppend, FinishedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
-
-/** DDL of the history log (PostgreSQL migration 3); idempotent so a half-applied run can be repeated. */
-export const PG_LOG_MIGRATION = `
-ALTER TABLE sessions ADD COLUMN IF NOT EXISTS lease_epoch INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS format INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS state_hash TEXT;
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS context_hash TEXT;
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS memory_hash TEXT;
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS history_length INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS history_head TEXT;
-ALTER TABLE checkpoints ADD COLUMN IF NOT EXISTS pinned BOOLEAN NOT NULL DEFAULT false;
-CREATE TABLE IF NOT EXISTS checkpoint_parts (
-  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, body TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS checkpoint_parts_key ON checkpoint_parts (session_id, hash);
-CREATE TABLE IF NOT EXISTS history (
-  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, idx INTEGER NOT NULL, turn_id TEXT NOT NULL, role TEXT NOT NULL,
-  at BIGINT NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL, chain TEXT NOT NULL, body TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS history_key ON history (session_id, idx);
-CREATE TABLE IF NOT EXISTS history_trims (
-  session_id TEXT PRIMARY KEY, before_idx INTEGER NOT NULL, chain TEXT NOT NULL, at BIGINT NOT NULL, reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL);
-CREATE OR REPLACE FUNCTION baton_refuse_legacy_checkpoint() RETURNS trigger LANGUAGE plpgsql AS $f$
-BEGIN
-  RAISE EXCEPTION '${LEGACY_WRITER}';
-END $f$;
-DROP TRIGGER IF EXISTS checkpoints_refuse_legacy ON checkpoints;
-CREATE TRIGGER checkpoints_refuse_legacy BEFORE INSERT ON checkpoints FOR EACH ROW WHEN (NEW.format <> 2)
-  EXECUTE FUNCTION baton_refuse_legacy_checkpoint();
-DO $d$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
-    ALTER TABLE checkpoint_parts ALTER COLUMN body SET COMPRESSION lz4;
-    ALTER TABLE history ALTER COLUMN body SET COMPRESSION lz4;
-  END IF;
-END $d$;
-`;
 
 export type Runner = pg.Pool | PoolClient;
 

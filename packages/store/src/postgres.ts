@@ -37,9 +37,8 @@ import type {
   Store,
   StoreOptions,
 } from './store';
-import { PostgresGraphCheckpointStore } from './graph-postgres';
-import { PG_RECOVERY_MIGRATION } from './pg-recovery';
-import { compensationMigration } from './compensation';
+import { openGraphStore } from './graph';
+import type { GraphCheckpointStore } from './graph';
 import { openValue, sealValue, turnResultPlace } from './sealed';
 import {
   batonErrorOr,
@@ -64,7 +63,6 @@ import type { AggregateDelta, EncodedAppend, FinishedAppend, PreviousCheckpoint,
 import {
   COMPACT_SQL,
   CP_SELECT,
-  PG_LOG_MIGRATION,
   PREV_SQL,
   PrevCache,
   TRIM_SELECT,
@@ -87,6 +85,9 @@ import { digestWaitTokensPostgres } from './wait-digests';
 import { one, runAsync } from './sql/dialect';
 import type { Dialect, Plan, Step } from './sql/dialect';
 import { SqlStore } from './sql/store-base';
+import { POSTGRES_SCHEMA_MIGRATIONS } from './schema/postgres';
+import type { DataStep } from './schema/migrations';
+import type { RenderedMigration } from './schema/render';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */
@@ -97,158 +98,19 @@ export interface PostgresStoreOptions extends StoreOptions {
   hooks?: { beforeCommit?: (op: string) => void | Promise<void> };
 }
 
-interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-  /** Data upgrade run right after `sql`, in the same locked transaction. */
-  after?: (c: PoolClient) => Promise<unknown>;
-}
+/** A data upgrade, run right after its migration's DDL in the same locked transaction. */
+type After = (c: PoolClient) => Promise<unknown>;
+type Migration = RenderedMigration & { after?: After };
 
-/**
- * The store's own schema, in order. Never edit an applied migration; append a new one.
- * Ids used for keyset paging (`sessions.id`, `effects.id`) compare bytewise (`COLLATE "C"`), so
- * queries match other tables' `session_id` columns against the parameter, never against
- * `sessions.id`: a join across the two collations could not use the indexes.
- */
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'initial',
-    sql: `
-CREATE TABLE versions (
-  agent TEXT NOT NULL, label TEXT NOT NULL, schema_version INTEGER NOT NULL, model_id TEXT NOT NULL,
-  prompt_hash TEXT NOT NULL, tool_manifest_hash TEXT NOT NULL, code_hash TEXT NOT NULL, identity TEXT NOT NULL,
-  accepts_schemas TEXT NOT NULL, down_schemas TEXT NOT NULL, created_at BIGINT NOT NULL, metadata TEXT NOT NULL,
-  PRIMARY KEY (agent, label)
+const DATA_STEPS: Record<DataStep, After> = {
+  'legacy checkpoints': upgradeLegacy,
+  'wait digests': digestWaitTokensPostgres,
+};
+
+/** The store's own schema, in order (see schema/migrations.ts). */
+export const POSTGRES_MIGRATIONS: readonly Migration[] = POSTGRES_SCHEMA_MIGRATIONS.map((m) =>
+  m.data ? { ...m, after: DATA_STEPS[m.data] } : m,
 );
-CREATE TABLE workers (
-  id TEXT PRIMARY KEY, agent TEXT NOT NULL, version TEXT NOT NULL, url TEXT, health TEXT NOT NULL,
-  registered_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL
-);
-CREATE TABLE routes (
-  agent TEXT PRIMARY KEY, stable TEXT NOT NULL, candidate TEXT, weight DOUBLE PRECISION NOT NULL, move TEXT,
-  rollout_id TEXT, updated_at BIGINT NOT NULL
-);
-CREATE TABLE sessions (
-  id TEXT COLLATE "C" PRIMARY KEY, agent TEXT NOT NULL, tenant TEXT, version TEXT NOT NULL, status TEXT NOT NULL,
-  seq INTEGER NOT NULL DEFAULT 0, token_hash TEXT NOT NULL, lease_owner TEXT, lease_expires_at BIGINT,
-  reason TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, metadata TEXT NOT NULL
-);
-CREATE INDEX sessions_agent_version_status ON sessions (agent, version, status);
-CREATE TABLE checkpoints (
-  session_id TEXT NOT NULL, seq INTEGER NOT NULL, schema_version INTEGER NOT NULL, written_by TEXT NOT NULL,
-  hash TEXT NOT NULL, size INTEGER NOT NULL, created_at BIGINT NOT NULL, body TEXT NOT NULL,
-  PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE migrations (
-  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER NOT NULL, from_version TEXT NOT NULL,
-  to_version TEXT NOT NULL, from_schema INTEGER NOT NULL, to_schema INTEGER NOT NULL,
-  context_policy TEXT NOT NULL, rollout_id TEXT, status TEXT NOT NULL, error TEXT, at BIGINT NOT NULL
-);
-CREATE INDEX migrations_session ON migrations (session_id);
-CREATE INDEX migrations_rollout ON migrations (rollout_id);
-CREATE TABLE waits (
-  token TEXT PRIMARY KEY, session_id TEXT NOT NULL, name TEXT NOT NULL, deadline BIGINT NOT NULL,
-  schema TEXT, created_at BIGINT NOT NULL, status TEXT NOT NULL
-);
-CREATE INDEX waits_session ON waits (session_id, status);
-CREATE INDEX waits_due ON waits (status, deadline);
-CREATE TABLE steps (
-  session_id TEXT NOT NULL, turn_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, result TEXT,
-  PRIMARY KEY (session_id, turn_id, idx)
-);
-CREATE TABLE turn_results (
-  session_id TEXT NOT NULL, key TEXT NOT NULL, result TEXT, created_at BIGINT NOT NULL,
-  PRIMARY KEY (session_id, key)
-);
-CREATE TABLE effects (
-  id TEXT COLLATE "C" PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL,
-  agent TEXT NOT NULL, version TEXT NOT NULL, rollout_id TEXT, turn_id TEXT NOT NULL, name TEXT NOT NULL,
-  args TEXT, status TEXT NOT NULL, result TEXT, error TEXT, compensation TEXT, compensation_result TEXT,
-  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL
-);
-CREATE INDEX effects_session ON effects (session_id);
-CREATE INDEX effects_agent_version ON effects (agent, version);
-CREATE INDEX effects_rollout ON effects (rollout_id);
-CREATE TABLE rollouts (
-  id TEXT PRIMARY KEY, agent TEXT NOT NULL, from_version TEXT NOT NULL, to_version TEXT NOT NULL, spec TEXT,
-  phase TEXT NOT NULL, step INTEGER NOT NULL, state TEXT, rev INTEGER NOT NULL, decision_seq INTEGER NOT NULL,
-  created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL
-);
-CREATE INDEX rollouts_agent ON rollouts (agent);
-CREATE TABLE decisions (
-  rollout_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, evidence TEXT,
-  at BIGINT NOT NULL, PRIMARY KEY (rollout_id, seq)
-);
-CREATE TABLE turn_telemetry (
-  id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, agent TEXT NOT NULL, version TEXT NOT NULL,
-  turn_id TEXT NOT NULL, seq INTEGER NOT NULL, at BIGINT NOT NULL, latency_ms DOUBLE PRECISION NOT NULL,
-  tool_calls TEXT NOT NULL, reasoning_steps INTEGER NOT NULL, tokens_in BIGINT NOT NULL,
-  tokens_out BIGINT NOT NULL, context_utilization DOUBLE PRECISION NOT NULL, metrics TEXT NOT NULL,
-  signals TEXT NOT NULL, error TEXT
-);
-CREATE INDEX turn_telemetry_agent_version_at ON turn_telemetry (agent, version, at);
-CREATE TABLE session_aggregates (
-  session_id TEXT NOT NULL, version TEXT NOT NULL, agent TEXT NOT NULL, session_started_at BIGINT NOT NULL,
-  first_at BIGINT NOT NULL, last_at BIGINT NOT NULL, turns INTEGER NOT NULL, errors INTEGER NOT NULL,
-  tool_calls BIGINT NOT NULL, tool_mix TEXT NOT NULL, reasoning_steps BIGINT NOT NULL,
-  tokens_in BIGINT NOT NULL, tokens_out BIGINT NOT NULL, latency_ms_sum DOUBLE PRECISION NOT NULL,
-  latency_ms_max DOUBLE PRECISION NOT NULL, context_utilization_max DOUBLE PRECISION NOT NULL,
-  metrics TEXT NOT NULL, signals TEXT NOT NULL, completed BOOLEAN NOT NULL, PRIMARY KEY (session_id, version)
-);
-CREATE INDEX session_aggregates_cohort ON session_aggregates (agent, version, session_started_at);
-CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at BIGINT NOT NULL);
-CREATE FUNCTION baton_merge_counts(a TEXT, b TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $f$
-  SELECT coalesce(jsonb_object_agg(k, v), '{}'::jsonb)::text FROM (
-    SELECT key AS k, sum(value::numeric) AS v
-    FROM (SELECT * FROM jsonb_each_text(a::jsonb) UNION ALL SELECT * FROM jsonb_each_text(b::jsonb)) x
-    GROUP BY key) y
-$f$;
-CREATE FUNCTION baton_merge_metrics(a TEXT, b TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $f$
-  SELECT coalesce(jsonb_object_agg(k, jsonb_build_object('sum', s, 'count', c)), '{}'::jsonb)::text FROM (
-    SELECT key AS k, sum((value->>'sum')::numeric) AS s, sum((value->>'count')::numeric) AS c
-    FROM (SELECT * FROM jsonb_each(a::jsonb) UNION ALL SELECT * FROM jsonb_each(b::jsonb)) x
-    GROUP BY key) y
-$f$;
-`,
-  },
-  {
-    version: 2,
-    name: 'checkpoint bodies compressed with lz4 where the server supports it',
-    sql: `
-DO $d$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
-    ALTER TABLE checkpoints ALTER COLUMN body SET COMPRESSION lz4;
-  END IF;
-END $d$;
-`,
-  },
-  {
-    version: 3,
-    name: 'history log, checkpoint parts, lease epochs',
-    sql: PG_LOG_MIGRATION,
-    after: upgradeLegacy,
-  },
-  {
-    version: 4,
-    name: 'effect attempts and resolutions, session keys, evaluation queue',
-    sql: PG_RECOVERY_MIGRATION,
-  },
-  { version: 5, name: 'wait tokens stored as digests', sql: 'SELECT 1', after: digestWaitTokensPostgres },
-  { version: 6, name: 'compensation state beside the effect status', sql: compensationMigration('BIGINT') },
-  {
-    version: 7,
-    name: 'sessions by version and status over time; sessions by tenant',
-    sql: `
-CREATE TABLE session_samples (
-  rollout_id TEXT NOT NULL, at BIGINT NOT NULL, counts JSONB NOT NULL, PRIMARY KEY (rollout_id, at)
-);
-CREATE INDEX sessions_tenant ON sessions (tenant, id);
-CREATE INDEX sessions_agent_version_id ON sessions (agent, version, id);
-`,
-  },
-];
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const DEFAULT_POOL_SIZE = 10;
@@ -365,7 +227,7 @@ export class PostgresStore extends SqlStore implements Store {
   private readonly hooks: PostgresStoreOptions['hooks'];
   private readonly schema: string | undefined;
   private closed = false;
-  private graphStore: PostgresGraphCheckpointStore | undefined;
+  private graphStore: GraphCheckpointStore | undefined;
 
   private constructor(pool: pg.Pool, opts: PostgresStoreOptions) {
     super(POSTGRES, opts);
@@ -430,11 +292,8 @@ export class PostgresStore extends SqlStore implements Store {
   }
 
   /** LangGraph checkpoint tables on the same database and schema (their own migrations, applied on first use). */
-  get graph(): PostgresGraphCheckpointStore {
-    return (this.graphStore ??= new PostgresGraphCheckpointStore(
-      this.pool,
-      this.schema === undefined ? {} : { schema: this.schema },
-    ));
+  get graph(): GraphCheckpointStore {
+    return (this.graphStore ??= openGraphStore({ kind: 'postgres', pool: this.pool, schema: this.schema }));
   }
 
   reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {

@@ -1,7 +1,7 @@
 /**
  * SQLite: checkpoints as manifest + content-addressed parts, and the session history log.
  * Every function here runs inside the caller's transaction (the store's write or read), on the
- * store's prepared statements; see the layout in `SQLITE_LOG_MIGRATION`.
+ * store's prepared statements; see the layout in the history-log migration (schema/migrations.ts).
  */
 import type { Statement } from 'better-sqlite3';
 import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS, sha256Hex } from '@baton/core';
@@ -30,39 +30,10 @@ import {
   retentionCut,
 } from './common';
 import type { EncodedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
-import { LEGACY_WRITER } from './common';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
 import { entryPlace, openCheckpointRecord, partPlace, sealBytes, waitsPlace } from './sealed';
-
-export const SQLITE_LOG_MIGRATION = `
-ALTER TABLE sessions ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE checkpoints ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE checkpoints ADD COLUMN state_hash TEXT;
-ALTER TABLE checkpoints ADD COLUMN context_hash TEXT;
-ALTER TABLE checkpoints ADD COLUMN memory_hash TEXT;
-ALTER TABLE checkpoints ADD COLUMN history_length INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE checkpoints ADD COLUMN history_head TEXT;
-ALTER TABLE checkpoints ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE checkpoint_parts (
-  id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL, body BLOB NOT NULL
-);
-CREATE UNIQUE INDEX checkpoint_parts_key ON checkpoint_parts (session_id, hash);
-CREATE TABLE history (
-  id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, idx INTEGER NOT NULL, turn_id TEXT NOT NULL, role TEXT NOT NULL,
-  at INTEGER NOT NULL, size INTEGER NOT NULL, hash TEXT NOT NULL, chain TEXT NOT NULL, body BLOB NOT NULL
-);
-CREATE UNIQUE INDEX history_key ON history (session_id, idx);
-CREATE TABLE history_trims (
-  session_id TEXT PRIMARY KEY, before_idx INTEGER NOT NULL, chain TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL
-);
-CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TRIGGER checkpoints_refuse_legacy BEFORE INSERT ON checkpoints WHEN NEW.format <> 2
-BEGIN
-  SELECT RAISE(ABORT, '${LEGACY_WRITER}');
-END;
-`;
 
 type St = (sql: string) => Statement;
 

@@ -33,8 +33,11 @@ import type {
   Store,
   StoreOptions,
 } from './store';
-import { SqliteGraphCheckpointStore } from './graph-sqlite';
-import { SQLITE_LOG_MIGRATION, SqliteLog } from './sqlite-log';
+import { openGraphStore } from './graph';
+import type { GraphCheckpointStore } from './graph';
+import { SqliteLog } from './sqlite-log';
+import { SQLITE_MIGRATIONS } from './schema/sqlite';
+import { dataVersion } from './schema/render';
 import {
   aggregateFromRow,
   batonErrorOr,
@@ -57,8 +60,6 @@ import {
 } from './common';
 import type { AggregateDelta, EncodedAppend, Row } from './common';
 import { guarded } from './sqlite-guard';
-import { SQLITE_RECOVERY_MIGRATION } from './sqlite-recovery';
-import { compensationMigration } from './compensation';
 import { openValue, sealValue, turnResultPlace } from './sealed';
 import { LogCache } from './log-cache';
 import { runSync } from './sql/dialect';
@@ -75,130 +76,11 @@ export interface SqliteStoreOptions extends StoreOptions {
   hooks?: { beforeCommit?: (op: string) => void };
 }
 
-interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-/** The store's own schema, in order. Never edit an applied migration; append a new one. */
-export const SQLITE_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'initial',
-    sql: `
-CREATE TABLE versions (
-  agent TEXT NOT NULL, label TEXT NOT NULL, schema_version INTEGER NOT NULL, model_id TEXT NOT NULL,
-  prompt_hash TEXT NOT NULL, tool_manifest_hash TEXT NOT NULL, code_hash TEXT NOT NULL, identity TEXT NOT NULL,
-  accepts_schemas TEXT NOT NULL, down_schemas TEXT NOT NULL, created_at INTEGER NOT NULL, metadata TEXT NOT NULL,
-  PRIMARY KEY (agent, label)
-);
-CREATE TABLE workers (
-  id TEXT PRIMARY KEY, agent TEXT NOT NULL, version TEXT NOT NULL, url TEXT, health TEXT NOT NULL,
-  registered_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL
-);
-CREATE TABLE routes (
-  agent TEXT PRIMARY KEY, stable TEXT NOT NULL, candidate TEXT, weight REAL NOT NULL, move TEXT,
-  rollout_id TEXT, updated_at INTEGER NOT NULL
-);
-CREATE TABLE sessions (
-  id TEXT PRIMARY KEY, agent TEXT NOT NULL, tenant TEXT, version TEXT NOT NULL, status TEXT NOT NULL,
-  seq INTEGER NOT NULL DEFAULT 0, token_hash TEXT NOT NULL, lease_owner TEXT, lease_expires_at INTEGER,
-  reason TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, metadata TEXT NOT NULL
-);
-CREATE INDEX sessions_agent_version_status ON sessions (agent, version, status);
-CREATE TABLE checkpoints (
-  session_id TEXT NOT NULL, seq INTEGER NOT NULL, schema_version INTEGER NOT NULL, written_by TEXT NOT NULL,
-  hash TEXT NOT NULL, size INTEGER NOT NULL, created_at INTEGER NOT NULL, body BLOB NOT NULL,
-  PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE migrations (
-  id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, seq INTEGER NOT NULL, from_version TEXT NOT NULL,
-  to_version TEXT NOT NULL, from_schema INTEGER NOT NULL, to_schema INTEGER NOT NULL,
-  context_policy TEXT NOT NULL, rollout_id TEXT, status TEXT NOT NULL, error TEXT, at INTEGER NOT NULL
-);
-CREATE INDEX migrations_session ON migrations (session_id);
-CREATE INDEX migrations_rollout ON migrations (rollout_id);
-CREATE TABLE waits (
-  token TEXT PRIMARY KEY, session_id TEXT NOT NULL, name TEXT NOT NULL, deadline INTEGER NOT NULL,
-  schema TEXT, created_at INTEGER NOT NULL, status TEXT NOT NULL
-);
-CREATE INDEX waits_session ON waits (session_id, status);
-CREATE INDEX waits_due ON waits (status, deadline);
-CREATE TABLE steps (
-  session_id TEXT NOT NULL, turn_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL, result TEXT,
-  PRIMARY KEY (session_id, turn_id, idx)
-);
-CREATE TABLE turn_results (
-  session_id TEXT NOT NULL, key TEXT NOT NULL, result TEXT, created_at INTEGER NOT NULL,
-  PRIMARY KEY (session_id, key)
-);
-CREATE TABLE effects (
-  id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL, agent TEXT NOT NULL,
-  version TEXT NOT NULL, rollout_id TEXT, turn_id TEXT NOT NULL, name TEXT NOT NULL, args TEXT,
-  status TEXT NOT NULL, result TEXT, error TEXT, compensation TEXT, compensation_result TEXT,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
-);
-CREATE INDEX effects_session ON effects (session_id);
-CREATE INDEX effects_agent_version ON effects (agent, version);
-CREATE INDEX effects_rollout ON effects (rollout_id);
-CREATE TABLE rollouts (
-  id TEXT PRIMARY KEY, agent TEXT NOT NULL, from_version TEXT NOT NULL, to_version TEXT NOT NULL, spec TEXT,
-  phase TEXT NOT NULL, step INTEGER NOT NULL, state TEXT, rev INTEGER NOT NULL, decision_seq INTEGER NOT NULL,
-  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
-);
-CREATE INDEX rollouts_agent ON rollouts (agent);
-CREATE TABLE decisions (
-  rollout_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, evidence TEXT,
-  at INTEGER NOT NULL, PRIMARY KEY (rollout_id, seq)
-);
-CREATE TABLE turn_telemetry (
-  id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, agent TEXT NOT NULL, version TEXT NOT NULL,
-  turn_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, latency_ms REAL NOT NULL,
-  tool_calls TEXT NOT NULL, reasoning_steps INTEGER NOT NULL, tokens_in INTEGER NOT NULL,
-  tokens_out INTEGER NOT NULL, context_utilization REAL NOT NULL, metrics TEXT NOT NULL, signals TEXT NOT NULL,
-  error TEXT
-);
-CREATE INDEX turn_telemetry_agent_version_at ON turn_telemetry (agent, version, at);
-CREATE TABLE session_aggregates (
-  session_id TEXT NOT NULL, version TEXT NOT NULL, agent TEXT NOT NULL, session_started_at INTEGER NOT NULL,
-  first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, turns INTEGER NOT NULL, errors INTEGER NOT NULL,
-  tool_calls INTEGER NOT NULL, tool_mix TEXT NOT NULL, reasoning_steps INTEGER NOT NULL,
-  tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL, latency_ms_sum REAL NOT NULL,
-  latency_ms_max REAL NOT NULL, context_utilization_max REAL NOT NULL, metrics TEXT NOT NULL,
-  signals TEXT NOT NULL, completed INTEGER NOT NULL, PRIMARY KEY (session_id, version)
-);
-CREATE INDEX session_aggregates_cohort ON session_aggregates (agent, version, session_started_at);
-CREATE TABLE locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
-`,
-  },
-  { version: 2, name: 'history log, checkpoint parts, lease epochs', sql: SQLITE_LOG_MIGRATION },
-  {
-    version: 3,
-    name: 'effect attempts and resolutions, session keys, evaluation queue',
-    sql: SQLITE_RECOVERY_MIGRATION,
-  },
-  // the data step (digestWaitTokensSqlite) runs right after it, in the same transaction
-  { version: 4, name: 'wait tokens stored as digests', sql: 'SELECT 1;' },
-  { version: 5, name: 'compensation state beside the effect status', sql: compensationMigration('INTEGER') },
-  {
-    version: 6,
-    name: 'sessions by version and status over time; sessions by tenant',
-    sql: `
-CREATE TABLE session_samples (
-  rollout_id TEXT NOT NULL, at INTEGER NOT NULL, counts TEXT NOT NULL, PRIMARY KEY (rollout_id, at)
-);
-CREATE INDEX sessions_tenant ON sessions (tenant, id);
-CREATE INDEX sessions_agent_version_id ON sessions (agent, version, id);
-`,
-  },
-];
-
 /** The migration whose data step stores wait tokens as digests. */
-const WAIT_DIGEST_VERSION = 4;
+const WAIT_DIGEST_VERSION = dataVersion(SQLITE_MIGRATIONS, 'wait digests');
 
 /** The first migration whose data upgrade moves legacy checkpoint bodies into the history log. */
-const LOG_VERSION = 2;
+const LOG_VERSION = dataVersion(SQLITE_MIGRATIONS, 'legacy checkpoints');
 
 /** What `beginTurn` does inside its transaction. */
 type BeginRead =
@@ -363,11 +245,11 @@ export class SqliteStore extends SqlStore implements Store {
     }
   }
 
-  private graphStore: SqliteGraphCheckpointStore | undefined;
+  private graphStore: GraphCheckpointStore | undefined;
 
   /** LangGraph checkpoint tables on the same database (their own migrations, applied on first use). */
-  get graph(): SqliteGraphCheckpointStore {
-    return (this.graphStore ??= new SqliteGraphCheckpointStore(this.db));
+  get graph(): GraphCheckpointStore {
+    return (this.graphStore ??= openGraphStore({ kind: 'sqlite', db: this.db }));
   }
 
   async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {

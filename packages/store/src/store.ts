@@ -33,6 +33,7 @@ import type {
   EffectResolutionInput,
   CompensationState,
   EffectStatus,
+  GraphCheckpointStore,
   MigrationRecord,
   Page,
   RolloutPhase,
@@ -47,7 +48,6 @@ import type {
   WaitRecord,
   WorkerRecord,
 } from '@baton/core';
-import type { GraphCheckpointStore } from './graph';
 import type { KeyListConfig, KeyRing } from './cipher';
 
 /** A claim of a compensation run: who runs it, on which version, and how long it holds it. */
@@ -287,8 +287,8 @@ export interface Store {
    * the connection pool's size for PostgreSQL. Group commit splits a flush into this many batches.
    */
   readonly parallelWrites?: number;
-  /** LangGraph checkpoint storage on the same database (optional; see graph.ts). */
-  readonly graph?: GraphCheckpointStore;
+  /** LangGraph checkpoint storage on the same database (`@baton/store/graph`). */
+  readonly graph: GraphCheckpointStore;
   close(): Promise<void>;
   /**
    * Rewrite every sealed record (checkpoint parts and waits, history entries, effect columns) that
@@ -329,11 +329,12 @@ export interface Store {
   renewLease(lease: Lease, ttlMs: number): Promise<Lease>;
   releaseLease(lease: Lease): Promise<void>;
   /**
-   * Optional: the start of a turn in one call — `getTurnResult(sessionId, key)`, then (when no
-   * result is stored and the session is not terminal) `acquireLease(sessionId, owner, ttlMs)`, the
-   * session and its latest checkpoint read under the lease. Throws SESSION_NOT_FOUND and
-   * SESSION_BUSY as `acquireLease` does. Callers fall back to the separate calls when a backend
-   * lacks it.
+   * The start of a turn in one call — `getTurnResult(sessionId, key)`, then (when no result is
+   * stored and the session is not terminal) `acquireLease(sessionId, owner, ttlMs)`, the session
+   * and its latest checkpoint read under the lease. Throws SESSION_NOT_FOUND and SESSION_BUSY as
+   * `acquireLease` does. Every backend implements it (the conformance suite requires it); it is
+   * declared optional only while the router still tests for it (`if (store.beginTurn)`, which a
+   * required method makes a compile error).
    */
   beginTurn?(
     sessionId: string,
@@ -343,21 +344,21 @@ export interface Store {
     window?: HistoryWindow,
   ): Promise<BeginTurnResult>;
   /**
-   * Optional: several `beginTurn` calls in one write transaction (one commit), each answered or
-   * refused on its own (a refused item changes nothing and does not affect the others). The router
-   * uses it to batch the turn starts that arrive together, as it batches their commits.
+   * Several `beginTurn` calls in one write transaction (one commit), each answered or refused on
+   * its own (a refused item changes nothing and does not affect the others). The router uses it to
+   * batch the turn starts that arrive together, as it batches their commits.
    */
-  beginTurns?(items: BeginTurnInput[]): Promise<BeginTurnsResult[]>;
+  beginTurns(items: BeginTurnInput[]): Promise<BeginTurnsResult[]>;
 
   // checkpoints
   appendCheckpoint(input: AppendCheckpointInput): Promise<CheckpointMeta>;
   /**
-   * Optional: several appends in one transaction, each applied or refused on its own (a refused
-   * item changes nothing and does not affect the others). With `requireNoLease`, an item is refused
-   * with SESSION_BUSY while its session holds a live lease. The eager migrator uses it to commit a
-   * batch of migrations at once; callers fall back to `appendCheckpoint` when a backend lacks it.
+   * Several appends in one transaction, each applied or refused on its own (a refused item changes
+   * nothing and does not affect the others). With `requireNoLease`, an item is refused with
+   * SESSION_BUSY while its session holds a live lease. The eager migrator uses it to commit a batch
+   * of migrations at once.
    */
-  appendCheckpoints?(
+  appendCheckpoints(
     inputs: Array<AppendCheckpointInput & { requireNoLease?: boolean }>,
   ): Promise<AppendCheckpointsResult[]>;
   /** The latest checkpoint, every part hash-checked (CHECKPOINT_CORRUPT otherwise); null before the first. */

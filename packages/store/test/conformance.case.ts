@@ -249,15 +249,10 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       };
     }
 
-    /** `store.beginTurn`, which both backends implement (the suite requires it). */
+    /** `store.beginTurn`, which every backend implements (a backend without it fails here). */
     function beginTurn(via: Store, ...args: Parameters<NonNullable<Store['beginTurn']>>) {
       expect(via.beginTurn, 'beginTurn').toBeTypeOf('function');
       return via.beginTurn!(...args);
-    }
-
-    function beginTurns(via: Store, ...args: Parameters<NonNullable<Store['beginTurns']>>) {
-      expect(via.beginTurns, 'beginTurns').toBeTypeOf('function');
-      return via.beginTurns!(...args);
     }
 
     /** Run a child script of this folder under tsx on the suite's database: target, options, then `args`. */
@@ -749,7 +744,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         });
         expect(await epochNow()).toBe(2);
         // beginTurns: one acquisition for the item that takes it, none for the refused one
-        const rs = await beginTurns(store, [
+        const rs = await store.beginTurns([
           { sessionId: s.id, key: 'k2', owner: 'r3', ttlMs: 30_000 },
           { sessionId: s.id, key: 'k3', owner: 'r4', ttlMs: 30_000 },
         ]);
@@ -883,7 +878,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await take(3, four)).toEqual(stored(all.slice(47), 47));
         expect(await take(0, 1 << 20)).toEqual([]);
         // beginTurns honours each item's window
-        const rs = await beginTurns(store, [
+        const rs = await store.beginTurns([
           { sessionId: s.id, key: u('k'), owner: 'w', ttlMs: 30_000, window: { entries: 7, bytes: 1 << 20 } },
         ]);
         const r = started(rs[0]);
@@ -906,7 +901,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           turnResult: { key: 'k', result: 'stored' },
         });
         const missing = u('missing');
-        const rs = await beginTurns(store, [
+        const rs = await store.beginTurns([
           { sessionId: free.id, key: 'k', owner: 'r1', ttlMs: 30_000 },
           { sessionId: busy.id, key: 'k', owner: 'r2', ttlMs: 30_000 },
           { sessionId: done.id, key: 'k', owner: 'r3', ttlMs: 30_000 },
@@ -938,7 +933,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.getSession(free.id)).toMatchObject({ leaseOwner: 'r1', leaseEpoch: 1 });
         expect(await store.getSession(busy.id)).toMatchObject({ leaseOwner: 'other', leaseEpoch: 1 });
         expect(await store.getSession(done.id)).toMatchObject({ leaseOwner: 'r7', leaseEpoch: 1 });
-        expect(await beginTurns(store, [])).toEqual([]);
+        expect(await store.beginTurns([])).toEqual([]);
       });
 
       it('two handles racing for one lease: exactly one wins', async () => {
@@ -1582,7 +1577,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           migration: v1ToV2(),
           requireNoLease: true,
         });
-        const results = await store.appendCheckpoints!([
+        const results = await store.appendCheckpoints([
           item(ok.id, 0),
           item(stale.id, 0),
           item(u('missing'), 0),
@@ -1616,7 +1611,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         );
         expect(await snapshot(store, stale.id)).toEqual(before.stale);
         expect(await snapshot(store, busy.id)).toEqual(before.busy);
-        expect(await store.appendCheckpoints!([])).toEqual([]);
+        expect(await store.appendCheckpoints([])).toEqual([]);
       });
 
       it('records failed migrations without touching the session', async () => {
@@ -3311,26 +3306,26 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           [odd]: [odd],
         };
         const metadata = { source: 'loop', step: 1, writes: { node: { text: odd } }, tag: odd };
-        await graph!.put({ threadId, ns: '', checkpointId: 'c1', parentId: null, checkpoint, metadata }, [
+        await graph.put({ threadId, ns: '', checkpointId: 'c1', parentId: null, checkpoint, metadata }, [
           { channel: 'messages', version: '1', type: 'json', value: new TextEncoder().encode(odd) },
         ]);
         const plain = { threadId, ns: '', checkpointId: 'c2', parentId: 'c1' };
-        await graph!.put(
+        await graph.put(
           { ...plain, checkpoint: { ...checkpoint, id: 'c2', note: '\uE0000' }, metadata: { tag: 'x' } },
           [],
         );
-        const got = await graph!.get(threadId, '', 'c1');
+        const got = await graph.get(threadId, '', 'c1');
         expect(got?.checkpoint).toEqual(checkpoint);
         expect(got?.metadata).toEqual(metadata);
         expect(new TextDecoder().decode(got!.blobs[0]!.value!)).toBe(odd);
-        expect((await graph!.get(threadId, '', 'c2'))?.checkpoint.note).toBe('\uE0000');
-        const found = await graph!.list({ threadId, metadata: { tag: odd } });
+        expect((await graph.get(threadId, '', 'c2'))?.checkpoint.note).toBe('\uE0000');
+        const found = await graph.list({ threadId, metadata: { tag: odd } });
         expect(found.map((r) => r.checkpointId)).toEqual(['c1']);
-        await graph!.deleteThread(threadId);
+        await graph.deleteThread(threadId);
       });
 
       it('refuses a NUL in a thread id, namespace, checkpoint id or channel, the same on every backend', async () => {
-        const graph = store.graph!;
+        const graph = store.graph;
         const nul = 'a\u0000b';
         const rec = {
           threadId: u('thread'),

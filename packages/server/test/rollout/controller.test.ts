@@ -193,7 +193,7 @@ describe('rollout controller', () => {
       body: cps[i]!.body,
       requireNoLease: true,
     });
-    const results = await t.store.appendCheckpoints!([
+    const results = await t.store.appendCheckpoints([
       item(0, cps[0]!.seq),
       item(1, cps[1]!.seq),
       item(2, 99),

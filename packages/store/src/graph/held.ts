@@ -10,7 +10,7 @@
  * row to the blob table (`COPY_HELD`, inside SQLite, once per value), so every checkpoint finds
  * what it names either in its own row or in the blob table, and a read never loads an older row.
  */
-import type { GraphBlob } from './graph';
+import type { GraphBlob } from './types';
 
 type HeldEntry = [channel: string, version: string, type: string, offset: number, length: number];
 

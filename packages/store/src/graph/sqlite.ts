@@ -1,8 +1,8 @@
 /** LangGraph checkpoint storage on SQLite (better-sqlite3), beside the Store's own tables. */
 import type Database from 'better-sqlite3';
 import { ValidationError } from '@baton/core';
-import { checkNoNul } from './common';
-import { guarded } from './sqlite-guard';
+import { checkNoNul } from '../common';
+import { guarded } from '../sqlite-guard';
 import type {
   GraphBlob,
   GraphCheckpointKey,
@@ -12,9 +12,9 @@ import type {
   GraphListQuery,
   GraphThreadSummary,
   GraphWrite,
-} from './graph';
-import { decodeInline, encodeInline } from './graph-inline';
-import { COPY_HELD, decodeHeld, encodeHeld } from './graph-held';
+} from './types';
+import { decodeInline, encodeInline } from './inline';
+import { COPY_HELD, decodeHeld, encodeHeld } from './held';
 
 /** Versioned DDL; the position in the list is the version. Append only. */
 export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
@@ -52,7 +52,7 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
   // channels are all blobs (channel_versions)
   `ALTER TABLE baton_graph_checkpoints ADD COLUMN inline TEXT;
    ALTER TABLE baton_graph_checkpoints ADD COLUMN blob_versions TEXT`,
-  // 4: the larger values a checkpoint changed, in its own row (graph-held.ts); NULL on older rows
+  // 4: the larger values a checkpoint changed, in its own row (held.ts); NULL on older rows
   `ALTER TABLE baton_graph_checkpoints ADD COLUMN vals BLOB;
    ALTER TABLE baton_graph_checkpoints ADD COLUMN held TEXT`,
 ];
@@ -177,7 +177,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
 
   /**
    * A record with `inline` (every current writer) keeps its changed larger values in its row
-   * (graph-held.ts) and copies from the parent's row what it names unchanged; a record without
+   * (held.ts) and copies from the parent's row what it names unchanged; a record without
    * (an older writer) puts every value in the blob table, as before migration 4.
    */
   async put(record: GraphCheckpointRecord, blobs: GraphBlob[]): Promise<void> {

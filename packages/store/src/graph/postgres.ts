@@ -1,8 +1,8 @@
 /** LangGraph checkpoint storage on PostgreSQL (pg), beside the Store's own tables. */
 import type pg from 'pg';
 import { ValidationError, sha256Hex } from '@baton/core';
-import { checkNoNul } from './common';
-import { fromGraphJson, graphFilter, graphJson } from './graph-nul';
+import { checkNoNul } from '../common';
+import { fromGraphJson, graphFilter, graphJson } from './nul';
 import type {
   GraphBlob,
   GraphCheckpointKey,
@@ -12,8 +12,8 @@ import type {
   GraphListQuery,
   GraphThreadSummary,
   GraphWrite,
-} from './graph';
-import { blobVersionsOf, decodeInline, encodeInline } from './graph-inline';
+} from './types';
+import { blobVersionsOf, decodeInline, encodeInline } from './inline';
 
 function tables(schema: string | undefined) {
   const q = (t: string) => (schema ? `"${schema.replace(/"/g, '""')}".${t}` : t);
@@ -59,7 +59,7 @@ export function postgresGraphMigrations(schema?: string): string[] {
        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
      )`,
     // 3: small channel values in the checkpoint row, and the channels still looked up in the
-    // blob table (graph-inline.ts); NULL on older rows, whose channels are all blobs
+    // blob table (inline.ts); NULL on older rows, whose channels are all blobs
     `ALTER TABLE ${t.checkpoints} ADD COLUMN IF NOT EXISTS inline JSONB,
        ADD COLUMN IF NOT EXISTS blob_versions JSONB`,
   ];

@@ -4,7 +4,7 @@
  * the larger channels in the blob table (`blob_versions`, the checkpoint's channel versions
  * minus the inline ones). Rows written before this have neither column: every channel is a blob.
  */
-import type { GraphBlob, GraphCheckpointRecord } from './graph';
+import type { GraphBlob, GraphCheckpointRecord } from './types';
 
 /** The inline values of a row: `[[channel, version, type, base64 | null]]` as JSON. */
 export function inlineRows(blobs: GraphBlob[]): Array<[string, string, string, string | null]> {
