@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ErrorCodes } from '@baton/core';
+import { HTTP_STATUS } from '@baton/core';
 import { shadowRoutes } from '../../src/shadow/api';
 import { rolloutRoutes } from '../../src/rollout/api';
 import { controllerRoutes } from '../../src/rollout/leader-api';
@@ -101,7 +101,7 @@ export function hostileCase(open: () => Promise<DumpedStore>): void {
     const body = JSON.parse(res.text) as { error: { code: string; message: string; details?: unknown } };
     expect(Object.keys(body), label).toEqual(['error']);
     expect(codes, label).toContain(body.error.code);
-    expect(ErrorCodes[body.error.code as keyof typeof ErrorCodes], label).toBe(res.status);
+    expect(HTTP_STATUS[body.error.code as keyof typeof HTTP_STATUS], label).toBe(res.status);
     expect(typeof body.error.message, label).toBe('string');
     expect(
       Object.keys(body.error).every((k) => ['code', 'message', 'details'].includes(k)),
