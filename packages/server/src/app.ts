@@ -20,6 +20,7 @@ import { Capabilities } from './capability';
 import { registerTrafficRoutes } from './traffic';
 import { registerWorkerRoutes } from './worker-api';
 import { registerGraphRoutes } from './graph-api';
+import { registerOpenApiRoute } from './openapi/route';
 
 export type RouteRegistrar = (app: FastifyInstance, ctx: ServerContext) => void;
 
@@ -163,6 +164,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   registerAdminRoutes(app, ctx);
   registerCompensationRoutes(app, ctx);
   for (const r of opts.routes ?? []) r(app, ctx);
+  registerOpenApiRoute(app, ctx, routeTable);
 
   let started = false;
   return {

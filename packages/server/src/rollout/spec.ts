@@ -282,7 +282,7 @@ const stepSchema = z.strictObject({
   shadow: z.boolean().default(false),
 });
 
-const specSchema = z
+export const rolloutSpecSchema = z
   .strictObject({
     agent: label,
     from: label.nullable().default(null),
@@ -445,7 +445,7 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 export function validateSpec(input: unknown, opts: { stored?: boolean } = {}): RolloutSpec {
   if (input === null || typeof input !== 'object' || Array.isArray(input))
     throw new ValidationError('rollout spec: must be an object', { path: '' });
-  const r = specSchema.safeParse(input);
+  const r = rolloutSpecSchema.safeParse(input);
   if (r.success) {
     const spec = r.data as RolloutSpec;
     if (!opts.stored) {
