@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  ERROR_CODES,
   HTTP_STATUS,
+  isRetryable,
   controllerStatusSchema,
   createdSessionSchema,
   historyPageSchema,
@@ -151,15 +153,18 @@ describe('GET /v1/openapi.json', () => {
     expect(without).toEqual(['GET /dashboard']);
   });
 
-  it('gives every error code of docs/http-api.md the status the server answers it with', async () => {
+  it('lists every error code in docs/http-api.md with the status it is answered with and its retryability', async () => {
     const text = await readFile(path.join(ROOT, 'docs', 'http-api.md'), 'utf8');
-    const rows = [...text.matchAll(/^\| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \| (\d{3}) \|/gm)];
-    expect(rows.length).toBeGreaterThan(30);
-    for (const [, codes, status] of rows) {
+    const rows = [...text.matchAll(/^\| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \| (\d{3}) \| (yes|no) \|/gm)];
+    const listed: string[] = [];
+    for (const [, codes, status, retryable] of rows) {
       for (const code of codes!.match(/[A-Z_]+/g)!) {
+        listed.push(code);
         expect(HTTP_STATUS[code as ErrorCode], code).toBe(Number(status));
+        expect(isRetryable(code as ErrorCode) ? 'yes' : 'no', code).toBe(retryable);
       }
     }
+    expect(listed.sort()).toEqual(Object.keys(ERROR_CODES).sort());
   });
 });
 
