@@ -5,3 +5,4 @@ export * from './traffic';
 export * from './admin';
 export * from './ledger';
 export * from './rollouts';
+export * from './rollout-spec';
