@@ -28,8 +28,26 @@ import {
   graphNoContent,
   idempotencyKey,
   capability,
+  type Answer,
   type RouteDoc,
 } from './route-doc';
+
+/** A worker API call: the worker token, the turn capability (`required` where nothing is read without one). */
+function workerCall(
+  summary: string,
+  input: { body: z.ZodType } | { query: z.ZodObject },
+  answer: Answer,
+  required = false,
+): RouteDoc {
+  return {
+    summary,
+    tag: 'worker',
+    auth: 'worker',
+    ...('body' in input ? { body: { schema: input.body } } : { query: input.query }),
+    headers: [required ? { ...capability, required: true } : capability],
+    answers: [answer],
+  };
+}
 
 export const TRAFFIC_ROUTES: Record<string, RouteDoc> = {
   // traffic
@@ -90,93 +108,61 @@ export const TRAFFIC_ROUTES: Record<string, RouteDoc> = {
     body: { schema: callbackBodySchema },
     answers: [{ ...ok('the callback turn committed', turnResultSchema), stream: true }],
   },
-  // worker
-  'POST /v1/worker/effects/intent': {
-    summary: "record an effect's intent (or return the existing record of its key)",
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: effectIntentBodySchema },
-    headers: [capability],
-    answers: [ok('the record', z.object({ effect: effectRecordSchema, existing: z.boolean() }))],
-  },
-  'POST /v1/worker/effects/commit': {
-    summary: "commit an effect's result",
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: effectCommitBodySchema },
-    headers: [capability],
-    answers: [ok('the record', effectAnswer)],
-  },
-  'POST /v1/worker/effects/fail': {
-    summary: "record an effect's failure",
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: effectFailBodySchema },
-    headers: [capability],
-    answers: [ok('the record', effectAnswer)],
-  },
-  'GET /v1/worker/steps': {
-    summary: 'the steps an earlier attempt of the turn journaled',
-    tag: 'worker',
-    auth: 'worker',
-    query: stepsQuerySchema,
-    headers: [capability],
-    answers: [ok('the steps', stepsSchema)],
-  },
-  'POST /v1/worker/steps': {
-    summary: "journal a step of the turn's attempt",
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: putStepBodySchema },
-    headers: [capability],
-    answers: [noContent],
-  },
-  'GET /v1/worker/history': {
-    summary: 'a page of the history of the session whose turn is in progress',
-    tag: 'worker',
-    auth: 'worker',
-    query: workerHistoryQuerySchema,
-    headers: [{ ...capability, required: true }],
-    answers: [ok('the page', historyPageSchema)],
-  },
-  'POST /v1/worker/graph/put': {
-    summary: 'store a LangGraph checkpoint of the session',
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: graphWire.put },
-    headers: [capability],
-    answers: [graphNoContent],
-  },
-  'POST /v1/worker/graph/writes': {
-    summary: "store a LangGraph checkpoint's pending writes",
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: graphWire.writes },
-    headers: [capability],
-    answers: [graphNoContent],
-  },
-  'POST /v1/worker/graph/get': {
-    summary: 'read a LangGraph checkpoint',
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: graphWire.get },
-    headers: [capability],
-    answers: [ok('the row, or null')],
-  },
-  'POST /v1/worker/graph/list': {
-    summary: "list a thread's LangGraph checkpoints",
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: graphWire.list },
-    headers: [capability],
-    answers: [ok('the rows')],
-  },
-  'POST /v1/worker/graph/channel-writes': {
-    summary: "the writes of a channel across a thread's checkpoints",
-    tag: 'worker',
-    auth: 'worker',
-    body: { schema: graphWire['channel-writes'] },
-    headers: [capability],
-    answers: [ok('the writes')],
-  },
+  // worker: every call under the turn capability
+  'POST /v1/worker/effects/intent': workerCall(
+    "record an effect's intent (or return the existing record of its key)",
+    { body: effectIntentBodySchema },
+    ok('the record', z.object({ effect: effectRecordSchema, existing: z.boolean() })),
+  ),
+  'POST /v1/worker/effects/commit': workerCall(
+    "commit an effect's result",
+    { body: effectCommitBodySchema },
+    ok('the record', effectAnswer),
+  ),
+  'POST /v1/worker/effects/fail': workerCall(
+    "record an effect's failure",
+    { body: effectFailBodySchema },
+    ok('the record', effectAnswer),
+  ),
+  'GET /v1/worker/steps': workerCall(
+    'the steps an earlier attempt of the turn journaled',
+    { query: stepsQuerySchema },
+    ok('the steps', stepsSchema),
+  ),
+  'POST /v1/worker/steps': workerCall(
+    "journal a step of the turn's attempt",
+    { body: putStepBodySchema },
+    noContent,
+  ),
+  'GET /v1/worker/history': workerCall(
+    'a page of the history of the session whose turn is in progress',
+    { query: workerHistoryQuerySchema },
+    ok('the page', historyPageSchema),
+    true,
+  ),
+  'POST /v1/worker/graph/put': workerCall(
+    'store a LangGraph checkpoint of the session',
+    { body: graphWire.put },
+    graphNoContent,
+  ),
+  'POST /v1/worker/graph/writes': workerCall(
+    "store a LangGraph checkpoint's pending writes",
+    { body: graphWire.writes },
+    graphNoContent,
+  ),
+  'POST /v1/worker/graph/get': workerCall(
+    'read a LangGraph checkpoint',
+    { body: graphWire.get },
+    ok('the row, or null'),
+  ),
+  'POST /v1/worker/graph/list': workerCall(
+    "list a thread's LangGraph checkpoints",
+    { body: graphWire.list },
+    ok('the rows'),
+  ),
+  'POST /v1/worker/graph/channel-writes': workerCall(
+    "the writes of a channel across a thread's checkpoints",
+    { body: graphWire['channel-writes'] },
+    ok('the writes'),
+  ),
 };

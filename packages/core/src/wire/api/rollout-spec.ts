@@ -69,10 +69,11 @@ const positive = z
   .number()
   .refine((n) => n > 0 && Number.isFinite(n), { message: 'must be a positive number' });
 
-const gateSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  metric: label,
-  test: z.enum(GATE_TESTS, { error: `must be one of ${GATE_TESTS.join(', ')}` }),
+const fraction = z.number().refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' });
+
+/** What every gate has, a rollout's and a shadow stage's, around its `test` (kept in this order). */
+const gateHead = { name: z.string().min(1).optional(), metric: label };
+const gateCommon = {
   tolerance: z.union([
     z.number(),
     z.string().regex(TOLERANCE, { message: 'must be a number, a relative change like +20%, or +2pp' }),
@@ -80,35 +81,24 @@ const gateSchema = z.strictObject({
   direction: z.enum(['higher-is-better', 'lower-is-better']).optional(),
   critical: z.boolean().optional(),
   minSamples: z.number().int().min(1).optional(),
-  alpha: z
-    .number()
-    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
-    .optional(),
+  alpha: fraction.optional(),
+};
+
+const gateSchema = z.strictObject({
+  ...gateHead,
+  test: z.enum(GATE_TESTS, { error: `must be one of ${GATE_TESTS.join(', ')}` }),
+  ...gateCommon,
   threshold: z.number().optional(),
   censoring: z.enum(['partial', 'completed'], { error: 'must be partial or completed' }).optional(),
   tau: positive.optional(),
-  power: z
-    .number()
-    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
-    .optional(),
+  power: fraction.optional(),
   maxSamples: z.number().int().min(1, { message: 'must be >= 1' }).optional(),
 });
 
 const shadowGateSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  metric: label,
+  ...gateHead,
   test: z.enum(SHADOW_GATE_TESTS, { error: `must be one of ${SHADOW_GATE_TESTS.join(', ')}` }),
-  tolerance: z.union([
-    z.number(),
-    z.string().regex(TOLERANCE, { message: 'must be a number, a relative change like +20%, or +2pp' }),
-  ]),
-  direction: z.enum(['higher-is-better', 'lower-is-better']).optional(),
-  critical: z.boolean().optional(),
-  minSamples: z.number().int().min(1).optional(),
-  alpha: z
-    .number()
-    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
-    .optional(),
+  ...gateCommon,
 });
 
 const judgeSchema = z.strictObject({

@@ -3,6 +3,7 @@
  * commands, compensation runs, list filters and paging of the live views.
  */
 import { z } from 'zod';
+import type { RolloutPhase } from '../../types';
 import { limitParam, nameSchema, positionParam, queryInt, commaList } from './params';
 
 export const ROLLOUT_PHASES = [
@@ -13,7 +14,7 @@ export const ROLLOUT_PHASES = [
   'promoted',
   'aborted',
   'failed',
-] as const;
+] as const satisfies readonly RolloutPhase[];
 
 /** `POST /v1/rollouts/{id}/promote|pause|resume|abort` (the body is optional). */
 export const rolloutCommandBodySchema = z
