@@ -17,7 +17,10 @@ import {
   isRetryable,
   controllerStatusSchema,
   createdSessionSchema,
+  effectPageSchema,
   historyPageSchema,
+  migrationListSchema,
+  rolloutStatusSchema,
   sessionPageSchema,
   sessionViewSchema,
   turnResultSchema,
@@ -35,7 +38,7 @@ import { rolloutRoutes } from '../src/rollout/api';
 import { controllerRoutes } from '../src/rollout/leader-api';
 import type { SessionView, TurnResult } from '../src/router';
 import { shadowRoutes } from '../src/shadow/api';
-import { counterV1 } from './fixtures/agents';
+import { counterV1, counterV2 } from './fixtures/agents';
 import {
   ADMIN,
   call,
@@ -64,7 +67,7 @@ beforeAll(async () => {
   const t = await sqliteTarget.open();
   store = t.store;
   cleanup = t.cleanup;
-  r = await startServer(store, [counterV1], {
+  r = await startServer(store, [counterV1, counterV2], {
     tokens: TOKENS,
     routes: [rolloutRoutes(), shadowRoutes(), controllerRoutes(() => null), dashboardRoutes()],
   });
@@ -207,6 +210,21 @@ describe('the answers match the schemas the document is generated from', () => {
     controllerStatusSchema
       .strict()
       .parse((await call(r.http, 'GET', '/v1/controller', { headers: read })).body);
+  });
+
+  it('rollouts and the ledger: a rollout started, its status, the effects and migrations', async () => {
+    const started = await call(r.http, 'POST', '/v1/rollouts', {
+      headers: ADMIN,
+      body: { agent: 'counter', to: 'v2', steps: [{ fill: 100 }] },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const status = rolloutStatusSchema.parse(started.body);
+    const again = await call(r.http, 'GET', `/v1/rollouts/${status.id}`, { headers: ADMIN });
+    expect(rolloutStatusSchema.parse(again.body).id).toBe(status.id);
+    effectPageSchema.strict().parse((await call(r.http, 'GET', '/v1/effects', { headers: ADMIN })).body);
+    migrationListSchema
+      .strict()
+      .parse((await call(r.http, 'GET', '/v1/migrations', { headers: ADMIN })).body);
   });
 
   it("types: the router's answers are the API's types", () => {
