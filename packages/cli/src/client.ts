@@ -1,12 +1,27 @@
 /**
- * A small typed HTTP client for Baton's admin and traffic API (HTTP API v1).
+ * A small typed HTTP client for Baton's admin and traffic API (HTTP API v1). Request bodies and
+ * answers are typed from the API's schemas in core (the same ones the server validates with).
  * Error bodies `{error: {code, message}}` become `BatonError`s with the same code;
  * connection failures become `UNREACHABLE` with a one-line message naming the server.
  */
-import { BatonError, errorFromWire } from '@baton/core';
+import {
+  BatonError,
+  errorFromWire,
+  type CompensateEffectBody,
+  type CompensateRolloutBody,
+  type ControllerStatus,
+  type CreateSessionBody,
+  type CreatedSession,
+  type RegisterWorkerBody,
+  type ResolveEffectBody,
+  type RolloutCommandBody,
+  type SessionView,
+  type TurnResult,
+  type VersionManifestBody,
+} from '@baton/core';
 import type { CompensationOutcome, DrainForecast, ForecastView, RolloutCompensation } from '@baton/server';
 
-export type { CompensationOutcome };
+export type { CompensationOutcome, ControllerStatus, CreatedSession, TurnResult };
 /** What `POST /v1/rollouts/{id}/compensate` answers. */
 export type CompensationRun = RolloutCompensation;
 import type {
@@ -62,39 +77,6 @@ export interface RolloutStatus {
   report?: unknown;
   createdAt?: number;
   updatedAt?: number;
-  [k: string]: unknown;
-}
-
-/** What `GET /v1/controller` returns. */
-export interface ControllerStatus {
-  instanceId: string;
-  role: 'leader' | 'follower' | 'disabled';
-  lock: { ttlMs: number; renewMs: number } | null;
-  leader: {
-    instanceId: string;
-    since: number;
-    leaseExpiresAt: number;
-    renewedAt: number;
-    url: string | null;
-    pid: number;
-    host: string;
-    self: boolean;
-  } | null;
-}
-
-export interface CreatedSession {
-  sessionId: string;
-  sessionToken: string;
-  version: string;
-}
-
-export interface TurnResult {
-  output: unknown;
-  version: string;
-  seq: number;
-  status: SessionStatus;
-  /** `token` only on the answer of the turn that created the wait (it is shown once). */
-  waits: Array<{ token?: string; name: string; deadline: number }>;
   [k: string]: unknown;
 }
 
@@ -206,10 +188,10 @@ export class BatonClient {
       'versions',
     );
   }
-  registerVersion(v: Record<string, unknown>): Promise<VersionRecord> {
+  registerVersion(v: VersionManifestBody): Promise<VersionRecord> {
     return this.request('POST', '/v1/versions', { body: v });
   }
-  registerWorker(w: Record<string, unknown>): Promise<WorkerRecord> {
+  registerWorker(w: RegisterWorkerBody): Promise<WorkerRecord> {
     return this.request('POST', '/v1/workers', { body: w });
   }
   async listWorkers(q: { agent?: string; version?: string } = {}): Promise<WorkerRecord[]> {
@@ -237,7 +219,7 @@ export class BatonClient {
   rolloutAction(
     id: string,
     action: 'promote' | 'pause' | 'resume' | 'abort',
-    body: unknown = {},
+    body: RolloutCommandBody = {},
   ): Promise<RolloutStatus> {
     return this.request('POST', `/v1/rollouts/${encodeURIComponent(id)}/${action}`, { body });
   }
@@ -294,22 +276,13 @@ export class BatonClient {
       asPage<EffectRecord>(r, 'effects'),
     );
   }
-  resolveEffect(
-    id: string,
-    body: ({ status: 'committed'; result: unknown } | { status: 'failed'; error: string }) & {
-      by: string;
-      reason: string;
-    },
-  ): Promise<{ effect: EffectRecord }> {
+  resolveEffect(id: string, body: ResolveEffectBody): Promise<{ effect: EffectRecord }> {
     return this.request<{ effect: EffectRecord }>('POST', `/v1/effects/${encodeURIComponent(id)}/resolve`, {
       body,
     });
   }
   /** Plan (dry run) or run the compensations of a rollout's candidate's effects (all, or `effects`). */
-  compensateRollout(
-    id: string,
-    body: { dryRun: boolean; effects?: string[]; note?: string; by?: string },
-  ): Promise<CompensationRun> {
+  compensateRollout(id: string, body: CompensateRolloutBody): Promise<CompensationRun> {
     return this.request<CompensationRun>('POST', `/v1/rollouts/${encodeURIComponent(id)}/compensate`, {
       body,
     });
@@ -317,15 +290,12 @@ export class BatonClient {
   /** Plan or run one effect's compensation. */
   compensateEffect(
     id: string,
-    body: { dryRun: boolean },
+    body: CompensateEffectBody,
   ): Promise<{ dryRun: boolean; outcome: CompensationOutcome; effect: EffectRecord }> {
     return this.request('POST', `/v1/effects/${encodeURIComponent(id)}/compensate`, { body });
   }
   // --- traffic ---
-  createSession(
-    agent: string,
-    body: { tenant?: string; metadata?: Record<string, unknown> } = {},
-  ): Promise<CreatedSession> {
+  createSession(agent: string, body: CreateSessionBody = {}): Promise<CreatedSession> {
     return this.request('POST', `/v1/agents/${encodeURIComponent(agent)}/sessions`, { body });
   }
   turn(sessionId: string, sessionToken: string, input: unknown, idempotencyKey: string): Promise<TurnResult> {
@@ -340,7 +310,7 @@ export class BatonClient {
       headers: { 'x-session-token': sessionToken },
     });
   }
-  endSession(sessionId: string, sessionToken: string): Promise<unknown> {
+  endSession(sessionId: string, sessionToken: string): Promise<SessionView> {
     return this.request('POST', `/v1/sessions/${encodeURIComponent(sessionId)}/end`, {
       body: {},
       headers: { 'x-session-token': sessionToken },

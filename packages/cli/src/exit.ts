@@ -2,7 +2,7 @@
  * Exit codes scripts can rely on, and the one-line error format on stderr:
  * `error CODE: message`.
  */
-import { BatonError, ErrorCodes } from '@baton/core';
+import { BatonError, type ErrorCode } from '@baton/core';
 
 export const ExitCode = {
   OK: 0,
@@ -27,6 +27,67 @@ export const ExitCode = {
   TIMEOUT: 13,
 } as const;
 
+/** The exit code of each error code a server (or this process) reports. */
+const EXIT_BY_CODE = {
+  VALIDATION: ExitCode.USAGE,
+  INVALID_CHARACTER: ExitCode.USAGE,
+  JSON_TOO_DEEP: ExitCode.USAGE,
+  JSON_KEY_REFUSED: ExitCode.USAGE,
+  INVALID_CURSOR: ExitCode.USAGE,
+  BAD_URL: ExitCode.USAGE,
+  MALFORMED_REQUEST: ExitCode.USAGE,
+  REQUEST_TIMEOUT: ExitCode.OTHER,
+  PARAM_TOO_LONG: ExitCode.OTHER,
+  HEADERS_TOO_LARGE: ExitCode.OTHER,
+  UNAUTHORIZED: ExitCode.AUTH,
+  FORBIDDEN: ExitCode.AUTH,
+  CAPABILITY_INVALID: ExitCode.OTHER,
+  NOT_FOUND: ExitCode.NOT_FOUND,
+  SESSION_NOT_FOUND: ExitCode.NOT_FOUND,
+  VERSION_NOT_FOUND: ExitCode.NOT_FOUND,
+  WORKER_NOT_FOUND: ExitCode.NOT_FOUND,
+  ROLLOUT_NOT_FOUND: ExitCode.NOT_FOUND,
+  CHECKPOINT_NOT_FOUND: ExitCode.NOT_FOUND,
+  EFFECT_NOT_FOUND: ExitCode.NOT_FOUND,
+  WAIT_NOT_FOUND: ExitCode.NOT_FOUND,
+  SESSION_BUSY: ExitCode.CONFLICT,
+  SEQUENCE_CONFLICT: ExitCode.CONFLICT,
+  CONFLICT: ExitCode.CONFLICT,
+  LEASE_LOST: ExitCode.CONFLICT,
+  IDEMPOTENCY_CONFLICT: ExitCode.CONFLICT,
+  IDEMPOTENCY_MISMATCH: ExitCode.USAGE,
+  VERSION_CONFLICT: ExitCode.CONFLICT,
+  ROLLOUT_ACTIVE: ExitCode.CONFLICT,
+  ROLLOUT_STATE: ExitCode.CONFLICT,
+  SESSION_CLOSED: ExitCode.CONFLICT,
+  SESSION_QUARANTINED: ExitCode.CONFLICT,
+  WAIT_RESOLVED: ExitCode.CONFLICT,
+  PREFLIGHT_FAILED: ExitCode.USAGE,
+  MIGRATION_FAILED: ExitCode.USAGE,
+  STATE_INVALID: ExitCode.USAGE,
+  PAYLOAD_TOO_LARGE: ExitCode.USAGE,
+  CHECKPOINT_TOO_LARGE: ExitCode.USAGE,
+  CHECKPOINT_CORRUPT: ExitCode.OTHER,
+  NO_WORKER: ExitCode.OTHER,
+  WORKER_ERROR: ExitCode.OTHER,
+  TURN_TIMEOUT: ExitCode.OTHER,
+  TURN_FAILED: ExitCode.OTHER,
+  EFFECT_FAILED: ExitCode.OTHER,
+  EFFECT_IN_DOUBT: ExitCode.CONFLICT,
+  EFFECT_NOT_COMPENSABLE: ExitCode.CONFLICT,
+  COMPENSATION_UNDECLARED: ExitCode.USAGE,
+  COMPENSATION_FAILED: ExitCode.OTHER,
+  SHADOW_DIVERGED: ExitCode.USAGE,
+  SHADOW_UNSUPPORTED: ExitCode.CONFLICT,
+  STORE_UNAVAILABLE: ExitCode.UNREACHABLE,
+  ENCRYPTION_KEY_MISSING: ExitCode.OTHER,
+  EFFECT_CORRUPT: ExitCode.OTHER,
+  NOT_READY: ExitCode.OTHER,
+  INSTANCE_ID_IN_USE: ExitCode.CONFLICT,
+  UNREACHABLE: ExitCode.UNREACHABLE,
+  INTERNAL: ExitCode.OTHER,
+} as const satisfies Record<ErrorCode, number>;
+
 /** A CLI-level error with a code printed as is (e.g. `USAGE`) and an explicit exit code. */
 export class CliError extends Error {
   constructor(
@@ -42,21 +103,7 @@ export class CliError extends Error {
 export function exitCodeFor(e: unknown): number {
   if (e instanceof CliError) return e.exitCode;
   if (!(e instanceof BatonError)) return ExitCode.OTHER;
-  switch (e.code) {
-    case 'UNREACHABLE':
-    case 'STORE_UNAVAILABLE':
-      return ExitCode.UNREACHABLE;
-    case 'UNAUTHORIZED':
-    case 'FORBIDDEN':
-      return ExitCode.AUTH;
-    default:
-      break;
-  }
-  const status = ErrorCodes[e.code];
-  if (status === 400 || status === 413 || status === 422) return ExitCode.USAGE;
-  if (status === 404) return ExitCode.NOT_FOUND;
-  if (status === 409) return ExitCode.CONFLICT;
-  return ExitCode.OTHER;
+  return EXIT_BY_CODE[e.code];
 }
 
 function oneLine(s: string): string {

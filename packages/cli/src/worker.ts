@@ -3,7 +3,7 @@
  * server. It holds only the worker token: it registers itself with it, and unregisters itself
  * with it and the key its registration returned (it can unregister no other worker).
  */
-import { BatonError } from '@baton/core';
+import { BatonError, type RegisterWorkerBody } from '@baton/core';
 import { httpLedgerClient, serveWorker } from '@baton/sdk';
 import { loadAgent } from './agents';
 import { BatonClient } from './client';
@@ -26,7 +26,7 @@ export function serverList(v: string | string[] | undefined): string[] {
  */
 async function registerWithFirst(
   clients: BatonClient[],
-  body: Record<string, unknown>,
+  body: RegisterWorkerBody,
 ): Promise<{ client: BatonClient; id: string; key: string | null }> {
   let last: unknown;
   for (const client of clients) {

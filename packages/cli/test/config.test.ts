@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatonError } from '@baton/core';
+import { BatonError, ERROR_CODES, HTTP_STATUS, type ErrorCode } from '@baton/core';
 import { ensureTokens, resolveServeConfig, tokenFrom } from '../src/config';
 import { CliError, ExitCode, exitCodeFor, formatError } from '../src/exit';
 import { renderRollout, summaryLine } from '../src/view';
@@ -224,6 +224,21 @@ describe('exit codes and error lines', () => {
     expect(exitCodeFor(new BatonError('INTERNAL', 'x'))).toBe(ExitCode.OTHER);
     expect(exitCodeFor(new Error('boom'))).toBe(ExitCode.OTHER);
     expect(exitCodeFor(new CliError('TIMEOUT', 'x', 7))).toBe(7);
+  });
+
+  it('gives every error code an exit code by its own table, the class its HTTP status implies', () => {
+    const byStatus = (code: ErrorCode): number => {
+      if (code === 'UNREACHABLE' || code === 'STORE_UNAVAILABLE') return ExitCode.UNREACHABLE;
+      if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') return ExitCode.AUTH;
+      const status = HTTP_STATUS[code];
+      if (status === 400 || status === 413 || status === 422) return ExitCode.USAGE;
+      if (status === 404) return ExitCode.NOT_FOUND;
+      if (status === 409) return ExitCode.CONFLICT;
+      return ExitCode.OTHER;
+    };
+    for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+      expect(exitCodeFor(new BatonError(code, 'x')), code).toBe(byStatus(code));
+    }
   });
 
   it('prints one line even for multi-line messages', () => {

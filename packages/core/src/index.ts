@@ -10,3 +10,4 @@ export * from './instance';
 export * from './graph';
 export * from './graph-wire';
 export * from './shadow';
+export * from './wire/api';

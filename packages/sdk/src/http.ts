@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   BatonError,
+  HTTP_STATUS,
   CAPABILITY_HEADER,
   ValidationError,
   errorFromWire,
@@ -79,7 +80,7 @@ function sendError(res: ServerResponse, e: unknown): void {
     res.destroy();
     return;
   }
-  send(res, err.status, { error: err.toJSON() });
+  send(res, HTTP_STATUS[err.code], { error: err.toJSON() });
 }
 
 function readJson(req: IncomingMessage, limit: number): Promise<unknown> {

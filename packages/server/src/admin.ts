@@ -3,106 +3,25 @@
  * call too (GETs that show no session content), worker registration (admin, or a worker token for
  * its own worker) and the unauthenticated probes.
  */
-import { COMPENSATION_STATES, MAX_HISTORY_WINDOW, SESSION_STATUSES, type SessionStatus } from '@baton/core';
+import {
+  checkpointsQuerySchema,
+  effectsQuerySchema,
+  migrationsQuerySchema,
+  positionParam,
+  registerWorkerBodySchema,
+  resolveEffectBodySchema,
+  sessionsQuerySchema,
+  versionManifestSchema,
+  versionsQuerySchema,
+  workersQuerySchema,
+} from '@baton/core';
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import { READ_SCOPES } from './auth';
 import { versionMetadata, type ServerContext } from './context';
-import { decodeCursor, encodeCursor, limitParam, positionParam } from './paging';
+import { decodeCursor, encodeCursor } from './paging';
 import { WORKER_KEY_HEADER, WorkerKeys } from './worker-key';
 import { parse } from './validation';
 import { readiness } from './readiness';
-
-const name = z.string().min(1).max(200);
-const manifest = z.object({
-  agent: name,
-  label: name,
-  schemaVersion: z.number().int().min(0),
-  modelId: z.string().max(500),
-  promptHash: z.string().max(200),
-  toolManifestHash: z.string().max(200),
-  codeHash: z.string().max(200),
-  identity: z.string().min(1).max(200),
-  acceptsSchemas: z.array(z.number().int().min(0)).default([]),
-  downSchemas: z.array(z.number().int().min(0)).default([]),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  /** The names of the compensations the version declares (`defineAgent({compensations})`). */
-  compensations: z.array(z.string().min(1).max(200)).max(1000).optional(),
-  /** The version's history window and retention (`defineAgent({history})`). */
-  history: z
-    .object({
-      window: z
-        .object({
-          entries: z.number().int().min(0).max(MAX_HISTORY_WINDOW.entries),
-          bytes: z.number().int().min(0).max(MAX_HISTORY_WINDOW.bytes),
-        })
-        .partial()
-        .strict()
-        .optional(),
-      retention: z
-        .object({ maxEntries: z.number().int().min(1), maxAgeMs: z.number().int().min(1) })
-        .partial()
-        .strict()
-        .optional(),
-    })
-    .strict()
-    .optional(),
-});
-const workerBody = z.object({ url: z.string().min(1).max(2000), manifest: manifest.optional() }).strict();
-const limit = limitParam();
-const statusList = z
-  .string()
-  .transform((s) => s.split(',').filter(Boolean))
-  .pipe(z.array(z.enum(SESSION_STATUSES as [SessionStatus, ...SessionStatus[]])))
-  .optional();
-const sessionsQuery = z.object({
-  agent: name.optional(),
-  version: name.optional(),
-  tenant: name.optional(),
-  status: statusList,
-  cursor: z.string().optional(),
-  limit,
-});
-const effectsQuery = z.object({
-  agent: name.optional(),
-  version: name.optional(),
-  rollout: name.optional(),
-  session: name.optional(),
-  status: z
-    .string()
-    .transform((s) => s.split(',').filter(Boolean))
-    .pipe(z.array(z.enum(['intent', 'committed', 'failed'])))
-    .optional(),
-  compensation: z
-    .string()
-    .transform((s) => s.split(',').filter(Boolean))
-    .pipe(z.array(z.enum(COMPENSATION_STATES)))
-    .optional(),
-  kind: z.enum(['turn', 'compensation']).optional(),
-  cursor: z.string().optional(),
-  limit,
-});
-const resolveBody = z.discriminatedUnion('status', [
-  z.object({
-    status: z.literal('committed'),
-    result: z.unknown(),
-    by: z.string().min(1).max(200),
-    reason: z.string().min(1).max(2000),
-  }),
-  z.object({
-    status: z.literal('failed'),
-    error: z.string().min(1).max(100_000),
-    by: z.string().min(1).max(200),
-    reason: z.string().min(1).max(2000),
-  }),
-]);
-const migrationsQuery = z.object({
-  session: name.optional(),
-  rollout: name.optional(),
-  status: z.enum(['ok', 'failed']).optional(),
-  limit,
-});
-const checkpointsQuery = z.object({ limit, beforeSeq: positionParam(1).optional() });
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { store, auth } = ctx;
@@ -115,7 +34,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   const workerKeys = new WorkerKeys(store);
 
   app.post('/v1/versions', { onRequest: admin }, async (req, reply) => {
-    const { history, compensations, ...m } = parse(manifest, req.body);
+    const { history, compensations, ...m } = parse(versionManifestSchema, req.body);
     const v = await store.registerVersion({
       ...m,
       metadata: versionMetadata(m.metadata, history, compensations),
@@ -134,7 +53,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     return reply.code(201).send(v);
   });
   app.get<{ Querystring: { agent?: string } }>('/v1/versions', { onRequest: reader }, async (req) => {
-    const q = parse(z.object({ agent: name.optional() }), req.query, 'query');
+    const q = parse(versionsQuerySchema, req.query, 'query');
     return { items: await store.listVersions(q.agent) };
   });
 
@@ -144,14 +63,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
    */
   app.post('/v1/workers', async (req, reply) => {
     const scope = auth.require(req.headers.authorization, 'admin', 'worker');
-    const b = parse(workerBody, req.body);
+    const b = parse(registerWorkerBodySchema, req.body);
     const rec = await ctx.pool.addRemote(b.url, b.manifest ? { ...b.manifest } : undefined);
     if (scope === 'worker')
       return reply.code(201).send({ ...rec, workerKey: await workerKeys.issue(rec.id) });
     return reply.code(201).send(rec);
   });
   app.get('/v1/workers', { onRequest: reader }, async (req) => {
-    const q = parse(z.object({ agent: name.optional(), version: name.optional() }), req.query, 'query');
+    const q = parse(workersQuerySchema, req.query, 'query');
     const recs = await store.listWorkers(q);
     return {
       items: recs.map((r) => {
@@ -168,7 +87,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
 
   app.get('/v1/sessions', { onRequest: reader }, async (req) => {
-    const q = parse(sessionsQuery, req.query, 'query');
+    const q = parse(sessionsQuerySchema, req.query, 'query');
     const page = await store.listSessions({
       agent: q.agent,
       version: q.version,
@@ -183,7 +102,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     };
   });
   app.get<{ Params: { id: string } }>('/v1/sessions/:id/checkpoints', { onRequest: admin }, async (req) => {
-    const q = parse(checkpointsQuery, req.query, 'query');
+    const q = parse(checkpointsQuerySchema, req.query, 'query');
     await store.getSession(req.params.id);
     const items = await store.listCheckpoints(req.params.id, {
       limit: q.limit ?? 100,
@@ -200,7 +119,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
     },
   );
   app.get('/v1/effects', { onRequest: admin }, async (req) => {
-    const q = parse(effectsQuery, req.query, 'query');
+    const q = parse(effectsQuerySchema, req.query, 'query');
     const page = await store.listEffects({
       agent: q.agent,
       version: q.version,
@@ -217,7 +136,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   /** An operator resolves an in-doubt effect; compare-and-set from `intent` (a late commit wins, or loses, with 409). */
   app.post<{ Params: { id: string } }>('/v1/effects/:id/resolve', { onRequest: admin }, async (req) => {
-    const b = parse(resolveBody, req.body);
+    const b = parse(resolveEffectBodySchema, req.body);
     const r =
       b.status === 'committed'
         ? { status: b.status, result: b.result ?? null, by: b.by, reason: b.reason }
@@ -228,7 +147,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
 
   app.get('/v1/migrations', { onRequest: reader }, async (req) => {
-    const q = parse(migrationsQuery, req.query, 'query');
+    const q = parse(migrationsQuerySchema, req.query, 'query');
     const items = await store.listMigrations({
       sessionId: q.session,
       rolloutId: q.rollout,

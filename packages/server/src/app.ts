@@ -3,7 +3,7 @@
  * router. Other modules (the rollout controller) add routes through `opts.routes`.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { ErrorCodes, newId, systemClock, type Clock } from '@baton/core';
+import { HTTP_STATUS, newId, systemClock, type Clock } from '@baton/core';
 import type { Store } from '@baton/store';
 import { registerCompensationRoutes } from './compensation-api';
 import { registerAdminRoutes } from './admin';
@@ -20,6 +20,7 @@ import { Capabilities } from './capability';
 import { registerTrafficRoutes } from './traffic';
 import { registerWorkerRoutes } from './worker-api';
 import { registerGraphRoutes } from './graph-api';
+import { registerOpenApiRoute } from './openapi/route';
 
 export type RouteRegistrar = (app: FastifyInstance, ctx: ServerContext) => void;
 
@@ -137,7 +138,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     if (clientGone(req, err)) {
       req.log.info({ code: (err as { code?: unknown }).code, url: req.routeOptions.url }, 'client went away');
       return reply
-        .code(ErrorCodes.MALFORMED_REQUEST)
+        .code(HTTP_STATUS.MALFORMED_REQUEST)
         .send({ error: { code: 'MALFORMED_REQUEST', message: 'the client went away' } });
     }
     const w = toWireError(err);
@@ -163,6 +164,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
   registerAdminRoutes(app, ctx);
   registerCompensationRoutes(app, ctx);
   for (const r of opts.routes ?? []) r(app, ctx);
+  registerOpenApiRoute(app, ctx, routeTable);
 
   let started = false;
   return {

@@ -10,8 +10,7 @@
  *     one effect: plan it, run it, or mark it not-compensable by hand (who and why).
  */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { BatonError, type EffectRecord } from '@baton/core';
+import { BatonError, compensateEffectBodySchema, type EffectRecord } from '@baton/core';
 import {
   compensateAll,
   planOne,
@@ -25,16 +24,6 @@ import type { ServerContext } from './context';
 import { committedEffects } from './rollout/ops';
 import { parse } from './validation';
 import { traceDecisions } from './tracing/spans';
-
-const effectBody = z
-  .object({
-    dryRun: z.boolean().default(true),
-    skip: z
-      .object({ by: z.string().min(1).max(200), reason: z.string().min(1).max(2000) })
-      .strict()
-      .optional(),
-  })
-  .strict();
 
 /** An effect that cannot be compensated as asked: not committed, or nobody declares its compensation. */
 async function checkCompensable(ctx: ServerContext, e: EffectRecord): Promise<void> {
@@ -123,7 +112,7 @@ export function registerCompensationRoutes(app: FastifyInstance, ctx: ServerCont
     ctx.auth.require(req.headers.authorization, 'admin');
   };
   app.post<{ Params: { id: string } }>('/v1/effects/:id/compensate', { onRequest: admin }, async (req) => {
-    const b = parse(effectBody, req.body ?? {});
+    const b = parse(compensateEffectBodySchema, req.body ?? {});
     const e = await ctx.store.getEffectById(req.params.id);
     if (b.skip) {
       const effect = await ctx.store.skipCompensation(e.id, b.skip.by, b.skip.reason);

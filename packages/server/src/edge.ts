@@ -5,7 +5,7 @@
  * answered in the documented `{error: {code, message}}` shape.
  */
 import type { Socket } from 'node:net';
-import { BatonError, ErrorCodes, type ErrorCode } from '@baton/core';
+import { BatonError, HTTP_STATUS, type ErrorCode } from '@baton/core';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Limits } from './context';
 import { toWireError } from './http-errors';
@@ -56,7 +56,7 @@ function parseJsonBody(text: string, maxDepth: number): unknown {
 }
 
 function send(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
-  return reply.code(ErrorCodes[code]).send({ error: { code, message } });
+  return reply.code(HTTP_STATUS[code]).send({ error: { code, message } });
 }
 
 /** Errors fastify raises before routing (`frameworkErrors`): never echo the URL. */
@@ -93,7 +93,7 @@ function clientErrorHandler(log: () => FastifyBaseLogger) {
       return;
     }
     const a = clientErrorAnswer(err.code);
-    const status = ErrorCodes[a.code];
+    const status = HTTP_STATUS[a.code];
     log().debug({ code: err.code, status }, 'client error');
     if (socket.writable) {
       const body = JSON.stringify({ error: a });

@@ -1,5 +1,5 @@
-/** The one place where errors become HTTP responses: `{error: {code, message, details?}}`. */
-import { BatonError, ErrorCodes, type ErrorCode } from '@baton/core';
+/** The one place where errors become HTTP responses: a status and `{error: {code, message, details?}}`. */
+import { BatonError, HTTP_STATUS, type ErrorCode } from '@baton/core';
 import { ZodError } from 'zod';
 
 export interface WireError {
@@ -17,7 +17,7 @@ function wire(
   internal = false,
 ): WireError {
   return {
-    status: ErrorCodes[code],
+    status: HTTP_STATUS[code],
     body: { error: details === undefined ? { code, message } : { code, message, details } },
     internal,
   };
@@ -31,7 +31,7 @@ export function toWireError(err: unknown): WireError {
       const ms = typeof err.details?.retryAfterMs === 'number' ? err.details.retryAfterMs : 1000;
       w.retryAfterSeconds = Math.max(1, Math.ceil(ms / 1000));
     }
-    w.internal = err.status >= 500 && err.code === 'INTERNAL';
+    w.internal = err.code === 'INTERNAL';
     return w;
   }
   if (err instanceof ZodError) {

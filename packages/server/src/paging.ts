@@ -4,18 +4,6 @@
  * refused (`INVALID_CURSOR`) instead of silently starting again at the first page.
  */
 import { BatonError } from '@baton/core';
-import { z } from 'zod';
-import { queryInt } from './validation';
-
-/** `limit=` of a list endpoint: 1..max (`0x10`, `1e2`, `" 10"`, `-1` are refused). */
-export function limitParam(max = 1000) {
-  return queryInt.pipe(z.number().min(1).max(max)).optional();
-}
-
-/** An integer position (`before`, `beforeSeq`, `afterSeq`) at least `min`. */
-export function positionParam(min = 0) {
-  return queryInt.pipe(z.number().min(min));
-}
 
 export type CursorKind = 'sessions' | 'effects' | 'stragglers';
 

@@ -1,34 +1,21 @@
 /** HTTP routes of the traffic API (bearer token with the `traffic` scope, plus the session token). */
-import { BatonError, randomToken, type SessionRecord } from '@baton/core';
+import {
+  BatonError,
+  callbackBodySchema,
+  createSessionBodySchema,
+  feedbackBodySchema,
+  historyPageQuerySchema,
+  randomToken,
+  turnBodySchema,
+  type SessionRecord,
+} from '@baton/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { ServerContext } from './context';
 import { readHistoryChecked } from './history';
 import { toWireError } from './http-errors';
 import type { TurnEvent, TurnResult } from './router';
-import { limitParam, positionParam } from './paging';
 import { header, parse } from './validation';
 
-const createBody = z
-  .object({
-    tenant: z.string().max(200).nullable().optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
-const turnBody = z.object({ input: z.unknown() }).strict();
-const feedbackBody = z
-  .object({
-    signal: z.enum(['thumbs_up', 'thumbs_down', 'escalation', 'clarification']),
-    value: z.unknown().optional(),
-  })
-  .strict();
-const callbackBody = z.object({ payload: z.unknown() }).strict();
-const historyQuery = z
-  .object({
-    before: positionParam(0).optional(),
-    limit: limitParam(),
-  })
-  .strict();
 const KEY_RE = /^[\x21-\x7e]{1,200}$/;
 
 type IdParams = { Params: { id: string } };
@@ -92,7 +79,7 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
 
   app.post<{ Params: { agent: string } }>('/v1/agents/:agent/sessions', async (req, reply) => {
     auth.require(req.headers.authorization, 'traffic');
-    const body = parse(createBody, req.body ?? {});
+    const body = parse(createSessionBodySchema, req.body ?? {});
     const key = idempotencyKey(req.headers['idempotency-key']);
     const { replayed, ...out } = await router.createSession(req.params.agent, body, key);
     return reply.code(replayed ? 200 : 201).send(out);
@@ -100,7 +87,7 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
 
   app.post<IdParams>('/v1/sessions/:id/turns', async (req, reply) => {
     const session = await sessionFor(req);
-    const body = parse(turnBody, req.body);
+    const body = parse(turnBodySchema, req.body);
     if (body.input === undefined) throw new BatonError('VALIDATION', 'input is required');
     const key = idempotencyKey(req.headers['idempotency-key']) ?? `gen:${randomToken(16)}`;
     const input = { kind: 'message', message: body.input } as const;
@@ -118,7 +105,7 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
   /** The session's history log, a page at a time (ascending; `before` exclusive). */
   app.get<IdParams>('/v1/sessions/:id/history', async (req) => {
     const s = await sessionFor(req, true);
-    const q = parse(historyQuery, req.query, 'query');
+    const q = parse(historyPageQuerySchema, req.query, 'query');
     return readHistoryChecked(store, s.id, {
       ...(q.before !== undefined ? { before: q.before } : {}),
       limit: q.limit ?? 100,
@@ -127,7 +114,7 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
 
   app.post<IdParams>('/v1/sessions/:id/feedback', async (req, reply) => {
     const s = await sessionFor(req);
-    const body = parse(feedbackBody, req.body);
+    const body = parse(feedbackBodySchema, req.body);
     await router.feedback(s, body.signal, body.value);
     return reply.code(204).send();
   });
@@ -139,7 +126,7 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
 
   app.post<{ Params: { token: string } }>('/v1/callbacks/:token', async (req, reply) => {
     auth.require(req.headers.authorization, 'traffic');
-    const body = parse(callbackBody, req.body);
+    const body = parse(callbackBodySchema, req.body);
     if (wantsStream(req)) {
       return streamed(reply, (onEvent) => router.callback(req.params.token, body.payload, onEvent));
     }

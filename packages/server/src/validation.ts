@@ -1,6 +1,6 @@
 /** Request validation with zod: schemas are built once, at module load. */
 import { BatonError, ValidationError } from '@baton/core';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export function parse<T extends z.ZodType>(schema: T, value: unknown, what = 'request body'): z.output<T> {
   const r = schema.safeParse(value);
@@ -30,9 +30,3 @@ export function findNul(o: unknown): string | undefined {
   }
   return undefined;
 }
-
-/** A decimal integer in a query string or path: no signs, spaces, exponents or hex. */
-export const queryInt = z
-  .string()
-  .regex(/^\d{1,15}$/, 'must be a decimal integer')
-  .transform(Number);

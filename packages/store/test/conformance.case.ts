@@ -7,7 +7,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatonError, HISTORY_GENESIS, historyChain, historyEntryText, newId, sha256Hex } from '@baton/core';
+import {
+  BatonError,
+  HISTORY_GENESIS,
+  httpStatus,
+  historyChain,
+  historyEntryText,
+  newId,
+  sha256Hex,
+} from '@baton/core';
 import type {
   CheckpointBody,
   CheckpointMeta,
@@ -387,7 +395,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const agent = u('agent');
         const a = await store.registerVersion(v(agent, 'v1'));
         const e = await expectCode(store.registerVersion(v(agent, 'v1', 'other')), 'VERSION_CONFLICT');
-        expect(e.status).toBe(409);
+        expect(httpStatus(e.code)).toBe(409);
         expect(await store.getVersion(agent, 'v1')).toEqual(a);
       });
 
@@ -1078,7 +1086,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             limited.appendCheckpoint({ ...everything, expectedSeq: 1, body: sizedBody(8000) }),
             'CHECKPOINT_TOO_LARGE',
           );
-          expect(big.status).toBe(413);
+          expect(httpStatus(big.code)).toBe(413);
           expect(big.details).toMatchObject({ sessionId: s.id, limit: 4096, part: 'memory' });
           expect(await snapshot(store, s.id)).toEqual(before);
           // lease not held
@@ -1876,7 +1884,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           { maxBytes: -1 },
         ]) {
           const e = await expectCode(store.readHistory(s.id, q), 'VALIDATION');
-          expect(e.status).toBe(400);
+          expect(httpStatus(e.code)).toBe(400);
         }
         await expectCode(store.readHistory(u('missing')), 'SESSION_NOT_FOUND');
         const empty = await newSession();
@@ -2088,7 +2096,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             }),
             'CHECKPOINT_TOO_LARGE',
           );
-          expect(e.status).toBe(413);
+          expect(httpStatus(e.code)).toBe(413);
           expect(e.details).toMatchObject({ sessionId: s.id, part: 'history[1]', size: 600, limit: 512 });
           expect(await snapshot(store, s.id)).toEqual(before);
           // at the limit is fine

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatonError } from '@baton/core';
+import { BatonError, httpStatus } from '@baton/core';
 import { openStore } from '../src/index';
 
 const dir = mkdtempSync(join(tmpdir(), 'baton-factory-'));
@@ -56,7 +56,7 @@ describe('openStore', () => {
       );
       expect(err).toBeInstanceOf(BatonError);
       expect((err as BatonError).code).toBe('STORE_UNAVAILABLE');
-      expect((err as BatonError).status).toBe(503);
+      expect(httpStatus((err as BatonError).code)).toBe(503);
     }
   });
 

@@ -1,6 +1,6 @@
 /** `baton versions list|register|show|diff` and `baton workers list`. */
 import type { Command } from 'commander';
-import { ValidationError } from '@baton/core';
+import { ValidationError, type VersionManifestBody } from '@baton/core';
 import { readDocument } from '../files';
 import { fmtTime, printJson, printTable } from '../output';
 import { action, adminOptions, clientFrom } from '../program';
@@ -48,7 +48,8 @@ export function registerVersions(program: Command): void {
         if (typeof manifest.agent !== 'string' || typeof manifest.label !== 'string')
           throw new ValidationError(`${source}: a manifest needs "agent" and "label"`);
         const client = await clientFrom(opts);
-        const v = await client.registerVersion(manifest);
+        // the server validates the rest of the manifest
+        const v = await client.registerVersion(manifest as VersionManifestBody);
         if (opts.json) return printJson(v);
         process.stdout.write(
           `registered ${v.agent}@${v.label} (identity ${String(v.identity).slice(0, 12)})\n`,

@@ -171,16 +171,7 @@ export class Population {
         return await what();
       } catch (e) {
         const code = e instanceof BatonError ? e.code : 'INTERNAL';
-        const retryable =
-          code === 'SESSION_BUSY' ||
-          code === 'UNREACHABLE' ||
-          code === 'NO_WORKER' ||
-          code === 'WORKER_ERROR' ||
-          code === 'TURN_TIMEOUT' ||
-          code === 'LEASE_LOST' ||
-          code === 'SEQUENCE_CONFLICT' ||
-          code === 'STORE_UNAVAILABLE';
-        if (!retryable || attempt >= max) throw e;
+        if (!(e instanceof BatonError && e.retryable) || attempt >= max) throw e;
         if (code === 'SESSION_BUSY') this.stats.busyRetries++;
         else this.stats.retries++;
         const hinted = e instanceof BatonError ? Number(e.details?.retryAfterMs) : NaN;

@@ -4,6 +4,7 @@
  * docs/gates.md.
  */
 import {
+  GATE_TESTS,
   ValidationError,
   type GateEvaluator,
   type GateEvidence,
@@ -39,14 +40,7 @@ import { SequentialJudge } from './stats/msprt';
 export const DEFAULT_MIN_SAMPLES = 20;
 export const DEFAULT_ALPHA = 0.05;
 
-const TESTS: readonly GateTestName[] = [
-  'threshold',
-  'mann-whitney',
-  'proportion',
-  'chi-square',
-  'msprt',
-  'sprt',
-];
+const TESTS: readonly GateTestName[] = GATE_TESTS;
 
 /** Default power of `sprt` at its margin. */
 export const DEFAULT_SPRT_POWER = 0.8;

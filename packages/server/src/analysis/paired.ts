@@ -4,7 +4,13 @@
  * stays the session: per session, the mean of its paired differences (green − blue). Pure.
  */
 import { ValidationError } from '@baton/core';
-import type { GateEvidence, GateResult, PairedTestName, Verdict } from '@baton/core';
+import {
+  SHADOW_GATE_TESTS,
+  type GateEvidence,
+  type GateResult,
+  type PairedTestName,
+  type Verdict,
+} from '@baton/core';
 import { fmt } from './gate';
 import { badSign, marginOf, parseTolerance, resolveDirection } from './tolerance';
 import type { Direction, Tolerance } from './tolerance';
@@ -13,7 +19,7 @@ import { phiInv } from './stats/normal';
 import { wilson } from './stats/proportion';
 import { mcNemar, pairedHodgesLehmann, signTest, wilcoxonSignedRank } from './stats/wilcoxon';
 
-export const PAIRED_TESTS: readonly PairedTestName[] = ['wilcoxon', 'sign', 'mcnemar', 'proportion'];
+export const PAIRED_TESTS: readonly PairedTestName[] = SHADOW_GATE_TESTS;
 
 /** Green-only rates of the shadow run, judged with `proportion` against an absolute limit. */
 export const SHADOW_RATE_METRICS = ['shadow.divergence', 'shadow.error'] as const;

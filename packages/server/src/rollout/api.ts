@@ -15,9 +15,14 @@
  *   GET  /v1/rollouts/{id}/verdict, GET /v1/agents/{agent}/verdict   (verdict.ts)
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import {
   BatonError,
+  compensateRolloutBodySchema,
+  decisionsQuerySchema,
+  dryRunQuerySchema,
+  rolloutCommandBodySchema,
+  rolloutStatusQuerySchema,
+  rolloutsQuerySchema,
   TERMINAL_ROLLOUT_PHASES,
   type Decision,
   type DecisionInput,
@@ -30,7 +35,6 @@ import {
 import { READ_SCOPES } from '../auth';
 import { compensateRollout } from '../compensation-api';
 import type { ServerContext } from '../context';
-import { limitParam, positionParam } from '../paging';
 import { parse } from '../validation';
 import { applyEvent, loadState } from './controller';
 import {
@@ -62,38 +66,6 @@ import {
 } from './forecast';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
-
-const commandBody = z
-  .object({ reason: z.string().max(2000).optional(), by: z.string().max(200).optional() })
-  .strict()
-  .nullish();
-const compensateBody = z
-  .object({
-    dryRun: z.boolean().default(true),
-    effects: z.array(z.string().min(1).max(500)).max(10_000).optional(),
-    note: z.string().max(2000).optional(),
-    by: z.string().max(200).optional(),
-  })
-  .strict();
-const listQuery = z.object({
-  agent: z.string().min(1).max(200).optional(),
-  phase: z
-    .string()
-    .transform((s) => s.split(',').filter(Boolean))
-    .pipe(z.array(z.enum(['pending', 'preflight', 'progressing', 'paused', 'promoted', 'aborted', 'failed'])))
-    .optional(),
-});
-const statusQuery = z.object({ stragglers: limitParam(200) });
-const decisionsQuery = z.object({
-  afterSeq: positionParam(0).optional(),
-  limit: limitParam(),
-});
-const dryRunQuery = z.object({
-  dryRun: z
-    .enum(['true', 'false', '1', '0'])
-    .transform((v) => v === 'true' || v === '1')
-    .optional(),
-});
 
 export interface RolloutStatusView {
   id: string;
@@ -440,7 +412,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     }
 
     app.post('/v1/rollouts', { onRequest: admin }, async (req, reply) => {
-      const q = parse(dryRunQuery, req.query, 'query');
+      const q = parse(dryRunQuerySchema, req.query, 'query');
       const out = await createRollout(ctx, specBody(req), { dryRun: q.dryRun === true });
       if (!out.created)
         return reply.code(200).send({
@@ -483,7 +455,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     app.post('/v1/rollouts/preflight', { onRequest: admin }, preflight);
 
     app.get('/v1/rollouts', { onRequest: reader }, async (req) => {
-      const q = parse(listQuery, req.query, 'query');
+      const q = parse(rolloutsQuerySchema, req.query, 'query');
       const recs = await ctx.store.listRollouts({
         ...(q.agent ? { agent: q.agent } : {}),
         ...(q.phase ? { phase: q.phase } : {}),
@@ -509,14 +481,14 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     });
 
     app.get<{ Params: { id: string } }>('/v1/rollouts/:id', { onRequest: reader }, async (req) => {
-      const q = parse(statusQuery, req.query, 'query');
+      const q = parse(rolloutStatusQuerySchema, req.query, 'query');
       return rolloutStatus(ctx, await ctx.store.getRollout(req.params.id), {
         ...(q.stragglers !== undefined ? { stragglers: q.stragglers } : {}),
       });
     });
 
     app.get<{ Params: { id: string } }>('/v1/rollouts/:id/decisions', { onRequest: reader }, async (req) => {
-      const q = parse(decisionsQuery, req.query, 'query');
+      const q = parse(decisionsQuerySchema, req.query, 'query');
       await ctx.store.getRollout(req.params.id);
       const items = await ctx.store.listDecisions(req.params.id, {
         ...(q.afterSeq !== undefined ? { afterSeq: q.afterSeq } : {}),
@@ -536,7 +508,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
 
     for (const cmd of ['promote', 'pause', 'resume', 'abort'] as const) {
       app.post<{ Params: { id: string } }>(`/v1/rollouts/:id/${cmd}`, { onRequest: admin }, async (req) => {
-        const b = parse(commandBody, req.body) ?? {};
+        const b = parse(rolloutCommandBodySchema, req.body) ?? {};
         const by = b.by;
         const event: RolloutEvent =
           cmd === 'pause'
@@ -552,7 +524,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
     registerRolloutViewRoutes(app, ctx, reader, (c, rec) => rolloutStatus(c, rec, { stragglers: 20 }));
 
     app.post<{ Params: { id: string } }>('/v1/rollouts/:id/compensate', { onRequest: admin }, async (req) => {
-      const b = parse(compensateBody, req.body ?? {});
+      const b = parse(compensateRolloutBodySchema, req.body ?? {});
       return compensateRollout(ctx, req.params.id, {
         dryRun: b.dryRun,
         ...(b.effects ? { effects: b.effects } : {}),

@@ -4,7 +4,7 @@
  * (Sessions by version and status are `baton_sessions`, registered by the server.)
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { GateResult, RolloutPhase } from '@baton/core';
+import { ROLLOUT_PHASES, type GateResult, type RolloutPhase } from '@baton/core';
 import type { Store } from '@baton/store';
 
 export interface RolloutMetrics {
@@ -13,15 +13,7 @@ export interface RolloutMetrics {
   countVerdicts(rolloutId: string, results: GateResult[]): void;
 }
 
-const PHASES: RolloutPhase[] = [
-  'pending',
-  'preflight',
-  'progressing',
-  'paused',
-  'promoted',
-  'aborted',
-  'failed',
-];
+const PHASES: readonly RolloutPhase[] = ROLLOUT_PHASES;
 
 const byRegistry = new WeakMap<Registry, RolloutMetrics>();
 

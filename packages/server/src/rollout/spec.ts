@@ -1,15 +1,17 @@
 /**
- * The rollout spec (docs/rollouts.md): parsed from JSON or YAML, validated with zod into a typed
- * `RolloutSpec` with every default filled in. Errors are `VALIDATION` with `details.path`
- * pointing at the offending field, e.g. `steps[1].fill: must be between 0 and 100`.
+ * The rollout spec (docs/rollouts.md): parsed from JSON or YAML, validated with its zod schema
+ * (core's `rolloutSpecSchema`, the API's contract) into a typed `RolloutSpec` with every default
+ * filled in, then each gate through the analysis's own checks. Errors are `VALIDATION` with
+ * `details.path` pointing at the offending field, e.g. `steps[1].fill: must be between 0 and 100`.
  */
-import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { BatonError, ValidationError } from '@baton/core';
+import { BatonError, ValidationError, rolloutSpecSchema, shadowSchema } from '@baton/core';
 import type { GateSpec, MigrationPolicy, NoDataRule } from '@baton/core';
 import { prepareGate } from '../analysis/gate';
-import { PAIRED_TESTS, prepareShadowGate } from '../analysis/paired';
+import { prepareShadowGate } from '../analysis/paired';
 import type { ShadowGateSpec } from '../analysis/paired';
+
+export { formatDuration, parseDuration, rolloutSpecSchema, shadowSchema } from '@baton/core';
 
 export type DrainDeadlinePolicy = 'wait' | 'mark-stuck';
 
@@ -95,78 +97,6 @@ export interface RolloutSpec {
   shadow: ShadowStageSpec | null;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `10m`, `30s`, `1h`, `1.5h`, `250ms`, `2d`, or a number of milliseconds. */
-export function parseDuration(v: string | number): number {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0) throw new Error('must be a non-negative duration');
-    return Math.round(v);
-  }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v);
-  if (!m) throw new Error(`"${v}" is not a duration (use e.g. 30s, 10m, 1h, 250ms)`);
-  return Math.round(Number(m[1]) * UNITS[m[2]!]!);
-}
-
-export function formatDuration(ms: number): string {
-  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-
-const percent = z
-  .number({ error: 'must be a number between 0 and 100' })
-  .refine((n) => n >= 0 && n <= 100, { message: 'must be between 0 and 100' });
-
-const label = z
-  .string({ error: 'must be a string' })
-  .min(1, { message: 'must not be empty' })
-  .max(200, { message: 'must be at most 200 characters' });
-
-const TOLERANCE = /^[+-]?\d+(?:\.\d+)?(?:%|pp)?$/;
-
-const GATE_TESTS = ['threshold', 'mann-whitney', 'proportion', 'chi-square', 'msprt', 'sprt'] as const;
-
-const positive = z
-  .number()
-  .refine((n) => n > 0 && Number.isFinite(n), { message: 'must be a positive number' });
-
-const gateSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  metric: label,
-  test: z.enum(GATE_TESTS, { error: `must be one of ${GATE_TESTS.join(', ')}` }),
-  tolerance: z.union([
-    z.number(),
-    z.string().regex(TOLERANCE, { message: 'must be a number, a relative change like +20%, or +2pp' }),
-  ]),
-  direction: z.enum(['higher-is-better', 'lower-is-better']).optional(),
-  critical: z.boolean().optional(),
-  minSamples: z.number().int().min(1).optional(),
-  alpha: z
-    .number()
-    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
-    .optional(),
-  threshold: z.number().optional(),
-  censoring: z.enum(['partial', 'completed'], { error: 'must be partial or completed' }).optional(),
-  tau: positive.optional(),
-  power: z
-    .number()
-    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
-    .optional(),
-  maxSamples: z.number().int().min(1, { message: 'must be >= 1' }).optional(),
-});
-
 /**
  * The gate field an analysis VALIDATION error is about, from the keys of its details (most
  * specific first: a direction that contradicts the tolerance is the direction's fault).
@@ -212,48 +142,6 @@ function checkGates(spec: RolloutSpec): void {
   });
 }
 
-const shadowGateSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  metric: label,
-  test: z.enum(PAIRED_TESTS as [string, ...string[]], { error: `must be one of ${PAIRED_TESTS.join(', ')}` }),
-  tolerance: z.union([
-    z.number(),
-    z.string().regex(TOLERANCE, { message: 'must be a number, a relative change like +20%, or +2pp' }),
-  ]),
-  direction: z.enum(['higher-is-better', 'lower-is-better']).optional(),
-  critical: z.boolean().optional(),
-  minSamples: z.number().int().min(1).optional(),
-  alpha: z
-    .number()
-    .refine((a) => a > 0 && a < 1, { message: 'must be between 0 and 1 (exclusive)' })
-    .optional(),
-});
-
-const judgeSchema = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, { message: 'must be a metric name like preference' })
-    .default('preference'),
-  baseURL: z.string().regex(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' }),
-  model: label,
-  rubric: z.string().min(1, { message: 'must not be empty' }).max(4000),
-  timeout: duration.default(30_000),
-});
-
-export const shadowSchema = z.strictObject({
-  sessions: z.number().int().min(1, { message: 'must be >= 1' }).max(10_000).default(200),
-  turnsPerSession: z.number().int().min(1, { message: 'must be >= 1' }).max(100).default(3),
-  sample: z.enum(['recent', 'stratified'], { error: 'must be recent or stratified' }).default('recent'),
-  gates: z.array(shadowGateSchema).default([]),
-  judge: judgeSchema.nullable().default(null),
-  concurrency: z.number().int().min(1).max(64).default(4),
-  onFail: z.enum(['abort', 'pause'], { error: 'must be abort or pause' }).nullable().default(null),
-  onNoData: z
-    .enum(['extend', 'pause', 'abort', 'pass'], { error: 'must be one of extend, pause, abort, pass' })
-    .nullable()
-    .default(null),
-});
-
 /** Each shadow gate through the paired analysis's own validation (as `checkGates`). */
 function checkShadowGates(spec: Pick<RolloutSpec, 'shadow'>): void {
   spec.shadow?.gates.forEach((g, i) => {
@@ -267,136 +155,6 @@ function checkShadowGates(spec: Pick<RolloutSpec, 'shadow'>): void {
     }
   });
 }
-
-const verifySchema = z.strictObject({
-  minSessions: z.number().int().min(0, { message: 'must be >= 0' }).default(20),
-  maxDuration: duration.default(15 * 60_000),
-  minDuration: duration.default(0),
-  interval: duration.default(10_000),
-});
-
-const stepSchema = z.strictObject({
-  fill: percent,
-  migrate: percent.default(0),
-  verify: verifySchema.nullable().default(null),
-  shadow: z.boolean().default(false),
-});
-
-const specSchema = z
-  .strictObject({
-    agent: label,
-    from: label.nullable().default(null),
-    to: label,
-    migration: z
-      .strictObject({
-        policy: z
-          .enum(['at-boundary', 'finish-on-origin', 'max-age'], {
-            error: 'must be one of at-boundary, finish-on-origin, max-age',
-          })
-          .default('at-boundary'),
-        eager: z.boolean().default(true),
-        batch: z.number().int().min(1, { message: 'must be >= 1' }).max(10_000).default(200),
-        maxAge: duration.nullable().default(null),
-      })
-      .default({ policy: 'at-boundary', eager: true, batch: 200, maxAge: null }),
-    drain: z
-      .strictObject({
-        deadline: duration.default(10 * 60_000),
-        onDeadline: z.enum(['wait', 'mark-stuck'], { error: 'must be wait or mark-stuck' }).default('wait'),
-      })
-      .default({ deadline: 10 * 60_000, onDeadline: 'wait' }),
-    steps: z.array(stepSchema).min(1, { message: 'needs at least one step' }),
-    gates: z.array(gateSchema).default([]),
-    onFail: z.enum(['abort', 'pause'], { error: 'must be abort or pause' }).default('abort'),
-    onAbort: z
-      .strictObject({
-        greenSessions: z.enum(['stay', 'reverse'], { error: 'must be stay or reverse' }).default('stay'),
-        compensate: z.enum(['manual', 'auto'], { error: 'must be manual or auto' }).default('manual'),
-        effects: z.array(z.string().min(1).max(200)).min(1).max(100).nullable().default(null),
-      })
-      .default({ greenSessions: 'stay', compensate: 'manual', effects: null }),
-    onNoData: z
-      .enum(['extend', 'pause', 'abort', 'pass'], { error: 'must be one of extend, pause, abort, pass' })
-      .default('pause'),
-    preflight: z
-      .strictObject({
-        enabled: z.boolean().default(true),
-        sample: z.number().int().min(1, { message: 'must be >= 1' }).nullable().default(null),
-      })
-      .default({ enabled: true, sample: null }),
-    shadow: shadowSchema.nullable().default(null),
-  })
-  .superRefine((s, ctx) => {
-    if (s.from !== null && s.from === s.to)
-      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must differ from `from`' });
-    if (s.migration.policy === 'max-age' && s.migration.maxAge === null)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['migration', 'maxAge'],
-        message: 'is required when policy is max-age',
-      });
-    for (let i = 1; i < s.steps.length; i++) {
-      const prev = s.steps[i - 1]!;
-      const cur = s.steps[i]!;
-      if (cur.fill < prev.fill)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps', i, 'fill'],
-          message: `must not decrease (previous step has ${prev.fill})`,
-        });
-      if (cur.migrate < prev.migrate)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps', i, 'migrate'],
-          message: `must not decrease (previous step has ${prev.migrate})`,
-        });
-    }
-    s.steps.forEach((st, i) => {
-      if (st.verify && st.verify.minDuration > st.verify.maxDuration)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps', i, 'verify', 'minDuration'],
-          message: 'must not exceed maxDuration',
-        });
-    });
-    if (s.onAbort.compensate === 'auto' && s.onAbort.greenSessions === 'stay' && s.onAbort.effects === null)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['onAbort', 'compensate'],
-        message:
-          'auto with greenSessions: stay needs onAbort.effects naming what to compensate (green keeps serving its sessions)',
-      });
-    s.steps.forEach((st, i) => {
-      if (st.shadow && s.shadow === null)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['steps', i, 'shadow'],
-          message: 'needs a top-level shadow stage to run',
-        });
-    });
-    const shadowNames = new Set<string>();
-    s.shadow?.gates.forEach((g, i) => {
-      const n = g.name ?? g.metric;
-      if (shadowNames.has(n))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['shadow', 'gates', i, g.name ? 'name' : 'metric'],
-          message: `duplicate shadow gate name "${n}" (give one a distinct name)`,
-        });
-      shadowNames.add(n);
-    });
-    const names = new Set<string>();
-    s.gates.forEach((g, i) => {
-      const n = g.name ?? g.metric;
-      if (names.has(n))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['gates', i, g.name ? 'name' : 'metric'],
-          message: `duplicate gate name "${n}" (give one a distinct name)`,
-        });
-      names.add(n);
-    });
-  });
 
 /**
  * A shadow stage given on its own (`POST /v1/rollouts/{id}/shadow`): its fields over `base` (the
@@ -445,7 +203,7 @@ function valueAt(root: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 export function validateSpec(input: unknown, opts: { stored?: boolean } = {}): RolloutSpec {
   if (input === null || typeof input !== 'object' || Array.isArray(input))
     throw new ValidationError('rollout spec: must be an object', { path: '' });
-  const r = specSchema.safeParse(input);
+  const r = rolloutSpecSchema.safeParse(input);
   if (r.success) {
     const spec = r.data as RolloutSpec;
     if (!opts.stored) {

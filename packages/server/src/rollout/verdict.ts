@@ -13,11 +13,17 @@
  * it the verdict is the rollout's: pass only once promoted.
  */
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { BatonError, type Decision, type GateResult, type RolloutRecord } from '@baton/core';
+import {
+  BatonError,
+  agentVerdictQuerySchema,
+  verdictQuerySchema,
+  type Decision,
+  type GateResult,
+  type RolloutRecord,
+} from '@baton/core';
 import { READ_SCOPES } from '../auth';
 import type { ServerContext } from '../context';
-import { parse, queryInt } from '../validation';
+import { parse } from '../validation';
 import { loadState } from './controller';
 import type { RolloutState } from './machine';
 
@@ -48,9 +54,6 @@ export interface VerdictView {
   evaluatedAt: number | null;
   updatedAt: number;
 }
-
-const stepQuery = z.object({ step: queryInt.pipe(z.number().min(0).max(1000)).optional() });
-const agentQuery = stepQuery.extend({ to: z.string().min(1).max(200).optional() });
 
 interface Evidence {
   gates: GateResult[];
@@ -165,14 +168,14 @@ export function verdictRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       ctx.auth.require(req.headers.authorization, ...READ_SCOPES);
     };
     app.get<{ Params: { id: string } }>('/v1/rollouts/:id/verdict', { onRequest: reader }, async (req) => {
-      const q = parse(stepQuery, req.query, 'query');
+      const q = parse(verdictQuerySchema, req.query, 'query');
       return rolloutVerdict(ctx, await ctx.store.getRollout(req.params.id), q.step ?? null);
     });
     app.get<{ Params: { agent: string } }>(
       '/v1/agents/:agent/verdict',
       { onRequest: reader },
       async (req) => {
-        const q = parse(agentQuery, req.query, 'query');
+        const q = parse(agentVerdictQuerySchema, req.query, 'query');
         const all = await ctx.store.listRollouts({ agent: req.params.agent });
         const mine = all.filter((r) => q.to === undefined || r.to === q.to);
         const newest = mine.reduce<RolloutRecord | null>(

@@ -9,19 +9,21 @@
  * The event stream is read with `fetch` (so the Authorization header is sent; `EventSource` cannot
  * send it). One watcher per rollout per process reads the store, however many clients listen.
  */
-import { canonicalJson, sha256Hex, type RolloutRecord } from '@baton/core';
+import {
+  canonicalJson,
+  samplesQuerySchema,
+  sha256Hex,
+  stragglersQuerySchema,
+  type RolloutRecord,
+} from '@baton/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { z } from 'zod';
 import type { ServerContext } from '../context';
 import { toWireError } from '../http-errors';
-import { decodeCursor, limitParam, positionParam } from '../paging';
+import { decodeCursor } from '../paging';
 import { parse } from '../validation';
 import { loadState } from './controller';
 import { rolloutDistributions } from './distributions';
 import { listStragglers } from './stragglers';
-
-const stragglersQuery = z.object({ cursor: z.string().optional(), limit: limitParam(200) });
-const samplesQuery = z.object({ after: positionParam(0).optional(), limit: limitParam() });
 
 /** How often a watched rollout is read (one read per rollout, shared by every listener). */
 export const ROLLOUT_EVENTS_INTERVAL_MS = 1000;
@@ -145,14 +147,14 @@ export function registerRolloutViewRoutes(
   });
 
   app.get<{ Params: { id: string } }>('/v1/rollouts/:id/stragglers', { onRequest: reader }, async (req) => {
-    const q = parse(stragglersQuery, req.query, 'query');
+    const q = parse(stragglersQuerySchema, req.query, 'query');
     decodeCursor('stragglers', q.cursor); // a foreign cursor is refused before anything is read
     const rec = await ctx.store.getRollout(req.params.id);
     return listStragglers(ctx, rec, loadState(rec), { cursor: q.cursor, limit: q.limit ?? 20 });
   });
 
   app.get<{ Params: { id: string } }>('/v1/rollouts/:id/samples', { onRequest: reader }, async (req) => {
-    const q = parse(samplesQuery, req.query, 'query');
+    const q = parse(samplesQuerySchema, req.query, 'query');
     await ctx.store.getRollout(req.params.id);
     const limit = q.limit ?? 1000;
     const items = await ctx.store.listSessionSamples(req.params.id, {

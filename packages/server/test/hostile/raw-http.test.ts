@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCodes } from '@baton/core';
+import { HTTP_STATUS } from '@baton/core';
 import { counterV1 } from '../fixtures/agents';
 import { startServer, stopServer, type Running } from '../fixtures/harness';
 import { openSqliteDumped, type DumpedStore } from './store-dump';
@@ -72,7 +72,7 @@ async function expectAnswer(chunks: string[], code: string): Promise<void> {
   const before = await d.dump();
   const res = parsed(await raw(chunks));
   expect(res.body.error.code, JSON.stringify(res.body)).toBe(code);
-  expect(res.status).toBe(ErrorCodes[code as keyof typeof ErrorCodes]);
+  expect(res.status).toBe(HTTP_STATUS[code as keyof typeof HTTP_STATUS]);
   expect(typeof res.body.error.message).toBe('string');
   expect(Object.keys(res.body)).toEqual(['error']);
   expect(res.headers).toMatch(/content-type: application\/json/i);

@@ -5,7 +5,8 @@
  * or the suite fails.
  */
 
-export type Auth = 'none' | 'traffic' | 'session' | 'admin' | 'worker';
+/** `any`: a bearer token of any scope. */
+export type Auth = 'none' | 'traffic' | 'session' | 'admin' | 'worker' | 'any';
 
 export interface RouteSpec {
   auth: Auth;
@@ -211,6 +212,7 @@ export function routeSpecs(s: Seeds): Record<string, RouteSpec> {
     'GET /metrics': { auth: 'admin' },
     'GET /healthz': { auth: 'none' },
     'GET /readyz': { auth: 'none' },
+    'GET /v1/openapi.json': { auth: 'any' },
     // rollouts
     'POST /v1/rollouts': specRoute(() => spec(s, { name: CONTENT })),
     'POST /v1/rollouts/forecast': specRoute(() => spec(s)),
