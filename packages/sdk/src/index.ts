@@ -30,15 +30,15 @@ export { InProcessWorker } from './worker';
 export type { InProcessWorkerOptions } from './worker';
 export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
 export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';
+export { parseCompensateRequest, parseMigrateRequest, parseTurnRequest } from './wire';
+// the protocol's schemas are core's (the router checks answers with the same); re-exported here
 export {
   compensateRequestSchema,
-  parseCompensateRequest,
   migrateRequestSchema,
   migrateRequestV1Schema,
-  parseMigrateRequest,
-  parseTurnRequest,
   turnRequestSchema,
   turnRequestV1Schema,
-} from './wire';
+  turnResponseSchema,
+} from '@baton/core';
 export { checkWorkerConformance } from './conformance';
 export type { ConformanceOptions, ConformanceResult } from './conformance';

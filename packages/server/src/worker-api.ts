@@ -1,44 +1,27 @@
 /**
  * The ledger API for remote workers (bearer token with the `worker` scope). Same semantics as
  * StoreLedgerClient: every call is made under the turn capability in the `baton-capability` header.
+ * The bodies are the protocol's (`@baton/core`'s ledger schemas).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { CAPABILITY_HEADER } from '@baton/core';
+import {
+  CAPABILITY_HEADER,
+  effectCommitSchema,
+  effectFailSchema,
+  effectIntentSchema,
+  putStepSchema,
+  stepsQuerySchema,
+} from '@baton/core';
 import type { ServerContext } from './context';
 import { StoreLedgerClient } from './ledger';
 import { limitParam, positionParam } from './paging';
 import { parse } from './validation';
 
-const str = z.string().min(1).max(500);
-const intentBody = z.object({
-  idempotencyKey: str,
-  sessionId: str,
-  agent: str,
-  version: str,
-  turnId: str,
-  name: str,
-  args: z.unknown(),
-  compensation: z.string().max(500).nullable().default(null),
-  attemptId: z.string().min(1).max(200).optional(),
-  /** Sent by a compensation's own effects; the capability decides what is recorded. */
-  compensates: z.string().min(1).max(500).optional(),
-});
-const attemptId = z.string().min(1).max(200).optional();
-const commitBody = z.object({ idempotencyKey: str, result: z.unknown(), attemptId });
-const failBody = z.object({ idempotencyKey: str, error: z.string().max(100_000), attemptId });
-const stepsQuery = z.object({ sessionId: str, turnId: str });
 const historyQuery = z.object({
-  sessionId: str,
+  sessionId: z.string().min(1).max(500),
   before: positionParam(0).optional(),
   limit: limitParam(),
-});
-const putStepBody = z.object({
-  sessionId: str,
-  turnId: str,
-  index: z.number().int().min(0),
-  name: z.string().max(500),
-  result: z.unknown(),
 });
 
 export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -59,11 +42,11 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
   });
 
   app.post('/v1/worker/effects/intent', async (req) => {
-    const b = parse(intentBody, req.body);
+    const b = parse(effectIntentSchema, req.body);
     return under(req).intent(b);
   });
   app.post('/v1/worker/effects/commit', async (req) => {
-    const b = parse(commitBody, req.body);
+    const b = parse(effectCommitSchema, req.body);
     return {
       effect: await under(req).commit(
         b.idempotencyKey,
@@ -73,13 +56,13 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
     };
   });
   app.post('/v1/worker/effects/fail', async (req) => {
-    const b = parse(failBody, req.body);
+    const b = parse(effectFailSchema, req.body);
     return {
       effect: await under(req).fail(b.idempotencyKey, b.error, b.attemptId ? { attemptId: b.attemptId } : {}),
     };
   });
   app.get('/v1/worker/steps', async (req) => {
-    const q = parse(stepsQuery, req.query, 'query');
+    const q = parse(stepsQuerySchema, req.query, 'query');
     return { steps: await under(req).steps(q.sessionId, q.turnId) };
   });
   app.get('/v1/worker/history', async (req) => {
@@ -90,7 +73,7 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
     });
   });
   app.post('/v1/worker/steps', async (req, reply) => {
-    const b = parse(putStepBody, req.body);
+    const b = parse(putStepSchema, req.body);
     await under(req).putStep(b.sessionId, b.turnId, b.index, b.name, b.result);
     return reply.code(204).send();
   });
