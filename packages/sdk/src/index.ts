@@ -28,8 +28,10 @@ export type { RunTurnOptions } from './turn';
 export { migrateCheckpoint } from './migrate';
 export { InProcessWorker } from './worker';
 export type { InProcessWorkerOptions } from './worker';
-export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
-export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';
+export { httpLedgerClient, serveWorker } from './http';
+export type { HttpLedgerOptions, ServeWorkerOptions, ServedWorker } from './http';
+export { HttpWorkerClient, httpWorkerClient, isTransportError } from './worker-client';
+export type { HttpWorkerClientOptions } from './worker-client';
 export { parseCompensateRequest, parseMigrateRequest, parseTurnRequest } from './wire';
 // the protocol's schemas are core's (the router checks answers with the same); re-exported here
 export {
