@@ -11,7 +11,7 @@ import type {
   TurnInput,
   VersionManifest,
 } from '@baton/core';
-import type { CompensationFn, TurnContext } from './context';
+import type { CompensationFn, TurnContext, WaitSchemas } from './context';
 import type { HistoryReader } from './history';
 import { shadowPolicy } from './shadow';
 import type { ShadowPolicy } from './shadow';
@@ -39,15 +39,103 @@ export interface MigrationContext {
   graph: GraphCheckpointStore | undefined;
 }
 
-export type MigrationFn = (state: any, ctx: MigrationContext) => unknown;
+/** One migration step: a state of schema `from` in, the state of schema `to` out (or its promise). */
+export type MigrationFn<From = unknown, To = unknown> = (
+  state: From,
+  ctx: MigrationContext,
+) => To | Promise<To>;
 
-export interface Migrations {
-  /** `up[n]` turns a schema-`n` state into a schema-`n+1` state. */
-  up?: Record<number, MigrationFn>;
-  /** `down[n]` turns a schema-`n+1` state into a schema-`n` state. */
-  down?: Record<number, MigrationFn>;
-  /** Optional schemas of other versions, used to validate the result of a down-migration. */
-  schemas?: Record<number, z.ZodType>;
+/** Schemas of other schema versions than the agent's own, by version. */
+export type StateSchemas = { readonly [version: number]: z.ZodType };
+/** No schemas declared. */
+export type NoSchemas = Record<never, z.ZodType>;
+
+/** A step whose schemas are not declared: its state is `unknown` (annotate it, or declare `schemas`). */
+interface UndeclaredStep {
+  // a method, so that a step with an annotated parameter is accepted (checked bivariantly)
+  step(state: unknown, ctx: MigrationContext): unknown;
+}
+
+/** `n + 1` for the schema versions a migration chain reasonably spans. */
+type Inc = [
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  10,
+  11,
+  12,
+  13,
+  14,
+  15,
+  16,
+  17,
+  18,
+  19,
+  20,
+  21,
+  22,
+  23,
+  24,
+  25,
+  26,
+  27,
+  28,
+  29,
+  30,
+  31,
+  32,
+  33,
+];
+type Next<N extends number> = N extends keyof Inc ? Inc[N] : number;
+/** The down steps starting from a declared schema: `n` where `n + 1` is declared, or is the agent's own. */
+type StepsDown<V extends number, P> = number extends V
+  ? never
+  : {
+      [K in keyof Inc & `${number}`]: Inc[K] extends keyof P | V
+        ? K extends `${infer N extends number}`
+          ? N
+          : never
+        : never;
+    }[keyof Inc & `${number}`];
+
+/** The state type of schema version `K`: declared in `P`, or the agent's own `S` at version `V`. */
+type StateAt<S, V extends number, P, K> = K extends keyof P
+  ? P[K] extends z.ZodType
+    ? z.output<P[K]>
+    : unknown
+  : number extends V
+    ? unknown
+    : K extends V
+      ? S
+      : unknown;
+
+/**
+ * `up[n]` turns a schema-`n` state into a schema-`n+1` state, `down[n]` a schema-`n+1` state into a
+ * schema-`n` state. A step from a declared schema (`schemas`, or the agent's own `state` at its
+ * `schemaVersion`) receives that schema's type; any other step `unknown`. What a step returns is
+ * checked against its target's schema when the migration runs.
+ */
+export type UpMigrations<S, V extends number, P> = { [n: number]: UndeclaredStep['step'] } & {
+  [K in keyof P & number]?: MigrationFn<StateAt<S, V, P, K>>;
+};
+export type DownMigrations<S, V extends number, P> = { [n: number]: UndeclaredStep['step'] } & {
+  [K in StepsDown<V, P>]?: MigrationFn<StateAt<S, V, P, Next<K>>>;
+};
+
+export interface Migrations<S = unknown, V extends number = number, P extends StateSchemas = NoSchemas> {
+  up?: NoInfer<UpMigrations<S, V, P>>;
+  down?: NoInfer<DownMigrations<S, V, P>>;
+  /**
+   * Schemas of other schema versions: the state a migration step receives is checked against (and
+   * typed from) its version's schema, and a down-migration's result validated against its target's.
+   */
+  schemas?: P;
 }
 
 export interface ToolSpec {
@@ -66,16 +154,29 @@ export interface AgentHooks {
   boundary?(info: { sessionId: string; turnId: string; status: string }): unknown;
 }
 
-export type TurnHandler<S> = (ctx: TurnContext<S>, input: TurnInput) => unknown;
+export type TurnHandler<S, W extends WaitSchemas = WaitSchemas> = (
+  ctx: TurnContext<S, W>,
+  input: TurnInput,
+) => unknown;
 
-export interface AgentSpec<S> {
+/**
+ * An agent version's spec. `W` (its `waits`), `V` (its `schemaVersion`) and `P` (its
+ * `migrations.schemas`) are inferred by `defineAgent`: they type `ctx.payload(name)` and the steps
+ * of its migrations.
+ */
+export interface AgentSpec<
+  S,
+  W extends WaitSchemas = WaitSchemas,
+  V extends number = number,
+  P extends StateSchemas = NoSchemas,
+> {
   name: string;
   /** Version label, e.g. `v2`. */
   version: string;
-  schemaVersion: number;
+  schemaVersion: V;
   state: z.ZodType<S>;
   initialState(): S;
-  migrations?: Migrations;
+  migrations?: Migrations<S, V, P>;
   prompts?: Record<string, string>;
   modelId: string;
   tools?: ToolSpec[];
@@ -83,8 +184,11 @@ export interface AgentSpec<S> {
   contextPolicy?: ContextPolicy;
   /** Builds the working context of a session arriving on this version (may be async). */
   rebuildContext?(history: HistoryReader, state: S): unknown;
-  /** Payload schemas of named waits; a callback for a wait of that name is validated before the turn. */
-  waits?: Record<string, z.ZodType>;
+  /**
+   * Payload schemas of named waits; a callback for a wait of that name is validated before the turn,
+   * and `ctx.payload(name)` returns its payload typed from the schema.
+   */
+  waits?: W;
   hooks?: AgentHooks;
   /**
    * Extra build identity folded into the code hash (e.g. a commit id). `fn.toString()` only
@@ -108,10 +212,15 @@ export interface AgentSpec<S> {
    * version's identity when set (a `replay` tool records its results in the history).
    */
   shadow?: ShadowPolicy;
-  turn: TurnHandler<S>;
+  turn: TurnHandler<S, W>;
 }
 
-export interface AgentDefinition<S = unknown> extends Readonly<AgentSpec<S>> {
+export interface AgentDefinition<
+  S = unknown,
+  W extends WaitSchemas = WaitSchemas,
+  V extends number = number,
+  P extends StateSchemas = NoSchemas,
+> extends Readonly<AgentSpec<S, W, V, P>> {
   readonly contextPolicy: ContextPolicy;
   readonly identity: string;
   manifest(): VersionManifest;
@@ -141,14 +250,14 @@ function fnText(f: unknown): string | null {
   return typeof f === 'function' ? f.toString() : null;
 }
 
-function numberedFns(m: Record<number, MigrationFn> | undefined): Record<string, string | null> {
+function numberedFns(m: Readonly<Record<number, unknown>> | undefined): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const [k, f] of Object.entries(m ?? {})) out[k] = fnText(f);
   return out;
 }
 
 /** The schemas below `to` linked to `to` without a gap by `fns` (`fns[s]` links s and s + 1), ascending. */
-function chainedSchemas(to: number, fns: Record<number, MigrationFn> | undefined): number[] {
+function chainedSchemas(to: number, fns: Readonly<Record<number, unknown>> | undefined): number[] {
   const out: number[] = [];
   for (let s = to - 1; s >= 1 && typeof fns?.[s] === 'function'; s--) out.unshift(s);
   return out;
@@ -243,7 +352,12 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
 }
 
 /** Define an agent version. Throws `VALIDATION` when the spec is malformed. */
-export function defineAgent<S>(spec: AgentSpec<S>): AgentDefinition<S> {
+export function defineAgent<
+  S,
+  W extends WaitSchemas = NoSchemas,
+  V extends number = number,
+  P extends StateSchemas = NoSchemas,
+>(spec: AgentSpec<S, W, V, P>): AgentDefinition<S, W, V, P> {
   if (!spec.name || typeof spec.name !== 'string') throw new ValidationError('agent name is required');
   if (!spec.version || typeof spec.version !== 'string')
     throw new ValidationError('agent version label is required');
