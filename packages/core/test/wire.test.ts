@@ -135,16 +135,16 @@ describe('worker protocol schemas', () => {
     expect(workerHealthResponseSchema.parse(health)).toEqual(health);
     expect(workerHealthResponseSchema.safeParse({ ...health, protocol: '2' }).success).toBe(false);
     const manifest = {
-      agent: 'a',
-      label: 'v1',
-      schemaVersion: 1,
-      modelId: 'm',
-      promptHash: 'p',
-      toolManifestHash: 't',
-      codeHash: 'c',
-      identity: 'i',
-      acceptsSchemas: [],
-      downSchemas: [],
+      agent: 'support',
+      label: 'v3',
+      schemaVersion: 3,
+      modelId: 'sim-2',
+      promptHash: 'ph',
+      toolManifestHash: 'th',
+      codeHash: 'ch',
+      identity: 'id',
+      acceptsSchemas: [1, 2],
+      downSchemas: [2],
       history: { window: { entries: 20 } },
     };
     expect(versionManifestSchema.parse(manifest)).toEqual(manifest);
