@@ -3,11 +3,15 @@ export type {
   AgentDefinition,
   AgentHooks,
   AgentSpec,
+  DownMigrations,
   MigrationContext,
   MigrationFn,
   Migrations,
+  NoSchemas,
+  StateSchemas,
   ToolSpec,
   TurnHandler,
+  UpMigrations,
 } from './agent';
 export type {
   CompensationContext,
@@ -17,6 +21,7 @@ export type {
   ModelUsage,
   TurnContext,
   WaitOptions,
+  WaitSchemas,
 } from './context';
 export { runCompensation } from './compensate';
 export type { HistoryPageQuery, HistoryReader } from './history';
