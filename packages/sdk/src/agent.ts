@@ -8,15 +8,6 @@ import type { ContextPolicy, HistoryPolicy, TurnInput, VersionManifest } from '@
 import type { CompensationFn, TurnContext, WaitSchemas } from './context';
 import type { HistoryReader } from './history';
 import type { Migrations, NoSchemas, StateSchemas } from './migrations';
-export type {
-  DownMigrations,
-  MigrationContext,
-  MigrationFn,
-  Migrations,
-  NoSchemas,
-  StateSchemas,
-  UpMigrations,
-} from './migrations';
 import { shadowPolicy } from './shadow';
 import type { ShadowPolicy } from './shadow';
 

@@ -1,18 +1,14 @@
 export { defineAgent, computeManifest, historyPolicy } from './agent';
+export type { AgentDefinition, AgentHooks, AgentSpec, ToolSpec, TurnHandler } from './agent';
 export type {
-  AgentDefinition,
-  AgentHooks,
-  AgentSpec,
   DownMigrations,
   MigrationContext,
   MigrationFn,
   Migrations,
   NoSchemas,
   StateSchemas,
-  ToolSpec,
-  TurnHandler,
   UpMigrations,
-} from './agent';
+} from './migrations';
 export type {
   CompensationContext,
   CompensationFn,

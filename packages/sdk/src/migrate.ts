@@ -18,7 +18,8 @@ import type {
   MigrateResponse,
   Wait,
 } from '@baton/core';
-import type { AgentDefinition, MigrationFn, StateSchemas } from './agent';
+import type { AgentDefinition } from './agent';
+import type { MigrationFn, StateSchemas } from './migrations';
 import { boundLedger } from './capability';
 import { historyReader, ledgerPager, memoryPager } from './history';
 import { jsonText, unchangedParts } from './parts';
