@@ -74,6 +74,12 @@ function manifestFor(src, versions) {
     files: ['dist', 'README.md'],
   };
   if (src.bin) out.bin = Object.fromEntries(Object.keys(src.bin).map((k) => [k, './dist/bin.js']));
+  // a subpath export of the workspace (`./x` → `./src/x.ts`) points at its compiled file
+  for (const [sub, file] of Object.entries(src.exports ?? {})) {
+    if (sub === '.' || typeof file !== 'string' || !file.startsWith('./src/')) continue;
+    const base = file.slice('./src/'.length).replace(/\.ts$/, '');
+    out.exports[sub] = { types: `./dist/${base}.d.ts`, default: `./dist/${base}.js` };
+  }
   const deps = {};
   for (const [k, v] of Object.entries(src.dependencies ?? {})) {
     if (DEV_ONLY.has(k)) continue;

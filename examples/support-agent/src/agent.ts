@@ -69,6 +69,9 @@ type AnyState = StateV1 | StateV2;
 
 /** The payload a human approver sends to `POST /v1/callbacks/{token}`. */
 export const approvalPayload = z.object({ approved: z.boolean(), by: z.string().min(1) });
+/** The waits every version declares: `ctx.payload('approval')` is typed by them. */
+const supportWaits = { approval: approvalPayload };
+type SupportWaits = typeof supportWaits;
 
 export function messageText(m: unknown): string {
   if (typeof m === 'string') return m;
@@ -361,7 +364,7 @@ function remember(s: AnyState, id: string): void {
 export async function supportTurn(
   p: Profile,
   deps: SupportDeps,
-  ctx: TurnContext<AnyState>,
+  ctx: TurnContext<AnyState, SupportWaits>,
   input: TurnInput,
 ): Promise<SupportOutput> {
   const s = ctx.state;
@@ -416,7 +419,7 @@ export async function supportTurn(
 
   if (input.kind === 'callback') {
     pushContext({ role: 'user', content: `[callback ${input.name}] ${JSON.stringify(input.payload)}` });
-    const approval = ctx.payload(approvalPayload);
+    const approval = ctx.payload('approval');
     const refund = s.refund;
     if (!refund || refund.status !== 'pending')
       return finish(out('There is no refund waiting for approval.'));
@@ -596,7 +599,7 @@ function buildOf(p: Profile): string {
 /** Builds the v1 agent (schema 1). */
 export function supportV1(deps: SupportDeps = {}): AgentDefinition<StateV1> {
   const p = PROFILES.v1!;
-  return defineAgent<StateV1>({
+  return defineAgent({
     name: AGENT_NAME,
     version: p.label,
     schemaVersion: 1,
@@ -606,10 +609,10 @@ export function supportV1(deps: SupportDeps = {}): AgentDefinition<StateV1> {
     prompts: { system: p.prompt },
     tools: TOOLS,
     contextPolicy: 'carry',
-    waits: { approval: approvalPayload },
+    waits: supportWaits,
     build: buildOf(p),
     compensations: supportCompensations(deps),
-    turn: (ctx, input) => supportTurn(p, deps, ctx as unknown as TurnContext<AnyState>, input),
+    turn: (ctx, input) => supportTurn(p, deps, ctx as unknown as TurnContext<AnyState, SupportWaits>, input),
   });
 }
 
@@ -617,7 +620,7 @@ export function supportV1(deps: SupportDeps = {}): AgentDefinition<StateV1> {
 export function supportV2Family(label: string, deps: SupportDeps = {}): AgentDefinition<StateV2> {
   const p = PROFILES[label];
   if (!p || p.schemaVersion !== 2) throw new Error(`no schema-2 profile ${label}`);
-  return defineAgent<StateV2>({
+  return defineAgent({
     name: AGENT_NAME,
     version: p.label,
     schemaVersion: 2,
@@ -640,9 +643,9 @@ export function supportV2Family(label: string, deps: SupportDeps = {}): AgentDef
     tools: TOOLS,
     contextPolicy: 'rebuild',
     rebuildContext: async (history: HistoryReader, state) => buildContext(p, await history.window(), state),
-    waits: { approval: approvalPayload },
+    waits: supportWaits,
     build: buildOf(p),
     compensations: supportCompensations(deps),
-    turn: (ctx, input) => supportTurn(p, deps, ctx as unknown as TurnContext<AnyState>, input),
+    turn: (ctx, input) => supportTurn(p, deps, ctx as unknown as TurnContext<AnyState, SupportWaits>, input),
   });
 }

@@ -8,20 +8,17 @@
  * is read-only and lives until `expiresAt`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { turnCapabilitySchema } from './wire/ledger';
 
-export interface TurnCapability {
-  sessionId: string;
-  /** The turn id, or the id of the migrate call. */
-  turnId: string;
-  /** The lease epoch the call runs under; null for calls that hold no lease (read-only). */
-  epoch: number | null;
-  expiresAt: number;
-  /**
-   * A compensation run's capability: the effect it compensates and the run's owner. Its calls are
-   * fenced by the effect's compensation state (still `running`, held by this owner), not a lease.
-   */
-  compensation?: { effectId: string; owner: string };
-}
+/** What a capability names (`turnCapabilitySchema`). */
+export type TurnCapability = z.infer<typeof turnCapabilitySchema>;
+
+/** A capability's signed payload: `[sessionId, turnId, epoch, expiresAt]`, then `effectId, owner` for a compensation. */
+const payloadSchema = z.union([
+  z.tuple([z.string(), z.string(), z.number().nullable(), z.number()]),
+  z.tuple([z.string(), z.string(), z.number().nullable(), z.number(), z.string(), z.string()]),
+]);
 
 function mac(payload: string, key: Uint8Array): string {
   return createHmac('sha256', key).update(payload).digest('base64url');
@@ -44,14 +41,10 @@ export function openCapability(token: string, key: Uint8Array): TurnCapability |
   const got = Buffer.from(token.slice(dot + 1));
   if (want.length !== got.length || !timingSafeEqual(want, got)) return null;
   try {
-    const v = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(v) || (v.length !== 4 && v.length !== 6)) return null;
-    const [sessionId, turnId, epoch, expiresAt, effectId, owner] = v as unknown[];
-    if (typeof sessionId !== 'string' || typeof turnId !== 'string' || typeof expiresAt !== 'number')
-      return null;
-    if (epoch !== null && typeof epoch !== 'number') return null;
-    if (v.length === 4) return { sessionId, turnId, epoch, expiresAt };
-    if (typeof effectId !== 'string' || typeof owner !== 'string') return null;
+    const v = payloadSchema.safeParse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));
+    if (!v.success) return null;
+    const [sessionId, turnId, epoch, expiresAt, effectId, owner] = v.data;
+    if (effectId === undefined || owner === undefined) return { sessionId, turnId, epoch, expiresAt };
     return { sessionId, turnId, epoch, expiresAt, compensation: { effectId, owner } };
   } catch {
     return null;

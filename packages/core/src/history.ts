@@ -4,7 +4,15 @@
  * entry to the one before it, so a corrupt, dropped or reordered entry is detected on read.
  */
 import { sha256Hex } from './hash';
-import type { HistoryEntry, StoredHistoryEntry } from './types';
+import type { z } from 'zod';
+import type { HistoryEntry } from './types';
+import type {
+  historyPageSchema,
+  historyPolicySchema,
+  historyRetentionSchema,
+  historyTrimSchema,
+  historyWindowSchema,
+} from './wire/shapes';
 
 /** The chain value before the first entry. */
 export const HISTORY_GENESIS = '0'.repeat(64);
@@ -22,10 +30,7 @@ export function historyChain(prev: string, entryHash: string): string {
 }
 
 /** Which recent entries a worker receives with a turn: the last `entries`, at most `bytes` in all. */
-export interface HistoryWindow {
-  entries: number;
-  bytes: number;
-}
+export type HistoryWindow = z.infer<typeof historyWindowSchema>;
 
 export const DEFAULT_HISTORY_WINDOW: HistoryWindow = { entries: 100, bytes: 1024 * 1024 };
 /** Largest window an agent may declare. */
@@ -36,34 +41,16 @@ export const MAX_HISTORY_WINDOW: HistoryWindow = { entries: 1000, bytes: 8 * 102
  * `maxAgeMs`, are removed when a turn commits. A removal is never silent: the log keeps a marker
  * saying how many entries were removed, when and why (`HistoryPage.trimmed`).
  */
-export interface HistoryRetention {
-  maxEntries?: number;
-  maxAgeMs?: number;
-}
+export type HistoryRetention = z.infer<typeof historyRetentionSchema>;
 
 /** What an agent version declares about its history (in its manifest). */
-export interface HistoryPolicy {
-  window?: Partial<HistoryWindow>;
-  retention?: HistoryRetention;
-}
+export type HistoryPolicy = z.infer<typeof historyPolicySchema>;
 
 /** Entries with index below `before` were removed by retention. */
-export interface HistoryTrim {
-  before: number;
-  at: number;
-  reason: string;
-}
+export type HistoryTrim = z.infer<typeof historyTrimSchema>;
 
 /** One page of a session's history, in ascending index order. */
-export interface HistoryPage {
-  sessionId: string;
-  entries: StoredHistoryEntry[];
-  /** Entries in the log (including removed ones: indexes never shift). */
-  total: number;
-  /** Pass as `before` for the previous (older) page; null when this page starts at the oldest kept entry. */
-  nextBefore: number | null;
-  trimmed: HistoryTrim | null;
-}
+export type HistoryPage = z.infer<typeof historyPageSchema>;
 
 export interface HistoryQuery {
   /** Only entries with index below this (exclusive); default: the newest. */

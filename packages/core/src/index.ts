@@ -8,6 +8,6 @@ export * from './capability';
 export * from './gates';
 export * from './instance';
 export * from './graph';
-export * from './graph-wire';
+export * from './wire';
 export * from './shadow';
 export * from './wire/api';

@@ -1,21 +1,28 @@
 /**
  * The worker protocol (HTTP or in-process). See docs/worker-protocol.md.
- * The router sends a TurnRequest; the worker answers with a TurnResponse.
+ * The router sends a TurnRequest; the worker answers with a TurnResponse. The shapes are defined
+ * once, as zod schemas in `wire/`; the types here are derived from them.
  */
+import type { z } from 'zod';
 import type { GraphCheckpointStore } from './graph';
-import type { HistoryPage, HistoryPolicy, HistoryQuery } from './history';
-import type { ShadowReport, ShadowTurn } from './shadow';
+import type { HistoryPage, HistoryQuery } from './history';
+import type { EffectRecord } from './types';
+import type { effectIntentSchema } from './wire/ledger';
 import type {
-  CheckpointBody,
-  CheckpointPart,
-  ContextPolicy,
-  EffectRecord,
-  HistoryEntry,
-  PartHashes,
-  StoredHistoryEntry,
-  TurnTelemetry,
-  Wait,
-} from './types';
+  checkpointViewSchema,
+  compensateRequestSchema,
+  compensateResponseSchema,
+  migrateRequestSchema,
+  migrateRequestV1Schema,
+  migrateResponseSchema,
+  turnInputSchema,
+  turnOutcomeSchema,
+  turnRequestSchema,
+  turnRequestV1Schema,
+  turnResponseSchema,
+  versionManifestSchema,
+  workerHealthResponseSchema,
+} from './wire/worker';
 
 /**
  * The worker protocol version this code speaks. Protocol 2 sends a bounded history window and
@@ -28,197 +35,40 @@ export type WorkerProtocol = 1 | 2;
 /** Header a worker sends its turn capability in, on every call back to the router. */
 export const CAPABILITY_HEADER = 'baton-capability';
 
-export type TurnInput =
-  | { kind: 'message'; message: unknown }
-  | { kind: 'callback'; token: string; name: string; payload: unknown }
-  | { kind: 'timeout'; token: string; name: string };
+export type TurnInput = z.infer<typeof turnInputSchema>;
 
 /** The latest checkpoint as a protocol-2 worker receives it: the body's parts and their hashes. */
-export interface CheckpointView extends CheckpointBody {
-  seq: number;
-  schemaVersion: number;
-  /** What each part hashes to: a worker that leaves a part unchanged answers with this hash. */
-  hashes: PartHashes;
-  /** Entries in the session's history log (the request's `history` holds the newest of them). */
-  historyLength: number;
-}
+export type CheckpointView = z.infer<typeof checkpointViewSchema>;
 
-export interface TurnRequest {
-  protocol: 2;
-  session: { id: string; agent: string; version: string; tenant: string | null };
-  /** The latest checkpoint, or null for a session's first turn. */
-  checkpoint: CheckpointView | null;
-  /** The newest history entries (the version's window), oldest first. Older ones: page them. */
-  history: StoredHistoryEntry[];
-  input: TurnInput;
-  /** Stable across retries of the same turn (derived from the idempotency key). */
-  turnId: string;
-  /** Epoch ms by which the worker must answer. */
-  deadline: number;
-  /** The turn capability: presented on every call back to the router (history, ledger, steps). */
-  capability: string;
-  /**
-   * A shadow turn (only to a worker whose health reports `shadow`): no effect runs, blue's recorded
-   * results are served instead, and nothing is journaled. Its capability is read-only.
-   */
-  shadow?: ShadowTurn;
-  /**
-   * The W3C trace context (`traceparent`, `tracestate` headers' values) of the router's turn span,
-   * present when the router exports traces: a worker's own spans for the turn are its children.
-   */
-  traceparent?: string;
-  tracestate?: string;
-}
+export type TurnRequest = z.infer<typeof turnRequestSchema>;
 
 /** Protocol 1 (workers built with the first SDK): the whole body, with `history`, in one object. */
-export interface TurnRequestV1 {
-  session: TurnRequest['session'];
-  checkpoint: {
-    seq: number;
-    schemaVersion: number;
-    body: CheckpointBody & { history: HistoryEntry[] };
-  } | null;
-  input: TurnInput;
-  turnId: string;
-  deadline: number;
-}
+export type TurnRequestV1 = z.infer<typeof turnRequestV1Schema>;
 
-export type TurnOutcome = 'idle' | 'waiting' | 'completed' | 'failed';
+export type TurnOutcome = z.infer<typeof turnOutcomeSchema>;
 
-export interface TurnResponse {
-  state: unknown;
-  context: unknown;
-  /** Entries appended by this turn (the router appends them to the session's history log). */
-  history: HistoryEntry[];
-  memory?: unknown;
-  /**
-   * Protocol 2: parts the turn did not change, each with the hash it was received with. Their values
-   * above are then ignored (and may be left out); the router never rewrites them.
-   */
-  unchanged?: Partial<Record<CheckpointPart, string>>;
-  output: unknown;
-  status: TurnOutcome;
-  waits: Wait[];
-  telemetry: TurnTelemetry;
-  schemaVersion: number;
-  /** The answer to a shadow turn: what green called and where it diverged from blue's recording. */
-  shadow?: ShadowReport;
-}
+export type TurnResponse = z.infer<typeof turnResponseSchema>;
 
-/**
- * Protocol 2: the checkpoint without any history (history never moves in a migration); migrations
- * and `rebuildContext` page the history they need through the ledger client with the capability.
- */
-export interface MigrateRequest {
-  protocol: 2;
-  session: { id: string; agent: string; version: string };
-  checkpoint: CheckpointView;
-  targetSchemaVersion: number;
-  dryRun: boolean;
-  capability: string;
-}
+/** Protocol 2: the checkpoint without any history (history never moves in a migration). */
+export type MigrateRequest = z.infer<typeof migrateRequestSchema>;
 
 /** Protocol 1: the whole body with the history (the router sends the origin version's window). */
-export interface MigrateRequestV1 {
-  session: MigrateRequest['session'];
-  checkpoint: { seq: number; schemaVersion: number; body: CheckpointBody & { history: HistoryEntry[] } };
-  targetSchemaVersion: number;
-  dryRun: boolean;
-}
+export type MigrateRequestV1 = z.infer<typeof migrateRequestV1Schema>;
 
-export type MigrateResponse =
-  | {
-      ok: true;
-      /** The migrated body (a protocol-1 worker also sends back a `history`, which the router ignores). */
-      body: CheckpointBody;
-      schemaVersion: number;
-      contextPolicy: ContextPolicy;
-      /** Protocol 2: parts the migration left unchanged, with their received hashes. */
-      unchanged?: Partial<Record<CheckpointPart, string>>;
-    }
-  | { ok: false; error: { code: 'MIGRATION_FAILED' | 'STATE_INVALID'; message: string; path?: string } };
+export type MigrateResponse = z.infer<typeof migrateResponseSchema>;
 
-export interface WorkerHealthResponse {
-  ok: boolean;
-  agent: string;
-  version: string;
-  identity: string;
-  schemaVersion: number;
-  inflight: number;
-  /** The worker protocol it speaks; absent means 1. */
-  protocol?: number;
-  /** Protocol 2: the compensations its version declares (absent: it runs none). */
-  compensations?: string[];
-  /** The shadow-mode version it honours (`SHADOW_PROTOCOL`); absent: it runs no shadow turn. */
-  shadow?: number;
-}
+export type WorkerHealthResponse = z.infer<typeof workerHealthResponseSchema>;
 
 /** Registration data a worker reports about the version it serves. */
-export interface VersionManifest {
-  agent: string;
-  label: string;
-  schemaVersion: number;
-  modelId: string;
-  promptHash: string;
-  toolManifestHash: string;
-  codeHash: string;
-  identity: string;
-  acceptsSchemas: number[];
-  downSchemas: number[];
-  /** The history window its turns need and its history retention (defaults apply when absent). */
-  history?: HistoryPolicy;
-  /** The names of the compensations it declares (absent or empty: it runs none). */
-  compensations?: string[];
-}
+export type VersionManifest = z.infer<typeof versionManifestSchema>;
 
-/**
- * Protocol 2: run the compensation `compensation` of a committed effect. Its input is the effect's
- * recorded args and result (not the session's state). The compensation's own effects go through
- * the ledger with `capability`, keyed by the original effect, so a retried run never repeats them.
- */
-export interface CompensateRequest {
-  protocol: 2;
-  /** The effect's session; `version` is the version whose worker runs the compensation. */
-  session: { id: string; agent: string; version: string };
-  effect: {
-    id: string;
-    idempotencyKey: string;
-    name: string;
-    /** The version that recorded the effect. */
-    version: string;
-    turnId: string;
-    args: unknown;
-    result: unknown;
-  };
-  compensation: string;
-  /** Epoch ms by which the worker must answer. */
-  deadline: number;
-  /** The compensation capability: names the effect, the run owner and an expiry. */
-  capability: string;
-}
+/** Protocol 2: run the compensation `compensation` of a committed effect (`compensateRequestSchema`). */
+export type CompensateRequest = z.infer<typeof compensateRequestSchema>;
 
-export type CompensateResponse =
-  { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
+export type CompensateResponse = z.infer<typeof compensateResponseSchema>;
 
-export interface EffectIntentInput {
-  idempotencyKey: string;
-  sessionId: string;
-  agent: string;
-  version: string;
-  turnId: string;
-  name: string;
-  args: unknown;
-  compensation: string | null;
-  /** Recorded by a compensation's own `ctx.effect`: the id of the effect being compensated. */
-  compensates?: string;
-  /**
-   * The turn attempt recording the intent (random per attempt). A retried intent call with the
-   * same attempt id that finds the record still at `intent` gets `existing: false`: the intent is
-   * the caller's own, and whether the effect ran is the caller's knowledge. Another attempt id (or
-   * none) finds it `existing: true`, in doubt.
-   */
-  attemptId?: string;
-}
+/** An effect's intent, recorded before it runs (`effectIntentSchema`). */
+export type EffectIntentInput = z.infer<typeof effectIntentSchema>;
 
 /** Per-call options of `commit` and `fail`. */
 export interface LedgerCallOptions {

@@ -4,6 +4,15 @@
  * worker never calls an effect's `run`, serves blue's recorded results instead, and answers with
  * `TurnResponse.shadow`: what green called and where it diverged from blue.
  */
+import type { z } from 'zod';
+import type {
+  recordedEffectSchema,
+  recordedToolSchema,
+  shadowDivergenceKindSchema,
+  shadowDivergenceSchema,
+  shadowReportSchema,
+  shadowTurnSchema,
+} from './wire/worker';
 
 /**
  * The shadow-mode version a worker reports in its health answer (`WorkerHealthResponse.shadow`).
@@ -16,55 +25,18 @@ export const SHADOW_PROTOCOL = 1;
 export const SHADOW_TURN_PREFIX = 'shadow:';
 
 /** One effect of blue's turn, as its ledger recorded it, in call order. */
-export interface RecordedEffect {
-  name: string;
-  args: unknown;
-  status: 'intent' | 'committed' | 'failed';
-  result: unknown;
-  error: string | null;
-}
+export type RecordedEffect = z.infer<typeof recordedEffectSchema>;
 
 /** One `ctx.tool` result of blue's turn (recorded for tools declared `replay`), in call order. */
-export interface RecordedTool {
-  name: string;
-  result: unknown;
-}
+export type RecordedTool = z.infer<typeof recordedToolSchema>;
 
-export interface ShadowTurn {
-  effects: RecordedEffect[];
-  tools: RecordedTool[];
-}
+export type ShadowTurn = z.infer<typeof shadowTurnSchema>;
 
-export type ShadowDivergenceKind =
-  /** green called an effect at a position where blue called none */
-  | 'effect-extra'
-  /** green called another effect than blue at this position */
-  | 'effect-name'
-  /** same effect, other arguments */
-  | 'effect-args'
-  /** blue called an effect green did not */
-  | 'effect-missing'
-  /** a `replay` tool with no recorded result left */
-  | 'tool-unrecorded';
+export type ShadowDivergenceKind = z.infer<typeof shadowDivergenceKindSchema>;
 
-export interface ShadowDivergence {
-  kind: ShadowDivergenceKind;
-  /** Position of the effect in the turn (tools: position among that tool's calls). */
-  index: number;
-  /** What green called (effect-missing: what blue called). */
-  name: string;
-  /** What blue recorded at this position, when anything. */
-  recorded?: { name: string; args?: unknown };
-  args?: unknown;
-}
+export type ShadowDivergence = z.infer<typeof shadowDivergenceSchema>;
 
-export interface ShadowReport {
-  /** The effects green called, in order; `replayed`: blue's recorded result was returned. */
-  effects: Array<{ name: string; args: unknown; replayed: boolean }>;
-  divergences: ShadowDivergence[];
-  /** Tool calls served from blue's recording / run for real (tools declared `run`). */
-  tools: { replayed: number; ran: number };
-}
+export type ShadowReport = z.infer<typeof shadowReportSchema>;
 
 /**
  * The turn id of a shadow turn replaying the turn that wrote checkpoint `seq` of a session whose

@@ -1,4 +1,15 @@
 /** Domain types shared by every layer. Persisted shapes here are versioned by the store's DDL migrations. */
+import type { z } from 'zod';
+import type {
+  checkpointBodySchema,
+  checkpointPartSchema,
+  contextPolicySchema,
+  historyEntrySchema,
+  partHashesSchema,
+  storedHistoryEntrySchema,
+  turnTelemetrySchema,
+  waitSchema,
+} from './wire/shapes';
 
 export type SessionStatus =
   'idle' | 'running' | 'waiting' | 'migrating' | 'completed' | 'failed' | 'quarantined';
@@ -69,56 +80,31 @@ export interface SessionRecord {
 }
 
 /** A serializable pending callback: data, never a closure. */
-export interface Wait {
-  token: string;
-  name: string;
-  /** Epoch ms after which the wait times out. */
-  deadline: number;
-  /** JSON Schema the callback payload must satisfy, or null. */
-  schema: Record<string, unknown> | null;
-  createdAt: number;
-}
+export type Wait = z.infer<typeof waitSchema>;
 
 export interface WaitRecord extends Wait {
   sessionId: string;
   status: 'pending' | 'resolved' | 'expired';
 }
 
-export interface HistoryEntry {
-  role: 'user' | 'agent' | 'tool' | 'system' | 'callback';
-  content: unknown;
-  turnId: string;
-  at: number;
-}
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
 /** A history entry as the log holds it: its position in the session's append-only log (from 0). */
-export interface StoredHistoryEntry extends HistoryEntry {
-  index: number;
-}
+export type StoredHistoryEntry = z.infer<typeof storedHistoryEntrySchema>;
 
 /**
  * The state of a session at a boundary. The conversation history is NOT part of it: it lives in
  * the session's append-only history log, and a checkpoint records only its length and the head of
  * the log's hash chain (`CheckpointMeta.historyLength`, `historyHead`).
  */
-export interface CheckpointBody {
-  state: unknown;
-  /** The working context: the exact prompt state a model saw. */
-  context: unknown;
-  waits: Wait[];
-  memory?: unknown;
-}
+export type CheckpointBody = z.infer<typeof checkpointBodySchema>;
 
 /** The parts of a checkpoint body stored by content hash (unchanged parts are never rewritten). */
-export type CheckpointPart = 'state' | 'context' | 'memory';
+export type CheckpointPart = z.infer<typeof checkpointPartSchema>;
 export const CHECKPOINT_PARTS: readonly CheckpointPart[] = ['state', 'context', 'memory'];
 
 /** sha256 hex of each part's stored bytes (the JSON text); `memory` is null when the body has none. */
-export interface PartHashes {
-  state: string;
-  context: string;
-  memory: string | null;
-}
+export type PartHashes = z.infer<typeof partHashesSchema>;
 
 export interface CheckpointMeta {
   sessionId: string;
@@ -145,7 +131,7 @@ export interface Checkpoint<B = CheckpointBody> extends CheckpointMeta {
   body: B;
 }
 
-export type ContextPolicy = 'carry' | 'rebuild';
+export type ContextPolicy = z.infer<typeof contextPolicySchema>;
 
 export interface MigrationRecord {
   sessionId: string;
@@ -238,18 +224,7 @@ export type EffectResolutionInput = (
 ) & { by: string; reason: string };
 
 /** Per-turn telemetry, recorded automatically by the SDK plus custom metrics. */
-export interface TurnTelemetry {
-  latencyMs: number;
-  toolCalls: Record<string, number>;
-  reasoningSteps: number;
-  tokensIn: number;
-  tokensOut: number;
-  /** Fraction of the model's context window used, 0..1. */
-  contextUtilization: number;
-  metrics: Record<string, number>;
-  signals: string[];
-  error?: string;
-}
+export type TurnTelemetry = z.infer<typeof turnTelemetrySchema>;
 
 export interface TurnTelemetryRecord extends TurnTelemetry {
   sessionId: string;

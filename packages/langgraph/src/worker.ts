@@ -189,7 +189,7 @@ export function langGraphAgent<B extends GraphBuilderLike>(
    * migration written at once, so `graph.getState()` shows the migrated thread, with its pending
    * interrupts, before any new turn. The Baton pointer then names the migrated checkpoint.
    */
-  const up: Record<number, MigrationFn> = {};
+  const up: Record<number, MigrationFn<LangGraphPointer, LangGraphPointer>> = {};
   for (let s = 1; s < schemaVersion; s++)
     up[s] = (state: LangGraphPointer, mctx: MigrationContext): Promise<LangGraphPointer> =>
       scoped(mctx.graph, () => upOnto(state, mctx, s));
@@ -223,7 +223,7 @@ export function langGraphAgent<B extends GraphBuilderLike>(
    * `down[n]` undoes migration step `n - 1` (schema `n + 1` → `n`), when that step is reversible
    * (see `ChannelMigration.inverse`) and the schema versions follow the steps (the default).
    */
-  const down: Record<number, MigrationFn> = {};
+  const down: Record<number, MigrationFn<LangGraphPointer, LangGraphPointer>> = {};
   if (schemaVersion === migrations.length + 1)
     for (let n = 1; n < schemaVersion; n++)
       if (reversible(n - 1))

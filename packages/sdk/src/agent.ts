@@ -4,51 +4,12 @@
  */
 import { z } from 'zod';
 import { MAX_HISTORY_WINDOW, ValidationError, canonicalJson, sha256Hex } from '@baton/core';
-import type {
-  ContextPolicy,
-  GraphCheckpointStore,
-  HistoryPolicy,
-  TurnInput,
-  VersionManifest,
-} from '@baton/core';
-import type { CompensationFn, TurnContext } from './context';
+import type { ContextPolicy, HistoryPolicy, TurnInput, VersionManifest } from '@baton/core';
+import type { CompensationFn, TurnContext, WaitSchemas } from './context';
 import type { HistoryReader } from './history';
+import type { Migrations, NoSchemas, StateSchemas } from './migrations';
 import { shadowPolicy } from './shadow';
 import type { ShadowPolicy } from './shadow';
-
-/** What a migration function sees besides the state. */
-export interface MigrationContext {
-  sessionId: string;
-  /** Schema version of the state passed in. */
-  from: number;
-  /** Schema version the function must return. */
-  to: number;
-  /**
-   * The session's history, read on demand through the router (nothing is fetched unless asked):
-   * `await history.window()` for the newest entries, `history.all()` for every entry (O(history)).
-   */
-  history: HistoryReader;
-  context: unknown;
-  /**
-   * True for a pre-flight or a check (`POST /v1/migrate/check`, a rollout's pre-flight): the
-   * result is only looked at, so a migration that writes beside the checkpoint (e.g. a LangGraph
-   * thread's channels) must write nothing.
-   */
-  dryRun: boolean;
-  /** The session's LangGraph checkpoints under this call's capability (as `TurnContext.graph`). */
-  graph: GraphCheckpointStore | undefined;
-}
-
-export type MigrationFn = (state: any, ctx: MigrationContext) => unknown;
-
-export interface Migrations {
-  /** `up[n]` turns a schema-`n` state into a schema-`n+1` state. */
-  up?: Record<number, MigrationFn>;
-  /** `down[n]` turns a schema-`n+1` state into a schema-`n` state. */
-  down?: Record<number, MigrationFn>;
-  /** Optional schemas of other versions, used to validate the result of a down-migration. */
-  schemas?: Record<number, z.ZodType>;
-}
 
 export interface ToolSpec {
   name: string;
@@ -66,16 +27,29 @@ export interface AgentHooks {
   boundary?(info: { sessionId: string; turnId: string; status: string }): unknown;
 }
 
-export type TurnHandler<S> = (ctx: TurnContext<S>, input: TurnInput) => unknown;
+export type TurnHandler<S, W extends WaitSchemas = WaitSchemas> = (
+  ctx: TurnContext<S, W>,
+  input: TurnInput,
+) => unknown;
 
-export interface AgentSpec<S> {
+/**
+ * An agent version's spec. `W` (its `waits`), `V` (its `schemaVersion`) and `P` (its
+ * `migrations.schemas`) are inferred by `defineAgent`: they type `ctx.payload(name)` and the steps
+ * of its migrations.
+ */
+export interface AgentSpec<
+  S,
+  W extends WaitSchemas = WaitSchemas,
+  V extends number = number,
+  P extends StateSchemas = NoSchemas,
+> {
   name: string;
   /** Version label, e.g. `v2`. */
   version: string;
-  schemaVersion: number;
+  schemaVersion: V;
   state: z.ZodType<S>;
   initialState(): S;
-  migrations?: Migrations;
+  migrations?: Migrations<S, V, P>;
   prompts?: Record<string, string>;
   modelId: string;
   tools?: ToolSpec[];
@@ -83,8 +57,11 @@ export interface AgentSpec<S> {
   contextPolicy?: ContextPolicy;
   /** Builds the working context of a session arriving on this version (may be async). */
   rebuildContext?(history: HistoryReader, state: S): unknown;
-  /** Payload schemas of named waits; a callback for a wait of that name is validated before the turn. */
-  waits?: Record<string, z.ZodType>;
+  /**
+   * Payload schemas of named waits; a callback for a wait of that name is validated before the turn,
+   * and `ctx.payload(name)` returns its payload typed from the schema.
+   */
+  waits?: W;
   hooks?: AgentHooks;
   /**
    * Extra build identity folded into the code hash (e.g. a commit id). `fn.toString()` only
@@ -108,10 +85,15 @@ export interface AgentSpec<S> {
    * version's identity when set (a `replay` tool records its results in the history).
    */
   shadow?: ShadowPolicy;
-  turn: TurnHandler<S>;
+  turn: TurnHandler<S, W>;
 }
 
-export interface AgentDefinition<S = unknown> extends Readonly<AgentSpec<S>> {
+export interface AgentDefinition<
+  S = unknown,
+  W extends WaitSchemas = WaitSchemas,
+  V extends number = number,
+  P extends StateSchemas = NoSchemas,
+> extends Readonly<AgentSpec<S, W, V, P>> {
   readonly contextPolicy: ContextPolicy;
   readonly identity: string;
   manifest(): VersionManifest;
@@ -141,14 +123,14 @@ function fnText(f: unknown): string | null {
   return typeof f === 'function' ? f.toString() : null;
 }
 
-function numberedFns(m: Record<number, MigrationFn> | undefined): Record<string, string | null> {
+function numberedFns(m: Readonly<Record<number, unknown>> | undefined): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const [k, f] of Object.entries(m ?? {})) out[k] = fnText(f);
   return out;
 }
 
 /** The schemas below `to` linked to `to` without a gap by `fns` (`fns[s]` links s and s + 1), ascending. */
-function chainedSchemas(to: number, fns: Record<number, MigrationFn> | undefined): number[] {
+function chainedSchemas(to: number, fns: Readonly<Record<number, unknown>> | undefined): number[] {
   const out: number[] = [];
   for (let s = to - 1; s >= 1 && typeof fns?.[s] === 'function'; s--) out.unshift(s);
   return out;
@@ -243,7 +225,12 @@ export function computeManifest<S>(spec: AgentSpec<S>): VersionManifest {
 }
 
 /** Define an agent version. Throws `VALIDATION` when the spec is malformed. */
-export function defineAgent<S>(spec: AgentSpec<S>): AgentDefinition<S> {
+export function defineAgent<
+  S,
+  W extends WaitSchemas = NoSchemas,
+  V extends number = number,
+  P extends StateSchemas = NoSchemas,
+>(spec: AgentSpec<S, W, V, P>): AgentDefinition<S, W, V, P> {
   if (!spec.name || typeof spec.name !== 'string') throw new ValidationError('agent name is required');
   if (!spec.version || typeof spec.version !== 'string')
     throw new ValidationError('agent version label is required');

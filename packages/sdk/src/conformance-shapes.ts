@@ -2,7 +2,7 @@
  * What the conformance probes send and how they judge the answers, for protocol 1 and 2.
  * Part hashes are computed as the store does: sha256 hex of the part's JSON text.
  */
-import { CHECKPOINT_PARTS, sha256Hex } from '@baton/core';
+import { CHECKPOINT_PARTS, sha256Hex, turnResponseSchema } from '@baton/core';
 import type {
   CheckpointPart,
   CheckpointView,
@@ -12,8 +12,6 @@ import type {
   TurnResponse,
   Wait,
 } from '@baton/core';
-
-const STATUSES = new Set(['idle', 'waiting', 'completed', 'failed']);
 
 /** A checkpoint the probes build from a turn's answer, in the shape of either protocol. */
 export interface ProbeCheckpoint {
@@ -73,24 +71,24 @@ export function bodyOf(cp: ProbeCheckpoint): unknown {
   return { seq: cp.seq, schemaVersion: cp.schemaVersion, body };
 }
 
-/** What is wrong with a turn answer's shape, or null. */
-export function turnShapeProblem(r: any, schemaVersion: number, protocol: 1 | 2): string | null {
+/**
+ * What is wrong with a turn answer, or null: its shape is judged by the protocol's schema (the one
+ * the router checks answers with), then what the schema cannot say.
+ */
+export function turnShapeProblem(r: unknown, schemaVersion: number, protocol: 1 | 2): string | null {
   if (!r || typeof r !== 'object') return 'body is not an object';
-  if (!('state' in r) && !(protocol === 2 && typeof r.unchanged?.state === 'string')) return 'missing state';
-  if (!Array.isArray(r.history) || r.history.length === 0)
-    return 'history must list the entries of this turn';
-  if (!STATUSES.has(r.status)) return `status ${String(r.status)} is not idle|waiting|completed|failed`;
-  if (!Array.isArray(r.waits)) return 'waits must be an array';
-  if (r.status === 'waiting' && r.waits.length === 0) return 'status waiting without waits';
-  if (r.schemaVersion !== schemaVersion)
-    return `schemaVersion ${r.schemaVersion} differs from health (${schemaVersion})`;
-  const t = r.telemetry;
-  if (!t || typeof t !== 'object') return 'missing telemetry';
-  for (const k of ['latencyMs', 'reasoningSteps', 'tokensIn', 'tokensOut', 'contextUtilization'])
-    if (typeof t[k] !== 'number') return `telemetry.${k} must be a number`;
-  if (!t.toolCalls || typeof t.toolCalls !== 'object') return 'telemetry.toolCalls must be an object';
-  if (!t.metrics || typeof t.metrics !== 'object') return 'telemetry.metrics must be an object';
-  if (!Array.isArray(t.signals)) return 'telemetry.signals must be an array';
+  const marks = (r as { unchanged?: { state?: unknown } }).unchanged;
+  if (!('state' in r) && !(protocol === 2 && typeof marks?.state === 'string')) return 'missing state';
+  const shape = turnResponseSchema.safeParse(r);
+  if (!shape.success) {
+    const first = shape.error.issues[0];
+    return `${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}`;
+  }
+  const t = shape.data;
+  if (t.history.length === 0) return 'history must list the entries of this turn';
+  if (t.status === 'waiting' && t.waits.length === 0) return 'status waiting without waits';
+  if (t.schemaVersion !== schemaVersion)
+    return `schemaVersion ${t.schemaVersion} differs from health (${schemaVersion})`;
   return null;
 }
 

@@ -44,7 +44,10 @@ export interface ModelUsage {
   contextUtilization?: number;
 }
 
-export interface TurnContext<S> {
+/** Payload schemas of named waits (an agent's `waits`). */
+export type WaitSchemas = { readonly [name: string]: z.ZodType };
+
+export interface TurnContext<S, W extends WaitSchemas = WaitSchemas> {
   /** A mutable copy of the session state; validated against the schema when the turn ends. */
   state: S;
   /**
@@ -86,7 +89,13 @@ export interface TurnContext<S> {
   /** Appends an entry to the session history (user input and the output are appended automatically). */
   note(role: HistoryEntry['role'], content: unknown): void;
   /** Registers a pending wait; the turn ends in `waiting`. Returns the serializable wait. */
-  waitFor(name: string, opts: WaitOptions): Wait;
+  waitFor(name: (keyof W & string) | (string & {}), opts: WaitOptions): Wait;
+  /**
+   * The callback payload of the current input, which answers the wait `name`, typed and parsed by
+   * that wait's schema in the agent's `waits` (VALIDATION when the input is not a callback of that
+   * wait).
+   */
+  payload<K extends keyof W & string>(name: K): z.output<W[K]>;
   /** The callback payload of the current input, validated against `schema` when given. */
   payload<T = unknown>(schema?: z.ZodType<T>): T;
   /** A side effect through the effects ledger; exactly-once across retries of the turn. */

@@ -1,7 +1,7 @@
 /**
  * The worker protocol over HTTP (docs/worker-protocol.md): `serveWorker` serves one agent
- * version, `httpWorkerClient` calls such a server, `httpLedgerClient` reaches the effects
- * ledger and step journal through the Baton server's worker endpoints.
+ * version (`httpWorkerClient`, in worker-client.ts, calls such a server), `httpLedgerClient`
+ * reaches the effects ledger and step journal through the Baton server's worker endpoints.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -23,16 +23,8 @@ import type {
   HistoryQuery,
   LedgerCallOptions,
   LedgerClient,
-  MigrateRequest,
-  MigrateRequestV1,
-  MigrateResponse,
-  CompensateRequest,
-  CompensateResponse,
   TurnRequest,
   TurnRequestV1,
-  TurnResponse,
-  WorkerClient,
-  WorkerHealthResponse,
 } from '@baton/core';
 import type { AgentDefinition } from './agent';
 import type { CapabilityLedgerClient } from './capability';
@@ -212,7 +204,7 @@ function unreachable(where: string, e: unknown): BatonError {
   });
 }
 
-async function parse(res: Response | PooledAnswer): Promise<unknown> {
+async function parse(res: PooledAnswer): Promise<unknown> {
   const text = await res.text();
   if (text.length === 0) return undefined;
   try {
@@ -362,65 +354,6 @@ export function httpLedgerClient(
     },
   });
   return client(null);
-}
-
-export interface HttpWorkerClientOptions {
-  id?: string;
-  /** Sent as `Authorization: Bearer <token>` when the worker requires one. */
-  token?: string;
-  /** Timeout for migrate and health calls in ms (default 30 000); turns use the caller's signal. */
-  timeoutMs?: number;
-}
-
-/** A WorkerClient for a worker speaking the HTTP protocol (any language). Errors come back as BatonErrors. */
-export function httpWorkerClient(baseUrl: string, opts: HttpWorkerClientOptions = {}): WorkerClient {
-  const base = trimSlash(baseUrl);
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  const post = async (path: string, body: unknown, signal: AbortSignal): Promise<unknown> => {
-    let res: Response;
-    try {
-      res = await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-        },
-        body: JSON.stringify(body),
-        signal,
-      });
-    } catch (e) {
-      if (signal.aborted)
-        throw new BatonError('TURN_TIMEOUT', `worker ${base}${path}: aborted`, undefined, { cause: e });
-      throw unreachable(`worker ${base}${path}`, e);
-    }
-    const parsed = await parse(res);
-    if (!res.ok) throw errorFromWire(parsed, `worker ${path} failed with ${res.status}`);
-    return parsed;
-  };
-  return {
-    id: opts.id ?? newId('wrk'),
-    async turn(req: TurnRequest | TurnRequestV1, signal?: AbortSignal) {
-      return (await post('/v1/turn', req, signal ?? new AbortController().signal)) as TurnResponse;
-    },
-    async migrate(req: MigrateRequest | MigrateRequestV1) {
-      return (await post('/v1/migrate', req, AbortSignal.timeout(timeoutMs))) as MigrateResponse;
-    },
-    async compensate(req: CompensateRequest) {
-      const ms = Math.max(1, req.deadline - Date.now());
-      return (await post('/v1/compensate', req, AbortSignal.timeout(ms))) as CompensateResponse;
-    },
-    async health() {
-      let res: Response;
-      try {
-        res = await fetch(`${base}/v1/health`, { signal: AbortSignal.timeout(timeoutMs) });
-      } catch (e) {
-        throw unreachable(`worker ${base}`, e);
-      }
-      const parsed = await parse(res);
-      if (res.status === 200 || res.status === 503) return parsed as WorkerHealthResponse;
-      throw errorFromWire(parsed, `worker health failed with ${res.status}`);
-    },
-  };
 }
 
 /** The trace context of a turn: the request's own fields, else the standard W3C headers. */

@@ -1,14 +1,14 @@
 export { defineAgent, computeManifest, historyPolicy } from './agent';
+export type { AgentDefinition, AgentHooks, AgentSpec, ToolSpec, TurnHandler } from './agent';
 export type {
-  AgentDefinition,
-  AgentHooks,
-  AgentSpec,
+  DownMigrations,
   MigrationContext,
   MigrationFn,
   Migrations,
-  ToolSpec,
-  TurnHandler,
-} from './agent';
+  NoSchemas,
+  StateSchemas,
+  UpMigrations,
+} from './migrations';
 export type {
   CompensationContext,
   CompensationFn,
@@ -17,6 +17,7 @@ export type {
   ModelUsage,
   TurnContext,
   WaitOptions,
+  WaitSchemas,
 } from './context';
 export { runCompensation } from './compensate';
 export type { HistoryPageQuery, HistoryReader } from './history';
@@ -28,17 +29,19 @@ export type { RunTurnOptions } from './turn';
 export { migrateCheckpoint } from './migrate';
 export { InProcessWorker } from './worker';
 export type { InProcessWorkerOptions } from './worker';
-export { httpLedgerClient, httpWorkerClient, serveWorker } from './http';
-export type { HttpLedgerOptions, HttpWorkerClientOptions, ServeWorkerOptions, ServedWorker } from './http';
+export { httpLedgerClient, serveWorker } from './http';
+export type { HttpLedgerOptions, ServeWorkerOptions, ServedWorker } from './http';
+export { HttpWorkerClient, httpWorkerClient, isTransportError } from './worker-client';
+export type { HttpWorkerClientOptions } from './worker-client';
+export { parseCompensateRequest, parseMigrateRequest, parseTurnRequest } from './wire';
+// the protocol's schemas are core's (the router checks answers with the same); re-exported here
 export {
   compensateRequestSchema,
-  parseCompensateRequest,
   migrateRequestSchema,
   migrateRequestV1Schema,
-  parseMigrateRequest,
-  parseTurnRequest,
   turnRequestSchema,
   turnRequestV1Schema,
-} from './wire';
+  turnResponseSchema,
+} from '@baton/core';
 export { checkWorkerConformance } from './conformance';
 export type { ConformanceOptions, ConformanceResult } from './conformance';

@@ -18,7 +18,8 @@ import type {
   MigrateResponse,
   Wait,
 } from '@baton/core';
-import type { AgentDefinition, MigrationFn } from './agent';
+import type { AgentDefinition } from './agent';
+import type { MigrationFn, StateSchemas } from './migrations';
 import { boundLedger } from './capability';
 import { historyReader, ledgerPager, memoryPager } from './history';
 import { jsonText, unchangedParts } from './parts';
@@ -49,7 +50,7 @@ function invalid(err: z.ZodError, what: string): MigrateResponse {
 
 function schemaFor<S>(agent: AgentDefinition<S>, version: number): z.ZodType | undefined {
   if (version === agent.schemaVersion) return agent.state;
-  return agent.migrations?.schemas?.[version];
+  return (agent.migrations?.schemas as StateSchemas | undefined)?.[version];
 }
 
 /**

@@ -233,9 +233,21 @@ class Turn<S> implements TurnContext<S> {
     return { ...wait };
   }
 
-  payload<T = unknown>(schema?: z.ZodType<T>): T {
+  payload<T = unknown>(schemaOrWait?: z.ZodType<T> | string): T {
     const input = this.req.input;
     if (input.kind !== 'callback') throw new ValidationError(`turn input is a ${input.kind}, not a callback`);
+    let schema: z.ZodType<T> | undefined;
+    if (typeof schemaOrWait !== 'string') schema = schemaOrWait;
+    else {
+      // by name: the payload of that wait, parsed by its declared schema
+      if (input.name !== schemaOrWait)
+        throw new ValidationError(`turn input answers the wait ${input.name}, not ${schemaOrWait}`);
+      schema = this.agent.waits?.[schemaOrWait] as z.ZodType<T> | undefined;
+      if (!schema)
+        throw new ValidationError(
+          `${this.agent.name}@${this.agent.version} declares no wait ${schemaOrWait}`,
+        );
+    }
     if (!schema) return input.payload as T;
     const r = schema.safeParse(input.payload);
     if (!r.success)

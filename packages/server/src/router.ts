@@ -52,6 +52,7 @@ import type { PoolEntry } from './pool';
 import { SessionCreator, type CreateSessionOptions, type CreatedSession } from './session-create';
 import { withTurnSpan, type TurnTrace } from './tracing/spans';
 import { turnRequestFor, unchangedParts } from './wire';
+import { checkTurnResponse } from './worker-response';
 
 /** The response of a turn; stored with the checkpoint so a retried key returns it unchanged. */
 export interface TurnResult {
@@ -136,23 +137,6 @@ function closedError(s: SessionRecord): BatonError {
 
 /** How long past the deadline the router waits before giving up on a worker that ignores it. */
 const DEADLINE_GRACE_MS = 250;
-
-const OUTCOMES = new Set(['idle', 'waiting', 'completed', 'failed']);
-
-function checkResponse(r: TurnResponse, workerId: string): void {
-  if (
-    r === null ||
-    typeof r !== 'object' ||
-    !OUTCOMES.has(r.status) ||
-    !Array.isArray(r.waits) ||
-    !Array.isArray(r.history) ||
-    typeof r.schemaVersion !== 'number' ||
-    r.telemetry === null ||
-    typeof r.telemetry !== 'object'
-  ) {
-    throw new BatonError('WORKER_ERROR', `worker ${workerId} sent a malformed turn response`, { workerId });
-  }
-}
 
 export class Router {
   private readonly inflight = new Map<string, Promise<TurnResult>>();
@@ -425,7 +409,7 @@ export class Router {
         trace: trace.carrier(),
       });
       const resp = await this.dispatch(worker, req, keeper);
-      checkResponse(resp, worker.id);
+      checkTurnResponse(resp, worker.id);
       const unchanged = unchangedParts(resp.unchanged, cp, worker.id);
 
       const expectedSeq = cp ? cp.seq : session.seq;

@@ -5,10 +5,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   CAPABILITY_HEADER,
-  effectCommitBodySchema,
-  effectFailBodySchema,
-  effectIntentBodySchema,
-  putStepBodySchema,
+  effectCommitSchema,
+  effectFailSchema,
+  effectIntentSchema,
+  putStepSchema,
   stepsQuerySchema,
   workerHistoryQuerySchema,
 } from '@baton/core';
@@ -34,11 +34,11 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
   });
 
   app.post('/v1/worker/effects/intent', async (req) => {
-    const b = parse(effectIntentBodySchema, req.body);
+    const b = parse(effectIntentSchema, req.body);
     return under(req).intent(b);
   });
   app.post('/v1/worker/effects/commit', async (req) => {
-    const b = parse(effectCommitBodySchema, req.body);
+    const b = parse(effectCommitSchema, req.body);
     return {
       effect: await under(req).commit(
         b.idempotencyKey,
@@ -48,7 +48,7 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
     };
   });
   app.post('/v1/worker/effects/fail', async (req) => {
-    const b = parse(effectFailBodySchema, req.body);
+    const b = parse(effectFailSchema, req.body);
     return {
       effect: await under(req).fail(b.idempotencyKey, b.error, b.attemptId ? { attemptId: b.attemptId } : {}),
     };
@@ -65,7 +65,7 @@ export function registerWorkerRoutes(app: FastifyInstance, ctx: ServerContext): 
     });
   });
   app.post('/v1/worker/steps', async (req, reply) => {
-    const b = parse(putStepBodySchema, req.body);
+    const b = parse(putStepSchema, req.body);
     await under(req).putStep(b.sessionId, b.turnId, b.index, b.name, b.result);
     return reply.code(204).send();
   });

@@ -3,15 +3,15 @@ import {
   callbackBodySchema,
   createSessionBodySchema,
   createdSessionSchema,
-  effectCommitBodySchema,
-  effectFailBodySchema,
-  effectIntentBodySchema,
+  effectCommitSchema,
+  effectFailSchema,
+  effectIntentSchema,
   effectRecordSchema,
   feedbackBodySchema,
   graphWire,
   historyPageQuerySchema,
   historyPageSchema,
-  putStepBodySchema,
+  putStepSchema,
   sessionViewSchema,
   stepsQuerySchema,
   stepsSchema,
@@ -111,17 +111,17 @@ export const TRAFFIC_ROUTES: Record<string, RouteDoc> = {
   // worker: every call under the turn capability
   'POST /v1/worker/effects/intent': workerCall(
     "record an effect's intent (or return the existing record of its key)",
-    { body: effectIntentBodySchema },
+    { body: effectIntentSchema },
     ok('the record', z.object({ effect: effectRecordSchema, existing: z.boolean() })),
   ),
   'POST /v1/worker/effects/commit': workerCall(
     "commit an effect's result",
-    { body: effectCommitBodySchema },
+    { body: effectCommitSchema },
     ok('the record', effectAnswer),
   ),
   'POST /v1/worker/effects/fail': workerCall(
     "record an effect's failure",
-    { body: effectFailBodySchema },
+    { body: effectFailSchema },
     ok('the record', effectAnswer),
   ),
   'GET /v1/worker/steps': workerCall(
@@ -131,7 +131,7 @@ export const TRAFFIC_ROUTES: Record<string, RouteDoc> = {
   ),
   'POST /v1/worker/steps': workerCall(
     "journal a step of the turn's attempt",
-    { body: putStepBodySchema },
+    { body: putStepSchema },
     noContent,
   ),
   'GET /v1/worker/history': workerCall(

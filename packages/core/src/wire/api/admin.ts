@@ -3,48 +3,15 @@
  * versions, workers, sessions, checkpoints, migrations and the effects ledger.
  */
 import { z } from 'zod';
-import { MAX_HISTORY_WINDOW } from '../../history';
 import { COMPENSATION_STATES, SESSION_STATUSES, type SessionStatus } from '../../types';
 import { commaList, limitParam, listOf, nameSchema, pageOf, positionParam } from './params';
 import { migrationRecordSchema } from './traffic';
+import { versionManifestSchema } from '../worker';
+
+export { versionManifestSchema };
 
 const sessionStatuses = SESSION_STATUSES as [SessionStatus, ...SessionStatus[]];
 
-/** A version manifest (`POST /v1/versions`, and a worker's `manifest()`). */
-export const versionManifestSchema = z.object({
-  agent: nameSchema,
-  label: nameSchema,
-  schemaVersion: z.number().int().min(0),
-  modelId: z.string().max(500),
-  promptHash: z.string().max(200),
-  toolManifestHash: z.string().max(200),
-  codeHash: z.string().max(200),
-  identity: z.string().min(1).max(200),
-  acceptsSchemas: z.array(z.number().int().min(0)).default([]),
-  downSchemas: z.array(z.number().int().min(0)).default([]),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  /** The names of the compensations the version declares (`defineAgent({compensations})`). */
-  compensations: z.array(z.string().min(1).max(200)).max(1000).optional(),
-  /** The version's history window and retention (`defineAgent({history})`). */
-  history: z
-    .object({
-      window: z
-        .object({
-          entries: z.number().int().min(0).max(MAX_HISTORY_WINDOW.entries),
-          bytes: z.number().int().min(0).max(MAX_HISTORY_WINDOW.bytes),
-        })
-        .partial()
-        .strict()
-        .optional(),
-      retention: z
-        .object({ maxEntries: z.number().int().min(1), maxAgeMs: z.number().int().min(1) })
-        .partial()
-        .strict()
-        .optional(),
-    })
-    .strict()
-    .optional(),
-});
 export type VersionManifestBody = z.input<typeof versionManifestSchema>;
 
 export const versionRecordSchema = z.object({

@@ -87,22 +87,6 @@ export const historyPageQuerySchema = z
   .object({ before: positionParam(0).optional(), limit: limitParam() })
   .strict();
 
-export const historyPageSchema = z.object({
-  sessionId: z.string(),
-  entries: z.array(
-    z.object({
-      index: z.number().int(),
-      role: z.enum(['user', 'agent', 'tool', 'system', 'callback']),
-      content: z.unknown(),
-      turnId: z.string(),
-      at: z.number(),
-    }),
-  ),
-  total: z.number().int(),
-  nextBefore: z.number().int().nullable(),
-  trimmed: z.object({ before: z.number().int(), at: z.number(), reason: z.string() }).nullable(),
-});
-
 export const FEEDBACK_SIGNALS = ['thumbs_up', 'thumbs_down', 'escalation', 'clarification'] as const;
 
 /** `POST /v1/sessions/{id}/feedback`. */

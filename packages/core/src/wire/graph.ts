@@ -3,7 +3,7 @@
  * (zod) and the codec of rows, blobs and writes, whose byte values travel as base64.
  */
 import { z } from 'zod';
-import type { GraphBlob, GraphCheckpointRow, GraphWrite } from './graph';
+import type { GraphBlob, GraphCheckpointRow, GraphWrite } from '../graph';
 
 const id = z.string().min(1).max(500);
 const ns = z.string().max(2000);
