@@ -13,7 +13,11 @@
  * instance id reclaims leases of its previous incarnation at once), and the Retry-After hint.
  */
 import { BatonError, SessionBusyError, systemClock, type Clock } from '@baton/core';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Lease, Store } from '@baton/store';
+
+/** Lease owners of migrations start with this prefix; the session view shows them as `migrating`. */
+export const MIGRATION_LEASE_PREFIX = 'migrate:';
 
 /** A one-shot timer; the returned function cancels it. */
 export type Timer = (ms: number, fn: () => void) => () => void;
@@ -203,4 +207,45 @@ export class TurnEstimate {
 export function busyHint(e: SessionBusyError, sessionId: string, typicalMs: number): SessionBusyError {
   const ms = Math.max(1000, Math.min(e.retryAfterMs, Math.ceil(typicalMs)));
   return new SessionBusyError(sessionId, ms);
+}
+
+// ---- taking a session's lease -------------------------------------------------------------------
+
+/**
+ * Take a session's lease with `take`. A session busy under a lease of a previous incarnation of
+ * this router's identity (its owner carries this instance id, but this process did not start
+ * it) is reclaimed at once: that lease is released and `take` runs again. Otherwise SESSION_BUSY,
+ * with a Retry-After hint (see `busyHint`).
+ */
+export async function takeLease<T>(
+  ctx: { store: Pick<Store, 'getSession' | 'releaseLease'>; instanceId: string; log: FastifyBaseLogger },
+  typical: TurnEstimate,
+  sessionId: string,
+  take: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await take();
+  } catch (e) {
+    if (!(e instanceof SessionBusyError)) throw e;
+    const s = await ctx.store.getSession(sessionId).catch(() => null);
+    if (s && isStaleOwnLease(s.leaseOwner, ctx.instanceId, MIGRATION_LEASE_PREFIX)) {
+      ctx.log.info(
+        { sessionId, owner: s.leaseOwner },
+        'reclaiming a lease of a previous incarnation of this router',
+      );
+      await ctx.store.releaseLease({
+        sessionId,
+        owner: s.leaseOwner!,
+        expiresAt: s.leaseExpiresAt ?? 0,
+        epoch: s.leaseEpoch,
+      });
+      try {
+        return await take();
+      } catch (again) {
+        if (again instanceof SessionBusyError) throw busyHint(again, sessionId, typical.ms);
+        throw again;
+      }
+    }
+    throw busyHint(e, sessionId, typical.ms);
+  }
 }

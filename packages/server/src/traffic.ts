@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { ServerContext } from './context';
 import { readHistoryChecked } from './history';
 import { toWireError } from './http-errors';
-import type { TurnEvent, TurnResult } from './router';
+import type { Router, TurnEvent, TurnResult } from './router';
 import { limitParam, positionParam } from './paging';
 import { header, parse } from './validation';
 
@@ -76,8 +76,8 @@ function idempotencyKey(h: string | string[] | undefined): string | undefined {
   return given;
 }
 
-export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { auth, store, router } = ctx;
+export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext, router: Router): void {
+  const { auth, store } = ctx;
 
   /** Bearer `traffic` (or `admin`, for reads) and the session's token. */
   async function sessionFor(req: FastifyRequest<IdParams>, adminMayRead = false): Promise<SessionRecord> {

@@ -263,7 +263,7 @@ export class RolloutController {
     let fired = 0;
     await mapLimit(due, 4, async (w) => {
       try {
-        if (await this.ctx.router.expireWait(w.token)) fired++;
+        if (await this.ctx.waitExpiry.expireWait(w.token)) fired++;
       } catch (e) {
         if (e instanceof SessionBusyError) return; // a turn is in flight; next pass
         if (e instanceof BatonError && (e.code === 'WAIT_RESOLVED' || e.code === 'SESSION_CLOSED')) return;
