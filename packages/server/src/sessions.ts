@@ -13,7 +13,7 @@ import {
 import type { Lease } from '@baton/store';
 import type { ServerContext } from './context';
 import type { TurnEstimate } from './lease';
-import { MIGRATION_LEASE_PREFIX, dropOwner, holdOwner, takeLease } from './lease';
+import { dropOwner, holdOwner, statusSeen, takeLease } from './lease';
 import { versionFor } from './routing';
 import { SessionCreator, type CreateSessionOptions, type CreatedSession } from './session-create';
 import { publicWait, type PublicWait } from './waits';
@@ -69,12 +69,7 @@ export class Sessions {
       this.ctx.store.listWaits({ sessionId: s.id, status: 'pending' }),
       this.ctx.store.listMigrations({ sessionId: s.id }),
     ]);
-    let status = s.status;
-    if (s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > this.ctx.clock.now()) {
-      if (!TERMINAL_SESSION_STATUSES.includes(status)) {
-        status = s.leaseOwner.startsWith(MIGRATION_LEASE_PREFIX) ? 'migrating' : 'running';
-      }
-    }
+    const status = statusSeen(s, this.ctx.clock.now());
     return {
       sessionId: s.id,
       agent: s.agent,
