@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { BatonError, type EffectRecord } from '@baton/core';
+import { BatonError, type EffectRecord, type RolloutDecisionInput } from '@baton/core';
 import {
   compensateAll,
   planOne,
@@ -105,7 +105,7 @@ export async function compensateRollout(
   const out = await compensateAll(ctx, effects, { dryRun: opts.dryRun });
   if (!opts.dryRun && opts.decide !== false) {
     const t = out.totals;
-    const decision = {
+    const decision: RolloutDecisionInput = {
       kind: 'compensations-ran',
       message:
         `${t.ran} compensation(s) of ${rec.to}'s effects ran: ${t.compensated} compensated, ${t.failed} failed; ` +

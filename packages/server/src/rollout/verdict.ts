@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { BatonError, type Decision, type GateResult, type RolloutRecord } from '@baton/core';
+import { BatonError, decisionIs, type Decision, type GateResult, type RolloutRecord } from '@baton/core';
 import { READ_SCOPES } from '../auth';
 import type { ServerContext } from '../context';
 import { parse, queryInt } from '../validation';
@@ -66,7 +66,7 @@ async function passedEvidence(ctx: ServerContext, id: string, step: number): Pro
     const page = await ctx.store.listDecisions(id, { afterSeq: after, limit: 1000 });
     for (const d of page) {
       const ev = d.evidence as { step?: unknown } | null;
-      if (d.kind === 'gates-passed' && ev?.step === step) found = d;
+      if (decisionIs(d, 'gates-passed') && ev?.step === step) found = d;
     }
     if (page.length < 1000) break;
     after = page[page.length - 1]!.seq;
