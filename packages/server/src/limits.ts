@@ -23,7 +23,10 @@ export interface Limits {
   migrateTimeoutMs: number;
   /** How long a worker may take to run one compensation (default 30 s); a run holds its effect this long plus the lease margin. */
   compensateTimeoutMs: number;
-  /** Cache an agent's routing table this long (default 0: read it on every turn). */
+  /**
+   * Cache an agent's routing table this long (default 1 s; 0: read it on every turn). A cached route
+   * is used only while its revision is the one `beginTurn` reads, so a change is seen at once.
+   */
   routeCacheMs: number;
   /**
    * Commit the turns that finish in the same event-loop turn in one store transaction, and start
@@ -60,7 +63,7 @@ export const DEFAULT_LIMITS: Limits = {
   healthIntervalMs: 5_000,
   migrateTimeoutMs: 30_000,
   compensateTimeoutMs: 30_000,
-  routeCacheMs: 0,
+  routeCacheMs: 1_000,
   groupCommit: true,
   historyRetention: null,
   workerSyncMs: 1_000,

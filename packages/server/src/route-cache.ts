@@ -1,4 +1,8 @@
-/** Agents' routing tables as the turn pipeline reads them: cached for `limits.routeCacheMs`. */
+/**
+ * Agents' routing tables as the turn pipeline reads them: cached for `limits.routeCacheMs` (at most
+ * 1 s by default), and only while the store's route revision, which `beginTurn` reads under the
+ * lease, is the cached one.
+ */
 import type { Clock, RouteRecord } from '@baton/core';
 import type { Store } from '@baton/store';
 
@@ -12,11 +16,16 @@ export class RouteCache {
     private readonly ttlMs: number,
   ) {}
 
-  async get(agent: string): Promise<RouteRecord | null> {
+  /**
+   * The agent's route. `revision` is the route's `updatedAt` as the store has it now (null: no
+   * route; undefined: not known): a cached route of another revision is not used, whatever its age.
+   */
+  async get(agent: string, revision?: number | null): Promise<RouteRecord | null> {
     if (this.ttlMs <= 0) return this.store.getRoute(agent);
     const now = this.clock.now();
     const hit = this.routes.get(agent);
-    if (hit && now - hit.at < this.ttlMs) return hit.route;
+    const current = revision === undefined || (hit?.route?.updatedAt ?? null) === revision;
+    if (hit && current && now - hit.at < this.ttlMs) return hit.route;
     const route = await this.store.getRoute(agent);
     this.routes.set(agent, { route, at: now });
     return route;

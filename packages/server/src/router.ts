@@ -5,13 +5,14 @@
  * lease), callbacks and wait deadlines (callbacks.ts; the controller fires deadlines through the
  * `WaitExpiry` port).
  *
- * Hot path store calls per turn: getSession (authentication), beginTurn (one write transaction:
- * stored result, lease, session, latest checkpoint and the version's history window; grouped like
- * the commits), getRoute (cached for `limits.routeCacheMs`), appendCheckpoint (group commit: only
- * the changed parts and the turn's history entries are written). Workers get the window, never the
- * whole history, and a turn capability (bound to the lease epoch) to page the rest. Backends
- * without `beginTurn` get getTurnResult, acquireLease, getTurnResult, getSession and
- * getLatestCheckpoint.
+ * Hot path store calls per turn: three (two while the route is cached). beginTurn (one write transaction: the session
+ * token checked first, stored result, lease, session, latest checkpoint, the version's history
+ * window and the agent's route revision; grouped like the commits), getRoute only when the cached
+ * route is older than `limits.routeCacheMs` (1 s) or of another revision than beginTurn read, and
+ * appendCheckpoint (group commit: only the changed parts and the turn's history entries are
+ * written). Workers get the window, never the whole history, and a turn capability (bound to the
+ * lease epoch) to page the rest. Off the hot path: a migration, a replayed key (the session is read
+ * for its metrics) and the first turn here of a session whose version has its own history window.
  */
 import type { FeedbackSignal, SessionRecord, TurnInput } from '@baton/core';
 import { Callbacks } from './callbacks';

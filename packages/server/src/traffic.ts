@@ -98,16 +98,27 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext, 
     return reply.code(replayed ? 200 : 201).send(out);
   });
 
+  /** A turn: the session read and its token checked by the turn's `beginTurn`, not by a read here. */
   app.post<IdParams>('/v1/sessions/:id/turns', async (req, reply) => {
-    const session = await sessionFor(req);
-    const body = parse(turnBody, req.body);
-    if (body.input === undefined) throw new BatonError('VALIDATION', 'input is required');
-    const key = idempotencyKey(req.headers['idempotency-key']) ?? `gen:${randomToken(16)}`;
-    const input = { kind: 'message', message: body.input } as const;
-    if (wantsStream(req)) {
-      return streamed(reply, (onEvent) => router.turn(session.id, input, key, { session, onEvent }));
+    auth.require(req.headers.authorization, 'traffic');
+    let body: z.infer<typeof turnBody>;
+    let given: string | undefined;
+    try {
+      body = parse(turnBody, req.body);
+      if (body.input === undefined) throw new BatonError('VALIDATION', 'input is required');
+      given = idempotencyKey(req.headers['idempotency-key']);
+    } catch (e) {
+      // a bad request is answered as ever: an unknown session or a wrong token first
+      await sessionFor(req);
+      throw e;
     }
-    return router.turn(session.id, input, key, { session });
+    const key = given ?? `gen:${randomToken(16)}`;
+    const input = { kind: 'message', message: body.input } as const;
+    const sessionToken = { presented: req.headers['x-session-token'] };
+    if (wantsStream(req)) {
+      return streamed(reply, (onEvent) => router.turn(req.params.id, input, key, { sessionToken, onEvent }));
+    }
+    return router.turn(req.params.id, input, key, { sessionToken });
   });
 
   app.get<IdParams>('/v1/sessions/:id', async (req) => {

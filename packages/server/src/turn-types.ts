@@ -23,6 +23,11 @@ export type TurnEvent =
 export interface TurnOptions {
   /** The session record when the caller just read it (saves a read). */
   session?: SessionRecord;
+  /**
+   * The session token the client presented (X-Session-Token): checked by `beginTurn` before the
+   * lease is taken (FORBIDDEN otherwise, and nothing changes). Omit for turns the server starts.
+   */
+  sessionToken?: { presented: string | string[] | undefined };
   /** Wait tokens this turn resolves (callbacks, timeouts). */
   resolvedWaits?: string[];
   onEvent?: (ev: TurnEvent) => void;

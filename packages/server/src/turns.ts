@@ -12,8 +12,8 @@
 import {
   BatonError,
   CheckpointCorruptError,
-  TERMINAL_SESSION_STATUSES,
   DEFAULT_HISTORY_WINDOW,
+  sha256Hex,
   type Checkpoint,
   type CheckpointBody,
   type HistoryWindow,
@@ -37,6 +37,9 @@ import { turnIdOf, type TurnOptions, type TurnResult } from './turn-types';
 import { digestWaits, publicWait } from './waits';
 import { turnRequestFor, unchangedParts } from './wire';
 
+/** Sessions whose history window is remembered (the oldest is forgotten first). */
+const WINDOWS_KEPT = 10_000;
+
 /** One turn as it passes through the steps. */
 interface TurnRun {
   sessionId: string;
@@ -57,6 +60,8 @@ interface TurnRun {
   migrated?: TurnResult['migrated'];
   /** A session without state moves with its first turn: the migration is recorded in its commit. */
   pinMove?: AppendCheckpointInput['migration'];
+  /** The agent's route revision as `beginTurn` read it (undefined: the backend did not say). */
+  routeRevision: number | null | undefined;
   /** Set once the commit went through (it released the lease). */
   committed?: boolean;
 }
@@ -68,6 +73,8 @@ export class Turns {
   private readonly commits: CommitBatcher;
   private readonly begins: BeginBatcher;
   private readonly routes: RouteCache;
+  /** The history window each recent session's version has (its next turn reads that window with its start). */
+  private readonly windows = new Map<string, HistoryWindow>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -115,7 +122,7 @@ export class Turns {
     // the window of the version the caller's session record names (a guess for callbacks)
     const guess = opts.session
       ? await this.windowFor(opts.session.agent, opts.session.version)
-      : DEFAULT_HISTORY_WINDOW;
+      : (this.windows.get(sessionId) ?? DEFAULT_HISTORY_WINDOW);
     holdOwner(owner);
     let run: TurnRun | undefined;
     try {
@@ -127,12 +134,6 @@ export class Turns {
         renewMs: limits.leaseRenewMs,
       });
       run = { ...begun, keeper };
-      if (run.read === undefined) {
-        const again = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
-        if (again !== undefined) return this.replayed(run.session, again, opts);
-        run.session = await store.getSession(sessionId);
-        if (TERMINAL_SESSION_STATUSES.includes(run.session.status)) throw closedError(run.session);
-      }
       opts.onEvent?.({ event: 'started', data: { sessionId, turnId, version: run.session.version } });
       trace.on(run.session.agent, run.session.version);
       await this.migrate(run);
@@ -153,34 +154,53 @@ export class Turns {
   }
 
   /**
-   * Step 1: the stored result of the key, or the lease with the session, its latest checkpoint and
-   * history window (one `beginTurn`; backends without it get the separate calls).
+   * Step 1, one `beginTurn`: the session token checked (a wrong one is refused before any lease), the
+   * stored result of the key, or the lease with the session, its latest checkpoint, history window
+   * and the revision of the agent's route.
    */
   private async begin(
-    t: Omit<Started, 'session' | 'lease' | 'read' | 'window'>,
+    t: Omit<Started, 'session' | 'lease' | 'read' | 'window' | 'routeRevision'>,
     guess: HistoryWindow,
   ): Promise<Started | TurnResult> {
-    const { store } = this.ctx;
+    const { store, auth } = this.ctx;
     const { sessionId, key, owner, opts } = t;
     const ttlMs = this.ctx.limits.leaseMs;
-    if (store.beginTurn) {
-      const b = await this.acquire(sessionId, () =>
-        this.begins.begin({ sessionId, key, owner, ttlMs, window: guess }),
-      );
-      if (b.kind === 'replayed') {
-        const s = opts.session ?? (await store.getSession(sessionId));
-        return this.replayed(s, b.result as TurnResult, opts);
-      }
-      if (b.kind === 'closed') throw closedError(b.session);
-      const read = b.checkpointError ?? b.checkpoint;
-      return { ...t, session: b.session, lease: b.lease, read, window: { entries: b.history, for: guess } };
+    const tokenHash = opts.sessionToken
+      ? await this.tokenHashOf(sessionId, opts.sessionToken.presented)
+      : undefined;
+    const b = await this.acquire(sessionId, () =>
+      this.begins.begin({ sessionId, key, owner, ttlMs, window: guess, ...(tokenHash ? { tokenHash } : {}) }),
+    );
+    if (b.kind === 'forbidden') {
+      auth.checkSessionToken(b.session.tokenHash, opts.sessionToken?.presented);
+      throw new BatonError('FORBIDDEN', 'wrong session token');
     }
-    const session = opts.session ?? (await store.getSession(sessionId));
-    const prior = (await store.getTurnResult(sessionId, key)) as TurnResult | undefined;
-    if (prior !== undefined) return this.replayed(session, prior, opts);
-    if (TERMINAL_SESSION_STATUSES.includes(session.status)) throw closedError(session);
-    const lease = await this.acquire(sessionId, () => store.acquireLease(sessionId, owner, ttlMs));
-    return { ...t, session, lease, read: undefined, window: undefined };
+    if (b.kind === 'replayed') {
+      const s = opts.session ?? (await store.getSession(sessionId));
+      return this.replayed(s, b.result as TurnResult, opts);
+    }
+    if (b.kind === 'closed') throw closedError(b.session);
+    const read = b.checkpointError ?? b.checkpoint;
+    return {
+      ...t,
+      session: b.session,
+      lease: b.lease,
+      read,
+      window: { entries: b.history, for: guess },
+      routeRevision: b.routeRevision,
+    };
+  }
+
+  /**
+   * The hash `beginTurn` checks the presented session token against. A missing token is answered
+   * as the separate check answers it (SESSION_NOT_FOUND first for an unknown session), with a read.
+   */
+  private async tokenHashOf(sessionId: string, presented: string | string[] | undefined): Promise<string> {
+    const t = Array.isArray(presented) ? presented[0] : presented;
+    if (typeof t === 'string' && t.length > 0) return sha256Hex(t);
+    const s = await this.ctx.store.getSession(sessionId);
+    this.ctx.auth.checkSessionToken(s.tokenHash, presented);
+    throw new BatonError('FORBIDDEN', 'missing X-Session-Token');
   }
 
   /** Step 2: migrate first when the route says the session is due to move. */
@@ -188,7 +208,9 @@ export class Turns {
     const { clock } = this.ctx;
     const emit = run.opts.onEvent;
     const session = run.session;
-    const route = await this.routes.get(session.agent);
+    // the cached route, unless the store's revision (read by beginTurn, before this migration) is
+    // newer: a stale cache never makes a move the controller revoked
+    const route = await this.routes.get(session.agent, run.routeRevision);
     const move = moveDue(route, session, clock.now());
     if (!move) return;
     if (session.seq === 0 && this.ctx.pool.has(session.agent, move.to)) {
@@ -236,12 +258,9 @@ export class Turns {
       if (read instanceof CheckpointCorruptError) throw read;
       cp = read !== undefined ? read : await store.getLatestCheckpoint(sessionId);
       // a migration appends no history, so the window read before it is still the session's
-      history = await this.window(
-        sessionId,
-        cp,
-        run.window,
-        await this.windowFor(session.agent, session.version),
-      );
+      const w = await this.windowFor(session.agent, session.version);
+      this.learnWindow(sessionId, w);
+      history = await this.window(sessionId, cp, run.window, w);
     } catch (e) {
       if (e instanceof CheckpointCorruptError) {
         const reason = `corrupt checkpoint: ${e.message}`;
@@ -392,6 +411,14 @@ export class Turns {
     this.ctx.metrics.observeTurn(s.agent, r.version, 'replayed', null);
     opts.onEvent?.({ event: 'done', data: r });
     return r;
+  }
+
+  private learnWindow(sessionId: string, w: HistoryWindow): void {
+    if (this.windows.size >= WINDOWS_KEPT && !this.windows.has(sessionId)) {
+      const oldest = this.windows.keys().next();
+      if (!oldest.done) this.windows.delete(oldest.value);
+    }
+    this.windows.set(sessionId, w);
   }
 
   /** The history window a version's workers receive (the default for a version not registered here). */

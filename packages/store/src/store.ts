@@ -127,13 +127,16 @@ export interface AppendCheckpointInput {
 }
 
 /**
- * The outcome of `beginTurn`: the stored result of a key already committed (`replayed`, no lease
+ * The outcome of `beginTurn`: a session token that does not match (`forbidden`, nothing read
+ * further, nothing written), the stored result of a key already committed (`replayed`, no lease
  * taken), a session in a terminal status (`closed`, no lease taken), or the lease taken (`started`)
- * with the session and its latest checkpoint as read under the lease. A latest checkpoint that
- * fails its hash check is reported in `checkpointError` (the lease is held; the caller quarantines
- * the session and releases it), never returned as `checkpoint`.
+ * with the session and its latest checkpoint as read under the lease, and the revision of the
+ * agent's route (`updatedAt`, null without a route) read in the same transaction. A latest
+ * checkpoint that fails its hash check is reported in `checkpointError` (the lease is held; the
+ * caller quarantines the session and releases it), never returned as `checkpoint`.
  */
 export type BeginTurnResult =
+  | { kind: 'forbidden'; session: SessionRecord }
   | { kind: 'replayed'; result: unknown }
   | { kind: 'closed'; session: SessionRecord }
   | {
@@ -144,6 +147,8 @@ export type BeginTurnResult =
       /** The newest history entries within the requested window, oldest first, hash-checked. */
       history: StoredHistoryEntry[];
       checkpointError?: CheckpointCorruptError;
+      /** The agent's route revision when the lease was taken (a cached route older than it is stale). */
+      routeRevision?: number | null;
     };
 
 /** One item of `beginTurns`: the arguments of one `beginTurn` call. */
@@ -154,6 +159,11 @@ export interface BeginTurnInput {
   ttlMs: number;
   /** Which history entries to read with the checkpoint (default: none). */
   window?: HistoryWindow;
+  /**
+   * The SHA-256 (hex) of the session token the client presented: checked against the session's
+   * before anything else, so a wrong one is answered `forbidden` and takes no lease (default: no check).
+   */
+  tokenHash?: string;
 }
 
 /** One item's outcome in `beginTurns`: what `beginTurn` returns, or the error it throws. */
@@ -324,7 +334,8 @@ export interface Store {
   /**
    * Optional: the start of a turn in one call — `getTurnResult(sessionId, key)`, then (when no
    * result is stored and the session is not terminal) `acquireLease(sessionId, owner, ttlMs)`, the
-   * session and its latest checkpoint read under the lease. Throws SESSION_NOT_FOUND and
+   * session and its latest checkpoint read under the lease, and the route revision of the session's
+   * agent. With `tokenHash`, the session token is checked first. Throws SESSION_NOT_FOUND and
    * SESSION_BUSY as `acquireLease` does. Callers fall back to the separate calls when a backend
    * lacks it.
    */
@@ -334,6 +345,7 @@ export interface Store {
     owner: string,
     ttlMs: number,
     window?: HistoryWindow,
+    tokenHash?: string,
   ): Promise<BeginTurnResult>;
   /**
    * Optional: several `beginTurn` calls in one write transaction (one commit), each answered or
