@@ -5,6 +5,7 @@
  * a move the controller revoked is never made from a stale cached route.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MoveRule } from '@baton/core';
 import type { Store } from '@baton/store';
 import { counterV1, counterV2, noop } from './fixtures/agents';
 import {
@@ -19,6 +20,9 @@ import {
   type Running,
   type StoreTarget,
 } from './fixtures/harness';
+
+/** A move rule's terms that move every session at its next boundary. */
+const AT_BOUNDARY = { policy: 'at-boundary', maxAgeMs: null, deadlinePassed: false } as const;
 
 /** The store behind a Proxy that records the name of every method called on it. */
 function counted(store: Store): { store: Store; calls: string[] } {
@@ -118,14 +122,7 @@ for (const { t, skip } of targets) {
       const b = await newSession(r.http, 'counter');
       expect([a.version, b.version]).toEqual(['v1', 'v1']);
       const route = (await raw.getRoute('counter'))!;
-      const move = {
-        from: 'v1',
-        to: 'v2',
-        percent: 100,
-        policy: 'at-boundary' as const,
-        maxAgeMs: null,
-        deadlinePassed: false,
-      };
+      const move: MoveRule = { ...AT_BOUNDARY, from: 'v1', to: 'v2', percent: 100 };
       await raw.setRoute({ ...route, move, rolloutId: null });
       // a's turn reads the route with the move and caches it: a moves
       const ta = await turn(a, 'k1', { text: 'a', effect: false });
