@@ -7,7 +7,10 @@ import type { Clock, RouteRecord } from '@baton/core';
 import type { Store } from '@baton/store';
 
 export class RouteCache {
-  private readonly routes = new Map<string, { route: RouteRecord | null; at: number }>();
+  private readonly routes = new Map<
+    string,
+    { route: RouteRecord | null; revision: string | null | undefined; at: number }
+  >();
 
   constructor(
     private readonly store: Pick<Store, 'getRoute'>,
@@ -17,17 +20,20 @@ export class RouteCache {
   ) {}
 
   /**
-   * The agent's route. `revision` is the route's `updatedAt` as the store has it now (null: no
-   * route; undefined: not known): a cached route of another revision is not used, whatever its age.
+   * The agent's route. `revision` is the route's revision in the store now, as `beginTurn` read it
+   * (opaque; null: no route; undefined: not known): a route cached at another revision is read
+   * again, whatever its age.
    */
-  async get(agent: string, revision?: number | null): Promise<RouteRecord | null> {
+  async get(agent: string, revision?: string | null): Promise<RouteRecord | null> {
     if (this.ttlMs <= 0) return this.store.getRoute(agent);
     const now = this.clock.now();
     const hit = this.routes.get(agent);
-    const current = revision === undefined || (hit?.route?.updatedAt ?? null) === revision;
+    const current = revision === undefined || hit?.revision === revision;
     if (hit && current && now - hit.at < this.ttlMs) return hit.route;
+    // read after `revision` was: the route read is that revision's or a newer one (a newer one is
+    // read again at the next turn, whose revision differs)
     const route = await this.store.getRoute(agent);
-    this.routes.set(agent, { route, at: now });
+    this.routes.set(agent, { route, revision, at: now });
     return route;
   }
 }

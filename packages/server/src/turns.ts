@@ -61,7 +61,7 @@ interface TurnRun {
   /** A session without state moves with its first turn: the migration is recorded in its commit. */
   pinMove?: AppendCheckpointInput['migration'];
   /** The agent's route revision as `beginTurn` read it (undefined: the backend did not say). */
-  routeRevision: number | null | undefined;
+  routeRevision: string | null | undefined;
   /** Set once the commit went through (it released the lease). */
   committed?: boolean;
 }

@@ -130,9 +130,8 @@ for (const { t, skip } of targets) {
       expect(ta.body.version).toBe('v2');
       // the controller revokes the move (a new revision); the cache still holds the old route
       const moved = (await raw.getRoute('counter'))!;
-      await new Promise((res) => setTimeout(res, 5));
+      // (at once: the revision is the route's content, not its timestamp)
       await raw.setRoute({ ...moved, move: null });
-      expect((await raw.getRoute('counter'))!.updatedAt).not.toBe(moved.updatedAt);
       const tb = await turn(b, 'k1', { text: 'b', effect: false });
       expect(tb.status, JSON.stringify(tb.body)).toBe(200);
       expect(tb.body.version).toBe('v1');

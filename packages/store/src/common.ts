@@ -502,7 +502,7 @@ export function fitBytes<R extends { size: number }>(rows: R[], maxBytes: number
 export function startedTurn(
   lease: Lease,
   session: SessionRecord,
-  routeRevision: number | null,
+  routeRevision: string | null,
   decode: () => { checkpoint: Checkpoint | null; history: StoredHistoryEntry[] },
 ): BeginTurnResult {
   try {

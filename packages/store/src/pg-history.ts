@@ -287,7 +287,7 @@ export function beginTurnSql(window: HistoryWindow | undefined): string {
       RETURNING *)
   SELECT EXISTS (SELECT 1 FROM tr) AS tr_found, (SELECT result FROM tr) AS tr_result,
     (SELECT row_to_json(u) FROM u) AS u_row, (SELECT row_to_json(cur) FROM cur) AS cur_row,
-    (SELECT r.updated_at FROM routes r WHERE r.agent = (SELECT agent FROM cur)) AS route_rev,
+    (SELECT row_to_json(r)::text FROM routes r WHERE r.agent = (SELECT agent FROM cur)) AS route_rev,
     ${CP_SELECT}, ${TRIM_SELECT}${entries ? ', hs.*' : ''}
   FROM (SELECT 1) one
   ${cpJoins('$1', 'AND EXISTS (SELECT 1 FROM u)')}

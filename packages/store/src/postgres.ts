@@ -842,8 +842,8 @@ export class PostgresStore implements Store {
     }
     const session = sessionFromRow(u);
     const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
-    const routeRevision =
-      row.route_rev === null || row.route_rev === undefined ? null : Number(row.route_rev);
+    // the route's revision: its whole row (any change to it is a new revision, whatever the clock says)
+    const routeRevision = typeof row.route_rev === 'string' ? row.route_rev : null;
     const cpSeq = row.c_seq === null || row.c_seq === undefined ? 0 : Number(row.c_seq);
     if (cpSeq !== session.seq) {
       // A turn committed between the statement's snapshot and the lease: read again under the lease.
@@ -897,7 +897,7 @@ export class PostgresStore implements Store {
     session: SessionRecord,
     key: string,
     window: HistoryWindow | undefined,
-    routeRevision: number | null,
+    routeRevision: string | null,
   ): Promise<BeginTurnResult> {
     const sql = latestSql(window);
     const values: unknown[] = [lease.sessionId];

@@ -787,9 +787,9 @@ export class SqliteStore implements Store {
     session.leaseExpiresAt = expiresAt;
     session.leaseEpoch += 1;
     const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
-    const route = this.st('SELECT updated_at FROM routes WHERE agent = ?').get(session.agent) as
-      Row | undefined;
-    return startedTurn(lease, session, route ? Number(route.updated_at) : null, () => {
+    // the route's revision: its whole row (any change to it is a new revision, whatever the clock says)
+    const route = this.st('SELECT * FROM routes WHERE agent = ?').get(session.agent) as Row | undefined;
+    return startedTurn(lease, session, route ? JSON.stringify(route) : null, () => {
       const r = this.log.row(sessionId, 'latest', true);
       if (!r) return { checkpoint: null, history: [] };
       const checkpoint = this.log.decode(r);

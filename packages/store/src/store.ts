@@ -131,7 +131,8 @@ export interface AppendCheckpointInput {
  * further, nothing written), the stored result of a key already committed (`replayed`, no lease
  * taken), a session in a terminal status (`closed`, no lease taken), or the lease taken (`started`)
  * with the session and its latest checkpoint as read under the lease, and the revision of the
- * agent's route (`updatedAt`, null without a route) read in the same transaction. A latest
+ * agent's route read in the same transaction (opaque: equal revisions are the same route; null
+ * without a route). A latest
  * checkpoint that fails its hash check is reported in `checkpointError` (the lease is held; the
  * caller quarantines the session and releases it), never returned as `checkpoint`.
  */
@@ -147,8 +148,8 @@ export type BeginTurnResult =
       /** The newest history entries within the requested window, oldest first, hash-checked. */
       history: StoredHistoryEntry[];
       checkpointError?: CheckpointCorruptError;
-      /** The agent's route revision when the lease was taken (a cached route older than it is stale). */
-      routeRevision?: number | null;
+      /** The agent's route revision when the lease was taken (a route cached at another revision is stale). */
+      routeRevision?: string | null;
     };
 
 /** One item of `beginTurns`: the arguments of one `beginTurn` call. */
