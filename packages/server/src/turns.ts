@@ -12,7 +12,6 @@
 import {
   BatonError,
   CheckpointCorruptError,
-  DEFAULT_HISTORY_WINDOW,
   sha256Hex,
   type Checkpoint,
   type CheckpointBody,
@@ -24,7 +23,7 @@ import {
 } from '@baton/core';
 import type { AppendCheckpointInput, Lease } from '@baton/store';
 import { BeginBatcher, CommitBatcher } from './commit';
-import { historyWindowOf, retentionOf, type ServerContext } from './context';
+import { retentionOf, type ServerContext } from './context';
 import type { TurnEstimate } from './lease';
 import { LeaseKeeper, dropOwner, holdOwner, takeLease } from './lease';
 import { migrateSession } from './migration';
@@ -36,9 +35,7 @@ import { checkResponse, dispatchTurn } from './turn-dispatch';
 import { turnIdOf, type TurnOptions, type TurnResult } from './turn-types';
 import { digestWaits, publicWait } from './waits';
 import { turnRequestFor, unchangedParts } from './wire';
-
-/** Sessions whose history window is remembered (the oldest is forgotten first). */
-const WINDOWS_KEPT = 10_000;
+import { TurnWindows, type ReadWindow } from './turn-window';
 
 /** One turn as it passes through the steps. */
 interface TurnRun {
@@ -56,7 +53,7 @@ interface TurnRun {
   /** The latest checkpoint read under the lease by `beginTurn` (undefined: read it in `load`). */
   read: Checkpoint | null | CheckpointCorruptError | undefined;
   /** The history entries read with it, and the window they were read for. */
-  window: { entries: StoredHistoryEntry[]; for: HistoryWindow } | undefined;
+  window: ReadWindow | undefined;
   migrated?: TurnResult['migrated'];
   /** A session without state moves with its first turn: the migration is recorded in its commit. */
   pinMove?: AppendCheckpointInput['migration'];
@@ -73,8 +70,7 @@ export class Turns {
   private readonly commits: CommitBatcher;
   private readonly begins: BeginBatcher;
   private readonly routes: RouteCache;
-  /** The history window each recent session's version has (its next turn reads that window with its start). */
-  private readonly windows = new Map<string, HistoryWindow>();
+  private readonly windows: TurnWindows;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -84,6 +80,7 @@ export class Turns {
     this.commits = new CommitBatcher(ctx.store, 256, ctx.limits.groupCommit);
     this.begins = new BeginBatcher(ctx.store, 256, ctx.limits.groupCommit);
     this.routes = new RouteCache(ctx.store, ctx.clock, ctx.limits.routeCacheMs);
+    this.windows = new TurnWindows(ctx);
   }
 
   /**
@@ -120,9 +117,7 @@ export class Turns {
     const owner = `${this.ctx.instanceId}:${turnId}`;
     const t0 = performance.now();
     // the window of the version the caller's session record names (a guess for callbacks)
-    const guess = opts.session
-      ? await this.windowFor(opts.session.agent, opts.session.version)
-      : (this.windows.get(sessionId) ?? DEFAULT_HISTORY_WINDOW);
+    const guess = await this.windows.guess(sessionId, opts.session);
     holdOwner(owner);
     let run: TurnRun | undefined;
     try {
@@ -258,9 +253,7 @@ export class Turns {
       if (read instanceof CheckpointCorruptError) throw read;
       cp = read !== undefined ? read : await store.getLatestCheckpoint(sessionId);
       // a migration appends no history, so the window read before it is still the session's
-      const w = await this.windowFor(session.agent, session.version);
-      this.learnWindow(sessionId, w);
-      history = await this.window(sessionId, cp, run.window, w);
+      history = await this.windows.entries(session, cp, run.window);
     } catch (e) {
       if (e instanceof CheckpointCorruptError) {
         const reason = `corrupt checkpoint: ${e.message}`;
@@ -411,39 +404,5 @@ export class Turns {
     this.ctx.metrics.observeTurn(s.agent, r.version, 'replayed', null);
     opts.onEvent?.({ event: 'done', data: r });
     return r;
-  }
-
-  private learnWindow(sessionId: string, w: HistoryWindow): void {
-    if (this.windows.size >= WINDOWS_KEPT && !this.windows.has(sessionId)) {
-      const oldest = this.windows.keys().next();
-      if (!oldest.done) this.windows.delete(oldest.value);
-    }
-    this.windows.set(sessionId, w);
-  }
-
-  /** The history window a version's workers receive (the default for a version not registered here). */
-  private async windowFor(agent: string, version: string): Promise<HistoryWindow> {
-    try {
-      return historyWindowOf(await this.ctx.versions.get(agent, version));
-    } catch (e) {
-      if (e instanceof BatonError && e.code === 'VERSION_NOT_FOUND') return DEFAULT_HISTORY_WINDOW;
-      throw e;
-    }
-  }
-
-  /**
-   * The newest history entries within window `w`: those read with the checkpoint when they were
-   * read for that window, else read now (a callback's session on a version with its own window).
-   */
-  private async window(
-    sessionId: string,
-    cp: Checkpoint | null,
-    have: TurnRun['window'],
-    w: HistoryWindow,
-  ): Promise<StoredHistoryEntry[]> {
-    if (!cp || cp.historyLength === 0 || w.entries === 0) return [];
-    if (have && have.for.entries === w.entries && have.for.bytes === w.bytes) return have.entries;
-    const page = await this.ctx.store.readHistory(sessionId, { limit: w.entries, maxBytes: w.bytes });
-    return page.entries;
   }
 }
