@@ -94,7 +94,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
     const doEvent = async (e: UserEv | { user: -1; act: null }, t: number): Promise<void> => {
       if (e.user === -1) {
         const u = nextUser++;
-        const s = await ctx.router.createSession(AGENT);
+        const s = await server.router.createSession(AGENT);
         sessionOf[u] = s.sessionId;
         life[u] = { createdAt: t, createdOn: s.version, turns: [], endedAt: Infinity, endedOn: null };
         const k = p.slowdown && t >= rolloutAt ? p.slowdown : 1;
@@ -109,7 +109,7 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
         if (a.kind === 'end') {
           const s = await store.getSession(sid);
           if (s.status !== 'completed') {
-            await ctx.router.end(s);
+            await server.router.end(s);
             life[e.user]!.endedAt = t;
             life[e.user]!.endedOn = s.version;
           }
@@ -117,13 +117,13 @@ export async function run(p: Pattern, policy: Policy, seed: number, dir: string)
           const token = tokenOf.get(e.user);
           if (token) {
             turns++;
-            await ctx.router.callback(token, { ok: true });
+            await server.router.callback(token, { ok: true });
           }
         } else {
           turns++;
           life[e.user]!.turns.push(t);
           const msg = a.kind === 'wait' ? `wait:${a.timeout}` : `hello ${turns}`;
-          const res = await ctx.router.turn(sid, { kind: 'message', message: msg }, `k${turns}`);
+          const res = await server.router.turn(sid, { kind: 'message', message: msg }, `k${turns}`);
           const w = (res as { waits?: Array<{ token: string }> }).waits?.[0];
           if (w) tokenOf.set(e.user, w.token);
         }

@@ -2,6 +2,7 @@ export * from './errors';
 export * from './clock';
 export * from './hash';
 export * from './types';
+export * from './decisions';
 export * from './protocol';
 export * from './history';
 export * from './capability';

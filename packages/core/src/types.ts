@@ -10,6 +10,7 @@ import type {
   turnTelemetrySchema,
   waitSchema,
 } from './wire/shapes';
+import type { DecisionKind } from './decisions';
 
 export type SessionStatus =
   'idle' | 'running' | 'waiting' | 'migrating' | 'completed' | 'failed' | 'quarantined';
@@ -316,16 +317,28 @@ export interface RolloutRecord {
   updatedAt: number;
 }
 
-export interface DecisionInput {
-  kind: string;
+/**
+ * A rollout decision as the store keeps it: the store holds the kind as given (`K`); the decisions
+ * Baton's rollouts record are `RolloutDecisionInput`s, their kind one of `DecisionKind`.
+ */
+export interface DecisionInput<K extends string = string> {
+  kind: K;
   message: string;
   evidence?: unknown;
 }
 
-export interface Decision extends DecisionInput {
+export interface Decision<K extends string = string> extends DecisionInput<K> {
   rolloutId: string;
   seq: number;
   at: number;
+}
+
+/** A decision a rollout records (the machine, the rollout API, compensation and shadow runs). */
+export type RolloutDecisionInput = DecisionInput<DecisionKind>;
+
+/** Whether a stored decision is of kind `k` (a reader matches kinds through the union, never a loose string). */
+export function decisionIs(d: Pick<Decision, 'kind'>, k: DecisionKind): boolean {
+  return d.kind === k;
 }
 
 export type Verdict = 'pass' | 'inconclusive' | 'nodata' | 'fail';

@@ -12,7 +12,6 @@ import {
   CAPABILITY_HEADER,
   ValidationError,
   errorFromWire,
-  newId,
   systemClock,
 } from '@baton/core';
 import type {

@@ -115,7 +115,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     log: app.log,
     evaluations: null,
     capabilities: new Capabilities(store, clock),
-  } as Omit<ServerContext, 'router'> as ServerContext;
+  } as Omit<ServerContext, 'waitExpiry'> as ServerContext;
   if (opts.evaluators && opts.evaluators.evaluators.length > 0) {
     const e = opts.evaluators;
     ctx.evaluations = new EvaluationRunner({
@@ -132,7 +132,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
     app.addHook('onClose', async () => runner.stop());
   }
   const router = new Router(ctx);
-  ctx.router = router;
+  ctx.waitExpiry = router;
 
   app.setErrorHandler((err, req, reply) => {
     if (clientGone(req, err)) {
@@ -158,7 +158,7 @@ export function createServer(opts: CreateServerOptions): BatonServer {
       if (method !== 'HEAD') routeTable.push({ method, url: r.url });
     }
   });
-  registerTrafficRoutes(app, ctx);
+  registerTrafficRoutes(app, ctx, router);
   registerWorkerRoutes(app, ctx);
   registerGraphRoutes(app, ctx);
   registerAdminRoutes(app, ctx);

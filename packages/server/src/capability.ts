@@ -12,6 +12,7 @@ import {
 } from '@baton/core';
 import type { Clock } from '@baton/core';
 import type { Store } from '@baton/store';
+import { leaseHolder } from './lease';
 
 const SECRET_NAME = 'turn-capability';
 
@@ -58,7 +59,7 @@ export class Capabilities {
   /** Whether a live lease holds the session now (a turn or a leased migration runs). */
   async leased(sessionId: string): Promise<boolean> {
     const s = await this.store.getSession(sessionId);
-    return s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > this.clock.now();
+    return leaseHolder(s, this.clock.now()) !== null;
   }
 
   /**
@@ -109,7 +110,7 @@ export class Capabilities {
         throw invalid('revoked: the compensation run ended or another run took it over', sessionId);
     } else if (cap.epoch !== null && opts.live !== false) {
       const s = await this.store.getSession(sessionId);
-      const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
+      const live = leaseHolder(s, now) !== null;
       if (!live || s.leaseEpoch !== cap.epoch)
         throw invalid('revoked: the turn committed or its lease was lost', sessionId);
     }

@@ -107,7 +107,7 @@ export class BeginBatcher {
   constructor(store: Store, maxBatch = 256, enabled = true) {
     const many = store.beginTurns?.bind(store);
     this.batcher = new Batcher(
-      (i) => store.beginTurn!(i.sessionId, i.key, i.owner, i.ttlMs, i.window),
+      (i) => store.beginTurn(i.sessionId, i.key, i.owner, i.ttlMs, i.window, i.tokenHash),
       enabled && many
         ? async (inputs) =>
             (await many(inputs)).map((r) =>

@@ -10,7 +10,12 @@
  *     one effect: plan it, run it, or mark it not-compensable by hand (who and why).
  */
 import type { FastifyInstance } from 'fastify';
-import { BatonError, compensateEffectBodySchema, type EffectRecord } from '@baton/core';
+import {
+  BatonError,
+  compensateEffectBodySchema,
+  type EffectRecord,
+  type RolloutDecisionInput,
+} from '@baton/core';
 import {
   compensateAll,
   planOne,
@@ -94,7 +99,7 @@ export async function compensateRollout(
   const out = await compensateAll(ctx, effects, { dryRun: opts.dryRun });
   if (!opts.dryRun && opts.decide !== false) {
     const t = out.totals;
-    const decision = {
+    const decision: RolloutDecisionInput = {
       kind: 'compensations-ran',
       message:
         `${t.ran} compensation(s) of ${rec.to}'s effects ran: ${t.compensated} compensated, ${t.failed} failed; ` +

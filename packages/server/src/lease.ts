@@ -12,8 +12,41 @@
  * Also here: the owners of the leases this process holds (a restarted process with the same
  * instance id reclaims leases of its previous incarnation at once), and the Retry-After hint.
  */
-import { BatonError, SessionBusyError, systemClock, type Clock } from '@baton/core';
+import {
+  BatonError,
+  SessionBusyError,
+  TERMINAL_SESSION_STATUSES,
+  systemClock,
+  type Clock,
+  type SessionRecord,
+  type SessionStatus,
+} from '@baton/core';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Lease, Store } from '@baton/store';
+
+/** Lease owners of migrations start with this prefix; the session view shows them as `migrating`. */
+export const MIGRATION_LEASE_PREFIX = 'migrate:';
+
+type LeaseFields = Pick<SessionRecord, 'status' | 'leaseOwner' | 'leaseExpiresAt'>;
+
+/** Who holds the session's lease at `now`: a turn, a migration (leased by a migration owner), or nobody. */
+export function leaseHolder(s: Omit<LeaseFields, 'status'>, now: number): 'turn' | 'migration' | null {
+  if (s.leaseOwner === null || s.leaseExpiresAt === null || !(s.leaseExpiresAt > now)) return null;
+  return s.leaseOwner.startsWith(MIGRATION_LEASE_PREFIX) ? 'migration' : 'turn';
+}
+
+/**
+ * THE session status as seen from the lease: an open session under a live lease is `running` (a
+ * turn holds it) or `migrating` (a migration does); otherwise its stored status. The session view,
+ * the drain's positions and the stragglers view all show it.
+ */
+export function statusSeen(s: LeaseFields, now: number): SessionStatus {
+  if (TERMINAL_SESSION_STATUSES.includes(s.status)) return s.status;
+  const holder = leaseHolder(s, now);
+  if (holder === 'migration' || s.status === 'migrating') return 'migrating';
+  if (holder === 'turn' || s.status === 'running') return 'running';
+  return s.status;
+}
 
 /** A one-shot timer; the returned function cancels it. */
 export type Timer = (ms: number, fn: () => void) => () => void;
@@ -203,4 +236,45 @@ export class TurnEstimate {
 export function busyHint(e: SessionBusyError, sessionId: string, typicalMs: number): SessionBusyError {
   const ms = Math.max(1000, Math.min(e.retryAfterMs, Math.ceil(typicalMs)));
   return new SessionBusyError(sessionId, ms);
+}
+
+// ---- taking a session's lease -------------------------------------------------------------------
+
+/**
+ * Take a session's lease with `take`. A session busy under a lease of a previous incarnation of
+ * this router's identity (its owner carries this instance id, but this process did not start
+ * it) is reclaimed at once: that lease is released and `take` runs again. Otherwise SESSION_BUSY,
+ * with a Retry-After hint (see `busyHint`).
+ */
+export async function takeLease<T>(
+  ctx: { store: Pick<Store, 'getSession' | 'releaseLease'>; instanceId: string; log: FastifyBaseLogger },
+  typical: TurnEstimate,
+  sessionId: string,
+  take: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await take();
+  } catch (e) {
+    if (!(e instanceof SessionBusyError)) throw e;
+    const s = await ctx.store.getSession(sessionId).catch(() => null);
+    if (s && isStaleOwnLease(s.leaseOwner, ctx.instanceId, MIGRATION_LEASE_PREFIX)) {
+      ctx.log.info(
+        { sessionId, owner: s.leaseOwner },
+        'reclaiming a lease of a previous incarnation of this router',
+      );
+      await ctx.store.releaseLease({
+        sessionId,
+        owner: s.leaseOwner!,
+        expiresAt: s.leaseExpiresAt ?? 0,
+        epoch: s.leaseEpoch,
+      });
+      try {
+        return await take();
+      } catch (again) {
+        if (again instanceof SessionBusyError) throw busyHint(again, sessionId, typical.ms);
+        throw again;
+      }
+    }
+    throw busyHint(e, sessionId, typical.ms);
+  }
 }

@@ -22,6 +22,7 @@ import type { Store } from '@baton/store';
 import type { Capabilities } from './capability';
 import { CapabilityGraphStore } from './graph-capability';
 import { readHistoryChecked } from './history';
+import { leaseHolder } from './lease';
 
 /** The rollout an effect belongs to: the agent's current rollout, if its route has one. */
 export async function rolloutOf(store: Store, agent: string): Promise<string | null> {
@@ -98,7 +99,7 @@ export class StoreLedgerClient implements LedgerClient {
       });
       if (s === null) return false;
       if (claimed && (claimed.agent !== s.agent || claimed.version !== s.version)) return false;
-      const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > this.caps.now();
+      const live = leaseHolder(s, this.caps.now()) !== null;
       return live && this.legacy(s.agent, s.version);
     };
   }

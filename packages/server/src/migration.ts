@@ -17,7 +17,7 @@ import {
 import { DRY_RUN_CALL, MIGRATE_CALL } from './capability';
 import { historyWindowOf, type ServerContext } from './context';
 import type { Lease } from '@baton/store';
-import { LeaseKeeper, dropOwner, holdOwner } from './lease';
+import { LeaseKeeper, MIGRATION_LEASE_PREFIX, dropOwner, holdOwner } from './lease';
 import { migrateRequestFor, unchangedParts } from './wire';
 import { digestWaits } from './waits';
 import { withMigrationSpan } from './tracing/spans';
@@ -41,8 +41,7 @@ export type MigrateSessionResult =
   | { ok: true; seq: number; from: string; to: string; fromSchema: number; toSchema: number }
   | { ok: false; reason: string; code: string };
 
-/** Lease owners of migrations start with this prefix; the session view shows them as `migrating`. */
-export const MIGRATION_LEASE_PREFIX = 'migrate:';
+export { MIGRATION_LEASE_PREFIX } from './lease';
 
 let counter = 0;
 

@@ -15,7 +15,7 @@ import {
 } from '@baton/core';
 import type { Store } from '@baton/store';
 import { HttpWorkerClient } from './http-worker';
-import { versionMetadata, type VersionCache } from './context';
+import { versionMetadata, type VersionCache } from './versions';
 
 export interface PoolEntry {
   readonly id: string;

@@ -10,10 +10,11 @@ import {
   type SessionRecord,
 } from '@baton/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import type { ServerContext } from './context';
 import { readHistoryChecked } from './history';
 import { toWireError } from './http-errors';
-import type { TurnEvent, TurnResult } from './router';
+import type { Router, TurnEvent, TurnResult } from './router';
 import { header, parse } from './validation';
 
 const KEY_RE = /^[\x21-\x7e]{1,200}$/;
@@ -63,8 +64,8 @@ function idempotencyKey(h: string | string[] | undefined): string | undefined {
   return given;
 }
 
-export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const { auth, store, router } = ctx;
+export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext, router: Router): void {
+  const { auth, store } = ctx;
 
   /** Bearer `traffic` (or `admin`, for reads) and the session's token. */
   async function sessionFor(req: FastifyRequest<IdParams>, adminMayRead = false): Promise<SessionRecord> {
@@ -85,16 +86,27 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext):
     return reply.code(replayed ? 200 : 201).send(out);
   });
 
+  /** A turn: the session read and its token checked by the turn's `beginTurn`, not by a read here. */
   app.post<IdParams>('/v1/sessions/:id/turns', async (req, reply) => {
-    const session = await sessionFor(req);
-    const body = parse(turnBodySchema, req.body);
-    if (body.input === undefined) throw new BatonError('VALIDATION', 'input is required');
-    const key = idempotencyKey(req.headers['idempotency-key']) ?? `gen:${randomToken(16)}`;
-    const input = { kind: 'message', message: body.input } as const;
-    if (wantsStream(req)) {
-      return streamed(reply, (onEvent) => router.turn(session.id, input, key, { session, onEvent }));
+    auth.require(req.headers.authorization, 'traffic');
+    let body: z.infer<typeof turnBodySchema>;
+    let given: string | undefined;
+    try {
+      body = parse(turnBodySchema, req.body);
+      if (body.input === undefined) throw new BatonError('VALIDATION', 'input is required');
+      given = idempotencyKey(req.headers['idempotency-key']);
+    } catch (e) {
+      // a bad request is answered as ever: an unknown session or a wrong token first
+      await sessionFor(req);
+      throw e;
     }
-    return router.turn(session.id, input, key, { session });
+    const key = given ?? `gen:${randomToken(16)}`;
+    const input = { kind: 'message', message: body.input } as const;
+    const sessionToken = { presented: req.headers['x-session-token'] };
+    if (wantsStream(req)) {
+      return streamed(reply, (onEvent) => router.turn(req.params.id, input, key, { sessionToken, onEvent }));
+    }
+    return router.turn(req.params.id, input, key, { sessionToken });
   });
 
   app.get<IdParams>('/v1/sessions/:id', async (req) => {

@@ -502,13 +502,22 @@ export function fitBytes<R extends { size: number }>(rows: R[], maxBytes: number
 export function startedTurn(
   lease: Lease,
   session: SessionRecord,
+  routeRevision: string | null,
   decode: () => { checkpoint: Checkpoint | null; history: StoredHistoryEntry[] },
 ): BeginTurnResult {
   try {
-    return { kind: 'started', lease, session, ...decode() };
+    return { kind: 'started', lease, session, routeRevision, ...decode() };
   } catch (e) {
     if (e instanceof CheckpointCorruptError) {
-      return { kind: 'started', lease, session, checkpoint: null, history: [], checkpointError: e };
+      return {
+        kind: 'started',
+        lease,
+        session,
+        routeRevision,
+        checkpoint: null,
+        history: [],
+        checkpointError: e,
+      };
     }
     throw e;
   }

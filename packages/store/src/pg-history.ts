@@ -233,19 +233,22 @@ export function beginTurnSql(window: HistoryWindow | undefined): string {
   const slice = entries
     ? sliceJoin(
         '$1',
-        'greatest(coalesce(t.before_idx, 0), c.history_length - $7::int)',
+        'greatest(coalesce(t.before_idx, 0), c.history_length - $8::int)',
         'CASE WHEN c.format = 2 THEN c.history_length ELSE 0 END',
-        '$8::bigint',
+        '$9::bigint',
       )
     : '';
+  // $7: the presented session token's hash (null: no check); a wrong one takes no lease
   return `WITH tr AS (SELECT result FROM turn_results WHERE session_id = $1 AND key = $2),
     cur AS (SELECT * FROM sessions WHERE id = $1),
     u AS (UPDATE sessions SET lease_owner = $3, lease_expires_at = $4, lease_epoch = lease_epoch + 1
       WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM tr) AND NOT (status = ANY ($6::text[]))
+        AND ($7::text IS NULL OR token_hash = $7::text)
         AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at <= $5)
       RETURNING *)
   SELECT EXISTS (SELECT 1 FROM tr) AS tr_found, (SELECT result FROM tr) AS tr_result,
     (SELECT row_to_json(u) FROM u) AS u_row, (SELECT row_to_json(cur) FROM cur) AS cur_row,
+    (SELECT row_to_json(r)::text FROM routes r WHERE r.agent = (SELECT agent FROM cur)) AS route_rev,
     ${CP_SELECT}, ${TRIM_SELECT}${entries ? ', hs.*' : ''}
   FROM (SELECT 1) one
   ${cpJoins('$1', 'AND EXISTS (SELECT 1 FROM u)')}

@@ -352,12 +352,21 @@ export class PostgresStore extends SqlStore implements Store {
     owner: string,
     ttlMs: number,
     window: HistoryWindow | undefined,
+    tokenHash: string | undefined,
     attempt = 0,
   ): Promise<BeginTurnResult> {
     const now = this.now();
     const expiresAt = now + ttlMs;
     const sql = beginTurnSql(window);
-    const values: unknown[] = [sessionId, key, owner, expiresAt, now, TERMINAL_SESSION_STATUSES];
+    const values: unknown[] = [
+      sessionId,
+      key,
+      owner,
+      expiresAt,
+      now,
+      TERMINAL_SESSION_STATUSES,
+      tokenHash ?? null,
+    ];
     if (window && window.entries > 0) values.push(window.entries, window.bytes);
     let row: Row;
     try {
@@ -365,13 +374,16 @@ export class PostgresStore extends SqlStore implements Store {
     } catch (e) {
       throw storeError(e);
     }
+    const cur = row.cur_row as Row | null;
+    if (!cur) throw sessionNotFound(sessionId);
+    // the session token first: a refused request gets no result and took no lease
+    if (tokenHash !== undefined && cur.token_hash !== tokenHash)
+      return { kind: 'forbidden', session: sessionFromRow(cur) };
     if (row.tr_found)
       return {
         kind: 'replayed',
         result: parseJson(openValue(this.cipher, row.tr_result, turnResultPlace(sessionId, key))),
       };
-    const cur = row.cur_row as Row | null;
-    if (!cur) throw sessionNotFound(sessionId);
     const u = row.u_row as Row | null;
     if (!u) {
       const s = sessionFromRow(cur);
@@ -380,18 +392,20 @@ export class PostgresStore extends SqlStore implements Store {
         throw new SessionBusyError(sessionId, s.leaseExpiresAt - now);
       }
       // the snapshot raced with another writer (the lease was freed meanwhile): ask again
-      if (attempt < 3) return this.beginOne(c, sessionId, key, owner, ttlMs, window, attempt + 1);
+      if (attempt < 3) return this.beginOne(c, sessionId, key, owner, ttlMs, window, tokenHash, attempt + 1);
       throw new SessionBusyError(sessionId, 0);
     }
     const session = sessionFromRow(u);
     const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
+    // the route's revision: its whole row (any change to it is a new revision, whatever the clock says)
+    const routeRevision = typeof row.route_rev === 'string' ? row.route_rev : null;
     const cpSeq = row.c_seq === null || row.c_seq === undefined ? 0 : Number(row.c_seq);
     if (cpSeq !== session.seq) {
       // A turn committed between the statement's snapshot and the lease: read again under the lease.
-      return this.beginReread(c, lease, session, key, window);
+      return this.beginReread(c, lease, session, key, window, routeRevision);
     }
     try {
-      return startedTurn(lease, session, () => this.decodeStarted(row, window));
+      return startedTurn(lease, session, routeRevision, () => this.decodeStarted(row, window));
     } catch (e) {
       // a record under a key this process lacks: nothing was started, so the lease is given back
       // (as SQLite's transaction rolls it back) and the session stays free for a server that has it
@@ -438,6 +452,7 @@ export class PostgresStore extends SqlStore implements Store {
     session: SessionRecord,
     key: string,
     window: HistoryWindow | undefined,
+    routeRevision: string | null,
   ): Promise<BeginTurnResult> {
     const sql = latestSql(window);
     const values: unknown[] = [lease.sessionId];
@@ -463,7 +478,7 @@ export class PostgresStore extends SqlStore implements Store {
       await this.releaseOn(c, lease);
       return { kind: 'closed', session: s };
     }
-    return startedTurn(lease, s, () => this.decodeStarted(row, window));
+    return startedTurn(lease, s, routeRevision, () => this.decodeStarted(row, window));
   }
 
   private async releaseOn(c: Runner, lease: Lease): Promise<void> {
@@ -483,12 +498,13 @@ export class PostgresStore extends SqlStore implements Store {
     owner: string,
     ttlMs: number,
     window?: HistoryWindow,
+    tokenHash?: string,
   ): Promise<BeginTurnResult> {
     checkTtl(ttlMs);
     if (this.hooks?.beforeCommit) {
-      return this.tx('beginTurn', (c) => this.beginOne(c, sessionId, key, owner, ttlMs, window));
+      return this.tx('beginTurn', (c) => this.beginOne(c, sessionId, key, owner, ttlMs, window, tokenHash));
     }
-    return this.beginOne(this.pool, sessionId, key, owner, ttlMs, window);
+    return this.beginOne(this.pool, sessionId, key, owner, ttlMs, window, tokenHash);
   }
 
   /**
@@ -506,7 +522,9 @@ export class PostgresStore extends SqlStore implements Store {
     if (items.length === 1 && checked[0] === null && !this.hooks?.beforeCommit) {
       const it = items[0]!;
       try {
-        return [await this.beginOne(this.pool, it.sessionId, it.key, it.owner, it.ttlMs, it.window)];
+        return [
+          await this.beginOne(this.pool, it.sessionId, it.key, it.owner, it.ttlMs, it.window, it.tokenHash),
+        ];
       } catch (e) {
         if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE') return [{ kind: 'error', error: e }];
         throw e;
@@ -523,7 +541,7 @@ export class PostgresStore extends SqlStore implements Store {
           continue;
         }
         try {
-          out[i] = await this.beginOne(c, it.sessionId, it.key, it.owner, it.ttlMs, it.window);
+          out[i] = await this.beginOne(c, it.sessionId, it.key, it.owner, it.ttlMs, it.window, it.tokenHash);
         } catch (e) {
           if (e instanceof BatonError && e.code !== 'STORE_UNAVAILABLE') out[i] = { kind: 'error', error: e };
           else throw e;

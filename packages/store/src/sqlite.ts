@@ -19,7 +19,6 @@ import type {
   HistoryWindow,
   MigrationRecord,
   SessionAggregate,
-  SessionRecord,
   TurnTelemetryRecord,
   Wait,
 } from '@baton/core';
@@ -81,10 +80,6 @@ const WAIT_DIGEST_VERSION = dataVersion(SQLITE_MIGRATIONS, 'wait digests');
 
 /** The first migration whose data upgrade moves legacy checkpoint bodies into the history log. */
 const LOG_VERSION = dataVersion(SQLITE_MIGRATIONS, 'legacy checkpoints');
-
-/** What `beginTurn` does inside its transaction. */
-type BeginRead =
-  { kind: 'replayed'; result: unknown } | { kind: 'closed'; session: SessionRecord } | BeginTurnResult;
 
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
@@ -279,7 +274,13 @@ export class SqliteStore extends SqlStore implements Store {
     owner: string,
     ttlMs: number,
     window: HistoryWindow | undefined,
-  ): BeginRead {
+    tokenHash?: string,
+  ): BeginTurnResult {
+    const row = this.st('SELECT * FROM sessions WHERE id = ?').get(sessionId) as Row | undefined;
+    if (!row) throw sessionNotFound(sessionId);
+    const session = sessionFromRow(row);
+    // the session token first: a refused request reads no result and writes nothing
+    if (tokenHash !== undefined && tokenHash !== session.tokenHash) return { kind: 'forbidden', session };
     const prior = this.st('SELECT result FROM turn_results WHERE session_id = ? AND key = ?').get(
       sessionId,
       key,
@@ -289,9 +290,6 @@ export class SqliteStore extends SqlStore implements Store {
         kind: 'replayed',
         result: parseJson(openValue(this.cipher, prior.result, turnResultPlace(sessionId, key))),
       };
-    const row = this.st('SELECT * FROM sessions WHERE id = ?').get(sessionId) as Row | undefined;
-    if (!row) throw sessionNotFound(sessionId);
-    const session = sessionFromRow(row);
     if (TERMINAL_SESSION_STATUSES.includes(session.status)) return { kind: 'closed', session };
     const now = this.now();
     if (
@@ -312,7 +310,9 @@ export class SqliteStore extends SqlStore implements Store {
     session.leaseExpiresAt = expiresAt;
     session.leaseEpoch += 1;
     const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
-    return startedTurn(lease, session, () => {
+    // the route's revision: its whole row (any change to it is a new revision, whatever the clock says)
+    const route = this.st('SELECT * FROM routes WHERE agent = ?').get(session.agent) as Row | undefined;
+    return startedTurn(lease, session, route ? JSON.stringify(route) : null, () => {
       const r = this.log.row(sessionId, 'latest', true);
       if (!r) return { checkpoint: null, history: [] };
       const checkpoint = this.log.decode(r);
@@ -326,10 +326,12 @@ export class SqliteStore extends SqlStore implements Store {
     owner: string,
     ttlMs: number,
     window?: HistoryWindow,
+    tokenHash?: string,
   ): Promise<BeginTurnResult> {
     checkTtl(ttlMs);
-    // One write transaction: result lookup, session read, lease, latest checkpoint and window read.
-    return this.write('beginTurn', () => this.beginInTx(sessionId, key, owner, ttlMs, window));
+    // One write transaction: session read and token check, result lookup, lease, latest
+    // checkpoint, window and route revision read.
+    return this.write('beginTurn', () => this.beginInTx(sessionId, key, owner, ttlMs, window, tokenHash));
   }
 
   async beginTurns(items: BeginTurnInput[]): Promise<BeginTurnsResult[]> {
@@ -343,10 +345,12 @@ export class SqliteStore extends SqlStore implements Store {
     // One write transaction (one commit, one fsync with synchronous=FULL) for all of them; an item
     // refused (SESSION_BUSY, SESSION_NOT_FOUND) throws before it writes anything.
     const reads = this.write('beginTurns', () =>
-      items.map((it, i): BeginRead | BatonError => {
+      items.map((it, i): BeginTurnResult | BatonError => {
         if (checked[i]) return checked[i];
         const mark = this.log.deferred.mark();
-        const r = batonErrorOr(() => this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs, it.window));
+        const r = batonErrorOr(() =>
+          this.beginInTx(it.sessionId, it.key, it.owner, it.ttlMs, it.window, it.tokenHash),
+        );
         if (r instanceof BatonError) this.log.deferred.rollback(mark);
         return r;
       }),

@@ -134,13 +134,17 @@ export interface AppendCheckpointInput {
 }
 
 /**
- * The outcome of `beginTurn`: the stored result of a key already committed (`replayed`, no lease
+ * The outcome of `beginTurn`: a session token that does not match (`forbidden`, nothing read
+ * further, nothing written), the stored result of a key already committed (`replayed`, no lease
  * taken), a session in a terminal status (`closed`, no lease taken), or the lease taken (`started`)
- * with the session and its latest checkpoint as read under the lease. A latest checkpoint that
- * fails its hash check is reported in `checkpointError` (the lease is held; the caller quarantines
- * the session and releases it), never returned as `checkpoint`.
+ * with the session and its latest checkpoint as read under the lease, and the revision of the
+ * agent's route read in the same transaction (opaque: equal revisions are the same route; null
+ * without a route). A latest
+ * checkpoint that fails its hash check is reported in `checkpointError` (the lease is held; the
+ * caller quarantines the session and releases it), never returned as `checkpoint`.
  */
 export type BeginTurnResult =
+  | { kind: 'forbidden'; session: SessionRecord }
   | { kind: 'replayed'; result: unknown }
   | { kind: 'closed'; session: SessionRecord }
   | {
@@ -151,6 +155,8 @@ export type BeginTurnResult =
       /** The newest history entries within the requested window, oldest first, hash-checked. */
       history: StoredHistoryEntry[];
       checkpointError?: CheckpointCorruptError;
+      /** The agent's route revision when the lease was taken (a route cached at another revision is stale). */
+      routeRevision?: string | null;
     };
 
 /** One item of `beginTurns`: the arguments of one `beginTurn` call. */
@@ -161,6 +167,11 @@ export interface BeginTurnInput {
   ttlMs: number;
   /** Which history entries to read with the checkpoint (default: none). */
   window?: HistoryWindow;
+  /**
+   * The SHA-256 (hex) of the session token the client presented: checked against the session's
+   * before anything else, so a wrong one is answered `forbidden` and takes no lease (default: no check).
+   */
+  tokenHash?: string;
 }
 
 /** One item's outcome in `beginTurns`: what `beginTurn` returns, or the error it throws. */
@@ -331,17 +342,18 @@ export interface Store {
   /**
    * The start of a turn in one call — `getTurnResult(sessionId, key)`, then (when no result is
    * stored and the session is not terminal) `acquireLease(sessionId, owner, ttlMs)`, the session
-   * and its latest checkpoint read under the lease. Throws SESSION_NOT_FOUND and SESSION_BUSY as
-   * `acquireLease` does. Every backend implements it (the conformance suite requires it); it is
-   * declared optional only while the router still tests for it (`if (store.beginTurn)`, which a
-   * required method makes a compile error).
+   * and its latest checkpoint read under the lease, and the route revision of the session's agent.
+   * With `tokenHash`, the session token is checked first. Throws SESSION_NOT_FOUND and
+   * SESSION_BUSY as `acquireLease` does. Every backend implements it (the conformance suite
+   * requires it).
    */
-  beginTurn?(
+  beginTurn(
     sessionId: string,
     key: string,
     owner: string,
     ttlMs: number,
     window?: HistoryWindow,
+    tokenHash?: string,
   ): Promise<BeginTurnResult>;
   /**
    * Several `beginTurn` calls in one write transaction (one commit), each answered or refused on

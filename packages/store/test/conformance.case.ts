@@ -260,7 +260,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     /** `store.beginTurn`, which every backend implements (a backend without it fails here). */
     function beginTurn(via: Store, ...args: Parameters<NonNullable<Store['beginTurn']>>) {
       expect(via.beginTurn, 'beginTurn').toBeTypeOf('function');
-      return via.beginTurn!(...args);
+      return via.beginTurn(...args);
     }
 
     /** Run a child script of this folder under tsx on the suite's database: target, options, then `args`. */

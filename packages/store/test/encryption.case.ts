@@ -118,7 +118,7 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
         const w = await write(s, marker);
         await expectReadable(s, w);
         // a turn's start reads the checkpoint and its window through the same edge
-        const started = await s.beginTurn!(w.sessionId, u('key'), 'owner', 10_000, {
+        const started = await s.beginTurn(w.sessionId, u('key'), 'owner', 10_000, {
           entries: 10,
           bytes: 1e6,
         });
@@ -159,7 +159,7 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
         // a turn start over it reports the corruption (the router quarantines), never loads it; on
         // another handle, since this one holds the entries it wrote, verified, in its cache
         const other = await h.open({ encryption: ring(`k1:${K1}`) });
-        const st = await other.beginTurn!(a.sessionId, u('key'), 'owner', 10_000, {
+        const st = await other.beginTurn(a.sessionId, u('key'), 'owner', 10_000, {
           entries: 10,
           bytes: 1e6,
         });
@@ -297,7 +297,7 @@ export function encryptionSuite(name: string, harness: () => Promise<EncryptionH
           // a configuration error, not corruption: a turn start fails instead of quarantining
           if (i === 0) {
             const err = await rejects(
-              s.beginTurn!(w.sessionId, u('key'), 'owner', 10_000, { entries: 10, bytes: 1e6 }),
+              s.beginTurn(w.sessionId, u('key'), 'owner', 10_000, { entries: 10, bytes: 1e6 }),
             );
             expect(err.code).toBe('ENCRYPTION_KEY_MISSING');
             // nothing started: the lease is not left held

@@ -305,7 +305,7 @@ function upgradeSuite(label: string, fx: ExpectedFixture, setup: () => Promise<E
         expect(walked.entries).toEqual(stored([...history, ...entries]));
         expect(walked.total).toBe(history.length + 2);
         // and a turn starts on it with its window
-        const turn = await store.beginTurn!(id, 'upgrade-key', 'router', 30_000, {
+        const turn = await store.beginTurn(id, 'upgrade-key', 'router', 30_000, {
           entries: 3,
           bytes: 1 << 20,
         });
@@ -428,7 +428,7 @@ function corruptLegacySuite(label: string, fx: ExpectedFixture, setup: () => Pro
         (err: unknown) => err as { code?: string },
       );
       expect(e?.code).toBe('CHECKPOINT_CORRUPT');
-      const turn = await store.beginTurn!(badId, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 });
+      const turn = await store.beginTurn(badId, 'k', 'router', 30_000, { entries: 10, bytes: 1 << 20 });
       expect(turn).toMatchObject({ kind: 'started', checkpoint: null, history: [] });
       if (turn.kind === 'started') expect(turn.checkpointError?.code).toBe('CHECKPOINT_CORRUPT');
       expect((await store.getSession(badId)).leaseOwner).toBe('router');

@@ -11,7 +11,6 @@ import {
   checkpointBodySchema,
   contextPolicySchema,
   historyEntrySchema,
-  historyPolicySchema,
   partHashesSchema,
   storedHistoryEntrySchema,
   turnTelemetrySchema,

@@ -25,7 +25,7 @@ import {
   rolloutsQuerySchema,
   TERMINAL_ROLLOUT_PHASES,
   type Decision,
-  type DecisionInput,
+  type RolloutDecisionInput,
   type GateResult,
   type RolloutPhase,
   type RolloutRecord,
@@ -47,7 +47,8 @@ import {
   type ShadowSummary,
 } from './machine';
 import { drainProgress } from './metrics';
-import { applyRoute, buildAbortReport, runPreflight, type AbortReport } from './ops';
+import { interpreterFor } from './interpret';
+import { buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
 import { verdictRoutes } from './verdict';
 import { specWarnings, type SpecWarning } from './warnings';
@@ -341,14 +342,14 @@ export async function createRollout(
   }
   // take the first step now (the controller would on its next pass)
   const r = transition(state, { type: 'start' }, ctx.clock.now());
-  const made: DecisionInput[] = [
+  const made: RolloutDecisionInput[] = [
     {
       kind: 'created',
       message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
       evidence: { spec, reversible: state.reversible },
     },
     { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
-    ...warnings.map((w) => ({ kind: 'preflight-warning', message: w.message, evidence: w })),
+    ...warnings.map((w) => ({ kind: 'preflight-warning' as const, message: w.message, evidence: w })),
   ];
   let updated: RolloutRecord;
   try {
@@ -367,14 +368,17 @@ export async function createRollout(
     for (const d of made) await ctx.store.appendDecision(rec.id, d);
     const current = await ctx.store.getRollout(rec.id);
     traceDecisions(current, made);
-    // the route of the state it is in now (as the controller's own action would set it)
-    const now = desiredRoute(loadState(current));
-    if (now) await applyRoute(ctx.store, rec.id, now);
+    // the route of the state it is in now (the controller's own action sets it so, and may
+    // already have: performing it again is harmless)
+    const state = loadState(current);
+    const now = desiredRoute(state);
+    if (now) await interpreterFor(ctx).perform({ rec: current, state }, { type: 'set-route', route: now });
     return { created: current, preflight, spec, forecast, warnings };
   }
   traceDecisions(updated, [...made, ...r.decisions]);
-  const route = desiredRoute(r.state);
-  if (route) await applyRoute(ctx.store, rec.id, route);
+  // the first step's actions, by the controller's interpreter: those due at once now (the route);
+  // the others are the leader's (it may be another server), and its next tick emits them again
+  await interpreterFor(ctx).performAtOnce({ rec: updated, state: r.state }, r.actions);
   return { created: updated, preflight, spec, forecast, warnings };
 }
 
@@ -386,7 +390,8 @@ export async function commandRollout(
 ): Promise<RolloutRecord> {
   const { loaded } = await applyEvent(ctx.store, id, event, () => ctx.clock.now());
   const route = desiredRoute(loaded.state);
-  if (route && loaded.state.stage !== 'done') await applyRoute(ctx.store, id, route);
+  if (route && loaded.state.stage !== 'done')
+    await interpreterFor(ctx).perform(loaded, { type: 'set-route', route });
   return loaded.rec;
 }
 

@@ -6,6 +6,7 @@
  * cannot), then the run; its outcome counts become the `compensations-ran` decision. Resumable: a
  * controller that dies mid-run leaves each effect in a state the next leader's run continues from.
  */
+import type { RolloutDecisionInput } from '@baton/core';
 import type { ServerContext } from '../context';
 import { compensateRollout } from '../compensation-api';
 import type { RolloutEvent, RolloutState } from './machine';
@@ -36,7 +37,7 @@ export async function autoCompensate(
   const all = (await committedEffects(ctx.store, s.agent, s.green)).length;
   const plan = await compensateRollout(ctx, rolloutId, { dryRun: true, ...scope });
   const p = plan.totals;
-  const decision = {
+  const decision: RolloutDecisionInput = {
     kind: 'compensation-plan',
     message:
       `onAbort.compensate auto: ${p.ran} compensation(s) of ${s.green}'s effects will run, ${p.pending} cannot run now, ` +

@@ -16,7 +16,7 @@ import type {
   ForecastStart,
   WaitObservation,
 } from '../analysis/forecast';
-import { MIGRATION_LEASE_PREFIX } from '../migration';
+import { leaseHolder } from '../lease';
 import type { RolloutSpec } from './spec';
 import { mapLimit } from './util';
 
@@ -184,8 +184,7 @@ export async function gatherForecastInput(
     if (s.version !== o.blue) continue;
     if (s.status !== 'idle' && s.status !== 'running' && s.status !== 'waiting' && s.status !== 'migrating')
       continue;
-    const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
-    const busy = live && !s.leaseOwner?.startsWith(MIGRATION_LEASE_PREFIX);
+    const busy = leaseHolder(s, now) === 'turn';
     const ts = bySession.get(s.id) ?? [];
     let wait: ForecastSession['wait'] = null;
     if (s.status === 'waiting') {

@@ -4,7 +4,7 @@
  * created rollout (its `forecast` decision), and the re-forecast from what is left while a drain
  * runs, next to the actual progress.
  */
-import type { Decision } from '@baton/core';
+import { decisionIs, type Decision, type DecisionKind } from '@baton/core';
 import { forecastDrain, type DrainForecast, type ForecastStart, type Quantiles } from '../analysis/forecast';
 import type { ServerContext } from '../context';
 import { gatherForecastInput, measuredEagerRate } from './forecast-input';
@@ -28,7 +28,7 @@ export function humanMs(ms: number): string {
   return parts.join(' ') || '0s';
 }
 
-export const FORECAST_DECISION = 'forecast';
+export const FORECAST_DECISION: DecisionKind = 'forecast';
 /** Simulated runs of a forecast, and of a re-forecast (cheaper: the status is polled). */
 export const FORECAST_RUNS = 200;
 export const REFORECAST_RUNS = 100;
@@ -113,7 +113,7 @@ export function forecastMessage(f: DrainForecast): string {
 /** The forecast stored with a rollout (its `forecast` decision), or null. */
 export async function storedForecast(ctx: ForecastContext, rolloutId: string): Promise<DrainForecast | null> {
   const ds: Decision[] = await ctx.store.listDecisions(rolloutId, { afterSeq: 0, limit: 10 });
-  const d = ds.find((x) => x.kind === FORECAST_DECISION);
+  const d = ds.find((x) => decisionIs(x, FORECAST_DECISION));
   return d ? (d.evidence as DrainForecast) : null;
 }
 

@@ -8,7 +8,14 @@
  * crashed between persisting a state and performing its actions simply performs them again.
  * Every action is idempotent.
  */
-import type { DecisionInput, GateResult, MigrationPolicy, RolloutPhase, SessionStatus } from '@baton/core';
+import type {
+  DecisionKind,
+  GateResult,
+  MigrationPolicy,
+  RolloutDecisionInput,
+  RolloutPhase,
+  SessionStatus,
+} from '@baton/core';
 import type { RolloutSpec } from './spec';
 
 /** Where the rollout is inside its phase. */
@@ -181,7 +188,7 @@ export type RolloutEvent =
 export interface TransitionResult {
   state: RolloutState;
   actions: Action[];
-  decisions: DecisionInput[];
+  decisions: RolloutDecisionInput[];
   /** Set when a command (pause, resume, promote, abort) is not allowed in the current phase. */
   rejected?: { code: 'ROLLOUT_STATE'; message: string };
 }
@@ -313,9 +320,9 @@ function stepElapsed(s: RolloutState, now: number): number {
 
 class Tx {
   actions: Action[] = [];
-  decisions: DecisionInput[] = [];
+  decisions: RolloutDecisionInput[] = [];
   constructor(public s: RolloutState) {}
-  decide(kind: string, message: string, evidence?: unknown): void {
+  decide(kind: DecisionKind, message: string, evidence?: unknown): void {
     this.decisions.push(evidence === undefined ? { kind, message } : { kind, message, evidence });
   }
   act(a: Action): void {

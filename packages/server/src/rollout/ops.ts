@@ -17,7 +17,9 @@ import {
   type SessionStatus,
 } from '@baton/core';
 import type { Store } from '@baton/store';
-import { MIGRATION_LEASE_PREFIX, migrateSession } from '../migration';
+import { leaseHolder, statusSeen } from '../lease';
+import { migrateSession } from '../migration';
+import { dueToMove } from '../routing';
 import { migrateBatch } from './batch';
 import { mapLimit, type OpsContext } from './util';
 
@@ -176,22 +178,7 @@ export interface EagerResult {
   next: string | null;
 }
 
-/** Whether the move rule makes this session due now (mirrors the router's lazy decision). */
-export function dueToMove(
-  s: SessionRecord,
-  m: { percent: number; policy: MigrationPolicy; maxAgeMs: number | null; deadlinePassed: boolean },
-  now: number,
-): boolean {
-  if (!(bucketOf(s.id) < m.percent)) return false;
-  switch (m.policy) {
-    case 'at-boundary':
-      return true;
-    case 'finish-on-origin':
-      return m.deadlinePassed;
-    case 'max-age':
-      return m.maxAgeMs === null || now - s.createdAt < m.maxAgeMs;
-  }
-}
+export { dueToMove } from '../routing';
 
 /**
  * One eager batch: idle and waiting sessions on `from` that are due to move, without a live
@@ -214,7 +201,7 @@ export async function eagerBatch(ctx: OpsContext, input: EagerInput): Promise<Ea
     for (const s of page.items) {
       cursor = s.id;
       if (!dueToMove(s, input, now)) continue;
-      if (s.leaseExpiresAt !== null && s.leaseExpiresAt > now) continue; // mid-turn or migrating
+      if (leaseHolder(s, now) !== null) continue; // mid-turn or migrating
       if (input.skip?.(s.id)) continue;
       picked.push(s);
       if (picked.length >= input.batch) {
@@ -290,12 +277,12 @@ export async function positionsOf(
   const now = ctx.clock.now();
   const p: Positions = { idle: 0, waiting: 0, running: 0, migrating: 0, busyIds: [], waitingIds: [] };
   for await (const s of sessionsOn(ctx.store, agent, version, OPEN)) {
-    const live = s.leaseOwner !== null && s.leaseExpiresAt !== null && s.leaseExpiresAt > now;
-    if (live || s.status === 'running' || s.status === 'migrating') {
-      if (s.status === 'migrating' || s.leaseOwner?.startsWith(MIGRATION_LEASE_PREFIX)) p.migrating++;
+    const seen = statusSeen(s, now);
+    if (seen === 'running' || seen === 'migrating') {
+      if (seen === 'migrating') p.migrating++;
       else p.running++;
       if (p.busyIds.length < 100) p.busyIds.push(s.id);
-    } else if (s.status === 'waiting') {
+    } else if (seen === 'waiting') {
       p.waiting++;
       if (p.waitingIds.length < 50) p.waitingIds.push(s.id);
     } else p.idle++;

@@ -3,9 +3,11 @@
  * moved yet (what `GET /v1/rollouts/{id}` shows under `drain.stragglers`). A page at a time (keyset
  * on the session id), so a drain of 100 000 sessions costs one bounded query per view.
  */
-import { bucketOf, type RouteRecord, type SessionRecord, type SessionStatus } from '@baton/core';
+import { type RouteRecord, type SessionRecord, type SessionStatus } from '@baton/core';
 import type { ServerContext } from '../context';
+import { statusSeen } from '../lease';
 import { decodeCursor, encodeCursor } from '../paging';
+import { moveDue } from '../routing';
 import type { RolloutState } from './machine';
 
 export type StragglerReasonCode =
@@ -42,14 +44,16 @@ export function stragglerReason(
   route: RouteRecord | null,
   failed: ReadonlyMap<string, string>,
   waitDeadline: number | null,
+  now: number,
 ): Straggler {
-  const base = { sessionId: s.id, status: s.status };
+  const status = statusSeen(s, now);
+  const base = { sessionId: s.id, status };
   const why = failed.get(s.id);
   if (state.drain.stuck.includes(s.id))
     return { ...base, reason: 'stuck', message: 'marked stuck: the drain deadline passed while it was open' };
   if (why !== undefined)
     return { ...base, reason: 'migration-failed', message: `its migration failed: ${why}` };
-  switch (s.status) {
+  switch (status) {
     case 'running':
       return { ...base, reason: 'mid-turn', message: 'a turn is running; it moves at the turn boundary' };
     case 'migrating':
@@ -66,7 +70,7 @@ export function stragglerReason(
       };
     default: {
       const move = route?.move;
-      if (!move || move.from !== s.version || !(bucketOf(s.id) < move.percent))
+      if (!moveDue(route, s, now))
         return {
           ...base,
           reason: 'idle-not-due',
@@ -105,6 +109,7 @@ export async function listStragglers(
       limit,
     }),
   ]);
+  const now = ctx.clock.now();
   const failed = new Map((state.drain.snapshot?.failed ?? []).map((f) => [f.sessionId, f.reason]));
   const items = await Promise.all(
     page.items.map(async (s) => {
@@ -116,7 +121,7 @@ export async function listStragglers(
           null,
         );
       }
-      return stragglerReason(s, state, route, failed, deadline);
+      return stragglerReason(s, state, route, failed, deadline, now);
     }),
   );
   return { items, nextCursor: encodeCursor('stragglers', page.nextCursor) };

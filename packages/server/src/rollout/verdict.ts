@@ -16,6 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   BatonError,
   agentVerdictQuerySchema,
+  decisionIs,
   verdictQuerySchema,
   type Decision,
   type GateResult,
@@ -69,7 +70,7 @@ async function passedEvidence(ctx: ServerContext, id: string, step: number): Pro
     const page = await ctx.store.listDecisions(id, { afterSeq: after, limit: 1000 });
     for (const d of page) {
       const ev = d.evidence as { step?: unknown } | null;
-      if (d.kind === 'gates-passed' && ev?.step === step) found = d;
+      if (decisionIs(d, 'gates-passed') && ev?.step === step) found = d;
     }
     if (page.length < 1000) break;
     after = page[page.length - 1]!.seq;

@@ -5,6 +5,7 @@
  * rollout's decision log (`shadow-run`), and it never moves the rollout itself.
  */
 import type { FastifyInstance } from 'fastify';
+import type { RolloutDecisionInput } from '@baton/core';
 import type { ServerContext } from '../context';
 import { loadState } from '../rollout/controller';
 import { parseShadowStage } from '../rollout/spec';
@@ -35,11 +36,12 @@ export function shadowRoutes(): (app: FastifyInstance, ctx: ServerContext) => vo
           beforeStep: Math.max(0, state.step),
         });
         const evidence = shadowEvidence(runId, r);
-        await ctx.store.appendDecision(rec.id, {
+        const decision: RolloutDecisionInput = {
           kind: 'shadow-run',
           message: `shadow run on demand: ${r.summary.turns} turn(s) of ${r.summary.sessions} ${state.blue} session(s) replayed on ${state.green}, ${r.summary.divergent} diverging, verdict ${r.summary.verdict}`,
           evidence,
-        });
+        };
+        await ctx.store.appendDecision(rec.id, decision);
         return { rolloutId: rec.id, from: state.blue, to: state.green, ...evidence };
       },
     );
