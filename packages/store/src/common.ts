@@ -408,7 +408,7 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
 
 /** A stored history row as both backends read it. */
 export interface HistoryRow {
-  index: number;
+  idx: number;
   hash: string;
   chain: string;
   body: unknown;
@@ -428,7 +428,7 @@ export function decodeHistory(
 ): StoredHistoryEntry[] {
   let prev = prevChain;
   return rows.map((r, i) => {
-    const where = `history[${r.index}]`;
+    const where = `history[${r.idx}]`;
     const e = verifiedJson(
       r.body,
       r.hash,
@@ -442,7 +442,7 @@ export function decodeHistory(
       throw new CheckpointCorruptError(sessionId, seq, head, r.chain, 'history head');
     }
     prev = r.chain;
-    return { index: r.index, role: e.role, content: e.content, turnId: e.turnId, at: e.at };
+    return { index: r.idx, role: e.role, content: e.content, turnId: e.turnId, at: e.at };
   });
 }
 
@@ -514,16 +514,20 @@ export function startedTurn(
   }
 }
 
-/** The session's history retention to apply after an append, as `history` row deletions. */
+/** The session's history retention to apply after an append, as `history` row deletions, and the marker's reason. */
 export function retentionCut(
   r: HistoryRetention | undefined,
   length: number,
   now: number,
-): { beforeIndex: number | null; olderThan: number | null } {
-  if (!r) return { beforeIndex: null, olderThan: null };
+): { beforeIndex: number | null; olderThan: number | null; reason: string } {
+  if (!r) return { beforeIndex: null, olderThan: null, reason: '' };
   const beforeIndex = r.maxEntries !== undefined && length > r.maxEntries ? length - r.maxEntries : null;
   const olderThan = r.maxAgeMs !== undefined ? now - r.maxAgeMs : null;
-  return { beforeIndex, olderThan };
+  const policy = [
+    r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
+    r.maxAgeMs !== undefined ? `maxAgeMs ${r.maxAgeMs}` : null,
+  ];
+  return { beforeIndex, olderThan, reason: `retention: ${policy.filter((x) => x !== null).join(', ')}` };
 }
 
 export function checkpointMeta(r: Row): CheckpointMeta {

@@ -8,34 +8,24 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
-import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS, sha256Hex } from '@baton/core';
+import { CHECKPOINT_PARTS } from '@baton/core';
 import type {
-  Checkpoint,
-  CheckpointBody,
   CheckpointMeta,
   CheckpointPart,
-  HistoryEntry,
   HistoryTrim,
   HistoryWindow,
   StoredHistoryEntry,
 } from '@baton/core';
 import type { AppendCheckpointInput } from './store';
-import {
-  FORMAT_LEGACY,
-  FORMAT_PARTS,
-  checkpointMeta,
-  decodeCheckpoint,
-  decodeHistory,
-  encodeAppend,
-  finishAppend,
-  fitBytes,
-  retentionCut,
-} from './common';
+import { FORMAT_LEGACY, FORMAT_PARTS, retentionCut } from './common';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
-import { entryPlace, openCheckpointRecord, partPlace, sealText, waitsPlace } from './sealed';
-import type { EncodedAppend, FinishedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
+import { legacyAppend, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
+import type { LogRow, ReadCheckpoint } from './log-rows';
+import { entryPlace, partPlace, sealText, waitsPlace } from './sealed';
+import type { EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
 
+export type { ReadCheckpoint } from './log-rows';
 export type Runner = pg.Pool | PoolClient;
 
 /** Builds a parameter list: `p(value)` appends the value and returns its placeholder. */
@@ -98,41 +88,10 @@ function unprefix(r: Row, prefix: string): Row {
   return out;
 }
 
-/** A checkpoint read with `CP_SELECT`, decoded; `prev` is what an append on it needs (format 2 only). */
-export interface ReadCheckpoint {
-  checkpoint: Checkpoint;
-  prev: PreviousCheckpoint | null;
-}
-
 /** Decode the `c_*`/`p_*` columns of a row (null when it has no checkpoint). */
 export function decodeCpRow(r: Row, cipher: RecordCipher = NO_ENCRYPTION): ReadCheckpoint | null {
   if (r.c_seq === null || r.c_seq === undefined) return null;
-  const row = unprefix(r, 'c_');
-  const meta = checkpointMeta(row);
-  const format = Number(row.format);
-  const parts = new Map<string, unknown>();
-  if (format !== FORMAT_PARTS) {
-    const cp = decodeCheckpoint({ meta, format, body: row.body }, parts);
-    return { checkpoint: cp, prev: null };
-  }
-  const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
-  for (const part of CHECKPOINT_PARTS) {
-    const h = meta.parts[part];
-    const body = r[`p_${part}`];
-    if (h === null || body === null || body === undefined) continue;
-    const plain = openCheckpointRecord(cipher, body, partPlace(meta.sessionId, h), meta.seq, part);
-    parts.set(h, plain);
-    sizes[part] = typeof plain === 'string' ? Buffer.byteLength(plain, 'utf8') : plain.length;
-  }
-  const waits = openCheckpointRecord(
-    cipher,
-    row.body,
-    waitsPlace(meta.sessionId, meta.seq),
-    meta.seq,
-    'waits',
-  );
-  const checkpoint = decodeCheckpoint({ meta, format, body: waits }, parts);
-  return { checkpoint, prev: prevOf(meta, sizes) };
+  return openCheckpoint(unprefix(r, 'c_'), r, cipher);
 }
 
 export function prevOf(meta: CheckpointMeta, partSizes: Record<CheckpointPart, number>): PreviousCheckpoint {
@@ -149,15 +108,7 @@ export function trimOf(r: Row): (HistoryTrim & { chain: string }) | null {
   };
 }
 
-interface SliceRow {
-  idx: number;
-  size: number;
-  hash: string;
-  chain: string;
-  body: string | null;
-}
-
-function sliceRows(r: Row): SliceRow[] {
+function sliceRows(r: Row): LogRow[] {
   const idx = (r.h_idx as number[] | null) ?? [];
   const size = r.h_size as number[];
   const hash = r.h_hash as string[];
@@ -172,11 +123,7 @@ function sliceRows(r: Row): SliceRow[] {
   }));
 }
 
-/**
- * Verify and decode a history slice read with `sliceJoin(from, to, bytes)`: every index in
- * [from, to) present, each entry against its hash, the chain from the entry before `from` (or the
- * retention marker, or the genesis), and `head` against the last entry when given.
- */
+/** Verify and decode a history slice read with `sliceJoin(from, to, bytes)` (see `verifyLogSlice`). */
 export function verifySlice(
   sid: string,
   seq: number,
@@ -189,36 +136,8 @@ export function verifySlice(
   atLeastOne = false,
   cipher: RecordCipher = NO_ENCRYPTION,
 ): StoredHistoryEntry[] {
-  if (to <= from) return [];
   const rows = sliceRows(r);
-  let prevChain: string | null = null;
-  let body = rows;
-  if (rows[0] && rows[0].idx === from - 1) {
-    prevChain = rows[0].chain;
-    body = rows.slice(1);
-  }
-  // every index of the range must be there: a gap (or a missing newest entry) is corruption
-  for (let i = 0; i < to - from; i++) {
-    if (body[i]?.idx !== from + i) {
-      throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
-    }
-  }
-  const fitted = fitBytes(body, maxBytes, atLeastOne);
-  if (fitted.length < body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
-  const first = fitted[0];
-  if (!first) return [];
-  if (prevChain === null) {
-    if (first.idx === 0) prevChain = HISTORY_GENESIS;
-    else if (trim && trim.before === first.idx) prevChain = trim.chain;
-    else throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${first.idx - 1}]`);
-  }
-  const mapped: HistoryRow[] = fitted.map((x) => {
-    if (x.body === null)
-      throw new Error(`history slice of ${sid}: entry ${x.idx} fits but its body was not read`);
-    const body = openCheckpointRecord(cipher, x.body, entryPlace(sid, x.idx), seq, `history[${x.idx}]`);
-    return { index: x.idx, hash: x.hash, chain: x.chain, body };
-  });
-  return decodeHistory(sid, seq, mapped, prevChain, head);
+  return verifyLogSlice(sid, seq, rows, from, to, maxBytes, atLeastOne, () => trim, head, cipher).entries;
 }
 
 // ---------- whole reads ----------
@@ -301,18 +220,7 @@ export function prevFromRow(r: Row): PrevRead {
       r.lease_expires_at === null || r.lease_expires_at === undefined ? null : Number(r.lease_expires_at),
     hash: hasCp ? (r.hash as string) : null,
     // a format-1 row here was not upgraded (its body failed its hash check): the log starts afresh
-    prev: hasCp
-      ? {
-          parts: {
-            state: (r.state_hash as string | null) ?? '',
-            context: (r.context_hash as string | null) ?? '',
-            memory: (r.memory_hash as string | null) ?? null,
-          },
-          partSizes: { state: Number(r.ss ?? 0), context: Number(r.cs ?? 0), memory: Number(r.ms ?? 0) },
-          historyLength: Number(r.history_length ?? 0),
-          historyHead: (r.history_head as string | null) ?? HISTORY_GENESIS,
-        }
-      : null,
+    prev: hasCp ? previousFromRow(r) : null,
   };
 }
 
@@ -409,7 +317,7 @@ export function logCtes(
       WHERE session_id = ${sid} AND seq = ${p(input.expectedSeq)} AND EXISTS (SELECT 1 FROM s${t}))`);
   }
   if (input.retention) {
-    const { beforeIndex, olderThan } = retentionCut(input.retention, meta.historyLength, nowMs);
+    const { beforeIndex, olderThan, reason } = retentionCut(input.retention, meta.historyLength, nowMs);
     const keepFrom = fin.entries[0]?.index ?? meta.historyLength;
     if (beforeIndex !== null || olderThan !== null) {
       const age =
@@ -417,19 +325,12 @@ export function logCtes(
           ? '0'
           : `coalesce((SELECT idx FROM history WHERE session_id = ${sid} AND at >= ${p(olderThan)}::bigint ORDER BY idx LIMIT 1), ${p(meta.historyLength)}::int)`;
       const cutP = `least(${p(keepFrom)}::int, greatest(${p(beforeIndex ?? 0)}::int, ${age}))`;
-      const r = input.retention;
-      const reason = [
-        r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
-        r.maxAgeMs !== undefined ? `maxAgeMs ${r.maxAgeMs}` : null,
-      ]
-        .filter((x) => x !== null)
-        .join(', ');
       ctes.push(`rc${t} AS (SELECT ${cutP} AS cut FROM s${t})`);
       ctes.push(`rd${t} AS (DELETE FROM history WHERE session_id = ${sid} AND idx < (SELECT cut FROM rc${t})
         AND EXISTS (SELECT 1 FROM history WHERE session_id = ${sid} AND idx = (SELECT cut FROM rc${t}) - 1)
         RETURNING idx, chain)`);
       ctes.push(`rm${t} AS (INSERT INTO history_trims (session_id, before_idx, chain, at, reason)
-        SELECT ${sid}, rc.cut, rd.chain, ${now}, ${p(`retention: ${reason}`)} FROM rc${t} rc JOIN rd${t} rd ON rd.idx = rc.cut - 1
+        SELECT ${sid}, rc.cut, rd.chain, ${now}, ${p(reason)} FROM rc${t} rc JOIN rd${t} rd ON rd.idx = rc.cut - 1
         ON CONFLICT (session_id) DO UPDATE SET before_idx = excluded.before_idx, chain = excluded.chain,
           at = excluded.at, reason = excluded.reason)`);
     }
@@ -516,18 +417,10 @@ export async function upgradeLegacy(c: PoolClient): Promise<number> {
     };
     for (const r of rows) {
       if (r.seq === null || r.seq === undefined) continue;
-      const meta = checkpointMeta(r);
-      const raw = r.body as string;
-      let body: (CheckpointBody & { history?: HistoryEntry[] }) | null = null;
-      try {
-        if (sha256Hex(raw) === meta.hash) body = JSON.parse(raw) as typeof body;
-      } catch {
-        body = null;
-      }
-      // a corrupt legacy checkpoint is left as it is: reading it quarantines the session
-      if (!body || typeof body !== 'object') continue;
-      const { input, enc, done } = legacyAppend(meta, body);
-      const sid = input.sessionId;
+      const up = legacyAppend(r);
+      if (!up) continue;
+      const { enc, done } = up;
+      const sid = done.meta.sessionId;
       for (const p of enc.parts) {
         parts.sid.push(sid);
         parts.hash.push(p.hash);
@@ -546,7 +439,7 @@ export async function upgradeLegacy(c: PoolClient): Promise<number> {
         hist.body.push(e.bytes.toString('utf8'));
       }
       cps.sid.push(sid);
-      cps.seq.push(meta.seq);
+      cps.seq.push(done.meta.seq);
       cps.hash.push(done.meta.hash);
       cps.size.push(done.meta.size);
       cps.body.push(enc.waitsText);
@@ -601,29 +494,4 @@ export async function upgradeLegacy(c: PoolClient): Promise<number> {
      WHERE m.session_id = k.session_id AND m.status = 'ok' AND (k.seq = m.seq OR k.seq = m.seq - 1) AND NOT k.pinned`,
   );
   return n;
-}
-
-/** A legacy body as the append that would write it today: history chained from the genesis, no size limits. */
-function legacyAppend(
-  meta: CheckpointMeta,
-  body: CheckpointBody & { history?: HistoryEntry[] },
-): { input: AppendCheckpointInput; enc: EncodedAppend; done: FinishedAppend } {
-  const history = Array.isArray(body.history) ? body.history : [];
-  const { history: _h, ...rest } = body;
-  const input: AppendCheckpointInput = {
-    sessionId: meta.sessionId,
-    expectedSeq: 0,
-    schemaVersion: meta.schemaVersion,
-    writtenBy: meta.writtenBy,
-    body: {
-      state: rest.state,
-      context: rest.context,
-      waits: rest.waits ?? [],
-      ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
-    },
-    history,
-  };
-  const enc = encodeAppend(input, { maxCheckpointBytes: Infinity, maxHistoryEntryBytes: Infinity });
-  const done = finishAppend(input, enc, null, meta.seq, meta.createdAt);
-  return { input, enc, done };
 }

@@ -4,12 +4,10 @@
  * store's prepared statements; see the layout in the history-log migration (schema/migrations.ts).
  */
 import type { Statement } from 'better-sqlite3';
-import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS, sha256Hex } from '@baton/core';
+import { CHECKPOINT_PARTS, HISTORY_GENESIS } from '@baton/core';
 import type {
   Checkpoint,
-  CheckpointBody,
   CheckpointMeta,
-  HistoryEntry,
   PartHashes,
   HistoryPage,
   HistoryQuery,
@@ -17,23 +15,14 @@ import type {
   StoredHistoryEntry,
 } from '@baton/core';
 import type { AppendCheckpointInput } from './store';
-import {
-  FORMAT_LEGACY,
-  FORMAT_PARTS,
-  checkpointMeta,
-  decodeCheckpoint,
-  decodeHistory,
-  encodeAppend,
-  finishAppend,
-  fitBytes,
-  historyQuery,
-  retentionCut,
-} from './common';
-import type { EncodedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
+import { FORMAT_LEGACY, FORMAT_PARTS, finishAppend, fitBytes, historyQuery, retentionCut } from './common';
+import type { EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
+import { legacyAppend, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
+import type { LogRow } from './log-rows';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
-import { entryPlace, openCheckpointRecord, partPlace, sealBytes, waitsPlace } from './sealed';
+import { entryPlace, partPlace, sealBytes, waitsPlace } from './sealed';
 
 type St = (sql: string) => Statement;
 
@@ -80,40 +69,9 @@ export class SqliteLog {
 
   /** Decode and verify a checkpoint row read with `row(…, parts = true)`. */
   decode(r: Row): Checkpoint {
-    const meta = checkpointMeta(r);
-    const format = Number(r.format);
-    const parts = new Map<string, unknown>();
-    if (format === FORMAT_PARTS) {
-      for (const part of CHECKPOINT_PARTS) {
-        const h = meta.parts[part];
-        const b = r[`p_${part}`] as Buffer | null | undefined;
-        if (h !== null && b !== null && b !== undefined)
-          parts.set(h, openCheckpointRecord(this.cipher, b, partPlace(meta.sessionId, h), meta.seq, part));
-      }
-      const waits = openCheckpointRecord(
-        this.cipher,
-        r.body,
-        waitsPlace(meta.sessionId, meta.seq),
-        meta.seq,
-        'waits',
-      );
-      const cp = decodeCheckpoint({ meta, format, body: waits }, parts);
-      const size = (h: string | null): number =>
-        h === null ? 0 : ((parts.get(h) as Buffer | undefined)?.length ?? 0);
-      const prev: PreviousCheckpoint = {
-        parts: meta.parts,
-        partSizes: {
-          state: size(meta.parts.state),
-          context: size(meta.parts.context),
-          memory: size(meta.parts.memory),
-        },
-        historyLength: meta.historyLength,
-        historyHead: meta.historyHead,
-      };
-      this.deferred.add(() => this.cache.rememberPrevious(meta.sessionId, meta.seq, prev));
-      return cp;
-    }
-    return decodeCheckpoint({ meta, format, body: r.body }, parts);
+    const { checkpoint: cp, prev } = openCheckpoint(r, r, this.cipher);
+    if (prev) this.deferred.add(() => this.cache.rememberPrevious(cp.sessionId, cp.seq, prev));
+    return cp;
   }
 
   /** What an append needs of checkpoint `seq` (null before the first). Format-1 rows have been upgraded. */
@@ -128,17 +86,7 @@ export class SqliteLog {
          (SELECT size FROM checkpoint_parts p WHERE p.session_id = c.session_id AND p.hash = c.memory_hash) AS ms
        FROM checkpoints c WHERE c.session_id = ? AND c.seq = ?`,
     ).get(sessionId, seq) as Row | undefined;
-    if (!r) return null;
-    return {
-      parts: {
-        state: (r.state_hash as string | null) ?? '',
-        context: (r.context_hash as string | null) ?? '',
-        memory: (r.memory_hash as string | null) ?? null,
-      },
-      partSizes: { state: Number(r.ss ?? 0), context: Number(r.cs ?? 0), memory: Number(r.ms ?? 0) },
-      historyLength: Number(r.history_length),
-      historyHead: (r.history_head as string | null) ?? HISTORY_GENESIS,
-    };
+    return r ? previousFromRow(r) : null;
   }
 
   /**
@@ -252,7 +200,7 @@ export class SqliteLog {
     now: number,
     keepFrom: number,
   ): number | undefined {
-    const { beforeIndex, olderThan } = retentionCut(input.retention, length, now);
+    const { beforeIndex, olderThan, reason } = retentionCut(input.retention, length, now);
     let cut = beforeIndex ?? 0;
     if (olderThan !== null) {
       const r = this.st('SELECT min(idx) AS i FROM history WHERE session_id = ? AND at >= ?').get(
@@ -272,18 +220,11 @@ export class SqliteLog {
     if (!last) return undefined;
     const removed = this.st('DELETE FROM history WHERE session_id = ? AND idx < ?').run(sid, cut).changes;
     if (removed === 0) return undefined;
-    const r = input.retention!;
-    const reason = [
-      r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
-      r.maxAgeMs !== undefined ? `maxAgeMs ${r.maxAgeMs}` : null,
-    ]
-      .filter((x) => x !== null)
-      .join(', ');
     this.st(
       `INSERT INTO history_trims (session_id, before_idx, chain, at, reason) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (session_id) DO UPDATE SET before_idx = excluded.before_idx, chain = excluded.chain,
          at = excluded.at, reason = excluded.reason`,
-    ).run(sid, cut, last.chain, now, `retention: ${reason}`);
+    ).run(sid, cut, last.chain, now, reason);
     return cut;
   }
 
@@ -332,66 +273,24 @@ export class SqliteLog {
     if (to <= from) return { entries: [], rows: [] };
     const rows = this.st(
       'SELECT idx, size, hash, chain, body FROM history WHERE session_id = ? AND idx >= ? AND idx < ? ORDER BY idx',
-    ).all(sid, Math.max(0, from - 1), to) as Array<{
-      idx: number;
-      size: number;
-      hash: string;
-      chain: string;
-      body: Buffer;
-    }>;
-    let prevChain: string | null = null;
-    let body = rows;
-    if (rows[0] && rows[0].idx === from - 1) {
-      prevChain = rows[0].chain;
-      body = rows.slice(1);
-    }
-    // every index in [from, to) must be there: a missing entry is corruption
-    for (let i = 0; i < to - from; i++) {
-      if (body[i]?.idx !== from + i)
-        throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
-    }
-    const fitted = fitBytes(body, maxBytes, atLeastOne).map((r) => ({
-      ...r,
-      body: openCheckpointRecord(
-        this.cipher,
-        r.body,
-        entryPlace(sid, r.idx),
-        seq,
-        `history[${r.idx}]`,
-      ) as Buffer,
-    }));
-    if (fitted.length !== body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
-    const first = fitted[0];
-    if (first && prevChain === null) {
-      if (first.idx === 0) prevChain = HISTORY_GENESIS;
-      else {
-        const t = this.trim(sid);
-        if (t && t.before_idx === first.idx) prevChain = t.chain;
-      }
-    }
-    if (first && prevChain === null) {
-      // the entry before is missing and no marker explains it
-      throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${first.idx - 1}]`);
-    }
-    const mapped: HistoryRow[] = fitted.map((r) => ({
-      index: r.idx,
-      hash: r.hash,
-      chain: r.chain,
-      body: r.body,
-    }));
-    const entries = decodeHistory(sid, seq, mapped, prevChain, head);
+    ).all(sid, Math.max(0, from - 1), to) as LogRow[];
+    const trim = () => {
+      const t = this.trim(sid);
+      return t && { before: t.before_idx, chain: t.chain };
+    };
+    const slice = verifyLogSlice(sid, seq, rows, from, to, maxBytes, atLeastOne, trim, head, this.cipher);
     // the verified rows, for the cache: only a slice that reaches the head is worth keeping
     const verified: CachedEntry[] =
-      head === undefined || fitted.length !== body.length
+      head === undefined || !slice.whole
         ? []
-        : fitted.map((r) => ({
+        : slice.opened.map((r) => ({
             index: r.idx,
             size: r.size,
             hash: r.hash,
             chain: r.chain,
             text: r.body.toString('utf8'),
           }));
-    return { entries, rows: verified };
+    return { entries: slice.entries, rows: verified };
   }
 
   /**
@@ -451,18 +350,9 @@ export class SqliteLog {
     ).all() as Row[];
     let n = 0;
     for (const r of latest) {
-      const meta = checkpointMeta(r);
-      let body: (CheckpointBody & { history?: HistoryEntry[] }) | null = null;
-      try {
-        const raw = r.body as Buffer | string;
-        if (sha256Hex(raw) === meta.hash)
-          body = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as typeof body;
-      } catch {
-        body = null;
-      }
-      // a corrupt legacy checkpoint is left as it is: reading it quarantines the session
-      if (!body) continue;
-      this.rewriteLegacy(meta, body);
+      const up = legacyAppend(r);
+      if (!up) continue;
+      this.rewriteLegacy(up.enc, up.done);
       n++;
     }
     this.st(
@@ -472,26 +362,8 @@ export class SqliteLog {
     return n;
   }
 
-  private rewriteLegacy(meta: CheckpointMeta, body: CheckpointBody & { history?: HistoryEntry[] }): void {
-    const sid = meta.sessionId;
-    const history = Array.isArray(body.history) ? body.history : [];
-    // a legacy body is one unit: its history becomes entries 0..n-1 of the log, chained from the genesis
-    const { history: _h, ...rest } = body;
-    const input: AppendCheckpointInput = {
-      sessionId: sid,
-      expectedSeq: 0,
-      schemaVersion: meta.schemaVersion,
-      writtenBy: meta.writtenBy,
-      body: {
-        state: rest.state,
-        context: rest.context,
-        waits: rest.waits ?? [],
-        ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
-      },
-      history,
-    };
-    const enc = encodeLegacy(input);
-    const done = finishAppend(input, enc, null, meta.seq, meta.createdAt);
+  private rewriteLegacy(enc: EncodedAppend, done: FinishedAppend): void {
+    const sid = done.meta.sessionId;
     const insPart = this.st(
       'INSERT INTO checkpoint_parts (session_id, hash, size, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
     );
@@ -515,12 +387,7 @@ export class SqliteLog {
       done.meta.historyLength,
       done.meta.historyHead,
       sid,
-      meta.seq,
+      done.meta.seq,
     );
   }
-}
-
-/** A legacy body re-encoded without size limits (it was accepted by the release that wrote it). */
-function encodeLegacy(input: AppendCheckpointInput): EncodedAppend {
-  return encodeAppend(input, { maxCheckpointBytes: Infinity, maxHistoryEntryBytes: Infinity });
 }
