@@ -296,10 +296,6 @@ export class PostgresStore extends SqlStore implements Store {
     return (this.graphStore ??= openGraphStore({ kind: 'postgres', pool: this.pool, schema: this.schema }));
   }
 
-  reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
-    return this.reencryptRecords(opts);
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -252,13 +252,13 @@ export class SqliteStore extends SqlStore implements Store {
     return (this.graphStore ??= openGraphStore({ kind: 'sqlite', db: this.db }));
   }
 
-  async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+  override async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
     // the old bytes (plaintext, or under the old key) must not stay behind in freed pages or the
     // WAL: zero what the rewrites free, and checkpoint the WAL into the file when done
     const secure = this.db.pragma('secure_delete', { simple: true }) as number;
     this.db.pragma('secure_delete = ON');
     try {
-      const out = await this.reencryptRecords(opts);
+      const out = await super.reencrypt(opts);
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       return out;
     } finally {
