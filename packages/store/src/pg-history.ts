@@ -20,9 +20,11 @@ import type { AppendCheckpointInput } from './store';
 import { FORMAT_LEGACY, FORMAT_PARTS, retentionCut } from './common';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
+import { all, run } from './sql/dialect';
+import type { Plan } from './sql/dialect';
 import { legacyAppend, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
 import type { LogRow, ReadCheckpoint } from './log-rows';
-import { entryPlace, partPlace, sealText, waitsPlace } from './sealed';
+import { entryPlace, partPlace, sealValue, waitsPlace } from './sealed';
 import type { EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
 
 export type { ReadCheckpoint } from './log-rows';
@@ -296,7 +298,7 @@ export function logCtes(
   if (enc.parts.length > 0) {
     ctes.push(`cp${t} AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
       SELECT ${sid}, x.h, x.n, x.b FROM s${t}, unnest(${p(enc.parts.map((x) => x.hash))}::text[],
-        ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => sealText(cipher, x.bytes.toString('utf8'), partPlace(owner, x.hash))))}::text[]) AS x(h, n, b)
+        ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => sealValue(cipher, x.bytes.toString('utf8'), partPlace(owner, x.hash))))}::text[]) AS x(h, n, b)
       ON CONFLICT (session_id, hash) DO NOTHING)`);
   }
   if (fin.entries.length > 0) {
@@ -305,12 +307,12 @@ export function logCtes(
       SELECT ${sid}, x.i, x.t, x.r, x.a, x.n, x.h, x.c, x.b FROM s${t}, unnest(${p(e.map((x) => x.index))}::int[],
         ${p(e.map((x) => x.turnId))}::text[], ${p(e.map((x) => x.role))}::text[], ${p(e.map((x) => x.at))}::bigint[],
         ${p(e.map((x) => x.bytes.length))}::int[], ${p(e.map((x) => x.hash))}::text[], ${p(e.map((x) => x.chain))}::text[],
-        ${p(e.map((x) => sealText(cipher, x.bytes.toString('utf8'), entryPlace(owner, x.index))))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
+        ${p(e.map((x) => sealValue(cipher, x.bytes.toString('utf8'), entryPlace(owner, x.index))))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
   }
   ctes.push(`c${t} AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body,
       format, state_hash, context_hash, memory_hash, history_length, history_head, pinned)
     SELECT ${sid}, s${t}.seq, ${p(input.schemaVersion)}, ${p(input.writtenBy)}, ${p(meta.hash)}, ${p(meta.size)}, ${now},
-      ${p(sealText(cipher, enc.waitsText, waitsPlace(owner, seq)))}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
+      ${p(sealValue(cipher, enc.waitsText, waitsPlace(owner, seq)))}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
       ${p(meta.historyLength)}, ${p(meta.historyHead)}, ${migration ? 'true' : 'false'} FROM s${t} RETURNING seq)`);
   if (migration && input.expectedSeq > 0) {
     ctes.push(`pin${t} AS (UPDATE checkpoints SET pinned = true
