@@ -376,21 +376,19 @@ const UPGRADE_BATCH = 200;
  * Batched: one read and one write statement per `UPGRADE_BATCH` sessions. Returns how many rows
  * were rewritten.
  */
-export async function upgradeLegacy(c: PoolClient): Promise<number> {
+export function* upgradeLegacy(): Plan<number> {
   let after = '';
   let n = 0;
   for (;;) {
-    const rows = (
-      await c.query<Row>(
-        `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at,
+    const rows = yield* all(
+      `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at,
            c.format, c.body
          FROM (SELECT id FROM sessions WHERE id > $1 ORDER BY id LIMIT ${UPGRADE_BATCH}) s
          LEFT JOIN LATERAL (SELECT * FROM (SELECT * FROM checkpoints WHERE session_id = s.id COLLATE "default"
            ORDER BY seq DESC LIMIT 1) x WHERE x.format = ${FORMAT_LEGACY}) c ON true
          ORDER BY s.id`,
-        [after],
-      )
-    ).rows;
+      [after],
+    );
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.sid as string;
     const parts = { sid: [] as string[], hash: [] as string[], size: [] as number[], body: [] as string[] };
@@ -453,7 +451,7 @@ export async function upgradeLegacy(c: PoolClient): Promise<number> {
       n++;
     }
     if (cps.sid.length === 0) continue;
-    await c.query(
+    yield* run(
       `WITH ip AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
           SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) ON CONFLICT (session_id, hash) DO NOTHING),
         ih AS (INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body)
@@ -491,7 +489,7 @@ export async function upgradeLegacy(c: PoolClient): Promise<number> {
       ],
     );
   }
-  await c.query(
+  yield* run(
     `UPDATE checkpoints k SET pinned = true FROM migrations m
      WHERE m.session_id = k.session_id AND m.status = 'ok' AND (k.seq = m.seq OR k.seq = m.seq - 1) AND NOT k.pinned`,
   );
