@@ -5,7 +5,14 @@
  * append that would write it today.
  */
 import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS } from '@baton/core';
-import type { Checkpoint, CheckpointBody, HistoryEntry, StoredHistoryEntry } from '@baton/core';
+import type {
+  Checkpoint,
+  CheckpointBody,
+  CheckpointMeta,
+  CheckpointPart,
+  HistoryEntry,
+  StoredHistoryEntry,
+} from '@baton/core';
 import type { AppendCheckpointInput } from './store';
 import {
   FORMAT_PARTS,
@@ -38,7 +45,7 @@ export function openCheckpoint(row: Row, partBodies: Row, cipher: RecordCipher):
   if (format !== FORMAT_PARTS) {
     return { checkpoint: decodeCheckpoint({ meta, format, body: row.body }, parts), prev: null };
   }
-  const partSizes = { state: 0, context: 0, memory: 0 };
+  const partSizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
   for (const part of CHECKPOINT_PARTS) {
     const h = meta.parts[part];
     const body = partBodies[`p_${part}`];
@@ -55,8 +62,25 @@ export function openCheckpoint(row: Row, partBodies: Row, cipher: RecordCipher):
     'waits',
   );
   const checkpoint = decodeCheckpoint({ meta, format, body: waits }, parts);
-  const { historyLength, historyHead } = meta;
-  return { checkpoint, prev: { parts: meta.parts, partSizes, historyLength, historyHead } };
+  return { checkpoint, prev: prevOf(meta, partSizes) };
+}
+
+function prevOf(meta: CheckpointMeta, partSizes: Record<CheckpointPart, number>): PreviousCheckpoint {
+  return { parts: meta.parts, partSizes, historyLength: meta.historyLength, historyHead: meta.historyHead };
+}
+
+/** The new checkpoint of an append as the next append's `prev`. */
+export function appendedPrev(
+  fin: FinishedAppend,
+  enc: EncodedAppend,
+  prev: PreviousCheckpoint | null,
+): PreviousCheckpoint {
+  const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
+  for (const part of CHECKPOINT_PARTS) {
+    if (enc.unchanged[part] !== undefined && prev) sizes[part] = prev.partSizes[part];
+  }
+  for (const p of enc.parts) sizes[p.part] = p.bytes.length;
+  return prevOf(fin.meta, sizes);
 }
 
 /** What an append needs of a checkpoint, from its manifest columns and its parts' sizes (`ss`, `cs`, `ms`). */
@@ -141,12 +165,22 @@ export function verifyLogSlice(
 }
 
 /**
- * A legacy (format 1) checkpoint row as the append that would write it today: its history becomes
- * entries 0..n-1 of the log, chained from the genesis, without size limits (the release that wrote
- * it accepted it). Null when its body fails its hash check: such a row is left as it is (reading
- * it quarantines the session).
+ * The rows that upgrade a legacy (format 1) checkpoint row in place: what the append that would
+ * write it today writes (its history as entries 0..n-1 of the log, chained from the genesis, without
+ * size limits: the release that wrote it accepted it), bodies as bytes or, with `text`, as text:
+ *
+ * - `parts`: session, hash, size, body;
+ * - `entries`: session, index, turn, role, at, size, hash, chain, body;
+ * - `checkpoint`: session, seq, then its new hash, size, waits body, part hashes (state, context,
+ *   memory), history length and head.
+ *
+ * Null when its body fails its hash check: such a row is left as it is (reading it quarantines the
+ * session).
  */
-export function legacyAppend(r: Row): { enc: EncodedAppend; done: FinishedAppend } | null {
+export function legacyRows(
+  r: Row,
+  text: boolean,
+): { parts: unknown[][]; entries: unknown[][]; checkpoint: unknown[] } | null {
   const meta = checkpointMeta(r);
   let body: (CheckpointBody & { history?: HistoryEntry[] }) | null;
   try {
@@ -156,8 +190,9 @@ export function legacyAppend(r: Row): { enc: EncodedAppend; done: FinishedAppend
   }
   if (!body || typeof body !== 'object') return null;
   const { history, ...rest } = body;
+  const sid = meta.sessionId;
   const input: AppendCheckpointInput = {
-    sessionId: meta.sessionId,
+    sessionId: sid,
     expectedSeq: 0,
     schemaVersion: meta.schemaVersion,
     writtenBy: meta.writtenBy,
@@ -170,5 +205,33 @@ export function legacyAppend(r: Row): { enc: EncodedAppend; done: FinishedAppend
     history: Array.isArray(history) ? history : [],
   };
   const enc = encodeAppend(input, { maxCheckpointBytes: Infinity, maxHistoryEntryBytes: Infinity });
-  return { enc, done: finishAppend(input, enc, null, meta.seq, meta.createdAt) };
+  const done = finishAppend(input, enc, null, meta.seq, meta.createdAt);
+  const out = (b: Buffer) => (text ? b.toString('utf8') : b);
+  const m = done.meta;
+  return {
+    parts: enc.parts.map((p) => [sid, p.hash, p.bytes.length, out(p.bytes)]),
+    entries: done.entries.map((e) => [
+      sid,
+      e.index,
+      e.turnId,
+      e.role,
+      e.at,
+      e.bytes.length,
+      e.hash,
+      e.chain,
+      out(e.bytes),
+    ]),
+    checkpoint: [
+      sid,
+      m.seq,
+      m.hash,
+      m.size,
+      out(Buffer.from(enc.waitsText, 'utf8')),
+      m.parts.state,
+      m.parts.context,
+      m.parts.memory,
+      m.historyLength,
+      m.historyHead,
+    ],
+  };
 }

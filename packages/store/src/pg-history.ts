@@ -8,25 +8,19 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
-import { CHECKPOINT_PARTS } from '@baton/core';
-import type {
-  CheckpointMeta,
-  CheckpointPart,
-  HistoryTrim,
-  HistoryWindow,
-  StoredHistoryEntry,
-} from '@baton/core';
+import type { HistoryTrim, HistoryWindow, StoredHistoryEntry } from '@baton/core';
 import type { AppendCheckpointInput } from './store';
 import { FORMAT_LEGACY, FORMAT_PARTS, retentionCut } from './common';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
 import { all, run } from './sql/dialect';
 import type { Plan } from './sql/dialect';
-import { legacyAppend, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
+import { legacyRows, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
 import type { LogRow, ReadCheckpoint } from './log-rows';
 import { entryPlace, partPlace, sealValue, waitsPlace } from './sealed';
 import type { EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
 
+export { appendedPrev } from './log-rows';
 export type { ReadCheckpoint } from './log-rows';
 export type Runner = pg.Pool | PoolClient;
 
@@ -94,10 +88,6 @@ function unprefix(r: Row, prefix: string): Row {
 export function decodeCpRow(r: Row, cipher: RecordCipher = NO_ENCRYPTION): ReadCheckpoint | null {
   if (r.c_seq === null || r.c_seq === undefined) return null;
   return openCheckpoint(unprefix(r, 'c_'), r, cipher);
-}
-
-export function prevOf(meta: CheckpointMeta, partSizes: Record<CheckpointPart, number>): PreviousCheckpoint {
-  return { parts: meta.parts, partSizes, historyLength: meta.historyLength, historyHead: meta.historyHead };
 }
 
 export function trimOf(r: Row): (HistoryTrim & { chain: string }) | null {
@@ -253,20 +243,6 @@ export class PrevCache {
   }
 }
 
-/** The new checkpoint of an append as the next append's `prev`. */
-export function appendedPrev(
-  fin: FinishedAppend,
-  enc: EncodedAppend,
-  prev: PreviousCheckpoint | null,
-): PreviousCheckpoint {
-  const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
-  for (const part of CHECKPOINT_PARTS) {
-    if (enc.unchanged[part] !== undefined && prev) sizes[part] = prev.partSizes[part];
-  }
-  for (const p of enc.parts) sizes[p.part] = p.bytes.length;
-  return prevOf(fin.meta, sizes);
-}
-
 // ---------- an append's log writes (CTEs of its single statement) ----------
 
 /**
@@ -367,6 +343,11 @@ export const COMPACT_SQL = `WITH dc AS (DELETE FROM checkpoints WHERE session_id
 
 const UPGRADE_BATCH = 200;
 
+/** Rows of `width` values as `width` arrays, one per column (for `unnest`). */
+function columns(rows: unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
+}
+
 /**
  * Upgrade the checkpoints written before the history log (format 1): each session's latest one is
  * rewritten in place as format 2 (same seq), its history moved into the log (indexes 0..n-1,
@@ -391,66 +372,19 @@ export function* upgradeLegacy(): Plan<number> {
     );
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.sid as string;
-    const parts = { sid: [] as string[], hash: [] as string[], size: [] as number[], body: [] as string[] };
-    const hist = {
-      sid: [] as string[],
-      idx: [] as number[],
-      turn: [] as string[],
-      role: [] as string[],
-      at: [] as number[],
-      size: [] as number[],
-      hash: [] as string[],
-      chain: [] as string[],
-      body: [] as string[],
-    };
-    const cps = {
-      sid: [] as string[],
-      seq: [] as number[],
-      hash: [] as string[],
-      size: [] as number[],
-      body: [] as string[],
-      sh: [] as string[],
-      ch: [] as string[],
-      mh: [] as Array<string | null>,
-      len: [] as number[],
-      head: [] as string[],
-    };
+    const parts: unknown[][] = [];
+    const entries: unknown[][] = [];
+    const cps: unknown[][] = [];
     for (const r of rows) {
       if (r.seq === null || r.seq === undefined) continue;
-      const up = legacyAppend(r);
+      const up = legacyRows(r, true);
       if (!up) continue;
-      const { enc, done } = up;
-      const sid = done.meta.sessionId;
-      for (const p of enc.parts) {
-        parts.sid.push(sid);
-        parts.hash.push(p.hash);
-        parts.size.push(p.bytes.length);
-        parts.body.push(p.bytes.toString('utf8'));
-      }
-      for (const e of done.entries) {
-        hist.sid.push(sid);
-        hist.idx.push(e.index);
-        hist.turn.push(e.turnId);
-        hist.role.push(e.role);
-        hist.at.push(e.at);
-        hist.size.push(e.bytes.length);
-        hist.hash.push(e.hash);
-        hist.chain.push(e.chain);
-        hist.body.push(e.bytes.toString('utf8'));
-      }
-      cps.sid.push(sid);
-      cps.seq.push(done.meta.seq);
-      cps.hash.push(done.meta.hash);
-      cps.size.push(done.meta.size);
-      cps.body.push(enc.waitsText);
-      cps.sh.push(done.meta.parts.state);
-      cps.ch.push(done.meta.parts.context);
-      cps.mh.push(done.meta.parts.memory);
-      cps.len.push(done.meta.historyLength);
-      cps.head.push(done.meta.historyHead);
+      parts.push(...up.parts);
+      entries.push(...up.entries);
+      cps.push(up.checkpoint);
       n++;
     }
-    if (cps.sid.length === 0) continue;
+    if (cps.length === 0) continue;
     yield* run(
       `WITH ip AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
           SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) ON CONFLICT (session_id, hash) DO NOTHING),
@@ -462,31 +396,7 @@ export function* upgradeLegacy(): Plan<number> {
       FROM unnest($14::text[], $15::int[], $16::text[], $17::int[], $18::text[], $19::text[], $20::text[], $21::text[],
         $22::int[], $23::text[]) AS x(sid, seq, hash, size, body, sh, ch, mh, len, head)
       WHERE k.session_id = x.sid AND k.seq = x.seq`,
-      [
-        parts.sid,
-        parts.hash,
-        parts.size,
-        parts.body,
-        hist.sid,
-        hist.idx,
-        hist.turn,
-        hist.role,
-        hist.at,
-        hist.size,
-        hist.hash,
-        hist.chain,
-        hist.body,
-        cps.sid,
-        cps.seq,
-        cps.hash,
-        cps.size,
-        cps.body,
-        cps.sh,
-        cps.ch,
-        cps.mh,
-        cps.len,
-        cps.head,
-      ],
+      [...columns(parts, 4), ...columns(entries, 9), ...columns(cps, 10)],
     );
   }
   yield* run(

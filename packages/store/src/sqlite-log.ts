@@ -4,7 +4,7 @@
  * store's prepared statements; see the layout in the history-log migration (schema/migrations.ts).
  */
 import type { Statement } from 'better-sqlite3';
-import { CHECKPOINT_PARTS, HISTORY_GENESIS } from '@baton/core';
+import { HISTORY_GENESIS } from '@baton/core';
 import type {
   Checkpoint,
   CheckpointMeta,
@@ -16,9 +16,9 @@ import type {
 } from '@baton/core';
 import type { AppendCheckpointInput } from './store';
 import { FORMAT_LEGACY, FORMAT_PARTS, finishAppend, fitBytes, historyQuery, retentionCut } from './common';
-import type { EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
+import type { EncodedAppend, PreviousCheckpoint, Row } from './common';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
-import { legacyAppend, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
+import { appendedPrev, legacyRows, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
 import type { LogRow } from './log-rows';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
@@ -159,9 +159,7 @@ export class SqliteLog {
       ? this.retain(sid, input, meta.historyLength, now, done.entries[0]?.index ?? meta.historyLength)
       : undefined;
     this.compact(sid, seq, this.keep, meta.parts);
-    const sizes = { state: 0, context: 0, memory: 0 };
-    for (const part of CHECKPOINT_PARTS) sizes[part] = prev?.partSizes[part] ?? 0;
-    for (const p of enc.parts) sizes[p.part] = p.bytes.length;
+    const next = appendedPrev(done, enc, prev);
     const added: CachedEntry[] = done.entries.map((e) => ({
       index: e.index,
       size: e.bytes.length,
@@ -170,12 +168,7 @@ export class SqliteLog {
       text: e.bytes.toString('utf8'),
     }));
     this.deferred.add(() => {
-      this.cache.rememberPrevious(sid, seq, {
-        parts: meta.parts,
-        partSizes: sizes,
-        historyLength: meta.historyLength,
-        historyHead: meta.historyHead,
-      });
+      this.cache.rememberPrevious(sid, seq, next);
       this.cache.extend(
         sid,
         prev?.historyLength ?? 0,
@@ -350,9 +343,21 @@ export class SqliteLog {
     ).all() as Row[];
     let n = 0;
     for (const r of latest) {
-      const up = legacyAppend(r);
+      const up = legacyRows(r, false);
       if (!up) continue;
-      this.rewriteLegacy(up.enc, up.done);
+      const insPart = this.st(
+        'INSERT INTO checkpoint_parts (session_id, hash, size, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      );
+      for (const p of up.parts) insPart.run(...p);
+      const insEntry = this.st(
+        'INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const e of up.entries) insEntry.run(...e);
+      const [sid, seq, ...columns] = up.checkpoint;
+      this.st(
+        `UPDATE checkpoints SET format = ${FORMAT_PARTS}, hash = ?, size = ?, body = ?, state_hash = ?, context_hash = ?,
+           memory_hash = ?, history_length = ?, history_head = ? WHERE session_id = ? AND seq = ?`,
+      ).run(...columns, sid, seq);
       n++;
     }
     this.st(
@@ -360,34 +365,5 @@ export class SqliteLog {
          AND m.status = 'ok' AND (m.seq = checkpoints.seq OR m.seq - 1 = checkpoints.seq))`,
     ).run();
     return n;
-  }
-
-  private rewriteLegacy(enc: EncodedAppend, done: FinishedAppend): void {
-    const sid = done.meta.sessionId;
-    const insPart = this.st(
-      'INSERT INTO checkpoint_parts (session_id, hash, size, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    );
-    for (const p of enc.parts) insPart.run(sid, p.hash, p.bytes.length, p.bytes);
-    const insEntry = this.st(
-      'INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    for (const e of done.entries)
-      insEntry.run(sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, e.bytes);
-    this.st(
-      `UPDATE checkpoints SET format = ?, hash = ?, size = ?, body = ?, state_hash = ?, context_hash = ?, memory_hash = ?,
-         history_length = ?, history_head = ? WHERE session_id = ? AND seq = ?`,
-    ).run(
-      FORMAT_PARTS,
-      done.meta.hash,
-      done.meta.size,
-      Buffer.from(enc.waitsText, 'utf8'),
-      done.meta.parts.state,
-      done.meta.parts.context,
-      done.meta.parts.memory,
-      done.meta.historyLength,
-      done.meta.historyHead,
-      sid,
-      done.meta.seq,
-    );
   }
 }
