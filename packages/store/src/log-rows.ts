@@ -164,6 +164,11 @@ export function verifyLogSlice(
   return { entries, opened, whole: fitted.length === body.length };
 }
 
+/** A history row's values in column order: session, index, turn, role, at, size, hash, chain, body. */
+export function historyValues(sid: string, e: FinishedAppend['entries'][number], body: unknown): unknown[] {
+  return [sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, body];
+}
+
 /**
  * The rows that upgrade a legacy (format 1) checkpoint row in place: what the append that would
  * write it today writes (its history as entries 0..n-1 of the log, chained from the genesis, without
@@ -210,17 +215,7 @@ export function legacyRows(
   const m = done.meta;
   return {
     parts: enc.parts.map((p) => [sid, p.hash, p.bytes.length, out(p.bytes)]),
-    entries: done.entries.map((e) => [
-      sid,
-      e.index,
-      e.turnId,
-      e.role,
-      e.at,
-      e.bytes.length,
-      e.hash,
-      e.chain,
-      out(e.bytes),
-    ]),
+    entries: done.entries.map((e) => historyValues(sid, e, out(e.bytes))),
     checkpoint: [
       sid,
       m.seq,

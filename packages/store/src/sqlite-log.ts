@@ -18,7 +18,14 @@ import type { AppendCheckpointInput } from './store';
 import { FORMAT_LEGACY, FORMAT_PARTS, finishAppend, fitBytes, historyQuery, retentionCut } from './common';
 import type { EncodedAppend, PreviousCheckpoint, Row } from './common';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
-import { appendedPrev, legacyRows, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
+import {
+  appendedPrev,
+  historyValues,
+  legacyRows,
+  openCheckpoint,
+  previousFromRow,
+  verifyLogSlice,
+} from './log-rows';
 import type { LogRow } from './log-rows';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
@@ -110,17 +117,7 @@ export class SqliteLog {
       const chunk = done.entries.slice(i, i + 4);
       const args: unknown[] = [];
       for (const e of chunk)
-        args.push(
-          sid,
-          e.index,
-          e.turnId,
-          e.role,
-          e.at,
-          e.bytes.length,
-          e.hash,
-          e.chain,
-          sealBytes(this.cipher, e.bytes, entryPlace(sid, e.index)),
-        );
+        args.push(...historyValues(sid, e, sealBytes(this.cipher, e.bytes, entryPlace(sid, e.index))));
       this.st(
         `INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES ${chunk
           .map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)')
