@@ -353,11 +353,16 @@ export function finishAppend(
   };
 }
 
+/** A stored value as text: bytes (SQLite BLOB) decoded as UTF-8, text as it is. */
+function utf8(raw: unknown): string {
+  return typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8');
+}
+
 /** Parse a stored JSON value (bytes or text) after checking it against `hash`. */
 function verifiedJson(raw: unknown, hash: string, corrupt: (actual: string) => Error): unknown {
   const actual = sha256Hex(raw as string | Uint8Array);
   if (actual !== hash) throw corrupt(actual);
-  return JSON.parse(typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8'));
+  return JSON.parse(utf8(raw));
 }
 
 /** A stored checkpoint row's columns as both backends read them. */
@@ -391,9 +396,7 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
   const waitsHash = sha256Hex(row.body as string | Uint8Array);
   const expected = checkpointHash(meta.parts, meta.historyLength, meta.historyHead, waitsHash);
   if (expected !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, expected);
-  const waits = JSON.parse(
-    typeof row.body === 'string' ? row.body : (row.body as Buffer).toString('utf8'),
-  ) as Wait[];
+  const waits = JSON.parse(utf8(row.body)) as Wait[];
   const body: CheckpointBody = { state: null, context: null, waits };
   for (const part of CHECKPOINT_PARTS) {
     const h = meta.parts[part];
@@ -408,7 +411,7 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
 
 /** A stored history row as both backends read it. */
 export interface HistoryRow {
-  index: number;
+  idx: number;
   hash: string;
   chain: string;
   body: unknown;
@@ -428,7 +431,7 @@ export function decodeHistory(
 ): StoredHistoryEntry[] {
   let prev = prevChain;
   return rows.map((r, i) => {
-    const where = `history[${r.index}]`;
+    const where = `history[${r.idx}]`;
     const e = verifiedJson(
       r.body,
       r.hash,
@@ -442,7 +445,7 @@ export function decodeHistory(
       throw new CheckpointCorruptError(sessionId, seq, head, r.chain, 'history head');
     }
     prev = r.chain;
-    return { index: r.index, role: e.role, content: e.content, turnId: e.turnId, at: e.at };
+    return { index: r.idx, role: e.role, content: e.content, turnId: e.turnId, at: e.at };
   });
 }
 
@@ -451,10 +454,8 @@ export function decodeHistory(
  * returns it: bytes (SQLite BLOB) or text (PostgreSQL, or a value written as text by other tools).
  */
 export function decodeBody<B>(meta: CheckpointMeta, raw: unknown): B {
-  const actual = sha256Hex(raw as string | Uint8Array);
-  if (actual !== meta.hash) throw new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, actual);
-  const text = typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8');
-  return JSON.parse(text) as B;
+  const corrupt = (actual: string) => new CheckpointCorruptError(meta.sessionId, meta.seq, meta.hash, actual);
+  return verifiedJson(raw, meta.hash, corrupt) as B;
 }
 
 function checkExpectedSeq(input: { sessionId: string; expectedSeq: number }): void {
@@ -523,16 +524,20 @@ export function startedTurn(
   }
 }
 
-/** The session's history retention to apply after an append, as `history` row deletions. */
+/** The session's history retention to apply after an append, as `history` row deletions, and the marker's reason. */
 export function retentionCut(
   r: HistoryRetention | undefined,
   length: number,
   now: number,
-): { beforeIndex: number | null; olderThan: number | null } {
-  if (!r) return { beforeIndex: null, olderThan: null };
+): { beforeIndex: number | null; olderThan: number | null; reason: string } {
+  if (!r) return { beforeIndex: null, olderThan: null, reason: '' };
   const beforeIndex = r.maxEntries !== undefined && length > r.maxEntries ? length - r.maxEntries : null;
   const olderThan = r.maxAgeMs !== undefined ? now - r.maxAgeMs : null;
-  return { beforeIndex, olderThan };
+  const policy = [
+    r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
+    r.maxAgeMs !== undefined ? `maxAgeMs ${r.maxAgeMs}` : null,
+  ];
+  return { beforeIndex, olderThan, reason: `retention: ${policy.filter((x) => x !== null).join(', ')}` };
 }
 
 export function checkpointMeta(r: Row): CheckpointMeta {

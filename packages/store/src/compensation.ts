@@ -9,7 +9,7 @@ import type { CompensationState, EffectRecord } from '@baton/core';
 import { effectFromRow, jsonText } from './common';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
-import { sealJson } from './sealed';
+import { effectPlace, sealValue } from './sealed';
 import type { Row } from './common';
 import { effectIdNotFound } from './recovery';
 import type { CompensationClaim, CompensationOutcome } from './store';
@@ -93,7 +93,9 @@ export class CompensationLedger {
     const text = jsonText(result ?? null);
     if (!this.cipher.enabled) return text;
     const row = await this.one(BY_ID, [id]);
-    return row ? sealJson(this.cipher, text, String(row.idempotency_key), 'compensation_result') : text;
+    return row
+      ? sealValue(this.cipher, text, effectPlace(String(row.idempotency_key), 'compensation_result'))
+      : text;
   }
 
   async getById(id: string): Promise<EffectRecord> {

@@ -8,34 +8,20 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { PoolClient } from 'pg';
-import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS, sha256Hex } from '@baton/core';
-import type {
-  Checkpoint,
-  CheckpointBody,
-  CheckpointMeta,
-  CheckpointPart,
-  HistoryEntry,
-  HistoryTrim,
-  HistoryWindow,
-  StoredHistoryEntry,
-} from '@baton/core';
+import type { HistoryTrim, HistoryWindow, StoredHistoryEntry } from '@baton/core';
 import type { AppendCheckpointInput } from './store';
-import {
-  FORMAT_LEGACY,
-  FORMAT_PARTS,
-  checkpointMeta,
-  decodeCheckpoint,
-  decodeHistory,
-  encodeAppend,
-  finishAppend,
-  fitBytes,
-  retentionCut,
-} from './common';
+import { FORMAT_LEGACY, FORMAT_PARTS, retentionCut } from './common';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
-import { entryPlace, openCheckpointRecord, partPlace, sealText, waitsPlace } from './sealed';
-import type { EncodedAppend, FinishedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
+import { all, run } from './sql/dialect';
+import type { Plan } from './sql/dialect';
+import { legacyRows, openCheckpoint, previousFromRow, verifyLogSlice } from './log-rows';
+import type { LogRow, ReadCheckpoint } from './log-rows';
+import { entryPlace, partPlace, sealValue, waitsPlace } from './sealed';
+import type { EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
 
+export { appendedPrev } from './log-rows';
+export type { ReadCheckpoint } from './log-rows';
 export type Runner = pg.Pool | PoolClient;
 
 /** Builds a parameter list: `p(value)` appends the value and returns its placeholder. */
@@ -98,45 +84,10 @@ function unprefix(r: Row, prefix: string): Row {
   return out;
 }
 
-/** A checkpoint read with `CP_SELECT`, decoded; `prev` is what an append on it needs (format 2 only). */
-export interface ReadCheckpoint {
-  checkpoint: Checkpoint;
-  prev: PreviousCheckpoint | null;
-}
-
 /** Decode the `c_*`/`p_*` columns of a row (null when it has no checkpoint). */
 export function decodeCpRow(r: Row, cipher: RecordCipher = NO_ENCRYPTION): ReadCheckpoint | null {
   if (r.c_seq === null || r.c_seq === undefined) return null;
-  const row = unprefix(r, 'c_');
-  const meta = checkpointMeta(row);
-  const format = Number(row.format);
-  const parts = new Map<string, unknown>();
-  if (format !== FORMAT_PARTS) {
-    const cp = decodeCheckpoint({ meta, format, body: row.body }, parts);
-    return { checkpoint: cp, prev: null };
-  }
-  const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
-  for (const part of CHECKPOINT_PARTS) {
-    const h = meta.parts[part];
-    const body = r[`p_${part}`];
-    if (h === null || body === null || body === undefined) continue;
-    const plain = openCheckpointRecord(cipher, body, partPlace(meta.sessionId, h), meta.seq, part);
-    parts.set(h, plain);
-    sizes[part] = typeof plain === 'string' ? Buffer.byteLength(plain, 'utf8') : plain.length;
-  }
-  const waits = openCheckpointRecord(
-    cipher,
-    row.body,
-    waitsPlace(meta.sessionId, meta.seq),
-    meta.seq,
-    'waits',
-  );
-  const checkpoint = decodeCheckpoint({ meta, format, body: waits }, parts);
-  return { checkpoint, prev: prevOf(meta, sizes) };
-}
-
-export function prevOf(meta: CheckpointMeta, partSizes: Record<CheckpointPart, number>): PreviousCheckpoint {
-  return { parts: meta.parts, partSizes, historyLength: meta.historyLength, historyHead: meta.historyHead };
+  return openCheckpoint(unprefix(r, 'c_'), r, cipher);
 }
 
 export function trimOf(r: Row): (HistoryTrim & { chain: string }) | null {
@@ -149,15 +100,7 @@ export function trimOf(r: Row): (HistoryTrim & { chain: string }) | null {
   };
 }
 
-interface SliceRow {
-  idx: number;
-  size: number;
-  hash: string;
-  chain: string;
-  body: string | null;
-}
-
-function sliceRows(r: Row): SliceRow[] {
+function sliceRows(r: Row): LogRow[] {
   const idx = (r.h_idx as number[] | null) ?? [];
   const size = r.h_size as number[];
   const hash = r.h_hash as string[];
@@ -172,11 +115,7 @@ function sliceRows(r: Row): SliceRow[] {
   }));
 }
 
-/**
- * Verify and decode a history slice read with `sliceJoin(from, to, bytes)`: every index in
- * [from, to) present, each entry against its hash, the chain from the entry before `from` (or the
- * retention marker, or the genesis), and `head` against the last entry when given.
- */
+/** Verify and decode a history slice read with `sliceJoin(from, to, bytes)` (see `verifyLogSlice`). */
 export function verifySlice(
   sid: string,
   seq: number,
@@ -189,36 +128,8 @@ export function verifySlice(
   atLeastOne = false,
   cipher: RecordCipher = NO_ENCRYPTION,
 ): StoredHistoryEntry[] {
-  if (to <= from) return [];
   const rows = sliceRows(r);
-  let prevChain: string | null = null;
-  let body = rows;
-  if (rows[0] && rows[0].idx === from - 1) {
-    prevChain = rows[0].chain;
-    body = rows.slice(1);
-  }
-  // every index of the range must be there: a gap (or a missing newest entry) is corruption
-  for (let i = 0; i < to - from; i++) {
-    if (body[i]?.idx !== from + i) {
-      throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
-    }
-  }
-  const fitted = fitBytes(body, maxBytes, atLeastOne);
-  if (fitted.length < body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
-  const first = fitted[0];
-  if (!first) return [];
-  if (prevChain === null) {
-    if (first.idx === 0) prevChain = HISTORY_GENESIS;
-    else if (trim && trim.before === first.idx) prevChain = trim.chain;
-    else throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${first.idx - 1}]`);
-  }
-  const mapped: HistoryRow[] = fitted.map((x) => {
-    if (x.body === null)
-      throw new Error(`history slice of ${sid}: entry ${x.idx} fits but its body was not read`);
-    const body = openCheckpointRecord(cipher, x.body, entryPlace(sid, x.idx), seq, `history[${x.idx}]`);
-    return { index: x.idx, hash: x.hash, chain: x.chain, body };
-  });
-  return decodeHistory(sid, seq, mapped, prevChain, head);
+  return verifyLogSlice(sid, seq, rows, from, to, maxBytes, atLeastOne, () => trim, head, cipher).entries;
 }
 
 // ---------- whole reads ----------
@@ -304,18 +215,7 @@ export function prevFromRow(r: Row): PrevRead {
       r.lease_expires_at === null || r.lease_expires_at === undefined ? null : Number(r.lease_expires_at),
     hash: hasCp ? (r.hash as string) : null,
     // a format-1 row here was not upgraded (its body failed its hash check): the log starts afresh
-    prev: hasCp
-      ? {
-          parts: {
-            state: (r.state_hash as string | null) ?? '',
-            context: (r.context_hash as string | null) ?? '',
-            memory: (r.memory_hash as string | null) ?? null,
-          },
-          partSizes: { state: Number(r.ss ?? 0), context: Number(r.cs ?? 0), memory: Number(r.ms ?? 0) },
-          historyLength: Number(r.history_length ?? 0),
-          historyHead: (r.history_head as string | null) ?? HISTORY_GENESIS,
-        }
-      : null,
+    prev: hasCp ? previousFromRow(r) : null,
   };
 }
 
@@ -344,20 +244,6 @@ export class PrevCache {
   drop(sessionId: string): void {
     this.map.delete(sessionId);
   }
-}
-
-/** The new checkpoint of an append as the next append's `prev`. */
-export function appendedPrev(
-  fin: FinishedAppend,
-  enc: EncodedAppend,
-  prev: PreviousCheckpoint | null,
-): PreviousCheckpoint {
-  const sizes: Record<CheckpointPart, number> = { state: 0, context: 0, memory: 0 };
-  for (const part of CHECKPOINT_PARTS) {
-    if (enc.unchanged[part] !== undefined && prev) sizes[part] = prev.partSizes[part];
-  }
-  for (const p of enc.parts) sizes[p.part] = p.bytes.length;
-  return prevOf(fin.meta, sizes);
 }
 
 // ---------- an append's log writes (CTEs of its single statement) ----------
@@ -391,7 +277,7 @@ export function logCtes(
   if (enc.parts.length > 0) {
     ctes.push(`cp${t} AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
       SELECT ${sid}, x.h, x.n, x.b FROM s${t}, unnest(${p(enc.parts.map((x) => x.hash))}::text[],
-        ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => sealText(cipher, x.bytes.toString('utf8'), partPlace(owner, x.hash))))}::text[]) AS x(h, n, b)
+        ${p(enc.parts.map((x) => x.bytes.length))}::int[], ${p(enc.parts.map((x) => sealValue(cipher, x.bytes.toString('utf8'), partPlace(owner, x.hash))))}::text[]) AS x(h, n, b)
       ON CONFLICT (session_id, hash) DO NOTHING)`);
   }
   if (fin.entries.length > 0) {
@@ -400,19 +286,19 @@ export function logCtes(
       SELECT ${sid}, x.i, x.t, x.r, x.a, x.n, x.h, x.c, x.b FROM s${t}, unnest(${p(e.map((x) => x.index))}::int[],
         ${p(e.map((x) => x.turnId))}::text[], ${p(e.map((x) => x.role))}::text[], ${p(e.map((x) => x.at))}::bigint[],
         ${p(e.map((x) => x.bytes.length))}::int[], ${p(e.map((x) => x.hash))}::text[], ${p(e.map((x) => x.chain))}::text[],
-        ${p(e.map((x) => sealText(cipher, x.bytes.toString('utf8'), entryPlace(owner, x.index))))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
+        ${p(e.map((x) => sealValue(cipher, x.bytes.toString('utf8'), entryPlace(owner, x.index))))}::text[]) AS x(i, t, r, a, n, h, c, b))`);
   }
   ctes.push(`c${t} AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body,
       format, state_hash, context_hash, memory_hash, history_length, history_head, pinned)
     SELECT ${sid}, s${t}.seq, ${p(input.schemaVersion)}, ${p(input.writtenBy)}, ${p(meta.hash)}, ${p(meta.size)}, ${now},
-      ${p(sealText(cipher, enc.waitsText, waitsPlace(owner, seq)))}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
+      ${p(sealValue(cipher, enc.waitsText, waitsPlace(owner, seq)))}, ${FORMAT_PARTS}, ${p(meta.parts.state)}, ${p(meta.parts.context)}, ${p(meta.parts.memory)}::text,
       ${p(meta.historyLength)}, ${p(meta.historyHead)}, ${migration ? 'true' : 'false'} FROM s${t} RETURNING seq)`);
   if (migration && input.expectedSeq > 0) {
     ctes.push(`pin${t} AS (UPDATE checkpoints SET pinned = true
       WHERE session_id = ${sid} AND seq = ${p(input.expectedSeq)} AND EXISTS (SELECT 1 FROM s${t}))`);
   }
   if (input.retention) {
-    const { beforeIndex, olderThan } = retentionCut(input.retention, meta.historyLength, nowMs);
+    const { beforeIndex, olderThan, reason } = retentionCut(input.retention, meta.historyLength, nowMs);
     const keepFrom = fin.entries[0]?.index ?? meta.historyLength;
     if (beforeIndex !== null || olderThan !== null) {
       const age =
@@ -420,19 +306,12 @@ export function logCtes(
           ? '0'
           : `coalesce((SELECT idx FROM history WHERE session_id = ${sid} AND at >= ${p(olderThan)}::bigint ORDER BY idx LIMIT 1), ${p(meta.historyLength)}::int)`;
       const cutP = `least(${p(keepFrom)}::int, greatest(${p(beforeIndex ?? 0)}::int, ${age}))`;
-      const r = input.retention;
-      const reason = [
-        r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
-        r.maxAgeMs !== undefined ? `maxAgeMs ${r.maxAgeMs}` : null,
-      ]
-        .filter((x) => x !== null)
-        .join(', ');
       ctes.push(`rc${t} AS (SELECT ${cutP} AS cut FROM s${t})`);
       ctes.push(`rd${t} AS (DELETE FROM history WHERE session_id = ${sid} AND idx < (SELECT cut FROM rc${t})
         AND EXISTS (SELECT 1 FROM history WHERE session_id = ${sid} AND idx = (SELECT cut FROM rc${t}) - 1)
         RETURNING idx, chain)`);
       ctes.push(`rm${t} AS (INSERT INTO history_trims (session_id, before_idx, chain, at, reason)
-        SELECT ${sid}, rc.cut, rd.chain, ${now}, ${p(`retention: ${reason}`)} FROM rc${t} rc JOIN rd${t} rd ON rd.idx = rc.cut - 1
+        SELECT ${sid}, rc.cut, rd.chain, ${now}, ${p(reason)} FROM rc${t} rc JOIN rd${t} rd ON rd.idx = rc.cut - 1
         ON CONFLICT (session_id) DO UPDATE SET before_idx = excluded.before_idx, chain = excluded.chain,
           at = excluded.at, reason = excluded.reason)`);
     }
@@ -467,6 +346,11 @@ export const COMPACT_SQL = `WITH dc AS (DELETE FROM checkpoints WHERE session_id
 
 const UPGRADE_BATCH = 200;
 
+/** Rows of `width` values as `width` arrays, one per column (for `unnest`). */
+function columns(rows: unknown[][], width: number): unknown[][] {
+  return Array.from({ length: width }, (_, i) => rows.map((r) => r[i]));
+}
+
 /**
  * Upgrade the checkpoints written before the history log (format 1): each session's latest one is
  * rewritten in place as format 2 (same seq), its history moved into the log (indexes 0..n-1,
@@ -476,92 +360,35 @@ const UPGRADE_BATCH = 200;
  * Batched: one read and one write statement per `UPGRADE_BATCH` sessions. Returns how many rows
  * were rewritten.
  */
-export async function upgradeLegacy(c: PoolClient): Promise<number> {
+export function* upgradeLegacy(): Plan<number> {
   let after = '';
   let n = 0;
   for (;;) {
-    const rows = (
-      await c.query<Row>(
-        `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at,
+    const rows = yield* all(
+      `SELECT s.id AS sid, c.session_id, c.seq, c.schema_version, c.written_by, c.hash, c.size, c.created_at,
            c.format, c.body
          FROM (SELECT id FROM sessions WHERE id > $1 ORDER BY id LIMIT ${UPGRADE_BATCH}) s
          LEFT JOIN LATERAL (SELECT * FROM (SELECT * FROM checkpoints WHERE session_id = s.id COLLATE "default"
            ORDER BY seq DESC LIMIT 1) x WHERE x.format = ${FORMAT_LEGACY}) c ON true
          ORDER BY s.id`,
-        [after],
-      )
-    ).rows;
+      [after],
+    );
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.sid as string;
-    const parts = { sid: [] as string[], hash: [] as string[], size: [] as number[], body: [] as string[] };
-    const hist = {
-      sid: [] as string[],
-      idx: [] as number[],
-      turn: [] as string[],
-      role: [] as string[],
-      at: [] as number[],
-      size: [] as number[],
-      hash: [] as string[],
-      chain: [] as string[],
-      body: [] as string[],
-    };
-    const cps = {
-      sid: [] as string[],
-      seq: [] as number[],
-      hash: [] as string[],
-      size: [] as number[],
-      body: [] as string[],
-      sh: [] as string[],
-      ch: [] as string[],
-      mh: [] as Array<string | null>,
-      len: [] as number[],
-      head: [] as string[],
-    };
+    const parts: unknown[][] = [];
+    const entries: unknown[][] = [];
+    const cps: unknown[][] = [];
     for (const r of rows) {
       if (r.seq === null || r.seq === undefined) continue;
-      const meta = checkpointMeta(r);
-      const raw = r.body as string;
-      let body: (CheckpointBody & { history?: HistoryEntry[] }) | null = null;
-      try {
-        if (sha256Hex(raw) === meta.hash) body = JSON.parse(raw) as typeof body;
-      } catch {
-        body = null;
-      }
-      // a corrupt legacy checkpoint is left as it is: reading it quarantines the session
-      if (!body || typeof body !== 'object') continue;
-      const { input, enc, done } = legacyAppend(meta, body);
-      const sid = input.sessionId;
-      for (const p of enc.parts) {
-        parts.sid.push(sid);
-        parts.hash.push(p.hash);
-        parts.size.push(p.bytes.length);
-        parts.body.push(p.bytes.toString('utf8'));
-      }
-      for (const e of done.entries) {
-        hist.sid.push(sid);
-        hist.idx.push(e.index);
-        hist.turn.push(e.turnId);
-        hist.role.push(e.role);
-        hist.at.push(e.at);
-        hist.size.push(e.bytes.length);
-        hist.hash.push(e.hash);
-        hist.chain.push(e.chain);
-        hist.body.push(e.bytes.toString('utf8'));
-      }
-      cps.sid.push(sid);
-      cps.seq.push(meta.seq);
-      cps.hash.push(done.meta.hash);
-      cps.size.push(done.meta.size);
-      cps.body.push(enc.waitsText);
-      cps.sh.push(done.meta.parts.state);
-      cps.ch.push(done.meta.parts.context);
-      cps.mh.push(done.meta.parts.memory);
-      cps.len.push(done.meta.historyLength);
-      cps.head.push(done.meta.historyHead);
+      const up = legacyRows(r, true);
+      if (!up) continue;
+      parts.push(...up.parts);
+      entries.push(...up.entries);
+      cps.push(up.checkpoint);
       n++;
     }
-    if (cps.sid.length === 0) continue;
-    await c.query(
+    if (cps.length === 0) continue;
+    yield* run(
       `WITH ip AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
           SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) ON CONFLICT (session_id, hash) DO NOTHING),
         ih AS (INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body)
@@ -572,61 +399,12 @@ export async function upgradeLegacy(c: PoolClient): Promise<number> {
       FROM unnest($14::text[], $15::int[], $16::text[], $17::int[], $18::text[], $19::text[], $20::text[], $21::text[],
         $22::int[], $23::text[]) AS x(sid, seq, hash, size, body, sh, ch, mh, len, head)
       WHERE k.session_id = x.sid AND k.seq = x.seq`,
-      [
-        parts.sid,
-        parts.hash,
-        parts.size,
-        parts.body,
-        hist.sid,
-        hist.idx,
-        hist.turn,
-        hist.role,
-        hist.at,
-        hist.size,
-        hist.hash,
-        hist.chain,
-        hist.body,
-        cps.sid,
-        cps.seq,
-        cps.hash,
-        cps.size,
-        cps.body,
-        cps.sh,
-        cps.ch,
-        cps.mh,
-        cps.len,
-        cps.head,
-      ],
+      [...columns(parts, 4), ...columns(entries, 9), ...columns(cps, 10)],
     );
   }
-  await c.query(
+  yield* run(
     `UPDATE checkpoints k SET pinned = true FROM migrations m
      WHERE m.session_id = k.session_id AND m.status = 'ok' AND (k.seq = m.seq OR k.seq = m.seq - 1) AND NOT k.pinned`,
   );
   return n;
-}
-
-/** A legacy body as the append that would write it today: history chained from the genesis, no size limits. */
-function legacyAppend(
-  meta: CheckpointMeta,
-  body: CheckpointBody & { history?: HistoryEntry[] },
-): { input: AppendCheckpointInput; enc: EncodedAppend; done: FinishedAppend } {
-  const history = Array.isArray(body.history) ? body.history : [];
-  const { history: _h, ...rest } = body;
-  const input: AppendCheckpointInput = {
-    sessionId: meta.sessionId,
-    expectedSeq: 0,
-    schemaVersion: meta.schemaVersion,
-    writtenBy: meta.writtenBy,
-    body: {
-      state: rest.state,
-      context: rest.context,
-      waits: rest.waits ?? [],
-      ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
-    },
-    history,
-  };
-  const enc = encodeAppend(input, { maxCheckpointBytes: Infinity, maxHistoryEntryBytes: Infinity });
-  const done = finishAppend(input, enc, null, meta.seq, meta.createdAt);
-  return { input, enc, done };
 }

@@ -81,13 +81,12 @@ import {
   verifySlice,
 } from './pg-history';
 import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
-import { digestWaitTokensPostgres } from './wait-digests';
+import { digestWaitTokens } from './wait-digests';
 import { one, runAsync } from './sql/dialect';
 import type { Dialect, Plan, Step } from './sql/dialect';
 import { SqlStore } from './sql/store-base';
 import { POSTGRES_SCHEMA_MIGRATIONS } from './schema/postgres';
-import type { DataStep } from './schema/migrations';
-import type { RenderedMigration } from './schema/render';
+import { migrate } from './sql/migrate';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** Schema holding Baton's tables; created when missing and set as the connections' search_path. */
@@ -98,19 +97,8 @@ export interface PostgresStoreOptions extends StoreOptions {
   hooks?: { beforeCommit?: (op: string) => void | Promise<void> };
 }
 
-/** A data upgrade, run right after its migration's DDL in the same locked transaction. */
-type After = (c: PoolClient) => Promise<unknown>;
-type Migration = RenderedMigration & { after?: After };
-
-const DATA_STEPS: Record<DataStep, After> = {
-  'legacy checkpoints': upgradeLegacy,
-  'wait digests': digestWaitTokensPostgres,
-};
-
-/** The store's own schema, in order (see schema/migrations.ts). */
-export const POSTGRES_MIGRATIONS: readonly Migration[] = POSTGRES_SCHEMA_MIGRATIONS.map((m) =>
-  m.data ? { ...m, after: DATA_STEPS[m.data] } : m,
-);
+/** The data upgrades, each run right after its migration's DDL in the same locked transaction. */
+const DATA_STEPS = { 'legacy checkpoints': upgradeLegacy, 'wait digests': digestWaitTokens };
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const DEFAULT_POOL_SIZE = 10;
@@ -215,6 +203,7 @@ async function exec(c: Runner, s: Step): Promise<unknown> {
     throw storeError(e);
   }
   if (s.kind === 'run') return res.rowCount ?? 0;
+  if (s.kind === 'script') return undefined;
   return s.kind === 'one' ? res.rows[0] : res.rows;
 }
 
@@ -267,21 +256,7 @@ export class PostgresStore extends SqlStore implements Store {
       await c.query('BEGIN');
       await c.query(`SELECT pg_advisory_xact_lock(hashtext('baton_schema:' || $1))`, [schema ?? 'current']);
       if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      await c.query(
-        'CREATE TABLE IF NOT EXISTS baton_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
-      );
-      const r = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM baton_schema_migrations');
-      const current = r.rows[0]?.v ?? 0;
-      for (const m of POSTGRES_MIGRATIONS) {
-        if (m.version <= current) continue;
-        await c.query(m.sql);
-        if (m.after) await m.after(c);
-        await c.query('INSERT INTO baton_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
-          m.version,
-          m.name,
-          Date.now(),
-        ]);
-      }
+      await runAsync(migrate(POSTGRES_SCHEMA_MIGRATIONS, 'BIGINT', DATA_STEPS), (s) => exec(c, s));
       await c.query('COMMIT');
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {});
@@ -294,10 +269,6 @@ export class PostgresStore extends SqlStore implements Store {
   /** LangGraph checkpoint tables on the same database and schema (their own migrations, applied on first use). */
   get graph(): GraphCheckpointStore {
     return (this.graphStore ??= openGraphStore({ kind: 'postgres', pool: this.pool, schema: this.schema }));
-  }
-
-  reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
-    return this.reencryptRecords(opts);
   }
 
   async close(): Promise<void> {

@@ -10,19 +10,23 @@ import { BatonError } from '@baton/core';
 import { RecordAuthError, RecordCipher } from './cipher';
 import type { RecordPlace } from './cipher';
 import type { Row } from './common';
-import { effectPlace, entryPlace, partPlace, stepPlace, turnResultPlace, waitsPlace } from './sealed';
+import {
+  EFFECT_COLUMNS,
+  effectPlace,
+  entryPlace,
+  partPlace,
+  stepPlace,
+  turnResultPlace,
+  waitsPlace,
+} from './sealed';
+import { all, run } from './sql/dialect';
+import type { Plan, PlanRunner } from './sql/dialect';
 import type { ReencryptProgress } from './store';
-
-/** What a backend offers the re-encryption: reads, and a batch of updates in one transaction. */
-export interface ReencryptDb {
-  /** Run a read (`$n` placeholders). */
-  all(sql: string, args: unknown[]): Promise<Row[]>;
-  /** Run updates in one transaction; the number of rows they changed. */
-  update(stmts: Array<{ sql: string; args: unknown[] }>): Promise<number>;
-}
 
 interface TableSpec {
   table: string;
+  /** Columns read (key, place inputs, sealed columns). */
+  select: string;
   /** The key columns, in order (keyset paging). */
   key: string[];
   /** Sealed columns and where a value of each belongs. */
@@ -34,35 +38,41 @@ interface TableSpec {
 const TABLES: readonly TableSpec[] = [
   {
     table: 'checkpoint_parts',
+    select: 'id, session_id, hash, body',
     key: ['id'],
     columns: [{ name: 'body', place: (r) => partPlace(String(r.session_id), String(r.hash)) }],
   },
   {
     table: 'checkpoints',
+    select: 'session_id, seq, body',
     key: ['session_id', 'seq'],
     where: 'format = 2',
     columns: [{ name: 'body', place: (r) => waitsPlace(String(r.session_id), Number(r.seq)) }],
   },
   {
     table: 'history',
+    select: 'id, session_id, idx, body',
     key: ['id'],
     columns: [{ name: 'body', place: (r) => entryPlace(String(r.session_id), Number(r.idx)) }],
   },
   {
     table: 'effects',
+    select: 'id, idempotency_key, args, result, compensation_result',
     key: ['id'],
-    columns: (['args', 'result', 'compensation_result'] as const).map((name) => ({
+    columns: EFFECT_COLUMNS.map((name) => ({
       name,
       place: (r: Row) => effectPlace(String(r.idempotency_key), name),
     })),
   },
   {
     table: 'turn_results',
+    select: 'session_id, key, result',
     key: ['session_id', 'key'],
     columns: [{ name: 'result', place: (r) => turnResultPlace(String(r.session_id), String(r.key)) }],
   },
   {
     table: 'steps',
+    select: 'session_id, turn_id, idx, result',
     key: ['session_id', 'turn_id', 'idx'],
     columns: [
       { name: 'result', place: (r) => stepPlace(String(r.session_id), String(r.turn_id), Number(r.idx)) },
@@ -70,22 +80,12 @@ const TABLES: readonly TableSpec[] = [
   },
 ];
 
-/** Columns read per table (key, place inputs, sealed columns). */
-const SELECT: Record<string, string> = {
-  checkpoint_parts: 'id, session_id, hash, body',
-  checkpoints: 'session_id, seq, body',
-  history: 'id, session_id, idx, body',
-  effects: 'id, idempotency_key, args, result, compensation_result',
-  turn_results: 'session_id, key, result',
-  steps: 'session_id, turn_id, idx, result',
-};
-
 function pageSql(t: TableSpec, after: boolean, limit: number): string {
   const k = t.key;
   const cond: string[] = [];
   if (t.where) cond.push(t.where);
   if (after) cond.push(`(${k.join(', ')}) > (${k.map((_, i) => `$${i + 1}`).join(', ')})`);
-  return `SELECT ${SELECT[t.table]} FROM ${t.table}${cond.length ? ' WHERE ' + cond.join(' AND ') : ''}
+  return `SELECT ${t.select} FROM ${t.table}${cond.length ? ' WHERE ' + cond.join(' AND ') : ''}
     ORDER BY ${k.join(', ')} LIMIT ${limit}`;
 }
 
@@ -96,8 +96,15 @@ export interface ReencryptResult {
   unreadable: string[];
 }
 
+/** Updates in one transaction: the number of rows they changed. */
+function* updates(stmts: Array<{ sql: string; args: unknown[] }>): Plan<number> {
+  let n = 0;
+  for (const s of stmts) n += yield* run(s.sql, s.args);
+  return n;
+}
+
 export async function reencrypt(
-  db: ReencryptDb,
+  db: PlanRunner,
   cipher: RecordCipher,
   opts: { batch?: number; onProgress?: (p: ReencryptProgress) => void } = {},
 ): Promise<ReencryptResult> {
@@ -117,7 +124,7 @@ export async function reencrypt(
     let tScanned = 0;
     let tRewritten = 0;
     for (;;) {
-      const rows: Row[] = await db.all(pageSql(t, after !== null, batch), after ?? []);
+      const rows: Row[] = await db.runPlan(all(pageSql(t, after !== null, batch), after ?? []));
       if (rows.length === 0) {
         opts.onProgress?.({ table: t.table, scanned: tScanned, rewritten: tRewritten, done: true });
         break;
@@ -151,7 +158,7 @@ export async function reencrypt(
           });
         }
       }
-      const changed = stmts.length ? await db.update(stmts) : 0;
+      const changed = stmts.length ? await db.runInTx('reencrypt', updates(stmts)) : 0;
       tScanned += rows.length;
       tRewritten += changed;
       const last = rows[rows.length - 1]!;

@@ -48,19 +48,18 @@ export function sealBytes(c: RecordCipher, bytes: Buffer, place: RecordPlace): B
   return c.enabled ? Buffer.from(c.seal(bytes, place), 'utf8') : bytes;
 }
 
-/** Seal text for a TEXT column: the same text when encryption is off. */
-export function sealText(c: RecordCipher, text: string, place: RecordPlace): string {
-  return c.enabled ? c.seal(text, place) : text;
+/** Seal text (or null) for a TEXT column at `place`: the same value when encryption is off. */
+export function sealValue<T extends string | null>(c: RecordCipher, text: T, place: RecordPlace): T {
+  return text === null || !c.enabled ? text : (c.seal(text, place) as T);
 }
 
-/** Seal a nullable JSON text (an effect column). */
-export function sealJson(
-  c: RecordCipher,
-  text: string | null,
-  key: string,
-  column: EffectColumn,
-): string | null {
-  return text === null || !c.enabled ? text : c.seal(text, effectPlace(key, column));
+/** `open()`, with a failed authentication (`RecordAuthError`) turned into `fail`'s error. */
+function opened<T>(open: () => T, fail: (e: RecordAuthError) => Error): T {
+  try {
+    return open();
+  } catch (e) {
+    throw e instanceof RecordAuthError ? fail(e) : e;
+  }
 }
 
 /** Open a checkpoint record (part, waits or entry): a failed authentication is a corrupt checkpoint. */
@@ -72,20 +71,11 @@ export function openCheckpointRecord(
   what: CheckpointPart | 'waits' | `history[${number}]`,
 ): Buffer | string {
   if (typeof raw === 'string' && !raw.startsWith('benc1:')) return raw;
-  try {
-    return c.open(raw as Uint8Array | string, place);
-  } catch (e) {
-    if (e instanceof RecordAuthError) {
-      throw new CheckpointCorruptError(
-        place.owner,
-        seq,
-        `sealed under key ${e.keyId}`,
-        'unauthenticated',
-        what,
-      );
-    }
-    throw e;
-  }
+  return opened(
+    () => c.open(raw as Uint8Array | string, place),
+    (e) =>
+      new CheckpointCorruptError(place.owner, seq, `sealed under key ${e.keyId}`, 'unauthenticated', what),
+  );
 }
 
 /** Open an effect row's sealed columns in place (a copy); a failed authentication is EFFECT_CORRUPT. */
@@ -95,22 +85,16 @@ export function openEffectRow<R extends Record<string, unknown>>(c: RecordCipher
     const v = row[col];
     if (typeof v !== 'string' || !v.startsWith('benc1:')) continue;
     out ??= { ...row };
-    try {
-      (out as Record<string, unknown>)[col] = c.openText(v, effectPlace(String(row.idempotency_key), col));
-    } catch (e) {
-      if (e instanceof RecordAuthError) {
-        throw new BatonError(
-          'EFFECT_CORRUPT',
-          `effect ${String(row.idempotency_key)}: its ${col} ${e.message}`,
-          {
-            idempotencyKey: row.idempotency_key,
-            column: col,
-            keyId: e.keyId,
-          },
-        );
-      }
-      throw e;
-    }
+    const key = String(row.idempotency_key);
+    (out as Record<string, unknown>)[col] = opened(
+      () => c.openText(v, effectPlace(key, col)),
+      (e) =>
+        new BatonError('EFFECT_CORRUPT', `effect ${key}: its ${col} ${e.message}`, {
+          idempotencyKey: row.idempotency_key,
+          column: col,
+          keyId: e.keyId,
+        }),
+    );
   }
   return out ?? row;
 }
@@ -128,19 +112,13 @@ export const stepPlace = (sessionId: string, turnId: string, index: number): Rec
   at: `${turnId}/${index}`,
 });
 
-/** Seal a nullable JSON text for a TEXT column at `place`. */
-export function sealValue(c: RecordCipher, text: string | null, place: RecordPlace): string | null {
-  return text === null || !c.enabled ? text : c.seal(text, place);
-}
-
 /** Open a nullable TEXT column value stored at `place`; a failed authentication is CHECKPOINT_CORRUPT. */
 export function openValue(c: RecordCipher, raw: unknown, place: RecordPlace): unknown {
   if (typeof raw !== 'string' || !raw.startsWith('benc1:')) return raw;
-  try {
-    return c.openText(raw, place);
-  } catch (e) {
-    if (e instanceof RecordAuthError) {
-      throw new BatonError(
+  return opened(
+    () => c.openText(raw, place),
+    (e) =>
+      new BatonError(
         'CHECKPOINT_CORRUPT',
         `${place.kind} of session ${place.owner} (${place.at}): ${e.message}`,
         {
@@ -148,8 +126,6 @@ export function openValue(c: RecordCipher, raw: unknown, place: RecordPlace): un
           part: place.kind,
           keyId: e.keyId,
         },
-      );
-    }
-    throw e;
-  }
+      ),
+  );
 }

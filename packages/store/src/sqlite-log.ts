@@ -4,12 +4,10 @@
  * store's prepared statements; see the layout in the history-log migration (schema/migrations.ts).
  */
 import type { Statement } from 'better-sqlite3';
-import { CHECKPOINT_PARTS, CheckpointCorruptError, HISTORY_GENESIS, sha256Hex } from '@baton/core';
+import { HISTORY_GENESIS } from '@baton/core';
 import type {
   Checkpoint,
-  CheckpointBody,
   CheckpointMeta,
-  HistoryEntry,
   PartHashes,
   HistoryPage,
   HistoryQuery,
@@ -17,23 +15,21 @@ import type {
   StoredHistoryEntry,
 } from '@baton/core';
 import type { AppendCheckpointInput } from './store';
-import {
-  FORMAT_LEGACY,
-  FORMAT_PARTS,
-  checkpointMeta,
-  decodeCheckpoint,
-  decodeHistory,
-  encodeAppend,
-  finishAppend,
-  fitBytes,
-  historyQuery,
-  retentionCut,
-} from './common';
-import type { EncodedAppend, HistoryRow, PreviousCheckpoint, Row } from './common';
+import { FORMAT_LEGACY, FORMAT_PARTS, finishAppend, fitBytes, historyQuery, retentionCut } from './common';
+import type { EncodedAppend, PreviousCheckpoint, Row } from './common';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
+import {
+  appendedPrev,
+  historyValues,
+  legacyRows,
+  openCheckpoint,
+  previousFromRow,
+  verifyLogSlice,
+} from './log-rows';
+import type { LogRow } from './log-rows';
 import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
-import { entryPlace, openCheckpointRecord, partPlace, sealBytes, waitsPlace } from './sealed';
+import { entryPlace, partPlace, sealBytes, waitsPlace } from './sealed';
 
 type St = (sql: string) => Statement;
 
@@ -80,40 +76,9 @@ export class SqliteLog {
 
   /** Decode and verify a checkpoint row read with `row(…, parts = true)`. */
   decode(r: Row): Checkpoint {
-    const meta = checkpointMeta(r);
-    const format = Number(r.format);
-    const parts = new Map<string, unknown>();
-    if (format === FORMAT_PARTS) {
-      for (const part of CHECKPOINT_PARTS) {
-        const h = meta.parts[part];
-        const b = r[`p_${part}`] as Buffer | null | undefined;
-        if (h !== null && b !== null && b !== undefined)
-          parts.set(h, openCheckpointRecord(this.cipher, b, partPlace(meta.sessionId, h), meta.seq, part));
-      }
-      const waits = openCheckpointRecord(
-        this.cipher,
-        r.body,
-        waitsPlace(meta.sessionId, meta.seq),
-        meta.seq,
-        'waits',
-      );
-      const cp = decodeCheckpoint({ meta, format, body: waits }, parts);
-      const size = (h: string | null): number =>
-        h === null ? 0 : ((parts.get(h) as Buffer | undefined)?.length ?? 0);
-      const prev: PreviousCheckpoint = {
-        parts: meta.parts,
-        partSizes: {
-          state: size(meta.parts.state),
-          context: size(meta.parts.context),
-          memory: size(meta.parts.memory),
-        },
-        historyLength: meta.historyLength,
-        historyHead: meta.historyHead,
-      };
-      this.deferred.add(() => this.cache.rememberPrevious(meta.sessionId, meta.seq, prev));
-      return cp;
-    }
-    return decodeCheckpoint({ meta, format, body: r.body }, parts);
+    const { checkpoint: cp, prev } = openCheckpoint(r, r, this.cipher);
+    if (prev) this.deferred.add(() => this.cache.rememberPrevious(cp.sessionId, cp.seq, prev));
+    return cp;
   }
 
   /** What an append needs of checkpoint `seq` (null before the first). Format-1 rows have been upgraded. */
@@ -128,17 +93,7 @@ export class SqliteLog {
          (SELECT size FROM checkpoint_parts p WHERE p.session_id = c.session_id AND p.hash = c.memory_hash) AS ms
        FROM checkpoints c WHERE c.session_id = ? AND c.seq = ?`,
     ).get(sessionId, seq) as Row | undefined;
-    if (!r) return null;
-    return {
-      parts: {
-        state: (r.state_hash as string | null) ?? '',
-        context: (r.context_hash as string | null) ?? '',
-        memory: (r.memory_hash as string | null) ?? null,
-      },
-      partSizes: { state: Number(r.ss ?? 0), context: Number(r.cs ?? 0), memory: Number(r.ms ?? 0) },
-      historyLength: Number(r.history_length),
-      historyHead: (r.history_head as string | null) ?? HISTORY_GENESIS,
-    };
+    return r ? previousFromRow(r) : null;
   }
 
   /**
@@ -162,17 +117,7 @@ export class SqliteLog {
       const chunk = done.entries.slice(i, i + 4);
       const args: unknown[] = [];
       for (const e of chunk)
-        args.push(
-          sid,
-          e.index,
-          e.turnId,
-          e.role,
-          e.at,
-          e.bytes.length,
-          e.hash,
-          e.chain,
-          sealBytes(this.cipher, e.bytes, entryPlace(sid, e.index)),
-        );
+        args.push(...historyValues(sid, e, sealBytes(this.cipher, e.bytes, entryPlace(sid, e.index))));
       this.st(
         `INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES ${chunk
           .map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -211,9 +156,7 @@ export class SqliteLog {
       ? this.retain(sid, input, meta.historyLength, now, done.entries[0]?.index ?? meta.historyLength)
       : undefined;
     this.compact(sid, seq, this.keep, meta.parts);
-    const sizes = { state: 0, context: 0, memory: 0 };
-    for (const part of CHECKPOINT_PARTS) sizes[part] = prev?.partSizes[part] ?? 0;
-    for (const p of enc.parts) sizes[p.part] = p.bytes.length;
+    const next = appendedPrev(done, enc, prev);
     const added: CachedEntry[] = done.entries.map((e) => ({
       index: e.index,
       size: e.bytes.length,
@@ -222,12 +165,7 @@ export class SqliteLog {
       text: e.bytes.toString('utf8'),
     }));
     this.deferred.add(() => {
-      this.cache.rememberPrevious(sid, seq, {
-        parts: meta.parts,
-        partSizes: sizes,
-        historyLength: meta.historyLength,
-        historyHead: meta.historyHead,
-      });
+      this.cache.rememberPrevious(sid, seq, next);
       this.cache.extend(
         sid,
         prev?.historyLength ?? 0,
@@ -252,7 +190,7 @@ export class SqliteLog {
     now: number,
     keepFrom: number,
   ): number | undefined {
-    const { beforeIndex, olderThan } = retentionCut(input.retention, length, now);
+    const { beforeIndex, olderThan, reason } = retentionCut(input.retention, length, now);
     let cut = beforeIndex ?? 0;
     if (olderThan !== null) {
       const r = this.st('SELECT min(idx) AS i FROM history WHERE session_id = ? AND at >= ?').get(
@@ -272,18 +210,11 @@ export class SqliteLog {
     if (!last) return undefined;
     const removed = this.st('DELETE FROM history WHERE session_id = ? AND idx < ?').run(sid, cut).changes;
     if (removed === 0) return undefined;
-    const r = input.retention!;
-    const reason = [
-      r.maxEntries !== undefined ? `maxEntries ${r.maxEntries}` : null,
-      r.maxAgeMs !== undefined ? `maxAgeMs ${r.maxAgeMs}` : null,
-    ]
-      .filter((x) => x !== null)
-      .join(', ');
     this.st(
       `INSERT INTO history_trims (session_id, before_idx, chain, at, reason) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (session_id) DO UPDATE SET before_idx = excluded.before_idx, chain = excluded.chain,
          at = excluded.at, reason = excluded.reason`,
-    ).run(sid, cut, last.chain, now, `retention: ${reason}`);
+    ).run(sid, cut, last.chain, now, reason);
     return cut;
   }
 
@@ -332,66 +263,24 @@ export class SqliteLog {
     if (to <= from) return { entries: [], rows: [] };
     const rows = this.st(
       'SELECT idx, size, hash, chain, body FROM history WHERE session_id = ? AND idx >= ? AND idx < ? ORDER BY idx',
-    ).all(sid, Math.max(0, from - 1), to) as Array<{
-      idx: number;
-      size: number;
-      hash: string;
-      chain: string;
-      body: Buffer;
-    }>;
-    let prevChain: string | null = null;
-    let body = rows;
-    if (rows[0] && rows[0].idx === from - 1) {
-      prevChain = rows[0].chain;
-      body = rows.slice(1);
-    }
-    // every index in [from, to) must be there: a missing entry is corruption
-    for (let i = 0; i < to - from; i++) {
-      if (body[i]?.idx !== from + i)
-        throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${from + i}]`);
-    }
-    const fitted = fitBytes(body, maxBytes, atLeastOne).map((r) => ({
-      ...r,
-      body: openCheckpointRecord(
-        this.cipher,
-        r.body,
-        entryPlace(sid, r.idx),
-        seq,
-        `history[${r.idx}]`,
-      ) as Buffer,
-    }));
-    if (fitted.length !== body.length) prevChain = body[body.length - fitted.length - 1]!.chain;
-    const first = fitted[0];
-    if (first && prevChain === null) {
-      if (first.idx === 0) prevChain = HISTORY_GENESIS;
-      else {
-        const t = this.trim(sid);
-        if (t && t.before_idx === first.idx) prevChain = t.chain;
-      }
-    }
-    if (first && prevChain === null) {
-      // the entry before is missing and no marker explains it
-      throw new CheckpointCorruptError(sid, seq, 'present', 'missing', `history[${first.idx - 1}]`);
-    }
-    const mapped: HistoryRow[] = fitted.map((r) => ({
-      index: r.idx,
-      hash: r.hash,
-      chain: r.chain,
-      body: r.body,
-    }));
-    const entries = decodeHistory(sid, seq, mapped, prevChain, head);
+    ).all(sid, Math.max(0, from - 1), to) as LogRow[];
+    const trim = () => {
+      const t = this.trim(sid);
+      return t && { before: t.before_idx, chain: t.chain };
+    };
+    const slice = verifyLogSlice(sid, seq, rows, from, to, maxBytes, atLeastOne, trim, head, this.cipher);
     // the verified rows, for the cache: only a slice that reaches the head is worth keeping
     const verified: CachedEntry[] =
-      head === undefined || fitted.length !== body.length
+      head === undefined || !slice.whole
         ? []
-        : fitted.map((r) => ({
+        : slice.opened.map((r) => ({
             index: r.idx,
             size: r.size,
             hash: r.hash,
             chain: r.chain,
             text: r.body.toString('utf8'),
           }));
-    return { entries, rows: verified };
+    return { entries: slice.entries, rows: verified };
   }
 
   /**
@@ -451,18 +340,21 @@ export class SqliteLog {
     ).all() as Row[];
     let n = 0;
     for (const r of latest) {
-      const meta = checkpointMeta(r);
-      let body: (CheckpointBody & { history?: HistoryEntry[] }) | null = null;
-      try {
-        const raw = r.body as Buffer | string;
-        if (sha256Hex(raw) === meta.hash)
-          body = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8')) as typeof body;
-      } catch {
-        body = null;
-      }
-      // a corrupt legacy checkpoint is left as it is: reading it quarantines the session
-      if (!body) continue;
-      this.rewriteLegacy(meta, body);
+      const up = legacyRows(r, false);
+      if (!up) continue;
+      const insPart = this.st(
+        'INSERT INTO checkpoint_parts (session_id, hash, size, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      );
+      for (const p of up.parts) insPart.run(...p);
+      const insEntry = this.st(
+        'INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const e of up.entries) insEntry.run(...e);
+      const [sid, seq, ...columns] = up.checkpoint;
+      this.st(
+        `UPDATE checkpoints SET format = ${FORMAT_PARTS}, hash = ?, size = ?, body = ?, state_hash = ?, context_hash = ?,
+           memory_hash = ?, history_length = ?, history_head = ? WHERE session_id = ? AND seq = ?`,
+      ).run(...columns, sid, seq);
       n++;
     }
     this.st(
@@ -471,56 +363,4 @@ export class SqliteLog {
     ).run();
     return n;
   }
-
-  private rewriteLegacy(meta: CheckpointMeta, body: CheckpointBody & { history?: HistoryEntry[] }): void {
-    const sid = meta.sessionId;
-    const history = Array.isArray(body.history) ? body.history : [];
-    // a legacy body is one unit: its history becomes entries 0..n-1 of the log, chained from the genesis
-    const { history: _h, ...rest } = body;
-    const input: AppendCheckpointInput = {
-      sessionId: sid,
-      expectedSeq: 0,
-      schemaVersion: meta.schemaVersion,
-      writtenBy: meta.writtenBy,
-      body: {
-        state: rest.state,
-        context: rest.context,
-        waits: rest.waits ?? [],
-        ...(rest.memory !== undefined ? { memory: rest.memory } : {}),
-      },
-      history,
-    };
-    const enc = encodeLegacy(input);
-    const done = finishAppend(input, enc, null, meta.seq, meta.createdAt);
-    const insPart = this.st(
-      'INSERT INTO checkpoint_parts (session_id, hash, size, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-    );
-    for (const p of enc.parts) insPart.run(sid, p.hash, p.bytes.length, p.bytes);
-    const insEntry = this.st(
-      'INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    for (const e of done.entries)
-      insEntry.run(sid, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain, e.bytes);
-    this.st(
-      `UPDATE checkpoints SET format = ?, hash = ?, size = ?, body = ?, state_hash = ?, context_hash = ?, memory_hash = ?,
-         history_length = ?, history_head = ? WHERE session_id = ? AND seq = ?`,
-    ).run(
-      FORMAT_PARTS,
-      done.meta.hash,
-      done.meta.size,
-      Buffer.from(enc.waitsText, 'utf8'),
-      done.meta.parts.state,
-      done.meta.parts.context,
-      done.meta.parts.memory,
-      done.meta.historyLength,
-      done.meta.historyHead,
-      sid,
-      meta.seq,
-    );
-  }
-}
-
-/** A legacy body re-encoded without size limits (it was accepted by the release that wrote it). */
-function encodeLegacy(input: AppendCheckpointInput): EncodedAppend {
-  return encodeAppend(input, { maxCheckpointBytes: Infinity, maxHistoryEntryBytes: Infinity });
 }

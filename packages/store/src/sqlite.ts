@@ -8,7 +8,7 @@
  */
 import Database from 'better-sqlite3';
 import { createPrivate, exposedFiles, privateSideFiles } from './file-mode';
-import { digestWaitTokensSqlite } from './wait-digests';
+import { digestWaitTokens } from './wait-digests';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { BatonError, SequenceConflictError, SessionBusyError, TERMINAL_SESSION_STATUSES } from '@baton/core';
 import type {
@@ -36,7 +36,6 @@ import { openGraphStore } from './graph';
 import type { GraphCheckpointStore } from './graph';
 import { SqliteLog } from './sqlite-log';
 import { SQLITE_MIGRATIONS } from './schema/sqlite';
-import { dataVersion } from './schema/render';
 import {
   aggregateFromRow,
   batonErrorOr,
@@ -61,9 +60,10 @@ import type { AggregateDelta, EncodedAppend, Row } from './common';
 import { guarded } from './sqlite-guard';
 import { openValue, sealValue, turnResultPlace } from './sealed';
 import { LogCache } from './log-cache';
-import { runSync } from './sql/dialect';
+import { done, runSync } from './sql/dialect';
 import type { Dialect, Plan, Step } from './sql/dialect';
 import { migrationInsert } from './sql/journal';
+import { migrate } from './sql/migrate';
 import { SqlStore } from './sql/store-base';
 
 export interface SqliteStoreOptions extends StoreOptions {
@@ -74,12 +74,6 @@ export interface SqliteStoreOptions extends StoreOptions {
   /** Fault injection for crash tests: called inside a write transaction just before it commits. */
   hooks?: { beforeCommit?: (op: string) => void };
 }
-
-/** The migration whose data step stores wait tokens as digests. */
-const WAIT_DIGEST_VERSION = dataVersion(SQLITE_MIGRATIONS, 'wait digests');
-
-/** The first migration whose data upgrade moves legacy checkpoint bodies into the history log. */
-const LOG_VERSION = dataVersion(SQLITE_MIGRATIONS, 'legacy checkpoints');
 
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
@@ -142,36 +136,18 @@ export class SqliteStore extends SqlStore implements Store {
   }
 
   private migrate(): void {
+    const data = {
+      'legacy checkpoints': () => done(this.log.upgradeLegacy()),
+      'wait digests': digestWaitTokens,
+    };
     // the wait-digest step overwrites tokens: zero what it frees, so no copy stays in the file
     const secure = this.db.pragma('secure_delete', { simple: true }) as number;
     this.db.pragma('secure_delete = ON');
     try {
-      this.migrateAll();
+      this.txRun.immediate(() => runSync(migrate(SQLITE_MIGRATIONS, 'INTEGER', data), this.exec));
     } finally {
       this.db.pragma(`secure_delete = ${secure ? 'ON' : 'OFF'}`);
     }
-  }
-
-  private migrateAll(): void {
-    const run = this.db.transaction(() => {
-      this.db.exec(
-        'CREATE TABLE IF NOT EXISTS baton_schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-      );
-      const row = this.db.prepare('SELECT max(version) AS v FROM baton_schema_migrations').get() as {
-        v: number | null;
-      };
-      const current = row.v ?? 0;
-      for (const m of SQLITE_MIGRATIONS) {
-        if (m.version <= current) continue;
-        this.db.exec(m.sql);
-        this.db
-          .prepare('INSERT INTO baton_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
-          .run(m.version, m.name, Date.now());
-        if (m.version === LOG_VERSION) this.log.upgradeLegacy();
-        if (m.version === WAIT_DIGEST_VERSION) digestWaitTokensSqlite(this.db);
-      }
-    });
-    run.immediate();
   }
 
   /** Prepared once per SQL text, reused afterwards. */
@@ -188,6 +164,7 @@ export class SqliteStore extends SqlStore implements Store {
 
   /** One statement of a plan: its `$n` placeholders bound positionally (`?`), booleans as 1/0. */
   private readonly exec = (s: Step): unknown => {
+    if (s.kind === 'script') return void this.db.exec(s.sql);
     let p = this.plans.get(s.sql);
     if (!p) {
       const order: number[] = [];
@@ -247,13 +224,13 @@ export class SqliteStore extends SqlStore implements Store {
     return (this.graphStore ??= openGraphStore({ kind: 'sqlite', db: this.db }));
   }
 
-  async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+  override async reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
     // the old bytes (plaintext, or under the old key) must not stay behind in freed pages or the
     // WAL: zero what the rewrites free, and checkpoint the WAL into the file when done
     const secure = this.db.pragma('secure_delete', { simple: true }) as number;
     this.db.pragma('secure_delete = ON');
     try {
-      const out = await this.reencryptRecords(opts);
+      const out = await super.reencrypt(opts);
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       return out;
     } finally {

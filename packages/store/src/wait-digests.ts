@@ -8,10 +8,10 @@
  * which resumes nothing any more) and agent state (a LangGraph pointer written before digests
  * names its open interrupts by token until its next turn rewrites it).
  */
-import type Database from 'better-sqlite3';
-import type { PoolClient } from 'pg';
 import { HISTORY_GENESIS, sha256Hex, waitDigest } from '@baton/core';
 import { FORMAT_LEGACY, checkpointHash } from './common';
+import { all, run } from './sql/dialect';
+import type { Plan } from './sql/dialect';
 
 type Json = Record<string, unknown>;
 
@@ -86,69 +86,40 @@ export function stripTurnResult(text: string): string | null {
   return JSON.stringify({ ...r, waits });
 }
 
-const CP_SELECT = `SELECT session_id, seq, format, body, hash, size, state_hash, context_hash, memory_hash,
-  history_length, history_head FROM checkpoints`;
+/** Rows whose `column` names a token (case-insensitive on SQLite: a row without one is left alone). */
+const naming = (column: string) => `WHERE CAST(${column} AS TEXT) LIKE '%"token"%'`;
 
 /**
- * The SQLite data step (inside the migration's transaction; the caller turns `secure_delete` on
- * around it, so the overwritten tokens do not linger in free space of the file).
+ * The data step (a plan, inside the migration's transaction; SQLite's caller turns `secure_delete`
+ * on around it, so the overwritten tokens do not linger in free space of the file).
  */
-export function digestWaitTokensSqlite(db: Database.Database): void {
-  const waits = db.prepare('SELECT token FROM waits').all() as Array<{ token: string }>;
-  const setToken = db.prepare('UPDATE waits SET token = ? WHERE token = ?');
-  for (const w of waits) setToken.run(waitDigest(w.token), w.token);
-  const setCp = db.prepare(
-    'UPDATE checkpoints SET body = ?, hash = ?, size = ? WHERE session_id = ? AND seq = ?',
+export function* digestWaitTokens(): Plan<void> {
+  for (const w of yield* all('SELECT token FROM waits')) {
+    const token = w.token as string;
+    yield* run('UPDATE waits SET token = $1 WHERE token = $2', [waitDigest(token), token]);
+  }
+  const cps = yield* all(
+    `SELECT session_id, seq, format, body, hash, size, state_hash, context_hash, memory_hash, history_length,
+       history_head FROM checkpoints ${naming('body')}`,
   );
-  const cps = db.prepare(`${CP_SELECT} WHERE instr(CAST(body AS TEXT), '"token"') > 0`).all() as Array<
-    CheckpointWaitsRow & Json
-  >;
   for (const r of cps) {
-    const text = Buffer.isBuffer(r.body) ? (r.body as Buffer).toString('utf8') : String(r.body);
-    const next = digestCheckpointRow({ ...r, body: text });
+    const stored = r.body as Buffer | string;
+    const next = digestCheckpointRow({ ...(r as unknown as CheckpointWaitsRow), body: stored.toString() });
+    if (!next) continue;
     // the body column keeps its storage class (a blob stays a blob)
-    if (next)
-      setCp.run(
-        Buffer.isBuffer(r.body) ? Buffer.from(next.body) : next.body,
-        next.hash,
-        next.size,
-        r.session_id,
-        r.seq,
-      );
+    const body = Buffer.isBuffer(stored) ? Buffer.from(next.body) : next.body;
+    yield* run('UPDATE checkpoints SET body = $1, hash = $2, size = $3 WHERE session_id = $4 AND seq = $5', [
+      body,
+      next.hash,
+      next.size,
+      r.session_id,
+      r.seq,
+    ]);
   }
-  const setResult = db.prepare('UPDATE turn_results SET result = ? WHERE session_id = ? AND key = ?');
-  const results = db
-    .prepare(
-      `SELECT session_id, key, result FROM turn_results WHERE instr(CAST(result AS TEXT), '"token"') > 0`,
-    )
-    .all() as Array<{ session_id: string; key: string; result: string }>;
-  for (const r of results) {
+  for (const r of yield* all(`SELECT session_id, key, result FROM turn_results ${naming('result')}`)) {
     const next = stripTurnResult(String(r.result));
-    if (next !== null) setResult.run(next, r.session_id, r.key);
-  }
-}
-
-/** The PostgreSQL data step (inside the migration's locked transaction). */
-export async function digestWaitTokensPostgres(c: PoolClient): Promise<void> {
-  await c.query(`UPDATE waits SET token = encode(sha256(convert_to('baton-wait:' || token, 'UTF8')), 'hex')`);
-  const cps = (await c.query<CheckpointWaitsRow & Json>(`${CP_SELECT} WHERE body LIKE '%"token"%'`)).rows;
-  for (const r of cps) {
-    const next = digestCheckpointRow(r);
-    if (next)
-      await c.query(
-        'UPDATE checkpoints SET body = $1, hash = $2, size = $3 WHERE session_id = $4 AND seq = $5',
-        [next.body, next.hash, next.size, r.session_id, r.seq],
-      );
-  }
-  const results = (
-    await c.query<{ session_id: string; key: string; result: string }>(
-      `SELECT session_id, key, result FROM turn_results WHERE result LIKE '%"token"%'`,
-    )
-  ).rows;
-  for (const r of results) {
-    const next = stripTurnResult(r.result);
     if (next !== null)
-      await c.query('UPDATE turn_results SET result = $1 WHERE session_id = $2 AND key = $3', [
+      yield* run('UPDATE turn_results SET result = $1 WHERE session_id = $2 AND key = $3', [
         next,
         r.session_id,
         r.key,

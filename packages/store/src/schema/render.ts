@@ -45,10 +45,3 @@ export function renderMigrations(specs: readonly MigrationSpec[], d: SchemaDiale
       return { version: i + 1, name: m.name, sql: sql.trim(), ...(m.data ? { data: m.data } : {}) };
     });
 }
-
-/** The version of the migration whose data step is `data`. */
-export function dataVersion(migrations: readonly RenderedMigration[], data: DataStep): number {
-  const m = migrations.find((x) => x.data === data);
-  if (!m) throw new Error(`no migration has the data step ${data}`);
-  return m.version;
-}

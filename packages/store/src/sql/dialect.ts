@@ -25,9 +25,12 @@
 import type { RecordCipher } from '../cipher';
 import type { Row } from '../common';
 
-/** One statement of a plan: `one` answers its first row, `all` its rows, `run` how many rows it changed. */
+/**
+ * One statement of a plan: `one` answers its first row, `all` its rows, `run` how many rows it
+ * changed; a `script` is several statements without arguments (a migration's DDL), answering nothing.
+ */
 export interface Step {
-  kind: 'one' | 'all' | 'run';
+  kind: 'one' | 'all' | 'run' | 'script';
   sql: string;
   args: unknown[];
   /** Worth preparing (PostgreSQL prepares it per connection; SQLite prepares every statement once). */
@@ -47,6 +50,10 @@ export function* all(sql: string, args: unknown[] = [], prepare = false): Plan<R
 
 export function* run(sql: string, args: unknown[] = [], prepare = false): Plan<number> {
   return (yield { kind: 'run', sql, args, prepare }) as number;
+}
+
+export function* script(sql: string): Plan<void> {
+  if (sql !== '') yield { kind: 'script', sql, args: [] };
 }
 
 /** A plan that runs nothing and returns `v`. */

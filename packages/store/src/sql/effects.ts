@@ -18,7 +18,7 @@ import {
 import type { EffectOp } from '../common';
 import { initialCompensation } from '../compensation';
 import { effectIdNotFound, notInDoubt, ownIntent, resolutionColumns, resolvedConflict } from '../recovery';
-import { sealJson } from '../sealed';
+import { effectPlace, sealValue } from '../sealed';
 import type { ListEffectsQuery } from '../store';
 import { all, done, one } from './dialect';
 import type { Plan, SqlContext } from './dialect';
@@ -45,7 +45,7 @@ export function* recordEffectIntent(
       input.rolloutId ?? null,
       input.turnId,
       input.name,
-      sealJson(c.cipher, jsonText(input.args), input.idempotencyKey, 'args'),
+      sealValue(c.cipher, jsonText(input.args), effectPlace(input.idempotencyKey, 'args')),
       input.compensation ?? null,
       now,
       input.attemptId ?? null,
@@ -70,7 +70,7 @@ export function* transitionEffect(
 ): Plan<EffectRecord> {
   const { from, to } = EFFECT_TRANSITIONS[op];
   const col = op === 'fail' ? 'error' : 'result';
-  const v = op === 'fail' ? String(value) : sealJson(c.cipher, jsonText(value), key, 'result');
+  const v = op === 'fail' ? String(value) : sealValue(c.cipher, jsonText(value), effectPlace(key, 'result'));
   const row = yield* one(
     `UPDATE effects SET status = $1, ${col} = $2, updated_at = $3 WHERE idempotency_key = $4 AND status = $5 RETURNING *`,
     [to, v, c.now(), key, from],
@@ -112,7 +112,7 @@ export function* resolveEffect(c: SqlContext, id: string, r: EffectResolutionInp
   const cols = resolutionColumns(r, now);
   if (c.cipher.enabled && cols.result !== null) {
     const k = yield* one('SELECT idempotency_key FROM effects WHERE id = $1', [id]);
-    if (k) cols.result = sealJson(c.cipher, cols.result, String(k.idempotency_key), 'result');
+    if (k) cols.result = sealValue(c.cipher, cols.result, effectPlace(String(k.idempotency_key), 'result'));
   }
   const row = yield* one(
     `UPDATE effects SET status = $1, result = $2, error = $3, resolution = $4, updated_at = $5

@@ -18,7 +18,7 @@ import { CompensationLedger } from '../compensation';
 import { reencrypt } from '../reencrypt';
 import type { Store, StoreOptions } from '../store';
 import * as catalog from './catalog';
-import { all, one, run } from './dialect';
+import { one } from './dialect';
 import type { Dialect, Plan, PlanRunner, SqlContext } from './dialect';
 import * as effects from './effects';
 import * as journal from './journal';
@@ -64,23 +64,8 @@ export abstract class SqlStore implements SqlContext, PlanRunner {
   protected abstract addMetrics(sessionId: string, version: string, m: Metrics): Plan<void>;
 
   /** Rewrite sealed records under the current key (`reencrypt.ts`), each batch in its own transaction. */
-  protected reencryptRecords(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
-    return reencrypt(
-      {
-        all: (sql, args) => this.runPlan(all(sql, args)),
-        update: (stmts) =>
-          this.runInTx(
-            'reencrypt',
-            (function* () {
-              let n = 0;
-              for (const s of stmts) n += yield* run(s.sql, s.args);
-              return n;
-            })(),
-          ),
-      },
-      this.cipher,
-      opts,
-    );
+  reencrypt(opts?: Parameters<Store['reencrypt']>[0]): ReturnType<Store['reencrypt']> {
+    return reencrypt(this, this.cipher, opts);
   }
 
   // ---------- versions, workers, routes ----------
