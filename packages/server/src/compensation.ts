@@ -15,6 +15,7 @@ import { BatonError, newId } from '@baton/core';
 import type { CompensateResponse, CompensationState, EffectRecord } from '@baton/core';
 import { compensationsOf, type ServerContext } from './context';
 import { isTransportError } from './http-worker';
+import { checkCompensateResponse } from './worker-response';
 
 /** Who would run an effect's compensation, or why nobody can now. */
 export type CompensationRunner =
@@ -208,7 +209,7 @@ async function callWorker(
   entry.outstanding++;
   try {
     const capability = await ctx.capabilities.issueCompensation(e, owner, holdMs);
-    return await entry.client.compensate({
+    const answer = await entry.client.compensate({
       protocol: 2,
       session: { id: e.sessionId, agent: e.agent, version },
       effect: {
@@ -224,6 +225,8 @@ async function callWorker(
       deadline: ctx.clock.now() + ctx.limits.compensateTimeoutMs,
       capability,
     });
+    checkCompensateResponse(answer, entry.id);
+    return answer;
   } catch (err) {
     if (isTransportError(err)) ctx.pool.markUnhealthy(entry);
     const code = err instanceof BatonError ? err.code : 'WORKER_ERROR';

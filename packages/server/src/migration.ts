@@ -20,6 +20,7 @@ import type { Lease } from '@baton/store';
 import { LeaseKeeper, MIGRATION_LEASE_PREFIX, dropOwner, holdOwner } from './lease';
 import { migrateRequestFor, unchangedParts } from './wire';
 import { digestWaits } from './waits';
+import { checkMigrateResponse } from './worker-response';
 import { withMigrationSpan } from './tracing/spans';
 
 export interface MigrateSessionInput {
@@ -247,6 +248,7 @@ export async function runMigration(
         },
       );
       answer = await worker.client.migrate(req);
+      checkMigrateResponse(answer, worker.id);
     } finally {
       worker.outstanding--;
     }

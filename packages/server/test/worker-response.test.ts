@@ -1,7 +1,7 @@
 import type { BatonError, Checkpoint } from '@baton/core';
 import { describe, expect, it } from 'vitest';
 import { unchangedParts } from '../src/wire';
-import { checkTurnResponse } from '../src/worker-response';
+import { checkCompensateResponse, checkMigrateResponse, checkTurnResponse } from '../src/worker-response';
 
 const answer = {
   state: { n: 1 },
@@ -69,6 +69,55 @@ describe('the router checks a turn answer against the protocol schema', () => {
       expect(() => unchangedParts(r.unchanged as never, cp, 'wrk_1')).toThrow(
         `worker wrk_1 sent a malformed answer: ${why}`,
       );
+    }
+  });
+});
+
+describe('the router checks migrate and compensate answers against the protocol schemas', () => {
+  const body = { state: { n: 1 }, context: null, waits: [] };
+
+  it('accepts well-formed migrate answers, successes and refusals', () => {
+    const ok = { ok: true, body, schemaVersion: 2, contextPolicy: 'carry' };
+    expect(() => checkMigrateResponse(ok, 'wrk_1')).not.toThrow();
+    const refused = { ok: false, error: { code: 'STATE_INVALID', message: 'no', path: 'n' } };
+    expect(() => checkMigrateResponse(refused, 'wrk_1')).not.toThrow();
+  });
+
+  it.each([
+    ['no ok flag', { body, schemaVersion: 2, contextPolicy: 'carry' }],
+    [
+      'a body without waits',
+      { ok: true, body: { state: 1, context: null }, schemaVersion: 2, contextPolicy: 'carry' },
+    ],
+    ['a schema version that is not a number', { ok: true, body, schemaVersion: '2', contextPolicy: 'carry' }],
+    ['a refusal with an unknown code', { ok: false, error: { code: 'NOPE', message: 'x' } }],
+    ['null', null],
+  ])('refuses a migrate answer with %s: WORKER_ERROR naming the worker', (_what, r) => {
+    let err: BatonError | undefined;
+    try {
+      checkMigrateResponse(r, 'wrk_9');
+    } catch (e) {
+      err = e as BatonError;
+    }
+    expect(err?.code).toBe('WORKER_ERROR');
+    expect(err?.message).toBe('worker wrk_9 sent a malformed migrate response');
+    expect(err?.details).toEqual({ workerId: 'wrk_9' });
+  });
+
+  it('accepts compensate answers of both kinds and refuses malformed ones', () => {
+    expect(() => checkCompensateResponse({ ok: true, result: { refunded: 1 } }, 'wrk_1')).not.toThrow();
+    expect(() =>
+      checkCompensateResponse({ ok: false, error: { code: 'X', message: 'failed' } }, 'wrk_1'),
+    ).not.toThrow();
+    for (const bad of [{ result: 1 }, { ok: false, error: 'failed' }, { ok: 'yes' }, undefined]) {
+      let err: BatonError | undefined;
+      try {
+        checkCompensateResponse(bad, 'wrk_2');
+      } catch (e) {
+        err = e as BatonError;
+      }
+      expect(err?.code, JSON.stringify(bad)).toBe('WORKER_ERROR');
+      expect(err?.message).toBe('worker wrk_2 sent a malformed compensate response');
     }
   });
 });
