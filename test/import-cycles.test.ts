@@ -17,7 +17,7 @@ function packageSources(): string[] {
     .map((d) => `packages/${d.name}/src`);
 }
 
-async function circles(): Promise<IViolation[]> {
+async function circles(): Promise<{ violations: IViolation[]; modules: number }> {
   const cwd = process.cwd();
   process.chdir(root);
   try {
@@ -39,7 +39,8 @@ async function circles(): Promise<IViolation[]> {
         ],
       },
     });
-    return (out.output as ICruiseResult).summary.violations;
+    const summary = (out.output as ICruiseResult).summary;
+    return { violations: summary.violations, modules: summary.totalCruised };
   } finally {
     process.chdir(cwd);
   }
@@ -53,6 +54,8 @@ function shown(v: IViolation): string {
 describe('import graph', () => {
   it('has no circle in packages/*/src, type-only imports included', async () => {
     const found = await circles();
-    expect(found.map(shown)).toEqual([]);
+    // the cruise read the packages' sources (an empty cruise would have no circle either)
+    expect(found.modules).toBeGreaterThan(200);
+    expect(found.violations.map(shown)).toEqual([]);
   }, 120_000);
 });

@@ -9,7 +9,6 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
-  BatonError,
   CAPABILITY_HEADER,
   blobFromWire,
   graphWire,
@@ -25,7 +24,6 @@ export function registerGraphRoutes(app: FastifyInstance, ctx: ServerContext): v
   // a checkpoint's channel values can be larger than a traffic request
   const opts = { bodyLimit: Math.max(ctx.limits.bodyBytes, 64 * 1024 * 1024) };
   const graphOf = (req: FastifyRequest): CapabilityGraphStore => {
-    if (!ctx.store.graph) throw new BatonError('NOT_FOUND', 'this store has no LangGraph checkpoint storage');
     const cap = req.headers[CAPABILITY_HEADER];
     return new CapabilityGraphStore(
       ctx.store.graph,

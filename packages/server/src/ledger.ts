@@ -56,10 +56,8 @@ export class StoreLedgerClient implements LedgerClient {
   }
 
   /** The session's LangGraph checkpoints under this client's capability (as `/v1/worker/graph/*`). */
-  get graph(): GraphCheckpointStore | undefined {
-    return this.store.graph
-      ? new CapabilityGraphStore(this.store.graph, this.caps, this.capability)
-      : undefined;
+  get graph(): GraphCheckpointStore {
+    return new CapabilityGraphStore(this.store.graph, this.caps, this.capability);
   }
 
   /**
