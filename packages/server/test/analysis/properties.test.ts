@@ -67,6 +67,14 @@ describe('Mann-Whitney properties', () => {
         ).pValue;
         expect(after).toBeLessThanOrEqual(before + 1e-12);
       }),
+      {
+        numRuns: 2000,
+        // shifts that create a tie (the exact and the normal method used to meet here)
+        examples: [
+          [[-1, -3, 0, 3, 1, 4, 2, -4], [-2], 1],
+          [[0, -1, -2, -3, 29, -4, 31, -5], [29], 1],
+        ],
+      },
     );
   });
 });

@@ -81,6 +81,38 @@ describe('Mann-Whitney U', () => {
     expect(d[0]).toBeCloseTo(1 / 5005, 15);
   });
 
+  it('with ties, the exact method is the permutation distribution given the tie pattern (full enumeration)', () => {
+    const x = [1, 2, 2, 3, 5];
+    const y = [2, 3, 3, 4, 6, 6, 7];
+    const pooled = [...x, ...y];
+    const u1Of = (idx: number[]) => {
+      const a = idx.map((i) => pooled[i]!);
+      const b = pooled.filter((_, i) => !idx.includes(i));
+      let u = 0;
+      for (const v of a) for (const w of b) u += v > w ? 1 : v === w ? 0.5 : 0;
+      return u;
+    };
+    // every way to pick which 5 of the 12 pooled values form the first sample
+    const all: number[] = [];
+    const pick = (from: number, chosen: number[]) => {
+      if (chosen.length === x.length) return void all.push(u1Of(chosen));
+      for (let i = from; i < pooled.length; i++) pick(i + 1, [...chosen, i]);
+    };
+    pick(0, []);
+    expect(all.length).toBe(792); // C(12, 5)
+    const observed = u1Of([0, 1, 2, 3, 4]);
+    const greater = all.filter((u) => u >= observed).length / all.length;
+    const less = all.filter((u) => u <= observed).length / all.length;
+    const r = mannWhitneyU(x, y, { alternative: 'greater' });
+    expect(r.method).toBe('exact');
+    expect(r.u1).toBe(observed);
+    expect(r.pValue).toBeCloseTo(greater, 14);
+    expect(mannWhitneyU(x, y, { alternative: 'less' }).pValue).toBeCloseTo(less, 14);
+    expect(mannWhitneyU(x, y).pValue).toBeCloseTo(Math.min(1, 2 * Math.min(greater, less)), 14);
+    // the larger sample enumerated the other way round gives the same answer
+    expect(mannWhitneyU(y, x, { alternative: 'less' }).pValue).toBeCloseTo(greater, 14);
+  });
+
   it('returns p = 1 when every value is the same', () => {
     expect(mannWhitneyU([1, 1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]).pValue).toBe(1);
   });

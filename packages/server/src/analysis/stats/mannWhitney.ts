@@ -5,10 +5,14 @@
  * Conventions follow `scipy.stats.mannwhitneyu` (SciPy ≥ 1.7):
  * - `U1` is the statistic of the first sample `x`: R1 − n1(n1+1)/2, with mid-ranks for ties;
  * - `alternative: 'greater'` means x is stochastically greater than y;
- * - `method: 'auto'` uses the exact null distribution when there are no ties and one sample
- *   has at most 8 values (and, unlike SciPy, the other at most 100, to bound the cost of the
- *   exact distribution; the normal approximation is accurate there), the normal
- *   approximation otherwise;
+ * - `method: 'auto'` uses the exact null distribution when one sample has at most 8 values
+ *   (and, unlike SciPy, the other at most 100, to bound the cost of the exact distribution;
+ *   the normal approximation is accurate there), the normal approximation otherwise;
+ * - with ties, the exact method is the permutation distribution of U given the pooled
+ *   sample's tie pattern (mid-ranks), where SciPy's 'auto' would fall back to the normal
+ *   approximation: a tie that a shift creates then moves the p-value the way the shift
+ *   does, which switching between the two methods did not (a one-sided p-value could rise
+ *   when the first sample moved up);
  * - the normal approximation uses the tie-corrected variance
  *   σ² = n1·n2/12 · ((n+1) − Σ(t³−t)/(n(n−1))) and a continuity correction of 0.5.
  */
@@ -105,6 +109,79 @@ function smallEnoughForExact(n1: number, n2: number): boolean {
   return Math.min(n1, n2) <= 8 && Math.max(n1, n2) <= 100;
 }
 
+/**
+ * Tie groups of the pooled sample: per distinct value, its count and twice its mid-rank (an
+ * integer, so rank sums compare exactly).
+ */
+function tieGroups(xs: readonly number[], ys: readonly number[]): Array<{ t: number; rank2: number }> {
+  const vals = Float64Array.from([...xs, ...ys]).sort();
+  const groups: Array<{ t: number; rank2: number }> = [];
+  let i = 0;
+  while (i < vals.length) {
+    let j = i + 1;
+    while (j < vals.length && vals[j] === vals[i]) j++;
+    groups.push({ t: j - i, rank2: i + 1 + j });
+    i = j;
+  }
+  return groups;
+}
+
+/**
+ * The permutation distribution of twice the rank sum of a sample of `a` values drawn from the
+ * pooled tie groups: counts[s] of the ways (of C(n, a)) to get 2·R = s. A DP over the groups,
+ * choosing k of a group's t values in C(t, k) ways; a ≤ 8 here, so s ≤ 2·a·n stays small.
+ */
+function tiedRankSumCounts(groups: Array<{ t: number; rank2: number }>, a: number, n: number): Float64Array[] {
+  const maxS = 2 * a * n + 1;
+  let dp: Float64Array[] = Array.from({ length: a + 1 }, () => new Float64Array(maxS));
+  dp[0]![0] = 1;
+  for (const g of groups) {
+    const next: Float64Array[] = Array.from({ length: a + 1 }, () => new Float64Array(maxS));
+    for (let k = 0; k <= a; k++) {
+      const row = dp[k]!;
+      for (let s = 0; s < maxS; s++) {
+        const w = row[s]!;
+        if (w === 0) continue;
+        let ways = 1; // C(t, c), built up as c grows
+        for (let c = 0; c <= g.t && k + c <= a; c++) {
+          if (c > 0) ways = (ways * (g.t - c + 1)) / c;
+          next[k + c]![s + c * g.rank2]! += w * ways;
+        }
+      }
+    }
+    dp = next;
+  }
+  return dp;
+}
+
+/**
+ * Exact tail probabilities of U1 (the first sample's U) under the permutation distribution
+ * given the tie pattern: [P(U1* ≥ u1), P(U1* ≤ u1)]. The rank sum of the smaller sample is
+ * enumerated; U of the other follows from U1 + U2 = n1·n2.
+ */
+function exactTiedTails(x: readonly number[], y: readonly number[], r1: number): [number, number] {
+  const n1 = x.length;
+  const n2 = y.length;
+  const n = n1 + n2;
+  const firstSmaller = n1 <= n2;
+  const a = firstSmaller ? n1 : n2;
+  const counts = tiedRankSumCounts(tieGroups(x, y), a, n)[a]!;
+  // twice the observed rank sum of the enumerated sample
+  const obs2 = Math.round(2 * (firstSmaller ? r1 : (n * (n + 1)) / 2 - r1));
+  let total = 0;
+  let atLeast = 0;
+  let atMost = 0;
+  for (let s = 0; s < counts.length; s++) {
+    const c = counts[s]!;
+    if (c === 0) continue;
+    total += c;
+    if (s >= obs2) atLeast += c;
+    if (s <= obs2) atMost += c;
+  }
+  // a larger rank sum of the second sample is a smaller U1
+  return firstSmaller ? [atLeast / total, atMost / total] : [atMost / total, atLeast / total];
+}
+
 /** P(U ≥ u) under the exact null (sizes m, n, no ties). */
 function exactSf(u: number, m: number, n: number): number {
   const p = exactUDistribution(m, n);
@@ -127,12 +204,15 @@ export function mannWhitneyU(
   const u1 = r1 - (n1 * (n1 + 1)) / 2;
   const u2 = n1 * n2 - u1;
   let method = opts.method ?? 'auto';
-  if (method === 'auto') method = tieTerm === 0 && smallEnoughForExact(n1, n2) ? 'exact' : 'asymptotic';
+  if (method === 'auto') method = smallEnoughForExact(n1, n2) ? 'exact' : 'asymptotic';
   const [u, factor] =
     alternative === 'greater' ? [u1, 1] : alternative === 'less' ? [u2, 1] : [Math.max(u1, u2), 2];
   let p: number;
   let z = NaN;
-  if (method === 'exact') {
+  if (method === 'exact' && tieTerm > 0) {
+    const [upper, lower] = exactTiedTails(x, y, r1);
+    p = alternative === 'greater' ? upper : alternative === 'less' ? lower : Math.min(upper, lower);
+  } else if (method === 'exact') {
     p = exactSf(u, n1, n2);
   } else {
     const n = n1 + n2;
