@@ -4,6 +4,7 @@
  * entry to the one before it, so a corrupt, dropped or reordered entry is detected on read.
  */
 import { sha256Hex } from './hash';
+import { MAX_HISTORY_WINDOW } from './history-limits';
 import type { z } from 'zod';
 import type { HistoryEntry } from './types';
 import type {
@@ -34,7 +35,7 @@ export type HistoryWindow = z.infer<typeof historyWindowSchema>;
 
 export const DEFAULT_HISTORY_WINDOW: HistoryWindow = { entries: 100, bytes: 1024 * 1024 };
 /** Largest window an agent may declare. */
-export const MAX_HISTORY_WINDOW: HistoryWindow = { entries: 1000, bytes: 8 * 1024 * 1024 };
+export { MAX_HISTORY_WINDOW };
 
 /**
  * Optional retention of the history log: entries beyond the newest `maxEntries`, or older than

@@ -4,6 +4,7 @@
  * from them. Nothing here depends on the rest of core, so every module may derive from it.
  */
 import { z } from 'zod';
+import { MAX_HISTORY_WINDOW } from '../history-limits';
 
 /** Ids of sessions, agents, versions, turns and effects. */
 export const wireId = z.string().min(1).max(500);
@@ -65,18 +66,23 @@ export const turnTelemetrySchema = z.object({
   error: z.string().optional(),
 });
 
-export const historyWindowSchema = z.object({ entries: z.number(), bytes: z.number() });
-
-export const historyRetentionSchema = z.object({
-  maxEntries: z.number().optional(),
-  maxAgeMs: z.number().optional(),
+export const historyWindowSchema = z.object({
+  entries: z.number().int().min(0).max(MAX_HISTORY_WINDOW.entries),
+  bytes: z.number().int().min(0).max(MAX_HISTORY_WINDOW.bytes),
 });
 
-/** What an agent version declares about its history (in its manifest). */
-export const historyPolicySchema = z.object({
-  window: historyWindowSchema.partial().optional(),
-  retention: historyRetentionSchema.optional(),
-});
+export const historyRetentionSchema = z
+  .object({ maxEntries: z.number().int().min(1), maxAgeMs: z.number().int().min(1) })
+  .partial()
+  .strict();
+
+/** What an agent version declares about its history (in its manifest, `defineAgent({history})`). */
+export const historyPolicySchema = z
+  .object({
+    window: historyWindowSchema.partial().strict().optional(),
+    retention: historyRetentionSchema.optional(),
+  })
+  .strict();
 
 /** Entries with index below `before` were removed by retention. */
 export const historyTrimSchema = z.object({ before: z.number(), at: z.number(), reason: z.string() });

@@ -5,12 +5,12 @@
  * back; the protocol's TypeScript types (`TurnRequest`, `TurnResponse`, …) are derived from them.
  */
 import { z } from 'zod';
-import { MAX_HISTORY_WINDOW } from '../history';
 import { nameSchema } from './api/params';
 import {
   checkpointBodySchema,
   contextPolicySchema,
   historyEntrySchema,
+  historyPolicySchema,
   partHashesSchema,
   storedHistoryEntrySchema,
   turnTelemetrySchema,
@@ -280,22 +280,5 @@ export const versionManifestSchema = z.object({
   /** The names of the compensations the version declares (`defineAgent({compensations})`). */
   compensations: z.array(z.string().min(1).max(200)).max(1000).optional(),
   /** The version's history window and retention (`defineAgent({history})`). */
-  history: z
-    .object({
-      window: z
-        .object({
-          entries: z.number().int().min(0).max(MAX_HISTORY_WINDOW.entries),
-          bytes: z.number().int().min(0).max(MAX_HISTORY_WINDOW.bytes),
-        })
-        .partial()
-        .strict()
-        .optional(),
-      retention: z
-        .object({ maxEntries: z.number().int().min(1), maxAgeMs: z.number().int().min(1) })
-        .partial()
-        .strict()
-        .optional(),
-    })
-    .strict()
-    .optional(),
+  history: historyPolicySchema.optional(),
 });
