@@ -3,11 +3,27 @@
  * every server stopped) and from the side channel the agent wrote outside Baton.
  */
 import { openStore, type Store } from '@baton/store';
-import type { CheckpointMeta, Decision, EffectRecord, SessionRecord } from '@baton/core';
+import type { CheckpointMeta, Decision, DecisionKind, EffectRecord, SessionRecord } from '@baton/core';
 import { AGENT, stateSchema } from '../agent';
 import type { CompensationPhase } from './compensate';
 import type { Crash } from './faults';
 import { sideLines, type LoadStats, type TrackedSession } from './load';
+
+/** Decisions a rollout takes at most once (per step where they carry one): a repeat is a bug. */
+const ONCE_PER_STEP: ReadonlySet<string> = new Set<DecisionKind>([
+  'created',
+  'promoted',
+  'step-started',
+  'drain-started',
+  'drain-complete',
+]);
+/** A gate evaluation's verdicts: each must carry its gates' evidence. */
+const GATE_VERDICTS: ReadonlySet<string> = new Set<DecisionKind>([
+  'gates-passed',
+  'gates-failed',
+  'gates-fail-deferred',
+  'gates-inconclusive',
+]);
 
 export interface Findings {
   sessionsInStore: number;
@@ -300,11 +316,11 @@ async function check(
     const once = new Map<string, number>();
     for (const d of decisions) {
       const ev = d.evidence as { step?: number; index?: number } | undefined;
-      if (['created', 'promoted', 'step-started', 'drain-started', 'drain-complete'].includes(d.kind)) {
+      if (ONCE_PER_STEP.has(d.kind)) {
         const k = `${d.kind}#${ev?.step ?? ev?.index ?? ''}`;
         once.set(k, (once.get(k) ?? 0) + 1);
       }
-      if (d.kind.startsWith('gates-')) {
+      if (GATE_VERDICTS.has(d.kind)) {
         f.gateDecisions += 1;
         const gates = (d.evidence as { gates?: unknown[] } | undefined)?.gates;
         if (!Array.isArray(gates) || gates.length === 0)
