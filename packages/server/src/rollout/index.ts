@@ -5,6 +5,7 @@ export * from './ops';
 export * from './batch';
 export * from './controller';
 export * from './api';
+export * from './status';
 export * from './metrics';
 export * from './forecast';
 export * from './forecast-input';
