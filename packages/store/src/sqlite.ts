@@ -103,6 +103,20 @@ function busyError(e: unknown, op: string): unknown {
   );
 }
 
+/** What an append's seq compare-and-set took: the new seq, and the clock it read. */
+interface AppendCas {
+  seq: number;
+  sessionCreatedAt: number;
+  now: number;
+}
+
+/** Thrown inside a batch's transaction to roll it back: an item failed after its first write. */
+class FailedAfterCas extends Error {
+  constructor(readonly failure: unknown) {
+    super('an append failed after its seq compare-and-set');
+  }
+}
+
 export class SqliteStore extends SqlStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Db;
@@ -371,20 +385,45 @@ export class SqliteStore extends SqlStore implements Store {
   ): Promise<AppendCheckpointsResult[]> {
     const encoded = inputs.map((input) => batonErrorOr(() => encodeAppend(input, this.limits)));
     if (inputs.length === 0) return [];
-    return this.write('appendCheckpoints', () =>
-      inputs.map((input, i): AppendCheckpointsResult => {
-        const enc = encoded[i]!;
-        if (enc instanceof BatonError) return { ok: false, error: enc };
+    try {
+      return this.write('appendCheckpoints', () => this.appendBatch(inputs, encoded, false));
+    } catch (e) {
+      if (!(e instanceof FailedAfterCas)) throw e;
+      // an item failed after its first write: redo the batch (a fresh transaction) with a
+      // savepoint per item, so that item leaves nothing behind and the others still commit
+      return this.write('appendCheckpoints', () => this.appendBatch(inputs, encoded, true));
+    }
+  }
+
+  /**
+   * A batch's items in the open write transaction. Without savepoints (the common case, and the
+   * cheaper one: a savepoint per item costs more than the item's own statements) an item refused
+   * at its seq compare-and-set has written nothing, so it is answered on its own; an item that
+   * fails after it throws `FailedAfterCas`, which rolls the whole transaction back.
+   */
+  private appendBatch(
+    inputs: Array<AppendCheckpointInput & { requireNoLease?: boolean }>,
+    encoded: Array<EncodedAppend | BatonError>,
+    savepoints: boolean,
+  ): AppendCheckpointsResult[] {
+    return inputs.map((input, i): AppendCheckpointsResult => {
+      const enc = encoded[i]!;
+      if (enc instanceof BatonError) return { ok: false, error: enc };
+      const noLease = input.requireNoLease === true;
+      const mark = this.log.deferred.mark();
+      const meta = batonErrorOr(() => {
         // a savepoint per item: a refused item leaves nothing behind (nor in the log's cache)
-        const mark = this.log.deferred.mark();
-        const meta = batonErrorOr(
-          () =>
-            this.txRun(() => this.appendInTx(input, enc, input.requireNoLease === true)) as CheckpointMeta,
-        );
-        if (meta instanceof BatonError) this.log.deferred.rollback(mark);
-        return meta instanceof BatonError ? { ok: false, error: meta } : { ok: true, meta };
-      }),
-    );
+        if (savepoints) return this.txRun(() => this.appendInTx(input, enc, noLease)) as CheckpointMeta;
+        const cas = this.casAppend(input, noLease);
+        try {
+          return this.writeAppend(input, enc, cas);
+        } catch (e) {
+          throw new FailedAfterCas(e);
+        }
+      });
+      if (meta instanceof BatonError) this.log.deferred.rollback(mark);
+      return meta instanceof BatonError ? { ok: false, error: meta } : { ok: true, meta };
+    });
   }
 
   private appendInTx(
@@ -392,6 +431,11 @@ export class SqliteStore extends SqlStore implements Store {
     enc: EncodedAppend,
     requireNoLease: boolean,
   ): CheckpointMeta {
+    return this.writeAppend(input, enc, this.casAppend(input, requireNoLease));
+  }
+
+  /** An append's seq compare-and-set on its session; a refusal throws before anything is written. */
+  private casAppend(input: AppendCheckpointInput, requireNoLease: boolean): AppendCas {
     const now = this.now();
     const p = input.session;
     const args: unknown[] = [now];
@@ -431,7 +475,12 @@ export class SqliteStore extends SqlStore implements Store {
       }
       throw leaseLost(input.sessionId, input.leaseOwner ?? '', cur.lease_owner as string | null);
     }
-    const seq = upd.seq;
+    return { seq: upd.seq, sessionCreatedAt: upd.created_at, now };
+  }
+
+  /** The rest of an append, once its compare-and-set took the session's next seq. */
+  private writeAppend(input: AppendCheckpointInput, enc: EncodedAppend, cas: AppendCas): CheckpointMeta {
+    const { seq, now } = cas;
     const meta = this.log.write(input, enc, seq, now);
     if (input.resolvedWaits && input.resolvedWaits.length > 0) {
       const st = this.st(`UPDATE waits SET status = 'resolved' WHERE token = ? AND session_id = ?`);
@@ -458,7 +507,7 @@ export class SqliteStore extends SqlStore implements Store {
     }
     this.st('DELETE FROM steps WHERE session_id = ?').run(input.sessionId);
     if (input.telemetry) {
-      this.insertTelemetry({ ...input.telemetry, seq }, upd.created_at);
+      this.insertTelemetry({ ...input.telemetry, seq }, cas.sessionCreatedAt);
     }
     return meta;
   }

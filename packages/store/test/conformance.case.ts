@@ -1622,6 +1622,44 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         expect(await store.appendCheckpoints([])).toEqual([]);
       });
 
+      it('appendCheckpoints: an item refused after its seq moved (a stale unchanged part) writes nothing; the others commit', async () => {
+        const first = await newSession();
+        const stale = await newSession();
+        const last = await newSession();
+        await appendV1(stale.id, 0, 1);
+        const before = await snapshot(store, stale.id);
+        const item = (sessionId: string, expectedSeq: number, n: number, extra = {}) => ({
+          sessionId,
+          expectedSeq,
+          schemaVersion: 1,
+          writtenBy: 'v1',
+          body: body(n),
+          history: turnEntries(n, 2),
+          ...extra,
+        });
+        const results = await store.appendCheckpoints([
+          item(first.id, 0, 60),
+          // its seq compare-and-set passes; the part it declares unchanged is not checkpoint #1's
+          item(stale.id, 1, 61, { unchanged: { state: sha256Hex('not the stored state') } }),
+          item(last.id, 0, 62),
+        ]);
+        expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['ok', 'SEQUENCE_CONFLICT', 'ok']);
+        expect(await snapshot(store, stale.id)).toEqual(before);
+        for (const [s, n] of [
+          [first, 60],
+          [last, 62],
+        ] as const) {
+          expect(await store.getSession(s.id)).toMatchObject({ seq: 1 });
+          expect((await store.getLatestCheckpoint(s.id))!.body).toEqual(body(n));
+          expect((await store.readHistory(s.id)).entries).toEqual(stored(turnEntries(n, 2)));
+        }
+        // the refused session goes on from where it was, its log chained from checkpoint #1
+        await appendV1(stale.id, 1, 63);
+        expect((await store.readHistory(stale.id)).entries).toEqual(
+          stored([...turnEntries(1), ...turnEntries(63)]),
+        );
+      });
+
       it('records failed migrations without touching the session', async () => {
         const s = await newSession();
         await appendV1(s.id, 0, 1);
