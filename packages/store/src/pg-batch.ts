@@ -19,7 +19,7 @@ import type { AppendCheckpointInput } from './store';
 import { FORMAT_PARTS, jsonText } from './common';
 import type { EncodedAppend, FinishedAppend } from './common';
 import type { RecordCipher } from './cipher';
-import { entryPlace, partPlace, sealValue, turnResultPlace, waitsPlace } from './sealed';
+import { entryPlace, partPlace, sealBytes, sealValue, turnResultPlace, waitsPlace } from './sealed';
 
 /**
  * Whether an append fits the constant statement: no migration, retention, waits, resolved waits
@@ -56,13 +56,16 @@ export const BATCH_APPEND_SQL = `WITH x AS (
       AS y(schema_version, written_by, hash, size, body, state_hash, context_hash, memory_hash, history_length,
         history_head, compact_to, k)),
   cp AS (INSERT INTO checkpoint_parts (session_id, hash, size, body)
-    SELECT s.id, p.h, p.n, p.b FROM unnest($20::int[], $21::text[], $22::int[], $23::text[]) AS p(k, h, n, b)
+    SELECT s.id, p.h, p.n, convert_from(substring($24::bytea FROM p.at + 1 FOR p.bl), 'UTF8')
+    FROM (SELECT *, (sum(bl) OVER (ORDER BY o) - bl)::int AS at
+      FROM unnest($20::int[], $21::text[], $22::int[], $23::int[]) WITH ORDINALITY AS p(k, h, n, bl, o)) p
       JOIN s ON s.k = p.k
     ON CONFLICT (session_id, hash) DO NOTHING),
   h AS (INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body)
-    SELECT s.id, e.i, e.t, e.r, e.a, e.n, e.h, e.c, e.b
-    FROM unnest($24::int[], $25::int[], $26::text[], $27::text[], $28::bigint[], $29::int[], $30::text[], $31::text[],
-      $32::text[]) AS e(k, i, t, r, a, n, h, c, b)
+    SELECT s.id, e.i, e.t, e.r, e.a, e.n, e.h, e.c, convert_from(substring($34::bytea FROM e.at + 1 FOR e.bl), 'UTF8')
+    FROM (SELECT *, (sum(bl) OVER (ORDER BY o) - bl)::int AS at
+      FROM unnest($25::int[], $26::int[], $27::text[], $28::text[], $29::bigint[], $30::int[], $31::text[], $32::text[],
+        $33::int[]) WITH ORDINALITY AS e(k, i, t, r, a, n, h, c, bl, o)) e
       JOIN s ON s.k = e.k),
   c AS (INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body,
       format, state_hash, context_hash, memory_hash, history_length, history_head, pinned)
@@ -83,7 +86,7 @@ export const BATCH_APPEND_SQL = `WITH x AS (
         AND (kc.state_hash = g.h OR kc.context_hash = g.h OR kc.memory_hash = g.h))),
   st AS (DELETE FROM steps WHERE session_id = ANY ($1::text[]) AND session_id IN (SELECT id FROM s)),
   tr AS (INSERT INTO turn_results (session_id, key, result, created_at)
-    SELECT s.id, r.key, r.result, $8::bigint FROM unnest($33::int[], $34::text[], $35::text[]) AS r(k, key, result)
+    SELECT s.id, r.key, r.result, $8::bigint FROM unnest($35::int[], $36::text[], $37::text[]) AS r(k, key, result)
       JOIN s ON s.k = r.k
     ON CONFLICT DO NOTHING)
   SELECT k FROM s`;
@@ -96,9 +99,26 @@ export interface BatchItem {
   prevHash: string | null;
 }
 
+/** Stored texts as one binary parameter and their byte lengths (the statement cuts them apart). */
+class Blob {
+  readonly lengths: number[] = [];
+  private readonly chunks: Buffer[] = [];
+
+  add(b: Buffer): void {
+    this.chunks.push(b);
+    this.lengths.push(b.length);
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
 /**
  * The parameters of `BATCH_APPEND_SQL` for `items` (in lock order); the statement answers the
  * positions (1-based, `k`) of the appends that applied. `keep`: checkpoints kept per session.
+ * Bodies go as one binary parameter per table (`Blob`): a text array of them costs the escaping
+ * of every character here and its parsing (`array_in`) on the server.
  */
 export function batchAppendValues(
   items: BatchItem[],
@@ -106,20 +126,29 @@ export function batchAppendValues(
   keep: number,
   cipher: RecordCipher,
 ): unknown[] {
-  const cols = Array.from({ length: 35 }, () => [] as unknown[]);
-  const [sid, exp, prev, owner, nolease, status, version] = cols;
+  const col = (n: number) => Array.from({ length: n }, () => [] as unknown[]);
+  const row = (cols: unknown[][], values: unknown[]) => values.forEach((v, j) => cols[j]!.push(v));
+  const x = col(7);
+  const cp = col(11);
+  const parts = col(3);
+  const partBodies = new Blob();
+  const entries = col(8);
+  const entryBodies = new Blob();
+  const results = col(3);
   items.forEach(({ input, enc, fin, prevHash }, i) => {
     const k = i + 1;
     const meta = fin.meta;
     const o = input.sessionId;
-    sid!.push(o);
-    exp!.push(input.expectedSeq);
-    prev!.push(prevHash);
-    owner!.push(input.leaseOwner ?? null);
-    nolease!.push(input.requireNoLease === true);
-    status!.push(input.session?.status ?? null);
-    version!.push(input.session?.version ?? null);
-    const cp = [
+    row(x, [
+      o,
+      input.expectedSeq,
+      prevHash,
+      input.leaseOwner ?? null,
+      input.requireNoLease === true,
+      input.session?.status ?? null,
+      input.session?.version ?? null,
+    ]);
+    row(cp, [
       input.schemaVersion,
       input.writtenBy,
       meta.hash,
@@ -131,36 +160,30 @@ export function batchAppendValues(
       meta.historyLength,
       meta.historyHead,
       meta.seq - keep,
-    ];
-    cp.forEach((v, j) => cols[8 + j]!.push(v));
+    ]);
     for (const p of enc.parts) {
-      cols[19]!.push(k);
-      cols[20]!.push(p.hash);
-      cols[21]!.push(p.bytes.length);
-      cols[22]!.push(sealValue(cipher, p.bytes.toString('utf8'), partPlace(o, p.hash)));
+      row(parts, [k, p.hash, p.bytes.length]);
+      partBodies.add(sealBytes(cipher, p.bytes, partPlace(o, p.hash)));
     }
     for (const e of fin.entries) {
-      const row = [
-        k,
-        e.index,
-        e.turnId,
-        e.role,
-        e.at,
-        e.bytes.length,
-        e.hash,
-        e.chain,
-        sealValue(cipher, e.bytes.toString('utf8'), entryPlace(o, e.index)),
-      ];
-      row.forEach((v, j) => cols[23 + j]!.push(v));
+      row(entries, [k, e.index, e.turnId, e.role, e.at, e.bytes.length, e.hash, e.chain]);
+      entryBodies.add(sealBytes(cipher, e.bytes, entryPlace(o, e.index)));
     }
     if (input.turnResult) {
       const key = input.turnResult.key;
-      cols[32]!.push(k);
-      cols[33]!.push(key);
-      cols[34]!.push(sealValue(cipher, jsonText(input.turnResult.result), turnResultPlace(o, key)));
+      row(results, [k, key, sealValue(cipher, jsonText(input.turnResult.result), turnResultPlace(o, key))]);
     }
   });
-  // $8 is the clock, not a column
-  cols[7] = now as unknown as unknown[];
-  return cols;
+  return [
+    ...x,
+    now,
+    ...cp,
+    ...parts,
+    partBodies.lengths,
+    partBodies.bytes(),
+    ...entries,
+    entryBodies.lengths,
+    entryBodies.bytes(),
+    ...results,
+  ];
 }
