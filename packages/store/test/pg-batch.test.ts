@@ -32,6 +32,15 @@ function turn(sessionId: string, expectedSeq: number, extra: Partial<AppendCheck
   };
 }
 
+/** What an append refused writes nothing to: the session, its log and its checkpoints. */
+async function snapshot(store: PostgresStore, id: string) {
+  return {
+    session: await store.getSession(id),
+    history: (await store.readHistory(id)).entries,
+    checkpoints: await store.listCheckpoints(id),
+  };
+}
+
 describe.skipIf(!url)('postgres: a group commit as one constant statement', () => {
   const schemas: string[] = [];
   const admin = new pg.Pool({ connectionString: url, max: 1 });
@@ -68,13 +77,8 @@ describe.skipIf(!url)('postgres: a group commit as one constant statement', () =
         await store.acquireLease(owned, 'router-a', 30_000);
         await store.acquireLease(busy, 'router-a', 30_000);
         await store.acquireLease(wrongOwner, 'router-a', 30_000);
-        const before = await Promise.all(
-          [stale, busy, wrongOwner].map(async (id) => ({
-            session: await store.getSession(id),
-            history: (await store.readHistory(id)).entries,
-            checkpoints: await store.listCheckpoints(id),
-          })),
-        );
+        const untouched = [stale, busy, wrongOwner];
+        const before = await Promise.all(untouched.map((id) => snapshot(store, id)));
         const results = await store.appendCheckpoints([
           turn(owned, 1, {
             leaseOwner: 'router-a',
@@ -107,13 +111,7 @@ describe.skipIf(!url)('postgres: a group commit as one constant statement', () =
         expect(await store.getSession(owned)).toMatchObject({ leaseOwner: null, status: 'waiting' });
         const again = await store.beginTurn(owned, 'k1', 'router-a', 30_000);
         expect(again).toEqual({ kind: 'replayed', result: { out: 'done' } });
-        const after = await Promise.all(
-          [stale, busy, wrongOwner].map(async (id) => ({
-            session: await store.getSession(id),
-            history: (await store.readHistory(id)).entries,
-            checkpoints: await store.listCheckpoints(id),
-          })),
-        );
+        const after = await Promise.all(untouched.map((id) => snapshot(store, id)));
         expect(after).toEqual(before);
       } finally {
         await store.close();
