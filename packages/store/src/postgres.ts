@@ -81,6 +81,8 @@ import {
   verifySlice,
 } from './pg-history';
 import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
+import { BATCH_APPEND_SQL, batchAppendValues, fixedShape } from './pg-batch';
+import type { BatchItem } from './pg-batch';
 import { digestWaitTokens } from './wait-digests';
 import { one, runAsync } from './sql/dialect';
 import type { Dialect, Plan, Step } from './sql/dialect';
@@ -100,6 +102,7 @@ export interface PostgresStoreOptions extends StoreOptions {
 /** The data upgrades, each run right after its migration's DDL in the same locked transaction. */
 const DATA_STEPS = { 'legacy checkpoints': upgradeLegacy, 'wait digests': digestWaitTokens };
 
+const BATCH_APPEND_NAME = stmtName(BATCH_APPEND_SQL);
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const DEFAULT_POOL_SIZE = 10;
 
@@ -555,6 +558,7 @@ export class PostgresStore extends SqlStore implements Store {
     const res: AppendCheckpointsResult[] = new Array<AppendCheckpointsResult>(inputs.length);
     const fallback = new Set<number>();
     const combined: Array<{ i: number; fin: FinishedAppend; prev: PreviousCheckpoint | null }> = [];
+    const fixed: Array<BatchItem & { i: number; prev: PreviousCheckpoint | null }> = [];
     const { p, values } = params();
     const ctes: string[] = [];
     const seen = new Map<string, number>();
@@ -583,6 +587,10 @@ export class PostgresStore extends SqlStore implements Store {
         fallback.add(i); // a stale unchanged part against the cached checkpoint: decided against the stored one
         continue;
       }
+      if (fixedShape(input)) {
+        fixed.push({ i, input, enc, fin, prevHash: known.hash, prev: known.prev });
+        continue;
+      }
       const t = `_${combined.length}`;
       const stmt = this.appendStatement(
         input,
@@ -597,32 +605,40 @@ export class PostgresStore extends SqlStore implements Store {
       ctes.push(...stmt.ctes);
       combined.push({ i, fin, prev: known.prev });
     }
-    if (combined.length > 0) {
-      const select = combined.map((_, k) => `SELECT ${k} AS k, seq FROM c_${k}`).join(' UNION ALL ');
-      let applied: Set<number> | null = null;
-      try {
-        const rows = (
-          await this.pool.query<{ k: number }>({ text: `WITH ${ctes.join(',\n')} ${select}`, values })
-        ).rows;
-        applied = new Set(rows.map((r) => Number(r.k)));
-      } catch (e) {
-        const err = storeError(e);
-        if (err instanceof BatonError && err.code === 'STORE_UNAVAILABLE') throw err;
-        // refused as a whole (one statement: nothing was written): each on its own below
+    // the constant statement and the one built per append go on two connections at once
+    const none = Promise.resolve(new Set<number>());
+    const [fixedApplied, combinedApplied] = await Promise.all([
+      fixed.length > 0
+        ? this.appliedOf({
+            name: BATCH_APPEND_NAME,
+            text: BATCH_APPEND_SQL,
+            values: batchAppendValues(fixed, now, this.keep, this.cipher),
+          })
+        : none,
+      combined.length > 0
+        ? this.appliedOf({
+            text: `WITH ${ctes.join(',\n')} ${combined.map((_, k) => `SELECT ${k} AS k, seq FROM c_${k}`).join(' UNION ALL ')}`,
+            values,
+          })
+        : none,
+    ]);
+    const settle = (i: number, fin: FinishedAppend, prev: PreviousCheckpoint | null, ok: boolean) => {
+      if (!ok) {
+        fallback.add(i);
+        return;
       }
-      combined.forEach(({ i, fin, prev }, k) => {
-        if (applied?.has(k)) {
-          const input = inputs[i]!;
-          this.prevs.set(
-            input.sessionId,
-            fin.meta.seq,
-            fin.meta.hash,
-            appendedPrev(fin, encoded[i] as EncodedAppend, prev),
-          );
-          res[i] = { ok: true, meta: fin.meta };
-        } else fallback.add(i);
-      });
-    }
+      const input = inputs[i]!;
+      this.prevs.set(
+        input.sessionId,
+        fin.meta.seq,
+        fin.meta.hash,
+        appendedPrev(fin, encoded[i] as EncodedAppend, prev),
+      );
+      res[i] = { ok: true, meta: fin.meta };
+    };
+    // the constant statement answers 1-based positions, the other its CTE suffixes
+    fixed.forEach(({ i, fin, prev }, n) => settle(i, fin, prev, fixedApplied?.has(n + 1) === true));
+    combined.forEach(({ i, fin, prev }, k) => settle(i, fin, prev, combinedApplied?.has(k) === true));
     if (fallback.size === 0) return res;
     const rest = order.filter((i) => fallback.has(i));
     const learned = new Map<string, { meta: CheckpointMeta; next: PreviousCheckpoint }>();
@@ -648,6 +664,21 @@ export class PostgresStore extends SqlStore implements Store {
     });
     for (const [sid, l] of learned) this.prevs.set(sid, l.meta.seq, l.meta.hash, l.next);
     return res;
+  }
+
+  /**
+   * The positions (`k`) a batch statement answers as applied; null when it was refused as a whole
+   * (one statement: nothing was written), so that each of its appends is tried on its own.
+   */
+  private async appliedOf(q: pg.QueryConfig): Promise<Set<number> | null> {
+    try {
+      const rows = (await this.pool.query<{ k: number }>(q)).rows;
+      return new Set(rows.map((r) => Number(r.k)));
+    } catch (e) {
+      const err = storeError(e);
+      if (err instanceof BatonError && err.code === 'STORE_UNAVAILABLE') throw err;
+      return null;
+    }
   }
 
   /**
