@@ -145,8 +145,14 @@ class Turn<S> implements TurnContext<S> {
   /** An error the handler must not swallow (an effect in doubt, a nondeterministic replay). */
   fatal: BatonError | null = null;
   private effectIndex = 0;
-  /** This attempt of the turn: its intents are its own (a retried intent call is not in doubt). */
-  private readonly attemptId = `att_${randomToken(12)}`;
+  /**
+   * This attempt of the turn: its intents are its own (a retried intent call is not in doubt).
+   * Drawn at the first effect: most turns make none, and the random draw is a cost of every turn.
+   */
+  private attempt: string | undefined;
+  private get attemptId(): string {
+    return (this.attempt ??= `att_${randomToken(12)}`);
+  }
   private stepIndex = 0;
   private journal: Promise<Map<number, { name: string; result: unknown }>> | null = null;
 

@@ -99,8 +99,9 @@ export class Turns {
         return r;
       });
     }
-    const p = withTurnSpan(sessionId, turnIdOf(sessionId, key), (t) =>
-      this.runTurn(sessionId, input, key, opts, t),
+    const turnId = turnIdOf(sessionId, key);
+    const p = withTurnSpan(sessionId, turnId, (t) =>
+      this.runTurn(sessionId, input, key, turnId, opts, t),
     ).finally(() => this.inflight.delete(fk));
     this.inflight.set(fk, p);
     return p;
@@ -110,11 +111,11 @@ export class Turns {
     sessionId: string,
     input: TurnInput,
     key: string,
+    turnId: string,
     opts: TurnOptions,
     trace: TurnTrace,
   ): Promise<TurnResult> {
     const { store, clock, limits, metrics } = this.ctx;
-    const turnId = turnIdOf(sessionId, key);
     const owner = `${this.ctx.instanceId}:${turnId}`;
     const t0 = performance.now();
     // the window of the version the caller's session record names (a guess for callbacks)

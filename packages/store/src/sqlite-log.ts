@@ -17,6 +17,7 @@ import type {
 import type { AppendCheckpointInput } from './store';
 import { FORMAT_LEGACY, FORMAT_PARTS, finishAppend, fitBytes, historyQuery, retentionCut } from './common';
 import type { EncodedAppend, PreviousCheckpoint, Row } from './common';
+import { CheckpointCache } from './checkpoint-cache';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
 import {
   appendedPrev,
@@ -60,6 +61,7 @@ export class SqliteLog {
     private readonly keep: number,
     private readonly cache: LogCache = new LogCache(),
     private readonly cipher: RecordCipher = NO_ENCRYPTION,
+    private readonly checkpoints: CheckpointCache = new CheckpointCache(),
   ) {}
 
   /** The stored row of checkpoint `seq` (or the latest), undecoded; with `parts`, their bodies too (one read). */
@@ -72,6 +74,16 @@ export class SqliteLog {
         ) as Row | undefined)
       : (this.st(`SELECT ${cols} FROM ${from} WHERE c.session_id = ? AND c.seq = ?`).get(sessionId, seq) as
           Row | undefined);
+  }
+
+  /**
+   * The latest checkpoint, verified: against the bytes this process wrote when they are the stored
+   * ones (`CheckpointCache`), else by its hashes.
+   */
+  latest(sessionId: string): Checkpoint | null {
+    const r = this.row(sessionId, 'latest', true);
+    if (!r) return null;
+    return this.checkpoints.open(sessionId, r) ?? this.decode(r);
   }
 
   /** Decode and verify a checkpoint row read with `row(…, parts = true)`. */
@@ -125,6 +137,7 @@ export class SqliteLog {
       ).run(...args);
     }
     const pinned = input.migration ? 1 : 0;
+    const storedWaits = sealBytes(this.cipher, Buffer.from(enc.waitsText, 'utf8'), waitsPlace(sid, seq));
     this.st(
       `INSERT INTO checkpoints (session_id, seq, schema_version, written_by, hash, size, created_at, body, format,
          state_hash, context_hash, memory_hash, history_length, history_head, pinned)
@@ -137,7 +150,7 @@ export class SqliteLog {
       meta.hash,
       meta.size,
       now,
-      sealBytes(this.cipher, Buffer.from(enc.waitsText, 'utf8'), waitsPlace(sid, seq)),
+      storedWaits,
       FORMAT_PARTS,
       meta.parts.state,
       meta.parts.context,
@@ -165,6 +178,7 @@ export class SqliteLog {
       text: e.bytes.toString('utf8'),
     }));
     this.deferred.add(() => {
+      if (!this.cipher.enabled) this.checkpoints.wrote(sid, meta, storedWaits, enc.waitsText, enc.parts);
       this.cache.rememberPrevious(sid, seq, next);
       this.cache.extend(
         sid,

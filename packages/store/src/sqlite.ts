@@ -304,9 +304,8 @@ export class SqliteStore extends SqlStore implements Store {
     // the route's revision: its whole row (any change to it is a new revision, whatever the clock says)
     const route = this.st('SELECT * FROM routes WHERE agent = ?').get(session.agent) as Row | undefined;
     return startedTurn(lease, session, route ? JSON.stringify(route) : null, () => {
-      const r = this.log.row(sessionId, 'latest', true);
-      if (!r) return { checkpoint: null, history: [] };
-      const checkpoint = this.log.decode(r);
+      const checkpoint = this.log.latest(sessionId);
+      if (!checkpoint) return { checkpoint: null, history: [] };
       return { checkpoint, history: window ? this.log.window(checkpoint, window) : [] };
     });
   }
