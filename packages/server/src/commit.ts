@@ -20,12 +20,15 @@ interface Pending<I, R> {
 
 /**
  * Queues items until the event loop turns, then hands them to `many` in batches of at most
- * `maxBatch`, running up to `parallel` batches at once (one per connection a backend can write
- * on in parallel: 1 for SQLite, the pool size for PostgreSQL).
+ * `maxBatch`, with at most `parallel` batches in flight (one per connection a backend can write
+ * on in parallel: 1 for SQLite, the pool size for PostgreSQL). What arrives while every slot is
+ * busy waits for the next free one and goes with the rest of the queue: starting a flush per
+ * arrival instead would spread a few items over every connection, in batches of one.
  */
 class Batcher<I, R> {
   private queue: Array<Pending<I, R>> = [];
   private scheduled = false;
+  private inFlight = 0;
 
   constructor(
     private readonly one: (input: I) => Promise<R>,
@@ -41,21 +44,22 @@ class Batcher<I, R> {
       this.queue.push({ input, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => void this.flush());
+        setImmediate(() => this.pump());
       }
     });
   }
 
-  private async flush(): Promise<void> {
+  /** Fill the free slots: the queue spread over them as evenly as possible. */
+  private pump(): void {
     this.scheduled = false;
-    while (this.queue.length > 0) {
-      const taken = this.queue.splice(0, this.maxBatch * this.parallel);
-      // spread what was taken over the parallel writers, as evenly as possible
-      const n = Math.min(this.parallel, taken.length);
-      const size = Math.ceil(taken.length / n);
-      const batches: Array<Array<Pending<I, R>>> = [];
-      for (let i = 0; i < taken.length; i += size) batches.push(taken.slice(i, i + size));
-      await Promise.all(batches.map((b) => this.run(b)));
+    while (this.queue.length > 0 && this.inFlight < this.parallel) {
+      const free = this.parallel - this.inFlight;
+      const batch = this.queue.splice(0, Math.min(this.maxBatch, Math.ceil(this.queue.length / free)));
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.pump();
+      });
     }
   }
 

@@ -86,7 +86,50 @@ describe('CommitBatcher', () => {
     const batcher = new CommitBatcher(fake, 256, true);
     const metas = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.commit(append(`s${i}`, i))));
     expect(metas.map((m) => m.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
-    expect(calls.sort()).toEqual([2, 4, 4]);
+    expect(calls.sort()).toEqual([3, 3, 4]);
     expect(most).toBe(3);
+  });
+
+  it('what arrives while every writer is busy waits for a free one and goes with the rest of the queue', async () => {
+    const calls: number[] = [];
+    let singles = 0;
+    let running = 0;
+    let most = 0;
+    const release: Array<() => void> = [];
+    const fake = {
+      parallelWrites: 2,
+      appendCheckpoint: async (i: AppendCheckpointInput) => {
+        singles++;
+        return { seq: i.expectedSeq + 1 } as never;
+      },
+      appendCheckpoints: async (items: AppendCheckpointInput[]) => {
+        calls.push(items.length);
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((r) => release.push(r));
+        running--;
+        return items.map((i) => ({ ok: true as const, meta: { seq: i.expectedSeq + 1 } as never }));
+      },
+    } as unknown as Store;
+    const batcher = new CommitBatcher(fake, 256, true);
+    const tick = () => new Promise((r) => setImmediate(r));
+    const first = Array.from({ length: 4 }, (_, i) => batcher.commit(append(`a${i}`, i)));
+    await tick();
+    expect(calls).toEqual([2, 2]); // both writers busy
+    // arrivals one event-loop turn apart, while both are busy: none starts a call of its own
+    const later: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 6; i++) {
+      later.push(batcher.commit(append(`b${i}`, i)));
+      await tick();
+    }
+    expect(calls).toEqual([2, 2]);
+    release.shift()!(); // one writer frees: the whole queue goes to it
+    await Promise.all(first.slice(0, 2));
+    await tick();
+    expect(calls).toEqual([2, 2, 6]);
+    while (release.length > 0) release.shift()!();
+    await Promise.all([...first, ...later]);
+    expect(singles).toBe(0);
+    expect(most).toBe(2);
   });
 });
