@@ -58,6 +58,7 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
 ];
 
 type Row = Record<string, unknown>;
+type Statements = ReturnType<SqliteGraphCheckpointStore['prepare']>;
 
 /** The channels of a checkpoint row to look up in the blob table (all of them on older rows). */
 const BLOB_VERSIONS = `COALESCE(cp.blob_versions, json_extract(cp.checkpoint, '$.channel_versions'))`;
@@ -87,15 +88,30 @@ function oneCheckpoint(tail: string): string {
      AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`;
 }
 
+/** How many checkpoints' held channels a store remembers (one per thread in a run is enough). */
+const HELD_REMEMBERED_MAX = 1024;
+
+const heldKey = (...parts: string[]): string => parts.join('\0');
+
 function jsonPath(key: string): string {
   return `$."${key.replace(/"/g, '""')}"`;
 }
 
 export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
   private ready = false;
-  private stmts!: ReturnType<SqliteGraphCheckpointStore['prepare']>;
+  private stmts!: Statements;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    // made once: a transaction function costs more to make than to run
+    this.putTx = db.transaction(
+      (s: Statements, loose: GraphBlob[], copyParent: string | null, row: readonly unknown[]) => {
+        const [threadId, ns, , , , , , blobVersions] = row;
+        for (const b of loose) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
+        if (copyParent !== null) s.copyHeld.run(threadId, ns, copyParent, blobVersions);
+        s.putCheckpoint.run(...row);
+      },
+    );
+  }
 
   /** Apply pending migrations (idempotent; runs on first use). */
   migrate(): void {
@@ -214,29 +230,64 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     for (const b of blobs)
       (named[b.channel] !== undefined && String(named[b.channel]) === b.version ? mine : loose).push(b);
     // the channels looked up in the blob table: named, neither inline nor held here
-    const here = new Set([...record.inline, ...mine].map((b) => b.channel));
+    const here = new Set<string>();
+    for (const b of record.inline) here.add(b.channel);
+    for (const b of mine) here.add(b.channel);
     const elsewhere: Record<string, unknown> = {};
-    for (const [c, v] of Object.entries(named)) if (!here.has(c)) elsewhere[c] = v;
+    let copyFromParent = false;
+    const parentHeld = parentId === null ? undefined : this.heldBy.get(heldKey(threadId, ns, parentId));
+    for (const c in named) {
+      if (here.has(c)) continue;
+      elsewhere[c] = named[c];
+      // a parent this store wrote is known: copy only when it holds one of these at that version
+      if (parentHeld === undefined || parentHeld.has(heldKey(c, String(named[c])))) copyFromParent = true;
+    }
     const blobVersions = JSON.stringify(elsewhere);
     checkNoNul([blobVersions]);
     const { vals, held } = encodeHeld(mine);
-    this.db.transaction(() => {
-      for (const b of loose) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
-      if (parentId !== null && blobVersions !== '{}') s.copyHeld.run(threadId, ns, parentId, blobVersions);
-      s.putCheckpoint.run(
-        threadId,
-        ns,
-        checkpointId,
-        parentId,
-        checkpoint,
-        metadata,
-        encodeInline(record.inline!),
-        blobVersions,
-        vals,
-        held,
-      );
-    })();
+    const row = [
+      threadId,
+      ns,
+      checkpointId,
+      parentId,
+      checkpoint,
+      metadata,
+      encodeInline(record.inline),
+      blobVersions,
+      vals,
+      held,
+    ] as const;
+    // one statement commits alone (atomic by itself); more go in one transaction
+    if (loose.length === 0 && !(parentId !== null && copyFromParent)) s.putCheckpoint.run(...row);
+    else this.putTx(s, loose, copyFromParent ? parentId : null, row);
+    this.rememberHeld(threadId, ns, checkpointId, mine);
     return Promise.resolve();
+  }
+
+  /** The blob-table rows, the copy from the parent's row (when `copyParent`), then the checkpoint row. */
+  private readonly putTx: (
+    s: Statements,
+    loose: GraphBlob[],
+    copyParent: string | null,
+    row: readonly unknown[],
+  ) => void;
+
+  /**
+   * What the checkpoints this store wrote last hold in their rows (channel and version), so the
+   * put of a child knows whether anything is to be copied from its parent's row without reading
+   * it (a graph run's next put names the checkpoint just written). A checkpoint id names one
+   * checkpoint; a parent not here (written elsewhere, or long ago) is copied from as before.
+   */
+  private readonly heldBy = new Map<string, Set<string>>();
+
+  private rememberHeld(threadId: string, ns: string, checkpointId: string, mine: GraphBlob[]): void {
+    const key = heldKey(threadId, ns, checkpointId);
+    this.heldBy.delete(key);
+    this.heldBy.set(key, new Set(mine.map((b) => heldKey(b.channel, b.version))));
+    if (this.heldBy.size > HELD_REMEMBERED_MAX) {
+      const oldest = this.heldBy.keys().next().value;
+      if (oldest !== undefined) this.heldBy.delete(oldest);
+    }
   }
 
   async putWrites(key: GraphCheckpointKey, writes: GraphWrite[], overwrite: boolean): Promise<void> {
@@ -403,6 +454,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
 
   async deleteThread(threadId: string): Promise<void> {
     const s = this.s();
+    for (const key of this.heldBy.keys()) if (key.startsWith(heldKey(threadId, ''))) this.heldBy.delete(key);
     this.db.transaction(() => {
       s.delBlobs.run(threadId);
       s.delCheckpoints.run(threadId);
