@@ -60,32 +60,18 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
 type Row = Record<string, unknown>;
 type Statements = ReturnType<SqliteGraphCheckpointStore['prepare']>;
 
-/** The channels of a checkpoint row to look up in the blob table (all of them on older rows). */
-const BLOB_VERSIONS = `COALESCE(cp.blob_versions, json_extract(cp.checkpoint, '$.channel_versions'))`;
-
 /**
- * One checkpoint with its channel blobs in a single statement, as raw rows: first
- * `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending write count, inline, held,
- * vals]`, then one `[channel, version, type, blob, NULL, …]` per blob the checkpoint names and
- * does not hold in its row (a primary-key lookup each).
+ * One checkpoint row, raw: `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending
+ * write count, inline, held, vals, blob_versions]`. The blobs it names and does not hold are then
+ * looked up by primary key, one statement each (cheaper than one statement joining them in).
  */
 function oneCheckpoint(tail: string): string {
-  return `WITH cp AS MATERIALIZED (
-      SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ${tail}
-    )
-    SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
+  return `SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
       (SELECT COUNT(*) FROM baton_graph_writes w
         WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
           AND w.checkpoint_id = cp.checkpoint_id),
-      inline, held, vals
-    FROM cp
-    UNION ALL
-    SELECT bl.channel, bl.version, bl.type, bl.blob, NULL, NULL, NULL, NULL
-    FROM cp
-    CROSS JOIN json_each(${BLOB_VERSIONS}) AS v
-    CROSS JOIN baton_graph_blobs bl
-      ON bl.thread_id = cp.thread_id AND bl.checkpoint_ns = cp.checkpoint_ns
-     AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`;
+      inline, held, vals, blob_versions
+    FROM baton_graph_checkpoints cp WHERE thread_id = ? AND checkpoint_ns = ? ${tail}`;
 }
 
 /** How many checkpoints' held channels a store remembers (one per thread in a run is enough). */
@@ -165,6 +151,12 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       // the hot statements check their bound values themselves (checkNoNul), without the proxy
       getById: this.db.prepare(oneCheckpoint('AND checkpoint_id = ?')).raw(true),
       getLatest: this.db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true),
+      blob: this.db
+        .prepare(
+          `SELECT type, blob FROM baton_graph_blobs
+            WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?`,
+        )
+        .raw(true),
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
            FROM json_each(COALESCE(?, json_extract(?, '$.channel_versions'))) AS v
@@ -346,24 +338,24 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
 
   async get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
     const s = this.s();
-    const rows = (
+    const first = (
       checkpointId === undefined
-        ? (checkNoNul([threadId, ns]), s.getLatest.all(threadId, ns))
-        : (checkNoNul([threadId, ns, checkpointId]), s.getById.all(threadId, ns, checkpointId))
-    ) as unknown[][];
-    // the checkpoint row is the one with a (non-NULL) pending write count
-    const first = rows.find((r) => r[4] !== null);
+        ? (checkNoNul([threadId, ns]), s.getLatest.get(threadId, ns))
+        : (checkNoNul([threadId, ns, checkpointId]), s.getById.get(threadId, ns, checkpointId))
+    ) as unknown[] | undefined;
     if (!first) return Promise.resolve(null);
     const inline = decodeInline(first[5]);
     const blobs: GraphBlob[] = [...inline, ...decodeHeld(first[6], first[7])];
-    for (const r of rows) {
-      if (r === first) continue;
-      blobs.push({
-        channel: r[0] as string,
-        version: r[1] as string,
-        type: r[2] as string,
-        value: (r[3] as Uint8Array | null) ?? null,
-      });
+    // the channels in the blob table (all of them on rows from before migration 3)
+    const elsewhere = (
+      typeof first[8] === 'string'
+        ? JSON.parse(first[8])
+        : ((JSON.parse(first[2] as string) as Record<string, unknown>).channel_versions ?? {})
+    ) as Record<string, unknown>;
+    for (const channel in elsewhere) {
+      const version = String(elsewhere[channel]);
+      const b = s.blob.get(threadId, ns, channel, version) as [string, Uint8Array | null] | undefined;
+      if (b) blobs.push({ channel, version, type: b[0], value: b[1] ?? null });
     }
     const row: Row = {
       thread_id: threadId,
