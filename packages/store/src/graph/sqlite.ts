@@ -194,23 +194,11 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     const checkpoint = JSON.stringify(record.checkpoint);
     const metadata = JSON.stringify(record.metadata);
     for (const b of blobs) checkNoNul([b.channel, b.version, b.type]);
-    checkNoNul([threadId, ns, checkpointId, parentId, checkpoint, metadata]);
+    const head = [threadId, ns, checkpointId, parentId, checkpoint, metadata] as const;
+    checkNoNul(head);
     if (!record.inline) {
-      this.db.transaction(() => {
-        for (const b of blobs) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
-        s.putCheckpoint.run(
-          threadId,
-          ns,
-          checkpointId,
-          parentId,
-          checkpoint,
-          metadata,
-          null,
-          null,
-          null,
-          null,
-        );
-      })();
+      // every value in the blob table, none in the row (as before migration 3)
+      this.putTx(s, blobs, null, [...head, null, null, null, null]);
       return Promise.resolve();
     }
     for (const b of record.inline) checkNoNul([b.channel, b.version, b.type]);
@@ -237,18 +225,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     const blobVersions = JSON.stringify(elsewhere);
     checkNoNul([blobVersions]);
     const { vals, held } = encodeHeld(mine);
-    const row = [
-      threadId,
-      ns,
-      checkpointId,
-      parentId,
-      checkpoint,
-      metadata,
-      encodeInline(record.inline),
-      blobVersions,
-      vals,
-      held,
-    ] as const;
+    const row = [...head, encodeInline(record.inline), blobVersions, vals, held] as const;
     // one statement commits alone (atomic by itself); more go in one transaction
     if (loose.length === 0 && !(parentId !== null && copyFromParent)) s.putCheckpoint.run(...row);
     else this.putTx(s, loose, copyFromParent ? parentId : null, row);
