@@ -34,7 +34,7 @@ export function isPlainJson(v: unknown, depth = 64): boolean {
 }
 
 /** LangGraph's own serializer, as it ships (not a subclass, no method replaced). */
-function isDefaultSerde(serde: SerializerProtocol): boolean {
+export function isDefaultSerde(serde: SerializerProtocol): boolean {
   const s = serde as unknown as Record<string, unknown>;
   const proto = JsonPlusSerializer.prototype as unknown as Record<string, unknown>;
   return (
@@ -51,24 +51,38 @@ export function nothingToRevive(text: string): boolean {
   return !text.includes('"lc"') && !text.includes('\\u') && !text.includes('"__proto__"');
 }
 
+/** What `parsedTyped` gives for a value only the serializer can read. */
+export const NEEDS_SERDE: unique symbol = Symbol('needs the serializer');
+
+/**
+ * The value `serde.loadsTyped(type, value)` would give, parsed here when that is the same thing
+ * (`byDefault`: `serde` is LangGraph's default serializer), else `NEEDS_SERDE`. Synchronous, so
+ * a read whose values are all plain JSON makes no promise per value.
+ */
+export function parsedTyped(byDefault: boolean, type: string, value: Uint8Array | string): unknown {
+  if (type !== 'json' || !byDefault) return NEEDS_SERDE;
+  const text = typeof value === 'string' ? value : dec.decode(value);
+  if (!nothingToRevive(text)) return NEEDS_SERDE;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    // not JSON: let the serializer say so, as it would have
+    return NEEDS_SERDE;
+  }
+}
+
 /** `serde.loadsTyped(type, value)`, parsed directly when that is the same thing. */
 export function loadTyped(
   serde: SerializerProtocol,
   type: string,
   value: Uint8Array | string,
 ): Promise<unknown> {
-  if (type === 'json' && isDefaultSerde(serde)) {
-    const text = typeof value === 'string' ? value : dec.decode(value);
-    if (nothingToRevive(text)) {
-      try {
-        return Promise.resolve(JSON.parse(text) as unknown);
-      } catch {
-        // not JSON: let the serializer say so, as it would have
-      }
-    }
-    return serde.loadsTyped(type, text);
-  }
-  return serde.loadsTyped(type, value);
+  const byDefault = isDefaultSerde(serde);
+  const v = parsedTyped(byDefault, type, value);
+  if (v !== NEEDS_SERDE) return Promise.resolve(v);
+  // the default serializer reads JSON as text
+  const text = byDefault && type === 'json' && typeof value !== 'string' ? dec.decode(value) : value;
+  return serde.loadsTyped(type, text);
 }
 
 /** `serde.dumpsTyped(value)`, stringified directly when that gives the same bytes. */

@@ -23,7 +23,15 @@ import {
 } from '@langchain/langgraph-checkpoint';
 import { ValidationError } from '@baton/core';
 import type { GraphBlob, GraphCheckpointRow, GraphCheckpointStore, GraphWrite } from '@baton/store/graph';
-import { dumpTyped, isPlainJson, loadTyped, nothingToRevive } from './plain-json';
+import {
+  NEEDS_SERDE,
+  dumpTyped,
+  isDefaultSerde,
+  isPlainJson,
+  loadTyped,
+  nothingToRevive,
+  parsedTyped,
+} from './plain-json';
 
 export interface BatonCheckpointSaverOptions {
   serde?: SerializerProtocol;
@@ -113,12 +121,23 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     });
   }
 
-  private async loadBlobs(blobs: GraphBlob[]): Promise<Record<string, unknown>> {
-    const live = blobs.filter((b) => b.type !== 'empty' && b.value !== null);
-    const values = await Promise.all(live.map((b) => loadTyped(this.serde, b.type, b.value!)));
+  /** The channel values of `blobs`; a promise only when the serializer must read one. */
+  private loadBlobs(blobs: GraphBlob[]): Record<string, unknown> | Promise<Record<string, unknown>> {
+    const byDefault = isDefaultSerde(this.serde);
     const out: Record<string, unknown> = {};
-    live.forEach((b, i) => (out[b.channel] = values[i]));
-    return out;
+    let pending: Array<Promise<void>> | undefined;
+    for (const b of blobs) {
+      if (b.type === 'empty' || b.value === null) continue;
+      const v = parsedTyped(byDefault, b.type, b.value);
+      out[b.channel] = v;
+      if (v === NEEDS_SERDE)
+        (pending ??= []).push(
+          loadTyped(this.serde, b.type, b.value).then((x) => {
+            out[b.channel] = x;
+          }),
+        );
+    }
+    return pending ? Promise.all(pending).then(() => out) : out;
   }
 
   private async loadWrites(writes: GraphWrite[]): Promise<CheckpointPendingWrite[]> {
@@ -127,13 +146,13 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
     return writes.map((w, i): CheckpointPendingWrite => [w.taskId, w.channel, values[i]]);
   }
 
-  private async loadMetadata(metadata: Record<string, unknown>): Promise<CheckpointMetadata> {
+  private loadMetadata(metadata: Record<string, unknown>): CheckpointMetadata | Promise<CheckpointMetadata> {
     // Through the serializer, so serialized LangChain objects are revived; every such encoding is
     // an object with an "lc" key, so a text without one has nothing to revive (and is parsed already).
     if (!mayHoldLc(metadata)) return metadata as CheckpointMetadata;
     const text = JSON.stringify(metadata);
     if (nothingToRevive(text)) return metadata as CheckpointMetadata;
-    return (await this.serde.loadsTyped('json', text)) as CheckpointMetadata;
+    return this.serde.loadsTyped('json', text) as Promise<CheckpointMetadata>;
   }
 
   private async dumpMetadata(metadata: CheckpointMetadata): Promise<Record<string, unknown>> {
@@ -171,35 +190,37 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
   }
 
   private async toTuples(rows: GraphCheckpointRow[]): Promise<CheckpointTuple[]> {
-    const checkpoints = await Promise.all(
-      rows.map(
-        async (row): Promise<Checkpoint> =>
-          ({
-            ...row.checkpoint,
-            channel_versions: (row.checkpoint.channel_versions as Checkpoint['channel_versions']) ?? {},
-            versions_seen: (row.checkpoint.versions_seen as Checkpoint['versions_seen']) ?? {},
-            channel_values: await this.loadBlobs(row.blobs),
-          }) as Checkpoint,
-      ),
-    );
-    await this.migratePendingSends(rows, checkpoints);
-    return Promise.all(
-      rows.map(async (row, i): Promise<CheckpointTuple> => {
-        const tuple: CheckpointTuple = {
-          config: {
-            configurable: { thread_id: row.threadId, checkpoint_ns: row.ns, checkpoint_id: row.checkpointId },
-          },
-          checkpoint: checkpoints[i]!,
-          metadata: await this.loadMetadata(row.metadata),
-          pendingWrites: await this.loadWrites(row.writes),
+    // one row after the other, awaiting only what the serializer must read (plain JSON is parsed
+    // at once): a read makes no promise per value, metadata or empty list of writes
+    const checkpoints: Checkpoint[] = [];
+    for (const row of rows) {
+      const blobs = this.loadBlobs(row.blobs);
+      checkpoints.push({
+        ...row.checkpoint,
+        channel_versions: (row.checkpoint.channel_versions as Checkpoint['channel_versions']) ?? {},
+        versions_seen: (row.checkpoint.versions_seen as Checkpoint['versions_seen']) ?? {},
+        channel_values: blobs instanceof Promise ? await blobs : blobs,
+      } as Checkpoint);
+    }
+    if (checkpoints.some((cp) => cp.v < 4)) await this.migratePendingSends(rows, checkpoints);
+    const tuples: CheckpointTuple[] = [];
+    for (const [i, row] of rows.entries()) {
+      const metadata = this.loadMetadata(row.metadata);
+      const tuple: CheckpointTuple = {
+        config: {
+          configurable: { thread_id: row.threadId, checkpoint_ns: row.ns, checkpoint_id: row.checkpointId },
+        },
+        checkpoint: checkpoints[i]!,
+        metadata: metadata instanceof Promise ? await metadata : metadata,
+        pendingWrites: row.writes.length === 0 ? [] : await this.loadWrites(row.writes),
+      };
+      if (row.parentId !== null)
+        tuple.parentConfig = {
+          configurable: { thread_id: row.threadId, checkpoint_ns: row.ns, checkpoint_id: row.parentId },
         };
-        if (row.parentId !== null)
-          tuple.parentConfig = {
-            configurable: { thread_id: row.threadId, checkpoint_ns: row.ns, checkpoint_id: row.parentId },
-          };
-        return tuple;
-      }),
-    );
+      tuples.push(tuple);
+    }
+    return tuples;
   }
 
   async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {

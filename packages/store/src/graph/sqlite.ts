@@ -58,34 +58,26 @@ export const SQLITE_GRAPH_MIGRATIONS: readonly string[] = [
 ];
 
 type Row = Record<string, unknown>;
-
-/** The channels of a checkpoint row to look up in the blob table (all of them on older rows). */
-const BLOB_VERSIONS = `COALESCE(cp.blob_versions, json_extract(cp.checkpoint, '$.channel_versions'))`;
+type Statements = ReturnType<SqliteGraphCheckpointStore['prepare']>;
 
 /**
- * One checkpoint with its channel blobs in a single statement, as raw rows: first
- * `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending write count, inline, held,
- * vals]`, then one `[channel, version, type, blob, NULL, …]` per blob the checkpoint names and
- * does not hold in its row (a primary-key lookup each).
+ * One checkpoint row, raw: `[checkpoint_id, parent_checkpoint_id, checkpoint, metadata, pending
+ * write count, inline, held, vals, blob_versions]`. The blobs it names and does not hold are then
+ * looked up by primary key, one statement each (cheaper than one statement joining them in).
  */
 function oneCheckpoint(tail: string): string {
-  return `WITH cp AS MATERIALIZED (
-      SELECT * FROM baton_graph_checkpoints WHERE thread_id = ? AND checkpoint_ns = ? ${tail}
-    )
-    SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
+  return `SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
       (SELECT COUNT(*) FROM baton_graph_writes w
         WHERE w.thread_id = cp.thread_id AND w.checkpoint_ns = cp.checkpoint_ns
           AND w.checkpoint_id = cp.checkpoint_id),
-      inline, held, vals
-    FROM cp
-    UNION ALL
-    SELECT bl.channel, bl.version, bl.type, bl.blob, NULL, NULL, NULL, NULL
-    FROM cp
-    CROSS JOIN json_each(${BLOB_VERSIONS}) AS v
-    CROSS JOIN baton_graph_blobs bl
-      ON bl.thread_id = cp.thread_id AND bl.checkpoint_ns = cp.checkpoint_ns
-     AND bl.channel = v.key AND bl.version = CAST(v.value AS TEXT)`;
+      inline, held, vals, blob_versions
+    FROM baton_graph_checkpoints cp WHERE thread_id = ? AND checkpoint_ns = ? ${tail}`;
 }
+
+/** How many checkpoints' held channels a store remembers (one per thread in a run is enough). */
+const HELD_REMEMBERED_MAX = 1024;
+
+const heldKey = (...parts: string[]): string => parts.join('\0');
 
 function jsonPath(key: string): string {
   return `$."${key.replace(/"/g, '""')}"`;
@@ -93,9 +85,19 @@ function jsonPath(key: string): string {
 
 export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
   private ready = false;
-  private stmts!: ReturnType<SqliteGraphCheckpointStore['prepare']>;
+  private stmts!: Statements;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    // made once: a transaction function costs more to make than to run
+    this.putTx = db.transaction(
+      (s: Statements, loose: GraphBlob[], copyParent: string | null, row: readonly unknown[]) => {
+        const [threadId, ns, , , , , , blobVersions] = row;
+        for (const b of loose) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
+        if (copyParent !== null) s.copyHeld.run(threadId, ns, copyParent, blobVersions);
+        s.putCheckpoint.run(...row);
+      },
+    );
+  }
 
   /** Apply pending migrations (idempotent; runs on first use). */
   migrate(): void {
@@ -149,6 +151,12 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
       // the hot statements check their bound values themselves (checkNoNul), without the proxy
       getById: this.db.prepare(oneCheckpoint('AND checkpoint_id = ?')).raw(true),
       getLatest: this.db.prepare(oneCheckpoint('ORDER BY checkpoint_id DESC LIMIT 1')).raw(true),
+      blob: this.db
+        .prepare(
+          `SELECT type, blob FROM baton_graph_blobs
+            WHERE thread_id = ? AND checkpoint_ns = ? AND channel = ? AND version = ?`,
+        )
+        .raw(true),
       blobs: db.prepare(
         `SELECT bl.channel, bl.version, bl.type, bl.blob
            FROM json_each(COALESCE(?, json_extract(?, '$.channel_versions'))) AS v
@@ -186,23 +194,11 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     const checkpoint = JSON.stringify(record.checkpoint);
     const metadata = JSON.stringify(record.metadata);
     for (const b of blobs) checkNoNul([b.channel, b.version, b.type]);
-    checkNoNul([threadId, ns, checkpointId, parentId, checkpoint, metadata]);
+    const head = [threadId, ns, checkpointId, parentId, checkpoint, metadata] as const;
+    checkNoNul(head);
     if (!record.inline) {
-      this.db.transaction(() => {
-        for (const b of blobs) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
-        s.putCheckpoint.run(
-          threadId,
-          ns,
-          checkpointId,
-          parentId,
-          checkpoint,
-          metadata,
-          null,
-          null,
-          null,
-          null,
-        );
-      })();
+      // every value in the blob table, none in the row (as before migration 3)
+      this.putTx(s, blobs, null, [...head, null, null, null, null]);
       return Promise.resolve();
     }
     for (const b of record.inline) checkNoNul([b.channel, b.version, b.type]);
@@ -214,29 +210,53 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
     for (const b of blobs)
       (named[b.channel] !== undefined && String(named[b.channel]) === b.version ? mine : loose).push(b);
     // the channels looked up in the blob table: named, neither inline nor held here
-    const here = new Set([...record.inline, ...mine].map((b) => b.channel));
+    const here = new Set<string>();
+    for (const b of record.inline) here.add(b.channel);
+    for (const b of mine) here.add(b.channel);
     const elsewhere: Record<string, unknown> = {};
-    for (const [c, v] of Object.entries(named)) if (!here.has(c)) elsewhere[c] = v;
+    let copyFromParent = false;
+    const parentHeld = parentId === null ? undefined : this.heldBy.get(heldKey(threadId, ns, parentId));
+    for (const c in named) {
+      if (here.has(c)) continue;
+      elsewhere[c] = named[c];
+      // a parent this store wrote is known: copy only when it holds one of these at that version
+      if (parentHeld === undefined || parentHeld.has(heldKey(c, String(named[c])))) copyFromParent = true;
+    }
     const blobVersions = JSON.stringify(elsewhere);
     checkNoNul([blobVersions]);
     const { vals, held } = encodeHeld(mine);
-    this.db.transaction(() => {
-      for (const b of loose) s.putBlob.run(threadId, ns, b.channel, b.version, b.type, b.value);
-      if (parentId !== null && blobVersions !== '{}') s.copyHeld.run(threadId, ns, parentId, blobVersions);
-      s.putCheckpoint.run(
-        threadId,
-        ns,
-        checkpointId,
-        parentId,
-        checkpoint,
-        metadata,
-        encodeInline(record.inline!),
-        blobVersions,
-        vals,
-        held,
-      );
-    })();
+    const row = [...head, encodeInline(record.inline), blobVersions, vals, held] as const;
+    // one statement commits alone (atomic by itself); more go in one transaction
+    if (loose.length === 0 && !(parentId !== null && copyFromParent)) s.putCheckpoint.run(...row);
+    else this.putTx(s, loose, copyFromParent ? parentId : null, row);
+    this.rememberHeld(threadId, ns, checkpointId, mine);
     return Promise.resolve();
+  }
+
+  /** The blob-table rows, the copy from the parent's row (when `copyParent`), then the checkpoint row. */
+  private readonly putTx: (
+    s: Statements,
+    loose: GraphBlob[],
+    copyParent: string | null,
+    row: readonly unknown[],
+  ) => void;
+
+  /**
+   * What the checkpoints this store wrote last hold in their rows (channel and version), so the
+   * put of a child knows whether anything is to be copied from its parent's row without reading
+   * it (a graph run's next put names the checkpoint just written). A checkpoint id names one
+   * checkpoint; a parent not here (written elsewhere, or long ago) is copied from as before.
+   */
+  private readonly heldBy = new Map<string, Set<string>>();
+
+  private rememberHeld(threadId: string, ns: string, checkpointId: string, mine: GraphBlob[]): void {
+    const key = heldKey(threadId, ns, checkpointId);
+    this.heldBy.delete(key);
+    this.heldBy.set(key, new Set(mine.map((b) => heldKey(b.channel, b.version))));
+    if (this.heldBy.size > HELD_REMEMBERED_MAX) {
+      const oldest = this.heldBy.keys().next().value;
+      if (oldest !== undefined) this.heldBy.delete(oldest);
+    }
   }
 
   async putWrites(key: GraphCheckpointKey, writes: GraphWrite[], overwrite: boolean): Promise<void> {
@@ -295,24 +315,24 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
 
   async get(threadId: string, ns: string, checkpointId?: string): Promise<GraphCheckpointRow | null> {
     const s = this.s();
-    const rows = (
+    const first = (
       checkpointId === undefined
-        ? (checkNoNul([threadId, ns]), s.getLatest.all(threadId, ns))
-        : (checkNoNul([threadId, ns, checkpointId]), s.getById.all(threadId, ns, checkpointId))
-    ) as unknown[][];
-    // the checkpoint row is the one with a (non-NULL) pending write count
-    const first = rows.find((r) => r[4] !== null);
+        ? (checkNoNul([threadId, ns]), s.getLatest.get(threadId, ns))
+        : (checkNoNul([threadId, ns, checkpointId]), s.getById.get(threadId, ns, checkpointId))
+    ) as unknown[] | undefined;
     if (!first) return Promise.resolve(null);
     const inline = decodeInline(first[5]);
     const blobs: GraphBlob[] = [...inline, ...decodeHeld(first[6], first[7])];
-    for (const r of rows) {
-      if (r === first) continue;
-      blobs.push({
-        channel: r[0] as string,
-        version: r[1] as string,
-        type: r[2] as string,
-        value: (r[3] as Uint8Array | null) ?? null,
-      });
+    // the channels in the blob table (all of them on rows from before migration 3)
+    const elsewhere = (
+      typeof first[8] === 'string'
+        ? JSON.parse(first[8])
+        : ((JSON.parse(first[2] as string) as Record<string, unknown>).channel_versions ?? {})
+    ) as Record<string, unknown>;
+    for (const channel in elsewhere) {
+      const version = String(elsewhere[channel]);
+      const b = s.blob.get(threadId, ns, channel, version) as [string, Uint8Array | null] | undefined;
+      if (b) blobs.push({ channel, version, type: b[0], value: b[1] ?? null });
     }
     const row: Row = {
       thread_id: threadId,
@@ -403,6 +423,7 @@ export class SqliteGraphCheckpointStore implements GraphCheckpointStore {
 
   async deleteThread(threadId: string): Promise<void> {
     const s = this.s();
+    for (const key of this.heldBy.keys()) if (key.startsWith(heldKey(threadId, ''))) this.heldBy.delete(key);
     this.db.transaction(() => {
       s.delBlobs.run(threadId);
       s.delCheckpoints.run(threadId);
