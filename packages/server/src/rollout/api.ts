@@ -46,7 +46,7 @@ import { interpreterFor } from './interpret';
 import { buildAbortReport, runPreflight, type AbortReport } from './ops';
 import { parseSpec, type RolloutSpec } from './spec';
 import { verdictRoutes } from './verdict';
-import { rolloutStatus } from './status';
+import { rolloutHead, rolloutStatus } from './status';
 import { specWarnings, type SpecWarning } from './warnings';
 import { registerRolloutViewRoutes } from './view-api';
 import type { DrainForecast } from '../analysis/forecast';
@@ -315,14 +315,7 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
       const items = recs.map((rec) => {
         const s = loadState(rec);
         return {
-          id: rec.id,
-          agent: rec.agent,
-          from: rec.from,
-          to: rec.to,
-          phase: s.phase,
-          stage: s.stage,
-          step: s.step,
-          steps: s.spec.steps.length,
+          ...rolloutHead(rec, s),
           weights: { fill: s.fill, migrate: s.migrate },
           drain: { remaining: s.drain.snapshot?.remaining ?? null, progress: drainProgress(s) },
           createdAt: rec.createdAt,

@@ -76,6 +76,23 @@ async function recentDecisions(ctx: ServerContext, id: string, n: number): Promi
   }
 }
 
+/** What both the list and the status view of a rollout start with. */
+export function rolloutHead(
+  rec: RolloutRecord,
+  s: RolloutState,
+): Pick<RolloutStatusView, 'id' | 'agent' | 'from' | 'to' | 'phase' | 'stage' | 'step' | 'steps'> {
+  return {
+    id: rec.id,
+    agent: rec.agent,
+    from: rec.from,
+    to: rec.to,
+    phase: s.phase,
+    stage: s.stage,
+    step: s.step,
+    steps: s.spec.steps.length,
+  };
+}
+
 /** The status view of a rollout (what `GET /v1/rollouts/{id}` returns). */
 export async function rolloutStatus(
   ctx: ServerContext,
@@ -99,14 +116,7 @@ export async function rolloutStatus(
   const snap = s.drain.snapshot;
   const by = snap?.byStatus ?? {};
   return {
-    id: rec.id,
-    agent: rec.agent,
-    from: rec.from,
-    to: rec.to,
-    phase: s.phase,
-    stage: s.stage,
-    step: s.step,
-    steps: s.spec.steps.length,
+    ...rolloutHead(rec, s),
     // After an abort no new session goes to green, whatever the last step's weights were.
     weights: { fill: s.phase === 'aborted' ? 0 : s.fill, migrate: s.migrate },
     route,
