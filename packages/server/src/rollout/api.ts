@@ -316,7 +316,6 @@ export function rolloutRoutes(): (app: FastifyInstance, ctx: ServerContext) => v
         const s = loadState(rec);
         return {
           ...rolloutHead(rec, s),
-          weights: { fill: s.fill, migrate: s.migrate },
           drain: { remaining: s.drain.snapshot?.remaining ?? null, progress: drainProgress(s) },
           createdAt: rec.createdAt,
           updatedAt: rec.updatedAt,

@@ -80,7 +80,10 @@ async function recentDecisions(ctx: ServerContext, id: string, n: number): Promi
 export function rolloutHead(
   rec: RolloutRecord,
   s: RolloutState,
-): Pick<RolloutStatusView, 'id' | 'agent' | 'from' | 'to' | 'phase' | 'stage' | 'step' | 'steps'> {
+): Pick<
+  RolloutStatusView,
+  'id' | 'agent' | 'from' | 'to' | 'phase' | 'stage' | 'step' | 'steps' | 'weights'
+> {
   return {
     id: rec.id,
     agent: rec.agent,
@@ -90,6 +93,8 @@ export function rolloutHead(
     stage: s.stage,
     step: s.step,
     steps: s.spec.steps.length,
+    // After an abort no new session goes to green, whatever the last step's weights were.
+    weights: { fill: s.phase === 'aborted' ? 0 : s.fill, migrate: s.migrate },
   };
 }
 
@@ -117,8 +122,6 @@ export async function rolloutStatus(
   const by = snap?.byStatus ?? {};
   return {
     ...rolloutHead(rec, s),
-    // After an abort no new session goes to green, whatever the last step's weights were.
-    weights: { fill: s.phase === 'aborted' ? 0 : s.fill, migrate: s.migrate },
     route,
     preflight: s.preflight,
     shadow: s.shadow ?? null,

@@ -208,6 +208,30 @@ describe('rollout controller', () => {
     expect((await t.store.getSession(ids[2]!)).seq).toBe(cps[2]!.seq);
   });
 
+  it('after an abort the list and the status view both show no fill to green', async () => {
+    const t = await baton({ versions: ['v1', 'v2'], controller: false });
+    const r = await t.api.admin('POST', '/v1/rollouts', {
+      agent: 'support',
+      to: 'v2',
+      steps: [{ fill: 50, migrate: 0 }],
+    });
+    expect(r.status).toBe(201);
+    const id = r.body.id as string;
+    const listed = async () =>
+      (
+        (await t.api.admin('GET', '/v1/rollouts?agent=support')).body.items as Array<{
+          id: string;
+          weights: unknown;
+        }>
+      ).find((x) => x.id === id)!.weights;
+    expect(await listed()).toEqual({ fill: 50, migrate: 0 });
+    expect((await t.api.admin('POST', `/v1/rollouts/${id}/abort`, { reason: 'test' })).status).toBe(200);
+    const st = (await t.api.admin('GET', `/v1/rollouts/${id}`)).body;
+    expect(st.phase).toBe('aborted');
+    expect(st.weights).toEqual({ fill: 0, migrate: 0 });
+    expect(await listed()).toEqual(st.weights);
+  });
+
   it('drain deadline: mark-stuck names the sessions still mid-turn and never touches their turn', async () => {
     const clock = new SimulatedClock(Date.UTC(2026, 0, 1));
     const t = await baton({ versions: ['v1', 'v2'], controller: false, clock });
