@@ -131,7 +131,11 @@ function tieGroups(xs: readonly number[], ys: readonly number[]): Array<{ t: num
  * pooled tie groups: counts[s] of the ways (of C(n, a)) to get 2·R = s. A DP over the groups,
  * choosing k of a group's t values in C(t, k) ways; a ≤ 8 here, so s ≤ 2·a·n stays small.
  */
-function tiedRankSumCounts(groups: Array<{ t: number; rank2: number }>, a: number, n: number): Float64Array[] {
+function tiedRankSumCounts(
+  groups: Array<{ t: number; rank2: number }>,
+  a: number,
+  n: number,
+): Float64Array[] {
   const maxS = 2 * a * n + 1;
   let dp: Float64Array[] = Array.from({ length: a + 1 }, () => new Float64Array(maxS));
   dp[0]![0] = 1;
