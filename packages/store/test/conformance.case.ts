@@ -264,10 +264,38 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
     }
 
     /** Run a child script of this folder under tsx on the suite's database: target, options, then `args`. */
+    /**
+     * On PostgreSQL, the child's connections carry `application_name = tag`, so that a test can wait
+     * until the server has finished what a killed child sent (a COMMIT in flight when the client dies
+     * still completes on the server, after the parent may have started reading).
+     */
+    function childTarget(tag?: string): string {
+      const t = h.childTarget;
+      if (!tag || !/^postgres(ql)?:/.test(t)) return t;
+      return `${t}${t.includes('?') ? '&' : '?'}application_name=${tag}`;
+    }
+
+    /** Wait until no server backend of the children tagged `tag` is left (PostgreSQL; at once elsewhere). */
+    async function childBackendsGone(tag: string): Promise<void> {
+      if (childTarget(tag) === h.childTarget) return;
+      for (let i = 0; i < 200; i++) {
+        const rows = await h.rawQuery(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '${tag}'`,
+        );
+        if (Number(rows[0]!.n) === 0) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`the killed child's connections (${tag}) are still on the server after 10 s`);
+    }
+
     function spawnChild(script: string, ...args: string[]) {
+      return spawnChildOn(h.childTarget, script, ...args);
+    }
+
+    function spawnChildOn(target: string, script: string, ...args: string[]) {
       return spawn(
         process.execPath,
-        ['--import', 'tsx', join(here, script), h.childTarget, JSON.stringify(h.childOptions), ...args],
+        ['--import', 'tsx', join(here, script), target, JSON.stringify(h.childOptions), ...args],
         { stdio: ['ignore', 'pipe', 'pipe'], cwd: join(here, '..') },
       );
     }
@@ -1760,7 +1788,8 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             body: { state: { n: 1 }, context: { n: 1 }, waits: [] },
             history: loopEntries(1),
           });
-          const child = spawnChild('append-loop-child.ts', s.id);
+          const tag = `append-loop-${round}-${s.id.replace(/[^A-Za-z0-9]/g, '').slice(-12)}`;
+          const child = spawnChildOn(childTarget(tag), 'append-loop-child.ts', s.id);
           let err = '';
           child.stderr.on('data', (d: Buffer) => (err += d.toString()));
           // 'close': the process is gone and everything it printed has been read
@@ -1789,6 +1818,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
             });
           });
           await closed;
+          await childBackendsGone(tag);
           const lines = out.split('\n').filter(Boolean);
           const printed = Number(lines[lines.length - 1]);
           const fresh = await h.open({ now });
