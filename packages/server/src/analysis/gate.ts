@@ -227,7 +227,7 @@ export function fmt(x: number): string {
  * the metric's units). With s = +1 when an increase is bad (−1 otherwise), δ the margin from
  * the tolerance, d = mean_green − mean_blue:
  * - fail: the two-sided Mann-Whitney test (tie-corrected, continuity-corrected normal
- *   approximation; exact for small untied samples) rejects at level α with green on the
+ *   approximation; exact for small samples, given their ties) rejects at level α with green on the
  *   worse side (i.e. the one-sided test in the bad direction at α/2), and the estimated
  *   effect is beyond the margin (s·d > δ);
  * - pass: not fail, and the worse end of the two-sided (1 − α) confidence interval of d
