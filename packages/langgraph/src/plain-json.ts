@@ -71,6 +71,18 @@ export function parsedTyped(byDefault: boolean, type: string, value: Uint8Array 
   }
 }
 
+/** `serde.loadsTyped(type, value)`, for a value `parsedTyped` left to the serializer. */
+export function loadBySerde(
+  serde: SerializerProtocol,
+  byDefault: boolean,
+  type: string,
+  value: Uint8Array | string,
+): Promise<unknown> {
+  // the default serializer reads JSON as text
+  const text = byDefault && type === 'json' && typeof value !== 'string' ? dec.decode(value) : value;
+  return serde.loadsTyped(type, text);
+}
+
 /** `serde.loadsTyped(type, value)`, parsed directly when that is the same thing. */
 export function loadTyped(
   serde: SerializerProtocol,
@@ -79,10 +91,7 @@ export function loadTyped(
 ): Promise<unknown> {
   const byDefault = isDefaultSerde(serde);
   const v = parsedTyped(byDefault, type, value);
-  if (v !== NEEDS_SERDE) return Promise.resolve(v);
-  // the default serializer reads JSON as text
-  const text = byDefault && type === 'json' && typeof value !== 'string' ? dec.decode(value) : value;
-  return serde.loadsTyped(type, text);
+  return v !== NEEDS_SERDE ? Promise.resolve(v) : loadBySerde(serde, byDefault, type, value);
 }
 
 /** `serde.dumpsTyped(value)`, stringified directly when that gives the same bytes. */

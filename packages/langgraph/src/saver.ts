@@ -28,6 +28,7 @@ import {
   dumpTyped,
   isDefaultSerde,
   isPlainJson,
+  loadBySerde,
   loadTyped,
   nothingToRevive,
   parsedTyped,
@@ -132,7 +133,7 @@ export class BatonCheckpointSaver extends BaseCheckpointSaver {
       out[b.channel] = v;
       if (v === NEEDS_SERDE)
         (pending ??= []).push(
-          loadTyped(this.serde, b.type, b.value).then((x) => {
+          loadBySerde(this.serde, byDefault, b.type, b.value).then((x) => {
             out[b.channel] = x;
           }),
         );
