@@ -329,7 +329,8 @@ async function sessionWriters(
 /**
  * Baton: every session's turn is one append (its 2 history entries, the changed state part and
  * the bounded context part) through the router's group commit (`CommitBatcher`: the appends that
- * arrive in one event-loop turn go to `store.appendCheckpoints` in one transaction). With
+ * arrive in one event-loop turn, or while every writer is busy, go to `store.appendCheckpoints` in
+ * one transaction). With
  * `grouped = false`, one `appendCheckpoint` (one transaction) per append (a figure only).
  */
 function batonConcurrent(name: string, store: Store, turns: Turn[], grouped: boolean): ConcurrentContender {

@@ -1,6 +1,7 @@
 /**
- * Group commit. The store writes that arrive in the same event-loop turn go to the store in one
- * batched call (one transaction, one fsync), each answered or refused on its own:
+ * Group commit. The store writes that arrive in the same event-loop turn, or while every writer is
+ * busy with the batch before, go to the store in one batched call (one transaction, one fsync),
+ * each answered or refused on its own:
  * - turn commits (`appendCheckpoint` → `appendCheckpoints`);
  * - turn starts (`beginTurn`: stored result, lease, session, latest checkpoint → `beginTurns`), so
  *   the lease writes share a commit as the turn commits do.
