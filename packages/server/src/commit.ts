@@ -20,11 +20,23 @@ interface Pending<I, R> {
 }
 
 /**
+ * A further batch goes in flight beside a running one only when the queue fills it with at least
+ * this many items. A transaction has a fixed cost (a statement's execution, the commit, the WAL
+ * flush), and on a busy database concurrent small ones mostly contend: on PostgreSQL, 50 sessions
+ * committing at once through a pool of 8 made 2,000–2,800 appends/s in batches of about 6 on 8
+ * connections, and 3,400–4,600/s in batches of 16–25 on 2–3 (`npm run bench -- store --concurrent`,
+ * docs/benchmarks.md). A load that fills every slot with batches this large still uses them all.
+ */
+export const MIN_PARALLEL_BATCH = 16;
+
+/**
  * Queues items until the event loop turns, then hands them to `many` in batches of at most
  * `maxBatch`, with at most `parallel` batches in flight (one per connection a backend can write
- * on in parallel: 1 for SQLite, the pool size for PostgreSQL). What arrives while every slot is
- * busy waits for the next free one and goes with the rest of the queue: starting a flush per
- * arrival instead would spread a few items over every connection, in batches of one.
+ * on in parallel: 1 for SQLite, the pool size for PostgreSQL). The first batch always goes; a
+ * further one only when the queue holds `minBatch` items for it (`MIN_PARALLEL_BATCH`). What
+ * arrives while the batches in flight run waits for the next free slot and goes with the rest of
+ * the queue: starting a flush per arrival instead would spread a few items over every connection,
+ * in batches of one.
  */
 class Batcher<I, R> {
   private queue: Array<Pending<I, R>> = [];
@@ -37,6 +49,7 @@ class Batcher<I, R> {
     private readonly many: ((inputs: I[]) => Promise<Array<Outcome<R>>>) | null,
     private readonly maxBatch: number,
     private readonly parallel = 1,
+    private readonly minBatch = MIN_PARALLEL_BATCH,
   ) {}
 
   submit(input: I): Promise<R> {
@@ -50,12 +63,19 @@ class Batcher<I, R> {
     });
   }
 
-  /** Fill the free slots: the queue spread over them as evenly as possible. */
+  /**
+   * Fill free slots: as many as the queue fills with `minBatch` items each (at least one when none
+   * is busy), the queue spread over them as evenly as possible.
+   */
   private pump(): void {
     this.scheduled = false;
     while (this.queue.length > 0 && this.inFlight < this.parallel) {
-      const free = this.parallel - this.inFlight;
-      const batch = this.queue.splice(0, Math.min(this.maxBatch, Math.ceil(this.queue.length / free)));
+      if (this.inFlight > 0 && this.queue.length < this.minBatch) break;
+      const slots = Math.min(
+        this.parallel - this.inFlight,
+        Math.max(1, Math.floor(this.queue.length / this.minBatch)),
+      );
+      const batch = this.queue.splice(0, Math.min(this.maxBatch, Math.ceil(this.queue.length / slots)));
       this.inFlight++;
       void this.run(batch).finally(() => {
         this.inFlight--;
@@ -86,7 +106,12 @@ class Batcher<I, R> {
 export class CommitBatcher {
   private readonly batcher: Batcher<AppendCheckpointInput, CheckpointMeta>;
 
-  constructor(store: Store, /** Largest batch per transaction. */ maxBatch = 256, enabled = true) {
+  constructor(
+    store: Store,
+    /** Largest batch per transaction. */ maxBatch = 256,
+    enabled = true,
+    /** Smallest batch that goes in flight beside another. */ minBatch = MIN_PARALLEL_BATCH,
+  ) {
     const many = store.appendCheckpoints?.bind(store);
     this.batcher = new Batcher(
       (input) => store.appendCheckpoint(input),
@@ -98,6 +123,7 @@ export class CommitBatcher {
         : null,
       maxBatch,
       store.parallelWrites ?? 1,
+      minBatch,
     );
   }
 
@@ -109,7 +135,7 @@ export class CommitBatcher {
 export class BeginBatcher {
   private readonly batcher: Batcher<BeginTurnInput, BeginTurnResult>;
 
-  constructor(store: Store, maxBatch = 256, enabled = true) {
+  constructor(store: Store, maxBatch = 256, enabled = true, minBatch = MIN_PARALLEL_BATCH) {
     const many = store.beginTurns?.bind(store);
     this.batcher = new Batcher(
       (i) => store.beginTurn(i.sessionId, i.key, i.owner, i.ttlMs, i.window, i.tokenHash),
@@ -121,6 +147,7 @@ export class BeginBatcher {
         : null,
       maxBatch,
       store.parallelWrites ?? 1,
+      minBatch,
     );
   }
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { SequenceConflictError } from '@baton/core';
 import type { AppendCheckpointInput, Store } from '@baton/store';
-import { CommitBatcher } from '../src/commit';
+import { CommitBatcher, MIN_PARALLEL_BATCH } from '../src/commit';
 import { sqliteTarget } from './fixtures/harness';
 
 function append(sessionId: string, expectedSeq: number): AppendCheckpointInput {
@@ -83,7 +83,7 @@ describe('CommitBatcher', () => {
         return items.map((i) => ({ ok: true as const, meta: { seq: i.expectedSeq + 1 } as never }));
       },
     } as unknown as Store;
-    const batcher = new CommitBatcher(fake, 256, true);
+    const batcher = new CommitBatcher(fake, 256, true, 3);
     const metas = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.commit(append(`s${i}`, i))));
     expect(metas.map((m) => m.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     expect(calls.sort()).toEqual([3, 3, 4]);
@@ -111,7 +111,7 @@ describe('CommitBatcher', () => {
         return items.map((i) => ({ ok: true as const, meta: { seq: i.expectedSeq + 1 } as never }));
       },
     } as unknown as Store;
-    const batcher = new CommitBatcher(fake, 256, true);
+    const batcher = new CommitBatcher(fake, 256, true, 2);
     const tick = () => new Promise((r) => setImmediate(r));
     const first = Array.from({ length: 4 }, (_, i) => batcher.commit(append(`a${i}`, i)));
     await tick();
@@ -131,5 +131,49 @@ describe('CommitBatcher', () => {
     await Promise.all([...first, ...later]);
     expect(singles).toBe(0);
     expect(most).toBe(2);
+  });
+
+  it('a further batch goes in flight beside a running one only when the queue fills one of MIN_PARALLEL_BATCH', async () => {
+    const calls: number[] = [];
+    const release: Array<() => void> = [];
+    const fake = {
+      parallelWrites: 8,
+      appendCheckpoint: async (i: AppendCheckpointInput) => {
+        calls.push(1);
+        return { seq: i.expectedSeq + 1 } as never;
+      },
+      appendCheckpoints: async (items: AppendCheckpointInput[]) => {
+        calls.push(items.length);
+        await new Promise<void>((r) => release.push(r));
+        return items.map((i) => ({ ok: true as const, meta: { seq: i.expectedSeq + 1 } as never }));
+      },
+    } as unknown as Store;
+    const batcher = new CommitBatcher(fake, 256, true);
+    const tick = () => new Promise((r) => setImmediate(r));
+    const n = 3 * MIN_PARALLEL_BATCH + 2;
+    // a queue of 3 batches' worth goes to 3 of the 8 writers, not spread over all 8
+    const first = Array.from({ length: n }, (_, i) => batcher.commit(append(`a${i}`, i)));
+    await tick();
+    expect(calls.length).toBe(3);
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(n);
+    expect(Math.min(...calls)).toBeGreaterThanOrEqual(MIN_PARALLEL_BATCH);
+    // fewer than a batch's worth while those run: they wait, though 5 writers are free
+    const later = Array.from({ length: MIN_PARALLEL_BATCH - 1 }, (_, i) =>
+      batcher.commit(append(`b${i}`, i)),
+    );
+    await tick();
+    expect(calls.length).toBe(3);
+    // one more makes a batch: it goes beside the running ones
+    later.push(batcher.commit(append('c', 0)));
+    await tick();
+    expect(calls.slice(3)).toEqual([MIN_PARALLEL_BATCH]);
+    while (release.length > 0) release.shift()!();
+    await Promise.all([...first, ...later]);
+    // with nothing in flight, a queue smaller than a batch goes at once
+    const small = [batcher.commit(append('d0', 0)), batcher.commit(append('d1', 0))];
+    await tick();
+    expect(calls.slice(4)).toEqual([2]);
+    while (release.length > 0) release.shift()!();
+    await Promise.all(small);
   });
 });
