@@ -162,6 +162,31 @@ function telemetryInsert(
 }
 
 /**
+ * Where and how the store's connections connect: the URL, with the store's server settings (the
+ * startup `options`) after any the URL gives (pg reads a URL's `options` over the config's): the schema
+ * as `search_path`, and no JIT. The store's statements are short, and a group commit built append by
+ * append is large enough (hundreds of CTEs) for the planner's cost estimate to cross
+ * `jit_above_cost`: compiling such a statement took 17–30 s per batch of 17–50 appends, against
+ * 0.2 s to run it (docs/benchmarks.md, "Concurrent appends").
+ */
+export function connectionConfig(
+  url: string,
+  schema: string | undefined,
+): { connectionString: string; options?: string } {
+  const own = [schema ? `-c search_path=${schema}` : '', '-c jit=off'].filter((o) => o !== '').join(' ');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url, options: own };
+  }
+  const given = parsed.searchParams.get('options');
+  if (given === null || given.trim() === '') return { connectionString: url, options: own };
+  parsed.searchParams.set('options', `${given} ${own}`);
+  return { connectionString: parsed.toString() };
+}
+
+/**
  * Connection-level failures (refused, reset, server shutting down, too many clients) become
  * `STORE_UNAVAILABLE` so callers can retry or answer 503; everything else passes through.
  */
@@ -237,12 +262,12 @@ export class PostgresStore extends SqlStore implements Store {
     }
     if (opts.keepCheckpoints !== undefined) checkKeep(opts.keepCheckpoints);
     const pool = new pg.Pool({
-      connectionString: url,
+      ...connectionConfig(url, schema),
       max: opts.poolSize ?? DEFAULT_POOL_SIZE,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
     });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
+
     const store = new PostgresStore(pool, opts);
     try {
       await store.migrate(schema);
