@@ -3,8 +3,10 @@
  * parameters (one element per append, part or entry), so a connection prepares it once and every
  * batch size reuses its plan. The statement built append by append (`logCtes`, named CTEs per
  * append) is parsed, planned and set up anew at every flush, and that work grows with the batch:
- * it cost more than the batch saved. This one covers the appends of an ordinary turn commit
- * (`fixedShape`); the others keep the statement built per append.
+ * it cost more than the batch saved. This one covers the appends of a router's ordinary turn
+ * commit (`fixedShape`: with its turn result, resolved and cleared waits, telemetry and session
+ * aggregate); the others (a migration, retention, waits left pending) keep the statement built per
+ * append.
  *
  * Each append keeps its own compare-and-set: the session update `s` matches only the sessions
  * whose seq (and lease, and previous checkpoint's hash) are as the append expects, and every
@@ -16,30 +18,31 @@
  * batch), and without that bound it may join by scanning a whole table.
  */
 import type { AppendCheckpointInput } from './store';
-import { FORMAT_PARTS, jsonText } from './common';
+import { FORMAT_PARTS, jsonText, turnDelta } from './common';
 import type { EncodedAppend, FinishedAppend } from './common';
 import type { RecordCipher } from './cipher';
+import { AGGREGATE_COLUMNS, AGGREGATE_ON_CONFLICT, TELEMETRY_COLUMNS } from './pg-aggregate';
 import { entryPlace, partPlace, sealBytes, sealValue, turnResultPlace, waitsPlace } from './sealed';
 
 /**
- * Whether an append fits the constant statement: no migration, retention, waits, resolved waits
- * or telemetry, and a session patch of at most status and version.
+ * Whether an append fits the constant statement: no migration or retention, no pending waits after
+ * it (the pending ones cleared, `waits: []`, or left alone), and a session patch of at most status
+ * and version. Resolved waits, the turn result and the telemetry (its row and the session
+ * aggregate) go in it: a router's ordinary turn commit.
  */
 export function fixedShape(input: AppendCheckpointInput): boolean {
   const patch = input.session;
   return (
     input.migration === undefined &&
     input.retention === undefined &&
-    input.waits === undefined &&
-    input.telemetry === undefined &&
-    (input.resolvedWaits?.length ?? 0) === 0 &&
+    (input.waits === undefined || input.waits.length === 0) &&
     (patch === undefined || patch.reason === undefined)
   );
 }
 
 export const BATCH_APPEND_SQL = `WITH x AS (
-    SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
-      WITH ORDINALITY AS x(sid, exp, prev, owner, nolease, status, version, k)),
+    SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $38::bool[])
+      WITH ORDINALITY AS x(sid, exp, prev, owner, nolease, status, version, clearwaits, k)),
   s AS (UPDATE sessions ss SET seq = ss.seq + 1, updated_at = $8::bigint,
       status = coalesce(x.status, ss.status), version = coalesce(x.version, ss.version),
       lease_owner = CASE WHEN x.owner IS NULL THEN ss.lease_owner END,
@@ -50,7 +53,7 @@ export const BATCH_APPEND_SQL = `WITH x AS (
       AND (NOT x.nolease OR ss.lease_expires_at IS NULL OR ss.lease_expires_at <= $8::bigint)
       AND (x.prev IS NULL OR EXISTS (SELECT 1 FROM checkpoints pc
         WHERE pc.session_id = ANY ($1::text[]) AND pc.session_id = x.sid AND pc.seq = x.exp AND pc.hash = x.prev))
-    RETURNING x.k, x.sid AS id, ss.seq),
+    RETURNING x.k, x.sid AS id, ss.seq, ss.created_at, x.clearwaits),
   y AS (SELECT * FROM unnest($9::int[], $10::text[], $11::text[], $12::int[], $13::text[], $14::text[], $15::text[],
       $16::text[], $17::int[], $18::text[], $19::int[]) WITH ORDINALITY
       AS y(schema_version, written_by, hash, size, body, state_hash, context_hash, memory_hash, history_length,
@@ -88,7 +91,30 @@ export const BATCH_APPEND_SQL = `WITH x AS (
   tr AS (INSERT INTO turn_results (session_id, key, result, created_at)
     SELECT s.id, r.key, r.result, $8::bigint FROM unnest($35::int[], $36::text[], $37::text[]) AS r(k, key, result)
       JOIN s ON s.k = r.k
-    ON CONFLICT DO NOTHING)
+    ON CONFLICT DO NOTHING),
+  r AS (SELECT * FROM unnest($39::int[], $40::text[]) AS r(k, token)),
+  rw AS (UPDATE waits w SET status = 'resolved' FROM r JOIN s ON s.k = r.k
+    WHERE w.session_id = ANY ($1::text[]) AND w.session_id = s.id AND w.token = r.token),
+  dw AS (DELETE FROM waits w USING s
+    WHERE s.clearwaits AND w.session_id = ANY ($1::text[]) AND w.session_id = s.id AND w.status = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM r WHERE r.k = s.k AND r.token = w.token)),
+  t AS (SELECT * FROM unnest($41::int[], $42::text[], $43::text[], $44::text[], $45::text[], $46::bigint[],
+      $47::float8[], $48::text[], $49::int[], $50::bigint[], $51::bigint[], $52::float8[], $53::text[], $54::text[],
+      $55::text[], $56::int[], $57::int[], $58::bigint[], $59::text[], $60::bigint[], $61::bigint[], $62::bigint[],
+      $63::float8[], $64::float8[], $65::text[], $66::text[])
+      AS t(k, sid, agent, version, turn_id, at, latency, tool_calls, reasoning, tokens_in, tokens_out, utilization,
+        metrics, signals, error, d_turns, d_errors, d_calls, d_tool_mix, d_steps, d_tokens_in, d_tokens_out,
+        d_latency, d_utilization, d_metrics, d_signals)),
+  tt AS (INSERT INTO turn_telemetry (${TELEMETRY_COLUMNS})
+    SELECT t.sid, t.agent, t.version, t.turn_id, s.seq, t.at, t.latency, t.tool_calls, t.reasoning, t.tokens_in,
+      t.tokens_out, t.utilization, t.metrics, t.signals, t.error
+    FROM t JOIN s ON s.k = t.k),
+  ta AS (INSERT INTO session_aggregates AS a (${AGGREGATE_COLUMNS})
+    SELECT s.id, t.version, t.agent, s.created_at, t.at, t.at, t.d_turns, t.d_errors, t.d_calls, t.d_tool_mix,
+      t.d_steps, t.d_tokens_in, t.d_tokens_out, t.d_latency, t.d_latency, t.d_utilization, t.d_metrics, t.d_signals,
+      false
+    FROM t JOIN s ON s.k = t.k
+    ${AGGREGATE_ON_CONFLICT})
   SELECT k FROM s`;
 
 /** One append of a batch: its input, encoding, finished rows and the previous checkpoint's hash. */
@@ -128,13 +154,15 @@ export function batchAppendValues(
 ): unknown[] {
   const col = (n: number) => Array.from({ length: n }, () => [] as unknown[]);
   const row = (cols: unknown[][], values: unknown[]) => values.forEach((v, j) => cols[j]!.push(v));
-  const x = col(7);
+  const x = col(8);
   const cp = col(11);
   const parts = col(3);
   const partBodies = new Blob();
   const entries = col(8);
   const entryBodies = new Blob();
   const results = col(3);
+  const resolved = col(2);
+  const telemetry = col(26);
   items.forEach(({ input, enc, fin, prevHash }, i) => {
     const k = i + 1;
     const meta = fin.meta;
@@ -147,7 +175,41 @@ export function batchAppendValues(
       input.requireNoLease === true,
       input.session?.status ?? null,
       input.session?.version ?? null,
+      input.waits !== undefined,
     ]);
+    for (const token of input.resolvedWaits ?? []) row(resolved, [k, token]);
+    if (input.telemetry) {
+      const t = input.telemetry;
+      const d = turnDelta(t);
+      row(telemetry, [
+        k,
+        t.sessionId,
+        t.agent,
+        t.version,
+        t.turnId,
+        t.at,
+        t.latencyMs ?? 0,
+        JSON.stringify(t.toolCalls ?? {}),
+        t.reasoningSteps ?? 0,
+        t.tokensIn ?? 0,
+        t.tokensOut ?? 0,
+        t.contextUtilization ?? 0,
+        JSON.stringify(t.metrics ?? {}),
+        JSON.stringify(t.signals ?? []),
+        t.error ?? null,
+        d.turns,
+        d.errors,
+        d.toolCalls,
+        JSON.stringify(d.toolMix),
+        d.reasoningSteps,
+        d.tokensIn,
+        d.tokensOut,
+        d.latencyMs,
+        d.contextUtilization,
+        JSON.stringify(d.metrics),
+        JSON.stringify(d.signals),
+      ]);
+    }
     row(cp, [
       input.schemaVersion,
       input.writtenBy,
@@ -175,7 +237,7 @@ export function batchAppendValues(
     }
   });
   return [
-    ...x,
+    ...x.slice(0, 7),
     now,
     ...cp,
     ...parts,
@@ -185,5 +247,8 @@ export function batchAppendValues(
     entryBodies.lengths,
     entryBodies.bytes(),
     ...results,
+    ...x.slice(7),
+    ...resolved,
+    ...telemetry,
   ];
 }

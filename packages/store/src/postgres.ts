@@ -82,6 +82,7 @@ import {
 } from './pg-history';
 import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
 import { BATCH_APPEND_SQL, batchAppendValues, fixedShape } from './pg-batch';
+import { AGGREGATE_COLUMNS, AGGREGATE_ON_CONFLICT, TELEMETRY_COLUMNS } from './pg-aggregate';
 import type { BatchItem } from './pg-batch';
 import { digestWaitTokens } from './wait-digests';
 import { one, runAsync } from './sql/dialect';
@@ -127,23 +128,13 @@ function aggregateUpsert(
 ): string {
   const atP = p(at);
   const latP = p(d.latencyMs);
-  return `INSERT INTO session_aggregates AS a (session_id, version, agent, session_started_at, first_at, last_at,
-      turns, errors, tool_calls, tool_mix, reasoning_steps, tokens_in, tokens_out, latency_ms_sum, latency_ms_max,
-      context_utilization_max, metrics, signals, completed)
+  return `INSERT INTO session_aggregates AS a (${AGGREGATE_COLUMNS})
     SELECT ${sessionIdSql}, ${versionSql}, ${agentSql}, ${startedAtSql}, ${atP}::bigint, ${atP}::bigint, ${p(d.turns)}::int,
       ${p(d.errors)}::int, ${p(d.toolCalls)}::bigint, ${p(JSON.stringify(d.toolMix))}, ${p(d.reasoningSteps)}::bigint,
       ${p(d.tokensIn)}::bigint, ${p(d.tokensOut)}::bigint, ${latP}::float8, ${latP}::float8,
       ${p(d.contextUtilization)}::float8, ${p(JSON.stringify(d.metrics))}, ${p(JSON.stringify(d.signals))}, false
     ${from}
-    ON CONFLICT (session_id, version) DO UPDATE SET
-      first_at = least(a.first_at, excluded.first_at), last_at = greatest(a.last_at, excluded.last_at),
-      turns = a.turns + excluded.turns, errors = a.errors + excluded.errors,
-      tool_calls = a.tool_calls + excluded.tool_calls, tool_mix = baton_merge_counts(a.tool_mix, excluded.tool_mix),
-      reasoning_steps = a.reasoning_steps + excluded.reasoning_steps, tokens_in = a.tokens_in + excluded.tokens_in,
-      tokens_out = a.tokens_out + excluded.tokens_out, latency_ms_sum = a.latency_ms_sum + excluded.latency_ms_sum,
-      latency_ms_max = greatest(a.latency_ms_max, excluded.latency_ms_max),
-      context_utilization_max = greatest(a.context_utilization_max, excluded.context_utilization_max),
-      metrics = baton_merge_metrics(a.metrics, excluded.metrics), signals = baton_merge_counts(a.signals, excluded.signals)`;
+    ${AGGREGATE_ON_CONFLICT}`;
 }
 
 function telemetryInsert(
@@ -152,8 +143,7 @@ function telemetryInsert(
   seqSql: string,
   from: string,
 ) {
-  return `INSERT INTO turn_telemetry (session_id, agent, version, turn_id, seq, at, latency_ms, tool_calls,
-      reasoning_steps, tokens_in, tokens_out, context_utilization, metrics, signals, error)
+  return `INSERT INTO turn_telemetry (${TELEMETRY_COLUMNS})
     SELECT ${p(t.sessionId)}, ${p(t.agent)}, ${p(t.version)}, ${p(t.turnId)}, ${seqSql}, ${p(t.at)}::bigint,
       ${p(t.latencyMs ?? 0)}::float8, ${p(JSON.stringify(t.toolCalls ?? {}))}, ${p(t.reasoningSteps ?? 0)}::int,
       ${p(t.tokensIn ?? 0)}::bigint, ${p(t.tokensOut ?? 0)}::bigint, ${p(t.contextUtilization ?? 0)}::float8,

@@ -161,4 +161,108 @@ describe.skipIf(!url)('postgres: a group commit as one constant statement', () =
       await store.close();
     }
   });
+
+  for (const encrypted of [false, true]) {
+    it(`writes a router's turn commit (waits resolved and cleared, result, telemetry and aggregate) as one append at a time would${encrypted ? ' (encrypted)' : ''}`, async () => {
+      const batched = await open(encrypted ? { encryption: KEYS } : {});
+      const single = await open(encrypted ? { encryption: KEYS } : {});
+      const telemetry = (sessionId: string, n: number, extra: Record<string, unknown> = {}) => ({
+        sessionId,
+        agent: 'a',
+        version: 'v1',
+        turnId: `t${n}`,
+        at: 5000 + n,
+        latencyMs: 12.5 + n,
+        toolCalls: { search: 2, email: n },
+        reasoningSteps: 3,
+        tokensIn: 100 + n,
+        tokensOut: 50,
+        contextUtilization: 0.25,
+        metrics: { quality: 0.5 + n / 10 },
+        signals: ['thumbs_up', 'thumbs_up', 'retry'],
+        ...extra,
+      });
+      const wait = (token: string) => ({ token, name: 'approval', deadline: 9_999_999, createdAt: 1 });
+      /** Three sessions: the first turn leaves two waits pending on each, the second is the batch. */
+      const run = async (s: typeof batched, grouped: boolean) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++)
+          ids.push((await s.store.createSession({ agent: 'a', version: 'v1', tokenHash: 'x' })).id);
+        for (const [i, id] of ids.entries()) {
+          const first = turn(id, 0);
+          await s.store.appendCheckpoint({
+            ...first,
+            body: { ...first.body, waits: [wait(`w${i}a`), wait(`w${i}b`)] },
+            waits: [wait(`w${i}a`), wait(`w${i}b`)],
+            telemetry: telemetry(id, 0),
+          });
+        }
+        const second = [
+          // a wait resolved, the other cleared, with telemetry
+          turn(ids[0]!, 1, {
+            resolvedWaits: ['w0a'],
+            waits: [],
+            turnResult: { key: 'k', result: { out: 1 } },
+            telemetry: telemetry(ids[0]!, 1),
+          }),
+          // both cleared; a turn that failed
+          turn(ids[1]!, 1, {
+            waits: [],
+            telemetry: telemetry(ids[1]!, 1, { error: 'TOOL_FAILED', signals: [] }),
+          }),
+          // the waits left alone, no telemetry
+          turn(ids[2]!, 1, { session: { status: 'waiting' } }),
+        ];
+        if (grouped) {
+          const results = await s.store.appendCheckpoints(second);
+          expect(results.every((r) => r.ok)).toBe(true);
+        } else {
+          for (const a of second) await s.store.appendCheckpoint(a);
+        }
+        const rows = async (sql: string) => (await admin.query(sql.replaceAll('$S', `"${s.schema}"`))).rows;
+        const out = [];
+        for (const id of ids) {
+          const q = (sql: string) => rows(sql.replaceAll('$ID', `'${id}'`));
+          out.push({
+            session: await s.store.getSession(id).then((x) => ({ seq: x.seq, status: x.status })),
+            waits: await q('SELECT token, status FROM $S.waits WHERE session_id = $ID ORDER BY token'),
+            telemetry:
+              await q(`SELECT agent, version, turn_id, seq, at, latency_ms, tool_calls, reasoning_steps,
+              tokens_in, tokens_out, context_utilization, metrics, signals, error
+              FROM $S.turn_telemetry WHERE session_id = $ID ORDER BY seq`),
+            aggregate: await q(`SELECT version, agent, first_at, last_at, turns, errors, tool_calls, tool_mix,
+              reasoning_steps, tokens_in, tokens_out, latency_ms_sum, latency_ms_max, context_utilization_max, metrics,
+              signals, completed FROM $S.session_aggregates WHERE session_id = $ID`),
+            replay: await s.store
+              .beginTurn(id, 'k', 'r', 1000)
+              .then((b) => (b.kind === 'replayed' ? b.result : null)),
+          });
+        }
+        return out;
+      };
+      try {
+        const viaBatch = await run(batched, true);
+        expect(batched.sent.batches).toBe(1);
+        const oneByOne = await run(single, false);
+        expect(single.sent.batches).toBe(0);
+        expect(viaBatch).toEqual(oneByOne);
+        // and what that is
+        expect(viaBatch.map((s) => s.waits)).toEqual([
+          [{ token: 'w0a', status: 'resolved' }],
+          [],
+          [
+            { token: 'w2a', status: 'pending' },
+            { token: 'w2b', status: 'pending' },
+          ],
+        ]);
+        expect(viaBatch.map((s) => s.aggregate[0]?.turns)).toEqual([2, 2, 1]);
+        expect(viaBatch[1]!.aggregate[0]).toMatchObject({ errors: 1 });
+        expect(viaBatch[0]!.replay).toEqual({ out: 1 });
+        expect(viaBatch[2]!.session).toEqual({ seq: 2, status: 'waiting' });
+      } finally {
+        await batched.store.close();
+        await single.store.close();
+      }
+    });
+  }
 });
