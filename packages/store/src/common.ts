@@ -789,6 +789,24 @@ function dict<T>(from: Record<string, T> = {}): Record<string, T> {
   return out;
 }
 
+/**
+ * A telemetry row's measured values in column order, latency_ms through error (the columns after
+ * session, agent, version, turn id, seq and at), as both backends write them.
+ */
+export function telemetryMeasures(t: TurnTelemetry): unknown[] {
+  return [
+    t.latencyMs ?? 0,
+    JSON.stringify(t.toolCalls ?? {}),
+    t.reasoningSteps ?? 0,
+    t.tokensIn ?? 0,
+    t.tokensOut ?? 0,
+    t.contextUtilization ?? 0,
+    JSON.stringify(t.metrics ?? {}),
+    JSON.stringify(t.signals ?? []),
+    t.error ?? null,
+  ];
+}
+
 export function turnDelta(t: TurnTelemetry): AggregateDelta {
   let toolCalls = 0;
   for (const v of Object.values(t.toolCalls ?? {})) toolCalls += v;

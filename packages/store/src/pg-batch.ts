@@ -18,7 +18,7 @@
  * batch), and without that bound it may join by scanning a whole table.
  */
 import type { AppendCheckpointInput } from './store';
-import { FORMAT_PARTS, jsonText, turnDelta } from './common';
+import { FORMAT_PARTS, jsonText, telemetryMeasures, turnDelta } from './common';
 import type { EncodedAppend, FinishedAppend } from './common';
 import type { RecordCipher } from './cipher';
 import { AGGREGATE_COLUMNS, AGGREGATE_ON_CONFLICT, TELEMETRY_COLUMNS } from './pg-aggregate';
@@ -188,15 +188,7 @@ export function batchAppendValues(
         t.version,
         t.turnId,
         t.at,
-        t.latencyMs ?? 0,
-        JSON.stringify(t.toolCalls ?? {}),
-        t.reasoningSteps ?? 0,
-        t.tokensIn ?? 0,
-        t.tokensOut ?? 0,
-        t.contextUtilization ?? 0,
-        JSON.stringify(t.metrics ?? {}),
-        JSON.stringify(t.signals ?? []),
-        t.error ?? null,
+        ...telemetryMeasures(t),
         d.turns,
         d.errors,
         d.toolCalls,

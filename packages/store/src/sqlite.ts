@@ -51,6 +51,7 @@ import {
   metricsDelta,
   parseJson,
   sessionFromRow,
+  telemetryMeasures,
   turnDelta,
   leaseLost,
   sessionNotFound,
@@ -554,23 +555,7 @@ export class SqliteStore extends SqlStore implements Store {
       `INSERT INTO turn_telemetry (session_id, agent, version, turn_id, seq, at, latency_ms, tool_calls, reasoning_steps,
          tokens_in, tokens_out, context_utilization, metrics, signals, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      t.sessionId,
-      t.agent,
-      t.version,
-      t.turnId,
-      t.seq,
-      t.at,
-      t.latencyMs ?? 0,
-      JSON.stringify(t.toolCalls ?? {}),
-      t.reasoningSteps ?? 0,
-      t.tokensIn ?? 0,
-      t.tokensOut ?? 0,
-      t.contextUtilization ?? 0,
-      JSON.stringify(t.metrics ?? {}),
-      JSON.stringify(t.signals ?? []),
-      t.error ?? null,
-    );
+    ).run(t.sessionId, t.agent, t.version, t.turnId, t.seq, t.at, ...telemetryMeasures(t));
     this.applyDelta(t.sessionId, t.version, t.agent, sessionStartedAt, t.at, turnDelta(t));
   }
 

@@ -182,7 +182,13 @@ describe.skipIf(!url)('postgres: a group commit as one constant statement', () =
         signals: ['thumbs_up', 'thumbs_up', 'retry'],
         ...extra,
       });
-      const wait = (token: string) => ({ token, name: 'approval', deadline: 9_999_999, createdAt: 1 });
+      const wait = (token: string) => ({
+        token,
+        name: 'approval',
+        deadline: 9_999_999,
+        schema: null,
+        createdAt: 1,
+      });
       /** Three sessions: the first turn leaves two waits pending on each, the second is the batch. */
       const run = async (s: typeof batched, grouped: boolean) => {
         const ids: string[] = [];
