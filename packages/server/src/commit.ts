@@ -135,7 +135,12 @@ export class CommitBatcher {
 export class BeginBatcher {
   private readonly batcher: Batcher<BeginTurnInput, BeginTurnResult>;
 
-  constructor(store: Store, maxBatch = 256, enabled = true, minBatch = MIN_PARALLEL_BATCH) {
+  /**
+   * `minBatch` 1 by default: PostgreSQL's `beginTurns` runs a statement per item in its transaction,
+   * so a group of turn starts waits for a round trip per item, and spreading the queue over the
+   * connections shortens that wait (the minimum batch pays off for commits, one statement per batch).
+   */
+  constructor(store: Store, maxBatch = 256, enabled = true, minBatch = 1) {
     const many = store.beginTurns?.bind(store);
     this.batcher = new Batcher(
       (i) => store.beginTurn(i.sessionId, i.key, i.owner, i.ttlMs, i.window, i.tokenHash),
