@@ -789,6 +789,23 @@ function dict<T>(from: Record<string, T> = {}): Record<string, T> {
   return out;
 }
 
+/** The `turn_telemetry` columns a turn's row is written with, on both backends. */
+export const TELEMETRY_COLUMNS = `session_id, agent, version, turn_id, seq, at, latency_ms, tool_calls,
+      reasoning_steps, tokens_in, tokens_out, context_utilization, metrics, signals, error`;
+
+/** The SQL types of `telemetryMeasures`, in its order. */
+export const TELEMETRY_MEASURE_TYPES = [
+  'float8',
+  'text',
+  'int',
+  'bigint',
+  'bigint',
+  'float8',
+  'text',
+  'text',
+  'text',
+] as const;
+
 /**
  * A telemetry row's measured values in column order, latency_ms through error (the columns after
  * session, agent, version, turn id, seq and at), as both backends write them.

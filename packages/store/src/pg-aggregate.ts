@@ -1,16 +1,48 @@
 /**
- * PostgreSQL: the SQL both ways of writing a turn's telemetry share (the statement built per append
- * in postgres.ts, the group commit's constant statement in pg-batch.ts): the telemetry row's columns,
- * and the session aggregate's upsert, whose JSON maps (tool mix, metrics, signals) merge in SQL
+ * PostgreSQL: what both ways of writing a session aggregate share (the statements built in
+ * postgres.ts, the group commit's constant statement in pg-batch.ts): its columns, a delta's values
+ * in their order, and the upsert, whose JSON maps (tool mix, metrics, signals) merge in SQL
  * (`baton_merge_counts`, `baton_merge_metrics`, created by the schema).
  */
-
-export const TELEMETRY_COLUMNS = `session_id, agent, version, turn_id, seq, at, latency_ms, tool_calls,
-      reasoning_steps, tokens_in, tokens_out, context_utilization, metrics, signals, error`;
+import type { AggregateDelta } from './common';
 
 export const AGGREGATE_COLUMNS = `session_id, version, agent, session_started_at, first_at, last_at,
       turns, errors, tool_calls, tool_mix, reasoning_steps, tokens_in, tokens_out, latency_ms_sum, latency_ms_max,
       context_utilization_max, metrics, signals, completed`;
+
+/** The SQL types of `aggregateDeltaValues`, in its order. */
+export const AGGREGATE_DELTA_TYPES = [
+  'int',
+  'int',
+  'bigint',
+  'text',
+  'bigint',
+  'bigint',
+  'bigint',
+  'float8',
+  'float8',
+  'float8',
+  'text',
+  'text',
+] as const;
+
+/** A delta's values for the aggregate columns turns through signals (`AGGREGATE_COLUMNS`). */
+export function aggregateDeltaValues(d: AggregateDelta): unknown[] {
+  return [
+    d.turns,
+    d.errors,
+    d.toolCalls,
+    JSON.stringify(d.toolMix),
+    d.reasoningSteps,
+    d.tokensIn,
+    d.tokensOut,
+    d.latencyMs,
+    d.latencyMs,
+    d.contextUtilization,
+    JSON.stringify(d.metrics),
+    JSON.stringify(d.signals),
+  ];
+}
 
 /** The merge of a delta row (`excluded`) into the stored aggregate (`a`). */
 export const AGGREGATE_ON_CONFLICT = `ON CONFLICT (session_id, version) DO UPDATE SET

@@ -18,10 +18,10 @@
  * batch), and without that bound it may join by scanning a whole table.
  */
 import type { AppendCheckpointInput } from './store';
-import { FORMAT_PARTS, jsonText, telemetryMeasures, turnDelta } from './common';
+import { FORMAT_PARTS, TELEMETRY_COLUMNS, jsonText, telemetryMeasures, turnDelta } from './common';
 import type { EncodedAppend, FinishedAppend } from './common';
 import type { RecordCipher } from './cipher';
-import { AGGREGATE_COLUMNS, AGGREGATE_ON_CONFLICT, TELEMETRY_COLUMNS } from './pg-aggregate';
+import { AGGREGATE_COLUMNS, AGGREGATE_ON_CONFLICT, aggregateDeltaValues } from './pg-aggregate';
 import { entryPlace, partPlace, sealBytes, sealValue, turnResultPlace, waitsPlace } from './sealed';
 
 /**
@@ -101,18 +101,18 @@ export const BATCH_APPEND_SQL = `WITH x AS (
   t AS (SELECT * FROM unnest($41::int[], $42::text[], $43::text[], $44::text[], $45::text[], $46::bigint[],
       $47::float8[], $48::text[], $49::int[], $50::bigint[], $51::bigint[], $52::float8[], $53::text[], $54::text[],
       $55::text[], $56::int[], $57::int[], $58::bigint[], $59::text[], $60::bigint[], $61::bigint[], $62::bigint[],
-      $63::float8[], $64::float8[], $65::text[], $66::text[])
+      $63::float8[], $64::float8[], $65::float8[], $66::text[], $67::text[])
       AS t(k, sid, agent, version, turn_id, at, latency, tool_calls, reasoning, tokens_in, tokens_out, utilization,
         metrics, signals, error, d_turns, d_errors, d_calls, d_tool_mix, d_steps, d_tokens_in, d_tokens_out,
-        d_latency, d_utilization, d_metrics, d_signals)),
+        d_latency_sum, d_latency_max, d_utilization, d_metrics, d_signals)),
   tt AS (INSERT INTO turn_telemetry (${TELEMETRY_COLUMNS})
     SELECT t.sid, t.agent, t.version, t.turn_id, s.seq, t.at, t.latency, t.tool_calls, t.reasoning, t.tokens_in,
       t.tokens_out, t.utilization, t.metrics, t.signals, t.error
     FROM t JOIN s ON s.k = t.k),
   ta AS (INSERT INTO session_aggregates AS a (${AGGREGATE_COLUMNS})
     SELECT s.id, t.version, t.agent, s.created_at, t.at, t.at, t.d_turns, t.d_errors, t.d_calls, t.d_tool_mix,
-      t.d_steps, t.d_tokens_in, t.d_tokens_out, t.d_latency, t.d_latency, t.d_utilization, t.d_metrics, t.d_signals,
-      false
+      t.d_steps, t.d_tokens_in, t.d_tokens_out, t.d_latency_sum, t.d_latency_max, t.d_utilization, t.d_metrics,
+      t.d_signals, false
     FROM t JOIN s ON s.k = t.k
     ${AGGREGATE_ON_CONFLICT})
   SELECT k FROM s`;
@@ -154,7 +154,7 @@ export function batchAppendValues(
 ): unknown[] {
   const col = (n: number) => Array.from({ length: n }, () => [] as unknown[]);
   const row = (cols: unknown[][], values: unknown[]) => values.forEach((v, j) => cols[j]!.push(v));
-  const x = col(8);
+  const x = col(7);
   const cp = col(11);
   const parts = col(3);
   const partBodies = new Blob();
@@ -162,7 +162,8 @@ export function batchAppendValues(
   const entryBodies = new Blob();
   const results = col(3);
   const resolved = col(2);
-  const telemetry = col(26);
+  const telemetry = col(27);
+  const clearWaits: boolean[] = [];
   items.forEach(({ input, enc, fin, prevHash }, i) => {
     const k = i + 1;
     const meta = fin.meta;
@@ -175,12 +176,11 @@ export function batchAppendValues(
       input.requireNoLease === true,
       input.session?.status ?? null,
       input.session?.version ?? null,
-      input.waits !== undefined,
     ]);
+    clearWaits.push(input.waits !== undefined);
     for (const token of input.resolvedWaits ?? []) row(resolved, [k, token]);
     if (input.telemetry) {
       const t = input.telemetry;
-      const d = turnDelta(t);
       row(telemetry, [
         k,
         t.sessionId,
@@ -189,17 +189,7 @@ export function batchAppendValues(
         t.turnId,
         t.at,
         ...telemetryMeasures(t),
-        d.turns,
-        d.errors,
-        d.toolCalls,
-        JSON.stringify(d.toolMix),
-        d.reasoningSteps,
-        d.tokensIn,
-        d.tokensOut,
-        d.latencyMs,
-        d.contextUtilization,
-        JSON.stringify(d.metrics),
-        JSON.stringify(d.signals),
+        ...aggregateDeltaValues(turnDelta(t)),
       ]);
     }
     row(cp, [
@@ -229,7 +219,7 @@ export function batchAppendValues(
     }
   });
   return [
-    ...x.slice(0, 7),
+    ...x,
     now,
     ...cp,
     ...parts,
@@ -239,7 +229,7 @@ export function batchAppendValues(
     entryBodies.lengths,
     entryBodies.bytes(),
     ...results,
-    ...x.slice(7),
+    clearWaits,
     ...resolved,
     ...telemetry,
   ];

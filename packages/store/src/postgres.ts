@@ -55,6 +55,9 @@ import {
   sessionFromRow,
   sessionNotFound,
   startedTurn,
+  TELEMETRY_COLUMNS,
+  TELEMETRY_MEASURE_TYPES,
+  telemetryMeasures,
   turnDelta,
   checkNoNul,
   nulInColumn,
@@ -82,7 +85,12 @@ import {
 } from './pg-history';
 import type { PrevRead, ReadCheckpoint, Runner } from './pg-history';
 import { BATCH_APPEND_SQL, batchAppendValues, fixedShape } from './pg-batch';
-import { AGGREGATE_COLUMNS, AGGREGATE_ON_CONFLICT, TELEMETRY_COLUMNS } from './pg-aggregate';
+import {
+  AGGREGATE_COLUMNS,
+  AGGREGATE_DELTA_TYPES,
+  AGGREGATE_ON_CONFLICT,
+  aggregateDeltaValues,
+} from './pg-aggregate';
 import type { BatchItem } from './pg-batch';
 import { digestWaitTokens } from './wait-digests';
 import { one, runAsync } from './sql/dialect';
@@ -127,12 +135,10 @@ function aggregateUpsert(
   from: string,
 ): string {
   const atP = p(at);
-  const latP = p(d.latencyMs);
+  const delta = aggregateDeltaValues(d).map((v, i) => `${p(v)}::${AGGREGATE_DELTA_TYPES[i]}`);
   return `INSERT INTO session_aggregates AS a (${AGGREGATE_COLUMNS})
-    SELECT ${sessionIdSql}, ${versionSql}, ${agentSql}, ${startedAtSql}, ${atP}::bigint, ${atP}::bigint, ${p(d.turns)}::int,
-      ${p(d.errors)}::int, ${p(d.toolCalls)}::bigint, ${p(JSON.stringify(d.toolMix))}, ${p(d.reasoningSteps)}::bigint,
-      ${p(d.tokensIn)}::bigint, ${p(d.tokensOut)}::bigint, ${latP}::float8, ${latP}::float8,
-      ${p(d.contextUtilization)}::float8, ${p(JSON.stringify(d.metrics))}, ${p(JSON.stringify(d.signals))}, false
+    SELECT ${sessionIdSql}, ${versionSql}, ${agentSql}, ${startedAtSql}, ${atP}::bigint, ${atP}::bigint,
+      ${delta.join(', ')}, false
     ${from}
     ${AGGREGATE_ON_CONFLICT}`;
 }
@@ -145,9 +151,9 @@ function telemetryInsert(
 ) {
   return `INSERT INTO turn_telemetry (${TELEMETRY_COLUMNS})
     SELECT ${p(t.sessionId)}, ${p(t.agent)}, ${p(t.version)}, ${p(t.turnId)}, ${seqSql}, ${p(t.at)}::bigint,
-      ${p(t.latencyMs ?? 0)}::float8, ${p(JSON.stringify(t.toolCalls ?? {}))}, ${p(t.reasoningSteps ?? 0)}::int,
-      ${p(t.tokensIn ?? 0)}::bigint, ${p(t.tokensOut ?? 0)}::bigint, ${p(t.contextUtilization ?? 0)}::float8,
-      ${p(JSON.stringify(t.metrics ?? {}))}, ${p(JSON.stringify(t.signals ?? []))}, ${p(t.error ?? null)}
+      ${telemetryMeasures(t)
+        .map((v, i) => `${p(v)}::${TELEMETRY_MEASURE_TYPES[i]}`)
+        .join(', ')}
     ${from}`;
 }
 
@@ -257,7 +263,6 @@ export class PostgresStore extends SqlStore implements Store {
     });
     // An idle client that loses its connection must not crash the process.
     pool.on('error', () => {});
-
     const store = new PostgresStore(pool, opts);
     try {
       await store.migrate(schema);

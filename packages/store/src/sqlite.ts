@@ -51,6 +51,7 @@ import {
   metricsDelta,
   parseJson,
   sessionFromRow,
+  TELEMETRY_COLUMNS,
   telemetryMeasures,
   turnDelta,
   leaseLost,
@@ -552,9 +553,7 @@ export class SqliteStore extends SqlStore implements Store {
 
   private insertTelemetry(t: TurnTelemetryRecord, sessionStartedAt: number): void {
     this.st(
-      `INSERT INTO turn_telemetry (session_id, agent, version, turn_id, seq, at, latency_ms, tool_calls, reasoning_steps,
-         tokens_in, tokens_out, context_utilization, metrics, signals, error)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO turn_telemetry (${TELEMETRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(t.sessionId, t.agent, t.version, t.turnId, t.seq, t.at, ...telemetryMeasures(t));
     this.applyDelta(t.sessionId, t.version, t.agent, sessionStartedAt, t.at, turnDelta(t));
   }
