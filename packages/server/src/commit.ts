@@ -1,7 +1,7 @@
 /**
- * Group commit. The store writes that arrive in the same event-loop turn, or while every writer is
- * busy with the batch before, go to the store in one batched call (one transaction, one fsync),
- * each answered or refused on its own:
+ * Group commit. The store writes that arrive in the same event-loop turn, or while the batches in
+ * flight run, go to the store in one batched call (one transaction, one fsync), each answered or
+ * refused on its own:
  * - turn commits (`appendCheckpoint` → `appendCheckpoints`);
  * - turn starts (`beginTurn`: stored result, lease, session, latest checkpoint → `beginTurns`), so
  *   the lease writes share a commit as the turn commits do.
@@ -22,10 +22,12 @@ interface Pending<I, R> {
 /**
  * A further batch goes in flight beside a running one only when the queue fills it with at least
  * this many items. A transaction has a fixed cost (a statement's execution, the commit, the WAL
- * flush), and on a busy database concurrent small ones mostly contend: on PostgreSQL, 50 sessions
- * committing at once through a pool of 8 made 2,000–2,800 appends/s in batches of about 6 on 8
- * connections, and 3,400–4,600/s in batches of 16–25 on 2–3 (`npm run bench -- store --concurrent`,
- * docs/benchmarks.md). A load that fills every slot with batches this large still uses them all.
+ * flush), and on a busy database concurrent small ones mostly contend. On PostgreSQL (2 cores shared
+ * with the server), 50 sessions committing at once through a pool of 8 made 2,000–2,800 appends/s in
+ * batches of about 6 on 8 connections, and 3,380–4,116/s with this minimum in a scratch loop of the
+ * same workload; `npm run bench -- store --concurrent` went from 2.9x LangGraph's rate to 3.6–5.1x
+ * (docs/benchmarks.md, "Concurrent appends"). A load that fills every slot with batches this large
+ * still uses them all.
  */
 export const MIN_PARALLEL_BATCH = 16;
 

@@ -263,7 +263,6 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       return via.beginTurn(...args);
     }
 
-    /** Run a child script of this folder under tsx on the suite's database: target, options, then `args`. */
     /**
      * On PostgreSQL, the child's connections carry `application_name = tag`, so that a test can wait
      * until the server has finished what a killed child sent (a COMMIT in flight when the client dies
@@ -288,10 +287,12 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
       throw new Error(`the killed child's connections (${tag}) are still on the server after 10 s`);
     }
 
+    /** Run a child script of this folder under tsx on the suite's database: target, options, then `args`. */
     function spawnChild(script: string, ...args: string[]) {
       return spawnChildOn(h.childTarget, script, ...args);
     }
 
+    /** `spawnChild` with the database named by `target` (`childTarget(tag)`). */
     function spawnChildOn(target: string, script: string, ...args: string[]) {
       return spawn(
         process.execPath,
