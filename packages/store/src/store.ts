@@ -201,6 +201,8 @@ export interface CreateRolloutInput {
   spec: unknown;
   phase: RolloutPhase;
   state: unknown;
+  /** Decisions recorded with the rollout, in the same transaction: the first of its log (seq 1…). */
+  decisions?: DecisionInput[];
 }
 
 export interface RolloutPatch {

@@ -3201,6 +3201,25 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           at: t,
         });
         expect((await store.listDecisions(r.id, { afterSeq: 2, limit: 1 })).map((d) => d.seq)).toEqual([3]);
+        // decisions given at creation are the first of the log, and the next ones follow them
+        const rd = await store.createRollout({
+          agent: u('agent'),
+          from: 'v1',
+          to: 'v2',
+          spec,
+          phase: 'pending',
+          state: {},
+          decisions: [
+            { kind: 'created', message: 'made' },
+            { kind: 'forecast', message: 'soon', evidence: { ms: 5 } },
+          ],
+        });
+        expect((await store.appendDecision(rd.id, { kind: 'gate', message: 'pass' })).seq).toBe(3);
+        expect((await store.listDecisions(rd.id)).map((d) => [d.seq, d.kind, d.evidence ?? null])).toEqual([
+          [1, 'created', null],
+          [2, 'forecast', { ms: 5 }],
+          [3, 'gate', null],
+        ]);
         await expectCode(store.updateRollout(u('r'), 0, {}), 'ROLLOUT_NOT_FOUND');
         await expectCode(store.appendDecision(u('r'), { kind: 'x', message: 'y' }), 'ROLLOUT_NOT_FOUND');
         const r3 = await store.createRollout({

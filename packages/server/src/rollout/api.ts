@@ -172,6 +172,17 @@ export async function createRollout(
     reversible: reversible(blue, green),
     preflight,
   });
+  // what only this request knows goes in with the rollout, first in its log (seq 1…): a controller
+  // that takes the first step before this request does can only come after it
+  const made: RolloutDecisionInput[] = [
+    {
+      kind: 'created',
+      message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
+      evidence: { spec, reversible: state.reversible },
+    },
+    { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
+    ...warnings.map((w) => ({ kind: 'preflight-warning' as const, message: w.message, evidence: w })),
+  ];
   const rec = await ctx.store.createRollout({
     agent: spec.agent,
     from: blue.label,
@@ -179,6 +190,7 @@ export async function createRollout(
     spec,
     phase: 'pending',
     state: toPersisted(state),
+    decisions: made,
   });
   // finished rollouts of this agent that were still draining stop touching the route
   for (const old of existing) {
@@ -189,30 +201,19 @@ export async function createRollout(
   }
   // take the first step now (the controller would on its next pass)
   const r = transition(state, { type: 'start' }, ctx.clock.now());
-  const made: RolloutDecisionInput[] = [
-    {
-      kind: 'created',
-      message: `rollout of ${spec.agent} from ${blue.label} to ${green.label} in ${spec.steps.length} step(s)`,
-      evidence: { spec, reversible: state.reversible },
-    },
-    { kind: FORECAST_DECISION, message: forecastMessage(forecast), evidence: forecast },
-    ...warnings.map((w) => ({ kind: 'preflight-warning' as const, message: w.message, evidence: w })),
-  ];
   let updated: RolloutRecord;
   try {
     updated = await ctx.store.updateRollout(
       rec.id,
       rec.rev,
       { phase: r.state.phase, step: Math.max(0, r.state.step), state: toPersisted(r.state) },
-      [...made, ...r.decisions],
+      r.decisions,
     );
   } catch (e) {
     // a controller (this process's or another router's) took the first step between the insert
-    // and this update: the rollout exists and has started, so this request succeeded — answer
-    // it, and record what only this request knows (found by the chaos suite: a 409 for a rollout
-    // that was created, and its `created` and `forecast` decisions lost)
+    // and this update: the rollout exists and has started, so this request succeeded — answer it
+    // (found by the chaos suite: a 409 for a rollout that was created)
     if (!(e instanceof BatonError && e.code === 'CONFLICT')) throw e;
-    for (const d of made) await ctx.store.appendDecision(rec.id, d);
     const current = await ctx.store.getRollout(rec.id);
     traceDecisions(current, made);
     // the route of the state it is in now (the controller's own action sets it so, and may

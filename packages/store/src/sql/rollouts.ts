@@ -22,11 +22,13 @@ import { Where } from './where';
 /** Decisions, session samples: how many a list answers when no `limit` is given (and at most). */
 export const DEFAULT_LOG_LIMIT = 1000;
 
+/** A rollout and the first decisions of its log; run it in a transaction. */
 export function* createRollout(c: SqlContext, input: CreateRolloutInput): Plan<RolloutRecord> {
   const now = c.now();
+  const decisions = input.decisions ?? [];
   const row = yield* one(
     `INSERT INTO rollouts (id, agent, from_version, to_version, spec, phase, step, state, rev, decision_seq,
-       created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, 0, $8, $8) RETURNING *`,
+       created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, $8, $9, $9) RETURNING *`,
     [
       input.id ?? newId('r', now),
       input.agent,
@@ -35,10 +37,13 @@ export function* createRollout(c: SqlContext, input: CreateRolloutInput): Plan<R
       jsonText(input.spec),
       input.phase,
       jsonText(input.state),
+      decisions.length,
       now,
     ],
   );
-  return rolloutFromRow(row!);
+  const rec = rolloutFromRow(row!);
+  for (const [i, d] of decisions.entries()) yield* insertDecision(rec.id, i + 1, d, now);
+  return rec;
 }
 
 export function* getRollout(id: string): Plan<RolloutRecord> {

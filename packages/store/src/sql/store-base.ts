@@ -150,7 +150,8 @@ export abstract class SqlStore implements SqlContext, PlanRunner {
 
   // ---------- rollouts ----------
 
-  createRollout: Store['createRollout'] = (input) => this.runPlan(rollouts.createRollout(this, input));
+  createRollout: Store['createRollout'] = (input) =>
+    this.runInTx('createRollout', rollouts.createRollout(this, input));
   getRollout: Store['getRollout'] = (id) => this.runPlan(rollouts.getRollout(id));
   listRollouts: Store['listRollouts'] = (q) => this.runPlan(rollouts.listRollouts(q));
   updateRollout: Store['updateRollout'] = (id, expectedRev, patch, decisions) =>
