@@ -35,6 +35,7 @@ import type {
 import { openGraphStore } from './graph';
 import type { GraphCheckpointStore } from './graph';
 import { SqliteLog } from './sqlite-log';
+import { BACKSTOP_PAGES, Checkpointer, DEFAULT_AUTOCHECKPOINT_PAGES } from './sqlite-checkpointer';
 import { SQLITE_MIGRATIONS } from './schema/sqlite';
 import {
   aggregateFromRow,
@@ -73,8 +74,17 @@ export interface SqliteStoreOptions extends StoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** How long a writer waits for another connection's write lock. Default 5000 ms. */
   busyTimeoutMs?: number;
-  /** Fault injection for crash tests: called inside a write transaction just before it commits. */
-  hooks?: { beforeCommit?: (op: string) => void };
+  /**
+   * Who copies the WAL into the database file: `background` (default for a file; a worker thread
+   * with its own connection, see sqlite-checkpointer.ts) or `inline` (SQLite's automatic checkpoint,
+   * run by the store's connection after the commit that fills the WAL past 1,000 pages).
+   */
+  walCheckpoint?: 'background' | 'inline';
+  /**
+   * Fault injection for tests: `beforeCommit` is called inside a write transaction just before it
+   * commits; `checkpointDriver` is the module the WAL checkpoint thread loads as its driver.
+   */
+  hooks?: { beforeCommit?: (op: string) => void; checkpointDriver?: string };
 }
 
 function isEmpty(o: object): boolean {
@@ -128,6 +138,8 @@ export class SqliteStore extends SqlStore implements Store {
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
   private readonly txRun: Database.Transaction<(fn: () => unknown) => unknown>;
   private closed = false;
+  /** The WAL checkpoint thread, while it runs (a file store with `walCheckpoint: 'background'`). */
+  private checkpointer: Checkpointer | undefined;
   readonly warnings: readonly string[] = [];
 
   constructor(target: string, opts: SqliteStoreOptions = {}) {
@@ -146,9 +158,35 @@ export class SqliteStore extends SqlStore implements Store {
     this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
     if (path !== ':memory:' && path !== '') this.db.pragma('journal_mode = WAL');
     if (onDisk) privateSideFiles(path);
-    this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    const synchronous = opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
+    this.db.pragma(`synchronous = ${synchronous}`);
     this.txRun = this.db.transaction((fn: () => unknown) => fn());
     this.migrate();
+    if (onDisk && opts.walCheckpoint !== 'inline') this.startCheckpointer(path, synchronous);
+  }
+
+  /** Checkpoint the WAL from a worker thread; the store's automatic checkpoint becomes a backstop. */
+  private startCheckpointer(path: string, synchronous: 'NORMAL' | 'FULL'): void {
+    this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    this.checkpointer = new Checkpointer({
+      file: path,
+      synchronous,
+      driver: this.hooks?.checkpointDriver,
+      onFailure: (e) => {
+        this.checkpointer = undefined;
+        if (this.closed) return;
+        this.db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+        process.emitWarning(
+          `the SQLite store's WAL checkpoint thread failed (${(e as Error).message ?? String(e)}); the store checkpoints inline from now on`,
+          { code: 'BATON_WAL_CHECKPOINT' },
+        );
+      },
+    });
+  }
+
+  /** The WAL checkpoint thread of this store, if it runs one (for tests). */
+  get walCheckpointer(): Checkpointer | undefined {
+    return this.checkpointer;
   }
 
   private migrate(): void {
@@ -247,16 +285,31 @@ export class SqliteStore extends SqlStore implements Store {
     this.db.pragma('secure_delete = ON');
     try {
       const out = await super.reencrypt(opts);
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      await this.truncateWal();
       return out;
     } finally {
       this.db.pragma(`secure_delete = ${secure ? 'ON' : 'OFF'}`);
     }
   }
 
+  /**
+   * Checkpoint the whole WAL into the file and empty it; a checkpoint the worker thread is running
+   * at that moment makes SQLite answer busy at once, so wait for it and try again.
+   */
+  private async truncateWal(): Promise<void> {
+    for (let i = 0; ; i++) {
+      const r = (this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0];
+      if (!r || r.busy === 0) return;
+      if (i >= 500) throw busyError({ code: 'SQLITE_BUSY' }, 'wal_checkpoint');
+      await new Promise((res) => setTimeout(res, 10));
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // the worker's connection first: the last connection to close checkpoints and removes the WAL
+    await this.checkpointer?.stop();
     this.db.close();
   }
 
