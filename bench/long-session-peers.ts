@@ -273,7 +273,8 @@ export async function longSessionPeers(opts: PeersOptions = {}): Promise<PeersRe
   try {
     // ----- SQLite: one file each, WAL, synchronous=FULL, auto-checkpoint off -----
     const bfile = join(dir, 'baton.db');
-    const bstore = await openStore(bfile, { synchronous: 'FULL' });
+    // checkpointed by its own connection only (no checkpoint thread), so the WAL keeps every frame
+    const bstore = await openStore(bfile, { synchronous: 'FULL', walCheckpoint: 'inline' });
     const bdb = sqliteHandleOf(bstore);
     bdb.pragma('wal_autocheckpoint = 0');
     peers.push(

@@ -334,9 +334,10 @@ async function loadgen(): Promise<void> {
  */
 async function routerProcess(target: string, port: number): Promise<void> {
   const pg = /^postgres(ql)?:\/\//i.test(target);
-  const store = await openStore(target, pg ? { schema: PG_SCHEMA } : {});
-  // The SQLite store has no option for the WAL auto-checkpoint: the bench sets it on the store's
-  // own connection (auto-checkpoint is per connection, run by the committing one).
+  // SQLite: the WAL is checkpointed by the store's own connection (`walCheckpoint: 'inline'`), so
+  // that turning its auto-checkpoint off during a window leaves every frame in the -wal file. The
+  // store has no option for the auto-checkpoint itself: the bench sets it on the store's connection.
+  const store = await openStore(target, pg ? { schema: PG_SCHEMA } : { walCheckpoint: 'inline' });
   const db = pg
     ? null
     : (store as unknown as { db?: { pragma(sql: string, o?: { simple: boolean }): unknown } }).db;
