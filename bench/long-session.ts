@@ -396,8 +396,6 @@ async function startWorker(server: string): Promise<{ proc: ChildProcess; url: s
         '127.0.0.1',
         '--port',
         '0',
-        '--token',
-        TOKENS.admin[0]!,
         '--worker-token',
         TOKENS.worker[0]!,
         '--json',

@@ -167,21 +167,26 @@ export class SqliteStore extends SqlStore implements Store {
 
   /** Checkpoint the WAL from a worker thread; the store's automatic checkpoint becomes a backstop. */
   private startCheckpointer(path: string, synchronous: 'NORMAL' | 'FULL'): void {
+    const inline = (e: unknown): void => {
+      this.checkpointer = undefined;
+      if (this.closed) return;
+      this.db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+      process.emitWarning(
+        `the SQLite store's WAL checkpoint thread failed (${(e as Error).message ?? String(e)}); the store checkpoints inline from now on`,
+        { code: 'BATON_WAL_CHECKPOINT' },
+      );
+    };
     this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    this.checkpointer = new Checkpointer({
-      file: path,
-      synchronous,
-      driver: this.hooks?.checkpointDriver,
-      onFailure: (e) => {
-        this.checkpointer = undefined;
-        if (this.closed) return;
-        this.db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
-        process.emitWarning(
-          `the SQLite store's WAL checkpoint thread failed (${(e as Error).message ?? String(e)}); the store checkpoints inline from now on`,
-          { code: 'BATON_WAL_CHECKPOINT' },
-        );
-      },
-    });
+    try {
+      this.checkpointer = new Checkpointer({
+        file: path,
+        synchronous,
+        driver: this.hooks?.checkpointDriver,
+        onFailure: inline,
+      });
+    } catch (e) {
+      inline(e);
+    }
   }
 
   /** The WAL checkpoint thread of this store, if it runs one (for tests). */
