@@ -4,8 +4,8 @@
  * into the database file while the store's connection goes on writing (WAL lets one checkpointer
  * run beside one writer). better-sqlite3 is synchronous, so a checkpoint run by the store's own
  * connection (SQLite's automatic checkpoint, after the commit that fills the WAL past 1,000 pages)
- * stops every request of the process while it copies and syncs; a router writing many sessions
- * spends about a tenth of its commit time there (docs/benchmarks.md, "Concurrent appends").
+ * stops every request of the process while it copies and syncs: with 50 sessions committing at
+ * once, the thread raised the appends per second by 5–15 % (docs/benchmarks.md, "Concurrent appends").
  *
  * The store's connection keeps an automatic checkpoint as a backstop, at `BACKSTOP_PAGES`: under a
  * sustained write load the worker is rarely caught up at the instant a write begins, which is when
