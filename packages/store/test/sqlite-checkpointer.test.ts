@@ -81,6 +81,45 @@ describe('the WAL checkpoint thread of a SQLite file store', () => {
     }
   });
 
+  it('keeps the WAL bounded under a steady write load (the backstop starts it over)', async () => {
+    const file = join(dir, 'steady.db');
+    const store = new SqliteStore(file);
+    try {
+      const pageSize = store.db.pragma('page_size', { simple: true }) as number;
+      const limit = (BACKSTOP_PAGES + 2000) * (pageSize + 24);
+      let maxWal = 0;
+      let written = 0;
+      // about four times the backstop's worth of WAL frames, 50 sessions committing at once
+      while (written < 4 * BACKSTOP_PAGES * pageSize) {
+        const ids = await Promise.all(
+          Array.from({ length: 50 }, () =>
+            store.createSession({ agent: 'a', version: 'v1', tokenHash: 'x' }),
+          ),
+        );
+        for (let t = 0; t < 10; t++) {
+          // one group commit of the 50 sessions' turns, as a router's
+          const results = await store.appendCheckpoints(
+            ids.map(({ id }) => ({
+              sessionId: id,
+              expectedSeq: t,
+              schemaVersion: 1,
+              writtenBy: 'v1',
+              body: { state: { t }, context: { notes: `${id}:${t}:`.padEnd(5000, 'c') }, waits: [] },
+              history: [{ role: 'user' as const, content: `${t}`.padEnd(1000, 'u'), turnId: `t${t}`, at: t }],
+            })),
+          );
+          expect(results.every((r) => r.ok)).toBe(true);
+          maxWal = Math.max(maxWal, statSync(`${file}-wal`).size);
+          written += 50 * 3 * pageSize;
+        }
+      }
+      expect(maxWal).toBeGreaterThan(0);
+      expect(maxWal).toBeLessThanOrEqual(limit);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("an inline store keeps SQLite's automatic checkpoint and runs no thread", async () => {
     const store = new SqliteStore(join(dir, 'inline.db'), { walCheckpoint: 'inline' });
     try {
