@@ -1,6 +1,6 @@
 /**
  * The WAL checkpoint of a SQLite store file, run off the event loop: a worker thread with its own
- * connection runs `PRAGMA wal_checkpoint(PASSIVE)` every `intervalMs`, copying committed WAL frames
+ * connection runs `PRAGMA wal_checkpoint(PASSIVE)` every `CHECKPOINT_INTERVAL_MS`, copying committed WAL frames
  * into the database file while the store's connection goes on writing (WAL lets one checkpointer
  * run beside one writer). better-sqlite3 is synchronous, so a checkpoint run by the store's own
  * connection (SQLite's automatic checkpoint, after the commit that fills the WAL past 1,000 pages)
@@ -43,7 +43,6 @@ parentPort.once('message', () => {
 export interface CheckpointerOptions {
   file: string;
   synchronous: 'NORMAL' | 'FULL';
-  intervalMs?: number;
   /** The driver the worker loads (default: this package's better-sqlite3). */
   driver?: string;
   /** The worker could not start or stopped with an error; the store checkpoints inline again. */
@@ -65,7 +64,7 @@ export class Checkpointer {
         driver,
         file: opts.file,
         synchronous: opts.synchronous,
-        intervalMs: opts.intervalMs ?? CHECKPOINT_INTERVAL_MS,
+        intervalMs: CHECKPOINT_INTERVAL_MS,
       },
     });
     // a process that never closes its store still exits

@@ -64,7 +64,7 @@ describe('the WAL checkpoint thread of a SQLite file store', () => {
         'the database file to take the WAL frames',
         () => statSync(file).size > before + 200 * 4096,
       );
-      // what the thread copied is what the store reads back
+      // the store goes on reading its latest checkpoint (the file's copy is read back after close)
       const latest = await store.getLatestCheckpoint(id);
       expect(latest?.seq).toBe(200);
       expect(latest?.body.state).toEqual({ t: 199 });
