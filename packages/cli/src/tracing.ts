@@ -18,7 +18,7 @@ export async function startCliTracing(service: string): Promise<CliTracing> {
   )
     return OFF;
   const { startTracing } = await import('@baton/server');
-  const t = startTracing(service);
+  const t = await startTracing(service);
   if (!t) return OFF;
   return {
     // an exporter that cannot reach its collector must not hold the process up

@@ -6,8 +6,9 @@
  * Transport errors, HTTP errors, timeouts, empty or unparsable replies and out-of-range
  * scores become `{error}`: recorded as failures, never counted as scores.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { ValidationError } from '@baton/core';
+import { lazyOpenAi } from './openai-client';
 import { checkName, errorMessage, textOf, type EvalResult, type EvalTurn, type Evaluator } from './types';
 
 export interface LlmJudgeOptions {
@@ -108,19 +109,13 @@ export function llmJudgeEvaluator(opts: LlmJudgeOptions): Evaluator {
       baseURL: opts.baseURL,
     });
   }
-  const client =
-    opts.client ??
-    new OpenAI({
-      baseURL: opts.baseURL,
-      apiKey: opts.apiKey ?? 'not-needed',
-      timeout: opts.timeoutMs ?? 30_000,
-      maxRetries: opts.maxRetries ?? 1,
-    });
+  const client = lazyOpenAi({ ...opts, maxRetries: opts.maxRetries ?? 1 });
   return {
     name,
     async evaluate(turn: EvalTurn): Promise<EvalResult> {
       try {
-        const res = await client.chat.completions.create({
+        const judge = await client();
+        const res = await judge.chat.completions.create({
           model: opts.model,
           temperature: opts.temperature ?? 0,
           messages: [

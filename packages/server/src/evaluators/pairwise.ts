@@ -5,7 +5,8 @@
  * green's preference is the mean of its two verdicts, each +1 (green better), 0 (tie) or −1, so a
  * judge that always answers "A" yields 0. A failed or unparsable call yields an error, never a score.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
+import { lazyOpenAi } from './openai-client';
 import { errorMessage, textOf } from './types';
 
 export interface PairwiseJudgeOptions {
@@ -51,17 +52,11 @@ export interface PairwiseJudge {
 }
 
 export function pairwiseJudge(opts: PairwiseJudgeOptions): PairwiseJudge {
-  const client =
-    opts.client ??
-    new OpenAI({
-      baseURL: opts.baseURL,
-      apiKey: opts.apiKey ?? 'not-needed',
-      timeout: opts.timeoutMs ?? 30_000,
-      maxRetries: 1,
-    });
+  const client = lazyOpenAi({ ...opts, maxRetries: 1 });
   const ask = async (input: unknown, a: unknown, b: unknown) => {
     try {
-      const res = await client.chat.completions.create({
+      const judge = await client();
+      const res = await judge.chat.completions.create({
         model: opts.model,
         temperature: 0,
         messages: [

@@ -2,18 +2,10 @@
  * Turning tracing on: an OTLP/HTTP exporter (the official OpenTelemetry SDK) registered as the
  * process's global tracer provider, when the standard environment asks for it. Off by default:
  * without `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` or
- * `OTEL_TRACES_EXPORTER`, nothing is registered and every span Baton starts is a no-op.
+ * `OTEL_TRACES_EXPORTER`, nothing is registered and every span Baton starts is a no-op, and the
+ * SDK and its exporters are not even loaded (they are imported here only when tracing is on).
  */
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  NodeTracerProvider,
-  type SpanExporter,
-  type SpanProcessor,
-} from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 
 export interface Tracing {
   /** Which exporters were configured (`otlp`, `console`). */
@@ -41,19 +33,31 @@ let active: Tracing | null = null;
  * Register the global tracer provider if the environment turns tracing on (once per process);
  * null when it is off. `service` is the default `service.name` (`OTEL_SERVICE_NAME` wins).
  */
-export function startTracing(service: string, env: Env = process.env): Tracing | null {
+export async function startTracing(service: string, env: Env = process.env): Promise<Tracing | null> {
   if (active) return active;
   const exporters = tracesExporters(env);
   if (exporters.length === 0) return null;
-  const processors: SpanProcessor[] = [];
   for (const name of exporters) {
-    let exporter: SpanExporter;
-    if (name === 'otlp') exporter = new OTLPTraceExporter();
-    else if (name === 'console') exporter = new ConsoleSpanExporter();
-    else throw new Error(`OTEL_TRACES_EXPORTER: unsupported exporter "${name}" (otlp, console or none)`);
-    processors.push(new BatchSpanProcessor(exporter));
+    if (name !== 'otlp' && name !== 'console')
+      throw new Error(`OTEL_TRACES_EXPORTER: unsupported exporter "${name}" (otlp, console or none)`);
   }
-  const provider = new NodeTracerProvider({
+  const [
+    { OTLPTraceExporter },
+    { resourceFromAttributes },
+    sdk,
+    { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION },
+  ] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/semantic-conventions'),
+  ]);
+  if (active) return active;
+  const processors: SpanProcessor[] = exporters.map((name) => {
+    const exporter: SpanExporter = name === 'otlp' ? new OTLPTraceExporter() : new sdk.ConsoleSpanExporter();
+    return new sdk.BatchSpanProcessor(exporter);
+  });
+  const provider = new sdk.NodeTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME || service,
       [ATTR_SERVICE_VERSION]: '0.1.0',
@@ -62,12 +66,13 @@ export function startTracing(service: string, env: Env = process.env): Tracing |
   });
   // the global provider, the W3C trace-context propagator and the async context manager
   provider.register();
-  active = {
+  const started: Tracing = {
     exporters,
     async shutdown() {
-      active = null;
+      if (active === started) active = null;
       await provider.shutdown();
     },
   };
-  return active;
+  active = started;
+  return started;
 }
