@@ -12,13 +12,15 @@
 import type { StoredHistoryEntry } from '@baton/core';
 import type { PreviousCheckpoint } from './common';
 
-/** A verified entry of the log as stored: index, size, hash, chain and its JSON text. */
+/**
+ * A verified entry of the log as stored: index, stored size and its JSON text until it is parsed
+ * (then only the parsed value is kept). Its hash and chain are not kept: a window is served only for
+ * the exact head it was verified up to.
+ */
 export interface CachedEntry {
   index: number;
   size: number;
-  hash: string;
-  chain: string;
-  text: string;
+  text?: string;
   /** The entry parsed from `text`, once, deep-frozen: what every window served from the cache shares. */
   parsed?: StoredHistoryEntry;
 }
@@ -28,8 +30,9 @@ interface Window {
   head: string;
   /** The lowest index the log still holds (a retention marker moves it up). */
   floor: number;
-  /** Contiguous entries ending at `length - 1`. */
+  /** Contiguous entries ending at `length - 1` (owned by the cache: extended in place). */
   entries: CachedEntry[];
+  /** The stored sizes of `entries`, summed. */
   bytes: number;
 }
 
@@ -72,7 +75,7 @@ export interface LogCacheLimits {
   sessions: number;
   /** Entries kept per session (default 1,000: the largest window). */
   entries: number;
-  /** Bytes of entry text kept in all (default 64 MiB). */
+  /** Stored bytes of the entries kept, in all (default 64 MiB). */
   bytes: number;
 }
 
@@ -148,22 +151,24 @@ export class LogCache {
         this.trim(sid, w, trimmedTo);
       return;
     }
-    let entries: CachedEntry[];
-    let floor: number;
     if (w && w.length === prevLength && w.head === prevHead) {
-      entries = w.entries.concat(added);
-      floor = w.floor;
+      // the window this process holds ends where the append began: extend it in place
+      w.length = length;
+      w.head = head;
+      for (const e of added) {
+        w.entries.push(e);
+        w.bytes += e.size;
+        this.bytes += e.size;
+      }
+      if (trimmedTo !== undefined) this.trim(sid, w, trimmedTo);
+      else this.bound(w);
+      this.overBudget();
     } else if (prevLength === 0) {
-      entries = added;
-      floor = 0;
+      const floor = trimmedTo ?? 0;
+      this.store(sid, { length, head, floor, entries: added.filter((e) => e.index >= floor), bytes: 0 });
     } else {
       this.drop(sid);
-      return;
     }
-    if (trimmedTo !== undefined) floor = trimmedTo;
-    entries = entries.filter((e) => e.index >= floor);
-    if (entries.length > this.limits.entries) entries = entries.slice(entries.length - this.limits.entries);
-    this.store(sid, { length, head, floor, entries, bytes: 0 });
   }
 
   drop(sid: string): void {
@@ -175,16 +180,31 @@ export class LogCache {
     this.store(sid, { ...w, floor, entries: w.entries.filter((e) => e.index >= floor), bytes: 0 });
   }
 
+  /** At most `limits.entries` entries in a window: the oldest go first. */
+  private bound(w: Window): void {
+    const over = w.entries.length - this.limits.entries;
+    if (over <= 0) return;
+    for (const e of w.entries.splice(0, over)) {
+      w.bytes -= e.size;
+      this.bytes -= e.size;
+    }
+  }
+
   private store(sid: string, w: Window): void {
     this.drop(sid);
+    this.bound(w);
     let bytes = 0;
-    for (const e of w.entries) bytes += e.text.length;
+    for (const e of w.entries) bytes += e.size;
     w.bytes = bytes;
     this.bytes += bytes;
     this.windows.set(sid, w, (gone) => {
       this.bytes -= gone.bytes;
     });
-    // over the byte budget: forget the least recently used windows (this one last)
+    this.overBudget();
+  }
+
+  /** Over the byte budget: forget the least recently used windows (the one just used last). */
+  private overBudget(): void {
     while (this.bytes > this.limits.bytes) {
       const victim = this.windows.oldest();
       if (victim === undefined) break;
@@ -203,7 +223,8 @@ export function parseEntries(entries: CachedEntry[]): StoredHistoryEntry[] {
 }
 
 function parsedEntry(e: CachedEntry): StoredHistoryEntry {
-  const v = JSON.parse(e.text) as Omit<StoredHistoryEntry, 'index'>;
+  const v = JSON.parse(e.text!) as Omit<StoredHistoryEntry, 'index'>;
+  e.text = undefined; // parsed once: the text is not needed again
   return deepFreeze({ index: e.index, role: v.role, content: v.content, turnId: v.turnId, at: v.at });
 }
 

@@ -173,8 +173,6 @@ export class SqliteLog {
     const added: CachedEntry[] = done.entries.map((e) => ({
       index: e.index,
       size: e.bytes.length,
-      hash: e.hash,
-      chain: e.chain,
       text: e.bytes.toString('utf8'),
     }));
     this.deferred.add(() => {
@@ -290,8 +288,6 @@ export class SqliteLog {
         : slice.opened.map((r) => ({
             index: r.idx,
             size: r.size,
-            hash: r.hash,
-            chain: r.chain,
             text: r.body.toString('utf8'),
           }));
     return { entries: slice.entries, rows: verified };

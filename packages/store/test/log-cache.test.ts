@@ -3,7 +3,7 @@ import { LogCache, parseEntries, type CachedEntry } from '../src/log-cache';
 
 const entry = (index: number, content: unknown): CachedEntry => {
   const text = JSON.stringify({ role: 'user', content, turnId: `t${index}`, at: index });
-  return { index, size: text.length, hash: `h${index}`, chain: `c${index}`, text };
+  return { index, size: text.length, text };
 };
 
 describe('LogCache windows', () => {
@@ -30,5 +30,49 @@ describe('LogCache windows', () => {
     cache.put('s', 1, 'c0', 0, [entry(0, 'a')]);
     expect(cache.window('s', 1, 'other', 0)).toBeUndefined();
     expect(cache.window('s', 1, 'c0', 0)).toBeUndefined();
+  });
+});
+
+describe('LogCache extension after an append', () => {
+  const sized = (index: number, size: number): CachedEntry => ({
+    index,
+    size,
+    text: JSON.stringify({ role: 'user', content: index, turnId: `t${index}`, at: index }),
+  });
+
+  it('extends the window in place, keeping the newest entries within the per-session limit', () => {
+    const cache = new LogCache({ sessions: 4, entries: 3, bytes: 1_000 });
+    cache.extend('s', 0, 'g', 2, 'h2', undefined, [sized(0, 10), sized(1, 10)]);
+    cache.extend('s', 2, 'h2', 4, 'h4', undefined, [sized(2, 10), sized(3, 10)]);
+    expect(cache.window('s', 4, 'h4', 1)!.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+    expect(cache.window('s', 4, 'h4', 2)!.entries.map((e) => e.index)).toEqual([2, 3]);
+    // a window reaching before what is held is not served (it is read from the store)
+    expect(cache.window('s', 4, 'h4', 0)).toBeUndefined();
+    // an append on another head than the one held drops the window
+    cache.extend('s', 4, 'other', 5, 'h5', undefined, [sized(4, 10)]);
+    expect(cache.window('s', 5, 'h5', 0)).toBeUndefined();
+  });
+
+  it('counts stored bytes across extensions and forgets the least recently used window over budget', () => {
+    const cache = new LogCache({ sessions: 4, entries: 100, bytes: 100 });
+    cache.extend('a', 0, 'g', 1, 'a1', undefined, [sized(0, 40)]);
+    cache.extend('b', 0, 'g', 1, 'b1', undefined, [sized(0, 40)]);
+    expect(cache.window('a', 1, 'a1', 0)).toBeDefined(); // a is now the most recently used
+    cache.extend('b', 1, 'b1', 2, 'b2', undefined, [sized(1, 40)]); // 120 bytes: a window must go
+    expect(cache.window('a', 1, 'a1', 0)).toBeUndefined();
+    expect(cache.window('b', 2, 'b2', 0)!.entries.map((e) => e.index)).toEqual([0, 1]);
+    // dropping b gives its bytes back: a new window of 80 bytes fits again
+    cache.drop('b');
+    cache.extend('c', 0, 'g', 2, 'c2', undefined, [sized(0, 40), sized(1, 40)]);
+    expect(cache.window('c', 2, 'c2', 0)!.entries).toHaveLength(2);
+  });
+
+  it('drops the entries a retention cut removed', () => {
+    const cache = new LogCache({ sessions: 4, entries: 100, bytes: 1_000 });
+    cache.extend('s', 0, 'g', 3, 'h3', undefined, [sized(0, 1), sized(1, 1), sized(2, 1)]);
+    cache.extend('s', 3, 'h3', 4, 'h4', 2, [sized(3, 1)]);
+    const w = cache.window('s', 4, 'h4', 0)!;
+    expect(w.floor).toBe(2);
+    expect(w.entries.map((e) => e.index)).toEqual([2, 3]);
   });
 });
