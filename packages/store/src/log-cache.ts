@@ -180,7 +180,7 @@ export class LogCache {
     this.store(sid, { ...w, floor, entries: w.entries.filter((e) => e.index >= floor), bytes: 0 });
   }
 
-  /** At most `limits.entries` entries in a window: the oldest go first. */
+  /** At most `limits.entries` entries in a counted window: the oldest go first. */
   private bound(w: Window): void {
     const over = w.entries.length - this.limits.entries;
     if (over <= 0) return;
@@ -192,7 +192,9 @@ export class LogCache {
 
   private store(sid: string, w: Window): void {
     this.drop(sid);
-    this.bound(w);
+    // not counted yet: cut to the limit without touching the totals
+    const over = w.entries.length - this.limits.entries;
+    if (over > 0) w.entries = w.entries.slice(over);
     let bytes = 0;
     for (const e of w.entries) bytes += e.size;
     w.bytes = bytes;

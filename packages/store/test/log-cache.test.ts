@@ -67,6 +67,15 @@ describe('LogCache extension after an append', () => {
     expect(cache.window('c', 2, 'c2', 0)!.entries).toHaveLength(2);
   });
 
+  it('counts only the entries it keeps of a new window longer than the per-session limit', () => {
+    const cache = new LogCache({ sessions: 4, entries: 2, bytes: 100 });
+    cache.extend('a', 0, 'g', 3, 'a3', undefined, [sized(0, 40), sized(1, 40), sized(2, 40)]);
+    expect(cache.window('a', 3, 'a3', 1)!.entries.map((e) => e.index)).toEqual([1, 2]); // 80 bytes
+    cache.extend('b', 0, 'g', 1, 'b1', undefined, [sized(0, 40)]); // 120 bytes: a goes
+    expect(cache.window('a', 3, 'a3', 1)).toBeUndefined();
+    expect(cache.window('b', 1, 'b1', 0)).toBeDefined();
+  });
+
   it('drops the entries a retention cut removed', () => {
     const cache = new LogCache({ sessions: 4, entries: 100, bytes: 1_000 });
     cache.extend('s', 0, 'g', 3, 'h3', undefined, [sized(0, 1), sized(1, 1), sized(2, 1)]);
