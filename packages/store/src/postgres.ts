@@ -261,8 +261,14 @@ export class PostgresStore extends SqlStore implements Store {
       ...connectionConfig(url, schema),
       max: opts.poolSize ?? DEFAULT_POOL_SIZE,
     });
-    // An idle client that loses its connection must not crash the process.
+    // A client that loses its connection must not crash the process: idle ones are the pool's
+    // (its 'error' event); one checked out by a transaction has no listener of the pool's then, and
+    // a server restart or failover would throw its 'error' event. Its query fails instead, and the
+    // pool drops it on release (it is no longer queryable).
     pool.on('error', () => {});
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const store = new PostgresStore(pool, opts);
     try {
       await store.migrate(schema);

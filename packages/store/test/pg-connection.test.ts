@@ -4,6 +4,8 @@
  * the statement built append by append) crossed `jit_above_cost`, and compiling it took longer than
  * running it by a factor of 100.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PostgresStore, connectionConfig } from '../src/postgres';
@@ -113,5 +115,23 @@ describe.skipIf(!url)('postgres: the store connections', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('a connection the server drops while a transaction holds it fails that call, and the process lives on', () => {
+    const schema = `baton_test_conn_drop_${process.pid}`;
+    schemas.push(schema);
+    const app = `baton_drop_${process.pid}`;
+    const target = `${url}${url!.includes('?') ? '&' : '?'}application_name=${app}`;
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./pg-drop-child.ts', import.meta.url)), target, schema],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(child.stderr).not.toMatch(/Unhandled 'error' event|ECONNRESET/);
+    expect(child.status).toBe(0);
+    const lines = child.stdout.trim().split('\n');
+    expect(lines[0]).toBe('dropped 1');
+    expect(lines[1]).toMatch(/^refused: /);
+    expect(lines[2]).toBe('then committed seq 1');
   });
 });
