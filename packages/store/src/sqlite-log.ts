@@ -3,7 +3,6 @@
  * Every function here runs inside the caller's transaction (the store's write or read), on the
  * store's prepared statements; see the layout in the history-log migration (schema/migrations.ts).
  */
-import type { Statement } from 'better-sqlite3';
 import { HISTORY_GENESIS } from '@baton/core';
 import type {
   Checkpoint,
@@ -19,6 +18,7 @@ import { FORMAT_LEGACY, FORMAT_PARTS, finishAppend, fitBytes, historyQuery, rete
 import type { EncodedAppend, PreviousCheckpoint, Row } from './common';
 import { CheckpointCache } from './checkpoint-cache';
 import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
+import type { GuardedStatement } from './sqlite-guard';
 import {
   appendedPrev,
   historyValues,
@@ -32,7 +32,7 @@ import { NO_ENCRYPTION } from './cipher';
 import type { RecordCipher } from './cipher';
 import { entryPlace, partPlace, sealBytes, waitsPlace } from './sealed';
 
-type St = (sql: string) => Statement;
+type St = (sql: string) => GuardedStatement;
 
 const CP_COLUMNS =
   'session_id, seq, schema_version, written_by, hash, size, created_at, format, state_hash, context_hash, memory_hash, history_length, history_head, body';
@@ -43,6 +43,28 @@ const PART_BODIES = 'ps.body AS p_state, pc.body AS p_context, pm.body AS p_memo
 const PART_JOINS = `LEFT JOIN checkpoint_parts ps ON ps.session_id = c.session_id AND ps.hash = c.state_hash
   LEFT JOIN checkpoint_parts pc ON pc.session_id = c.session_id AND pc.hash = c.context_hash
   LEFT JOIN checkpoint_parts pm ON pm.session_id = c.session_id AND pm.hash = c.memory_hash`;
+
+/**
+ * The checkpoint row reads, without and with the parts' bodies: built once, so a turn's statement
+ * lookup hashes no freshly built SQL text.
+ */
+const ROW_SQL = [false, true].map((parts) => {
+  const cols = parts ? `${CP_PREFIXED}, ${PART_BODIES}` : CP_COLUMNS;
+  const from = parts ? `checkpoints c ${PART_JOINS}` : 'checkpoints c';
+  return {
+    latest: `SELECT ${cols} FROM ${from} WHERE c.session_id = ? ORDER BY c.seq DESC LIMIT 1`,
+    at: `SELECT ${cols} FROM ${from} WHERE c.session_id = ? AND c.seq = ?`,
+  };
+});
+
+/** The INSERT of `n` history entries (1–4), built once per `n`. */
+const HISTORY_INSERT = [1, 2, 3, 4].map(
+  (n) =>
+    `INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES ${Array.from(
+      { length: n },
+      () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).join(', ')}`,
+);
 
 interface TrimRow {
   before_idx: number;
@@ -66,14 +88,9 @@ export class SqliteLog {
 
   /** The stored row of checkpoint `seq` (or the latest), undecoded; with `parts`, their bodies too (one read). */
   row(sessionId: string, seq: number | 'latest', parts = false): Row | undefined {
-    const cols = parts ? `${CP_PREFIXED}, ${PART_BODIES}` : CP_COLUMNS;
-    const from = parts ? `checkpoints c ${PART_JOINS}` : 'checkpoints c';
-    return seq === 'latest'
-      ? (this.st(`SELECT ${cols} FROM ${from} WHERE c.session_id = ? ORDER BY c.seq DESC LIMIT 1`).get(
-          sessionId,
-        ) as Row | undefined)
-      : (this.st(`SELECT ${cols} FROM ${from} WHERE c.session_id = ? AND c.seq = ?`).get(sessionId, seq) as
-          Row | undefined);
+    const q = ROW_SQL[parts ? 1 : 0]!;
+    return (seq === 'latest' ? this.st(q.latest).get(sessionId) : this.st(q.at).get(sessionId, seq)) as
+      Row | undefined;
   }
 
   /**
@@ -130,11 +147,7 @@ export class SqliteLog {
       const args: unknown[] = [];
       for (const e of chunk)
         args.push(...historyValues(sid, e, sealBytes(this.cipher, e.bytes, entryPlace(sid, e.index))));
-      this.st(
-        `INSERT INTO history (session_id, idx, turn_id, role, at, size, hash, chain, body) VALUES ${chunk
-          .map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .join(', ')}`,
-      ).run(...args);
+      this.st(HISTORY_INSERT[chunk.length - 1]!).run(...args);
     }
     const pinned = input.migration ? 1 : 0;
     const storedWaits = sealBytes(this.cipher, Buffer.from(enc.waitsText, 'utf8'), waitsPlace(sid, seq));

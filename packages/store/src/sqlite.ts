@@ -60,7 +60,7 @@ import {
   startedTurn,
 } from './common';
 import type { AggregateDelta, EncodedAppend, Row } from './common';
-import { guarded } from './sqlite-guard';
+import { guarded, type GuardedStatement } from './sqlite-guard';
 import { openValue, sealValue, turnResultPlace } from './sealed';
 import { LogCache } from './log-cache';
 import { done, runSync } from './sql/dialect';
@@ -95,6 +95,9 @@ function isEmpty(o: object): boolean {
 function sqlitePath(target: string): string {
   return target.startsWith('sqlite:') ? target.slice('sqlite:'.length) : target;
 }
+
+/** Built once: a turn's statement lookup hashes no freshly built SQL text. */
+const TELEMETRY_INSERT = `INSERT INTO turn_telemetry (${TELEMETRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** What SQLite's SQL needs of the shared plans (`sql/dialect.ts`). */
 const SQLITE: Dialect = {
@@ -134,7 +137,7 @@ export class SqliteStore extends SqlStore implements Store {
   readonly db: Db;
   private readonly log: SqliteLog;
   private readonly hooks: SqliteStoreOptions['hooks'];
-  private readonly stmts = new Map<string, Statement>();
+  private readonly stmts = new Map<string, GuardedStatement>();
   /** One transaction wrapper, created once: runs its argument inside the transaction. */
   private readonly txRun: Database.Transaction<(fn: () => unknown) => unknown>;
   private closed = false;
@@ -210,7 +213,7 @@ export class SqliteStore extends SqlStore implements Store {
   }
 
   /** Prepared once per SQL text, reused afterwards. */
-  private st(sql: string): Statement {
+  private st(sql: string): GuardedStatement {
     let s = this.stmts.get(sql);
     if (!s) {
       s = guarded(this.db.prepare(sql));
@@ -410,10 +413,10 @@ export class SqliteStore extends SqlStore implements Store {
 
   // ---------- checkpoints ----------
 
-  private readonly casStatements: Array<Statement | undefined> = [];
+  private readonly casStatements: Array<GuardedStatement | undefined> = [];
 
   /** The seq compare-and-set of an append, one prepared statement per shape of the session patch. */
-  private casStatement(mask: number): Statement {
+  private casStatement(mask: number): GuardedStatement {
     let st = this.casStatements[mask];
     if (!st) {
       const sets = ['seq = seq + 1', 'updated_at = ?'];
@@ -610,9 +613,15 @@ export class SqliteStore extends SqlStore implements Store {
   }
 
   private insertTelemetry(t: TurnTelemetryRecord, sessionStartedAt: number): void {
-    this.st(
-      `INSERT INTO turn_telemetry (${TELEMETRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(t.sessionId, t.agent, t.version, t.turnId, t.seq, t.at, ...telemetryMeasures(t));
+    this.st(TELEMETRY_INSERT).run(
+      t.sessionId,
+      t.agent,
+      t.version,
+      t.turnId,
+      t.seq,
+      t.at,
+      ...telemetryMeasures(t),
+    );
     this.applyDelta(t.sessionId, t.version, t.agent, sessionStartedAt, t.at, turnDelta(t));
   }
 
