@@ -10,7 +10,7 @@
  * and HIGH sessions (default 80 and 400: 1,600 and 8,000 turns); per turn is
  * (I(HIGH) − I(LOW)) / (20 × (HIGH − LOW)), so start-up cancels out. Under callgrind V8 is still
  * tiering up at these counts, so the figures without its compilers are given too. The instructions
- * are also split by where they go (bench/instructions/categories.ts). About 3 minutes per run on
+ * are also split by where they go (bench/instructions/categories.ts). About 7 minutes in all on
  * 2 cores; valgrind must be installed (Debian: `apt-get install valgrind`).
  */
 import { fork, spawnSync } from 'node:child_process';
