@@ -1,8 +1,10 @@
 /**
  * `npm run bench -- instructions [--base REV] [--base-dir DIR] [--sessions LOW,HIGH]`: instructions
  * per router turn, this tree against a base commit (default 9747a6a, the commit before the history
- * log), counted by valgrind's callgrind: a reading the machine's load does not move, where the CPU
- * time of `vs-base --bench turns` moves by 10–30 % between runs on a shared machine.
+ * log), counted by valgrind's callgrind: a reading the machine's load moves far less than the CPU
+ * time of `vs-base --bench turns` (10–30 % between runs on a shared machine). It still varies by a
+ * few percent without V8's compilers, and more with them (what V8 compiles, and when, and the group
+ * commit's batch sizes depend on timing).
  *
  * For each tree, that tree's own `bench/turns.ts router NORMAL` process (fastify, the in-process
  * no-op agent, a SQLite file) runs under callgrind, driven from here by 50 keep-alive clients over
