@@ -1,9 +1,10 @@
 /**
  * What a store process remembers of the history log and checkpoints it wrote or verified, so a
  * turn does not read and re-hash the same window on every turn:
- * - the newest entries of a session's log (their stored text, hash and chain), valid only for the
- *   exact (length, head) of the log they end at: a write by another process changes the head and
- *   the entry is dropped, so what is served is always what this process verified or wrote;
+ * - the newest entries of a session's log (their stored size and text, or the value parsed from it),
+ *   valid only for the exact (length, head) of the log they end at: a write by another process
+ *   changes the head and the entry is dropped, so what is served is always what this process
+ *   verified or wrote;
  * - what an append needs of a checkpoint (part hashes and sizes, history length and head), by
  *   (session, seq): a committed checkpoint never changes, so that entry is never stale.
  * Both are bounded LRU maps. Changes made inside a write transaction are queued and applied only
