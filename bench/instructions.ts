@@ -15,15 +15,15 @@
  * are also split by where they go (bench/instructions/categories.ts). About 7 minutes in all on
  * 2 cores; valgrind must be installed (Debian: `apt-get install valgrind`).
  */
-import { fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CATEGORIES, instructions, type Category } from './instructions/categories';
-import { atMost, round, track, type BenchFn } from './lib';
-import { addBaseTree, removeBaseTree, resolveCommit, sh } from './vs-base/tree';
+import { atMost, forkChild, round, type BenchFn } from './lib';
+import { addBaseTree, baseCommit, removeBaseTree } from './vs-base/tree';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TURNS_PER_SESSION = 20;
@@ -47,22 +47,13 @@ async function countRun(tree: string, sessions: number, work: string, tag: strin
     );
     chmodSync(wrapper, 0o755);
   }
-  const router = track(
-    fork(join(tree, 'bench', 'turns.ts'), ['router', 'NORMAL', join(work, `${tag}.db`)], {
-      cwd: tree,
-      execPath: wrapper,
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, BATON_CALLGRIND_OUT: out },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    }),
+  const { proc: router, url } = await forkChild(
+    join(tree, 'bench', 'turns.ts'),
+    ['router', 'NORMAL', join(work, `${tag}.db`)],
+    { cwd: tree, execPath: wrapper, env: { ...process.env, BATON_CALLGRIND_OUT: out } },
   );
+  // not stopChild: under callgrind the router needs more than its grace to write the profile
   const exited = new Promise<number | null>((r) => router.once('exit', (code) => r(code)));
-  const url = await Promise.race([
-    new Promise<string>((r) => router.once('message', (m: { url: string }) => r(m.url))),
-    exited.then((code) =>
-      Promise.reject(new Error(`${tag}: the router exited with ${code} before it listened`)),
-    ),
-  ]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const post = (path: string, body: string, headers: Record<string, string>) =>
     new Promise<{ status: number; body: string }>((ok, fail) => {
@@ -137,7 +128,7 @@ const bench: BenchFn = async (args) => {
   const opts = options(args);
   if (spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status !== 0)
     throw new Error('valgrind is not installed (Debian: apt-get install valgrind)');
-  const commit = resolveCommit(repo, opts.base);
+  const commit = baseCommit(repo, opts.base, opts.baseDir, USAGE);
   const work = mkdtempSync(join(tmpdir(), 'baton-bench-instructions-'));
   const baseTree = opts.baseDir ?? join(work, 'base');
   const t0 = Date.now();
@@ -145,8 +136,6 @@ const bench: BenchFn = async (args) => {
     if (!opts.baseDir) {
       console.error(`instructions: worktree of ${commit.slice(0, 12)} in ${baseTree}; npm ci …`);
       addBaseTree(repo, commit, baseTree);
-    } else if (sh('git', ['rev-parse', 'HEAD'], baseTree, 30_000).trim() !== commit) {
-      throw new Error(`--base-dir ${baseTree} is not at ${opts.base}`);
     }
     const runs: Record<'base' | 'new', Counted[]> = { base: [], new: [] };
     for (const sessions of [opts.low, opts.high]) {

@@ -114,16 +114,20 @@ export function track(proc: ChildProcess): ChildProcess {
 /**
  * Fork `module` (a bench file, run through tsx) with `args` and an IPC channel; resolves with the
  * process and the `url` of its first message (empty when it sends none), rejects if it exits
- * first. With `profile` and BATON_BENCH_PROFILE=<dir>, the child writes a CPU profile there.
+ * first. With `profile` and BATON_BENCH_PROFILE=<dir>, the child writes a CPU profile there;
+ * `cwd`, `env` and `execPath` (e.g. a wrapper that runs node under valgrind) go to `fork`.
  */
 export function forkChild(
   module: string,
   args: string[],
-  opts: { profile?: boolean } = {},
+  opts: { profile?: boolean; cwd?: string; env?: NodeJS.ProcessEnv; execPath?: string } = {},
 ): Promise<{ proc: ChildProcess; url: string }> {
   const prof = process.env.BATON_BENCH_PROFILE;
   const proc = track(
     fork(module, args, {
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.execPath ? { execPath: opts.execPath } : {}),
       execArgv: [
         '--import',
         'tsx',

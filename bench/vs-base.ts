@@ -29,7 +29,7 @@ import { round, table, type BenchFn, type Target } from './lib';
 import { killRuns, runBench } from './vs-base/child';
 import { compareRuns, directionOf, mayStartRound, median, roundOrder } from './vs-base/compare';
 import { SPECS } from './vs-base/specs';
-import { addBaseTree, removeBaseTree, resolveCommit, sh } from './vs-base/tree';
+import { addBaseTree, baseCommit, removeBaseTree } from './vs-base/tree';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BUDGET_SECS = 570;
@@ -84,34 +84,6 @@ function parse(args: string[]): Options {
   };
 }
 
-/** The commit of the base tree, checked against `--base-dir`'s HEAD when both are given. */
-function baseCommit(opts: Options): string {
-  const named = (rev: string): string => {
-    try {
-      return resolveCommit(repo, rev);
-    } catch {
-      throw new Error(`--base ${rev}: not a commit of this repository`);
-    }
-  };
-  if (!opts.baseDir) {
-    if (!opts.base) throw new Error(`no base commit: pass --base REV or set BATON_BENCH_BASE\n${USAGE}`);
-    return named(opts.base);
-  }
-  let head: string | undefined;
-  try {
-    head = sh('git', ['rev-parse', 'HEAD'], opts.baseDir, 30_000).trim();
-  } catch {
-    head = undefined; // not a git checkout: labelled by --base, if given
-  }
-  const given = opts.base ? named(opts.base) : undefined;
-  if (given && head && given !== head) {
-    throw new Error(
-      `--base ${opts.base} is ${given.slice(0, 12)}, but --base-dir is at ${head.slice(0, 12)}`,
-    );
-  }
-  return given ?? head ?? 'unknown';
-}
-
 /** A run's value for the tables: whole numbers from 100 up, else 2 decimals. */
 function show(x: number): number {
   return round(x, Math.abs(x) >= 100 ? 0 : 2);
@@ -120,7 +92,7 @@ function show(x: number): number {
 const bench: BenchFn = async (args) => {
   const opts = parse(args);
   const spec = SPECS[opts.bench]!;
-  const commit = baseCommit(opts);
+  const commit = baseCommit(repo, opts.base, opts.baseDir, USAGE);
   const parts = opts.args ? [opts.args] : spec.parts({ quick: !opts.full, seconds: opts.seconds });
   const described = parts.map((p) => [opts.bench, ...p].join(' ')).join(' + ');
   const work = mkdtempSync(join(tmpdir(), 'baton-bench-vs-base-'));

@@ -30,6 +30,41 @@ export function resolveCommit(repo: string, rev: string): string {
 }
 
 /**
+ * The commit of the base tree: `base` (a name git knows for a commit of `repo`), checked against
+ * `baseDir`'s HEAD when both are given; `baseDir`'s HEAD alone (or 'unknown' when it is no git
+ * checkout) when only it is.
+ */
+export function baseCommit(
+  repo: string,
+  base: string | undefined,
+  baseDir: string | undefined,
+  usage: string,
+): string {
+  const named = (rev: string): string => {
+    try {
+      return resolveCommit(repo, rev);
+    } catch {
+      throw new Error(`--base ${rev}: not a commit of this repository`);
+    }
+  };
+  if (!baseDir) {
+    if (!base) throw new Error(`no base commit: pass --base REV or set BATON_BENCH_BASE\n${usage}`);
+    return named(base);
+  }
+  let head: string | undefined;
+  try {
+    head = sh('git', ['rev-parse', 'HEAD'], baseDir, 30_000).trim();
+  } catch {
+    head = undefined; // not a git checkout: labelled by --base, if given
+  }
+  const given = base ? named(base) : undefined;
+  if (given && head && given !== head) {
+    throw new Error(`--base ${base} is ${given.slice(0, 12)}, but --base-dir is at ${head.slice(0, 12)}`);
+  }
+  return given ?? head ?? 'unknown';
+}
+
+/**
  * `npm ci` in the base worktree. better-sqlite3 is the only dependency with a native build, and
  * building it from source takes minutes on a busy machine: when both lockfiles pin the same
  * version, install with `--ignore-scripts` and copy this tree's compiled addon (esbuild, the other
