@@ -189,7 +189,16 @@ class Turn<S> implements TurnContext<S> {
     const prior = this.req.window;
     if (this.appended.length === 0) return prior;
     const base = this.req.historyLength;
-    return [...prior, ...this.appended.map((e, i) => ({ ...e, index: base + i }))];
+    return [
+      ...prior,
+      ...this.appended.map((e, i) => ({
+        role: e.role,
+        content: e.content,
+        turnId: e.turnId,
+        at: e.at,
+        index: base + i,
+      })),
+    ];
   }
   get historyLength(): number {
     return this.req.historyLength + this.appended.length;
@@ -379,7 +388,7 @@ class Turn<S> implements TurnContext<S> {
       this.stepIndex += rec.s;
       return rec.v as T;
     }
-    const before: Counters = { ...this.counters, toolCalls: { ...this.counters.toolCalls } };
+    const before: Counters = Object.assign({}, this.counters, { toolCalls: { ...this.counters.toolCalls } });
     const e0 = this.effectIndex;
     const s0 = this.stepIndex;
     const value = toJson(await run());

@@ -9,7 +9,7 @@
  */
 import { CHECKPOINT_PARTS } from '@baton/core';
 import type { Checkpoint, CheckpointBody, CheckpointMeta } from '@baton/core';
-import { FORMAT_PARTS, checkpointMeta, type Row } from './common';
+import { FORMAT_PARTS, checkpointMeta, checkpointOf, type Row } from './common';
 
 interface Kept {
   meta: CheckpointMeta;
@@ -63,7 +63,7 @@ export class CheckpointCache {
       if (h === null) continue;
       body[part] = JSON.parse(k.parts.get(h)!.toString('utf8'));
     }
-    return { ...meta, body };
+    return checkpointOf(meta, body);
   }
 
   /**

@@ -333,7 +333,15 @@ export function finishAppend(
   let head = prev?.historyHead ?? HISTORY_GENESIS;
   const entries = enc.entries.map((e) => {
     head = historyChain(head, e.hash);
-    return { ...e, index: length++, chain: head };
+    return {
+      role: e.role,
+      turnId: e.turnId,
+      at: e.at,
+      hash: e.hash,
+      bytes: e.bytes,
+      index: length++,
+      chain: head,
+    };
   });
   const hash = checkpointHash(hashes, length, head, enc.waitsHash);
   return {
@@ -386,12 +394,8 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
     const h = Array.isArray(history) ? history : [];
     let head = HISTORY_GENESIS;
     for (const e of h) head = historyChain(head, sha256Hex(historyEntryText(e)));
-    return {
-      ...meta,
-      historyLength: h.length,
-      historyHead: head,
-      body: { ...rest, waits: rest.waits ?? [] },
-    };
+    const legacy: CheckpointMeta = Object.assign({}, meta, { historyLength: h.length, historyHead: head });
+    return checkpointOf(legacy, Object.assign({}, rest, { waits: rest.waits ?? [] }));
   }
   const waitsHash = sha256Hex(row.body as string | Uint8Array);
   const expected = checkpointHash(meta.parts, meta.historyLength, meta.historyHead, waitsHash);
@@ -406,7 +410,27 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
     if (raw === undefined) throw corrupt('missing');
     body[part] = verifiedJson(raw, h, corrupt);
   }
-  return { ...meta, body };
+  return checkpointOf(meta, body);
+}
+
+/**
+ * A checkpoint of `meta` with `body`, as one literal: in Node 20 an object made by a spread
+ * (`{ ...meta, body }`) is slow to add properties to, and a turn start makes one.
+ */
+export function checkpointOf(meta: CheckpointMeta, body: CheckpointBody): Checkpoint {
+  return {
+    sessionId: meta.sessionId,
+    seq: meta.seq,
+    schemaVersion: meta.schemaVersion,
+    writtenBy: meta.writtenBy,
+    hash: meta.hash,
+    size: meta.size,
+    createdAt: meta.createdAt,
+    parts: meta.parts,
+    historyLength: meta.historyLength,
+    historyHead: meta.historyHead,
+    body,
+  };
 }
 
 /** A stored history row as both backends read it. */

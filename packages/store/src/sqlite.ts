@@ -569,7 +569,7 @@ export class SqliteStore extends SqlStore implements Store {
     }
     this.st('DELETE FROM steps WHERE session_id = ?').run(input.sessionId);
     if (input.telemetry) {
-      this.insertTelemetry({ ...input.telemetry, seq }, cas.sessionCreatedAt);
+      this.insertTelemetry(Object.assign({}, input.telemetry, { seq }), cas.sessionCreatedAt);
     }
     return meta;
   }
