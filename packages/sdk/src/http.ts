@@ -128,7 +128,7 @@ export async function serveWorker<S>(
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/v1/health') {
       const h = await worker.health();
-      const body = { ...h, ok: h.ok && !closing };
+      const body = Object.assign({}, h, { ok: h.ok && !closing });
       send(res, body.ok ? 200 : 503, body);
       return;
     }
@@ -364,5 +364,9 @@ function withTraceHeaders(
   const tp = req.headers.traceparent;
   if (typeof tp !== 'string') return turn;
   const ts = req.headers.tracestate;
-  return { ...turn, traceparent: tp, ...(typeof ts === 'string' ? { tracestate: ts } : {}) };
+  return Object.assign(
+    {},
+    turn,
+    typeof ts === 'string' ? { traceparent: tp, tracestate: ts } : { traceparent: tp },
+  );
 }

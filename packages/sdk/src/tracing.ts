@@ -62,7 +62,7 @@ export async function turnTracing(t: TurnTraceInput): Promise<TurnTracing> {
   if (parent) {
     let sc = parent;
     if (typeof t.tracestate === 'string' && t.tracestate.length > 0)
-      sc = { ...parent, traceState: api.createTraceState(t.tracestate) };
+      sc = Object.assign({}, parent, { traceState: api.createTraceState(t.tracestate) });
     ctx = api.trace.setSpanContext(api.ROOT_CONTEXT, sc);
   }
   const tracer = api.trace.getTracer('@baton/sdk', '0.1.0');

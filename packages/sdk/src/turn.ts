@@ -593,11 +593,10 @@ export async function runTurn<S>(
             undefined,
             { cause: e },
           ));
-    const details = {
-      ...(err.details ?? {}),
+    const details = Object.assign({}, err.details ?? {}, {
       telemetry: ctx.telemetry(clock.now() - started, err.code),
       ...(ctx.sandbox ? { shadow: ctx.sandbox.report() } : {}),
-    };
+    });
     throw new BatonError(err.code, err.message, details, { cause: err.cause ?? e });
   } finally {
     clearTimeout(timer);
@@ -614,10 +613,11 @@ export async function runTurn<S>(
       parsed.error,
       `state after turn ${req.turnId} does not match schema ${agent.schemaVersion}`,
     );
-    throw new BatonError(err.code, err.message, {
-      ...err.details,
-      telemetry: ctx.telemetry(clock.now() - started, 'STATE_INVALID'),
-    });
+    throw new BatonError(
+      err.code,
+      err.message,
+      Object.assign({}, err.details, { telemetry: ctx.telemetry(clock.now() - started, 'STATE_INVALID') }),
+    );
   }
   if (output !== undefined)
     ctx.appended.push({ role: 'agent', content: output, turnId: req.turnId, at: clock.now() });

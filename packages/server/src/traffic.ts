@@ -119,8 +119,8 @@ export function registerTrafficRoutes(app: FastifyInstance, ctx: ServerContext, 
     const s = await sessionFor(req, true);
     const q = parse(historyPageQuerySchema, req.query, 'query');
     return readHistoryChecked(store, s.id, {
-      ...(q.before !== undefined ? { before: q.before } : {}),
       limit: q.limit ?? 100,
+      ...(q.before !== undefined ? { before: q.before } : {}),
     });
   });
 

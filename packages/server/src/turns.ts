@@ -237,7 +237,7 @@ export class Turns {
         at: clock.now(),
       };
       run.migrated = { from: session.version, to: move.to, seq: 1 };
-      run.session = { ...session, version: move.to };
+      run.session = Object.assign({}, session, { version: move.to });
       emit?.({ event: 'migrated', data: run.migrated });
       return;
     }
@@ -251,7 +251,7 @@ export class Turns {
     });
     if (r.ok) {
       run.migrated = { from: r.from, to: r.to, seq: r.seq };
-      run.session = { ...session, version: r.to, seq: r.seq };
+      run.session = Object.assign({}, session, { version: r.to, seq: r.seq });
       emit?.({ event: 'migrated', data: run.migrated });
       run.read = undefined; // a new checkpoint was written: read it
     }

@@ -10,7 +10,7 @@ export function versionMetadata(
   history: HistoryPolicy | undefined,
   compensations?: string[],
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = history ? { ...(metadata ?? {}), history } : { ...(metadata ?? {}) };
+  const out: Record<string, unknown> = Object.assign({}, metadata, history ? { history } : {});
   if (compensations && compensations.length > 0) out.compensations = [...compensations].sort();
   return out;
 }

@@ -32,7 +32,7 @@ export function digestWaits(answered: Wait[], checkpoint: Wait[]): { stored: Wai
   const shown: PublicWait[] = [];
   for (const w of answered) {
     const isNew = !carried.has(w.token);
-    stored.push(isNew ? { ...w, token: waitDigest(w.token) } : w);
+    stored.push(isNew ? Object.assign({}, w, { token: waitDigest(w.token) }) : w);
     shown.push(isNew ? { token: w.token, ...publicWait(w) } : publicWait(w));
   }
   return { stored, shown };

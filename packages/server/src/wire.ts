@@ -42,7 +42,7 @@ function v1Body(cp: Checkpoint, window: readonly StoredHistoryEntry[]): TurnRequ
   return {
     seq: cp.seq,
     schemaVersion: cp.schemaVersion,
-    body: { ...cp.body, history: plainEntries(window) },
+    body: Object.assign({}, cp.body, { history: plainEntries(window) }),
   };
 }
 

@@ -178,7 +178,10 @@ export class LogCache {
   }
 
   private trim(sid: string, w: Window, floor: number): void {
-    this.store(sid, { ...w, floor, entries: w.entries.filter((e) => e.index >= floor), bytes: 0 });
+    this.store(
+      sid,
+      Object.assign({}, w, { floor, entries: w.entries.filter((e) => e.index >= floor), bytes: 0 }),
+    );
   }
 
   /** At most `limits.entries` entries in a counted window: the oldest go first. */

@@ -158,7 +158,9 @@ export function verifyLogSlice(
     if (x.body === null || x.body === undefined)
       throw new Error(`history slice of ${sid}: entry ${x.idx} fits but its body was not read`);
     const where = `history[${x.idx}]` as const;
-    return { ...x, body: openCheckpointRecord(cipher, x.body, entryPlace(sid, x.idx), seq, where) };
+    return Object.assign({}, x, {
+      body: openCheckpointRecord(cipher, x.body, entryPlace(sid, x.idx), seq, where),
+    });
   });
   const entries = decodeHistory(sid, seq, opened, prevChain, head);
   return { entries, opened, whole: fitted.length === body.length };

@@ -257,10 +257,9 @@ export class PostgresStore extends SqlStore implements Store {
       throw new ValidationError(`invalid schema name ${JSON.stringify(schema)}`);
     }
     if (opts.keepCheckpoints !== undefined) checkKeep(opts.keepCheckpoints);
-    const pool = new pg.Pool({
-      ...connectionConfig(url, schema),
-      max: opts.poolSize ?? DEFAULT_POOL_SIZE,
-    });
+    const pool = new pg.Pool(
+      Object.assign(connectionConfig(url, schema), { max: opts.poolSize ?? DEFAULT_POOL_SIZE }),
+    );
     // A client that loses its connection must not crash the process: idle ones are the pool's
     // (its 'error' event); one checked out by a transaction has no listener of the pool's then, and
     // a server restart or failover would throw its 'error' event. Its query fails instead, and the

@@ -551,7 +551,9 @@ export class SqliteStore extends SqlStore implements Store {
     if (input.waits) this.replaceWaits(input.sessionId, input.waits, input.resolvedWaits ?? []);
     if (input.migration) {
       const m = input.migration;
-      this.insertMigration({ ...m, sessionId: input.sessionId, seq, status: 'ok', error: null });
+      this.insertMigration(
+        Object.assign({}, m, { sessionId: input.sessionId, seq, status: 'ok' as const, error: null }),
+      );
     }
     if (input.turnResult) {
       this.st(
