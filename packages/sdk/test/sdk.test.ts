@@ -202,6 +202,74 @@ describe('runTurn', () => {
     );
   });
 
+  it("aborts the handler's signal at the deadline, and one read after the deadline or the turn is aborted", async () => {
+    const real = { now: () => Date.now(), sleep: async () => undefined };
+    let early: AbortSignal | undefined;
+    let reason: unknown;
+    const watching = defineAgent(
+      spec({
+        turn: (ctx) => {
+          early = ctx.abortSignal;
+          early.addEventListener('abort', () => (reason = early!.reason));
+          return new Promise(() => undefined);
+        },
+      }),
+    );
+    expect(await code(runTurn(watching, req({ deadline: Date.now() + 30 }), new MapLedger(), real))).toBe(
+      'TURN_TIMEOUT',
+    );
+    expect(early!.aborted).toBe(true);
+    expect((reason as Error).message).toBe('deadline');
+    // a handler that first looks at its signal after the deadline finds it aborted
+    let late: AbortSignal | undefined;
+    const lateAgent = defineAgent(
+      spec({
+        turn: async (ctx) => {
+          await new Promise((r) => setTimeout(r, 60));
+          late = ctx.abortSignal;
+        },
+      }),
+    );
+    expect(await code(runTurn(lateAgent, req({ deadline: Date.now() + 20 }), new MapLedger(), real))).toBe(
+      'TURN_TIMEOUT',
+    );
+    await new Promise((r) => setTimeout(r, 80));
+    expect(late!.aborted).toBe(true);
+    expect((late!.reason as Error).message).toBe('deadline');
+    // after a turn that finished, a kept signal is aborted ("turn finished")
+    let kept: AbortSignal | undefined;
+    const keeps = defineAgent(spec({ turn: (ctx) => void (kept = ctx.abortSignal) }));
+    await runTurn(keeps, req(), new MapLedger(), clock);
+    expect(kept!.aborted).toBe(true);
+    expect((kept!.reason as Error).message).toBe('turn finished');
+  });
+
+  it("ends the turn when the caller's signal aborts, and refuses effects after it", async () => {
+    const caller = new AbortController();
+    let after: unknown;
+    let seen: AbortSignal | undefined;
+    const agent = defineAgent(
+      spec({
+        turn: async (ctx) => {
+          seen = ctx.abortSignal;
+          caller.abort(new Error('lease lost'));
+          await new Promise((r) => setTimeout(r, 5));
+          after = await ctx.effect('email', {}, () => 'sent').catch((e: BatonError) => e.code);
+        },
+      }),
+    );
+    const real = { now: () => Date.now(), sleep: async () => undefined };
+    const err = (await runTurn(agent, req({ deadline: Date.now() + 10_000 }), new MapLedger(), real, {
+      signal: caller.signal,
+    }).catch((e: unknown) => e)) as BatonError;
+    expect(err.code).toBe('TURN_TIMEOUT');
+    expect(err.message).toMatch(/was aborted/);
+    expect(seen!.aborted).toBe(true);
+    expect((seen!.reason as Error).message).toBe('lease lost');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(after).toBe('TURN_TIMEOUT');
+  });
+
   it('survives a handler that fails after its deadline, and deadlines beyond the timer range', async () => {
     let fail: (e: Error) => void = () => undefined;
     const late = defineAgent(spec({ turn: () => new Promise((_, reject) => (fail = reject)) }));

@@ -68,11 +68,20 @@ describe('LeaseKeeper', () => {
     const store = fakeStore(clock);
     const k = new LeaseKeeper(leaseAt(clock), store, clock, schedule);
     const lost = k.whenLost();
+    const other = fakeStore(clock);
+    const held = new LeaseKeeper(leaseAt(clock), other, clock, schedule);
+    const early = held.signal; // a signal taken before the loss (a worker call's)
     await clock.advance(1000);
     store.set('lost');
+    other.set('lost');
     await clock.advance(1000);
     await expect(lost).rejects.toMatchObject({ code: 'LEASE_LOST' });
+    // a signal first read after the loss is aborted with it, as is one read before
     expect(k.signal.aborted).toBe(true);
+    expect(k.signal.reason).toMatchObject({ code: 'LEASE_LOST' });
+    expect(early.aborted).toBe(true);
+    expect(held.signal).toBe(early);
+    await expect(held.whenLost()).rejects.toMatchObject({ code: 'LEASE_LOST' });
     expect(() => k.check()).toThrow(expect.objectContaining({ code: 'LEASE_LOST' }));
     await clock.advance(5000);
     expect(store.calls).toHaveLength(2); // no renewal after the loss
