@@ -31,15 +31,23 @@ describe('tracesExporters', () => {
 });
 
 describe('what a router process loads', () => {
-  it('loads neither the OpenTelemetry SDK nor the openai client until they are used', () => {
+  it('loads neither the OpenTelemetry SDK, its semantic conventions nor the openai client until they are used', () => {
     // a child process: this one has loaded whatever other tests imported
     const script = [
-      "const { createRequire } = await import('node:module');",
+      "const { createRequire, register } = await import('node:module');",
+      "const { MessageChannel } = await import('node:worker_threads');",
+      // the ES modules it loads, as a resolve hook sees them (the CommonJS ones are in require's cache)
+      'const { port1, port2 } = new MessageChannel();',
+      'const esm = [];',
+      'port1.on("message", (u) => esm.push(u));',
+      `register('data:text/javascript,' + encodeURIComponent('let p; export function initialize(d) { p = d.port; } export async function resolve(s, c, n) { const r = await n(s, c); p.postMessage(r.url); return r; }'), { data: { port: port2 }, transferList: [port2] });`,
       "await import('@baton/server');",
-      'const loaded = Object.keys(createRequire(import.meta.url).cache);',
-      "const heavy = ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', '/openai/'];",
+      'await new Promise((r) => setTimeout(r, 100));',
+      'port1.close();',
+      'const loaded = [...Object.keys(createRequire(import.meta.url).cache), ...esm];',
+      "const heavy = ['@opentelemetry/sdk-trace', '@opentelemetry/exporter-trace-otlp-http', '/openai/', '/semantic-conventions/'];",
       'console.log(JSON.stringify(heavy.filter((h) => loaded.some((k) => k.includes(h)))));',
-      "console.log(JSON.stringify(loaded.some((k) => k.includes('/fastify/'))));",
+      "console.log(JSON.stringify(loaded.some((k) => k.includes('/fastify/')) && esm.some((k) => k.includes('/packages/server/src/'))));",
     ].join('\n');
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       cwd: fileURLToPath(new URL('..', import.meta.url)),
@@ -47,7 +55,7 @@ describe('what a router process loads', () => {
     })
       .trim()
       .split('\n');
-    // the check sees what the server loads (fastify), and none of the heavy packages
+    // the check sees what the server loads (fastify, its own ES modules), and none of the heavy packages
     expect(JSON.parse(out[1]!)).toBe(true);
     expect(JSON.parse(out[0]!)).toEqual([]);
   });

@@ -21,9 +21,17 @@ import type { PreviousCheckpoint } from './common';
 export interface CachedEntry {
   index: number;
   size: number;
-  text?: string;
+  text: string | undefined;
   /** The entry parsed from `text`, once, deep-frozen: what every window served from the cache shares. */
-  parsed?: StoredHistoryEntry;
+  parsed: StoredHistoryEntry | undefined;
+}
+
+/**
+ * A cached entry of the stored text, with every field from the start: a field added later would
+ * give each of the (many) cached entries an out-of-object property array.
+ */
+export function cachedEntry(index: number, size: number, text: string): CachedEntry {
+  return { index, size, text, parsed: undefined };
 }
 
 interface Window {
@@ -225,13 +233,16 @@ export class LogCache {
  * they are frozen: a caller that tried to change one would change the log it was given.
  */
 export function parseEntries(entries: CachedEntry[]): StoredHistoryEntry[] {
-  return entries.map((e) => (e.parsed ??= parsedEntry(e)));
+  let prior: StoredHistoryEntry | undefined;
+  return entries.map((e) => (prior = e.parsed ??= parsedEntry(e, prior)));
 }
 
-function parsedEntry(e: CachedEntry): StoredHistoryEntry {
+/** One entry parsed; the turn id is the previous entry's string when equal (a turn's entries share one). */
+function parsedEntry(e: CachedEntry, prior: StoredHistoryEntry | undefined): StoredHistoryEntry {
   const v = JSON.parse(e.text!) as Omit<StoredHistoryEntry, 'index'>;
   e.text = undefined; // parsed once: the text is not needed again
-  return deepFreeze({ index: e.index, role: v.role, content: v.content, turnId: v.turnId, at: v.at });
+  const turnId = prior !== undefined && prior.turnId === v.turnId ? prior.turnId : v.turnId;
+  return deepFreeze({ index: e.index, role: v.role, content: v.content, turnId, at: v.at });
 }
 
 function deepFreeze<T>(v: T): T {

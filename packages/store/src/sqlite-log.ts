@@ -17,7 +17,7 @@ import type { AppendCheckpointInput } from './store';
 import { FORMAT_LEGACY, FORMAT_PARTS, finishAppend, fitBytes, historyQuery, retentionCut } from './common';
 import type { EncodedAppend, PreviousCheckpoint, Row } from './common';
 import { CheckpointCache } from './checkpoint-cache';
-import { Deferred, LogCache, parseEntries, type CachedEntry } from './log-cache';
+import { Deferred, LogCache, cachedEntry, parseEntries, type CachedEntry } from './log-cache';
 import type { GuardedStatement } from './sqlite-guard';
 import {
   appendedPrev,
@@ -183,11 +183,9 @@ export class SqliteLog {
       : undefined;
     this.compact(sid, seq, this.keep, meta.parts);
     const next = appendedPrev(done, enc, prev);
-    const added: CachedEntry[] = done.entries.map((e) => ({
-      index: e.index,
-      size: e.bytes.length,
-      text: e.bytes.toString('utf8'),
-    }));
+    const added: CachedEntry[] = done.entries.map((e) =>
+      cachedEntry(e.index, e.bytes.length, e.bytes.toString('utf8')),
+    );
     this.deferred.add(() => {
       if (!this.cipher.enabled) this.checkpoints.wrote(sid, meta, storedWaits, enc.waitsText, enc.parts);
       this.cache.rememberPrevious(sid, seq, next);
@@ -298,11 +296,7 @@ export class SqliteLog {
     const verified: CachedEntry[] =
       head === undefined || !slice.whole
         ? []
-        : slice.opened.map((r) => ({
-            index: r.idx,
-            size: r.size,
-            text: r.body.toString('utf8'),
-          }));
+        : slice.opened.map((r) => cachedEntry(r.idx, r.size, r.body.toString('utf8')));
     return { entries: slice.entries, rows: verified };
   }
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { LogCache, parseEntries, type CachedEntry } from '../src/log-cache';
+import { LogCache, cachedEntry, parseEntries, type CachedEntry } from '../src/log-cache';
 
 const entry = (index: number, content: unknown): CachedEntry => {
   const text = JSON.stringify({ role: 'user', content, turnId: `t${index}`, at: index });
-  return { index, size: text.length, text };
+  return cachedEntry(index, text.length, text);
 };
 
 describe('LogCache windows', () => {
@@ -33,12 +33,31 @@ describe('LogCache windows', () => {
   });
 });
 
-describe('LogCache extension after an append', () => {
-  const sized = (index: number, size: number): CachedEntry => ({
-    index,
-    size,
-    text: JSON.stringify({ role: 'user', content: index, turnId: `t${index}`, at: index }),
+describe('parseEntries', () => {
+  it('gives the entries of one turn one turn id string, each entry its own values', () => {
+    const text = (index: number, turnId: string) =>
+      JSON.stringify({ role: index % 2 ? 'agent' : 'user', content: index, turnId, at: index });
+    const rows = [0, 1, 2, 3].map((i) => cachedEntry(i, 10, text(i, `turn_${Math.floor(i / 2)}`)));
+    const parsed = parseEntries(rows);
+    expect(parsed.map((e) => [e.index, e.role, e.content, e.turnId])).toEqual([
+      [0, 'user', 0, 'turn_0'],
+      [1, 'agent', 1, 'turn_0'],
+      [2, 'user', 2, 'turn_1'],
+      [3, 'agent', 3, 'turn_1'],
+    ]);
+    // the cached values keep every field they were made with (no property added later)
+    expect(Object.keys(rows[0]!)).toEqual(['index', 'size', 'text', 'parsed']);
+    expect(rows.every((r) => r.text === undefined && r.parsed !== undefined)).toBe(true);
   });
+});
+
+describe('LogCache extension after an append', () => {
+  const sized = (index: number, size: number): CachedEntry =>
+    cachedEntry(
+      index,
+      size,
+      JSON.stringify({ role: 'user', content: index, turnId: `t${index}`, at: index }),
+    );
 
   it('extends the window in place, keeping the newest entries within the per-session limit', () => {
     const cache = new LogCache({ sessions: 4, entries: 3, bytes: 1_000 });

@@ -19,7 +19,7 @@ import {
   ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
-} from '@opentelemetry/semantic-conventions/incubating';
+} from './genai';
 import type { DecisionInput, TurnTelemetry } from '@baton/core';
 
 const tracer = () => trace.getTracer('baton', '0.1.0');
