@@ -63,7 +63,7 @@ export default tseslint.config(
   {
     // The turn path (every turn runs this code). In Node 20 an object made by a spread is slow to add
     // properties to: `{ ...x, y }` costs about 0.3–2 µs where a literal or Object.assign costs 20–50 ns
-    // (docs/benchmarks.md, "Turns against the base commit").
+    // (docs/benchmarks.md, "turns vs the base commit").
     files: [
       'packages/server/src/{turns,turn-dispatch,turn-window,turn-types,commit,wire,waits,worker-response,lease,traffic,capability,http-worker,edge,auth,metrics,pool,routing,route-cache,versions,router,worker-api,history}.ts',
       'packages/server/src/tracing/spans.ts',

@@ -626,7 +626,7 @@ export async function runTurn<S>(
             undefined,
             { cause: e },
           ));
-    const details = Object.assign({}, err.details ?? {}, {
+    const details = Object.assign({}, err.details, {
       telemetry: ctx.telemetry(clock.now() - started, err.code),
       ...(ctx.sandbox ? { shadow: ctx.sandbox.report() } : {}),
     });

@@ -42,6 +42,8 @@ describe('what a router process loads', () => {
       'port1.on("message", (u) => esm.push(u));',
       `register('data:text/javascript,' + encodeURIComponent('let p; export function initialize(d) { p = d.port; } export async function resolve(s, c, n) { const r = await n(s, c); p.postMessage(r.url); return r; }'), { data: { port: port2 }, transferList: [port2] });`,
       "await import('@baton/server');",
+      // the hook's messages arrive after the import: wait for the server's own modules, then a little more
+      "for (let i = 0; i < 100 && !esm.some((k) => k.includes('/packages/server/src/')); i++) await new Promise((r) => setTimeout(r, 50));",
       'await new Promise((r) => setTimeout(r, 100));',
       'port1.close();',
       'const loaded = [...Object.keys(createRequire(import.meta.url).cache), ...esm];',

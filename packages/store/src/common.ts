@@ -394,8 +394,10 @@ export function decodeCheckpoint(row: CheckpointRow, parts: Map<string, unknown>
     const h = Array.isArray(history) ? history : [];
     let head = HISTORY_GENESIS;
     for (const e of h) head = historyChain(head, sha256Hex(historyEntryText(e)));
-    const legacy: CheckpointMeta = Object.assign({}, meta, { historyLength: h.length, historyHead: head });
-    return checkpointOf(legacy, Object.assign({}, rest, { waits: rest.waits ?? [] }));
+    const cp = checkpointOf(meta, Object.assign({}, rest, { waits: rest.waits ?? [] }));
+    cp.historyLength = h.length;
+    cp.historyHead = head;
+    return cp;
   }
   const waitsHash = sha256Hex(row.body as string | Uint8Array);
   const expected = checkpointHash(meta.parts, meta.historyLength, meta.historyHead, waitsHash);

@@ -34,10 +34,12 @@ describe('LogCache windows', () => {
 });
 
 describe('parseEntries', () => {
-  it('gives the entries of one turn one turn id string, each entry its own values', () => {
+  it('parses the entries of consecutive turns to their own values, once; a cached entry has every field from its start', () => {
     const text = (index: number, turnId: string) =>
       JSON.stringify({ role: index % 2 ? 'agent' : 'user', content: index, turnId, at: index });
     const rows = [0, 1, 2, 3].map((i) => cachedEntry(i, 10, text(i, `turn_${Math.floor(i / 2)}`)));
+    // made with every field (none added when it is parsed)
+    expect(Object.keys(rows[0]!)).toEqual(['index', 'size', 'text', 'parsed']);
     const parsed = parseEntries(rows);
     expect(parsed.map((e) => [e.index, e.role, e.content, e.turnId])).toEqual([
       [0, 'user', 0, 'turn_0'],
@@ -45,9 +47,8 @@ describe('parseEntries', () => {
       [2, 'user', 2, 'turn_1'],
       [3, 'agent', 3, 'turn_1'],
     ]);
-    // the cached values keep every field they were made with (no property added later)
-    expect(Object.keys(rows[0]!)).toEqual(['index', 'size', 'text', 'parsed']);
     expect(rows.every((r) => r.text === undefined && r.parsed !== undefined)).toBe(true);
+    expect(parseEntries(rows)[1]).toBe(parsed[1]);
   });
 });
 
