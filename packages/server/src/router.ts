@@ -12,7 +12,9 @@
  * appendCheckpoint (group commit: only the changed parts and the turn's history entries are
  * written). Workers get the window, never the whole history, and a turn capability (bound to the
  * lease epoch) to page the rest. Off the hot path: a migration, a replayed key (the session is read
- * for its metrics) and the first turn here of a session whose version has its own history window.
+ * for its metrics) and the first turn here of a session whose version has its own history window
+ * when the store cannot choose the window from the session it reads (PostgreSQL reads the session
+ * and the window in one statement) or this router has not read that version yet.
  */
 import type { FeedbackSignal, SessionRecord, TurnInput } from '@baton/core';
 import { Callbacks } from './callbacks';

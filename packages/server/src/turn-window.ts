@@ -10,6 +10,7 @@ import {
   type SessionRecord,
   type StoredHistoryEntry,
 } from '@baton/core';
+import type { WindowChoice } from '@baton/store';
 import type { ServerContext } from './context';
 import { historyWindowOf } from './versions';
 
@@ -27,11 +28,24 @@ export class TurnWindows {
 
   constructor(private readonly ctx: Pick<ServerContext, 'versions' | 'store'>) {}
 
-  /** The window to read with the turn's start: the session record's version's, else the one last seen. */
-  async guess(sessionId: string, session: SessionRecord | undefined): Promise<HistoryWindow> {
+  /**
+   * The window to read with the turn's start: the session record's version's, else the one last
+   * seen, else a choice the store makes from the session it reads (its version's window when that
+   * version is cached here, else the default), so a session's first turn here reads its own window
+   * rather than the default's 100 entries (a backend that cannot ask reads the default).
+   */
+  async guess(sessionId: string, session: SessionRecord | undefined): Promise<HistoryWindow | WindowChoice> {
     if (session) return this.windowFor(session.agent, session.version);
-    return this.known.get(sessionId) ?? DEFAULT_HISTORY_WINDOW;
+    return this.known.get(sessionId) ?? this.choice;
   }
+
+  private readonly choice: WindowChoice = {
+    guess: DEFAULT_HISTORY_WINDOW,
+    of: (s) => {
+      const v = this.ctx.versions.peek(s.agent, s.version);
+      return v ? historyWindowOf(v) : undefined;
+    },
+  };
 
   /**
    * The newest history entries within the session's version's window: those read with the

@@ -21,7 +21,7 @@ import {
   type TurnInput,
   type TurnResponse,
 } from '@baton/core';
-import type { AppendCheckpointInput, Lease } from '@baton/store';
+import type { AppendCheckpointInput, Lease, WindowChoice } from '@baton/store';
 import { BeginBatcher, CommitBatcher } from './commit';
 import { retentionOf, type ServerContext } from './context';
 import type { TurnEstimate } from './lease';
@@ -159,7 +159,7 @@ export class Turns {
    */
   private async begin(
     t: Omit<Started, 'session' | 'lease' | 'read' | 'window' | 'routeRevision'>,
-    guess: HistoryWindow,
+    guess: HistoryWindow | WindowChoice,
   ): Promise<Started | TurnResult> {
     const { store, auth } = this.ctx;
     const { sessionId, key, owner, opts } = t;
@@ -193,7 +193,7 @@ export class Turns {
       session: b.session,
       lease: b.lease,
       read: b.checkpointError ?? b.checkpoint,
-      window: { entries: b.history, for: guess },
+      window: b.historyWindow ? { entries: b.history, for: b.historyWindow } : undefined,
       migrated: undefined,
       pinMove: undefined,
       routeRevision: b.routeRevision,

@@ -48,6 +48,10 @@ export class VersionCache {
     this.cache.set(k, v);
     return v;
   }
+  /** The version when it is cached here (no store read). */
+  peek(agent: string, label: string): VersionRecord | undefined {
+    return this.cache.get(`${agent}\0${label}`);
+  }
   remember(v: VersionRecord): void {
     this.cache.set(`${v.agent}\0${v.label}`, v);
   }

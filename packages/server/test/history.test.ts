@@ -161,6 +161,57 @@ describe('the turn window', () => {
     );
   });
 
+  it("reads a session's own window with its first turn on a router that has not seen it", async () => {
+    const a = await newSession(r.http, 'chat');
+    const b = await newSession(r.http, 'chat');
+    for (let i = 0; i < 6; i++) {
+      await turn(a, { text: `a${i}` });
+      await turn(b, { text: `b${i}` });
+    }
+    // a second router on the same store, whose history reads outside a turn's start are counted
+    const store2 = await openStore(join(dir, 'baton.db'));
+    let reads = 0;
+    const counted = new Proxy(store2, {
+      get(target, p) {
+        const v = Reflect.get(target, p) as unknown;
+        if (p === 'readHistory') reads++;
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const server2 = createServer({
+      store: counted,
+      tokens: TOKENS,
+      logger: false,
+      limits: { healthIntervalMs: 0 },
+    });
+    const spy3 = new Spy(
+      new InProcessWorker(chat, new StoreLedgerClient(store2, new Capabilities(store2, systemClock))),
+    );
+    await server2.pool.addInProcess(spy3, chat.manifest());
+    const http2 = new Pool(await server2.listen(0), { connections: 2 });
+    const turn2 = (s: typeof a) =>
+      call(http2, 'POST', `/v1/sessions/${s.id}/turns`, {
+        headers: s.headers,
+        body: { input: { text: 'x' } },
+      });
+    try {
+      // the first session this router serves teaches it the version (read from the store)
+      // (the agent sees the 6-entry window and this turn's input)
+      expect((await turn2(a)).body.output.window).toBe(7);
+      reads = 0;
+      // the next one's 6 entries come with its turn's start: no second read of the log
+      const t = await turn2(b);
+      expect(t.status).toBe(200);
+      expect(t.body.output.window).toBe(7);
+      expect(spy3.turns.at(-1)!.history.map((e) => e.index)).toEqual([6, 7, 8, 9, 10, 11]);
+      expect(reads).toBe(0);
+    } finally {
+      await http2.close();
+      await server2.close();
+      await store2.close();
+    }
+  });
+
   it('does not rewrite a part the worker left unchanged', async () => {
     const s = await newSession(r.http, 'chat');
     await turn(s, { text: 'a' });

@@ -45,8 +45,14 @@ import type {
   WorkerRecord,
 } from '@baton/core';
 import { SESSION_STATUSES } from '@baton/core';
-import type { CheckpointMeta } from '@baton/core';
-import type { AppendCheckpointInput, BeginTurnResult, Lease, SessionExpectation } from './store';
+import type { CheckpointMeta, HistoryWindow } from '@baton/core';
+import type {
+  AppendCheckpointInput,
+  BeginTurnResult,
+  Lease,
+  SessionExpectation,
+  WindowChoice,
+} from './store';
 
 export const DEFAULT_MAX_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 const DEFAULT_PAGE = 100;
@@ -525,15 +531,37 @@ export function fitBytes<R extends { size: number }>(rows: R[], maxBytes: number
   return from === 0 ? rows : rows.slice(from);
 }
 
+/**
+ * The window a turn start reads: the one asked, or a `WindowChoice`'s for `session` (null: the
+ * backend reads the window before it has the session, so the guess).
+ */
+export function windowFor(
+  w: HistoryWindow | WindowChoice | undefined,
+  session: SessionRecord | null,
+): HistoryWindow | undefined {
+  if (w === undefined || !('guess' in w)) return w;
+  return (session ? w.of(session) : undefined) ?? w.guess;
+}
+
 /** A started turn with its checkpoint and window decoded, or with `checkpointError` when a hash check fails. */
 export function startedTurn(
   lease: Lease,
   session: SessionRecord,
   routeRevision: string | null,
+  historyWindow: HistoryWindow | undefined,
   decode: () => { checkpoint: Checkpoint | null; history: StoredHistoryEntry[] },
 ): BeginTurnResult {
   try {
-    return { kind: 'started', lease, session, routeRevision, ...decode() };
+    const d = decode();
+    return {
+      kind: 'started',
+      lease,
+      session,
+      routeRevision,
+      historyWindow,
+      checkpoint: d.checkpoint,
+      history: d.history,
+    };
   } catch (e) {
     if (e instanceof CheckpointCorruptError) {
       return {
@@ -541,6 +569,7 @@ export function startedTurn(
         lease,
         session,
         routeRevision,
+        historyWindow,
         checkpoint: null,
         history: [],
         checkpointError: e,

@@ -36,6 +36,7 @@ import type {
   Lease,
   Store,
   StoreOptions,
+  WindowChoice,
 } from './store';
 import { openGraphStore } from './graph';
 import type { GraphCheckpointStore } from './graph';
@@ -61,6 +62,7 @@ import {
   turnDelta,
   checkNoNul,
   nulInColumn,
+  windowFor,
 } from './common';
 import type { AggregateDelta, EncodedAppend, FinishedAppend, PreviousCheckpoint, Row } from './common';
 import {
@@ -350,10 +352,12 @@ export class PostgresStore extends SqlStore implements Store {
     key: string,
     owner: string,
     ttlMs: number,
-    window: HistoryWindow | undefined,
+    choice: HistoryWindow | WindowChoice | undefined,
     tokenHash: string | undefined,
     attempt = 0,
   ): Promise<BeginTurnResult> {
+    // one statement reads the session and the window: a choice's guess (the caller trims it)
+    const window = windowFor(choice, null);
     const now = this.now();
     const expiresAt = now + ttlMs;
     const sql = beginTurnSql(window);
@@ -404,7 +408,7 @@ export class PostgresStore extends SqlStore implements Store {
       return this.beginReread(c, lease, session, key, window, routeRevision);
     }
     try {
-      return startedTurn(lease, session, routeRevision, () => this.decodeStarted(row, window));
+      return startedTurn(lease, session, routeRevision, window, () => this.decodeStarted(row, window));
     } catch (e) {
       // a record under a key this process lacks: nothing was started, so the lease is given back
       // (as SQLite's transaction rolls it back) and the session stays free for a server that has it
@@ -477,7 +481,7 @@ export class PostgresStore extends SqlStore implements Store {
       await this.releaseOn(c, lease);
       return { kind: 'closed', session: s };
     }
-    return startedTurn(lease, s, routeRevision, () => this.decodeStarted(row, window));
+    return startedTurn(lease, s, routeRevision, window, () => this.decodeStarted(row, window));
   }
 
   private async releaseOn(c: Runner, lease: Lease): Promise<void> {
@@ -496,7 +500,7 @@ export class PostgresStore extends SqlStore implements Store {
     key: string,
     owner: string,
     ttlMs: number,
-    window?: HistoryWindow,
+    window?: HistoryWindow | WindowChoice,
     tokenHash?: string,
   ): Promise<BeginTurnResult> {
     checkTtl(ttlMs);

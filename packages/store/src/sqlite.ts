@@ -31,6 +31,7 @@ import type {
   Lease,
   Store,
   StoreOptions,
+  WindowChoice,
 } from './store';
 import { openGraphStore } from './graph';
 import type { GraphCheckpointStore } from './graph';
@@ -58,6 +59,7 @@ import {
   leaseLost,
   sessionNotFound,
   startedTurn,
+  windowFor,
 } from './common';
 import type { AggregateDelta, EncodedAppend, Row } from './common';
 import { guarded, type GuardedStatement } from './sqlite-guard';
@@ -327,7 +329,7 @@ export class SqliteStore extends SqlStore implements Store {
     key: string,
     owner: string,
     ttlMs: number,
-    window: HistoryWindow | undefined,
+    window: HistoryWindow | WindowChoice | undefined,
     tokenHash?: string,
   ): BeginTurnResult {
     const row = this.st('SELECT * FROM sessions WHERE id = ?').get(sessionId) as Row | undefined;
@@ -366,10 +368,12 @@ export class SqliteStore extends SqlStore implements Store {
     const lease: Lease = { sessionId, owner, expiresAt, epoch: session.leaseEpoch };
     // the route's revision: its whole row (any change to it is a new revision, whatever the clock says)
     const route = this.st('SELECT * FROM routes WHERE agent = ?').get(session.agent) as Row | undefined;
-    return startedTurn(lease, session, route ? JSON.stringify(route) : null, () => {
+    // the window of the session just read, when the caller left the choice to it
+    const w = windowFor(window, session);
+    return startedTurn(lease, session, route ? JSON.stringify(route) : null, w, () => {
       const checkpoint = this.log.latest(sessionId);
       if (!checkpoint) return { checkpoint: null, history: [] };
-      return { checkpoint, history: window ? this.log.window(checkpoint, window) : [] };
+      return { checkpoint, history: w ? this.log.window(checkpoint, w) : [] };
     });
   }
 
@@ -378,7 +382,7 @@ export class SqliteStore extends SqlStore implements Store {
     key: string,
     owner: string,
     ttlMs: number,
-    window?: HistoryWindow,
+    window?: HistoryWindow | WindowChoice,
     tokenHash?: string,
   ): Promise<BeginTurnResult> {
     checkTtl(ttlMs);

@@ -157,7 +157,20 @@ export type BeginTurnResult =
       checkpointError?: CheckpointCorruptError;
       /** The agent's route revision when the lease was taken (a route cached at another revision is stale). */
       routeRevision?: string | null;
+      /** The window `history` was read for: the one asked, or the one a `WindowChoice` chose (absent: none asked). */
+      historyWindow?: HistoryWindow;
     };
+
+/**
+ * A turn start's history window when the caller does not know the session's version yet: `of`
+ * names the window of the session the start reads (undefined: not known to the caller either), and
+ * `guess` is read when `of` gives none, or by a backend that reads the session and the window in
+ * one statement and so cannot ask `of` first (PostgreSQL). The result's `historyWindow` says which.
+ */
+export interface WindowChoice {
+  guess: HistoryWindow;
+  of(session: SessionRecord): HistoryWindow | undefined;
+}
 
 /** One item of `beginTurns`: the arguments of one `beginTurn` call. */
 export interface BeginTurnInput {
@@ -166,7 +179,7 @@ export interface BeginTurnInput {
   owner: string;
   ttlMs: number;
   /** Which history entries to read with the checkpoint (default: none). */
-  window?: HistoryWindow;
+  window?: HistoryWindow | WindowChoice;
   /**
    * The SHA-256 (hex) of the session token the client presented: checked against the session's
    * before anything else, so a wrong one is answered `forbidden` and takes no lease (default: no check).
@@ -354,7 +367,7 @@ export interface Store {
     key: string,
     owner: string,
     ttlMs: number,
-    window?: HistoryWindow,
+    window?: HistoryWindow | WindowChoice,
     tokenHash?: string,
   ): Promise<BeginTurnResult>;
   /**

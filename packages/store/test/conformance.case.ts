@@ -53,6 +53,11 @@ export interface Harness {
   teardown(): Promise<void>;
   /** With encryption at rest on: the cipher the store seals with (raw reads open through it). */
   cipher?: RecordCipher;
+  /**
+   * Which window a turn start given a `WindowChoice` reads: the session's own (`of`, asked once the
+   * session is read) or the guess (a backend that reads the session and the window in one statement).
+   */
+  windowChoice: 'own' | 'guess';
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -921,6 +926,57 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
         const r = started(rs[0]);
         expect(r.history).toEqual(stored(all.slice(43), 43));
         await store.releaseLease(r.lease);
+      });
+
+      it("beginTurn with a window choice reads the window it reports (the session's own, or the guess where the backend reads both at once)", async () => {
+        const agent = u('agent');
+        const s = await newSession(agent, 'v7');
+        const all = turnEntries(1, 30);
+        await store.appendCheckpoint({
+          sessionId: s.id,
+          expectedSeq: 0,
+          schemaVersion: 1,
+          writtenBy: 'v7',
+          body: body(1),
+          history: all,
+        });
+        const guess = { entries: 20, bytes: 1 << 20 };
+        const own = { entries: 3, bytes: 1 << 20 };
+        const asked: Array<{ id: string; agent: string; version: string }> = [];
+        const of = (x: SessionRecord) => {
+          asked.push({ id: x.id, agent: x.agent, version: x.version });
+          return x.version === 'v7' ? own : undefined;
+        };
+        // the entries are exactly the newest of the window the result names, which is one of the two
+        const check = (r: Started) => {
+          const w = h.windowChoice === 'own' ? own : guess;
+          expect(r.historyWindow).toEqual(w);
+          expect(r.history).toEqual(stored(all.slice(30 - w.entries), 30 - w.entries));
+        };
+        const one = started(await beginTurn(store, s.id, u('k'), 'w', 30_000, { guess, of }));
+        check(one);
+        await store.releaseLease(one.lease);
+        // a backend that asks `of` asks it about the session it read
+        expect(asked.length).toBe(h.windowChoice === 'own' ? 1 : 0);
+        for (const a of asked) expect(a).toEqual({ id: s.id, agent, version: 'v7' });
+        // `of` knows no window for it: the guess
+        const none = started(
+          await beginTurn(store, s.id, u('k'), 'w', 30_000, { guess, of: () => undefined }),
+        );
+        expect(none.historyWindow).toEqual(guess);
+        expect(none.history).toEqual(stored(all.slice(10), 10));
+        await store.releaseLease(none.lease);
+        // a plain window is read as asked, and reported
+        const plain = started(await beginTurn(store, s.id, u('k'), 'w', 30_000, own));
+        expect(plain.historyWindow).toEqual(own);
+        expect(plain.history).toEqual(stored(all.slice(27), 27));
+        await store.releaseLease(plain.lease);
+        // beginTurns takes a choice per item
+        const rs = await store.beginTurns([
+          { sessionId: s.id, key: u('k'), owner: 'w', ttlMs: 30_000, window: { guess, of } },
+        ]);
+        check(started(rs[0]));
+        await store.releaseLease(started(rs[0]).lease);
       });
 
       it('beginTurns answers or refuses each item on its own, in one transaction', async () => {

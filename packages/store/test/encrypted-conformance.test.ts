@@ -35,6 +35,7 @@ storeConformance('sqlite, encrypted', () => {
     rawExec: async (sql) => withDb((db) => void db.exec(sql)),
     childTarget: `sqlite:${file}`,
     childOptions: { encryption },
+    windowChoice: 'own',
     teardown: async () => rmSync(dir, { recursive: true, force: true }),
     cipher,
   };
@@ -54,6 +55,7 @@ describe.skipIf(!url)('store conformance: postgres, encrypted', () => {
       },
       childTarget: url,
       childOptions: { schema, poolSize: 2, encryption },
+      windowChoice: 'guess',
       teardown: async () => {
         await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await raw.end();

@@ -29,6 +29,7 @@ describe.skipIf(!url)('store conformance: postgres', () => {
       },
       childTarget: url,
       childOptions: { schema, poolSize: 2 },
+      windowChoice: 'guess',
       teardown: async () => {
         await raw.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await raw.end();

@@ -33,6 +33,7 @@ storeConformance('sqlite', () => {
     },
     childTarget: `sqlite:${file}`,
     childOptions: {},
+    windowChoice: 'own',
     teardown: async () => rmSync(dir, { recursive: true, force: true }),
   };
 });
