@@ -26,7 +26,11 @@
  * 3. 200 sessions at ages 480–500 against 200 at 10–30, seeded straight through the store
  *    (creation and seeding excluded): chunks of `chunk` turns per session, 200 concurrent clients
  *    (one per session, its turns sequential), old and young chunks alternated (ABBA); aggregate
- *    turns/s per group.
+ *    turns/s per group, 4 chunks of 5 turns each (an even count, so each group runs first as often).
+ *    Both groups are seeded as the router leaves a session (`seedAsRouted`: ten checkpoints). Before
+ *    the first chunk, WARM_CHUNKS chunks on 100 other sessions (half of each age) warm the router
+ *    up, which part 2 has just restarted: the group that ran first used to carry the whole warm-up
+ *    (its first chunk took 2.2 s against 0.7–1.0 s for the others).
  * 4. eager migration (batched path, driven as bench/migrate.ts drives it; in-process workers of
  *    bench/agents/chat.ts versions): 1,000 sessions with 1,000 turns of history (2,000 entries of
  *    `migText` characters, appended straight through the store API, 500 per append) against
@@ -37,9 +41,13 @@
  * 5. the LangGraph savers comparison: bench/long-session-peers.ts (another module; see PEERS below).
  *
  * Flags: --quick (smaller), --smoke (a functional check), --parts 1,2,3,4,enc,peers, --set k=v,...
+ *
+ * With BATON_BENCH_PROFILE=<dir>, the router writes its CPU profile there and, beside it,
+ * `marks.<pid>.json`: the monotonic time in µs (the profile's clock) of every probe, so a profile
+ * can be cut into the windows the probes bracket.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -81,6 +89,8 @@ const TOKENS = { traffic: ['ls-traffic'], admin: ['ls-admin'], worker: ['ls-work
 const AGENT = 'chat';
 const MSG_BYTES = 1024;
 const PG_SCHEMA = 'baton_bench_ls';
+/** Part 3: chunks of warm-up turns before the measured ones (on sessions that are not measured). */
+const WARM_CHUNKS = 2;
 /** On PostgreSQL, the old session's last turns that are seeded through the router (the others through the store). */
 const PG_HTTP_SEED = 500;
 
@@ -120,8 +130,8 @@ const FULL: Plan = {
   sessions: 200,
   oldAge: 480,
   youngAge: 10,
-  chunk: 4,
-  chunks: 5,
+  chunk: 5,
+  chunks: 4,
   migSessions: 1000,
   migOld: 1000,
   migYoung: 5,
@@ -345,9 +355,12 @@ async function routerProcess(target: string, port: number): Promise<void> {
   const server = createServer({ store, tokens: TOKENS, logger: false });
   const url = await server.listen(port);
   const walFile = `${target}-wal`;
+  /** With BATON_BENCH_PROFILE: the monotonic time (µs) of every probe, to split the CPU profile by window. */
+  const marks: number[] = [];
   process.on('message', (m: { cmd: string; autocheckpoint?: number; truncate?: boolean }) => {
     try {
       if (m.cmd === 'probe') {
+        if (process.env.BATON_BENCH_PROFILE) marks.push(Number(process.hrtime.bigint() / 1000n));
         const u = process.cpuUsage();
         const p: Probe = {
           cpuUs: u.user + u.system,
@@ -366,6 +379,11 @@ async function routerProcess(target: string, port: number): Promise<void> {
     }
   });
   process.on('disconnect', () => {
+    if (marks.length)
+      writeFileSync(
+        join(process.env.BATON_BENCH_PROFILE!, `marks.${process.pid}.json`),
+        JSON.stringify(marks),
+      );
     void server
       .close()
       .then(() => store.close())
@@ -712,6 +730,23 @@ async function seedThroughStore(
     seq = meta.seq;
     length = meta.historyLength;
   }
+}
+
+/** Checkpoints a session keeps (the store's default compaction, `keepCheckpoints`). */
+const KEEP_CHECKPOINTS = 10;
+
+/**
+ * Seed a session of `age` turns (1 KB each way) as the router leaves one: its older turns 40 per
+ * checkpoint, its last KEEP_CHECKPOINTS turns one per checkpoint, then compacted to those. So an
+ * old session and a young one both hold KEEP_CHECKPOINTS checkpoints and both compact on every
+ * turn, as after real turns (seeded 40 per checkpoint, a 10-turn session had one checkpoint and
+ * compacted nothing for its next ten turns, a 480-turn one had twelve).
+ */
+async function seedAsRouted(store: Store, sessionId: string, sessionNo: number, age: number): Promise<void> {
+  const last = Math.min(age, KEEP_CHECKPOINTS);
+  if (age > last) await seedThroughStore(store, sessionId, sessionNo, age - last, MSG_BYTES, 40);
+  await seedThroughStore(store, sessionId, sessionNo, last, MSG_BYTES, 1);
+  await store.compactCheckpoints(sessionId, KEEP_CHECKPOINTS);
 }
 
 interface MigrationFigures {
@@ -1071,6 +1106,9 @@ const bench: BenchFn = async (args) => {
       progress(`part 3: ${plan.sessions} old and ${plan.sessions} young sessions, seeding through the store`);
       const olds = await create(load, dep.url, plan.sessions);
       const youngs = await create(load, dep.url, plan.sessions);
+      // the router's warm-up (its code compiled, its caches' paths taken), on sessions of both ages
+      // that are not measured: whichever group ran first would otherwise carry it alone
+      const warm = await create(load, dep.url, Math.max(2, Math.round(plan.sessions / 2)));
       // seeded straight through the store (a second connection on the router's file, the router
       // idle meanwhile): the entries, state and context the chat agent would have written, 1 KB each way
       const t3 = performance.now();
@@ -1082,22 +1120,27 @@ const bench: BenchFn = async (args) => {
             [olds[i]!, plan.oldAge],
             [youngs[i]!, plan.youngAge],
           ] as const) {
-            await seedThroughStore(
-              seeder,
-              sess.id,
-              2 * i + (age === plan.oldAge ? 0 : 1),
-              age,
-              MSG_BYTES,
-              40,
-            );
+            await seedAsRouted(seeder, sess.id, 2 * i + (age === plan.oldAge ? 0 : 1), age);
             sess.turns = age;
           }
+        }
+        for (let i = 0; i < warm.length; i++) {
+          const age = i % 2 === 0 ? plan.oldAge : plan.youngAge;
+          await seedAsRouted(seeder, warm[i]!.id, 2 * plan.sessions + i, age);
+          warm[i]!.turns = age;
         }
       } finally {
         await seeder.close();
       }
-      await dep.wal({ truncate: true });
       const seed3 = (performance.now() - t3) / 1000;
+      for (let k = 0; k < WARM_CHUNKS; k++) {
+        checkErrors(
+          'concurrent warm-up sessions',
+          await turns(load, dep.url, warm, plan.chunk, warm.length),
+          errors,
+        );
+      }
+      await dep.wal({ truncate: true });
       const g3 = {
         o: { turns: 0, seconds: 0, lat: [] as number[], cpuUs: 0 },
         y: { turns: 0, seconds: 0, lat: [] as number[], cpuUs: 0 },
