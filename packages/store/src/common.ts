@@ -551,32 +551,25 @@ export function startedTurn(
   historyWindow: HistoryWindow | undefined,
   decode: () => { checkpoint: Checkpoint | null; history: StoredHistoryEntry[] },
 ): BeginTurnResult {
+  let read: { checkpoint: Checkpoint | null; history: StoredHistoryEntry[] } | undefined;
+  let corrupt: CheckpointCorruptError | undefined;
   try {
-    const d = decode();
-    return {
-      kind: 'started',
-      lease,
-      session,
-      routeRevision,
-      historyWindow,
-      checkpoint: d.checkpoint,
-      history: d.history,
-    };
+    read = decode();
   } catch (e) {
-    if (e instanceof CheckpointCorruptError) {
-      return {
-        kind: 'started',
-        lease,
-        session,
-        routeRevision,
-        historyWindow,
-        checkpoint: null,
-        history: [],
-        checkpointError: e,
-      };
-    }
-    throw e;
+    if (!(e instanceof CheckpointCorruptError)) throw e;
+    corrupt = e;
   }
+  const started: BeginTurnResult = {
+    kind: 'started',
+    lease,
+    session,
+    routeRevision,
+    historyWindow,
+    checkpoint: read ? read.checkpoint : null,
+    history: read ? read.history : [],
+  };
+  if (corrupt) started.checkpointError = corrupt;
+  return started;
 }
 
 /** The session's history retention to apply after an append, as `history` row deletions, and the marker's reason. */
