@@ -356,7 +356,8 @@ export class PostgresStore extends SqlStore implements Store {
     tokenHash: string | undefined,
     attempt = 0,
   ): Promise<BeginTurnResult> {
-    // one statement reads the session and the window: a choice's guess (the caller trims it)
+    // one statement reads the session and the window, so a choice's guess is read (the router
+    // reads the version's own window after it when that differs)
     const window = windowFor(choice, null);
     const now = this.now();
     const expiresAt = now + ttlMs;
