@@ -55,7 +55,7 @@ import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { encryptionPart, encryptionStores } from './long-session-encryption';
 import { windowOf, type HistoryEntry, type HistoryPolicy } from '@baton/core';
-import { openStore, type Store } from '@baton/store';
+import { DEFAULT_KEEP_CHECKPOINTS, openStore, type Store } from '@baton/store';
 import { InProcessWorker } from '@baton/sdk';
 import { createServer, eagerBatch, StoreLedgerClient } from '@baton/server';
 import {
@@ -732,21 +732,18 @@ async function seedThroughStore(
   }
 }
 
-/** Checkpoints a session keeps (the store's default compaction, `keepCheckpoints`). */
-const KEEP_CHECKPOINTS = 10;
-
 /**
  * Seed a session of `age` turns (1 KB each way) as the router leaves one: its older turns 40 per
- * checkpoint, its last KEEP_CHECKPOINTS turns one per checkpoint, then compacted to those. So an
- * old session and a young one both hold KEEP_CHECKPOINTS checkpoints and both compact on every
+ * checkpoint, its last DEFAULT_KEEP_CHECKPOINTS turns one per checkpoint, then compacted to those. So an
+ * old session and a young one both hold DEFAULT_KEEP_CHECKPOINTS checkpoints and both compact on every
  * turn, as after real turns (seeded 40 per checkpoint, a 10-turn session had one checkpoint and
  * compacted nothing for its next ten turns, a 480-turn one had twelve).
  */
 async function seedAsRouted(store: Store, sessionId: string, sessionNo: number, age: number): Promise<void> {
-  const last = Math.min(age, KEEP_CHECKPOINTS);
+  const last = Math.min(age, DEFAULT_KEEP_CHECKPOINTS);
   if (age > last) await seedThroughStore(store, sessionId, sessionNo, age - last, MSG_BYTES, 40);
   await seedThroughStore(store, sessionId, sessionNo, last, MSG_BYTES, 1);
-  await store.compactCheckpoints(sessionId, KEEP_CHECKPOINTS);
+  await store.compactCheckpoints(sessionId, DEFAULT_KEEP_CHECKPOINTS);
 }
 
 interface MigrationFigures {

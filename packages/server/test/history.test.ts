@@ -174,8 +174,13 @@ describe('the turn window', () => {
     const counted = new Proxy(store2, {
       get(target, p) {
         const v = Reflect.get(target, p) as unknown;
-        if (p === 'readHistory') reads++;
-        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+        if (typeof v !== 'function') return v;
+        const f = (v as (...x: unknown[]) => unknown).bind(target);
+        if (p !== 'readHistory') return f;
+        return (...x: unknown[]) => {
+          reads++;
+          return f(...x);
+        };
       },
     });
     const server2 = createServer({

@@ -947,7 +947,7 @@ export function storeConformance(name: string, harness: () => Harness | Promise<
           asked.push({ id: x.id, agent: x.agent, version: x.version });
           return x.version === 'v7' ? own : undefined;
         };
-        // the entries are exactly the newest of the window the result names, which is one of the two
+        // this backend's window (its harness says which), reported, and exactly its newest entries
         const check = (r: Started) => {
           const w = h.windowChoice === 'own' ? own : guess;
           expect(r.historyWindow).toEqual(w);
