@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBench } from '../../bench/vs-base/child';
+import { runBench, type SourcePatch } from '../../bench/vs-base/child';
 import { SPECS } from '../../bench/vs-base/specs';
 
 /** A tree of its own with one bench module, this repository's node_modules linked in (for tsx). */
@@ -30,6 +30,37 @@ beforeAll(() => {
     ].join('\n'),
   );
   writeFileSync(join(root, 'bench', 'fails.ts'), 'export default async () => { throw new Error("no"); };\n');
+  // the turns bench's CPU measurement as the base commit (9747a6a) has it, verbatim, around a fake
+  // load: 5,000 µs of CPU in the warm-up, 1,000 in the measured window; 10 turns measured, 30 in all
+  writeFileSync(
+    join(root, 'bench', 'turns.ts'),
+    [
+      'interface LoadResult { ok: number; total: number }',
+      'let used = 0;',
+      'const cpu = async (): Promise<number> => used;',
+      'const ask = <T>(_to: unknown, m: { warmupMs: number; durationMs: number }): Promise<T> => {',
+      '  used += 5000;',
+      '  return new Promise((r) => setTimeout(() => { used += 1000; r({ ok: 10, total: 30 } as T); }, m.warmupMs + m.durationMs));',
+      '};',
+      'export default async () => {',
+      '  const load = null; const routers = [{ url: "u" }]; const ids: string[] = [];',
+      '  const warmupMs = 40; const durationMs = 60;',
+      '  const run = async () => {',
+      '    const cpu0 = await cpu();',
+      '    const result = await ask<LoadResult>(load, {',
+      "      cmd: 'load',",
+      "      target: { kind: 'router', urls: routers.map((x) => x.url), sessions: ids },",
+      '      warmupMs,',
+      '      durationMs,',
+      '    });',
+      '    const cpuUsed = (await cpu()) - cpu0;',
+      '    const perTurn = cpuUsed / Math.max(1, result.total);',
+      '    return perTurn;',
+      '  };',
+      "  return { figures: { 'cpu per turn': await run() }, targets: [] };",
+      '};',
+    ].join('\n'),
+  );
 });
 
 afterAll(() => {
@@ -39,7 +70,7 @@ afterAll(() => {
 
 const spec = (
   module: string,
-  patches = [] as Array<{ file: string; pattern: string; replacement: string }>,
+  patches = [] as SourcePatch[],
 ) => ({
   root,
   module,
@@ -71,6 +102,26 @@ describe('vs-base: one run of a tree bench module', () => {
     await expect(
       runBench(spec('bench/fake.ts', [{ file: '/bench/fake.ts', pattern: 'NOT_THERE', replacement: '' }])),
     ).rejects.toThrow(/exited with 1/);
+  });
+
+  it('leaves a module that already holds what a patch adds (its unlessPresent text) as it is', async () => {
+    const figures = await runBench(
+      spec('bench/fake.ts', [
+        { file: '/bench/fake.ts', pattern: 'NOT_THERE', replacement: '', unlessPresent: 'const ROWS' },
+      ]),
+    );
+    expect(figures['rows/s']).toBe(10_000);
+  });
+
+  it("turns: the steady-state patch makes the base commit's CPU per turn this tree's measurement", async () => {
+    const steady = SPECS.turns!.patches.filter((p) => p.unlessPresent !== undefined);
+    expect(steady).toHaveLength(1);
+    // unpatched: all the CPU over all the turns, the warm-up's included
+    expect((await runBench(spec('bench/turns.ts')))['cpu per turn']).toBe(200);
+    // patched: the measured window's CPU over the turns measured in it
+    expect((await runBench(spec('bench/turns.ts', steady)))['cpu per turn']).toBe(100);
+    // this tree's bench already measures so, and is left as it is
+    expect(readFileSync('bench/turns.ts', 'utf8')).toContain(steady[0]!.unlessPresent);
   });
 
   it('puts back docs/benchmarks.md that the bench rewrote', async () => {
