@@ -17,17 +17,24 @@ export function receivedTexts(cp: ReceivedCheckpoint): Record<CheckpointPart, st
   return { state: jsonText(cp.state), context: jsonText(cp.context ?? null), memory: jsonText(cp.memory) };
 }
 
+/** A detached copy of a value from its JSON text (undefined for undefined). */
+export function fromText<T = unknown>(text: string | undefined): T | undefined {
+  return text === undefined ? undefined : (JSON.parse(text) as T);
+}
+
 /**
  * The parts of `after` (JSON texts) equal to those received, with their received hashes. Nothing
  * is unchanged without hashes (protocol 1, or a first turn), and an absent memory never is.
+ * `before` is the received parts' texts where the caller has them already (`receivedTexts`).
  */
 export function unchangedParts(
   cp: ReceivedCheckpoint | null,
   after: Record<CheckpointPart, string | undefined>,
+  received?: Record<CheckpointPart, string | undefined>,
 ): Partial<Record<CheckpointPart, string>> {
   const out: Partial<Record<CheckpointPart, string>> = {};
   if (!cp?.hashes) return out;
-  const before = receivedTexts(cp);
+  const before = received ?? receivedTexts(cp);
   for (const part of CHECKPOINT_PARTS) {
     const hash = cp.hashes[part];
     if (typeof hash === 'string' && after[part] !== undefined && after[part] === before[part])

@@ -35,7 +35,7 @@ import { ledgerEffect, message, toJson } from './effect';
 import type { EffectOptions, ModelUsage, TurnContext, WaitOptions } from './context';
 import { ledgerPager, memoryPager } from './history';
 import type { HistoryPageQuery, HistoryPager } from './history';
-import { jsonText, unchangedParts } from './parts';
+import { fromText, jsonText, receivedTexts, unchangedParts } from './parts';
 import { turnCall } from './request';
 import { ShadowSandbox, toolMode } from './shadow';
 import type { TurnCall } from './request';
@@ -514,9 +514,12 @@ export async function runTurn<S>(
       `checkpoint #${cp.seq} has state schema ${cp.schemaVersion}, ${agent.name}@${agent.version} runs schema ${agent.schemaVersion}: migrate first`,
       { fromSchema: cp.schemaVersion, toSchema: agent.schemaVersion },
     );
+  // the received parts' JSON texts, once: the handler's detached copies are parsed from them, and
+  // the answer compares the parts after the turn with them (`unchangedParts`)
+  const received = cp ? receivedTexts(cp) : undefined;
   let state: S;
   if (cp) {
-    const parsed = agent.state.safeParse(structuredClone(cp.state));
+    const parsed = agent.state.safeParse(fromText(received!.state));
     if (!parsed.success)
       throw stateInvalid(
         parsed.error,
@@ -586,8 +589,8 @@ export async function runTurn<S>(
     clock,
     pager,
     state,
-    structuredClone(cp?.context ?? null),
-    cp?.memory === undefined ? undefined : structuredClone(cp.memory),
+    received ? fromText(received.context) : null,
+    received ? fromText(received.memory) : undefined,
     abort,
     'shadow' in req && req.shadow ? new ShadowSandbox(req.shadow, agent.shadow) : null,
     tracing,
@@ -663,7 +666,7 @@ export async function runTurn<S>(
     clock.now() - started,
     ctx.ending?.status === 'failed' ? ctx.ending.reason : undefined,
   );
-  const res = answer(call, agent.schemaVersion, {
+  const res = answer(call, received, agent.schemaVersion, {
     state: parsed.data,
     context: ctx.context,
     memory: ctx.memory,
@@ -683,6 +686,7 @@ export async function runTurn<S>(
  */
 function answer(
   call: TurnCall,
+  received: Record<CheckpointPart, string | undefined> | undefined,
   schemaVersion: number,
   r: Omit<TurnResponse, 'schemaVersion' | 'unchanged'>,
 ): TurnResponse {
@@ -691,7 +695,7 @@ function answer(
     context: jsonText(r.context ?? null),
     memory: jsonText(r.memory),
   };
-  const unchanged = unchangedParts(call.checkpoint, texts);
+  const unchanged = unchangedParts(call.checkpoint, texts, received);
   const plain = (part: CheckpointPart): unknown =>
     texts[part] === undefined ? undefined : JSON.parse(texts[part]);
   const rest = toJson({ history: r.history, output: r.output }) as {
