@@ -117,6 +117,8 @@ interface Plan {
   migText: number;
   migBatch: number;
   migConcurrency: number;
+  /** Part 4 runs this many times, each on a fresh store; the target takes the median run. */
+  migRuns: number;
 }
 
 const FULL: Plan = {
@@ -138,6 +140,7 @@ const FULL: Plan = {
   migText: 100,
   migBatch: 100,
   migConcurrency: 8,
+  migRuns: 3,
 };
 
 const QUICK: Plan = {
@@ -150,6 +153,7 @@ const QUICK: Plan = {
   sessions: 40,
   oldAge: 480,
   migSessions: 200,
+  migRuns: 1,
 };
 
 /** A functional check of every part (seconds, figures meaningless). */
@@ -758,8 +762,8 @@ interface MigrationFigures {
   batches: { carry: { old: string; young: string }; rebuild: { old: string; young: string } };
 }
 
-async function migration(plan: Plan, dir: string): Promise<MigrationFigures> {
-  const file = join(dir, 'migrate.db');
+async function migration(plan: Plan, dir: string, run: number): Promise<MigrationFigures> {
+  const file = join(dir, `migrate-${run}.db`);
   const store = await openStore(file);
   const server = createServer({
     store,
@@ -804,6 +808,11 @@ async function migration(plan: Plan, dir: string): Promise<MigrationFigures> {
       await seedThroughStore(store, s.id, no++, warm.turns, plan.migText, 250);
     }
     const seedSeconds = (performance.now() - t0) / 1000;
+    // The seeding wrote most of the file (about 900 MB) through the WAL: checkpoint and truncate it
+    // before measuring, so that the store's WAL checkpointer is not copying it during the batches.
+    const db = (store as unknown as { db?: { pragma(sql: string): unknown } }).db;
+    if (!db) throw new Error('cannot reach the SQLite connection of the store (wal_checkpoint)');
+    db.pragma('wal_checkpoint(TRUNCATE)');
     progress('part 4: migrating (v1 → v2 carry, then v2 → v3 rebuild), batches alternated');
 
     let failed = 0;
@@ -887,6 +896,7 @@ async function migration(plan: Plan, dir: string): Promise<MigrationFigures> {
   } finally {
     await server.close();
     await store.close();
+    for (const x of ['', '-wal', '-shm']) rmSync(file + x, { force: true });
   }
 }
 
@@ -894,9 +904,8 @@ async function migration(plan: Plan, dir: string): Promise<MigrationFigures> {
 //
 // The fifth line of the issue's list (LangGraph's SqliteSaver / PostgresSaver holding the same
 // conversation as a `messages` channel, seeded to 4,990 turns, 10 timed puts: bytes written per
-// turn <= 0.05x theirs, p50 append time <= 0.2x theirs) is measured by bench/long-session-peers.ts,
-// owned by another engineer. Its default export is a PeersFn; its figures and targets are appended
-// to this bench's result. Until the module exists, its targets are reported as not measured.
+// turn <= 0.05x theirs, p50 append time <= 0.2x theirs) is measured by bench/long-session-peers.ts.
+// Its default export is a PeersFn; its figures and targets are appended to this bench's result.
 
 export interface PeersContext {
   quick: boolean;
@@ -1226,8 +1235,22 @@ const bench: BenchFn = async (args) => {
     // ---- 4. eager migration ----
     if (parts.has('4')) {
       progress(`part 4: eager migration, seeding ${2 * plan.migSessions} sessions through the store`);
-      const m = await migration(plan, dir);
+      // 1,000 migrations a group take well under a second: a run's ratio moves with what else the
+      // process does meanwhile (a GC, the JIT), so part 4 runs migRuns times and the median run counts
+      const runs: MigrationFigures[] = [];
+      for (let r = 0; r < plan.migRuns; r++) {
+        if (r > 0) progress(`part 4: run ${r + 1} of ${plan.migRuns}`);
+        runs.push(await migration(plan, dir, r));
+      }
+      const carried = (x: MigrationFigures): number => x.carry.old / x.carry.young;
+      const m = [...runs].sort((a, b) => carried(a) - carried(b))[(runs.length - 1) >> 1]!;
+      const failed = sum(runs.map((x) => x.failed));
+      const left = sum(runs.map((x) => x.left));
       Object.assign(figures, {
+        'migration: runs (fresh store each; the median run is shown)': runs.length,
+        [`migration (context carried): ${plan.migOld}-turn / ${plan.migYoung}-turn rate in each run`]: runs
+          .map((x) => round(carried(x), 3))
+          .join(', '),
         [`migration: seeding ${plan.migSessions} + ${plan.migSessions} sessions through the store, s`]: round(
           m.seedSeconds,
           1,
@@ -1236,15 +1259,16 @@ const bench: BenchFn = async (args) => {
         'migration: store file MB (main + WAL) at the end': round(m.dbBytes / 2 ** 20, 0),
         [`migration (context carried): migrations/s, ${plan.migOld}-turn / ${plan.migYoung}-turn sessions`]: `${round(m.carry.old, 0)} / ${round(m.carry.young, 0)}`,
         [`migration (rebuildContext reads the window): migrations/s, ${plan.migOld}-turn / ${plan.migYoung}-turn sessions`]: `${round(m.rebuild.old, 0)} / ${round(m.rebuild.young, 0)}`,
-        'migration: failed / left unmigrated': `${m.failed} / ${m.left}`,
+        'migration: failed / left unmigrated (all runs)': `${failed} / ${left}`,
         [`migration (carried): per-batch migrations/s min / median / max, ${plan.migOld}-turn; ${plan.migYoung}-turn`]: `${m.batches.carry.old}; ${m.batches.carry.young}`,
         [`migration (rebuild): per-batch migrations/s min / median / max, ${plan.migOld}-turn; ${plan.migYoung}-turn`]: `${m.batches.rebuild.old}; ${m.batches.rebuild.young}`,
       });
-      if (m.firstFailure) figures['migration: first failure'] = m.firstFailure;
+      const firstFailure = runs.find((x) => x.firstFailure)?.firstFailure;
+      if (firstFailure) figures['migration: first failure'] = firstFailure;
       targets.push(
         atLeast(
-          `eager migrations/s (context carried), ${plan.migSessions} sessions of ${plan.migOld} turns / of ${plan.migYoung} turns`,
-          m.failed + m.left > 0 ? 0 : m.carry.old / m.carry.young,
+          `eager migrations/s (context carried), ${plan.migSessions} sessions of ${plan.migOld} turns / of ${plan.migYoung} turns (median of ${runs.length} runs)`,
+          failed + left > 0 ? 0 : carried(m),
           0.8,
           'x',
         ),
