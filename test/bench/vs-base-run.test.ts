@@ -68,10 +68,7 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const spec = (
-  module: string,
-  patches = [] as SourcePatch[],
-) => ({
+const spec = (module: string, patches = [] as SourcePatch[]) => ({
   root,
   module,
   args: ['--quick', 'x'],
