@@ -180,3 +180,32 @@ export async function killChild(proc: ChildProcess, graceMs = 5_000): Promise<vo
   await exited;
   clearTimeout(timer);
 }
+
+/** The pragmas of a SQLite connection, as better-sqlite3 runs them. */
+export interface SqlitePragmas {
+  pragma(sql: string, opts?: { simple: boolean }): unknown;
+}
+
+/**
+ * The connection of Baton's SQLite store (not part of the Store interface: a bench needs its
+ * pragmas to measure and empty the WAL). Throws for a store that has none (PostgreSQL).
+ */
+export function sqliteHandleOf(store: object, why: string): SqlitePragmas {
+  const db = (store as { db?: Partial<SqlitePragmas> }).db;
+  if (!db || typeof db.pragma !== 'function')
+    throw new Error(`cannot reach the SQLite connection of the store (${why})`);
+  return db as SqlitePragmas;
+}
+
+/**
+ * Checkpoint the whole WAL into the database file and empty it. A checkpoint that the store's WAL
+ * thread is running at that moment makes SQLite answer busy at once: wait for it and try again.
+ */
+export async function truncateWal(db: SqlitePragmas): Promise<void> {
+  for (let i = 0; ; i++) {
+    const r = (db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>)[0];
+    if (!r || r.busy === 0) return;
+    if (i >= 500) throw new Error('wal_checkpoint(TRUNCATE) stayed busy for 5 s');
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}

@@ -35,7 +35,7 @@ import { uuid6, type BaseCheckpointSaver, type Checkpoint } from '@langchain/lan
 import type { HistoryEntry } from '@baton/core';
 import { openStore } from '@baton/store';
 import type { Store } from '@baton/store';
-import { atMost, percentile, rng, round, table, type Target } from './lib';
+import { atMost, percentile, rng, round, sqliteHandleOf, table, type Target } from './lib';
 
 export const SEED_TURNS = 4_990;
 export const TIMED_TURNS = 10;
@@ -216,13 +216,6 @@ function sqliteFile(file: string): Database.Database {
   return db;
 }
 
-/** The SQLite handle of Baton's SQLite store (not part of the Store interface; the bench needs its pragmas). */
-function sqliteHandleOf(store: Store): Database.Database {
-  const db = (store as unknown as { db?: Database.Database }).db;
-  if (!db || typeof db.pragma !== 'function') throw new Error('the SQLite store exposes no `db` handle');
-  return db;
-}
-
 async function lsnMeter(url: string): Promise<{ meter: () => Promise<number>; end: () => Promise<void> }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -275,7 +268,7 @@ export async function longSessionPeers(opts: PeersOptions = {}): Promise<PeersRe
     const bfile = join(dir, 'baton.db');
     // checkpointed by its own connection only (no checkpoint thread), so the WAL keeps every frame
     const bstore = await openStore(bfile, { synchronous: 'FULL', walCheckpoint: 'inline' });
-    const bdb = sqliteHandleOf(bstore);
+    const bdb = sqliteHandleOf(bstore, 'wal_autocheckpoint');
     bdb.pragma('wal_autocheckpoint = 0');
     peers.push(
       batonPeer('sqlite', bstore, walMeter(bfile, Number(bdb.pragma('page_size', { simple: true })))),

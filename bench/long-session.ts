@@ -66,8 +66,10 @@ import {
   killChild,
   percentile,
   round,
+  sqliteHandleOf,
   stopChild,
   track,
+  truncateWal,
   type BenchFn,
   type Target,
 } from './lib';
@@ -352,10 +354,7 @@ async function routerProcess(target: string, port: number): Promise<void> {
   // that turning its auto-checkpoint off during a window leaves every frame in the -wal file. The
   // store has no option for the auto-checkpoint itself: the bench sets it on the store's connection.
   const store = await openStore(target, pg ? { schema: PG_SCHEMA } : { walCheckpoint: 'inline' });
-  const db = pg
-    ? null
-    : (store as unknown as { db?: { pragma(sql: string, o?: { simple: boolean }): unknown } }).db;
-  if (!pg && !db) throw new Error('cannot reach the SQLite connection of the store (wal_autocheckpoint)');
+  const db = pg ? null : sqliteHandleOf(store, 'wal_autocheckpoint');
   const server = createServer({ store, tokens: TOKENS, logger: false });
   const url = await server.listen(port);
   const walFile = `${target}-wal`;
@@ -810,9 +809,7 @@ async function migration(plan: Plan, dir: string, run: number): Promise<Migratio
     const seedSeconds = (performance.now() - t0) / 1000;
     // The seeding wrote most of the file (about 900 MB) through the WAL: checkpoint and truncate it
     // before measuring, so that the store's WAL checkpointer is not copying it during the batches.
-    const db = (store as unknown as { db?: { pragma(sql: string): unknown } }).db;
-    if (!db) throw new Error('cannot reach the SQLite connection of the store (wal_checkpoint)');
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    await truncateWal(sqliteHandleOf(store, 'wal_checkpoint'));
     progress('part 4: migrating (v1 → v2 carry, then v2 → v3 rebuild), batches alternated');
 
     let failed = 0;
