@@ -319,7 +319,8 @@ async function routerRun(
       durationMs,
     });
     // CPU per turn in the steady state: from the end of the warm-up (the load generator starts it
-    // when this message arrives) to the end of the load, over the turns measured in that window
+    // when this message arrives) to the end of the load, over the turns measured in that window (the
+    // CPU of the up to CONCURRENCY turns still in flight when the window closes counts too)
     await new Promise((r) => setTimeout(r, warmupMs));
     const cpuWarm = await cpu();
     const result = await running;

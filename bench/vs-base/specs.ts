@@ -42,7 +42,7 @@ export interface BenchSpec {
  */
 const STEADY_CPU: SourcePatch = {
   file: '/bench/turns.ts',
-  unlessPresent: 'cpuWarm',
+  unlessPresent: 'const cpuWarm',
   // matched in the JavaScript the tree's tsx makes of the module (types gone, whitespace too)
   pattern:
     'const cpu0\\s*=\\s*await cpu\\(\\);\\s*const result\\s*=\\s*await (ask(?:<LoadResult>)?\\(load,\\s*\\{[\\s\\S]*?\\}\\));\\s*const cpuUsed\\s*=\\s*\\(?await cpu\\(\\)\\)?\\s*-\\s*cpu0;\\s*const perTurn\\s*=\\s*cpuUsed\\s*/\\s*Math\\.max\\(1,\\s*result\\.total\\);',

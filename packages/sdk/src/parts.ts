@@ -25,7 +25,7 @@ export function fromText<T = unknown>(text: string | undefined): T | undefined {
 /**
  * The parts of `after` (JSON texts) equal to those received, with their received hashes. Nothing
  * is unchanged without hashes (protocol 1, or a first turn), and an absent memory never is.
- * `before` is the received parts' texts where the caller has them already (`receivedTexts`).
+ * `received` is the received parts' texts where the caller has them already (`receivedTexts`).
  */
 export function unchangedParts(
   cp: ReceivedCheckpoint | null,
